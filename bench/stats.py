@@ -1,0 +1,157 @@
+"""Statistics of one run: pure functions over per-task records.
+
+A record is one task the worker finished: its publish, start and end times
+on the host's monotonic clock (seconds), its state and its pid.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+PERCENTILES = (50, 90, 99)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    published: float  # s, monotonic: the harness handed it to the broker
+    started: float  # s, monotonic: the worker began running it
+    finished: float  # s, monotonic: the worker finished it
+    state: str  # Celery state: SUCCESS, FAILURE, ...
+    pid: int  # the worker process that ran it
+    error: str | None = None  # "Type: message" when it raised
+
+
+@dataclass(frozen=True)
+class Accounting:
+    published: int
+    succeeded: int
+    failed: int
+    missing: int  # published but never reported finished
+    duplicates: int  # reported finished more than once (redelivered)
+
+    @property
+    def complete(self):
+        return self.failed == 0 and self.missing == 0
+
+
+def account(published_ids, records):
+    """published = succeeded + failed + missing, by task id; a task reported
+    twice counts once (its first report), and the repeat as a duplicate."""
+    published_ids = set(published_ids)
+    seen = {}
+    duplicates = 0
+    for rec in records:
+        if rec.id not in published_ids:
+            continue
+        if rec.id in seen:
+            duplicates += 1
+        else:
+            seen[rec.id] = rec
+    succeeded = sum(1 for r in seen.values() if r.state == "SUCCESS")
+    failed = len(seen) - succeeded
+    return Accounting(len(published_ids), succeeded, failed, len(published_ids) - len(seen), duplicates)
+
+
+def percentile(sorted_values, p):
+    """Nearest-rank percentile: the smallest recorded value with at least p%
+    of the values at or below it. Always one of the values, so p99 <= max."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    max: float | None
+    mean: float | None
+
+
+def distribution(values: Sequence[float]):
+    ordered = sorted(values)
+    if not ordered:
+        return Distribution(None, None, None, None, None)
+    return Distribution(*(percentile(ordered, p) for p in PERCENTILES), ordered[-1], math.fsum(ordered) / len(ordered))
+
+
+def window(records):
+    """(first start, last end) of the records, seconds."""
+    return min(r.started for r in records), max(r.finished for r in records)
+
+
+def throughput(records):
+    """Tasks per second from the first task's start to the last task's end."""
+    if not records:
+        return None
+    first, last = window(records)
+    if last <= first:
+        return None
+    return len(records) / (last - first)
+
+
+def steady_throughput(records, trim=0.1):
+    """Throughput with the ramp-up and the drain left out.
+
+    The window runs from the moment `trim` of the tasks had finished to the
+    moment 1 - `trim` had. Each task counts for the fraction of its run time
+    that lies inside the window, so a task straddling an edge counts in part:
+    this never exceeds what the slots could do in that window, so it obeys
+    the same ceiling as `throughput`.
+    """
+    if len(records) < 10:
+        return None
+    ends = sorted(r.finished for r in records)
+    lo = ends[math.floor(trim * (len(ends) - 1))]
+    hi = ends[math.ceil((1 - trim) * (len(ends) - 1))]
+    if hi <= lo:
+        return None
+    done = 0.0
+    for r in records:
+        run = r.finished - r.started
+        if run <= 0:
+            done += 1.0 if lo < r.finished <= hi else 0.0
+            continue
+        overlap = min(r.finished, hi) - max(r.started, lo)
+        if overlap > 0:
+            done += overlap / run
+    return done / (hi - lo)
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    max: int  # most tasks running at the same instant
+    mean: float  # total run time of all tasks / the window: the average in flight
+
+
+def concurrency(records):
+    """How many tasks really ran at once, from their start and end times."""
+    if not records:
+        return Concurrency(0, 0.0)
+    # Ends sort before starts at the same instant: back-to-back is not overlap.
+    events = sorted([(r.started, 1) for r in records] + [(r.finished, -1) for r in records])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    first, last = window(records)
+    busy = math.fsum(r.finished - r.started for r in records)
+    return Concurrency(peak, busy / (last - first) if last > first else float(peak))
+
+
+@dataclass(frozen=True)
+class Latency:
+    wait_s: Distribution  # published -> started: time in the queue and prefetch buffer
+    service_s: Distribution  # started -> finished: running the task
+    sojourn_s: Distribution  # published -> finished: what the caller waits
+
+
+def latency(records):
+    return Latency(
+        distribution([r.started - r.published for r in records]),
+        distribution([r.finished - r.started for r in records]),
+        distribution([r.finished - r.published for r in records]),
+    )

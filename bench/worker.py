@@ -1,0 +1,129 @@
+"""One real Celery worker as a subprocess: started, waited for, and always
+stopped with its whole process tree."""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import RunFailed
+from bench.process import stop_tree
+
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 10.0
+# The project root, so `-A proj` imports the same proj the harness sees.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    pool: str
+    concurrency: int
+    queue: str  # the queue it consumes from the start (the warm-up queue)
+    nodename: str  # unique to the run, so control commands reach only it
+    prefetch_multiplier: int
+    loglevel: str
+    result_backend: str  # "none" or "broker" (see Broker.result_backend)
+
+    def argv(self):
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "proj",
+            "worker",
+            "-P",
+            self.pool,
+            "-c",
+            str(self.concurrency),
+            "-Q",
+            self.queue,
+            "-n",
+            self.nodename,
+            "--prefetch-multiplier",
+            str(self.prefetch_multiplier),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            self.loglevel,
+        ]
+
+
+@dataclass
+class Worker:
+    popen: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def exited(self):
+        return self.popen.poll() is not None
+
+    def last_error(self):
+        return last_error_line(self.log_path)
+
+
+_ERROR_LINE = re.compile(r"(Error|Exception|error|CRITICAL|ERROR)")
+
+
+def last_error_line(log_path):
+    """The worker's own last error line (the end of a traceback, usually),
+    else its last line."""
+    try:
+        lines = [ln.strip() for ln in Path(log_path).read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no worker log"
+    for line in reversed(lines):
+        if _ERROR_LINE.search(line):
+            return line
+    return lines[-1] if lines else "the worker printed nothing"
+
+
+@contextlib.contextmanager
+def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S):
+    """Start `celery worker` for `spec`, wait until it is ready, yield it;
+    stop it and every process under it on the way out."""
+    env = dict(os.environ)
+    env.update(
+        CELERY_BROKER_URL=broker.url,
+        CELERY_RESULT_BACKEND=broker.result_backend(spec.result_backend),
+        BENCH_RECORD_DIR=str(record_dir),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+        PYTHONUNBUFFERED="1",
+    )
+    with Path(log_path).open("wb") as log:
+        popen = subprocess.Popen(
+            spec.argv(),
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # our signals, not the terminal's, stop it
+        )
+    worker = Worker(popen, Path(log_path))
+    try:
+        _wait_ready(worker, Path(record_dir) / "ready", ready_timeout_s)
+        yield worker
+    finally:
+        stop_tree(popen, grace_s=STOP_GRACE_S)
+
+
+def _wait_ready(worker, ready_file, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while not ready_file.exists():
+        if worker.exited():
+            raise RunFailed(
+                f"the worker exited with code {worker.popen.returncode} before it was ready: {worker.last_error()}"
+            )
+        if time.monotonic() > deadline:
+            raise RunFailed(f"the worker was not ready within {timeout_s:.0f} s: {worker.last_error()}")
+        time.sleep(0.05)

@@ -1,0 +1,1 @@
+"""The Celery tutorial's app ("Next Steps"), extended with benchmark workloads."""

@@ -1,0 +1,61 @@
+"""Worker-side timestamps for the benchmark harness.
+
+When the harness starts a worker it sets ``BENCH_RECORD_DIR``. Each worker
+process (every prefork child, or the one gevent/eventlet/solo process) then
+appends one JSON line per finished task to its own file in that directory:
+task id, state, start and end on ``time.monotonic()`` (one clock for every
+process on the host, which the harness also uses), pid, and the error if the
+task raised. A file per process means no locking and no broker traffic.
+The main process writes ``ready`` there when the worker is ready.
+Without ``BENCH_RECORD_DIR`` nothing is connected.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from celery import signals
+
+_started = {}
+_out = {"pid": None, "fd": None}
+
+
+def _record_fd():
+    pid = os.getpid()
+    if _out["pid"] != pid:  # first task in this process, or a fresh fork
+        path = Path(os.environ["BENCH_RECORD_DIR"]) / f"tasks-{pid}.jsonl"
+        _out["fd"] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _out["pid"] = pid
+    return _out["fd"]
+
+
+def _on_prerun(task_id=None, **_):
+    _started[task_id] = time.monotonic()
+
+
+def _on_postrun(task_id=None, state=None, retval=None, **_):
+    finished = time.monotonic()
+    record = {
+        "id": task_id,
+        "state": state,
+        "started": _started.pop(task_id, finished),
+        "finished": finished,
+        "pid": os.getpid(),
+    }
+    if isinstance(retval, BaseException):
+        record["error"] = f"{type(retval).__name__}: {retval}"
+    # One write() of one line per task: appends never interleave.
+    os.write(_record_fd(), (json.dumps(record) + "\n").encode())
+
+
+def _on_ready(**_):
+    Path(os.environ["BENCH_RECORD_DIR"], "ready").write_text(str(os.getpid()))
+
+
+def install():
+    if not os.environ.get("BENCH_RECORD_DIR"):
+        return
+    signals.task_prerun.connect(_on_prerun, weak=False)
+    signals.task_postrun.connect(_on_postrun, weak=False)
+    signals.worker_ready.connect(_on_ready, weak=False)

@@ -1,0 +1,179 @@
+"""The result document, the brokers, and failed runs, end to end."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench import runner
+from bench.config import build_run_config
+from bench.errors import RunFailed
+from bench.workloads import WORKLOADS, Workload
+
+pytestmark = pytest.mark.integration
+
+
+def test_result_document_has_the_public_fields(tmp_path, bench_cli):
+    out = tmp_path / "r.json"
+    proc = bench_cli("run", "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 60, "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] == 1
+    cfg = doc["config"]
+    for key in (
+        "pool",
+        "concurrency",
+        "workload",
+        "task_ms",
+        "tasks",
+        "warmup",
+        "prefetch_multiplier",
+        "acks_late",
+        "serializer",
+        "result_backend",
+    ):
+        assert key in cfg
+    assert cfg["broker"]["kind"] == "redis"
+    assert cfg["broker"]["embedded"] is True
+    assert cfg["broker"]["server"].startswith(("valkey ", "redis "))
+    summary = doc["summary"]
+    for key in (
+        "throughput_per_s",
+        "steady_throughput_per_s",
+        "ceiling_per_s",
+        "efficiency",
+        "tasks",
+        "wait_p50_s",
+        "service_p99_s",
+        "sojourn_max_s",
+        "max_concurrency",
+        "mean_concurrency",
+        "resources",
+        "load_average_before",
+    ):
+        assert key in summary
+    samples = doc["samples"]
+    assert len(samples["started_s"]) == len(samples["finished_s"]) == 60
+    assert all(f >= s for s, f in zip(samples["started_s"], samples["finished_s"], strict=True))
+    meta = doc["metadata"]
+    for key in (
+        "cpu_model",
+        "usable_cores",
+        "hostname",
+        "os",
+        "python",
+        "packages",
+        "git_commit",
+        "started_utc",
+        "ended_utc",
+    ):
+        assert key in meta
+    assert meta["packages"]["celery"]
+    assert meta["packages"]["kombu"]
+    assert meta["packages"]["billiard"]
+    # The embedded broker's password is in its URL; it must be nowhere in the output.
+    assert ":**@" in cfg["broker"]["url"]
+
+
+def _reachable(port):
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "port"),
+    [("redis://127.0.0.1:6379/15", "redis", 6379), ("amqp://guest:guest@127.0.0.1:5672//", "amqp", 5672)],
+)
+def test_users_own_broker(url, kind, port, tmp_path, bench_cli):
+    if not _reachable(port):
+        pytest.skip(f"no {kind} server on 127.0.0.1:{port}")
+    out = tmp_path / "r.json"
+    proc = bench_cli(
+        "run", "--pool", "prefork", "-c", 2, "--task-ms", 10, "--tasks", 40, "--broker", url, "--json", out
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    doc = json.loads(text)
+    assert doc["config"]["broker"]["kind"] == kind
+    assert doc["config"]["broker"]["embedded"] is False
+    assert doc["config"]["broker"]["server"].split()[0] in ("redis", "valkey", "rabbitmq")
+    assert doc["summary"]["tasks"]["succeeded"] == 40
+    assert "guest:guest" not in text + proc.stdout + proc.stderr
+
+
+def test_unreachable_broker_fails_fast_with_one_line(bench_cli):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    proc = bench_cli("run", "--broker", f"redis://:pw-not-shown@127.0.0.1:{port}/0", timeout=60)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "cannot reach broker" in proc.stderr
+    assert "pw-not-shown" not in proc.stderr
+    assert time.monotonic() - started < 30
+
+
+class _RaisingWorkload(Workload):
+    def args(self, task_ms, stub_address=None):
+        return [[1, "not a number"]]  # sum() raises TypeError in the worker
+
+
+def test_failed_tasks_fail_the_run_and_keep_the_result(tmp_path, monkeypatch):
+    monkeypatch.setitem(WORKLOADS, "raises", _RaisingWorkload("raises", "proj.tasks.xsum", "raises", None, 0, 0))
+    cfg = build_run_config(
+        pool="solo", concurrency=1, workload="raises", tasks=10, warmup=0, json_path=tmp_path / "r.json"
+    )
+    with runner.services(cfg) as (broker, stub), pytest.raises(RunFailed) as failure:
+        runner.measure(cfg, broker, stub)
+    assert "10 failed and 0 missing of 10 tasks" in str(failure.value)
+    assert "TypeError" in str(failure.value)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["status"]["state"] == "failed"
+    assert doc["summary"]["tasks"]["failed"] == 10
+    assert doc["summary"]["throughput_per_s"] is None
+
+
+def test_sigint_mid_batch_keeps_the_partial_result_and_stops_everything(tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--task-ms",
+            "100",
+            "--tasks",
+            "400",
+            "--warmup",
+            "0",
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CI": "true"},
+    )
+    time.sleep(6)  # broker and worker up, batch running (it needs 20 s)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert len(stderr.strip().splitlines()) == 1
+    assert "interrupted" in stderr
+    doc = json.loads(out.read_text())
+    assert doc["status"]["state"] == "interrupted"
+    tasks = doc["summary"]["tasks"]
+    assert 0 < tasks["succeeded"] < 400
+    assert tasks["succeeded"] + tasks["missing"] == 400

@@ -1,0 +1,116 @@
+"""Bad command-line input through bench.cli.main: exit code 2, one line on stderr
+naming the option, no traceback, and nothing started."""
+
+import signal
+
+import pytest
+
+from bench import broker as broker_mod
+from bench.cli import main
+from bench.errors import UsageError
+
+
+@pytest.fixture(autouse=True)
+def nothing_is_started(monkeypatch):
+    """Fail the test, rather than start a broker or a worker, if input gets past validation;
+    pin the machine's cores so limits do not depend on it; restore main()'s SIGTERM handler."""
+
+    def refuse(*_args, **_kwargs):
+        pytest.fail("bad input reached runner.services: a broker or worker would have started")
+
+    monkeypatch.setattr("bench.runner.services", refuse)
+    monkeypatch.setattr("bench.broker.embedded", refuse)
+    monkeypatch.setattr("bench.config.usable_cores", lambda: 2.0)
+    monkeypatch.setattr("bench.cli.usable_cores", lambda: 2.0)
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+BAD_INPUT = [
+    (["run", "--pool", "threads"], "--pool"),
+    (["run", "--workload", "nope"], "--workload"),
+    (["run", "-c", "0"], "-c/--concurrency"),
+    (["run", "-c", "-3"], "-c/--concurrency"),
+    (["run", "-c", "many"], "-c/--concurrency"),
+    (["run", "--task-ms", "0"], "--task-ms"),
+    (["run", "--task-ms", "-5"], "--task-ms"),
+    (["run", "--task-ms", "abc"], "--task-ms"),
+    (["run", "--task-ms", "nan"], "--task-ms"),
+    (["run", "--task-ms", "inf"], "--task-ms"),
+    (["run", "--task-ms", "60001"], "--task-ms"),
+    (["run", "--tasks", "0"], "--tasks"),
+    (["run", "--warmup", "-1"], "--warmup"),
+    (["run", "--pool", "prefork", "-c", "100000"], "-c/--concurrency"),
+    (["run", "--pool", "gevent", "-c", "20000"], "-c/--concurrency"),
+    (["run", "--broker", "http://127.0.0.1:1"], "--broker"),
+    (["run", "--broker", "redis://"], "--broker"),
+    (["run", "--broker", "redis://127.0.0.1:notaport"], "--broker"),
+    (["run", "--workload", "noop", "--task-ms", "5"], "--task-ms"),
+    (["run", "--broker", "redis://127.0.0.1:6379/0", "--redis-server", "/bin/true"], "--redis-server"),
+    (["run", "--prefetch-multiplier", "-1"], "--prefetch-multiplier"),
+    (["run", "--loglevel", "loud"], "--loglevel"),
+    (["run", "--result-backend", "s3"], "--result-backend"),
+    (["run", "--no-such-option"], "--no-such-option"),
+    (["frobnicate"], "COMMAND"),
+    ([], "COMMAND"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), BAD_INPUT, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_input_exits_2_with_one_line_naming_the_option(capsys, argv, option):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].strip()
+    assert option in lines[0]
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_bad_input_error_line_starts_with_error(capsys):
+    main(["run", "--tasks", "0"])
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+# redaction
+
+
+def test_redact_hides_the_password():
+    redacted = broker_mod.redact("redis://:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in redacted
+    assert "127.0.0.1" in redacted
+
+
+def test_redact_hides_user_password_and_keeps_the_user():
+    redacted = broker_mod.redact("amqp://guest:s3cret@127.0.0.1:5672//")
+    assert "s3cret" not in redacted
+    assert "guest" in redacted
+
+
+def test_redact_of_none_is_none():
+    assert broker_mod.redact(None) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:s3cret@127.0.0.1:1",
+        "redis://:s3cret@",
+        "redis://:s3cret@127.0.0.1:notaport/0",
+    ],
+)
+def test_bad_url_error_does_not_show_the_password(url):
+    with pytest.raises(UsageError) as excinfo:
+        broker_mod.check_url(url)
+    assert "s3cret" not in str(excinfo.value)
+    assert "--broker" in str(excinfo.value)
+
+
+def test_bad_url_on_the_command_line_does_not_print_the_password(capsys):
+    assert main(["run", "--broker", "http://user:s3cret@127.0.0.1:1"]) == 2
+    out, err = capsys.readouterr()
+    assert "s3cret" not in out + err
+    assert "--broker" in err

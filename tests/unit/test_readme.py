@@ -1,0 +1,27 @@
+"""The README's promises: CI runs its test command, and its commands exist."""
+
+import re
+from pathlib import Path
+
+from bench.cli import create_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def readme_commands():
+    return re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    install_and_run, install_and_test = readme_commands()[:2]
+    ci_lines = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert install_and_test in ci_lines
+    assert install_and_run.endswith("python -m bench run --pool gevent -c 16")
+
+
+def test_every_subcommand_in_the_readme_exists():
+    parser = create_parser()
+    for block in readme_commands():
+        for command in re.findall(r"python -m bench (\w+)", block):
+            assert parser.parse_args([command]).command == command

@@ -6,11 +6,13 @@ import contextlib
 import os
 import signal
 import sys
+import time
 
-from bench import __version__, report, runner
+from bench import __version__, report, runner, sweep
 from bench.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.machine import usable_cores
+from bench.plan import PROFILES, describe
 from bench.workloads import POOLS, WORKLOADS
 
 
@@ -30,6 +32,27 @@ def _whole(minimum):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
+
+    return parse
+
+
+def _whole_list(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
+    return values
+
+
+def _names(known):
+    def parse(text):
+        names = [v.strip() for v in text.split(",") if v.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {unknown or text!r}; choose from {','.join(known)}")
+        return names
 
     return parse
 
@@ -140,6 +163,69 @@ def create_parser():
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
     run.set_defaults(handler=_cmd_run)
 
+    swp = sub.add_parser(
+        "sweep",
+        help="measure every pool across -c and workloads, with repeats and confidence intervals",
+        description=(
+            "Measure each point (pool x -c x workload) in several fresh workers, in shuffled rounds, "
+            "adding repeats while the 95%% confidence interval of the median throughput is wide. "
+            "Each repeat is saved as it finishes; Ctrl-C keeps everything and prints how to resume. "
+            "Prints a table of throughput per -c at the end."
+        ),
+    )
+    matrix = swp.add_argument_group("the matrix (default: derived from the usable cores)")
+    matrix.add_argument(
+        "--pools",
+        type=_names(POOLS),
+        metavar="LIST",
+        help="comma-separated pools (default: prefork,gevent,eventlet,solo)",
+    )
+    matrix.add_argument(
+        "--concurrency",
+        type=_whole_list,
+        metavar="LIST",
+        help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
+        "prefork and into the hundreds for gevent/eventlet; solo runs at -c 1 only)",
+    )
+    matrix.add_argument(
+        "--workloads", type=_names(WORKLOADS), metavar="LIST", help="comma-separated workloads (default: cpu,sleep)"
+    )
+    matrix.add_argument("--task-ms", type=_positive_ms, help="task size in ms (default: each workload's own)")
+    matrix.add_argument(
+        "--cpus",
+        type=_whole_list,
+        metavar="N[,M...]",
+        help="pin the workers to N CPUs (each count is its own set of points); the harness "
+        "and broker keep to the other CPUs where there are any",
+    )
+    how = swp.add_argument_group("how hard")
+    how.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default=None,
+        help="quick: 3 repeats, 1 s windows (CI); standard: 3-6 repeats, 2.5 s windows (default); "
+        "thorough: 5-12 repeats, 6 s windows",
+    )
+    how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")
+    how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    how.add_argument("--prefetch-multiplier", type=_whole(0), default=None, help="the workers' prefetch multiplier")
+    how.add_argument("--result-backend", choices=RESULT_BACKENDS, default=None, help="as for run (default: none)")
+    how.add_argument("--force", action="store_true", default=None, help="allow -c above the safe limit")
+    _add_broker_options(swp)
+    where = swp.add_argument_group("output")
+    where.add_argument(
+        "--output-dir",
+        default="results",
+        metavar="DIR",
+        help="the sweep's directory is made in here (default: results)",
+    )
+    where.add_argument(
+        "--resume",
+        metavar="SWEEP_DIR",
+        help="continue an interrupted sweep, with its own options, without redoing finished work",
+    )
+    swp.set_defaults(handler=_cmd_sweep)
+
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
@@ -183,11 +269,128 @@ def _cmd_run(args):
         json_path=args.json,
         force=args.force,
     )
-    with runner.services(cfg) as (broker, stub), _progress_bar() as progress:
+    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
         doc = runner.measure(cfg, broker, stub, progress)
     print(report.run_summary(doc))
     print(f"\nresult: {doc['path']}")
     return 0
+
+
+_MATRIX_OPTIONS = (
+    "pools",
+    "concurrency",
+    "workloads",
+    "task_ms",
+    "cpus",
+    "profile",
+    "repeats",
+    "seed",
+    "prefetch_multiplier",
+    "result_backend",
+    "force",
+    "broker",
+    "redis_server",
+)
+
+
+def _cmd_sweep(args):
+    if args.resume:
+        given = [f"--{name.replace('_', '-')}" for name in _MATRIX_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
+        target, cfg, plan = sweep.resume(args.resume)
+        print(f"resuming {target.path}")
+    else:
+        cfg = sweep.build_sweep_config(
+            pools=args.pools,
+            workloads=args.workloads,
+            concurrency=args.concurrency,
+            task_ms=args.task_ms,
+            cpu_counts=args.cpus,
+            profile=args.profile or "standard",
+            repeats=args.repeats,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            prefetch_multiplier=4 if args.prefetch_multiplier is None else args.prefetch_multiplier,
+            result_backend=args.result_backend or "none",
+            seed=args.seed,
+            force=bool(args.force),
+        )
+        plan = sweep.make_plan(cfg)
+        for point in plan:  # every point's options are checked before anything starts
+            _check_point(cfg, point)
+        target = sweep.SweepDir.create(args.output_dir, cfg, plan)
+        print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
+    print(describe(plan, PROFILES[cfg.profile]), flush=True)
+    with _SweepProgress(plan, cfg) as progress:
+        sweep.run_sweep(target, cfg, plan, progress)
+    summary = sweep.summarize(target, cfg, plan)
+    print()
+    print(report.sweep_table(summary))
+    print(f"\nsweep files: {target.path} (summary.json, manifest.json, runs/)")
+    return 0
+
+
+def _check_point(cfg, point):
+    from bench.config import build_run_config
+
+    build_run_config(
+        pool=point.pool,
+        concurrency=point.concurrency,
+        workload=point.workload,
+        task_ms=point.task_ms,
+        tasks=point.tasks,
+        warmup=point.warmup,
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
+        result_backend=cfg.result_backend,
+        force=cfg.force,
+        cores=point.cores,
+        cpus=point.cpus,
+    )
+
+
+class _SweepProgress:
+    """A progress bar with the point, repeats done and an ETA on a terminal;
+    a plain line per repeat when there is no TTY or CI is set."""
+
+    def __init__(self, plan, cfg):
+        self.fancy = sys.stdout.isatty() and not os.environ.get("CI")
+        self.bar = None
+
+    def __enter__(self):
+        if self.fancy:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("starting", total=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+    def __call__(self, target, cfg, plan, point, state, doc):
+        total = state["done"] + sweep.remaining_repeats(cfg, target, plan)
+        if self.bar:
+            label = point.key if doc is None else f"{point.key} done"
+            self.bar.update(self.task, description=label, completed=state["done"], total=total)
+            return
+        if doc is None:
+            return
+        elapsed = time.monotonic() - state["started"]
+        eta = elapsed / state["done"] * (total - state["done"])
+        status = doc["status"]
+        result = (
+            f"{doc['summary']['throughput_per_s']:.1f} tasks/s"
+            if status["state"] == "ok"
+            else f"FAILED: {status['reason']}"
+        )
+        print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)
 
 
 def _cmd_broker(args):

@@ -11,7 +11,7 @@ from bench.machine import usable_cores
 from bench.workloads import POOLS, WORKLOADS, expected_rate, slots
 
 TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
-MIN_TASKS, MAX_TASKS = 50, 1_000_000
+MIN_TASKS, MAX_TASKS = 20, 1_000_000
 MAX_TASK_MS = 60_000.0
 MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CPUs
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
@@ -39,24 +39,33 @@ class RunConfig:
     result_backend: str  # "none" (Celery's default) or "broker": keep results in the broker
     output_dir: Path
     json_path: Path | None  # None: a name made from the config under output_dir
-    cores: float  # usable cores of this machine, for ceilings and limits
+    cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
+    cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
 
     @property
     def slots(self):
         return slots(self.pool, self.concurrency)
 
 
-def default_tasks(workload, pool, concurrency, task_ms, cores):
-    """Enough tasks for a measured window of about TARGET_WINDOW_S seconds at
-    the expected throughput, and at least four per slot."""
+def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S):
+    """Enough tasks for a measured window of about `window_s` seconds at the
+    expected throughput (at least MIN_TASKS); for prefork, also four per
+    child, so every process works. (A greenlet only exists while its task
+    runs, so the green pools need no such floor.)"""
     rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores)
-    n = math.ceil(TARGET_WINDOW_S * rate)
-    return min(MAX_TASKS, max(MIN_TASKS, n, 4 * slots(pool, concurrency)))
+    n = max(MIN_TASKS, math.ceil(window_s * rate))
+    if pool == "prefork":
+        n = max(n, 4 * concurrency)
+    return min(MAX_TASKS, n)
 
 
-def default_warmup(pool, concurrency, tasks):
-    """Two tasks per slot (every process or greenlet has run one), at least 20."""
-    return min(max(20, 2 * slots(pool, concurrency)), max(tasks, 20))
+def default_warmup(pool, concurrency, tasks, rate=math.inf):
+    """Prefork: two tasks per child, so every child has run some (at least 5).
+    The others run in one process and start a greenlet per task: half a
+    second of work at the expected `rate` warms them, 5 to 100 tasks."""
+    if pool == "prefork":
+        return max(5, 2 * concurrency)
+    return min(100, max(5, math.ceil(0.5 * rate)))
 
 
 def build_run_config(
@@ -76,8 +85,13 @@ def build_run_config(
     json_path=None,
     force=False,
     cores=None,
+    cpus=None,
 ):
-    """Validate the options of one run and fill in the defaults."""
+    """Validate the options of one run and fill in the defaults. With `cpus`
+    the worker is pinned to those CPU ids and ceilings use their count."""
+    if cpus is not None:
+        cpus = tuple(cpus)
+        cores = float(len(cpus))
     cores = usable_cores() if cores is None else cores
     if pool not in POOLS:
         raise UsageError(f"--pool: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
@@ -105,7 +119,7 @@ def build_run_config(
     elif not 1 <= tasks <= MAX_TASKS:
         raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
     if warmup is None:
-        warmup = default_warmup(pool, concurrency, tasks)
+        warmup = default_warmup(pool, concurrency, tasks, expected_rate(spec, pool, concurrency, task_ms, cores))
     elif warmup < 0:
         raise UsageError(f"--warmup: must be 0 or more, got {warmup}")
     if prefetch_multiplier < 0:
@@ -133,4 +147,5 @@ def build_run_config(
         output_dir=Path(output_dir),
         json_path=Path(json_path) if json_path else None,
         cores=cores,
+        cpus=cpus,
     )

@@ -57,12 +57,18 @@ def publish(app, queue, task_name, args, count):
     return published
 
 
-def release(app, queue, nodename):
-    """Tell the worker to start consuming `queue` (the pre-filled batch)."""
+def release(app, queue, nodename, idle_queue):
+    """Tell the worker to start consuming `queue` (the pre-filled batch).
+
+    Over Redis, a worker blocked in BRPOP on its `idle_queue` adds the new
+    queue only when that BRPOP returns, after up to a second; one noop task
+    on the idle queue ends the wait at once. It runs before the first
+    measured task is fetched, so outside the measured window."""
     replies = app.control.add_consumer(queue, destination=[nodename], reply=True, timeout=CONTROL_TIMEOUT_S)
     for reply in replies or []:
         answer = reply.get(nodename, {})
         if "ok" in answer:
+            app.send_task("proj.tasks.noop", queue=idle_queue)
             return
         if "error" in answer:
             raise RunFailed(f"the worker refused to consume {queue}: {answer['error']}")

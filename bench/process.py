@@ -2,9 +2,9 @@
 stopped, with its whole tree, when the block that started it exits."""
 
 import contextlib
-import os
 import signal
 import subprocess
+import time
 
 import psutil
 
@@ -20,24 +20,42 @@ def tree(pid):
 
 def stop_tree(popen, grace_s=10.0, sig=signal.SIGTERM):
     """Ask the process to stop (`sig`), wait up to `grace_s`, then SIGKILL
-    what is left of its tree, descendants included (a prefork worker's pool
-    children are reparented, not killed, if their parent dies first)."""
+    whatever is left of its tree, descendants included (a prefork worker's
+    pool children are reparented, not killed, when their parent dies)."""
     members = tree(popen.pid)
     if popen.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             popen.send_signal(sig)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             popen.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-    # Children may still be finishing after the parent exited: a short wait
-    # for them, then no mercy.
-    _, alive = psutil.wait_procs([p for p in members if p.pid != popen.pid], timeout=1.0)
-    for proc in [*alive, *tree(popen.pid)]:
+    exited_cleanly = popen.poll() is not None
+    children = [p for p in members if p.pid != popen.pid]
+    if exited_cleanly:
+        # The parent stopped its children on its way out; give them a moment.
+        children = _wait_gone(children, timeout_s=1.0)
+    for proc in [*children, *tree(popen.pid)]:
         with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)  # anything left in its session
+            proc.kill()  # psutil checks the pid was not reused
     with contextlib.suppress(subprocess.TimeoutExpired):
         popen.wait(timeout=5)
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(children, timeout_s=5.0)
+
+
+def _gone(proc):
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE  # dead, its reaper not yet told
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(procs, timeout_s):
+    """Wait until the processes are dead (zombies count: they run nothing);
+    the ones still alive at the timeout. Polls briefly: these are not our
+    children, so there is nothing to wait() on, and psutil.wait_procs backs
+    off to seconds between checks."""
+    deadline = time.monotonic() + timeout_s
+    alive = [p for p in procs if not _gone(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+        alive = [p for p in alive if not _gone(p)]
+    return alive

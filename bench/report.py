@@ -61,3 +61,49 @@ def run_summary(doc):
         + (f" ({tasks['duplicates']} reported twice)" if tasks["duplicates"] else "")
     )
     return "\n".join(lines)
+
+
+def _rate(value):
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def sweep_table(summary):
+    """Throughput (median tasks/s) per pool x workload across -c, best marked."""
+    rows = {}
+    for point in summary["points"]:
+        size = f" {point['task_ms']:g} ms" if point["task_ms"] is not None else ""
+        pin = f" ({len(point['cpus'])} CPU)" if point["cpus"] else ""
+        rows.setdefault((f"{point['workload']}{size}{pin}", point["pool"]), {})[point["concurrency"]] = point
+    columns = sorted({c for cells in rows.values() for c in cells})
+    header = ["workload", "pool", *[f"c={c}" for c in columns]]
+    table = [header]
+    for (workload, pool), cells in rows.items():
+        medians = {c: (p["throughput_per_s"] or {}).get("median") for c, p in cells.items()}
+        best = max((c for c in medians if medians[c] is not None), key=lambda c: medians[c], default=None)
+        line = [workload, pool]
+        for c in columns:
+            point = cells.get(c)
+            if point is None:
+                line.append("")
+                continue
+            text = _rate(medians[c])
+            if point["failed_repeats"] and medians[c] is None:
+                text = "failed"
+            if (point["throughput_per_s"] or {}).get("unstable"):
+                text += "~"
+            if c == best:
+                text += "*"
+            line.append(text)
+        table.append(line)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    out = [
+        "  ".join(
+            cell.rjust(w) if i > 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
+    ]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    out.append("median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)")
+    return "\n".join(out)

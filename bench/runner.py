@@ -27,15 +27,21 @@ CEILING_TOLERANCE = 1e-3
 
 
 @contextlib.contextmanager
-def services(cfg):
-    """The broker (embedded or the user's) and, for `net`, the stub server."""
+def services(broker_url, redis_server=None, needs_stub=False):
+    """The broker (embedded when `broker_url` is None, else the user's) and,
+    when the `net` workload needs it, the stub server."""
     with contextlib.ExitStack() as stack:
-        if cfg.broker_url is None:
-            broker = stack.enter_context(broker_mod.embedded(cfg.redis_server))
+        if broker_url is None:
+            broker = stack.enter_context(broker_mod.embedded(redis_server))
         else:
-            broker = broker_mod.connect(cfg.broker_url)
-        stub = stack.enter_context(netstub.running()) if WORKLOADS[cfg.workload].needs_stub else None
+            broker = broker_mod.connect(broker_url)
+        stub = stack.enter_context(netstub.running()) if needs_stub else None
         yield broker, stub
+
+
+def services_for(cfg):
+    """The services one run needs."""
+    return services(cfg.broker_url, cfg.redis_server, WORKLOADS[cfg.workload].needs_stub)
 
 
 def _utc_now():
@@ -82,6 +88,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
         prefetch_multiplier=cfg.prefetch_multiplier,
         loglevel=cfg.loglevel,
         result_backend=cfg.result_backend,
+        cpus=cfg.cpus,
     )
     args = workload.args(cfg.task_ms, stub_address)
     app = load.client_app(broker)
@@ -106,7 +113,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
             load.declare(app, main_queue)
             batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks))
             sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
-            load.release(app, main_queue, spec.nodename)
+            load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
             load.watch(batch, reader, proc, _broker_alive(broker), stall_s, timeout_s, progress)
             resources = sampler.stop()
         if batch.outcome != "broker lost":
@@ -127,6 +134,24 @@ def measure(cfg, broker, stub_address=None, progress=None):
     if status["state"] != "ok":
         raise RunFailed(f"{status['reason']} (result kept in {path})")
     return document
+
+
+def _cpus_of(pid):
+    import psutil
+
+    try:
+        return sorted(psutil.Process(pid).cpu_affinity())
+    except psutil.Error:
+        return None
+
+
+def _placement(cfg, broker):
+    """Which CPUs the worker, the harness and the embedded broker could use."""
+    return {
+        "worker_cpus": list(cfg.cpus) if cfg.cpus else sorted(os.sched_getaffinity(0)),
+        "harness_cpus": sorted(os.sched_getaffinity(0)),
+        "broker_cpus": _cpus_of(broker.pid) if broker.pid else None,
+    }
 
 
 def result_path(cfg, run_id):
@@ -210,6 +235,8 @@ def build_document(cfg, broker, batch, resources, started_utc, load_before, run_
             "result_backend": broker_mod.redact(broker.result_backend(cfg.result_backend)),
             "worker_loglevel": cfg.loglevel,
             "queue_mode": "pre-filled: the batch is queued, then released to the worker",
+            "cores": cfg.cores,
+            "placement": _placement(cfg, broker),
             "broker": {
                 "kind": broker.kind,
                 "url": broker.redacted_url,

@@ -155,3 +155,62 @@ def latency(records):
         distribution([r.finished - r.started for r in records]),
         distribution([r.finished - r.published for r in records]),
     )
+
+
+# --- Across repeats of one point -------------------------------------------
+
+CV_WARN = 0.10  # coefficient of variation above which a point is called unstable
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The median of per-repeat values with its bootstrap confidence interval."""
+
+    median: float
+    ci_low: float | None  # None with a single value: no interval
+    ci_high: float | None
+    n: int  # repeats
+    cv: float | None  # sample standard deviation / mean; None with one value
+
+    @property
+    def ci_rel_width(self):
+        """Width of the interval as a fraction of the median."""
+        if self.ci_low is None or not self.median:
+            return None
+        return (self.ci_high - self.ci_low) / self.median
+
+    @property
+    def unstable(self):
+        return self.cv is not None and self.cv > CV_WARN
+
+
+def bootstrap_median(values, confidence=0.95, resamples=4000, seed=0):
+    """Median with a percentile-bootstrap CI: resample the values with
+    replacement `resamples` times, take each resample's median, and keep the
+    central `confidence` share of those medians. Seeded, so the same values
+    always give the same interval."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("no values")
+    median = float(np.median(data))
+    if data.size == 1:
+        return Estimate(median, None, None, 1, None)
+    rng = np.random.default_rng(seed)
+    medians = np.median(data[rng.integers(0, data.size, (resamples, data.size))], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    cv = float(np.std(data, ddof=1) / np.mean(data)) if np.mean(data) else None
+    return Estimate(median, float(low), float(high), int(data.size), cv)
+
+
+def needs_more_repeats(values, min_repeats, max_repeats, target_rel_width):
+    """The stopping rule: at least `min_repeats`; then more while the 95% CI
+    of the median is wider than `target_rel_width` of it, up to `max_repeats`."""
+    if len(values) < min_repeats:
+        return True
+    if len(values) >= max_repeats:
+        return False
+    width = bootstrap_median(values).ci_rel_width
+    return width is None or width > target_rel_width

@@ -5,40 +5,49 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# What only processes started by the harness have in their command lines.
-HARNESS_MARKERS = ("celery-bench-broker-", "-n bench-", "bench.netstub", "celery-bench-run-")
+TAG = "CELERY_BENCH_TEST_ID"
 
 
-def harness_processes():
+def tagged_processes(tag):
+    """Processes whose environment carries `tag`: everything a test started,
+    down to the pool children, wherever they were reparented."""
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if any(marker in cmd for marker in HARNESS_MARKERS) and proc.pid != os.getpid():
-            found.append(proc)
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get(TAG) == tag and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
     return found
 
 
 @pytest.fixture(autouse=True)
-def no_process_outlives_the_test():
+def no_process_outlives_the_test(monkeypatch):
     """Fail a test that leaves a worker, broker or stub server behind (and
     kill what it left, so one hole does not spoil the next test)."""
-    before = {p.pid for p in harness_processes()}
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv(TAG, tag)  # inherited by every process the test starts
     yield
     deadline = time.monotonic() + 10
-    while True:
-        left = [p for p in harness_processes() if p.pid not in before]
-        if not left or time.monotonic() > deadline:
-            break
+    while (left := tagged_processes(tag)) and time.monotonic() < deadline:
         time.sleep(0.1)
+    described = []
     for proc in left:
-        proc.kill()
-    assert not left, f"processes outlived the test: {[' '.join(p.cmdline()) for p in left if p.is_running()]}"
+        try:
+            described.append(" ".join(proc.cmdline()))
+            proc.kill()
+        except psutil.Error:
+            continue
+    assert not described, f"processes outlived the test: {described}"
 
 
 def _run_bench(*args, timeout=180, env=None):

@@ -130,7 +130,7 @@ def test_failed_tasks_fail_the_run_and_keep_the_result(tmp_path, monkeypatch):
     cfg = build_run_config(
         pool="solo", concurrency=1, workload="raises", tasks=10, warmup=0, json_path=tmp_path / "r.json"
     )
-    with runner.services(cfg) as (broker, stub), pytest.raises(RunFailed) as failure:
+    with runner.services_for(cfg) as (broker, stub), pytest.raises(RunFailed) as failure:
         runner.measure(cfg, broker, stub)
     assert "10 failed and 0 missing of 10 tasks" in str(failure.value)
     assert "TypeError" in str(failure.value)

@@ -33,7 +33,7 @@ def test_defaults_are_filled_in():
     cfg = build()
     assert cfg.task_ms == 50.0
     assert cfg.tasks == 200  # 5 s at 2 slots / 50 ms = 40/s
-    assert cfg.warmup == 20
+    assert cfg.warmup == 5  # two per prefork child, at least 5
     assert cfg.prefetch_multiplier == 4
     assert cfg.broker_url is None
     assert cfg.redis_server is None
@@ -84,21 +84,29 @@ def test_default_tasks_are_at_least_the_minimum():
     assert build(concurrency=1, task_ms=60_000.0).tasks == MIN_TASKS
 
 
-def test_default_tasks_are_at_least_four_per_slot():
-    cfg = build(pool="gevent", concurrency=5000)
-    assert cfg.tasks == 4 * 5000
+def test_default_tasks_are_at_least_four_per_prefork_child():
+    cfg = build(pool="prefork", concurrency=64, workload="cpu", task_ms=1000)  # 2 tasks/s: 10 in 5 s
+    assert cfg.tasks == 4 * 64
+
+
+def test_default_tasks_of_green_pools_follow_the_expected_rate_not_the_slots():
+    # 5000 greenlets sleeping 50 ms: the ceiling is 100000/s, the overhead guess 1000/s: 5 s of it.
+    assert build(pool="gevent", concurrency=5000).tasks == 5000
+    # CPU-bound: one task at a time at 20 ms, 50/s: 5 s is 250 tasks, whatever -c is.
+    assert build(pool="gevent", concurrency=5000, workload="cpu").tasks == 250
 
 
 def test_default_tasks_are_at_most_the_maximum():
-    cfg = build(pool="gevent", concurrency=300_000, force=True)
+    cfg = build(pool="prefork", concurrency=300_000, force=True)
     assert cfg.tasks == MAX_TASKS
 
 
-def test_default_warmup_is_two_per_slot_and_at_least_twenty():
-    assert build(concurrency=2).warmup == 20
+def test_default_warmup_runs_every_prefork_child_and_half_a_second_of_green_work():
+    assert build(concurrency=2).warmup == 5
     assert build(concurrency=30).warmup == 60
-    assert build(pool="solo", concurrency=30).warmup == 20
-    assert build(pool="gevent", concurrency=5000).warmup == 10_000
+    assert build(pool="solo", concurrency=30).warmup == 10  # 0.5 s at 20/s
+    assert build(pool="gevent", concurrency=5000).warmup == 100
+    assert build(pool="gevent", concurrency=4, workload="cpu").warmup == 25  # 0.5 s at 50/s
 
 
 def test_explicit_values_are_kept():

@@ -1,0 +1,166 @@
+"""The plan of a sweep: which points, in how many repeats, with how many
+tasks each. Pure functions of the options and the machine's core count."""
+
+import math
+from dataclasses import asdict, dataclass
+
+from bench.config import default_tasks, default_warmup
+from bench.errors import UsageError
+from bench.workloads import POOLS, WORKLOADS, expected_rate
+
+DEFAULT_WORKLOADS = ("cpu", "sleep")
+# Whole-process costs of one repeat outside its measured window, for the
+# estimate only (seconds): worker boot + stop, and publishing one task.
+REPEAT_OVERHEAD_S = 1.8
+PUBLISH_S_PER_TASK = 0.0006
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    min_repeats: int  # fresh workers per point, at least
+    max_repeats: int  # ... and at most, while the CI stays wide
+    ci_target: float  # stop adding repeats once the 95% CI of the median is this narrow (fraction)
+    window_s: float  # aim for measured windows this long
+    green_step: int  # gevent/eventlet -c grows by this factor past 2x cores
+
+
+PROFILES = {
+    p.name: p
+    for p in (
+        Profile("quick", min_repeats=3, max_repeats=3, ci_target=0.10, window_s=1.0, green_step=4),
+        Profile("standard", min_repeats=3, max_repeats=6, ci_target=0.05, window_s=2.5, green_step=2),
+        Profile("thorough", min_repeats=5, max_repeats=12, ci_target=0.03, window_s=6.0, green_step=2),
+    )
+}
+
+
+def default_concurrency(pool, cores, step=2):
+    """-c values for a pool on `cores` cores, on a log scale: always 1, the
+    core count and twice it; prefork up to 8x cores, the green pools (whose
+    workers are greenlets) into the hundreds; solo only 1, since it runs one
+    task at a time whatever -c says."""
+    if pool == "solo":
+        return [1]
+    cores = max(1, int(cores))
+    top = 8 * cores if pool == "prefork" else max(256, 32 * cores)
+    step = 2 if pool == "prefork" else step  # green pools may take longer strides
+    values = {1, cores, 2 * cores, top}
+    values.update(2**k for k in range(int(math.log2(2 * cores)) + 1))
+    value = 2 * cores
+    while value <= top:
+        values.add(value)
+        value *= step
+    return sorted(v for v in values if v <= top)
+
+
+@dataclass(frozen=True)
+class Point:
+    pool: str
+    concurrency: int
+    workload: str
+    task_ms: float | None
+    cpus: tuple[int, ...] | None  # the worker's pinned CPUs; None: all usable
+    cores: float  # what ceilings and the -c list are based on
+    tasks: int  # per repeat
+    warmup: int
+
+    @property
+    def key(self):
+        size = f"-{self.task_ms:g}ms" if self.task_ms is not None else ""
+        pin = f"-cpus{len(self.cpus)}" if self.cpus else ""
+        return f"{self.workload}{size}-{self.pool}-c{self.concurrency}{pin}"
+
+    def to_json(self):
+        out = asdict(self)
+        out["cpus"] = list(self.cpus) if self.cpus else None
+        out["key"] = self.key
+        return out
+
+    @classmethod
+    def from_json(cls, data):
+        fields = {k: v for k, v in data.items() if k != "key"}
+        fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
+        return cls(**fields)
+
+
+def pinned_cpus(count, available):
+    """The last `count` of the available CPU ids, so the harness and the
+    broker can keep the first ones to themselves."""
+    available = sorted(available)
+    if not 1 <= count <= len(available):
+        raise UsageError(f"--cpus: {count} is not between 1 and the {len(available)} CPUs this process may use")
+    return tuple(available[-count:])
+
+
+def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None):
+    """Every point of the sweep, in a stable order (runs are shuffled later)."""
+    for pool in pools:
+        if pool not in POOLS:
+            raise UsageError(f"--pools: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
+    for name in workloads:
+        if name not in WORKLOADS:
+            raise UsageError(f"--workloads: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    if task_ms is not None and not 0 < task_ms <= 60_000:
+        raise UsageError(f"--task-ms: must be above 0 and at most 60000, got {task_ms:g}")
+    placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
+    points = []
+    for cpus, point_cores in placements:
+        for name in workloads:
+            workload = WORKLOADS[name]
+            size = (task_ms if task_ms is not None else workload.default_task_ms) if workload.sized else None
+            for pool in pools:
+                values = (
+                    [1]
+                    if pool == "solo"
+                    else (concurrency or default_concurrency(pool, point_cores, profile.green_step))
+                )
+                for c in values:
+                    tasks = default_tasks(name, pool, c, size, point_cores, window_s=profile.window_s)
+                    rate = expected_rate(workload, pool, c, size, point_cores)
+                    warmup = default_warmup(pool, c, tasks, rate)
+                    points.append(Point(pool, c, name, size, cpus, point_cores, tasks, warmup))
+    return points
+
+
+def estimate_repeat_s(point):
+    """Rough wall time of one repeat: boot and stop, publishing, and the
+    warm-up and measured batches at the expected rate."""
+    rate = expected_rate(WORKLOADS[point.workload], point.pool, point.concurrency, point.task_ms, point.cores)
+    work = (point.tasks + point.warmup) / rate
+    publish = (point.tasks + point.warmup) * PUBLISH_S_PER_TASK
+    return REPEAT_OVERHEAD_S + work + publish
+
+
+def estimate_s(points, repeats):
+    return sum(estimate_repeat_s(p) for p in points) * repeats
+
+
+def describe(points, profile):
+    """The planned matrix as text, for the user to see before it starts."""
+    lines = []
+    groups = {}
+    for p in points:
+        groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus), []).append(p.concurrency)
+    for (workload, task_ms, pool, cpus), values in groups.items():
+        size = f" {task_ms:g} ms" if task_ms is not None else ""
+        pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
+        note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
+        lines.append(f"  {workload}{size:<8} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
+    n = len(points)
+    low = estimate_s(points, profile.min_repeats)
+    high = estimate_s(points, profile.max_repeats)
+    span = (
+        f"{_duration(low)}" if profile.min_repeats == profile.max_repeats else f"{_duration(low)} to {_duration(high)}"
+    )
+    lines.append(
+        f"  {n} points x {profile.min_repeats}"
+        + (f"-{profile.max_repeats}" if profile.max_repeats != profile.min_repeats else "")
+        + f" repeats in fresh workers; estimated {span}"
+    )
+    return "\n".join(lines)
+
+
+def _duration(seconds):
+    minutes, secs = divmod(math.ceil(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -1,0 +1,143 @@
+"""Resume bookkeeping of a sweep directory, on hand-made repeat files."""
+
+import json
+
+import pytest
+
+from bench.errors import UsageError
+from bench.plan import PROFILES, build_plan
+from bench.results import write_atomic
+from bench.sweep import (
+    SweepDir,
+    build_sweep_config,
+    remaining_repeats,
+    resume,
+    summarize,
+    summarize_point,
+    wants_more,
+)
+
+
+@pytest.fixture
+def cfg():
+    return build_sweep_config(pools=["prefork"], workloads=["sleep"], concurrency=[1, 2], profile="quick", seed=7)
+
+
+@pytest.fixture
+def plan(cfg):
+    return build_plan(cfg.pools, cfg.workloads, PROFILES[cfg.profile], 2.0, [0, 1], concurrency=cfg.concurrency)
+
+
+@pytest.fixture
+def sweep(tmp_path, cfg, plan):
+    target = SweepDir(tmp_path / "sweep")
+    target.path.mkdir()
+    target.write_manifest(cfg, plan, status="interrupted", metadata={"hostname": "test"})
+    return target
+
+
+def repeat(sweep, point, throughput, state="ok", name=None):
+    path = sweep.point_dir(point) / name if name else sweep.next_repeat_path(point)
+    write_atomic(
+        path,
+        {
+            "schema_version": 1,
+            "kind": "run",
+            "status": {"state": state, "reason": None if state == "ok" else "2 missing"},
+            "config": {},
+            "summary": {
+                "throughput_per_s": throughput,
+                "ceiling_per_s": 20.0 * point.concurrency,
+                "ceiling_basis": "slots",
+                "steady_throughput_per_s": throughput,
+                "wait_p50_s": 0.1,
+                "wait_p99_s": 0.2,
+                "service_p50_s": 0.05,
+                "service_p99_s": 0.06,
+                "sojourn_p50_s": 0.15,
+                "sojourn_p99_s": 0.25,
+                "mean_concurrency": 1.0,
+                "max_concurrency": 1,
+                "load_average_before": [0.1, 0.1, 0.1],
+                "resources": {"worker_cpu_cores": 0.1, "worker_uss_peak_bytes": 1000},
+            },
+            "metadata": {},
+        },
+    )
+    return path
+
+
+def test_resume_reads_the_sweeps_own_config_and_plan(sweep, cfg, plan):
+    again, cfg2, plan2 = resume(sweep.path)
+    assert cfg2 == cfg
+    assert plan2 == plan
+    assert again.path == sweep.path
+
+
+def test_resume_refuses_a_directory_that_is_not_a_sweep(tmp_path):
+    with pytest.raises(UsageError, match="not a sweep directory"):
+        resume(tmp_path)
+
+
+def test_resume_refuses_a_manifest_from_a_newer_version(sweep):
+    manifest = json.loads((sweep.path / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (sweep.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match="newer"):
+        resume(sweep.path)
+
+
+def test_finished_repeats_are_not_redone(sweep, cfg, plan):
+    first, second = plan
+    for value in (19.0, 19.2, 19.1):
+        repeat(sweep, first, value)
+    repeat(sweep, second, 38.0)
+    assert not wants_more(cfg, sweep.attempts(first))
+    assert wants_more(cfg, sweep.attempts(second))
+    assert remaining_repeats(cfg, sweep, plan) == 2
+
+
+def test_an_interrupted_repeat_is_ignored_and_its_number_not_reused(sweep, plan):
+    point = plan[0]
+    repeat(sweep, point, 19.0)
+    repeat(sweep, point, 5.0, state="interrupted", name="r02.interrupted.json")
+    assert len(sweep.attempts(point)) == 1
+    assert sweep.next_repeat_path(point).name == "r03.json"
+
+
+def test_failed_repeats_count_as_attempts_and_stop_retrying(sweep, cfg, plan):
+    point = plan[0]
+    repeat(sweep, point, None, state="failed")
+    assert wants_more(cfg, sweep.attempts(point))
+    repeat(sweep, point, None, state="failed")
+    assert not wants_more(cfg, sweep.attempts(point))
+
+
+def test_point_summary_has_median_interval_and_raw_values(plan, sweep, cfg):
+    point = plan[1]
+    for value in (38.0, 39.0, 37.0):
+        repeat(sweep, point, value)
+    out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
+    assert out["repeats"] == 3
+    assert out["throughput_per_s"]["median"] == 38.0
+    assert out["throughput_per_s"]["values"] == [38.0, 39.0, 37.0]
+    assert 37.0 <= out["throughput_per_s"]["ci95_low"] <= 38.0 <= out["throughput_per_s"]["ci95_high"] <= 39.0
+    assert out["efficiency"] == pytest.approx(38.0 / 40.0)
+    assert out["warnings"] == []
+
+
+def test_summary_lists_every_point_once(sweep, cfg, plan):
+    for point in plan:
+        repeat(sweep, point, 10.0)
+    summary = summarize(sweep, cfg, plan)
+    assert [p["key"] for p in summary["points"]] == [p.key for p in plan]
+    assert json.loads((sweep.path / "summary.json").read_text()) == summary
+
+
+def test_repeats_option_raises_the_minimum():
+    cfg = build_sweep_config(profile="standard", repeats=5, seed=1)
+    assert (cfg.min_repeats, cfg.max_repeats) == (5, 6)
+    with pytest.raises(UsageError, match="--repeats"):
+        build_sweep_config(repeats=0)
+    with pytest.raises(UsageError, match="--profile"):
+        build_sweep_config(profile="fast")

@@ -226,6 +226,25 @@ def create_parser():
     )
     swp.set_defaults(handler=_cmd_sweep)
 
+    plt = sub.add_parser(
+        "plot",
+        help="draw a sweep's figures (PNG and SVG) into its directory",
+        description="Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
+        "and one overview with the verdicts, as PNG and SVG in the sweep's directory.",
+    )
+    plt.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    plt.set_defaults(handler=_cmd_plot)
+
+    rep = sub.add_parser(
+        "report",
+        help="write a sweep's report.md, report.html, points.csv and figures",
+        description="The verdict on the 2x-cores guidance per pool and workload, the throughput table, the "
+        "scalability model and the warnings, as Markdown (to paste into an issue), one self-contained HTML "
+        "page, and a CSV of every point.",
+    )
+    rep.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    rep.set_defaults(handler=_cmd_report)
+
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
@@ -327,7 +346,10 @@ def _cmd_sweep(args):
     summary = sweep.summarize(target, cfg, plan)
     print()
     print(report.sweep_table(summary))
-    print(f"\nsweep files: {target.path} (summary.json, manifest.json, runs/)")
+    from bench.export import report_sweep
+
+    report_sweep(target.path)
+    print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
     return 0
 
 
@@ -391,6 +413,24 @@ class _SweepProgress:
             else f"FAILED: {status['reason']}"
         )
         print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)
+
+
+def _cmd_plot(args):
+    from bench.export import plot_sweep
+
+    written = plot_sweep(args.sweep_dir)
+    print(f"{len(written)} figures in {args.sweep_dir}")
+    return 0
+
+
+def _cmd_report(args):
+    from bench.export import report_sweep
+
+    written = report_sweep(args.sweep_dir)
+    for path in written:
+        if path.suffix in (".md", ".html", ".csv") or path.name == "overview.png":
+            print(path)
+    return 0
 
 
 def _cmd_broker(args):

@@ -69,13 +69,14 @@ def _rate(value):
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def sweep_table(summary):
-    """Throughput (median tasks/s) per pool x workload across -c, best marked."""
+def sweep_table_rows(summary):
+    """Rows of throughput (median tasks/s) per pool x workload across -c, the
+    best -c marked `*`, unstable points `~`; the first row is the header."""
+    from bench.plot import group_label
+
     rows = {}
     for point in summary["points"]:
-        size = f" {point['task_ms']:g} ms" if point["task_ms"] is not None else ""
-        pin = f" ({len(point['cpus'])} CPU)" if point["cpus"] else ""
-        rows.setdefault((f"{point['workload']}{size}{pin}", point["pool"]), {})[point["concurrency"]] = point
+        rows.setdefault((group_label(point), point["pool"]), {})[point["concurrency"]] = point
     columns = sorted({c for cells in rows.values() for c in cells})
     header = ["workload", "pool", *[f"c={c}" for c in columns]]
     table = [header]
@@ -97,6 +98,13 @@ def sweep_table(summary):
                 text += "*"
             line.append(text)
         table.append(line)
+    return table
+
+
+def sweep_table(summary):
+    """The sweep's throughput table as aligned text."""
+    table = sweep_table_rows(summary)
+    header = table[0]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     out = [
         "  ".join(

@@ -1,0 +1,60 @@
+"""From a sweep directory to the files a person reads: the figures, report.md,
+report.html and points.csv, all written beside the sweep's data."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from bench import plot, report_csv, report_html, report_markdown, sweep
+from bench.analysis import analyze
+from bench.errors import UsageError
+from bench.results import SCHEMA_VERSION
+
+
+def load_summary(sweep_dir):
+    """The sweep's summary.json, made from its runs if it is missing (an
+    interrupted sweep); UsageError naming the file when it is not usable."""
+    target = sweep.SweepDir(sweep_dir)
+    if not target.path.is_dir():
+        raise UsageError(f"{target.path}: not a directory")
+    manifest = target.read_manifest()
+    path = target.path / sweep.SUMMARY
+    if not path.exists():
+        _, cfg, plan = sweep.resume(target.path)
+        return sweep.summarize(target, cfg, plan), manifest
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(summary, dict) or summary.get("kind") != "sweep-summary":
+        raise UsageError(f"{path}: not a celery-bench sweep summary")
+    if summary.get("schema_version", 0) > SCHEMA_VERSION:
+        raise UsageError(f"{path}: schema_version {summary['schema_version']} is newer than this celery-bench reads")
+    if not isinstance(summary.get("points"), list):
+        raise UsageError(f"{path}: no points")
+    return summary, manifest
+
+
+def plot_sweep(sweep_dir):
+    """Write the figures; returns their paths."""
+    summary, _ = load_summary(sweep_dir)
+    return plot.figures(summary, Path(sweep_dir), analyze(summary).verdicts)
+
+
+def report_sweep(sweep_dir, now=None):
+    """Write the figures, report.md, report.html and points.csv; returns their paths."""
+    directory = Path(sweep_dir)
+    summary, manifest = load_summary(directory)
+    analysis = analyze(summary)
+    written = plot.figures(summary, directory, analysis.verdicts)
+    now = now or dt.datetime.now(dt.UTC)
+    markdown = report_markdown.render(summary, manifest, analysis, directory.name, now=now)
+    for name, text in (
+        ("report.md", markdown),
+        ("report.html", report_html.render(markdown, directory)),
+        ("points.csv", report_csv.render(summary)),
+    ):
+        path = directory / name
+        path.write_text(text)
+        written.append(path)
+    return written

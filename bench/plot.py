@@ -1,0 +1,270 @@
+"""Figures of a sweep, from its summary: throughput against the ceiling,
+efficiency, service time, memory and CPU, and one overview with the
+verdicts. matplotlib with the Agg backend: no display needed."""
+
+import math
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from bench.model import fit_usl
+from bench.workloads import POOLS, WORKLOADS, ceiling
+
+# Okabe-Ito colours (safe for colour-blind readers) and a distinct marker and
+# line style per pool, so the lines stay apart when printed in grey.
+STYLE = {
+    "prefork": {"color": "#0072B2", "marker": "o", "linestyle": "-"},
+    "gevent": {"color": "#D55E00", "marker": "s", "linestyle": "--"},
+    "eventlet": {"color": "#009E73", "marker": "^", "linestyle": "-."},
+    "solo": {"color": "#CC79A7", "marker": "D", "linestyle": ":"},
+}
+FORMATS = ("png", "svg")
+DPI = 110
+
+
+@dataclass(frozen=True)
+class Curve:
+    pool: str
+    points: list  # the sweep summary's point dicts, ordered by -c
+
+    @property
+    def c(self):
+        return [p["concurrency"] for p in self.points]
+
+    def values(self, key):
+        return [p.get(key) for p in self.points]
+
+    def medians(self):
+        return [(p["throughput_per_s"] or {}).get("median") for p in self.points]
+
+
+def group_key(point):
+    """Which figure a point belongs to: its workload, size and pinning."""
+    size = f"-{point['task_ms']:g}ms" if point["task_ms"] is not None else ""
+    pin = f"-cpus{len(point['cpus'])}" if point["cpus"] else ""
+    return f"{point['workload']}{size}{pin}"
+
+
+def group_label(point):
+    """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)"."""
+    size = f" {point['task_ms']:g} ms" if point["task_ms"] is not None else ""
+    pin = f" ({len(point['cpus'])} CPU)" if point["cpus"] else ""
+    return f"{point['workload']}{size}{pin}"
+
+
+def groups(summary):
+    """{figure key: {pool: Curve}} with pools in the usual order."""
+    out = {}
+    for point in summary["points"]:
+        out.setdefault(group_key(point), {}).setdefault(point["pool"], []).append(point)
+    return {
+        key: {
+            pool: Curve(pool, sorted(pts, key=lambda p: p["concurrency"]))
+            for pool, pts in sorted(by_pool.items(), key=lambda kv: POOLS.index(kv[0]))
+        }
+        for key, by_pool in out.items()
+    }
+
+
+def _title(curves, what, cores):
+    first = next(iter(curves.values())).points[0]
+    workload = WORKLOADS[first["workload"]]
+    size = f" {first['task_ms']:g} ms" if first["task_ms"] is not None else ""
+    pin = f", pinned to {len(first['cpus'])} CPU(s)" if first["cpus"] else ""
+    return f"{what}: {first['workload']}{size} ({workload.summary})\n{cores:g} usable cores{pin}"
+
+
+def _cores_of(curves, machine_cores):
+    first = next(iter(curves.values())).points[0]
+    return float(first.get("cores") or machine_cores)
+
+
+def _x_axis(ax, curves, cores):
+    ticks = sorted({c for curve in curves.values() for c in curve.c})
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlim(min(ticks) / 1.4, max(ticks) * 1.4)
+    ax.set_xlabel("concurrency (-c)")
+    for x, label in ((cores, "cores"), (2 * cores, "2x cores")):
+        ax.axvline(x, color="0.45", linestyle=(0, (1, 2)), linewidth=1, zorder=0)
+        ax.annotate(
+            f"{label} ({x:g})",
+            xy=(x, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -4),
+            textcoords="offset points",
+            va="top",
+            fontsize=7.5,
+            color="0.35",
+            rotation=90,
+        )
+
+
+def _ceiling_curve(curve, cores):
+    first = curve.points[0]
+    workload = WORKLOADS[first["workload"]]
+    grid = _grid(curve.c)
+    values = [ceiling(workload, curve.pool, n, first["task_ms"], cores).per_s for n in grid]
+    return grid, values
+
+
+def _grid(cs):
+    if len(cs) == 1:
+        return list(cs)
+    lo, hi = math.log2(min(cs)), math.log2(max(cs))
+    return [2 ** (lo + (hi - lo) * i / 100) for i in range(101)]
+
+
+def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
+    """One throughput panel: median with its CI band, ceiling, USL fit."""
+    top = 0.0
+    for pool, curve in curves.items():
+        style = STYLE[pool]
+        med = curve.medians()
+        lows = [(p["throughput_per_s"] or {}).get("ci95_low") or m for p, m in zip(curve.points, med, strict=True)]
+        highs = [(p["throughput_per_s"] or {}).get("ci95_high") or m for p, m in zip(curve.points, med, strict=True)]
+        label = pool if pool != "solo" else "solo (-c 1 only)"
+        if verdicts and pool in verdicts:
+            label += f": {verdicts[pool].word}"
+        ax.plot(curve.c, med, label=label, markersize=5, linewidth=1.6, **style)
+        if len(curve.c) > 1 and all(v is not None for v in lows + highs):
+            ax.fill_between(curve.c, lows, highs, color=style["color"], alpha=0.18, linewidth=0)
+        top = max([top, *(v for v in highs if v is not None)])
+        if curve.points[0]["task_ms"] is not None:
+            grid, ceil_values = _ceiling_curve(curve, cores)
+            ax.plot(grid, ceil_values, color=style["color"], linestyle=(0, (4, 3)), linewidth=0.9, alpha=0.7)
+        if fits and len(curve.c) >= 4:
+            fit = fit_usl(curve.c, med)
+            if fit.ok:
+                grid = _grid(curve.c)
+                ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], linewidth=0.8, alpha=0.55)
+    ax.set_ylim(0, top * 1.25 if top else 1)
+    ax.set_ylabel("throughput (tasks/s)")
+    _x_axis(ax, curves, cores)
+    ax.grid(True, axis="y", alpha=0.3)
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        handles += [
+            plt.Line2D([], [], color="0.3", linestyle=(0, (4, 3)), linewidth=0.9),
+            plt.Line2D([], [], color="0.3", linewidth=0.8, alpha=0.6),
+        ]
+        labels += ["physical ceiling", "USL fit"]
+        # Below the axes, so it never hides a curve.
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+
+
+def _simple_axes(ax, curves, cores, keys, ylabel, scale=1.0, styles=None, percent=False):
+    """One line per pool and key; `styles` gives each key a line style (the
+    pools then differ by colour and marker), else each pool keeps its own."""
+    for pool, curve in curves.items():
+        style = dict(STYLE[pool])
+        for i, key in enumerate(keys):
+            values = [None if v is None else v * scale for v in curve.values(key)]
+            if all(v is None for v in values):
+                continue
+            if styles:
+                style["linestyle"] = styles[i]
+            ax.plot(curve.c, values, markersize=4.5, linewidth=1.4, **style)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    if percent:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
+    _x_axis(ax, curves, cores)
+    ax.grid(True, axis="y", alpha=0.3)
+
+
+def _pool_legend(ax, curves, extra=()):
+    # When line styles carry another meaning (p50/p99), pools keep colour and marker only.
+    handles = [
+        plt.Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves
+    ]
+    labels = list(curves)
+    for label, linestyle in extra:
+        handles.append(plt.Line2D([], [], color="0.3", linestyle=linestyle))
+        labels.append(label)
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+
+
+def _save(fig, directory, name):
+    written = []
+    for fmt in FORMATS:
+        path = directory / f"{name}.{fmt}"
+        fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def figures(summary, directory, verdicts=None):
+    """Write every figure into `directory`; returns the paths written.
+    `verdicts`: {figure key: {pool: Verdict}}, shown in the legends."""
+    machine_cores = float((summary.get("metadata") or {}).get("usable_cores") or 1)
+    written = []
+    all_groups = groups(summary)
+    for key, curves in all_groups.items():
+        cores = _cores_of(curves, machine_cores)
+        marks = (verdicts or {}).get(key)
+
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        throughput_axes(ax, curves, cores, marks)
+        ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
+        written += _save(fig, directory, f"throughput-{key}")
+
+        sized = next(iter(curves.values())).points[0]["task_ms"] is not None
+        if sized:
+            fig, ax = plt.subplots(figsize=(7.5, 4.2))
+            _simple_axes(ax, curves, cores, ["efficiency"], "measured / physical ceiling", scale=100, percent=True)
+            ax.axhline(100, color="0.3", linewidth=0.8)
+            ax.set_ylim(0, 110)
+            _pool_legend(ax, curves)
+            ax.set_title(_title(curves, "Efficiency", cores), fontsize=10)
+            written += _save(fig, directory, f"efficiency-{key}")
+
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        _simple_axes(ax, curves, cores, ["service_p50_s", "service_p99_s"], "service time (ms)", 1000, ("-", "--"))
+        _pool_legend(ax, curves, [("p50", "-"), ("p99", "--")])
+        ax.set_title(_title(curves, "Service time (task start to end)", cores), fontsize=10)
+        written += _save(fig, directory, f"latency-{key}")
+
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        _simple_axes(
+            ax, curves, cores, ["worker_pss_peak_bytes", "worker_uss_peak_bytes"], "MiB", 1 / 2**20, ("-", "--")
+        )
+        _pool_legend(ax, curves, [("PSS (shared pages split)", "-"), ("USS (unique)", "--")])
+        ax.set_title(_title(curves, "Memory of the worker tree (peak)", cores), fontsize=10)
+        written += _save(fig, directory, f"memory-{key}")
+
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        _simple_axes(ax, curves, cores, ["worker_cpu_cores"], "cores busy (CPU s / wall s)")
+        ax.axhline(cores, color="0.3", linewidth=0.8)
+        _pool_legend(ax, curves)
+        ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
+        written += _save(fig, directory, f"cpu-{key}")
+
+    written += overview(all_groups, directory, machine_cores, verdicts)
+    return written
+
+
+def overview(all_groups, directory, machine_cores, verdicts=None):
+    """All throughput panels in one grid, each pool's verdict in its legend."""
+    n = len(all_groups)
+    cols = min(2, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, 4.6 * rows), squeeze=False)
+    for ax, (key, curves) in zip(axes.flat, all_groups.items(), strict=False):
+        cores = _cores_of(curves, machine_cores)
+        throughput_axes(ax, curves, cores, (verdicts or {}).get(key))
+        ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.suptitle(
+        "Does -c beyond 2x cores help? (legend: the verdict on the tutorial's guidance, per pool)", fontsize=12
+    )
+    fig.tight_layout()
+    return _save(fig, directory, "overview")

@@ -1,0 +1,108 @@
+"""The verdict on the tutorial's guidance, per pool x workload:
+
+    "adding more than twice the number of CPUs is rarely effective"
+
+It compares the best throughput at -c <= 2x cores with the best beyond 2x
+cores, by the bootstrap CI of their ratio (from the per-repeat values), and
+a minimum effect size: a gain inside the noise is no gain.
+"""
+
+from dataclasses import dataclass
+
+MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
+RESAMPLES = 4000
+
+HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED = "holds", "does not hold", "inconclusive", "not tested"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    word: str  # holds | does not hold | inconclusive | not tested
+    reason: str
+    within_c: int | None = None  # the best -c at or below 2x cores
+    within_per_s: float | None = None  # its median throughput
+    beyond_c: int | None = None  # the best -c above 2x cores
+    beyond_per_s: float | None = None
+    gain: float | None = None  # beyond / within - 1, of the medians
+    gain_ci95: tuple[float, float] | None = None  # bootstrap 95% CI of that gain
+
+
+def ratio_ci(numerator, denominator, seed=0, confidence=0.95):
+    """Percentile-bootstrap CI of median(numerator) / median(denominator),
+    resampling each group's repeats independently."""
+    import numpy as np
+
+    a, b = np.asarray(numerator, float), np.asarray(denominator, float)
+    rng = np.random.default_rng(seed)
+    ma = np.median(a[rng.integers(0, a.size, (RESAMPLES, a.size))], axis=1)
+    mb = np.median(b[rng.integers(0, b.size, (RESAMPLES, b.size))], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(ma / mb, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def decide(points, cores, min_effect=MIN_EFFECT):
+    """`points`: {concurrency: [per-repeat throughput, ...]} of one pool x
+    workload; `cores`: the cores the worker could use."""
+    import numpy as np
+
+    measured = {c: v for c, v in points.items() if v}
+    limit = 2 * cores
+    within = {c: v for c, v in measured.items() if c <= limit}
+    beyond = {c: v for c, v in measured.items() if c > limit}
+    if not within or not beyond:
+        side = "at or below" if not within else "above"
+        return Verdict(NOT_TESTED, f"no -c {side} 2x cores ({limit:g}) was measured")
+    best_in = max(within, key=lambda c: np.median(within[c]))
+    best_out = max(beyond, key=lambda c: np.median(beyond[c]))
+    med_in, med_out = float(np.median(within[best_in])), float(np.median(beyond[best_out]))
+    low, high = ratio_ci(beyond[best_out], within[best_in])
+    common = dict(
+        within_c=best_in,
+        within_per_s=med_in,
+        beyond_c=best_out,
+        beyond_per_s=med_out,
+        gain=med_out / med_in - 1,
+        gain_ci95=(low - 1, high - 1),
+    )
+    if low > 1 + min_effect:
+        word = DOES_NOT_HOLD
+        reason = (
+            f"-c {best_out} beats -c {best_in} by {med_out / med_in - 1:+.0%} "
+            f"(95% CI {low - 1:+.0%} to {high - 1:+.0%})"
+        )
+    elif high < 1 + min_effect:
+        word = HOLDS
+        reason = (
+            f"nothing beyond 2x cores gains {min_effect:.0%} or more: best -c {best_out} vs -c {best_in} "
+            f"is {med_out / med_in - 1:+.0%} (95% CI {low - 1:+.0%} to {high - 1:+.0%})"
+        )
+    else:
+        word = INCONCLUSIVE
+        reason = (
+            f"-c {best_out} vs -c {best_in} is {med_out / med_in - 1:+.0%}, but its 95% CI "
+            f"({low - 1:+.0%} to {high - 1:+.0%}) straddles the {min_effect:.0%} minimum effect"
+        )
+    return Verdict(word, reason, **common)
+
+
+def verdicts(summary):
+    """{figure key: {pool: Verdict}} for every pool x workload of a sweep."""
+    from bench.plot import group_key
+
+    machine_cores = float((summary.get("metadata") or {}).get("usable_cores") or 1)
+    series = {}
+    for point in summary["points"]:
+        values = (point.get("throughput_per_s") or {}).get("values") or []
+        entry = series.setdefault(group_key(point), {}).setdefault(point["pool"], {"cores": None, "points": {}})
+        entry["cores"] = float(point.get("cores") or machine_cores)
+        entry["points"][point["concurrency"]] = values
+    out = {}
+    for key, pools in series.items():
+        for pool, entry in pools.items():
+            if pool == "solo":
+                verdict = Verdict(NOT_TESTED, "solo runs one task at a time: -c does not apply")
+            else:
+                verdict = decide(entry["points"], entry["cores"])
+            out.setdefault(key, {})[pool] = verdict
+    return out

@@ -8,11 +8,12 @@ import signal
 import sys
 import time
 
-from bench import __version__, report, runner, sweep
+from bench import __version__, compare, report, runner, sweep
 from bench.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.machine import usable_cores
 from bench.plan import PROFILES, describe
+from bench.results import check_writable
 from bench.workloads import POOLS, WORKLOADS
 
 
@@ -168,7 +169,7 @@ def create_parser():
         help="measure every pool across -c and workloads, with repeats and confidence intervals",
         description=(
             "Measure each point (pool x -c x workload) in several fresh workers, in shuffled rounds, "
-            "adding repeats while the 95%% confidence interval of the median throughput is wide. "
+            "adding repeats while the 95% confidence interval of the median throughput is wide. "
             "Each repeat is saved as it finishes; Ctrl-C keeps everything and prints how to resume. "
             "Prints a table of throughput per -c at the end."
         ),
@@ -245,6 +246,34 @@ def create_parser():
     rep.add_argument("sweep_dir", metavar="SWEEP_DIR")
     rep.set_defaults(handler=_cmd_report)
 
+    cmp = sub.add_parser(
+        "compare",
+        help="is a candidate result slower than a baseline? (exit 1 when it is)",
+        description=(
+            "Compare two run results or two sweep directories point by point: the change in median "
+            "throughput with the bootstrap 95% CI of the ratio and a Mann-Whitney U p-value. A point is "
+            "slower or faster only when the change is significant (the CI excludes 1, or p < 0.05) AND at "
+            "least --threshold; fewer than 3 repeats a side is unstable. Exit 0: no significant regression; "
+            "1: a point is significantly slower by at least the threshold (or failed); 2: bad input; "
+            "3: a point is too unstable to decide (with --fail-on-unstable)."
+        ),
+    )
+    cmp.add_argument("baseline", metavar="BASELINE", help="a run's result JSON or a sweep directory")
+    cmp.add_argument("candidate", metavar="CANDIDATE", help="the same kind, measured after the change")
+    cmp.add_argument(
+        "--threshold",
+        type=compare.parse_percent,
+        default=compare.DEFAULT_THRESHOLD,
+        metavar="PERCENT",
+        help="the smallest change that counts, in percent (default: 5)",
+    )
+    cmp.add_argument("--format", choices=compare.FORMATS, default="text", help="text (default) or markdown")
+    cmp.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable to decide")
+    cmp.add_argument(
+        "--allow-different-hosts", action="store_true", help="compare results measured on different machines"
+    )
+    cmp.set_defaults(handler=_cmd_compare)
+
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
@@ -288,6 +317,7 @@ def _cmd_run(args):
         json_path=args.json,
         force=args.force,
     )
+    check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
         doc = runner.measure(cfg, broker, stub, progress)
     print(report.run_summary(doc))
@@ -314,10 +344,14 @@ _MATRIX_OPTIONS = (
 
 def _cmd_sweep(args):
     if args.resume:
-        given = [f"--{name.replace('_', '-')}" for name in _MATRIX_OPTIONS if getattr(args, name) is not None]
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in _MATRIX_OPTIONS
+            if getattr(args, name) is not None and name != "broker"
+        ]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
-        target, cfg, plan = sweep.resume(args.resume)
+        target, cfg, plan = sweep.resume(args.resume, broker_url=args.broker)
         print(f"resuming {target.path}")
     else:
         cfg = sweep.build_sweep_config(
@@ -337,7 +371,7 @@ def _cmd_sweep(args):
         )
         plan = sweep.make_plan(cfg)
         for point in plan:  # every point's options are checked before anything starts
-            _check_point(cfg, point)
+            sweep.run_config_for(cfg, point)
         target = sweep.SweepDir.create(args.output_dir, cfg, plan)
         print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
     print(describe(plan, PROFILES[cfg.profile]), flush=True)
@@ -351,26 +385,6 @@ def _cmd_sweep(args):
     report_sweep(target.path)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
     return 0
-
-
-def _check_point(cfg, point):
-    from bench.config import build_run_config
-
-    build_run_config(
-        pool=point.pool,
-        concurrency=point.concurrency,
-        workload=point.workload,
-        task_ms=point.task_ms,
-        tasks=point.tasks,
-        warmup=point.warmup,
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        broker=cfg.broker_url,
-        redis_server=cfg.redis_server,
-        result_backend=cfg.result_backend,
-        force=cfg.force,
-        cores=point.cores,
-        cpus=point.cpus,
-    )
 
 
 class _SweepProgress:
@@ -430,6 +444,22 @@ def _cmd_report(args):
     for path in written:
         if path.suffix in (".md", ".html", ".csv") or path.name == "overview.png":
             print(path)
+    return 0
+
+
+def _cmd_compare(args):
+    cfg = compare.build_compare_config(
+        baseline=args.baseline,
+        candidate=args.candidate,
+        threshold=args.threshold,
+        fmt=args.format,
+        fail_on_unstable=args.fail_on_unstable,
+        allow_different_hosts=args.allow_different_hosts,
+    )
+    text, failure = compare.command(cfg)
+    print(text)
+    if failure is not None:
+        raise failure
     return 0
 
 

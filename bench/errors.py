@@ -23,3 +23,15 @@ class Interrupted(BenchError):
     """Ctrl-C or SIGTERM: stop, clean up, keep what was measured (exit 130)."""
 
     exit_code = 130
+
+
+class Regression(BenchError):
+    """`compare`: the candidate is significantly slower than the baseline (exit 1)."""
+
+    exit_code = 1
+
+
+class Unstable(BenchError):
+    """`compare --fail-on-unstable`: a point is too unstable to decide (exit 3)."""
+
+    exit_code = 3

@@ -20,7 +20,7 @@ def load_summary(sweep_dir):
     manifest = target.read_manifest()
     path = target.path / sweep.SUMMARY
     if not path.exists():
-        _, cfg, plan = sweep.resume(target.path)
+        _, cfg, plan = sweep.resume(target.path, measuring=False)
         return sweep.summarize(target, cfg, plan), manifest
     try:
         summary = json.loads(path.read_text())

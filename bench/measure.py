@@ -21,8 +21,8 @@ class RecordReader:
 
     def __init__(self, record_dir: Path):
         self.record_dir = Path(record_dir)
-        self._offsets = {}
-        self._partial = {}
+        self._offsets: dict[Path, int] = {}  # bytes of each file already read
+        self._partial: dict[Path, bytes] = {}  # an unfinished last line, per file
 
     def read_new(self):
         """The records written since the last call, as dicts."""

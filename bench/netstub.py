@@ -55,6 +55,7 @@ def running():
         with contextlib.suppress(OSError):
             proc.stdin.close()
         stop_tree(proc, grace_s=2)
+        proc.stdout.close()
 
 
 if __name__ == "__main__":

@@ -103,6 +103,8 @@ def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=Non
             raise UsageError(f"--workloads: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
     if task_ms is not None and not 0 < task_ms <= 60_000:
         raise UsageError(f"--task-ms: must be above 0 and at most 60000, got {task_ms:g}")
+    if task_ms is not None and not any(WORKLOADS[name].sized for name in workloads):
+        raise UsageError(f"--task-ms: none of the workloads {','.join(workloads)} has a size; leave --task-ms out")
     placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
     points = []
     for cpus, point_cores in placements:

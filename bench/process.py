@@ -2,6 +2,7 @@
 stopped, with its whole tree, when the block that started it exits."""
 
 import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -36,6 +37,10 @@ def stop_tree(popen, grace_s=10.0, sig=signal.SIGTERM):
     for proc in [*children, *tree(popen.pid)]:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()  # psutil checks the pid was not reused
+    # Orphans of a parent that died early (its children were never listed
+    # above) are still in its session's process group.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         popen.wait(timeout=5)
     _wait_gone(children, timeout_s=5.0)

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.errors import UsageError
+from bench.errors import RunFailed, UsageError
 
 SCHEMA_VERSION = 1
 SAMPLE_DIGITS = 6  # microseconds: finer than any clock the tasks read
@@ -62,10 +62,25 @@ def write_atomic(path, document):
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
+    except OSError as exc:  # the disk filled, a quota, an I/O error
+        Path(tmp).unlink(missing_ok=True)
+        raise RunFailed(f"cannot write {path}: {exc.strerror or exc}; files written before are intact") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def check_writable(directory):
+    """Fail now, before anything is measured, if results cannot be written
+    into `directory` (created if missing)."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write results to {directory}: {exc.strerror or exc}") from None
 
 
 def load(path):

@@ -75,7 +75,8 @@ def distribution(values: Sequence[float]):
     ordered = sorted(values)
     if not ordered:
         return Distribution(None, None, None, None, None)
-    return Distribution(*(percentile(ordered, p) for p in PERCENTILES), ordered[-1], math.fsum(ordered) / len(ordered))
+    p50, p90, p99 = (percentile(ordered, p) for p in PERCENTILES)
+    return Distribution(p50, p90, p99, ordered[-1], math.fsum(ordered) / len(ordered))
 
 
 def window(records):

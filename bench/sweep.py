@@ -10,6 +10,7 @@ resume; a repeat that failed is kept and counted as an attempt.
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from bench import machine, runner
+from bench.broker import redact
 from bench.config import build_run_config
 from bench.errors import Interrupted, RunFailed, UsageError
 from bench.plan import PROFILES, Point, build_plan
@@ -52,7 +54,11 @@ class SweepConfig:
     force: bool
 
     def to_json(self):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        """The config as stored in the sweep's files: the broker's password
+        redacted (a resume asks for the URL again)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        out["broker_url"] = redact(self.broker_url)
+        return out
 
     @classmethod
     def from_json(cls, data):
@@ -263,9 +269,9 @@ def run_sweep(sweep, cfg, plan, report_progress):
     sweep.write_manifest(cfg, plan, status="complete")
 
 
-def _measure_repeat(sweep, cfg, point, broker, stub):
-    path = sweep.next_repeat_path(point)
-    run_cfg = build_run_config(
+def run_config_for(cfg, point, json_path=None):
+    """The validated config of one repeat of `point`."""
+    return build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
         workload=point.workload,
@@ -274,12 +280,18 @@ def _measure_repeat(sweep, cfg, point, broker, stub):
         warmup=point.warmup,
         prefetch_multiplier=cfg.prefetch_multiplier,
         broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
         result_backend=cfg.result_backend,
-        json_path=path,
+        json_path=json_path,
         force=cfg.force,
         cores=point.cores,
         cpus=point.cpus,
     )
+
+
+def _measure_repeat(sweep, cfg, point, broker, stub):
+    path = sweep.next_repeat_path(point)
+    run_cfg = run_config_for(cfg, point, json_path=path)
     _pin_others(point.cpus, broker.pid)
     try:
         return runner.measure(run_cfg, broker, stub)
@@ -304,11 +316,19 @@ def _failure_document(point, reason):
     }
 
 
-def resume(path):
-    """The config and plan of the sweep in `path`, to continue it."""
+def resume(path, broker_url=None, measuring=True):
+    """The config and plan of the sweep in `path`, to continue it. A broker
+    URL with a password was stored redacted: `broker_url` must give it again."""
     sweep = SweepDir(path)
     manifest = sweep.read_manifest()
     cfg = SweepConfig.from_json(manifest["config"])
+    stored = cfg.broker_url
+    if broker_url is not None:
+        if redact(broker_url) != stored:
+            raise UsageError(f"--broker: {redact(broker_url)} is not the sweep's broker {stored}")
+        cfg = dataclasses.replace(cfg, broker_url=broker_url)
+    elif measuring and stored is not None and ":**@" in stored:
+        raise UsageError(f"--resume: the sweep used {stored}; give its URL again with --broker")
     plan = [Point.from_json(p) for p in manifest["plan"]]
     return sweep, cfg, plan
 

@@ -76,7 +76,8 @@ def net(ms, address):
     host, port = address.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=30 + ms / 1000.0) as conn:
         conn.sendall(b"%d\n" % ms)
-        reply = conn.makefile("rb").readline()
+        with conn.makefile("rb") as answer:
+            reply = answer.readline()
     if reply != b"ok\n":
         raise ConnectionError(f"stub server answered {reply!r}")
 

@@ -78,7 +78,7 @@ def test_html_page_is_self_contained(sweep_dir):
 
 
 def test_html_converter_escapes_text():
-    page = report_html.render("# a <b>\n\n- x & y\n", Path("."))
+    page = report_html.render("# a <b>\n\n- x & y\n", Path())
     assert "<h1>a &lt;b&gt;</h1>" in page
     assert "<li>x &amp; y</li>" in page
 

@@ -141,3 +141,18 @@ def test_repeats_option_raises_the_minimum():
         build_sweep_config(repeats=0)
     with pytest.raises(UsageError, match="--profile"):
         build_sweep_config(profile="fast")
+
+
+def test_a_broker_password_is_stored_redacted_and_asked_for_on_resume(tmp_path, plan):
+    url = "redis://:s3cret-pw@127.0.0.1:6390/0"
+    cfg = build_sweep_config(pools=["prefork"], workloads=["sleep"], concurrency=[1, 2], broker=url, seed=7)
+    target = SweepDir(tmp_path / "sweep")
+    target.path.mkdir()
+    target.write_manifest(cfg, plan, status="interrupted", metadata={})
+    assert "s3cret-pw" not in (target.path / "manifest.json").read_text()
+    with pytest.raises(UsageError, match="give its URL again with --broker"):
+        resume(target.path)
+    with pytest.raises(UsageError, match="is not the sweep's broker"):
+        resume(target.path, broker_url="redis://:other@127.0.0.1:6391/0")
+    _, again, _ = resume(target.path, broker_url=url)
+    assert again.broker_url == url

@@ -1,0 +1,35 @@
+"""`compare` on a real tiny sweep: with itself it finds no difference; the
+same files with the candidate's throughput cut by 20% fail as a regression."""
+
+import json
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.integration
+SWEEP = ["--pools", "solo", "--workloads", "sleep", "--task-ms", "10", "--profile", "quick", "--seed", "1"]
+
+
+def test_a_real_sweep_compared_with_itself_has_no_significant_difference(tmp_path, bench_cli):
+    swept = bench_cli("sweep", *SWEEP, "--output-dir", tmp_path)
+    assert swept.returncode == 0, swept.stderr
+    (sweep,) = tmp_path.glob("sweep-*")
+
+    same = bench_cli("compare", sweep, sweep, "--format", "markdown")
+    assert same.returncode == 0, same.stderr
+    assert same.stderr == ""
+    rows = [line for line in same.stdout.splitlines() if line.startswith("| `")]
+    assert len(rows) == 1
+    assert "`sleep-10ms-solo-c1`" in rows[0]
+    assert "| no significant difference |" in rows[0]
+
+    slower = tmp_path / "slower"
+    shutil.copytree(sweep, slower)
+    for path in slower.glob("runs/*/r*.json"):
+        doc = json.loads(path.read_text())
+        doc["summary"]["throughput_per_s"] *= 0.8
+        path.write_text(json.dumps(doc))
+    worse = bench_cli("compare", sweep, slower)
+    assert worse.returncode == 1
+    assert "slower" in next(line for line in worse.stdout.splitlines() if line.startswith("sleep-10ms-solo-c1"))
+    assert "sleep-10ms-solo-c1 (-20.0%)" in worse.stderr

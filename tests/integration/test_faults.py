@@ -1,0 +1,186 @@
+"""Faults injected into real runs: each must end with a clear line, the right
+exit code, the measured part kept, every wait bounded, nothing left behind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+# sitecustomize runs in every Python started with it on PYTHONPATH: here it
+# makes one module unimportable, the way a missing install or a broken tasks
+# module would, without touching the project.
+BLOCK_IMPORT = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == {name!r}:
+            raise ImportError({message!r})
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def start(args, env=None):
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CI": "true", **(env or {})},
+    )
+
+
+def finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def wait_for(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout_s} s")
+
+
+def harness_children(proc, marker):
+    """The harness's descendants whose command line holds `marker`."""
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    found = []
+    for child in descendants:
+        try:
+            if marker in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def worker_main(proc):
+    """The worker's main process: the harness's own child running celery."""
+    try:
+        return [c for c in psutil.Process(proc.pid).children() if "-m celery" in " ".join(c.cmdline())]
+    except psutil.Error:
+        return []
+
+
+def one_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_a_killed_prefork_child_shows_up_as_missing_tasks(tmp_path):
+    out = tmp_path / "r.json"
+    proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 200, "--tasks", 40, "--warmup", 0, "--json", out])
+    main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
+    children = wait_for(lambda: len(main.children()) == 2 and main.children(), 30, "the pool")
+    time.sleep(1.0)  # the batch is running: every child is busy with a 200 ms task
+    children[0].kill()
+    code, _, err = finish(proc)
+    assert code == 1
+    line = one_line(err)
+    assert "missing" in line
+    doc = json.loads(out.read_text())
+    tasks = doc["summary"]["tasks"]
+    assert tasks["missing"] >= 1
+    assert tasks["succeeded"] + tasks["failed"] + tasks["missing"] == 40
+    assert doc["status"]["state"] == "failed"
+
+
+def test_a_worker_that_dies_mid_batch_fails_the_run_and_keeps_the_result(tmp_path):
+    out = tmp_path / "r.json"
+    proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 100, "--warmup", 0, "--json", out])
+    main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
+    wait_for(lambda: len(main.children()) == 2, 30, "the pool")
+    time.sleep(1.5)
+    main.kill()
+    code, _, err = finish(proc)
+    assert code == 1
+    assert "worker exited" in one_line(err)
+    doc = json.loads(out.read_text())
+    assert doc["status"]["outcome"] == "worker exited"
+    assert doc["summary"]["tasks"]["missing"] > 0
+
+
+@pytest.mark.parametrize(
+    ("module", "pool", "quoted"),
+    [("proj.tasks", "prefork", "injected: proj.tasks is broken"), ("eventlet", "eventlet", "injected: no eventlet")],
+)
+def test_a_worker_that_never_starts_quotes_its_own_error(tmp_path, module, pool, quoted, bench_cli):
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_IMPORT.format(name=module, message=quoted))
+    proc = bench_cli("run", "-P", pool, "-c", 1, "--tasks", 5, "--output-dir", tmp_path / "out",
+                     env={"PYTHONPATH": str(tmp_path)}, timeout=90)  # fmt: skip
+    assert proc.returncode == 1
+    line = one_line(proc.stderr)
+    assert "before it was ready" in line
+    assert quoted in line
+
+
+def test_losing_the_embedded_broker_mid_run_fails_within_seconds(tmp_path):
+    out = tmp_path / "r.json"
+    proc = start(["run", "-P", "gevent", "-c", 4, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
+    wait_for(lambda: worker_main(proc), 60, "the worker")
+    time.sleep(2)
+    # The server renames itself ("valkey-server 127.0.0.1:PORT"): find it by name.
+    server = [p for p in psutil.Process(proc.pid).children() if "valkey" in p.name() or "redis" in p.name()]
+    assert server
+    server[0].kill()
+    killed = time.monotonic()
+    code, _, err = finish(proc)
+    assert code == 1
+    assert "broker lost" in one_line(err)
+    assert time.monotonic() - killed < 20
+    assert json.loads(out.read_text())["status"]["outcome"] == "broker lost"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_run_stops_everything_and_keeps_the_partial_result(tmp_path, sig):
+    out = tmp_path / "r.json"
+    proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
+    wait_for(lambda: worker_main(proc), 60, "the worker")
+    time.sleep(2.5)
+    proc.send_signal(sig)
+    code, _, err = finish(proc, timeout=60)
+    assert code == 130
+    assert "interrupted" in one_line(err)
+    assert json.loads(out.read_text())["status"]["state"] == "interrupted"
+
+
+def test_sigterm_during_a_sweep_keeps_it_resumable(tmp_path):
+    proc = start(["sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 10, "--profile", "quick",
+                  "--output-dir", tmp_path])  # fmt: skip
+    wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 60, "a first repeat")
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc, timeout=60)
+    assert code == 130
+    assert "resume with: python -m bench sweep --resume" in one_line(err)
+    manifest = json.loads(next(tmp_path.glob("sweep-*/manifest.json")).read_text())
+    assert manifest["status"] == "interrupted"
+    for path in tmp_path.rglob("*.json"):
+        json.loads(path.read_text())
+
+
+def test_an_unwritable_output_directory_is_refused_before_anything_starts(tmp_path, bench_cli):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    started = time.monotonic()
+    proc = bench_cli("run", "--output-dir", blocker / "results", timeout=30)
+    assert proc.returncode == 2
+    assert "cannot write results" in one_line(proc.stderr)
+    assert time.monotonic() - started < 10

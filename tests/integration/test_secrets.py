@@ -1,0 +1,96 @@
+"""Credentials never leak; the private broker and the stub server keep to
+127.0.0.1; workers accept JSON only."""
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from bench import broker as broker_mod
+from bench import load, netstub
+from bench.measure import RecordReader
+from bench.worker import WorkerSpec, running
+
+pytestmark = pytest.mark.integration
+
+
+def every_file_text(directory):
+    return "".join(p.read_text(errors="replace") for p in Path(directory).rglob("*") if p.is_file())
+
+
+def listening_addresses(pid):
+    return {c.laddr.ip for c in psutil.Process(pid).net_connections(kind="inet") if c.status == "LISTEN"}
+
+
+def test_a_broker_password_appears_nowhere_the_harness_writes(tmp_path, bench_cli):
+    # A broker of our own whose password we know, used as the user's --broker.
+    with broker_mod.embedded() as own:
+        password = own.url.split(":")[2].split("@")[0]
+        assert len(password) > 20
+        run = bench_cli("run", "-P", "solo", "--tasks", 10, "--warmup", 2, "--task-ms", 5, "--broker", own.url,
+                        "--output-dir", tmp_path / "runs")  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        sweep = bench_cli("sweep", "--pools", "solo", "--workloads", "noop", "--profile", "quick", "--broker",
+                          own.url, "--output-dir", tmp_path / "sweeps")  # fmt: skip
+        assert sweep.returncode == 0, sweep.stderr
+        broken = bench_cli("run", "--broker", own.url.replace("127.0.0.1", "127.0.0.1:1"), timeout=60)
+    written = every_file_text(tmp_path)
+    assert "report.md" in "".join(p.name for p in tmp_path.rglob("*"))
+    for text in (run.stdout, run.stderr, sweep.stdout, sweep.stderr, broken.stderr, written):
+        assert password not in text
+    assert ":**@" in written  # the URL is recorded, redacted
+
+
+def test_the_private_broker_is_loopback_only_password_protected_and_keeps_nothing():
+    with broker_mod.embedded() as own:
+        assert listening_addresses(own.pid) == {"127.0.0.1"}
+        port = int(own.url.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=port, socket_timeout=5).ping()
+        client = redis.Redis.from_url(own.url, socket_timeout=5)
+        assert client.config_get("save")["save"] == ""
+        assert client.config_get("appendonly")["appendonly"] == "no"
+        workdir = Path(client.config_get("dir")["dir"])
+        client.close()
+        assert workdir.exists()
+    assert not workdir.exists()
+
+
+def test_the_stub_server_listens_on_loopback_only():
+    with netstub.running() as address:
+        host, port = address.split(":")
+        assert host == "127.0.0.1"
+        pid = next(c.pid for c in psutil.net_connections(kind="inet") if c.laddr.port == int(port) and c.pid)
+        assert listening_addresses(pid) == {"127.0.0.1"}
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(b"1\n")
+            with conn.makefile("rb") as reply:
+                assert reply.readline() == b"ok\n"
+
+
+def test_workers_refuse_pickled_messages(tmp_path):
+    with broker_mod.embedded() as own:
+        app = load.client_app(own)
+        app.conf.accept_content = ["json", "pickle"]
+        spec = WorkerSpec("solo", 1, "celery-bench.pickle-test", "bench-pickle@test", 4, "warning", "none")
+        (tmp_path / "records").mkdir()
+        with running(spec, own, tmp_path / "records", tmp_path / "worker.log") as worker:
+            app.send_task("proj.tasks.noop", queue=spec.queue, task_id="pickled", serializer="pickle")
+            app.send_task("proj.tasks.noop", queue=spec.queue, task_id="plain-json")
+            reader = RecordReader(tmp_path / "records")
+            seen = {}
+            deadline = time.monotonic() + 20
+            while "plain-json" not in seen and time.monotonic() < deadline:
+                seen.update({r["id"]: r for r in reader.read_new()})
+                time.sleep(0.05)
+            assert "plain-json" in seen
+            assert "pickled" not in seen
+            assert not worker.exited()
+        app.close()
+        log = (tmp_path / "worker.log").read_text()
+        assert "ContentDisallowed" in log or "Refusing to deserialize" in log, log[-2000:]
+        json.dumps(seen)  # records are plain data

@@ -1,0 +1,50 @@
+"""Bad sweep, plot and report options: exit 2, one line naming the option,
+and nothing started or written."""
+
+import pytest
+
+from bench.cli import main
+
+
+@pytest.fixture(autouse=True)
+def nothing_is_started(monkeypatch, tmp_path):
+    def refuse(*_args, **_kwargs):
+        pytest.fail("bad input reached runner.services: a broker or worker would have started")
+
+    monkeypatch.setattr("bench.runner.services", refuse)
+    monkeypatch.setattr("bench.config.usable_cores", lambda: 2.0)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["sweep", "--pools", "prefork,threads"], "--pools"),
+        (["sweep", "--pools", ""], "--pools"),
+        (["sweep", "--workloads", "cpu,nope"], "--workloads"),
+        (["sweep", "--concurrency", "1,0,4"], "--concurrency"),
+        (["sweep", "--concurrency", "1,two"], "--concurrency"),
+        (["sweep", "--concurrency", "100000", "--pools", "prefork"], "-c/--concurrency"),
+        (["sweep", "--task-ms", "0"], "--task-ms"),
+        (["sweep", "--task-ms", "-3"], "--task-ms"),
+        (["sweep", "--workloads", "noop", "--task-ms", "5"], "--task-ms"),
+        (["sweep", "--repeats", "0"], "--repeats"),
+        (["sweep", "--cpus", "99"], "--cpus"),
+        (["sweep", "--cpus", "0"], "--cpus"),
+        (["sweep", "--profile", "fast"], "--profile"),
+        (["sweep", "--broker", "http://127.0.0.1:1"], "--broker"),
+        (["sweep", "--broker", "redis://127.0.0.1:1/0", "--redis-server", "/bin/true"], "--redis-server"),
+        (["sweep", "--resume", "somewhere", "--profile", "quick"], "--resume"),
+        (["sweep", "--resume", "does-not-exist"], "does-not-exist"),
+        (["plot"], "SWEEP_DIR"),
+        (["report", "does-not-exist"], "does-not-exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_option(argv, option, capsys, tmp_path):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert option in lines[0]
+    assert "Traceback" not in err
+    assert not list(tmp_path.rglob("manifest.json"))

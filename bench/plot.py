@@ -89,9 +89,12 @@ def _x_axis(ax, curves, cores):
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlim(min(ticks) / 1.4, max(ticks) * 1.4)
+    low, high = min(ticks) / 1.4, max(ticks) * 1.4
+    ax.set_xlim(low, high)
     ax.set_xlabel("concurrency (-c)")
     for x, label in ((cores, "cores"), (2 * cores, "2x cores")):
+        if not low < x < high:
+            continue
         ax.axvline(x, color="0.45", linestyle=(0, (1, 2)), linewidth=1, zorder=0)
         ax.annotate(
             f"{label} ({x:g})",
@@ -256,7 +259,10 @@ def overview(all_groups, directory, machine_cores, verdicts=None):
     n = len(all_groups)
     cols = min(2, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, 4.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, 4.8 * rows), squeeze=False)
+    # Room under each panel for its legend; bbox_inches="tight" trims the rest.
+    height = 4.8 * rows
+    fig.subplots_adjust(hspace=0.75, wspace=0.2, top=1 - 1.2 / height)
     for ax, (key, curves) in zip(axes.flat, all_groups.items(), strict=False):
         cores = _cores_of(curves, machine_cores)
         throughput_axes(ax, curves, cores, (verdicts or {}).get(key))
@@ -264,7 +270,8 @@ def overview(all_groups, directory, machine_cores, verdicts=None):
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(
-        "Does -c beyond 2x cores help? (legend: the verdict on the tutorial's guidance, per pool)", fontsize=12
+        "Does -c beyond 2x cores help? (legend: the verdict on the tutorial's guidance, per pool)",
+        fontsize=12,
+        y=1 - 0.2 / height,
     )
-    fig.tight_layout()
     return _save(fig, directory, "overview")

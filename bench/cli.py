@@ -134,7 +134,8 @@ def create_parser():
         "--warmup",
         type=_whole(0),
         default=None,
-        help="tasks run and discarded first (default: 2 per slot, at least 20)",
+        help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
+        "second of work, 5 to 100 tasks)",
     )
     what.add_argument(
         "--prefetch-multiplier",

@@ -33,3 +33,19 @@ def test_a_real_sweep_compared_with_itself_has_no_significant_difference(tmp_pat
     assert worse.returncode == 1
     assert "slower" in next(line for line in worse.stdout.splitlines() if line.startswith("sleep-10ms-solo-c1"))
     assert "sleep-10ms-solo-c1 (-20.0%)" in worse.stderr
+
+
+def test_a_real_costlier_setting_is_caught_as_slower(tmp_path, bench_cli):
+    # The same point measured twice for real, the candidate storing every
+    # result in Redis: under gevent that costs Celery far more than 5% a task.
+    point = ["--pools", "gevent", "--workloads", "noop", "--concurrency", "4", "--profile", "quick", "--seed", "1"]
+    base = bench_cli("sweep", *point, "--output-dir", tmp_path / "base")
+    cand = bench_cli("sweep", *point, "--result-backend", "broker", "--output-dir", tmp_path / "cand")
+    assert base.returncode == 0, base.stderr
+    assert cand.returncode == 0, cand.stderr
+    (baseline,) = (tmp_path / "base").glob("sweep-*")
+    (candidate,) = (tmp_path / "cand").glob("sweep-*")
+    worse = bench_cli("compare", baseline, candidate)
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "noop-gevent-c4" in worse.stderr
+    assert "slower" in next(line for line in worse.stdout.splitlines() if line.startswith("noop-gevent-c4"))

@@ -53,6 +53,22 @@ def _gone(proc):
         return True
 
 
+def is_alive(pid):
+    """True while the process runs (a zombie does not)."""
+    try:
+        return not _gone(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def watcher(pid):
+    """A callable telling whether `pid` still runs; always True for None
+    (a process that is not ours to watch, such as the user's broker)."""
+    if pid is None:
+        return lambda: True
+    return lambda: is_alive(pid)
+
+
 def _wait_gone(procs, timeout_s):
     """Wait until the processes are dead (zombies count: they run nothing);
     the ones still alive at the timeout. Polls briefly: these are not our

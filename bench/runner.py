@@ -18,6 +18,7 @@ from bench import broker as broker_mod
 from bench import load, machine, netstub, stats, worker
 from bench.errors import Interrupted, RunFailed
 from bench.measure import RecordReader, ResourceSampler
+from bench.process import watcher
 from bench.results import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
 from bench.workloads import WORKLOADS, ceiling, expected_rate
 
@@ -46,20 +47,6 @@ def services_for(cfg):
 
 def _utc_now():
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _broker_alive(broker):
-    if broker.pid is None:
-        return lambda: True
-    import psutil
-
-    def alive():
-        try:
-            return psutil.Process(broker.pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    return alive
 
 
 def _time_limits(cfg):
@@ -102,7 +89,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
             reader = RecordReader(record_dir)
             if cfg.warmup:
                 warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup))
-                load.watch(warm, reader, proc, _broker_alive(broker), stall_s, timeout_s)
+                load.watch(warm, reader, proc, watcher(broker.pid), stall_s, timeout_s)
                 if warm.outcome == "interrupted":
                     raise Interrupted("interrupted during the warm-up; nothing was measured")
                 if warm.outcome != "complete":
@@ -114,7 +101,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
             batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks))
             sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
             load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
-            load.watch(batch, reader, proc, _broker_alive(broker), stall_s, timeout_s, progress)
+            load.watch(batch, reader, proc, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
         if batch.outcome != "broker lost":
             with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone

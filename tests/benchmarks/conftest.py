@@ -25,7 +25,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import pytest
 from pytest_benchmark.logger import PytestBenchmarkWarning
 
@@ -35,6 +34,7 @@ from bench import worker as worker_mod
 from bench.errors import RunFailed
 from bench.machine import usable_cores
 from bench.measure import RecordReader
+from bench.process import watcher
 from bench.workloads import WORKLOADS, ceiling
 
 BENCHMARK_WARNINGS = "default::pytest_benchmark.logger.PytestBenchmarkWarning"
@@ -59,16 +59,6 @@ def pytest_configure(config):
 def batch_size(tasks):
     """Tasks per round: `tasks`, or a tenth of it (at least 5) in smoke mode."""
     return max(5, tasks // 10) if SMOKE else tasks
-
-
-def _alive(pid):
-    def alive():
-        try:
-            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    return alive
 
 
 @dataclass
@@ -154,7 +144,7 @@ def celery_worker(tmp_path):
                 app=app,
                 worker=proc,
                 reader=RecordReader(workdir / "records"),
-                broker_alive=_alive(broker.pid),
+                broker_alive=watcher(broker.pid),
                 nodename=nodename,
                 idle_queue=idle_queue,
                 pool=pool,

@@ -92,21 +92,14 @@ def _x_axis(ax, curves, cores):
     low, high = min(ticks) / 1.4, max(ticks) * 1.4
     ax.set_xlim(low, high)
     ax.set_xlabel("concurrency (-c)")
-    for x, label in ((cores, "cores"), (2 * cores, "2x cores")):
-        if not low < x < high:
-            continue
+    # The markers' labels sit on a top axis of their own, never on the data.
+    marks = [(x, label) for x, label in ((cores, "cores"), (2 * cores, "2x cores")) if low < x < high]
+    for x, _ in marks:
         ax.axvline(x, color="0.45", linestyle=(0, (1, 2)), linewidth=1, zorder=0)
-        ax.annotate(
-            f"{label} ({x:g})",
-            xy=(x, 1),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -4),
-            textcoords="offset points",
-            va="top",
-            fontsize=7.5,
-            color="0.35",
-            rotation=90,
-        )
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([x for x, _ in marks], [f"{label} ({x:g})" for x, label in marks], fontsize=7.5, color="0.35")
+    top.xaxis.set_minor_locator(NullLocator())
+    top.tick_params(length=0, pad=1)
 
 
 def _ceiling_curve(curve, cores):
@@ -246,6 +239,7 @@ def figures(summary, directory, verdicts=None):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         _simple_axes(ax, curves, cores, ["worker_cpu_cores"], "cores busy (CPU s / wall s)")
         ax.axhline(cores, color="0.3", linewidth=0.8)
+        ax.set_ylim(0, max(ax.get_ylim()[1], cores * 1.1))
         _pool_legend(ax, curves)
         ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
         written += _save(fig, directory, f"cpu-{key}")

@@ -205,7 +205,8 @@ def create_parser():
         "--profile",
         choices=list(PROFILES),
         default=None,
-        help="quick: 3 repeats, 1 s windows (CI); standard: 3-6 repeats, 2.5 s windows (default); "
+        help="quick: 3 repeats, 1 s windows, -c strides of 8 past 2x cores (CI); standard: 3-6 repeats, "
+        "2.5 s windows (default); "
         "thorough: 5-12 repeats, 6 s windows",
     )
     how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")

@@ -11,7 +11,7 @@ from bench.workloads import POOLS, WORKLOADS, expected_rate
 DEFAULT_WORKLOADS = ("cpu", "sleep")
 # Whole-process costs of one repeat outside its measured window, for the
 # estimate only (seconds): worker boot + stop, and publishing one task.
-REPEAT_OVERHEAD_S = 1.8
+REPEAT_OVERHEAD_S = 1.2
 PUBLISH_S_PER_TASK = 0.0006
 
 
@@ -22,15 +22,15 @@ class Profile:
     max_repeats: int  # ... and at most, while the CI stays wide
     ci_target: float  # stop adding repeats once the 95% CI of the median is this narrow (fraction)
     window_s: float  # aim for measured windows this long
-    green_step: int  # gevent/eventlet -c grows by this factor past 2x cores
+    stride: int  # past 2x cores, -c grows by this factor (up to the top value, always measured)
 
 
 PROFILES = {
     p.name: p
     for p in (
-        Profile("quick", min_repeats=3, max_repeats=3, ci_target=0.10, window_s=1.0, green_step=4),
-        Profile("standard", min_repeats=3, max_repeats=6, ci_target=0.05, window_s=2.5, green_step=2),
-        Profile("thorough", min_repeats=5, max_repeats=12, ci_target=0.03, window_s=6.0, green_step=2),
+        Profile("quick", min_repeats=3, max_repeats=3, ci_target=0.10, window_s=1.0, stride=8),
+        Profile("standard", min_repeats=3, max_repeats=6, ci_target=0.05, window_s=2.5, stride=2),
+        Profile("thorough", min_repeats=5, max_repeats=12, ci_target=0.03, window_s=6.0, stride=2),
     )
 }
 
@@ -39,12 +39,11 @@ def default_concurrency(pool, cores, step=2):
     """-c values for a pool on `cores` cores, on a log scale: always 1, the
     core count and twice it; prefork up to 8x cores, the green pools (whose
     workers are greenlets) into the hundreds; solo only 1, since it runs one
-    task at a time whatever -c says."""
+    task at a time whatever -c says. Past 2x cores, -c grows `step`-fold."""
     if pool == "solo":
         return [1]
     cores = max(1, int(cores))
     top = 8 * cores if pool == "prefork" else max(256, 32 * cores)
-    step = 2 if pool == "prefork" else step  # green pools may take longer strides
     values = {1, cores, 2 * cores, top}
     values.update(2**k for k in range(int(math.log2(2 * cores)) + 1))
     value = 2 * cores
@@ -113,9 +112,7 @@ def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=Non
             size = (task_ms if task_ms is not None else workload.default_task_ms) if workload.sized else None
             for pool in pools:
                 values = (
-                    [1]
-                    if pool == "solo"
-                    else (concurrency or default_concurrency(pool, point_cores, profile.green_step))
+                    [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
                 )
                 for c in values:
                     tasks = default_tasks(name, pool, c, size, point_cores, window_s=profile.window_s)

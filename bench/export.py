@@ -2,13 +2,12 @@
 report.html and points.csv, all written beside the sweep's data."""
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from bench import plot, report_csv, report_html, report_markdown, sweep
 from bench.analysis import analyze
 from bench.errors import UsageError
-from bench.results import SCHEMA_VERSION
+from bench.results import read_json
 
 
 def load_summary(sweep_dir):
@@ -22,14 +21,7 @@ def load_summary(sweep_dir):
     if not path.exists():
         _, cfg, plan = sweep.resume(target.path, measuring=False)
         return sweep.summarize(target, cfg, plan), manifest
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(summary, dict) or summary.get("kind") != "sweep-summary":
-        raise UsageError(f"{path}: not a celery-bench sweep summary")
-    if summary.get("schema_version", 0) > SCHEMA_VERSION:
-        raise UsageError(f"{path}: schema_version {summary['schema_version']} is newer than this celery-bench reads")
+    summary = read_json(path, "sweep-summary", "sweep summary")
     if not isinstance(summary.get("points"), list):
         raise UsageError(f"{path}: no points")
     return summary, manifest

@@ -83,6 +83,24 @@ def check_writable(directory):
         raise UsageError(f"cannot write results to {directory}: {exc.strerror or exc}") from None
 
 
+def read_json(path, kind, what):
+    """A JSON document of this harness with `kind` (e.g. "sweep"), checked
+    for its schema_version; UsageError naming the file when it is not one.
+    `what` names the document in messages ("sweep manifest")."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("kind") != kind:
+        raise UsageError(f"{path}: not a celery-bench {what}")
+    if document.get("schema_version", 0) > SCHEMA_VERSION:
+        raise UsageError(f"{path}: schema_version {document['schema_version']} is newer than this celery-bench reads")
+    return document
+
+
 def load(path):
     """Read a result document; UsageError naming the file if it is not one."""
     path = Path(path)

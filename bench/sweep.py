@@ -26,7 +26,7 @@ from bench.broker import redact
 from bench.config import build_run_config
 from bench.errors import Interrupted, RunFailed, UsageError
 from bench.plan import PROFILES, Point, build_plan
-from bench.results import SCHEMA_VERSION, write_atomic
+from bench.results import SCHEMA_VERSION, read_json, write_atomic
 from bench.stats import bootstrap_median, needs_more_repeats
 from bench.workloads import WORKLOADS
 
@@ -166,15 +166,7 @@ class SweepDir:
             if check:
                 raise UsageError(f"{self.path}: not a sweep directory (no {MANIFEST})")
             return None
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: unreadable manifest ({exc})") from None
-        if not isinstance(manifest, dict) or manifest.get("kind") != "sweep":
-            raise UsageError(f"{path}: not a sweep manifest")
-        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-            raise UsageError(f"{path}: schema_version {manifest['schema_version']} is newer than this celery-bench")
-        return manifest
+        return read_json(path, "sweep", "sweep manifest")
 
     def point_dir(self, point):
         return self.path / RUNS / point.key

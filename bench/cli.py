@@ -8,12 +8,17 @@ import signal
 import sys
 import time
 
-from bench import __version__, compare, report, runner, sweep
-from bench.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
+from bench import __version__
+from bench.analysis import compare
 from bench.errors import BenchError, Interrupted, UsageError
-from bench.machine import usable_cores
-from bench.plan import PROFILES, describe
-from bench.results import check_writable
+from bench.harness.machine import usable_cores
+from bench.measure import runner
+from bench.measure.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
+from bench.output import terminal as report
+from bench.results.io import check_writable
+from bench.sweep import run as sweep
+from bench.sweep import store
+from bench.sweep.plan import PROFILES, build_sweep_config, describe
 from bench.workloads import POOLS, WORKLOADS
 
 
@@ -353,10 +358,10 @@ def _cmd_sweep(args):
         ]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
-        target, cfg, plan = sweep.resume(args.resume, broker_url=args.broker)
+        target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
         print(f"resuming {target.path}")
     else:
-        cfg = sweep.build_sweep_config(
+        cfg = build_sweep_config(
             pools=args.pools,
             workloads=args.workloads,
             concurrency=args.concurrency,
@@ -374,15 +379,15 @@ def _cmd_sweep(args):
         plan = sweep.make_plan(cfg)
         for point in plan:  # every point's options are checked before anything starts
             sweep.run_config_for(cfg, point)
-        target = sweep.SweepDir.create(args.output_dir, cfg, plan)
+        target = store.SweepDir.create(args.output_dir, cfg, plan)
         print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
     print(describe(plan, PROFILES[cfg.profile]), flush=True)
     with _SweepProgress(plan, cfg) as progress:
         sweep.run_sweep(target, cfg, plan, progress)
-    summary = sweep.summarize(target, cfg, plan)
+    summary = store.summarize(target, cfg, plan)
     print()
     print(report.sweep_table(summary))
-    from bench.export import report_sweep
+    from bench.output.export import report_sweep
 
     report_sweep(target.path)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
@@ -432,7 +437,7 @@ class _SweepProgress:
 
 
 def _cmd_plot(args):
-    from bench.export import plot_sweep
+    from bench.output.export import plot_sweep
 
     written = plot_sweep(args.sweep_dir)
     print(f"{len(written)} figures in {args.sweep_dir}")
@@ -440,7 +445,7 @@ def _cmd_plot(args):
 
 
 def _cmd_report(args):
-    from bench.export import report_sweep
+    from bench.output.export import report_sweep
 
     written = report_sweep(args.sweep_dir)
     for path in written:
@@ -466,7 +471,7 @@ def _cmd_compare(args):
 
 
 def _cmd_broker(args):
-    from bench import broker as broker_mod
+    from bench.harness import broker as broker_mod
 
     with broker_mod.embedded(args.redis_server) as broker:
         # The user asked for this broker to connect to it by hand: its

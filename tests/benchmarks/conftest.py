@@ -28,13 +28,14 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.logger import PytestBenchmarkWarning
 
-from bench import broker as broker_mod
-from bench import load, stats
-from bench import worker as worker_mod
+from bench.analysis import stats
 from bench.errors import RunFailed
-from bench.machine import usable_cores
-from bench.measure import RecordReader
-from bench.process import watcher
+from bench.harness import broker as broker_mod
+from bench.harness import worker as worker_mod
+from bench.harness.machine import usable_cores
+from bench.harness.process import watcher
+from bench.measure import load
+from bench.measure.observe import RecordReader
 from bench.workloads import WORKLOADS, ceiling
 
 BENCHMARK_WARNINGS = "default::pytest_benchmark.logger.PytestBenchmarkWarning"

@@ -11,7 +11,7 @@ the point's physical ceiling), never speeds.
 
 import pytest
 
-from bench.machine import usable_cores
+from bench.harness.machine import usable_cores
 from bench.workloads import POOLS
 
 CORES = max(1, int(usable_cores()))

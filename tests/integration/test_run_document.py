@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from bench import runner
-from bench.config import build_run_config
 from bench.errors import RunFailed
+from bench.measure import runner
+from bench.measure.config import build_run_config
 from bench.workloads import WORKLOADS, Workload
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,11 @@ import psutil
 import pytest
 import redis
 
-from bench import broker as broker_mod
-from bench import load, netstub
-from bench.measure import RecordReader
-from bench.worker import WorkerSpec, running
+from bench.harness import broker as broker_mod
+from bench.harness import netstub
+from bench.harness.worker import WorkerSpec, running
+from bench.measure import load
+from bench.measure.observe import RecordReader
 
 pytestmark = pytest.mark.integration
 

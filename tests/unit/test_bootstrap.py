@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.stats import bootstrap_median, needs_more_repeats
+from bench.analysis.stats import bootstrap_median, needs_more_repeats
 
 
 def test_identical_values_have_a_zero_width_interval():

@@ -5,9 +5,9 @@ import signal
 
 import pytest
 
-from bench import broker as broker_mod
 from bench.cli import main
 from bench.errors import UsageError
+from bench.harness import broker as broker_mod
 
 
 @pytest.fixture(autouse=True)
@@ -18,9 +18,9 @@ def nothing_is_started(monkeypatch):
     def refuse(*_args, **_kwargs):
         pytest.fail("bad input reached runner.services: a broker or worker would have started")
 
-    monkeypatch.setattr("bench.runner.services", refuse)
-    monkeypatch.setattr("bench.broker.embedded", refuse)
-    monkeypatch.setattr("bench.config.usable_cores", lambda: 2.0)
+    monkeypatch.setattr("bench.measure.runner.services", refuse)
+    monkeypatch.setattr("bench.harness.broker.embedded", refuse)
+    monkeypatch.setattr("bench.measure.config.usable_cores", lambda: 2.0)
     monkeypatch.setattr("bench.cli.usable_cores", lambda: 2.0)
     previous = signal.getsignal(signal.SIGTERM)
     yield

@@ -3,11 +3,11 @@ rule, the exit codes, and the output."""
 
 import pytest
 
-from bench import compare
+from bench.analysis import compare
 from bench.cli import main
-from bench.plan import PROFILES, build_plan
-from bench.results import write_atomic
-from bench.sweep import SweepDir, build_sweep_config
+from bench.results.io import write_atomic
+from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
+from bench.sweep.store import SweepDir
 
 STEADY = [100.0, 101.0, 99.0, 100.5, 99.5]
 SLOWER_BY_20 = [80.0, 81.0, 79.0, 80.5, 79.5]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import MAX_TASKS, MIN_TASKS, TARGET_WINDOW_S, build_run_config
 from bench.errors import UsageError
+from bench.measure.config import MAX_TASKS, MIN_TASKS, TARGET_WINDOW_S, build_run_config
 from bench.workloads import WORKLOADS, expected_rate
 
 

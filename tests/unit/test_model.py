@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bench.model import fit_usl, usl
+from bench.analysis.model import fit_usl, usl
 
 CS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 

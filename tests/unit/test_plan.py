@@ -3,7 +3,7 @@
 import pytest
 
 from bench.errors import UsageError
-from bench.plan import PROFILES, build_plan, default_concurrency, describe, pinned_cpus
+from bench.sweep.plan import PROFILES, build_plan, default_concurrency, describe, pinned_cpus
 
 STANDARD, QUICK = PROFILES["standard"], PROFILES["quick"]
 
@@ -90,7 +90,7 @@ def test_bad_plan_options_name_the_option(kwargs, option):
 
 
 def test_points_round_trip_through_json():
-    from bench.plan import Point
+    from bench.sweep.plan import Point
 
     for point in build_plan(["prefork"], ["sleep"], STANDARD, 2.0, [0, 1], cpu_counts=[1]):
         assert Point.from_json(point.to_json()) == point

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench import report_csv, report_html, report_markdown
-from bench.analysis import analyze
+from bench.analysis.summary import analyze
 from bench.cli import main
-from bench.export import load_summary, report_sweep
+from bench.output import csv as report_csv
+from bench.output import html as report_html
+from bench.output import markdown as report_markdown
+from bench.output.export import load_summary, report_sweep
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FROZEN = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
+from bench.analysis.stats import TaskRecord, latency
 from bench.errors import UsageError
-from bench.results import SCHEMA_VERSION, compact_samples, latency_fields, load, write_atomic
-from bench.stats import TaskRecord, latency
+from bench.results.io import SCHEMA_VERSION, compact_samples, latency_fields, load, write_atomic
 
 MINIMAL = {"schema_version": SCHEMA_VERSION, "config": {}, "summary": {}, "metadata": {}}
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bench.stats import (
+from bench.analysis.stats import (
     Accounting,
     TaskRecord,
     account,

@@ -11,8 +11,8 @@ def nothing_is_started(monkeypatch, tmp_path):
     def refuse(*_args, **_kwargs):
         pytest.fail("bad input reached runner.services: a broker or worker would have started")
 
-    monkeypatch.setattr("bench.runner.services", refuse)
-    monkeypatch.setattr("bench.config.usable_cores", lambda: 2.0)
+    monkeypatch.setattr("bench.measure.runner.services", refuse)
+    monkeypatch.setattr("bench.measure.config.usable_cores", lambda: 2.0)
     monkeypatch.chdir(tmp_path)
 
 

@@ -4,18 +4,12 @@ import json
 
 import pytest
 
+from bench.analysis.summary import summarize_point
 from bench.errors import UsageError
-from bench.plan import PROFILES, build_plan
-from bench.results import write_atomic
-from bench.sweep import (
-    SweepDir,
-    build_sweep_config,
-    remaining_repeats,
-    resume,
-    summarize,
-    summarize_point,
-    wants_more,
-)
+from bench.results.io import write_atomic
+from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
+from bench.sweep.run import remaining_repeats, wants_more
+from bench.sweep.store import SweepDir, resume, summarize
 
 
 @pytest.fixture

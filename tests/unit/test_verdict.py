@@ -1,6 +1,6 @@
 """The verdict rule on hand-built per-repeat values: each of its words."""
 
-from bench.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, NOT_TESTED, decide, ratio_ci
+from bench.analysis.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, NOT_TESTED, decide, ratio_ci
 
 
 def test_a_clear_gain_beyond_2x_cores_does_not_hold():

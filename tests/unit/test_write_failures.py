@@ -16,7 +16,7 @@ def test_a_full_disk_leaves_earlier_results_intact_and_no_partial_file(tmp_path)
         import resource, signal, sys
         from pathlib import Path
         from bench.errors import RunFailed
-        from bench.results import write_atomic
+        from bench.results.io import write_atomic
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get the error, not the signal
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         try:

@@ -3,8 +3,8 @@
 import datetime as dt
 
 from bench import __version__
-from bench.plot import group_key, group_label
-from bench.report import sweep_table_rows
+from bench.analysis.groups import group_key, group_label
+from bench.output.terminal import sweep_table_rows
 
 HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
 

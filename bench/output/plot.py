@@ -3,7 +3,6 @@ efficiency, service time, memory and CPU, and one overview with the
 verdicts. matplotlib with the Agg backend: no display needed."""
 
 import math
-from dataclasses import dataclass
 
 import matplotlib
 
@@ -11,8 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from bench.model import fit_usl
-from bench.workloads import POOLS, WORKLOADS, ceiling
+from bench.analysis.groups import groups
+from bench.analysis.model import fit_usl
+from bench.workloads import WORKLOADS, ceiling
 
 # Okabe-Ito colours (safe for colour-blind readers) and a distinct marker and
 # line style per pool, so the lines stay apart when printed in grey.
@@ -24,50 +24,6 @@ STYLE = {
 }
 FORMATS = ("png", "svg")
 DPI = 110
-
-
-@dataclass(frozen=True)
-class Curve:
-    pool: str
-    points: list  # the sweep summary's point dicts, ordered by -c
-
-    @property
-    def c(self):
-        return [p["concurrency"] for p in self.points]
-
-    def values(self, key):
-        return [p.get(key) for p in self.points]
-
-    def medians(self):
-        return [(p["throughput_per_s"] or {}).get("median") for p in self.points]
-
-
-def group_key(point):
-    """Which figure a point belongs to: its workload, size and pinning."""
-    size = f"-{point['task_ms']:g}ms" if point["task_ms"] is not None else ""
-    pin = f"-cpus{len(point['cpus'])}" if point["cpus"] else ""
-    return f"{point['workload']}{size}{pin}"
-
-
-def group_label(point):
-    """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)"."""
-    size = f" {point['task_ms']:g} ms" if point["task_ms"] is not None else ""
-    pin = f" ({len(point['cpus'])} CPU)" if point["cpus"] else ""
-    return f"{point['workload']}{size}{pin}"
-
-
-def groups(summary):
-    """{figure key: {pool: Curve}} with pools in the usual order."""
-    out = {}
-    for point in summary["points"]:
-        out.setdefault(group_key(point), {}).setdefault(point["pool"], []).append(point)
-    return {
-        key: {
-            pool: Curve(pool, sorted(pts, key=lambda p: p["concurrency"]))
-            for pool, pts in sorted(by_pool.items(), key=lambda kv: POOLS.index(kv[0]))
-        }
-        for key, by_pool in out.items()
-    }
 
 
 def _title(curves, what, cores):

@@ -1,5 +1,7 @@
 """Human-readable summaries. Reporters return text; only the CLI prints."""
 
+from bench.analysis.groups import group_label
+
 
 def _ms(seconds):
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
@@ -72,7 +74,6 @@ def _rate(value):
 def sweep_table_rows(summary):
     """Rows of throughput (median tasks/s) per pool x workload across -c, the
     best -c marked `*`, unstable points `~`; the first row is the header."""
-    from bench.plot import group_label
 
     rows = {}
     for point in summary["points"]:

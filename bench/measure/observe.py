@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.process import tree
+from bench.harness.process import tree
 
 
 class RecordReader:

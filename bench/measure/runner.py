@@ -14,12 +14,15 @@ import socket
 import tempfile
 from pathlib import Path
 
-from bench import broker as broker_mod
-from bench import load, machine, netstub, stats, worker
+from bench.analysis import stats
 from bench.errors import Interrupted, RunFailed
-from bench.measure import RecordReader, ResourceSampler
-from bench.process import watcher
-from bench.results import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
+from bench.harness import broker as broker_mod
+from bench.harness import machine, netstub, worker
+from bench.harness.process import watcher
+from bench.harness.urls import redact
+from bench.measure import load
+from bench.measure.observe import RecordReader, ResourceSampler
+from bench.results.io import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
 from bench.workloads import WORKLOADS, ceiling, expected_rate
 
 # Above the ceiling by more than this is a harness bug (the slack covers the
@@ -219,7 +222,7 @@ def build_document(cfg, broker, batch, resources, started_utc, load_before, run_
             "prefetch_multiplier": cfg.prefetch_multiplier,
             "acks_late": False,
             "serializer": "json",
-            "result_backend": broker_mod.redact(broker.result_backend(cfg.result_backend)),
+            "result_backend": redact(broker.result_backend(cfg.result_backend)),
             "worker_loglevel": cfg.loglevel,
             "queue_mode": "pre-filled: the batch is queued, then released to the worker",
             "cores": cfg.cores,

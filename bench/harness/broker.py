@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from kombu import Connection
 
 from bench.errors import RunFailed, UsageError
-from bench.process import stop_tree
+from bench.harness.process import stop_tree
+from bench.harness.urls import SCHEMES, check_url, redact
 
-SCHEMES = {"redis": "redis", "rediss": "redis", "amqp": "amqp", "pyamqp": "amqp"}
 START_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
 
@@ -48,39 +48,6 @@ class Broker:
         if mode == "none":
             return "disabled://"
         return self.url if self.kind == "redis" else "rpc://"
-
-
-def redact(url):
-    """The URL with any password replaced by ``**``. Works on malformed URLs
-    too, since it is used in the messages that report them."""
-    if url is None:
-        return None
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc, slash, path = rest.partition("/")
-    if "@" not in netloc:
-        return url
-    userinfo, host = netloc.rsplit("@", 1)
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:**@{host}{slash}{path}"
-
-
-def check_url(url):
-    """Raise UsageError unless `url` is a broker URL this harness supports."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"--broker: malformed URL {redact(url)!r} ({exc})") from None
-    if parts.scheme not in SCHEMES:
-        raise UsageError(
-            f"--broker: unsupported scheme {parts.scheme!r} in {redact(url)!r}; use redis://, rediss:// or amqp://"
-        )
-    if not parts.hostname:
-        raise UsageError(f"--broker: no host in {redact(url)!r}; e.g. redis://127.0.0.1:6379/0")
-    if port == 0:
-        raise UsageError(f"--broker: port 0 in {redact(url)!r}")
 
 
 def connect(url):

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import results
+from bench.analysis.stats import CV_WARN, bootstrap_median
 from bench.errors import BenchError, Regression, Unstable, UsageError
-from bench.stats import CV_WARN, bootstrap_median
+from bench.results import io as results
 
 MIN_REPEATS = 3  # per side, to test anything at all
 ALPHA = 0.05  # significance level of the Mann-Whitney U test (and 1 - the CI's confidence)
@@ -200,7 +200,7 @@ def _hostnames(*metadatas: Any) -> frozenset[str]:
 
 def load_run(path: Path) -> Results:
     """One result document, as `python -m bench run` writes it."""
-    from bench.sweep import MANIFEST, SUMMARY
+    from bench.sweep.store import MANIFEST, SUMMARY
 
     if path.name in (MANIFEST, SUMMARY) and (path.parent / MANIFEST).is_file():
         raise UsageError(f"{path}: this is a sweep's {path.name}; give the sweep directory itself")
@@ -226,8 +226,8 @@ def load_run(path: Path) -> Results:
 def load_sweep(path: Path) -> Results:
     """A sweep directory: its plan from manifest.json, every finished repeat
     from runs/<point>/rNN.json (repeats interrupted half-way are left out)."""
-    from bench.plan import Point
-    from bench.sweep import RUNS, SweepDir
+    from bench.sweep.plan import Point
+    from bench.sweep.store import RUNS, SweepDir
 
     manifest = SweepDir(path).read_manifest()
     try:
@@ -285,7 +285,7 @@ def compare_point(
     key: PointKey, baseline: Side, candidate: Side, threshold: float = DEFAULT_THRESHOLD, alpha: float = ALPHA
 ) -> PointComparison:
     """The decision for one point (see the module docstring for the rule)."""
-    from bench.verdict import ratio_ci
+    from bench.analysis.verdict import ratio_ci
 
     base, cand = baseline.values_per_s, candidate.values_per_s
     notes = []

@@ -2,10 +2,12 @@
 tasks each. Pure functions of the options and the machine's core count."""
 
 import math
+import random
 from dataclasses import asdict, dataclass
 
-from bench.config import default_tasks, default_warmup
 from bench.errors import UsageError
+from bench.harness.urls import redact
+from bench.measure.config import default_tasks, default_warmup
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 DEFAULT_WORKLOADS = ("cpu", "sleep")
@@ -163,3 +165,77 @@ def describe(points, profile):
 def _duration(seconds):
     minutes, secs = divmod(math.ceil(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    pools: tuple[str, ...]
+    workloads: tuple[str, ...]
+    concurrency: tuple[int, ...] | None  # None: derived from the cores
+    task_ms: float | None  # None: each workload's default
+    cpu_counts: tuple[int, ...] | None  # pin workers to this many CPUs; None: no pinning
+    profile: str
+    min_repeats: int
+    max_repeats: int
+    ci_target: float  # fraction of the median
+    broker_url: str | None
+    redis_server: str | None
+    prefetch_multiplier: int
+    result_backend: str
+    seed: int  # for the run order
+    force: bool
+
+    def to_json(self):
+        """The config as stored in the sweep's files: the broker's password
+        redacted (a resume asks for the URL again)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        out["broker_url"] = redact(self.broker_url)
+        return out
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def build_sweep_config(
+    *,
+    pools=None,
+    workloads=None,
+    concurrency=None,
+    task_ms=None,
+    cpu_counts=None,
+    profile="standard",
+    repeats=None,
+    broker=None,
+    redis_server=None,
+    prefetch_multiplier=4,
+    result_backend="none",
+    seed=None,
+    force=False,
+):
+    """Validate a sweep's options; the per-point checks run on each point."""
+    if profile not in PROFILES:
+        raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    prof = PROFILES[profile]
+    min_repeats, max_repeats = prof.min_repeats, prof.max_repeats
+    if repeats is not None:
+        if repeats < 1:
+            raise UsageError(f"--repeats: must be at least 1, got {repeats}")
+        min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
+    return SweepConfig(
+        pools=tuple(pools or ("prefork", "gevent", "eventlet", "solo")),
+        workloads=tuple(workloads or ("cpu", "sleep")),
+        concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
+        task_ms=task_ms,
+        cpu_counts=tuple(cpu_counts) if cpu_counts else None,
+        profile=profile,
+        min_repeats=min_repeats,
+        max_repeats=max_repeats,
+        ci_target=prof.ci_target,
+        broker_url=broker,
+        redis_server=redis_server,
+        prefetch_multiplier=prefetch_multiplier,
+        result_backend=result_backend,
+        seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
+        force=force,
+    )

@@ -9,6 +9,8 @@ a minimum effect size: a gain inside the noise is no gain.
 
 from dataclasses import dataclass
 
+from bench.analysis.groups import group_key
+
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
 RESAMPLES = 4000
 
@@ -88,7 +90,6 @@ def decide(points, cores, min_effect=MIN_EFFECT):
 
 def verdicts(summary):
     """{figure key: {pool: Verdict}} for every pool x workload of a sweep."""
-    from bench.plot import group_key
 
     machine_cores = float((summary.get("metadata") or {}).get("usable_cores") or 1)
     series = {}

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from bench.errors import RunFailed
-from bench.process import stop_tree
+from bench.harness.process import stop_tree
 
 
 async def _answer(reader, writer):
@@ -40,7 +40,7 @@ async def _serve():
 def running():
     """Start the stub server; yield its "127.0.0.1:PORT"; stop it on exit."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.netstub"],
+        [sys.executable, "-m", "bench.harness.netstub"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -4,10 +4,14 @@ report.html and points.csv, all written beside the sweep's data."""
 import datetime as dt
 from pathlib import Path
 
-from bench import plot, report_csv, report_html, report_markdown, sweep
-from bench.analysis import analyze
+from bench.analysis.summary import analyze
 from bench.errors import UsageError
-from bench.results import read_json
+from bench.output import csv as report_csv
+from bench.output import html as report_html
+from bench.output import markdown as report_markdown
+from bench.output import plot
+from bench.results.io import read_json
+from bench.sweep import store as sweep
 
 
 def load_summary(sweep_dir):

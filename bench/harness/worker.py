@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import RunFailed
-from bench.process import stop_tree
+from bench.harness.process import stop_tree
 
 READY_TIMEOUT_S = 60.0
 # After the measured batch nothing is left to lose, and no pool finishes a warm
@@ -19,7 +19,7 @@ READY_TIMEOUT_S = 60.0
 # of it waiting out a 1 s BRPOP): a short grace, then the kill.
 STOP_GRACE_S = 0.5
 # The project root, so `-A proj` imports the same proj the harness sees.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import broker as broker_mod
 from bench.errors import UsageError
-from bench.machine import usable_cores
+from bench.harness import urls
+from bench.harness.machine import usable_cores
 from bench.workloads import POOLS, WORKLOADS, expected_rate, slots
 
 TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
@@ -131,7 +131,7 @@ def build_run_config(
     if broker is not None and redis_server is not None:
         raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker")
     if broker is not None:
-        broker_mod.check_url(broker)
+        urls.check_url(broker)
     return RunConfig(
         pool=pool,
         concurrency=concurrency,

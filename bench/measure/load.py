@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from celery import Celery
 from kombu.utils.uuid import uuid
 
+from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
-from bench.stats import TaskRecord
 
 CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02

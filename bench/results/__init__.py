@@ -1,0 +1,1 @@
+"""The result documents: their typed schema and how they are written and read."""

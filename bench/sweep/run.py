@@ -1,0 +1,152 @@
+"""The loop of a sweep: every point of a plan, each measured in several fresh
+workers, in shuffled rounds, every repeat saved the moment it exists,
+resumable (the files are in store.py)."""
+
+import contextlib
+import json
+import os
+import random
+import time
+
+import psutil
+
+from bench.analysis.stats import needs_more_repeats
+from bench.errors import Interrupted, RunFailed
+from bench.harness import machine
+from bench.measure import runner
+from bench.measure.config import build_run_config
+from bench.results.io import SCHEMA_VERSION, write_atomic
+from bench.sweep.plan import PROFILES, build_plan
+from bench.sweep.store import _utc_now
+from bench.workloads import WORKLOADS
+
+MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
+_ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
+
+
+def make_plan(cfg):
+    return build_plan(
+        cfg.pools,
+        cfg.workloads,
+        PROFILES[cfg.profile],
+        machine.usable_cores(),
+        sorted(os.sched_getaffinity(0)),
+        concurrency=cfg.concurrency,
+        task_ms=cfg.task_ms,
+        cpu_counts=cfg.cpu_counts,
+    )
+
+
+def remaining_repeats(cfg, sweep, plan):
+    """Repeats still planned: up to the minimum for every point, plus one for
+    each point whose stopping rule asks for more beyond it."""
+    left = 0
+    for point in plan:
+        attempts = sweep.attempts(point)
+        if wants_more(cfg, attempts):
+            left += max(1, cfg.min_repeats - len(attempts))
+    return left
+
+
+def throughputs(attempts):
+    return [d["summary"]["throughput_per_s"] for _, d in attempts if d["status"]["state"] == "ok"]
+
+
+def wants_more(cfg, attempts):
+    """The stopping rule of one point, given its finished repeats."""
+    failures = sum(1 for _, d in attempts if d["status"]["state"] != "ok")
+    if failures >= MAX_FAILURES_PER_POINT or len(attempts) >= cfg.max_repeats:
+        return False
+    return needs_more_repeats(throughputs(attempts), cfg.min_repeats, cfg.max_repeats, cfg.ci_target)
+
+
+def _pin_others(worker_cpus, broker_pid):
+    """Keep the harness and the embedded broker off the worker's CPUs when
+    the machine has others; otherwise let them use every CPU."""
+    every = set(_ALL_CPUS)
+    others = sorted(every - set(worker_cpus or ())) or sorted(every)
+    os.sched_setaffinity(0, others)
+    if broker_pid:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(broker_pid).cpu_affinity(others)
+
+
+def run_sweep(sweep, cfg, plan, report_progress):
+    """Measure every point until its stopping rule is met. Interrupted:
+    everything measured is on disk and the manifest says how to resume."""
+    sweep.write_manifest(cfg, plan, status="running")
+    needs_stub = any(WORKLOADS[p.workload].needs_stub for p in plan)
+    state = {"done": 0, "started": time.monotonic()}
+    try:
+        with runner.services(cfg.broker_url, cfg.redis_server, needs_stub) as (broker, stub):
+            round_no = 0
+            while True:
+                todo = [p for p in plan if wants_more(cfg, sweep.attempts(p))]
+                if not todo:
+                    break
+                # Shuffled every round, so slow drift of the machine spreads
+                # over all points instead of looking like a trend in -c.
+                random.Random(f"{cfg.seed}-{round_no}").shuffle(todo)
+                for point in todo:
+                    report_progress(sweep, cfg, plan, point, state, None)
+                    doc = _measure_repeat(sweep, cfg, point, broker, stub)
+                    state["done"] += 1
+                    report_progress(sweep, cfg, plan, point, state, doc)
+                round_no += 1
+    except (Interrupted, KeyboardInterrupt):
+        sweep.write_manifest(cfg, plan, status="interrupted")
+        raise Interrupted(
+            f"sweep interrupted; everything measured is kept in {sweep.path}; "
+            f"resume with: python -m bench sweep --resume {sweep.path}"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, _ALL_CPUS)
+    sweep.write_manifest(cfg, plan, status="complete")
+
+
+def run_config_for(cfg, point, json_path=None):
+    """The validated config of one repeat of `point`."""
+    return build_run_config(
+        pool=point.pool,
+        concurrency=point.concurrency,
+        workload=point.workload,
+        task_ms=point.task_ms,
+        tasks=point.tasks,
+        warmup=point.warmup,
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
+        result_backend=cfg.result_backend,
+        json_path=json_path,
+        force=cfg.force,
+        cores=point.cores,
+        cpus=point.cpus,
+    )
+
+
+def _measure_repeat(sweep, cfg, point, broker, stub):
+    path = sweep.next_repeat_path(point)
+    run_cfg = run_config_for(cfg, point, json_path=path)
+    _pin_others(point.cpus, broker.pid)
+    try:
+        return runner.measure(run_cfg, broker, stub)
+    except RunFailed as exc:
+        if not path.exists():  # failed before anything was measured: keep the reason
+            write_atomic(path, _failure_document(point, str(exc)))
+        return json.loads(path.read_text())
+    except (Interrupted, KeyboardInterrupt):
+        if path.exists():
+            path.rename(path.with_suffix(".interrupted.json"))
+        raise
+
+
+def _failure_document(point, reason):
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "run",
+        "status": {"state": "failed", "reason": reason, "outcome": "not measured"},
+        "config": point.to_json(),
+        "summary": None,
+        "metadata": {"ended_utc": _utc_now()},
+    }

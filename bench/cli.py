@@ -9,11 +9,11 @@ import sys
 import time
 
 from bench import __version__
-from bench.analysis import compare
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness.machine import usable_cores
 from bench.measure import runner
 from bench.measure.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
+from bench.output import compare
 from bench.output import terminal as report
 from bench.results.io import check_writable
 from bench.sweep import run as sweep
@@ -326,9 +326,9 @@ def _cmd_run(args):
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
-        doc = runner.measure(cfg, broker, stub, progress)
-    print(report.run_summary(doc))
-    print(f"\nresult: {doc['path']}")
+        measured = runner.measure(cfg, broker, stub, progress)
+    print(report.run_summary(measured.result))
+    print(f"\nresult: {measured.path}")
     return 0
 
 
@@ -427,12 +427,7 @@ class _SweepProgress:
             return
         elapsed = time.monotonic() - state["started"]
         eta = elapsed / state["done"] * (total - state["done"])
-        status = doc["status"]
-        result = (
-            f"{doc['summary']['throughput_per_s']:.1f} tasks/s"
-            if status["state"] == "ok"
-            else f"FAILED: {status['reason']}"
-        )
+        result = f"{doc.summary.throughput_per_s:.1f} tasks/s" if doc.ok else f"FAILED: {doc.status.reason}"
         print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)
 
 

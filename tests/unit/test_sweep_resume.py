@@ -7,6 +7,7 @@ import pytest
 from bench.analysis.summary import summarize_point
 from bench.errors import UsageError
 from bench.results.io import write_atomic
+from bench.results.schema import sweep_summary_from_json
 from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
 from bench.sweep.run import remaining_repeats, wants_more
 from bench.sweep.store import SweepDir, resume, summarize
@@ -112,20 +113,20 @@ def test_point_summary_has_median_interval_and_raw_values(plan, sweep, cfg):
     for value in (38.0, 39.0, 37.0):
         repeat(sweep, point, value)
     out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
-    assert out["repeats"] == 3
-    assert out["throughput_per_s"]["median"] == 38.0
-    assert out["throughput_per_s"]["values"] == [38.0, 39.0, 37.0]
-    assert 37.0 <= out["throughput_per_s"]["ci95_low"] <= 38.0 <= out["throughput_per_s"]["ci95_high"] <= 39.0
-    assert out["efficiency"] == pytest.approx(38.0 / 40.0)
-    assert out["warnings"] == []
+    assert out.repeats == 3
+    assert out.throughput.median_per_s == 38.0
+    assert out.throughput.values_per_s == (38.0, 39.0, 37.0)
+    assert 37.0 <= out.throughput.ci95_low_per_s <= 38.0 <= out.throughput.ci95_high_per_s <= 39.0
+    assert out.efficiency == pytest.approx(38.0 / 40.0)
+    assert out.warnings == ()
 
 
 def test_summary_lists_every_point_once(sweep, cfg, plan):
     for point in plan:
         repeat(sweep, point, 10.0)
     summary = summarize(sweep, cfg, plan)
-    assert [p["key"] for p in summary["points"]] == [p.key for p in plan]
-    assert json.loads((sweep.path / "summary.json").read_text()) == summary
+    assert [p.key for p in summary.points] == [p.key for p in plan]
+    assert sweep_summary_from_json(json.loads((sweep.path / "summary.json").read_text())) == summary
 
 
 def test_repeats_option_raises_the_minimum():

@@ -17,6 +17,7 @@ from bench.results.schema import (
     RunSummary,
     Samples,
     TaskError,
+    utc_text,
 )
 from bench.workloads import WORKLOADS, Ceiling
 
@@ -140,6 +141,12 @@ def run_settings(cfg, broker: BrokerInfo, result_backend, placement: Placement |
         placement=placement,
         broker=broker,
     )
+
+
+def run_metadata(machine_facts, started, ended) -> Metadata:
+    """The run's metadata: the machine (machine.describe()) and its UTC start
+    and end (datetimes, from the runner's clock)."""
+    return Metadata(**machine_facts, started_utc=utc_text(started), ended_utc=utc_text(ended))
 
 
 def build_result(settings: RunSettings, bound: Ceiling, observed: Observed, run_id, metadata: Metadata) -> RunResult:

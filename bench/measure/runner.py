@@ -24,9 +24,9 @@ from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
 from bench.measure.observe import RecordReader, ResourceSampler
-from bench.measure.result import Observed, build_result, run_settings
+from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.results.io import write_run
-from bench.results.schema import BrokerInfo, Metadata, Placement, RunResult, RunSettings, utc_now, utc_text
+from bench.results.schema import BrokerInfo, Placement, RunResult, RunSettings, utc_now
 from bench.workloads import WORKLOADS, ceiling, expected_rate
 
 
@@ -120,7 +120,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
-    metadata = Metadata(**describe(), started_utc=utc_text(started), ended_utc=utc_text(clock()))
+    metadata = run_metadata(describe(), started, clock())
     result = build_result(settings_of(cfg, broker), bound, observed, run_id, metadata)
     path = write_run(result_path(cfg, run_id), result)
     if batch.outcome == "interrupted":

@@ -78,18 +78,19 @@ def verdicts(summary):
     """{figure key: {pool: Verdict}} for every pool x workload of a sweep
     (a SweepSummary)."""
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
-    series = {}
+    series: dict[str, dict[str, dict[int, list[float]]]] = {}  # figure key -> pool -> -c -> values
+    cores = {}  # (figure key, pool) -> the cores its worker could use
     for point in summary.points:
+        key = group_key(point)
         values = list(point.throughput.values_per_s) if point.throughput else []
-        entry = series.setdefault(group_key(point), {}).setdefault(point.pool, {"cores": None, "points": {}})
-        entry["cores"] = float(point.cores or machine_cores)
-        entry["points"][point.concurrency] = values
+        series.setdefault(key, {}).setdefault(point.pool, {})[point.concurrency] = values
+        cores[key, point.pool] = float(point.cores or machine_cores)
     out = {}
     for key, pools in series.items():
-        for pool, entry in pools.items():
+        for pool, points in pools.items():
             if pool == "solo":
                 verdict = Verdict(NOT_TESTED, "solo runs one task at a time: -c does not apply")
             else:
-                verdict = decide(entry["points"], entry["cores"])
+                verdict = decide(points, cores[key, pool])
             out.setdefault(key, {})[pool] = verdict
     return out

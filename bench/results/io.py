@@ -7,8 +7,16 @@ import tempfile
 from pathlib import Path
 
 from bench.errors import RunFailed, UsageError
-from bench.results.schema import RUN, SCHEMA_VERSION, SWEEP_SUMMARY, RunResult, SweepSummary, run_from_json, run_to_json
-from bench.results.schema import sweep_summary_from_json as _sweep_summary_from_json
+from bench.results.schema import (
+    RUN,
+    SCHEMA_VERSION,
+    SWEEP_SUMMARY,
+    RunResult,
+    SweepSummary,
+    run_from_json,
+    run_to_json,
+    sweep_summary_from_json,
+)
 
 RUN_PARTS = ("config", "summary", "metadata")  # what every run document has
 
@@ -100,4 +108,4 @@ def read_sweep_summary(path) -> SweepSummary:
     document = read_json(path, SWEEP_SUMMARY, "sweep summary")
     if not isinstance(document.get("points"), list):
         raise UsageError(f"{path}: no points")
-    return typed(path, document, _sweep_summary_from_json)
+    return typed(path, document, sweep_summary_from_json)

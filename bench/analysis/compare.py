@@ -44,16 +44,16 @@ SLOWER, FASTER, SAME, UNSTABLE, FAILED = "slower", "faster", "no significant dif
 
 @dataclass(frozen=True)
 class PointComparison:
-    key: PointKey
-    baseline: Side
-    candidate: Side
+    key: PointKey  # which point
+    baseline: Side  # its repeats in the baseline
+    candidate: Side  # its repeats in the candidate
     baseline_median_per_s: float | None  # median throughput, tasks/s; None without a successful repeat
-    candidate_median_per_s: float | None
+    candidate_median_per_s: float | None  # tasks/s
     change: float | None  # candidate median / baseline median - 1; -0.2 is 20% slower
     change_ci95: tuple[float, float] | None  # bootstrap 95% CI of the change; None with too few repeats
     p_value: float | None  # two-sided Mann-Whitney U; None with too few repeats
     baseline_cv: float | None  # sample standard deviation / mean of the baseline's values
-    candidate_cv: float | None
+    candidate_cv: float | None  # fraction
     decision: str  # slower | faster | no significant difference | unstable | failed
     notes: tuple[str, ...]  # why, where the numbers alone do not say
 
@@ -70,12 +70,12 @@ class PointComparison:
 
 @dataclass(frozen=True)
 class Comparison:
-    baseline: Results
-    candidate: Results
+    baseline: Results  # what the candidate is compared with
+    candidate: Results  # measured after the change
     threshold: float  # the minimum effect, as a fraction (0.05 is 5%)
     points: tuple[PointComparison, ...]  # the matched points, in the baseline's order
     baseline_only: tuple[PointKey, ...]  # points the candidate does not have
-    candidate_only: tuple[PointKey, ...]
+    candidate_only: tuple[PointKey, ...]  # points the baseline does not have
 
     @property
     def regressions(self) -> tuple[PointComparison, ...]:

@@ -32,12 +32,12 @@ FORMATS = ("text", "markdown")
 
 @dataclass(frozen=True)
 class CompareConfig:
-    baseline: Path
-    candidate: Path
+    baseline: Path  # a run's result file or a sweep directory
+    candidate: Path  # the same kind
     threshold: float  # fraction: 0.05 is 5%
     format: str  # text | markdown
     fail_on_unstable: bool  # exit 3 when a point is too unstable to decide
-    allow_different_hosts: bool
+    allow_different_hosts: bool  # compare results from different machines anyway
 
 
 def parse_percent(text: str) -> float:

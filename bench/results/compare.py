@@ -19,9 +19,9 @@ from bench.results.schema import MANIFEST, RUN, SUMMARY, RunResult, SweepManifes
 class PointKey:
     """What makes two measurements the same point."""
 
-    pool: str
+    pool: str  # prefork | gevent | eventlet | solo
     concurrency: int  # -c
-    workload: str
+    workload: str  # workload name
     task_ms: float | None  # size of each task in ms; None for sizeless workloads
     cpus: float | None  # CPUs the worker could use (its pinned CPUs, else the machine's usable cores)
     broker: str | None  # broker kind: redis or amqp
@@ -57,18 +57,20 @@ class Side:
 class Results:
     """A result file or a sweep directory, reduced to what comparing needs."""
 
-    path: str
+    path: str  # as the user gave it
     kind: str  # "run" (one result document) or "sweep" (a sweep directory)
     hostnames: frozenset[str]  # the machines it was measured on (metadata.hostname)
     points: dict[PointKey, Side]  # in the result's own order
 
 
 class PlannedPoint(Protocol):
-    pool: str
-    concurrency: int
-    workload: str
-    task_ms: float | None
-    cores: float
+    """A point of a sweep's plan (bench.sweep.plan.Point)."""
+
+    pool: str  # prefork | gevent | eventlet | solo
+    concurrency: int  # -c
+    workload: str  # workload name
+    task_ms: float | None  # ms; None for sizeless workloads
+    cores: float  # cores the worker could use
 
 
 class SweepFiles(Protocol):
@@ -79,7 +81,7 @@ class SweepFiles(Protocol):
 
     def read_manifest(self) -> SweepManifest: ...
 
-    def planned_points(self) -> list: ...
+    def planned_points(self) -> Sequence[PlannedPoint]: ...
 
     def repeats(self, point: Any) -> list[RunResult]: ...
 

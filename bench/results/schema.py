@@ -169,14 +169,14 @@ class RunSettings:
     tasks: int | None = None  # tasks in the measured batch
     warmup: int | None = None  # tasks run and discarded first
     prefetch_multiplier: int | None = None  # the worker's --prefetch-multiplier
-    acks_late: bool | None = None
-    serializer: str | None = None
+    acks_late: bool | None = None  # the worker acknowledges after the task (always False here)
+    serializer: str | None = None  # task serializer (json)
     result_backend: str | None = None  # "none" or the backend URL, password redacted
-    worker_loglevel: str | None = None
+    worker_loglevel: str | None = None  # the worker's --loglevel
     queue_mode: str | None = None  # how the batch reached the worker, in words
     cores: float | None = None  # cores the ceiling is based on
-    placement: Placement | None = None
-    broker: BrokerInfo | None = None
+    placement: Placement | None = None  # CPU ids of worker, harness and broker
+    broker: BrokerInfo | None = None  # which broker carried the tasks
 
 
 @dataclass(frozen=True)
@@ -210,14 +210,14 @@ class Samples:
 class Metadata:
     """The machine and software a result was measured with."""
 
-    hostname: str | None = None
-    cpu_model: str | None = None
+    hostname: str | None = None  # the machine's name: results from two machines do not compare
+    cpu_model: str | None = None  # /proc/cpuinfo's model name
     cpu_count: int | None = None  # os.cpu_count()
     usable_cores: float | None = None  # affinity, cut to the cgroup quota
     memory_bytes: int | None = None  # bytes of RAM
-    os: str | None = None
+    os: str | None = None  # platform.platform()
     python: str | None = None  # version
-    python_implementation: str | None = None
+    python_implementation: str | None = None  # CPython, PyPy
     packages: dict[str, str | None] | None = None  # package -> version; None: not installed
     git_commit: str | None = None  # "+dirty" when the checkout had changes
     started_utc: str | None = None  # ISO 8601, UTC
@@ -228,9 +228,9 @@ class Metadata:
 class RunResult:
     """One run's result document."""
 
-    status: RunStatus
-    config: RunSettings
-    metadata: Metadata
+    status: RunStatus  # ok or why not
+    config: RunSettings  # what was run
+    metadata: Metadata  # where and when
     summary: RunSummary | None = None  # None: nothing was measured (failed before the batch)
     samples: Samples | None = None  # None: nothing was measured
     run_id: str | None = None  # UTC start and a random tag
@@ -267,9 +267,9 @@ class ThroughputEstimate:
 class PointSummary:
     """One point of a sweep: as planned, and the medians over its repeats."""
 
-    pool: str
+    pool: str  # prefork | gevent | eventlet | solo
     concurrency: int  # -c
-    workload: str
+    workload: str  # workload name
     task_ms: float | None  # ms; None for sizeless workloads
     cpus: tuple[int, ...] | None  # the worker's pinned CPU ids; None: all usable
     cores: float  # cores the ceiling is based on
@@ -277,11 +277,11 @@ class PointSummary:
     warmup: int  # per repeat
     key: str  # the point's name (point_name)
     repeats: int = 0  # successful repeats
-    failed_repeats: int = 0
-    warnings: tuple[str, ...] = ()
+    failed_repeats: int = 0  # repeats that failed (counted as attempts)
+    warnings: tuple[str, ...] = ()  # what a reader must see, in words
     throughput: ThroughputEstimate | None = None  # None: no successful repeat
     ceiling_per_s: float | None = None  # tasks/s
-    ceiling_basis: str | None = None
+    ceiling_basis: str | None = None  # what bounds it, in words
     efficiency: float | None = None  # median throughput / ceiling, fraction
     steady_throughput_per_s: float | None = None  # tasks/s, median over repeats
     wait_p50_s: float | None = None  # s, median over repeats of each repeat's p50
@@ -312,8 +312,8 @@ class PointSummary:
 class SweepSettings:
     """A sweep's options, as stored with it."""
 
-    pools: tuple[str, ...] = ()
-    workloads: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()  # pool names
+    workloads: tuple[str, ...] = ()  # workload names
     concurrency: tuple[int, ...] | None = None  # -c values; None: derived from the cores
     task_ms: float | None = None  # ms; None: each workload's own
     cpu_counts: tuple[int, ...] | None = None  # CPUs the workers were pinned to; None: no pinning
@@ -323,10 +323,10 @@ class SweepSettings:
     ci_target: float | None = None  # fraction of the median
     broker_url: str | None = None  # redacted; None: the embedded broker
     redis_server: str | None = None  # the embedded broker's binary
-    prefetch_multiplier: int | None = None
-    result_backend: str | None = None
+    prefetch_multiplier: int | None = None  # the workers' --prefetch-multiplier
+    result_backend: str | None = None  # none | broker
     seed: int | None = None  # of the run order
-    force: bool | None = None
+    force: bool | None = None  # -c above the safe limit allowed
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ class SweepManifest:
 
 @dataclass(frozen=True)
 class SweepSummary:
-    config: SweepSettings
+    config: SweepSettings  # the sweep's options
     metadata: Metadata | None  # the machine (no start and end times)
     status: str | None  # the sweep's status when summarized: complete, interrupted, ...
     points: tuple[PointSummary, ...]  # in plan order

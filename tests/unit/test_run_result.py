@@ -13,6 +13,7 @@ import pytest
 from bench.analysis.stats import TaskRecord
 from bench.measure.config import RunConfig
 from bench.measure.result import Observed, build_result, decide_status, run_metadata, run_settings, summarize_run
+from bench.output.terminal import run_summary
 from bench.results.io import read_run
 from bench.results.schema import (
     SCHEMA_VERSION,
@@ -221,3 +222,7 @@ def test_a_throughput_above_the_ceiling_fails_the_run_as_a_harness_bug():
     status = decide_status("complete", None, summary)
     assert status.state == "failed"
     assert "above the physical ceiling of 100.0 tasks/s" in status.reason
+
+
+def test_the_terminal_summary_of_the_golden_run_matches_its_golden_file():
+    check_golden("run.txt", run_summary(golden_result()) + "\n")

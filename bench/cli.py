@@ -111,7 +111,7 @@ def _positive_ms(text):
 
 def _task_sizes() -> str:
     """The workloads' own sizes, e.g. "sleep/net: 50, cpu/cpu_nogil/mixed: 20"."""
-    by_size: dict[float, list[str]] = {}
+    by_size: dict[float | None, list[str]] = {}
     for workload in WORKLOADS.values():
         if workload.sized:
             by_size.setdefault(workload.default_task_ms, []).append(workload.name)

@@ -2,6 +2,8 @@
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 from bench.cli import COMMANDS, create_parser
@@ -47,3 +49,14 @@ def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatc
         if args.command == "sweep":
             assert isinstance(request.config, SweepConfig)
             assert request.plan
+
+
+def test_every_python_c_check_in_the_readme_passes():
+    """The README's one-line checks (the analysis loads neither matplotlib
+    nor Celery) run as written."""
+    checks = [line for block in readme_commands() for line in block.splitlines() if line.startswith("python -c ")]
+    assert checks
+    for line in checks:
+        argv = [sys.executable, *shlex.split(line)[1:]]
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr

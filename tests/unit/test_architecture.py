@@ -159,3 +159,22 @@ def test_read_only_commands_never_import_celery(tmp_path, command):
     )
     assert {name for name in loaded if name.startswith("bench.commands.")} == {f"bench.commands.{command}"}
     assert not packages(loaded) & {"celery", "kombu", "billiard"}
+
+
+def imports_inside_functions(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        f"{path.relative_to(ROOT)}:{inner.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.Import | ast.ImportFrom)
+    ]
+
+
+def test_the_cli_commands_and_measure_import_at_the_top_only():
+    """The only import made at run time there is the dispatch's
+    importlib.import_module of the chosen subcommand (bench/cli.py)."""
+    paths = [BENCH / "cli.py", *sorted((BENCH / "commands").glob("*.py")), *sorted((BENCH / "measure").glob("*.py"))]
+    inline = [where for path in paths for where in imports_inside_functions(path)]
+    assert not inline, inline

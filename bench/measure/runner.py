@@ -10,9 +10,12 @@ import contextlib
 import datetime as dt
 import os
 import secrets
+import shutil
 import socket
 import tempfile
 from pathlib import Path
+
+import psutil
 
 from bench.analysis import stats
 from bench.errors import Interrupted, RunFailed
@@ -63,33 +66,54 @@ def _time_limits(cfg):
     return stall_s, timeout_s
 
 
-def measure(cfg, broker, stub_address=None, progress=None):
-    """Measure one point in a fresh worker; write and return its result
-    document. Raises RunFailed (after writing the document) when tasks went
-    missing or failed, and Interrupted (after writing it) on a signal."""
-    workload = WORKLOADS[cfg.workload]
-    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
-    spec = worker.WorkerSpec(
+def new_run_id():
+    """A run's id: its UTC start and a random suffix (queue and node names)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def worker_spec(cfg, run_id, queue):
+    """The worker of a run of `cfg`, consuming `queue` from the start."""
+    return worker.WorkerSpec(
         pool=cfg.pool,
         concurrency=cfg.concurrency,
-        queue=warm_queue,
+        queue=queue,
         nodename=f"bench-{run_id}@{socket.gethostname()}",
         prefetch_multiplier=cfg.prefetch_multiplier,
         loglevel=cfg.loglevel,
         result_backend=cfg.result_backend,
         cpus=cfg.cpus,
     )
-    args = workload.args(cfg.task_ms, stub_address)
-    app = load.client_app(broker)
-    stall_s, timeout_s = _time_limits(cfg)
-    started_utc, load_before = _utc_now(), os.getloadavg()
+
+
+@contextlib.contextmanager
+def recorded_worker(spec, broker):
+    """A ready worker and the reader of its per-task records, in a private
+    directory removed once the worker has stopped (the runner and the
+    benchmark suite start their workers here)."""
     workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
     record_dir = workdir / "records"
     record_dir.mkdir()
     try:
         with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
-            reader = RecordReader(record_dir)
+            yield proc, RecordReader(record_dir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(cfg, broker, stub_address=None, progress=None):
+    """Measure one point in a fresh worker; write and return its result
+    document. Raises RunFailed (after writing the document) when tasks went
+    missing or failed, and Interrupted (after writing it) on a signal."""
+    workload = WORKLOADS[cfg.workload]
+    run_id = new_run_id()
+    warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
+    spec = worker_spec(cfg, run_id, warm_queue)
+    args = workload.args(cfg.task_ms, stub_address)
+    app = load.client_app(broker)
+    stall_s, timeout_s = _time_limits(cfg)
+    started_utc, load_before = _utc_now(), os.getloadavg()
+    try:
+        with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
                 warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup))
                 load.watch(warm, reader, proc, watcher(broker.pid), stall_s, timeout_s)
@@ -111,9 +135,6 @@ def measure(cfg, broker, stub_address=None, progress=None):
                 load.delete_queues(app, warm_queue, main_queue)
     finally:
         app.close()
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
 
     document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)
     path = write_atomic(result_path(cfg, run_id), document)
@@ -127,8 +148,6 @@ def measure(cfg, broker, stub_address=None, progress=None):
 
 
 def _cpus_of(pid):
-    import psutil
-
     try:
         return sorted(psutil.Process(pid).cpu_affinity())
     except psutil.Error:

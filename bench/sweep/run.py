@@ -12,29 +12,14 @@ import psutil
 
 from bench.analysis.stats import needs_more_repeats
 from bench.errors import Interrupted, RunFailed
-from bench.harness import machine
 from bench.measure import runner
-from bench.measure.config import build_run_config
 from bench.results.io import SCHEMA_VERSION, write_atomic
-from bench.sweep.plan import PROFILES, build_plan
+from bench.sweep.plan import run_config_for
 from bench.sweep.store import _utc_now
 from bench.workloads import WORKLOADS
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
 _ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
-
-
-def make_plan(cfg):
-    return build_plan(
-        cfg.pools,
-        cfg.workloads,
-        PROFILES[cfg.profile],
-        machine.usable_cores(),
-        sorted(os.sched_getaffinity(0)),
-        concurrency=cfg.concurrency,
-        task_ms=cfg.task_ms,
-        cpu_counts=cfg.cpu_counts,
-    )
 
 
 def remaining_repeats(cfg, sweep, plan):
@@ -103,26 +88,6 @@ def run_sweep(sweep, cfg, plan, report_progress):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, _ALL_CPUS)
     sweep.write_manifest(cfg, plan, status="complete")
-
-
-def run_config_for(cfg, point, json_path=None):
-    """The validated config of one repeat of `point`."""
-    return build_run_config(
-        pool=point.pool,
-        concurrency=point.concurrency,
-        workload=point.workload,
-        task_ms=point.task_ms,
-        tasks=point.tasks,
-        warmup=point.warmup,
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        broker=cfg.broker_url,
-        redis_server=cfg.redis_server,
-        result_backend=cfg.result_backend,
-        json_path=json_path,
-        force=cfg.force,
-        cores=point.cores,
-        cpus=point.cpus,
-    )
 
 
 def _measure_repeat(sweep, cfg, point, broker, stub):

@@ -1,7 +1,6 @@
 """Credentials never leak; the private broker and the stub server keep to
 127.0.0.1; workers accept JSON only."""
 
-import json
 import socket
 import time
 from pathlib import Path
@@ -94,4 +93,7 @@ def test_workers_refuse_pickled_messages(tmp_path):
         app.close()
         log = (tmp_path / "worker.log").read_text()
         assert "ContentDisallowed" in log or "Refusing to deserialize" in log, log[-2000:]
-        json.dumps(seen)  # records are plain data
+        record = seen["plain-json"]  # the JSON message ran and was recorded in full
+        assert record["state"] == "SUCCESS"
+        assert record["started"] <= record["finished"]
+        assert record["pid"] == worker.pid  # solo: the worker's one process ran it

@@ -11,6 +11,7 @@ import time
 from bench import __version__
 from bench.analysis import compare
 from bench.errors import BenchError, Interrupted, UsageError
+from bench.harness import signals
 from bench.harness.machine import usable_cores
 from bench.measure import runner
 from bench.measure.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
@@ -484,18 +485,18 @@ def _cmd_broker(args):
     return 0
 
 
-def _raise_interrupted(signum, _frame):
-    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
-
-
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
     try:
         args = create_parser().parse_args(argv)
         return args.handler(args)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return shutdown.exit_code
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+    finally:
+        # As the program (argv None) a late signal must not cut the exit short;
+        # called from Python (tests), the caller's handlers come back.
+        shutdown.absorb_until_exit() if argv is None else shutdown.restore()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import RunFailed
-from bench.harness.process import stop_tree
+from bench.harness.process import stop_tree, tied_to_us
 
 READY_TIMEOUT_S = 60.0
 # After the measured batch nothing is left to lose, and no pool finishes a warm
@@ -112,8 +112,9 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # our signals, not the terminal's, stop it
-            # Affinity is inherited: pool children fork from the pinned parent.
-            preexec_fn=(lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None,
+            # Dies with the harness; affinity is inherited: pool children fork
+            # from the pinned parent (and die with it: see proj/recorder.py).
+            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
         )
     worker = Worker(popen, Path(log_path))
     try:

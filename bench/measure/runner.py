@@ -11,13 +11,11 @@ import datetime as dt
 import os
 import secrets
 import socket
-import tempfile
-from pathlib import Path
 
 from bench.analysis import stats
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, worker
+from bench.harness import machine, netstub, scratch, worker
 from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
@@ -84,7 +82,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
     app = load.client_app(broker)
     stall_s, timeout_s = _time_limits(cfg)
     started_utc, load_before = _utc_now(), os.getloadavg()
-    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
+    workdir = scratch.make("run")
     record_dir = workdir / "records"
     record_dir.mkdir()
     try:
@@ -111,9 +109,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
                 load.delete_queues(app, warm_queue, main_queue)
     finally:
         app.close()
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
+        scratch.remove(workdir)
 
     document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)
     path = write_atomic(result_path(cfg, run_id), document)

@@ -360,7 +360,6 @@ def _cmd_sweep(args):
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
         target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
-        print(f"resuming {target.path}")
     else:
         cfg = build_sweep_config(
             pools=args.pools,
@@ -380,11 +379,12 @@ def _cmd_sweep(args):
         plan = sweep.make_plan(cfg)
         for point in plan:  # every point's options are checked before anything starts
             sweep.run_config_for(cfg, point)
-        target = store.SweepDir.create(args.output_dir, cfg, plan)
-        print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
-    print(describe(plan, PROFILES[cfg.profile]), flush=True)
-    with _SweepProgress(plan, cfg) as progress:
-        sweep.run_sweep(target, cfg, plan, progress)
+        target = None
+    with sweep.session(cfg, plan, target, args.output_dir) as (target, broker, stub):
+        print(f"resuming {target.path}" if args.resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
+        print(describe(plan, PROFILES[cfg.profile]), flush=True)
+        with _SweepProgress(plan, cfg) as progress:
+            sweep.run_sweep(target, cfg, plan, progress, broker, stub)
     summary = store.summarize(target, cfg, plan)
     print()
     print(report.sweep_table(summary))

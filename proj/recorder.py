@@ -59,7 +59,9 @@ def _on_ready(**_):
 def _die_with_the_worker(**_):
     # A prefork pool child outlives a worker that was killed outright (the
     # worker itself dies with the harness): tie the child to its parent too.
-    set_parent_death_signal(signal.SIGKILL, parent_pid=_main_pid)
+    # (The solo and threads pools send this signal in the main process itself.)
+    if os.getpid() != _main_pid:
+        set_parent_death_signal(signal.SIGKILL, parent_pid=_main_pid)
 
 
 _main_pid = os.getpid()  # the worker's main process: this module loads before the pool forks

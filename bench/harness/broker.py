@@ -57,17 +57,59 @@ def connect(url):
     conn = Connection(
         url,
         connect_timeout=CONNECT_TIMEOUT_S,
-        transport_options={"socket_connect_timeout": CONNECT_TIMEOUT_S, "max_retries": 0},
+        transport_options={
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "socket_timeout": CONNECT_TIMEOUT_S,  # a TLS handshake with a plain port never ends otherwise
+            "max_retries": 0,
+        },
     )
     try:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CONNECT_TIMEOUT_S)
         server = _server_version(conn, kind)
     except Exception as exc:  # kombu raises many kinds; all mean "cannot use it"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RunFailed(f"cannot reach broker {redact(url)}: {reason}") from None
+        raise RunFailed(f"cannot use broker {redact(url)}: {explain(exc, url)}") from None
     finally:
         conn.release()
     return Broker(url=url, kind=kind, server=server, embedded=False)
+
+
+# What the servers say, and what the user can do about it.
+_CAUSES = (
+    (
+        ("WRONGPASS", "invalid username-password pair", "invalid password"),
+        "the broker refused the password in the URL; check the credentials",
+    ),
+    (
+        ("NOAUTH", "Authentication required"),
+        "the broker needs a password: give it in the URL, redis://:PASSWORD@host:port/db",
+    ),
+    (("DB index is out of range",), "no database {db} on this server; Redis has 16 by default (0-15): use /0"),
+    (("ACCESS_REFUSED",), "the broker refused user {user!r} or its password; check the credentials"),
+    (("NOT_ALLOWED", "vhost"), "the virtual host {vhost!r} does not exist or user {user!r} may not use it"),
+    (("Connection refused", "ECONNREFUSED"), "nothing listens at {host}:{port} (connection refused)"),
+    (("timed out", "Timeout", "TimeoutError"), "no answer from {host}:{port} within {timeout:g} s{tls}"),
+    (("SSL", "ssl", "WRONG_VERSION_NUMBER"), "the TLS handshake with {host}:{port} failed (is it a TLS port?)"),
+)
+
+
+def explain(exc, url):
+    """One line a user can act on, from whatever kombu, redis-py or amqp raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    parts = urlsplit(url)
+    facts = {
+        "host": parts.hostname,
+        "port": parts.port or ("5672" if SCHEMES.get(parts.scheme) == "amqp" else "6379"),
+        "user": parts.username or "guest",
+        "vhost": parts.path[1:] if parts.path not in ("", "/") else "/",
+        "db": parts.path.strip("/") or "0",
+        "timeout": CONNECT_TIMEOUT_S,
+        "tls": " over TLS (is it a TLS port?)" if parts.scheme == "rediss" else "",
+    }
+    for needles, words in _CAUSES:
+        if any(n in text for n in needles):
+            return words.format(**facts)
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{redact(first)}"
 
 
 def _server_version(conn, kind):

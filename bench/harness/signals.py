@@ -52,7 +52,7 @@ class Shutdown:
         sig = signal.Signals(signum)
         if self.first is None:
             self.first, self.first_at = sig, time.monotonic()
-            raise Interrupted(f"stopped by {sig.name}")
+            raise Interrupted(f"interrupted by {sig.name}")
         self.later.append(sig)
         if time.monotonic() - self.first_at >= FORCE_AFTER_S:
             kill_children()

@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from bench.harness import scratch
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +73,26 @@ def harness_children(proc, marker):
     return found
 
 
+def tasks_recorded(proc):
+    """How many measured-or-warm-up tasks the run's workers have recorded so
+    far (the run's scratch directory carries the harness's pid)."""
+    count = 0
+    for owner in Path(tempfile.gettempdir()).glob(f"{scratch.PREFIX}run-*/{scratch.OWNER}"):
+        try:
+            if owner.read_text().split()[0] != str(proc.pid):
+                continue
+            count += sum(f.read_bytes().count(b"\n") for f in owner.parent.glob("records/tasks-*.jsonl"))
+        except OSError:
+            continue
+    return count
+
+
+def batch_running(proc, tasks=4, timeout_s=90):
+    """Wait until the measured batch is under way (with --warmup 0, any
+    recorded task is a measured one)."""
+    wait_for(lambda: tasks_recorded(proc) >= tasks, timeout_s, f"{tasks} finished tasks")
+
+
 def worker_main(proc):
     """The worker's main process: the harness's own child running celery."""
     try:
@@ -90,7 +113,7 @@ def test_a_killed_prefork_child_shows_up_as_missing_tasks(tmp_path):
     proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 200, "--tasks", 40, "--warmup", 0, "--json", out])
     main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
     children = wait_for(lambda: len(main.children()) == 2 and main.children(), 30, "the pool")
-    time.sleep(1.0)  # the batch is running: every child is busy with a 200 ms task
+    batch_running(proc)  # every child is busy with a 200 ms task
     children[0].kill()
     code, _, err = finish(proc)
     assert code == 1
@@ -108,7 +131,7 @@ def test_a_worker_that_dies_mid_batch_fails_the_run_and_keeps_the_result(tmp_pat
     proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 100, "--warmup", 0, "--json", out])
     main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
     wait_for(lambda: len(main.children()) == 2, 30, "the pool")
-    time.sleep(1.5)
+    batch_running(proc)
     main.kill()
     code, _, err = finish(proc)
     assert code == 1
@@ -136,7 +159,7 @@ def test_losing_the_embedded_broker_mid_run_fails_within_seconds(tmp_path):
     out = tmp_path / "r.json"
     proc = start(["run", "-P", "gevent", "-c", 4, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
     wait_for(lambda: worker_main(proc), 60, "the worker")
-    time.sleep(2)
+    batch_running(proc)
     # The server renames itself ("valkey-server 127.0.0.1:PORT"): find it by name.
     server = [p for p in psutil.Process(proc.pid).children() if "valkey" in p.name() or "redis" in p.name()]
     assert server
@@ -154,7 +177,7 @@ def test_a_signal_during_run_stops_everything_and_keeps_the_partial_result(tmp_p
     out = tmp_path / "r.json"
     proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
     wait_for(lambda: worker_main(proc), 60, "the worker")
-    time.sleep(2.5)
+    batch_running(proc)
     proc.send_signal(sig)
     code, _, err = finish(proc, timeout=60)
     assert code == 128 + sig  # the shell's convention: 130 for SIGINT, 143 for SIGTERM

@@ -176,3 +176,65 @@ def test_more_signals_during_the_shutdown_never_lose_the_partial_result(tmp_path
     assert len(err.strip().splitlines()) == 1, err
     assert json.loads(out.read_text())["status"]["state"] == "interrupted"
     assert_all_gone(started)
+
+
+def test_a_second_writer_of_a_sweep_exits_2_at_once_naming_the_first(tmp_path):
+    first = start("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
+                  "--output-dir", tmp_path)  # fmt: skip
+    try:
+        wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 90, "a first repeat")
+        sweep_dir = next(tmp_path.glob("sweep-*"))
+        began = time.monotonic()
+        second = start("sweep", "--resume", sweep_dir)
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 2
+        assert f"pid {first.pid}" in err
+        assert len(err.strip().splitlines()) == 1
+        assert time.monotonic() - began < 15  # refused before any broker or worker started
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+
+
+def test_a_killed_sweep_reads_as_interrupted_in_its_report(tmp_path):
+    proc = start("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
+                 "--output-dir", tmp_path)  # fmt: skip
+    wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 90, "a first repeat")
+    started = descendants(proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert_all_gone(started)
+    sweep_dir = next(tmp_path.glob("sweep-*"))
+    report = subprocess.run([sys.executable, "-m", "bench", "report", sweep_dir], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert ", interrupted;" in (sweep_dir / "report.md").read_text()
+
+
+def test_a_sweep_whose_broker_does_not_answer_leaves_no_sweep_folder(tmp_path):
+    proc = start("sweep", "--pools", "solo", "--workloads", "sleep", "--broker", "redis://127.0.0.1:1/0",
+                 "--output-dir", tmp_path)  # fmt: skip
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "nothing listens at 127.0.0.1:1" in err
+    assert not list(tmp_path.glob("sweep-*"))
+
+
+def test_the_embedded_broker_refuses_a_wrong_password_in_words(tmp_path):
+    from bench.harness import broker as broker_mod
+
+    with broker_mod.embedded() as real:
+        wrong = real.url.replace(real.url.split("@")[0], "redis://:not-the-password")
+        proc = start("run", "-P", "solo", "--tasks", 5, "--broker", wrong, "--json", tmp_path / "r.json")
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "refused the password" in err
+    assert "not-the-password" not in err
+
+
+def test_a_broker_binary_that_exits_at_once_is_named(tmp_path):
+    proc = start("run", "-P", "solo", "--tasks", 5, "--redis-server", "/bin/false", "--json", tmp_path / "r.json")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "exited at once with code 1 and printed nothing" in err
+    assert "/bin/false" in err

@@ -44,7 +44,7 @@ def check_open_files(pool, concurrency, workload):
         raise UsageError(
             f"-c/--concurrency: {pool} -c {concurrency} with the {workload} workload needs about {need} open "
             f"files, above this shell's limit of {soft} (ulimit -n); raise it (ulimit -n {max(4096, 2 * need)}) "
-            "or lower -c"
+            "or lower -c (--force runs it anyway)"
         )
 
 
@@ -142,7 +142,8 @@ def build_run_config(
             f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
             f"for {pool} on {cores:g} cores; add --force to run it anyway"
         )
-    check_open_files(pool, concurrency, workload)
+    if not force:
+        check_open_files(pool, concurrency, workload)
     check_json_path(json_path)
     if task_ms is not None:
         if not spec.sized:

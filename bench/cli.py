@@ -17,7 +17,6 @@ run time, in `main`), so `report`, `plot` and `compare` never load Celery.
 
 import argparse
 import importlib
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from bench import __version__
 from bench.analysis import compare
 from bench.commands import SweepRequest
 from bench.errors import BenchError, Interrupted, UsageError
+from bench.harness import signals
 from bench.measure.config import (
     DEFAULT_LOGLEVEL,
     DEFAULT_OUTPUT_DIR,
@@ -478,12 +478,8 @@ COMMANDS = {
 }
 
 
-def _raise_interrupted(signum, _frame):
-    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
-
-
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
     try:
         args = create_parser().parse_args(argv)
         request = COMMANDS[args.command].configure(args)
@@ -491,9 +487,13 @@ def main(argv=None):
         # the chosen subcommand's pipeline is loaded.
         command = importlib.import_module(f"bench.commands.{args.command}")
         return command.execute(request)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return shutdown.exit_code
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+    finally:
+        # As the program (argv None) a late signal must not cut the exit short;
+        # called from Python (tests), the caller's handlers come back.
+        shutdown.absorb_until_exit() if argv is None else shutdown.restore()

@@ -16,15 +16,12 @@ from bench.sweep.plan import PROFILES, describe
 
 def execute(request):
     cfg, plan = request.config, list(request.plan)
-    if request.resume is not None:
-        target = store.SweepDir(request.resume)
-        print(f"resuming {target.path}")
-    else:
-        target = store.SweepDir.create(request.output_dir, cfg, plan)
-        print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
-    print(describe(plan, PROFILES[cfg.profile]), flush=True)
-    with _SweepProgress(plan, cfg) as progress:
-        sweep.run_sweep(target, cfg, plan, progress)
+    resume = store.SweepDir(request.resume) if request.resume is not None else None
+    with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
+        print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
+        print(describe(plan, PROFILES[cfg.profile]), flush=True)
+        with _SweepProgress(plan, cfg) as progress:
+            sweep.run_sweep(target, cfg, plan, progress, broker, stub)
     summary = store.summarize(target, cfg, plan)
     print()
     print(terminal.sweep_table(summary))

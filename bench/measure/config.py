@@ -2,6 +2,7 @@
 Nothing past the CLI sees the argparse namespace."""
 
 import math
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,40 @@ DEFAULT_PREFETCH_MULTIPLIER = 4
 DEFAULT_LOGLEVEL = "warning"
 DEFAULT_RESULT_BACKEND = "none"
 DEFAULT_OUTPUT_DIR = "results"
+
+
+# Open files a worker needs (approximate, generous): its own (libraries,
+# broker connections, logs), a socket per running task for the `net`
+# workload in one process, and the pipes of each prefork child.
+FILES_PER_WORKER = 64
+FILES_PER_PREFORK_CHILD = 6  # measured: a prefork -c 40 main process holds 256 files, -c 10 holds 76
+
+
+def open_files_needed(pool, concurrency, workload):
+    need = FILES_PER_WORKER
+    if pool == "prefork":
+        need += FILES_PER_PREFORK_CHILD * concurrency
+    elif WORKLOADS[workload].needs_stub:
+        need += concurrency  # one socket per task in flight (the stub server holds as many)
+    return need
+
+
+def check_open_files(pool, concurrency, workload):
+    """Refuse now a run the open-file limit (inherited by the worker and the
+    stub server) would make fail after measuring."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = open_files_needed(pool, concurrency, workload)
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise UsageError(
+            f"-c/--concurrency: {pool} -c {concurrency} with the {workload} workload needs about {need} open "
+            f"files, above this shell's limit of {soft} (ulimit -n); raise it (ulimit -n {max(4096, 2 * need)}) "
+            "or lower -c (--force runs it anyway)"
+        )
+
+
+def check_json_path(json_path):
+    if json_path is not None and Path(json_path).is_dir():
+        raise UsageError(f"--json: {json_path} is a directory; name a file, e.g. {Path(json_path) / 'result.json'}")
 
 
 def max_prefork_concurrency(cores):
@@ -188,6 +223,9 @@ def build_run_config(
     check_pools([pool])
     check_workloads([workload])
     concurrency = _concurrency(pool, concurrency, cores, force)
+    if not force:
+        check_open_files(pool, concurrency, workload)
+    check_json_path(json_path)
     check_task_ms(task_ms, [workload])
     if task_ms is None:
         task_ms = WORKLOADS[workload].default_task_ms

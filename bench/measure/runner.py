@@ -10,17 +10,14 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-import shutil
 import socket
-import tempfile
-from pathlib import Path
 
 import psutil
 
 from bench.analysis import stats
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, worker
+from bench.harness import machine, netstub, scratch, worker
 from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
@@ -90,14 +87,14 @@ def recorded_worker(spec, broker):
     """A ready worker and the reader of its per-task records, in a private
     directory removed once the worker has stopped (the runner and the
     benchmark suite start their workers here)."""
-    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
+    workdir = scratch.make("run")
     record_dir = workdir / "records"
     record_dir.mkdir()
     try:
         with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
             yield proc, RecordReader(record_dir)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        scratch.remove(workdir)
 
 
 def measure(cfg, broker, stub_address=None, progress=None):

@@ -12,10 +12,13 @@ Without ``BENCH_RECORD_DIR`` nothing is connected.
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
 from celery import signals
+
+from bench.harness.process import set_parent_death_signal
 
 _started = {}
 _out = {"pid": None, "fd": None}
@@ -53,9 +56,21 @@ def _on_ready(**_):
     Path(os.environ["BENCH_RECORD_DIR"], "ready").write_text(str(os.getpid()))
 
 
+def _die_with_the_worker(**_):
+    # A prefork pool child outlives a worker that was killed outright (the
+    # worker itself dies with the harness): tie the child to its parent too.
+    # (The solo and threads pools send this signal in the main process itself.)
+    if os.getpid() != _main_pid:
+        set_parent_death_signal(signal.SIGKILL, parent_pid=_main_pid)
+
+
+_main_pid = os.getpid()  # the worker's main process: this module loads before the pool forks
+
+
 def install():
     if not os.environ.get("BENCH_RECORD_DIR"):
         return
+    signals.worker_process_init.connect(_die_with_the_worker, weak=False)
     signals.task_prerun.connect(_on_prerun, weak=False)
     signals.task_postrun.connect(_on_postrun, weak=False)
     signals.worker_ready.connect(_on_ready, weak=False)

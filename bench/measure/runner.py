@@ -9,9 +9,7 @@ and a sweep executes many times.
 import contextlib
 import os
 import secrets
-import shutil
 import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import psutil
 
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, worker
+from bench.harness import machine, netstub, scratch, worker
 from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
@@ -65,6 +63,41 @@ def _time_limits(cfg):
     return stall_s, timeout_s
 
 
+def new_run_id(started=None):
+    """A run's id: its UTC start (now, by default) and a random suffix
+    (queue and node names)."""
+    return (started or utc_now()).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def worker_spec(cfg, run_id, queue):
+    """The worker of a run of `cfg`, consuming `queue` from the start."""
+    return worker.WorkerSpec(
+        pool=cfg.pool,
+        concurrency=cfg.concurrency,
+        queue=queue,
+        nodename=f"bench-{run_id}@{socket.gethostname()}",
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        loglevel=cfg.loglevel,
+        result_backend=cfg.result_backend,
+        cpus=cfg.cpus,
+    )
+
+
+@contextlib.contextmanager
+def recorded_worker(spec, broker):
+    """A ready worker and the reader of its per-task records, in a private
+    directory removed once the worker has stopped (the runner and the
+    benchmark suite start their workers here)."""
+    workdir = scratch.make("run")
+    record_dir = workdir / "records"
+    record_dir.mkdir()
+    try:
+        with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
+            yield proc, RecordReader(record_dir)
+    finally:
+        scratch.remove(workdir)
+
+
 def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe):
     """Measure one point in a fresh worker; write its result document and
     return it with its path. Raises RunFailed (after writing the document)
@@ -73,28 +106,15 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     metadata) are seams for tests."""
     workload = WORKLOADS[cfg.workload]
     started = clock()
-    run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    run_id = new_run_id(started)
     warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
-    spec = worker.WorkerSpec(
-        pool=cfg.pool,
-        concurrency=cfg.concurrency,
-        queue=warm_queue,
-        nodename=f"bench-{run_id}@{socket.gethostname()}",
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        loglevel=cfg.loglevel,
-        result_backend=cfg.result_backend,
-        cpus=cfg.cpus,
-    )
+    spec = worker_spec(cfg, run_id, warm_queue)
     args = workload.args(cfg.task_ms, stub_address)
     app = load.client_app(broker)
     stall_s, timeout_s = _time_limits(cfg)
     load_before = os.getloadavg()
-    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
-    record_dir = workdir / "records"
-    record_dir.mkdir()
     try:
-        with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
-            reader = RecordReader(record_dir)
+        with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
                 warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup))
                 load.watch(warm, reader, proc, watcher(broker.pid), stall_s, timeout_s)
@@ -116,7 +136,6 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
                 load.delete_queues(app, warm_queue, main_queue)
     finally:
         app.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)

@@ -2,16 +2,30 @@
 tasks each. Pure functions of the options and the machine's core count."""
 
 import math
+import os
 import random
 from dataclasses import asdict, dataclass
 
 from bench.errors import UsageError
+from bench.harness import machine
 from bench.harness.urls import redact
-from bench.measure.config import default_tasks, default_warmup
+from bench.measure.config import (
+    DEFAULT_PREFETCH_MULTIPLIER,
+    DEFAULT_RESULT_BACKEND,
+    build_run_config,
+    check_pools,
+    check_task_ms,
+    check_workloads,
+    default_tasks,
+    default_warmup,
+)
 from bench.results.schema import point_name
-from bench.workloads import POOLS, WORKLOADS, expected_rate
+from bench.workloads import WORKLOADS, expected_rate
 
+# The defaults of a sweep's options, written only here.
+DEFAULT_POOLS = ("prefork", "gevent", "eventlet", "solo")
 DEFAULT_WORKLOADS = ("cpu", "sleep")
+DEFAULT_PROFILE = "standard"
 # Whole-process costs of one repeat outside its measured window, for the
 # estimate only (seconds): worker boot + stop, and publishing one task.
 REPEAT_OVERHEAD_S = 1.2
@@ -96,16 +110,9 @@ def pinned_cpus(count, available):
 
 def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None):
     """Every point of the sweep, in a stable order (runs are shuffled later)."""
-    for pool in pools:
-        if pool not in POOLS:
-            raise UsageError(f"--pools: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
-    for name in workloads:
-        if name not in WORKLOADS:
-            raise UsageError(f"--workloads: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
-    if task_ms is not None and not 0 < task_ms <= 60_000:
-        raise UsageError(f"--task-ms: must be above 0 and at most 60000, got {task_ms:g}")
-    if task_ms is not None and not any(WORKLOADS[name].sized for name in workloads):
-        raise UsageError(f"--task-ms: none of the workloads {','.join(workloads)} has a size; leave --task-ms out")
+    check_pools(pools, "--pools")
+    check_workloads(workloads, "--workloads")
+    check_task_ms(task_ms, workloads)
     placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
     points = []
     for cpus, point_cores in placements:
@@ -199,21 +206,22 @@ class SweepConfig:
 
 def build_sweep_config(
     *,
-    pools=None,
-    workloads=None,
+    pools=DEFAULT_POOLS,
+    workloads=DEFAULT_WORKLOADS,
     concurrency=None,
     task_ms=None,
     cpu_counts=None,
-    profile="standard",
+    profile=DEFAULT_PROFILE,
     repeats=None,
     broker=None,
     redis_server=None,
-    prefetch_multiplier=4,
-    result_backend="none",
+    prefetch_multiplier=DEFAULT_PREFETCH_MULTIPLIER,
+    result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
 ):
-    """Validate a sweep's options; the per-point checks run on each point."""
+    """Validate a sweep's options and fill in the defaults (the only place
+    they are written); the per-point checks run on each point (plan_sweep)."""
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -223,8 +231,8 @@ def build_sweep_config(
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     return SweepConfig(
-        pools=tuple(pools or ("prefork", "gevent", "eventlet", "solo")),
-        workloads=tuple(workloads or ("cpu", "sleep")),
+        pools=tuple(pools),
+        workloads=tuple(workloads),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,
         cpu_counts=tuple(cpu_counts) if cpu_counts else None,
@@ -239,3 +247,46 @@ def build_sweep_config(
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
     )
+
+
+def make_plan(cfg):
+    """The points of the sweep `cfg` on this machine."""
+    return build_plan(
+        cfg.pools,
+        cfg.workloads,
+        PROFILES[cfg.profile],
+        machine.usable_cores(),
+        sorted(os.sched_getaffinity(0)),
+        concurrency=cfg.concurrency,
+        task_ms=cfg.task_ms,
+        cpu_counts=cfg.cpu_counts,
+    )
+
+
+def run_config_for(cfg, point, json_path=None):
+    """The validated config of one repeat of `point`."""
+    return build_run_config(
+        pool=point.pool,
+        concurrency=point.concurrency,
+        workload=point.workload,
+        task_ms=point.task_ms,
+        tasks=point.tasks,
+        warmup=point.warmup,
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
+        result_backend=cfg.result_backend,
+        json_path=json_path,
+        force=cfg.force,
+        cores=point.cores,
+        cpus=point.cpus,
+    )
+
+
+def plan_sweep(cfg):
+    """The plan of a new sweep, every point's run options checked before
+    anything starts (a -c above the safe limit is refused here, not an hour in)."""
+    plan = make_plan(cfg)
+    for point in plan:
+        run_config_for(cfg, point)
+    return plan

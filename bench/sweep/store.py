@@ -29,6 +29,7 @@ from bench.results.schema import (
     utc_now,
     utc_text,
 )
+from bench.sweep import lock
 from bench.sweep.plan import Point, SweepConfig
 
 __all__ = ["MANIFEST", "RUNS", "SUMMARY", "SweepDir", "resume", "summarize", "summary_of"]
@@ -67,13 +68,18 @@ class SweepDir:
         write_atomic(self.path / MANIFEST, manifest_to_json(manifest))
 
     def read_manifest(self, check=True):
-        """The SweepManifest; None when there is none and `check` is False."""
+        """The SweepManifest, its status made true: a sweep that says it is
+        running (or planned) while no process holds its lock was killed.
+        None when there is none and `check` is False."""
         path = self.path / MANIFEST
         if not path.exists():
             if check:
                 raise UsageError(f"{self.path}: not a sweep directory (no {MANIFEST})")
             return None
-        return typed(path, read_json(path, SWEEP, "sweep manifest"), manifest_from_json)
+        manifest = typed(path, read_json(path, SWEEP, "sweep manifest"), manifest_from_json)
+        if manifest.status in ("running", "planned") and not lock.held(self.path):
+            manifest = dataclasses.replace(manifest, status="interrupted")
+        return manifest
 
     def planned_points(self):
         """The sweep's plan, from its manifest."""

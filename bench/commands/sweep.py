@@ -1,0 +1,65 @@
+"""`python -m bench sweep`: every point of a plan in fresh workers, then
+the table and the report."""
+
+import os
+import sys
+import time
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bench.output import terminal
+from bench.output.export import report_sweep
+from bench.sweep import run as sweep
+from bench.sweep import store
+from bench.sweep.plan import PROFILES, describe
+
+
+def execute(request):
+    cfg, plan = request.config, list(request.plan)
+    resume = store.SweepDir(request.resume) if request.resume is not None else None
+    with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
+        print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
+        print(describe(plan, PROFILES[cfg.profile]), flush=True)
+        with _SweepProgress(plan, cfg) as progress:
+            sweep.run_sweep(target, cfg, plan, progress, broker, stub)
+    summary = store.summarize(target, cfg, plan)
+    print()
+    print(terminal.sweep_table(summary))
+    report_sweep(target.path)
+    print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
+    return 0
+
+
+class _SweepProgress:
+    """A progress bar with the point, repeats done and an ETA on a terminal;
+    a plain line per repeat when there is no TTY or CI is set."""
+
+    def __init__(self, plan, cfg):
+        self.fancy = sys.stdout.isatty() and not os.environ.get("CI")
+        self.bar = None
+
+    def __enter__(self):
+        if self.fancy:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("starting", total=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+    def __call__(self, target, cfg, plan, point, state, doc):
+        total = state["done"] + sweep.remaining_repeats(cfg, target, plan)
+        if self.bar:
+            label = point.key if doc is None else f"{point.key} done"
+            self.bar.update(self.task, description=label, completed=state["done"], total=total)
+            return
+        if doc is None:
+            return
+        elapsed = time.monotonic() - state["started"]
+        eta = elapsed / state["done"] * (total - state["done"])
+        result = f"{doc.summary.throughput_per_s:.1f} tasks/s" if doc.ok else f"FAILED: {doc.status.reason}"
+        print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)

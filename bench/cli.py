@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.analysis import compare
 from bench.commands import SweepRequest
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
@@ -39,6 +38,7 @@ from bench.measure.config import (
     RESULT_BACKENDS,
     build_run_config,
 )
+from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.plan import (

@@ -1,7 +1,7 @@
 """`python -m bench compare BASELINE CANDIDATE`: the decision printed, and
 the exit code it implies; without Celery."""
 
-from bench.analysis import compare
+from bench.output import compare
 
 
 def execute(cfg):

@@ -61,10 +61,5 @@ class _SweepProgress:
             return
         elapsed = time.monotonic() - state["started"]
         eta = elapsed / state["done"] * (total - state["done"])
-        status = doc["status"]
-        result = (
-            f"{doc['summary']['throughput_per_s']:.1f} tasks/s"
-            if status["state"] == "ok"
-            else f"FAILED: {status['reason']}"
-        )
+        result = f"{doc.summary.throughput_per_s:.1f} tasks/s" if doc.ok else f"FAILED: {doc.status.reason}"
         print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)

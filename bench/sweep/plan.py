@@ -19,6 +19,7 @@ from bench.measure.config import (
     default_tasks,
     default_warmup,
 )
+from bench.results.schema import point_name
 from bench.workloads import WORKLOADS, expected_rate
 
 # The defaults of a sweep's options, written only here.
@@ -82,9 +83,8 @@ class Point:
 
     @property
     def key(self):
-        size = f"-{self.task_ms:g}ms" if self.task_ms is not None else ""
-        pin = f"-cpus{len(self.cpus)}" if self.cpus else ""
-        return f"{self.workload}{size}-{self.pool}-c{self.concurrency}{pin}"
+        pinned = len(self.cpus) if self.cpus else None
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned)
 
     def to_json(self):
         out = asdict(self)

@@ -109,6 +109,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
     app = load.client_app(broker)
     stall_s, timeout_s = _time_limits(cfg)
     started_utc, load_before = _utc_now(), os.getloadavg()
+    batch = None
     try:
         with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
@@ -127,10 +128,11 @@ def measure(cfg, broker, stub_address=None, progress=None):
             load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
             load.watch(batch, reader, proc, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
-        if batch.outcome != "broker lost":
-            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
-                load.delete_queues(app, warm_queue, main_queue)
     finally:
+        # Also after a failure or a signal: the user's broker is left as it was.
+        if batch is None or batch.outcome != "broker lost":
+            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename])
         app.close()
 
     document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)

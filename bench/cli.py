@@ -56,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with errors as one line (no usage dump) and exit code 2."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(message)  # main() names the subcommand
 
 
 # --- Option types: each turns one argument into a value, or says why not ----
@@ -478,8 +478,17 @@ COMMANDS = {
 }
 
 
+def _said_by(argv):
+    """The name errors are said under: `python -m bench SUBCOMMAND`, as far
+    as the command line names one."""
+    words = sys.argv[1:] if argv is None else argv
+    command = next((w for w in words if not w.startswith("-")), None)
+    return f"python -m bench {command}" if command in COMMANDS else "python -m bench"
+
+
 def main(argv=None):
     shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
+    said_by = _said_by(argv)
     try:
         args = create_parser().parse_args(argv)
         request = COMMANDS[args.command].configure(args)
@@ -488,10 +497,10 @@ def main(argv=None):
         command = importlib.import_module(f"bench.commands.{args.command}")
         return command.execute(request)
     except Interrupted as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{said_by}: error: {exc}", file=sys.stderr)
         return shutdown.exit_code
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{said_by}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
         # As the program (argv None) a late signal must not cut the exit short;

@@ -4,6 +4,7 @@ until it is all there, release it to the worker, and watch it complete."""
 import time
 from dataclasses import dataclass, field
 
+import redis
 from celery import Celery
 from kombu.utils.uuid import uuid
 
@@ -63,8 +64,6 @@ def delete_queues(app, *names):
 
 
 def _tidy_redis(url, traces):
-    import redis
-
     client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
     deadlines = None
     try:

@@ -304,7 +304,13 @@ def _add_sweep(sub):
     where.add_argument(
         "--resume",
         metavar="SWEEP_DIR",
-        help="continue an interrupted sweep, with its own options, without redoing finished work",
+        help="continue an interrupted sweep, with its own options, without redoing finished work "
+        "(a folder of sweeps: its latest)",
+    )
+    where.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and its estimated duration, then stop: nothing is started or created",
     )
 
 
@@ -419,6 +425,12 @@ def configure_run(args):
         )
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
+    if cfg.pool == "solo" and cfg.concurrency != 1:
+        print(
+            f"note: the solo pool runs one task at a time: -c {cfg.concurrency} is accepted, as Celery does, "
+            "and the run is recorded as 1 slot",
+            file=sys.stderr,
+        )
     return cfg
 
 
@@ -428,8 +440,8 @@ def configure_sweep(args):
         given = [f"--{name.replace('_', '-')}" for name in _SWEEP_OPTIONS if getattr(args, name) is not None]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
-        target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
-        return SweepRequest(cfg, tuple(plan), target.path, output_dir)
+        target, cfg, plan = store.resume(_sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     cfg = build_sweep_config(
         **_given(
             pools=args.pools,
@@ -447,13 +459,27 @@ def configure_sweep(args):
             force=args.force,
         )
     )
-    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir)
+    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
+
+
+def _sweep_dir(path):
+    """The sweep a SWEEP_DIR argument names (a folder of sweeps names its
+    latest); the choice is said on stderr."""
+    found = store.find_sweep(path)
+    if found.note:
+        print(f"note: {found.note}", file=sys.stderr)
+    return found.path
+
+
+def _result(path):
+    """A compare side: a run's result file, or a sweep (as for SWEEP_DIR)."""
+    return _sweep_dir(path) if Path(path).is_dir() else Path(path)
 
 
 def configure_compare(args):
     return compare.build_compare_config(
-        baseline=args.baseline,
-        candidate=args.candidate,
+        baseline=_result(args.baseline),
+        candidate=_result(args.candidate),
         threshold=args.threshold,
         fmt=args.format,
         fail_on_unstable=args.fail_on_unstable,
@@ -471,8 +497,8 @@ class Command:
 COMMANDS = {
     "run": Command(_add_run, configure_run),
     "sweep": Command(_add_sweep, configure_sweep),
-    "plot": Command(_add_plot, lambda args: args.sweep_dir),
-    "report": Command(_add_report, lambda args: args.sweep_dir),
+    "plot": Command(_add_plot, lambda args: _sweep_dir(args.sweep_dir)),
+    "report": Command(_add_report, lambda args: _sweep_dir(args.sweep_dir)),
     "compare": Command(_add_compare, configure_compare),
     "broker": Command(_add_broker, lambda args: args.redis_server),
 }

@@ -212,7 +212,7 @@ def load_run(path: Path) -> Results:
     try:
         key = PointKey(
             pool=cfg["pool"],
-            concurrency=int(cfg["concurrency"]),
+            concurrency=int(cfg.get("slots", cfg["concurrency"])),  # by what ran: solo is one slot
             workload=cfg["workload"],
             task_ms=_task_ms(cfg.get("task_ms")),
             cpus=_cpus(cfg.get("cores", meta.get("usable_cores"))),

@@ -19,3 +19,4 @@ class SweepRequest:
     plan: tuple[Point, ...]  # every point, each checked before anything starts
     resume: Path | None  # the interrupted sweep's directory to continue; None: a new sweep
     output_dir: Path  # where a new sweep's directory is made
+    dry_run: bool = False  # print the plan and the estimate only

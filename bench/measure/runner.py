@@ -165,7 +165,8 @@ def _placement(cfg, broker):
 def result_path(cfg, run_id):
     if cfg.json_path is not None:
         return cfg.json_path
-    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{cfg.workload}.json"
+    # Named by what ran: solo is always one slot, whatever -c said.
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.slots}-{cfg.workload}.json"
 
 
 def build_document(cfg, broker, batch, resources, started_utc, load_before, run_id):

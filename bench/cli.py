@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import __version__
 from bench.analysis import compare
-from bench.commands import SweepRequest
+from bench.commands import SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
 from bench.measure.config import (
@@ -310,7 +310,7 @@ def _add_sweep(sub):
     where.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan and its estimated duration, then stop: nothing is started or created",
+        help="print the plan and its estimated duration, then stop: nothing is started or created (default: off)",
     )
 
 
@@ -440,7 +440,7 @@ def configure_sweep(args):
         given = [f"--{name.replace('_', '-')}" for name in _SWEEP_OPTIONS if getattr(args, name) is not None]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
-        target, cfg, plan = store.resume(_sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     cfg = build_sweep_config(
         **_given(
@@ -462,24 +462,10 @@ def configure_sweep(args):
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
 
 
-def _sweep_dir(path):
-    """The sweep a SWEEP_DIR argument names (a folder of sweeps names its
-    latest); the choice is said on stderr."""
-    found = store.find_sweep(path)
-    if found.note:
-        print(f"note: {found.note}", file=sys.stderr)
-    return found.path
-
-
-def _result(path):
-    """A compare side: a run's result file, or a sweep (as for SWEEP_DIR)."""
-    return _sweep_dir(path) if Path(path).is_dir() else Path(path)
-
-
 def configure_compare(args):
     return compare.build_compare_config(
-        baseline=_result(args.baseline),
-        candidate=_result(args.candidate),
+        baseline=args.baseline,
+        candidate=args.candidate,
         threshold=args.threshold,
         fmt=args.format,
         fail_on_unstable=args.fail_on_unstable,
@@ -497,8 +483,8 @@ class Command:
 COMMANDS = {
     "run": Command(_add_run, configure_run),
     "sweep": Command(_add_sweep, configure_sweep),
-    "plot": Command(_add_plot, lambda args: _sweep_dir(args.sweep_dir)),
-    "report": Command(_add_report, lambda args: _sweep_dir(args.sweep_dir)),
+    "plot": Command(_add_plot, lambda args: args.sweep_dir),
+    "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
     "broker": Command(_add_broker, lambda args: args.redis_server),
 }

@@ -117,7 +117,7 @@ def find_sweep(path):
     if (path / MANIFEST).is_file():
         return Found(path, None)
     if not path.is_dir():
-        raise UsageError(f"{path}: no such sweep directory")
+        raise UsageError(f"{path}: not a directory (no such sweep)")
     inside = sorted((d for d in path.iterdir() if (d / MANIFEST).is_file()), key=lambda d: d.name)
     if not inside:
         raise UsageError(f"{path}: not a sweep directory (no {MANIFEST}), and no sweep inside it")

@@ -113,6 +113,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     app = load.client_app(broker)
     stall_s, timeout_s = _time_limits(cfg)
     load_before = os.getloadavg()
+    batch = None
     try:
         with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
@@ -131,10 +132,11 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
             load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
             load.watch(batch, reader, proc, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
-        if batch.outcome != "broker lost":
-            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
-                load.delete_queues(app, warm_queue, main_queue)
     finally:
+        # Also after a failure or a signal: the user's broker is left as it was.
+        if batch is None or batch.outcome != "broker lost":
+            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename])
         app.close()
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
@@ -174,4 +176,5 @@ def settings_of(cfg, broker) -> RunSettings:
 def result_path(cfg, run_id):
     if cfg.json_path is not None:
         return cfg.json_path
-    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{cfg.workload}.json"
+    # Named by what ran: solo is always one slot, whatever -c said.
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.slots}-{cfg.workload}.json"

@@ -125,7 +125,7 @@ def load_run(path: Path) -> Results:
     try:
         key = PointKey(
             pool=cfg.pool,
-            concurrency=int(cfg.concurrency),
+            concurrency=int(cfg.concurrency if cfg.slots is None else cfg.slots),  # by what ran: solo is one slot
             workload=cfg.workload,
             task_ms=_task_ms(cfg.task_ms),
             cpus=_cpus(cfg.cores if cfg.cores is not None else meta.usable_cores),

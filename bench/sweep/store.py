@@ -9,6 +9,7 @@ resume; a repeat that failed is kept and counted as an attempt.
 """
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.analysis.summary import summarize_point, summarize_sweep
@@ -126,6 +127,32 @@ class SweepDir:
         while f"r{n:02d}" in taken:
             n += 1
         return self.point_dir(point) / f"r{n:02d}.json"
+
+
+@dataclass(frozen=True)
+class Found:
+    """The sweep a path names, and how it was found."""
+
+    path: Path  # the sweep directory
+    note: str | None  # said to the user when the path was a folder of sweeps
+
+
+def find_sweep(path):
+    """The sweep directory `path` names: itself, or, for a folder that holds
+    sweeps (e.g. results/), the only one inside or else the latest (by its
+    name, which starts with its UTC start time), with a note saying so."""
+    path = Path(path)
+    if (path / MANIFEST).is_file():
+        return Found(path, None)
+    if not path.is_dir():
+        raise UsageError(f"{path}: not a directory (no such sweep)")
+    inside = sorted((d for d in path.iterdir() if (d / MANIFEST).is_file()), key=lambda d: d.name)
+    if not inside:
+        raise UsageError(f"{path}: not a sweep directory (no {MANIFEST}), and no sweep inside it")
+    if len(inside) == 1:
+        return Found(inside[0], f"using the sweep in {path}: {inside[0]}")
+    others = ", ".join(d.name for d in inside[:-1][-3:])
+    return Found(inside[-1], f"{path} holds {len(inside)} sweeps; using the latest, {inside[-1]} (others: {others})")
 
 
 def resume(path, broker_url=None, measuring=True):

@@ -226,6 +226,11 @@ def _add_run(sub):
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
+    what.add_argument(
+        "--workers",
+        type=_whole(1),
+        help="worker nodes on this host, each with this pool and -c, consuming the same queue (default: 1)",
+    )
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
     out = run.add_argument_group("output")
@@ -423,6 +428,7 @@ def configure_run(args):
             output_dir=args.output_dir,
             json_path=args.json,
             force=args.force,
+            workers=args.workers,
         )
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)

@@ -68,24 +68,28 @@ class Ceiling:
     basis: str  # which limit binds, in words
 
 
-def ceiling(workload, pool, concurrency, task_ms, cores):
-    """The physical ceiling of one point, from METHOD.md.
+def ceiling(workload, pool, concurrency, task_ms, cores, workers=1):
+    """The physical ceiling of one point, from METHOD.md, for `workers`
+    worker nodes with `concurrency` each.
 
-    - Waiting S seconds per task in `slots` slots: at most slots / (C + S).
-    - C seconds of CPU per task: at most min(slots, cores) / C for prefork,
-      1 / C for the single-process pools (a greenlet that computes never
-      yields, and hashing that releases the GIL still blocks its greenlet).
+    - Waiting S seconds per task in `slots` slots (all workers'): at most
+      slots / (C + S).
+    - C seconds of CPU per task: at most min(processes, cores) / C for
+      prefork (its processes across all workers); min(workers, cores) / C for
+      the single-process pools, one process per worker (a greenlet that
+      computes never yields, and hashing that releases the GIL still blocks
+      its greenlet).
     The binding limit is the smaller. Sizeless tasks (noop and the tutorial's)
     are bounded only by the per-task overhead, measured by the noop workload.
     """
     if not workload.sized:
         return Ceiling(None, "Celery's per-task overhead (measure the noop workload)")
-    n = slots(pool, concurrency)
+    n = slots(pool, concurrency) * workers
     cpu_s = task_ms * workload.cpu_share / 1000.0
     busy_s = task_ms * (workload.cpu_share + workload.io_share) / 1000.0
     limits = [(n / busy_s, f"{n} slot{'s' if n > 1 else ''} x {busy_s * 1000:g} ms per task")]
     if cpu_s > 0:
-        parallel = min(n, cores) if pool not in SINGLE_PROCESS_POOLS else 1
+        parallel = min(n, cores) if pool not in SINGLE_PROCESS_POOLS else min(workers, cores)
         limits.append(
             (parallel / cpu_s, f"{parallel:g} core{'s' if parallel != 1 else ''} x {cpu_s * 1000:g} ms CPU per task")
         )
@@ -93,8 +97,8 @@ def ceiling(workload, pool, concurrency, task_ms, cores):
     return Ceiling(per_s, basis)
 
 
-def expected_rate(workload, pool, concurrency, task_ms, cores, overhead_per_s=1000.0):
+def expected_rate(workload, pool, concurrency, task_ms, cores, overhead_per_s=1000.0, workers=1):
     """A guess of throughput, to size batches: the ceiling, capped by a rough
-    per-task overhead of Celery on a small machine."""
-    bound = ceiling(workload, pool, concurrency, task_ms, cores).per_s
-    return min(bound if bound is not None else math.inf, overhead_per_s)
+    per-task overhead of Celery on a small machine (per worker, up to the cores)."""
+    bound = ceiling(workload, pool, concurrency, task_ms, cores, workers).per_s
+    return min(bound if bound is not None else math.inf, overhead_per_s * max(1, min(workers, int(cores))))

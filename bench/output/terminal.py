@@ -35,7 +35,7 @@ def run_summary(result):
     size = f" {cfg.task_ms:g} ms" if cfg.task_ms is not None else ""
     res = s.resources
     lines = [
-        f"{cfg.pool} -c {cfg.concurrency}  {cfg.workload}{size}  "
+        f"{_shape(cfg.workers)}{cfg.pool} -c {cfg.concurrency}  {cfg.workload}{size}  "
         f"{tasks.published} tasks (+{cfg.warmup} warm-up)  "
         f"broker: {cfg.broker.server} ({'embedded' if cfg.broker.embedded else cfg.broker.url})",
         f"machine: {meta.usable_cores:g} usable cores, {meta.cpu_model}",
@@ -56,7 +56,7 @@ def run_summary(result):
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
     lines += [
         f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
-        f"(-c {cfg.concurrency}, {s.processes_used} process(es))",
+        f"(-c {cfg.concurrency}{_times_workers(cfg.workers)}, {s.processes_used} process(es))",
         "  latency (ms)        p50      p90      p99      max",
     ]
     for kind, name in LATENCY_KINDS:
@@ -73,6 +73,7 @@ def run_summary(result):
             f"  worker memory   USS {_mib(res.worker_uss_peak_bytes)}, PSS {_mib(res.worker_pss_peak_bytes)} "
             f"(peak, {res.worker_processes} processes)"
         )
+        lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
     load = s.load_average_before
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     lines.append(
@@ -81,6 +82,28 @@ def run_summary(result):
         + (f" ({tasks.duplicates} reported twice)" if tasks.duplicates else "")
     )
     return "\n".join(lines)
+
+
+def _shape(workers):
+    return f"{workers} workers x " if workers and workers > 1 else ""
+
+
+def _times_workers(workers):
+    return f" x {workers} workers" if workers and workers > 1 else ""
+
+
+def _per_worker(shares, tasks):
+    """One line per worker node, when there are several."""
+    if len(shares) < 2:
+        return []
+    lines = ["  per worker      tasks   CPU s   cores   USS peak   processes"]
+    for i, share in enumerate(shares):
+        done = tasks[i] if i < len(tasks) else "-"
+        lines.append(
+            f"    worker {i:<6}{done:>7}  {share.cpu_s:6.2f}  {share.cpu_cores:6.2f}  "
+            f"{_mib(share.uss_peak_bytes):>10}  {share.processes:>9}"
+        )
+    return lines
 
 
 def _rate(value):

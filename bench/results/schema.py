@@ -13,13 +13,17 @@ JSON format history (SCHEMA_VERSION):
       is `load_average_1m_before`. A run keeps its layout, and always has
       `run_id` and `samples` (null when it was never measured) and a full
       `config`. Version-1 files are still read: fields they lack read as None.
+      Added later within version 2 (a file without them reads as one worker
+      and none of the others): config.workers, config.max_tasks_per_child,
+      config.acks_late as set (it was always false), summary.tasks_per_worker,
+      summary.resources.per_worker, samples.node.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 SCHEMA_VERSION = 2
@@ -103,8 +107,21 @@ LATENCY_KINDS = (("wait", "wait_s"), ("service", "service_s"), ("sojourn", "sojo
 
 
 @dataclass(frozen=True)
+class WorkerShare:
+    """One worker node's part of the resources (with --workers N)."""
+
+    cpu_s: float | None = None  # user + system CPU seconds of its process tree in the window
+    cpu_cores: float | None = None  # cpu_s / window: cores it kept busy on average
+    uss_peak_bytes: int | None = None  # the peak of its tree's summed USS, bytes
+    pss_peak_bytes: int | None = None  # the peak of its tree's summed PSS, bytes
+    rss_peak_bytes: int | None = None  # the peak of its tree's summed RSS, bytes
+    processes: int | None = None  # processes in its tree (main + pool children), peak
+
+
+@dataclass(frozen=True)
 class Resources:
-    """The worker tree, the harness and the broker over the measured batch."""
+    """The worker trees (summed over all worker nodes), the harness and the
+    broker over the measured batch."""
 
     window_s: float | None = None  # wall seconds the sampler covered (the measured batch)
     worker_cpu_s: float | None = None  # user + system CPU seconds of the worker tree in the window
@@ -119,6 +136,9 @@ class Resources:
     harness_cpu_s: float | None = None  # CPU seconds of this process: a saturated producer shows here
     broker_cpu_s: float | None = None  # CPU seconds of the embedded broker; None for the user's own
     samples: int | None = None  # how many memory samples were taken
+    # Each worker node's share, in node order (one entry with one worker).
+    # Peaks are per tree, so they need not add up to the summed peak.
+    per_worker: tuple[WorkerShare, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,7 @@ class RunSummary:
     max_concurrency: int | None = None  # tasks running at the same instant, most
     mean_concurrency: float | None = None  # tasks in flight on average over the window
     processes_used: int | None = None  # distinct worker pids that ran a task
+    tasks_per_worker: tuple[int, ...] | None = None  # succeeded tasks each worker node ran, in node order
     load_average_before: tuple[float, ...] | None = None  # 1, 5, 15-minute load average before the run
     resources: Resources | None = None  # None: not sampled
 
@@ -161,15 +182,17 @@ class RunSettings:
     """The full configuration of one run (its `config`)."""
 
     pool: str | None = None  # prefork | gevent | eventlet | solo
-    concurrency: int | None = None  # -c: processes or greenlets
-    slots: int | None = None  # tasks the pool can run at once (solo: 1)
+    concurrency: int | None = None  # -c: processes or greenlets, of each worker
+    workers: int = 1  # worker nodes on the host, each with this pool and -c
+    slots: int | None = None  # tasks that can run at once over all the workers (solo: 1 per worker)
     workload: str | None = None  # workload name
     task: str | None = None  # Celery task name
     task_ms: float | None = None  # ms, size of each task; None for sizeless workloads
     tasks: int | None = None  # tasks in the measured batch
     warmup: int | None = None  # tasks run and discarded first
     prefetch_multiplier: int | None = None  # the worker's --prefetch-multiplier
-    acks_late: bool | None = None  # the worker acknowledges after the task (always False here)
+    acks_late: bool | None = None  # task_acks_late: the worker acknowledges after the task ran
+    max_tasks_per_child: int = 0  # a pool process is replaced after this many tasks; 0: never
     serializer: str | None = None  # task serializer (json)
     result_backend: str | None = None  # "none" or the backend URL, password redacted
     worker_loglevel: str | None = None  # the worker's --loglevel
@@ -201,6 +224,7 @@ class Samples:
     started_s: tuple[float, ...] = ()  # s
     finished_s: tuple[float, ...] = ()  # s
     pid: tuple[int, ...] = ()  # worker process of each task
+    node: tuple[int, ...] = ()  # worker node of each task (0 to workers - 1)
     state: tuple[str, ...] = ()  # Celery state of each task
     errors: tuple[TaskError, ...] = ()  # the first 100
     missing_ids: tuple[str, ...] = ()  # the first 100, sorted
@@ -392,7 +416,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
         value = getattr(summary, f.name)
         if f.name == "latency":
             out.update(latency_fields(value))
-        elif f.name == "load_average_before":
+        elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
         elif f.name in ("tasks", "resources"):
             out[f.name] = None if value is None else _plain(value)
@@ -409,8 +433,14 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
-        resources=None if resources is None else _pick(Resources, resources),
+        tasks_per_worker=_tuple(data.get("tasks_per_worker")),
+        resources=None if resources is None else _resources_from_json(resources),
     )
+
+
+def _resources_from_json(data: Mapping[str, Any]) -> Resources:
+    shares = tuple(_pick(WorkerShare, share) for share in data.get("per_worker") or ())
+    return _pick(Resources, data, per_worker=shares)
 
 
 def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
@@ -430,6 +460,8 @@ def _samples_from_json(data: Mapping[str, Any]) -> Samples:
         started_s=tuple(data.get("started_s", ())),
         finished_s=tuple(data.get("finished_s", ())),
         pid=tuple(data.get("pid", ())),
+        # before --workers there was one worker: node 0 ran every task
+        node=tuple(data["node"]) if "node" in data else (0,) * len(data.get("pid", ())),
         state=tuple(data.get("state", ())),
         errors=tuple(TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
         missing_ids=tuple(data.get("missing_ids", ())),
@@ -464,15 +496,23 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
     """A run's document of any version this harness wrote. KeyError,
     TypeError or ValueError when it is malformed."""
     summary, samples = data.get("summary"), data.get("samples")
+    config = _settings_from_json(data["config"])
     return RunResult(
         status=_pick(RunStatus, data["status"]),
-        config=_settings_from_json(data["config"]),
+        config=config,
         metadata=_pick(Metadata, data.get("metadata") or {}),
-        summary=None if summary is None else run_summary_from_json(summary),
+        summary=None if summary is None else _one_worker_default(run_summary_from_json(summary), config),
         samples=None if samples is None else _samples_from_json(samples),
         run_id=data.get("run_id"),
         schema_version=data["schema_version"],
     )
+
+
+def _one_worker_default(summary: RunSummary, config: RunSettings) -> RunSummary:
+    """A file from before --workers ran one worker: it ran every task."""
+    if summary.tasks_per_worker is None and config.workers == 1 and summary.tasks.succeeded is not None:
+        return replace(summary, tasks_per_worker=(summary.tasks.succeeded,))
+    return summary
 
 
 def point_to_json(point: PointSummary) -> dict:

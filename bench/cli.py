@@ -39,6 +39,7 @@ from bench.measure.config import (
     RESULT_BACKENDS,
     build_run_config,
 )
+from bench.measure.settings import SETTINGS
 from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -95,6 +96,15 @@ def _names(known):
         return names
 
     return parse
+
+
+def _vary(text):
+    """--vary NAME=V1,V2: (name, (value, ...)); the values are checked with
+    the other options (build_sweep_config)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,..., got {text!r}")
+    return name.strip(), tuple(v.strip() for v in values.split(",") if v.strip())
 
 
 def _positive_ms(text):
@@ -252,6 +262,8 @@ _SWEEP_OPTIONS = (
     "result_backend",
     "force",
     "redis_server",
+    "workers",
+    "vary",
 )
 
 
@@ -287,6 +299,21 @@ def _add_sweep(sub):
         help=f"comma-separated workloads (default: {','.join(DEFAULT_WORKLOADS)})",
     )
     _add_task_ms(matrix)
+    matrix.add_argument(
+        "--workers",
+        type=_whole_list,
+        metavar="LIST",
+        help="comma-separated worker counts: each point runs that many worker nodes, each with the pool and -c "
+        "(default: 1)",
+    )
+    matrix.add_argument(
+        "--vary",
+        type=_vary,
+        action="append",
+        metavar="NAME=V1,V2",
+        help="a setting as an axis (repeatable; the axes cross; each combination is its own curve and "
+        "verdict): " + "; ".join(f"{s.name}: {s.summary}" for s in SETTINGS.values()) + " (default: none)",
+    )
     matrix.add_argument(
         "--cpus",
         type=_whole_list,
@@ -464,6 +491,8 @@ def configure_sweep(args):
             result_backend=args.result_backend,
             seed=args.seed,
             force=args.force,
+            vary=args.vary,
+            workers=args.workers,
         )
     )
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)

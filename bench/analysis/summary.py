@@ -28,7 +28,7 @@ def analyze(summary):
     fits: dict[str, dict[str, USLFit]] = {}
     for key, curves in groups(summary).items():
         for pool, curve in curves.items():
-            if pool == "solo":
+            if curve.pool == "solo":
                 fits.setdefault(key, {})[pool] = USLFit(False, "solo runs at -c 1 only")
                 continue
             fits.setdefault(key, {})[pool] = fit_usl(curve.c, curve.medians())
@@ -46,7 +46,8 @@ def analyze(summary):
 def summarize_point(point, attempts, ci_target) -> PointSummary:
     """One point's summary over its ok repeats. `point`: the planned point
     (its pool, concurrency, workload, task_ms, cpus, cores, tasks, warmup,
-    key); `attempts`: its finished repeats as (path, RunResult)."""
+    key, workers, settings: broker URLs already redacted); `attempts`: its
+    finished repeats as (path, RunResult)."""
     ok = [r for _, r in attempts if r.ok]
     failed = [r for _, r in attempts if not r.ok]
     planned = PointSummary(
@@ -59,6 +60,8 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         tasks=point.tasks,
         warmup=point.warmup,
         key=point.key,
+        workers=point.workers,
+        settings=tuple(point.settings),
         repeats=len(ok),
         failed_repeats=len(failed),
     )

@@ -1,8 +1,8 @@
 """report.md: a sweep's summary to paste into an issue or a pull request."""
 
 from bench import __version__
-from bench.analysis.groups import group_key, group_label
-from bench.output.terminal import sweep_table_rows
+from bench.analysis.groups import curve_name, group_key, group_label
+from bench.output.terminal import shapes_table_rows, sweep_table_rows
 from bench.results.schema import Metadata, utc_now
 
 HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
@@ -41,14 +41,15 @@ def verdict_rows(summary, analysis):
     seen = set()
     for point in summary.points:
         key = group_key(point)
-        if (key, point.pool) in seen:
+        name = curve_name(point)  # a verdict per pool and combination of the other axes
+        if (key, name) in seen:
             continue
-        seen.add((key, point.pool))
-        v = analysis.verdicts[key][point.pool]
+        seen.add((key, name))
+        v = analysis.verdicts[key][name]
         within = f"-c {v.within_c}: {_num(v.within_per_s)}/s" if v.within_c else "-"
         beyond = f"-c {v.beyond_c}: {_num(v.beyond_per_s)}/s" if v.beyond_c else "-"
         gain = f"{_pct(v.gain)} ({_pct(v.gain_ci95[0])} to {_pct(v.gain_ci95[1])})" if v.gain_ci95 else "-"
-        rows.append([group_label(point), point.pool, within, beyond, gain, f"**{v.word}**"])
+        rows.append([group_label(point), name, within, beyond, gain, f"**{v.word}**"])
     return rows
 
 
@@ -72,9 +73,33 @@ def figure_names(summary):
     out = []
     for key, label in keys.items():
         sized = any(p.task_ms is not None for p in summary.points if group_key(p) == key)
+        shaped = any(p.workers > 1 for p in summary.points if group_key(p) == key)
         kinds = ["throughput", *(["efficiency"] if sized else []), "latency", "memory", "cpu"]
+        kinds += ["shapes"] if shaped else []
         out.append((label, [f"{kind}-{key}.png" for kind in kinds]))
     return out
+
+
+def _shapes_section(summary):
+    """The same medians by total concurrency, when some points run several workers."""
+    rows = shapes_table_rows(summary)
+    if not rows:
+        return []
+    return [
+        "### By total concurrency (-c x workers)",
+        "",
+        "Shapes of one total size in one column: one big worker against several smaller ones.",
+        "",
+        _table(rows),
+        "",
+    ]
+
+
+def _varied_line(cfg):
+    if not cfg.vary:
+        return []
+    axes = "; ".join(f"{name} = {', '.join(values)}" for name, values in cfg.vary)
+    return [f"- varied (each combination is its own curve and verdict): {axes}"]
 
 
 def render(summary, status, analysis, sweep_name, now=None, tool_version=__version__):
@@ -104,6 +129,7 @@ def render(summary, status, analysis, sweep_name, now=None, tool_version=__versi
         f"- {len(points)} points, {repeats} measured repeats; broker "
         f"{broker}; result backend {cfg.result_backend}; "
         f"prefetch multiplier {cfg.prefetch_multiplier}",
+        *_varied_line(cfg),
         "",
         f"## Verdict on the tutorial's {HEADLINE}",
         "",
@@ -121,6 +147,7 @@ def render(summary, status, analysis, sweep_name, now=None, tool_version=__versi
         "",
         "`*` best -c of the row; `~` unstable (coefficient of variation above 10%).",
         "",
+        *_shapes_section(summary),
         "## Scalability model",
         "",
         "The Universal Scalability Law X(N) = lambda N / (1 + sigma (N-1) + kappa N (N-1)) fitted to each curve's "

@@ -22,6 +22,37 @@ STYLE = {
     "eventlet": {"color": "#009E73", "marker": "^", "linestyle": "-."},
     "solo": {"color": "#CC79A7", "marker": "D", "linestyle": ":"},
 }
+# With varied settings or several workers a pool has several lines: the
+# colour says the settings (colour-blind safe), the dash the worker count
+# (solid: 1), the marker the pool, and the legend names all of them.
+PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255", "#44AA99", "#999933",
+)  # fmt: skip
+DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
+
+
+def _styles(curves):
+    """{curve name: line style}: the pool's own style when no curve has a
+    variant, else colour by settings and dash by worker count (see PALETTE)."""
+    if not any(curve.variant for curve in curves.values()):
+        return {name: STYLE.get(curve.pool, STYLE["prefork"]) for name, curve in curves.items()}
+    combos = list(dict.fromkeys(c.points[0].settings for c in curves.values()))
+    counts = sorted({c.points[0].workers for c in curves.values()})
+    return {
+        name: {
+            "color": PALETTE[combos.index(curve.points[0].settings) % len(PALETTE)],
+            "marker": STYLE.get(curve.pool, STYLE["prefork"])["marker"],
+            "linestyle": DASHES[counts.index(curve.points[0].workers) % len(DASHES)],
+        }
+        for name, curve in curves.items()
+    }
+
+
+def _legend_columns(curves, default):
+    """Fewer columns when the lines' names are long (settings in them)."""
+    return 2 if any(curve.variant for curve in curves.values()) else default
+
+
 FORMATS = ("png", "svg")
 DPI = 110
 
@@ -62,7 +93,7 @@ def _ceiling_curve(curve, cores):
     first = curve.points[0]
     workload = WORKLOADS[first.workload]
     grid = _grid(curve.c)
-    values = [ceiling(workload, curve.pool, n, first.task_ms, cores).per_s for n in grid]
+    values = [ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
     return grid, values
 
 
@@ -76,8 +107,9 @@ def _grid(cs):
 def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
     """One throughput panel: median with its CI band, ceiling, USL fit."""
     top = 0.0
+    styles = _styles(curves)
     for pool, curve in curves.items():
-        style = STYLE[pool]
+        style = styles[pool]
         med = curve.medians()
         lows = [
             (p.throughput.ci95_low_per_s if p.throughput else None) or m for p, m in zip(curve.points, med, strict=True)
@@ -86,7 +118,7 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
             (p.throughput.ci95_high_per_s if p.throughput else None) or m
             for p, m in zip(curve.points, med, strict=True)
         ]
-        label = pool if pool != "solo" else "solo (-c 1 only)"
+        label = pool if curve.pool != "solo" else f"{pool} (-c 1 only)"
         if verdicts and pool in verdicts:
             label += f": {verdicts[pool].word}"
         ax.plot(curve.c, med, label=label, markersize=5, linewidth=1.6, **style)
@@ -113,15 +145,19 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
         ]
         labels += ["physical ceiling", "USL fit"]
         # Below the axes, so it never hides a curve.
-        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+        ncol = _legend_columns(curves, 3)
+        ax.legend(
+            handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False
+        )
 
 
 def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, percent=False):
     """One line per pool and series (a function of a point); `styles` gives
     each series a line style (the pools then differ by colour and marker),
     else each pool keeps its own."""
+    lines = _styles(curves)
     for pool, curve in curves.items():
-        style = dict(STYLE[pool])
+        style = dict(lines[pool])
         for i, get in enumerate(series):
             values = [None if v is None else v * scale for v in curve.values(get)]
             if all(v is None for v in values):
@@ -139,14 +175,16 @@ def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, perc
 
 def _pool_legend(ax, curves, extra=()):
     # When line styles carry another meaning (p50/p99), pools keep colour and marker only.
+    styles = _styles(curves)
     handles = [
-        plt.Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves
+        plt.Line2D([], [], markersize=5, **(styles[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves
     ]
     labels = list(curves)
     for label, linestyle in extra:
         handles.append(plt.Line2D([], [], color="0.3", linestyle=linestyle))
         labels.append(label)
-    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    ncol = _legend_columns(curves, 4)
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
 
 
 def _save(fig, directory, name):
@@ -222,8 +260,34 @@ def figures(summary, directory, verdicts=None):
         ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
         written += _save(fig, directory, f"cpu-{key}")
 
+        if any(p.workers > 1 for curve in curves.values() for p in curve.points):
+            fig, ax = plt.subplots(figsize=(7.5, 4.6))
+            shapes_axes(ax, curves)
+            ax.set_title(_title(curves, "Shapes of one total size", cores), fontsize=10)
+            written += _save(fig, directory, f"shapes-{key}")
+
     written += overview(all_groups, directory, machine_cores, verdicts)
     return written
+
+
+def shapes_axes(ax, curves):
+    """Median throughput against the total concurrency (-c x workers), one
+    line per shape: 1 x prefork 8 and 2 x prefork 4 share an x."""
+    styles = _styles(curves)
+    ticks = set()
+    for name, curve in curves.items():
+        totals = [p.total_concurrency for p in curve.points]
+        ticks.update(totals)
+        ax.plot(totals, curve.medians(), label=name, markersize=5, linewidth=1.5, **styles[name])
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("total concurrency (-c x workers)")
+    ax.set_ylabel("throughput (tasks/s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def overview(all_groups, directory, machine_cores, verdicts=None):

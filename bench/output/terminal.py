@@ -1,6 +1,6 @@
 """Human-readable summaries. Reporters return text; only the CLI prints."""
 
-from bench.analysis.groups import group_label
+from bench.analysis.groups import curve_name, group_label, has_shapes
 from bench.results.schema import LATENCY_KINDS, Resources
 
 
@@ -117,7 +117,7 @@ def sweep_table_rows(summary):
     best -c marked `*`, unstable points `~`; the first row is the header."""
     rows = {}
     for point in summary.points:
-        rows.setdefault((group_label(point), point.pool), {})[point.concurrency] = point
+        rows.setdefault((group_label(point), curve_name(point)), {})[point.concurrency] = point
     columns = sorted({c for cells in rows.values() for c in cells})
     header = ["workload", "pool", *[f"c={c}" for c in columns]]
     table = [header]
@@ -143,8 +143,38 @@ def sweep_table_rows(summary):
 
 
 def sweep_table(summary):
-    """The sweep's throughput table as aligned text."""
+    """The sweep's throughput table as aligned text (and, with several
+    workers, the same medians by total concurrency)."""
     table = sweep_table_rows(summary)
     out = aligned(table, right=set(range(2, len(table[0]))))
     out.append("median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)")
-    return "\n".join(out)
+    shapes = shapes_table(summary)  # with several workers: the same medians by total concurrency
+    return "\n".join(out) + (f"\n\n{shapes}" if shapes else "")
+
+
+def shapes_table_rows(summary):
+    """Rows of throughput (median tasks/s) per workload and shape across the
+    total concurrency (-c x workers), so shapes of one size sit in one
+    column: 1 x prefork 8 beside 2 x prefork 4. The first row is the header;
+    no rows when no point runs several workers."""
+    if not has_shapes(summary):
+        return []
+    rows = {}
+    for point in summary.points:
+        others = [f"{name}={text}" for name, text in point.settings]
+        shape = f"{point.workers} x {point.pool}" + (f" [{', '.join(others)}]" if others else "")
+        rows.setdefault((group_label(point), shape), {})[point.total_concurrency] = point.median_per_s
+    columns = sorted({t for cells in rows.values() for t in cells})
+    table = [["workload", "workers x pool", *[f"total c={t}" for t in columns]]]
+    for (workload, shape), cells in rows.items():
+        table.append([workload, shape, *(_rate(cells[t]) if t in cells else "" for t in columns)])
+    return table
+
+
+def shapes_table(summary):
+    """The medians by total concurrency as aligned text, headed; "" when no
+    point runs several workers."""
+    table = shapes_table_rows(summary)
+    if not table:
+        return ""
+    return "by total concurrency (-c x workers):\n" + "\n".join(aligned(table, right=set(range(2, len(table[0])))))

@@ -321,6 +321,22 @@ class PointSummary:
     worker_pss_peak_bytes: float | None = None  # bytes
     worker_rss_peak_bytes: float | None = None  # bytes
     load_average_1m_before: float | None = None  # 1-minute load average before each repeat, median
+    workers: int = 1  # worker nodes, each with the pool and -c
+    # The varied settings (--vary) other than workers, as (name, value as
+    # written, broker URLs redacted), in the order the axes were given.
+    settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def variant(self):
+        """What, besides the pool, tells this point's curve from the others
+        in its figure: "2 workers, prefetch_multiplier=1"; "" for none."""
+        parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        return ", ".join(parts + [f"{name}={text}" for name, text in self.settings])
+
+    @property
+    def total_concurrency(self):
+        """-c over all the workers: what shapes of one size share."""
+        return self.concurrency * self.workers
 
     @property
     def median_per_s(self):
@@ -351,6 +367,8 @@ class SweepSettings:
     result_backend: str | None = None  # none | broker
     seed: int | None = None  # of the run order
     force: bool | None = None  # -c above the safe limit allowed
+    # --vary axes, workers among them: ((setting, (value as written, ...)), ...); URLs redacted
+    vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -542,6 +560,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         data,
         cpus=_tuple(data.get("cpus")) or None,
         warnings=tuple(data.get("warnings", ())),
+        settings=tuple((name, text) for name, text in data.get("settings") or ()),
         throughput=None
         if throughput is None
         else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),
@@ -549,7 +568,9 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
 
 
 def sweep_settings_from_json(data: Mapping[str, Any]) -> SweepSettings:
-    return _pick(SweepSettings, data, **{k: _tuple(v) for k, v in data.items() if isinstance(v, list)})
+    lists = {k: _tuple(v) for k, v in data.items() if isinstance(v, list)}
+    lists["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
+    return _pick(SweepSettings, data, **lists)
 
 
 def sweep_summary_to_json(summary: SweepSummary) -> dict:

@@ -1,10 +1,12 @@
 """The plan of a sweep: which points, in how many repeats, with how many
 tasks each. Pure functions of the options and the machine's core count."""
 
+import itertools
 import math
 import os
 import random
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, replace
 
 from bench.errors import UsageError
 from bench.harness import machine
@@ -19,6 +21,7 @@ from bench.measure.config import (
     default_tasks,
     default_warmup,
 )
+from bench.measure.settings import label, parse_value
 from bench.results.schema import point_name
 from bench.workloads import WORKLOADS, expected_rate
 
@@ -78,25 +81,61 @@ class Point:
     task_ms: float | None
     cpus: tuple[int, ...] | None  # the worker's pinned CPUs; None: all usable
     cores: float  # what ceilings and the -c list are based on
-    tasks: int  # per repeat
-    warmup: int
+    tasks: int  # per repeat, over all the workers
+    warmup: int  # per worker
+    workers: int = 1  # worker nodes, each with the pool and -c
+    # The varied settings (--vary) other than workers: (name, value as
+    # written), in the order the axes were given; () when nothing varies.
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self):
+        """The point's name, also its directory: workers and settings only
+        where they are set, so a sweep without them keeps its old keys."""
         pinned = len(self.cpus) if self.cpus else None
-        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned)
+        shape = f"-w{self.workers}" if self.workers != 1 else ""
+        varied = "".join(f"-{name}={_slug(text)}" for name, text in self.settings)
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned) + shape + varied
+
+    @property
+    def variant(self):
+        """What, besides the pool, tells this point's curve from the others
+        in its figure: "2 workers", "prefetch_multiplier=1"; "" for none."""
+        parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        parts += [label(name, text) for name, text in self.settings]
+        return ", ".join(parts)
+
+    @property
+    def total_concurrency(self):
+        """-c over all the workers: what shapes of one size share."""
+        return self.concurrency * self.workers
+
+    def stored(self):
+        """The point as its files hold it: broker URLs in its settings
+        without their passwords (the key stays the same)."""
+        return replace(self, settings=tuple((name, redact(text)) for name, text in self.settings))
 
     def to_json(self):
         out = asdict(self)
         out["cpus"] = list(self.cpus) if self.cpus else None
+        out["settings"] = [[name, redact(text)] for name, text in self.settings]  # no broker password on disk
         out["key"] = self.key
+        out["variant"] = self.variant
+        out["total_concurrency"] = self.total_concurrency
         return out
 
     @classmethod
     def from_json(cls, data):
-        fields = {k: v for k, v in data.items() if k != "key"}
+        fields = {k: v for k, v in data.items() if k not in ("key", "variant", "total_concurrency")}
         fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
+        fields["settings"] = tuple(tuple(pair) for pair in fields.get("settings") or ())
         return cls(**fields)
+
+
+def _slug(text):
+    """A setting's value as part of a directory name (a URL without its
+    password, with / and : made safe)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", redact(text)).strip("_")
 
 
 def pinned_cpus(count, available):
@@ -108,8 +147,22 @@ def pinned_cpus(count, available):
     return tuple(available[-count:])
 
 
-def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None):
-    """Every point of the sweep, in a stable order (runs are shuffled later)."""
+def variants(vary=()):
+    """Every combination of the varied settings, as (workers, other settings):
+    `vary` is ((name, (value, ...)), ...); the axes cross."""
+    axes = [[(name, v) for v in values] for name, values in vary]
+    out = []
+    for combo in itertools.product(*axes):
+        workers = next((int(v) for n, v in combo if n == "workers"), 1)
+        out.append((workers, tuple((n, v) for n, v in combo if n != "workers")))
+    return out
+
+
+def build_plan(
+    pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None, vary=()
+):
+    """Every point of the sweep, in a stable order (runs are shuffled later).
+    `vary`: the --vary axes, ((name, (value as written, ...)), ...)."""
     check_pools(pools, "--pools")
     check_workloads(workloads, "--workloads")
     check_task_ms(task_ms, workloads)
@@ -124,20 +177,25 @@ def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=Non
                     [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
                 )
                 for c in values:
-                    tasks = default_tasks(name, pool, c, size, point_cores, window_s=profile.window_s)
-                    rate = expected_rate(workload, pool, c, size, point_cores)
-                    warmup = default_warmup(pool, c, tasks, rate)
-                    points.append(Point(pool, c, name, size, cpus, point_cores, tasks, warmup))
+                    for workers, varied in variants(vary):
+                        tasks = default_tasks(
+                            name, pool, c, size, point_cores, window_s=profile.window_s, workers=workers
+                        )
+                        rate = expected_rate(workload, pool, c, size, point_cores)  # of one worker
+                        warmup = default_warmup(pool, c, tasks, rate)
+                        points.append(Point(pool, c, name, size, cpus, point_cores, tasks, warmup, workers, varied))
     return points
 
 
 def estimate_repeat_s(point):
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
-    rate = expected_rate(WORKLOADS[point.workload], point.pool, point.concurrency, point.task_ms, point.cores)
-    work = (point.tasks + point.warmup) / rate
-    publish = (point.tasks + point.warmup) * PUBLISH_S_PER_TASK
-    return REPEAT_OVERHEAD_S + work + publish
+    workload = WORKLOADS[point.workload]
+    rate = expected_rate(workload, point.pool, point.concurrency, point.task_ms, point.cores, workers=point.workers)
+    warmup = point.warmup * point.workers
+    work = (point.tasks + warmup) / rate
+    publish = (point.tasks + warmup) * PUBLISH_S_PER_TASK
+    return REPEAT_OVERHEAD_S * point.workers + work + publish
 
 
 def estimate_s(points, repeats):
@@ -150,12 +208,13 @@ def describe(points, profile, repeats_left=None):
     lines = []
     groups = {}
     for p in points:
-        groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus), []).append(p.concurrency)
-    for (workload, task_ms, pool, cpus), values in groups.items():
+        groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus, p.variant), []).append(p.concurrency)
+    for (workload, task_ms, pool, cpus, variant), values in groups.items():
         size = f" {task_ms:g} ms" if task_ms is not None else ""
         pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
         note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
-        lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
+        shape = f"  [{variant}]" if variant else ""
+        lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{shape}{note}")
     n = len(points)
     if repeats_left is not None:
         left_s = estimate_s(points, 1) / max(1, n) * repeats_left
@@ -197,17 +256,23 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    # --vary axes: ((setting, (value as written, ...)), ...); workers is one.
+    # Broker URLs are kept whole here and redacted in to_json.
+    vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
         redacted (a resume asks for the URL again)."""
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
         out["broker_url"] = redact(self.broker_url)
+        out["vary"] = [[name, [redact(v) for v in values]] for name, values in self.vary]
         return out
 
     @classmethod
     def from_json(cls, data):
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        fields["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
+        return cls(**fields)
 
 
 def build_sweep_config(
@@ -225,9 +290,13 @@ def build_sweep_config(
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
+    vary=(),
+    workers=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
-    they are written); the per-point checks run on each point (plan_sweep)."""
+    they are written); the per-point checks run on each point (plan_sweep).
+    `vary`: ((setting, (value as written, ...)), ...) from --vary;
+    `workers`: the --workers list, the same as --vary workers=..."""
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -236,6 +305,7 @@ def build_sweep_config(
         if repeats < 1:
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
+    vary = check_vary(vary, workers)
     return SweepConfig(
         pools=tuple(pools),
         workloads=tuple(workloads),
@@ -252,7 +322,28 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        vary=vary,
     )
+
+
+def check_vary(vary=(), workers=None):
+    """The --vary axes, validated: known settings, good values, no setting
+    twice, no value twice; --workers joins them as the workers axis."""
+    axes = [(name, tuple(values)) for name, values in vary]
+    if workers and not (len(workers) == 1 and workers[0] == 1):
+        axes.append(("workers", tuple(str(w) for w in workers)))
+    seen = set()
+    for name, values in axes:
+        option = "--workers" if name == "workers" and workers else "--vary"
+        if name in seen:
+            raise UsageError(f"{option}: {name} is varied twice; give its values once")
+        seen.add(name)
+        if not values:
+            raise UsageError(f"--vary {name}: no values")
+        parsed = [parse_value(name, v, option) for v in values]
+        if len(set(map(str, parsed))) != len(parsed):
+            raise UsageError(f"--vary {name}: a value is given twice")
+    return tuple(axes)
 
 
 def make_plan(cfg):
@@ -266,11 +357,22 @@ def make_plan(cfg):
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
+        vary=cfg.vary,
     )
 
 
 def run_config_for(cfg, point, json_path=None):
     """The validated config of one repeat of `point`."""
+    options = dict(
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
+        result_backend=cfg.result_backend,
+    )
+    varied = point_settings(point)
+    if varied.get("broker") is not None:
+        options["redis_server"] = None  # the point's own broker, not the embedded one
+    options.update(varied)
     return build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
@@ -278,15 +380,36 @@ def run_config_for(cfg, point, json_path=None):
         task_ms=point.task_ms,
         tasks=point.tasks,
         warmup=point.warmup,
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        broker=cfg.broker_url,
-        redis_server=cfg.redis_server,
-        result_backend=cfg.result_backend,
         json_path=json_path,
         force=cfg.force,
         cores=point.cores,
         cpus=point.cpus,
+        workers=point.workers,
+        **options,
     )
+
+
+# The run options a varied setting replaces (workers is the point's own field).
+_RUN_OPTIONS = {
+    "prefetch_multiplier": "prefetch_multiplier",
+    "result_backend": "result_backend",
+    "broker": "broker",
+    "acks_late": "acks_late",
+    "max_tasks_per_child": "max_tasks_per_child",
+}
+
+
+def point_broker(cfg, point):
+    """The broker URL a point runs on (None: the embedded one)."""
+    for name, text in point.settings:
+        if name == "broker":
+            return parse_value(name, text)
+    return cfg.broker_url
+
+
+def point_settings(point):
+    """The run options the point's varied settings set."""
+    return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings}
 
 
 def plan_sweep(cfg):

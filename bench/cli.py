@@ -39,6 +39,7 @@ from bench.measure.config import (
     RESULT_BACKENDS,
     build_run_config,
 )
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.plan import (
@@ -158,6 +159,38 @@ def _add_worker_options(parser, loglevel=False):
     )
 
 
+def _positive_number(what):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what} above 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_open_loop_options(parser):
+    group = parser.add_argument_group(
+        "open loop (a steady arrival rate instead of a pre-filled batch; latency from each task's scheduled send time)"
+    )
+    group.add_argument("--rate", type=_positive_number("tasks per second"), metavar="R", help="send R tasks per second")
+    group.add_argument(
+        "--arrival",
+        choices=ARRIVALS,
+        help=f"uniform: evenly spaced; poisson: random gaps, as independent callers make (default: {DEFAULT_ARRIVAL})",
+    )
+    group.add_argument(
+        "--duration",
+        type=_positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
+        f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+    )
+
+
 def _add_redis_server(group):
     group.add_argument(
         "--redis-server",
@@ -225,6 +258,7 @@ def _add_run(sub):
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
+    _add_open_loop_options(run)
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
     out = run.add_argument_group("output")
@@ -416,6 +450,9 @@ def configure_run(args):
             output_dir=args.output_dir,
             json_path=args.json,
             force=args.force,
+            rate=args.rate,
+            arrival=args.arrival,
+            duration=args.duration,
         )
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)

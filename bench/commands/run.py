@@ -6,15 +6,22 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from bench.measure import runner
+from bench.measure import openloop, runner
 from bench.output import terminal
+from bench.output.openloop import open_loop_summary
 
 
 def execute(cfg):
+    measure = openloop.measure if cfg.open_loop else runner.measure
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
-        doc = runner.measure(cfg, broker, stub, progress)
+        doc = measure(cfg, broker, stub, progress)
     print(terminal.run_summary(doc))
+    if cfg.open_loop:
+        print(open_loop_summary(doc))
     print(f"\nresult: {doc['path']}")
+    if doc["status"]["state"] == "producer-limited":
+        print(f"error: {doc['status']['reason']}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.analysis import compare
-from bench.commands import SweepRequest
+from bench.analysis import capacity, compare
+from bench.commands import CapacityRequest, SweepRequest
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
 from bench.measure.config import (
@@ -221,18 +221,9 @@ def _add_sweep_dir(parser):
 # --- One builder per subcommand ---------------------------------------------
 
 
-def _add_run(sub):
-    run = sub.add_parser(
-        "run",
-        help="measure one worker at one concurrency",
-        description=(
-            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
-            "first and released at once; print throughput against the physical ceiling, latency, "
-            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
-            "(worker did not start, tasks failed or went missing); 2: bad input."
-        ),
-    )
-    what = run.add_argument_group("what to measure")
+def _add_point_options(parser):
+    """The point: pool, -c, workload and its size (run and capacity)."""
+    what = parser.add_argument_group("what to measure")
     what.add_argument("--pool", "-P", choices=POOLS, help=f"the worker's pool (default: {DEFAULT_POOL})")
     what.add_argument(
         "-c",
@@ -247,6 +238,21 @@ def _add_run(sub):
         help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + f" (default: {DEFAULT_WORKLOAD})",
     )
     _add_task_ms(what)
+    return what
+
+
+def _add_run(sub):
+    run = sub.add_parser(
+        "run",
+        help="measure one worker at one concurrency",
+        description=(
+            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
+            "first and released at once; print throughput against the physical ceiling, latency, "
+            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
+            "(worker did not start, tasks failed or went missing); 2: bad input."
+        ),
+    )
+    what = _add_point_options(run)
     what.add_argument(
         "--tasks",
         type=_whole(1),
@@ -264,6 +270,60 @@ def _add_run(sub):
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
+
+
+def _slo(text):
+    try:
+        return capacity.parse_slo(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_capacity(sub):
+    cap = sub.add_parser(
+        "capacity",
+        help="the highest arrival rate a pool and -c sustain within a latency objective",
+        description=(
+            "Measure the point's drain throughput, then search over arrival rates (open loop, in fresh "
+            "workers, with repeats at each) for the highest rate whose sojourn percentiles, measured from "
+            "each task's scheduled send time, meet every --slo. Prints the rate, the percentile there with "
+            "its 95% CI, every rate tried and a recommendation; writes it all as JSON. Exit 0: a rate was "
+            "found; 1: none meets the objective, or a run failed; 2: bad input."
+        ),
+    )
+    _add_point_options(cap)
+    goal = cap.add_argument_group("the objective and the search")
+    goal.add_argument(
+        "--slo",
+        type=_slo,
+        action="append",
+        required=True,
+        metavar="pNN=LIMIT",
+        help="a latency objective on the sojourn, e.g. p99=250ms (repeat for several; NN: 50, 90, 99, 99.9)",
+    )
+    goal.add_argument(
+        "--repeats",
+        type=_whole(1),
+        default=capacity.DEFAULT_REPEATS,
+        help=f"runs at each rate, each in a fresh worker (default: {capacity.DEFAULT_REPEATS})",
+    )
+    goal.add_argument(
+        "--max-rates",
+        type=_whole(2),
+        default=capacity.DEFAULT_MAX_RATES,
+        help=f"rates tried at most (default: {capacity.DEFAULT_MAX_RATES})",
+    )
+    goal.add_argument("--arrival", choices=ARRIVALS, help=f"(default: {DEFAULT_ARRIVAL})")
+    goal.add_argument(
+        "--duration",
+        type=_positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window of each run (default: {DEFAULT_DURATION_S:g})",
+    )
+    _add_worker_options(cap)
+    _add_broker_options(cap)
+    out = cap.add_argument_group("output")
+    _add_output_dir(out, "where the capacity JSON and each run's result go")
 
 
 # The options a sweep stores in its manifest: a resumed sweep keeps its own.
@@ -487,6 +547,28 @@ def configure_sweep(args):
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir)
 
 
+def configure_capacity(args):
+    cfg = build_run_config(
+        **_given(
+            pool=args.pool,
+            concurrency=args.concurrency,
+            workload=args.workload,
+            task_ms=args.task_ms,
+            prefetch_multiplier=args.prefetch_multiplier,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            result_backend=args.result_backend,
+            output_dir=args.output_dir,
+            force=args.force,
+            rate=1.0,  # checks the open-loop options; the search sets the rates
+            arrival=args.arrival,
+            duration=args.duration,
+        )
+    )
+    check_writable(cfg.output_dir)
+    return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
+
+
 def configure_compare(args):
     return compare.build_compare_config(
         baseline=args.baseline,
@@ -511,6 +593,7 @@ COMMANDS = {
     "plot": Command(_add_plot, lambda args: args.sweep_dir),
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
+    "capacity": Command(_add_capacity, configure_capacity),
     "broker": Command(_add_broker, lambda args: args.redis_server),
 }
 

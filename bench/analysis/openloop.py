@@ -82,7 +82,7 @@ class OpenLoopSummary:
     producer_reason: str | None  # why, in words
 
 
-def summarize(tasks: Sequence[OpenTask], window_start, window_end, offered_rate_per_s) -> OpenLoopSummary:
+def summarize(tasks, window_start, window_end, offered_rate_per_s):
     """The open-loop summary of `tasks` (every task of the schedule, warm-up
     included) for the measured window [window_start, window_end)."""
     window_s = window_end - window_start

@@ -176,7 +176,12 @@ def _add_open_loop_options(parser):
     group = parser.add_argument_group(
         "open loop (a steady arrival rate instead of a pre-filled batch; latency from each task's scheduled send time)"
     )
-    group.add_argument("--rate", type=_positive_number("tasks per second"), metavar="R", help="send R tasks per second")
+    group.add_argument(
+        "--rate",
+        type=_positive_number("tasks per second"),
+        metavar="R",
+        help="send R tasks per second (default: none, a pre-filled batch drained at once)",
+    )
     group.add_argument(
         "--arrival",
         choices=ARRIVALS,

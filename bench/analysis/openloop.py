@@ -15,8 +15,7 @@ completions inside the window only.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from bench.analysis.stats import percentile
+from fractions import Fraction
 
 TAIL_PERCENTILES = (50, 90, 99, 99.9)
 # The producer kept the schedule when it sent at least this share of the
@@ -51,11 +50,19 @@ class Tail:
     n: int  # values
 
 
+def exact_percentile(sorted_values, p):
+    """Nearest rank, as stats.percentile, with the rank computed exactly:
+    in floats 99.9 / 100 * 1000 is 999.0000000000001, whose ceiling would
+    make p99.9 of 1000 values the maximum."""
+    rank = max(1, math.ceil(Fraction(str(p)) * len(sorted_values) / 100))
+    return sorted_values[rank - 1]
+
+
 def tail(values: Sequence[float]) -> Tail:
     ordered = sorted(values)
     if not ordered:
         return Tail(None, None, None, None, None, None, 0)
-    p50, p90, p99, p999 = (percentile(ordered, p) for p in TAIL_PERCENTILES)
+    p50, p90, p99, p999 = (exact_percentile(ordered, p) for p in TAIL_PERCENTILES)
     return Tail(p50, p90, p99, p999, ordered[-1], math.fsum(ordered) / len(ordered), len(ordered))
 
 

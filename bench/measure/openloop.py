@@ -36,7 +36,7 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None):
     """Measure `cfg` (which has a schedule) in a fresh worker; write and
     return its result document. A producer-limited run is returned with that
     state (the caller exits 1); RunFailed (after writing) when tasks went
-    missing or failed, Interrupted (after writing) on a signal. `during()`
+    missing or failed, Interrupted (after writing) on a signal. `during(t0)`
     is called while the producer sends (tests use it to pause things)."""
     schedule = cfg.schedule
     workload = WORKLOADS[cfg.workload]
@@ -57,7 +57,7 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None):
             ]
             with producer.running(broker.url, queue, workload.task, args, schedule, workdir) as popen:
                 total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
-                producer.wait(popen, total_s + PRODUCER_SLACK_S, alive, during)
+                producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)
             sent = producer.read(workdir)
             if sent.error is not None:
                 raise RunFailed(f"the producer stopped: {sent.error}")

@@ -59,7 +59,16 @@ def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path):
     everything under it) on the way out."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
-        json.dumps({"broker_url": broker_url, "queue": queue, "task": task, "args": args, **schedule.describe()})
+        json.dumps(
+            {
+                "broker_url": broker_url,
+                "queue": queue,
+                "task": task,
+                "args": args,
+                "t0_path": str(workdir / "producer-t0"),
+                **schedule.describe(),
+            }
+        )
     )
     with (workdir / "producer.log").open("wb") as log:
         popen = subprocess.Popen(
@@ -76,11 +85,14 @@ def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path):
         stop_tree(popen, grace_s=STOP_GRACE_S)
 
 
-def wait(popen, timeout_s, alive_checks, during=None):
+def wait(popen, workdir, timeout_s, alive_checks, during=None):
     """Wait for the producer to finish the schedule; RunFailed when it exits
     with an error, something it needs died, or `timeout_s` passed.
-    `alive_checks` is [(name, callable)]; `during()` is called every poll."""
+    `alive_checks` is [(name, callable)]; `during(t0)` is called every poll
+    once the producer has set the schedule's origin t0 (monotonic s)."""
     deadline = time.monotonic() + timeout_s
+    t0 = None
+    t0_path = workdir / "producer-t0"
     try:
         while popen.poll() is None:
             for name, alive in alive_checks:
@@ -88,8 +100,11 @@ def wait(popen, timeout_s, alive_checks, during=None):
                     raise RunFailed(f"{name} while the producer was sending")
             if time.monotonic() > deadline:
                 raise RunFailed(f"the producer did not finish its schedule within {timeout_s:.0f} s")
-            if during is not None:
-                during()
+            if t0 is None and t0_path.exists():
+                with contextlib.suppress(ValueError):
+                    t0 = float(t0_path.read_text())
+            if during is not None and t0 is not None:
+                during(t0)
             time.sleep(POLL_S)
     except KeyboardInterrupt:
         raise Interrupted("interrupted while the producer was sending") from None
@@ -184,6 +199,8 @@ def produce(spec, clock=time.monotonic, sleep=time.sleep):
             fast = producer.connection.transport.driver_type == "redis"
             sender = (_RedisSender if fast else _CelerySender)(app, producer, spec)
             t0 = clock() + START_DELAY_S
+            if spec.get("t0_path"):  # the harness learns t0 before the first send
+                Path(spec["t0_path"]).write_text(repr(t0))
             i = 0
             while i < len(offsets):
                 delay = t0 + offsets[i] - clock()

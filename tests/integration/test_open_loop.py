@@ -172,3 +172,25 @@ def test_a_stalled_producer_never_hides_latency(tmp_path):
     assert ol["sojourn_from_sent_max_s"] < 0.6 * ol["sojourn_max_s"]
     assert ol["producer_limited"]
     assert doc["status"]["state"] == "producer-limited"
+
+
+def test_capacity_finds_a_rate_under_the_drain_throughput_that_meets_the_objective(tmp_path, bench_cli):
+    proc = bench_cli(
+        "capacity", "--pool", "gevent", "-c", 8, "-w", "sleep", "--task-ms", 20, "--slo", "p99=100ms",
+        "--repeats", 1, "--max-rates", 3, "--duration", 1, "--output-dir", tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(next(tmp_path.glob("capacity-*.json")).read_text())
+    assert doc["kind"] == "capacity"
+    tried = doc["tried"]
+    assert tried[0]["rate_per_s"] == pytest.approx(doc["drain_throughput_per_s"], rel=1e-3)
+    assert 2 <= len(tried) <= 3
+    cap = doc["capacity"]
+    assert cap is not None
+    assert any(t["rate_per_s"] == cap["rate_per_s"] and t["meets"] for t in tried)
+    assert all(not t["meets"] for t in tried if t["rate_per_s"] > cap["rate_per_s"])
+    assert cap["percentiles"][0]["median_s"] <= 0.100
+    assert "capacity:" in proc.stdout
+    assert "recommendation:" in proc.stdout
+    # Every run of the search left its own result beside it.
+    assert len(list(tmp_path.glob("run-*.json"))) == len(tried) + 1

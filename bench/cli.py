@@ -345,7 +345,20 @@ _SWEEP_OPTIONS = (
     "result_backend",
     "force",
     "redis_server",
+    "rates",
 )
+
+
+def _rates(text):
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated tasks/s, got {text!r}") from None
+    if not values or not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated rates above 0, got {text!r}")
+    return tuple(sorted(set(values)))
 
 
 def _add_sweep(sub):
@@ -396,6 +409,14 @@ def _add_sweep(sub):
     )
     how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")
     how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    how.add_argument(
+        "--rates",
+        type=_rates,
+        metavar="R1,R2,...|auto",
+        help="after the drain repeats, run every point open loop at these arrival rates (tasks/s), or auto: "
+        "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
+        "(default: none)",
+    )
     _add_worker_options(swp)
     _add_broker_options(swp)
     where = swp.add_argument_group("output")
@@ -547,6 +568,7 @@ def configure_sweep(args):
             result_backend=args.result_backend,
             seed=args.seed,
             force=args.force,
+            rates=args.rates,
         )
     )
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir)

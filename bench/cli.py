@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.analysis import capacity, compare
-from bench.commands import CapacityRequest, SweepRequest
+from bench.analysis import capacity
+from bench.commands import CapacityRequest, SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
 from bench.measure.config import (
@@ -40,6 +40,7 @@ from bench.measure.config import (
     build_run_config,
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
+from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.plan import (
@@ -57,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with errors as one line (no usage dump) and exit code 2."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(message)  # main() names the subcommand
 
 
 # --- Option types: each turns one argument into a value, or says why not ----
@@ -424,7 +425,13 @@ def _add_sweep(sub):
     where.add_argument(
         "--resume",
         metavar="SWEEP_DIR",
-        help="continue an interrupted sweep, with its own options, without redoing finished work",
+        help="continue an interrupted sweep, with its own options, without redoing finished work "
+        "(a folder of sweeps: its latest)",
+    )
+    where.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and its estimated duration, then stop: nothing is started or created (default: off)",
     )
 
 
@@ -542,6 +549,12 @@ def configure_run(args):
         )
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
+    if cfg.pool == "solo" and cfg.concurrency != 1:
+        print(
+            f"note: the solo pool runs one task at a time: -c {cfg.concurrency} is accepted, as Celery does, "
+            "and the run is recorded as 1 slot",
+            file=sys.stderr,
+        )
     return cfg
 
 
@@ -551,8 +564,8 @@ def configure_sweep(args):
         given = [f"--{name.replace('_', '-')}" for name in _SWEEP_OPTIONS if getattr(args, name) is not None]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
-        target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
-        return SweepRequest(cfg, tuple(plan), target.path, output_dir)
+        target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     cfg = build_sweep_config(
         **_given(
             pools=args.pools,
@@ -571,7 +584,7 @@ def configure_sweep(args):
             rates=args.rates,
         )
     )
-    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir)
+    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
 
 
 def configure_capacity(args):
@@ -625,8 +638,17 @@ COMMANDS = {
 }
 
 
+def _said_by(argv):
+    """The name errors are said under: `python -m bench SUBCOMMAND`, as far
+    as the command line names one."""
+    words = sys.argv[1:] if argv is None else argv
+    command = next((w for w in words if not w.startswith("-")), None)
+    return f"python -m bench {command}" if command in COMMANDS else "python -m bench"
+
+
 def main(argv=None):
     shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
+    said_by = _said_by(argv)
     try:
         args = create_parser().parse_args(argv)
         request = COMMANDS[args.command].configure(args)
@@ -635,10 +657,10 @@ def main(argv=None):
         command = importlib.import_module(f"bench.commands.{args.command}")
         return command.execute(request)
     except Interrupted as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{said_by}: error: {exc}", file=sys.stderr)
         return shutdown.exit_code
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{said_by}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
         # As the program (argv None) a late signal must not cut the exit short;

@@ -12,7 +12,8 @@ completion rate is at least SUSTAIN_SHARE of the offered rate.
 import math
 import statistics
 
-from bench.analysis.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_EFFECT, NOT_TESTED, Verdict, ratio_ci
+from bench.analysis.stats import ratio_ci
+from bench.analysis.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_EFFECT, NOT_TESTED, Verdict
 
 SUSTAIN_SHARE = 0.95
 

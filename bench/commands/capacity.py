@@ -8,7 +8,8 @@ from bench.measure import openloop, runner
 from bench.measure.config import default_tasks
 from bench.measure.schedule import Schedule
 from bench.output.openloop import capacity_summary
-from bench.results.io import SCHEMA_VERSION, write_atomic
+from bench.results.io import write_atomic
+from bench.results.schema import SCHEMA_VERSION
 
 
 def execute(request):
@@ -21,15 +22,15 @@ def execute(request):
         def measure(rate):
             repeats = []
             for i in range(request.repeats):
-                doc = openloop.measure(at_rate(cfg, rate, seed=i), broker, stub)
-                ol = doc["open_loop"]
+                result = openloop.measure(at_rate(cfg, rate, seed=i), broker, stub).result
+                ol = result.open_loop
                 repeats.append(
                     capacity.Repeat(
                         sojourn_s={o.key: ol[f"sojourn_{o.key}_s"] for o in objectives},
                         producer_limited=ol["producer_limited"],
                     )
                 )
-                print(f"  {rate:.1f} tasks/s #{i + 1}: " + _one_line(doc, objectives), flush=True)
+                print(f"  {rate:.1f} tasks/s #{i + 1}: " + _one_line(ol, objectives), flush=True)
             return repeats
 
         found = capacity.search(measure, drain_rate, objectives, max_rates=request.max_rates)
@@ -65,9 +66,8 @@ def drain_throughput(cfg, broker, stub):
     (about 3 s of work): the search's starting rate."""
     tasks = default_tasks(cfg.workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, window_s=3.0)
     drain_cfg = dataclasses.replace(cfg, schedule=None, tasks=tasks, warmup=max(5, cfg.concurrency))
-    doc = runner.measure(drain_cfg, broker, stub)
-    s = doc["summary"]
-    return s["steady_throughput_per_s"] or s["throughput_per_s"]
+    s = runner.measure(drain_cfg, broker, stub).result.summary
+    return s.steady_throughput_per_s or s.throughput_per_s
 
 
 def at_rate(cfg, rate, seed):
@@ -76,8 +76,7 @@ def at_rate(cfg, rate, seed):
     return dataclasses.replace(cfg, schedule=schedule, tasks=len(schedule.offsets()), warmup=0)
 
 
-def _one_line(doc, objectives):
-    ol = doc["open_loop"]
+def _one_line(ol, objectives):
     parts = [f"{o.label} {ol[f'sojourn_{o.key}_s'] * 1000:.1f} ms" for o in objectives if ol[f"sojourn_{o.key}_s"]]
     parts.append(f"backlog {ol['backlog_at_end']}")
     if ol["producer_limited"]:

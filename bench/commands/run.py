@@ -14,13 +14,13 @@ from bench.output.openloop import open_loop_summary
 def execute(cfg):
     measure = openloop.measure if cfg.open_loop else runner.measure
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
-        doc = measure(cfg, broker, stub, progress)
-    print(terminal.run_summary(doc))
+        measured = measure(cfg, broker, stub, progress)
+    print(terminal.run_summary(measured.result))
     if cfg.open_loop:
-        print(open_loop_summary(doc))
-    print(f"\nresult: {doc['path']}")
-    if doc["status"]["state"] == "producer-limited":
-        print(f"error: {doc['status']['reason']}", file=sys.stderr)
+        print(open_loop_summary(measured.result))
+    print(f"\nresult: {measured.path}")
+    if measured.result.status.state == "producer-limited":
+        print(f"error: {measured.result.status.reason}", file=sys.stderr)
         return 1
     return 0
 

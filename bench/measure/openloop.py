@@ -8,46 +8,51 @@ offered rate, sent by a producer process of its own.
 """
 
 import contextlib
+import dataclasses
 import os
 
 from bench.analysis import openloop
 from bench.errors import Interrupted, RunFailed
-from bench.harness import scratch
+from bench.harness import machine, scratch
 from bench.harness.process import watcher
 from bench.measure import load, producer
 from bench.measure.observe import ResourceSampler
+from bench.measure.result import SAMPLE_DIGITS, Observed, build_result, run_metadata
 from bench.measure.runner import (
+    Measured,
     _time_limits,
-    _utc_now,
-    build_document,
     new_run_id,
     recorded_worker,
     result_path,
+    settings_of,
     worker_spec,
 )
-from bench.results.io import SAMPLE_DIGITS, write_atomic
-from bench.workloads import WORKLOADS
+from bench.results.io import write_run
+from bench.results.schema import Distribution, Latency, RunStatus, utc_now
+from bench.workloads import WORKLOADS, ceiling
 
 # The producer's schedule plus this much before the harness calls it stuck.
 PRODUCER_SLACK_S = 30.0
 
 
-def measure(cfg, broker, stub_address=None, progress=None, during=None):
-    """Measure `cfg` (which has a schedule) in a fresh worker; write and
-    return its result document. A producer-limited run is returned with that
-    state (the caller exits 1); RunFailed (after writing) when tasks went
-    missing or failed, Interrupted (after writing) on a signal. `during(t0)`
-    is called while the producer sends (tests use it to pause things)."""
+def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=utc_now, describe=machine.describe):
+    """Measure `cfg` (which has a schedule) in a fresh worker; write its
+    result and return it with its path. A producer-limited run is returned
+    with that state (the caller exits 1); RunFailed (after writing) when
+    tasks went missing or failed, Interrupted (after writing) on a signal.
+    `during(t0)` is called while the producer sends (tests pause things)."""
     schedule = cfg.schedule
     workload = WORKLOADS[cfg.workload]
-    run_id = new_run_id()
+    started = clock()
+    run_id = new_run_id(started)
     queue = f"celery-bench.{run_id}.open"
     spec = worker_spec(cfg, run_id, queue)
     args = workload.args(cfg.task_ms, stub_address)
     stall_s, timeout_s = _time_limits(cfg)
-    started_utc, load_before = _utc_now(), os.getloadavg()
+    load_before = os.getloadavg()
     workdir = scratch.make("producer")
     app = load.client_app(broker)
+    batch = None
     try:
         with recorded_worker(spec, broker) as (proc, reader):
             sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
@@ -65,22 +70,25 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None):
             tap = _HeaderTap(reader)
             load.watch(batch, tap, proc, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
-        if batch.outcome != "broker lost":
-            with contextlib.suppress(Exception):  # tidy-up only
-                load.delete_queues(app, queue)
     finally:
+        # Also after a failure or a signal: the user's broker is left as it was.
+        if batch is None or batch.outcome != "broker lost":
+            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename])
         app.close()
         scratch.remove(workdir)
 
-    document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)
-    add_open_loop(document, schedule, sent, batch.records, tap.headers)
-    path = write_atomic(result_path(cfg, run_id), document)
-    document["path"] = str(path)
+    observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
+    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    metadata = run_metadata(describe(), started, clock())
+    result = build_result(settings_of(cfg, broker), bound, observed, run_id, metadata)
+    result = add_open_loop(result, schedule, sent, batch.records, tap.headers)
+    path = write_run(result_path(cfg, run_id), result)
     if batch.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
-    if document["status"]["state"] == "failed":
-        raise RunFailed(f"{document['status']['reason']} (result kept in {path})")
-    return document
+    if result.status.state == "failed":
+        raise RunFailed(f"{result.status.reason} (result kept in {path})")
+    return Measured(result, path)
 
 
 class _HeaderTap:
@@ -128,31 +136,48 @@ def open_tasks(sent, records):
     return out
 
 
-def add_open_loop(document, schedule, sent, records, headers):
-    """Add the schedule, the per-task scheduled and sent times and the
-    `open_loop` summary to a run's document; the summary's latency fields
-    become the measured window's (from the scheduled send times)."""
+def _distribution(tail):
+    return Distribution(tail.p50, tail.p90, tail.p99, tail.max, tail.mean)
+
+
+def add_open_loop(result, schedule, sent, records, headers):
+    """The run's result with the schedule, the per-task scheduled and sent
+    times and the `open_loop` summary; its summary's latency becomes the
+    measured window's (from the scheduled send times), its queue mode says
+    open loop, and a run whose producer did not keep the schedule is
+    `producer-limited`."""
     start, end = schedule.window
     summary = openloop.summarize(open_tasks(sent, records), sent.t0 + start, sent.t0 + end, schedule.rate_per_s)
     block = openloop.as_fields(summary)
     block["scheduled_header"] = header_check(sent, headers)
-    document["open_loop"] = block
-    document["schedule"] = {
+    schedule_block = {
         **schedule.describe(),
         "window_s": [start, end],
         "time_origin": "t0 of the schedule (its first deadline); the samples' origin too",
         "scheduled_s": [round(t - sent.t0, SAMPLE_DIGITS) for t in sent.scheduled],
         "sent_s": [round(t - sent.t0, SAMPLE_DIGITS) for t in sent.sent],
     }
-    document["config"]["queue_mode"] = (
+    queue_mode = (
         f"open loop: {schedule.arrival} arrivals at {schedule.rate_per_s:g}/s, {schedule.warmup_s:g} s "
         f"warm-up then a {schedule.duration_s:g} s window, sent by a producer process"
     )
-    for kind in ("wait", "service", "sojourn"):
-        for stat in ("p50", "p90", "p99", "max", "mean"):
-            document["summary"][f"{kind}_{stat}_s"] = block[f"{kind}_{stat}_s"]
-    status = document["status"]
-    if status["state"] == "ok" and summary.producer_limited:
-        status["state"] = "producer-limited"
-        status["reason"] = f"producer-limited: {summary.producer_reason}; the latencies are not a result at this rate"
-    return summary
+    latency = Latency(
+        wait_s=_distribution(summary.wait_s),
+        service_s=_distribution(summary.service_s),
+        sojourn_s=_distribution(summary.sojourn_s),
+    )
+    status = result.status
+    if status.state == "ok" and summary.producer_limited:
+        status = RunStatus(
+            "producer-limited",
+            f"producer-limited: {summary.producer_reason}; the latencies are not a result at this rate",
+            status.outcome,
+        )
+    return dataclasses.replace(
+        result,
+        status=status,
+        config=dataclasses.replace(result.config, queue_mode=queue_mode),
+        summary=None if result.summary is None else dataclasses.replace(result.summary, latency=latency),
+        schedule=schedule_block,
+        open_loop=block,
+    )

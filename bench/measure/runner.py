@@ -7,14 +7,14 @@ and a sweep executes many times.
 """
 
 import contextlib
-import datetime as dt
 import os
 import secrets
 import socket
+from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
-from bench.analysis import stats
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import machine, netstub, scratch, worker
@@ -22,12 +22,10 @@ from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
 from bench.measure.observe import RecordReader, ResourceSampler
-from bench.results.io import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
+from bench.measure.result import Observed, build_result, run_metadata, run_settings
+from bench.results.io import write_run
+from bench.results.schema import BrokerInfo, Placement, RunResult, RunSettings, utc_now
 from bench.workloads import WORKLOADS, ceiling, expected_rate
-
-# Above the ceiling by more than this is a harness bug (the slack covers the
-# clock's resolution only).
-CEILING_TOLERANCE = 1e-3
 
 
 @contextlib.contextmanager
@@ -48,8 +46,10 @@ def services_for(cfg):
     return services(cfg.broker_url, cfg.redis_server, WORKLOADS[cfg.workload].needs_stub)
 
 
-def _utc_now():
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+@dataclass(frozen=True)
+class Measured:
+    result: RunResult  # what was measured
+    path: Path  # the file it was written to
 
 
 def _time_limits(cfg):
@@ -63,9 +63,10 @@ def _time_limits(cfg):
     return stall_s, timeout_s
 
 
-def new_run_id():
-    """A run's id: its UTC start and a random suffix (queue and node names)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+def new_run_id(started=None):
+    """A run's id: its UTC start (now, by default) and a random suffix
+    (queue and node names)."""
+    return (started or utc_now()).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
 def worker_spec(cfg, run_id, queue):
@@ -97,18 +98,22 @@ def recorded_worker(spec, broker):
         scratch.remove(workdir)
 
 
-def measure(cfg, broker, stub_address=None, progress=None):
-    """Measure one point in a fresh worker; write and return its result
-    document. Raises RunFailed (after writing the document) when tasks went
-    missing or failed, and Interrupted (after writing it) on a signal."""
+def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe):
+    """Measure one point in a fresh worker; write its result document and
+    return it with its path. Raises RunFailed (after writing the document)
+    when tasks went missing or failed, and Interrupted (after writing it) on
+    a signal. `clock` (UTC datetimes) and `describe` (the machine's
+    metadata) are seams for tests."""
     workload = WORKLOADS[cfg.workload]
-    run_id = new_run_id()
+    started = clock()
+    run_id = new_run_id(started)
     warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
     spec = worker_spec(cfg, run_id, warm_queue)
     args = workload.args(cfg.task_ms, stub_address)
     app = load.client_app(broker)
     stall_s, timeout_s = _time_limits(cfg)
-    started_utc, load_before = _utc_now(), os.getloadavg()
+    load_before = os.getloadavg()
+    batch = None
     try:
         with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
@@ -127,130 +132,49 @@ def measure(cfg, broker, stub_address=None, progress=None):
             load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
             load.watch(batch, reader, proc, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
-        if batch.outcome != "broker lost":
-            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
-                load.delete_queues(app, warm_queue, main_queue)
     finally:
+        # Also after a failure or a signal: the user's broker is left as it was.
+        if batch is None or batch.outcome != "broker lost":
+            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename])
         app.close()
 
-    document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)
-    path = write_atomic(result_path(cfg, run_id), document)
-    document["path"] = str(path)
+    observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
+    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    metadata = run_metadata(describe(), started, clock())
+    result = build_result(settings_of(cfg, broker), bound, observed, run_id, metadata)
+    path = write_run(result_path(cfg, run_id), result)
     if batch.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
-    status = document["status"]
-    if status["state"] != "ok":
-        raise RunFailed(f"{status['reason']} (result kept in {path})")
-    return document
+    if not result.ok:
+        raise RunFailed(f"{result.status.reason} (result kept in {path})")
+    return Measured(result, path)
 
 
 def _cpus_of(pid):
     try:
-        return sorted(psutil.Process(pid).cpu_affinity())
+        return tuple(sorted(psutil.Process(pid).cpu_affinity()))
     except psutil.Error:
         return None
 
 
 def _placement(cfg, broker):
     """Which CPUs the worker, the harness and the embedded broker could use."""
-    return {
-        "worker_cpus": list(cfg.cpus) if cfg.cpus else sorted(os.sched_getaffinity(0)),
-        "harness_cpus": sorted(os.sched_getaffinity(0)),
-        "broker_cpus": _cpus_of(broker.pid) if broker.pid else None,
-    }
+    return Placement(
+        worker_cpus=tuple(cfg.cpus) if cfg.cpus else tuple(sorted(os.sched_getaffinity(0))),
+        harness_cpus=tuple(sorted(os.sched_getaffinity(0))),
+        broker_cpus=_cpus_of(broker.pid) if broker.pid else None,
+    )
+
+
+def settings_of(cfg, broker) -> RunSettings:
+    """The run's `config` as recorded: its options, the broker, where it ran."""
+    info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
+    return run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), _placement(cfg, broker))
 
 
 def result_path(cfg, run_id):
     if cfg.json_path is not None:
         return cfg.json_path
-    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{cfg.workload}.json"
-
-
-def build_document(cfg, broker, batch, resources, started_utc, load_before, run_id):
-    """The public result document (see results.py for its format history)."""
-    tally = stats.account(batch.published, batch.records)
-    firsts = {}
-    for rec in batch.records:  # the first report of each task
-        firsts.setdefault(rec.id, rec)
-    done = [r for r in firsts.values() if r.state == "SUCCESS"]
-    bound = ceiling(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
-    rate = stats.throughput(done)
-    steady = stats.steady_throughput(done)
-    conc = stats.concurrency(done)
-    efficiency = rate / bound.per_s if rate is not None and bound.per_s else None
-    above = efficiency is not None and efficiency > 1 + CEILING_TOLERANCE
-    window_s = (lambda w: w[1] - w[0])(stats.window(done)) if done else None
-    summary = {
-        "throughput_per_s": rate,
-        "steady_throughput_per_s": steady,
-        "ceiling_per_s": bound.per_s,
-        "ceiling_basis": bound.basis,
-        "efficiency": efficiency,
-        "above_ceiling": above,
-        "window_s": window_s,
-        "tasks": {
-            "published": tally.published,
-            "succeeded": tally.succeeded,
-            "failed": tally.failed,
-            "missing": tally.missing,
-            "duplicates": tally.duplicates,
-        },
-        **latency_fields(stats.latency(done)),
-        "max_concurrency": conc.max,
-        "mean_concurrency": conc.mean,
-        "processes_used": len({r.pid for r in done}),
-        "load_average_before": list(load_before),
-        "resources": vars(resources) if resources else None,
-    }
-    first_error = next((r.error for r in firsts.values() if r.error), None)
-    if batch.outcome == "interrupted":
-        state, reason = "interrupted", "interrupted by a signal"
-    elif not tally.complete or batch.outcome != "complete":
-        state = "failed"
-        reason = (
-            f"{tally.failed} failed and {tally.missing} missing of {tally.published} tasks"
-            f" ({batch.outcome}{': ' + batch.detail if batch.detail else ''})"
-        )
-        if first_error:
-            reason += f"; first error: {first_error}"
-    elif above:
-        state = "failed"
-        reason = (
-            f"measured {rate:.1f} tasks/s is above the physical ceiling of {bound.per_s:.1f} tasks/s: "
-            "a harness bug, please report it"
-        )
-    else:
-        state, reason = "ok", None
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "run",
-        "run_id": run_id,
-        "status": {"state": state, "reason": reason, "outcome": batch.outcome},
-        "config": {
-            "pool": cfg.pool,
-            "concurrency": cfg.concurrency,
-            "slots": cfg.slots,
-            "workload": cfg.workload,
-            "task": WORKLOADS[cfg.workload].task,
-            "task_ms": cfg.task_ms,
-            "tasks": cfg.tasks,
-            "warmup": cfg.warmup,
-            "prefetch_multiplier": cfg.prefetch_multiplier,
-            "acks_late": False,
-            "serializer": "json",
-            "result_backend": redact(broker.result_backend(cfg.result_backend)),
-            "worker_loglevel": cfg.loglevel,
-            "queue_mode": "pre-filled: the batch is queued, then released to the worker",
-            "cores": cfg.cores,
-            "placement": _placement(cfg, broker),
-            "broker": {
-                "kind": broker.kind,
-                "url": broker.redacted_url,
-                "server": broker.server,
-                "embedded": broker.embedded,
-            },
-        },
-        "summary": summary,
-        "samples": compact_samples(batch.published, batch.records),
-        "metadata": {**machine.describe(), "started_utc": started_utc, "ended_utc": _utc_now()},
-    }
+    # Named by what ran: solo is always one slot, whatever -c said.
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.slots}-{cfg.workload}.json"

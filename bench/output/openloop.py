@@ -6,9 +6,9 @@ def _ms(seconds):
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
-def open_loop_summary(doc):
-    """The open-loop block of a run's terminal summary."""
-    ol, sched = doc["open_loop"], doc["schedule"]
+def open_loop_summary(result):
+    """The open-loop block of a run's terminal summary (a RunResult)."""
+    ol, sched = result.open_loop, result.schedule
     tasks = ol["tasks"]
     send_rate = ol["achieved_send_rate_per_s"]
     lines = [

@@ -14,7 +14,8 @@ from bench.analysis.latency_verdict import decide
 from bench.errors import Interrupted, RunFailed
 from bench.measure import openloop
 from bench.measure.config import build_run_config
-from bench.results.io import SCHEMA_VERSION, write_atomic
+from bench.results.io import write_atomic
+from bench.results.schema import SCHEMA_VERSION
 from bench.sweep.plan import PROFILES
 from bench.sweep.run import throughputs
 
@@ -75,8 +76,7 @@ def run_rates(sweep, cfg, plan, broker, stub, say=print):
             seed=i,
         )
         try:
-            doc = openloop.measure(run_cfg, broker, stub)
-            ol = doc["open_loop"]
+            ol = openloop.measure(run_cfg, broker, stub).result.open_loop
             line = f"p99 {ol['sojourn_p99_s'] * 1000:.1f} ms, completed {ol['achieved_completion_rate_per_s']:.1f}/s"
             if ol["producer_limited"]:
                 line += ", PRODUCER-LIMITED"

@@ -197,3 +197,23 @@ def test_capacity_finds_a_rate_under_the_drain_throughput_that_meets_the_objecti
     assert "recommendation:" in proc.stdout
     # Every run of the search left its own result beside it.
     assert len(list(tmp_path.glob("run-*.json"))) == len(tried) + 1
+
+
+def test_sweep_with_rates_writes_latency_against_load_and_the_p99_verdict(tmp_path, bench_cli):
+    proc = bench_cli(
+        "sweep", "--profile", "quick", "--pools", "gevent", "--workloads", "sleep", "--task-ms", 20,
+        "--concurrency", "2,8", "--repeats", 1, "--rates", 20, "--seed", 3, "--output-dir", tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    sweep = next(tmp_path.glob("sweep-*"))
+    summary = json.loads((sweep / "open_loop.json").read_text())
+    assert summary["kind"] == "sweep-open-loop"
+    assert [p["concurrency"] for p in summary["points"]] == [2, 8]
+    for point in summary["points"]:
+        (cell,) = point["rates"]
+        assert cell["rate"] == 20.0
+        assert cell["runs"] == 1
+        assert point["drain_throughput_per_s"] > 0
+    assert (sweep / "latency-vs-rate-sleep-20ms.png").stat().st_size > 0
+    assert "## Open loop: does -c beyond 2x cores lower the p99?" in (sweep / "report.md").read_text()
+    assert len(list((sweep / "open_loop").rglob("rate-20-r01.json"))) == 2

@@ -11,10 +11,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.analysis.groups import group_key, group_label
 from bench.output.plot import STYLE
+from bench.results.schema import point_label, point_name
 
 DPI = 110
+
+
+def group_key(point):
+    return point_name(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
+
+
+def group_label(point):
+    return point_label(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
 
 
 def _median(values):

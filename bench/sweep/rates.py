@@ -9,15 +9,20 @@ import json
 import random
 import statistics
 
-from bench.analysis.groups import group_key
 from bench.analysis.latency_verdict import decide
 from bench.errors import Interrupted, RunFailed
 from bench.measure import openloop
 from bench.measure.config import build_run_config
 from bench.results.io import write_atomic
-from bench.results.schema import SCHEMA_VERSION
+from bench.results.schema import SCHEMA_VERSION, point_name
 from bench.sweep.plan import PROFILES
 from bench.sweep.run import throughputs
+
+
+def group_key(point):
+    """The figure a point (as a dict) belongs to: workload, size, pinning."""
+    return point_name(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
+
 
 AUTO_FRACTIONS = (0.25, 0.5, 0.7, 0.85, 0.95, 1.1)
 OPEN_LOOP_DIR = "open_loop"

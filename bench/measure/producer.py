@@ -214,7 +214,7 @@ def produce(spec, clock=time.monotonic, sleep=time.sleep):
                     batch.append((uuid(), t0 + offsets[i]))
                     i += 1
                 sender.send(batch)
-                done = clock()
+                done = clock()  # the tasks of one round trip share its end as their send time
                 for task_id, deadline in batch:
                     ids.append(task_id)
                     scheduled.append(deadline)

@@ -52,7 +52,7 @@ def capacity_summary(result):
         f"  objective: {objective}",
         f"  drain throughput {result['drain_throughput_per_s']:.1f} tasks/s (the search's start)",
         "",
-        "  rate/s   repeats  meets   "
+        "  rate/s   repeats  meets     "
         + "  ".join(f"{o['percentile_label']} ms (median [95% CI])" for o in result["objectives"]),
     ]
     for tried in result["tried"]:
@@ -60,7 +60,7 @@ def capacity_summary(result):
         for est in tried["percentiles"]:
             cells.append(_estimate_ms(est))
         verdict = "yes" if tried["meets"] else ("prod-lim" if tried["producer_limited"] else "no")
-        lines.append(f"  {tried['rate_per_s']:7.1f}  {tried['repeats']:7d}  {verdict:<7} " + "  ".join(cells))
+        lines.append(f"  {tried['rate_per_s']:7.1f}  {tried['repeats']:7d}  {verdict:<9} " + "  ".join(cells))
     lines.append("")
     found = result["capacity"]
     if found is None:

@@ -259,6 +259,7 @@ class SweepConfig:
     # --vary axes: ((setting, (value as written, ...)), ...); workers is one.
     # Broker URLs are kept whole here and redacted in to_json.
     vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -292,6 +293,7 @@ def build_sweep_config(
     force=False,
     vary=(),
     workers=None,
+    rates=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -306,6 +308,8 @@ def build_sweep_config(
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     vary = check_vary(vary, workers)
+    if rates is not None and any(name == "workers" and values != ("1",) for name, values in vary):
+        raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     return SweepConfig(
         pools=tuple(pools),
         workloads=tuple(workloads),
@@ -323,6 +327,7 @@ def build_sweep_config(
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
         vary=vary,
+        rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
     )
 
 

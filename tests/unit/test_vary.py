@@ -98,3 +98,8 @@ def test_the_plan_shows_each_variant():
 def test_bad_axes_are_refused(vary, workers, message):
     with pytest.raises(UsageError, match=message):
         build_sweep_config(pools=["gevent"], workloads=["sleep"], vary=vary, workers=workers)
+
+
+def test_open_loop_rates_with_a_workers_axis_are_refused():
+    with pytest.raises(UsageError, match="--rates: open-loop runs drive one worker"):
+        build_sweep_config(pools=["gevent"], workloads=["sleep"], workers=[1, 2], rates=[10.0])

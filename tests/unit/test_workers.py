@@ -146,3 +146,8 @@ def test_a_file_from_before_workers_reads_as_one_worker_that_ran_every_task():
     assert old.summary.tasks_per_worker == (5,)
     assert old.summary.resources.per_worker == ()
     assert old.samples.node == (0, 0, 0, 0, 0)
+
+
+def test_an_open_loop_run_with_several_workers_is_refused():
+    with pytest.raises(UsageError, match="--workers: an open-loop run"):
+        build_run_config(pool="gevent", concurrency=4, workload="sleep", cores=2.0, workers=2, rate=10.0)

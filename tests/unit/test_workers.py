@@ -151,3 +151,13 @@ def test_a_file_from_before_workers_reads_as_one_worker_that_ran_every_task():
 def test_an_open_loop_run_with_several_workers_is_refused():
     with pytest.raises(UsageError, match="--workers: an open-loop run"):
         build_run_config(pool="gevent", concurrency=4, workload="sleep", cores=2.0, workers=2, rate=10.0)
+
+
+def test_compare_matches_a_two_worker_run_by_each_worker_s_c_and_the_worker_count(tmp_path):
+    from bench.results.compare import load_run
+    from bench.results.io import write_run
+
+    path = write_run(tmp_path / "r.json", _two_worker_result())
+    (key,) = load_run(path).points
+    assert (key.pool, key.concurrency, key.workers) == ("gevent", 4, 2)
+    assert key.name == "sleep-10ms-gevent-c4-w2"

@@ -7,8 +7,7 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bench.output import terminal
-from bench.output.export import report_sweep
+from bench.output.export import report
 from bench.sweep import run as sweep
 from bench.sweep import store
 from bench.sweep.plan import PROFILES, describe
@@ -32,10 +31,9 @@ def execute(request):
         print(describe(plan, PROFILES[cfg.profile], left), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
-    summary = store.summarize(target, cfg, plan)
+    store.summarize(target, cfg, plan)
     print()
-    print(terminal.sweep_table(summary))
-    report_sweep(target.path)
+    print(report(target.path).text)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
     return 0
 

@@ -31,7 +31,7 @@ def load_summary(sweep_dir):
     return read_sweep_summary(path), status
 
 
-def _measured(directory):
+def measured_words(directory):
     """When the sweep ran, in words, from its manifest (never the clock:
     re-rendering an unchanged sweep must give the same files)."""
     manifest = sweep.SweepDir(directory).read_manifest()
@@ -64,7 +64,7 @@ def report(sweep_dir):
     summary, status = load_summary(directory)
     analysis = analyze(summary, status)
     written = plot.figures(summary, directory, analysis)
-    markdown = report_markdown.render(summary, status, analysis, directory.name, measured=_measured(directory))
+    markdown = report_markdown.render(summary, status, analysis, directory.name, measured=measured_words(directory))
     for name, text in (
         ("report.md", markdown),
         ("report.html", report_html.render(markdown, directory)),

@@ -8,9 +8,9 @@ writes them, deterministically: the same sweep gives the same bytes."""
 import math
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
 
 from bench.analysis.groups import groups, plural
@@ -41,6 +41,19 @@ DPI = 110
 # Fixed metadata and SVG ids: re-rendering an unchanged sweep writes the same bytes.
 METADATA = {"png": {"Software": "celery-bench (matplotlib)"}, "svg": {"Date": None, "Creator": "celery-bench"}}
 matplotlib.rcParams["svg.hashsalt"] = "celery-bench"
+
+
+def _subplots(width, height, rows=1, cols=1):
+    """A Figure outside pyplot's registry (nothing to close, no limit on how
+    many exist), drawn by Agg."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _single(width, height):
+    fig, axes = _subplots(width, height)
+    return fig, axes[0, 0]
 
 
 def _title(curves, what, cores):
@@ -181,13 +194,13 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True):
         handles, labels = ax.get_legend_handles_labels()
         grey = {"color": "0.45"}
         if any(str(line.get_gid()).startswith("ceiling:") for line in ax.get_lines()):
-            handles.append(plt.Line2D([], [], **grey, **CEILING_STYLE))
+            handles.append(Line2D([], [], **grey, **CEILING_STYLE))
             labels.append("physical ceiling, per pool")
         if drawn:
-            handles.append(plt.Line2D([], [], **grey, **(OVERHEAD_STYLE | {"markevery": None})))
+            handles.append(Line2D([], [], **grey, **(OVERHEAD_STYLE | {"markevery": None})))
             labels.append("no-op rate: Celery's own per-task cost")
         if any(str(line.get_gid()).startswith("fit:") for line in ax.get_lines()):
-            handles.append(plt.Line2D([], [], **grey, **FIT_STYLE))
+            handles.append(Line2D([], [], **grey, **FIT_STYLE))
             labels.append("USL fit, measured range only")
         # Below the axes, so it never hides a curve.
         ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
@@ -257,12 +270,10 @@ def _reference(ax, y, text):
 
 def _pool_legend(ax, curves, extra=()):
     # When line styles carry another meaning (p50/p99), pools keep colour and marker only.
-    handles = [
-        plt.Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves
-    ]
+    handles = [Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves]
     labels = list(curves)
     for label, linestyle in extra:
-        handles.append(plt.Line2D([], [], color="0.3", linestyle=linestyle))
+        handles.append(Line2D([], [], color="0.3", linestyle=linestyle))
         labels.append(label)
     ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
 
@@ -285,14 +296,14 @@ LATENCY_NOTE = (
 
 
 def draw(summary, analysis=None):
-    """Every figure of a sweep as {file stem: Figure}; the caller saves and closes them."""
+    """Every figure of a sweep as {file stem: Figure} (outside pyplot: nothing to close)."""
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
     out = {}
     all_groups = groups(summary)
     for key, curves in all_groups.items():
         cores = _cores_of(curves, machine_cores)
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        fig, ax = _single(7.5, 4.8)
         throughput_axes(ax, curves, cores, analysis, key)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
         out[f"throughput-{key}"] = fig
@@ -305,7 +316,7 @@ def draw(summary, analysis=None):
                 bound, _ = binding_ceiling(p, overheads)
                 return p.median_per_s / bound if bound and p.median_per_s is not None else None
 
-            fig, ax = plt.subplots(figsize=(7.5, 4.2))
+            fig, ax = _single(7.5, 4.2)
             what = "physical ceiling" + (" and no-op rate" if overheads else "")
             _simple_axes(ax, curves, cores, [efficiency], f"measured / lower of {what}", scale=100, percent=True)
             ax.set_ylim(0, 110)
@@ -314,7 +325,7 @@ def draw(summary, analysis=None):
             ax.set_title(_title(curves, "Efficiency", cores), fontsize=10)
             out[f"efficiency-{key}"] = fig
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        fig, ax = _single(7.5, 4.2)
         series = latency_series(curves)
         _simple_axes(ax, curves, cores, [get for _, get, _ in series], "time (ms)", 1000, [s for _, _, s in series])
         _pool_legend(ax, curves, [(name, s) for name, _, s in series])
@@ -323,7 +334,7 @@ def draw(summary, analysis=None):
         ax.set_title(_title(curves, "Service time", cores), fontsize=10)
         out[f"latency-{key}"] = fig
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        fig, ax = _single(7.5, 4.2)
         _simple_axes(
             ax,
             curves,
@@ -337,7 +348,7 @@ def draw(summary, analysis=None):
         ax.set_title(_title(curves, "Peak memory of the worker tree", cores), fontsize=10)
         out[f"memory-{key}"] = fig
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        fig, ax = _single(7.5, 4.2)
         _simple_axes(ax, curves, cores, [lambda p: p.worker_cpu_cores], "cores busy, CPU s / wall s")
         ax.set_ylim(0, max(ax.get_ylim()[1], cores * 1.15))
         _reference(ax, cores, f"{plural(cores, 'usable core')}")
@@ -351,13 +362,12 @@ def draw(summary, analysis=None):
 
 
 def save(fig, directory, name):
-    """Write one figure as PNG and SVG, the same bytes for the same figure; closes it."""
+    """Write one figure as PNG and SVG, the same bytes for the same figure."""
     written = []
     for fmt in FORMATS:
         path = directory / f"{name}.{fmt}"
         fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=METADATA[fmt])
         written.append(path)
-    plt.close(fig)
     return written
 
 
@@ -374,7 +384,7 @@ def overview(all_groups, machine_cores, analysis=None):
     n = len(all_groups)
     cols = min(2, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, 5.2 * rows), squeeze=False)
+    fig, axes = _subplots(7.2 * cols, 5.2 * rows, rows, cols)
     # Room under each panel for its legend; bbox_inches="tight" trims the rest.
     height = 5.2 * rows
     fig.subplots_adjust(hspace=0.85, wspace=0.2, top=1 - 1.2 / height)

@@ -10,6 +10,7 @@ from kombu.utils.uuid import uuid
 
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
+from bench.harness import signals
 
 CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02
@@ -175,6 +176,7 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
             if now - start > timeout_s:
                 batch.outcome, batch.detail = "timed out", f"the batch took over {timeout_s:.0f} s"
                 return batch
+            signals.raise_if_stopping()
             time.sleep(POLL_S)
     except (KeyboardInterrupt, Interrupted):
         batch.outcome, batch.detail = "interrupted", "interrupted by a signal"

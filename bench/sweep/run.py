@@ -11,6 +11,7 @@ import psutil
 
 from bench.analysis.stats import needs_more_repeats
 from bench.errors import Interrupted, RunFailed
+from bench.harness import signals
 from bench.measure import runner
 from bench.measure.result import not_measured
 from bench.results.io import read_run, write_run
@@ -96,6 +97,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
             # over all points instead of looking like a trend in -c.
             random.Random(f"{cfg.seed}-{round_no}").shuffle(todo)
             for point in todo:
+                signals.raise_if_stopping()
                 report_progress(sweep, cfg, plan, point, state, None)
                 doc = _measure_repeat(sweep, cfg, point, broker, stub)
                 state["done"] += 1

@@ -121,7 +121,7 @@ def sweep_table_rows(summary, analysis):
     return table
 
 
-TABLE_KEY = "median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%); " + FLAT_RULE
+TABLE_KEY = "median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)\n" + FLAT_RULE
 
 
 def sweep_table(summary, analysis):
@@ -168,6 +168,9 @@ def report_end(summary, analysis):
     table, the verdict table, and every warning (or that there is none)."""
     lines = [sweep_table(summary, analysis), "", f"Verdict on the tutorial's {HEADLINE}:"]
     lines += aligned(verdict_rows(summary, analysis), right=set())
+    if analysis.overheads:
+        rates = ", ".join(f"{pool} {rate:,.0f}/s" for (pool, _), (rate, _) in analysis.overheads.items())
+        lines += ["", f"No-op rate, Celery's own per-task cost (a second ceiling): {rates}"]
     lines += ["", "Warnings:"]
     lines += [f"  - {w}" for w in analysis.warnings] or ["  none: every point complete, stable and under its ceiling"]
     return "\n".join(lines)

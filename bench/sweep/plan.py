@@ -282,8 +282,9 @@ def build_sweep_config(
     )
 
 
-def make_plan(cfg):
-    """The points of the sweep `cfg` on this machine."""
+def make_plan(cfg, overhead=False):
+    """The points of the sweep `cfg` on this machine; `overhead`: with one
+    noop point per pool (a new sweep's report draws it as a second ceiling)."""
     return build_plan(
         cfg.pools,
         cfg.workloads,
@@ -293,7 +294,7 @@ def make_plan(cfg):
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
-        overhead=True,
+        overhead=overhead,
     )
 
 
@@ -320,7 +321,7 @@ def run_config_for(cfg, point, json_path=None):
 def plan_sweep(cfg):
     """The plan of a new sweep, every point's run options checked before
     anything starts (a -c above the safe limit is refused here, not an hour in)."""
-    plan = make_plan(cfg)
+    plan = make_plan(cfg, overhead=True)
     for point in plan:
         run_config_for(cfg, point)
     return plan

@@ -228,12 +228,13 @@ def _overhead_lines(ax, curves, analysis, top, log):
         ax.annotate(
             f"no-op rate, {pool}: {per_s:,.0f}/s",
             (high, per_s),
-            xytext=(-2, 2),
+            xytext=(-2, 4),
             textcoords="offset points",
             ha="right",
             va="bottom",
             fontsize=7,
             color=STYLE[pool]["color"],
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
         )
     if off_scale:
         return [f"no-op rate far above this range, not drawn: {', '.join(off_scale)}"]

@@ -224,6 +224,7 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -252,6 +253,7 @@ def build_sweep_config(
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
+    rates=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep)."""
@@ -279,6 +281,7 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
     )
 
 

@@ -323,8 +323,10 @@ def run_config_for(cfg, point, json_path=None):
 
 def plan_sweep(cfg):
     """The plan of a new sweep, every point's run options checked before
-    anything starts (a -c above the safe limit is refused here, not an hour in)."""
-    plan = make_plan(cfg, overhead=True)
+    anything starts (a -c above the safe limit is refused here, not an hour in).
+    The default matrix (no --concurrency, no --task-ms) comes with one noop
+    point per pool; a hand-picked matrix measures only what it names."""
+    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None)
     for point in plan:
         run_config_for(cfg, point)
     return plan

@@ -195,7 +195,7 @@ def describe(points, profile, repeats_left=None):
         f"{_duration(low)}" if profile.min_repeats == profile.max_repeats else f"{_duration(low)} to {_duration(high)}"
     )
     lines.append(
-        f"  {n} points x {profile.min_repeats}"
+        f"  {n} point{'s' if n != 1 else ''} x {profile.min_repeats}"
         + (f"-{profile.max_repeats}" if profile.max_repeats != profile.min_repeats else "")
         + f" repeats in fresh workers; estimated {span}"
     )

@@ -8,8 +8,7 @@ import time
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.harness import machine
-from bench.output import openloop_plot, terminal
-from bench.output.export import report_sweep
+from bench.output import export, openloop_plot
 from bench.sweep import rates, store
 from bench.sweep import run as sweep
 from bench.sweep.plan import PROFILES, describe
@@ -35,10 +34,9 @@ def execute(request):
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:
             rates.run_rates(target, cfg, plan, broker, stub, say=lambda line: print(line, flush=True))
-    summary = store.summarize(target, cfg, plan)
+    store.summarize(target, cfg, plan)
     print()
-    print(terminal.sweep_table(summary))
-    report_sweep(target.path)
+    print(export.report(target.path).text)
     if cfg.rates is not None:
         _report_rates(target, cfg, plan)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")

@@ -108,8 +108,11 @@ def pinned_cpus(count, available):
     return tuple(available[-count:])
 
 
-def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None):
-    """Every point of the sweep, in a stable order (runs are shuffled later)."""
+def build_plan(
+    pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None, overhead=False
+):
+    """Every point of the sweep, in a stable order (runs are shuffled later).
+    `overhead`: add one noop point per pool (a new sweep's default matrix)."""
     check_pools(pools, "--pools")
     check_workloads(workloads, "--workloads")
     check_task_ms(task_ms, workloads)
@@ -128,7 +131,29 @@ def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=Non
                     rate = expected_rate(workload, pool, c, size, point_cores)
                     warmup = default_warmup(pool, c, tasks, rate)
                     points.append(Point(pool, c, name, size, cpus, point_cores, tasks, warmup))
+        if overhead and OVERHEAD_WORKLOAD not in workloads:
+            # One noop point per pool: Celery's own per-task cost on this
+            # machine, the second ceiling the report draws and divides by.
+            for pool in pools:
+                c = overhead_concurrency(pool, point_cores)
+                tasks = default_tasks(OVERHEAD_WORKLOAD, pool, c, None, point_cores, window_s=profile.window_s)
+                rate = expected_rate(WORKLOADS[OVERHEAD_WORKLOAD], pool, c, None, point_cores)
+                warmup = default_warmup(pool, c, tasks, rate)
+                points.append(Point(pool, c, OVERHEAD_WORKLOAD, None, cpus, point_cores, tasks, warmup))
     return points
+
+
+OVERHEAD_WORKLOAD = "noop"
+
+
+def overhead_concurrency(pool, cores):
+    """The -c of a pool's noop point: one process per core for prefork (a
+    noop is all CPU: more processes only contend), twice the cores for the
+    pools of one process (enough prefetched tasks to keep it busy), 1 for solo."""
+    if pool == "solo":
+        return 1
+    cores = max(1, int(cores))
+    return cores if pool == "prefork" else 2 * cores
 
 
 def estimate_repeat_s(point):
@@ -155,6 +180,8 @@ def describe(points, profile, repeats_left=None):
         size = f" {task_ms:g} ms" if task_ms is not None else ""
         pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
         note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
+        if workload == OVERHEAD_WORKLOAD:
+            note = "  (Celery's own per-task cost: the no-op rate, a second ceiling)"
         lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
     n = len(points)
     if repeats_left is not None:
@@ -168,7 +195,7 @@ def describe(points, profile, repeats_left=None):
         f"{_duration(low)}" if profile.min_repeats == profile.max_repeats else f"{_duration(low)} to {_duration(high)}"
     )
     lines.append(
-        f"  {n} points x {profile.min_repeats}"
+        f"  {n} point{'s' if n != 1 else ''} x {profile.min_repeats}"
         + (f"-{profile.max_repeats}" if profile.max_repeats != profile.min_repeats else "")
         + f" repeats in fresh workers; estimated {span}"
     )
@@ -258,8 +285,9 @@ def build_sweep_config(
     )
 
 
-def make_plan(cfg):
-    """The points of the sweep `cfg` on this machine."""
+def make_plan(cfg, overhead=False):
+    """The points of the sweep `cfg` on this machine; `overhead`: with one
+    noop point per pool (a new sweep's report draws it as a second ceiling)."""
     return build_plan(
         cfg.pools,
         cfg.workloads,
@@ -269,6 +297,7 @@ def make_plan(cfg):
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
+        overhead=overhead,
     )
 
 
@@ -294,8 +323,10 @@ def run_config_for(cfg, point, json_path=None):
 
 def plan_sweep(cfg):
     """The plan of a new sweep, every point's run options checked before
-    anything starts (a -c above the safe limit is refused here, not an hour in)."""
-    plan = make_plan(cfg)
+    anything starts (a -c above the safe limit is refused here, not an hour in).
+    The default matrix (no --concurrency, no --task-ms) comes with one noop
+    point per pool; a hand-picked matrix measures only what it names."""
+    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None)
     for point in plan:
         run_config_for(cfg, point)
     return plan

@@ -114,7 +114,7 @@ def create_parser():
         "--concurrency",
         type=_whole(1),
         default=None,
-        help="processes (prefork) or greenlets (gevent, eventlet); default: usable cores",
+        help="processes (prefork), greenlets (gevent, eventlet) or threads (threads); default: usable cores",
     )
     what.add_argument(
         "--workload",
@@ -185,7 +185,7 @@ def create_parser():
         "--pools",
         type=_names(POOLS),
         metavar="LIST",
-        help="comma-separated pools (default: prefork,gevent,eventlet,solo)",
+        help="comma-separated pools (default: prefork,gevent,eventlet,solo,threads)",
     )
     matrix.add_argument(
         "--concurrency",

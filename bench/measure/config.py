@@ -14,6 +14,7 @@ TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
 MIN_TASKS, MAX_TASKS = 20, 1_000_000
 MAX_TASK_MS = 60_000.0
 MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CPUs
+MAX_THREADS = 2_000  # OS threads: a stack each (8 MiB reserved), and the GIL to share
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
 RESULT_BACKENDS = ("none", "broker")
 
@@ -100,9 +101,9 @@ def build_run_config(
     spec = WORKLOADS[workload]
     if concurrency < 1:
         raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
-    limit = max_prefork_concurrency(cores) if pool == "prefork" else MAX_GREEN_CONCURRENCY
+    limit = {"prefork": max_prefork_concurrency(cores), "threads": MAX_THREADS}.get(pool, MAX_GREEN_CONCURRENCY)
     if pool != "solo" and concurrency > limit and not force:
-        what = "processes" if pool == "prefork" else "greenlets"
+        what = {"prefork": "processes", "threads": "threads"}.get(pool, "greenlets")
         raise UsageError(
             f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
             f"for {pool} on {cores:g} cores; add --force to run it anyway"

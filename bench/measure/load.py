@@ -9,6 +9,7 @@ from kombu.utils.uuid import uuid
 
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
+from bench.harness.worker_entry import WAKEUP_TASK
 
 CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02
@@ -61,14 +62,15 @@ def release(app, queue, nodename, idle_queue):
     """Tell the worker to start consuming `queue` (the pre-filled batch).
 
     Over Redis, a worker blocked in BRPOP on its `idle_queue` adds the new
-    queue only when that BRPOP returns, after up to a second; one noop task
-    on the idle queue ends the wait at once. It runs before the first
+    queue only when that BRPOP returns, after up to a second; one task on
+    the idle queue ends the wait at once: the harness's own wake-up task,
+    which its worker entry point registers in any app. It runs before the first
     measured task is fetched, so outside the measured window."""
     replies = app.control.add_consumer(queue, destination=[nodename], reply=True, timeout=CONTROL_TIMEOUT_S)
     for reply in replies or []:
         answer = reply.get(nodename, {})
         if "ok" in answer:
-            app.send_task("proj.tasks.noop", queue=idle_queue)
+            app.send_task(WAKEUP_TASK, queue=idle_queue)
             return
         if "error" in answer:
             raise RunFailed(f"the worker refused to consume {queue}: {answer['error']}")

@@ -21,6 +21,7 @@ STYLE = {
     "gevent": {"color": "#D55E00", "marker": "s", "linestyle": "--"},
     "eventlet": {"color": "#009E73", "marker": "^", "linestyle": "-."},
     "solo": {"color": "#CC79A7", "marker": "D", "linestyle": ":"},
+    "threads": {"color": "#E69F00", "marker": "v", "linestyle": (0, (3, 1, 1, 1, 1, 1))},
 }
 FORMATS = ("png", "svg")
 DPI = 110

@@ -40,7 +40,8 @@ PROFILES = {
 def default_concurrency(pool, cores, step=2):
     """-c values for a pool on `cores` cores, on a log scale: always 1, the
     core count and twice it; prefork up to 8x cores, the green pools (whose
-    workers are greenlets) into the hundreds; solo only 1, since it runs one
+    workers are greenlets) and threads into the hundreds (Celery's threads
+    pool is a ThreadPoolExecutor of -c threads); solo only 1, since it runs one
     task at a time whatever -c says. Past 2x cores, -c grows `step`-fold."""
     if pool == "solo":
         return [1]
@@ -223,7 +224,7 @@ def build_sweep_config(
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     return SweepConfig(
-        pools=tuple(pools or ("prefork", "gevent", "eventlet", "solo")),
+        pools=tuple(pools or POOLS),
         workloads=tuple(workloads or ("cpu", "sleep")),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,

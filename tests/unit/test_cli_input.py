@@ -28,7 +28,8 @@ def nothing_is_started(monkeypatch):
 
 
 BAD_INPUT = [
-    (["run", "--pool", "threads"], "--pool"),
+    (["run", "--pool", "fibers"], "--pool"),
+    (["run", "--pool", "threads", "-c", "5000"], "-c/--concurrency"),
     (["run", "--workload", "nope"], "--workload"),
     (["run", "-c", "0"], "-c/--concurrency"),
     (["run", "-c", "-3"], "-c/--concurrency"),

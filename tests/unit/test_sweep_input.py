@@ -19,7 +19,7 @@ def nothing_is_started(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "option"),
     [
-        (["sweep", "--pools", "prefork,threads"], "--pools"),
+        (["sweep", "--pools", "prefork,fibers"], "--pools"),
         (["sweep", "--pools", ""], "--pools"),
         (["sweep", "--workloads", "cpu,nope"], "--workloads"),
         (["sweep", "--concurrency", "1,0,4"], "--concurrency"),

@@ -1,0 +1,102 @@
+"""Worker-side records for the harness, connected to any Celery app.
+
+The harness starts every worker through `bench.harness.worker_entry`, which
+calls `install()` before the user's app is imported; Celery's signals are
+process-wide, so no line of the user's code changes. `install()` reads
+``BENCH_RECORD_DIR``: without it nothing is connected.
+
+Each worker process (every prefork child, or the one process of the other
+pools) appends one JSON line per finished task to its own file in that
+directory: task id, state, start and end on ``time.monotonic()`` (one clock
+for every process on the host, which the harness also uses), pid, the
+task's CPU time where the pool makes it attributable, and the error if the
+task raised. A file per process means no locking and no broker traffic.
+The main process writes ``ready`` there when the worker is ready.
+
+Per-task CPU time is the CPU time of the thread that ran the task
+(``time.thread_time()``), which is the task's own under prefork (a child's
+main thread), solo (the worker's main thread) and threads (one pool thread
+per task at a time). Under gevent and eventlet every greenlet shares one OS
+thread, so a task's thread CPU time would include every greenlet that ran
+while it waited: it is not attributable, and the harness reports the
+process's CPU instead (`CPU_ATTRIBUTION`).
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from celery import signals
+
+# Pools whose task runs on a thread of its own for its whole duration.
+THREAD_CPU_POOLS = frozenset({"prefork", "solo", "threads"})
+CPU_ATTRIBUTION = {
+    "thread": "CPU time of the thread that ran the task (time.thread_time)",
+    "process": "not attributable per task: greenlets share one OS thread, so a task's thread CPU "
+    "includes every greenlet that ran meanwhile; see the worker process's CPU in resources",
+}
+
+_started: dict[str, tuple[float, float | None]] = {}  # task id -> (monotonic s, thread CPU s)
+_out: dict = {"pid": None, "fd": None}
+_options = {"thread_cpu": False, "memory": False}
+
+
+def cpu_attribution(pool):
+    """ "thread" where a task's CPU time can be told apart, else "process"."""
+    return "thread" if pool in THREAD_CPU_POOLS else "process"
+
+
+def _record_fd():
+    pid = os.getpid()
+    if _out["pid"] != pid:  # first task in this process, or a fresh fork
+        path = Path(os.environ["BENCH_RECORD_DIR"]) / f"tasks-{pid}.jsonl"
+        _out["fd"] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _out["pid"] = pid
+    return _out["fd"]
+
+
+def _rss_bytes():
+    """This process's resident memory now (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:  # noqa: PTH123 (one cheap read per task)
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _on_prerun(task_id=None, **_):
+    _started[task_id] = (time.monotonic(), time.thread_time() if _options["thread_cpu"] else None)
+
+
+def _on_postrun(task_id=None, state=None, retval=None, **_):
+    finished = time.monotonic()
+    cpu_end = time.thread_time() if _options["thread_cpu"] else None
+    started, cpu_start = _started.pop(task_id, (finished, cpu_end))
+    record = {"id": task_id, "state": state, "started": started, "finished": finished, "pid": os.getpid()}
+    if cpu_start is not None and cpu_end is not None:
+        record["cpu_s"] = cpu_end - cpu_start
+    if _options["memory"]:
+        record["rss_bytes"] = _rss_bytes()
+    if isinstance(retval, BaseException):
+        record["error"] = f"{type(retval).__name__}: {retval}"
+    # One write() of one line per task: appends never interleave.
+    os.write(_record_fd(), (json.dumps(record) + "\n").encode())
+
+
+def _on_ready(**_):
+    Path(os.environ["BENCH_RECORD_DIR"], "ready").write_text(str(os.getpid()))
+
+
+def install(pool=None):
+    """Connect the recorder when the harness asked for it (BENCH_RECORD_DIR).
+    `pool` decides whether per-task CPU time is recorded (see the module's
+    docstring); BENCH_RECORD_MEMORY=1 adds the process's RSS after each task."""
+    if not os.environ.get("BENCH_RECORD_DIR"):
+        return False
+    _options["thread_cpu"] = pool is not None and cpu_attribution(pool) == "thread"
+    _options["memory"] = os.environ.get("BENCH_RECORD_MEMORY") == "1"
+    signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="celery-bench-prerun")
+    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="celery-bench-postrun")
+    signals.worker_ready.connect(_on_ready, weak=False, dispatch_uid="celery-bench-ready")
+    return True

@@ -12,6 +12,20 @@ POOLS = ("prefork", "gevent", "eventlet", "solo", "threads")
 # cannot overlap. (threads can overlap CPU work that releases the GIL.)
 SINGLE_PROCESS_POOLS = frozenset({"gevent", "eventlet", "solo", "threads"})
 
+# Pools whose tasks each run on one OS thread of their own from start to end,
+# so the thread's CPU time is the task's (see harness/recorder.py).
+THREAD_CPU_POOLS = frozenset({"prefork", "solo", "threads"})
+CPU_ATTRIBUTION = {
+    "thread": "CPU time of the thread that ran each task (time.thread_time)",
+    "process": "not attributable per task: greenlets share one OS thread, so a task's thread CPU time "
+    "includes every greenlet that ran meanwhile; the worker's process CPU divided by the tasks instead",
+}
+
+
+def cpu_attribution(pool):
+    """Whether a task's own CPU time can be told apart: "thread", else "process"."""
+    return "thread" if pool in THREAD_CPU_POOLS else "process"
+
 
 @dataclass(frozen=True)
 class Workload:

@@ -19,7 +19,7 @@ main thread), solo (the worker's main thread) and threads (one pool thread
 per task at a time). Under gevent and eventlet every greenlet shares one OS
 thread, so a task's thread CPU time would include every greenlet that ran
 while it waited: it is not attributable, and the harness reports the
-process's CPU instead (`CPU_ATTRIBUTION`).
+process's CPU instead (see bench.workloads.CPU_ATTRIBUTION).
 """
 
 import json
@@ -29,22 +29,11 @@ from pathlib import Path
 
 from celery import signals
 
-# Pools whose task runs on a thread of its own for its whole duration.
-THREAD_CPU_POOLS = frozenset({"prefork", "solo", "threads"})
-CPU_ATTRIBUTION = {
-    "thread": "CPU time of the thread that ran the task (time.thread_time)",
-    "process": "not attributable per task: greenlets share one OS thread, so a task's thread CPU "
-    "includes every greenlet that ran meanwhile; see the worker process's CPU in resources",
-}
+from bench.workloads import cpu_attribution
 
 _started: dict[str, tuple[float, float | None]] = {}  # task id -> (monotonic s, thread CPU s)
 _out: dict = {"pid": None, "fd": None}
 _options = {"thread_cpu": False, "memory": False}
-
-
-def cpu_attribution(pool):
-    """ "thread" where a task's CPU time can be told apart, else "process"."""
-    return "thread" if pool in THREAD_CPU_POOLS else "process"
 
 
 def _record_fd():

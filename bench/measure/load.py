@@ -109,6 +109,8 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
                         state=raw["state"],
                         pid=raw["pid"],
                         error=raw.get("error"),
+                        cpu_s=raw.get("cpu_s"),
+                        rss_bytes=raw.get("rss_bytes"),
                     )
                 )
                 if raw["id"] in pending:

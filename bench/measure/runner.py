@@ -23,7 +23,7 @@ from bench.harness.urls import redact
 from bench.measure import load
 from bench.measure.observe import RecordReader, ResourceSampler
 from bench.results.io import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
-from bench.workloads import WORKLOADS, ceiling, expected_rate
+from bench.workloads import CPU_ATTRIBUTION, WORKLOADS, ceiling, cpu_attribution, expected_rate
 
 # Above the ceiling by more than this is a harness bug (the slack covers the
 # clock's resolution only).
@@ -150,6 +150,12 @@ def result_path(cfg, run_id):
     return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{cfg.workload}.json"
 
 
+def _task_cpu(pool, done, resources):
+    attribution = cpu_attribution(pool)
+    found = stats.task_cpu(done, attribution, resources.worker_cpu_s if resources else None)
+    return {**vars(found), "basis": CPU_ATTRIBUTION[attribution]}
+
+
 def build_document(cfg, broker, batch, resources, started_utc, load_before, run_id):
     """The public result document (see results.py for its format history)."""
     tally = stats.account(batch.published, batch.records)
@@ -185,6 +191,7 @@ def build_document(cfg, broker, batch, resources, started_utc, load_before, run_
         "processes_used": len({r.pid for r in done}),
         "load_average_before": list(load_before),
         "resources": vars(resources) if resources else None,
+        "task_cpu": _task_cpu(cfg.pool, done, resources),
     }
     first_error = next((r.error for r in firsts.values() if r.error), None)
     if batch.outcome == "interrupted":

@@ -11,6 +11,14 @@ def _mib(n):
     return "-" if n is None else f"{n / 2**20:.1f} MiB"
 
 
+def _task_cpu_line(cpu):
+    if not cpu or cpu.get("mean_s") is None:
+        return "  task CPU        -"
+    if cpu["attribution"] == "thread":
+        return f"  task CPU        p50 {_ms(cpu['p50_s'])} ms, p90 {_ms(cpu['p90_s'])} ms (each task's own thread)"
+    return f"  task CPU        {_ms(cpu['mean_s'])} ms per task (process CPU / tasks: greenlets share one thread)"
+
+
 def run_summary(doc):
     """The terminal summary of one run's result document."""
     cfg, s, meta = doc["config"], doc["summary"], doc["metadata"]
@@ -51,6 +59,7 @@ def run_summary(doc):
             f"({res['worker_cpu_percent_of_usable']:.0f}% of usable); harness {res['harness_cpu_s']:.2f} s"
             + (f", broker {res['broker_cpu_s']:.2f} s" if res.get("broker_cpu_s") is not None else "")
         )
+        lines.append(_task_cpu_line(s.get("task_cpu")))
         lines.append(
             f"  worker memory   USS {_mib(res['worker_uss_peak_bytes'])}, PSS {_mib(res['worker_pss_peak_bytes'])} "
             f"(peak, {res['worker_processes']} processes)"

@@ -41,6 +41,9 @@ def compact_samples(published, records):
         "finished_s": [rel(r.finished) for r in records],
         "pid": [r.pid for r in records],
         "state": [r.state for r in records],
+        # CPU seconds of the task's own thread; null where the pool does
+        # not make it attributable (see summary.task_cpu)
+        "cpu_s": [None if r.cpu_s is None else round(r.cpu_s, SAMPLE_DIGITS) for r in records],
         "errors": [{"id": r.id, "error": r.error} for r in records if r.error][:100],
         "missing_ids": sorted(set(published) - seen)[:100],
     }

@@ -10,6 +10,7 @@ import time
 
 from bench import __version__
 from bench.analysis import compare
+from bench.cli_app import add_task_options, read_profile, user_task_from
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness.machine import usable_cores
 from bench.measure import runner
@@ -78,7 +79,8 @@ def _add_broker_options(parser):
     group.add_argument(
         "--broker",
         metavar="URL",
-        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//); "
+        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//), or "
+        "with --app, from-app: the app's own broker; "
         "default: start a private Redis-protocol server on 127.0.0.1 for this run",
     )
     group.add_argument(
@@ -120,7 +122,7 @@ def create_parser():
         "--workload",
         "-w",
         choices=list(WORKLOADS),
-        default="sleep",
+        default=None,
         help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + " (default: sleep)",
     )
     what.add_argument(
@@ -145,8 +147,8 @@ def create_parser():
     what.add_argument(
         "--prefetch-multiplier",
         type=_whole(0),
-        default=4,
-        help="the worker's --prefetch-multiplier; 0: no limit (default: 4)",
+        default=None,
+        help="the worker's --prefetch-multiplier; 0: no limit (default: 4; for your own task, your app's setting)",
     )
     what.add_argument(
         "--loglevel",
@@ -162,6 +164,7 @@ def create_parser():
         "Redis, or send it back over RPC with AMQP, as the tutorial does (default: none)",
     )
     what.add_argument("--force", action="store_true", help="allow a concurrency above the safe limit")
+    add_task_options(run)
     _add_broker_options(run)
     out = run.add_argument_group("output")
     out.add_argument(
@@ -308,10 +311,19 @@ def _progress_bar():
 
 
 def _cmd_run(args):
+    if args.workload is not None and (args.app or args.task):
+        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
+    user, info = user_task_from(args)
+    profile = read_profile(args.from_profile) if user is not None else None
+    if args.from_profile and user is None:
+        raise UsageError("--from-profile: only with --app and --task")
     cfg = build_run_config(
         pool=args.pool,
         concurrency=args.concurrency or max(1, int(usable_cores())),  # Celery's own default
-        workload=args.workload,
+        workload=args.workload or "sleep",
+        user_task=user,
+        app_info=info,
+        task_profile=profile,
         task_ms=args.task_ms,
         tasks=args.tasks,
         warmup=args.warmup,

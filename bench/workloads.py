@@ -139,7 +139,8 @@ def ceiling(workload, pool, concurrency, task_ms, cores):
     """
     if not workload.sized:
         if workload.estimated:
-            return Ceiling(None, "unknown: the task has no profile (bounded only by Celery's per-task overhead)", True)
+            basis = "unknown: no profile of the task (python -m bench profile); only Celery's overhead bounds it"
+            return Ceiling(None, basis, True)
         return Ceiling(None, "Celery's per-task overhead (measure the noop workload)")
     n = slots(pool, concurrency)
     cpu_s = task_ms * workload.cpu_share / 1000.0

@@ -102,7 +102,9 @@ def user_tasks(app):
 def _inspect(name):
     try:
         app = load_app(name)
-        info = {"tasks": user_tasks(app), "settings": app_settings(app), "main": app.main}
+        # The broker URL with its password travels to the harness over this
+        # pipe only, for --broker from-app; the settings hold it redacted.
+        info = {"tasks": user_tasks(app), "settings": app_settings(app), "broker_url": app.conf.broker_url}
     except BaseException as exc:  # whatever the user's module raises, reported as one line
         last = f"{type(exc).__name__}: {exc}".strip().splitlines()[-1]
         print(MARKER + json.dumps({"error": last}), flush=True)

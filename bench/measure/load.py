@@ -15,15 +15,16 @@ CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02
 
 
-def client_app(broker):
+def client_app(broker, serializer="json"):
     """The harness's own Celery app: it only publishes, by task name, and
     keeps no results (a result backend on the client side would subscribe to
-    every task's result and load the harness)."""
+    every task's result and load the harness). `serializer`: the user's
+    app's task_serializer, so its worker accepts what is sent."""
     app = Celery("celery-bench-client", set_as_current=False)
     app.conf.update(
         broker_url=broker.url,
         result_backend=None,
-        task_serializer="json",
+        task_serializer=serializer,
         accept_content=["json"],
         broker_connection_timeout=5,
         broker_connection_max_retries=2,
@@ -47,14 +48,20 @@ def delete_queues(app, *names):
             app.amqp.queues[name].bind(conn.default_channel).delete()
 
 
-def publish(app, queue, task_name, args, count):
-    """Send `count` tasks; returns {task id: publish time (monotonic s)}."""
+def publish(app, queue, task_name, args, count, calls=None):
+    """Send `count` tasks; returns {task id: publish time (monotonic s)}.
+    `calls` (a user's task): a function of the task's index giving its
+    (args, kwargs), used instead of `args`. The queue is explicit, so the
+    app's task_routes do not move the measured tasks elsewhere."""
     published = {}
     with app.producer_or_acquire() as producer:
-        for _ in range(count):
+        for i in range(count):
+            call_args, call_kwargs = calls(i) if calls is not None else (args, None)
             task_id = uuid()
             published[task_id] = time.monotonic()
-            app.send_task(task_name, args=args, queue=queue, task_id=task_id, producer=producer)
+            app.send_task(
+                task_name, args=call_args, kwargs=call_kwargs, queue=queue, task_id=task_id, producer=producer
+            )
     return published
 
 

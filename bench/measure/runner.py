@@ -23,7 +23,7 @@ from bench.harness.urls import redact
 from bench.measure import load
 from bench.measure.observe import RecordReader, ResourceSampler
 from bench.results.io import SCHEMA_VERSION, compact_samples, latency_fields, write_atomic
-from bench.workloads import CPU_ATTRIBUTION, WORKLOADS, ceiling, cpu_attribution, expected_rate
+from bench.workloads import CPU_ATTRIBUTION, ceiling, cpu_attribution, expected_rate
 
 # Above the ceiling by more than this is a harness bug (the slack covers the
 # clock's resolution only).
@@ -45,7 +45,7 @@ def services(broker_url, redis_server=None, needs_stub=False):
 
 def services_for(cfg):
     """The services one run needs."""
-    return services(cfg.broker_url, cfg.redis_server, WORKLOADS[cfg.workload].needs_stub)
+    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub)
 
 
 def _utc_now():
@@ -57,8 +57,9 @@ def _time_limits(cfg):
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
     task_s = (cfg.task_ms or 1.0) / 1000.0
-    stall_s = max(10.0, 5 * task_s + 5)
-    rate = expected_rate(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    # A user's task of unknown length may take long: a minute of silence.
+    stall_s = max(60.0 if cfg.user_task is not None and cfg.task_ms is None else 10.0, 5 * task_s + 5)
+    rate = expected_rate(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
     timeout_s = max(60.0, 10 * cfg.tasks / rate)
     return stall_s, timeout_s
 
@@ -67,7 +68,8 @@ def measure(cfg, broker, stub_address=None, progress=None):
     """Measure one point in a fresh worker; write and return its result
     document. Raises RunFailed (after writing the document) when tasks went
     missing or failed, and Interrupted (after writing it) on a signal."""
-    workload = WORKLOADS[cfg.workload]
+    workload = cfg.spec
+    user = cfg.user_task
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
     spec = worker.WorkerSpec(
@@ -79,9 +81,15 @@ def measure(cfg, broker, stub_address=None, progress=None):
         loglevel=cfg.loglevel,
         result_backend=cfg.result_backend,
         cpus=cfg.cpus,
+        app=user.app if user else "proj",
+        workdir=user.workdir if user else None,
+        broker_from_app=cfg.broker_from_app,
+        record_memory=cfg.record_memory,
     )
-    args = workload.args(cfg.task_ms, stub_address)
-    app = load.client_app(broker)
+    args = None if user else workload.args(cfg.task_ms, stub_address)
+    calls = (lambda i: (list(user.call(i).args), dict(user.call(i).kwargs))) if user else None
+    settings = cfg.app_info.settings if cfg.app_info is not None else {}
+    app = load.client_app(broker, settings.get("task_serializer") or "json")
     stall_s, timeout_s = _time_limits(cfg)
     started_utc, load_before = _utc_now(), os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
@@ -91,7 +99,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
         with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
             reader = RecordReader(record_dir)
             if cfg.warmup:
-                warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup))
+                warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup, calls))
                 load.watch(warm, reader, proc, watcher(broker.pid), stall_s, timeout_s)
                 if warm.outcome == "interrupted":
                     raise Interrupted("interrupted during the warm-up; nothing was measured")
@@ -101,7 +109,7 @@ def measure(cfg, broker, stub_address=None, progress=None):
                 if failed:
                     raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
             load.declare(app, main_queue)
-            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks))
+            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
             sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
             load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
             load.watch(batch, reader, proc, watcher(broker.pid), stall_s, timeout_s, progress)
@@ -147,7 +155,46 @@ def _placement(cfg, broker):
 def result_path(cfg, run_id):
     if cfg.json_path is not None:
         return cfg.json_path
-    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{cfg.workload}.json"
+    what = cfg.workload if cfg.user_task is None else cfg.user_task.task.rsplit(".", 1)[-1]
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.concurrency}-{what}.json"
+
+
+def _app_fields(cfg, broker):
+    """What the worker ran with: the harness's settings for its own tasks;
+    for a user's app, its own settings, and what the harness overrode."""
+    if cfg.user_task is None:
+        return {
+            "prefetch_multiplier": cfg.prefetch_multiplier,
+            "acks_late": False,
+            "serializer": "json",
+            "result_backend": redact(broker.result_backend(cfg.result_backend)),
+        }
+    settings = dict(cfg.app_info.settings) if cfg.app_info is not None else {}
+    overrides = {"queue": "the run's own warm-up and measured queues", "node_name": True, "pool": cfg.pool}
+    overrides["concurrency"] = cfg.concurrency
+    if cfg.prefetch_multiplier is not None:
+        overrides["prefetch_multiplier"] = cfg.prefetch_multiplier
+    if cfg.broker_from_app:
+        backend = settings.get("result_backend")
+    else:
+        backend = redact(broker.result_backend(cfg.result_backend))
+        overrides.update(broker_url=broker.redacted_url, result_backend=backend)
+    prefetch = cfg.prefetch_multiplier
+    if prefetch is None:
+        prefetch = settings.get("worker_prefetch_multiplier")
+    return {
+        "prefetch_multiplier": prefetch,
+        "acks_late": bool(settings.get("task_acks_late")),
+        "serializer": settings.get("task_serializer"),
+        "result_backend": backend,
+        "user_task": cfg.user_task.to_json(),
+        "app_settings": settings,
+        "harness_overrides": overrides,
+        "broker_source": "the app's own (--broker from-app)"
+        if cfg.broker_from_app
+        else ("--broker" if cfg.broker_url else "the harness's private broker"),
+        "task_profile": ({"cpu_s": cfg.task_profile[0], "wait_s": cfg.task_profile[1]} if cfg.task_profile else None),
+    }
 
 
 def _task_cpu(pool, done, resources):
@@ -163,20 +210,26 @@ def build_document(cfg, broker, batch, resources, started_utc, load_before, run_
     for rec in batch.records:  # the first report of each task
         firsts.setdefault(rec.id, rec)
     done = [r for r in firsts.values() if r.state == "SUCCESS"]
-    bound = ceiling(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    bound = ceiling(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
     rate = stats.throughput(done)
     steady = stats.steady_throughput(done)
     conc = stats.concurrency(done)
     efficiency = rate / bound.per_s if rate is not None and bound.per_s else None
     above = efficiency is not None and efficiency > 1 + CEILING_TOLERANCE
+    # An estimated ceiling (a user's task, from its profile) can be passed by
+    # a profile that ran slower than the sweep: a warning, not a harness bug.
+    above_estimate = above and bound.estimated
+    above = above and not bound.estimated
     window_s = (lambda w: w[1] - w[0])(stats.window(done)) if done else None
     summary = {
         "throughput_per_s": rate,
         "steady_throughput_per_s": steady,
         "ceiling_per_s": bound.per_s,
         "ceiling_basis": bound.basis,
+        "ceiling_estimated": bound.estimated,
         "efficiency": efficiency,
         "above_ceiling": above,
+        "above_estimated_ceiling": above_estimate,
         "window_s": window_s,
         "tasks": {
             "published": tally.published,
@@ -222,14 +275,11 @@ def build_document(cfg, broker, batch, resources, started_utc, load_before, run_
             "concurrency": cfg.concurrency,
             "slots": cfg.slots,
             "workload": cfg.workload,
-            "task": WORKLOADS[cfg.workload].task,
+            "task": cfg.spec.task,
             "task_ms": cfg.task_ms,
             "tasks": cfg.tasks,
             "warmup": cfg.warmup,
-            "prefetch_multiplier": cfg.prefetch_multiplier,
-            "acks_late": False,
-            "serializer": "json",
-            "result_backend": redact(broker.result_backend(cfg.result_backend)),
+            **_app_fields(cfg, broker),
             "worker_loglevel": cfg.loglevel,
             "queue_mode": "pre-filled: the batch is queued, then released to the worker",
             "cores": cfg.cores,

@@ -25,13 +25,17 @@ def run_summary(doc):
     tasks = s["tasks"]
     size = f" {cfg['task_ms']:g} ms" if cfg["task_ms"] is not None else ""
     res = s.get("resources") or {}
+    user = cfg.get("user_task")
+    what = f"{cfg['workload']}{size}" if not user else f"{user['task']} (app {user['app']}, {user['calls']} call(s))"
     lines = [
-        f"{cfg['pool']} -c {cfg['concurrency']}  {cfg['workload']}{size}  "
+        f"{cfg['pool']} -c {cfg['concurrency']}  {what}  "
         f"{tasks['published']} tasks (+{cfg['warmup']} warm-up)  "
         f"broker: {cfg['broker']['server']} ({'embedded' if cfg['broker']['embedded'] else cfg['broker']['url']})",
         f"machine: {meta['usable_cores']:g} usable cores, {meta['cpu_model']}",
         "",
     ]
+    if user:
+        lines.insert(1, f"broker used: {cfg['broker_source']}, {cfg['broker']['url']}")
     if s["throughput_per_s"] is not None:
         lines.append(
             f"  throughput      {s['throughput_per_s']:10.1f} tasks/s  (first start to last end, {s['window_s']:.2f} s)"
@@ -41,8 +45,12 @@ def run_summary(doc):
     if s["ceiling_per_s"] is not None:
         eff = f"{100 * s['efficiency']:.1f}% of it" if s["efficiency"] is not None else ""
         lines.append(f"  ceiling         {s['ceiling_per_s']:10.1f} tasks/s  ({s['ceiling_basis']}); measured is {eff}")
+    elif s.get("ceiling_estimated"):
+        lines.append(f"  ceiling                  -  {s['ceiling_basis']}")
     else:
         lines.append(f"  ceiling                  -  bounded by {s['ceiling_basis']}")
+    if s.get("above_estimated_ceiling"):
+        lines.append("  (above the ceiling estimated from the profile: the task ran faster here than when profiled)")
     if s["above_ceiling"]:
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
     lines += [

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from bench import __version__
 from bench.analysis import compare
@@ -284,6 +285,24 @@ def create_parser():
     )
     cmp.set_defaults(handler=_cmd_compare)
 
+    prof = sub.add_parser(
+        "profile",
+        help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
+        description=(
+            "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
+            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. From "
+            "that, predict per pool the -c where throughput stops growing on this machine and the throughput "
+            "there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: both), and the favoured pool. "
+            "Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated ceiling."
+        ),
+    )
+    add_task_options(prof, required=True)
+    prof.add_argument("--calls", type=_whole(3), default=None, help="calls measured (default: 100)")
+    prof.add_argument("--warmup", type=_whole(0), default=None, help="calls run and discarded first (default: 5)")
+    _add_broker_options(prof)
+    prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
+    prof.set_defaults(handler=_cmd_profile)
+
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
@@ -446,6 +465,32 @@ class _SweepProgress:
             else f"FAILED: {status['reason']}"
         )
         print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)
+
+
+def _cmd_profile(args):
+    from bench.measure import profile as profiling
+    from bench.output.profile import profile_table
+
+    user, info = user_task_from(args)
+    cfg = build_run_config(
+        pool="solo",
+        concurrency=1,
+        workload="sleep",
+        user_task=user,
+        app_info=info,
+        tasks=args.calls or profiling.DEFAULT_CALLS,
+        warmup=profiling.DEFAULT_WARMUP if args.warmup is None else args.warmup,
+        broker=args.broker,
+        redis_server=args.redis_server,
+    )
+    path = args.json or f"results/profile-{user.task}.json"
+    check_writable(Path(path).parent)
+    with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
+        doc = profiling.profile_task(cfg, broker, progress)
+    profiling.write_profile(path, doc)
+    print(profile_table(doc))
+    print(f"\nprofile: {path}")
+    return 0
 
 
 def _cmd_plot(args):

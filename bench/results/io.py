@@ -34,7 +34,11 @@ def compact_samples(published, records):
     def rel(t):
         return round(t - t0, SAMPLE_DIGITS)
 
+    memory = {}
+    if any(r.rss_bytes is not None for r in records):  # recorded by `profile` only
+        memory["rss_bytes"] = [r.rss_bytes for r in records]
     return {
+        **memory,
         "time_origin": "first publish of the measured batch",
         "published_s": [rel(r.published) for r in records],
         "started_s": [rel(r.started) for r in records],

@@ -223,6 +223,7 @@ def create_parser():
     how.add_argument("--prefetch-multiplier", type=_whole(0), default=None, help="the workers' prefetch multiplier")
     how.add_argument("--result-backend", choices=RESULT_BACKENDS, default=None, help="as for run (default: none)")
     how.add_argument("--force", action="store_true", default=None, help="allow -c above the safe limit")
+    add_task_options(swp)
     _add_broker_options(swp)
     where = swp.add_argument_group("output")
     where.add_argument(
@@ -392,7 +393,18 @@ def _cmd_sweep(args):
         target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
         print(f"resuming {target.path}")
     else:
+        if args.workloads is not None and (args.app or args.task):
+            raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
+        user, info = user_task_from(args)
+        if args.from_profile and user is None:
+            raise UsageError("--from-profile: only with --app and --task")
+        if args.broker == "from-app":
+            raise UsageError("--broker from-app: only for run and profile; give a sweep the broker's URL")
+        profile_doc = _profile_for_sweep(args, user, info) if user is not None else None
         cfg = build_sweep_config(
+            user_task=user,
+            app_info=info,
+            task_profile=(profile_doc["per_call"]["cpu_s"], profile_doc["per_call"]["wait_s"]) if profile_doc else None,
             pools=args.pools,
             workloads=args.workloads,
             concurrency=args.concurrency,
@@ -411,6 +423,10 @@ def _cmd_sweep(args):
         for point in plan:  # every point's options are checked before anything starts
             sweep.run_config_for(cfg, point)
         target = store.SweepDir.create(args.output_dir, cfg, plan)
+        if profile_doc is not None:  # the report puts its prediction beside the measured optimum
+            from bench.measure.profile import write_profile
+
+            write_profile(target.path / "profile.json", profile_doc)
         print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
     print(describe(plan, PROFILES[cfg.profile]), flush=True)
     with _SweepProgress(plan, cfg) as progress:
@@ -423,6 +439,38 @@ def _cmd_sweep(args):
     report_sweep(target.path)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
     return 0
+
+
+def _profile_for_sweep(args, user, info):
+    """The task's profile: read from --from-profile, else measured now (a
+    few seconds, solo, one call at a time) before the sweep starts."""
+    import json
+
+    from bench.measure import profile as profiling
+    from bench.output.profile import profile_table
+
+    if args.from_profile:
+        read_profile(args.from_profile)  # checks it
+        doc = json.loads(Path(args.from_profile).read_text())
+        if doc.get("task") != user.task:
+            raise UsageError(f"--from-profile: {args.from_profile} profiles {doc.get('task')!r}, not {user.task!r}")
+        return doc
+    cfg = build_run_config(
+        pool="solo",
+        concurrency=1,
+        workload="sleep",
+        user_task=user,
+        app_info=info,
+        tasks=profiling.DEFAULT_CALLS,
+        warmup=profiling.DEFAULT_WARMUP,
+        broker=args.broker,
+        redis_server=args.redis_server,
+    )
+    print(f"profiling {user.task} first ({cfg.tasks} calls, one at a time)", flush=True)
+    with runner.services_for(cfg) as (broker, _stub):
+        doc = profiling.profile_task(cfg, broker)
+    print(profile_table(doc), flush=True)
+    return doc
 
 
 class _SweepProgress:

@@ -108,6 +108,15 @@ def unprofiled_workload(task):
     return Workload("task", task, f"{task} (not profiled)", None, 0.0, 0.0, releases_gil=None, estimated=True)
 
 
+def point_workload(point):
+    """The Workload of a sweep point as stored (a dict): a built-in one, or a
+    user's task ("task") sized by the profile stored with the point."""
+    if point["workload"] in WORKLOADS:
+        return WORKLOADS[point["workload"]]
+    name, profile = point.get("task") or point["workload"], point.get("profile")
+    return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
+
+
 def cpu_parallelism(workload, pool, concurrency, cores):
     """How many tasks' CPU work can run at the same time: prefork up to the
     cores; threads too when the work releases the GIL (or may: unknown);

@@ -31,9 +31,9 @@ def group_key(point):
 
 def group_label(point):
     """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)"."""
-    size = f" {point['task_ms']:g} ms" if point["task_ms"] is not None else ""
+    size = f" {point['task_ms']:.4g} ms" if point["task_ms"] is not None else ""
     pin = f" ({len(point['cpus'])} CPU)" if point["cpus"] else ""
-    return f"{point['workload']}{size}{pin}"
+    return f"{point.get('task') or point['workload']}{size}{pin}"
 
 
 def groups(summary):

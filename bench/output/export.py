@@ -10,6 +10,7 @@ from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
+from bench.output.prediction import prediction_section
 from bench.results.io import read_json
 from bench.sweep import store as sweep
 
@@ -31,10 +32,18 @@ def load_summary(sweep_dir):
     return summary, manifest
 
 
+def load_profile(sweep_dir):
+    """The profile of the swept user's task (profile.json), or None."""
+    path = Path(sweep_dir) / "profile.json"
+    return read_json(path, "profile", "task profile") if path.exists() else None
+
+
 def plot_sweep(sweep_dir):
     """Write the figures; returns their paths."""
     summary, _ = load_summary(sweep_dir)
-    return plot.figures(summary, Path(sweep_dir), analyze(summary).verdicts)
+    profile = load_profile(sweep_dir)
+    prediction = profile["prediction"] if profile else None
+    return plot.figures(summary, Path(sweep_dir), analyze(summary).verdicts, prediction)
 
 
 def report_sweep(sweep_dir, now=None):
@@ -42,9 +51,12 @@ def report_sweep(sweep_dir, now=None):
     directory = Path(sweep_dir)
     summary, manifest = load_summary(directory)
     analysis = analyze(summary)
-    written = plot.figures(summary, directory, analysis.verdicts)
+    profile = load_profile(directory)
+    written = plot.figures(summary, directory, analysis.verdicts, profile["prediction"] if profile else None)
     now = now or dt.datetime.now(dt.UTC)
     markdown = report_markdown.render(summary, manifest, analysis, directory.name, now=now)
+    if profile is not None:
+        markdown = markdown.rstrip("\n") + "\n\n" + prediction_section(summary, profile)
     for name, text in (
         ("report.md", markdown),
         ("report.html", report_html.render(markdown, directory)),

@@ -12,7 +12,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from bench.analysis.groups import groups
 from bench.analysis.model import fit_usl
-from bench.workloads import WORKLOADS, ceiling
+from bench.output.prediction import mark_prediction
+from bench.workloads import ceiling, point_workload
 
 # Okabe-Ito colours (safe for colour-blind readers) and a distinct marker and
 # line style per pool, so the lines stay apart when printed in grey.
@@ -29,8 +30,8 @@ DPI = 110
 
 def _title(curves, what, cores):
     first = next(iter(curves.values())).points[0]
-    workload = WORKLOADS[first["workload"]]
-    size = f" {first['task_ms']:g} ms" if first["task_ms"] is not None else ""
+    workload = point_workload(first)
+    size = f" {first['task_ms']:.4g} ms" if first["task_ms"] is not None else ""
     pin = f", pinned to {len(first['cpus'])} CPU(s)" if first["cpus"] else ""
     return f"{what}: {first['workload']}{size} ({workload.summary})\n{cores:g} usable cores{pin}"
 
@@ -61,7 +62,7 @@ def _x_axis(ax, curves, cores):
 
 def _ceiling_curve(curve, cores):
     first = curve.points[0]
-    workload = WORKLOADS[first["workload"]]
+    workload = point_workload(first)
     grid = _grid(curve.c)
     values = [ceiling(workload, curve.pool, n, first["task_ms"], cores).per_s for n in grid]
     return grid, values
@@ -74,8 +75,9 @@ def _grid(cs):
     return [2 ** (lo + (hi - lo) * i / 100) for i in range(101)]
 
 
-def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
-    """One throughput panel: median with its CI band, ceiling, USL fit."""
+def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True, prediction=None):
+    """One throughput panel: median with its CI band, ceiling, USL fit; and
+    with a task's `prediction` (from its profile), the predicted optima."""
     top = 0.0
     for pool, curve in curves.items():
         style = STYLE[pool]
@@ -97,6 +99,8 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
             if fit.ok:
                 grid = _grid(curve.c)
                 ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], linewidth=0.8, alpha=0.55)
+    if prediction is not None:
+        top = max(top, mark_prediction(ax, prediction, curves, STYLE))
     ax.set_ylim(0, top * 1.25 if top else 1)
     ax.set_ylabel("throughput (tasks/s)")
     _x_axis(ax, curves, cores)
@@ -154,9 +158,10 @@ def _save(fig, directory, name):
     return written
 
 
-def figures(summary, directory, verdicts=None):
+def figures(summary, directory, verdicts=None, prediction=None):
     """Write every figure into `directory`; returns the paths written.
-    `verdicts`: {figure key: {pool: Verdict}}, shown in the legends."""
+    `verdicts`: {figure key: {pool: Verdict}}, shown in the legends;
+    `prediction`: a user's task's profile prediction, marked on throughput."""
     machine_cores = float((summary.get("metadata") or {}).get("usable_cores") or 1)
     written = []
     all_groups = groups(summary)
@@ -165,7 +170,7 @@ def figures(summary, directory, verdicts=None):
         marks = (verdicts or {}).get(key)
 
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
-        throughput_axes(ax, curves, cores, marks)
+        throughput_axes(ax, curves, cores, marks, prediction=prediction)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
         written += _save(fig, directory, f"throughput-{key}")
 
@@ -201,11 +206,11 @@ def figures(summary, directory, verdicts=None):
         ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
         written += _save(fig, directory, f"cpu-{key}")
 
-    written += overview(all_groups, directory, machine_cores, verdicts)
+    written += overview(all_groups, directory, machine_cores, verdicts, prediction)
     return written
 
 
-def overview(all_groups, directory, machine_cores, verdicts=None):
+def overview(all_groups, directory, machine_cores, verdicts=None, prediction=None):
     """All throughput panels in one grid, each pool's verdict in its legend."""
     n = len(all_groups)
     cols = min(2, n)
@@ -216,7 +221,7 @@ def overview(all_groups, directory, machine_cores, verdicts=None):
     fig.subplots_adjust(hspace=0.75, wspace=0.2, top=1 - 1.2 / height)
     for ax, (key, curves) in zip(axes.flat, all_groups.items(), strict=False):
         cores = _cores_of(curves, machine_cores)
-        throughput_axes(ax, curves, cores, (verdicts or {}).get(key))
+        throughput_axes(ax, curves, cores, (verdicts or {}).get(key), prediction=prediction)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)

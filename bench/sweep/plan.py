@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from bench.errors import UsageError
 from bench.harness.urls import redact
-from bench.measure.config import default_tasks, default_warmup
+from bench.measure.config import USER_TASK_WORKLOAD, default_tasks, default_warmup, run_workload
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 DEFAULT_WORKLOADS = ("cpu", "sleep")
@@ -66,10 +66,19 @@ class Point:
     cores: float  # what ceilings and the -c list are based on
     tasks: int  # per repeat
     warmup: int
+    task: str | None = None  # a user's task: its registered name (workload "task")
+    profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
+
+    @property
+    def spec(self):
+        """The point's Workload (a user's task sized by its profile)."""
+        if self.workload != USER_TASK_WORKLOAD:
+            return WORKLOADS[self.workload]
+        return run_workload(self.workload, _Named(self.task), self.profile)
 
     @property
     def key(self):
-        size = f"-{self.task_ms:g}ms" if self.task_ms is not None else ""
+        size = f"-{self.task_ms:.4g}ms" if self.task_ms is not None else ""
         pin = f"-cpus{len(self.cpus)}" if self.cpus else ""
         return f"{self.workload}{size}-{self.pool}-c{self.concurrency}{pin}"
 
@@ -83,7 +92,14 @@ class Point:
     def from_json(cls, data):
         fields = {k: v for k, v in data.items() if k != "key"}
         fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
+        if fields.get("profile") is not None:
+            fields["profile"] = tuple(fields["profile"])
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class _Named:
+    task: str  # what run_workload needs of a user's task: its name
 
 
 def pinned_cpus(count, available):
@@ -95,8 +111,23 @@ def pinned_cpus(count, available):
     return tuple(available[-count:])
 
 
-def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None):
-    """Every point of the sweep, in a stable order (runs are shuffled later)."""
+def build_plan(
+    pools,
+    workloads,
+    profile,
+    cores,
+    available_cpus,
+    concurrency=None,
+    task_ms=None,
+    cpu_counts=None,
+    user_task=None,
+    task_profile=None,
+):
+    """Every point of the sweep, in a stable order (runs are shuffled later).
+    With `user_task` (its name), the one workload is that task, sized by
+    `task_profile` (CPU s, waiting s) when there is one."""
+    if user_task is not None:
+        return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     for pool in pools:
         if pool not in POOLS:
             raise UsageError(f"--pools: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
@@ -125,10 +156,36 @@ def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=Non
     return points
 
 
+def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, task, task_profile):
+    for pool in pools:
+        if pool not in POOLS:
+            raise UsageError(f"--pools: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
+    placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
+    spec = run_workload(USER_TASK_WORKLOAD, _Named(task), task_profile)
+    size = spec.default_task_ms
+    points = []
+    for cpus, point_cores in placements:
+        for pool in pools:
+            values = [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
+            for c in values:
+                if size is not None:
+                    rate = expected_rate(spec, pool, c, size, point_cores)
+                    tasks = max(20, math.ceil(profile.window_s * rate), 4 * (1 if pool == "solo" else c))
+                else:  # no profile: nothing says how long a call takes
+                    tasks = max(20, 4 * (1 if pool == "solo" else c))
+                    rate = 1000.0
+                warmup = default_warmup(pool, c, tasks, rate)
+                profile_pair = tuple(task_profile) if task_profile is not None else None
+                points.append(
+                    Point(pool, c, USER_TASK_WORKLOAD, size, cpus, point_cores, tasks, warmup, task, profile_pair)
+                )
+    return points
+
+
 def estimate_repeat_s(point):
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
-    rate = expected_rate(WORKLOADS[point.workload], point.pool, point.concurrency, point.task_ms, point.cores)
+    rate = expected_rate(point.spec, point.pool, point.concurrency, point.task_ms, point.cores)
     work = (point.tasks + point.warmup) / rate
     publish = (point.tasks + point.warmup) * PUBLISH_S_PER_TASK
     return REPEAT_OVERHEAD_S + work + publish
@@ -185,17 +242,33 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
+    app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
+    task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
-        redacted (a resume asks for the URL again)."""
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        redacted (a resume asks for the URL again), a user's task as its
+        redacted description."""
+        out = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in vars(self).items()
+            if k not in ("user_task", "app_info")
+        }
         out["broker_url"] = redact(self.broker_url)
+        if self.user_task is not None:
+            out["user_task"] = self.user_task.to_json()
         return out
 
     @classmethod
     def from_json(cls, data):
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        if data.get("user_task") is not None:
+            raise UsageError(
+                "--resume: a sweep of your own task cannot be resumed yet (its arguments are stored redacted); "
+                "start it again"
+            )
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"}
+        return cls(**fields)
 
 
 def build_sweep_config(
@@ -213,6 +286,9 @@ def build_sweep_config(
     result_backend="none",
     seed=None,
     force=False,
+    user_task=None,
+    app_info=None,
+    task_profile=None,
 ):
     """Validate a sweep's options; the per-point checks run on each point."""
     if profile not in PROFILES:
@@ -225,7 +301,7 @@ def build_sweep_config(
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     return SweepConfig(
         pools=tuple(pools or POOLS),
-        workloads=tuple(workloads or ("cpu", "sleep")),
+        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads or ("cpu", "sleep")),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,
         cpu_counts=tuple(cpu_counts) if cpu_counts else None,
@@ -239,4 +315,7 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        user_task=user_task,
+        app_info=app_info,
+        task_profile=tuple(task_profile) if task_profile is not None else None,
     )

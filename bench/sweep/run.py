@@ -18,7 +18,6 @@ from bench.measure.config import build_run_config
 from bench.results.io import SCHEMA_VERSION, write_atomic
 from bench.sweep.plan import PROFILES, build_plan
 from bench.sweep.store import _utc_now
-from bench.workloads import WORKLOADS
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
 _ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
@@ -34,6 +33,8 @@ def make_plan(cfg):
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
+        user_task=cfg.user_task.task if cfg.user_task is not None else None,
+        task_profile=cfg.task_profile,
     )
 
 
@@ -75,7 +76,7 @@ def run_sweep(sweep, cfg, plan, report_progress):
     """Measure every point until its stopping rule is met. Interrupted:
     everything measured is on disk and the manifest says how to resume."""
     sweep.write_manifest(cfg, plan, status="running")
-    needs_stub = any(WORKLOADS[p.workload].needs_stub for p in plan)
+    needs_stub = any(p.spec.needs_stub for p in plan)
     state = {"done": 0, "started": time.monotonic()}
     try:
         with runner.services(cfg.broker_url, cfg.redis_server, needs_stub) as (broker, stub):
@@ -107,11 +108,15 @@ def run_sweep(sweep, cfg, plan, report_progress):
 
 def run_config_for(cfg, point, json_path=None):
     """The validated config of one repeat of `point`."""
+    user = cfg.user_task is not None
     return build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
-        workload=point.workload,
-        task_ms=point.task_ms,
+        workload="sleep" if user else point.workload,
+        task_ms=None if user else point.task_ms,
+        user_task=cfg.user_task,
+        app_info=cfg.app_info,
+        task_profile=cfg.task_profile,
         tasks=point.tasks,
         warmup=point.warmup,
         prefetch_multiplier=cfg.prefetch_multiplier,

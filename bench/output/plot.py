@@ -104,6 +104,10 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True, pr
     ax.set_ylim(0, top * 1.25 if top else 1)
     ax.set_ylabel("throughput (tasks/s)")
     _x_axis(ax, curves, cores)
+    if prediction is not None:  # the markers stay in view when they lie past the measured -c
+        shown = [p["best_c"] for p in prediction["pools"] if p["pool"] in curves and p["best_c"] is not None]
+        low, high = ax.get_xlim()
+        ax.set_xlim(low, max([high, *(c * 1.4 for c in shown)]))
     ax.grid(True, axis="y", alpha=0.3)
     if legend:
         handles, labels = ax.get_legend_handles_labels()

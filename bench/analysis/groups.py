@@ -24,7 +24,7 @@ class Curve:
 
 def group_key(point):
     """Which figure a point belongs to: its workload, size and pinning."""
-    size = f"-{point['task_ms']:g}ms" if point["task_ms"] is not None else ""
+    size = f"-{point['task_ms']:.4g}ms" if point["task_ms"] is not None else ""
     pin = f"-cpus{len(point['cpus'])}" if point["cpus"] else ""
     return f"{point['workload']}{size}{pin}"
 

@@ -593,10 +593,31 @@ def _raise_interrupted(signum, _frame):
     raise Interrupted(f"stopped by {signal.Signals(signum).name}")
 
 
+def _apply_scenario(args, argv):
+    """Fill the options not given on the command line from the scenario file
+    (--config FILE, else celery-bench.toml or a pyproject.toml with
+    [tool.celery-bench] in the current directory)."""
+    from bench import scenario
+
+    if args.command not in ("run", "sweep", "profile") or getattr(args, "resume", None):
+        return None
+    path = args.config or scenario.find(Path.cwd())
+    if path is None:
+        return None
+    values = scenario.options(scenario.read(path), args.command, argv)
+    if {"--workload", "-w", "--workloads"} & set(argv):  # a built-in workload asked for by name wins
+        values = {k: v for k, v in values.items() if k not in ("app", "task", "args", "kwargs", "args_file")}
+    for dest, value in values.items():
+        setattr(args, dest, value)
+    return path
+
+
 def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_interrupted)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
         args = create_parser().parse_args(argv)
+        _apply_scenario(args, argv)
         return args.handler(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -30,6 +30,12 @@ def add_task_options(parser, required=False):
         help='many calls: one {"args": [...], "kwargs": {...}} per line, used in order and cycled',
     )
     group.add_argument("--workdir", metavar="DIR", help="import the app from DIR (default: the current directory)")
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a scenario file ([tool.celery-bench] in pyproject.toml, or celery-bench.toml; default: the one in "
+        "the current directory, if any); command-line options override it",
+    )
     if not required:
         group.add_argument(
             "--from-profile",

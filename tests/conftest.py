@@ -2,6 +2,7 @@
 sure no worker, broker or stub server outlives a test."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,3 +67,22 @@ def bench_cli():
     """`bench_cli(ARGS...)` runs `python -m bench ARGS` from the project root
     as a user would (no TTY, CI set) and returns the CompletedProcess."""
     return _run_bench
+
+
+@pytest.fixture
+def nothing_is_started(monkeypatch, tmp_path):
+    """For tests of bad input through bench.cli.main: fail the test, rather
+    than start a broker or a worker, if input gets past validation; pin the
+    machine's cores so limits do not depend on it; work in an empty directory
+    (nothing may be written); restore main()'s SIGTERM handler."""
+
+    def refuse(*_args, **_kwargs):
+        pytest.fail("bad input reached runner.services: a broker or worker would have started")
+
+    monkeypatch.setattr("bench.measure.runner.services", refuse)
+    monkeypatch.setattr("bench.harness.broker.embedded", refuse)
+    monkeypatch.setattr("bench.measure.config.usable_cores", lambda: 2.0)
+    monkeypatch.chdir(tmp_path)
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)

@@ -16,13 +16,12 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from kombu import Connection
 
 from bench.errors import RunFailed, UsageError
-from bench.harness.process import stop_tree
+from bench.harness.process import stop_tree, tied_to_us
 from bench.harness.urls import SCHEMES, check_url, redact
 
 START_TIMEOUT_S = 10.0
@@ -58,17 +57,59 @@ def connect(url):
     conn = Connection(
         url,
         connect_timeout=CONNECT_TIMEOUT_S,
-        transport_options={"socket_connect_timeout": CONNECT_TIMEOUT_S, "max_retries": 0},
+        transport_options={
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "socket_timeout": CONNECT_TIMEOUT_S,  # a TLS handshake with a plain port never ends otherwise
+            "max_retries": 0,
+        },
     )
     try:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CONNECT_TIMEOUT_S)
         server = _server_version(conn, kind)
     except Exception as exc:  # kombu raises many kinds; all mean "cannot use it"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RunFailed(f"cannot reach broker {redact(url)}: {reason}") from None
+        raise RunFailed(f"cannot use broker {redact(url)}: {explain(exc, url)}") from None
     finally:
         conn.release()
     return Broker(url=url, kind=kind, server=server, embedded=False)
+
+
+# What the servers say, and what the user can do about it.
+_CAUSES = (
+    (
+        ("WRONGPASS", "invalid username-password pair", "invalid password"),
+        "the broker refused the password in the URL; check the credentials",
+    ),
+    (
+        ("NOAUTH", "Authentication required"),
+        "the broker needs a password: give it in the URL, redis://:PASSWORD@host:port/db",
+    ),
+    (("DB index is out of range",), "no database {db} on this server; Redis has 16 by default (0-15): use /0"),
+    (("ACCESS_REFUSED",), "the broker refused user {user!r} or its password; check the credentials"),
+    (("NOT_ALLOWED", "vhost"), "the virtual host {vhost!r} does not exist or user {user!r} may not use it"),
+    (("Connection refused", "ECONNREFUSED"), "nothing listens at {host}:{port} (connection refused)"),
+    (("timed out", "Timeout", "TimeoutError"), "no answer from {host}:{port} within {timeout:g} s{tls}"),
+    (("SSL", "ssl", "WRONG_VERSION_NUMBER"), "the TLS handshake with {host}:{port} failed (is it a TLS port?)"),
+)
+
+
+def explain(exc, url):
+    """One line a user can act on, from whatever kombu, redis-py or amqp raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    parts = urlsplit(url)
+    facts = {
+        "host": parts.hostname,
+        "port": parts.port or ("5672" if SCHEMES.get(parts.scheme) == "amqp" else "6379"),
+        "user": parts.username or "guest",
+        "vhost": parts.path[1:] if parts.path not in ("", "/") else "/",
+        "db": parts.path.strip("/") or "0",
+        "timeout": CONNECT_TIMEOUT_S,
+        "tls": " over TLS (is it a TLS port?)" if parts.scheme == "rediss" else "",
+    }
+    for needles, words in _CAUSES:
+        if any(n in text for n in needles):
+            return words.format(**facts)
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{redact(first)}"
 
 
 def _server_version(conn, kind):
@@ -99,48 +140,67 @@ def _free_port():
 
 @contextlib.contextmanager
 def embedded(server_binary=None):
-    """Start a private Redis-protocol server and yield its Broker; stop it and
-    remove its directory on the way out, whatever happened.
+    """Start a private Redis-protocol server and yield its Broker; stop it on
+    the way out, whatever happened, and with the harness if it is killed.
 
     127.0.0.1 only, a free port, a random password, nothing written to disk
-    (no RDB, no AOF). The password lives in a 0600 config file, not on the
-    command line where `ps` would show it."""
+    (no RDB, no AOF). The configuration, password included, goes to the
+    server on its stdin (``server -``), and its log to an unnamed temporary
+    file: nothing of it is on the command line where `ps` would show it, and
+    nothing is left on disk if the harness dies."""
     binary = server_binary or default_server_binary()
     if shutil.which(binary) is None:
         raise UsageError(f"--redis-server: {binary!r} is not an executable")
-    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-broker-"))
     password = secrets.token_urlsafe(24)
     proc = None
-    try:
-        for _attempt in range(3):  # the free port can be taken between probe and bind
-            port = _free_port()
-            conf = workdir / "server.conf"
-            conf.write_text(
-                f"bind 127.0.0.1\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
-                f'save ""\nappendonly no\ndir {workdir}\nlogfile {workdir / "server.log"}\n'
-                "daemonize no\ndatabases 2\n"
-            )
-            conf.chmod(0o600)
-            proc = subprocess.Popen(
-                [binary, str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C in the terminal is ours to handle
-            )
-            url = f"redis://:{password}@127.0.0.1:{port}/0"
-            server = _wait_ready(proc, url, workdir / "server.log")
-            if server is not None:
-                break
-            stop_tree(proc, grace_s=2)
-        else:
-            log = _tail(workdir / "server.log")
-            raise RunFailed(f"the embedded broker ({binary}) did not start: {log}")
-        yield Broker(url=url, kind="redis", server=server, embedded=True, pid=proc.pid)
-    finally:
-        if proc is not None:
-            stop_tree(proc, grace_s=5)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryFile() as log:
+        try:
+            for _attempt in range(3):  # the free port can be taken between probe and bind
+                port = _free_port()
+                proc = _start_server(binary, port, password, log)
+                url = f"redis://:{password}@127.0.0.1:{port}/0"
+                server = _wait_ready(proc, url, log)
+                if server is not None:
+                    break
+                if "Address already in use" not in _tail(log, last_only=False):
+                    raise RunFailed(_exited_message(binary, proc.returncode, log))
+                stop_tree(proc, grace_s=2)
+            else:
+                raise RunFailed(f"the embedded broker ({binary}) found no free port: {_tail(log)}")
+            yield Broker(url=url, kind="redis", server=server, embedded=True, pid=proc.pid)
+        finally:
+            if proc is not None:
+                stop_tree(proc, grace_s=5)
+
+
+def _start_server(binary, port, password, log):
+    proc = subprocess.Popen(
+        [binary, "-"],  # "-": read the configuration from stdin
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C in the terminal is ours to handle
+        preexec_fn=tied_to_us(),
+    )
+    config = (
+        f"bind 127.0.0.1\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
+        f'save ""\nappendonly no\ndir {tempfile.gettempdir()}\nlogfile ""\n'
+        "daemonize no\ndatabases 2\n"
+    )
+    with contextlib.suppress(BrokenPipeError):  # a binary that exits at once: said below
+        proc.stdin.write(config.encode())
+    with contextlib.suppress(BrokenPipeError):
+        proc.stdin.close()
+    return proc
+
+
+def _exited_message(binary, code, log):
+    said = _tail(log)
+    what = f"printed: {said}" if said else "printed nothing"
+    return (
+        f"the embedded broker ({binary}) exited at once with code {code} and {what}; "
+        "--redis-server must name a redis-server or valkey-server binary"
+    )
 
 
 def _wait_ready(proc, url, log):
@@ -163,12 +223,15 @@ def _wait_ready(proc, url, log):
             return f"redis {info.get('redis_version', '?')}"
     finally:
         client.close()
-    raise RunFailed(f"the embedded broker did not answer within {START_TIMEOUT_S:.0f} s: {_tail(log)}")
+    raise RunFailed(f"the embedded broker did not answer within {START_TIMEOUT_S:.0f} s: {_tail(log) or 'no log'}")
 
 
-def _tail(log):
-    try:
-        lines = [line for line in log.read_text().splitlines() if line.strip()]
-    except OSError:
-        return "no log"
-    return lines[-1] if lines else "empty log"
+def _tail(log, last_only=True):
+    """The server's log so far (an open file): its last non-empty line, or all of it."""
+    log.flush()
+    log.seek(0)
+    text = log.read().decode(errors="replace")
+    if not last_only:
+        return text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from bench.errors import RunFailed
-from bench.harness.process import stop_tree
+from bench.harness.process import stop_tree, tied_to_us
 
 
 async def _answer(reader, writer):
@@ -45,6 +45,7 @@ def running():
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=tied_to_us(),
     )
     try:
         port = proc.stdout.readline().strip()

@@ -1,13 +1,51 @@
 """Child processes that always end: every process the harness starts is
-stopped, with its whole tree, when the block that started it exits."""
+stopped, with its whole tree, when the block that started it exits, and
+dies with the harness when the harness is killed outright (SIGKILL leaves
+no block to exit: the kernel's parent-death signal covers that case)."""
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 
 import psutil
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def set_parent_death_signal(sig=signal.SIGKILL, parent_pid=None):
+    """Ask the kernel to send `sig` to this process when its parent dies.
+
+    Linux only (elsewhere a no-op). The kernel sends it when the *thread*
+    that forked this process exits, so the harness forks its children from
+    the main thread only (see `tied_to_us`). If the parent is already gone
+    (it died between fork and here), exit at once."""
+    if _libc is None:
+        return
+    _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def tied_to_us(then=None):
+    """A `preexec_fn` for Popen: the child gets SIGKILL when the harness
+    dies, however it dies; `then` runs after (e.g. CPU pinning). Call it in
+    the main thread, which lives as long as the harness."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("children are started from the main thread: the death signal follows the forking thread")
+    parent = os.getpid()
+
+    def preexec():
+        set_parent_death_signal(signal.SIGKILL, parent)
+        if then is not None:
+            then()
+
+    return preexec
 
 
 def tree(pid):

@@ -24,11 +24,13 @@ process's CPU instead (see bench.workloads.CPU_ATTRIBUTION).
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
 from celery import signals
 
+from bench.harness.process import set_parent_death_signal
 from bench.workloads import cpu_attribution
 
 _started: dict[str, tuple[float, float | None]] = {}  # task id -> (monotonic s, thread CPU s)
@@ -77,6 +79,17 @@ def _on_ready(**_):
     Path(os.environ["BENCH_RECORD_DIR"], "ready").write_text(str(os.getpid()))
 
 
+def _die_with_the_worker(**_):
+    # A prefork pool child outlives a worker that was killed outright (the
+    # worker itself dies with the harness): tie the child to its parent too.
+    # (The solo and threads pools send this signal in the main process itself.)
+    if os.getpid() != _main_pid:
+        set_parent_death_signal(signal.SIGKILL, parent_pid=_main_pid)
+
+
+_main_pid = os.getpid()  # the worker's main process: this module loads before the pool forks
+
+
 def install(pool=None):
     """Connect the recorder when the harness asked for it (BENCH_RECORD_DIR).
     `pool` decides whether per-task CPU time is recorded (see the module's
@@ -85,6 +98,7 @@ def install(pool=None):
         return False
     _options["thread_cpu"] = pool is not None and cpu_attribution(pool) == "thread"
     _options["memory"] = os.environ.get("BENCH_RECORD_MEMORY") == "1"
+    signals.worker_process_init.connect(_die_with_the_worker, weak=False, dispatch_uid="celery-bench-death")
     signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="celery-bench-prerun")
     signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="celery-bench-postrun")
     signals.worker_ready.connect(_on_ready, weak=False, dispatch_uid="celery-bench-ready")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import RunFailed
-from bench.harness.process import stop_tree
+from bench.harness.process import stop_tree, tied_to_us, watcher
 
 READY_TIMEOUT_S = 60.0
 # After the measured batch nothing is left to lose, and no pool finishes a warm
@@ -81,7 +81,9 @@ class Worker:
         return last_error_line(self.log_path)
 
 
-_ERROR_LINE = re.compile(r"(Error|Exception|error|CRITICAL|ERROR)")
+# An exception's "SomethingError: ..." line or a log record's level; not every
+# word that contains "error" (Celery's root warning quotes a function so named).
+_ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b(:|$)|\b(CRITICAL|ERROR)\b")
 
 
 def last_error_line(log_path):
@@ -124,12 +126,13 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # our signals, not the terminal's, stop it
-            # Affinity is inherited: pool children fork from the pinned parent.
-            preexec_fn=(lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None,
+            # Dies with the harness; affinity is inherited: pool children fork
+            # from the pinned parent (and die with it: see harness/recorder.py).
+            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
         )
     worker = Worker(popen, Path(log_path))
     try:
-        _wait_ready(worker, Path(record_dir) / "ready", ready_timeout_s)
+        _wait_ready(worker, Path(record_dir) / "ready", ready_timeout_s, watcher(broker.pid))
         yield worker
     finally:
         stop_tree(popen, grace_s=STOP_GRACE_S)
@@ -146,9 +149,11 @@ def broker_overrides(broker_url, result_backend):
     }
 
 
-def _wait_ready(worker, ready_file, timeout_s):
+def _wait_ready(worker, ready_file, timeout_s, broker_alive):
     deadline = time.monotonic() + timeout_s
     while not ready_file.exists():
+        if not broker_alive():
+            raise RunFailed("broker lost: the embedded broker exited before the worker was ready")
         if worker.exited():
             raise RunFailed(
                 f"the worker exited with code {worker.popen.returncode} before it was ready: {worker.last_error()}"

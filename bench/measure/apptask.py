@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import UsageError
+from bench.harness import appinfo
 from bench.harness.urls import redact
+from bench.harness.worker import PROJECT_ROOT
 
+DEFAULT_CALLS = 100  # calls `profile` measures, one at a time
+DEFAULT_WARMUP = 5  # calls it runs first and discards
 BROKER_FROM_APP = "from-app"  # --broker value: the app's own broker, only when asked
 MAX_CALLS = 100_000  # lines of an --args-file
 # Keys whose values are secrets wherever they appear in a task's arguments.
@@ -169,3 +173,36 @@ def redact_value(value):
     if isinstance(value, str) and _URL_WITH_USER.search(value):
         return " ".join(redact(word) if "://" in word else word for word in value.split(" "))
     return value
+
+
+def resolve_user_task(*, app, task, args=None, kwargs=None, args_file=None, workdir=None):
+    """(UserTask, AppInfo) from the options, the app imported in a subprocess
+    and the task checked against it; (None, None) when no user's task is
+    named. `--task proj.tasks.X` alone means the tutorial's app."""
+    if app is None and task is not None and task.startswith("proj."):
+        app, workdir = "proj", str(PROJECT_ROOT)
+    user = build_user_task(app=app, task=task, args=args, kwargs=kwargs, args_file=args_file, workdir=workdir)
+    if user is None:
+        return None, None
+    info = appinfo.inspect_app(user.app, user.workdir)
+    check_task(user.task, list(info.tasks), user.app)
+    return user, info
+
+
+def read_profile(path, task):
+    """The profile document of `task` written by `python -m bench profile`."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        float(doc["per_call"]["cpu_s"]), float(doc["per_call"]["wait_s"])
+    except OSError as exc:
+        raise UsageError(f"--from-profile: cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"--from-profile: {path} is not a profile written by `python -m bench profile`") from None
+    if doc.get("task") != task:
+        raise UsageError(f"--from-profile: {path} profiles {doc.get('task')!r}, not {task!r}")
+    return doc
+
+
+def profile_times(doc):
+    """(CPU s, waiting s) per call of a profile document, or None."""
+    return (doc["per_call"]["cpu_s"], doc["per_call"]["wait_s"]) if doc is not None else None

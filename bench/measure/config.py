@@ -3,12 +3,14 @@ Nothing past the CLI sees the argparse namespace."""
 
 import dataclasses
 import math
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import UsageError
 from bench.harness import urls
 from bench.harness.machine import usable_cores
+from bench.measure.apptask import BROKER_FROM_APP
 from bench.workloads import POOLS, WORKLOADS, expected_rate, profiled_workload, slots, unprofiled_workload
 
 USER_TASK_WORKLOAD = "task"  # the workload name of a user's own task (see apptask.py)
@@ -20,6 +22,49 @@ MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CP
 MAX_THREADS = 2_000  # OS threads: a stack each (8 MiB reserved), and the GIL to share
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
 RESULT_BACKENDS = ("none", "broker")
+
+# The defaults of a run's options, written only here (the CLI shows them in
+# its help and passes only what the user gave).
+DEFAULT_POOL = "prefork"
+DEFAULT_WORKLOAD = "sleep"
+DEFAULT_PREFETCH_MULTIPLIER = 4
+DEFAULT_LOGLEVEL = "warning"
+DEFAULT_RESULT_BACKEND = "none"
+DEFAULT_OUTPUT_DIR = "results"
+
+
+# Open files a worker needs (approximate, generous): its own (libraries,
+# broker connections, logs), a socket per running task for the `net`
+# workload in one process, and the pipes of each prefork child.
+FILES_PER_WORKER = 64
+FILES_PER_PREFORK_CHILD = 6  # measured: a prefork -c 40 main process holds 256 files, -c 10 holds 76
+
+
+def open_files_needed(pool, concurrency, workload):
+    need = FILES_PER_WORKER
+    if pool == "prefork":
+        need += FILES_PER_PREFORK_CHILD * concurrency
+    elif WORKLOADS[workload].needs_stub:
+        need += concurrency  # one socket per task in flight (the stub server holds as many)
+    return need
+
+
+def check_open_files(pool, concurrency, workload):
+    """Refuse now a run the open-file limit (inherited by the worker and the
+    stub server) would make fail after measuring."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = open_files_needed(pool, concurrency, workload)
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise UsageError(
+            f"-c/--concurrency: {pool} -c {concurrency} with the {workload} workload needs about {need} open "
+            f"files, above this shell's limit of {soft} (ulimit -n); raise it (ulimit -n {max(4096, 2 * need)}) "
+            "or lower -c (--force runs it anyway)"
+        )
+
+
+def check_json_path(json_path):
+    if json_path is not None and Path(json_path).is_dir():
+        raise UsageError(f"--json: {json_path} is a directory; name a file, e.g. {Path(json_path) / 'result.json'}")
 
 
 def max_prefork_concurrency(cores):
@@ -90,20 +135,107 @@ def default_warmup(pool, concurrency, tasks, rate=math.inf):
     return min(100, max(5, math.ceil(0.5 * rate)))
 
 
+# The checks below are shared by a run and a sweep (sweep/plan.py), so each
+# rule and its message is written once; `option` names the flag to blame.
+
+
+def check_pools(pools, option="--pool"):
+    for pool in pools:
+        if pool not in POOLS:
+            raise UsageError(f"{option}: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
+
+
+def check_workloads(names, option="--workload"):
+    for name in names:
+        if name not in WORKLOADS:
+            raise UsageError(f"{option}: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+
+
+def check_task_ms(task_ms, workloads):
+    """A size given for `workloads` (already checked): in range, and at
+    least one of them has a size to give."""
+    if task_ms is None:
+        return
+    if not 0 < task_ms <= MAX_TASK_MS:
+        raise UsageError(f"--task-ms: must be above 0 and at most {MAX_TASK_MS:g}, got {task_ms:g}")
+    if not any(WORKLOADS[name].sized for name in workloads):
+        what = (
+            f"the {workloads[0]} workload has no size"
+            if len(workloads) == 1
+            else f"none of the workloads {','.join(workloads)} has a size"
+        )
+        raise UsageError(f"--task-ms: {what}; leave --task-ms out")
+
+
+def check_worker_settings(prefetch_multiplier, loglevel, result_backend):
+    if prefetch_multiplier is not None and prefetch_multiplier < 0:
+        raise UsageError(f"--prefetch-multiplier: must be 0 (no limit) or more, got {prefetch_multiplier}")
+    if loglevel.lower() not in LOGLEVELS:
+        raise UsageError(f"--loglevel: unknown level {loglevel!r}; choose from {', '.join(LOGLEVELS)}")
+    if result_backend not in RESULT_BACKENDS:
+        raise UsageError(f"--result-backend: unknown {result_backend!r}; choose from {', '.join(RESULT_BACKENDS)}")
+
+
+def check_broker(broker, redis_server):
+    if broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only with --app and --task (your own app's broker)")
+    if broker is not None and redis_server is not None:
+        raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker")
+    if broker is not None:
+        urls.check_url(broker)
+
+
+def _cores(cores, cpus):
+    """(cores, cpus): a pinned worker's ceilings use its CPU count."""
+    if cpus is not None:
+        return float(len(cpus)), tuple(cpus)
+    return (usable_cores() if cores is None else cores), None
+
+
+def _concurrency(pool, concurrency, cores, force):
+    """-c, checked against the pool's safe limit; None: the cores (Celery's own default)."""
+    if concurrency is None:
+        return max(1, int(cores))
+    if concurrency < 1:
+        raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
+    limit = {"prefork": max_prefork_concurrency(cores), "threads": MAX_THREADS}.get(pool, MAX_GREEN_CONCURRENCY)
+    if pool != "solo" and concurrency > limit and not force:
+        what = {"prefork": "processes", "threads": "threads"}.get(pool, "greenlets")
+        raise UsageError(
+            f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
+            f"for {pool} on {cores:g} cores; add --force to run it anyway"
+        )
+    return concurrency
+
+
+def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup):
+    """(tasks, warmup): as given, checked, or sized from the expected rate."""
+    if tasks is None:
+        tasks = default_tasks(workload, pool, concurrency, task_ms, cores)
+    elif not 1 <= tasks <= MAX_TASKS:
+        raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
+    if warmup is None:
+        rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores)
+        warmup = default_warmup(pool, concurrency, tasks, rate)
+    elif warmup < 0:
+        raise UsageError(f"--warmup: must be 0 or more, got {warmup}")
+    return tasks, warmup
+
+
 def build_run_config(
     *,
-    pool,
-    concurrency,
-    workload,
+    pool=DEFAULT_POOL,
+    concurrency=None,
+    workload=DEFAULT_WORKLOAD,
     task_ms=None,
     tasks=None,
     warmup=None,
-    prefetch_multiplier=4,
+    prefetch_multiplier=None,
     broker=None,
     redis_server=None,
-    loglevel="warning",
-    result_backend="none",
-    output_dir="results",
+    loglevel=DEFAULT_LOGLEVEL,
+    result_backend=DEFAULT_RESULT_BACKEND,
+    output_dir=DEFAULT_OUTPUT_DIR,
     json_path=None,
     force=False,
     cores=None,
@@ -113,11 +245,13 @@ def build_run_config(
     task_profile=None,
     record_memory=False,
 ):
-    """Validate the options of one run and fill in the defaults. With `cpus`
-    the worker is pinned to those CPU ids and ceilings use their count.
-    `user_task` (apptask.UserTask, checked against `app_info`) measures a
-    user's own task instead of `workload`; `task_profile` (CPU s, waiting s)
-    sizes it, for its estimated ceiling and default batch sizes."""
+    """Validate the options of one run and fill in the defaults (the only
+    place they are written). With `cpus` the worker is pinned to those CPU
+    ids and ceilings use their count. `user_task` (apptask.UserTask, checked
+    against `app_info`) measures a user's own task instead of `workload`;
+    `task_profile` (CPU s, waiting s) sizes it, for its estimated ceiling
+    and default batch sizes. `prefetch_multiplier` None: 4 for the built-in
+    workloads, the app's own setting for a user's task."""
     if user_task is not None:
         return _build_user_run_config(
             pool=pool,
@@ -139,54 +273,23 @@ def build_run_config(
             task_profile=task_profile,
             record_memory=record_memory,
             task_ms=task_ms,
+            workload=workload,
         )
     if prefetch_multiplier is None:
-        prefetch_multiplier = 4
-    if cpus is not None:
-        cpus = tuple(cpus)
-        cores = float(len(cpus))
-    cores = usable_cores() if cores is None else cores
-    if pool not in POOLS:
-        raise UsageError(f"--pool: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
-    if workload not in WORKLOADS:
-        raise UsageError(f"--workload: unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
-    spec = WORKLOADS[workload]
-    if concurrency < 1:
-        raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
-    limit = {"prefork": max_prefork_concurrency(cores), "threads": MAX_THREADS}.get(pool, MAX_GREEN_CONCURRENCY)
-    if pool != "solo" and concurrency > limit and not force:
-        what = {"prefork": "processes", "threads": "threads"}.get(pool, "greenlets")
-        raise UsageError(
-            f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
-            f"for {pool} on {cores:g} cores; add --force to run it anyway"
-        )
-    if task_ms is not None:
-        if not spec.sized:
-            raise UsageError(f"--task-ms: the {workload} workload has no size; leave --task-ms out")
-        if not 0 < task_ms <= MAX_TASK_MS:
-            raise UsageError(f"--task-ms: must be above 0 and at most {MAX_TASK_MS:g}, got {task_ms:g}")
-    elif spec.sized:
-        task_ms = spec.default_task_ms
-    if tasks is None:
-        tasks = default_tasks(workload, pool, concurrency, task_ms, cores)
-    elif not 1 <= tasks <= MAX_TASKS:
-        raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
-    if warmup is None:
-        warmup = default_warmup(pool, concurrency, tasks, expected_rate(spec, pool, concurrency, task_ms, cores))
-    elif warmup < 0:
-        raise UsageError(f"--warmup: must be 0 or more, got {warmup}")
-    if prefetch_multiplier is not None and prefetch_multiplier < 0:
-        raise UsageError(f"--prefetch-multiplier: must be 0 (no limit) or more, got {prefetch_multiplier}")
-    if loglevel.lower() not in LOGLEVELS:
-        raise UsageError(f"--loglevel: unknown level {loglevel!r}; choose from {', '.join(LOGLEVELS)}")
-    if result_backend not in RESULT_BACKENDS:
-        raise UsageError(f"--result-backend: unknown {result_backend!r}; choose from {', '.join(RESULT_BACKENDS)}")
-    if broker == "from-app":
-        raise UsageError("--broker from-app: only with --app and --task (your own app's broker)")
-    if broker is not None and redis_server is not None:
-        raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker")
-    if broker is not None:
-        urls.check_url(broker)
+        prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
+    cores, cpus = _cores(cores, cpus)
+    check_pools([pool])
+    check_workloads([workload])
+    concurrency = _concurrency(pool, concurrency, cores, force)
+    if not force:
+        check_open_files(pool, concurrency, workload)
+    check_json_path(json_path)
+    check_task_ms(task_ms, [workload])
+    if task_ms is None:
+        task_ms = WORKLOADS[workload].default_task_ms
+    tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
+    check_worker_settings(prefetch_multiplier, loglevel, result_backend)
+    check_broker(broker, redis_server)
     return RunConfig(
         pool=pool,
         concurrency=concurrency,
@@ -207,13 +310,13 @@ def build_run_config(
     )
 
 
-def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker, **options):
+def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker, workload, **options):
     """A run of a user's task: the same checks as a built-in workload's, with
     sizes from its profile when there is one. `broker` may be "from-app"."""
-    from bench.measure.apptask import BROKER_FROM_APP
-
     if task_ms is not None:
         raise UsageError("--task-ms sizes the built-in workloads; a user's task is sized by its arguments")
+    if workload != DEFAULT_WORKLOAD:
+        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
     from_app = broker == BROKER_FROM_APP
     if from_app:
         if options["redis_server"] is not None:
@@ -228,9 +331,10 @@ def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker
             raise UsageError(f"--from-profile: a profile needs positive times, got {task_profile}")
     spec = run_workload(USER_TASK_WORKLOAD, user_task, task_profile)
     tasks, warmup = options.pop("tasks"), options.pop("warmup")
-    pool, concurrency = options["pool"], options["concurrency"]
-    cores = float(len(options["cpus"])) if options["cpus"] is not None else options["cores"]
-    cores = usable_cores() if cores is None else cores
+    pool = options["pool"]
+    cores, _cpus = _cores(options["cores"], options["cpus"])
+    check_pools([pool])
+    concurrency = options["concurrency"] = _concurrency(pool, options["concurrency"], cores, options["force"])
     if tasks is None:
         if spec.sized:
             rate = expected_rate(spec, pool, concurrency, spec.default_task_ms, cores)

@@ -13,19 +13,12 @@ from bench.measure import runner
 from bench.results.io import write_atomic
 
 PROFILE_SCHEMA_VERSION = 1  # 1 - first version: per_call, memory, prediction
-DEFAULT_CALLS = 100
-DEFAULT_WARMUP = 5
-
-
-def run_config(cfg):
-    """The run that measures the profile: solo, -c 1, RSS recorded per call."""
-    return dataclasses.replace(cfg, pool="solo", concurrency=1, record_memory=True)
 
 
 def profile_task(cfg, broker, progress=None):
-    """Measure the profile of `cfg.user_task`; returns the profile document
-    (not written: see write_profile). RunFailed as for a run."""
-    cfg = run_config(cfg)
+    """Measure the profile of `cfg.user_task` (a solo, -c 1 run config that
+    records memory); returns the profile document (not written: see
+    write_profile). RunFailed as for a run."""
     with tempfile.TemporaryDirectory(prefix="celery-bench-profile-") as tmp:
         cfg = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
         doc = runner.measure(cfg, broker, None, progress)

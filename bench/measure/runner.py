@@ -11,13 +11,13 @@ import datetime as dt
 import os
 import secrets
 import socket
-import tempfile
-from pathlib import Path
+
+import psutil
 
 from bench.analysis import stats
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, worker
+from bench.harness import machine, netstub, scratch, worker
 from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
@@ -64,18 +64,19 @@ def _time_limits(cfg):
     return stall_s, timeout_s
 
 
-def measure(cfg, broker, stub_address=None, progress=None):
-    """Measure one point in a fresh worker; write and return its result
-    document. Raises RunFailed (after writing the document) when tasks went
-    missing or failed, and Interrupted (after writing it) on a signal."""
-    workload = cfg.spec
+def new_run_id():
+    """A run's id: its UTC start and a random suffix (queue and node names)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def worker_spec(cfg, run_id, queue):
+    """The worker of a run of `cfg`, consuming `queue` from the start:
+    the tutorial's app, or the user's through the same entry point."""
     user = cfg.user_task
-    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
-    spec = worker.WorkerSpec(
+    return worker.WorkerSpec(
         pool=cfg.pool,
         concurrency=cfg.concurrency,
-        queue=warm_queue,
+        queue=queue,
         nodename=f"bench-{run_id}@{socket.gethostname()}",
         prefetch_multiplier=cfg.prefetch_multiplier,
         loglevel=cfg.loglevel,
@@ -86,18 +87,40 @@ def measure(cfg, broker, stub_address=None, progress=None):
         broker_from_app=cfg.broker_from_app,
         record_memory=cfg.record_memory,
     )
+
+
+@contextlib.contextmanager
+def recorded_worker(spec, broker):
+    """A ready worker and the reader of its per-task records, in a private
+    directory removed once the worker has stopped (the runner and the
+    benchmark suite start their workers here)."""
+    workdir = scratch.make("run")
+    record_dir = workdir / "records"
+    record_dir.mkdir()
+    try:
+        with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
+            yield proc, RecordReader(record_dir)
+    finally:
+        scratch.remove(workdir)
+
+
+def measure(cfg, broker, stub_address=None, progress=None):
+    """Measure one point in a fresh worker; write and return its result
+    document. Raises RunFailed (after writing the document) when tasks went
+    missing or failed, and Interrupted (after writing it) on a signal."""
+    workload = cfg.spec
+    user = cfg.user_task
+    run_id = new_run_id()
+    warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
+    spec = worker_spec(cfg, run_id, warm_queue)
     args = None if user else workload.args(cfg.task_ms, stub_address)
     calls = (lambda i: (list(user.call(i).args), dict(user.call(i).kwargs))) if user else None
     settings = cfg.app_info.settings if cfg.app_info is not None else {}
     app = load.client_app(broker, settings.get("task_serializer") or "json")
     stall_s, timeout_s = _time_limits(cfg)
     started_utc, load_before = _utc_now(), os.getloadavg()
-    workdir = Path(tempfile.mkdtemp(prefix="celery-bench-run-"))
-    record_dir = workdir / "records"
-    record_dir.mkdir()
     try:
-        with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
-            reader = RecordReader(record_dir)
+        with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
                 warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup, calls))
                 load.watch(warm, reader, proc, watcher(broker.pid), stall_s, timeout_s)
@@ -119,9 +142,6 @@ def measure(cfg, broker, stub_address=None, progress=None):
                 load.delete_queues(app, warm_queue, main_queue)
     finally:
         app.close()
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
 
     document = build_document(cfg, broker, batch, resources, started_utc, load_before, run_id)
     path = write_atomic(result_path(cfg, run_id), document)
@@ -135,8 +155,6 @@ def measure(cfg, broker, stub_address=None, progress=None):
 
 
 def _cpus_of(pid):
-    import psutil
-
     try:
         return sorted(psutil.Process(pid).cpu_affinity())
     except psutil.Error:

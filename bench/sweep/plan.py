@@ -2,15 +2,32 @@
 tasks each. Pure functions of the options and the machine's core count."""
 
 import math
+import os
 import random
 from dataclasses import asdict, dataclass
 
 from bench.errors import UsageError
+from bench.harness import machine
 from bench.harness.urls import redact
-from bench.measure.config import USER_TASK_WORKLOAD, default_tasks, default_warmup, run_workload
+from bench.measure.config import (
+    DEFAULT_PREFETCH_MULTIPLIER,
+    DEFAULT_RESULT_BACKEND,
+    DEFAULT_WORKLOAD,
+    USER_TASK_WORKLOAD,
+    build_run_config,
+    check_pools,
+    check_task_ms,
+    check_workloads,
+    default_tasks,
+    default_warmup,
+    run_workload,
+)
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
+# The defaults of a sweep's options, written only here.
+DEFAULT_POOLS = POOLS
 DEFAULT_WORKLOADS = ("cpu", "sleep")
+DEFAULT_PROFILE = "standard"
 # Whole-process costs of one repeat outside its measured window, for the
 # estimate only (seconds): worker boot + stop, and publishing one task.
 REPEAT_OVERHEAD_S = 1.2
@@ -128,16 +145,9 @@ def build_plan(
     `task_profile` (CPU s, waiting s) when there is one."""
     if user_task is not None:
         return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
-    for pool in pools:
-        if pool not in POOLS:
-            raise UsageError(f"--pools: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
-    for name in workloads:
-        if name not in WORKLOADS:
-            raise UsageError(f"--workloads: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
-    if task_ms is not None and not 0 < task_ms <= 60_000:
-        raise UsageError(f"--task-ms: must be above 0 and at most 60000, got {task_ms:g}")
-    if task_ms is not None and not any(WORKLOADS[name].sized for name in workloads):
-        raise UsageError(f"--task-ms: none of the workloads {','.join(workloads)} has a size; leave --task-ms out")
+    check_pools(pools, "--pools")
+    check_workloads(workloads, "--workloads")
+    check_task_ms(task_ms, workloads)
     placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
     points = []
     for cpus, point_cores in placements:
@@ -157,12 +167,11 @@ def build_plan(
 
 
 def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, task, task_profile):
-    for pool in pools:
-        if pool not in POOLS:
-            raise UsageError(f"--pools: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
+    check_pools(pools, "--pools")
     placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
     spec = run_workload(USER_TASK_WORKLOAD, _Named(task), task_profile)
     size = spec.default_task_ms
+    profile_pair = tuple(task_profile) if task_profile is not None else None
     points = []
     for cpus, point_cores in placements:
         for pool in pools:
@@ -175,10 +184,8 @@ def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, t
                     tasks = max(20, 4 * (1 if pool == "solo" else c))
                     rate = 1000.0
                 warmup = default_warmup(pool, c, tasks, rate)
-                profile_pair = tuple(task_profile) if task_profile is not None else None
-                points.append(
-                    Point(pool, c, USER_TASK_WORKLOAD, size, cpus, point_cores, tasks, warmup, task, profile_pair)
-                )
+                point = Point(pool, c, USER_TASK_WORKLOAD, size, cpus, point_cores, tasks, warmup, task, profile_pair)
+                points.append(point)
     return points
 
 
@@ -273,24 +280,25 @@ class SweepConfig:
 
 def build_sweep_config(
     *,
-    pools=None,
-    workloads=None,
+    pools=DEFAULT_POOLS,
+    workloads=DEFAULT_WORKLOADS,
     concurrency=None,
     task_ms=None,
     cpu_counts=None,
-    profile="standard",
+    profile=DEFAULT_PROFILE,
     repeats=None,
     broker=None,
     redis_server=None,
-    prefetch_multiplier=4,
-    result_backend="none",
+    prefetch_multiplier=DEFAULT_PREFETCH_MULTIPLIER,
+    result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
     user_task=None,
     app_info=None,
     task_profile=None,
 ):
-    """Validate a sweep's options; the per-point checks run on each point."""
+    """Validate a sweep's options and fill in the defaults (the only place
+    they are written); the per-point checks run on each point (plan_sweep)."""
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -300,8 +308,8 @@ def build_sweep_config(
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     return SweepConfig(
-        pools=tuple(pools or POOLS),
-        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads or ("cpu", "sleep")),
+        pools=tuple(pools),
+        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,
         cpu_counts=tuple(cpu_counts) if cpu_counts else None,
@@ -319,3 +327,52 @@ def build_sweep_config(
         app_info=app_info,
         task_profile=tuple(task_profile) if task_profile is not None else None,
     )
+
+
+def make_plan(cfg):
+    """The points of the sweep `cfg` on this machine."""
+    return build_plan(
+        cfg.pools,
+        cfg.workloads,
+        PROFILES[cfg.profile],
+        machine.usable_cores(),
+        sorted(os.sched_getaffinity(0)),
+        concurrency=cfg.concurrency,
+        task_ms=cfg.task_ms,
+        cpu_counts=cfg.cpu_counts,
+        user_task=cfg.user_task.task if cfg.user_task is not None else None,
+        task_profile=cfg.task_profile,
+    )
+
+
+def run_config_for(cfg, point, json_path=None):
+    """The validated config of one repeat of `point`."""
+    user = cfg.user_task is not None
+    return build_run_config(
+        pool=point.pool,
+        concurrency=point.concurrency,
+        workload=DEFAULT_WORKLOAD if user else point.workload,
+        task_ms=None if user else point.task_ms,
+        user_task=cfg.user_task,
+        app_info=cfg.app_info,
+        task_profile=cfg.task_profile,
+        tasks=point.tasks,
+        warmup=point.warmup,
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
+        result_backend=cfg.result_backend,
+        json_path=json_path,
+        force=cfg.force,
+        cores=point.cores,
+        cpus=point.cpus,
+    )
+
+
+def plan_sweep(cfg):
+    """The plan of a new sweep, every point's run options checked before
+    anything starts (a -c above the safe limit is refused here, not an hour in)."""
+    plan = make_plan(cfg)
+    for point in plan:
+        run_config_for(cfg, point)
+    return plan

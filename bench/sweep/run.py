@@ -12,30 +12,14 @@ import psutil
 
 from bench.analysis.stats import needs_more_repeats
 from bench.errors import Interrupted, RunFailed
-from bench.harness import machine
 from bench.measure import runner
-from bench.measure.config import build_run_config
 from bench.results.io import SCHEMA_VERSION, write_atomic
-from bench.sweep.plan import PROFILES, build_plan
-from bench.sweep.store import _utc_now
+from bench.sweep import lock
+from bench.sweep.plan import run_config_for
+from bench.sweep.store import SweepDir, _utc_now
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
 _ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
-
-
-def make_plan(cfg):
-    return build_plan(
-        cfg.pools,
-        cfg.workloads,
-        PROFILES[cfg.profile],
-        machine.usable_cores(),
-        sorted(os.sched_getaffinity(0)),
-        concurrency=cfg.concurrency,
-        task_ms=cfg.task_ms,
-        cpu_counts=cfg.cpu_counts,
-        user_task=cfg.user_task.task if cfg.user_task is not None else None,
-        task_profile=cfg.task_profile,
-    )
 
 
 def remaining_repeats(cfg, sweep, plan):
@@ -72,28 +56,49 @@ def _pin_others(worker_cpus, broker_pid):
             psutil.Process(broker_pid).cpu_affinity(others)
 
 
-def run_sweep(sweep, cfg, plan, report_progress):
+@contextlib.contextmanager
+def session(cfg, plan, target=None, output_dir=None):
+    """Yield (sweep directory, broker, stub server) for a sweep, the
+    directory locked to this process. A resumed sweep's directory is locked
+    first, so a second writer is refused before anything starts; a new
+    sweep's directory is made only once the broker answered, so a broker
+    that is not there leaves no empty sweep behind."""
+    needs_stub = any(p.spec.needs_stub for p in plan)
+    with contextlib.ExitStack() as stack:
+        if target is not None:
+            stack.enter_context(lock.writer(target.path))
+        broker, stub = stack.enter_context(runner.services(cfg.broker_url, cfg.redis_server, needs_stub))
+        if target is None:
+            target = SweepDir.create(output_dir, cfg, plan)
+            stack.enter_context(lock.writer(target.path))
+        yield target, broker, stub
+
+
+def complete(cfg, sweep, plan):
+    """Every point has its minimum of successful repeats."""
+    return all(len(throughputs(sweep.attempts(p))) >= cfg.min_repeats for p in plan)
+
+
+def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
     """Measure every point until its stopping rule is met. Interrupted:
     everything measured is on disk and the manifest says how to resume."""
     sweep.write_manifest(cfg, plan, status="running")
-    needs_stub = any(p.spec.needs_stub for p in plan)
     state = {"done": 0, "started": time.monotonic()}
     try:
-        with runner.services(cfg.broker_url, cfg.redis_server, needs_stub) as (broker, stub):
-            round_no = 0
-            while True:
-                todo = [p for p in plan if wants_more(cfg, sweep.attempts(p))]
-                if not todo:
-                    break
-                # Shuffled every round, so slow drift of the machine spreads
-                # over all points instead of looking like a trend in -c.
-                random.Random(f"{cfg.seed}-{round_no}").shuffle(todo)
-                for point in todo:
-                    report_progress(sweep, cfg, plan, point, state, None)
-                    doc = _measure_repeat(sweep, cfg, point, broker, stub)
-                    state["done"] += 1
-                    report_progress(sweep, cfg, plan, point, state, doc)
-                round_no += 1
+        round_no = 0
+        while True:
+            todo = [p for p in plan if wants_more(cfg, sweep.attempts(p))]
+            if not todo:
+                break
+            # Shuffled every round, so slow drift of the machine spreads
+            # over all points instead of looking like a trend in -c.
+            random.Random(f"{cfg.seed}-{round_no}").shuffle(todo)
+            for point in todo:
+                report_progress(sweep, cfg, plan, point, state, None)
+                doc = _measure_repeat(sweep, cfg, point, broker, stub)
+                state["done"] += 1
+                report_progress(sweep, cfg, plan, point, state, doc)
+            round_no += 1
     except (Interrupted, KeyboardInterrupt):
         sweep.write_manifest(cfg, plan, status="interrupted")
         raise Interrupted(
@@ -103,31 +108,8 @@ def run_sweep(sweep, cfg, plan, report_progress):
     finally:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, _ALL_CPUS)
-    sweep.write_manifest(cfg, plan, status="complete")
-
-
-def run_config_for(cfg, point, json_path=None):
-    """The validated config of one repeat of `point`."""
-    user = cfg.user_task is not None
-    return build_run_config(
-        pool=point.pool,
-        concurrency=point.concurrency,
-        workload="sleep" if user else point.workload,
-        task_ms=None if user else point.task_ms,
-        user_task=cfg.user_task,
-        app_info=cfg.app_info,
-        task_profile=cfg.task_profile,
-        tasks=point.tasks,
-        warmup=point.warmup,
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        broker=cfg.broker_url,
-        redis_server=cfg.redis_server,
-        result_backend=cfg.result_backend,
-        json_path=json_path,
-        force=cfg.force,
-        cores=point.cores,
-        cpus=point.cpus,
-    )
+    # Points that kept failing stop being retried: the sweep ended without them.
+    sweep.write_manifest(cfg, plan, status="complete" if complete(cfg, sweep, plan) else "incomplete")
 
 
 def _measure_repeat(sweep, cfg, point, broker, stub):

@@ -18,6 +18,7 @@ from bench.errors import UsageError
 from bench.harness import machine
 from bench.harness.urls import redact
 from bench.results.io import SCHEMA_VERSION, read_json, write_atomic
+from bench.sweep import lock
 from bench.sweep.plan import Point, SweepConfig
 
 MANIFEST, SUMMARY, RUNS = "manifest.json", "summary.json", "runs"
@@ -62,12 +63,17 @@ class SweepDir:
         )
 
     def read_manifest(self, check=True):
+        """The manifest, its status made true: a sweep that says it is
+        running (or planned) while no process holds its lock was killed."""
         path = self.path / MANIFEST
         if not path.exists():
             if check:
                 raise UsageError(f"{self.path}: not a sweep directory (no {MANIFEST})")
             return None
-        return read_json(path, "sweep", "sweep manifest")
+        manifest = read_json(path, "sweep", "sweep manifest")
+        if manifest.get("status") in ("running", "planned") and not lock.held(self.path):
+            manifest["status"] = "interrupted"
+        return manifest
 
     def point_dir(self, point):
         return self.path / RUNS / point.key

@@ -17,24 +17,20 @@ round: to check the suite works, not to measure.
 
 import contextlib
 import os
-import secrets
-import socket
 import statistics
-import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from pytest_benchmark.logger import PytestBenchmarkWarning
 
 from bench.analysis import stats
 from bench.errors import RunFailed
-from bench.harness import broker as broker_mod
-from bench.harness import worker as worker_mod
 from bench.harness.machine import usable_cores
 from bench.harness.process import watcher
-from bench.measure import load
+from bench.measure import load, runner
+from bench.measure.config import RunConfig, build_run_config
 from bench.measure.observe import RecordReader
 from bench.workloads import WORKLOADS, ceiling
 
@@ -62,47 +58,62 @@ def batch_size(tasks):
     return max(5, tasks // 10) if SMOKE else tasks
 
 
+@dataclass(frozen=True)
+class Round:
+    """One batch as the harness saw it."""
+
+    accounting: stats.Accounting  # published = succeeded + failed + missing
+    throughput_per_s: float | None  # worker side: first task start to last task end
+    released_s: float  # monotonic s: the harness let the worker consume the batch
+    first_start_s: float  # monotonic s: the worker began the batch's first task
+    last_end_s: float  # monotonic s: the worker finished its last task
+    noticed_s: float  # monotonic s: the harness had seen every task finish
+
+
 @dataclass
 class Rig:
     """One running worker and the batches it is given, one per round."""
 
+    cfg: RunConfig  # the point, as `python -m bench run` would measure it (tasks: per round)
     app: object  # the harness's client Celery app (publishes only)
-    worker: worker_mod.Worker
+    worker: object  # the running worker (bench.harness.worker)
     reader: RecordReader
     broker_alive: object  # () -> bool
     nodename: str
     idle_queue: str  # the queue the worker consumes from the start
-    pool: str
-    concurrency: int
-    workload: str
-    task_ms: float | None
-    tasks: int  # per round
-    ceiling_per_s: float | None  # the point's physical ceiling; None for sizeless tasks
-    rates_per_s: list = field(default_factory=list)  # worker-side throughput of every round run, in order
+    rounds: list = field(default_factory=list)  # every Round run, in order
     _queue: str | None = None
-    _rounds: int = 0
+
+    @property
+    def ceiling_per_s(self):
+        """The point's physical ceiling (tasks/s); None for sizeless tasks."""
+        cfg = self.cfg
+        return ceiling(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores).per_s
 
     def hold_batch(self):
         """pedantic's setup: retire the last round's queue, publish this
         round's batch into a fresh one."""
         self._retire()
-        self._rounds += 1
-        self._queue = f"{self.idle_queue}.round{self._rounds}"
+        self._queue = f"{self.idle_queue}.round{len(self.rounds) + 1}"
         load.declare(self.app, self._queue)
-        task = WORKLOADS[self.workload]
-        published = load.publish(self.app, self._queue, task.task, task.args(self.task_ms), self.tasks)
+        task = WORKLOADS[self.cfg.workload]
+        published = load.publish(self.app, self._queue, task.task, task.args(self.cfg.task_ms), self.cfg.tasks)
         return (load.Batch(published),), {}
 
     def run_batch(self, batch):
         """pedantic's target: release the held batch and watch it complete."""
+        released = time.monotonic()
         load.release(self.app, self._queue, self.nodename, idle_queue=self.idle_queue)
         load.watch(batch, self.reader, self.worker, self.broker_alive, STALL_S, TIMEOUT_S)
+        noticed = time.monotonic()
         if batch.outcome != "complete":
             raise RunFailed(f"the batch did not complete ({batch.outcome}: {batch.detail})")
         failed = [r for r in batch.records if r.state != "SUCCESS"]
         if failed:
             raise RunFailed(f"{len(failed)} tasks failed: {failed[0].error}")
-        self.rates_per_s.append(stats.throughput(batch.records))
+        first, last = stats.window(batch.records)
+        accounting = stats.account(batch.published, batch.records)
+        self.rounds.append(Round(accounting, stats.throughput(batch.records), released, first, last, noticed))
         return batch
 
     def _retire(self):
@@ -114,47 +125,30 @@ class Rig:
 
 
 @pytest.fixture
-def celery_worker(tmp_path):
+def celery_worker():
     """`celery_worker(pool, concurrency, workload, tasks)` starts a real
-    worker on a private broker and returns its Rig once it is ready; both
-    are stopped when the test ends. `tasks` per round (a tenth in smoke mode)."""
+    worker on a private broker, the way the runner does (its config, its
+    services, its worker), and returns its Rig once it is ready; both are
+    stopped when the test ends. `tasks` per round (a tenth in smoke mode)."""
     with contextlib.ExitStack() as stack:
 
         def start(pool, concurrency, workload, tasks, task_ms=None):
-            work = WORKLOADS[workload]
-            task_ms = task_ms if task_ms is not None else work.default_task_ms
-            broker = stack.enter_context(broker_mod.embedded())
-            run_id = secrets.token_hex(4)
-            nodename = f"bench-{run_id}@{socket.gethostname()}"
-            idle_queue = f"celery-bench.{run_id}.idle"
-            spec = worker_mod.WorkerSpec(
-                pool=pool,
-                concurrency=concurrency,
-                queue=idle_queue,
-                nodename=nodename,
-                prefetch_multiplier=4,
-                loglevel="warning",
-                result_backend="none",
-            )
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="celery-bench-suite-")))
-            (workdir / "records").mkdir()
-            proc = stack.enter_context(worker_mod.running(spec, broker, workdir / "records", workdir / "worker.log"))
-            app = load.client_app(broker)
-            stack.callback(app.close)
-            return Rig(
-                app=app,
-                worker=proc,
-                reader=RecordReader(workdir / "records"),
-                broker_alive=watcher(broker.pid),
-                nodename=nodename,
-                idle_queue=idle_queue,
+            cfg = build_run_config(
                 pool=pool,
                 concurrency=concurrency,
                 workload=workload,
                 task_ms=task_ms,
                 tasks=batch_size(tasks),
-                ceiling_per_s=ceiling(work, pool, concurrency, task_ms, float(CORES)).per_s,
+                warmup=0,
+                cores=float(CORES),
             )
+            broker, _ = stack.enter_context(runner.services_for(cfg))
+            run_id = runner.new_run_id()
+            spec = runner.worker_spec(cfg, run_id, f"celery-bench.{run_id}.idle")
+            proc, reader = stack.enter_context(runner.recorded_worker(spec, broker))
+            app = load.client_app(broker)
+            stack.callback(app.close)
+            return Rig(cfg, app, proc, reader, watcher(broker.pid), spec.nodename, spec.queue)
 
         yield start
 
@@ -163,23 +157,25 @@ def celery_worker(tmp_path):
 def measure_batches(benchmark):
     """`measure_batches(rig, group)` times ROUNDS batches (after
     WARMUP_ROUNDS discarded ones), records the worker's throughput in
-    extra_info, and returns the measured rounds' rates (tasks/s)."""
+    extra_info, and returns the measured rounds."""
     return lambda rig, group: _measure(benchmark, rig, group)
 
 
 def _measure(benchmark, rig, group):
     benchmark.group = group
     benchmark.pedantic(rig.run_batch, setup=rig.hold_batch, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
-    rates = rig.rates_per_s[-ROUNDS:]  # the warm-up rounds ran first
+    rounds = rig.rounds[-ROUNDS:]  # the warm-up rounds ran first
+    rates = [r.throughput_per_s for r in rounds]
+    cfg = rig.cfg
     benchmark.extra_info.update(
         throughput_per_s=statistics.median(rates),
         throughput_per_s_rounds=rates,
         ceiling_per_s=rig.ceiling_per_s,
-        tasks_per_round=rig.tasks,
-        pool=rig.pool,
-        concurrency=rig.concurrency,
-        workload=rig.workload,
-        task_ms=rig.task_ms,
+        tasks_per_round=cfg.tasks,
+        pool=cfg.pool,
+        concurrency=cfg.concurrency,
+        workload=cfg.workload,
+        task_ms=cfg.task_ms,
         usable_cores=usable_cores(),
     )
-    return rates
+    return rounds

@@ -78,6 +78,22 @@ def worker_main(proc):
         return []
 
 
+def recorded_tasks(worker):
+    """Tasks the worker has reported finished so far: the lines of its
+    per-process record files (proj/recorder.py)."""
+    try:
+        record_dir = Path(worker.environ()["BENCH_RECORD_DIR"])
+        return sum(len(path.read_bytes().splitlines()) for path in record_dir.glob("tasks-*.jsonl"))
+    except (psutil.Error, KeyError, OSError):
+        return 0
+
+
+def batch_running(worker, tasks, timeout_s=60):
+    """Wait until the worker has finished `tasks` tasks of the batch (every
+    run here has no warm-up): the measured batch is under way."""
+    wait_for(lambda: recorded_tasks(worker) >= tasks, timeout_s, f"{tasks} tasks recorded")
+
+
 def one_line(err):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -90,7 +106,7 @@ def test_a_killed_prefork_child_shows_up_as_missing_tasks(tmp_path):
     proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 200, "--tasks", 40, "--warmup", 0, "--json", out])
     main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
     children = wait_for(lambda: len(main.children()) == 2 and main.children(), 30, "the pool")
-    time.sleep(1.0)  # the batch is running: every child is busy with a 200 ms task
+    batch_running(main, 2)  # every child is busy with its next 200 ms task
     children[0].kill()
     code, _, err = finish(proc)
     assert code == 1
@@ -108,7 +124,7 @@ def test_a_worker_that_dies_mid_batch_fails_the_run_and_keeps_the_result(tmp_pat
     proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 100, "--warmup", 0, "--json", out])
     main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
     wait_for(lambda: len(main.children()) == 2, 30, "the pool")
-    time.sleep(1.5)
+    batch_running(main, 2)  # the batch of 100 needs 5 s
     main.kill()
     code, _, err = finish(proc)
     assert code == 1
@@ -135,8 +151,7 @@ def test_a_worker_that_never_starts_quotes_its_own_error(tmp_path, module, pool,
 def test_losing_the_embedded_broker_mid_run_fails_within_seconds(tmp_path):
     out = tmp_path / "r.json"
     proc = start(["run", "-P", "gevent", "-c", 4, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
-    wait_for(lambda: worker_main(proc), 60, "the worker")
-    time.sleep(2)
+    batch_running(wait_for(lambda: worker_main(proc), 60, "the worker")[0], 4)  # the batch needs 10 s
     # The server renames itself ("valkey-server 127.0.0.1:PORT"): find it by name.
     server = [p for p in psutil.Process(proc.pid).children() if "valkey" in p.name() or "redis" in p.name()]
     assert server
@@ -153,13 +168,16 @@ def test_losing_the_embedded_broker_mid_run_fails_within_seconds(tmp_path):
 def test_a_signal_during_run_stops_everything_and_keeps_the_partial_result(tmp_path, sig):
     out = tmp_path / "r.json"
     proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
-    wait_for(lambda: worker_main(proc), 60, "the worker")
-    time.sleep(2.5)
+    batch_running(wait_for(lambda: worker_main(proc), 60, "the worker")[0], 4)  # the batch needs 20 s
     proc.send_signal(sig)
     code, _, err = finish(proc, timeout=60)
-    assert code == 130
+    assert code == 128 + sig  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
     assert "interrupted" in one_line(err)
-    assert json.loads(out.read_text())["status"]["state"] == "interrupted"
+    doc = json.loads(out.read_text())
+    assert doc["status"]["state"] == "interrupted"
+    tasks = doc["summary"]["tasks"]
+    assert 0 < tasks["succeeded"] < 400
+    assert tasks["succeeded"] + tasks["missing"] == 400
 
 
 def test_sigterm_during_a_sweep_keeps_it_resumable(tmp_path):
@@ -168,7 +186,7 @@ def test_sigterm_during_a_sweep_keeps_it_resumable(tmp_path):
     wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 60, "a first repeat")
     proc.send_signal(signal.SIGTERM)
     code, _, err = finish(proc, timeout=60)
-    assert code == 130
+    assert code == 143
     assert "resume with: python -m bench sweep --resume" in one_line(err)
     manifest = json.loads(next(tmp_path.glob("sweep-*/manifest.json")).read_text())
     assert manifest["status"] == "interrupted"

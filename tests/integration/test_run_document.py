@@ -1,11 +1,7 @@
 """The result document, the brokers, and failed runs, end to end."""
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -138,42 +134,3 @@ def test_failed_tasks_fail_the_run_and_keep_the_result(tmp_path, monkeypatch):
     assert doc["status"]["state"] == "failed"
     assert doc["summary"]["tasks"]["failed"] == 10
     assert doc["summary"]["throughput_per_s"] is None
-
-
-def test_sigint_mid_batch_keeps_the_partial_result_and_stops_everything(tmp_path):
-    out = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--task-ms",
-            "100",
-            "--tasks",
-            "400",
-            "--warmup",
-            "0",
-            "--json",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "CI": "true"},
-    )
-    time.sleep(6)  # broker and worker up, batch running (it needs 20 s)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert len(stderr.strip().splitlines()) == 1
-    assert "interrupted" in stderr
-    doc = json.loads(out.read_text())
-    assert doc["status"]["state"] == "interrupted"
-    tasks = doc["summary"]["tasks"]
-    assert 0 < tasks["succeeded"] < 400
-    assert tasks["succeeded"] + tasks["missing"] == 400

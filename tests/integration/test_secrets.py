@@ -1,7 +1,6 @@
 """Credentials never leak; the private broker and the stub server keep to
 127.0.0.1; workers accept JSON only."""
 
-import json
 import socket
 import time
 from pathlib import Path
@@ -56,9 +55,26 @@ def test_the_private_broker_is_loopback_only_password_protected_and_keeps_nothin
         assert client.config_get("save")["save"] == ""
         assert client.config_get("appendonly")["appendonly"] == "no"
         workdir = Path(client.config_get("dir")["dir"])
+        password = own.url.split(":")[2].split("@")[0]
         client.close()
-        assert workdir.exists()
-    assert not workdir.exists()
+        # Its configuration came on stdin and its log goes to an unnamed
+        # file: no path on its command line, no file anywhere near holds the
+        # password, and nothing was written into its directory.
+        assert not any("/" in arg for arg in psutil.Process(own.pid).cmdline()[1:])
+        assert not any(password in text for text in files_near(workdir))
+        assert not any(name in {p.name for p in workdir.iterdir()} for name in ("dump.rdb", "appendonlydir"))
+    assert not any(password in text for text in files_near(workdir))
+
+
+def files_near(directory):
+    """The text of the files in `directory` and one level below (the
+    harness's own temporary folders), that this user may read."""
+    for path in [*directory.glob("*"), *directory.glob("celery-bench-*/*")]:
+        try:
+            if path.is_file() and path.stat().st_size < 1_000_000:
+                yield path.read_text(errors="replace")
+        except OSError:
+            continue
 
 
 def test_the_stub_server_listens_on_loopback_only():
@@ -94,4 +110,7 @@ def test_workers_refuse_pickled_messages(tmp_path):
         app.close()
         log = (tmp_path / "worker.log").read_text()
         assert "ContentDisallowed" in log or "Refusing to deserialize" in log, log[-2000:]
-        json.dumps(seen)  # records are plain data
+        record = seen["plain-json"]  # the JSON message ran and was recorded in full
+        assert record["state"] == "SUCCESS"
+        assert record["started"] <= record["finished"]
+        assert record["pid"] == worker.pid  # solo: the worker's one process ran it

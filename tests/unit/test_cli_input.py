@@ -1,30 +1,13 @@
 """Bad command-line input through bench.cli.main: exit code 2, one line on stderr
 naming the option, no traceback, and nothing started."""
 
-import signal
-
 import pytest
 
 from bench.cli import main
 from bench.errors import UsageError
 from bench.harness import broker as broker_mod
 
-
-@pytest.fixture(autouse=True)
-def nothing_is_started(monkeypatch):
-    """Fail the test, rather than start a broker or a worker, if input gets past validation;
-    pin the machine's cores so limits do not depend on it; restore main()'s SIGTERM handler."""
-
-    def refuse(*_args, **_kwargs):
-        pytest.fail("bad input reached runner.services: a broker or worker would have started")
-
-    monkeypatch.setattr("bench.measure.runner.services", refuse)
-    monkeypatch.setattr("bench.harness.broker.embedded", refuse)
-    monkeypatch.setattr("bench.measure.config.usable_cores", lambda: 2.0)
-    monkeypatch.setattr("bench.cli.usable_cores", lambda: 2.0)
-    previous = signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGTERM, previous)
+pytestmark = pytest.mark.usefixtures("nothing_is_started")
 
 
 BAD_INPUT = [

@@ -26,8 +26,10 @@ def test_prefork_goes_to_8x_cores_and_green_pools_into_the_hundreds(cores):
 def test_concurrency_is_log_2_on_two_cores():
     assert default_concurrency("prefork", 2) == [1, 2, 4, 8, 16]
     assert default_concurrency("gevent", 2) == [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    # The quick profile strides by 4 past 2x cores.
+    # Past 2x cores, -c grows by the stride: 4 here; the quick profile's 8
+    # gives the README's 1, 2, 4, 32, 256.
     assert default_concurrency("gevent", 2, step=4) == [1, 2, 4, 16, 64, 256]
+    assert default_concurrency("gevent", 2, step=PROFILES["quick"].stride) == [1, 2, 4, 32, 256]
 
 
 def test_solo_runs_at_c_1_only_even_when_asked_for_more():

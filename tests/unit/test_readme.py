@@ -1,10 +1,17 @@
 """The README's promises: CI runs its test command, and its commands exist."""
 
+import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from bench.cli import create_parser
+from bench.cli import COMMANDS, create_parser
+from bench.measure.config import RunConfig
+from bench.sweep.plan import SweepConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -21,9 +28,24 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert install_and_run.endswith("python -m bench run --pool gevent -c 16")
 
 
-def test_every_bench_command_in_the_readme_parses():
-    """Each `python -m bench ...` line of the README uses options that exist
-    (the commands themselves run in the integration tests)."""
+def _example_dir(tmp_path):
+    """A copy of examples/thumbnails, where the README's own-task commands
+    run, holding the profile that its `profile` command writes for `run`."""
+    work = tmp_path / "thumbnails"
+    if not work.exists():
+        shutil.copytree(ROOT / "examples" / "thumbnails", work, ignore=shutil.ignore_patterns("results", "*.pid"))
+        (work / "results").mkdir()
+        profile = {"task": "thumbs.thumbnail", "per_call": {"cpu_s": 0.02, "wait_s": 0.05}}
+        (work / "results" / "profile.json").write_text(json.dumps(profile))
+    return work
+
+
+def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatch, tmp_path):
+    """Each `python -m bench ...` line of the README names a subcommand and
+    uses options that exist and pass validation: it becomes the typed config
+    its command runs with (the commands themselves run in the integration
+    tests)."""
+    monkeypatch.chdir(tmp_path)  # a run's config checks its output directory is writable
     parser = create_parser()
     commands = [
         line.split("python -m bench", 1)[1].split("#")[0].split("&&")[0]
@@ -33,5 +55,24 @@ def test_every_bench_command_in_the_readme_parses():
     ]
     assert len(commands) >= 4
     for command in commands:
-        args = parser.parse_args(shlex.split(command))
-        assert args.handler is not None
+        argv = shlex.split(command)
+        os.chdir(_example_dir(tmp_path) if "--app" in argv else tmp_path)
+        args = parser.parse_args(argv)
+        assert args.command == argv[0]
+        request = COMMANDS[args.command].configure(args)
+        if args.command == "run":
+            assert isinstance(request, RunConfig)
+        if args.command == "sweep":
+            assert isinstance(request.config, SweepConfig)
+            assert request.plan
+
+
+def test_every_python_c_check_in_the_readme_passes():
+    """The README's one-line checks (the analysis loads neither matplotlib
+    nor Celery) run as written."""
+    checks = [line for block in readme_commands() for line in block.splitlines() if line.startswith("python -c ")]
+    assert checks
+    for line in checks:
+        argv = [sys.executable, *shlex.split(line)[1:]]
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr

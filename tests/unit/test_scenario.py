@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from bench import cli, scenario
+from bench import cli
 from bench.errors import UsageError
+from bench.measure import scenario
 
 
 def write(tmp_path, name, text):

@@ -5,15 +5,7 @@ import pytest
 
 from bench.cli import main
 
-
-@pytest.fixture(autouse=True)
-def nothing_is_started(monkeypatch, tmp_path):
-    def refuse(*_args, **_kwargs):
-        pytest.fail("bad input reached runner.services: a broker or worker would have started")
-
-    monkeypatch.setattr("bench.measure.runner.services", refuse)
-    monkeypatch.setattr("bench.measure.config.usable_cores", lambda: 2.0)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("nothing_is_started")
 
 
 @pytest.mark.parametrize(

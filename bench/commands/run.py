@@ -1,0 +1,33 @@
+"""`python -m bench run`: one point measured in a fresh worker, printed."""
+
+import contextlib
+import os
+import sys
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from bench.measure import runner
+from bench.output import terminal
+
+
+def execute(cfg):
+    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+        doc = runner.measure(cfg, broker, stub, progress)
+    print(terminal.run_summary(doc))
+    print(f"\nresult: {doc['path']}")
+    return 0
+
+
+def _progress_bar():
+    """A progress callback for the terminal; None where nobody watches (no
+    TTY, or CI), so logs are not filled with redraws."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress("measuring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as p:
+            task = p.add_task("tasks", total=None)
+            yield lambda done, total: p.update(task, completed=done, total=total)
+
+    return bar()

@@ -1,0 +1,84 @@
+"""`python -m bench sweep`: every point of a plan in fresh workers, then
+the table and the report."""
+
+import dataclasses
+import os
+import sys
+import time
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bench.measure import runner
+from bench.measure.apptask import profile_times
+from bench.measure.profile import profile_task, write_profile
+from bench.output import terminal
+from bench.output.export import report_sweep
+from bench.output.profile import profile_table
+from bench.sweep import run as sweep
+from bench.sweep import store
+from bench.sweep.plan import PROFILES, describe, plan_sweep
+
+
+def execute(request):
+    cfg, plan, profile = request.config, list(request.plan), request.profile
+    if request.profile_first is not None:  # a user's task: what it is made of sizes the plan
+        print(f"profiling {cfg.user_task.task} first ({request.profile_first.tasks} calls, one at a time)", flush=True)
+        with runner.services_for(request.profile_first) as (broker, _stub):
+            profile = profile_task(request.profile_first, broker)
+        print(profile_table(profile), flush=True)
+        cfg = dataclasses.replace(cfg, task_profile=profile_times(profile))
+        plan = plan_sweep(cfg)
+    resume = store.SweepDir(request.resume) if request.resume is not None else None
+    with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
+        if profile is not None:  # the report puts its prediction beside the measured optimum
+            write_profile(target.path / "profile.json", profile)
+        print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
+        print(describe(plan, PROFILES[cfg.profile]), flush=True)
+        with _SweepProgress(plan, cfg) as progress:
+            sweep.run_sweep(target, cfg, plan, progress, broker, stub)
+    summary = store.summarize(target, cfg, plan)
+    print()
+    print(terminal.sweep_table(summary))
+    report_sweep(target.path)
+    print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
+    return 0
+
+
+class _SweepProgress:
+    """A progress bar with the point, repeats done and an ETA on a terminal;
+    a plain line per repeat when there is no TTY or CI is set."""
+
+    def __init__(self, plan, cfg):
+        self.fancy = sys.stdout.isatty() and not os.environ.get("CI")
+        self.bar = None
+
+    def __enter__(self):
+        if self.fancy:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("starting", total=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+    def __call__(self, target, cfg, plan, point, state, doc):
+        total = state["done"] + sweep.remaining_repeats(cfg, target, plan)
+        if self.bar:
+            label = point.key if doc is None else f"{point.key} done"
+            self.bar.update(self.task, description=label, completed=state["done"], total=total)
+            return
+        if doc is None:
+            return
+        elapsed = time.monotonic() - state["started"]
+        eta = elapsed / state["done"] * (total - state["done"])
+        status = doc["status"]
+        result = (
+            f"{doc['summary']['throughput_per_s']:.1f} tasks/s"
+            if status["state"] == "ok"
+            else f"FAILED: {status['reason']}"
+        )
+        print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)

@@ -1,0 +1,74 @@
+"""Signals that stop the harness: SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+
+The first one starts an orderly shutdown: it raises Interrupted where the
+harness is, so every `with` block stops its processes and what was measured
+is written. Later ones are absorbed, so a second Ctrl-C never interrupts
+the clean-up and loses the partial result; one that comes after
+FORCE_AFTER_S of shutdown (the user insists) kills the harness's child
+processes at once, and the clean-up goes on without waiting for them.
+The exit code follows the shell's convention: 128 + the first signal's number.
+"""
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from bench.errors import Interrupted
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORCE_AFTER_S = 3.0
+
+
+@dataclass
+class Shutdown:
+    """What the handlers saw; `first` is None until a signal came."""
+
+    first: signal.Signals | None = None
+    first_at: float | None = None  # monotonic s
+    later: list = field(default_factory=list)  # signals absorbed during the shutdown
+    previous: dict = field(default_factory=dict)  # the handlers before install()
+
+    def restore(self):
+        """Put the previous handlers back (main() called as a library)."""
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def absorb_until_exit(self):
+        """Ignore the stop signals from now on: the program is ending, and the
+        interpreter would otherwise reset our handlers while it exits, so a
+        late SIGTERM would kill it with no exit code of ours."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+    @property
+    def exit_code(self):
+        return 128 + int(self.first) if self.first is not None else Interrupted.exit_code
+
+    def handle(self, signum, _frame):
+        sig = signal.Signals(signum)
+        if self.first is None:
+            self.first, self.first_at = sig, time.monotonic()
+            raise Interrupted(f"interrupted by {sig.name}")
+        self.later.append(sig)
+        if time.monotonic() - self.first_at >= FORCE_AFTER_S:
+            kill_children()
+
+
+def kill_children():
+    """SIGKILL every descendant of this process (the user asked twice)."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(os.getpid()).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+
+
+def install():
+    """Route SIGINT, SIGTERM and SIGHUP to one Shutdown; returns it."""
+    shutdown = Shutdown()
+    for sig in STOP_SIGNALS:
+        shutdown.previous[sig] = signal.signal(sig, shutdown.handle)
+    return shutdown

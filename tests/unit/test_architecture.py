@@ -1,0 +1,188 @@
+"""The shape of bench/: imports flow one way between the stage packages, the
+pure analysis never loads plotting or Celery, and the read-only paths and
+commands never load Celery."""
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+DATA = ROOT / "tests" / "data"
+
+# The stages, lowest first: a package may import itself and the packages of
+# lower ranks only. analysis and harness share a rank: neither imports the
+# other. "base" is bench/__init__.py, workloads.py and errors.py; "cli" is
+# cli.py and __main__.py.
+LAYERS = (
+    ("base",),
+    ("results",),
+    ("analysis", "harness"),
+    ("measure",),
+    ("sweep",),
+    ("output",),
+    ("commands",),
+    ("cli",),
+)
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+BASE_MODULES = {"__init__", "workloads", "errors"}
+CLI_MODULES = {"cli", "__main__"}
+
+# Known imports against the direction, each to be removed by the change that
+# fixes it. compare.py reaches into the sweep's files until it is split into
+# loading (results), deciding (analysis) and formatting (output).
+KNOWN_EXCEPTIONS = {
+    ("bench.analysis.compare", "bench.sweep.store"),
+    ("bench.analysis.compare", "bench.sweep.plan"),
+}
+
+
+def module_name(path):
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def every_module():
+    return sorted(module_name(p) for p in BENCH.rglob("*.py"))
+
+
+def layer(name):
+    """The stage of module or package `name` (bench.x.y)."""
+    parts = name.split(".")
+    if len(parts) == 1 or parts[1] in BASE_MODULES:
+        return "base"
+    if parts[1] in CLI_MODULES:
+        return "cli"
+    return parts[1]
+
+
+def bench_imports(path):
+    """Every bench.* module that `path` imports, at any depth (an import
+    inside a function is a dependency too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            # `from bench.x import y`: y may be a module of bench.x
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    modules = set(every_module())
+    return {name for name in found if name.split(".")[0] == "bench" and (name in modules or name == "bench")}
+
+
+def test_every_package_has_a_place_in_the_order():
+    unplaced = {layer(name) for name in every_module()} - set(RANK)
+    assert not unplaced, f"add {unplaced} to LAYERS"
+
+
+def test_imports_flow_one_way():
+    wrong = []
+    for path in sorted(BENCH.rglob("*.py")):
+        importer = module_name(path)
+        for imported in bench_imports(path):
+            own, other = layer(importer), layer(imported)
+            if other != own and RANK[other] >= RANK[own] and (importer, imported) not in KNOWN_EXCEPTIONS:
+                wrong.append(f"{importer} ({own}) imports {imported} ({other})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_order_check_sees_a_wrong_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from bench.sweep import store\n")
+    assert "bench.sweep.store" in bench_imports(module)
+    assert RANK[layer("bench.sweep.store")] > RANK[layer("bench.analysis.stats")]
+
+
+def imported_after(code):
+    """The names in sys.modules after running `code` in a fresh interpreter."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def packages(modules):
+    return {name.split(".")[0] for name in modules}
+
+
+def test_the_analysis_loads_neither_plotting_nor_celery():
+    analysis = [name for name in every_module() if layer(name) == "analysis"]
+    assert "bench.analysis.stats" in analysis
+    loaded = imported_after("\n".join(f"import {name}" for name in analysis))
+    assert set(analysis) <= loaded
+    assert not packages(loaded) & {"matplotlib", "celery", "kombu"}
+
+
+READ_ONLY = (
+    "bench.sweep.store",
+    "bench.output.export",
+    "bench.cli",
+    "bench.commands.report",
+    "bench.commands.plot",
+    "bench.commands.compare",
+)
+
+
+def test_read_only_paths_do_not_load_celery():
+    loaded = imported_after("\n".join(f"import {module}" for module in READ_ONLY))
+    assert set(READ_ONLY) <= loaded
+    assert not packages(loaded) & {"celery", "kombu", "billiard"}
+
+
+def run_doc(throughput):
+    """A minimal version-1 run result of one point."""
+    return {
+        "schema_version": 1,
+        "kind": "run",
+        "status": {"state": "ok", "reason": None},
+        "config": {"pool": "solo", "concurrency": 1, "workload": "sleep", "task_ms": 50.0, "cores": 2.0},
+        "summary": {"throughput_per_s": throughput},
+        "metadata": {"hostname": "vm", "usable_cores": 2.0},
+    }
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])  # report draws every figure `plot` draws
+def test_read_only_commands_never_import_celery(tmp_path, command):
+    """The subcommand's module is imported only when it is chosen: the
+    read-only commands run to the end without loading Celery or kombu."""
+    sweep = tmp_path / "sweep-small"
+    shutil.copytree(DATA / "sweep-small", sweep)
+    (tmp_path / "a.json").write_text(json.dumps(run_doc(19.0)))
+    (tmp_path / "b.json").write_text(json.dumps(run_doc(19.1)))
+    argv = {
+        "report": ["report", str(sweep)],
+        "compare": ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")],
+    }[command]
+    loaded = imported_after(
+        f"from bench.cli import main\nimport contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main({argv!r}) == 0"
+    )
+    assert {name for name in loaded if name.startswith("bench.commands.")} == {f"bench.commands.{command}"}
+    assert not packages(loaded) & {"celery", "kombu", "billiard"}
+
+
+def imports_inside_functions(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        f"{path.relative_to(ROOT)}:{inner.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.Import | ast.ImportFrom)
+    ]
+
+
+def test_the_cli_commands_and_measure_import_at_the_top_only():
+    """The only import made at run time there is the dispatch's
+    importlib.import_module of the chosen subcommand (bench/cli.py)."""
+    paths = [BENCH / "cli.py", *sorted((BENCH / "commands").glob("*.py")), *sorted((BENCH / "measure").glob("*.py"))]
+    inline = [where for path in paths for where in imports_inside_functions(path)]
+    assert not inline, inline

@@ -1,0 +1,56 @@
+"""The parser: shared options are declared once, and defaults come from the
+config builders, where they are written once."""
+
+import dataclasses
+
+import pytest
+
+from bench.cli import COMMANDS, create_parser
+from bench.measure.config import build_run_config
+from bench.sweep.plan import build_sweep_config
+
+
+def options_of(command):
+    """{option string: its argparse action} of one subcommand."""
+    sub = next(a for a in create_parser()._actions if a.dest == "command")
+    parser = sub.choices[command]
+    return {s: action for action in parser._actions for s in action.option_strings}
+
+
+def test_options_shared_by_run_and_sweep_are_the_same_option():
+    run, sweep = options_of("run"), options_of("sweep")
+    shared = (set(run) & set(sweep)) - {"-h", "--help"}
+    assert {"--task-ms", "--prefetch-multiplier", "--result-backend", "--force", "--broker", "--redis-server"} <= shared
+    for option in shared - {"--concurrency", "--output-dir"}:  # -c is one value for run, a list for sweep
+        for field in ("help", "choices", "metavar", "default"):
+            assert getattr(run[option], field) == getattr(sweep[option], field), (option, field)
+
+
+def test_every_help_shows_the_default():
+    for command in ("run", "sweep"):
+        for option, action in options_of(command).items():
+            if option.startswith("--") and option not in ("--help", "--json", "--resume", "--repeats"):
+                assert "default" in action.help or action.dest in ("force", "cpus"), (command, option)
+
+
+@pytest.mark.usefixtures("nothing_is_started")
+def test_a_run_with_no_options_is_the_run_configs_defaults():
+    parsed = create_parser().parse_args(["run"])
+    assert COMMANDS["run"].configure(parsed) == build_run_config()
+
+
+@pytest.mark.usefixtures("nothing_is_started")
+def test_a_sweep_with_no_options_is_the_sweep_configs_defaults():
+    request = COMMANDS["sweep"].configure(create_parser().parse_args(["sweep", "--seed", "7"]))
+    assert request.config == build_sweep_config(seed=7)
+    assert request.resume is None
+    assert str(request.output_dir) == "results"
+
+
+@pytest.mark.usefixtures("nothing_is_started")
+def test_sweep_options_reach_the_sweep_config():
+    argv = ["sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", "5", "--profile", "quick"]
+    argv += ["--repeats", "4", "--seed", "3", "--prefetch-multiplier", "1", "--result-backend", "broker", "--force"]
+    cfg = COMMANDS["sweep"].configure(create_parser().parse_args(argv)).config
+    expected = build_sweep_config(pools=["solo"], workloads=["sleep"], task_ms=5.0, profile="quick", repeats=4)
+    assert cfg == dataclasses.replace(expected, seed=3, prefetch_multiplier=1, result_backend="broker", force=True)

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.analysis import compare
-from bench.commands import ProfileRequest, SweepRequest
+from bench.commands import ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
 from bench.measure import scenario
@@ -50,6 +49,7 @@ from bench.measure.config import (
     build_run_config,
     check_json_path,
 )
+from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.plan import (
@@ -67,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with errors as one line (no usage dump) and exit code 2."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(message)  # main() names the subcommand
 
 
 # --- Option types: each turns one argument into a value, or says why not ----
@@ -362,7 +362,13 @@ def _add_sweep(sub):
     where.add_argument(
         "--resume",
         metavar="SWEEP_DIR",
-        help="continue an interrupted sweep, with its own options, without redoing finished work",
+        help="continue an interrupted sweep, with its own options, without redoing finished work "
+        "(a folder of sweeps: its latest)",
+    )
+    where.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and its estimated duration, then stop: nothing is started or created (default: off)",
     )
 
 
@@ -518,6 +524,12 @@ def configure_run(args):
         ),
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
+    if cfg.pool == "solo" and cfg.concurrency != 1:
+        print(
+            f"note: the solo pool runs one task at a time: -c {cfg.concurrency} is accepted, as Celery does, "
+            "and the run is recorded as 1 slot",
+            file=sys.stderr,
+        )
     return cfg
 
 
@@ -527,8 +539,8 @@ def configure_sweep(args):
         given = [f"--{name.replace('_', '-')}" for name in _SWEEP_OPTIONS if getattr(args, name) is not None]
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
-        target, cfg, plan = store.resume(args.resume, broker_url=args.broker)
-        return SweepRequest(cfg, tuple(plan), target.path, output_dir)
+        target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     if args.workloads is not None and (args.app or args.task):
         raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
     user, info = _user_task(args)
@@ -562,7 +574,15 @@ def configure_sweep(args):
     profile_first = None
     if user is not None and profile is None:
         profile_first = configure_profile_run(user, info, args.broker, args.redis_server)
-    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, profile, profile_first)
+    return SweepRequest(
+        cfg,
+        tuple(plan_sweep(cfg)),
+        None,
+        output_dir,
+        args.dry_run,
+        profile=profile,
+        profile_first=profile_first,
+    )
 
 
 def configure_profile_run(user, info, broker=None, redis_server=None, calls=None, warmup=None):
@@ -635,8 +655,17 @@ def _apply_scenario(args, argv):
         setattr(args, dest, value)
 
 
+def _said_by(argv):
+    """The name errors are said under: `python -m bench SUBCOMMAND`, as far
+    as the command line names one."""
+    words = sys.argv[1:] if argv is None else argv
+    command = next((w for w in words if not w.startswith("-")), None)
+    return f"python -m bench {command}" if command in COMMANDS else "python -m bench"
+
+
 def main(argv=None):
     shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
+    said_by = _said_by(argv)
     try:
         args = create_parser().parse_args(argv)
         _apply_scenario(args, sys.argv[1:] if argv is None else [str(a) for a in argv])
@@ -646,10 +675,10 @@ def main(argv=None):
         command = importlib.import_module(f"bench.commands.{args.command}")
         return command.execute(request)
     except Interrupted as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{said_by}: error: {exc}", file=sys.stderr)
         return shutdown.exit_code
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{said_by}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
         # As the program (argv None) a late signal must not cut the exit short;

@@ -109,11 +109,11 @@ def unprofiled_workload(task):
 
 
 def point_workload(point):
-    """The Workload of a sweep point as stored (a dict): a built-in one, or a
+    """The Workload of a sweep point (a PointSummary): a built-in one, or a
     user's task ("task") sized by the profile stored with the point."""
-    if point["workload"] in WORKLOADS:
-        return WORKLOADS[point["workload"]]
-    name, profile = point.get("task") or point["workload"], point.get("profile")
+    if point.workload in WORKLOADS:
+        return WORKLOADS[point.workload]
+    name, profile = getattr(point, "task", None) or point.workload, getattr(point, "profile", None)
     return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
 
 

@@ -8,6 +8,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from bench.results.schema import Distribution, Latency
+from bench.results.schema import TaskCounts as Accounting
+
 PERCENTILES = (50, 90, 99)
 
 
@@ -22,19 +27,6 @@ class TaskRecord:
     error: str | None = None  # "Type: message" when it raised
     cpu_s: float | None = None  # CPU s of the thread that ran it; None where not attributable (green pools)
     rss_bytes: int | None = None  # its process's RSS after it finished, bytes (profile only)
-
-
-@dataclass(frozen=True)
-class Accounting:
-    published: int
-    succeeded: int
-    failed: int
-    missing: int  # published but never reported finished
-    duplicates: int  # reported finished more than once (redelivered)
-
-    @property
-    def complete(self):
-        return self.failed == 0 and self.missing == 0
 
 
 def account(published_ids, records):
@@ -62,15 +54,6 @@ def percentile(sorted_values, p):
         return None
     rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
     return sorted_values[rank - 1]
-
-
-@dataclass(frozen=True)
-class Distribution:
-    p50: float | None
-    p90: float | None
-    p99: float | None
-    max: float | None
-    mean: float | None
 
 
 def distribution(values: Sequence[float]):
@@ -146,14 +129,7 @@ def concurrency(records):
 
 
 @dataclass(frozen=True)
-class Latency:
-    wait_s: Distribution  # published -> started: time in the queue and prefetch buffer
-    service_s: Distribution  # started -> finished: running the task
-    sojourn_s: Distribution  # published -> finished: what the caller waits
-
-
-@dataclass(frozen=True)
-class TaskCPU:
+class CPUPerTask:
     attribution: str  # "thread": each task's own CPU time; "process": the worker's CPU per task
     p50_s: float | None  # median CPU seconds per task (thread attribution only)
     p90_s: float | None  # 90th percentile, CPU seconds (thread attribution only)
@@ -169,9 +145,9 @@ def task_cpu(records, attribution, worker_cpu_s=None):
     if attribution == "thread":
         values = [r.cpu_s for r in records if r.cpu_s is not None]
         dist = distribution(values)
-        return TaskCPU("thread", dist.p50, dist.p90, dist.mean, len(values))
+        return CPUPerTask("thread", dist.p50, dist.p90, dist.mean, len(values))
     mean = worker_cpu_s / len(records) if records and worker_cpu_s is not None else None
-    return TaskCPU("process", None, None, mean, len(records))
+    return CPUPerTask("process", None, None, mean, len(records))
 
 
 def latency(records):
@@ -209,25 +185,54 @@ class Estimate:
         return self.cv is not None and self.cv > CV_WARN
 
 
-def bootstrap_median(values, confidence=0.95, resamples=4000, seed=0):
+RESAMPLES = 4000  # bootstrap resamples: the interval's ends move by well under 1% between seeds
+
+
+def median(values):
+    """The median of the values that are not None; None when none is."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return float(np.median(np.asarray(present, dtype=float)))
+
+
+def resampled_medians(data, rng, resamples=RESAMPLES):
+    """The medians of `resamples` resamples of `data` (a numpy array), each
+    drawn with replacement and as large as `data`."""
+    return np.median(data[rng.integers(0, data.size, (resamples, data.size))], axis=1)
+
+
+def _central(values, confidence):
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_median(values, confidence=0.95, resamples=RESAMPLES, seed=0):
     """Median with a percentile-bootstrap CI: resample the values with
     replacement `resamples` times, take each resample's median, and keep the
     central `confidence` share of those medians. Seeded, so the same values
     always give the same interval."""
-    import numpy as np
-
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         raise ValueError("no values")
-    median = float(np.median(data))
+    middle = float(np.median(data))
     if data.size == 1:
-        return Estimate(median, None, None, 1, None)
+        return Estimate(middle, None, None, 1, None)
     rng = np.random.default_rng(seed)
-    medians = np.median(data[rng.integers(0, data.size, (resamples, data.size))], axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(medians, [tail, 100 - tail])
+    low, high = _central(resampled_medians(data, rng, resamples), confidence)
     cv = float(np.std(data, ddof=1) / np.mean(data)) if np.mean(data) else None
-    return Estimate(median, float(low), float(high), int(data.size), cv)
+    return Estimate(middle, low, high, int(data.size), cv)
+
+
+def ratio_ci(numerator, denominator, seed=0, confidence=0.95):
+    """Percentile-bootstrap CI of median(numerator) / median(denominator),
+    resampling each group's repeats independently."""
+    a, b = np.asarray(numerator, float), np.asarray(denominator, float)
+    rng = np.random.default_rng(seed)
+    ma = resampled_medians(a, rng)
+    mb = resampled_medians(b, rng)
+    return _central(ma / mb, confidence)
 
 
 def needs_more_repeats(values, min_repeats, max_repeats, target_rel_width):

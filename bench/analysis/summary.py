@@ -1,12 +1,19 @@
 """What a sweep's numbers say: the verdict per pool x workload, the USL fit
-per curve, and the warnings a reader must see. Pure, from summary.json."""
+per curve, and the warnings a reader must see. Pure, from a sweep's summary."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.analysis.groups import groups
 from bench.analysis.model import USLFit, fit_usl
-from bench.analysis.stats import bootstrap_median
+from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import Verdict, verdicts
+from bench.results.schema import (
+    PointSummary,
+    Resources,
+    SweepSummary,
+    ThroughputEstimate,
+    sweep_settings_from_json,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +24,7 @@ class Analysis:
 
 
 def analyze(summary):
+    """The analysis of a SweepSummary."""
     fits: dict[str, dict[str, USLFit]] = {}
     for key, curves in groups(summary).items():
         for pool, curve in curves.items():
@@ -25,70 +33,86 @@ def analyze(summary):
                 continue
             fits.setdefault(key, {})[pool] = fit_usl(curve.c, curve.medians())
     warnings = []
-    for point in summary["points"]:
-        for text in point.get("warnings", []):
-            warnings.append(f"{point['key']}: {text}")
-        efficiency = point.get("efficiency")
+    for point in summary.points:
+        for text in point.warnings:
+            warnings.append(f"{point.key}: {text}")
+        efficiency = point.efficiency
         if efficiency is not None and efficiency > 1:
-            warnings.append(f"{point['key']}: above its physical ceiling ({efficiency:.1%}): a harness bug")
+            if point.task is not None:  # a user's task: the ceiling is estimated from its profile
+                warnings.append(f"{point.key}: above its ceiling estimated from the profile ({efficiency:.1%})")
+            else:
+                warnings.append(f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug")
     found: dict[str, dict[str, Verdict]] = verdicts(summary)
     return Analysis(found, fits, warnings)
 
 
-def _median(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return bootstrap_median(values).median
-
-
-def summarize_point(point, attempts, ci_target):
-    """One point's summary over its ok repeats."""
-    ok = [d for _, d in attempts if d["status"]["state"] == "ok"]
-    failed = [d for _, d in attempts if d["status"]["state"] != "ok"]
-    out = point.to_json()
-    out["repeats"] = len(ok)
-    out["failed_repeats"] = len(failed)
-    out["warnings"] = []
+def summarize_point(point, attempts, ci_target) -> PointSummary:
+    """One point's summary over its ok repeats. `point`: the planned point
+    (its pool, concurrency, workload, task_ms, cpus, cores, tasks, warmup,
+    key); `attempts`: its finished repeats as (path, RunResult)."""
+    ok = [r for _, r in attempts if r.ok]
+    failed = [r for _, r in attempts if not r.ok]
+    planned = PointSummary(
+        pool=point.pool,
+        concurrency=point.concurrency,
+        workload=point.workload,
+        task_ms=point.task_ms,
+        cpus=point.cpus,
+        cores=point.cores,
+        tasks=point.tasks,
+        warmup=point.warmup,
+        key=point.key,
+        task=getattr(point, "task", None),
+        profile=getattr(point, "profile", None),
+        repeats=len(ok),
+        failed_repeats=len(failed),
+    )
+    warnings = []
     if failed:
-        out["warnings"].append(f"{len(failed)} repeat(s) failed: {failed[0]['status']['reason']}")
+        warnings.append(f"{len(failed)} repeat(s) failed: {failed[0].status.reason}")
     if not ok:
-        out["throughput_per_s"] = None
-        return out
-    values = [d["summary"]["throughput_per_s"] for d in ok]
+        return replace(planned, warnings=tuple(warnings))
+    values = tuple(r.summary.throughput_per_s for r in ok)
     est = bootstrap_median(values)
-    out["throughput_per_s"] = {
-        "median": est.median,
-        "ci95_low": est.ci_low,
-        "ci95_high": est.ci_high,
-        "cv": est.cv,
-        "unstable": est.unstable,
-        "values": values,
-    }
     if est.unstable:
-        out["warnings"].append(f"unstable: coefficient of variation {est.cv:.0%} across repeats")
+        warnings.append(f"unstable: coefficient of variation {est.cv:.0%} across repeats")
     if est.ci_rel_width is not None and est.ci_rel_width > ci_target:
-        out["warnings"].append(
-            f"wide: the 95% CI spans {est.ci_rel_width:.0%} of the median after {len(values)} repeats"
-        )
-    summaries = [d["summary"] for d in ok]
-    ceiling = summaries[0]["ceiling_per_s"]
-    out["ceiling_per_s"] = ceiling
-    out["ceiling_basis"] = summaries[0]["ceiling_basis"]
-    out["efficiency"] = est.median / ceiling if ceiling else None
-    for key in (
-        "steady_throughput_per_s",
-        "wait_p50_s",
-        "wait_p99_s",
-        "service_p50_s",
-        "service_p99_s",
-        "sojourn_p50_s",
-        "sojourn_p99_s",
-        "mean_concurrency",
-        "max_concurrency",
-    ):
-        out[key] = _median([s[key] for s in summaries])
-    for key in ("worker_cpu_cores", "worker_uss_peak_bytes", "worker_pss_peak_bytes", "worker_rss_peak_bytes"):
-        out[key] = _median([(s.get("resources") or {}).get(key) for s in summaries])
-    out["load_average_before"] = _median([s["load_average_before"][0] for s in summaries])
-    return out
+        warnings.append(f"wide: the 95% CI spans {est.ci_rel_width:.0%} of the median after {len(values)} repeats")
+    runs = [r.summary for r in ok]
+    ceiling = runs[0].ceiling_per_s
+    resources = [s.resources or Resources() for s in runs]
+    return replace(
+        planned,
+        warnings=tuple(warnings),
+        throughput=ThroughputEstimate(
+            median_per_s=est.median,
+            ci95_low_per_s=est.ci_low,
+            ci95_high_per_s=est.ci_high,
+            cv=est.cv,
+            unstable=est.unstable,
+            values_per_s=values,
+        ),
+        ceiling_per_s=ceiling,
+        ceiling_basis=runs[0].ceiling_basis,
+        efficiency=est.median / ceiling if ceiling else None,
+        steady_throughput_per_s=median(s.steady_throughput_per_s for s in runs),
+        wait_p50_s=median(s.latency.wait_s.p50 for s in runs),
+        wait_p99_s=median(s.latency.wait_s.p99 for s in runs),
+        service_p50_s=median(s.latency.service_s.p50 for s in runs),
+        service_p99_s=median(s.latency.service_s.p99 for s in runs),
+        sojourn_p50_s=median(s.latency.sojourn_s.p50 for s in runs),
+        sojourn_p99_s=median(s.latency.sojourn_s.p99 for s in runs),
+        mean_concurrency=median(s.mean_concurrency for s in runs),
+        max_concurrency=median(s.max_concurrency for s in runs),
+        worker_cpu_cores=median(r.worker_cpu_cores for r in resources),
+        worker_uss_peak_bytes=median(r.worker_uss_peak_bytes for r in resources),
+        worker_pss_peak_bytes=median(r.worker_pss_peak_bytes for r in resources),
+        worker_rss_peak_bytes=median(r.worker_rss_peak_bytes for r in resources),
+        load_average_1m_before=median(s.load_average_before[0] for s in runs if s.load_average_before),
+    )
+
+
+def summarize_sweep(config, metadata, status, points) -> SweepSummary:
+    """A sweep's summary from its points' summaries; `config` is the
+    sweep's config as stored (its JSON), `metadata` the manifest's."""
+    return SweepSummary(sweep_settings_from_json(config), metadata, status, tuple(points))

@@ -9,10 +9,12 @@ a minimum effect size: a gain inside the noise is no gain.
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from bench.analysis.groups import group_key
+from bench.analysis.stats import ratio_ci
 
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
-RESAMPLES = 4000
 
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED = "holds", "does not hold", "inconclusive", "not tested"
 
@@ -29,25 +31,9 @@ class Verdict:
     gain_ci95: tuple[float, float] | None = None  # bootstrap 95% CI of that gain
 
 
-def ratio_ci(numerator, denominator, seed=0, confidence=0.95):
-    """Percentile-bootstrap CI of median(numerator) / median(denominator),
-    resampling each group's repeats independently."""
-    import numpy as np
-
-    a, b = np.asarray(numerator, float), np.asarray(denominator, float)
-    rng = np.random.default_rng(seed)
-    ma = np.median(a[rng.integers(0, a.size, (RESAMPLES, a.size))], axis=1)
-    mb = np.median(b[rng.integers(0, b.size, (RESAMPLES, b.size))], axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(ma / mb, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def decide(points, cores, min_effect=MIN_EFFECT):
     """`points`: {concurrency: [per-repeat throughput, ...]} of one pool x
     workload; `cores`: the cores the worker could use."""
-    import numpy as np
-
     measured = {c: v for c, v in points.items() if v}
     limit = 2 * cores
     within = {c: v for c, v in measured.items() if c <= limit}
@@ -89,21 +75,22 @@ def decide(points, cores, min_effect=MIN_EFFECT):
 
 
 def verdicts(summary):
-    """{figure key: {pool: Verdict}} for every pool x workload of a sweep."""
-
-    machine_cores = float((summary.get("metadata") or {}).get("usable_cores") or 1)
-    series = {}
-    for point in summary["points"]:
-        values = (point.get("throughput_per_s") or {}).get("values") or []
-        entry = series.setdefault(group_key(point), {}).setdefault(point["pool"], {"cores": None, "points": {}})
-        entry["cores"] = float(point.get("cores") or machine_cores)
-        entry["points"][point["concurrency"]] = values
+    """{figure key: {pool: Verdict}} for every pool x workload of a sweep
+    (a SweepSummary)."""
+    machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
+    series: dict[str, dict[str, dict[int, list[float]]]] = {}  # figure key -> pool -> -c -> values
+    cores = {}  # (figure key, pool) -> the cores its worker could use
+    for point in summary.points:
+        key = group_key(point)
+        values = list(point.throughput.values_per_s) if point.throughput else []
+        series.setdefault(key, {}).setdefault(point.pool, {})[point.concurrency] = values
+        cores[key, point.pool] = float(point.cores or machine_cores)
     out = {}
     for key, pools in series.items():
-        for pool, entry in pools.items():
+        for pool, points in pools.items():
             if pool == "solo":
                 verdict = Verdict(NOT_TESTED, "solo runs one task at a time: -c does not apply")
             else:
-                verdict = decide(entry["points"], entry["cores"])
+                verdict = decide(points, cores[key, pool])
             out.setdefault(key, {})[pool] = verdict
     return out

@@ -5,11 +5,27 @@ chosen, so a read-only command never loads what it does not use (Celery for
 `report`, `plot`, `compare`). This package's own module stays light: the
 CLI imports it at start-up."""
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure.config import RunConfig
 from bench.sweep.plan import Point, SweepConfig
+from bench.sweep.store import find_sweep
+
+
+def sweep_dir(path):
+    """The sweep a SWEEP_DIR argument names (a folder of sweeps names its
+    latest); the choice is said on stderr."""
+    found = find_sweep(path)
+    if found.note:
+        print(f"note: {found.note}", file=sys.stderr)
+    return found.path
+
+
+def result_path(path):
+    """A compare side: a run's result file, or a sweep (as for SWEEP_DIR)."""
+    return sweep_dir(path) if Path(path).is_dir() else Path(path)
 
 
 @dataclass(frozen=True)
@@ -20,6 +36,7 @@ class SweepRequest:
     plan: tuple[Point, ...]  # every point, each checked before anything starts
     resume: Path | None  # the interrupted sweep's directory to continue; None: a new sweep
     output_dir: Path  # where a new sweep's directory is made
+    dry_run: bool = False  # print the plan and the estimate only
     profile: dict | None = None  # a user's task: its profile document (--from-profile)
     profile_first: RunConfig | None = None  # a user's task without a profile: the run that profiles it first
 

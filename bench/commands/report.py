@@ -1,10 +1,11 @@
 """`python -m bench report SWEEP_DIR`: the sweep's report files, without Celery."""
 
+from bench.commands import sweep_dir
 from bench.output.export import report_sweep
 
 
-def execute(sweep_dir):
-    for path in report_sweep(sweep_dir):
-        if path.suffix in (".md", ".html", ".csv") or path.name == "overview.png":
-            print(path)
+def execute(path):
+    for written in report_sweep(sweep_dir(path)):
+        if written.suffix in (".md", ".html", ".csv") or written.name == "overview.png":
+            print(written)
     return 0

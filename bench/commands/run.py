@@ -12,9 +12,9 @@ from bench.output import terminal
 
 def execute(cfg):
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
-        doc = runner.measure(cfg, broker, stub, progress)
-    print(terminal.run_summary(doc))
-    print(f"\nresult: {doc['path']}")
+        measured = runner.measure(cfg, broker, stub, progress)
+    print(terminal.run_summary(measured.result))
+    print(f"\nresult: {measured.path}")
     return 0
 
 

@@ -29,11 +29,21 @@ def execute(request):
         cfg = dataclasses.replace(cfg, task_profile=profile_times(profile))
         plan = plan_sweep(cfg)
     resume = store.SweepDir(request.resume) if request.resume is not None else None
+    left = sweep.remaining_repeats(cfg, resume, plan) if resume else None
+    if resume and left == 0:
+        print(f"{resume.path} is finished: every point has its repeats; nothing to measure.")
+        print(f"its report: {resume.path / 'report.md'} (python -m bench report {resume.path} to redo it)")
+        return 0
+    if request.dry_run:
+        what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
+        print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
+        print(describe(plan, PROFILES[cfg.profile], left))
+        return 0
     with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
         if profile is not None:  # the report puts its prediction beside the measured optimum
             write_profile(target.path / "profile.json", profile)
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
-        print(describe(plan, PROFILES[cfg.profile]), flush=True)
+        print(describe(plan, PROFILES[cfg.profile], left), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
     summary = store.summarize(target, cfg, plan)
@@ -75,10 +85,5 @@ class _SweepProgress:
             return
         elapsed = time.monotonic() - state["started"]
         eta = elapsed / state["done"] * (total - state["done"])
-        status = doc["status"]
-        result = (
-            f"{doc['summary']['throughput_per_s']:.1f} tasks/s"
-            if status["state"] == "ok"
-            else f"FAILED: {status['reason']}"
-        )
+        result = f"{doc.summary.throughput_per_s:.1f} tasks/s" if doc.ok else f"FAILED: {doc.status.reason}"
         print(f"[{state['done']}/{total}] {point.key}: {result} (eta {eta:.0f} s)", flush=True)

@@ -67,7 +67,7 @@ def connect(url):
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CONNECT_TIMEOUT_S)
         server = _server_version(conn, kind)
     except Exception as exc:  # kombu raises many kinds; all mean "cannot use it"
-        raise RunFailed(f"cannot use broker {redact(url)}: {explain(exc, url)}") from None
+        raise RunFailed(f"cannot reach broker {redact(url)}: {explain(exc, url)}") from None
     finally:
         conn.release()
     return Broker(url=url, kind=kind, server=server, embedded=False)

@@ -21,6 +21,8 @@ from bench.errors import Interrupted
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER_S = 3.0
+# The installed Shutdown: signal handlers are process-wide, and so is this.
+_active = None
 
 
 @dataclass
@@ -34,8 +36,10 @@ class Shutdown:
 
     def restore(self):
         """Put the previous handlers back (main() called as a library)."""
+        global _active
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+        _active = None
 
     def absorb_until_exit(self):
         """Ignore the stop signals from now on: the program is ending, and the
@@ -68,7 +72,19 @@ def kill_children():
 
 def install():
     """Route SIGINT, SIGTERM and SIGHUP to one Shutdown; returns it."""
+    global _active
     shutdown = Shutdown()
     for sig in STOP_SIGNALS:
         shutdown.previous[sig] = signal.signal(sig, shutdown.handle)
+    _active = shutdown
     return shutdown
+
+
+def raise_if_stopping():
+    """A checkpoint for the loops that wait or measure. The handler's
+    Interrupted is raised wherever the main thread happens to be, and some
+    places swallow it: a signal that lands while a child is forked raises
+    inside logging's at-fork hook, which only prints "Exception ignored".
+    Later signals are absorbed, so without this the harness would go on."""
+    if _active is not None and _active.first is not None:
+        raise Interrupted(f"interrupted by {_active.first.name}")

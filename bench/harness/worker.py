@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import RunFailed
+from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us, watcher
 
 READY_TIMEOUT_S = 60.0
@@ -152,6 +153,7 @@ def broker_overrides(broker_url, result_backend):
 def _wait_ready(worker, ready_file, timeout_s, broker_alive):
     deadline = time.monotonic() + timeout_s
     while not ready_file.exists():
+        signals.raise_if_stopping()
         if not broker_alive():
             raise RunFailed("broker lost: the embedded broker exited before the worker was ready")
         if worker.exited():

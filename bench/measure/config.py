@@ -193,9 +193,10 @@ def _cores(cores, cpus):
 
 
 def _concurrency(pool, concurrency, cores, force):
-    """-c, checked against the pool's safe limit; None: the cores (Celery's own default)."""
+    """-c, checked against the pool's safe limit; None: the cores (Celery's
+    own default), or 1 for solo, which runs one task at a time whatever -c says."""
     if concurrency is None:
-        return max(1, int(cores))
+        return 1 if pool == "solo" else max(1, int(cores))
     if concurrency < 1:
         raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
     limit = {"prefork": max_prefork_concurrency(cores), "threads": MAX_THREADS}.get(pool, MAX_GREEN_CONCURRENCY)

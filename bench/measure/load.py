@@ -4,11 +4,13 @@ until it is all there, release it to the worker, and watch it complete."""
 import time
 from dataclasses import dataclass, field
 
+import redis
 from celery import Celery
 from kombu.utils.uuid import uuid
 
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
+from bench.harness import signals
 from bench.harness.worker_entry import WAKEUP_TASK
 
 CONTROL_TIMEOUT_S = 10.0
@@ -40,12 +42,55 @@ def declare(app, queue_name):
         app.amqp.queues[queue_name].bind(conn.default_channel).declare()
 
 
+def tidy(app, broker, run_prefix, nodenames):
+    """Leave the broker as the run found it: remove the run's queues (names
+    starting with `run_prefix`), the exchanges Celery made for them, and
+    every trace kombu keeps of them and of the run's workers and control
+    replies (on Redis: the `_kombu.binding*` tables). Redis drops a set or
+    a sorted set once its last member is gone, so shared tables that the
+    run only added members to disappear again when they were not there
+    before."""
+    delete_queues(app, *[name for name in app.amqp.queues if name.startswith(run_prefix)])
+    if broker.kind == "redis":
+        _tidy_redis(broker.url, (run_prefix, *nodenames, app.control.mailbox.oid))
+
+
 def delete_queues(app, *names):
-    """Remove the run's queues from the broker (the user's broker keeps them
-    otherwise)."""
+    """Remove queues and the direct exchange Celery made for each (AMQP keeps
+    it otherwise; on Redis it is only a binding table, which `tidy` removes)."""
     with app.connection_for_write() as conn:
+        channel = conn.default_channel
         for name in names:
-            app.amqp.queues[name].bind(conn.default_channel).delete()
+            app.amqp.queues[name].bind(channel).delete()
+            if conn.transport.driver_type == "amqp":
+                channel.exchange_delete(name)
+
+
+def _tidy_redis(url, traces):
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    deadlines = None
+    try:
+        for key in client.scan_iter(match="*", count=1000):
+            name = key.decode(errors="replace")
+            if any(name.startswith(t) or name.startswith(f"_kombu.binding.{t}") for t in traces):
+                client.delete(key)
+            elif name.startswith(("_kombu.binding.", "_kombu.binding_permanent.")):
+                stale = [m for m in client.smembers(key) if any(t.encode() in m for t in traces)]
+                if stale:
+                    client.srem(key, *stale)
+            elif name == "_kombu.binding_deadlines":
+                deadlines = key
+                continue
+            elif any(t in name for t in traces):  # e.g. a reply queue's priority lists
+                client.delete(key)
+        if deadlines is not None:
+            # Expiry deadlines of binding tables (the control replies'): an
+            # entry whose table is gone keeps nothing alive.
+            gone = [m for m in client.zrange(deadlines, 0, -1) if not client.exists(b"_kombu.binding." + m)]
+            if gone:
+                client.zrem(deadlines, *gone)
+    finally:
+        client.close()
 
 
 def publish(app, queue, task_name, args, count, calls=None):
@@ -142,6 +187,7 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
             if now - start > timeout_s:
                 batch.outcome, batch.detail = "timed out", f"the batch took over {timeout_s:.0f} s"
                 return batch
+            signals.raise_if_stopping()
             time.sleep(POLL_S)
     except (KeyboardInterrupt, Interrupted):
         batch.outcome, batch.detail = "interrupted", "interrupted by a signal"

@@ -7,12 +7,12 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from bench.harness.process import tree
+from bench.results.schema import Resources
 
 
 class RecordReader:
@@ -40,23 +40,6 @@ class RecordReader:
                 self._partial[path] = lines[-1]
             out.extend(json.loads(line) for line in lines[:-1] if line)
         return out
-
-
-@dataclass(frozen=True)
-class Resources:
-    window_s: float  # wall seconds the sampler covered (the measured batch)
-    worker_cpu_s: float  # user + system CPU seconds of the worker tree in the window
-    worker_cpu_cores: float  # worker_cpu_s / window_s: cores kept busy on average
-    worker_cpu_percent_of_usable: float  # worker_cpu_cores / usable cores * 100
-    worker_uss_peak_bytes: int | None  # USS summed over the tree: memory unique to it
-    worker_pss_peak_bytes: int | None  # PSS summed over the tree: shared pages split fairly
-    worker_rss_peak_bytes: int  # RSS summed: double-counts prefork's shared pages; for reference
-    worker_processes: int  # processes in the worker tree (main + pool children)
-    worker_ctx_switches_voluntary: int
-    worker_ctx_switches_involuntary: int
-    harness_cpu_s: float  # this process: a saturated producer shows here
-    broker_cpu_s: float | None  # the embedded broker; None for the user's own
-    samples: int  # how many memory samples were taken
 
 
 class ResourceSampler:

@@ -21,18 +21,18 @@ def profile_task(cfg, broker, progress=None):
     write_profile). RunFailed as for a run."""
     with tempfile.TemporaryDirectory(prefix="celery-bench-profile-") as tmp:
         cfg = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
-        doc = runner.measure(cfg, broker, None, progress)
-    return profile_document(cfg, doc)
+        measured = runner.measure(cfg, broker, None, progress)
+    return profile_document(cfg, measured.result)
 
 
-def profile_document(cfg, run_doc):
-    """The profile document from the run's result document (pure but for
-    the machine's description)."""
-    samples = run_doc["samples"]
-    ok = [i for i, state in enumerate(samples["state"]) if state == "SUCCESS"]
-    wall = [samples["finished_s"][i] - samples["started_s"][i] for i in ok]
-    cpu = [samples["cpu_s"][i] for i in ok]
-    rss = [samples.get("rss_bytes", [None] * len(samples["state"]))[i] for i in ok]
+def profile_document(cfg, result):
+    """The profile document from the run's result (a RunResult; pure but
+    for the machine's description)."""
+    samples = result.samples
+    ok = [i for i, state in enumerate(samples.state) if state == "SUCCESS"]
+    wall = [samples.finished_s[i] - samples.started_s[i] for i in ok]
+    cpu = [samples.cpu_s[i] for i in ok]
+    rss = [samples.rss_bytes[i] for i in ok] if samples.rss_bytes else None
     calls = profile_calls(wall, cpu, rss)
     prediction = predict(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
     user = cfg.user_task
@@ -47,8 +47,8 @@ def profile_document(cfg, run_doc):
             "concurrency": 1,
             "calls": cfg.tasks,
             "warmup": cfg.warmup,
-            "broker": run_doc["config"]["broker"],
-            "app_settings": run_doc["config"].get("app_settings"),
+            "broker": dataclasses.asdict(result.config.broker),
+            "app_settings": result.config.app_settings,
         },
         "per_call": {
             "wall_s": calls.wall_p50_s,

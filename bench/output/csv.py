@@ -21,22 +21,48 @@ def _cell(value):
     return str(value)
 
 
+def _row(p):
+    """A PointSummary as {column: value}."""
+    tput = p.throughput
+    return {
+        "key": p.key,
+        "workload": p.workload,
+        "task_ms": p.task_ms,
+        "pool": p.pool,
+        "concurrency": p.concurrency,
+        "cores": p.cores,
+        "cpus": " ".join(map(str, p.cpus)) if p.cpus else "",
+        "repeats": p.repeats,
+        "failed_repeats": p.failed_repeats,
+        "throughput_median_per_s": tput.median_per_s if tput else None,
+        "throughput_ci95_low_per_s": tput.ci95_low_per_s if tput else None,
+        "throughput_ci95_high_per_s": tput.ci95_high_per_s if tput else None,
+        "throughput_cv": tput.cv if tput else None,
+        "throughput_values_per_s": " ".join(f"{v:.6g}" for v in tput.values_per_s) if tput else "",
+        "steady_throughput_per_s": p.steady_throughput_per_s,
+        "ceiling_per_s": p.ceiling_per_s,
+        "efficiency": p.efficiency,
+        "service_p50_s": p.service_p50_s,
+        "service_p99_s": p.service_p99_s,
+        "wait_p50_s": p.wait_p50_s,
+        "wait_p99_s": p.wait_p99_s,
+        "sojourn_p50_s": p.sojourn_p50_s,
+        "sojourn_p99_s": p.sojourn_p99_s,
+        "mean_concurrency": p.mean_concurrency,
+        "max_concurrency": p.max_concurrency,
+        "worker_cpu_cores": p.worker_cpu_cores,
+        "worker_uss_peak_bytes": p.worker_uss_peak_bytes,
+        "worker_pss_peak_bytes": p.worker_pss_peak_bytes,
+        "warnings": "; ".join(p.warnings),
+    }
+
+
 def render(summary):
-    """The CSV text (RFC 4180, a header row first)."""
+    """The CSV text (RFC 4180, a header row first) of a SweepSummary."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for p in summary["points"]:
-        tput = p.get("throughput_per_s") or {}
-        row = {
-            **p,
-            "cpus": " ".join(map(str, p["cpus"])) if p["cpus"] else "",
-            "throughput_median_per_s": tput.get("median"),
-            "throughput_ci95_low_per_s": tput.get("ci95_low"),
-            "throughput_ci95_high_per_s": tput.get("ci95_high"),
-            "throughput_cv": tput.get("cv"),
-            "throughput_values_per_s": " ".join(f"{v:.6g}" for v in tput.get("values", [])),
-            "warnings": "; ".join(p.get("warnings", [])),
-        }
-        writer.writerow([_cell(row.get(column)) for column in COLUMNS])
+    for point in summary.points:
+        row = _row(point)
+        writer.writerow([_cell(row[column]) for column in COLUMNS])
     return out.getvalue()

@@ -1,7 +1,6 @@
 """From a sweep directory to the files a person reads: the figures, report.md,
 report.html and points.csv, all written beside the sweep's data."""
 
-import datetime as dt
 from pathlib import Path
 
 from bench.analysis.summary import analyze
@@ -11,25 +10,25 @@ from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
 from bench.output.prediction import prediction_section
-from bench.results.io import read_json
+from bench.results.io import read_json, read_sweep_summary
+from bench.results.schema import utc_now
 from bench.sweep import store as sweep
 
 
 def load_summary(sweep_dir):
-    """The sweep's summary.json, made from its runs if it is missing (an
-    interrupted sweep); UsageError naming the file when it is not usable."""
+    """The sweep's summary (a SweepSummary) and its status in the manifest.
+    Read from summary.json, or made in memory from its runs when that is
+    missing (an interrupted sweep): a read-only command writes nothing
+    there. UsageError naming the file when it is not usable."""
     target = sweep.SweepDir(sweep_dir)
     if not target.path.is_dir():
         raise UsageError(f"{target.path}: not a directory")
-    manifest = target.read_manifest()
+    status = target.read_manifest().status
     path = target.path / sweep.SUMMARY
     if not path.exists():
         _, cfg, plan = sweep.resume(target.path, measuring=False)
-        return sweep.summarize(target, cfg, plan), manifest
-    summary = read_json(path, "sweep-summary", "sweep summary")
-    if not isinstance(summary.get("points"), list):
-        raise UsageError(f"{path}: no points")
-    return summary, manifest
+        return sweep.summary_of(target, cfg, plan), status
+    return read_sweep_summary(path), status
 
 
 def load_profile(sweep_dir):
@@ -49,12 +48,12 @@ def plot_sweep(sweep_dir):
 def report_sweep(sweep_dir, now=None):
     """Write the figures, report.md, report.html and points.csv; returns their paths."""
     directory = Path(sweep_dir)
-    summary, manifest = load_summary(directory)
+    summary, status = load_summary(directory)
     analysis = analyze(summary)
     profile = load_profile(directory)
     written = plot.figures(summary, directory, analysis.verdicts, profile["prediction"] if profile else None)
-    now = now or dt.datetime.now(dt.UTC)
-    markdown = report_markdown.render(summary, manifest, analysis, directory.name, now=now)
+    now = now or utc_now()
+    markdown = report_markdown.render(summary, status, analysis, directory.name, now=now)
     if profile is not None:
         markdown = markdown.rstrip("\n") + "\n\n" + prediction_section(summary, profile)
     for name, text in (

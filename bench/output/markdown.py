@@ -1,10 +1,9 @@
 """report.md: a sweep's summary to paste into an issue or a pull request."""
 
-import datetime as dt
-
 from bench import __version__
 from bench.analysis.groups import group_key, group_label
 from bench.output.terminal import sweep_table_rows
+from bench.results.schema import Metadata, utc_now
 
 HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
 
@@ -25,35 +24,36 @@ def _table(rows):
 
 
 def machine_lines(metadata):
-    packages = metadata.get("packages") or {}
+    """The machine, from a sweep's Metadata."""
+    packages = metadata.packages or {}
     versions = ", ".join(f"{name} {version}" for name, version in packages.items() if version)
     return [
-        f"- host `{metadata.get('hostname')}`: {metadata.get('cpu_model')}, "
-        f"{metadata.get('usable_cores'):g} usable cores, {(metadata.get('memory_bytes') or 0) / 2**30:.0f} GiB",
-        f"- {metadata.get('os')}, Python {metadata.get('python')}",
+        f"- host `{metadata.hostname}`: {metadata.cpu_model}, "
+        f"{metadata.usable_cores:g} usable cores, {(metadata.memory_bytes or 0) / 2**30:.0f} GiB",
+        f"- {metadata.os}, Python {metadata.python}",
         f"- {versions}",
-        f"- celery-bench commit `{metadata.get('git_commit')}`",
+        f"- celery-bench commit `{metadata.git_commit}`",
     ]
 
 
 def verdict_rows(summary, analysis):
     rows = [["workload", "pool", "best -c <= 2x cores", "best -c > 2x cores", "gain (95% CI)", "verdict"]]
     seen = set()
-    for point in summary["points"]:
+    for point in summary.points:
         key = group_key(point)
-        if (key, point["pool"]) in seen:
+        if (key, point.pool) in seen:
             continue
-        seen.add((key, point["pool"]))
-        v = analysis.verdicts[key][point["pool"]]
+        seen.add((key, point.pool))
+        v = analysis.verdicts[key][point.pool]
         within = f"-c {v.within_c}: {_num(v.within_per_s)}/s" if v.within_c else "-"
         beyond = f"-c {v.beyond_c}: {_num(v.beyond_per_s)}/s" if v.beyond_c else "-"
         gain = f"{_pct(v.gain)} ({_pct(v.gain_ci95[0])} to {_pct(v.gain_ci95[1])})" if v.gain_ci95 else "-"
-        rows.append([group_label(point), point["pool"], within, beyond, gain, f"**{v.word}**"])
+        rows.append([group_label(point), point.pool, within, beyond, gain, f"**{v.word}**"])
     return rows
 
 
 def fit_rows(summary, analysis):
-    labels = {group_key(p): group_label(p) for p in summary["points"]}
+    labels = {group_key(p): group_label(p) for p in summary.points}
     rows = [["workload", "pool", "lambda (tasks/s)", "sigma", "kappa", "peak N*", "fit"]]
     for key, pools in analysis.fits.items():
         for pool, fit in pools.items():
@@ -68,28 +68,28 @@ def fit_rows(summary, analysis):
 
 
 def figure_names(summary):
-    keys = {group_key(p): group_label(p) for p in summary["points"]}
+    keys = {group_key(p): group_label(p) for p in summary.points}
     out = []
     for key, label in keys.items():
-        sized = any(p["task_ms"] is not None for p in summary["points"] if group_key(p) == key)
+        sized = any(p.task_ms is not None for p in summary.points if group_key(p) == key)
         kinds = ["throughput", *(["efficiency"] if sized else []), "latency", "memory", "cpu"]
         out.append((label, [f"{kind}-{key}.png" for kind in kinds]))
     return out
 
 
-def render(summary, manifest, analysis, sweep_name, now=None, tool_version=__version__):
-    """The Markdown text of report.md."""
-    now = now or dt.datetime.now(dt.UTC)
-    cfg = summary["config"]
-    metadata = summary.get("metadata") or {}
-    points = summary["points"]
-    repeats = sum(p["repeats"] for p in points)
-    broker = "embedded" if cfg["broker_url"] is None else "the user's own"
+def render(summary, status, analysis, sweep_name, now=None, tool_version=__version__):
+    """The Markdown text of report.md, from a SweepSummary; `status`: the
+    sweep's status in its manifest."""
+    now = now or utc_now()
+    cfg = summary.config
+    metadata = summary.metadata or Metadata()
+    points = summary.points
+    repeats = sum(p.repeats for p in points)
+    broker = "embedded" if cfg.broker_url is None else "the user's own"
     lines = [
         "# celery-bench sweep report",
         "",
-        f"Sweep `{sweep_name}`, {manifest.get('status')}; report made {now:%Y-%m-%d %H:%M} UTC "
-        f"by celery-bench {tool_version}.",
+        f"Sweep `{sweep_name}`, {status}; report made {now:%Y-%m-%d %H:%M} UTC by celery-bench {tool_version}.",
         "",
         "## Machine",
         "",
@@ -97,13 +97,13 @@ def render(summary, manifest, analysis, sweep_name, now=None, tool_version=__ver
         "",
         "## Matrix",
         "",
-        f"- pools {', '.join(cfg['pools'])}; workloads {', '.join(cfg['workloads'])}",
-        f"- profile `{cfg['profile']}`: {cfg['min_repeats']} to {cfg['max_repeats']} repeats per point in fresh "
-        f"workers, more while the 95% CI of the median is wider than {cfg['ci_target']:.0%} of it; run order "
-        f"shuffled (seed {cfg['seed']})",
+        f"- pools {', '.join(cfg.pools)}; workloads {', '.join(cfg.workloads)}",
+        f"- profile `{cfg.profile}`: {cfg.min_repeats} to {cfg.max_repeats} repeats per point in fresh "
+        f"workers, more while the 95% CI of the median is wider than {cfg.ci_target:.0%} of it; run order "
+        f"shuffled (seed {cfg.seed})",
         f"- {len(points)} points, {repeats} measured repeats; broker "
-        f"{broker}; result backend {cfg['result_backend']}; "
-        f"prefetch multiplier {cfg['prefetch_multiplier']}",
+        f"{broker}; result backend {cfg.result_backend}; "
+        f"prefetch multiplier {cfg.prefetch_multiplier}",
         "",
         f"## Verdict on the tutorial's {HEADLINE}",
         "",

@@ -31,14 +31,14 @@ DPI = 110
 def _title(curves, what, cores):
     first = next(iter(curves.values())).points[0]
     workload = point_workload(first)
-    size = f" {first['task_ms']:.4g} ms" if first["task_ms"] is not None else ""
-    pin = f", pinned to {len(first['cpus'])} CPU(s)" if first["cpus"] else ""
-    return f"{what}: {first['workload']}{size} ({workload.summary})\n{cores:g} usable cores{pin}"
+    size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
+    pin = f", pinned to {len(first.cpus)} CPU(s)" if first.cpus else ""
+    return f"{what}: {first.workload}{size} ({workload.summary})\n{cores:g} usable cores{pin}"
 
 
 def _cores_of(curves, machine_cores):
     first = next(iter(curves.values())).points[0]
-    return float(first.get("cores") or machine_cores)
+    return float(first.cores or machine_cores)
 
 
 def _x_axis(ax, curves, cores):
@@ -64,7 +64,7 @@ def _ceiling_curve(curve, cores):
     first = curve.points[0]
     workload = point_workload(first)
     grid = _grid(curve.c)
-    values = [ceiling(workload, curve.pool, n, first["task_ms"], cores).per_s for n in grid]
+    values = [ceiling(workload, curve.pool, n, first.task_ms, cores).per_s for n in grid]
     return grid, values
 
 
@@ -82,8 +82,13 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True, pr
     for pool, curve in curves.items():
         style = STYLE[pool]
         med = curve.medians()
-        lows = [(p["throughput_per_s"] or {}).get("ci95_low") or m for p, m in zip(curve.points, med, strict=True)]
-        highs = [(p["throughput_per_s"] or {}).get("ci95_high") or m for p, m in zip(curve.points, med, strict=True)]
+        lows = [
+            (p.throughput.ci95_low_per_s if p.throughput else None) or m for p, m in zip(curve.points, med, strict=True)
+        ]
+        highs = [
+            (p.throughput.ci95_high_per_s if p.throughput else None) or m
+            for p, m in zip(curve.points, med, strict=True)
+        ]
         label = pool if pool != "solo" else "solo (-c 1 only)"
         if verdicts and pool in verdicts:
             label += f": {verdicts[pool].word}"
@@ -91,7 +96,7 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True, pr
         if len(curve.c) > 1 and all(v is not None for v in lows + highs):
             ax.fill_between(curve.c, lows, highs, color=style["color"], alpha=0.18, linewidth=0)
         top = max([top, *(v for v in highs if v is not None)])
-        if curve.points[0]["task_ms"] is not None:
+        if curve.points[0].task_ms is not None:
             grid, ceil_values = _ceiling_curve(curve, cores)
             ax.plot(grid, ceil_values, color=style["color"], linestyle=(0, (4, 3)), linewidth=0.9, alpha=0.7)
         if fits and len(curve.c) >= 4:
@@ -120,13 +125,14 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True, pr
         ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
 
 
-def _simple_axes(ax, curves, cores, keys, ylabel, scale=1.0, styles=None, percent=False):
-    """One line per pool and key; `styles` gives each key a line style (the
-    pools then differ by colour and marker), else each pool keeps its own."""
+def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, percent=False):
+    """One line per pool and series (a function of a point); `styles` gives
+    each series a line style (the pools then differ by colour and marker),
+    else each pool keeps its own."""
     for pool, curve in curves.items():
         style = dict(STYLE[pool])
-        for i, key in enumerate(keys):
-            values = [None if v is None else v * scale for v in curve.values(key)]
+        for i, get in enumerate(series):
+            values = [None if v is None else v * scale for v in curve.values(get)]
             if all(v is None for v in values):
                 continue
             if styles:
@@ -166,7 +172,7 @@ def figures(summary, directory, verdicts=None, prediction=None):
     """Write every figure into `directory`; returns the paths written.
     `verdicts`: {figure key: {pool: Verdict}}, shown in the legends;
     `prediction`: a user's task's profile prediction, marked on throughput."""
-    machine_cores = float((summary.get("metadata") or {}).get("usable_cores") or 1)
+    machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
     written = []
     all_groups = groups(summary)
     for key, curves in all_groups.items():
@@ -178,10 +184,12 @@ def figures(summary, directory, verdicts=None, prediction=None):
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
         written += _save(fig, directory, f"throughput-{key}")
 
-        sized = next(iter(curves.values())).points[0]["task_ms"] is not None
+        sized = next(iter(curves.values())).points[0].task_ms is not None
         if sized:
             fig, ax = plt.subplots(figsize=(7.5, 4.2))
-            _simple_axes(ax, curves, cores, ["efficiency"], "measured / physical ceiling", scale=100, percent=True)
+            _simple_axes(
+                ax, curves, cores, [lambda p: p.efficiency], "measured / physical ceiling", scale=100, percent=True
+            )
             ax.axhline(100, color="0.3", linewidth=0.8)
             ax.set_ylim(0, 110)
             _pool_legend(ax, curves)
@@ -189,21 +197,35 @@ def figures(summary, directory, verdicts=None, prediction=None):
             written += _save(fig, directory, f"efficiency-{key}")
 
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        _simple_axes(ax, curves, cores, ["service_p50_s", "service_p99_s"], "service time (ms)", 1000, ("-", "--"))
+        _simple_axes(
+            ax,
+            curves,
+            cores,
+            [lambda p: p.service_p50_s, lambda p: p.service_p99_s],
+            "service time (ms)",
+            1000,
+            ("-", "--"),
+        )
         _pool_legend(ax, curves, [("p50", "-"), ("p99", "--")])
         ax.set_title(_title(curves, "Service time (task start to end)", cores), fontsize=10)
         written += _save(fig, directory, f"latency-{key}")
 
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         _simple_axes(
-            ax, curves, cores, ["worker_pss_peak_bytes", "worker_uss_peak_bytes"], "MiB", 1 / 2**20, ("-", "--")
+            ax,
+            curves,
+            cores,
+            [lambda p: p.worker_pss_peak_bytes, lambda p: p.worker_uss_peak_bytes],
+            "MiB",
+            1 / 2**20,
+            ("-", "--"),
         )
         _pool_legend(ax, curves, [("PSS (shared pages split)", "-"), ("USS (unique)", "--")])
         ax.set_title(_title(curves, "Memory of the worker tree (peak)", cores), fontsize=10)
         written += _save(fig, directory, f"memory-{key}")
 
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        _simple_axes(ax, curves, cores, ["worker_cpu_cores"], "cores busy (CPU s / wall s)")
+        _simple_axes(ax, curves, cores, [lambda p: p.worker_cpu_cores], "cores busy (CPU s / wall s)")
         ax.axhline(cores, color="0.3", linewidth=0.8)
         ax.set_ylim(0, max(ax.get_ylim()[1], cores * 1.1))
         _pool_legend(ax, curves)

@@ -1,56 +1,24 @@
-"""The result document of one run: built, written atomically, read back.
-
-JSON format history (SCHEMA_VERSION):
-  1 - first version: config, summary, samples, metadata, status.
-"""
+"""Result documents on disk: written atomically, read back checked, and
+typed (the format is in schema.py)."""
 
 import json
 import os
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 from bench.errors import RunFailed, UsageError
+from bench.results.schema import (
+    RUN,
+    SCHEMA_VERSION,
+    SWEEP_SUMMARY,
+    RunResult,
+    SweepSummary,
+    run_from_json,
+    run_to_json,
+    sweep_summary_from_json,
+)
 
-SCHEMA_VERSION = 1
-SAMPLE_DIGITS = 6  # microseconds: finer than any clock the tasks read
-
-
-def latency_fields(latency):
-    """Flat keys with their unit: wait_p50_s, service_p99_s, sojourn_max_s..."""
-    out = {}
-    for kind, dist in (("wait", latency.wait_s), ("service", latency.service_s), ("sojourn", latency.sojourn_s)):
-        for stat, value in asdict(dist).items():
-            out[f"{kind}_{stat}_s"] = value
-    return out
-
-
-def compact_samples(published, records):
-    """The raw per-task records as columns, times in seconds from the first
-    publish of the batch; tasks that never reported are listed by id."""
-    t0 = min(published.values()) if published else 0.0
-    seen = {r.id for r in records}
-
-    def rel(t):
-        return round(t - t0, SAMPLE_DIGITS)
-
-    memory = {}
-    if any(r.rss_bytes is not None for r in records):  # recorded by `profile` only
-        memory["rss_bytes"] = [r.rss_bytes for r in records]
-    return {
-        **memory,
-        "time_origin": "first publish of the measured batch",
-        "published_s": [rel(r.published) for r in records],
-        "started_s": [rel(r.started) for r in records],
-        "finished_s": [rel(r.finished) for r in records],
-        "pid": [r.pid for r in records],
-        "state": [r.state for r in records],
-        # CPU seconds of the task's own thread; null where the pool does
-        # not make it attributable (see summary.task_cpu)
-        "cpu_s": [None if r.cpu_s is None else round(r.cpu_s, SAMPLE_DIGITS) for r in records],
-        "errors": [{"id": r.id, "error": r.error} for r in records if r.error][:100],
-        "missing_ids": sorted(set(published) - seen)[:100],
-    }
+RUN_PARTS = ("config", "summary", "metadata")  # what every run document has
 
 
 def write_atomic(path, document):
@@ -90,10 +58,11 @@ def check_writable(directory):
         raise UsageError(f"cannot write results to {directory}: {exc.strerror or exc}") from None
 
 
-def read_json(path, kind, what):
-    """A JSON document of this harness with `kind` (e.g. "sweep"), checked
-    for its schema_version; UsageError naming the file when it is not one.
-    `what` names the document in messages ("sweep manifest")."""
+def read_json(path, kind, what, required=()):
+    """A JSON document of this harness, checked: its schema_version one this
+    code reads, its `kind` (a document without one is a run; None: any
+    kind), the `required` keys present. UsageError naming the file
+    otherwise; `what` names the document in messages ("sweep manifest")."""
     path = Path(path)
     try:
         document = json.loads(path.read_text())
@@ -101,32 +70,42 @@ def read_json(path, kind, what):
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or document.get("kind") != kind:
-        raise UsageError(f"{path}: not a celery-bench {what}")
-    if document.get("schema_version", 0) > SCHEMA_VERSION:
-        raise UsageError(f"{path}: schema_version {document['schema_version']} is newer than this celery-bench reads")
-    return document
-
-
-def load(path):
-    """Read a result document; UsageError naming the file if it is not one."""
-    path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(document, dict) or "schema_version" not in document:
-        raise UsageError(f"{path}: not a celery-bench result (no schema_version)")
+        raise UsageError(f"{path}: not a celery-bench {what} (no schema_version)")
     version = document["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise UsageError(
-            f"{path}: schema_version {version!r} is newer than this celery-bench reads ({SCHEMA_VERSION}); upgrade it"
-        )
-    if version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise UsageError(f"{path}: unknown schema_version {version!r}")
-    for key in ("config", "summary", "metadata"):
+    if version > SCHEMA_VERSION:
+        raise UsageError(
+            f"{path}: schema_version {version} is newer than this celery-bench reads ({SCHEMA_VERSION}); upgrade it"
+        )
+    if kind is not None and document.get("kind", RUN) != kind:
+        raise UsageError(f"{path}: not a celery-bench {what}")
+    for key in required:
         if key not in document:
             raise UsageError(f"{path}: missing {key!r}")
     return document
+
+
+def typed(path, document, parse):
+    """`parse(document)`; UsageError naming the file when it is malformed."""
+    try:
+        return parse(document)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{Path(path)}: malformed document ({type(exc).__name__}: {exc})") from None
+
+
+def read_run(path, kind=RUN) -> RunResult:
+    """A run's result document, typed."""
+    return typed(path, read_json(path, kind, "result", RUN_PARTS), run_from_json)
+
+
+def write_run(path, result: RunResult):
+    return write_atomic(path, run_to_json(result))
+
+
+def read_sweep_summary(path) -> SweepSummary:
+    document = read_json(path, SWEEP_SUMMARY, "sweep summary")
+    if not isinstance(document.get("points"), list):
+        raise UsageError(f"{path}: no points")
+    return typed(path, document, sweep_summary_from_json)

@@ -22,6 +22,7 @@ from bench.measure.config import (
     default_warmup,
     run_workload,
 )
+from bench.results.schema import point_name
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 # The defaults of a sweep's options, written only here.
@@ -95,9 +96,8 @@ class Point:
 
     @property
     def key(self):
-        size = f"-{self.task_ms:.4g}ms" if self.task_ms is not None else ""
-        pin = f"-cpus{len(self.cpus)}" if self.cpus else ""
-        return f"{self.workload}{size}-{self.pool}-c{self.concurrency}{pin}"
+        pinned = len(self.cpus) if self.cpus else None
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned)
 
     def to_json(self):
         out = asdict(self)
@@ -202,8 +202,9 @@ def estimate_s(points, repeats):
     return sum(estimate_repeat_s(p) for p in points) * repeats
 
 
-def describe(points, profile):
-    """The planned matrix as text, for the user to see before it starts."""
+def describe(points, profile, repeats_left=None):
+    """The planned matrix as text, for the user to see before it starts;
+    for a resumed sweep (`repeats_left`), the estimate covers only those."""
     lines = []
     groups = {}
     for p in points:
@@ -212,8 +213,13 @@ def describe(points, profile):
         size = f" {task_ms:g} ms" if task_ms is not None else ""
         pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
         note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
-        lines.append(f"  {workload}{size:<8} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
+        lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
     n = len(points)
+    if repeats_left is not None:
+        left_s = estimate_s(points, 1) / max(1, n) * repeats_left
+        lines.append(f"  {n} point{'s' if n != 1 else ''}; {repeats_left} repeat{'s' if repeats_left != 1 else ''} "
+                     f"left (at least); estimated {_duration(left_s)}")  # fmt: skip
+        return "\n".join(lines)
     low = estimate_s(points, profile.min_repeats)
     high = estimate_s(points, profile.max_repeats)
     span = (

@@ -3,7 +3,6 @@ workers, in shuffled rounds, every repeat saved the moment it exists,
 resumable (the files are in store.py)."""
 
 import contextlib
-import json
 import os
 import random
 import time
@@ -12,11 +11,14 @@ import psutil
 
 from bench.analysis.stats import needs_more_repeats
 from bench.errors import Interrupted, RunFailed
+from bench.harness import signals
 from bench.measure import runner
-from bench.results.io import SCHEMA_VERSION, write_atomic
+from bench.measure.result import not_measured
+from bench.results.io import read_run, write_run
+from bench.results.schema import Metadata, utc_now, utc_text
 from bench.sweep import lock
 from bench.sweep.plan import run_config_for
-from bench.sweep.store import SweepDir, _utc_now
+from bench.sweep.store import SweepDir
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
 _ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
@@ -34,12 +36,12 @@ def remaining_repeats(cfg, sweep, plan):
 
 
 def throughputs(attempts):
-    return [d["summary"]["throughput_per_s"] for _, d in attempts if d["status"]["state"] == "ok"]
+    return [r.summary.throughput_per_s for _, r in attempts if r.ok]
 
 
 def wants_more(cfg, attempts):
     """The stopping rule of one point, given its finished repeats."""
-    failures = sum(1 for _, d in attempts if d["status"]["state"] != "ok")
+    failures = sum(1 for _, r in attempts if not r.ok)
     if failures >= MAX_FAILURES_PER_POINT or len(attempts) >= cfg.max_repeats:
         return False
     return needs_more_repeats(throughputs(attempts), cfg.min_repeats, cfg.max_repeats, cfg.ci_target)
@@ -94,6 +96,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
             # over all points instead of looking like a trend in -c.
             random.Random(f"{cfg.seed}-{round_no}").shuffle(todo)
             for point in todo:
+                signals.raise_if_stopping()
                 report_progress(sweep, cfg, plan, point, state, None)
                 doc = _measure_repeat(sweep, cfg, point, broker, stub)
                 state["done"] += 1
@@ -117,23 +120,13 @@ def _measure_repeat(sweep, cfg, point, broker, stub):
     run_cfg = run_config_for(cfg, point, json_path=path)
     _pin_others(point.cpus, broker.pid)
     try:
-        return runner.measure(run_cfg, broker, stub)
+        return runner.measure(run_cfg, broker, stub).result
     except RunFailed as exc:
         if not path.exists():  # failed before anything was measured: keep the reason
-            write_atomic(path, _failure_document(point, str(exc)))
-        return json.loads(path.read_text())
+            ended = Metadata(ended_utc=utc_text(utc_now(), timespec="seconds"))
+            write_run(path, not_measured(runner.settings_of(run_cfg, broker), str(exc), ended))
+        return read_run(path)
     except (Interrupted, KeyboardInterrupt):
         if path.exists():
             path.rename(path.with_suffix(".interrupted.json"))
         raise
-
-
-def _failure_document(point, reason):
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "run",
-        "status": {"state": "failed", "reason": reason, "outcome": "not measured"},
-        "config": point.to_json(),
-        "summary": None,
-        "metadata": {"ended_utc": _utc_now()},
-    }

@@ -120,7 +120,7 @@ class Rig:
         if self._queue is None:
             return
         self.app.control.cancel_consumer(self._queue, destination=[self.nodename], reply=True, timeout=10)
-        load.delete_queues(self.app, self._queue)
+        load.delete_queues(self.app, self._queue)  # the private broker: queues only
         self._queue = None
 
 

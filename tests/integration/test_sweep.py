@@ -56,7 +56,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, bench_cli):
     assert sorted(keys) == sorted(f"sleep-10ms-{pool}-c{c}" for pool in ("prefork", "gevent") for c in (1, 2))
     for point in summary["points"]:
         assert point["repeats"] == 3, point
-        assert point["throughput_per_s"]["median"] <= point["ceiling_per_s"]
+        assert point["throughput"]["median_per_s"] <= point["ceiling_per_s"]
         assert len(list((sweep_dir / "runs" / point["key"]).glob("r??.json"))) == 3
     for path in sweep_dir.rglob("*.json"):
         json.loads(path.read_text())  # every file valid JSON

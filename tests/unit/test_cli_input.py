@@ -54,9 +54,11 @@ def test_bad_input_exits_2_with_one_line_naming_the_option(capsys, argv, option)
     assert out == ""
 
 
-def test_bad_input_error_line_starts_with_error(capsys):
+def test_bad_input_error_line_names_the_subcommand(capsys):
     main(["run", "--tasks", "0"])
-    assert capsys.readouterr().err.startswith("error: ")
+    assert capsys.readouterr().err.startswith("python -m bench run: error: ")
+    main(["--version-typo"])
+    assert capsys.readouterr().err.startswith("python -m bench: error: ")
 
 
 # redaction

@@ -303,7 +303,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith("error: ")
+    assert err.startswith("python -m bench compare: error: ")
     assert message in err
 
 
@@ -338,5 +338,5 @@ def test_python_m_bench_compare_exits_1_on_a_regression(tmp_path, bench_cli):
     assert proc.returncode == 1
     assert "slower" in row_of(proc.stdout, "sleep-50ms-gevent-c16")
     assert proc.stderr.strip().splitlines() == [
-        "error: 1 point(s) slower than the baseline: sleep-50ms-gevent-c16 (-20.0%)"
+        "python -m bench compare: error: 1 point(s) slower than the baseline: sleep-50ms-gevent-c16 (-20.0%)"
     ]

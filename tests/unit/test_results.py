@@ -2,14 +2,22 @@
 
 import json
 import math
+from dataclasses import asdict
 
 import pytest
 
 from bench.analysis.stats import TaskRecord, latency
 from bench.errors import UsageError
-from bench.results.io import SCHEMA_VERSION, compact_samples, latency_fields, load, write_atomic
+from bench.measure.result import compact_samples
+from bench.results.io import RUN_PARTS, read_json, write_atomic
+from bench.results.schema import SCHEMA_VERSION, TaskError, latency_fields
 
 MINIMAL = {"schema_version": SCHEMA_VERSION, "config": {}, "summary": {}, "metadata": {}}
+
+
+def load(path):
+    """The one reader, as it reads a run's document."""
+    return read_json(path, "run", "result", RUN_PARTS)
 
 
 def rec(id_, published, started, finished, state="SUCCESS", pid=7, error=None):
@@ -141,42 +149,42 @@ def test_compact_samples_times_are_relative_to_the_first_publish():
     published = {"a": 100.0, "b": 100.5, "c": 101.0}
     records = [rec("b", 100.5, 101.25, 102.0), rec("a", 100.0, 100.25, 100.75)]
     samples = compact_samples(published, records)
-    assert samples["published_s"] == [0.5, 0.0]
-    assert samples["started_s"] == [1.25, 0.25]
-    assert samples["finished_s"] == [2.0, 0.75]
-    assert samples["pid"] == [7, 7]
-    assert samples["state"] == ["SUCCESS", "SUCCESS"]
-    assert "first publish" in samples["time_origin"]
+    assert samples.published_s == (0.5, 0.0)
+    assert samples.started_s == (1.25, 0.25)
+    assert samples.finished_s == (2.0, 0.75)
+    assert samples.pid == (7, 7)
+    assert samples.state == ("SUCCESS", "SUCCESS")
+    assert "first publish" in samples.time_origin
 
 
 def test_compact_samples_lists_missing_ids():
     published = {"t3": 1.0, "t1": 1.0, "t2": 1.0, "t0": 1.0}
     samples = compact_samples(published, [rec("t0", 1.0, 2.0, 3.0), rec("t2", 1.0, 2.0, 3.0)])
-    assert samples["missing_ids"] == ["t1", "t3"]
+    assert samples.missing_ids == ("t1", "t3")
 
 
 def test_compact_samples_lists_errors_by_id():
     records = [rec("a", 0.0, 1.0, 2.0), rec("b", 0.0, 1.0, 2.0, state="FAILURE", error="ZeroDivisionError: x")]
     samples = compact_samples({"a": 0.0, "b": 0.0}, records)
-    assert samples["errors"] == [{"id": "b", "error": "ZeroDivisionError: x"}]
-    assert samples["missing_ids"] == []
+    assert samples.errors == (TaskError("b", "ZeroDivisionError: x"),)
+    assert samples.missing_ids == ()
 
 
 def test_compact_samples_rounds_to_microseconds():
     samples = compact_samples({"a": 10.0}, [rec("a", 10.0, 10.1234567891, 10.2)])
-    assert samples["started_s"] == [0.123457]
+    assert samples.started_s == (0.123457,)
 
 
 def test_compact_samples_are_json_serialisable():
     published = {f"t{i}": i * 0.01 for i in range(5)}
     records = [rec(f"t{i}", i * 0.01, i * 0.01 + 0.1, i * 0.01 + 0.2) for i in range(3)]
-    assert json.loads(json.dumps(compact_samples(published, records)))["missing_ids"] == ["t3", "t4"]
+    assert json.loads(json.dumps(asdict(compact_samples(published, records))))["missing_ids"] == ["t3", "t4"]
 
 
 def test_compact_samples_of_nothing():
     samples = compact_samples({}, [])
-    assert samples["published_s"] == []
-    assert samples["missing_ids"] == []
+    assert samples.published_s == ()
+    assert samples.missing_ids == ()
 
 
 # latency_fields

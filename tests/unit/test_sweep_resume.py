@@ -5,8 +5,11 @@ import json
 import pytest
 
 from bench.analysis.summary import summarize_point
-from bench.errors import UsageError
+from bench.errors import RunFailed, UsageError
+from bench.measure import runner
 from bench.results.io import write_atomic
+from bench.results.schema import sweep_summary_from_json
+from bench.sweep import run as run_mod
 from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
 from bench.sweep.run import remaining_repeats, wants_more
 from bench.sweep.store import SweepDir, resume, summarize
@@ -112,20 +115,20 @@ def test_point_summary_has_median_interval_and_raw_values(plan, sweep, cfg):
     for value in (38.0, 39.0, 37.0):
         repeat(sweep, point, value)
     out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
-    assert out["repeats"] == 3
-    assert out["throughput_per_s"]["median"] == 38.0
-    assert out["throughput_per_s"]["values"] == [38.0, 39.0, 37.0]
-    assert 37.0 <= out["throughput_per_s"]["ci95_low"] <= 38.0 <= out["throughput_per_s"]["ci95_high"] <= 39.0
-    assert out["efficiency"] == pytest.approx(38.0 / 40.0)
-    assert out["warnings"] == []
+    assert out.repeats == 3
+    assert out.throughput.median_per_s == 38.0
+    assert out.throughput.values_per_s == (38.0, 39.0, 37.0)
+    assert 37.0 <= out.throughput.ci95_low_per_s <= 38.0 <= out.throughput.ci95_high_per_s <= 39.0
+    assert out.efficiency == pytest.approx(38.0 / 40.0)
+    assert out.warnings == ()
 
 
 def test_summary_lists_every_point_once(sweep, cfg, plan):
     for point in plan:
         repeat(sweep, point, 10.0)
     summary = summarize(sweep, cfg, plan)
-    assert [p["key"] for p in summary["points"]] == [p.key for p in plan]
-    assert json.loads((sweep.path / "summary.json").read_text()) == summary
+    assert [p.key for p in summary.points] == [p.key for p in plan]
+    assert sweep_summary_from_json(json.loads((sweep.path / "summary.json").read_text())) == summary
 
 
 def test_repeats_option_raises_the_minimum():
@@ -150,3 +153,31 @@ def test_a_broker_password_is_stored_redacted_and_asked_for_on_resume(tmp_path, 
         resume(target.path, broker_url="redis://:other@127.0.0.1:6391/0")
     _, again, _ = resume(target.path, broker_url=url)
     assert again.broker_url == url
+
+
+class _Broker:
+    """What a repeat's result records of its broker."""
+
+    kind, redacted_url, server, embedded, pid = "redis", "redis://:**@127.0.0.1:1/0", "valkey 8", True, None
+
+    def result_backend(self, mode):
+        return "disabled://"
+
+
+def test_a_repeat_that_failed_before_measuring_is_kept_as_a_failed_result(sweep, cfg, plan, monkeypatch):
+    def worker_did_not_start(*args, **kwargs):
+        raise RunFailed("the worker did not start: ImportError: no module named proj")
+
+    monkeypatch.setattr(runner, "measure", worker_did_not_start)
+    monkeypatch.setattr(run_mod, "_pin_others", lambda cpus, pid: None)
+    result = run_mod._measure_repeat(sweep, cfg, plan[0], _Broker(), None)
+    assert result.status.state == "failed"
+    assert result.status.outcome == "not measured"
+    assert "ImportError" in result.status.reason
+    assert result.summary is None
+    assert result.config.pool == plan[0].pool
+    assert result.config.concurrency == plan[0].concurrency
+    assert result.config.broker.kind == "redis"
+    ((path, kept),) = sweep.attempts(plan[0])
+    assert kept == result
+    assert json.loads(path.read_text())["schema_version"] == 2

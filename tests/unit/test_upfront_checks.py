@@ -94,9 +94,9 @@ def test_a_sweep_that_says_running_with_no_live_writer_reads_as_interrupted(tmp_
     manifest = json.loads((sweep / "manifest.json").read_text())
     manifest["status"] = written
     (sweep / "manifest.json").write_text(json.dumps(manifest))
-    assert SweepDir(sweep).read_manifest()["status"] == "interrupted"
+    assert SweepDir(sweep).read_manifest().status == "interrupted"
     with lock.writer(sweep):  # while a writer holds it, it is running
-        assert SweepDir(sweep).read_manifest()["status"] == written
+        assert SweepDir(sweep).read_manifest().status == written
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,166 @@
+"""What `compare` reads: a run's result file or a sweep directory, reduced
+to the throughput of each successful repeat per point (the decision is in
+analysis/compare.py, the report in output/compare.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from bench.errors import UsageError
+from bench.results.io import RUN_PARTS, read_json, typed
+from bench.results.schema import MANIFEST, RUN, SUMMARY, RunResult, SweepManifest, point_name, run_from_json
+
+
+@dataclass(frozen=True)
+class PointKey:
+    """What makes two measurements the same point."""
+
+    pool: str  # prefork | gevent | eventlet | solo
+    concurrency: int  # -c
+    workload: str  # workload name
+    task_ms: float | None  # size of each task in ms; None for sizeless workloads
+    cpus: float | None  # CPUs the worker could use (its pinned CPUs, else the machine's usable cores)
+    broker: str | None  # broker kind: redis or amqp
+
+    @property
+    def name(self) -> str:
+        """The sweep's own name for the point, e.g. sleep-50ms-gevent-c16."""
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency)
+
+    @property
+    def setting(self) -> str:
+        cpus = "? cpus" if self.cpus is None else f"{self.cpus:g} cpus"
+        return f"{cpus}, {self.broker or '?'} broker"
+
+
+def label(key: PointKey, keys: Sequence[PointKey]) -> str:
+    """The point's name, with its CPUs and broker where those differ between points."""
+    if len({(k.cpus, k.broker) for k in keys}) > 1:
+        return f"{key.name} ({key.setting})"
+    return key.name
+
+
+@dataclass(frozen=True)
+class Side:
+    """One point of one result."""
+
+    values_per_s: tuple[float, ...]  # throughput of each successful repeat, tasks/s
+    failed: int = 0  # repeats that failed (tasks failed or went missing, worker did not start)
+    reason: str | None = None  # the first failed repeat's reason
+
+
+@dataclass(frozen=True)
+class Results:
+    """A result file or a sweep directory, reduced to what comparing needs."""
+
+    path: str  # as the user gave it
+    kind: str  # "run" (one result document) or "sweep" (a sweep directory)
+    hostnames: frozenset[str]  # the machines it was measured on (metadata.hostname)
+    points: dict[PointKey, Side]  # in the result's own order
+
+
+class PlannedPoint(Protocol):
+    """A point of a sweep's plan (bench.sweep.plan.Point)."""
+
+    pool: str  # prefork | gevent | eventlet | solo
+    concurrency: int  # -c
+    workload: str  # workload name
+    task_ms: float | None  # ms; None for sizeless workloads
+    cores: float  # cores the worker could use
+
+
+class SweepFiles(Protocol):
+    """The files of a sweep, as bench.sweep.store.SweepDir reads them (the
+    sweep stage sits above this one, so it is passed in, not imported)."""
+
+    path: Path
+
+    def read_manifest(self) -> SweepManifest: ...
+
+    def planned_points(self) -> Sequence[PlannedPoint]: ...
+
+    def repeats(self, point: Any) -> list[RunResult]: ...
+
+
+def _task_ms(value: Any) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def _cpus(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def _broker_kind(url: str | None) -> str:
+    """The kind of broker a sweep's --broker URL names; no URL: the embedded Redis."""
+    if url is None:
+        return "redis"
+    return "amqp" if urlsplit(url).scheme in ("amqp", "pyamqp") else "redis"
+
+
+def _side(results: Sequence[RunResult]) -> Side:
+    ok = [r for r in results if r.measured_per_s is not None]
+    failed = [r for r in results if r.measured_per_s is None]
+    reason = failed[0].status.reason if failed else None
+    return Side(tuple(float(r.measured_per_s) for r in ok), len(failed), reason)
+
+
+def _hostnames(hostnames: Iterable[str | None]) -> frozenset[str]:
+    return frozenset(h for h in hostnames if h)
+
+
+def load_run(path: Path) -> Results:
+    """One result document, as `python -m bench run` writes it."""
+    if path.name in (MANIFEST, SUMMARY) and (path.parent / MANIFEST).is_file():
+        raise UsageError(f"{path}: this is a sweep's {path.name}; give the sweep directory itself")
+    document = read_json(path, None, "result", RUN_PARTS)
+    kind = document.get("kind", RUN)
+    if kind != RUN:
+        raise UsageError(f"{path}: not a run result (kind {kind!r})")
+    result = typed(path, document, run_from_json)
+    cfg, meta = result.config, result.metadata
+    try:
+        key = PointKey(
+            pool=cfg.pool,
+            concurrency=int(cfg.concurrency if cfg.slots is None else cfg.slots),  # by what ran: solo is one slot
+            workload=cfg.workload,
+            task_ms=_task_ms(cfg.task_ms),
+            cpus=_cpus(cfg.cores if cfg.cores is not None else meta.usable_cores),
+            broker=cfg.broker.kind if cfg.broker else None,
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: malformed config ({type(exc).__name__}: {exc})") from None
+    if key.pool is None or key.workload is None:
+        raise UsageError(f"{path}: malformed config (no pool or workload)")
+    return Results(str(path), RUN, _hostnames([meta.hostname]), {key: _side([result])})
+
+
+def load_sweep(sweep: SweepFiles) -> Results:
+    """A sweep directory: its plan from manifest.json, every finished repeat
+    (repeats interrupted half-way are left out), as SweepDir gives them."""
+    manifest = sweep.read_manifest()
+    plan = sweep.planned_points()
+    try:
+        default_broker = _broker_kind(manifest.config.get("broker_url"))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise UsageError(f"{sweep.path}: malformed manifest ({type(exc).__name__}: {exc})") from None
+    hostnames = [manifest.metadata.hostname if manifest.metadata else None]
+    points: dict[PointKey, Side] = {}
+    for point in plan:
+        repeats = sweep.repeats(point)
+        hostnames += [r.metadata.hostname for r in repeats]
+        measured = [r for r in repeats if r.measured_per_s is not None]
+        broker = measured[0].config.broker.kind if measured and measured[0].config.broker else None
+        key = PointKey(
+            pool=point.pool,
+            concurrency=point.concurrency,
+            workload=point.workload,
+            task_ms=_task_ms(point.task_ms),
+            cpus=_cpus(point.cores),
+            broker=broker or default_broker,
+        )
+        points[key] = _side(repeats)
+    return Results(str(sweep.path), "sweep", _hostnames(hostnames), points)

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.commands import ProfileRequest, SweepRequest, sweep_dir
+from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
+from bench.analysis import capacity
+from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
 from bench.measure import scenario
@@ -49,6 +51,7 @@ from bench.measure.config import (
     build_run_config,
     check_json_path,
 )
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -169,6 +172,43 @@ def _add_worker_options(parser, loglevel=False):
     )
 
 
+def _positive_number(what):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what} above 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_open_loop_options(parser):
+    group = parser.add_argument_group(
+        "open loop (a steady arrival rate instead of a pre-filled batch; latency from each task's scheduled send time)"
+    )
+    group.add_argument(
+        "--rate",
+        type=_positive_number("tasks per second"),
+        metavar="R",
+        help="send R tasks per second (default: none, a pre-filled batch drained at once)",
+    )
+    group.add_argument(
+        "--arrival",
+        choices=ARRIVALS,
+        help=f"uniform: evenly spaced; poisson: random gaps, as independent callers make (default: {DEFAULT_ARRIVAL})",
+    )
+    group.add_argument(
+        "--duration",
+        type=_positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
+        f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+    )
+
+
 def _add_redis_server(group):
     group.add_argument(
         "--redis-server",
@@ -238,18 +278,9 @@ def _add_sweep_dir(parser):
 # --- One builder per subcommand ---------------------------------------------
 
 
-def _add_run(sub):
-    run = sub.add_parser(
-        "run",
-        help="measure one worker at one concurrency",
-        description=(
-            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
-            "first and released at once; print throughput against the physical ceiling, latency, "
-            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
-            "(worker did not start, tasks failed or went missing); 2: bad input."
-        ),
-    )
-    what = run.add_argument_group("what to measure")
+def _add_point_options(parser):
+    """The point: pool, -c, workload and its size (run and capacity)."""
+    what = parser.add_argument_group("what to measure")
     what.add_argument("--pool", "-P", choices=POOLS, help=f"the worker's pool (default: {DEFAULT_POOL})")
     what.add_argument(
         "-c",
@@ -264,6 +295,21 @@ def _add_run(sub):
         help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + f" (default: {DEFAULT_WORKLOAD})",
     )
     _add_task_ms(what)
+    return what
+
+
+def _add_run(sub):
+    run = sub.add_parser(
+        "run",
+        help="measure one worker at one concurrency",
+        description=(
+            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
+            "first and released at once; print throughput against the physical ceiling, latency, "
+            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
+            "(worker did not start, tasks failed or went missing); 2: bad input."
+        ),
+    )
+    what = _add_point_options(run)
     what.add_argument(
         "--tasks",
         type=_whole(1),
@@ -275,12 +321,67 @@ def _add_run(sub):
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
+    _add_open_loop_options(run)
     _add_task_options(run)
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
+
+
+def _slo(text):
+    try:
+        return capacity.parse_slo(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_capacity(sub):
+    cap = sub.add_parser(
+        "capacity",
+        help="the highest arrival rate a pool and -c sustain within a latency objective",
+        description=(
+            "Measure the point's drain throughput, then search over arrival rates (open loop, in fresh "
+            "workers, with repeats at each) for the highest rate whose sojourn percentiles, measured from "
+            "each task's scheduled send time, meet every --slo. Prints the rate, the percentile there with "
+            "its 95% CI, every rate tried and a recommendation; writes it all as JSON. Exit 0: a rate was "
+            "found; 1: none meets the objective, or a run failed; 2: bad input."
+        ),
+    )
+    _add_point_options(cap)
+    goal = cap.add_argument_group("the objective and the search")
+    goal.add_argument(
+        "--slo",
+        type=_slo,
+        action="append",
+        required=True,
+        metavar="pNN=LIMIT",
+        help="a latency objective on the sojourn, e.g. p99=250ms (repeat for several; NN: 50, 90, 99, 99.9)",
+    )
+    goal.add_argument(
+        "--repeats",
+        type=_whole(1),
+        default=capacity.DEFAULT_REPEATS,
+        help=f"runs at each rate, each in a fresh worker (default: {capacity.DEFAULT_REPEATS})",
+    )
+    goal.add_argument(
+        "--max-rates",
+        type=_whole(2),
+        default=capacity.DEFAULT_MAX_RATES,
+        help=f"rates tried at most (default: {capacity.DEFAULT_MAX_RATES})",
+    )
+    goal.add_argument("--arrival", choices=ARRIVALS, help=f"(default: {DEFAULT_ARRIVAL})")
+    goal.add_argument(
+        "--duration",
+        type=_positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window of each run (default: {DEFAULT_DURATION_S:g})",
+    )
+    _add_worker_options(cap)
+    _add_broker_options(cap)
+    out = cap.add_argument_group("output")
+    _add_output_dir(out, "where the capacity JSON and each run's result go")
 
 
 # The options a sweep stores in its manifest: a resumed sweep keeps its own.
@@ -297,6 +398,7 @@ _SWEEP_OPTIONS = (
     "result_backend",
     "force",
     "redis_server",
+    "rates",
     "app",
     "task",
     "args",
@@ -304,6 +406,18 @@ _SWEEP_OPTIONS = (
     "args_file",
     "from_profile",
 )
+
+
+def _rates(text):
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated tasks/s, got {text!r}") from None
+    if not values or not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated rates above 0, got {text!r}")
+    return tuple(sorted(set(values)))
 
 
 def _add_sweep(sub):
@@ -354,6 +468,14 @@ def _add_sweep(sub):
     )
     how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")
     how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    how.add_argument(
+        "--rates",
+        type=_rates,
+        metavar="R1,R2,...|auto",
+        help="after the drain repeats, run every point open loop at these arrival rates (tasks/s), or auto: "
+        "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
+        "(default: none)",
+    )
     _add_task_options(swp)
     _add_worker_options(swp)
     _add_broker_options(swp)
@@ -521,6 +643,9 @@ def configure_run(args):
             output_dir=args.output_dir,
             json_path=args.json,
             force=args.force,
+            rate=args.rate,
+            arrival=args.arrival,
+            duration=args.duration,
         ),
     )
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
@@ -567,6 +692,7 @@ def configure_sweep(args):
             result_backend=args.result_backend,
             seed=args.seed,
             force=args.force,
+            rates=args.rates,
         ),
     )
     # Without a profile given, the sweep of a user's task profiles it first
@@ -610,6 +736,114 @@ def configure_profile(args):
     return ProfileRequest(cfg, path)
 
 
+def configure_capacity(args):
+    cfg = build_run_config(
+        **_given(
+            pool=args.pool,
+            concurrency=args.concurrency,
+            workload=args.workload,
+            task_ms=args.task_ms,
+            prefetch_multiplier=args.prefetch_multiplier,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            result_backend=args.result_backend,
+            output_dir=args.output_dir,
+            force=args.force,
+            rate=1.0,  # checks the open-loop options; the search sets the rates
+            arrival=args.arrival,
+            duration=args.duration,
+        )
+    )
+    check_writable(cfg.output_dir)
+    return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
+
+
+def _add_ab(sub):
+    ab = sub.add_parser(
+        "ab",
+        help="A/B: measure two revisions, interpreters or settings here, interleaved, and compare them",
+        description=(
+            "Measure a baseline and a candidate on this machine in one go: every point's repeats alternate "
+            "between the sides in a balanced order (ABBA...), each in a fresh worker; each side's repeats are "
+            "written as a sweep directory, and the two are decided exactly as `compare` decides. A SPEC is "
+            "comma-separated items: rev=REV (a git revision of the project, checked out into a temporary "
+            "worktree the worker imports the app from), python=PATH (the worker's interpreter or virtualenv), "
+            "NAME=VALUE (a setting: prefetch_multiplier, result_backend, broker); a bare item is an "
+            "interpreter when the path exists, else a revision. Exit codes as for compare."
+        ),
+    )
+    ab.add_argument("--baseline", required=True, metavar="SPEC", help="e.g. HEAD~1, or rev=main,python=.venv-old")
+    ab.add_argument("--candidate", required=True, metavar="SPEC", help="e.g. HEAD, or prefetch_multiplier=1")
+    ab.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the project under test: its git repository holds the revisions, its app is what the worker "
+        "imports (default: the current directory)",
+    )
+    matrix = ab.add_argument_group("the points (as for sweep)")
+    matrix.add_argument(
+        "--pools", type=_names(POOLS), metavar="LIST", help=f"comma-separated pools (default: {AB_POOLS[0]})"
+    )
+    matrix.add_argument("--concurrency", type=_whole_list, metavar="LIST", help="comma-separated -c values")
+    matrix.add_argument(
+        "--workloads",
+        type=_names(WORKLOADS),
+        metavar="LIST",
+        help=f"comma-separated workloads (default: {AB_WORKLOADS[0]})",
+    )
+    _add_task_ms(matrix)
+    how = ab.add_argument_group("how hard")
+    how.add_argument("--profile", choices=list(PROFILES), help=f"as for sweep (default: {AB_PROFILE})")
+    how.add_argument(
+        "--repeats", type=_whole(3), help="repeats a side per point, at least 3 (default: the profile's least)"
+    )
+    how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    _add_worker_options(ab)
+    _add_broker_options(ab)
+    decide = ab.add_argument_group("the decision (as for compare)")
+    decide.add_argument(
+        "--threshold",
+        type=compare.parse_percent,
+        default=compare.DEFAULT_THRESHOLD,
+        metavar="PERCENT",
+        help=f"the smallest change that counts, in percent (default: {compare.DEFAULT_THRESHOLD * 100:g})",
+    )
+    decide.add_argument("--format", choices=compare.FORMATS, default="text", help="text (default) or markdown")
+    decide.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable")
+    _add_output_dir(ab.add_argument_group("output"), "ab-<stamp>/ is made in here")
+
+
+def configure_ab(args):
+    sweep_cfg = build_sweep_config(
+        **_given(
+            pools=args.pools or AB_POOLS,
+            workloads=args.workloads or AB_WORKLOADS,
+            concurrency=args.concurrency,
+            task_ms=args.task_ms,
+            profile=args.profile or AB_PROFILE,
+            repeats=args.repeats,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            prefetch_multiplier=args.prefetch_multiplier,
+            result_backend=args.result_backend,
+            seed=args.seed,
+            force=args.force,
+        )
+    )
+    cfg = build_ab_config(
+        baseline=args.baseline,
+        candidate=args.candidate,
+        sweep=sweep_cfg,
+        project=args.project,
+        output_dir=args.output_dir or DEFAULT_OUTPUT_DIR,
+        threshold=args.threshold,
+        fmt=args.format,
+        fail_on_unstable=args.fail_on_unstable,
+    )
+    check_writable(cfg.output_dir)
+    return cfg
+
+
 def configure_compare(args):
     return compare.build_compare_config(
         baseline=args.baseline,
@@ -635,7 +869,9 @@ COMMANDS = {
     "plot": Command(_add_plot, lambda args: args.sweep_dir),
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
+    "capacity": Command(_add_capacity, configure_capacity),
     "broker": Command(_add_broker, lambda args: args.redis_server),
+    "ab": Command(_add_ab, configure_ab),
 }
 
 

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.analysis.capacity import Objective
 from bench.measure.config import RunConfig
 from bench.sweep.plan import Point, SweepConfig
 from bench.sweep.store import find_sweep
@@ -47,3 +48,13 @@ class ProfileRequest:
 
     config: RunConfig  # solo, -c 1, memory recorded
     json_path: Path  # where the profile document goes
+
+
+@dataclass(frozen=True)
+class CapacityRequest:
+    """A capacity search for one point."""
+
+    config: RunConfig  # the point, with a placeholder schedule (its arrival and duration hold)
+    objectives: tuple[Objective, ...]  # every one must be met
+    repeats: int  # runs at each rate, each in a fresh worker
+    max_rates: int  # rates tried at most

@@ -34,6 +34,7 @@ from bench.harness.process import set_parent_death_signal
 from bench.workloads import cpu_attribution
 
 _started: dict[str, tuple[float, float | None]] = {}  # task id -> (monotonic s, thread CPU s)
+_scheduled: dict[str, float] = {}  # task id -> the open-loop producer's `bench_scheduled` header
 _out: dict = {"pid": None, "fd": None}
 _options = {"thread_cpu": False, "memory": False}
 
@@ -56,8 +57,11 @@ def _rss_bytes():
         return None
 
 
-def _on_prerun(task_id=None, **_):
+def _on_prerun(task_id=None, task=None, **_):
     _started[task_id] = (time.monotonic(), time.thread_time() if _options["thread_cpu"] else None)
+    scheduled = getattr(getattr(task, "request", None), "bench_scheduled", None)
+    if scheduled is not None:
+        _scheduled[task_id] = scheduled
 
 
 def _on_postrun(task_id=None, state=None, retval=None, **_):
@@ -65,6 +69,8 @@ def _on_postrun(task_id=None, state=None, retval=None, **_):
     cpu_end = time.thread_time() if _options["thread_cpu"] else None
     started, cpu_start = _started.pop(task_id, (finished, cpu_end))
     record = {"id": task_id, "state": state, "started": started, "finished": finished, "pid": os.getpid()}
+    if task_id in _scheduled:  # an open-loop task: when it was meant to be sent
+        record["scheduled"] = _scheduled.pop(task_id)
     if cpu_start is not None and cpu_end is not None:
         record["cpu_s"] = cpu_end - cpu_start
     if _options["memory"]:

@@ -34,21 +34,29 @@ class WorkerSpec:
     loglevel: str
     result_backend: str  # "none" or "broker" (see Broker.result_backend); "app": the app's own
     cpus: tuple[int, ...] | None = None  # pin the worker tree to these CPUs
+    # The project under test: `-A proj` is imported from here (cwd, first on
+    # PYTHONPATH); `ab` points it at a git worktree of another revision.
+    project_root: Path = PROJECT_ROOT
+    python: str = sys.executable  # the worker's interpreter (`ab` runs a side's virtualenv)
     app: str = "proj"  # what `celery -A` takes
-    workdir: str | None = None  # the directory the app is imported from; None: this project's root
+    workdir: str | None = None  # the directory a user's app is imported from; None: project_root
     broker_from_app: bool = False  # True: the app's own broker and result backend, not overridden
     record_memory: bool = False  # record each process's RSS after every task (profile)
 
     def argv(self):
         """The worker's command line, through the harness's entry point (see
-        worker_entry.py): `celery -A APP worker` plus the recorder."""
+        worker_entry.py): `celery -A APP worker` plus the recorder. A
+        project root of a revision without that entry point (`ab` against
+        an older revision) runs `celery -A proj worker`, whose proj
+        connected the recorder itself then."""
         prefetch = [] if self.prefetch_multiplier is None else ["--prefetch-multiplier", str(self.prefetch_multiplier)]
+        has_entry = (Path(self.project_root) / "bench" / "harness" / "worker_entry.py").exists()
+        entry = ["bench.harness.worker_entry", "worker", self.app]
+        start = entry if has_entry else ["celery", "-A", self.app, "worker"]
         return [
-            sys.executable,
+            self.python,
             "-m",
-            "bench.harness.worker_entry",
-            "worker",
-            self.app,
+            *start,
             "-P",
             self.pool,
             "-c",
@@ -108,7 +116,7 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
     env.update(
         BENCH_RECORD_DIR=str(record_dir),
         BENCH_RECORD_MEMORY="1" if spec.record_memory else "0",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
     if not spec.broker_from_app:
@@ -122,7 +130,7 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
         popen = subprocess.Popen(
             spec.argv(),
             env=env,
-            cwd=spec.workdir or PROJECT_ROOT,
+            cwd=spec.workdir or spec.project_root,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

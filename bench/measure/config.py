@@ -11,6 +11,7 @@ from bench.errors import UsageError
 from bench.harness import urls
 from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
 from bench.workloads import POOLS, WORKLOADS, expected_rate, profiled_workload, slots, unprofiled_workload
 
 USER_TASK_WORKLOAD = "task"  # the workload name of a user's own task (see apptask.py)
@@ -95,6 +96,13 @@ class RunConfig:
     broker_from_app: bool = False  # the app's own broker (--broker from-app), not the harness's
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from `profile`
     record_memory: bool = False  # record each process's RSS after every task (profile)
+    project_root: Path | None = None  # where the worker imports the app from; None: this checkout
+    worker_python: str | None = None  # the worker's interpreter; None: the harness's own
+    schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
+
+    @property
+    def open_loop(self):
+        return self.schedule is not None
 
     @property
     def slots(self):
@@ -245,6 +253,10 @@ def build_run_config(
     app_info=None,
     task_profile=None,
     record_memory=False,
+    rate=None,
+    arrival=DEFAULT_ARRIVAL,
+    duration=None,
+    seed=0,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -254,6 +266,8 @@ def build_run_config(
     and default batch sizes. `prefetch_multiplier` None: 4 for the built-in
     workloads, the app's own setting for a user's task."""
     if user_task is not None:
+        if rate is not None:
+            raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
         return _build_user_run_config(
             pool=pool,
             concurrency=concurrency,
@@ -288,7 +302,12 @@ def build_run_config(
     check_task_ms(task_ms, [workload])
     if task_ms is None:
         task_ms = WORKLOADS[workload].default_task_ms
-    tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
+    schedule = _schedule(rate, arrival, duration, seed, tasks, warmup)
+    if schedule is not None:
+        # The schedule sets the tasks; the warm-up is its first seconds.
+        tasks, warmup = len(schedule.offsets()), 0
+    else:
+        tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
     return RunConfig(
@@ -308,6 +327,7 @@ def build_run_config(
         cores=cores,
         cpus=cpus,
         record_memory=record_memory,
+        schedule=schedule,
     )
 
 
@@ -361,3 +381,29 @@ def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker
         broker_from_app=from_app,
         task_profile=tuple(task_profile) if task_profile is not None else None,
     )
+
+
+MAX_RATE_PER_S = 100_000.0
+MAX_DURATION_S = 3600.0
+
+
+def _schedule(rate, arrival, duration, seed, tasks, warmup):
+    """The open-loop schedule of --rate, checked; None without --rate."""
+    if rate is None:
+        if duration is not None:
+            raise UsageError("--duration: sets how long tasks arrive at --rate; give --rate too")
+        return None
+    if not 0 < rate <= MAX_RATE_PER_S:
+        raise UsageError(f"--rate: must be above 0 and at most {MAX_RATE_PER_S:g} tasks/s, got {rate:g}")
+    if arrival not in ARRIVALS:
+        raise UsageError(f"--arrival: unknown {arrival!r}; choose from {', '.join(ARRIVALS)}")
+    if tasks is not None or warmup is not None:
+        flag = "--tasks" if tasks is not None else "--warmup"
+        raise UsageError(f"{flag}: sizes the drain batch; with --rate the tasks come from --rate and --duration")
+    duration = DEFAULT_DURATION_S if duration is None else duration
+    if not 0 < duration <= MAX_DURATION_S:
+        raise UsageError(f"--duration: must be above 0 and at most {MAX_DURATION_S:g} s, got {duration:g}")
+    schedule = Schedule(float(rate), arrival, default_warmup_s(duration), float(duration), seed)
+    if rate * (schedule.warmup_s + duration) > MAX_TASKS:
+        raise UsageError(f"--rate x --duration: above {MAX_TASKS} tasks; lower one of them")
+    return schedule

@@ -87,7 +87,18 @@ def worker_spec(cfg, run_id, queue):
         workdir=user.workdir if user else None,
         broker_from_app=cfg.broker_from_app,
         record_memory=cfg.record_memory,
+        **_side_of(cfg),
     )
+
+
+def _side_of(cfg):
+    """The worker's project root and interpreter, where `ab` sets them."""
+    side = {}
+    if cfg.project_root is not None:
+        side["project_root"] = Path(cfg.project_root)
+    if cfg.worker_python is not None:
+        side["python"] = cfg.worker_python
+    return side
 
 
 @contextlib.contextmanager

@@ -13,6 +13,10 @@ JSON format history (SCHEMA_VERSION):
       is `load_average_1m_before`. A run keeps its layout, and always has
       `run_id` and `samples` (null when it was never measured) and a full
       `config`. Version-1 files are still read: fields they lack read as None.
+      Open-loop runs (`run --rate`, same version: the keys are new and
+      optional) add `schedule` and `open_loop` (see bench/analysis/openloop.py
+      and bench/measure/openloop.py), and the status `producer-limited`;
+      files without them read with both None.
       Added later in version 2, optional (absent: None, or empty samples):
       a run's `summary.task_cpu`, `summary.ceiling_estimated`,
       `summary.above_estimated_ceiling`, `samples.cpu_s` (and `rss_bytes`
@@ -208,7 +212,7 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class RunStatus:
-    state: str  # ok | failed | interrupted
+    state: str  # ok | failed | interrupted | producer-limited (open loop: the schedule was not kept)
     reason: str | None = None  # why it is not ok, in words
     outcome: str | None = None  # how watching the batch ended: complete, stalled, worker exited, ...
 
@@ -264,6 +268,12 @@ class RunResult:
     samples: Samples | None = None  # None: nothing was measured
     run_id: str | None = None  # UTC start and a random tag
     schema_version: int = SCHEMA_VERSION  # of the file it was read from
+    # Open-loop runs only (None otherwise): the arrival schedule with every
+    # task's scheduled and sent times (s from the schedule's t0), and the
+    # open-loop summary (rates, latency from the scheduled times, send lag,
+    # backlog, producer-limited), as plain JSON-ready mappings.
+    schedule: Mapping[str, Any] | None = None
+    open_loop: Mapping[str, Any] | None = None
 
     @property
     def ok(self):
@@ -493,6 +503,8 @@ def run_to_json(result: RunResult) -> dict:
         "summary": None if result.summary is None else run_summary_to_json(result.summary),
         "samples": None if result.samples is None else _plain(result.samples),
         "metadata": metadata_to_json(result.metadata),
+        **({"schedule": dict(result.schedule)} if result.schedule is not None else {}),
+        **({"open_loop": dict(result.open_loop)} if result.open_loop is not None else {}),
     }
 
 
@@ -508,6 +520,8 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         samples=None if samples is None else _samples_from_json(samples),
         run_id=data.get("run_id"),
         schema_version=data["schema_version"],
+        schedule=data.get("schedule"),
+        open_loop=data.get("open_loop"),
     )
 
 

@@ -258,6 +258,7 @@ class SweepConfig:
     user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
     app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
+    rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -302,9 +303,12 @@ def build_sweep_config(
     user_task=None,
     app_info=None,
     task_profile=None,
+    rates=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep)."""
+    if user_task is not None and rates is not None:
+        raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -332,6 +336,7 @@ def build_sweep_config(
         user_task=user_task,
         app_info=app_info,
         task_profile=tuple(task_profile) if task_profile is not None else None,
+        rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
     )
 
 

@@ -25,6 +25,7 @@ LAYERS = (
     ("analysis", "harness"),
     ("measure",),
     ("sweep",),
+    ("ab",),
     ("output",),
     ("commands",),
     ("cli",),

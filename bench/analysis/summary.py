@@ -73,7 +73,11 @@ def analyze(summary, status=None):
             notes.append(Note(f"{point.key}: {text}", key, pool))
         efficiency = point.efficiency
         if efficiency is not None and efficiency > 1:
-            notes.append(Note(f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug", key, pool))
+            if point.task is not None:  # a user's task: the ceiling is estimated from its profile
+                text = f"{point.key}: above its ceiling estimated from the profile ({efficiency:.1%})"
+            else:
+                text = f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug"
+            notes.append(Note(text, key, pool))
     found: dict[str, dict[str, Verdict]] = verdicts(summary)
     return Analysis(found, fits, notes, bests, overhead_rates(summary))
 
@@ -131,6 +135,8 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         tasks=point.tasks,
         warmup=point.warmup,
         key=point.key,
+        task=getattr(point, "task", None),
+        profile=getattr(point, "profile", None),
         repeats=len(ok),
         failed_repeats=len(failed),
     )

@@ -10,8 +10,9 @@ from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
+from bench.output.prediction import prediction_section
 from bench.output.terminal import report_end
-from bench.results.io import read_sweep_summary
+from bench.results.io import read_json, read_sweep_summary
 from bench.sweep import store as sweep
 
 
@@ -45,10 +46,18 @@ def measured_words(directory):
     return f"{start} to {end} UTC" if end else f"from {start} UTC"
 
 
+def load_profile(sweep_dir):
+    """The profile of the swept user's task (profile.json), or None."""
+    path = Path(sweep_dir) / "profile.json"
+    return read_json(path, "profile", "task profile") if path.exists() else None
+
+
 def plot_sweep(sweep_dir):
     """Write the figures; returns their paths."""
     summary, status = load_summary(sweep_dir)
-    return plot.figures(summary, Path(sweep_dir), analyze(summary, status))
+    profile = load_profile(sweep_dir)
+    prediction = profile["prediction"] if profile else None
+    return plot.figures(summary, Path(sweep_dir), analyze(summary, status), prediction)
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,11 @@ def report(sweep_dir):
     directory = Path(sweep_dir)
     summary, status = load_summary(directory)
     analysis = analyze(summary, status)
-    written = plot.figures(summary, directory, analysis)
+    profile = load_profile(directory)
+    written = plot.figures(summary, directory, analysis, profile["prediction"] if profile else None)
     markdown = report_markdown.render(summary, status, analysis, directory.name, measured=measured_words(directory))
+    if profile is not None:
+        markdown = markdown.rstrip("\n") + "\n\n" + prediction_section(summary, profile)
     for name, text in (
         ("report.md", markdown),
         ("report.html", report_html.render(markdown, directory)),

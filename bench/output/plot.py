@@ -15,7 +15,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocat
 
 from bench.analysis.groups import groups, plural
 from bench.analysis.summary import binding_ceiling
-from bench.workloads import WORKLOADS, ceiling
+from bench.output.prediction import mark_prediction
+from bench.workloads import ceiling, point_workload
 
 # Okabe-Ito colours (safe for colour-blind readers) and a distinct marker and
 # line style per pool, so the lines stay apart when printed in grey.
@@ -58,8 +59,8 @@ def _single(width, height):
 
 def _title(curves, what, cores):
     first = next(iter(curves.values())).points[0]
-    workload = WORKLOADS[first.workload]
-    size = f" {first.task_ms:g} ms" if first.task_ms is not None else ""
+    workload = point_workload(first)
+    size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
     pin = f", pinned to {plural(len(first.cpus), 'CPU')}" if first.cpus else ""
     return f"{what}: {first.workload}{size}, {workload.summary}\n{plural(cores, 'usable core')}{pin}"
 
@@ -99,7 +100,7 @@ def _grid(cs):
 
 def _ceiling_curve(curve, cores):
     first = curve.points[0]
-    workload = WORKLOADS[first.workload]
+    workload = point_workload(first)
     grid = _grid(curve.c)
     values = [ceiling(workload, curve.pool, n, first.task_ms, cores).per_s for n in grid]
     return grid, values
@@ -135,10 +136,11 @@ def _coinciding(curves):
     return out
 
 
-def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True):
+def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, prediction=None):
     """One throughput panel: median with its CI band, the physical ceiling
     (thick band), the no-op rate (Celery's own cost, a second ceiling), the
-    USL fit over the measured range only."""
+    USL fit over the measured range only; with a task's `prediction` (from
+    its profile), the predicted optima."""
     analysis_fits = analysis.fits.get(key, {}) if analysis else {}
     highs_all, lows_all = [], []
     for pool, curve in curves.items():
@@ -170,6 +172,8 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True):
             fit_line = ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], **FIT_STYLE)[0]
             fit_line.set_gid(f"fit:{pool}")
     top = max(highs_all, default=0.0)
+    if prediction is not None:
+        top = max(top, mark_prediction(ax, prediction, curves, STYLE))
     bottom = min(lows_all, default=0.0)
     log = bool(bottom) and top / bottom > LOG_SPAN
     notes = _overhead_lines(ax, curves, analysis, top, log)
@@ -185,6 +189,10 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True):
         ax.set_ylim(0, top * 1.25 if top else 1)
     ax.set_ylabel("throughput (tasks/s)" + (", log scale" if log else ""))
     _x_axis(ax, curves, cores)
+    if prediction is not None:  # the markers stay in view when they lie past the measured -c
+        shown = [p["best_c"] for p in prediction["pools"] if p["pool"] in curves and p["best_c"] is not None]
+        low, high = ax.get_xlim()
+        ax.set_xlim(low, max([high, *(c * 1.4 for c in shown)]))
     ax.grid(True, axis="y", alpha=0.3)
     for a, b in _coinciding(curves):
         notes.append(f"{a} and {b} coincide (within {COINCIDE:.0%} at every -c)")
@@ -296,7 +304,7 @@ LATENCY_NOTE = (
 )
 
 
-def draw(summary, analysis=None):
+def draw(summary, analysis=None, prediction=None):
     """Every figure of a sweep as {file stem: Figure} (outside pyplot: nothing to close)."""
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
     out = {}
@@ -305,7 +313,7 @@ def draw(summary, analysis=None):
         cores = _cores_of(curves, machine_cores)
 
         fig, ax = _single(7.5, 4.8)
-        throughput_axes(ax, curves, cores, analysis, key)
+        throughput_axes(ax, curves, cores, analysis, key, prediction=prediction)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
         out[f"throughput-{key}"] = fig
 
@@ -358,7 +366,7 @@ def draw(summary, analysis=None):
         out[f"cpu-{key}"] = fig
 
     if all_groups:
-        out["overview"] = overview(all_groups, machine_cores, analysis)
+        out["overview"] = overview(all_groups, machine_cores, analysis, prediction)
     return out
 
 
@@ -372,15 +380,16 @@ def save(fig, directory, name):
     return written
 
 
-def figures(summary, directory, analysis=None):
-    """Write every figure into `directory`; returns the paths written."""
+def figures(summary, directory, analysis=None, prediction=None):
+    """Write every figure into `directory`; returns the paths written.
+    `prediction`: a user's task's profile prediction, marked on throughput."""
     written = []
-    for name, fig in draw(summary, analysis).items():
+    for name, fig in draw(summary, analysis, prediction).items():
         written += save(fig, directory, name)
     return written
 
 
-def overview(all_groups, machine_cores, analysis=None):
+def overview(all_groups, machine_cores, analysis=None, prediction=None):
     """All throughput panels in one grid, each pool's verdict in its legend."""
     n = len(all_groups)
     cols = min(2, n)
@@ -391,7 +400,7 @@ def overview(all_groups, machine_cores, analysis=None):
     fig.subplots_adjust(hspace=0.85, wspace=0.2, top=1 - 1.2 / height)
     for ax, (key, curves) in zip(axes.flat, all_groups.items(), strict=False):
         cores = _cores_of(curves, machine_cores)
-        throughput_axes(ax, curves, cores, analysis, key)
+        throughput_axes(ax, curves, cores, analysis, key, prediction=prediction)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)

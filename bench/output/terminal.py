@@ -29,19 +29,31 @@ def aligned(table, right):
     return lines
 
 
+def _task_cpu_line(cpu):
+    if cpu is None or cpu.mean_s is None:
+        return "  task CPU        -"
+    if cpu.attribution == "thread":
+        return f"  task CPU        p50 {_ms(cpu.p50_s)} ms, p90 {_ms(cpu.p90_s)} ms (each task's own thread)"
+    return f"  task CPU        {_ms(cpu.mean_s)} ms per task (process CPU / tasks: greenlets share one thread)"
+
+
 def run_summary(result):
     """The terminal summary of one run's result (a RunResult)."""
     cfg, s, meta = result.config, result.summary, result.metadata
     tasks = s.tasks
-    size = f" {cfg.task_ms:g} ms" if cfg.task_ms is not None else ""
+    size = f" {cfg.task_ms:.4g} ms" if cfg.task_ms is not None else ""
     res = s.resources
+    user = cfg.user_task
+    what = f"{cfg.workload}{size}" if not user else f"{user['task']} (app {user['app']}, {user['calls']} call(s))"
     lines = [
-        f"{cfg.pool} -c {cfg.concurrency}  {cfg.workload}{size}  "
+        f"{cfg.pool} -c {cfg.concurrency}  {what}  "
         f"{tasks.published} tasks (+{cfg.warmup} warm-up)  "
         f"broker: {cfg.broker.server} ({'embedded' if cfg.broker.embedded else cfg.broker.url})",
         f"machine: {meta.usable_cores:g} usable cores, {meta.cpu_model}",
         "",
     ]
+    if user:
+        lines.insert(1, f"broker used: {cfg.broker_source}, {cfg.broker.url}")
     if s.throughput_per_s is not None:
         lines.append(
             f"  throughput      {s.throughput_per_s:10.1f} tasks/s  (first start to last end, {s.window_s:.2f} s)"
@@ -51,8 +63,12 @@ def run_summary(result):
     if s.ceiling_per_s is not None:
         eff = f"{100 * s.efficiency:.1f}% of it" if s.efficiency is not None else ""
         lines.append(f"  ceiling         {s.ceiling_per_s:10.1f} tasks/s  ({s.ceiling_basis}); measured is {eff}")
+    elif s.ceiling_estimated:
+        lines.append(f"  ceiling                  -  {s.ceiling_basis}")
     else:
         lines.append(f"  ceiling                  -  bounded by {s.ceiling_basis}")
+    if s.above_estimated_ceiling:
+        lines.append("  (above the ceiling estimated from the profile: the task ran faster here than when profiled)")
     if s.above_ceiling:
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
     lines += [
@@ -70,6 +86,7 @@ def run_summary(result):
             f"({res.worker_cpu_percent_of_usable:.0f}% of usable); harness {res.harness_cpu_s:.2f} s"
             + (f", broker {res.broker_cpu_s:.2f} s" if res.broker_cpu_s is not None else "")
         )
+        lines.append(_task_cpu_line(s.task_cpu))
         lines.append(
             f"  worker memory   USS {_mib(res.worker_uss_peak_bytes)}, PSS {_mib(res.worker_pss_peak_bytes)} "
             f"(peak, {plural(res.worker_processes, 'process', 'processes')})"

@@ -12,18 +12,21 @@ from bench.harness.urls import redact
 from bench.measure.config import (
     DEFAULT_PREFETCH_MULTIPLIER,
     DEFAULT_RESULT_BACKEND,
+    DEFAULT_WORKLOAD,
+    USER_TASK_WORKLOAD,
     build_run_config,
     check_pools,
     check_task_ms,
     check_workloads,
     default_tasks,
     default_warmup,
+    run_workload,
 )
 from bench.results.schema import point_name
-from bench.workloads import WORKLOADS, expected_rate
+from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 # The defaults of a sweep's options, written only here.
-DEFAULT_POOLS = ("prefork", "gevent", "eventlet", "solo")
+DEFAULT_POOLS = POOLS
 DEFAULT_WORKLOADS = ("cpu", "sleep")
 DEFAULT_PROFILE = "standard"
 # Whole-process costs of one repeat outside its measured window, for the
@@ -55,7 +58,8 @@ PROFILES = {
 def default_concurrency(pool, cores, step=2):
     """-c values for a pool on `cores` cores, on a log scale: always 1, the
     core count and twice it; prefork up to 8x cores, the green pools (whose
-    workers are greenlets) into the hundreds; solo only 1, since it runs one
+    workers are greenlets) and threads into the hundreds (Celery's threads
+    pool is a ThreadPoolExecutor of -c threads); solo only 1, since it runs one
     task at a time whatever -c says. Past 2x cores, -c grows `step`-fold."""
     if pool == "solo":
         return [1]
@@ -80,6 +84,15 @@ class Point:
     cores: float  # what ceilings and the -c list are based on
     tasks: int  # per repeat
     warmup: int
+    task: str | None = None  # a user's task: its registered name (workload "task")
+    profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
+
+    @property
+    def spec(self):
+        """The point's Workload (a user's task sized by its profile)."""
+        if self.workload != USER_TASK_WORKLOAD:
+            return WORKLOADS[self.workload]
+        return run_workload(self.workload, _Named(self.task), self.profile)
 
     @property
     def key(self):
@@ -96,7 +109,14 @@ class Point:
     def from_json(cls, data):
         fields = {k: v for k, v in data.items() if k != "key"}
         fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
+        if fields.get("profile") is not None:
+            fields["profile"] = tuple(fields["profile"])
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class _Named:
+    task: str  # what run_workload needs of a user's task: its name
 
 
 def pinned_cpus(count, available):
@@ -109,10 +129,24 @@ def pinned_cpus(count, available):
 
 
 def build_plan(
-    pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None, overhead=False
+    pools,
+    workloads,
+    profile,
+    cores,
+    available_cpus,
+    concurrency=None,
+    task_ms=None,
+    cpu_counts=None,
+    user_task=None,
+    task_profile=None,
+    overhead=False,
 ):
     """Every point of the sweep, in a stable order (runs are shuffled later).
-    `overhead`: add one noop point per pool (a new sweep's default matrix)."""
+    With `user_task` (its name), the one workload is that task, sized by
+    `task_profile` (CPU s, waiting s) when there is one. `overhead`: add one
+    noop point per pool (a new sweep's default matrix)."""
+    if user_task is not None:
+        return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     check_pools(pools, "--pools")
     check_workloads(workloads, "--workloads")
     check_task_ms(task_ms, workloads)
@@ -156,10 +190,33 @@ def overhead_concurrency(pool, cores):
     return cores if pool == "prefork" else 2 * cores
 
 
+def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, task, task_profile):
+    check_pools(pools, "--pools")
+    placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
+    spec = run_workload(USER_TASK_WORKLOAD, _Named(task), task_profile)
+    size = spec.default_task_ms
+    profile_pair = tuple(task_profile) if task_profile is not None else None
+    points = []
+    for cpus, point_cores in placements:
+        for pool in pools:
+            values = [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
+            for c in values:
+                if size is not None:
+                    rate = expected_rate(spec, pool, c, size, point_cores)
+                    tasks = max(20, math.ceil(profile.window_s * rate), 4 * (1 if pool == "solo" else c))
+                else:  # no profile: nothing says how long a call takes
+                    tasks = max(20, 4 * (1 if pool == "solo" else c))
+                    rate = 1000.0
+                warmup = default_warmup(pool, c, tasks, rate)
+                point = Point(pool, c, USER_TASK_WORKLOAD, size, cpus, point_cores, tasks, warmup, task, profile_pair)
+                points.append(point)
+    return points
+
+
 def estimate_repeat_s(point):
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
-    rate = expected_rate(WORKLOADS[point.workload], point.pool, point.concurrency, point.task_ms, point.cores)
+    rate = expected_rate(point.spec, point.pool, point.concurrency, point.task_ms, point.cores)
     work = (point.tasks + point.warmup) / rate
     publish = (point.tasks + point.warmup) * PUBLISH_S_PER_TASK
     return REPEAT_OVERHEAD_S + work + publish
@@ -224,18 +281,34 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
+    app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
+    task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
-        redacted (a resume asks for the URL again)."""
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        redacted (a resume asks for the URL again), a user's task as its
+        redacted description."""
+        out = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in vars(self).items()
+            if k not in ("user_task", "app_info")
+        }
         out["broker_url"] = redact(self.broker_url)
+        if self.user_task is not None:
+            out["user_task"] = self.user_task.to_json()
         return out
 
     @classmethod
     def from_json(cls, data):
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        if data.get("user_task") is not None:
+            raise UsageError(
+                "--resume: a sweep of your own task cannot be resumed yet (its arguments are stored redacted); "
+                "start it again"
+            )
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"}
+        return cls(**fields)
 
 
 def build_sweep_config(
@@ -253,10 +326,15 @@ def build_sweep_config(
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
+    user_task=None,
+    app_info=None,
+    task_profile=None,
     rates=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep)."""
+    if user_task is not None and rates is not None:
+        raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -267,7 +345,7 @@ def build_sweep_config(
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     return SweepConfig(
         pools=tuple(pools),
-        workloads=tuple(workloads),
+        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,
         cpu_counts=tuple(cpu_counts) if cpu_counts else None,
@@ -281,6 +359,9 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        user_task=user_task,
+        app_info=app_info,
+        task_profile=tuple(task_profile) if task_profile is not None else None,
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
     )
 
@@ -298,16 +379,22 @@ def make_plan(cfg, overhead=False):
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
         overhead=overhead,
+        user_task=cfg.user_task.task if cfg.user_task is not None else None,
+        task_profile=cfg.task_profile,
     )
 
 
 def run_config_for(cfg, point, json_path=None):
     """The validated config of one repeat of `point`."""
+    user = cfg.user_task is not None
     return build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
-        workload=point.workload,
-        task_ms=point.task_ms,
+        workload=DEFAULT_WORKLOAD if user else point.workload,
+        task_ms=None if user else point.task_ms,
+        user_task=cfg.user_task,
+        app_info=cfg.app_info,
+        task_profile=cfg.task_profile,
         tasks=point.tasks,
         warmup=point.warmup,
         prefetch_multiplier=cfg.prefetch_multiplier,

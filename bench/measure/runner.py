@@ -25,7 +25,7 @@ from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.results.io import write_run
 from bench.results.schema import BrokerInfo, Placement, RunResult, RunSettings, utc_now
-from bench.workloads import WORKLOADS, ceiling, expected_rate, slots
+from bench.workloads import ceiling, expected_rate, slots
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def services(broker_url, redis_server=None, needs_stub=False):
 
 def services_for(cfg):
     """The services one run needs."""
-    return services(cfg.broker_url, cfg.redis_server, WORKLOADS[cfg.workload].needs_stub)
+    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub)
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,9 @@ def _time_limits(cfg):
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
     task_s = (cfg.task_ms or 1.0) / 1000.0
-    stall_s = max(10.0, 5 * task_s + 5)
-    workload = WORKLOADS[cfg.workload]
-    rate = expected_rate(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, workers=cfg.workers)
+    # A user's task of unknown length may take long: a minute of silence.
+    stall_s = max(60.0 if cfg.user_task is not None and cfg.task_ms is None else 10.0, 5 * task_s + 5)
+    rate = expected_rate(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, workers=cfg.workers)
     timeout_s = max(60.0, 10 * cfg.tasks / rate)
     return stall_s, timeout_s
 
@@ -71,8 +71,10 @@ def new_run_id(started=None):
 
 
 def worker_spec(cfg, run_id, queue, node=None):
-    """The worker of a run of `cfg`, consuming `queue` from the start;
+    """The worker of a run of `cfg`, consuming `queue` from the start:
+    the tutorial's app, or the user's through the same entry point;
     `node`: its index among several workers (in its node name)."""
+    user = cfg.user_task
     suffix = "" if node is None else f"-{node}"
     return worker.WorkerSpec(
         pool=cfg.pool,
@@ -85,6 +87,10 @@ def worker_spec(cfg, run_id, queue, node=None):
         cpus=cfg.cpus,
         acks_late=cfg.acks_late,
         max_tasks_per_child=cfg.max_tasks_per_child,
+        app=user.app if user else "proj",
+        workdir=user.workdir if user else None,
+        broker_from_app=cfg.broker_from_app,
+        record_memory=cfg.record_memory,
         **_side_of(cfg),
     )
 
@@ -159,13 +165,16 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     when tasks went missing or failed, and Interrupted (after writing it) on
     a signal. `clock` (UTC datetimes) and `describe` (the machine's
     metadata) are seams for tests."""
-    workload = WORKLOADS[cfg.workload]
+    workload = cfg.spec
+    user = cfg.user_task
     started = clock()
     run_id = new_run_id(started)
     warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
     specs = worker_specs(cfg, run_id, warm_queue)
-    args = workload.args(cfg.task_ms, stub_address)
-    app = load.client_app(broker)
+    args = None if user else workload.args(cfg.task_ms, stub_address)
+    calls = (lambda i: (list(user.call(i).args), dict(user.call(i).kwargs))) if user else None
+    settings = cfg.app_info.settings if cfg.app_info is not None else {}
+    app = load.client_app(broker, settings.get("task_serializer") or "json")
     stall_s, timeout_s = _time_limits(cfg)
     load_before = os.getloadavg()
     batch = None
@@ -175,7 +184,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
                 # every worker warms on its own queue, as one worker alone would
                 published = {}
                 for spec in specs:
-                    published.update(load.publish(app, spec.queue, workload.task, args, cfg.warmup))
+                    published.update(load.publish(app, spec.queue, workload.task, args, cfg.warmup, calls))
                 warm = load.Batch(published)
                 load.watch(warm, reader, nodes, watcher(broker.pid), stall_s, timeout_s)
                 if warm.outcome == "interrupted":
@@ -186,7 +195,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
                 if failed:
                     raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
             load.declare(app, main_queue)
-            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks))
+            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
             sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
             load.release(app, main_queue, [s.nodename for s in specs], [s.queue for s in specs])
             load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
@@ -229,7 +238,10 @@ def _placement(cfg, broker):
 def settings_of(cfg, broker) -> RunSettings:
     """The run's `config` as recorded: its options, the broker, where it ran."""
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
-    return run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), _placement(cfg, broker))
+    backend = redact(broker.result_backend(cfg.result_backend))
+    if cfg.broker_from_app:  # the app's own result backend is kept
+        backend = (cfg.app_info.settings if cfg.app_info is not None else {}).get("result_backend")
+    return run_settings(cfg, info, backend, _placement(cfg, broker))
 
 
 def result_path(cfg, run_id):
@@ -237,5 +249,6 @@ def result_path(cfg, run_id):
         return cfg.json_path
     # Named by what ran: solo is always one slot, whatever -c said; several
     # workers are counted apart (-c is each worker's).
+    what = cfg.workload if cfg.user_task is None else cfg.user_task.task.rsplit(".", 1)[-1]
     shape = f"-w{cfg.workers}" if cfg.workers > 1 else ""
-    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{slots(cfg.pool, cfg.concurrency)}{shape}-{cfg.workload}.json"
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{slots(cfg.pool, cfg.concurrency)}{shape}-{what}.json"

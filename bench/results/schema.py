@@ -21,6 +21,13 @@ JSON format history (SCHEMA_VERSION):
       optional) add `schedule` and `open_loop` (see bench/analysis/openloop.py
       and bench/measure/openloop.py), and the status `producer-limited`;
       files without them read with both None.
+      Added later in version 2, optional (absent: None, or empty samples):
+      a run's `summary.task_cpu`, `summary.ceiling_estimated`,
+      `summary.above_estimated_ceiling`, `samples.cpu_s` (and `rss_bytes`
+      from `profile`); for a user's own task, `config.user_task`,
+      `config.app_settings`, `config.harness_overrides`,
+      `config.broker_source`, `config.task_profile`; a sweep point's `task`
+      and `profile`, a sweep's `user_task` and `task_profile`.
 """
 
 from __future__ import annotations
@@ -146,6 +153,18 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class TaskCPU:
+    """CPU time per task, where the pool makes it attributable."""
+
+    attribution: str  # "thread": each task's own thread CPU; "process": the worker's CPU per task (green pools)
+    p50_s: float | None = None  # CPU seconds per task, median (thread attribution only)
+    p90_s: float | None = None  # CPU seconds per task, 90th percentile (thread attribution only)
+    mean_s: float | None = None  # CPU seconds per task, mean; for "process", worker CPU / tasks
+    tasks: int | None = None  # tasks the figures cover
+    basis: str | None = None  # how it was measured, in words
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
 
@@ -164,6 +183,9 @@ class RunSummary:
     tasks_per_worker: tuple[int, ...] | None = None  # succeeded tasks each worker node ran, in node order
     load_average_before: tuple[float, ...] | None = None  # 1, 5, 15-minute load average before the run
     resources: Resources | None = None  # None: not sampled
+    task_cpu: TaskCPU | None = None  # CPU per task; None: not recorded (older files)
+    ceiling_estimated: bool | None = None  # the ceiling comes from a user task's profile
+    above_estimated_ceiling: bool | None = None  # above an estimated ceiling: a warning, not a bug
 
 
 @dataclass(frozen=True)
@@ -204,6 +226,11 @@ class RunSettings:
     cores: float | None = None  # cores the ceiling is based on
     placement: Placement | None = None  # CPU ids of worker, harness and broker
     broker: BrokerInfo | None = None  # which broker carried the tasks
+    user_task: dict | None = None  # a user's task: app, task, workdir, its calls' arguments (secrets redacted)
+    app_settings: dict | None = None  # a user's task: its app's own settings (URLs redacted)
+    harness_overrides: dict | None = None  # a user's task: the settings the harness replaced to measure
+    broker_source: str | None = None  # a user's task: whose broker it was, in words
+    task_profile: dict | None = None  # a user's task: {cpu_s, wait_s} per call, from its profile
 
 
 @dataclass(frozen=True)
@@ -232,6 +259,8 @@ class Samples:
     state: tuple[str, ...] = ()  # Celery state of each task
     errors: tuple[TaskError, ...] = ()  # the first 100
     missing_ids: tuple[str, ...] = ()  # the first 100, sorted
+    cpu_s: tuple[float | None, ...] = ()  # CPU s of each task's own thread; None where not attributable
+    rss_bytes: tuple[int | None, ...] | None = None  # the process's RSS after each task, bytes (profile only)
 
 
 @dataclass(frozen=True)
@@ -331,6 +360,8 @@ class PointSummary:
     worker_pss_peak_bytes: float | None = None  # bytes
     worker_rss_peak_bytes: float | None = None  # bytes
     load_average_1m_before: float | None = None  # 1-minute load average before each repeat, median
+    task: str | None = None  # a user's task: its registered name (workload "task")
+    profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
     workers: int = 1  # worker nodes, each with the pool and -c
     # The varied settings (--vary) other than workers, as (name, value as
     # written, broker URLs redacted), in the order the axes were given.
@@ -379,6 +410,8 @@ class SweepSettings:
     force: bool | None = None  # -c above the safe limit allowed
     # --vary axes, workers among them: ((setting, (value as written, ...)), ...); URLs redacted
     vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
+    task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
 
 
 @dataclass(frozen=True)
@@ -446,7 +479,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources"):
+        elif f.name in ("tasks", "resources", "task_cpu"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
@@ -454,10 +487,11 @@ def run_summary_to_json(summary: RunSummary) -> dict:
 
 
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
-    resources = data.get("resources")
+    resources, task_cpu = data.get("resources"), data.get("task_cpu")
     return _pick(
         RunSummary,
         data,
+        task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
@@ -493,6 +527,8 @@ def _samples_from_json(data: Mapping[str, Any]) -> Samples:
         state=tuple(data.get("state", ())),
         errors=tuple(TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
         missing_ids=tuple(data.get("missing_ids", ())),
+        cpu_s=tuple(data.get("cpu_s", ())),
+        rss_bytes=_tuple(data.get("rss_bytes")),
     )
 
 
@@ -573,6 +609,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         PointSummary,
         data,
         cpus=_tuple(data.get("cpus")) or None,
+        profile=_tuple(data.get("profile")),
         warnings=tuple(data.get("warnings", ())),
         settings=tuple((name, text) for name, text in data.get("settings") or ()),
         throughput=None

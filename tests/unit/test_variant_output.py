@@ -63,7 +63,7 @@ def test_each_combination_is_its_own_curve_and_verdict():
 
 def test_the_tables_name_the_shape_and_the_setting():
     summary = shaped_summary()
-    text = sweep_table(summary)
+    text = sweep_table(summary, analyze(summary))
     assert "gevent [2 workers, prefetch_multiplier=1]" in text
     assert "by total concurrency" in text
     rows = shapes_table_rows(summary)
@@ -89,7 +89,7 @@ def test_the_report_and_csv_carry_the_variant(tmp_path):
 
 def test_figures_have_a_line_per_combination_and_a_shapes_figure(tmp_path):
     summary = shaped_summary()
-    written = plot.figures(summary, tmp_path, analyze(summary).verdicts)
+    written = plot.figures(summary, tmp_path, analyze(summary))
     names = {p.name for p in written}
     assert "shapes-sleep-50ms.png" in names
     assert "throughput-sleep-50ms.png" in names

@@ -17,6 +17,7 @@ run time, in `main`), so `report`, `plot` and `compare` never load Celery.
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from bench import __version__
 from bench.commands import SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.harness import signals
+from bench.harness.urls import check_url as urls_check
 from bench.measure.config import (
     DEFAULT_LOGLEVEL,
     DEFAULT_OUTPUT_DIR,
@@ -384,6 +386,62 @@ def _add_broker(sub):
     _add_redis_server(brk)
 
 
+def _add_agent(sub):
+    agt = sub.add_parser(
+        "agent",
+        help="run on each worker host: start the workers of a harness's points (signed commands only)",
+        description="Wait on the broker for signed commands from a harness (run/sweep --hosts) and run the "
+        "workers of its points on this host. Needs CELERY_BENCH_SECRET (the same on every host). "
+        "Ctrl-C or SIGTERM stops it and everything it started.",
+    )
+    agt.add_argument("--broker", metavar="URL", required=True, help="the broker the harness uses")
+    agt.add_argument("--name", metavar="NAME", help="this host's name for --hosts (default: the hostname)")
+    agt.add_argument(
+        "--allow-app",
+        metavar="MODULE",
+        action="append",
+        dest="allow_apps",
+        help="a Celery app this agent may start workers for; repeat for more (default: proj)",
+    )
+    agt.add_argument("--cpus", type=_whole_list_of_ids, metavar="LIST", help="pin every worker to these CPU ids")
+
+
+def _whole_list_of_ids(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated CPU ids, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated CPU ids (0 or more), got {text!r}")
+    return values
+
+
+def _add_agents(sub):
+    ags = sub.add_parser(
+        "agents",
+        help="list the agents that answer on a broker, with cores, versions and clock offset",
+        description="Ask every agent on the broker who it is (signed with CELERY_BENCH_SECRET), and "
+        "measure its clock offset by round trips through the broker.",
+    )
+    ags.add_argument("--broker", metavar="URL", required=True, help="the broker the agents use")
+
+
+def configure_agent(args):
+    from bench.fleet.agent import config_from  # light: no Celery worker is started here
+
+    return config_from(args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"))
+
+
+def configure_agents(args):
+    from bench.fleet.signing import SECRET_ENV, check_secret
+
+    urls_check(args.broker)
+    secret, why = check_secret(os.environ.get(SECRET_ENV))
+    if secret is None:
+        raise UsageError(why)
+    return args.broker, secret
+
+
 def create_parser():
     parser = _Parser(
         prog="python -m bench",
@@ -487,6 +545,8 @@ COMMANDS = {
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
     "broker": Command(_add_broker, lambda args: args.redis_server),
+    "agent": Command(_add_agent, configure_agent),
+    "agents": Command(_add_agents, configure_agents),
 }
 
 

@@ -87,6 +87,13 @@ def _whole_list(text):
     return values
 
 
+def _host_names(text):
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected agent names separated by commas, or all; got {text!r}")
+    return names
+
+
 def _names(known):
     def parse(text):
         names = [v.strip() for v in text.split(",") if v.strip()]
@@ -229,6 +236,13 @@ def _add_run(sub):
     )
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
+    run.add_argument_group("several hosts").add_argument(
+        "--hosts",
+        type=_host_names,
+        metavar="NAME1,NAME2",
+        help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
+        "answers) instead of here; needs --broker and CELERY_BENCH_SECRET",
+    )
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
@@ -480,8 +494,13 @@ def configure_run(args):
             output_dir=args.output_dir,
             json_path=args.json,
             force=args.force,
+            hosts=args.hosts,
         )
     )
+    if cfg.hosts:
+        from bench.fleet.remote import check_hosts_request  # light: nothing starts here
+
+        check_hosts_request(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get("CELERY_BENCH_SECRET"))
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(

@@ -11,9 +11,25 @@ from bench.output import terminal
 
 
 def execute(cfg):
+    if cfg.hosts:
+        return _on_hosts(cfg)
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
         measured = runner.measure(cfg, broker, stub, progress)
     print(terminal.run_summary(measured.result))
+    print(f"\nresult: {measured.path}")
+    return 0
+
+
+def _on_hosts(cfg):
+    """The workers on agents (bench/fleet): same summary, plus the hosts."""
+    from bench.fleet import remote
+    from bench.fleet.signing import SECRET_ENV
+
+    secret = os.environ[SECRET_ENV].encode()  # checked by the CLI
+    with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
+        measured = remote.measure_on_hosts(cfg, broker, secret, progress)
+    print(terminal.run_summary(measured.result))
+    print(remote.hosts_text(measured.result))
     print(f"\nresult: {measured.path}")
     return 0
 

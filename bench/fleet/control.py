@@ -53,6 +53,7 @@ class Control:
         self.producer = None
         self.consumer = None
         self._inbox = []
+        self._by_nonce: dict = {}  # verified answers not yet asked for: command nonce -> {agent: body}
 
     def __enter__(self):
         self.conn.ensure_connection(max_retries=2, interval_start=0, interval_step=0.5, timeout=10)
@@ -95,8 +96,10 @@ class Control:
                     body = self.verifier.verify(payload, self.wall())
                 except Refused:
                     continue  # an answer nobody signed with our secret is ignored
-                if body.get("re") == nonce:
-                    found[body.get("from")] = body
+                if len(self._by_nonce) > 10_000:  # lease renewals' answers, never asked for
+                    self._by_nonce.clear()
+                self._by_nonce.setdefault(body.get("re"), {})[body.get("from")] = body
+            found.update(self._by_nonce.pop(nonce, {}))
             if want is not None and len(found) >= want:
                 break
             left = until - time.monotonic()

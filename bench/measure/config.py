@@ -85,6 +85,7 @@ class RunConfig:
     json_path: Path | None  # None: a name made from the config under output_dir
     cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
+    hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
 
     @property
     def slots(self):
@@ -216,6 +217,7 @@ def build_run_config(
     force=False,
     cores=None,
     cpus=None,
+    hosts=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -249,4 +251,5 @@ def build_run_config(
         json_path=Path(json_path) if json_path else None,
         cores=cores,
         cpus=cpus,
+        hosts=tuple(hosts) if hosts else None,
     )

@@ -204,6 +204,7 @@ class Samples:
     state: tuple[str, ...] = ()  # Celery state of each task
     errors: tuple[TaskError, ...] = ()  # the first 100
     missing_ids: tuple[str, ...] = ()  # the first 100, sorted
+    host: tuple[str, ...] | None = None  # the agent of each task (run --hosts); None: all local
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,21 @@ class Metadata:
 
 
 @dataclass(frozen=True)
+class HostClock:
+    """One agent of a run on several hosts (run --hosts), and its clock."""
+
+    name: str  # the agent's --name
+    hostname: str  # its machine
+    cores: float  # cores its workers could use
+    workers: int  # worker nodes it ran
+    tasks: int  # measured tasks it reported
+    offset_s: float  # its clock minus the harness's, s (its times were converted with it)
+    error_s: float  # the offset is within +/- this, s (half the smallest round trip)
+    probes: int  # round trips the estimate came from
+    bound_too_wide: bool  # error_s above 1% of the measured window
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One run's result document."""
 
@@ -235,6 +251,7 @@ class RunResult:
     samples: Samples | None = None  # None: nothing was measured
     run_id: str | None = None  # UTC start and a random tag
     schema_version: int = SCHEMA_VERSION  # of the file it was read from
+    hosts: tuple[HostClock, ...] | None = None  # the agents of a run --hosts; None: workers ran here
 
     @property
     def ok(self):
@@ -433,6 +450,7 @@ def _samples_from_json(data: Mapping[str, Any]) -> Samples:
         state=tuple(data.get("state", ())),
         errors=tuple(TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
         missing_ids=tuple(data.get("missing_ids", ())),
+        host=_tuple(data.get("host")),
     )
 
 
@@ -447,7 +465,12 @@ def metadata_from_json(data: Mapping[str, Any] | None) -> Metadata | None:
 
 
 def run_to_json(result: RunResult) -> dict:
-    """The run's document, as written (always the current SCHEMA_VERSION)."""
+    """The run's document, as written (always the current SCHEMA_VERSION).
+    `hosts` and the samples' `host` only for a run on agents."""
+    samples = None if result.samples is None else _plain(result.samples)
+    if samples is not None and samples.get("host") is None:
+        del samples["host"]
+    extra = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": RUN,
@@ -455,8 +478,9 @@ def run_to_json(result: RunResult) -> dict:
         "status": _plain(result.status),
         "config": _plain(result.config),
         "summary": None if result.summary is None else run_summary_to_json(result.summary),
-        "samples": None if result.samples is None else _plain(result.samples),
+        "samples": samples,
         "metadata": metadata_to_json(result.metadata),
+        **extra,
     }
 
 
@@ -472,6 +496,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         samples=None if samples is None else _samples_from_json(samples),
         run_id=data.get("run_id"),
         schema_version=data["schema_version"],
+        hosts=None if data.get("hosts") is None else tuple(_pick(HostClock, h) for h in data["hosts"]),
     )
 
 

@@ -26,6 +26,8 @@ from typing import Any
 from bench import __version__
 from bench.commands import SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
+from bench.fleet.options import agent_config, hosts_secret
+from bench.fleet.signing import SECRET_ENV, check_secret
 from bench.harness import signals
 from bench.harness.urls import check_url as urls_check
 from bench.measure.config import (
@@ -241,7 +243,7 @@ def _add_run(sub):
         type=_host_names,
         metavar="NAME1,NAME2",
         help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
-        "answers) instead of here; needs --broker and CELERY_BENCH_SECRET",
+        "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
     )
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
@@ -441,14 +443,10 @@ def _add_agents(sub):
 
 
 def configure_agent(args):
-    from bench.fleet.agent import config_from  # light: no Celery worker is started here
-
-    return config_from(args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"))
+    return agent_config(args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"))
 
 
 def configure_agents(args):
-    from bench.fleet.signing import SECRET_ENV, check_secret
-
     urls_check(args.broker)
     secret, why = check_secret(os.environ.get(SECRET_ENV))
     if secret is None:
@@ -498,9 +496,7 @@ def configure_run(args):
         )
     )
     if cfg.hosts:
-        from bench.fleet.remote import check_hosts_request  # light: nothing starts here
-
-        check_hosts_request(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get("CELERY_BENCH_SECRET"))
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get("CELERY_BENCH_SECRET"))
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(

@@ -6,6 +6,8 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from bench.fleet import remote
+from bench.fleet.signing import SECRET_ENV
 from bench.measure import runner
 from bench.output import terminal
 
@@ -22,9 +24,6 @@ def execute(cfg):
 
 def _on_hosts(cfg):
     """The workers on agents (bench/fleet): same summary, plus the hosts."""
-    from bench.fleet import remote
-    from bench.fleet.signing import SECRET_ENV
-
     secret = os.environ[SECRET_ENV].encode()  # checked by the CLI
     with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
         measured = remote.measure_on_hosts(cfg, broker, secret, progress)

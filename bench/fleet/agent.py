@@ -24,6 +24,7 @@ from kombu import Connection, Consumer, Producer
 from bench import __version__
 from bench.errors import RunFailed
 from bench.fleet import protocol
+from bench.fleet.options import NAME, AgentConfig
 from bench.fleet.signing import Refused, Verifier, sign
 from bench.harness import broker as broker_mod
 from bench.harness import scratch, signals, worker
@@ -34,16 +35,7 @@ from bench.workloads import POOLS
 
 DRAIN_S = 0.25  # how often the loop looks at the lease, s
 MAX_WORKERS = 64
-SAFE_NAME = protocol.NAME
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    broker_url: str  # with credentials: never printed (redacted)
-    name: str  # this agent's name, unique on the broker
-    allow_apps: tuple[str, ...]  # the Celery apps it may start workers for
-    cpus: tuple[int, ...] | None  # pin every worker to these CPU ids; None: not pinned
-    secret: bytes  # CELERY_BENCH_SECRET
+SAFE_NAME = NAME
 
 
 @dataclass
@@ -282,22 +274,3 @@ def serve(cfg: AgentConfig):
             with contextlib.suppress(Exception):
                 protocol.agent_queue(cfg.name).bind(conn.default_channel).delete()
     return 0
-
-
-def config_from(broker_url, name, allow_apps, cpus, secret_text):
-    """The agent's config, or UsageError: nothing starts without a secret."""
-    from bench.errors import UsageError
-    from bench.fleet.signing import SECRET_ENV, check_secret
-
-    secret, why = check_secret(secret_text)
-    if secret is None:
-        raise UsageError(f"{why} (export {SECRET_ENV}=... on the harness and every agent)")
-    name = name or socket.gethostname().split(".")[0]
-    if not SAFE_NAME.match(name):
-        raise UsageError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
-    if cpus:
-        unknown = sorted(set(cpus) - set(os.sched_getaffinity(0)))
-        if unknown:
-            raise UsageError(f"--cpus: CPU {unknown[0]} is not usable here (usable: {sorted(os.sched_getaffinity(0))})")
-    apps = tuple(allow_apps or ("proj",))
-    return AgentConfig(broker_url, name, apps, tuple(cpus) if cpus else None, secret)

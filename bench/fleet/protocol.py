@@ -10,17 +10,17 @@ answer cannot be replayed to another command."""
 import base64
 import json
 import os
-import re
 import time
 import zlib
 
 from kombu import Exchange, Queue
 
+from bench.fleet.options import NAME  # noqa: F401  (the names agents accept)
+
 EXCHANGE = Exchange("celery-bench.fleet", type="direct", durable=False)
 EVERY_AGENT = Exchange("celery-bench.fleet.all", type="fanout", durable=False)
 AGENT_PREFIX = "celery-bench.agent."
 REPLY_PREFIX = "celery-bench.reply."
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # A test-only shift of the agent's clock, s: the harness must find it again.
 TEST_CLOCK_OFFSET_ENV = "CELERY_BENCH_TEST_CLOCK_OFFSET_S"
 # The agent stops its workers when the harness has not renewed the lease for

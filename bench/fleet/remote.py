@@ -14,7 +14,7 @@ import time
 from kombu.utils.uuid import uuid
 
 from bench.analysis.stats import TaskRecord
-from bench.errors import Interrupted, RunFailed, UsageError
+from bench.errors import Interrupted, RunFailed
 from bench.fleet import clock, protocol
 from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, Control
 from bench.harness import machine, signals
@@ -23,6 +23,7 @@ from bench.harness.worker import READY_TIMEOUT_S
 from bench.measure import load
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.measure.runner import Measured, new_run_id, result_path
+from bench.measure.runner import _time_limits as time_limits
 from bench.results.io import write_run
 from bench.results.schema import BrokerInfo, HostClock, utc_now
 from bench.workloads import WORKLOADS, Ceiling, ceiling
@@ -147,12 +148,6 @@ class Fleet:
             return "interrupted", "interrupted by a signal", None
 
 
-def _stall_timeout(cfg):
-    from bench.measure.runner import _time_limits  # the local runner's limits, the same rule
-
-    return _time_limits(cfg)
-
-
 def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, describe=machine.describe):
     """Measure one point with its workers on the agents `cfg.hosts`; write
     the result and return it (RunFailed / Interrupted as runner.measure)."""
@@ -162,7 +157,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     prefix = f"celery-bench.{run_id}."
     main_queue = f"{prefix}measured"
     args = workload.args(cfg.task_ms, None)
-    stall_s, timeout_s = _stall_timeout(cfg)
+    stall_s, timeout_s = time_limits(cfg)  # the local runner's rule
     per_host = getattr(cfg, "workers", None) or 1  # --workers N per host (the shapes issue)
     load_before = os.getloadavg()
     app = load.client_app(broker)
@@ -293,23 +288,3 @@ def hosts_text(result):
                 "more than 1% of the measured window; lengthen the run (--tasks)"
             )
     return "\n".join(lines)
-
-
-def check_hosts_request(hosts, broker_url, workload, secret_text):
-    """The secret for a run on agents, or UsageError saying what is missing."""
-    from bench.fleet.signing import SECRET_ENV, check_secret
-
-    if broker_url is None:
-        raise UsageError(
-            "--hosts: the agents need a broker they can reach; give --broker URL (for example the one "
-            "`python -m bench broker --listen ADDRESS` prints)"
-        )
-    if WORKLOADS[workload].needs_stub:
-        raise UsageError(f"--hosts: the {workload} workload's stub server runs on this host only; choose another")
-    secret, why = check_secret(secret_text)
-    if secret is None:
-        raise UsageError(f"--hosts: {why} (export {SECRET_ENV}=... as for the agents)")
-    bad = [h for h in hosts if h != "all" and not protocol.NAME.match(h)]
-    if bad or not hosts:
-        raise UsageError(f"--hosts: expected agent names separated by commas, or all; got {','.join(hosts)!r}")
-    return secret

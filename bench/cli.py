@@ -17,6 +17,7 @@ run time, in `main`), so `report`, `plot` and `compare` never load Celery.
 
 import argparse
 import importlib
+import ipaddress
 import os
 import sys
 from dataclasses import dataclass
@@ -87,6 +88,13 @@ def _whole_list(text):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
     return values
+
+
+def _address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address of this host, got {text!r}") from None
 
 
 def _host_names(text):
@@ -397,9 +405,17 @@ def _add_broker(sub):
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
-        description="Start the private broker and keep it until Ctrl-C, to run the tutorial's worker by hand.",
+        description="Start the private broker and keep it until Ctrl-C, to run the tutorial's worker by hand, "
+        "or to serve a fleet of agents (--listen).",
     )
     _add_redis_server(brk)
+    brk.add_argument(
+        "--listen",
+        type=_address,
+        metavar="ADDRESS",
+        help="also listen on this address of this host, for agents on other hosts (still password-protected; "
+        "default: 127.0.0.1 only)",
+    )
 
 
 def _add_agent(sub):
@@ -559,7 +575,7 @@ COMMANDS = {
     "plot": Command(_add_plot, lambda args: args.sweep_dir),
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
-    "broker": Command(_add_broker, lambda args: args.redis_server),
+    "broker": Command(_add_broker, lambda args: (args.redis_server, args.listen)),
     "agent": Command(_add_agent, configure_agent),
     "agents": Command(_add_agents, configure_agents),
 }

@@ -79,6 +79,11 @@ class Control:
     def send(self, to, op, **args):
         """Publish one signed command; its nonce (to match the answers)."""
         message = sign(self.secret, {"op": op, "to": to, "reply_to": self.reply.name, **args}, self.wall())
+        return self.publish(to, message)
+
+    def publish(self, to, message):
+        """Put one message, as it is, on agent `to`'s queue ("*": every
+        agent's); its nonce."""
         if to == "*":
             everyone = protocol.EVERY_AGENT
             self.producer.publish(message, exchange=everyone, routing_key="", declare=[everyone])

@@ -206,6 +206,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
             for name in names:
                 app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
             outcome, detail, lost = fleet.wait_for(tag, cfg.tasks, stall_s, timeout_s, progress)
+            if lost:
+                fleet.started.remove(lost)  # nobody to tell to stop: its workers died with it
             for name in names:
                 if name == lost:
                     continue
@@ -267,7 +269,11 @@ def _release(app, queue, nodenames):
         answered.update(reply)
     missing = [n for n in nodenames if "ok" not in answered.get(n, {})]
     if missing:
-        raise RunFailed(f"worker {missing[0]} did not take the measured queue within {load.CONTROL_TIMEOUT_S:.0f} s")
+        host = missing[0].rpartition("@")[2]
+        raise RunFailed(
+            f"worker {missing[0]} on agent {host} did not take the measured queue within "
+            f"{load.CONTROL_TIMEOUT_S:.0f} s (is agent {host} still running?)"
+        )
 
 
 def hosts_text(result):

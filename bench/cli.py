@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
 from bench.commands import SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.fleet.options import agent_config, hosts_secret
@@ -551,6 +552,92 @@ def configure_sweep(args):
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
 
 
+def _add_ab(sub):
+    ab = sub.add_parser(
+        "ab",
+        help="A/B: measure two revisions, interpreters or settings here, interleaved, and compare them",
+        description=(
+            "Measure a baseline and a candidate on this machine in one go: every point's repeats alternate "
+            "between the sides in a balanced order (ABBA...), each in a fresh worker; each side's repeats are "
+            "written as a sweep directory, and the two are decided exactly as `compare` decides. A SPEC is "
+            "comma-separated items: rev=REV (a git revision of the project, checked out into a temporary "
+            "worktree the worker imports the app from), python=PATH (the worker's interpreter or virtualenv), "
+            "NAME=VALUE (a setting: prefetch_multiplier, result_backend, broker); a bare item is an "
+            "interpreter when the path exists, else a revision. Exit codes as for compare."
+        ),
+    )
+    ab.add_argument("--baseline", required=True, metavar="SPEC", help="e.g. HEAD~1, or rev=main,python=.venv-old")
+    ab.add_argument("--candidate", required=True, metavar="SPEC", help="e.g. HEAD, or prefetch_multiplier=1")
+    ab.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the project under test: its git repository holds the revisions, its app is what the worker "
+        "imports (default: the current directory)",
+    )
+    matrix = ab.add_argument_group("the points (as for sweep)")
+    matrix.add_argument(
+        "--pools", type=_names(POOLS), metavar="LIST", help=f"comma-separated pools (default: {AB_POOLS[0]})"
+    )
+    matrix.add_argument("--concurrency", type=_whole_list, metavar="LIST", help="comma-separated -c values")
+    matrix.add_argument(
+        "--workloads",
+        type=_names(WORKLOADS),
+        metavar="LIST",
+        help=f"comma-separated workloads (default: {AB_WORKLOADS[0]})",
+    )
+    _add_task_ms(matrix)
+    how = ab.add_argument_group("how hard")
+    how.add_argument("--profile", choices=list(PROFILES), help=f"as for sweep (default: {AB_PROFILE})")
+    how.add_argument(
+        "--repeats", type=_whole(3), help="repeats a side per point, at least 3 (default: the profile's least)"
+    )
+    how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    _add_worker_options(ab)
+    _add_broker_options(ab)
+    decide = ab.add_argument_group("the decision (as for compare)")
+    decide.add_argument(
+        "--threshold",
+        type=compare.parse_percent,
+        default=compare.DEFAULT_THRESHOLD,
+        metavar="PERCENT",
+        help=f"the smallest change that counts, in percent (default: {compare.DEFAULT_THRESHOLD * 100:g})",
+    )
+    decide.add_argument("--format", choices=compare.FORMATS, default="text", help="text (default) or markdown")
+    decide.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable")
+    _add_output_dir(ab.add_argument_group("output"), "ab-<stamp>/ is made in here")
+
+
+def configure_ab(args):
+    sweep_cfg = build_sweep_config(
+        **_given(
+            pools=args.pools or AB_POOLS,
+            workloads=args.workloads or AB_WORKLOADS,
+            concurrency=args.concurrency,
+            task_ms=args.task_ms,
+            profile=args.profile or AB_PROFILE,
+            repeats=args.repeats,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            prefetch_multiplier=args.prefetch_multiplier,
+            result_backend=args.result_backend,
+            seed=args.seed,
+            force=args.force,
+        )
+    )
+    cfg = build_ab_config(
+        baseline=args.baseline,
+        candidate=args.candidate,
+        sweep=sweep_cfg,
+        project=args.project,
+        output_dir=args.output_dir or DEFAULT_OUTPUT_DIR,
+        threshold=args.threshold,
+        fmt=args.format,
+        fail_on_unstable=args.fail_on_unstable,
+    )
+    check_writable(cfg.output_dir)
+    return cfg
+
+
 def configure_compare(args):
     return compare.build_compare_config(
         baseline=args.baseline,
@@ -576,6 +663,7 @@ COMMANDS = {
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
     "broker": Command(_add_broker, lambda args: (args.redis_server, args.listen)),
+    "ab": Command(_add_ab, configure_ab),
     "agent": Command(_add_agent, configure_agent),
     "agents": Command(_add_agents, configure_agents),
 }

@@ -33,10 +33,14 @@ class WorkerSpec:
     loglevel: str
     result_backend: str  # "none" or "broker" (see Broker.result_backend)
     cpus: tuple[int, ...] | None = None  # pin the worker tree to these CPUs
+    # The project under test: `-A proj` is imported from here (cwd, first on
+    # PYTHONPATH); `ab` points it at a git worktree of another revision.
+    project_root: Path = PROJECT_ROOT
+    python: str = sys.executable  # the worker's interpreter (`ab` runs a side's virtualenv)
 
     def argv(self):
         return [
-            sys.executable,
+            self.python,
             "-m",
             "celery",
             "-A",
@@ -103,14 +107,14 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
         CELERY_BROKER_URL=broker.url,
         CELERY_RESULT_BACKEND=broker.result_backend(spec.result_backend),
         BENCH_RECORD_DIR=str(record_dir),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
     with Path(log_path).open("wb") as log:
         popen = subprocess.Popen(
             spec.argv(),
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=spec.project_root,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -85,6 +85,8 @@ class RunConfig:
     json_path: Path | None  # None: a name made from the config under output_dir
     cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
+    project_root: Path | None = None  # where the worker imports the app from; None: this checkout
+    worker_python: str | None = None  # the worker's interpreter; None: the harness's own
     hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
 
     @property

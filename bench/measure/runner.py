@@ -80,7 +80,18 @@ def worker_spec(cfg, run_id, queue):
         loglevel=cfg.loglevel,
         result_backend=cfg.result_backend,
         cpus=cfg.cpus,
+        **_side_of(cfg),
     )
+
+
+def _side_of(cfg):
+    """The worker's project root and interpreter, where `ab` sets them."""
+    side = {}
+    if cfg.project_root is not None:
+        side["project_root"] = Path(cfg.project_root)
+    if cfg.worker_python is not None:
+        side["python"] = cfg.worker_python
+    return side
 
 
 @contextlib.contextmanager

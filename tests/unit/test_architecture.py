@@ -26,6 +26,7 @@ LAYERS = (
     ("measure",),
     ("fleet",),
     ("sweep",),
+    ("ab",),
     ("output",),
     ("commands",),
     ("cli",),

@@ -1,5 +1,7 @@
-"""The CI workflow runs the commands that tox and the tests run, and a
-regression fails it."""
+"""The CI benchmark workflow calls one script, .ci/bench-ab, which runs
+`python -m bench ab` (base against head, measured in the same job) with
+options that parse, and lets a regression fail the job.
+(tests/integration/test_ab.py runs the script itself on two revisions.)"""
 
 import re
 import shlex
@@ -9,42 +11,61 @@ from bench.cli import create_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = (ROOT / ".github" / "workflows" / "bench.yml").read_text()
-TOX = (ROOT / "tox.ini").read_text()
+SCRIPT = ROOT / ".ci" / "bench-ab"
+README = (ROOT / "README.md").read_text()
 
 
 def workflow_commands():
     return re.findall(r"^\s+run: (.+)$", WORKFLOW, flags=re.M)
 
 
-def bench_argv(command):
-    """The arguments of `python -m bench ...`, up to a pipe."""
-    return shlex.split(command.split("python -m bench", 1)[1].split("|")[0])
+def script_ab_argv():
+    """The `python -m bench ab` command of the script, its line continuations
+    joined, with sample revisions for the shell's variables."""
+    text = SCRIPT.read_text().replace("\\\n", " ")
+    (line,) = [ln for ln in text.splitlines() if "python -m bench ab" in ln]
+    command = line.split("python -m bench", 1)[1].split(">")[0]
+    command = command.replace("$baseline", "BASE").replace("$candidate", "HEAD").replace('"$@"', "")
+    command = re.sub(r"\$\{BENCH_AB_OUTPUT:-([^}]+)\}", r"\1", command)
+    return shlex.split(command)
 
 
-def without_output_dir(argv):
-    at = argv.index("--output-dir")
-    return argv[:at] + argv[at + 2 :]
+def test_the_workflow_runs_only_the_ab_script():
+    assert workflow_commands() == ['.ci/bench-ab --install "$BASE_SHA" "$HEAD_SHA"']
 
 
-def test_the_workflow_installs_as_the_readme_does():
-    assert "pip install -e '.[test]'" in workflow_commands()
+def test_the_workflow_needs_no_self_hosted_runner_and_no_stored_baseline():
+    assert "runs-on: ubuntu-latest" in WORKFLOW
+    assert "self-hosted" not in WORKFLOW
+    assert "ci-baseline" not in WORKFLOW
+    assert "fetch-depth: 0" in WORKFLOW  # the base commit must be in the clone
 
 
-def test_the_workflow_sweep_is_the_tox_sweep():
-    (sweep,) = [c for c in workflow_commands() if "python -m bench sweep" in c]
-    (tox_sweep,) = re.findall(r"^commands = (python -m bench sweep .+)$", TOX, flags=re.M)
-    assert without_output_dir(bench_argv(sweep)) == without_output_dir(bench_argv(tox_sweep))
+def test_the_workflow_measures_the_pull_request_head_against_its_base():
+    assert "BASE_SHA: ${{ github.event.pull_request.base.sha" in WORKFLOW
+    assert "HEAD_SHA: ${{ github.event.pull_request.head.sha" in WORKFLOW
 
 
-def test_the_workflow_compare_parses_and_posts_markdown():
-    (compare,) = [c for c in workflow_commands() if "python -m bench compare" in c]
-    args = create_parser().parse_args(bench_argv(compare))
+def test_the_script_is_executable_and_stops_on_errors():
+    assert SCRIPT.stat().st_mode & 0o111
+    assert "set -euo pipefail" in SCRIPT.read_text()
+
+
+def test_the_script_installs_as_the_readme_does():
+    assert "pip install -e ." in SCRIPT.read_text()
+    assert "pip install -e . &&" in README
+
+
+def test_the_script_ab_command_parses_and_writes_markdown():
+    args = create_parser().parse_args(script_ab_argv())
+    assert args.command == "ab"
+    assert (args.baseline, args.candidate) == ("rev=BASE", "rev=HEAD")
     assert args.format == "markdown"
-    assert not args.allow_different_hosts
-    assert compare.endswith('| tee -a "$GITHUB_STEP_SUMMARY"')
+    assert args.profile == "quick"
 
 
-def test_a_regression_fails_the_compare_step():
-    step = WORKFLOW[WORKFLOW.index("- name: Compare with the baseline") :]
-    assert "continue-on-error: false" in step
-    assert "shell: bash" in step  # -eo pipefail: the exit code survives the pipe into tee
+def test_the_script_posts_the_markdown_and_keeps_ab_exit_code():
+    text = SCRIPT.read_text()
+    assert '>>"$GITHUB_STEP_SUMMARY"' in text
+    assert "|| status=$?" in text
+    assert text.rstrip().endswith('exit "$status"')

@@ -43,7 +43,10 @@ def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatc
         argv = shlex.split(command)
         args = parser.parse_args(argv)
         assert args.command == argv[0]
+        if args.command == "ab":  # its revisions are this checkout's
+            monkeypatch.chdir(ROOT)
         request = COMMANDS[args.command].configure(args)
+        monkeypatch.chdir(tmp_path)
         if args.command == "run":
             assert isinstance(request, RunConfig)
         if args.command == "sweep":

@@ -1,0 +1,1 @@
+"""A/B benchmarks: two sides measured interleaved on one machine, decided by compare."""

@@ -230,14 +230,24 @@ class Agent:
             message.ack()
             reply_to, answer = self.handle(payload)
             if reply_to:
-                producer.publish(answer, routing_key=reply_to, declare=[protocol.EXCHANGE], retry=True)
+                producer.publish(
+                    answer,
+                    routing_key=reply_to,
+                    declare=[protocol.EXCHANGE],
+                    retry=True,
+                    retry_policy={"max_retries": 3, "interval_start": 0, "interval_step": 0.5},
+                )
 
         queues = [protocol.agent_queue(self.cfg.name), protocol.broadcast_queue(self.cfg.name)]
         with Consumer(conn, queues, callbacks=[on_message], accept=["json"]):
             while True:
                 signals.raise_if_stopping()
-                with contextlib.suppress(TimeoutError, socket.timeout):
+                try:
                     conn.drain_events(timeout=DRAIN_S)
+                except TimeoutError:
+                    pass
+                except conn.connection_errors as exc:
+                    raise RunFailed(f"agent {self.cfg.name} lost the broker: {exc}") from None
                 self.check_lease()
 
 

@@ -115,6 +115,8 @@ class Control:
                 self.conn.drain_events(timeout=min(left, 0.2))
             except TimeoutError:
                 pass
+            except self.conn.connection_errors as exc:
+                raise RunFailed(f"lost the broker while waiting for the agents: {exc}") from None
         return found
 
     def _take(self):

@@ -139,3 +139,29 @@ def test_the_hosts_survive_the_result_document():
     with_hosts = dataclasses.replace(result, hosts=(HostClock("a", "h", 1.0, 1, 40, 0.25, 0.002, 15, False),))
     assert run_from_json(run_to_json(with_hosts)).hosts == with_hosts.hosts
     assert "hosts" not in run_to_json(result)
+
+
+@pytest.mark.usefixtures("nothing_is_started")
+@pytest.mark.parametrize(
+    ("argv", "secret", "said"),
+    [
+        (["run", "--hosts", "a,b"], "s" * 20, "--hosts: the agents need a broker"),
+        (["run", "--hosts", "a", "--broker", "redis://127.0.0.1:1/0"], None, "CELERY_BENCH_SECRET is not set"),
+        (["run", "--hosts", "a;rm", "--broker", "redis://127.0.0.1:1/0"], "s" * 20, "expected agent names"),
+        (["agent", "--broker", "redis://127.0.0.1:1/0"], None, "CELERY_BENCH_SECRET is not set"),
+        (["agent", "--broker", "redis://127.0.0.1:1/0", "--name", "a b"], "s" * 20, "--name"),
+        (["agents", "--broker", "redis://127.0.0.1:1/0"], "short", "too short"),
+        (["broker", "--listen", "somewhere"], None, "expected an IP address"),
+    ],
+)
+def test_bad_fleet_input_is_one_line_and_exit_2(argv, secret, said, monkeypatch, capsys):
+    from bench.cli import main
+
+    if secret is None:
+        monkeypatch.delenv("CELERY_BENCH_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("CELERY_BENCH_SECRET", secret)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert len(err.strip().splitlines()) == 1

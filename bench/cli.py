@@ -197,6 +197,16 @@ def _add_broker_options(parser):
     _add_redis_server(group)
 
 
+def _add_hosts(parser):
+    parser.add_argument_group("several hosts").add_argument(
+        "--hosts",
+        type=_host_names,
+        metavar="NAME1,NAME2",
+        help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
+        "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
+    )
+
+
 def _add_output_dir(group, what):
     group.add_argument("--output-dir", metavar="DIR", help=f"{what} (default: {DEFAULT_OUTPUT_DIR})")
 
@@ -247,13 +257,7 @@ def _add_run(sub):
     )
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
-    run.add_argument_group("several hosts").add_argument(
-        "--hosts",
-        type=_host_names,
-        metavar="NAME1,NAME2",
-        help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
-        "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
-    )
+    _add_hosts(run)
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
@@ -273,6 +277,7 @@ _SWEEP_OPTIONS = (
     "result_backend",
     "force",
     "redis_server",
+    "hosts",
 )
 
 
@@ -326,6 +331,7 @@ def _add_sweep(sub):
     how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
     _add_worker_options(swp)
     _add_broker_options(swp)
+    _add_hosts(swp)
     where = swp.add_argument_group("output")
     _add_output_dir(where, "the sweep's directory is made in here")
     where.add_argument(
@@ -531,6 +537,8 @@ def configure_sweep(args):
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
         target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        if cfg.hosts and not args.dry_run:
+            hosts_secret(cfg.hosts, args.broker, cfg.workloads[0], os.environ.get(SECRET_ENV))
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     cfg = build_sweep_config(
         **_given(
@@ -547,8 +555,14 @@ def configure_sweep(args):
             result_backend=args.result_backend,
             seed=args.seed,
             force=args.force,
+            hosts=args.hosts,
         )
     )
+    if cfg.hosts:
+        if cfg.cpu_counts:
+            raise UsageError("--cpus pins workers here; with --hosts each agent pins its own (agent --cpus)")
+        for workload in cfg.workloads:
+            hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV))
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
 
 

@@ -43,6 +43,14 @@ def agent_config(broker_url, name, allow_apps, cpus, secret_text):
     return AgentConfig(broker_url, name, apps, tuple(cpus) if cpus else None, secret)
 
 
+def secret_from_env():
+    """The shared secret (checked by the CLI before anything started)."""
+    secret, why = check_secret(os.environ.get(SECRET_ENV))
+    if secret is None:
+        raise UsageError(why)
+    return secret
+
+
 def hosts_secret(hosts, broker_url, workload, secret_text):
     """The secret for a run on agents, or UsageError saying what is missing."""
     if broker_url is None:

@@ -344,6 +344,7 @@ class SweepSettings:
     result_backend: str | None = None  # none | broker
     seed: int | None = None  # of the run order
     force: bool | None = None  # -c above the safe limit allowed
+    hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
 
 
 @dataclass(frozen=True)

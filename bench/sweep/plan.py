@@ -197,6 +197,7 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -225,6 +226,7 @@ def build_sweep_config(
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
+    hosts=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep)."""
@@ -252,6 +254,7 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        hosts=tuple(hosts) if hosts else None,
     )
 
 
@@ -286,6 +289,7 @@ def run_config_for(cfg, point, json_path=None):
         force=cfg.force,
         cores=point.cores,
         cpus=point.cpus,
+        hosts=cfg.hosts,
     )
 
 

@@ -383,3 +383,47 @@ def test_the_agent_stops_its_workers_when_the_harness_is_killed(fleet, tmp_path)
         if run.poll() is None:
             run.kill()
             run.wait(timeout=10)
+
+
+def test_a_sweep_on_two_hosts_stores_the_hosts_in_every_run(fleet, tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "sweep",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "a,b",
+            "--pools",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--workloads",
+            "sleep",
+            "--task-ms",
+            "20",
+            "--profile",
+            "quick",
+            "--repeats",
+            "1",
+            "--output-dir",
+            tmp_path,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=_env(os.environ[TAG]),
+    )
+    mode = fleet.net.mode
+    assert done.returncode == 0, (mode, done.stdout, done.stderr)
+    runs = sorted(tmp_path.glob("*/runs/*/*.json"))
+    assert runs, (mode, list(tmp_path.rglob("*")))
+    for path in runs:
+        doc = json.loads(path.read_text())
+        assert doc["status"]["state"] == "ok", (mode, doc["status"])
+        assert {h["name"] for h in doc["hosts"]} == {"a", "b"}, mode
+    manifest = json.loads(next(tmp_path.glob("*/manifest.json")).read_text())
+    assert manifest["config"]["hosts"] == ["a", "b"], mode

@@ -26,7 +26,8 @@ from typing import Any
 
 from bench import __version__
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
-from bench.commands import SweepRequest, sweep_dir
+from bench.analysis import capacity
+from bench.commands import CapacityRequest, SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.fleet.options import agent_config, hosts_secret
 from bench.fleet.signing import SECRET_ENV, check_secret
@@ -44,6 +45,7 @@ from bench.measure.config import (
     RESULT_BACKENDS,
     build_run_config,
 )
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -178,6 +180,43 @@ def _add_worker_options(parser, loglevel=False):
     )
 
 
+def _positive_number(what):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what} above 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_open_loop_options(parser):
+    group = parser.add_argument_group(
+        "open loop (a steady arrival rate instead of a pre-filled batch; latency from each task's scheduled send time)"
+    )
+    group.add_argument(
+        "--rate",
+        type=_positive_number("tasks per second"),
+        metavar="R",
+        help="send R tasks per second (default: none, a pre-filled batch drained at once)",
+    )
+    group.add_argument(
+        "--arrival",
+        choices=ARRIVALS,
+        help=f"uniform: evenly spaced; poisson: random gaps, as independent callers make (default: {DEFAULT_ARRIVAL})",
+    )
+    group.add_argument(
+        "--duration",
+        type=_positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
+        f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+    )
+
+
 def _add_redis_server(group):
     group.add_argument(
         "--redis-server",
@@ -218,18 +257,9 @@ def _add_sweep_dir(parser):
 # --- One builder per subcommand ---------------------------------------------
 
 
-def _add_run(sub):
-    run = sub.add_parser(
-        "run",
-        help="measure one worker at one concurrency",
-        description=(
-            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
-            "first and released at once; print throughput against the physical ceiling, latency, "
-            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
-            "(worker did not start, tasks failed or went missing); 2: bad input."
-        ),
-    )
-    what = run.add_argument_group("what to measure")
+def _add_point_options(parser):
+    """The point: pool, -c, workload and its size (run and capacity)."""
+    what = parser.add_argument_group("what to measure")
     what.add_argument("--pool", "-P", choices=POOLS, help=f"the worker's pool (default: {DEFAULT_POOL})")
     what.add_argument(
         "-c",
@@ -244,6 +274,21 @@ def _add_run(sub):
         help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + f" (default: {DEFAULT_WORKLOAD})",
     )
     _add_task_ms(what)
+    return what
+
+
+def _add_run(sub):
+    run = sub.add_parser(
+        "run",
+        help="measure one worker at one concurrency",
+        description=(
+            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
+            "first and released at once; print throughput against the physical ceiling, latency, "
+            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
+            "(worker did not start, tasks failed or went missing); 2: bad input."
+        ),
+    )
+    what = _add_point_options(run)
     what.add_argument(
         "--tasks",
         type=_whole(1),
@@ -255,12 +300,67 @@ def _add_run(sub):
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
+    _add_open_loop_options(run)
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
     _add_hosts(run)
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
+
+
+def _slo(text):
+    try:
+        return capacity.parse_slo(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_capacity(sub):
+    cap = sub.add_parser(
+        "capacity",
+        help="the highest arrival rate a pool and -c sustain within a latency objective",
+        description=(
+            "Measure the point's drain throughput, then search over arrival rates (open loop, in fresh "
+            "workers, with repeats at each) for the highest rate whose sojourn percentiles, measured from "
+            "each task's scheduled send time, meet every --slo. Prints the rate, the percentile there with "
+            "its 95% CI, every rate tried and a recommendation; writes it all as JSON. Exit 0: a rate was "
+            "found; 1: none meets the objective, or a run failed; 2: bad input."
+        ),
+    )
+    _add_point_options(cap)
+    goal = cap.add_argument_group("the objective and the search")
+    goal.add_argument(
+        "--slo",
+        type=_slo,
+        action="append",
+        required=True,
+        metavar="pNN=LIMIT",
+        help="a latency objective on the sojourn, e.g. p99=250ms (repeat for several; NN: 50, 90, 99, 99.9)",
+    )
+    goal.add_argument(
+        "--repeats",
+        type=_whole(1),
+        default=capacity.DEFAULT_REPEATS,
+        help=f"runs at each rate, each in a fresh worker (default: {capacity.DEFAULT_REPEATS})",
+    )
+    goal.add_argument(
+        "--max-rates",
+        type=_whole(2),
+        default=capacity.DEFAULT_MAX_RATES,
+        help=f"rates tried at most (default: {capacity.DEFAULT_MAX_RATES})",
+    )
+    goal.add_argument("--arrival", choices=ARRIVALS, help=f"(default: {DEFAULT_ARRIVAL})")
+    goal.add_argument(
+        "--duration",
+        type=_positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window of each run (default: {DEFAULT_DURATION_S:g})",
+    )
+    _add_worker_options(cap)
+    _add_broker_options(cap)
+    out = cap.add_argument_group("output")
+    _add_output_dir(out, "where the capacity JSON and each run's result go")
 
 
 # The options a sweep stores in its manifest: a resumed sweep keeps its own.
@@ -277,8 +377,21 @@ _SWEEP_OPTIONS = (
     "result_backend",
     "force",
     "redis_server",
+    "rates",
     "hosts",
 )
+
+
+def _rates(text):
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated tasks/s, got {text!r}") from None
+    if not values or not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated rates above 0, got {text!r}")
+    return tuple(sorted(set(values)))
 
 
 def _add_sweep(sub):
@@ -329,6 +442,14 @@ def _add_sweep(sub):
     )
     how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")
     how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    how.add_argument(
+        "--rates",
+        type=_rates,
+        metavar="R1,R2,...|auto",
+        help="after the drain repeats, run every point open loop at these arrival rates (tasks/s), or auto: "
+        "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
+        "(default: none)",
+    )
     _add_worker_options(swp)
     _add_broker_options(swp)
     _add_hosts(swp)
@@ -515,11 +636,16 @@ def configure_run(args):
             output_dir=args.output_dir,
             json_path=args.json,
             force=args.force,
+            rate=args.rate,
+            arrival=args.arrival,
+            duration=args.duration,
             hosts=args.hosts,
         )
     )
     if cfg.hosts:
-        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get("CELERY_BENCH_SECRET"))
+        if cfg.open_loop:
+            raise UsageError("--hosts measures the pre-filled batch; --rate (open loop) runs here only for now")
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(
@@ -555,15 +681,40 @@ def configure_sweep(args):
             result_backend=args.result_backend,
             seed=args.seed,
             force=args.force,
+            rates=args.rates,
             hosts=args.hosts,
         )
     )
     if cfg.hosts:
         if cfg.cpu_counts:
             raise UsageError("--cpus pins workers here; with --hosts each agent pins its own (agent --cpus)")
+        if cfg.rates:
+            raise UsageError("--rates (open loop) runs here only for now; leave it out with --hosts")
         for workload in cfg.workloads:
             hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV))
     return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
+
+
+def configure_capacity(args):
+    cfg = build_run_config(
+        **_given(
+            pool=args.pool,
+            concurrency=args.concurrency,
+            workload=args.workload,
+            task_ms=args.task_ms,
+            prefetch_multiplier=args.prefetch_multiplier,
+            broker=args.broker,
+            redis_server=args.redis_server,
+            result_backend=args.result_backend,
+            output_dir=args.output_dir,
+            force=args.force,
+            rate=1.0,  # checks the open-loop options; the search sets the rates
+            arrival=args.arrival,
+            duration=args.duration,
+        )
+    )
+    check_writable(cfg.output_dir)
+    return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
 
 
 def _add_ab(sub):
@@ -676,6 +827,7 @@ COMMANDS = {
     "plot": Command(_add_plot, lambda args: args.sweep_dir),
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
+    "capacity": Command(_add_capacity, configure_capacity),
     "broker": Command(_add_broker, lambda args: (args.redis_server, args.listen)),
     "ab": Command(_add_ab, configure_ab),
     "agent": Command(_add_agent, configure_agent),

@@ -21,6 +21,7 @@ from celery import signals
 from bench.harness.process import set_parent_death_signal
 
 _started = {}
+_scheduled = {}  # task id -> the open-loop producer's `bench_scheduled` header
 _out = {"pid": None, "fd": None}
 
 
@@ -33,8 +34,11 @@ def _record_fd():
     return _out["fd"]
 
 
-def _on_prerun(task_id=None, **_):
+def _on_prerun(task_id=None, task=None, **_):
     _started[task_id] = time.monotonic()
+    scheduled = getattr(getattr(task, "request", None), "bench_scheduled", None)
+    if scheduled is not None:
+        _scheduled[task_id] = scheduled
 
 
 def _on_postrun(task_id=None, state=None, retval=None, **_):
@@ -46,6 +50,8 @@ def _on_postrun(task_id=None, state=None, retval=None, **_):
         "finished": finished,
         "pid": os.getpid(),
     }
+    if task_id in _scheduled:  # an open-loop task: when it was meant to be sent
+        record["scheduled"] = _scheduled.pop(task_id)
     if isinstance(retval, BaseException):
         record["error"] = f"{type(retval).__name__}: {retval}"
     # One write() of one line per task: appends never interleave.

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.analysis.capacity import Objective
+from bench.measure.config import RunConfig
 from bench.sweep.plan import Point, SweepConfig
 from bench.sweep.store import find_sweep
 
@@ -36,3 +38,13 @@ class SweepRequest:
     resume: Path | None  # the interrupted sweep's directory to continue; None: a new sweep
     output_dir: Path  # where a new sweep's directory is made
     dry_run: bool = False  # print the plan and the estimate only
+
+
+@dataclass(frozen=True)
+class CapacityRequest:
+    """A capacity search for one point."""
+
+    config: RunConfig  # the point, with a placeholder schedule (its arrival and duration hold)
+    objectives: tuple[Objective, ...]  # every one must be met
+    repeats: int  # runs at each rate, each in a fresh worker
+    max_rates: int  # rates tried at most

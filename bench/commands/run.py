@@ -8,17 +8,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from bench.fleet import remote
 from bench.fleet.signing import SECRET_ENV
-from bench.measure import runner
+from bench.measure import openloop, runner
 from bench.output import terminal
+from bench.output.openloop import open_loop_summary
 
 
 def execute(cfg):
     if cfg.hosts:
         return _on_hosts(cfg)
+    measure = openloop.measure if cfg.open_loop else runner.measure
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
-        measured = runner.measure(cfg, broker, stub, progress)
+        measured = measure(cfg, broker, stub, progress)
     print(terminal.run_summary(measured.result))
+    if cfg.open_loop:
+        print(open_loop_summary(measured.result))
     print(f"\nresult: {measured.path}")
+    if measured.result.status.state == "producer-limited":
+        print(f"error: {measured.result.status.reason}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,10 +7,11 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bench.output import terminal
+from bench.harness import machine
+from bench.output import openloop_plot, terminal
 from bench.output.export import report_sweep
+from bench.sweep import rates, store
 from bench.sweep import run as sweep
-from bench.sweep import store
 from bench.sweep.plan import PROFILES, describe
 
 
@@ -18,7 +19,7 @@ def execute(request):
     cfg, plan = request.config, list(request.plan)
     resume = store.SweepDir(request.resume) if request.resume is not None else None
     left = sweep.remaining_repeats(cfg, resume, plan) if resume else None
-    if resume and left == 0:
+    if resume and left == 0 and cfg.rates is None:  # (open-loop rates may still be left)
         print(f"{resume.path} is finished: every point has its repeats; nothing to measure.")
         print(f"its report: {resume.path / 'report.md'} (python -m bench report {resume.path} to redo it)")
         return 0
@@ -32,12 +33,29 @@ def execute(request):
         print(describe(plan, PROFILES[cfg.profile], left), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
+        if cfg.rates is not None:
+            rates.run_rates(target, cfg, plan, broker, stub, say=lambda line: print(line, flush=True))
     summary = store.summarize(target, cfg, plan)
     print()
     print(terminal.sweep_table(summary))
     report_sweep(target.path)
+    if cfg.rates is not None:
+        _report_rates(target, cfg, plan)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
     return 0
+
+
+def _report_rates(target, cfg, plan):
+    """open_loop.json, the latency-against-rate figures and the report's
+    open-loop verdict section."""
+    summary = rates.summarize(target, cfg, plan, machine.usable_cores())
+    openloop_plot.figures(summary, target.path)
+    report = target.path / "report.md"
+    with report.open("a") as fh:
+        fh.write(openloop_plot.verdict_markdown(summary))
+    for key, pools in summary["verdicts"].items():
+        for pool, v in pools.items():
+            print(f"open loop, {key} {pool}: {v['word']}: {v['reason']}")
 
 
 class _SweepProgress:

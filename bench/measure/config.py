@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.errors import UsageError
 from bench.harness import urls
 from bench.harness.machine import usable_cores
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
 from bench.workloads import POOLS, WORKLOADS, expected_rate, slots
 
 TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
@@ -87,7 +88,12 @@ class RunConfig:
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
     project_root: Path | None = None  # where the worker imports the app from; None: this checkout
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
+    schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
     hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
+
+    @property
+    def open_loop(self):
+        return self.schedule is not None
 
     @property
     def slots(self):
@@ -219,6 +225,10 @@ def build_run_config(
     force=False,
     cores=None,
     cpus=None,
+    rate=None,
+    arrival=DEFAULT_ARRIVAL,
+    duration=None,
+    seed=0,
     hosts=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
@@ -234,7 +244,12 @@ def build_run_config(
     check_task_ms(task_ms, [workload])
     if task_ms is None:
         task_ms = WORKLOADS[workload].default_task_ms
-    tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
+    schedule = _schedule(rate, arrival, duration, seed, tasks, warmup)
+    if schedule is not None:
+        # The schedule sets the tasks; the warm-up is its first seconds.
+        tasks, warmup = len(schedule.offsets()), 0
+    else:
+        tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
     return RunConfig(
@@ -253,5 +268,32 @@ def build_run_config(
         json_path=Path(json_path) if json_path else None,
         cores=cores,
         cpus=cpus,
+        schedule=schedule,
         hosts=tuple(hosts) if hosts else None,
     )
+
+
+MAX_RATE_PER_S = 100_000.0
+MAX_DURATION_S = 3600.0
+
+
+def _schedule(rate, arrival, duration, seed, tasks, warmup):
+    """The open-loop schedule of --rate, checked; None without --rate."""
+    if rate is None:
+        if duration is not None:
+            raise UsageError("--duration: sets how long tasks arrive at --rate; give --rate too")
+        return None
+    if not 0 < rate <= MAX_RATE_PER_S:
+        raise UsageError(f"--rate: must be above 0 and at most {MAX_RATE_PER_S:g} tasks/s, got {rate:g}")
+    if arrival not in ARRIVALS:
+        raise UsageError(f"--arrival: unknown {arrival!r}; choose from {', '.join(ARRIVALS)}")
+    if tasks is not None or warmup is not None:
+        flag = "--tasks" if tasks is not None else "--warmup"
+        raise UsageError(f"{flag}: sizes the drain batch; with --rate the tasks come from --rate and --duration")
+    duration = DEFAULT_DURATION_S if duration is None else duration
+    if not 0 < duration <= MAX_DURATION_S:
+        raise UsageError(f"--duration: must be above 0 and at most {MAX_DURATION_S:g} s, got {duration:g}")
+    schedule = Schedule(float(rate), arrival, default_warmup_s(duration), float(duration), seed)
+    if rate * (schedule.warmup_s + duration) > MAX_TASKS:
+        raise UsageError(f"--rate x --duration: above {MAX_TASKS} tasks; lower one of them")
+    return schedule

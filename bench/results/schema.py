@@ -13,6 +13,10 @@ JSON format history (SCHEMA_VERSION):
       is `load_average_1m_before`. A run keeps its layout, and always has
       `run_id` and `samples` (null when it was never measured) and a full
       `config`. Version-1 files are still read: fields they lack read as None.
+      Open-loop runs (`run --rate`, same version: the keys are new and
+      optional) add `schedule` and `open_loop` (see bench/analysis/openloop.py
+      and bench/measure/openloop.py), and the status `producer-limited`;
+      files without them read with both None.
 """
 
 from __future__ import annotations
@@ -181,7 +185,7 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class RunStatus:
-    state: str  # ok | failed | interrupted
+    state: str  # ok | failed | interrupted | producer-limited (open loop: the schedule was not kept)
     reason: str | None = None  # why it is not ok, in words
     outcome: str | None = None  # how watching the batch ended: complete, stalled, worker exited, ...
 
@@ -251,6 +255,12 @@ class RunResult:
     samples: Samples | None = None  # None: nothing was measured
     run_id: str | None = None  # UTC start and a random tag
     schema_version: int = SCHEMA_VERSION  # of the file it was read from
+    # Open-loop runs only (None otherwise): the arrival schedule with every
+    # task's scheduled and sent times (s from the schedule's t0), and the
+    # open-loop summary (rates, latency from the scheduled times, send lag,
+    # backlog, producer-limited), as plain JSON-ready mappings.
+    schedule: Mapping[str, Any] | None = None
+    open_loop: Mapping[str, Any] | None = None
     hosts: tuple[HostClock, ...] | None = None  # the agents of a run --hosts; None: workers ran here
 
     @property
@@ -481,6 +491,8 @@ def run_to_json(result: RunResult) -> dict:
         "summary": None if result.summary is None else run_summary_to_json(result.summary),
         "samples": samples,
         "metadata": metadata_to_json(result.metadata),
+        **({"schedule": dict(result.schedule)} if result.schedule is not None else {}),
+        **({"open_loop": dict(result.open_loop)} if result.open_loop is not None else {}),
         **extra,
     }
 
@@ -497,6 +509,8 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         samples=None if samples is None else _samples_from_json(samples),
         run_id=data.get("run_id"),
         schema_version=data["schema_version"],
+        schedule=data.get("schedule"),
+        open_loop=data.get("open_loop"),
         hosts=None if data.get("hosts") is None else tuple(_pick(HostClock, h) for h in data["hosts"]),
     )
 

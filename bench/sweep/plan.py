@@ -197,6 +197,7 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
 
     def to_json(self):
@@ -226,6 +227,7 @@ def build_sweep_config(
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
+    rates=None,
     hosts=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
@@ -254,6 +256,7 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
         hosts=tuple(hosts) if hosts else None,
     )
 

@@ -1,0 +1,183 @@
+"""One point under open-loop load: tasks arrive on a schedule at the
+offered rate, sent by a producer process of its own.
+
+    worker ready (consuming the run's queue) -> producer: warm-up + window
+    at the rate, each task at its deadline -> watch until every task has
+    reported (the drain) -> statistics from the *scheduled* send times ->
+    result document (written at once, even for a failed run)
+"""
+
+import contextlib
+import dataclasses
+import os
+
+from bench.analysis import openloop
+from bench.errors import Interrupted, RunFailed
+from bench.harness import machine, scratch
+from bench.harness.process import watcher
+from bench.measure import load, producer
+from bench.measure.observe import ResourceSampler
+from bench.measure.result import SAMPLE_DIGITS, Observed, build_result, run_metadata
+from bench.measure.runner import (
+    Measured,
+    _time_limits,
+    new_run_id,
+    recorded_worker,
+    result_path,
+    settings_of,
+    worker_spec,
+)
+from bench.results.io import write_run
+from bench.results.schema import Distribution, Latency, RunStatus, utc_now
+from bench.workloads import WORKLOADS, ceiling
+
+# The producer's schedule plus this much before the harness calls it stuck.
+PRODUCER_SLACK_S = 30.0
+
+
+def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=utc_now, describe=machine.describe):
+    """Measure `cfg` (which has a schedule) in a fresh worker; write its
+    result and return it with its path. A producer-limited run is returned
+    with that state (the caller exits 1); RunFailed (after writing) when
+    tasks went missing or failed, Interrupted (after writing) on a signal.
+    `during(t0)` is called while the producer sends (tests pause things)."""
+    schedule = cfg.schedule
+    workload = WORKLOADS[cfg.workload]
+    started = clock()
+    run_id = new_run_id(started)
+    queue = f"celery-bench.{run_id}.open"
+    spec = worker_spec(cfg, run_id, queue)
+    args = workload.args(cfg.task_ms, stub_address)
+    stall_s, timeout_s = _time_limits(cfg)
+    load_before = os.getloadavg()
+    workdir = scratch.make("producer")
+    app = load.client_app(broker)
+    batch = None
+    try:
+        with recorded_worker(spec, broker) as (proc, reader):
+            sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
+            alive = [
+                ("the worker exited", lambda: not proc.exited()),
+                ("broker lost: the embedded broker exited", watcher(broker.pid)),
+            ]
+            with producer.running(broker.url, queue, workload.task, args, schedule, workdir) as popen:
+                total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
+                producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)
+            sent = producer.read(workdir)
+            if sent.error is not None:
+                raise RunFailed(f"the producer stopped: {sent.error}")
+            batch = load.Batch(dict(zip(sent.ids, sent.scheduled, strict=True)))
+            tap = _HeaderTap(reader)
+            load.watch(batch, tap, proc, watcher(broker.pid), stall_s, timeout_s, progress)
+            resources = sampler.stop()
+    finally:
+        # Also after a failure or a signal: the user's broker is left as it was.
+        if batch is None or batch.outcome != "broker lost":
+            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename])
+        app.close()
+        scratch.remove(workdir)
+
+    observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
+    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    metadata = run_metadata(describe(), started, clock())
+    result = build_result(settings_of(cfg, broker), bound, observed, run_id, metadata)
+    result = add_open_loop(result, schedule, sent, batch.records, tap.headers)
+    path = write_run(result_path(cfg, run_id), result)
+    if batch.outcome == "interrupted":
+        raise Interrupted(f"interrupted; the partial result is in {path}")
+    if result.status.state == "failed":
+        raise RunFailed(f"{result.status.reason} (result kept in {path})")
+    return Measured(result, path)
+
+
+class _HeaderTap:
+    """A RecordReader that also keeps each task's `bench_scheduled` header
+    as the worker saw it, to check it against the producer's schedule."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.headers = {}  # task id -> scheduled send time from the message header
+
+    def read_new(self):
+        raws = self.reader.read_new()
+        for raw in raws:
+            if "scheduled" in raw:
+                self.headers.setdefault(raw["id"], raw["scheduled"])
+        return raws
+
+
+def header_check(sent, headers):
+    """How many tasks' header, as the worker read it, equals the scheduled
+    time the producer recorded: the header is the time latency counts from."""
+    scheduled = dict(zip(sent.ids, sent.scheduled, strict=True))
+    matched = sum(1 for task_id, t in headers.items() if scheduled.get(task_id) == t)
+    return {"matched": matched, "mismatched": len(headers) - matched}
+
+
+def open_tasks(sent, records):
+    """One OpenTask per task of the schedule, with its first report."""
+    first = {}
+    for rec in records:
+        first.setdefault(rec.id, rec)
+    out = []
+    for task_id, scheduled, sent_at in zip(sent.ids, sent.scheduled, sent.sent, strict=True):
+        rec = first.get(task_id)
+        out.append(
+            openloop.OpenTask(
+                id=task_id,
+                scheduled=scheduled,
+                sent=sent_at,
+                started=rec.started if rec else None,
+                finished=rec.finished if rec else None,
+                state=rec.state if rec else None,
+            )
+        )
+    return out
+
+
+def _distribution(tail):
+    return Distribution(tail.p50, tail.p90, tail.p99, tail.max, tail.mean)
+
+
+def add_open_loop(result, schedule, sent, records, headers):
+    """The run's result with the schedule, the per-task scheduled and sent
+    times and the `open_loop` summary; its summary's latency becomes the
+    measured window's (from the scheduled send times), its queue mode says
+    open loop, and a run whose producer did not keep the schedule is
+    `producer-limited`."""
+    start, end = schedule.window
+    summary = openloop.summarize(open_tasks(sent, records), sent.t0 + start, sent.t0 + end, schedule.rate_per_s)
+    block = openloop.as_fields(summary)
+    block["scheduled_header"] = header_check(sent, headers)
+    schedule_block = {
+        **schedule.describe(),
+        "window_s": [start, end],
+        "time_origin": "t0 of the schedule (its first deadline); the samples' origin too",
+        "scheduled_s": [round(t - sent.t0, SAMPLE_DIGITS) for t in sent.scheduled],
+        "sent_s": [round(t - sent.t0, SAMPLE_DIGITS) for t in sent.sent],
+    }
+    queue_mode = (
+        f"open loop: {schedule.arrival} arrivals at {schedule.rate_per_s:g}/s, {schedule.warmup_s:g} s "
+        f"warm-up then a {schedule.duration_s:g} s window, sent by a producer process"
+    )
+    latency = Latency(
+        wait_s=_distribution(summary.wait_s),
+        service_s=_distribution(summary.service_s),
+        sojourn_s=_distribution(summary.sojourn_s),
+    )
+    status = result.status
+    if status.state == "ok" and summary.producer_limited:
+        status = RunStatus(
+            "producer-limited",
+            f"producer-limited: {summary.producer_reason}; the latencies are not a result at this rate",
+            status.outcome,
+        )
+    return dataclasses.replace(
+        result,
+        status=status,
+        config=dataclasses.replace(result.config, queue_mode=queue_mode),
+        summary=None if result.summary is None else dataclasses.replace(result.summary, latency=latency),
+        schedule=schedule_block,
+        open_loop=block,
+    )

@@ -1,0 +1,248 @@
+"""The open-loop producer: a process of its own that sends the schedule's
+tasks at their absolute deadlines and records when each really went out.
+
+The harness starts it from its main thread, tied to it (it dies with the
+harness), with a spec file; the producer writes its result file when the
+schedule is done, or on SIGTERM with what it sent so far:
+
+    python -m bench.measure.producer SPEC.json OUT.json
+
+Pacing: task i is due at t0 + offset_i (absolute, monotonic). The producer
+sleeps until that deadline, never for a fixed interval, so the time a send
+takes never pushes the tasks after it. A late producer sends at once (it
+never skips a task) and every task carries its *scheduled* time in the
+message header `bench_scheduled`, so latency is measured from when the
+task was meant to go, however late it went (no coordinated omission).
+"""
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kombu import serialization
+from kombu.utils.json import dumps as json_dumps
+from kombu.utils.uuid import uuid
+
+from bench.errors import Interrupted, RunFailed
+from bench.harness.process import stop_tree, tied_to_us
+from bench.measure.load import client_app
+from bench.measure.schedule import Schedule
+
+HEADER = "bench_scheduled"
+START_DELAY_S = 0.2  # t0 is this far after the producer is connected: the first deadline is never already late
+POLL_S = 0.02
+STOP_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the producer did: one entry per task of the schedule it reached."""
+
+    t0: float  # s, monotonic: the schedule's origin
+    ids: list  # task ids, in schedule order
+    scheduled: list  # s, monotonic: each task's deadline
+    sent: list  # s, monotonic: when its publish returned
+    error: str | None  # why the producer stopped early; None: it sent the whole schedule
+
+
+# --- Harness side -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path):
+    """Start the producer for `schedule`; yield its Popen; stop it (and
+    everything under it) on the way out."""
+    spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
+    spec_path.write_text(
+        json.dumps(
+            {
+                "broker_url": broker_url,
+                "queue": queue,
+                "task": task,
+                "args": args,
+                "t0_path": str(workdir / "producer-t0"),
+                **schedule.describe(),
+            }
+        )
+    )
+    with (workdir / "producer.log").open("wb") as log:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "bench.measure.producer", str(spec_path), str(out_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=tied_to_us(),  # dies with the harness, however it dies
+        )
+    try:
+        yield popen
+    finally:
+        stop_tree(popen, grace_s=STOP_GRACE_S)
+
+
+def wait(popen, workdir, timeout_s, alive_checks, during=None):
+    """Wait for the producer to finish the schedule; RunFailed when it exits
+    with an error, something it needs died, or `timeout_s` passed.
+    `alive_checks` is [(name, callable)]; `during(t0)` is called every poll
+    once the producer has set the schedule's origin t0 (monotonic s)."""
+    deadline = time.monotonic() + timeout_s
+    t0 = None
+    t0_path = workdir / "producer-t0"
+    try:
+        while popen.poll() is None:
+            for name, alive in alive_checks:
+                if not alive():
+                    raise RunFailed(f"{name} while the producer was sending")
+            if time.monotonic() > deadline:
+                raise RunFailed(f"the producer did not finish its schedule within {timeout_s:.0f} s")
+            if t0 is None and t0_path.exists():
+                with contextlib.suppress(ValueError):
+                    t0 = float(t0_path.read_text())
+            if during is not None and t0 is not None:
+                during(t0)
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted while the producer was sending") from None
+
+
+def read(workdir: Path, log_tail=True):
+    """The producer's result; RunFailed (with its log's last line) when it wrote none."""
+    out_path = workdir / "producer-out.json"
+    try:
+        raw = json.loads(out_path.read_text())
+    except (OSError, ValueError):
+        last = ""
+        if log_tail:
+            with contextlib.suppress(OSError):
+                lines = (workdir / "producer.log").read_text(errors="replace").strip().splitlines()
+                last = f": {lines[-1]}" if lines else ""
+        raise RunFailed(f"the producer wrote no result{last}") from None
+    return Sent(raw["t0"], raw["ids"], raw["scheduled"], raw["sent"], raw["error"])
+
+
+# --- Producer side (its own process) -------------------------------------------
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_term(_signum, _frame):
+    raise _Stop
+
+
+class _CelerySender:
+    """Any broker: Celery's own send_task, one message at a time."""
+
+    def __init__(self, app, producer, spec):
+        self.app, self.producer, self.spec = app, producer, spec
+
+    def send(self, batch):
+        for task_id, deadline in batch:
+            self.app.send_task(
+                self.spec["task"],
+                args=self.spec["args"],
+                queue=self.spec["queue"],
+                task_id=task_id,
+                producer=self.producer,
+                headers={HEADER: deadline},
+            )
+
+
+class _RedisSender:
+    """The Redis transport, about three times faster than send_task on a
+    small machine: the message Celery would send (protocol 2, as built by
+    Celery and kombu for one task) is made once as a template; each task
+    gets its own id, delivery tag and header, and the tasks due together go
+    in one pipelined round trip. kombu's own publish makes a new client per
+    message (kombu/transport/redis.py `_put`), which is what this saves."""
+
+    def __init__(self, app, producer, spec):
+        queue = spec["queue"]
+        channel = producer.channel
+        headers, props, body, _ = app.amqp.as_task_v2("template", spec["task"], args=spec["args"], kwargs={})
+        ctype, encoding, data = serialization.dumps(body, serializer="json")
+        template = channel.prepare_message(data, 0, ctype, encoding, headers, dict(props, delivery_mode=2))
+        channel._inplace_augment_message(template, "", queue)
+        self.template, self.queue, self.client = template, queue, channel.client
+
+    def send(self, batch):
+        with self.client.pipeline(transaction=False) as pipe:
+            for task_id, deadline in batch:
+                msg = dict(self.template)
+                msg["headers"] = {**self.template["headers"], "id": task_id, "root_id": task_id, HEADER: deadline}
+                msg["properties"] = {**self.template["properties"], "correlation_id": task_id, "delivery_tag": uuid()}
+                pipe.lpush(self.queue, json_dumps(msg))
+            pipe.execute()
+
+
+MAX_BATCH = 200  # tasks due at once (a late producer catching up) sent in one round trip
+
+
+def produce(spec, clock=time.monotonic, sleep=time.sleep):
+    """Send every task of `spec`'s schedule at its deadline; return Sent."""
+    schedule = Schedule(spec["rate_per_s"], spec["arrival"], spec["warmup_s"], spec["duration_s"], spec["seed"])
+    offsets = schedule.offsets()
+    ids, scheduled, sent = [], [], []
+    error = None
+    t0 = 0.0
+    app = client_app(_Broker(spec["broker_url"]))
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=2)
+            app.amqp.queues[spec["queue"]].bind(producer.channel).declare()
+            fast = producer.connection.transport.driver_type == "redis"
+            sender = (_RedisSender if fast else _CelerySender)(app, producer, spec)
+            t0 = clock() + START_DELAY_S
+            if spec.get("t0_path"):  # the harness learns t0 before the first send
+                Path(spec["t0_path"]).write_text(repr(t0))
+            i = 0
+            while i < len(offsets):
+                delay = t0 + offsets[i] - clock()
+                if delay > 0:
+                    sleep(delay)
+                # Every task already due goes now: a late producer catches up
+                # without skipping any, and each keeps its own deadline.
+                now = clock()
+                batch = []
+                while i < len(offsets) and t0 + offsets[i] <= now and len(batch) < MAX_BATCH:
+                    batch.append((uuid(), t0 + offsets[i]))
+                    i += 1
+                sender.send(batch)
+                done = clock()  # the tasks of one round trip share its end as their send time
+                for task_id, deadline in batch:
+                    ids.append(task_id)
+                    scheduled.append(deadline)
+                    sent.append(done)
+    except _Stop:
+        error = "stopped by the harness"
+    except Exception as exc:  # the broker went away, a publish failed
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        with contextlib.suppress(Exception):
+            app.close()
+    return Sent(t0, ids, scheduled, sent, error)
+
+
+@dataclass(frozen=True)
+class _Broker:
+    url: str
+
+
+def main(argv):
+    signal.signal(signal.SIGTERM, _on_term)
+    spec_path, out_path = Path(argv[0]), Path(argv[1])
+    result = produce(json.loads(spec_path.read_text()))
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(result)))
+    tmp.replace(out_path)
+    return 0 if result.error is None else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,156 @@
+"""Latency against offered load: after a sweep's drain repeats, every point
+is run open loop at each rate of --rates (or, with `auto`, at fractions of
+its own drain throughput), in fresh workers, with the sweep's minimum of
+repeats, in shuffled order. Each run is saved as it finishes, under
+open_loop/<point>/, so a resumed sweep redoes nothing.
+"""
+
+import json
+import random
+import statistics
+
+from bench.analysis.latency_verdict import decide
+from bench.errors import Interrupted, RunFailed
+from bench.measure import openloop
+from bench.measure.config import build_run_config
+from bench.results.io import write_atomic
+from bench.results.schema import SCHEMA_VERSION, point_name
+from bench.sweep.plan import PROFILES
+from bench.sweep.run import throughputs
+
+
+def group_key(point):
+    """The figure a point (as a dict) belongs to: workload, size, pinning."""
+    return point_name(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
+
+
+AUTO_FRACTIONS = (0.25, 0.5, 0.7, 0.85, 0.95, 1.1)
+OPEN_LOOP_DIR = "open_loop"
+OPEN_LOOP_SUMMARY = "open_loop.json"
+MIN_DURATION_S = 1.0
+
+
+def drain_rate(sweep, point):
+    """The point's median drain throughput over its successful repeats."""
+    values = throughputs(sweep.attempts(point))
+    return statistics.median(values) if values else None
+
+
+def rates_of(cfg, sweep, point):
+    """The offered rates of one point, tasks/s (three significant figures for auto)."""
+    if cfg.rates is None:
+        return ()
+    if cfg.rates == "auto":
+        drain = drain_rate(sweep, point)
+        return () if not drain else tuple(float(f"{f * drain:.3g}") for f in AUTO_FRACTIONS)
+    return tuple(cfg.rates)
+
+
+def run_path(sweep, point, rate, repeat):
+    return sweep.path / OPEN_LOOP_DIR / point.key / f"rate-{rate:g}-r{repeat:02d}.json"
+
+
+def run_rates(sweep, cfg, plan, broker, stub, say=print):
+    """Measure every point at every rate, `cfg.min_repeats` times each."""
+    duration = max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+    todo = [
+        (point, rate, i)
+        for point in plan
+        for rate in rates_of(cfg, sweep, point)
+        for i in range(1, cfg.min_repeats + 1)
+        if not run_path(sweep, point, rate, i).exists()
+    ]
+    random.Random(f"{cfg.seed}-rates").shuffle(todo)
+    for n, (point, rate, i) in enumerate(todo, 1):
+        path = run_path(sweep, point, rate, i)
+        run_cfg = build_run_config(
+            pool=point.pool,
+            concurrency=point.concurrency,
+            workload=point.workload,
+            task_ms=point.task_ms,
+            prefetch_multiplier=cfg.prefetch_multiplier,
+            broker=cfg.broker_url,
+            redis_server=cfg.redis_server,
+            result_backend=cfg.result_backend,
+            json_path=path,
+            force=cfg.force,
+            cores=point.cores,
+            cpus=point.cpus,
+            rate=rate,
+            duration=duration,
+            seed=i,
+        )
+        try:
+            ol = openloop.measure(run_cfg, broker, stub).result.open_loop
+            line = f"p99 {ol['sojourn_p99_s'] * 1000:.1f} ms, completed {ol['achieved_completion_rate_per_s']:.1f}/s"
+            if ol["producer_limited"]:
+                line += ", PRODUCER-LIMITED"
+        except RunFailed as exc:
+            if not path.exists():
+                write_atomic(
+                    path,
+                    {
+                        "schema_version": SCHEMA_VERSION,
+                        "kind": "run",
+                        "status": {"state": "failed", "reason": str(exc)},
+                    },
+                )
+            line = f"FAILED: {exc}"
+        except (Interrupted, KeyboardInterrupt):
+            if path.exists():
+                path.rename(path.with_suffix(".interrupted.json"))
+            raise
+        say(f"[rates {n}/{len(todo)}] {point.key} at {rate:g}/s #{i}: {line}")
+
+
+def summarize(sweep, cfg, plan, machine_cores):
+    """open_loop.json: per point and rate, the per-repeat p50/p99 sojourn and
+    achieved rates; and the latency verdict per pool x workload."""
+    points = []
+    for point in plan:
+        cells = []
+        for rate in rates_of(cfg, sweep, point):
+            docs = []
+            for i in range(1, cfg.min_repeats + 1):
+                path = run_path(sweep, point, rate, i)
+                if path.exists():
+                    doc = json.loads(path.read_text())
+                    if doc.get("open_loop") and doc["status"]["state"] in ("ok", "producer-limited"):
+                        docs.append(doc["open_loop"])
+            cells.append(
+                {
+                    "rate": rate,
+                    "p50": [d["sojourn_p50_s"] for d in docs if not d["producer_limited"]],
+                    "p99": [d["sojourn_p99_s"] for d in docs if not d["producer_limited"]],
+                    "achieved": [d["achieved_completion_rate_per_s"] for d in docs],
+                    "backlog": [d["backlog_at_end"] for d in docs],
+                    "producer_limited": sum(1 for d in docs if d["producer_limited"]),
+                    "runs": len(docs),
+                }
+            )
+        entry = point.to_json()
+        entry["drain_throughput_per_s"] = drain_rate(sweep, point)
+        entry["rates"] = cells
+        points.append(entry)
+    series = {}
+    for entry in points:
+        pools = series.setdefault(group_key(entry), {})
+        pools.setdefault(entry["pool"], {})[entry["concurrency"]] = {c["rate"]: c for c in entry["rates"]}
+    verdicts = {}
+    for key, pools in series.items():
+        for pool, by_c in pools.items():
+            cores = next(float(e["cores"] or machine_cores) for e in points if e["pool"] == pool)
+            v = decide(by_c, cores) if pool != "solo" else None
+            if v is not None:
+                verdicts.setdefault(key, {})[pool] = {"word": v.word, "reason": v.reason}
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "sweep-open-loop",
+        "rates": cfg.rates if cfg.rates == "auto" else list(cfg.rates or ()),
+        "auto_fractions": list(AUTO_FRACTIONS) if cfg.rates == "auto" else None,
+        "latency_from": "scheduled send time",
+        "points": points,
+        "verdicts": verdicts,
+    }
+    write_atomic(sweep.path / OPEN_LOOP_SUMMARY, document)
+    return document

@@ -441,3 +441,57 @@ def test_a_sweep_on_two_hosts_stores_the_hosts_in_every_run(fleet, tmp_path):
         assert {h["name"] for h in doc["hosts"]} == {"a", "b"}, mode
     manifest = json.loads(next(tmp_path.glob("*/manifest.json")).read_text())
     assert manifest["config"]["hosts"] == ["a", "b"], mode
+
+
+def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
+    fleet.start_agent("f", "b", "1")
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "f",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "200",
+            "--tasks",
+            "200",
+            "--warmup",
+            "0",
+            "--json",
+            tmp_path / "f.json",
+        ],
+        cwd=ROOT,
+        env=_env(os.environ[TAG]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    agent = fleet.procs["f"]
+    try:
+        _wait_for(lambda: "started 1 worker" in fleet.log("f"), 120, "agent f's worker")
+        workers = psutil.Process(agent.pid).children(recursive=True)
+        assert workers, fleet.net.mode
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=30) != 0
+        _wait_for(
+            lambda: not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE],
+            15,
+            "agent f's workers to end",
+        )
+        _stdout, stderr = run.communicate(timeout=120)
+        assert run.returncode == 1, (fleet.net.mode, stderr)
+        assert "agent f" in stderr, (fleet.net.mode, stderr)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=10)

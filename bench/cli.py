@@ -27,12 +27,21 @@ from typing import Any
 from bench import __version__
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
 from bench.analysis import capacity
-from bench.commands import CapacityRequest, SweepRequest, sweep_dir
+from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
 from bench.fleet.options import agent_config, hosts_secret
 from bench.fleet.signing import SECRET_ENV, check_secret
 from bench.harness import signals
 from bench.harness.urls import check_url as urls_check
+from bench.measure import scenario
+from bench.measure.apptask import (
+    BROKER_FROM_APP,
+    DEFAULT_CALLS,
+    DEFAULT_WARMUP,
+    profile_times,
+    read_profile,
+    resolve_user_task,
+)
 from bench.measure.config import (
     DEFAULT_LOGLEVEL,
     DEFAULT_OUTPUT_DIR,
@@ -42,8 +51,10 @@ from bench.measure.config import (
     DEFAULT_WORKLOAD,
     LOGLEVELS,
     MAX_GREEN_CONCURRENCY,
+    MAX_THREADS,
     RESULT_BACKENDS,
     build_run_config,
+    check_json_path,
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.output import compare
@@ -176,7 +187,7 @@ def _add_worker_options(parser, loglevel=False):
         action="store_true",
         default=None,
         help="allow a -c above the safe limit (prefork: 32 processes per core, at least 64; "
-        f"gevent/eventlet: {MAX_GREEN_CONCURRENCY} greenlets)",
+        f"gevent/eventlet: {MAX_GREEN_CONCURRENCY} greenlets; threads: {MAX_THREADS})",
     )
 
 
@@ -230,7 +241,8 @@ def _add_broker_options(parser):
     group.add_argument(
         "--broker",
         metavar="URL",
-        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//); "
+        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//), "
+        f"or with --app, {BROKER_FROM_APP}: your app's own (run and profile only; it may be production); "
         "default: start a private Redis-protocol server on 127.0.0.1 for this run",
     )
     _add_redis_server(group)
@@ -243,6 +255,44 @@ def _add_hosts(parser):
         metavar="NAME1,NAME2",
         help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
         "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
+    )
+
+
+def _add_task_options(parser, from_profile=True):
+    """A user's own task: --app, --task and its arguments, and --config."""
+    group = parser.add_argument_group(
+        "your own task (instead of a built-in workload)",
+        "The worker imports your app as `celery -A` does, from the current directory or --workdir; "
+        "nothing in your code changes. The private broker is used unless you give --broker.",
+    )
+    group.add_argument(
+        "--app", metavar="MODULE[:ATTR]", help="your Celery app, as `celery -A` takes it (default: none)"
+    )
+    group.add_argument("--task", metavar="NAME", help="the registered name of the task to measure (default: none)")
+    group.add_argument(
+        "--args", metavar="JSON_LIST", help="one call's positional arguments, e.g. '[64, \"a.png\"]' (default: [])"
+    )
+    group.add_argument(
+        "--kwargs", metavar="JSON_OBJECT", help="one call's keyword arguments, e.g. '{\"size\": 64}' (default: {})"
+    )
+    group.add_argument(
+        "--args-file",
+        metavar="FILE.jsonl",
+        help='many calls: one {"args": [...], "kwargs": {...}} per line, used in order and cycled (default: none)',
+    )
+    group.add_argument("--workdir", metavar="DIR", help="import the app from DIR (default: the current directory)")
+    if from_profile:
+        group.add_argument(
+            "--from-profile",
+            metavar="PROFILE.json",
+            help="the task's profile (python -m bench profile): its ceiling is estimated from it "
+            "(default: none; a sweep then profiles the task first)",
+        )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a scenario file ([tool.celery-bench] in pyproject.toml, or celery-bench.toml; default: the one "
+        "in the current directory, if any); options given here override it",
     )
 
 
@@ -265,7 +315,7 @@ def _add_point_options(parser):
         "-c",
         "--concurrency",
         type=_whole(1),
-        help="processes (prefork) or greenlets (gevent, eventlet); default: usable cores",
+        help="processes (prefork), greenlets (gevent, eventlet) or threads (threads); default: usable cores",
     )
     what.add_argument(
         "--workload",
@@ -301,6 +351,7 @@ def _add_run(sub):
         "second of work, 5 to 100 tasks)",
     )
     _add_open_loop_options(run)
+    _add_task_options(run)
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
     _add_hosts(run)
@@ -378,6 +429,12 @@ _SWEEP_OPTIONS = (
     "force",
     "redis_server",
     "rates",
+    "app",
+    "task",
+    "args",
+    "kwargs",
+    "args_file",
+    "from_profile",
     "hosts",
 )
 
@@ -417,7 +474,7 @@ def _add_sweep(sub):
         type=_whole_list,
         metavar="LIST",
         help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
-        "prefork and into the hundreds for gevent/eventlet; solo runs at -c 1 only)",
+        "prefork and into the hundreds for gevent/eventlet/threads; solo runs at -c 1 only)",
     )
     matrix.add_argument(
         "--workloads",
@@ -450,6 +507,7 @@ def _add_sweep(sub):
         "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
         "(default: none)",
     )
+    _add_task_options(swp)
     _add_worker_options(swp)
     _add_broker_options(swp)
     _add_hosts(swp)
@@ -477,6 +535,26 @@ def _describe_profile(profile):
     )
     stride = f", -c strides of {profile.stride} past 2x cores" if profile.stride != 2 else ""
     return f"{profile.name}: {repeats} repeats, {profile.window_s:g} s windows{stride}"
+
+
+def _add_profile(sub):
+    prof = sub.add_parser(
+        "profile",
+        help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
+        description=(
+            "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
+            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. From "
+            "that, predict per pool the -c where throughput stops growing on this machine and the throughput "
+            "there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: both), and the favoured "
+            "pool. Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
+            "ceiling. Exit 0: profiled; 1: the task failed or went missing; 2: bad input."
+        ),
+    )
+    _add_task_options(prof, from_profile=False)
+    prof.add_argument("--calls", type=_whole(3), help=f"calls measured (default: {DEFAULT_CALLS})")
+    prof.add_argument("--warmup", type=_whole(0), help=f"calls run and discarded first (default: {DEFAULT_WARMUP})")
+    _add_broker_options(prof)
+    prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
 
 
 def _add_plot(sub):
@@ -619,8 +697,29 @@ def _given(**options):
     return {name: value for name, value in options.items() if value is not None}
 
 
+def _user_task(args):
+    """(UserTask, AppInfo) when the options name a user's task, else (None, None)."""
+    return resolve_user_task(
+        app=args.app,
+        task=args.task,
+        args=args.args,
+        kwargs=args.kwargs,
+        args_file=args.args_file,
+        workdir=args.workdir,
+    )
+
+
 def configure_run(args):
+    user, info = _user_task(args)
+    if args.from_profile and user is None:
+        raise UsageError("--from-profile: only with --app and --task")
+    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    if user is not None and args.workload is not None:
+        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
     cfg = build_run_config(
+        user_task=user,
+        app_info=info,
+        task_profile=profile_times(profile),
         **_given(
             pool=args.pool,
             concurrency=args.concurrency,
@@ -640,11 +739,13 @@ def configure_run(args):
             arrival=args.arrival,
             duration=args.duration,
             hosts=args.hosts,
-        )
+        ),
     )
     if cfg.hosts:
         if cfg.open_loop:
             raise UsageError("--hosts measures the pre-filled batch; --rate (open loop) runs here only for now")
+        if user is not None:
+            raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
         hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
@@ -666,7 +767,18 @@ def configure_sweep(args):
         if cfg.hosts and not args.dry_run:
             hosts_secret(cfg.hosts, args.broker, cfg.workloads[0], os.environ.get(SECRET_ENV))
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
+    if args.workloads is not None and (args.app or args.task):
+        raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
+    user, info = _user_task(args)
+    if args.from_profile and user is None:
+        raise UsageError("--from-profile: only with --app and --task")
+    if args.broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give a sweep the broker's URL")
+    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
     cfg = build_sweep_config(
+        user_task=user,
+        app_info=info,
+        task_profile=profile_times(profile),
         **_given(
             pools=args.pools,
             workloads=args.workloads,
@@ -683,16 +795,56 @@ def configure_sweep(args):
             force=args.force,
             rates=args.rates,
             hosts=args.hosts,
-        )
+        ),
     )
     if cfg.hosts:
         if cfg.cpu_counts:
             raise UsageError("--cpus pins workers here; with --hosts each agent pins its own (agent --cpus)")
         if cfg.rates:
             raise UsageError("--rates (open loop) runs here only for now; leave it out with --hosts")
+        if user is not None:
+            raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
         for workload in cfg.workloads:
             hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV))
-    return SweepRequest(cfg, tuple(plan_sweep(cfg)), None, output_dir, args.dry_run)
+    # Without a profile given, the sweep of a user's task profiles it first
+    # (commands/sweep.py), then plans again with its sizes.
+    profile_first = None
+    if user is not None and profile is None:
+        profile_first = configure_profile_run(user, info, args.broker, args.redis_server)
+    return SweepRequest(
+        cfg,
+        tuple(plan_sweep(cfg)),
+        None,
+        output_dir,
+        args.dry_run,
+        profile=profile,
+        profile_first=profile_first,
+    )
+
+
+def configure_profile_run(user, info, broker=None, redis_server=None, calls=None, warmup=None):
+    """The run that profiles a user's task: solo, -c 1, one call at a time."""
+    return build_run_config(
+        pool="solo",
+        concurrency=1,
+        user_task=user,
+        app_info=info,
+        tasks=calls or DEFAULT_CALLS,
+        warmup=DEFAULT_WARMUP if warmup is None else warmup,
+        **_given(broker=broker, redis_server=redis_server),
+        record_memory=True,
+    )
+
+
+def configure_profile(args):
+    if not args.app and not args.task:
+        raise UsageError("profile: name your task with --app MODULE --task NAME (or in a scenario file)")
+    user, info = _user_task(args)
+    cfg = configure_profile_run(user, info, args.broker, args.redis_server, args.calls, args.warmup)
+    path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
+    check_json_path(path)
+    check_writable(path.parent)
+    return ProfileRequest(cfg, path)
 
 
 def configure_capacity(args):
@@ -824,6 +976,7 @@ class Command:
 COMMANDS = {
     "run": Command(_add_run, configure_run),
     "sweep": Command(_add_sweep, configure_sweep),
+    "profile": Command(_add_profile, configure_profile),
     "plot": Command(_add_plot, lambda args: args.sweep_dir),
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
@@ -833,6 +986,22 @@ COMMANDS = {
     "agent": Command(_add_agent, configure_agent),
     "agents": Command(_add_agents, configure_agents),
 }
+
+
+def _apply_scenario(args, argv):
+    """Fill the options not given on the command line from the scenario file
+    (--config FILE, else celery-bench.toml or a pyproject.toml with
+    [tool.celery-bench] in the current directory)."""
+    if args.command not in ("run", "sweep", "profile") or getattr(args, "resume", None):
+        return
+    path = args.config or scenario.find(Path.cwd())
+    if path is None:
+        return
+    values = scenario.options(scenario.read(path), args.command, argv)
+    if {"--workload", "-w", "--workloads"} & set(argv):  # a built-in workload asked for by name wins
+        values = {k: v for k, v in values.items() if k not in ("app", "task", "args", "kwargs", "args_file")}
+    for dest, value in values.items():
+        setattr(args, dest, value)
 
 
 def _said_by(argv):
@@ -848,6 +1017,7 @@ def main(argv=None):
     said_by = _said_by(argv)
     try:
         args = create_parser().parse_args(argv)
+        _apply_scenario(args, sys.argv[1:] if argv is None else [str(a) for a in argv])
         request = COMMANDS[args.command].configure(args)
         # The one import made at run time (see the module's docstring): only
         # the chosen subcommand's pipeline is loaded.

@@ -7,9 +7,24 @@ complete; a measurement above it is a bug in the harness, not a result.
 import math
 from dataclasses import dataclass
 
-POOLS = ("prefork", "gevent", "eventlet", "solo")
-# Pools that run every task in one OS process: CPU work cannot overlap.
-SINGLE_PROCESS_POOLS = frozenset({"gevent", "eventlet", "solo"})
+POOLS = ("prefork", "gevent", "eventlet", "solo", "threads")
+# Pools that run every task in one OS process: CPU work holding the GIL
+# cannot overlap. (threads can overlap CPU work that releases the GIL.)
+SINGLE_PROCESS_POOLS = frozenset({"gevent", "eventlet", "solo", "threads"})
+
+# Pools whose tasks each run on one OS thread of their own from start to end,
+# so the thread's CPU time is the task's (see harness/recorder.py).
+THREAD_CPU_POOLS = frozenset({"prefork", "solo", "threads"})
+CPU_ATTRIBUTION = {
+    "thread": "CPU time of the thread that ran each task (time.thread_time)",
+    "process": "not attributable per task: greenlets share one OS thread, so a task's thread CPU time "
+    "includes every greenlet that ran meanwhile; the worker's process CPU divided by the tasks instead",
+}
+
+
+def cpu_attribution(pool):
+    """Whether a task's own CPU time can be told apart: "thread", else "process"."""
+    return "thread" if pool in THREAD_CPU_POOLS else "process"
 
 
 @dataclass(frozen=True)
@@ -21,6 +36,10 @@ class Workload:
     cpu_share: float  # of task_ms, the part that is CPU time (GIL held or not)
     io_share: float  # of task_ms, the part that is waiting (sleep or socket)
     needs_stub: bool = False  # the harness must run the socket stub server
+    # Does its CPU work release the GIL (threads can then overlap it)?
+    # None: unknown (a user's task), so the ceiling takes the higher bound.
+    releases_gil: bool | None = False
+    estimated: bool = False  # its sizes come from a measured profile, not from the harness
 
     @property
     def sized(self):
@@ -47,7 +66,9 @@ WORKLOADS = {
         Workload("sleep", "proj.tasks.sleep", "time.sleep (I/O-bound)", 50.0, 0.0, 1.0),
         Workload("net", "proj.tasks.net", "socket round trip to a local stub server", 50.0, 0.0, 1.0, True),
         Workload("cpu", "proj.tasks.cpu", "pure-Python CPU, holds the GIL", 20.0, 1.0, 0.0),
-        Workload("cpu_nogil", "proj.tasks.cpu_nogil", "sha256 hashing, releases the GIL", 20.0, 1.0, 0.0),
+        Workload(
+            "cpu_nogil", "proj.tasks.cpu_nogil", "sha256 hashing, releases the GIL", 20.0, 1.0, 0.0, releases_gil=True
+        ),
         Workload("mixed", "proj.tasks.mixed", "half CPU, half sleep", 20.0, 0.5, 0.5),
         Workload("noop", "proj.tasks.noop", "nothing: Celery's own per-task cost", None, 0.0, 0.0),
         Workload("add", "proj.tasks.add", "the tutorial's add(2, 2)", None, 0.0, 0.0),
@@ -62,10 +83,56 @@ def slots(pool, concurrency):
     return 1 if pool == "solo" else concurrency
 
 
+def profiled_workload(task, cpu_s, wait_s):
+    """A user's task as a workload, sized by its measured profile: `cpu_s`
+    of CPU and `wait_s` of waiting per call (seconds, medians of `profile`).
+    Whether its CPU releases the GIL is unknown, so under threads its
+    ceiling takes the higher bound (a ceiling must never be too low)."""
+    total_s = cpu_s + wait_s
+    if total_s <= 0:
+        raise ValueError("a profile needs a positive service time")
+    return Workload(
+        name="task",
+        task=task,
+        summary=f"{task} ({cpu_s * 1000:.3g} ms CPU + {wait_s * 1000:.3g} ms waiting, from its profile)",
+        default_task_ms=total_s * 1000.0,
+        cpu_share=cpu_s / total_s,
+        io_share=wait_s / total_s,
+        releases_gil=None,
+        estimated=True,
+    )
+
+
+def unprofiled_workload(task):
+    """A user's task with no profile: its ceiling is unknown."""
+    return Workload("task", task, f"{task} (not profiled)", None, 0.0, 0.0, releases_gil=None, estimated=True)
+
+
+def point_workload(point):
+    """The Workload of a sweep point (a PointSummary): a built-in one, or a
+    user's task ("task") sized by the profile stored with the point."""
+    if point.workload in WORKLOADS:
+        return WORKLOADS[point.workload]
+    name, profile = getattr(point, "task", None) or point.workload, getattr(point, "profile", None)
+    return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
+
+
+def cpu_parallelism(workload, pool, concurrency, cores):
+    """How many tasks' CPU work can run at the same time: prefork up to the
+    cores; threads too when the work releases the GIL (or may: unknown);
+    every other one-process pool one (a greenlet that computes never
+    yields, and hashing that releases the GIL still blocks its greenlet)."""
+    n = slots(pool, concurrency)
+    if pool == "prefork" or (pool == "threads" and workload.releases_gil is not False):
+        return min(n, cores)
+    return 1
+
+
 @dataclass(frozen=True)
 class Ceiling:
     per_s: float | None  # tasks/s; None when only Celery's overhead bounds the point
     basis: str  # which limit binds, in words
+    estimated: bool = False  # from a user task's measured profile, not from the harness's own task sizes
 
 
 def ceiling(workload, pool, concurrency, task_ms, cores):
@@ -73,24 +140,30 @@ def ceiling(workload, pool, concurrency, task_ms, cores):
 
     - Waiting S seconds per task in `slots` slots: at most slots / (C + S).
     - C seconds of CPU per task: at most min(slots, cores) / C for prefork,
-      1 / C for the single-process pools (a greenlet that computes never
-      yields, and hashing that releases the GIL still blocks its greenlet).
+      and for threads when the CPU work releases the GIL; 1 / C for the
+      other one-process pools (see cpu_parallelism).
     The binding limit is the smaller. Sizeless tasks (noop and the tutorial's)
     are bounded only by the per-task overhead, measured by the noop workload.
+    A user's task is sized by its profile, and its ceiling says it is estimated.
     """
     if not workload.sized:
+        if workload.estimated:
+            basis = "unknown: no profile of the task (python -m bench profile); only Celery's overhead bounds it"
+            return Ceiling(None, basis, True)
         return Ceiling(None, "Celery's per-task overhead (measure the noop workload)")
     n = slots(pool, concurrency)
     cpu_s = task_ms * workload.cpu_share / 1000.0
     busy_s = task_ms * (workload.cpu_share + workload.io_share) / 1000.0
-    limits = [(n / busy_s, f"{n} slot{'s' if n > 1 else ''} x {busy_s * 1000:g} ms per task")]
+    limits = [(n / busy_s, f"{n} slot{'s' if n > 1 else ''} x {busy_s * 1000:.4g} ms per task")]
     if cpu_s > 0:
-        parallel = min(n, cores) if pool not in SINGLE_PROCESS_POOLS else 1
+        parallel = cpu_parallelism(workload, pool, concurrency, cores)
         limits.append(
-            (parallel / cpu_s, f"{parallel:g} core{'s' if parallel != 1 else ''} x {cpu_s * 1000:g} ms CPU per task")
+            (parallel / cpu_s, f"{parallel:g} core{'s' if parallel != 1 else ''} x {cpu_s * 1000:.4g} ms CPU per task")
         )
     per_s, basis = min(limits)
-    return Ceiling(per_s, basis)
+    if workload.estimated:
+        basis += ", estimated from the profile"
+    return Ceiling(per_s, basis, workload.estimated)
 
 
 def expected_rate(workload, pool, concurrency, task_ms, cores, overhead_per_s=1000.0):

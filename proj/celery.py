@@ -33,11 +33,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 
-# Per-task timestamps for the benchmark harness; does nothing unless the
-# harness set BENCH_RECORD_DIR for this worker.
-from proj import recorder  # noqa: E402
-
-recorder.install()
+# The harness records per-task timestamps from its own worker entry point
+# (bench/harness/worker_entry.py), for this app as for any other: nothing here.
 
 if __name__ == "__main__":
     app.start()

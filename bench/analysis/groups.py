@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from bench.results.schema import point_label, point_name
 from bench.workloads import POOLS
 
+NOOP = "noop"  # the workload whose rate is Celery's own per-task cost
+
 
 @dataclass(frozen=True)
 class Curve:
@@ -34,10 +36,43 @@ def group_label(point):
     return point_label(point.workload, point.task_ms, pinned=point.pinned)
 
 
-def groups(summary):
-    """{figure key: {pool: Curve}} with pools in the usual order."""
+def plural(n, word, many=None):
+    """ "1 point", "3 points", "1 process" / "2 processes" (`many`: the plural when not word + "s")."""
+    if n is None:
+        return f"? {many or word + 's'}"
+    return f"{n:g} {word if n == 1 else (many or word + 's')}"
+
+
+def is_overhead_probe(point, summary):
+    """A noop point the plan added to measure Celery's own per-task cost
+    (the no-op rate), not one of the workloads the user asked for."""
+    return point.workload == NOOP and NOOP not in (summary.config.workloads or ())
+
+
+def measured_points(summary):
+    """The points of the workloads asked for (overhead probes left out)."""
+    return [p for p in summary.points if not is_overhead_probe(p, summary)]
+
+
+def overhead_rates(summary):
+    """{(pool, pinned CPUs or None): (tasks/s, the noop point)}: the most
+    no-op tasks per second each pool completed in this sweep, the ceiling
+    Celery's own per-task cost sets on any workload under that pool."""
     out = {}
     for point in summary.points:
+        if point.workload != NOOP or point.median_per_s is None:
+            continue
+        slot = (point.pool, point.pinned)
+        if slot not in out or point.median_per_s > out[slot][0]:
+            out[slot] = (point.median_per_s, point)
+    return out
+
+
+def groups(summary):
+    """{figure key: {pool: Curve}} with pools in the usual order; overhead
+    probes are not a figure of their own (they are drawn as a ceiling)."""
+    out = {}
+    for point in measured_points(summary):
         out.setdefault(group_key(point), {}).setdefault(point.pool, []).append(point)
     return {
         key: {

@@ -81,3 +81,23 @@ def fit_usl(concurrency, throughput):
     else:
         peak_n = math.sqrt((1 - sigma) / kappa)
     return USLFit(True, None, lam, sigma, kappa, r2, nrmse, peak_n, note)
+
+
+def peak_words(fit, concurrency):
+    """The fit's peak in words, saying when it lies outside the measured
+    -c range (an extrapolation: nothing was measured there)."""
+    if not fit.ok:
+        return fit.reason
+    if fit.peak_n is None:
+        return fit.peak_note or "-"
+    low, high = min(concurrency), max(concurrency)
+    if fit.peak_n > high:
+        return f"{fit.peak_n:.0f}, beyond the largest -c measured ({high}): an extrapolation"
+    if fit.peak_n < low:
+        return f"{fit.peak_n:.0f}, below the smallest -c measured ({low}): an extrapolation"
+    return f"{fit.peak_n:.0f}"
+
+
+def extrapolated(fit, concurrency):
+    """True when the fit's peak lies outside the measured -c range."""
+    return bool(fit.ok and fit.peak_n is not None and not min(concurrency) <= fit.peak_n <= max(concurrency))

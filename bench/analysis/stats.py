@@ -25,6 +25,8 @@ class TaskRecord:
     state: str  # Celery state: SUCCESS, FAILURE, ...
     pid: int  # the worker process that ran it
     error: str | None = None  # "Type: message" when it raised
+    cpu_s: float | None = None  # CPU s of the thread that ran it; None where not attributable (green pools)
+    rss_bytes: int | None = None  # its process's RSS after it finished, bytes (profile only)
 
 
 def account(published_ids, records):
@@ -124,6 +126,28 @@ def concurrency(records):
     first, last = window(records)
     busy = math.fsum(r.finished - r.started for r in records)
     return Concurrency(peak, busy / (last - first) if last > first else float(peak))
+
+
+@dataclass(frozen=True)
+class CPUPerTask:
+    attribution: str  # "thread": each task's own CPU time; "process": the worker's CPU per task
+    p50_s: float | None  # median CPU seconds per task (thread attribution only)
+    p90_s: float | None  # 90th percentile, CPU seconds (thread attribution only)
+    mean_s: float | None  # mean CPU seconds per task; for "process", worker CPU / tasks
+    tasks: int  # tasks the figures cover
+
+
+def task_cpu(records, attribution, worker_cpu_s=None):
+    """CPU per task. With "thread" attribution, from each record's own CPU
+    time; with "process" (green pools), the worker tree's CPU seconds over
+    the window divided by the tasks that finished in it (Celery's own work
+    included), since a greenlet's CPU cannot be told apart."""
+    if attribution == "thread":
+        values = [r.cpu_s for r in records if r.cpu_s is not None]
+        dist = distribution(values)
+        return CPUPerTask("thread", dist.p50, dist.p90, dist.mean, len(values))
+    mean = worker_cpu_s / len(records) if records and worker_cpu_s is not None else None
+    return CPUPerTask("process", None, None, mean, len(records))
 
 
 def latency(records):

@@ -1,12 +1,12 @@
 """What a sweep's numbers say: the verdict per pool x workload, the USL fit
 per curve, and the warnings a reader must see. Pure, from a sweep's summary."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from bench.analysis.groups import groups
-from bench.analysis.model import USLFit, fit_usl
+from bench.analysis.groups import NOOP, group_key, groups, is_overhead_probe, overhead_rates, plural
+from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
-from bench.analysis.verdict import Verdict, verdicts
+from bench.analysis.verdict import Best, Verdict, best_of, verdicts
 from bench.results.schema import (
     PointSummary,
     Resources,
@@ -17,30 +17,106 @@ from bench.results.schema import (
 
 
 @dataclass(frozen=True)
+class Note:
+    """One warning, and what it qualifies."""
+
+    text: str  # in words, naming the point when it is about one
+    key: str | None = None  # the figure key (workload) it qualifies; None: the whole sweep
+    pool: str | None = None  # the pool it qualifies; None: every pool of `key`
+
+
+@dataclass(frozen=True)
 class Analysis:
     verdicts: dict  # {figure key: {pool: Verdict}}
     fits: dict  # {figure key: {pool: USLFit}}
-    warnings: list  # "point: what is wrong", for every point that needs a second look
+    notes: list  # [Note]: every warning a reader must see, sweep-wide ones first
+    bests: dict = field(default_factory=dict)  # {figure key: {pool: Best}}
+    overheads: dict = field(default_factory=dict)  # {(pool, pinned CPUs or None): (tasks/s, noop PointSummary)}
+
+    @property
+    def warnings(self):
+        """Every warning as one line of text."""
+        return [n.text for n in self.notes]
+
+    def notes_for(self, key, pool):
+        """The warnings that qualify one verdict row."""
+        return [n.text for n in self.notes if n.key == key and n.pool in (pool, None)]
+
+    def sweep_notes(self):
+        """The warnings about the sweep as a whole."""
+        return [n.text for n in self.notes if n.key is None]
 
 
-def analyze(summary):
-    """The analysis of a SweepSummary."""
+def analyze(summary, status=None):
+    """The analysis of a SweepSummary; `status`: the sweep's status in its
+    manifest when it is truer than the summary's (a killed sweep)."""
+    status = status or summary.status
     fits: dict[str, dict[str, USLFit]] = {}
+    bests: dict[str, dict[str, Best]] = {}
+    notes = _completeness(summary, status)
     for key, curves in groups(summary).items():
         for pool, curve in curves.items():
+            best = bests.setdefault(key, {})[pool] = best_of({p.concurrency: p.throughput for p in curve.points})
             if pool == "solo":
-                fits.setdefault(key, {})[pool] = USLFit(False, "solo runs at -c 1 only")
+                fits.setdefault(key, {})[pool] = USLFit(False, "solo runs one task at a time: -c does not apply")
                 continue
-            fits.setdefault(key, {})[pool] = fit_usl(curve.c, curve.medians())
-    warnings = []
+            if best.warning:
+                notes.append(Note(f"{key}-{pool}: {best.warning}", key, pool))
+            fit = fits.setdefault(key, {})[pool] = fit_usl(curve.c, curve.medians())
+            measured = [p.concurrency for p in curve.points if p.median_per_s is not None]
+            if measured and extrapolated(fit, measured):
+                notes.append(Note(f"{key}-{pool}: USL peak at -c {peak_words(fit, measured)}", key, pool))
     for point in summary.points:
+        probe = is_overhead_probe(point, summary)
+        key, pool = (None, None) if probe else (group_key(point), point.pool)
         for text in point.warnings:
-            warnings.append(f"{point.key}: {text}")
+            notes.append(Note(f"{point.key}: {text}", key, pool))
         efficiency = point.efficiency
         if efficiency is not None and efficiency > 1:
-            warnings.append(f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug")
+            if point.task is not None:  # a user's task: the ceiling is estimated from its profile
+                text = f"{point.key}: above its ceiling estimated from the profile ({efficiency:.1%})"
+            else:
+                text = f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug"
+            notes.append(Note(text, key, pool))
     found: dict[str, dict[str, Verdict]] = verdicts(summary)
-    return Analysis(found, fits, warnings)
+    return Analysis(found, fits, notes, bests, overhead_rates(summary))
+
+
+def _completeness(summary, status):
+    """Sweep-wide notes: a sweep that did not finish, points never measured
+    or short of their repeats."""
+    notes = []
+    points = summary.points
+    unmeasured = [p for p in points if p.repeats == 0 and p.failed_repeats == 0]
+    least = summary.config.min_repeats or 1
+    short = [p for p in points if 0 < p.repeats + p.failed_repeats < least]
+    if status and status != "complete":
+        done = len(points) - len(unmeasured)
+        notes.append(
+            Note(
+                f"sweep {status}: {done} of {plural(len(points), 'planned point')} measured; "
+                "resume it with `python -m bench sweep --resume DIR`"
+            )
+        )
+    if unmeasured:
+        names = ", ".join(p.key for p in unmeasured[:5]) + (", ..." if len(unmeasured) > 5 else "")
+        notes.append(Note(f"{plural(len(unmeasured), 'point')} not measured: {names}"))
+    if short:
+        names = ", ".join(p.key for p in short[:5]) + (", ..." if len(short) > 5 else "")
+        notes.append(Note(f"{plural(len(short), 'point')} with fewer than {plural(least, 'repeat')}: {names}"))
+    return notes
+
+
+def binding_ceiling(point, overheads):
+    """The lower of a point's physical ceiling and its pool's no-op rate
+    (tasks/s), and which it is; (None, None) when neither is known."""
+    rate = overheads.get((point.pool, point.pinned))
+    options = []
+    if point.ceiling_per_s is not None:
+        options.append((point.ceiling_per_s, "physical ceiling"))
+    if rate is not None and point.workload != NOOP:
+        options.append((rate[0], "no-op rate"))
+    return min(options) if options else (None, None)
 
 
 def summarize_point(point, attempts, ci_target) -> PointSummary:
@@ -59,12 +135,14 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         tasks=point.tasks,
         warmup=point.warmup,
         key=point.key,
+        task=getattr(point, "task", None),
+        profile=getattr(point, "profile", None),
         repeats=len(ok),
         failed_repeats=len(failed),
     )
     warnings = []
     if failed:
-        warnings.append(f"{len(failed)} repeat(s) failed: {failed[0].status.reason}")
+        warnings.append(f"{plural(len(failed), 'repeat')} failed: {failed[0].status.reason}")
     if not ok:
         return replace(planned, warnings=tuple(warnings))
     values = tuple(r.summary.throughput_per_s for r in ok)
@@ -72,7 +150,9 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
     if est.unstable:
         warnings.append(f"unstable: coefficient of variation {est.cv:.0%} across repeats")
     if est.ci_rel_width is not None and est.ci_rel_width > ci_target:
-        warnings.append(f"wide: the 95% CI spans {est.ci_rel_width:.0%} of the median after {len(values)} repeats")
+        warnings.append(
+            f"wide: the 95% CI spans {est.ci_rel_width:.0%} of the median after {plural(len(values), 'repeat')}"
+        )
     runs = [r.summary for r in ok]
     ceiling = runs[0].ceiling_per_s
     resources = [s.resources or Resources() for s in runs]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.analysis.groups import group_key
+from bench.analysis.groups import group_key, measured_points
 from bench.analysis.stats import ratio_ci
 
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
@@ -29,6 +29,64 @@ class Verdict:
     beyond_per_s: float | None = None
     gain: float | None = None  # beyond / within - 1, of the medians
     gain_ci95: tuple[float, float] | None = None  # bootstrap 95% CI of that gain
+
+
+@dataclass(frozen=True)
+class Best:
+    """Which -c of one pool x workload gave the most throughput, and whether
+    that means anything: a flat row has no best -c, and a best at the edge of
+    the tested range may not be the optimum."""
+
+    c: int | None  # the -c with the highest median; None: flat, or nothing measured
+    per_s: float | None  # its median throughput, tasks/s
+    flat: bool  # every point within the noise of the highest (FLAT_RULE)
+    edge: str | None  # "largest" | "smallest": the best is the largest (or smallest, above 1) -c tried
+    tried: tuple[int, ...] = ()  # the -c values measured, ascending
+
+    @property
+    def words(self):
+        """The best -c for a table cell: "-c 16", "flat", "-c 16 (largest tried)"."""
+        if self.flat:
+            return "flat"
+        if self.c is None:
+            return "-"
+        return f"-c {self.c}" + (f" ({self.edge} tried)" if self.edge else "")
+
+    @property
+    def warning(self):
+        """What a reader must be told, or None."""
+        if self.edge == "largest":
+            return f"best at the largest -c tried ({self.c}): the optimum may lie beyond"
+        if self.edge == "smallest":
+            return f"best at the smallest -c tried ({self.c}): the optimum may lie below"
+        return None
+
+
+FLAT_RULE = (
+    f"flat: every -c's median is within {MIN_EFFECT:.0%} of the highest (the verdict's minimum effect) "
+    "or inside the highest point's 95% CI, so no -c is best"
+)
+
+
+def best_of(estimates, min_effect=MIN_EFFECT):
+    """`estimates`: {concurrency: ThroughputEstimate or None} of one pool x
+    workload. The best -c by median; flat when every median is at least
+    (1 - min_effect) of the highest, or at least the highest's CI low end."""
+    measured = {c: e for c, e in estimates.items() if e is not None}
+    tried = tuple(sorted(measured))
+    if not measured:
+        return Best(None, None, False, None, tried)
+    top = max(measured, key=lambda c: measured[c].median_per_s)
+    best = measured[top]
+    floor = min(best.median_per_s * (1 - min_effect), best.ci95_low_per_s or best.median_per_s)
+    if len(measured) > 1 and all(e.median_per_s >= floor for e in measured.values()):
+        return Best(None, best.median_per_s, True, None, tried)
+    edge = None
+    if len(measured) > 1 and top == tried[-1]:
+        edge = "largest"
+    elif len(measured) > 1 and top == tried[0] and top > 1:
+        edge = "smallest"
+    return Best(top, best.median_per_s, False, edge, tried)
 
 
 def decide(points, cores, min_effect=MIN_EFFECT):
@@ -80,7 +138,7 @@ def verdicts(summary):
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
     series: dict[str, dict[str, dict[int, list[float]]]] = {}  # figure key -> pool -> -c -> values
     cores = {}  # (figure key, pool) -> the cores its worker could use
-    for point in summary.points:
+    for point in measured_points(summary):
         key = group_key(point)
         values = list(point.throughput.values_per_s) if point.throughput else []
         series.setdefault(key, {}).setdefault(point.pool, {})[point.concurrency] = values

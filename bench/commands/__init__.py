@@ -38,6 +38,16 @@ class SweepRequest:
     resume: Path | None  # the interrupted sweep's directory to continue; None: a new sweep
     output_dir: Path  # where a new sweep's directory is made
     dry_run: bool = False  # print the plan and the estimate only
+    profile: dict | None = None  # a user's task: its profile document (--from-profile)
+    profile_first: RunConfig | None = None  # a user's task without a profile: the run that profiles it first
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    """A user's task to profile."""
+
+    config: RunConfig  # solo, -c 1, memory recorded
+    json_path: Path  # where the profile document goes
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`python -m bench sweep`: every point of a plan in fresh workers, then
 the table and the report."""
 
+import dataclasses
 import os
 import sys
 import time
@@ -8,15 +9,25 @@ import time
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.harness import machine
-from bench.output import openloop_plot, terminal
-from bench.output.export import report_sweep
+from bench.measure import runner
+from bench.measure.apptask import profile_times
+from bench.measure.profile import profile_task, write_profile
+from bench.output import export, openloop_plot
+from bench.output.profile import profile_table
 from bench.sweep import rates, store
 from bench.sweep import run as sweep
-from bench.sweep.plan import PROFILES, describe
+from bench.sweep.plan import PROFILES, describe, plan_sweep
 
 
 def execute(request):
-    cfg, plan = request.config, list(request.plan)
+    cfg, plan, profile = request.config, list(request.plan), request.profile
+    if request.profile_first is not None:  # a user's task: what it is made of sizes the plan
+        print(f"profiling {cfg.user_task.task} first ({request.profile_first.tasks} calls, one at a time)", flush=True)
+        with runner.services_for(request.profile_first) as (broker, _stub):
+            profile = profile_task(request.profile_first, broker)
+        print(profile_table(profile), flush=True)
+        cfg = dataclasses.replace(cfg, task_profile=profile_times(profile))
+        plan = plan_sweep(cfg)
     resume = store.SweepDir(request.resume) if request.resume is not None else None
     left = sweep.remaining_repeats(cfg, resume, plan) if resume else None
     if resume and left == 0 and cfg.rates is None:  # (open-loop rates may still be left)
@@ -29,16 +40,17 @@ def execute(request):
         print(describe(plan, PROFILES[cfg.profile], left))
         return 0
     with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
+        if profile is not None:  # the report puts its prediction beside the measured optimum
+            write_profile(target.path / "profile.json", profile)
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
         print(describe(plan, PROFILES[cfg.profile], left), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:
             rates.run_rates(target, cfg, plan, broker, stub, say=lambda line: print(line, flush=True))
-    summary = store.summarize(target, cfg, plan)
+    store.summarize(target, cfg, plan)
     print()
-    print(terminal.sweep_table(summary))
-    report_sweep(target.path)
+    print(export.report(target.path).text)
     if cfg.rates is not None:
         _report_rates(target, cfg, plan)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")

@@ -2,6 +2,7 @@
 stopped with its whole process tree."""
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -29,23 +30,33 @@ class WorkerSpec:
     concurrency: int
     queue: str  # the queue it consumes from the start (the warm-up queue)
     nodename: str  # unique to the run, so control commands reach only it
-    prefetch_multiplier: int
+    prefetch_multiplier: int | None  # None: the app's own setting
     loglevel: str
-    result_backend: str  # "none" or "broker" (see Broker.result_backend)
+    result_backend: str  # "none" or "broker" (see Broker.result_backend); "app": the app's own
     cpus: tuple[int, ...] | None = None  # pin the worker tree to these CPUs
     # The project under test: `-A proj` is imported from here (cwd, first on
     # PYTHONPATH); `ab` points it at a git worktree of another revision.
     project_root: Path = PROJECT_ROOT
     python: str = sys.executable  # the worker's interpreter (`ab` runs a side's virtualenv)
+    app: str = "proj"  # what `celery -A` takes
+    workdir: str | None = None  # the directory a user's app is imported from; None: project_root
+    broker_from_app: bool = False  # True: the app's own broker and result backend, not overridden
+    record_memory: bool = False  # record each process's RSS after every task (profile)
 
     def argv(self):
+        """The worker's command line, through the harness's entry point (see
+        worker_entry.py): `celery -A APP worker` plus the recorder. A
+        project root of a revision without that entry point (`ab` against
+        an older revision) runs `celery -A proj worker`, whose proj
+        connected the recorder itself then."""
+        prefetch = [] if self.prefetch_multiplier is None else ["--prefetch-multiplier", str(self.prefetch_multiplier)]
+        has_entry = (Path(self.project_root) / "bench" / "harness" / "worker_entry.py").exists()
+        entry = ["bench.harness.worker_entry", "worker", self.app]
+        start = entry if has_entry else ["celery", "-A", self.app, "worker"]
         return [
             self.python,
             "-m",
-            "celery",
-            "-A",
-            "proj",
-            "worker",
+            *start,
             "-P",
             self.pool,
             "-c",
@@ -54,8 +65,7 @@ class WorkerSpec:
             self.queue,
             "-n",
             self.nodename,
-            "--prefetch-multiplier",
-            str(self.prefetch_multiplier),
+            *prefetch,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -104,23 +114,29 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
     stop it and every process under it on the way out."""
     env = dict(os.environ)
     env.update(
-        CELERY_BROKER_URL=broker.url,
-        CELERY_RESULT_BACKEND=broker.result_backend(spec.result_backend),
         BENCH_RECORD_DIR=str(record_dir),
+        BENCH_RECORD_MEMORY="1" if spec.record_memory else "0",
         PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
+    if not spec.broker_from_app:
+        # The harness's broker, whatever the app configures: the environment
+        # for apps that read it (proj does, and Celery prefers it to the
+        # app's setting), and the settings themselves for the others.
+        backend = broker.result_backend(spec.result_backend)
+        env.update(CELERY_BROKER_URL=broker.url, CELERY_RESULT_BACKEND=backend)
+        env["BENCH_CONF_OVERRIDES"] = json.dumps(broker_overrides(broker.url, backend))
     with Path(log_path).open("wb") as log:
         popen = subprocess.Popen(
             spec.argv(),
             env=env,
-            cwd=spec.project_root,
+            cwd=spec.workdir or spec.project_root,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # our signals, not the terminal's, stop it
             # Dies with the harness; affinity is inherited: pool children fork
-            # from the pinned parent (and die with it: see proj/recorder.py).
+            # from the pinned parent (and die with it: see harness/recorder.py).
             preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
         )
     worker = Worker(popen, Path(log_path))
@@ -129,6 +145,17 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
         yield worker
     finally:
         stop_tree(popen, grace_s=STOP_GRACE_S)
+
+
+def broker_overrides(broker_url, result_backend):
+    """The app settings the harness replaces to point a worker at its broker:
+    the read and write URLs too, which would otherwise win over broker_url."""
+    return {
+        "broker_url": broker_url,
+        "broker_read_url": None,
+        "broker_write_url": None,
+        "result_backend": result_backend,
+    }
 
 
 def _wait_ready(worker, ready_file, timeout_s, broker_alive):

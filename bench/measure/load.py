@@ -11,20 +11,22 @@ from kombu.utils.uuid import uuid
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.harness import signals
+from bench.harness.worker_entry import WAKEUP_TASK
 
 CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02
 
 
-def client_app(broker):
+def client_app(broker, serializer="json"):
     """The harness's own Celery app: it only publishes, by task name, and
     keeps no results (a result backend on the client side would subscribe to
-    every task's result and load the harness)."""
+    every task's result and load the harness). `serializer`: the user's
+    app's task_serializer, so its worker accepts what is sent."""
     app = Celery("celery-bench-client", set_as_current=False)
     app.conf.update(
         broker_url=broker.url,
         result_backend=None,
-        task_serializer="json",
+        task_serializer=serializer,
         accept_content=["json"],
         broker_connection_timeout=5,
         broker_connection_max_retries=2,
@@ -91,14 +93,20 @@ def _tidy_redis(url, traces):
         client.close()
 
 
-def publish(app, queue, task_name, args, count):
-    """Send `count` tasks; returns {task id: publish time (monotonic s)}."""
+def publish(app, queue, task_name, args, count, calls=None):
+    """Send `count` tasks; returns {task id: publish time (monotonic s)}.
+    `calls` (a user's task): a function of the task's index giving its
+    (args, kwargs), used instead of `args`. The queue is explicit, so the
+    app's task_routes do not move the measured tasks elsewhere."""
     published = {}
     with app.producer_or_acquire() as producer:
-        for _ in range(count):
+        for i in range(count):
+            call_args, call_kwargs = calls(i) if calls is not None else (args, None)
             task_id = uuid()
             published[task_id] = time.monotonic()
-            app.send_task(task_name, args=args, queue=queue, task_id=task_id, producer=producer)
+            app.send_task(
+                task_name, args=call_args, kwargs=call_kwargs, queue=queue, task_id=task_id, producer=producer
+            )
     return published
 
 
@@ -106,14 +114,15 @@ def release(app, queue, nodename, idle_queue):
     """Tell the worker to start consuming `queue` (the pre-filled batch).
 
     Over Redis, a worker blocked in BRPOP on its `idle_queue` adds the new
-    queue only when that BRPOP returns, after up to a second; one noop task
-    on the idle queue ends the wait at once. It runs before the first
+    queue only when that BRPOP returns, after up to a second; one task on
+    the idle queue ends the wait at once: the harness's own wake-up task,
+    which its worker entry point registers in any app. It runs before the first
     measured task is fetched, so outside the measured window."""
     replies = app.control.add_consumer(queue, destination=[nodename], reply=True, timeout=CONTROL_TIMEOUT_S)
     for reply in replies or []:
         answer = reply.get(nodename, {})
         if "ok" in answer:
-            app.send_task("proj.tasks.noop", queue=idle_queue)
+            app.send_task(WAKEUP_TASK, queue=idle_queue)
             return
         if "error" in answer:
             raise RunFailed(f"the worker refused to consume {queue}: {answer['error']}")
@@ -152,6 +161,8 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
                         state=raw["state"],
                         pid=raw["pid"],
                         error=raw.get("error"),
+                        cpu_s=raw.get("cpu_s"),
+                        rss_bytes=raw.get("rss_bytes"),
                     )
                 )
                 if raw["id"] in pending:

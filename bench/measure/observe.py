@@ -17,7 +17,7 @@ from bench.results.schema import Resources
 
 class RecordReader:
     """Reads the task records that worker processes append to their files
-    (see proj/recorder.py), picking up where it left off."""
+    (see bench/harness/recorder.py), picking up where it left off."""
 
     def __init__(self, record_dir: Path):
         self.record_dir = Path(record_dir)

@@ -16,10 +16,11 @@ from bench.results.schema import (
     RunStatus,
     RunSummary,
     Samples,
+    TaskCPU,
     TaskError,
     utc_text,
 )
-from bench.workloads import WORKLOADS, Ceiling
+from bench.workloads import CPU_ATTRIBUTION, Ceiling, cpu_attribution
 
 # Above the ceiling by more than this is a harness bug (the slack covers the
 # clock's resolution only).
@@ -48,21 +49,33 @@ def first_reports(records):
     return list(firsts.values())
 
 
-def summarize_run(observed: Observed, bound: Ceiling) -> RunSummary:
-    """The run's numbers, over the first report of each successful task."""
+def summarize_run(observed: Observed, bound: Ceiling, pool=None) -> RunSummary:
+    """The run's numbers, over the first report of each successful task.
+    An estimated ceiling (a user's task, from its profile) that the run
+    passes is a warning (the profile ran slower), not a harness bug."""
     tally = stats.account(observed.published, observed.records)
     done = [r for r in first_reports(observed.records) if r.state == "SUCCESS"]
     rate = stats.throughput(done)
     conc = stats.concurrency(done)
     efficiency = rate / bound.per_s if rate is not None and bound.per_s else None
     first, last = stats.window(done) if done else (None, None)
+    above = efficiency is not None and efficiency > 1 + CEILING_TOLERANCE
+    attribution = cpu_attribution(pool) if pool is not None else None
+    task_cpu = None
+    if attribution is not None:
+        worker_cpu_s = observed.resources.worker_cpu_s if observed.resources else None
+        found = stats.task_cpu(done, attribution, worker_cpu_s)
+        task_cpu = TaskCPU(**vars(found), basis=CPU_ATTRIBUTION[attribution])
     return RunSummary(
         throughput_per_s=rate,
         steady_throughput_per_s=stats.steady_throughput(done),
         ceiling_per_s=bound.per_s,
         ceiling_basis=bound.basis,
         efficiency=efficiency,
-        above_ceiling=efficiency is not None and efficiency > 1 + CEILING_TOLERANCE,
+        above_ceiling=above and not bound.estimated,
+        ceiling_estimated=bound.estimated,
+        above_estimated_ceiling=above and bound.estimated,
+        task_cpu=task_cpu,
         window_s=None if first is None else last - first,
         tasks=tally,
         latency=stats.latency(done),
@@ -116,31 +129,68 @@ def compact_samples(published, records) -> Samples:
         state=tuple(r.state for r in records),
         errors=tuple(TaskError(r.id, r.error) for r in records if r.error)[:100],
         missing_ids=tuple(sorted(set(published) - seen))[:100],
+        cpu_s=tuple(None if r.cpu_s is None else round(r.cpu_s, SAMPLE_DIGITS) for r in records),
+        # recorded by `profile` only
+        rss_bytes=tuple(r.rss_bytes for r in records) if any(r.rss_bytes is not None for r in records) else None,
     )
 
 
 def run_settings(cfg, broker: BrokerInfo, result_backend, placement: Placement | None) -> RunSettings:
     """The run's `config`: its RunConfig, the broker and where it ran.
     `result_backend`: the backend URL, redacted, or "none"."""
+    app = _user_task_settings(cfg, broker, result_backend)
     return RunSettings(
         pool=cfg.pool,
         concurrency=cfg.concurrency,
         slots=cfg.slots,
         workload=cfg.workload,
-        task=WORKLOADS[cfg.workload].task,
+        task=cfg.spec.task,
         task_ms=cfg.task_ms,
         tasks=cfg.tasks,
         warmup=cfg.warmup,
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        acks_late=False,
-        serializer="json",
+        prefetch_multiplier=app.pop("prefetch_multiplier", cfg.prefetch_multiplier),
+        acks_late=app.pop("acks_late", False),
+        serializer=app.pop("serializer", "json"),
         result_backend=result_backend,
         worker_loglevel=cfg.loglevel,
         queue_mode=QUEUE_MODE,
         cores=cfg.cores,
         placement=placement,
         broker=broker,
+        **app,
     )
+
+
+def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
+    """For a user's app: its own settings, what the harness overrode, and
+    the task's description (secrets redacted); {} for the built-in workloads."""
+    if cfg.user_task is None:
+        return {}
+    settings = dict(cfg.app_info.settings) if cfg.app_info is not None else {}
+    overrides = {"queue": "the run's own warm-up and measured queues", "node_name": True, "pool": cfg.pool}
+    overrides["concurrency"] = cfg.concurrency
+    if cfg.prefetch_multiplier is not None:
+        overrides["prefetch_multiplier"] = cfg.prefetch_multiplier
+    if not cfg.broker_from_app:
+        overrides.update(broker_url=broker.url, result_backend=result_backend)
+    prefetch = cfg.prefetch_multiplier
+    if prefetch is None:
+        prefetch = settings.get("worker_prefetch_multiplier")
+    if cfg.broker_from_app:
+        source = "the app's own (--broker from-app)"
+    else:
+        source = "--broker" if cfg.broker_url else "the harness's private broker"
+    profile = {"cpu_s": cfg.task_profile[0], "wait_s": cfg.task_profile[1]} if cfg.task_profile else None
+    return {
+        "prefetch_multiplier": prefetch,
+        "acks_late": bool(settings.get("task_acks_late")),
+        "serializer": settings.get("task_serializer"),
+        "user_task": cfg.user_task.to_json(),
+        "app_settings": settings,
+        "harness_overrides": overrides,
+        "broker_source": source,
+        "task_profile": profile,
+    }
 
 
 def run_metadata(machine_facts, started, ended) -> Metadata:
@@ -151,7 +201,7 @@ def run_metadata(machine_facts, started, ended) -> Metadata:
 
 def build_result(settings: RunSettings, bound: Ceiling, observed: Observed, run_id, metadata: Metadata) -> RunResult:
     """The whole result document of a measured run."""
-    summary = summarize_run(observed, bound)
+    summary = summarize_run(observed, bound, settings.pool)
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     return RunResult(
         status=decide_status(observed.outcome, observed.detail, summary, first_error),

@@ -25,7 +25,7 @@ from bench.measure.observe import RecordReader, ResourceSampler
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.results.io import write_run
 from bench.results.schema import BrokerInfo, Placement, RunResult, RunSettings, utc_now
-from bench.workloads import WORKLOADS, ceiling, expected_rate
+from bench.workloads import ceiling, expected_rate
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def services(broker_url, redis_server=None, needs_stub=False):
 
 def services_for(cfg):
     """The services one run needs."""
-    return services(cfg.broker_url, cfg.redis_server, WORKLOADS[cfg.workload].needs_stub)
+    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub)
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ def _time_limits(cfg):
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
     task_s = (cfg.task_ms or 1.0) / 1000.0
-    stall_s = max(10.0, 5 * task_s + 5)
-    rate = expected_rate(WORKLOADS[cfg.workload], cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    # A user's task of unknown length may take long: a minute of silence.
+    stall_s = max(60.0 if cfg.user_task is not None and cfg.task_ms is None else 10.0, 5 * task_s + 5)
+    rate = expected_rate(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
     timeout_s = max(60.0, 10 * cfg.tasks / rate)
     return stall_s, timeout_s
 
@@ -70,7 +71,9 @@ def new_run_id(started=None):
 
 
 def worker_spec(cfg, run_id, queue):
-    """The worker of a run of `cfg`, consuming `queue` from the start."""
+    """The worker of a run of `cfg`, consuming `queue` from the start:
+    the tutorial's app, or the user's through the same entry point."""
+    user = cfg.user_task
     return worker.WorkerSpec(
         pool=cfg.pool,
         concurrency=cfg.concurrency,
@@ -80,6 +83,10 @@ def worker_spec(cfg, run_id, queue):
         loglevel=cfg.loglevel,
         result_backend=cfg.result_backend,
         cpus=cfg.cpus,
+        app=user.app if user else "proj",
+        workdir=user.workdir if user else None,
+        broker_from_app=cfg.broker_from_app,
+        record_memory=cfg.record_memory,
         **_side_of(cfg),
     )
 
@@ -115,20 +122,23 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     when tasks went missing or failed, and Interrupted (after writing it) on
     a signal. `clock` (UTC datetimes) and `describe` (the machine's
     metadata) are seams for tests."""
-    workload = WORKLOADS[cfg.workload]
+    workload = cfg.spec
+    user = cfg.user_task
     started = clock()
     run_id = new_run_id(started)
     warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
     spec = worker_spec(cfg, run_id, warm_queue)
-    args = workload.args(cfg.task_ms, stub_address)
-    app = load.client_app(broker)
+    args = None if user else workload.args(cfg.task_ms, stub_address)
+    calls = (lambda i: (list(user.call(i).args), dict(user.call(i).kwargs))) if user else None
+    settings = cfg.app_info.settings if cfg.app_info is not None else {}
+    app = load.client_app(broker, settings.get("task_serializer") or "json")
     stall_s, timeout_s = _time_limits(cfg)
     load_before = os.getloadavg()
     batch = None
     try:
         with recorded_worker(spec, broker) as (proc, reader):
             if cfg.warmup:
-                warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup))
+                warm = load.Batch(load.publish(app, warm_queue, workload.task, args, cfg.warmup, calls))
                 load.watch(warm, reader, proc, watcher(broker.pid), stall_s, timeout_s)
                 if warm.outcome == "interrupted":
                     raise Interrupted("interrupted during the warm-up; nothing was measured")
@@ -138,7 +148,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
                 if failed:
                     raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
             load.declare(app, main_queue)
-            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks))
+            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
             sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
             load.release(app, main_queue, spec.nodename, idle_queue=warm_queue)
             load.watch(batch, reader, proc, watcher(broker.pid), stall_s, timeout_s, progress)
@@ -181,11 +191,15 @@ def _placement(cfg, broker):
 def settings_of(cfg, broker) -> RunSettings:
     """The run's `config` as recorded: its options, the broker, where it ran."""
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
-    return run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), _placement(cfg, broker))
+    backend = redact(broker.result_backend(cfg.result_backend))
+    if cfg.broker_from_app:  # the app's own result backend is kept
+        backend = (cfg.app_info.settings if cfg.app_info is not None else {}).get("result_backend")
+    return run_settings(cfg, info, backend, _placement(cfg, broker))
 
 
 def result_path(cfg, run_id):
     if cfg.json_path is not None:
         return cfg.json_path
     # Named by what ran: solo is always one slot, whatever -c said.
-    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.slots}-{cfg.workload}.json"
+    what = cfg.workload if cfg.user_task is None else cfg.user_task.task.rsplit(".", 1)[-1]
+    return cfg.output_dir / f"run-{run_id}-{cfg.pool}-c{cfg.slots}-{what}.json"

@@ -173,19 +173,27 @@ def format_markdown(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def load(path: str | Path) -> Results:
-    """A run result file or a sweep directory; UsageError naming the path otherwise."""
+def load(path: str | Path, side: str = "result") -> Results:
+    """A run result file or a sweep directory; UsageError naming the path
+    otherwise, or when it holds no successful repeat to compare (e.g. a
+    sweep shipped without its runs/, such as results/reference)."""
     path = Path(path)
-    if path.is_dir():
-        return load_sweep(SweepDir(path))
-    return load_run(path)
+    results = load_sweep(SweepDir(path)) if path.is_dir() else load_run(path)
+    if not any(p.values_per_s or p.failed for p in results.points.values()):
+        raise UsageError(f"{side} {path}: no repeats to compare (no runs/ with repeat results)")
+    if side == "baseline" and not any(p.values_per_s for p in results.points.values()):
+        raise UsageError(f"{side} {path}: no successful repeats to compare against (every repeat failed)")
+    return results
 
 
 def command(cfg: CompareConfig) -> tuple[str, BenchError | None]:
     """`python -m bench compare`: the report's text, and the error to end
     with (None: exit 0). Prints nothing."""
     comparison = compare(
-        load(cfg.baseline), load(cfg.candidate), cfg.threshold, allow_different_hosts=cfg.allow_different_hosts
+        load(cfg.baseline, "baseline"),
+        load(cfg.candidate, "candidate"),
+        cfg.threshold,
+        allow_different_hosts=cfg.allow_different_hosts,
     )
     text = format_markdown(comparison) if cfg.format == "markdown" else format_text(comparison)
     return text, outcome(comparison, cfg.fail_on_unstable)

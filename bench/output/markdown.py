@@ -1,11 +1,11 @@
 """report.md: a sweep's summary to paste into an issue or a pull request."""
 
 from bench import __version__
-from bench.analysis.groups import group_key, group_label
-from bench.output.terminal import sweep_table_rows
-from bench.results.schema import Metadata, utc_now
-
-HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
+from bench.analysis.groups import group_key, group_label, groups, plural
+from bench.analysis.model import peak_words
+from bench.analysis.verdict import FLAT_RULE
+from bench.output.terminal import HEADLINE, sweep_table_rows, verdict_keys, verdict_rows
+from bench.results.schema import Metadata
 
 
 def _pct(value):
@@ -36,19 +36,13 @@ def machine_lines(metadata):
     ]
 
 
-def verdict_rows(summary, analysis):
-    rows = [["workload", "pool", "best -c <= 2x cores", "best -c > 2x cores", "gain (95% CI)", "verdict"]]
-    seen = set()
-    for point in summary.points:
-        key = group_key(point)
-        if (key, point.pool) in seen:
-            continue
-        seen.add((key, point.pool))
-        v = analysis.verdicts[key][point.pool]
-        within = f"-c {v.within_c}: {_num(v.within_per_s)}/s" if v.within_c else "-"
-        beyond = f"-c {v.beyond_c}: {_num(v.beyond_per_s)}/s" if v.beyond_c else "-"
-        gain = f"{_pct(v.gain)} ({_pct(v.gain_ci95[0])} to {_pct(v.gain_ci95[1])})" if v.gain_ci95 else "-"
-        rows.append([group_label(point), point.pool, within, beyond, gain, f"**{v.word}**"])
+def verdict_rows_md(summary, analysis):
+    """The verdict table, each row with the warnings that qualify it."""
+    header, *body = verdict_rows(summary, analysis)
+    rows = [[*header, "warnings"]]
+    for row, (key, pool) in zip(body, verdict_keys(summary), strict=True):
+        notes = analysis.notes_for(key, pool)
+        rows.append([*row[:-1], f"**{row[-1]}**", "; ".join(notes) if notes else "-"])
     return rows
 
 
@@ -60,7 +54,8 @@ def fit_rows(summary, analysis):
             if not fit.ok:
                 rows.append([labels[key], pool, "-", "-", "-", "-", fit.reason])
                 continue
-            peak = f"{fit.peak_n:.0f}" if fit.peak_n else (fit.peak_note or "-")
+            measured = [p.concurrency for p in summary.points if group_key(p) == key and p.pool == pool]
+            peak = peak_words(fit, measured)
             quality = f"R^2 {fit.r2:.2f}, residuals {fit.nrmse:.1%} of the mean"
             row = [labels[key], pool, f"{fit.lambda_per_s:.1f}", f"{fit.sigma:.3f}", f"{fit.kappa:.2e}", peak, quality]
             rows.append(row)
@@ -68,19 +63,44 @@ def fit_rows(summary, analysis):
 
 
 def figure_names(summary):
+    figure_keys = groups(summary)
     keys = {group_key(p): group_label(p) for p in summary.points}
     out = []
     for key, label in keys.items():
+        if key not in figure_keys:
+            continue
         sized = any(p.task_ms is not None for p in summary.points if group_key(p) == key)
         kinds = ["throughput", *(["efficiency"] if sized else []), "latency", "memory", "cpu"]
         out.append((label, [f"{kind}-{key}.png" for kind in kinds]))
     return out
 
 
-def render(summary, status, analysis, sweep_name, now=None, tool_version=__version__):
+def _repeats(cfg):
+    if cfg.min_repeats == cfg.max_repeats:
+        return f"{plural(cfg.min_repeats, 'repeat')} per point in fresh workers"
+    return (
+        f"{cfg.min_repeats} to {cfg.max_repeats} repeats per point in fresh workers, more while the 95% CI "
+        f"of the median is wider than {cfg.ci_target:.0%} of it"
+    )
+
+
+def _overhead_lines(analysis):
+    if not analysis.overheads:
+        return ["- no noop point in this sweep: Celery's own per-task cost was not measured (no second ceiling)"]
+    rates = ", ".join(
+        f"{pool} -c {point.concurrency}" + (f" on {plural(pinned, 'CPU')}" if pinned else "") + f": {rate:,.0f}/s"
+        for (pool, pinned), (rate, point) in analysis.overheads.items()
+    )
+    return [
+        f"- no-op rate per pool (Celery's own per-task cost, the noop workload): {rates}; drawn as a second "
+        "ceiling, and efficiency is against the lower of it and the physical ceiling"
+    ]
+
+
+def render(summary, status, analysis, sweep_name, measured=None, tool_version=__version__):
     """The Markdown text of report.md, from a SweepSummary; `status`: the
-    sweep's status in its manifest."""
-    now = now or utc_now()
+    sweep's status in its manifest; `measured`: when, in words (from the
+    manifest, so the same sweep always renders the same text)."""
     cfg = summary.config
     metadata = summary.metadata or Metadata()
     points = summary.points
@@ -89,7 +109,9 @@ def render(summary, status, analysis, sweep_name, now=None, tool_version=__versi
     lines = [
         "# celery-bench sweep report",
         "",
-        f"Sweep `{sweep_name}`, {status}; report made {now:%Y-%m-%d %H:%M} UTC by celery-bench {tool_version}.",
+        f"Sweep `{sweep_name}`, {status}"
+        + (f", measured {measured}" if measured else "")
+        + f"; report by celery-bench {tool_version}.",
         "",
         "## Machine",
         "",
@@ -98,34 +120,36 @@ def render(summary, status, analysis, sweep_name, now=None, tool_version=__versi
         "## Matrix",
         "",
         f"- pools {', '.join(cfg.pools)}; workloads {', '.join(cfg.workloads)}",
-        f"- profile `{cfg.profile}`: {cfg.min_repeats} to {cfg.max_repeats} repeats per point in fresh "
-        f"workers, more while the 95% CI of the median is wider than {cfg.ci_target:.0%} of it; run order "
-        f"shuffled (seed {cfg.seed})",
-        f"- {len(points)} points, {repeats} measured repeats; broker "
+        f"- profile `{cfg.profile}`: {_repeats(cfg)}; run order shuffled (seed {cfg.seed})",
+        f"- {plural(len(points), 'point')}, {plural(repeats, 'measured repeat')}; broker "
         f"{broker}; result backend {cfg.result_backend}; "
         f"prefetch multiplier {cfg.prefetch_multiplier}",
+        *_overhead_lines(analysis),
         "",
         f"## Verdict on the tutorial's {HEADLINE}",
         "",
         "Per pool and workload: the best median throughput at -c up to twice the cores against the best above, "
         "with the bootstrap 95% CI of the gain. **holds**: no gain of 5% or more beyond 2x cores (or a loss); "
-        "**does not hold**: a significant gain above 5%; **inconclusive**: the interval straddles 5%.",
+        "**does not hold**: a significant gain above 5%; **inconclusive**: the interval straddles 5%. "
+        "**best -c**: the highest median of the row; " + FLAT_RULE + "; a best at the edge of the range tried "
+        "is marked, since the optimum may lie beyond it.",
         "",
-        _table(verdict_rows(summary, analysis)),
+        _table(verdict_rows_md(summary, analysis)),
         "",
         "![overview](overview.png)",
         "",
         "## Throughput (median tasks/s)",
         "",
-        _table(sweep_table_rows(summary)),
+        _table(sweep_table_rows(summary, analysis)),
         "",
-        "`*` best -c of the row; `~` unstable (coefficient of variation above 10%).",
+        "`*` best -c of the row (none on a flat row); `~` unstable (coefficient of variation above 10%).",
         "",
         "## Scalability model",
         "",
         "The Universal Scalability Law X(N) = lambda N / (1 + sigma (N-1) + kappa N (N-1)) fitted to each curve's "
         "medians; N* = sqrt((1 - sigma) / kappa) is where it peaks. Where it fits poorly, or kappa cannot be told "
-        "from 0, that is said instead of a number.",
+        "from 0, that is said instead of a number. The curve is drawn only over the -c range measured; a peak "
+        "outside it is an extrapolation, said in words and never drawn.",
         "",
         _table(fit_rows(summary, analysis)),
         "",

@@ -1,18 +1,22 @@
-"""Figures of a sweep, from its summary: throughput against the ceiling,
-efficiency, service time, memory and CPU, and one overview with the
-verdicts. matplotlib with the Agg backend: no display needed."""
+"""Figures of a sweep, from its summary and analysis: throughput against
+the ceilings, efficiency, service time, memory and CPU, and one overview
+with the verdicts. matplotlib with the Agg backend: no display needed.
+
+`draw` returns the Figure objects (tests check what was drawn); `figures`
+writes them, deterministically: the same sweep gives the same bytes."""
 
 import math
 
 import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-from bench.analysis.groups import groups
-from bench.analysis.model import fit_usl
-from bench.workloads import WORKLOADS, ceiling
+from bench.analysis.groups import groups, plural
+from bench.analysis.summary import binding_ceiling
+from bench.output.prediction import mark_prediction
+from bench.workloads import ceiling, point_workload
 
 # Okabe-Ito colours (safe for colour-blind readers) and a distinct marker and
 # line style per pool, so the lines stay apart when printed in grey.
@@ -21,17 +25,44 @@ STYLE = {
     "gevent": {"color": "#D55E00", "marker": "s", "linestyle": "--"},
     "eventlet": {"color": "#009E73", "marker": "^", "linestyle": "-."},
     "solo": {"color": "#CC79A7", "marker": "D", "linestyle": ":"},
+    "threads": {"color": "#E69F00", "marker": "v", "linestyle": (0, (3, 1, 1, 1))},
 }
+POOL_LINEWIDTH = 1.6
+# The physical ceiling: a thick translucent band in the pool's colour, a
+# style no measured line uses (they are thin, opaque and have markers).
+CEILING_STYLE = {"linewidth": 7.0, "alpha": 0.22, "linestyle": "-", "solid_capstyle": "butt"}
+# Celery's own per-task cost (the no-op rate): a horizontal step line with
+# short vertical ticks, in the pool's colour.
+OVERHEAD_STYLE = {"linewidth": 1.2, "linestyle": (0, (1, 1)), "marker": "|", "markersize": 9, "markevery": 12}
+FIT_STYLE = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
+LOG_SPAN = 10.0  # throughput spanning more than this factor gets a log y-axis
+COINCIDE = 0.02  # two curves within 2% at every shared -c are said to coincide
 FORMATS = ("png", "svg")
 DPI = 110
+# Fixed metadata and SVG ids: re-rendering an unchanged sweep writes the same bytes.
+METADATA = {"png": {"Software": "celery-bench (matplotlib)"}, "svg": {"Date": None, "Creator": "celery-bench"}}
+matplotlib.rcParams["svg.hashsalt"] = "celery-bench"
+
+
+def _subplots(width, height, rows=1, cols=1):
+    """A Figure outside pyplot's registry (nothing to close, no limit on how
+    many exist), drawn by Agg."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _single(width, height):
+    fig, axes = _subplots(width, height)
+    return fig, axes[0, 0]
 
 
 def _title(curves, what, cores):
     first = next(iter(curves.values())).points[0]
-    workload = WORKLOADS[first.workload]
-    size = f" {first.task_ms:g} ms" if first.task_ms is not None else ""
-    pin = f", pinned to {len(first.cpus)} CPU(s)" if first.cpus else ""
-    return f"{what}: {first.workload}{size} ({workload.summary})\n{cores:g} usable cores{pin}"
+    workload = point_workload(first)
+    size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
+    pin = f", pinned to {plural(len(first.cpus), 'CPU')}" if first.cpus else ""
+    return f"{what}: {first.workload}{size}, {workload.summary}\n{plural(cores, 'usable core')}{pin}"
 
 
 def _cores_of(curves, machine_cores):
@@ -48,34 +79,70 @@ def _x_axis(ax, curves, cores):
     low, high = min(ticks) / 1.4, max(ticks) * 1.4
     ax.set_xlim(low, high)
     ax.set_xlabel("concurrency (-c)")
-    # The markers' labels sit on a top axis of their own, never on the data.
+    # The markers' labels sit on a top axis of their own, never on the data;
+    # short, since the two are one octave apart.
     marks = [(x, label) for x, label in ((cores, "cores"), (2 * cores, "2x cores")) if low < x < high]
     for x, _ in marks:
         ax.axvline(x, color="0.45", linestyle=(0, (1, 2)), linewidth=1, zorder=0)
     top = ax.secondary_xaxis("top")
-    top.set_xticks([x for x, _ in marks], [f"{label} ({x:g})" for x, label in marks], fontsize=7.5, color="0.35")
+    top.set_xticks([x for x, _ in marks], [label for _, label in marks], fontsize=7.5, color="0.35")
     top.xaxis.set_minor_locator(NullLocator())
     top.tick_params(length=0, pad=1)
 
 
-def _ceiling_curve(curve, cores):
-    first = curve.points[0]
-    workload = WORKLOADS[first.workload]
-    grid = _grid(curve.c)
-    values = [ceiling(workload, curve.pool, n, first.task_ms, cores).per_s for n in grid]
-    return grid, values
-
-
 def _grid(cs):
+    """Points to draw a curve through, only over the measured -c range."""
     if len(cs) == 1:
         return list(cs)
     lo, hi = math.log2(min(cs)), math.log2(max(cs))
     return [2 ** (lo + (hi - lo) * i / 100) for i in range(101)]
 
 
-def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
-    """One throughput panel: median with its CI band, ceiling, USL fit."""
-    top = 0.0
+def _ceiling_curve(curve, cores):
+    first = curve.points[0]
+    workload = point_workload(first)
+    grid = _grid(curve.c)
+    values = [ceiling(workload, curve.pool, n, first.task_ms, cores).per_s for n in grid]
+    return grid, values
+
+
+def _pool_label(pool, curve, analysis, key):
+    label = pool if pool != "solo" else "solo, -c 1 only"
+    if analysis is None:
+        return label
+    verdict = analysis.verdicts.get(key, {}).get(pool)
+    if verdict is not None and pool != "solo":
+        label += f": {verdict.word}"
+    best = analysis.bests.get(key, {}).get(pool)
+    if best is not None and pool != "solo":
+        if best.flat:
+            label += "; flat"
+        elif best.edge:
+            label += f"; best at the {best.edge} -c tried"
+    return label
+
+
+def _coinciding(curves):
+    """Pairs of pools whose medians agree within COINCIDE at every shared -c."""
+    pools = [p for p, c in curves.items() if len(c.c) > 1]
+    out = []
+    for i, a in enumerate(pools):
+        for b in pools[i + 1 :]:
+            ma = dict(zip(curves[a].c, curves[a].medians(), strict=True))
+            mb = dict(zip(curves[b].c, curves[b].medians(), strict=True))
+            shared = [c for c in ma if c in mb and ma[c] and mb[c]]
+            if len(shared) > 1 and all(abs(ma[c] / mb[c] - 1) <= COINCIDE for c in shared):
+                out.append((a, b))
+    return out
+
+
+def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, prediction=None):
+    """One throughput panel: median with its CI band, the physical ceiling
+    (thick band), the no-op rate (Celery's own cost, a second ceiling), the
+    USL fit over the measured range only; with a task's `prediction` (from
+    its profile), the predicted optima."""
+    analysis_fits = analysis.fits.get(key, {}) if analysis else {}
+    highs_all, lows_all = [], []
     for pool, curve in curves.items():
         style = STYLE[pool]
         med = curve.medians()
@@ -86,34 +153,100 @@ def throughput_axes(ax, curves, cores, verdicts=None, fits=True, legend=True):
             (p.throughput.ci95_high_per_s if p.throughput else None) or m
             for p, m in zip(curve.points, med, strict=True)
         ]
-        label = pool if pool != "solo" else "solo (-c 1 only)"
-        if verdicts and pool in verdicts:
-            label += f": {verdicts[pool].word}"
-        ax.plot(curve.c, med, label=label, markersize=5, linewidth=1.6, **style)
+        line = ax.plot(
+            curve.c, med, label=_pool_label(pool, curve, analysis, key), markersize=5, linewidth=POOL_LINEWIDTH, **style
+        )[0]
+        line.set_gid(f"pool:{pool}")
         if len(curve.c) > 1 and all(v is not None for v in lows + highs):
             ax.fill_between(curve.c, lows, highs, color=style["color"], alpha=0.18, linewidth=0)
-        top = max([top, *(v for v in highs if v is not None)])
+        highs_all += [v for v in highs if v is not None]
+        lows_all += [v for v in lows if v is not None and v > 0]
         if curve.points[0].task_ms is not None:
             grid, ceil_values = _ceiling_curve(curve, cores)
-            ax.plot(grid, ceil_values, color=style["color"], linestyle=(0, (4, 3)), linewidth=0.9, alpha=0.7)
-        if fits and len(curve.c) >= 4:
-            fit = fit_usl(curve.c, med)
-            if fit.ok:
-                grid = _grid(curve.c)
-                ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], linewidth=0.8, alpha=0.55)
-    ax.set_ylim(0, top * 1.25 if top else 1)
-    ax.set_ylabel("throughput (tasks/s)")
+            band = ax.plot(grid, ceil_values, color=style["color"], zorder=1, **CEILING_STYLE)[0]
+            band.set_gid(f"ceiling:{pool}")
+        fit = analysis_fits.get(pool)
+        measured = [c for c, m in zip(curve.c, med, strict=True) if m is not None]
+        if fit is not None and fit.ok and len(measured) > 1:
+            grid = _grid(measured)
+            fit_line = ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], **FIT_STYLE)[0]
+            fit_line.set_gid(f"fit:{pool}")
+    top = max(highs_all, default=0.0)
+    if prediction is not None:
+        top = max(top, mark_prediction(ax, prediction, curves, STYLE))
+    bottom = min(lows_all, default=0.0)
+    log = bool(bottom) and top / bottom > LOG_SPAN
+    notes = _overhead_lines(ax, curves, analysis, top, log)
+    drawn = [line.get_ydata()[0] for line in ax.get_lines() if str(line.get_gid()).startswith("overhead:")]
+    top = max([top, *drawn])
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom / 1.6, top * 1.8)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.set_ylim(0, top * 1.25 if top else 1)
+    ax.set_ylabel("throughput (tasks/s)" + (", log scale" if log else ""))
     _x_axis(ax, curves, cores)
+    if prediction is not None:  # the markers stay in view when they lie past the measured -c
+        shown = [p["best_c"] for p in prediction["pools"] if p["pool"] in curves and p["best_c"] is not None]
+        low, high = ax.get_xlim()
+        ax.set_xlim(low, max([high, *(c * 1.4 for c in shown)]))
     ax.grid(True, axis="y", alpha=0.3)
+    for a, b in _coinciding(curves):
+        notes.append(f"{a} and {b} coincide (within {COINCIDE:.0%} at every -c)")
+    if notes:
+        ax.text(0.01, 0.98, "\n".join(notes), transform=ax.transAxes, fontsize=7, va="top", color="0.3")
     if legend:
         handles, labels = ax.get_legend_handles_labels()
-        handles += [
-            plt.Line2D([], [], color="0.3", linestyle=(0, (4, 3)), linewidth=0.9),
-            plt.Line2D([], [], color="0.3", linewidth=0.8, alpha=0.6),
-        ]
-        labels += ["physical ceiling", "USL fit"]
+        grey = {"color": "0.45"}
+        if any(str(line.get_gid()).startswith("ceiling:") for line in ax.get_lines()):
+            handles.append(Line2D([], [], **grey, **CEILING_STYLE))
+            labels.append("physical ceiling, per pool")
+        if drawn:
+            handles.append(Line2D([], [], **grey, **(OVERHEAD_STYLE | {"markevery": None})))
+            labels.append("no-op rate: Celery's own per-task cost")
+        if any(str(line.get_gid()).startswith("fit:") for line in ax.get_lines()):
+            handles.append(Line2D([], [], **grey, **FIT_STYLE))
+            labels.append("USL fit, measured range only")
         # Below the axes, so it never hides a curve.
-        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+
+
+def _overhead_lines(ax, curves, analysis, top, log):
+    """Each pool's no-op rate as a horizontal line over the figure's -c
+    range, where it is near enough the data to bind (within 3x of the top,
+    or anywhere on a log axis up to 10x); the rest said in words."""
+    if analysis is None or not analysis.overheads:
+        return []
+    low, high = min(c for cu in curves.values() for c in cu.c), max(c for cu in curves.values() for c in cu.c)
+    off_scale = []
+    for pool, curve in curves.items():
+        rate = analysis.overheads.get((pool, curve.points[0].pinned))
+        if rate is None or len(curve.c) < 2:
+            continue
+        per_s = rate[0]
+        if top and per_s > top * (10 if log else 3):
+            off_scale.append(f"{pool} {per_s:,.0f}/s")
+            continue
+        grid = _grid([low, high])
+        line = ax.plot(grid, [per_s] * len(grid), color=STYLE[pool]["color"], zorder=1.5, **OVERHEAD_STYLE)[0]
+        line.set_gid(f"overhead:{pool}")
+        ax.annotate(
+            f"no-op rate, {pool}: {per_s:,.0f}/s",
+            (high, per_s),
+            xytext=(-2, 4),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=STYLE[pool]["color"],
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+        )
+    if off_scale:
+        return [f"no-op rate far above this range, not drawn: {', '.join(off_scale)}"]
+    return []
 
 
 def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, percent=False):
@@ -137,70 +270,80 @@ def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, perc
     ax.grid(True, axis="y", alpha=0.3)
 
 
+def _reference(ax, y, text):
+    """A labelled horizontal reference line."""
+    ax.axhline(y, color="0.3", linewidth=0.8)
+    ax.annotate(text, (0.995, y), xycoords=("axes fraction", "data"), xytext=(0, 2), textcoords="offset points",
+                ha="right", va="bottom", fontsize=7, color="0.3")  # fmt: skip
+
+
 def _pool_legend(ax, curves, extra=()):
     # When line styles carry another meaning (p50/p99), pools keep colour and marker only.
-    handles = [
-        plt.Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves
-    ]
+    handles = [Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves]
     labels = list(curves)
     for label, linestyle in extra:
-        handles.append(plt.Line2D([], [], color="0.3", linestyle=linestyle))
+        handles.append(Line2D([], [], color="0.3", linestyle=linestyle))
         labels.append(label)
     ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
 
 
-def _save(fig, directory, name):
-    written = []
-    for fmt in FORMATS:
-        path = directory / f"{name}.{fmt}"
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
-        written.append(path)
-    plt.close(fig)
-    return written
+def latency_series(curves):
+    """What the latency figure can honestly show. Closed-loop batches are
+    queued before the worker starts, so wait and sojourn measure the queue's
+    length, not latency: service time only. Open-loop runs (points with an
+    `open_loop` flag, from the open-loop issue) add wait and sojourn."""
+    series = [("service p50", lambda p: p.service_p50_s, "-"), ("service p99", lambda p: p.service_p99_s, "--")]
+    if any(getattr(p, "open_loop", False) for curve in curves.values() for p in curve.points):
+        series += [("wait p99", lambda p: p.wait_p99_s, ":"), ("sojourn p99", lambda p: p.sojourn_p99_s, "-.")]
+    return series
 
 
-def figures(summary, directory, verdicts=None):
-    """Write every figure into `directory`; returns the paths written.
-    `verdicts`: {figure key: {pool: Verdict}}, shown in the legends."""
+LATENCY_NOTE = (
+    "Service time: task start to end, in batches queued before the worker started.\n"
+    "Wait and sojourn are shown only for open-loop runs: here they would measure the queue."
+)
+
+
+def draw(summary, analysis=None, prediction=None):
+    """Every figure of a sweep as {file stem: Figure} (outside pyplot: nothing to close)."""
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
-    written = []
+    out = {}
     all_groups = groups(summary)
     for key, curves in all_groups.items():
         cores = _cores_of(curves, machine_cores)
-        marks = (verdicts or {}).get(key)
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
-        throughput_axes(ax, curves, cores, marks)
+        fig, ax = _single(7.5, 4.8)
+        throughput_axes(ax, curves, cores, analysis, key, prediction=prediction)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
-        written += _save(fig, directory, f"throughput-{key}")
+        out[f"throughput-{key}"] = fig
 
         sized = next(iter(curves.values())).points[0].task_ms is not None
         if sized:
-            fig, ax = plt.subplots(figsize=(7.5, 4.2))
-            _simple_axes(
-                ax, curves, cores, [lambda p: p.efficiency], "measured / physical ceiling", scale=100, percent=True
-            )
-            ax.axhline(100, color="0.3", linewidth=0.8)
+            overheads = analysis.overheads if analysis else {}
+
+            def efficiency(p, overheads=overheads):
+                bound, _ = binding_ceiling(p, overheads)
+                return p.median_per_s / bound if bound and p.median_per_s is not None else None
+
+            fig, ax = _single(7.5, 4.2)
+            what = "physical ceiling" + (" and no-op rate" if overheads else "")
+            _simple_axes(ax, curves, cores, [efficiency], f"measured / lower of {what}", scale=100, percent=True)
             ax.set_ylim(0, 110)
+            _reference(ax, 100, "100%: the binding ceiling")
             _pool_legend(ax, curves)
             ax.set_title(_title(curves, "Efficiency", cores), fontsize=10)
-            written += _save(fig, directory, f"efficiency-{key}")
+            out[f"efficiency-{key}"] = fig
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        _simple_axes(
-            ax,
-            curves,
-            cores,
-            [lambda p: p.service_p50_s, lambda p: p.service_p99_s],
-            "service time (ms)",
-            1000,
-            ("-", "--"),
-        )
-        _pool_legend(ax, curves, [("p50", "-"), ("p99", "--")])
-        ax.set_title(_title(curves, "Service time (task start to end)", cores), fontsize=10)
-        written += _save(fig, directory, f"latency-{key}")
+        fig, ax = _single(7.5, 4.2)
+        series = latency_series(curves)
+        _simple_axes(ax, curves, cores, [get for _, get, _ in series], "time (ms)", 1000, [s for _, _, s in series])
+        _pool_legend(ax, curves, [(name, s) for name, _, s in series])
+        ax.text(0.01, 0.98, LATENCY_NOTE, transform=ax.transAxes, fontsize=7, va="top", color="0.3")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
+        ax.set_title(_title(curves, "Service time", cores), fontsize=10)
+        out[f"latency-{key}"] = fig
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        fig, ax = _single(7.5, 4.2)
         _simple_axes(
             ax,
             curves,
@@ -210,40 +353,60 @@ def figures(summary, directory, verdicts=None):
             1 / 2**20,
             ("-", "--"),
         )
-        _pool_legend(ax, curves, [("PSS (shared pages split)", "-"), ("USS (unique)", "--")])
-        ax.set_title(_title(curves, "Memory of the worker tree (peak)", cores), fontsize=10)
-        written += _save(fig, directory, f"memory-{key}")
+        _pool_legend(ax, curves, [("PSS: shared pages split", "-"), ("USS: unique", "--")])
+        ax.set_title(_title(curves, "Peak memory of the worker tree", cores), fontsize=10)
+        out[f"memory-{key}"] = fig
 
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        _simple_axes(ax, curves, cores, [lambda p: p.worker_cpu_cores], "cores busy (CPU s / wall s)")
-        ax.axhline(cores, color="0.3", linewidth=0.8)
-        ax.set_ylim(0, max(ax.get_ylim()[1], cores * 1.1))
+        fig, ax = _single(7.5, 4.2)
+        _simple_axes(ax, curves, cores, [lambda p: p.worker_cpu_cores], "cores busy, CPU s / wall s")
+        ax.set_ylim(0, max(ax.get_ylim()[1], cores * 1.15))
+        _reference(ax, cores, f"{plural(cores, 'usable core')}")
         _pool_legend(ax, curves)
         ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
-        written += _save(fig, directory, f"cpu-{key}")
+        out[f"cpu-{key}"] = fig
 
-    written += overview(all_groups, directory, machine_cores, verdicts)
+    if all_groups:
+        out["overview"] = overview(all_groups, machine_cores, analysis, prediction)
+    return out
+
+
+def save(fig, directory, name):
+    """Write one figure as PNG and SVG, the same bytes for the same figure."""
+    written = []
+    for fmt in FORMATS:
+        path = directory / f"{name}.{fmt}"
+        fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=METADATA[fmt])
+        written.append(path)
     return written
 
 
-def overview(all_groups, directory, machine_cores, verdicts=None):
+def figures(summary, directory, analysis=None, prediction=None):
+    """Write every figure into `directory`; returns the paths written.
+    `prediction`: a user's task's profile prediction, marked on throughput."""
+    written = []
+    for name, fig in draw(summary, analysis, prediction).items():
+        written += save(fig, directory, name)
+    return written
+
+
+def overview(all_groups, machine_cores, analysis=None, prediction=None):
     """All throughput panels in one grid, each pool's verdict in its legend."""
     n = len(all_groups)
     cols = min(2, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, 4.8 * rows), squeeze=False)
+    fig, axes = _subplots(7.2 * cols, 5.2 * rows, rows, cols)
     # Room under each panel for its legend; bbox_inches="tight" trims the rest.
-    height = 4.8 * rows
-    fig.subplots_adjust(hspace=0.75, wspace=0.2, top=1 - 1.2 / height)
+    height = 5.2 * rows
+    fig.subplots_adjust(hspace=0.85, wspace=0.2, top=1 - 1.2 / height)
     for ax, (key, curves) in zip(axes.flat, all_groups.items(), strict=False):
         cores = _cores_of(curves, machine_cores)
-        throughput_axes(ax, curves, cores, (verdicts or {}).get(key))
+        throughput_axes(ax, curves, cores, analysis, key, prediction=prediction)
         ax.set_title(_title(curves, "Throughput", cores), fontsize=10)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(
-        "Does -c beyond 2x cores help? (legend: the verdict on the tutorial's guidance, per pool)",
+        "Does -c beyond 2x cores help? Each legend gives the verdict on the tutorial's guidance, per pool",
         fontsize=12,
         y=1 - 0.2 / height,
     )
-    return _save(fig, directory, "overview")
+    return fig

@@ -1,6 +1,7 @@
 """Human-readable summaries. Reporters return text; only the CLI prints."""
 
-from bench.analysis.groups import group_label
+from bench.analysis.groups import group_key, group_label, measured_points, plural
+from bench.analysis.verdict import FLAT_RULE
 from bench.results.schema import LATENCY_KINDS, Resources
 
 
@@ -28,19 +29,31 @@ def aligned(table, right):
     return lines
 
 
+def _task_cpu_line(cpu):
+    if cpu is None or cpu.mean_s is None:
+        return "  task CPU        -"
+    if cpu.attribution == "thread":
+        return f"  task CPU        p50 {_ms(cpu.p50_s)} ms, p90 {_ms(cpu.p90_s)} ms (each task's own thread)"
+    return f"  task CPU        {_ms(cpu.mean_s)} ms per task (process CPU / tasks: greenlets share one thread)"
+
+
 def run_summary(result):
     """The terminal summary of one run's result (a RunResult)."""
     cfg, s, meta = result.config, result.summary, result.metadata
     tasks = s.tasks
-    size = f" {cfg.task_ms:g} ms" if cfg.task_ms is not None else ""
+    size = f" {cfg.task_ms:.4g} ms" if cfg.task_ms is not None else ""
     res = s.resources
+    user = cfg.user_task
+    what = f"{cfg.workload}{size}" if not user else f"{user['task']} (app {user['app']}, {user['calls']} call(s))"
     lines = [
-        f"{cfg.pool} -c {cfg.concurrency}  {cfg.workload}{size}  "
+        f"{cfg.pool} -c {cfg.concurrency}  {what}  "
         f"{tasks.published} tasks (+{cfg.warmup} warm-up)  "
         f"broker: {cfg.broker.server} ({'embedded' if cfg.broker.embedded else cfg.broker.url})",
         f"machine: {meta.usable_cores:g} usable cores, {meta.cpu_model}",
         "",
     ]
+    if user:
+        lines.insert(1, f"broker used: {cfg.broker_source}, {cfg.broker.url}")
     if s.throughput_per_s is not None:
         lines.append(
             f"  throughput      {s.throughput_per_s:10.1f} tasks/s  (first start to last end, {s.window_s:.2f} s)"
@@ -50,13 +63,17 @@ def run_summary(result):
     if s.ceiling_per_s is not None:
         eff = f"{100 * s.efficiency:.1f}% of it" if s.efficiency is not None else ""
         lines.append(f"  ceiling         {s.ceiling_per_s:10.1f} tasks/s  ({s.ceiling_basis}); measured is {eff}")
+    elif s.ceiling_estimated:
+        lines.append(f"  ceiling                  -  {s.ceiling_basis}")
     else:
         lines.append(f"  ceiling                  -  bounded by {s.ceiling_basis}")
+    if s.above_estimated_ceiling:
+        lines.append("  (above the ceiling estimated from the profile: the task ran faster here than when profiled)")
     if s.above_ceiling:
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
     lines += [
         f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
-        f"(-c {cfg.concurrency}, {s.processes_used} process(es))",
+        f"(-c {cfg.concurrency}, {plural(s.processes_used, 'process', 'processes')})",
         "  latency (ms)        p50      p90      p99      max",
     ]
     for kind, name in LATENCY_KINDS:
@@ -69,9 +86,10 @@ def run_summary(result):
             f"({res.worker_cpu_percent_of_usable:.0f}% of usable); harness {res.harness_cpu_s:.2f} s"
             + (f", broker {res.broker_cpu_s:.2f} s" if res.broker_cpu_s is not None else "")
         )
+        lines.append(_task_cpu_line(s.task_cpu))
         lines.append(
             f"  worker memory   USS {_mib(res.worker_uss_peak_bytes)}, PSS {_mib(res.worker_pss_peak_bytes)} "
-            f"(peak, {res.worker_processes} processes)"
+            f"(peak, {plural(res.worker_processes, 'process', 'processes')})"
         )
     load = s.load_average_before
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -89,39 +107,95 @@ def _rate(value):
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def sweep_table_rows(summary):
+def sweep_table_rows(summary, analysis):
     """Rows of throughput (median tasks/s) per pool x workload across -c, the
-    best -c marked `*`, unstable points `~`; the first row is the header."""
+    best -c marked `*` (none on a flat row), unstable points `~`, and a last
+    column saying which -c is best; the first row is the header."""
     rows = {}
-    for point in summary.points:
-        rows.setdefault((group_label(point), point.pool), {})[point.concurrency] = point
+    for point in measured_points(summary):
+        rows.setdefault((group_key(point), point.pool), {})[point.concurrency] = point
     columns = sorted({c for cells in rows.values() for c in cells})
-    header = ["workload", "pool", *[f"c={c}" for c in columns]]
+    header = ["workload", "pool", *[f"c={c}" for c in columns], "best"]
     table = [header]
-    for (workload, pool), cells in rows.items():
-        medians = {c: p.median_per_s for c, p in cells.items()}
-        best = max((c for c in medians if medians[c] is not None), key=lambda c: medians[c], default=None)
-        line = [workload, pool]
+    for (key, pool), cells in rows.items():
+        best = analysis.bests[key][pool]
+        line = [group_label(next(iter(cells.values()))), pool]
         for c in columns:
             point = cells.get(c)
             if point is None:
                 line.append("")
                 continue
-            text = _rate(medians[c])
-            if point.failed_repeats and medians[c] is None:
+            text = _rate(point.median_per_s)
+            if point.failed_repeats and point.median_per_s is None:
                 text = "failed"
             if point.throughput and point.throughput.unstable:
                 text += "~"
-            if c == best:
+            if c == best.c:
                 text += "*"
             line.append(text)
+        line.append(best.words)
         table.append(line)
     return table
 
 
-def sweep_table(summary):
+TABLE_KEY = "median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)\n" + FLAT_RULE
+
+
+def sweep_table(summary, analysis):
     """The sweep's throughput table as aligned text."""
-    table = sweep_table_rows(summary)
-    out = aligned(table, right=set(range(2, len(table[0]))))
-    out.append("median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)")
+    table = sweep_table_rows(summary, analysis)
+    out = aligned(table, right=set(range(2, len(table[0]) - 1)))
+    out.append(TABLE_KEY)
     return "\n".join(out)
+
+
+HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
+
+
+def verdict_rows(summary, analysis):
+    """The verdict per pool x workload (header first): the best -c, the best
+    at and beyond 2x cores, the gain's 95% CI, the verdict."""
+    rows = [["workload", "pool", "best -c", "best -c <= 2x cores", "best -c > 2x cores", "gain (95% CI)", "verdict"]]
+    seen = set()
+    for point in measured_points(summary):
+        key = group_key(point)
+        if (key, point.pool) in seen:
+            continue
+        seen.add((key, point.pool))
+        v = analysis.verdicts[key][point.pool]
+        within = f"-c {v.within_c}: {_num(v.within_per_s)}/s" if v.within_c else "-"
+        beyond = f"-c {v.beyond_c}: {_num(v.beyond_per_s)}/s" if v.beyond_c else "-"
+        gain = f"{_pct(v.gain)} ({_pct(v.gain_ci95[0])} to {_pct(v.gain_ci95[1])})" if v.gain_ci95 else "-"
+        best = analysis.bests[key][point.pool].words
+        rows.append([group_label(point), point.pool, best, within, beyond, gain, v.word])
+    return rows
+
+
+def verdict_keys(summary):
+    """(figure key, pool) of each verdict row, in order."""
+    seen = []
+    for point in measured_points(summary):
+        if (group_key(point), point.pool) not in seen:
+            seen.append((group_key(point), point.pool))
+    return seen
+
+
+def report_end(summary, analysis):
+    """What a sweep and `report` end with in the terminal: the throughput
+    table, the verdict table, and every warning (or that there is none)."""
+    lines = [sweep_table(summary, analysis), "", f"Verdict on the tutorial's {HEADLINE}:"]
+    lines += aligned(verdict_rows(summary, analysis), right=set())
+    if analysis.overheads:
+        rates = ", ".join(f"{pool} {rate:,.0f}/s" for (pool, _), (rate, _) in analysis.overheads.items())
+        lines += ["", f"No-op rate, Celery's own per-task cost (a second ceiling): {rates}"]
+    lines += ["", "Warnings:"]
+    lines += [f"  - {w}" for w in analysis.warnings] or ["  none: every point complete, stable and under its ceiling"]
+    return "\n".join(lines)
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:+.0%}"
+
+
+def _num(value, digits=1):
+    return "-" if value is None else f"{value:.{digits}f}"

@@ -17,6 +17,13 @@ JSON format history (SCHEMA_VERSION):
       optional) add `schedule` and `open_loop` (see bench/analysis/openloop.py
       and bench/measure/openloop.py), and the status `producer-limited`;
       files without them read with both None.
+      Added later in version 2, optional (absent: None, or empty samples):
+      a run's `summary.task_cpu`, `summary.ceiling_estimated`,
+      `summary.above_estimated_ceiling`, `samples.cpu_s` (and `rss_bytes`
+      from `profile`); for a user's own task, `config.user_task`,
+      `config.app_settings`, `config.harness_overrides`,
+      `config.broker_source`, `config.task_profile`; a sweep point's `task`
+      and `profile`, a sweep's `user_task` and `task_profile`.
 """
 
 from __future__ import annotations
@@ -126,6 +133,18 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class TaskCPU:
+    """CPU time per task, where the pool makes it attributable."""
+
+    attribution: str  # "thread": each task's own thread CPU; "process": the worker's CPU per task (green pools)
+    p50_s: float | None = None  # CPU seconds per task, median (thread attribution only)
+    p90_s: float | None = None  # CPU seconds per task, 90th percentile (thread attribution only)
+    mean_s: float | None = None  # CPU seconds per task, mean; for "process", worker CPU / tasks
+    tasks: int | None = None  # tasks the figures cover
+    basis: str | None = None  # how it was measured, in words
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
 
@@ -143,6 +162,9 @@ class RunSummary:
     processes_used: int | None = None  # distinct worker pids that ran a task
     load_average_before: tuple[float, ...] | None = None  # 1, 5, 15-minute load average before the run
     resources: Resources | None = None  # None: not sampled
+    task_cpu: TaskCPU | None = None  # CPU per task; None: not recorded (older files)
+    ceiling_estimated: bool | None = None  # the ceiling comes from a user task's profile
+    above_estimated_ceiling: bool | None = None  # above an estimated ceiling: a warning, not a bug
 
 
 @dataclass(frozen=True)
@@ -181,6 +203,11 @@ class RunSettings:
     cores: float | None = None  # cores the ceiling is based on
     placement: Placement | None = None  # CPU ids of worker, harness and broker
     broker: BrokerInfo | None = None  # which broker carried the tasks
+    user_task: dict | None = None  # a user's task: app, task, workdir, its calls' arguments (secrets redacted)
+    app_settings: dict | None = None  # a user's task: its app's own settings (URLs redacted)
+    harness_overrides: dict | None = None  # a user's task: the settings the harness replaced to measure
+    broker_source: str | None = None  # a user's task: whose broker it was, in words
+    task_profile: dict | None = None  # a user's task: {cpu_s, wait_s} per call, from its profile
 
 
 @dataclass(frozen=True)
@@ -208,6 +235,8 @@ class Samples:
     state: tuple[str, ...] = ()  # Celery state of each task
     errors: tuple[TaskError, ...] = ()  # the first 100
     missing_ids: tuple[str, ...] = ()  # the first 100, sorted
+    cpu_s: tuple[float | None, ...] = ()  # CPU s of each task's own thread; None where not attributable
+    rss_bytes: tuple[int | None, ...] | None = None  # the process's RSS after each task, bytes (profile only)
     host: tuple[str, ...] | None = None  # the agent of each task (run --hosts); None: all local
 
 
@@ -324,6 +353,8 @@ class PointSummary:
     worker_pss_peak_bytes: float | None = None  # bytes
     worker_rss_peak_bytes: float | None = None  # bytes
     load_average_1m_before: float | None = None  # 1-minute load average before each repeat, median
+    task: str | None = None  # a user's task: its registered name (workload "task")
+    profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
 
     @property
     def median_per_s(self):
@@ -354,6 +385,8 @@ class SweepSettings:
     result_backend: str | None = None  # none | broker
     seed: int | None = None  # of the run order
     force: bool | None = None  # -c above the safe limit allowed
+    user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
+    task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
     hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
 
 
@@ -422,7 +455,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name == "load_average_before":
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources"):
+        elif f.name in ("tasks", "resources", "task_cpu"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
@@ -430,10 +463,11 @@ def run_summary_to_json(summary: RunSummary) -> dict:
 
 
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
-    resources = data.get("resources")
+    resources, task_cpu = data.get("resources"), data.get("task_cpu")
     return _pick(
         RunSummary,
         data,
+        task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
@@ -461,6 +495,8 @@ def _samples_from_json(data: Mapping[str, Any]) -> Samples:
         state=tuple(data.get("state", ())),
         errors=tuple(TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
         missing_ids=tuple(data.get("missing_ids", ())),
+        cpu_s=tuple(data.get("cpu_s", ())),
+        rss_bytes=_tuple(data.get("rss_bytes")),
         host=_tuple(data.get("host")),
     )
 
@@ -541,6 +577,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         PointSummary,
         data,
         cpus=_tuple(data.get("cpus")) or None,
+        profile=_tuple(data.get("profile")),
         warnings=tuple(data.get("warnings", ())),
         throughput=None
         if throughput is None

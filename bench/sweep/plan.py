@@ -12,18 +12,21 @@ from bench.harness.urls import redact
 from bench.measure.config import (
     DEFAULT_PREFETCH_MULTIPLIER,
     DEFAULT_RESULT_BACKEND,
+    DEFAULT_WORKLOAD,
+    USER_TASK_WORKLOAD,
     build_run_config,
     check_pools,
     check_task_ms,
     check_workloads,
     default_tasks,
     default_warmup,
+    run_workload,
 )
 from bench.results.schema import point_name
-from bench.workloads import WORKLOADS, expected_rate
+from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 # The defaults of a sweep's options, written only here.
-DEFAULT_POOLS = ("prefork", "gevent", "eventlet", "solo")
+DEFAULT_POOLS = POOLS
 DEFAULT_WORKLOADS = ("cpu", "sleep")
 DEFAULT_PROFILE = "standard"
 # Whole-process costs of one repeat outside its measured window, for the
@@ -55,7 +58,8 @@ PROFILES = {
 def default_concurrency(pool, cores, step=2):
     """-c values for a pool on `cores` cores, on a log scale: always 1, the
     core count and twice it; prefork up to 8x cores, the green pools (whose
-    workers are greenlets) into the hundreds; solo only 1, since it runs one
+    workers are greenlets) and threads into the hundreds (Celery's threads
+    pool is a ThreadPoolExecutor of -c threads); solo only 1, since it runs one
     task at a time whatever -c says. Past 2x cores, -c grows `step`-fold."""
     if pool == "solo":
         return [1]
@@ -80,6 +84,15 @@ class Point:
     cores: float  # what ceilings and the -c list are based on
     tasks: int  # per repeat
     warmup: int
+    task: str | None = None  # a user's task: its registered name (workload "task")
+    profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
+
+    @property
+    def spec(self):
+        """The point's Workload (a user's task sized by its profile)."""
+        if self.workload != USER_TASK_WORKLOAD:
+            return WORKLOADS[self.workload]
+        return run_workload(self.workload, _Named(self.task), self.profile)
 
     @property
     def key(self):
@@ -96,7 +109,14 @@ class Point:
     def from_json(cls, data):
         fields = {k: v for k, v in data.items() if k != "key"}
         fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
+        if fields.get("profile") is not None:
+            fields["profile"] = tuple(fields["profile"])
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class _Named:
+    task: str  # what run_workload needs of a user's task: its name
 
 
 def pinned_cpus(count, available):
@@ -108,8 +128,25 @@ def pinned_cpus(count, available):
     return tuple(available[-count:])
 
 
-def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=None, task_ms=None, cpu_counts=None):
-    """Every point of the sweep, in a stable order (runs are shuffled later)."""
+def build_plan(
+    pools,
+    workloads,
+    profile,
+    cores,
+    available_cpus,
+    concurrency=None,
+    task_ms=None,
+    cpu_counts=None,
+    user_task=None,
+    task_profile=None,
+    overhead=False,
+):
+    """Every point of the sweep, in a stable order (runs are shuffled later).
+    With `user_task` (its name), the one workload is that task, sized by
+    `task_profile` (CPU s, waiting s) when there is one. `overhead`: add one
+    noop point per pool (a new sweep's default matrix)."""
+    if user_task is not None:
+        return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     check_pools(pools, "--pools")
     check_workloads(workloads, "--workloads")
     check_task_ms(task_ms, workloads)
@@ -128,13 +165,58 @@ def build_plan(pools, workloads, profile, cores, available_cpus, concurrency=Non
                     rate = expected_rate(workload, pool, c, size, point_cores)
                     warmup = default_warmup(pool, c, tasks, rate)
                     points.append(Point(pool, c, name, size, cpus, point_cores, tasks, warmup))
+        if overhead and OVERHEAD_WORKLOAD not in workloads:
+            # One noop point per pool: Celery's own per-task cost on this
+            # machine, the second ceiling the report draws and divides by.
+            for pool in pools:
+                c = overhead_concurrency(pool, point_cores)
+                tasks = default_tasks(OVERHEAD_WORKLOAD, pool, c, None, point_cores, window_s=profile.window_s)
+                rate = expected_rate(WORKLOADS[OVERHEAD_WORKLOAD], pool, c, None, point_cores)
+                warmup = default_warmup(pool, c, tasks, rate)
+                points.append(Point(pool, c, OVERHEAD_WORKLOAD, None, cpus, point_cores, tasks, warmup))
+    return points
+
+
+OVERHEAD_WORKLOAD = "noop"
+
+
+def overhead_concurrency(pool, cores):
+    """The -c of a pool's noop point: one process per core for prefork (a
+    noop is all CPU: more processes only contend), twice the cores for the
+    pools of one process (enough prefetched tasks to keep it busy), 1 for solo."""
+    if pool == "solo":
+        return 1
+    cores = max(1, int(cores))
+    return cores if pool == "prefork" else 2 * cores
+
+
+def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, task, task_profile):
+    check_pools(pools, "--pools")
+    placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
+    spec = run_workload(USER_TASK_WORKLOAD, _Named(task), task_profile)
+    size = spec.default_task_ms
+    profile_pair = tuple(task_profile) if task_profile is not None else None
+    points = []
+    for cpus, point_cores in placements:
+        for pool in pools:
+            values = [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
+            for c in values:
+                if size is not None:
+                    rate = expected_rate(spec, pool, c, size, point_cores)
+                    tasks = max(20, math.ceil(profile.window_s * rate), 4 * (1 if pool == "solo" else c))
+                else:  # no profile: nothing says how long a call takes
+                    tasks = max(20, 4 * (1 if pool == "solo" else c))
+                    rate = 1000.0
+                warmup = default_warmup(pool, c, tasks, rate)
+                point = Point(pool, c, USER_TASK_WORKLOAD, size, cpus, point_cores, tasks, warmup, task, profile_pair)
+                points.append(point)
     return points
 
 
 def estimate_repeat_s(point):
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
-    rate = expected_rate(WORKLOADS[point.workload], point.pool, point.concurrency, point.task_ms, point.cores)
+    rate = expected_rate(point.spec, point.pool, point.concurrency, point.task_ms, point.cores)
     work = (point.tasks + point.warmup) / rate
     publish = (point.tasks + point.warmup) * PUBLISH_S_PER_TASK
     return REPEAT_OVERHEAD_S + work + publish
@@ -155,6 +237,8 @@ def describe(points, profile, repeats_left=None):
         size = f" {task_ms:g} ms" if task_ms is not None else ""
         pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
         note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
+        if workload == OVERHEAD_WORKLOAD:
+            note = "  (Celery's own per-task cost: the no-op rate, a second ceiling)"
         lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
     n = len(points)
     if repeats_left is not None:
@@ -168,7 +252,7 @@ def describe(points, profile, repeats_left=None):
         f"{_duration(low)}" if profile.min_repeats == profile.max_repeats else f"{_duration(low)} to {_duration(high)}"
     )
     lines.append(
-        f"  {n} points x {profile.min_repeats}"
+        f"  {n} point{'s' if n != 1 else ''} x {profile.min_repeats}"
         + (f"-{profile.max_repeats}" if profile.max_repeats != profile.min_repeats else "")
         + f" repeats in fresh workers; estimated {span}"
     )
@@ -197,19 +281,35 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
+    app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
+    task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
-        redacted (a resume asks for the URL again)."""
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        redacted (a resume asks for the URL again), a user's task as its
+        redacted description."""
+        out = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in vars(self).items()
+            if k not in ("user_task", "app_info")
+        }
         out["broker_url"] = redact(self.broker_url)
+        if self.user_task is not None:
+            out["user_task"] = self.user_task.to_json()
         return out
 
     @classmethod
     def from_json(cls, data):
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        if data.get("user_task") is not None:
+            raise UsageError(
+                "--resume: a sweep of your own task cannot be resumed yet (its arguments are stored redacted); "
+                "start it again"
+            )
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"}
+        return cls(**fields)
 
 
 def build_sweep_config(
@@ -227,11 +327,16 @@ def build_sweep_config(
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
+    user_task=None,
+    app_info=None,
+    task_profile=None,
     rates=None,
     hosts=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep)."""
+    if user_task is not None and rates is not None:
+        raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -242,7 +347,7 @@ def build_sweep_config(
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
     return SweepConfig(
         pools=tuple(pools),
-        workloads=tuple(workloads),
+        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,
         cpu_counts=tuple(cpu_counts) if cpu_counts else None,
@@ -256,13 +361,17 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        user_task=user_task,
+        app_info=app_info,
+        task_profile=tuple(task_profile) if task_profile is not None else None,
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
         hosts=tuple(hosts) if hosts else None,
     )
 
 
-def make_plan(cfg):
-    """The points of the sweep `cfg` on this machine."""
+def make_plan(cfg, overhead=False):
+    """The points of the sweep `cfg` on this machine; `overhead`: with one
+    noop point per pool (a new sweep's report draws it as a second ceiling)."""
     return build_plan(
         cfg.pools,
         cfg.workloads,
@@ -272,16 +381,23 @@ def make_plan(cfg):
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
+        overhead=overhead,
+        user_task=cfg.user_task.task if cfg.user_task is not None else None,
+        task_profile=cfg.task_profile,
     )
 
 
 def run_config_for(cfg, point, json_path=None):
     """The validated config of one repeat of `point`."""
+    user = cfg.user_task is not None
     return build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
-        workload=point.workload,
-        task_ms=point.task_ms,
+        workload=DEFAULT_WORKLOAD if user else point.workload,
+        task_ms=None if user else point.task_ms,
+        user_task=cfg.user_task,
+        app_info=cfg.app_info,
+        task_profile=cfg.task_profile,
         tasks=point.tasks,
         warmup=point.warmup,
         prefetch_multiplier=cfg.prefetch_multiplier,
@@ -298,8 +414,10 @@ def run_config_for(cfg, point, json_path=None):
 
 def plan_sweep(cfg):
     """The plan of a new sweep, every point's run options checked before
-    anything starts (a -c above the safe limit is refused here, not an hour in)."""
-    plan = make_plan(cfg)
+    anything starts (a -c above the safe limit is refused here, not an hour in).
+    The default matrix (no --concurrency, no --task-ms) comes with one noop
+    point per pool; a hand-picked matrix measures only what it names."""
+    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None)
     for point in plan:
         run_config_for(cfg, point)
     return plan

@@ -21,7 +21,6 @@ from bench.results.schema import Metadata, utc_now, utc_text
 from bench.sweep import lock
 from bench.sweep.plan import run_config_for
 from bench.sweep.store import SweepDir
-from bench.workloads import WORKLOADS
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
 _ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
@@ -68,7 +67,7 @@ def session(cfg, plan, target=None, output_dir=None):
     first, so a second writer is refused before anything starts; a new
     sweep's directory is made only once the broker answered, so a broker
     that is not there leaves no empty sweep behind."""
-    needs_stub = any(WORKLOADS[p.workload].needs_stub for p in plan)
+    needs_stub = any(p.spec.needs_stub for p in plan)
     with contextlib.ExitStack() as stack:
         if target is not None:
             stack.enter_context(lock.writer(target.path))

@@ -71,16 +71,19 @@ def harness_children(proc, marker):
 
 
 def worker_main(proc):
-    """The worker's main process: the harness's own child running celery."""
+    """The worker's main process: the harness's own child running celery
+    (through the harness's worker entry point, bench/harness/worker_entry.py)."""
     try:
-        return [c for c in psutil.Process(proc.pid).children() if "-m celery" in " ".join(c.cmdline())]
+        return [
+            c for c in psutil.Process(proc.pid).children() if "-m bench.harness.worker_entry" in " ".join(c.cmdline())
+        ]
     except psutil.Error:
         return []
 
 
 def recorded_tasks(worker):
     """Tasks the worker has reported finished so far: the lines of its
-    per-process record files (proj/recorder.py)."""
+    per-process record files (bench/harness/recorder.py)."""
     try:
         record_dir = Path(worker.environ()["BENCH_RECORD_DIR"])
         return sum(len(path.read_bytes().splitlines()) for path in record_dir.glob("tasks-*.jsonl"))

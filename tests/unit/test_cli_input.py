@@ -11,7 +11,8 @@ pytestmark = pytest.mark.usefixtures("nothing_is_started")
 
 
 BAD_INPUT = [
-    (["run", "--pool", "threads"], "--pool"),
+    (["run", "--pool", "fibers"], "--pool"),
+    (["run", "--pool", "threads", "-c", "5000"], "-c/--concurrency"),
     (["run", "--workload", "nope"], "--workload"),
     (["run", "-c", "0"], "-c/--concurrency"),
     (["run", "-c", "-3"], "-c/--concurrency"),

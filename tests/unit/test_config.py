@@ -135,8 +135,8 @@ def test_slots_of_solo_is_one():
 
 
 def test_unknown_pool_is_refused():
-    message = refused("--pool", pool="threads")
-    assert "threads" in message
+    message = refused("--pool", pool="fibers")
+    assert "fibers" in message
 
 
 def test_unknown_workload_is_refused():

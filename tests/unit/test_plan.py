@@ -79,7 +79,7 @@ def test_pinning_keeps_the_first_cpus_for_the_harness():
 @pytest.mark.parametrize(
     ("kwargs", "option"),
     [
-        ({"pools": ["threads"]}, "--pools"),
+        ({"pools": ["fibers"]}, "--pools"),
         ({"workloads": ["nope"]}, "--workloads"),
         ({"task_ms": 0}, "--task-ms"),
         ({"cpu_counts": [0]}, "--cpus"),

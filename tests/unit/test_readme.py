@@ -1,7 +1,10 @@
 """The README's promises: CI runs its test command, and its commands exist."""
 
+import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +28,18 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert install_and_run.endswith("python -m bench run --pool gevent -c 16")
 
 
+def _example_dir(tmp_path):
+    """A copy of examples/thumbnails, where the README's own-task commands
+    run, holding the profile that its `profile` command writes for `run`."""
+    work = tmp_path / "thumbnails"
+    if not work.exists():
+        shutil.copytree(ROOT / "examples" / "thumbnails", work, ignore=shutil.ignore_patterns("results", "*.pid"))
+        (work / "results").mkdir()
+        profile = {"task": "thumbs.thumbnail", "per_call": {"cpu_s": 0.02, "wait_s": 0.05}}
+        (work / "results" / "profile.json").write_text(json.dumps(profile))
+    return work
+
+
 def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatch, tmp_path):
     """Each `python -m bench ...` line of the README names a subcommand and
     uses options that exist and pass validation: it becomes the typed config
@@ -42,6 +57,7 @@ def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatc
     assert len(commands) >= 4
     for command in commands:
         argv = shlex.split(command)
+        os.chdir(_example_dir(tmp_path) if "--app" in argv else tmp_path)
         args = parser.parse_args(argv)
         assert args.command == argv[0]
         if args.command == "ab":  # its revisions are this checkout's

@@ -39,7 +39,14 @@ def check_golden(name, text):
 
 def test_report_markdown_matches_the_golden_file(sweep_dir):
     summary, manifest = load_summary(sweep_dir)
-    text = report_markdown.render(summary, manifest, analyze(summary), "sweep-small", now=FROZEN, tool_version="0.0.0")
+    text = report_markdown.render(
+        summary,
+        manifest,
+        analyze(summary, manifest),
+        "sweep-small",
+        measured="2026-01-02 03:04:05 to 03:14:05 UTC",
+        tool_version="0.0.0",
+    )
     check_golden("report.md", text)
 
 
@@ -70,7 +77,7 @@ def test_plot_command_writes_valid_images_with_the_expected_names(sweep_dir, cap
 
 
 def test_html_page_is_self_contained(sweep_dir):
-    report_sweep(sweep_dir, now=FROZEN)
+    report_sweep(sweep_dir)
     page = (sweep_dir / "report.html").read_text()
     assert page.startswith("<!doctype html>")
     assert 'src="data:image/png;base64,' in page

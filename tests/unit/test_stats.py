@@ -13,6 +13,7 @@ from bench.analysis.stats import (
     latency,
     percentile,
     steady_throughput,
+    task_cpu,
     throughput,
 )
 
@@ -264,3 +265,24 @@ def test_latency_of_nothing_has_no_values():
     lat = latency([])
     assert lat.wait_s.p50 is None
     assert lat.sojourn_s.max is None
+
+
+def _cpu_record(i, cpu_s):
+    return TaskRecord(id=str(i), published=0.0, started=0.0, finished=1.0, state="SUCCESS", pid=1, cpu_s=cpu_s)
+
+
+def test_task_cpu_with_thread_attribution_uses_each_task_own_cpu():
+    records = [_cpu_record(i, v) for i, v in enumerate([0.004, 0.005, 0.006])]
+    found = task_cpu(records, "thread", worker_cpu_s=99.0)
+    assert found.attribution == "thread"
+    assert found.p50_s == 0.005
+    assert found.mean_s == pytest.approx(0.005)
+    assert found.tasks == 3
+
+
+def test_task_cpu_with_process_attribution_divides_the_worker_cpu_by_the_tasks():
+    records = [_cpu_record(i, None) for i in range(4)]
+    found = task_cpu(records, "process", worker_cpu_s=0.2)
+    assert found.attribution == "process"
+    assert found.p50_s is None
+    assert found.mean_s == pytest.approx(0.05)

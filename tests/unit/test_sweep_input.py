@@ -11,7 +11,7 @@ pytestmark = pytest.mark.usefixtures("nothing_is_started")
 @pytest.mark.parametrize(
     ("argv", "option"),
     [
-        (["sweep", "--pools", "prefork,threads"], "--pools"),
+        (["sweep", "--pools", "prefork,fibers"], "--pools"),
         (["sweep", "--pools", ""], "--pools"),
         (["sweep", "--workloads", "cpu,nope"], "--workloads"),
         (["sweep", "--concurrency", "1,0,4"], "--concurrency"),

@@ -2,10 +2,19 @@
 
 import pytest
 
-from bench.workloads import POOLS, WORKLOADS, ceiling, expected_rate, slots
+from bench.workloads import (
+    POOLS,
+    WORKLOADS,
+    ceiling,
+    cpu_parallelism,
+    expected_rate,
+    profiled_workload,
+    slots,
+    unprofiled_workload,
+)
 
 SIZELESS = ("noop", "add", "mul", "xsum")
-MULTI_SLOT_POOLS = ("prefork", "gevent", "eventlet")
+MULTI_SLOT_POOLS = ("prefork", "gevent", "eventlet", "threads")
 SINGLE_PROCESS_POOLS = ("gevent", "eventlet", "solo")
 
 
@@ -165,3 +174,64 @@ def test_only_net_needs_the_stub():
 def test_every_workload_names_a_task_in_proj_tasks():
     for name, w in WORKLOADS.items():
         assert w.task == f"proj.tasks.{name}"
+
+
+# the threads pool: one process, -c OS threads
+
+
+def test_threads_is_a_pool():
+    assert "threads" in POOLS
+
+
+@pytest.mark.parametrize("c", [1, 4, 100])
+def test_threads_waiting_ceiling_is_c_over_task_time(c):
+    assert per_s("sleep", "threads", c, 50.0) == pytest.approx(c / 0.05)
+
+
+@pytest.mark.parametrize("c", [1, 2, 8, 1000])
+def test_threads_gil_holding_cpu_is_bounded_by_one_core(c):
+    assert per_s("cpu", "threads", c, 20.0, cores=8.0) == pytest.approx(1 / 0.02)
+
+
+@pytest.mark.parametrize(("c", "cores", "parallel"), [(1, 2.0, 1), (2, 2.0, 2), (8, 2.0, 2), (3, 16.0, 3)])
+def test_threads_gil_releasing_cpu_is_bounded_by_min_of_threads_and_cores(c, cores, parallel):
+    assert per_s("cpu_nogil", "threads", c, 20.0, cores=cores) == pytest.approx(parallel / 0.02)
+
+
+def test_threads_mixed_is_the_smaller_limit():
+    assert per_s("mixed", "threads", 8, 20.0, cores=8.0) == pytest.approx(min(8 / 0.02, 1 / 0.01))
+
+
+# a user's task, sized by its profile
+
+
+def test_profiled_task_ceiling_uses_the_same_formulas_and_says_estimated():
+    task = profiled_workload("app.tasks.thumb", cpu_s=0.005, wait_s=0.020)
+    result = ceiling(task, "prefork", 16, task.default_task_ms, 2.0)
+    assert result.per_s == pytest.approx(min(16 / 0.025, 2 / 0.005))
+    assert result.estimated
+    assert "estimated from the profile" in result.basis
+
+
+def test_profiled_task_under_threads_takes_the_higher_cpu_bound():
+    """Whether a user's task releases the GIL is unknown: a ceiling must
+    never be too low, so threads get min(c, cores) / C."""
+    task = profiled_workload("t", cpu_s=0.010, wait_s=0.0)
+    assert ceiling(task, "threads", 4, task.default_task_ms, 2.0).per_s == pytest.approx(2 / 0.010)
+    assert ceiling(task, "gevent", 4, task.default_task_ms, 2.0).per_s == pytest.approx(1 / 0.010)
+
+
+def test_unprofiled_task_ceiling_is_unknown():
+    result = ceiling(unprofiled_workload("t"), "prefork", 4, None, 2.0)
+    assert result.per_s is None
+    assert "unknown" in result.basis
+    assert result.estimated
+
+
+def test_cpu_parallelism_per_pool():
+    cpu, nogil = WORKLOADS["cpu"], WORKLOADS["cpu_nogil"]
+    assert cpu_parallelism(cpu, "prefork", 8, 2.0) == 2
+    assert cpu_parallelism(cpu, "threads", 8, 2.0) == 1
+    assert cpu_parallelism(nogil, "threads", 8, 2.0) == 2
+    assert cpu_parallelism(nogil, "gevent", 8, 2.0) == 1
+    assert cpu_parallelism(nogil, "solo", 8, 2.0) == 1

@@ -1,0 +1,81 @@
+"""`profile`: run a user's task alone (solo pool, one call at a time) in a
+fresh worker through the same runner as `run`, and turn its per-call
+records into what the task is made of and the predicted configuration."""
+
+import dataclasses
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from bench.analysis.profile import predict, profile_calls
+from bench.harness import machine
+from bench.measure import runner
+from bench.results.io import write_atomic
+
+PROFILE_SCHEMA_VERSION = 1  # 1 - first version: per_call, memory, prediction
+
+
+def profile_task(cfg, broker, progress=None):
+    """Measure the profile of `cfg.user_task` (a solo, -c 1 run config that
+    records memory); returns the profile document (not written: see
+    write_profile). RunFailed as for a run."""
+    with tempfile.TemporaryDirectory(prefix="celery-bench-profile-") as tmp:
+        cfg = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
+        measured = runner.measure(cfg, broker, None, progress)
+    return profile_document(cfg, measured.result)
+
+
+def profile_document(cfg, result):
+    """The profile document from the run's result (a RunResult; pure but
+    for the machine's description)."""
+    samples = result.samples
+    ok = [i for i, state in enumerate(samples.state) if state == "SUCCESS"]
+    wall = [samples.finished_s[i] - samples.started_s[i] for i in ok]
+    cpu = [samples.cpu_s[i] for i in ok]
+    rss = [samples.rss_bytes[i] for i in ok] if samples.rss_bytes else None
+    calls = profile_calls(wall, cpu, rss)
+    prediction = predict(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
+    user = cfg.user_task
+    return {
+        "schema_version": PROFILE_SCHEMA_VERSION,
+        "kind": "profile",
+        "app": user.app,
+        "task": user.task,
+        "config": {
+            "user_task": user.to_json(),
+            "pool": "solo",
+            "concurrency": 1,
+            "calls": cfg.tasks,
+            "warmup": cfg.warmup,
+            "broker": dataclasses.asdict(result.config.broker),
+            "app_settings": result.config.app_settings,
+        },
+        "per_call": {
+            "wall_s": calls.wall_p50_s,
+            "wall_p90_s": calls.wall_p90_s,
+            "cpu_s": calls.cpu_p50_s,
+            "wait_s": calls.wait_p50_s,
+            "waiting_share": calls.waiting_share,
+            "wall_ci95_rel": calls.wall_ci95_rel,
+            "stable": calls.stable,
+            "calls": calls.calls,
+            "basis": "medians over the calls; CPU = the task thread's CPU time; waiting = wall - CPU",
+        },
+        "memory": {
+            "rss_first_bytes": calls.rss_first_bytes,
+            "rss_last_bytes": calls.rss_last_bytes,
+            "rss_growth_bytes": calls.rss_growth_bytes,
+            "rss_growth_per_call_bytes": calls.rss_growth_per_call_bytes,
+        },
+        "prediction": {
+            "cores": prediction.cores,
+            "favoured": prediction.favoured,
+            "reason": prediction.reason,
+            "pools": [dataclasses.asdict(p) for p in prediction.pools],
+        },
+        "metadata": {**machine.describe(), "ended_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
+    }
+
+
+def write_profile(path, document):
+    return write_atomic(path, document)

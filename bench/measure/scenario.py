@@ -1,0 +1,118 @@
+"""A scenario file, so a CI job is one line: `[tool.celery-bench]` in a
+pyproject.toml, or a celery-bench.toml, naming the app, the task and its
+arguments, pools, -c lists and profile. Command-line options override it.
+
+    [tool.celery-bench]            # (in celery-bench.toml, the table is optional)
+    app = "thumbs"
+    task = "thumbs.thumbnail"
+    args-file = "calls.jsonl"      # or args = [...], kwargs = {...}
+    pools = ["prefork", "threads"] # sweep
+    concurrency = [2, 8]           # sweep; run takes c = 8 and pool = "threads"
+    profile = "quick"              # sweep
+
+Paths (workdir, args-file, output-dir) are relative to the file's directory.
+Pure: reads the file and returns option values; the CLI applies them.
+"""
+
+import json
+import tomllib
+from pathlib import Path
+
+from bench.errors import UsageError
+
+FILE_NAMES = ("celery-bench.toml", "pyproject.toml")
+PATH_KEYS = ("workdir", "args-file", "output-dir")
+# key -> (argparse dest, the option strings that override it, the commands it applies to, type check)
+KEYS = {
+    "app": ("app", ("--app",), ("run", "sweep", "profile"), str),
+    "task": ("task", ("--task",), ("run", "sweep", "profile"), str),
+    "args": ("args", ("--args",), ("run", "sweep", "profile"), list),
+    "kwargs": ("kwargs", ("--kwargs",), ("run", "sweep", "profile"), dict),
+    "args-file": ("args_file", ("--args-file",), ("run", "sweep", "profile"), str),
+    "workdir": ("workdir", ("--workdir",), ("run", "sweep", "profile"), str),
+    "broker": ("broker", ("--broker",), ("run", "sweep", "profile"), str),
+    "pool": ("pool", ("--pool", "-P"), ("run",), str),
+    "c": ("concurrency", ("-c", "--concurrency"), ("run",), int),
+    "tasks": ("tasks", ("--tasks",), ("run",), int),
+    "warmup": ("warmup", ("--warmup",), ("run", "profile"), int),
+    "prefetch-multiplier": ("prefetch_multiplier", ("--prefetch-multiplier",), ("run", "sweep"), int),
+    "output-dir": ("output_dir", ("--output-dir",), ("run", "sweep"), str),
+    "pools": ("pools", ("--pools",), ("sweep",), list),
+    "concurrency": ("concurrency", ("--concurrency",), ("sweep",), list),
+    "profile": ("profile", ("--profile",), ("sweep",), str),
+    "repeats": ("repeats", ("--repeats",), ("sweep",), int),
+    "seed": ("seed", ("--seed",), ("sweep",), int),
+    "calls": ("calls", ("--calls",), ("profile",), int),
+}
+
+
+def find(directory):
+    """The scenario file in `directory`: celery-bench.toml, else a
+    pyproject.toml with a [tool.celery-bench] table; None when neither."""
+    directory = Path(directory)
+    if (directory / FILE_NAMES[0]).is_file():
+        return directory / FILE_NAMES[0]
+    pyproject = directory / FILE_NAMES[1]
+    if pyproject.is_file():
+        try:
+            if "celery-bench" in tomllib.loads(pyproject.read_text()).get("tool", {}):
+                return pyproject
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None  # not ours to judge: it is read only when it has our table
+    return None
+
+
+def read(path):
+    """{key: value} of the scenario in `path`, checked: UsageError (one line)
+    for a file that does not parse, unknown keys, or values of a wrong type."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"--config: cannot read {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    if "tool" in data and "celery-bench" in data.get("tool", {}):
+        table, where = data["tool"]["celery-bench"], "[tool.celery-bench]"
+    elif path.name == FILE_NAMES[1]:
+        raise UsageError(f"{path}: no [tool.celery-bench] table")
+    else:
+        table, where = data.get("celery-bench", data), "the file"
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: {where} is not a table")
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s) {', '.join(unknown)} in {where}; known: {', '.join(KEYS)}")
+    for key, value in table.items():
+        expected = KEYS[key][3]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise UsageError(f"{path}: {key} must be a {expected.__name__}, got {value!r}")
+    out = dict(table)
+    for key in PATH_KEYS:
+        if key in out:
+            out[key] = str((path.parent / out[key]).resolve())
+    return out
+
+
+def options(scenario, command, argv):
+    """{argparse dest: value} from the scenario for `command`, leaving out
+    every option given on the command line (`argv`), which wins."""
+    given = {a.split("=", 1)[0] for a in argv}
+    # One call's arguments and a file of calls exclude each other: either on
+    # the command line replaces both in the file.
+    if given & {"--args", "--kwargs", "--args-file"}:
+        given |= {"--args", "--kwargs", "--args-file"}
+    out = {}
+    for key, value in scenario.items():
+        dest, flags, commands, _ = KEYS[key]
+        if command not in commands or given & set(flags):
+            continue
+        if key in ("args", "kwargs"):
+            value = json.dumps(value)
+        elif key == "pools":
+            value = [str(v) for v in value]
+        elif key == "concurrency":
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+                raise UsageError(f"concurrency must be a list of whole numbers of at least 1, got {value!r}")
+        out[dest] = value
+    return out

@@ -1,0 +1,49 @@
+"""The profile of a user's task as text: what a call is made of, and the
+predicted best configuration per pool with its basis."""
+
+
+def _ms(seconds):
+    return "-" if seconds is None else f"{seconds * 1000:.2f} ms"
+
+
+def _rate(value):
+    return "overhead-bound" if value is None else f"{value:.1f}/s"
+
+
+def profile_table(doc):
+    """The terminal text of a profile document."""
+    call, mem, pred = doc["per_call"], doc["memory"], doc["prediction"]
+    lines = [
+        f"profile of {doc['task']} (app {doc['app']}): {call['calls']} calls one at a time (solo), "
+        f"after {doc['config']['warmup']} warm-up",
+        "",
+        f"  wall service time   {_ms(call['wall_s'])} median, p90 {_ms(call['wall_p90_s'])}"
+        + (f" (95% CI of the median +-{call['wall_ci95_rel'] / 2:.1%})" if call["wall_ci95_rel"] is not None else ""),
+        f"  CPU time            {_ms(call['cpu_s'])} median (the task's own thread)",
+        f"  waiting             {_ms(call['wait_s'])} median (wall - CPU): {call['waiting_share']:.0%} of a call",
+    ]
+    if mem["rss_growth_bytes"] is not None:
+        lines.append(
+            f"  memory growth       {mem['rss_growth_bytes'] / 2**20:+.2f} MiB RSS over the calls "
+            f"({mem['rss_growth_per_call_bytes'] / 1024:+.2f} KiB per call)"
+        )
+    if not call["stable"]:
+        lines.append("  ! unstable: the median's 95% CI is wide; profile more calls (--calls)")
+    lines += ["", f"predicted on {pred['cores']:g} cores (C = CPU, W = waiting per call):", ""]
+    rows = [("pool", "best -c", "throughput there", "basis")]
+    for p in pred["pools"]:
+        best = "-" if p["best_c"] is None else str(p["best_c"])
+        rate = _rate(p["per_s"])
+        if p.get("best_c_if_gil_released") is not None:
+            best += f" ({p['best_c_if_gil_released']})"
+            rate += f" ({_rate(p['per_s_if_gil_released'])})"
+        rows.append((p["pool"], best, rate, p["basis"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        lines.append("  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
+    lines += [
+        "  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)",
+        "",
+        f"favoured: {pred['favoured']}: {pred['reason']}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""Issue 14, what a user meets: the answer in the terminal, figures that
+cannot mislead (checked on what was drawn), the HTML page by its
+structure, compare refusing a side with nothing to compare, and figures
+written deterministically."""
+
+import dataclasses
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.analysis.summary import analyze
+from bench.analysis.verdict import best_of
+from bench.cli import main
+from bench.output import markdown as report_markdown
+from bench.output import plot
+from bench.output.export import load_summary
+from bench.results.schema import ThroughputEstimate
+from bench.sweep.plan import PROFILES, build_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "results" / "reference"
+
+
+def estimate(median, low=None, high=None):
+    return ThroughputEstimate(median, low or median * 0.99, high or median * 1.01, 0.01, False, (median,) * 3)
+
+
+@pytest.fixture
+def reference_copy(tmp_path):
+    target = tmp_path / "reference"
+    target.mkdir()
+    for name in ("manifest.json", "summary.json"):
+        shutil.copy(REFERENCE / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def reference():
+    summary, status = load_summary(REFERENCE)
+    return summary, analyze(summary, status)
+
+
+@pytest.fixture(scope="module")
+def drawn(reference):
+    return plot.draw(*reference)
+
+
+def with_noop(summary, pool="gevent", rate=1000.0):
+    """The reference summary with a noop probe point for `pool`."""
+    template = next(p for p in summary.points if p.pool == pool)
+    probe = dataclasses.replace(
+        template,
+        workload="noop",
+        task_ms=None,
+        concurrency=4,
+        key=f"noop-{pool}-c4",
+        throughput=estimate(rate),
+        ceiling_per_s=None,
+        efficiency=None,
+        warnings=(),
+    )
+    return dataclasses.replace(summary, points=(*summary.points, probe))
+
+
+def lines(ax, kind):
+    return [line for line in ax.get_lines() if str(line.get_gid()).startswith(f"{kind}:")]
+
+
+# --- the answer, where the user is looking ------------------------------------
+
+
+def test_a_flat_row_has_no_best_c():
+    best = best_of({1: estimate(45.2), 4: estimate(44.9), 16: estimate(45.4), 256: estimate(44.0)})
+    assert best.flat
+    assert best.c is None
+    assert best.words == "flat"
+
+
+def test_a_best_at_the_largest_c_tried_is_flagged():
+    best = best_of({1: estimate(19.0), 4: estimate(76.0), 16: estimate(300.0)})
+    assert (best.c, best.edge) == (16, "largest")
+    assert best.warning == "best at the largest -c tried (16): the optimum may lie beyond"
+    inside = best_of({1: estimate(19.0), 64: estimate(860.0), 256: estimate(700.0)})
+    assert (inside.c, inside.edge, inside.warning) == (64, None, None)
+
+
+def test_the_report_command_ends_with_the_verdict_table_and_the_warnings(reference_copy, capsys):
+    assert main(["report", str(reference_copy)]) == 0
+    out = capsys.readouterr().out
+    verdicts = out.index("Verdict on the tutorial's")
+    warnings = out.index("Warnings:")
+    assert verdicts < warnings
+    table = out[verdicts:warnings]
+    assert re.search(r"sleep 50 ms\s+prefork\s+-c 16 \(largest tried\).*does not hold", table)
+    assert re.search(r"cpu 20 ms\s+gevent\s+flat\s", table)
+    assert "sleep-50ms-prefork: best at the largest -c tried (16): the optimum may lie beyond" in out[warnings:]
+    throughput = out[: out.index("Verdict on")]
+    gevent_cpu = next(line for line in throughput.splitlines() if re.match(r"cpu 20 ms\s+gevent", line))
+    assert "*" not in gevent_cpu  # a flat row stars nothing
+
+
+def test_a_usl_peak_outside_the_measured_range_is_said_as_an_extrapolation(reference):
+    summary, analysis = reference
+    assert any(
+        "sleep-50ms-prefork: USL peak at -c 147, beyond the largest -c measured (16)" in w for w in analysis.warnings
+    )
+    text = report_markdown.render(summary, "complete", analysis, "reference")
+    assert "147, beyond the largest -c measured (16): an extrapolation" in text
+
+
+def test_the_usl_curve_is_drawn_only_over_the_measured_range(drawn, reference):
+    summary, _ = reference
+    for key in ("cpu-20ms", "sleep-50ms"):
+        ax = drawn[f"throughput-{key}"].axes[0]
+        fits = lines(ax, "fit")
+        assert fits, key
+        for line in fits:
+            pool = line.get_gid().split(":")[1]
+            measured = [p.concurrency for p in summary.points if p.pool == pool and key in p.key]
+            xs = line.get_xdata()
+            assert min(xs) >= min(measured) - 1e-9, pool
+            assert max(xs) <= max(measured) + 1e-9, pool
+
+
+def test_an_interrupted_sweep_says_so_in_its_warnings(reference):
+    summary, _ = reference
+    partial = dataclasses.replace(summary, points=summary.points[:-3] + tuple(
+        dataclasses.replace(p, repeats=0, failed_repeats=0, throughput=None) for p in summary.points[-3:]
+    ))  # fmt: skip
+    analysis = analyze(partial, "interrupted")
+    assert analysis.warnings[0].startswith("sweep interrupted: 45 of 48 planned points measured")
+    assert any(w.startswith("3 points not measured") for w in analysis.warnings)
+    text = report_markdown.render(partial, "interrupted", analysis, "x")
+    assert "none: every point complete" not in text
+
+
+# --- figures that cannot mislead ------------------------------------------------
+
+
+def test_the_physical_ceiling_is_drawn_in_a_style_no_pool_line_uses(drawn):
+    ax = drawn["throughput-sleep-50ms"].axes[0]
+    pools, ceilings = lines(ax, "pool"), lines(ax, "ceiling")
+    assert pools
+    assert ceilings
+    assert all(line.get_linewidth() <= 2 and line.get_alpha() in (None, 1) for line in pools)
+    assert all(
+        line.get_linewidth() >= 5 and line.get_alpha() < 0.5 and line.get_marker() in (None, "None", "")
+        for line in ceilings
+    )
+    assert len({str(line.get_linestyle()) + line.get_marker() for line in pools}) == len(pools)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "physical ceiling, per pool" in labels
+
+
+def test_the_noop_rate_is_drawn_as_a_second_ceiling_and_efficiency_uses_the_lower(reference):
+    summary, _ = reference
+    summary = with_noop(summary, "gevent", 700.0)
+    analysis = analyze(summary)
+    assert ("gevent", None) in analysis.overheads
+    assert "noop" not in [key.split("-")[0] for key in analysis.bests]  # a probe, not a figure of its own
+    figures = plot.draw(summary, analysis)
+    ax = figures["throughput-sleep-50ms"].axes[0]
+    (line,) = lines(ax, "overhead")
+    assert line.get_gid() == "overhead:gevent"
+    assert set(line.get_ydata()) == {700.0}
+    # matplotlib reports any dash pattern as "--": the marker tells it from every pool line
+    assert line.get_marker() not in {p.get_marker() for p in lines(ax, "pool")}
+    assert line.get_marker() not in {style["marker"] for style in plot.STYLE.values()}
+    assert any("no-op rate, gevent: 700/s" in t.get_text() for t in ax.texts)
+    eff = figures["efficiency-sleep-50ms"].axes[0]
+    gevent = next(line for line in eff.get_lines() if line.get_color() == plot.STYLE["gevent"]["color"])
+    c256 = next(p for p in summary.points if p.key == "sleep-50ms-gevent-c256")
+    assert gevent.get_ydata()[-1] == pytest.approx(100 * c256.median_per_s / 700.0)
+
+
+def test_throughput_over_a_decade_gets_a_log_axis(drawn):
+    assert drawn["throughput-sleep-50ms"].axes[0].get_yscale() == "log"
+    assert drawn["throughput-cpu-20ms"].axes[0].get_yscale() == "linear"
+
+
+def test_the_core_count_labels_do_not_collide(drawn):
+    for name in ("throughput-sleep-50ms", "overview"):
+        fig = drawn[name]
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            for child in ax.child_axes:
+                boxes = [t.get_window_extent(renderer) for t in child.xaxis.get_ticklabels() if t.get_text()]
+                if len(boxes) == 2:
+                    assert boxes[0].x1 < boxes[1].x0, name
+
+
+def test_reference_lines_are_labelled_and_titles_do_not_nest_brackets(drawn):
+    for name, fig in drawn.items():
+        for ax in fig.axes:
+            for text in (ax.get_title(), fig._suptitle.get_text() if fig._suptitle else ""):
+                depth = deepest = 0
+                for ch in text:
+                    depth += {"(": 1, ")": -1}.get(ch, 0)
+                    deepest = max(deepest, depth)
+                assert deepest <= 1, (name, text)
+                assert "(s)" not in text
+    assert any("100%: the binding ceiling" in t.get_text() for t in drawn["efficiency-cpu-20ms"].axes[0].texts)
+    assert any("2 usable cores" in t.get_text() for t in drawn["cpu-cpu-20ms"].axes[0].texts)
+
+
+def test_the_latency_figure_says_what_it_shows(drawn):
+    ax = drawn["latency-sleep-50ms"].axes[0]
+    assert any("open-loop" in t.get_text() for t in ax.texts)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "service p50" in labels
+    assert not any(label.startswith(("wait", "sojourn")) for label in labels)
+
+
+def test_plural_words_in_the_report(reference):
+    summary, analysis = reference
+    quick = dataclasses.replace(summary, config=dataclasses.replace(summary.config, min_repeats=3, max_repeats=3))
+    text = report_markdown.render(quick, "complete", analysis, "x")
+    assert "3 to 3" not in text
+    assert "3 repeats per point" in text
+
+
+# --- the plan -------------------------------------------------------------------
+
+
+def test_a_new_sweep_measures_one_noop_point_per_pool():
+    pools = ("prefork", "gevent", "eventlet", "solo")
+    plan = build_plan(pools, ("cpu", "sleep"), PROFILES["quick"], 2.0, [0, 1], overhead=True)
+    noop = {(p.pool, p.concurrency) for p in plan if p.workload == "noop"}
+    assert noop == {("prefork", 2), ("gevent", 4), ("eventlet", 4), ("solo", 1)}
+    asked = build_plan(pools, ("noop",), PROFILES["quick"], 2.0, [0, 1], overhead=True)
+    assert len([p for p in asked if p.pool == "gevent"]) > 1  # noop asked for: swept, not probed
+
+
+# --- compare --------------------------------------------------------------------
+
+
+def test_compare_with_a_side_that_has_no_repeats_exits_2_saying_so(capsys):
+    assert main(["compare", str(REFERENCE), str(REFERENCE)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m bench compare: error: baseline")
+    assert "no repeats to compare" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# --- the HTML page and deterministic files --------------------------------------
+
+
+def test_the_html_page_has_contents_a_figure_grid_and_warnings_in_verdict_rows(reference_copy):
+    assert main(["report", str(reference_copy)]) == 0
+    page = (reference_copy / "report.html").read_text()
+    anchors = re.findall(r'<a href="#([a-z0-9-]+)">', page)
+    assert len(anchors) >= 6
+    for anchor in anchors:
+        assert f'<h2 id="{anchor}">' in page
+    assert page.count('<div class="grid">') == 2
+    grid = page[page.index('<div class="grid">') :]
+    grid = grid[: grid.index("</div>")]
+    assert grid.count("<figure>") == 5
+    assert ", <figure>" not in page  # no stray separators between figures
+    row = next(r for r in page.split("<tr>") if "<td>sleep 50 ms</td><td>prefork</td>" in r and "does not hold" in r)
+    assert '<td class="warnings">' in row
+    assert "best at the largest -c tried (16)" in row
+
+
+def test_rendering_an_unchanged_sweep_twice_writes_the_same_bytes(reference_copy, capsys):
+    def digests():
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(reference_copy.iterdir())
+            if p.suffix in (".png", ".svg", ".md", ".html", ".csv")
+        }
+
+    assert main(["report", str(reference_copy)]) == 0
+    first = digests()
+    assert main(["report", str(reference_copy)]) == 0
+    assert digests() == first
+    assert len([n for n in first if n.endswith(".svg")]) == 11

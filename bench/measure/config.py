@@ -99,6 +99,7 @@ class RunConfig:
     project_root: Path | None = None  # where the worker imports the app from; None: this checkout
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
     schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
+    hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
 
     @property
     def open_loop(self):
@@ -257,6 +258,7 @@ def build_run_config(
     arrival=DEFAULT_ARRIVAL,
     duration=None,
     seed=0,
+    hosts=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -328,6 +330,7 @@ def build_run_config(
         cpus=cpus,
         record_memory=record_memory,
         schedule=schedule,
+        hosts=tuple(hosts) if hosts else None,
     )
 
 

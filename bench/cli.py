@@ -17,6 +17,8 @@ run time, in `main`), so `report`, `plot` and `compare` never load Celery.
 
 import argparse
 import importlib
+import ipaddress
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,10 @@ from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
 from bench.analysis import capacity
 from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import BenchError, Interrupted, UsageError
+from bench.fleet.options import agent_config, hosts_secret
+from bench.fleet.signing import SECRET_ENV, check_secret
 from bench.harness import signals
+from bench.harness.urls import check_url as urls_check
 from bench.measure import scenario
 from bench.measure.apptask import (
     BROKER_FROM_APP,
@@ -98,6 +103,20 @@ def _whole_list(text):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
     return values
+
+
+def _address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address of this host, got {text!r}") from None
+
+
+def _host_names(text):
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected agent names separated by commas, or all; got {text!r}")
+    return names
 
 
 def _names(known):
@@ -239,6 +258,16 @@ def _add_broker_options(parser):
     _add_redis_server(group)
 
 
+def _add_hosts(parser):
+    parser.add_argument_group("several hosts").add_argument(
+        "--hosts",
+        type=_host_names,
+        metavar="NAME1,NAME2",
+        help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
+        "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
+    )
+
+
 def _add_task_options(parser, from_profile=True):
     """A user's own task: --app, --task and its arguments, and --config."""
     group = parser.add_argument_group(
@@ -340,6 +369,7 @@ def _add_run(sub):
     _add_task_options(run)
     _add_worker_options(run, loglevel=True)
     _add_broker_options(run)
+    _add_hosts(run)
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
@@ -422,6 +452,7 @@ _SWEEP_OPTIONS = (
     "kwargs",
     "args_file",
     "from_profile",
+    "hosts",
 )
 
 
@@ -511,6 +542,7 @@ def _add_sweep(sub):
     _add_task_options(swp)
     _add_worker_options(swp)
     _add_broker_options(swp)
+    _add_hosts(swp)
     where = swp.add_argument_group("output")
     _add_output_dir(where, "the sweep's directory is made in here")
     where.add_argument(
@@ -611,9 +643,69 @@ def _add_broker(sub):
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
-        description="Start the private broker and keep it until Ctrl-C, to run the tutorial's worker by hand.",
+        description="Start the private broker and keep it until Ctrl-C, to run the tutorial's worker by hand, "
+        "or to serve a fleet of agents (--listen).",
     )
     _add_redis_server(brk)
+    brk.add_argument(
+        "--listen",
+        type=_address,
+        metavar="ADDRESS",
+        help="also listen on this address of this host, for agents on other hosts (still password-protected; "
+        "default: 127.0.0.1 only)",
+    )
+
+
+def _add_agent(sub):
+    agt = sub.add_parser(
+        "agent",
+        help="run on each worker host: start the workers of a harness's points (signed commands only)",
+        description="Wait on the broker for signed commands from a harness (run/sweep --hosts) and run the "
+        "workers of its points on this host. Needs CELERY_BENCH_SECRET (the same on every host). "
+        "Ctrl-C or SIGTERM stops it and everything it started.",
+    )
+    agt.add_argument("--broker", metavar="URL", required=True, help="the broker the harness uses")
+    agt.add_argument("--name", metavar="NAME", help="this host's name for --hosts (default: the hostname)")
+    agt.add_argument(
+        "--allow-app",
+        metavar="MODULE",
+        action="append",
+        dest="allow_apps",
+        help="a Celery app this agent may start workers for; repeat for more (default: proj)",
+    )
+    agt.add_argument("--cpus", type=_whole_list_of_ids, metavar="LIST", help="pin every worker to these CPU ids")
+
+
+def _whole_list_of_ids(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated CPU ids, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated CPU ids (0 or more), got {text!r}")
+    return values
+
+
+def _add_agents(sub):
+    ags = sub.add_parser(
+        "agents",
+        help="list the agents that answer on a broker, with cores, versions and clock offset",
+        description="Ask every agent on the broker who it is (signed with CELERY_BENCH_SECRET), and "
+        "measure its clock offset by round trips through the broker.",
+    )
+    ags.add_argument("--broker", metavar="URL", required=True, help="the broker the agents use")
+
+
+def configure_agent(args):
+    return agent_config(args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"))
+
+
+def configure_agents(args):
+    urls_check(args.broker)
+    secret, why = check_secret(os.environ.get(SECRET_ENV))
+    if secret is None:
+        raise UsageError(why)
+    return args.broker, secret
 
 
 def create_parser():
@@ -679,8 +771,15 @@ def configure_run(args):
             rate=args.rate,
             arrival=args.arrival,
             duration=args.duration,
+            hosts=args.hosts,
         ),
     )
+    if cfg.hosts:
+        if cfg.open_loop:
+            raise UsageError("--hosts measures the pre-filled batch; --rate (open loop) runs here only for now")
+        if user is not None:
+            raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(
@@ -698,6 +797,8 @@ def configure_sweep(args):
         if given:
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
         target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        if cfg.hosts and not args.dry_run:
+            hosts_secret(cfg.hosts, args.broker, cfg.workloads[0], os.environ.get(SECRET_ENV))
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     if args.workloads is not None and (args.app or args.task):
         raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
@@ -728,8 +829,18 @@ def configure_sweep(args):
             vary=args.vary,
             workers=args.workers,
             rates=args.rates,
+            hosts=args.hosts,
         ),
     )
+    if cfg.hosts:
+        if cfg.cpu_counts:
+            raise UsageError("--cpus pins workers here; with --hosts each agent pins its own (agent --cpus)")
+        if cfg.rates:
+            raise UsageError("--rates (open loop) runs here only for now; leave it out with --hosts")
+        if user is not None:
+            raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
+        for workload in cfg.workloads:
+            hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV))
     # Without a profile given, the sweep of a user's task profiles it first
     # (commands/sweep.py), then plans again with its sizes.
     profile_first = None
@@ -905,8 +1016,10 @@ COMMANDS = {
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
     "capacity": Command(_add_capacity, configure_capacity),
-    "broker": Command(_add_broker, lambda args: args.redis_server),
+    "broker": Command(_add_broker, lambda args: (args.redis_server, args.listen)),
     "ab": Command(_add_ab, configure_ab),
+    "agent": Command(_add_agent, configure_agent),
+    "agents": Command(_add_agents, configure_agents),
 }
 
 

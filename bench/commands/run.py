@@ -6,12 +6,16 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from bench.fleet import remote
+from bench.fleet.signing import SECRET_ENV
 from bench.measure import openloop, runner
 from bench.output import terminal
 from bench.output.openloop import open_loop_summary
 
 
 def execute(cfg):
+    if cfg.hosts:
+        return _on_hosts(cfg)
     measure = openloop.measure if cfg.open_loop else runner.measure
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
         measured = measure(cfg, broker, stub, progress)
@@ -22,6 +26,17 @@ def execute(cfg):
     if measured.result.status.state == "producer-limited":
         print(f"error: {measured.result.status.reason}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _on_hosts(cfg):
+    """The workers on agents (bench/fleet): same summary, plus the hosts."""
+    secret = os.environ[SECRET_ENV].encode()  # checked by the CLI
+    with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
+        measured = remote.measure_on_hosts(cfg, broker, secret, progress)
+    print(terminal.run_summary(measured.result))
+    print(remote.hosts_text(measured.result))
+    print(f"\nresult: {measured.path}")
     return 0
 
 

@@ -139,11 +139,12 @@ def _free_port():
 
 
 @contextlib.contextmanager
-def embedded(server_binary=None):
+def embedded(server_binary=None, listen=None):
     """Start a private Redis-protocol server and yield its Broker; stop it on
     the way out, whatever happened, and with the harness if it is killed.
 
-    127.0.0.1 only, a free port, a random password, nothing written to disk
+    127.0.0.1 only (and `listen`, an address of this host, when other hosts
+    must reach it: the URL then names that address), a free port, a random password, nothing written to disk
     (no RDB, no AOF). The configuration, password included, goes to the
     server on its stdin (``server -``), and its log to an unnamed temporary
     file: nothing of it is on the command line where `ps` would show it, and
@@ -157,8 +158,8 @@ def embedded(server_binary=None):
         try:
             for _attempt in range(3):  # the free port can be taken between probe and bind
                 port = _free_port()
-                proc = _start_server(binary, port, password, log)
-                url = f"redis://:{password}@127.0.0.1:{port}/0"
+                proc = _start_server(binary, port, password, log, listen)
+                url = f"redis://:{password}@{_url_host(listen or '127.0.0.1')}:{port}/0"
                 server = _wait_ready(proc, url, log)
                 if server is not None:
                     break
@@ -173,7 +174,11 @@ def embedded(server_binary=None):
                 stop_tree(proc, grace_s=5)
 
 
-def _start_server(binary, port, password, log):
+def _url_host(address):
+    return f"[{address}]" if ":" in address else address
+
+
+def _start_server(binary, port, password, log, listen=None):
     proc = subprocess.Popen(
         [binary, "-"],  # "-": read the configuration from stdin
         stdin=subprocess.PIPE,
@@ -183,7 +188,7 @@ def _start_server(binary, port, password, log):
         preexec_fn=tied_to_us(),
     )
     config = (
-        f"bind 127.0.0.1\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
+        f"bind 127.0.0.1{' ' + listen if listen else ''}\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
         f'save ""\nappendonly no\ndir {tempfile.gettempdir()}\nlogfile ""\n'
         "daemonize no\ndatabases 2\n"
     )

@@ -103,6 +103,7 @@ class RunConfig:
     project_root: Path | None = None  # where the worker imports the app from; None: this checkout
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
     schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
+    hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
 
     @property
     def open_loop(self):
@@ -275,6 +276,7 @@ def build_run_config(
     arrival=DEFAULT_ARRIVAL,
     duration=None,
     seed=0,
+    hosts=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -283,6 +285,9 @@ def build_run_config(
     `task_profile` (CPU s, waiting s) sizes it, for its estimated ceiling
     and default batch sizes. `prefetch_multiplier` None: 4 for the built-in
     workloads, the app's own setting for a user's task."""
+    if workers != 1 and (user_task is not None or hosts):
+        what = "a run of your own task" if user_task is not None else "a run on --hosts"
+        raise UsageError(f"--workers: {what} drives one worker per host for now; leave --workers out")
     if user_task is not None:
         if rate is not None:
             raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
@@ -354,6 +359,7 @@ def build_run_config(
         max_tasks_per_child=max_tasks_per_child,
         record_memory=record_memory,
         schedule=schedule,
+        hosts=tuple(hosts) if hosts else None,
     )
 
 

@@ -261,6 +261,7 @@ class Samples:
     missing_ids: tuple[str, ...] = ()  # the first 100, sorted
     cpu_s: tuple[float | None, ...] = ()  # CPU s of each task's own thread; None where not attributable
     rss_bytes: tuple[int | None, ...] | None = None  # the process's RSS after each task, bytes (profile only)
+    host: tuple[str, ...] | None = None  # the agent of each task (run --hosts); None: all local
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,21 @@ class Metadata:
 
 
 @dataclass(frozen=True)
+class HostClock:
+    """One agent of a run on several hosts (run --hosts), and its clock."""
+
+    name: str  # the agent's --name
+    hostname: str  # its machine
+    cores: float  # cores its workers could use
+    workers: int  # worker nodes it ran
+    tasks: int  # measured tasks it reported
+    offset_s: float  # its clock minus the harness's, s (its times were converted with it)
+    error_s: float  # the offset is within +/- this, s (half the smallest round trip)
+    probes: int  # round trips the estimate came from
+    bound_too_wide: bool  # error_s above 1% of the measured window
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One run's result document."""
 
@@ -298,6 +314,7 @@ class RunResult:
     # backlog, producer-limited), as plain JSON-ready mappings.
     schedule: Mapping[str, Any] | None = None
     open_loop: Mapping[str, Any] | None = None
+    hosts: tuple[HostClock, ...] | None = None  # the agents of a run --hosts; None: workers ran here
 
     @property
     def ok(self):
@@ -412,6 +429,7 @@ class SweepSettings:
     vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
     user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
     task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
+    hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
 
 
 @dataclass(frozen=True)
@@ -529,6 +547,7 @@ def _samples_from_json(data: Mapping[str, Any]) -> Samples:
         missing_ids=tuple(data.get("missing_ids", ())),
         cpu_s=tuple(data.get("cpu_s", ())),
         rss_bytes=_tuple(data.get("rss_bytes")),
+        host=_tuple(data.get("host")),
     )
 
 
@@ -543,7 +562,12 @@ def metadata_from_json(data: Mapping[str, Any] | None) -> Metadata | None:
 
 
 def run_to_json(result: RunResult) -> dict:
-    """The run's document, as written (always the current SCHEMA_VERSION)."""
+    """The run's document, as written (always the current SCHEMA_VERSION).
+    `hosts` and the samples' `host` only for a run on agents."""
+    samples = None if result.samples is None else _plain(result.samples)
+    if samples is not None and samples.get("host") is None:
+        del samples["host"]
+    extra = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": RUN,
@@ -551,10 +575,11 @@ def run_to_json(result: RunResult) -> dict:
         "status": _plain(result.status),
         "config": _plain(result.config),
         "summary": None if result.summary is None else run_summary_to_json(result.summary),
-        "samples": None if result.samples is None else _plain(result.samples),
+        "samples": samples,
         "metadata": metadata_to_json(result.metadata),
         **({"schedule": dict(result.schedule)} if result.schedule is not None else {}),
         **({"open_loop": dict(result.open_loop)} if result.open_loop is not None else {}),
+        **extra,
     }
 
 
@@ -573,6 +598,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         schema_version=data["schema_version"],
         schedule=data.get("schedule"),
         open_loop=data.get("open_loop"),
+        hosts=None if data.get("hosts") is None else tuple(_pick(HostClock, h) for h in data["hosts"]),
     )
 
 

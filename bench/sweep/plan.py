@@ -348,6 +348,7 @@ class SweepConfig:
     app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
+    hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -397,6 +398,7 @@ def build_sweep_config(
     rates=None,
     vary=(),
     workers=None,
+    hosts=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -438,6 +440,7 @@ def build_sweep_config(
         app_info=app_info,
         task_profile=tuple(task_profile) if task_profile is not None else None,
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
+        hosts=tuple(hosts) if hosts else None,
     )
 
 
@@ -509,6 +512,7 @@ def run_config_for(cfg, point, json_path=None):
         cpus=point.cpus,
         workers=point.workers,
         **options,
+        hosts=cfg.hosts,
     )
 
 

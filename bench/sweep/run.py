@@ -11,6 +11,8 @@ import psutil
 
 from bench.analysis.stats import needs_more_repeats
 from bench.errors import Interrupted, RunFailed
+from bench.fleet import remote
+from bench.fleet.options import secret_from_env
 from bench.harness import signals
 from bench.measure import runner
 from bench.measure.result import not_measured
@@ -132,6 +134,8 @@ def _measure_repeat(sweep, cfg, point, broker, stub):
     run_cfg = run_config_for(cfg, point, json_path=path)
     _pin_others(point.cpus, broker.pid)
     try:
+        if run_cfg.hosts:  # the workers on agents (bench/fleet)
+            return remote.measure_on_hosts(run_cfg, broker, secret_from_env()).result
         return runner.measure(run_cfg, broker, stub).result
     except RunFailed as exc:
         if not path.exists():  # failed before anything was measured: keep the reason

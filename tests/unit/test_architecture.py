@@ -24,6 +24,7 @@ LAYERS = (
     ("results",),
     ("analysis", "harness"),
     ("measure",),
+    ("fleet",),
     ("sweep",),
     ("ab",),
     ("output",),

@@ -46,6 +46,7 @@ def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatc
     its command runs with (the commands themselves run in the integration
     tests)."""
     monkeypatch.chdir(tmp_path)  # a run's config checks its output directory is writable
+    monkeypatch.setenv("CELERY_BENCH_SECRET", "a-readme-secret-of-enough-length")  # agents and --hosts need one
     parser = create_parser()
     commands = [
         line.split("python -m bench", 1)[1].split("#")[0].split("&&")[0]

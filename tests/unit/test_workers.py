@@ -161,3 +161,8 @@ def test_compare_matches_a_two_worker_run_by_each_worker_s_c_and_the_worker_coun
     (key,) = load_run(path).points
     assert (key.pool, key.concurrency, key.workers) == ("gevent", 4, 2)
     assert key.name == "sleep-10ms-gevent-c4-w2"
+
+
+def test_workers_on_hosts_are_refused_rather_than_ignored():
+    with pytest.raises(UsageError, match="--workers: a run on --hosts"):
+        build_run_config(pool="gevent", concurrency=4, workload="sleep", cores=2.0, workers=2, hosts=["all"])

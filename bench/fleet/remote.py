@@ -1,0 +1,296 @@
+"""One point measured on agents (run --hosts): the workers run on other
+hosts, the measured batch is released to all of them at once, and the
+records come home through the broker at the end, converted to the harness's
+clock with each host's offset.
+
+Completion is known from counts the agents send when asked (which also
+renews their lease); the measured times come only from the records."""
+
+import contextlib
+import dataclasses
+import os
+import time
+
+from kombu.utils.uuid import uuid
+
+from bench.analysis.stats import TaskRecord
+from bench.errors import Interrupted, RunFailed
+from bench.fleet import clock, protocol
+from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, Control
+from bench.harness import machine, signals
+from bench.harness.urls import redact
+from bench.harness.worker import READY_TIMEOUT_S
+from bench.measure import load
+from bench.measure.result import Observed, build_result, run_metadata, run_settings
+from bench.measure.runner import Measured, new_run_id, result_path
+from bench.measure.runner import _time_limits as time_limits
+from bench.results.io import write_run
+from bench.results.schema import BrokerInfo, HostClock, utc_now
+from bench.workloads import WORKLOADS, Ceiling, ceiling
+
+WATCH_EVERY_S = 0.25  # how often the agents are asked for their counts, s
+RECORDS_TIMEOUT_S = 60.0  # for an agent to send its records home, s
+STOP_TIMEOUT_S = 15.0
+
+
+def choose_hosts(found, wanted):
+    """The agents to use: `wanted` names (or ("all",)) among those that
+    answered; RunFailed naming the ones that did not, or that are busy."""
+    names = sorted(found) if tuple(wanted) == ("all",) else list(wanted)
+    if not names:
+        raise RunFailed("--hosts all: no agent answered (same broker? same CELERY_BENCH_SECRET?)")
+    absent = [n for n in names if n not in found]
+    if absent:
+        raise RunFailed(f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(found) or 'none'})")
+    busy = [n for n in names if found[n].busy]
+    if busy:
+        raise RunFailed(f"--hosts: agent {busy[0]} is busy with run {found[busy[0]].busy}")
+    return names
+
+
+def host_ceiling(workload, cfg, infos):
+    """The fleet's ceiling: the sum of each host's (its own cores)."""
+    bounds = [ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, infos[n].cores) for n in infos]
+    if any(b.per_s is None for b in bounds):
+        return Ceiling(None, bounds[0].basis)
+    return Ceiling(sum(b.per_s for b in bounds), f"sum over {len(bounds)} hosts of: {bounds[0].basis}")
+
+
+def to_records(raw, published, offset):
+    """An agent's records as TaskRecords on the harness's clock."""
+    return [
+        TaskRecord(
+            id=r["id"],
+            published=published[r["id"]],
+            started=offset.to_harness(r["started"]),
+            finished=offset.to_harness(r["finished"]),
+            state=r["state"],
+            pid=r["pid"],
+            error=r.get("error"),
+        )
+        for r in raw
+        if r.get("id") in published
+    ]
+
+
+def _publish(app, queue, task_name, args, count, tag):
+    """Like load.publish, with ids that start with `tag`, so an agent can
+    count the batch's records among all it has."""
+    published = {}
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            task_id = f"{tag}{uuid()}"
+            published[task_id] = time.monotonic()
+            app.send_task(task_name, args=args, queue=queue, task_id=task_id, producer=producer)
+    return published
+
+
+class Fleet:
+    """The agents of one run, seen from the harness."""
+
+    def __init__(self, ctl: Control, run_id, names):
+        self.ctl, self.run_id, self.names = ctl, run_id, names
+        self.started: list[str] = []
+        self.last_renewal = 0.0
+
+    def renew(self):
+        """Renew every lease (no answer awaited) if it is time."""
+        if time.monotonic() - self.last_renewal >= protocol.RENEW_EVERY_S:
+            for name in self.started:
+                self.ctl.send(name, "lease", run=self.run_id, lease_s=protocol.LEASE_S)
+            self.last_renewal = time.monotonic()
+
+    def counts(self, prefix, timeout_s):
+        """{host: answer} to a progress query; AgentLost naming the first
+        host that did not answer within `timeout_s`."""
+        nonces = {n: self.ctl.send(n, "progress", run=self.run_id, prefix=prefix) for n in self.names}
+        until = time.monotonic() + timeout_s
+        answers = {}
+        for name, nonce in nonces.items():
+            got = self.ctl.answers(nonce, until, want=1).get(name)
+            if got is None:
+                raise AgentLost(name, f"within {timeout_s:g} s (lost mid-run)")
+            if "refused" in got:
+                raise RunFailed(got["refused"])
+            answers[name] = got
+        self.last_renewal = time.monotonic()
+        return answers
+
+    def wait_for(self, prefix, total, stall_s, timeout_s, progress=None):
+        """Ask for counts until `total` records with `prefix` came in
+        across hosts. (outcome, detail, lost host or None)."""
+        start = last_news = time.monotonic()
+        best = -1
+        try:
+            while True:
+                try:
+                    answers = self.counts(prefix, min(stall_s, ANSWER_TIMEOUT_S))
+                except AgentLost as exc:
+                    return "agent lost", str(exc), exc.name
+                done = sum(a["done"] for a in answers.values())
+                dead = [(n, a) for n, a in answers.items() if not a.get("alive", True)]
+                if done >= total:
+                    return "complete", "", None
+                if dead:
+                    return "worker exited", f"on {dead[0][0]}: {dead[0][1].get('error', '')}", None
+                now = time.monotonic()
+                if done > best:
+                    best, last_news = done, now
+                    if progress:
+                        progress(done, total)
+                elif now - last_news > stall_s:
+                    return "stalled", f"no task finished in the last {stall_s:.0f} s", None
+                if now - start > timeout_s:
+                    return "timed out", f"the batch took over {timeout_s:.0f} s", None
+                signals.raise_if_stopping()
+                time.sleep(WATCH_EVERY_S)
+        except (KeyboardInterrupt, Interrupted):
+            return "interrupted", "interrupted by a signal", None
+
+
+def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, describe=machine.describe):
+    """Measure one point with its workers on the agents `cfg.hosts`; write
+    the result and return it (RunFailed / Interrupted as runner.measure)."""
+    workload = WORKLOADS[cfg.workload]
+    started = clock_now()
+    run_id = new_run_id(started)
+    prefix = f"celery-bench.{run_id}."
+    main_queue = f"{prefix}measured"
+    args = workload.args(cfg.task_ms, None)
+    stall_s, timeout_s = time_limits(cfg)  # the local runner's rule
+    per_host = getattr(cfg, "workers", None) or 1  # --workers N per host (the shapes issue)
+    load_before = os.getloadavg()
+    app = load.client_app(broker)
+    nodenames: dict[str, list[str]] = {}
+    raw_by_host: dict[str, list] = {}
+    with Control(broker.url, secret) as ctl:
+        found = ctl.discover()
+        names = choose_hosts(found, cfg.hosts)
+        infos = {n: found[n] for n in names}
+        offsets = {n: ctl.offset(n) for n in names}
+        fleet = Fleet(ctl, run_id, names)
+        batch_published: dict = {}
+        outcome, detail = "not measured", ""
+        try:
+            for name in names:
+                nodenames[name] = [f"bench-{run_id}-{i}@{name}" for i in range(per_host)]
+                spec = {
+                    "app": "proj",
+                    "pool": cfg.pool,
+                    "concurrency": cfg.concurrency,
+                    "queue": f"{prefix}warmup.{name}",
+                    "nodenames": nodenames[name],
+                    "prefetch_multiplier": cfg.prefetch_multiplier,
+                    "loglevel": cfg.loglevel,
+                    "result_backend": cfg.result_backend,
+                }
+                fleet.started.append(name)  # stopped in `finally` even if the start fails half-way
+                ctl.ask(name, "start", timeout_s=READY_TIMEOUT_S + 15, run=run_id, spec=spec, lease_s=protocol.LEASE_S)
+                fleet.renew()
+            if cfg.warmup:
+                warm_tag = f"{run_id}-w-"
+                for name in names:
+                    _publish(app, f"{prefix}warmup.{name}", workload.task, args, cfg.warmup, warm_tag)
+                fleet.renew()
+                outcome, detail, _lost = fleet.wait_for(warm_tag, cfg.warmup * len(names), stall_s, timeout_s)
+                if outcome == "interrupted":
+                    raise Interrupted("interrupted during the warm-up; nothing was measured")
+                if outcome != "complete":
+                    raise RunFailed(f"the warm-up did not complete ({outcome}: {detail})")
+            load.declare(app, main_queue)
+            tag = f"{run_id}-m-"
+            batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
+            fleet.renew()
+            everyone = [n for name in names for n in nodenames[name]]
+            _release(app, main_queue, everyone)
+            for name in names:
+                app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
+            outcome, detail, lost = fleet.wait_for(tag, cfg.tasks, stall_s, timeout_s, progress)
+            if lost:
+                fleet.started.remove(lost)  # nobody to tell to stop: its workers died with it
+            for name in names:
+                if name == lost:
+                    continue
+                try:
+                    got = ctl.ask(name, "records", timeout_s=RECORDS_TIMEOUT_S, run=run_id, prefix=tag)
+                except AgentLost as exc:
+                    outcome, detail = "agent lost", str(exc)
+                    continue
+                raw_by_host[name] = protocol.unpack_records(got["records"])
+        finally:
+            for name in fleet.started:
+                with contextlib.suppress(RunFailed):
+                    ctl.ask(name, "stop", timeout_s=STOP_TIMEOUT_S, run=run_id)
+            if outcome != "broker lost":
+                with contextlib.suppress(Exception):  # tidy-up only
+                    load.tidy(app, broker, prefix, [n for ns in nodenames.values() for n in ns])
+            app.close()
+
+    records, hosts_of = [], []
+    for name in names:
+        mine = to_records(raw_by_host.get(name, []), batch_published, offsets[name])
+        records.extend(mine)
+        hosts_of.extend([name] * len(mine))
+    observed = Observed(batch_published, records, outcome, detail, None, load_before)
+    bound = host_ceiling(workload, cfg, infos)
+    info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
+    settings = run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), None)
+    result = build_result(settings, bound, observed, run_id, run_metadata(describe(), started, clock_now()))
+    window = result.summary.window_s if result.summary else None
+    hosts = tuple(
+        HostClock(
+            name=n,
+            hostname=infos[n].hostname,
+            cores=infos[n].cores,
+            workers=per_host,
+            tasks=sum(1 for h in hosts_of if h == n),
+            offset_s=offsets[n].offset_s,
+            error_s=offsets[n].error_s,
+            probes=offsets[n].probes,
+            bound_too_wide=clock.bound_too_wide(offsets[n].error_s, window),
+        )
+        for n in names
+    )
+    samples = dataclasses.replace(result.samples, host=tuple(hosts_of)) if result.samples else None
+    result = dataclasses.replace(result, hosts=hosts, samples=samples)
+    path = write_run(result_path(cfg, run_id), result)
+    if outcome == "interrupted":
+        raise Interrupted(f"interrupted; the partial result is in {path}")
+    if not result.ok:
+        raise RunFailed(f"{result.status.reason} (result kept in {path})")
+    return Measured(result, path)
+
+
+def _release(app, queue, nodenames):
+    """Every worker on every host starts consuming `queue` with one broadcast."""
+    replies = app.control.add_consumer(queue, destination=nodenames, reply=True, timeout=load.CONTROL_TIMEOUT_S)
+    answered = {}
+    for reply in replies or []:
+        answered.update(reply)
+    missing = [n for n in nodenames if "ok" not in answered.get(n, {})]
+    if missing:
+        host = missing[0].rpartition("@")[2]
+        raise RunFailed(
+            f"worker {missing[0]} on agent {host} did not take the measured queue within "
+            f"{load.CONTROL_TIMEOUT_S:.0f} s (is agent {host} still running?)"
+        )
+
+
+def hosts_text(result):
+    """Per host: tasks, clock offset and its bound, and a warning when a
+    bound is not small against the window (text; the CLI prints it)."""
+    if not result.hosts:
+        return ""
+    lines = ["hosts (times converted to the harness's clock):"]
+    for h in result.hosts:
+        lines.append(
+            f"  {h.name:<12} {h.hostname:<14} {h.cores:g} cores  {h.workers} worker(s)  {h.tasks} tasks  "
+            f"clock offset {h.offset_s * 1000:+.3f} ms ± {h.error_s * 1000:.3f} ms ({h.probes} round trips)"
+        )
+    for h in result.hosts:
+        if h.bound_too_wide:
+            lines.append(
+                f"warning: the clock offset of {h.name} is only known to ± {h.error_s * 1000:.1f} ms, "
+                "more than 1% of the measured window; lengthen the run (--tasks)"
+            )
+    return "\n".join(lines)

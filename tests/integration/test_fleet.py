@@ -1,0 +1,497 @@
+"""Several hosts on one machine: each agent runs in a network namespace of
+its own (made here with `ip netns` and a veth pair, in a private 10.213.x.y
+range used only inside them), with the private broker listening on the
+host side of the veth (broker --listen). Where namespaces cannot be made,
+the agents are separate processes on loopback: FLEET_MODE says which, and
+every assertion message names it.
+
+Traffic goes only to loopback and to the namespaces made here."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.fleet import control
+from bench.fleet.signing import sign
+from tests.conftest import ROOT, TAG, tagged_processes
+
+SECRET = "fleet-test-secret-" + uuid.uuid4().hex
+OFFSET_S = 0.25  # injected into agent a's clock
+
+
+def _sh(*argv):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=20)
+
+
+class Net:
+    """Two namespaces (a, b), each with a veth to the host; or loopback."""
+
+    def __init__(self):
+        self.token = uuid.uuid4().hex[:6]
+        self.namespaces = []
+        self.links = []
+        self.mode = "loopback"
+        self.host_address = None
+
+    def make(self):
+        used = _sh("ip", "-4", "addr").stdout + _sh("ip", "-4", "route").stdout
+        free = [k for k in range(10, 250) if f"10.213.{k}." not in used]
+        if not free:
+            return
+        k = random.choice(free)
+        for i, name in enumerate(("a", "b")):
+            ns, host_if, ns_if = f"cbf-{self.token}-{name}", f"cbf{self.token}{name}h", f"cbf{self.token}{name}n"
+            host_ip, ns_ip = f"10.213.{k}.{4 * i + 1}", f"10.213.{k}.{4 * i + 2}"
+            steps = [
+                ("ip", "netns", "add", ns),
+                ("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if),
+                ("ip", "link", "set", ns_if, "netns", ns),
+                ("ip", "addr", "add", f"{host_ip}/30", "dev", host_if),
+                ("ip", "link", "set", host_if, "up"),
+                ("ip", "netns", "exec", ns, "ip", "addr", "add", f"{ns_ip}/30", "dev", ns_if),
+                ("ip", "netns", "exec", ns, "ip", "link", "set", ns_if, "up"),
+                ("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"),
+                ("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", host_ip),
+            ]
+            for step in steps:
+                done = _sh(*step)
+                if step[:3] == ("ip", "netns", "add") and done.returncode == 0:
+                    self.namespaces.append(ns)
+                if step[:3] == ("ip", "link", "add") and done.returncode == 0:
+                    self.links.append(host_if)
+                if done.returncode != 0:
+                    self.remove()
+                    return
+            if i == 0:
+                self.host_address = host_ip
+        self.mode = "netns"
+
+    def prefix(self, host):
+        """The argv prefix that runs a command on simulated host `host`."""
+        if self.mode != "netns":
+            return []
+        return ["ip", "netns", "exec", f"cbf-{self.token}-{host}"]
+
+    def remove(self):
+        for link in self.links:
+            _sh("ip", "link", "del", link)
+        for ns in self.namespaces:
+            _sh("ip", "netns", "del", ns)
+        self.links, self.namespaces = [], []
+
+
+def _env(tag, **extra):
+    env = {**os.environ, "CI": "true", "CELERY_BENCH_SECRET": SECRET, TAG: tag, **extra}
+    env.pop("CELERY_BENCH_TEST_CLOCK_OFFSET_S", None)
+    env.update(extra)
+    return env
+
+
+def _wait_for(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+class Fleet:
+    def __init__(self, net, tag, tmp):
+        self.net, self.tag, self.tmp = net, tag, tmp
+        self.procs = {}
+        self.url = None
+
+    def start_broker(self):
+        argv = [sys.executable, "-m", "bench", "broker"]
+        if self.net.mode == "netns":
+            argv += ["--listen", self.net.host_address]
+        with (self.tmp / "broker.out").open("w") as out:
+            self.procs["broker"] = subprocess.Popen(
+                argv, cwd=ROOT, env=_env(self.tag), stdout=out, stderr=subprocess.STDOUT
+            )
+
+        def url():
+            for line in (self.tmp / "broker.out").read_text().splitlines():
+                if line.startswith("export CELERY_BROKER_URL="):
+                    return line.split("'")[1]
+            return None
+
+        self.url = _wait_for(url, 60, "the broker's URL")
+
+    def start_agent(self, name, host, cpus, **env):
+        log = self.tmp / f"agent-{name}.log"
+        argv = [*self.net.prefix(host), sys.executable, "-m", "bench", "agent", "--broker", self.url, "--name", name]
+        argv += ["--cpus", cpus]
+        with log.open("w") as out:
+            self.procs[name] = subprocess.Popen(
+                argv, cwd=ROOT, env=_env(self.tag, **env), stdout=out, stderr=subprocess.STDOUT
+            )
+        _wait_for(lambda: "Ctrl-C stops it" in log.read_text(), 60, f"agent {name} to start")
+
+    def log(self, name):
+        return (self.tmp / f"agent-{name}.log").read_text()
+
+    def stop(self):
+        for _name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+        _wait_for(lambda: not tagged_processes(self.tag), 20, "every process of the fleet to end")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    net = Net()
+    net.make()
+    print(f"FLEET_MODE={net.mode}")
+    tag = "fleet-" + uuid.uuid4().hex  # the module's own: these processes outlive single tests
+    f = Fleet(net, tag, tmp_path_factory.mktemp("fleet"))
+    try:
+        f.start_broker()
+        f.start_agent("a", "a", "0", CELERY_BENCH_TEST_CLOCK_OFFSET_S=str(OFFSET_S))
+        f.start_agent("b", "b", "1")
+        yield f
+    finally:
+        f.stop()
+        net.remove()
+
+
+def _run(fleet, *args, timeout=240):
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--broker", fleet.url, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(os.environ[TAG]),
+    )
+
+
+def test_agents_lists_both_hosts_and_finds_the_injected_offset(fleet):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "agents", "--broker", fleet.url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(os.environ[TAG]),
+    )
+    mode = fleet.net.mode
+    assert done.returncode == 0, (mode, done.stderr)
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert {"a", "b"} <= set(lines), (mode, done.stdout)  # c and e join in later tests
+    assert "ms ±" in lines["a"], (mode, done.stdout)
+
+
+def _two_host_run(fleet, tmp_path, first_host):
+    out = tmp_path / f"{first_host}.json"
+    done = _run(
+        fleet,
+        "--hosts",
+        f"{first_host},b",
+        "--pool",
+        "prefork",
+        "-c",
+        "2",
+        "--workload",
+        "sleep",
+        "--task-ms",
+        20,
+        "--tasks",
+        80,
+        "--json",
+        out,
+    )
+    assert done.returncode == 0, (fleet.net.mode, done.stdout, done.stderr)
+    assert "clock offset" in done.stdout, fleet.net.mode
+    return json.loads(out.read_text())
+
+
+def _check_one_clock(doc, mode, shifted, shift_s):
+    """Every task accounted for across the hosts, each host's offset found
+    within its bound of the truth, and on the harness's clock no task starts
+    before it was published and both hosts start together (the batch is
+    released to both at once; uncorrected, a shifted host's tasks would all
+    be `shift_s` late)."""
+    tasks = doc["summary"]["tasks"]
+    assert tasks["published"] == tasks["succeeded"] == 80, (mode, tasks)
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    assert set(hosts) == {shifted, "b"}, mode
+    assert sum(h["tasks"] for h in hosts.values()) == 80, (mode, hosts)
+    samples = doc["samples"]
+    assert set(samples["host"]) == {shifted, "b"}, mode
+    assert abs(hosts[shifted]["offset_s"] - shift_s) <= hosts[shifted]["error_s"] + 1e-6, (mode, hosts[shifted])
+    assert abs(hosts["b"]["offset_s"]) <= hosts["b"]["error_s"] + 1e-6, (mode, hosts["b"])
+    bound = max(h["error_s"] for h in hosts.values())
+    waits = [s - p for s, p in zip(samples["started_s"], samples["published_s"], strict=True)]
+    assert min(waits) >= -bound, (mode, min(waits), bound)
+    first = {
+        name: min(s for s, h in zip(samples["started_s"], samples["host"], strict=True) if h == name)
+        for name in (shifted, "b")
+    }
+    assert abs(first[shifted] - first["b"]) < OFFSET_S / 2, (mode, first)
+    return first
+
+
+def test_a_run_on_two_hosts_accounts_for_every_task_on_one_clock(fleet, tmp_path):
+    """Agent a's clock is shifted by OFFSET_S; agent e, on the same simulated
+    host, is not: both runs give the same picture on the harness's clock."""
+    shifted = _check_one_clock(_two_host_run(fleet, tmp_path, "a"), fleet.net.mode, "a", OFFSET_S)
+    fleet.start_agent("e", "a", "0")
+    plain = _check_one_clock(_two_host_run(fleet, tmp_path, "e"), fleet.net.mode, "e", 0.0)
+    skew_shifted, skew_plain = shifted["a"] - shifted["b"], plain["e"] - plain["b"]
+    assert abs(skew_shifted - skew_plain) < OFFSET_S / 2, (fleet.net.mode, skew_shifted, skew_plain)
+
+
+def test_bad_signatures_replays_and_apps_not_allowed_are_refused(fleet):
+    with control.Control(fleet.url, SECRET.encode()) as ctl:
+        forged = sign(
+            b"not-the-shared-secret-at-all", {"op": "probe", "to": "b", "reply_to": ctl.reply.name}, time.time()
+        )
+        nonce = ctl.publish("b", forged)
+        answer = ctl.answers(nonce, time.monotonic() + 20, want=1)["b"]
+        assert "bad signature" in answer["refused"]
+
+        message = sign(SECRET.encode(), {"op": "probe", "to": "b", "reply_to": ctl.reply.name}, time.time())
+        first = ctl.answers(ctl.publish("b", message), time.monotonic() + 20, want=1)["b"]
+        assert "clock" in first
+        again = ctl.answers(ctl.publish("b", message), time.monotonic() + 20, want=1)["b"]
+        assert "replayed" in again["refused"]
+
+        spec = {
+            "app": "os",
+            "pool": "solo",
+            "concurrency": 1,
+            "queue": "q",
+            "nodenames": ["x@b"],
+            "prefetch_multiplier": 1,
+            "loglevel": "warning",
+            "result_backend": "none",
+        }
+        with pytest.raises(control.AgentRefused, match="'os' is not allowed"):
+            ctl.ask("b", "start", timeout_s=20, run="r1", spec=spec)
+    log = fleet.log("b")
+    assert "bad signature" in log
+    assert "replayed" in log
+    assert "not allowed" in log
+
+
+def _records_of(agent_pid):
+    """Task records written so far by the workers of an agent (their files,
+    named by the BENCH_RECORD_DIR of its worker processes)."""
+    lines = 0
+    for proc in psutil.Process(agent_pid).children(recursive=True):
+        try:
+            folder = proc.environ().get("BENCH_RECORD_DIR")
+        except psutil.Error:
+            continue
+        if folder:
+            lines += sum(p.read_text().count("\n") for p in Path(folder).glob("tasks-*.jsonl"))
+            break
+    return lines
+
+
+def test_an_agent_killed_mid_run_fails_the_run_naming_it(fleet, tmp_path):
+    fleet.start_agent("c", "b", "1")
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "a,c",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "100",
+            "--tasks",
+            "400",
+            "--warmup",
+            "0",
+            "--json",
+            tmp_path / "killed.json",
+        ],
+        cwd=ROOT,
+        env=_env(os.environ[TAG]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: "started 1 worker" in fleet.log("c"), 120, "agent c's worker")
+        # Into the measured batch (400 tasks of 100 ms on 4 slots: 10 s): c's
+        # worker has finished some of it.
+        _wait_for(lambda: _records_of(fleet.procs["c"].pid) >= 3, 120, "agent c's worker to run measured tasks")
+        fleet.procs["c"].kill()
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=10)
+    assert run.returncode == 1, (fleet.net.mode, stdout, stderr)
+    assert "agent c" in stderr, (fleet.net.mode, stderr)
+    assert "missing" in stderr, (fleet.net.mode, stderr)
+    doc = json.loads((tmp_path / "killed.json").read_text())
+    assert doc["summary"]["tasks"]["missing"] > 0
+
+
+def test_the_agent_stops_its_workers_when_the_harness_is_killed(fleet, tmp_path):
+    before = fleet.log("b").count("lease lapsed")
+    started = fleet.log("b").count("started 1 worker")
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "b",
+            "--pool",
+            "solo",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "200",
+            "--tasks",
+            "200",
+            "--warmup",
+            "0",
+            "--json",
+            tmp_path / "x.json",
+        ],
+        cwd=ROOT,
+        env=_env(os.environ[TAG]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: fleet.log("b").count("started 1 worker") > started, 120, "agent b's worker")
+        run.kill()  # SIGKILL: the harness cannot say goodbye
+        run.wait(timeout=10)
+        _wait_for(lambda: fleet.log("b").count("lease lapsed") > before, 30, "the lease to lapse on agent b")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=10)
+
+
+def test_a_sweep_on_two_hosts_stores_the_hosts_in_every_run(fleet, tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "sweep",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "a,b",
+            "--pools",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--workloads",
+            "sleep",
+            "--task-ms",
+            "20",
+            "--profile",
+            "quick",
+            "--repeats",
+            "1",
+            "--output-dir",
+            tmp_path,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=_env(os.environ[TAG]),
+    )
+    mode = fleet.net.mode
+    assert done.returncode == 0, (mode, done.stdout, done.stderr)
+    runs = sorted(tmp_path.glob("*/runs/*/*.json"))
+    assert runs, (mode, list(tmp_path.rglob("*")))
+    for path in runs:
+        doc = json.loads(path.read_text())
+        assert doc["status"]["state"] == "ok", (mode, doc["status"])
+        assert {h["name"] for h in doc["hosts"]} == {"a", "b"}, mode
+    manifest = json.loads(next(tmp_path.glob("*/manifest.json")).read_text())
+    assert manifest["config"]["hosts"] == ["a", "b"], mode
+
+
+def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
+    fleet.start_agent("f", "b", "1")
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "f",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "200",
+            "--tasks",
+            "200",
+            "--warmup",
+            "0",
+            "--json",
+            tmp_path / "f.json",
+        ],
+        cwd=ROOT,
+        env=_env(os.environ[TAG]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    agent = fleet.procs["f"]
+    try:
+        _wait_for(lambda: "started 1 worker" in fleet.log("f"), 120, "agent f's worker")
+        workers = psutil.Process(agent.pid).children(recursive=True)
+        assert workers, fleet.net.mode
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=30) != 0
+        _wait_for(
+            lambda: not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE],
+            15,
+            "agent f's workers to end",
+        )
+        _stdout, stderr = run.communicate(timeout=120)
+        assert run.returncode == 1, (fleet.net.mode, stderr)
+        assert "agent f" in stderr, (fleet.net.mode, stderr)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=10)

@@ -1,0 +1,167 @@
+"""The agent's answers to commands, without a broker: what it refuses, and
+that it says so in one signed line; the harness's pure pieces of a run on
+several hosts."""
+
+import dataclasses
+import time
+
+import pytest
+
+from bench.errors import RunFailed, UsageError
+from bench.fleet import protocol, remote
+from bench.fleet.agent import Agent
+from bench.fleet.clock import Offset
+from bench.fleet.control import AgentInfo
+from bench.fleet.options import AgentConfig, agent_config, hosts_secret
+from bench.fleet.signing import Verifier, sign
+from bench.results.schema import HostClock, run_from_json, run_to_json
+from tests.unit.test_run_result import golden_result
+
+SECRET = b"unit-test-secret-0123456789"
+REPLY = protocol.REPLY_PREFIX + "t1"
+
+
+def agent(apps=("proj",)):
+    cfg = AgentConfig("redis://:pw@127.0.0.1:1/0", "a", tuple(apps), None, SECRET)
+    return Agent(cfg, broker=None)
+
+
+def command(op, secret=SECRET, to="a", **args):
+    return sign(secret, {"op": op, "to": to, "reply_to": REPLY, **args}, time.time())
+
+
+def answer_of(handled):
+    reply_to, message = handled
+    assert reply_to == REPLY
+    return Verifier(SECRET).verify(message, time.time())
+
+
+def test_a_probe_is_answered_with_the_agents_clock_signed_and_naming_the_command(monkeypatch):
+    monkeypatch.setenv(protocol.TEST_CLOCK_OFFSET_ENV, "1000")
+    message = command("probe")
+    body = answer_of(agent().handle(message))
+    assert body["re"] == message["body"]["nonce"]
+    assert body["from"] == "a"
+    assert body["clock"] == pytest.approx(time.monotonic() + 1000, abs=5)
+
+
+def test_a_forged_command_is_refused_in_one_line(capsys):
+    body = answer_of(agent().handle(command("probe", secret=b"another-secret-of-length")))
+    assert body["refused"] == "agent a refused 'probe': bad signature"
+    assert "refused 'probe': bad signature" in capsys.readouterr().err
+
+
+def test_a_replayed_command_is_refused():
+    a, message = agent(), command("probe")
+    assert "clock" in answer_of(a.handle(message))
+    assert "replayed" in answer_of(a.handle(message))["refused"]
+
+
+def test_an_app_that_is_not_allowed_is_refused_before_anything_starts():
+    spec = {"app": "evil", "pool": "solo", "concurrency": 1, "queue": "q", "nodenames": ["n@a"]}
+    body = answer_of(agent().handle(command("start", run="r1", spec=spec)))
+    assert "'evil' is not allowed here (allowed: proj)" in body["refused"]
+
+
+def test_a_command_for_another_agent_or_of_an_unknown_kind_is_refused():
+    assert "not to a" in answer_of(agent().handle(command("probe", to="b")))["refused"]
+    assert "unknown command" in answer_of(agent().handle(command("rm -rf")))["refused"]
+
+
+def test_commands_about_a_run_the_agent_does_not_have_are_refused():
+    for op in ("progress", "records", "lease", "stop"):
+        assert "no run" in answer_of(agent().handle(command(op, run="nope")))["refused"]
+
+
+def test_no_answer_goes_to_a_queue_that_is_not_a_reply_queue():
+    message = sign(SECRET, {"op": "probe", "to": "a", "reply_to": "celery"}, time.time())
+    assert agent().handle(message) == (None, None)
+
+
+def test_the_agent_refuses_to_start_without_a_secret():
+    with pytest.raises(UsageError, match="CELERY_BENCH_SECRET is not set"):
+        agent_config("redis://x", "a", None, None, None)
+    assert agent_config("redis://x", "a", None, None, "s" * 20).allow_apps == ("proj",)
+
+
+def test_a_run_on_hosts_needs_a_broker_and_the_secret():
+    with pytest.raises(UsageError, match="--broker"):
+        hosts_secret(("a",), None, "sleep", "s" * 20)
+    with pytest.raises(UsageError, match="CELERY_BENCH_SECRET"):
+        hosts_secret(("a",), "redis://x", "sleep", None)
+    with pytest.raises(UsageError, match="stub server"):
+        hosts_secret(("a",), "redis://x", "net", "s" * 20)
+
+
+def info(name, cores=1.0, busy=None):
+    return AgentInfo(name, "h", cores, None, ("proj",), {}, busy)
+
+
+def test_hosts_are_chosen_among_those_that_answered():
+    found = {"a": info("a"), "b": info("b")}
+    assert remote.choose_hosts(found, ("all",)) == ["a", "b"]
+    with pytest.raises(RunFailed, match="no answer from agent c"):
+        remote.choose_hosts(found, ("a", "c"))
+    with pytest.raises(RunFailed, match="busy"):
+        remote.choose_hosts({"a": info("a", busy="r0")}, ("a",))
+
+
+def test_records_convert_to_the_harness_clock_and_foreign_ids_are_dropped():
+    offset = Offset(offset_s=0.25, error_s=0.001, round_trip_s=0.002, probes=3)
+    raw = [
+        {"id": "t1", "state": "SUCCESS", "started": 10.25, "finished": 10.35, "pid": 7},
+        {"id": "other", "state": "SUCCESS", "started": 1.0, "finished": 2.0, "pid": 7},
+    ]
+    (rec,) = remote.to_records(raw, {"t1": 9.9}, offset)
+    assert (rec.started, rec.finished, rec.published) == pytest.approx((10.0, 10.1, 9.9))
+
+
+def test_records_travel_compressed_and_come_back_equal():
+    records = [{"id": f"t{i}", "started": i / 3, "finished": i / 2, "pid": 1, "state": "SUCCESS"} for i in range(500)]
+    packed = protocol.pack_records(records)
+    assert protocol.unpack_records(packed) == records
+    assert len(packed) < len(str(records)) / 3
+
+
+def test_the_hosts_and_a_wide_bound_are_said():
+    host = HostClock("a", "h", 1.0, 1, 40, 0.25, 0.02, 15, True)
+
+    class Result:
+        hosts = (host,)
+
+    text = remote.hosts_text(Result())
+    assert "+250.000 ms ± 20.000 ms" in text
+    assert "warning: the clock offset of a" in text
+
+
+def test_the_hosts_survive_the_result_document():
+    result = golden_result()  # a full document built from hand-made data
+    with_hosts = dataclasses.replace(result, hosts=(HostClock("a", "h", 1.0, 1, 40, 0.25, 0.002, 15, False),))
+    assert run_from_json(run_to_json(with_hosts)).hosts == with_hosts.hosts
+    assert "hosts" not in run_to_json(result)
+
+
+@pytest.mark.usefixtures("nothing_is_started")
+@pytest.mark.parametrize(
+    ("argv", "secret", "said"),
+    [
+        (["run", "--hosts", "a,b"], "s" * 20, "--hosts: the agents need a broker"),
+        (["run", "--hosts", "a", "--broker", "redis://127.0.0.1:1/0"], None, "CELERY_BENCH_SECRET is not set"),
+        (["run", "--hosts", "a;rm", "--broker", "redis://127.0.0.1:1/0"], "s" * 20, "expected agent names"),
+        (["agent", "--broker", "redis://127.0.0.1:1/0"], None, "CELERY_BENCH_SECRET is not set"),
+        (["agent", "--broker", "redis://127.0.0.1:1/0", "--name", "a b"], "s" * 20, "--name"),
+        (["agents", "--broker", "redis://127.0.0.1:1/0"], "short", "too short"),
+        (["broker", "--listen", "somewhere"], None, "expected an IP address"),
+    ],
+)
+def test_bad_fleet_input_is_one_line_and_exit_2(argv, secret, said, monkeypatch, capsys):
+    from bench.cli import main
+
+    if secret is None:
+        monkeypatch.delenv("CELERY_BENCH_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("CELERY_BENCH_SECRET", secret)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert len(err.strip().splitlines()) == 1

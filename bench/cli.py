@@ -57,6 +57,7 @@ from bench.measure.config import (
     check_json_path,
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
+from bench.measure.settings import SETTINGS
 from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -127,6 +128,15 @@ def _names(known):
         return names
 
     return parse
+
+
+def _vary(text):
+    """--vary NAME=V1,V2: (name, (value, ...)); the values are checked with
+    the other options (build_sweep_config)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,..., got {text!r}")
+    return name.strip(), tuple(v.strip() for v in values.split(",") if v.strip())
 
 
 def _positive_ms(text):
@@ -350,6 +360,11 @@ def _add_run(sub):
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
+    what.add_argument(
+        "--workers",
+        type=_whole(1),
+        help="worker nodes on this host, each with this pool and -c, consuming the same queue (default: 1)",
+    )
     _add_open_loop_options(run)
     _add_task_options(run)
     _add_worker_options(run, loglevel=True)
@@ -428,6 +443,8 @@ _SWEEP_OPTIONS = (
     "result_backend",
     "force",
     "redis_server",
+    "workers",
+    "vary",
     "rates",
     "app",
     "task",
@@ -483,6 +500,21 @@ def _add_sweep(sub):
         help=f"comma-separated workloads (default: {','.join(DEFAULT_WORKLOADS)})",
     )
     _add_task_ms(matrix)
+    matrix.add_argument(
+        "--workers",
+        type=_whole_list,
+        metavar="LIST",
+        help="comma-separated worker counts: each point runs that many worker nodes, each with the pool and -c "
+        "(default: 1)",
+    )
+    matrix.add_argument(
+        "--vary",
+        type=_vary,
+        action="append",
+        metavar="NAME=V1,V2",
+        help="a setting as an axis (repeatable; the axes cross; each combination is its own curve and "
+        "verdict): " + "; ".join(f"{s.name}: {s.summary}" for s in SETTINGS.values()) + " (default: none)",
+    )
     matrix.add_argument(
         "--cpus",
         type=_whole_list,
@@ -735,6 +767,7 @@ def configure_run(args):
             output_dir=args.output_dir,
             json_path=args.json,
             force=args.force,
+            workers=args.workers,
             rate=args.rate,
             arrival=args.arrival,
             duration=args.duration,
@@ -793,6 +826,8 @@ def configure_sweep(args):
             result_backend=args.result_backend,
             seed=args.seed,
             force=args.force,
+            vary=args.vary,
+            workers=args.workers,
             rates=args.rates,
             hosts=args.hosts,
         ),

@@ -117,15 +117,16 @@ def point_workload(point):
     return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
 
 
-def cpu_parallelism(workload, pool, concurrency, cores):
-    """How many tasks' CPU work can run at the same time: prefork up to the
-    cores; threads too when the work releases the GIL (or may: unknown);
-    every other one-process pool one (a greenlet that computes never
-    yields, and hashing that releases the GIL still blocks its greenlet)."""
-    n = slots(pool, concurrency)
+def cpu_parallelism(workload, pool, concurrency, cores, workers=1):
+    """How many tasks' CPU work can run at the same time, over `workers`
+    worker nodes: prefork up to the cores; threads too when the work
+    releases the GIL (or may: unknown); every other one-process pool one
+    per worker, up to the cores (a greenlet that computes never yields, and
+    hashing that releases the GIL still blocks its greenlet)."""
+    n = slots(pool, concurrency) * workers
     if pool == "prefork" or (pool == "threads" and workload.releases_gil is not False):
         return min(n, cores)
-    return 1
+    return max(1, min(workers, cores))  # never below one process (as with one worker)
 
 
 @dataclass(frozen=True)
@@ -135,13 +136,16 @@ class Ceiling:
     estimated: bool = False  # from a user task's measured profile, not from the harness's own task sizes
 
 
-def ceiling(workload, pool, concurrency, task_ms, cores):
-    """The physical ceiling of one point, from METHOD.md.
+def ceiling(workload, pool, concurrency, task_ms, cores, workers=1):
+    """The physical ceiling of one point, from METHOD.md, for `workers`
+    worker nodes with `concurrency` each.
 
-    - Waiting S seconds per task in `slots` slots: at most slots / (C + S).
-    - C seconds of CPU per task: at most min(slots, cores) / C for prefork,
-      and for threads when the CPU work releases the GIL; 1 / C for the
-      other one-process pools (see cpu_parallelism).
+    - Waiting S seconds per task in `slots` slots (all workers'): at most
+      slots / (C + S).
+    - C seconds of CPU per task: at most min(processes, cores) / C for
+      prefork (its processes across all workers), and for threads when the
+      CPU work releases the GIL; min(workers, cores) / C for the other
+      one-process pools, one process per worker (see cpu_parallelism).
     The binding limit is the smaller. Sizeless tasks (noop and the tutorial's)
     are bounded only by the per-task overhead, measured by the noop workload.
     A user's task is sized by its profile, and its ceiling says it is estimated.
@@ -151,12 +155,12 @@ def ceiling(workload, pool, concurrency, task_ms, cores):
             basis = "unknown: no profile of the task (python -m bench profile); only Celery's overhead bounds it"
             return Ceiling(None, basis, True)
         return Ceiling(None, "Celery's per-task overhead (measure the noop workload)")
-    n = slots(pool, concurrency)
+    n = slots(pool, concurrency) * workers
     cpu_s = task_ms * workload.cpu_share / 1000.0
     busy_s = task_ms * (workload.cpu_share + workload.io_share) / 1000.0
     limits = [(n / busy_s, f"{n} slot{'s' if n > 1 else ''} x {busy_s * 1000:.4g} ms per task")]
     if cpu_s > 0:
-        parallel = cpu_parallelism(workload, pool, concurrency, cores)
+        parallel = cpu_parallelism(workload, pool, concurrency, cores, workers)
         limits.append(
             (parallel / cpu_s, f"{parallel:g} core{'s' if parallel != 1 else ''} x {cpu_s * 1000:.4g} ms CPU per task")
         )
@@ -166,8 +170,8 @@ def ceiling(workload, pool, concurrency, task_ms, cores):
     return Ceiling(per_s, basis, workload.estimated)
 
 
-def expected_rate(workload, pool, concurrency, task_ms, cores, overhead_per_s=1000.0):
+def expected_rate(workload, pool, concurrency, task_ms, cores, overhead_per_s=1000.0, workers=1):
     """A guess of throughput, to size batches: the ceiling, capped by a rough
-    per-task overhead of Celery on a small machine."""
-    bound = ceiling(workload, pool, concurrency, task_ms, cores).per_s
-    return min(bound if bound is not None else math.inf, overhead_per_s)
+    per-task overhead of Celery on a small machine (per worker, up to the cores)."""
+    bound = ceiling(workload, pool, concurrency, task_ms, cores, workers).per_s
+    return min(bound if bound is not None else math.inf, overhead_per_s * max(1, min(workers, int(cores))))

@@ -1,5 +1,5 @@
 """How a sweep's points group: one figure per workload (size and pinning),
-one curve per pool, ordered by -c."""
+one curve per pool (and per workers and varied settings), ordered by -c."""
 
 from dataclasses import dataclass
 
@@ -13,6 +13,11 @@ NOOP = "noop"  # the workload whose rate is Celery's own per-task cost
 class Curve:
     pool: str
     points: list  # the sweep summary's PointSummary records, ordered by -c
+    variant: str = ""  # the workers and varied settings of its points ("2 workers, prefetch_multiplier=1")
+
+    @property
+    def name(self):
+        return curve_name(self.points[0])
 
     @property
     def c(self):
@@ -68,16 +73,30 @@ def overhead_rates(summary):
     return out
 
 
+def curve_name(point):
+    """The line a point belongs to in its figure: its pool, and its workers
+    and varied settings when it has any ("gevent [2 workers]"). The verdict
+    is decided per line: per combination of the other axes."""
+    return f"{point.pool} [{point.variant}]" if point.variant else point.pool
+
+
 def groups(summary):
-    """{figure key: {pool: Curve}} with pools in the usual order; overhead
+    """{figure key: {curve name: Curve}}: pools in the usual order, each
+    pool's variants (workers, varied settings) in the plan's order; overhead
     probes are not a figure of their own (they are drawn as a ceiling)."""
     out = {}
     for point in measured_points(summary):
-        out.setdefault(group_key(point), {}).setdefault(point.pool, []).append(point)
-    return {
-        key: {
-            pool: Curve(pool, sorted(pts, key=lambda p: p.concurrency))
-            for pool, pts in sorted(by_pool.items(), key=lambda kv: POOLS.index(kv[0]))
+        out.setdefault(group_key(point), {}).setdefault(curve_name(point), []).append(point)
+    result = {}
+    for key, by_name in out.items():
+        ordered = sorted(by_name.values(), key=lambda pts: POOLS.index(pts[0].pool))
+        result[key] = {
+            curve_name(pts[0]): Curve(pts[0].pool, sorted(pts, key=lambda p: p.concurrency), pts[0].variant)
+            for pts in ordered
         }
-        for key, by_pool in out.items()
-    }
+    return result
+
+
+def has_shapes(summary):
+    """Do some points run several workers (a total-concurrency view helps)?"""
+    return any(p.workers > 1 for p in summary.points)

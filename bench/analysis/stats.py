@@ -25,6 +25,7 @@ class TaskRecord:
     state: str  # Celery state: SUCCESS, FAILURE, ...
     pid: int  # the worker process that ran it
     error: str | None = None  # "Type: message" when it raised
+    node: int = 0  # which worker node ran it (0 to --workers - 1)
     cpu_s: float | None = None  # CPU s of the thread that ran it; None where not attributable (green pools)
     rss_bytes: int | None = None  # its process's RSS after it finished, bytes (profile only)
 

@@ -3,7 +3,7 @@ per curve, and the warnings a reader must see. Pure, from a sweep's summary."""
 
 from dataclasses import dataclass, field, replace
 
-from bench.analysis.groups import NOOP, group_key, groups, is_overhead_probe, overhead_rates, plural
+from bench.analysis.groups import NOOP, curve_name, group_key, groups, is_overhead_probe, overhead_rates, plural
 from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import Best, Verdict, best_of, verdicts
@@ -57,7 +57,7 @@ def analyze(summary, status=None):
     for key, curves in groups(summary).items():
         for pool, curve in curves.items():
             best = bests.setdefault(key, {})[pool] = best_of({p.concurrency: p.throughput for p in curve.points})
-            if pool == "solo":
+            if curve.pool == "solo":
                 fits.setdefault(key, {})[pool] = USLFit(False, "solo runs one task at a time: -c does not apply")
                 continue
             if best.warning:
@@ -68,7 +68,7 @@ def analyze(summary, status=None):
                 notes.append(Note(f"{key}-{pool}: USL peak at -c {peak_words(fit, measured)}", key, pool))
     for point in summary.points:
         probe = is_overhead_probe(point, summary)
-        key, pool = (None, None) if probe else (group_key(point), point.pool)
+        key, pool = (None, None) if probe else (group_key(point), curve_name(point))
         for text in point.warnings:
             notes.append(Note(f"{point.key}: {text}", key, pool))
         efficiency = point.efficiency
@@ -122,7 +122,8 @@ def binding_ceiling(point, overheads):
 def summarize_point(point, attempts, ci_target) -> PointSummary:
     """One point's summary over its ok repeats. `point`: the planned point
     (its pool, concurrency, workload, task_ms, cpus, cores, tasks, warmup,
-    key); `attempts`: its finished repeats as (path, RunResult)."""
+    key, workers, settings: broker URLs already redacted); `attempts`: its
+    finished repeats as (path, RunResult)."""
     ok = [r for _, r in attempts if r.ok]
     failed = [r for _, r in attempts if not r.ok]
     planned = PointSummary(
@@ -135,6 +136,8 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         tasks=point.tasks,
         warmup=point.warmup,
         key=point.key,
+        workers=point.workers,
+        settings=tuple(point.settings),
         task=getattr(point, "task", None),
         profile=getattr(point, "profile", None),
         repeats=len(ok),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.analysis.groups import group_key, measured_points
+from bench.analysis.groups import curve_name, group_key, measured_points
 from bench.analysis.stats import ratio_ci
 
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
@@ -133,22 +133,26 @@ def decide(points, cores, min_effect=MIN_EFFECT):
 
 
 def verdicts(summary):
-    """{figure key: {pool: Verdict}} for every pool x workload of a sweep
-    (a SweepSummary)."""
+    """{figure key: {curve name: Verdict}} for every pool x workload of a
+    sweep (a SweepSummary), and per workers and varied settings (see
+    groups.curve_name: the name is the pool when nothing else varies)."""
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
-    series: dict[str, dict[str, dict[int, list[float]]]] = {}  # figure key -> pool -> -c -> values
-    cores = {}  # (figure key, pool) -> the cores its worker could use
+    series: dict[str, dict[str, dict[int, list[float]]]] = {}  # figure key -> curve name -> -c -> values
+    cores = {}  # (figure key, curve name) -> the cores its worker could use
+    pools = {}  # (figure key, curve name) -> its pool
     for point in measured_points(summary):
         key = group_key(point)
         values = list(point.throughput.values_per_s) if point.throughput else []
-        series.setdefault(key, {}).setdefault(point.pool, {})[point.concurrency] = values
-        cores[key, point.pool] = float(point.cores or machine_cores)
+        line = curve_name(point)  # a verdict per pool and combination of the other axes
+        series.setdefault(key, {}).setdefault(line, {})[point.concurrency] = values
+        cores[key, line] = float(point.cores or machine_cores)
+        pools[key, line] = point.pool
     out = {}
-    for key, pools in series.items():
-        for pool, points in pools.items():
-            if pool == "solo":
+    for key, lines in series.items():
+        for line, points in lines.items():
+            if pools[key, line] == "solo":
                 verdict = Verdict(NOT_TESTED, "solo runs one task at a time: -c does not apply")
             else:
-                verdict = decide(points, cores[key, pool])
-            out.setdefault(key, {})[pool] = verdict
+                verdict = decide(points, cores[key, line])
+            out.setdefault(key, {})[line] = verdict
     return out

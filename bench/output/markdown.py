@@ -1,10 +1,10 @@
 """report.md: a sweep's summary to paste into an issue or a pull request."""
 
 from bench import __version__
-from bench.analysis.groups import group_key, group_label, groups, plural
+from bench.analysis.groups import curve_name, group_key, group_label, groups, plural
 from bench.analysis.model import peak_words
 from bench.analysis.verdict import FLAT_RULE
-from bench.output.terminal import HEADLINE, sweep_table_rows, verdict_keys, verdict_rows
+from bench.output.terminal import HEADLINE, shapes_table_rows, sweep_table_rows, verdict_keys, verdict_rows
 from bench.results.schema import Metadata
 
 
@@ -54,7 +54,7 @@ def fit_rows(summary, analysis):
             if not fit.ok:
                 rows.append([labels[key], pool, "-", "-", "-", "-", fit.reason])
                 continue
-            measured = [p.concurrency for p in summary.points if group_key(p) == key and p.pool == pool]
+            measured = [p.concurrency for p in summary.points if group_key(p) == key and curve_name(p) == pool]
             peak = peak_words(fit, measured)
             quality = f"R^2 {fit.r2:.2f}, residuals {fit.nrmse:.1%} of the mean"
             row = [labels[key], pool, f"{fit.lambda_per_s:.1f}", f"{fit.sigma:.3f}", f"{fit.kappa:.2e}", peak, quality]
@@ -70,9 +70,33 @@ def figure_names(summary):
         if key not in figure_keys:
             continue
         sized = any(p.task_ms is not None for p in summary.points if group_key(p) == key)
+        shaped = any(p.workers > 1 for p in summary.points if group_key(p) == key)
         kinds = ["throughput", *(["efficiency"] if sized else []), "latency", "memory", "cpu"]
+        kinds += ["shapes"] if shaped else []
         out.append((label, [f"{kind}-{key}.png" for kind in kinds]))
     return out
+
+
+def _shapes_section(summary):
+    """The same medians by total concurrency, when some points run several workers."""
+    rows = shapes_table_rows(summary)
+    if not rows:
+        return []
+    return [
+        "### By total concurrency (-c x workers)",
+        "",
+        "Shapes of one total size in one column: one big worker against several smaller ones.",
+        "",
+        _table(rows),
+        "",
+    ]
+
+
+def _varied_line(cfg):
+    if not cfg.vary:
+        return []
+    axes = "; ".join(f"{name} = {', '.join(values)}" for name, values in cfg.vary)
+    return [f"- varied (each combination is its own curve and verdict): {axes}"]
 
 
 def _repeats(cfg):
@@ -124,6 +148,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         f"- {plural(len(points), 'point')}, {plural(repeats, 'measured repeat')}; broker "
         f"{broker}; result backend {cfg.result_backend}; "
         f"prefetch multiplier {cfg.prefetch_multiplier}",
+        *_varied_line(cfg),
         *_overhead_lines(analysis),
         "",
         f"## Verdict on the tutorial's {HEADLINE}",
@@ -144,6 +169,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         "",
         "`*` best -c of the row (none on a flat row); `~` unstable (coefficient of variation above 10%).",
         "",
+        *_shapes_section(summary),
         "## Scalability model",
         "",
         "The Universal Scalability Law X(N) = lambda N / (1 + sigma (N-1) + kappa N (N-1)) fitted to each curve's "

@@ -27,6 +27,37 @@ STYLE = {
     "solo": {"color": "#CC79A7", "marker": "D", "linestyle": ":"},
     "threads": {"color": "#E69F00", "marker": "v", "linestyle": (0, (3, 1, 1, 1))},
 }
+# With varied settings or several workers a pool has several lines: the
+# colour says the settings (colour-blind safe), the dash the worker count
+# (solid: 1), the marker the pool, and the legend names all of them.
+PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255", "#44AA99", "#999933",
+)  # fmt: skip
+DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
+
+
+def _styles(curves):
+    """{curve name: line style}: the pool's own style when no curve has a
+    variant, else colour by settings and dash by worker count (see PALETTE)."""
+    if not any(curve.variant for curve in curves.values()):
+        return {name: STYLE.get(curve.pool, STYLE["prefork"]) for name, curve in curves.items()}
+    combos = list(dict.fromkeys(c.points[0].settings for c in curves.values()))
+    counts = sorted({c.points[0].workers for c in curves.values()})
+    return {
+        name: {
+            "color": PALETTE[combos.index(curve.points[0].settings) % len(PALETTE)],
+            "marker": STYLE.get(curve.pool, STYLE["prefork"])["marker"],
+            "linestyle": DASHES[counts.index(curve.points[0].workers) % len(DASHES)],
+        }
+        for name, curve in curves.items()
+    }
+
+
+def _legend_columns(curves, default):
+    """Fewer columns when the lines' names are long (settings in them)."""
+    return 2 if any(curve.variant for curve in curves.values()) else default
+
+
 POOL_LINEWIDTH = 1.6
 # The physical ceiling: a thick translucent band in the pool's colour, a
 # style no measured line uses (they are thin, opaque and have markers).
@@ -102,19 +133,19 @@ def _ceiling_curve(curve, cores):
     first = curve.points[0]
     workload = point_workload(first)
     grid = _grid(curve.c)
-    values = [ceiling(workload, curve.pool, n, first.task_ms, cores).per_s for n in grid]
+    values = [ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
     return grid, values
 
 
 def _pool_label(pool, curve, analysis, key):
-    label = pool if pool != "solo" else "solo, -c 1 only"
+    label = pool if curve.pool != "solo" else f"{pool}, -c 1 only"
     if analysis is None:
         return label
     verdict = analysis.verdicts.get(key, {}).get(pool)
-    if verdict is not None and pool != "solo":
+    if verdict is not None and curve.pool != "solo":
         label += f": {verdict.word}"
     best = analysis.bests.get(key, {}).get(pool)
-    if best is not None and pool != "solo":
+    if best is not None and curve.pool != "solo":
         if best.flat:
             label += "; flat"
         elif best.edge:
@@ -143,8 +174,9 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, pre
     its profile), the predicted optima."""
     analysis_fits = analysis.fits.get(key, {}) if analysis else {}
     highs_all, lows_all = [], []
+    styles = _styles(curves)
     for pool, curve in curves.items():
-        style = STYLE[pool]
+        style = styles[pool]
         med = curve.medians()
         lows = [
             (p.throughput.ci95_low_per_s if p.throughput else None) or m for p, m in zip(curve.points, med, strict=True)
@@ -221,11 +253,13 @@ def _overhead_lines(ax, curves, analysis, top, log):
     if analysis is None or not analysis.overheads:
         return []
     low, high = min(c for cu in curves.values() for c in cu.c), max(c for cu in curves.values() for c in cu.c)
-    off_scale = []
-    for pool, curve in curves.items():
+    off_scale, seen = [], set()
+    for curve in curves.values():
+        pool = curve.pool  # one line per pool, however many variants it has
         rate = analysis.overheads.get((pool, curve.points[0].pinned))
-        if rate is None or len(curve.c) < 2:
+        if rate is None or len(curve.c) < 2 or pool in seen:
             continue
+        seen.add(pool)
         per_s = rate[0]
         if top and per_s > top * (10 if log else 3):
             off_scale.append(f"{pool} {per_s:,.0f}/s")
@@ -253,8 +287,9 @@ def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, perc
     """One line per pool and series (a function of a point); `styles` gives
     each series a line style (the pools then differ by colour and marker),
     else each pool keeps its own."""
+    lines = _styles(curves)
     for pool, curve in curves.items():
-        style = dict(STYLE[pool])
+        style = dict(lines[pool])
         for i, get in enumerate(series):
             values = [None if v is None else v * scale for v in curve.values(get)]
             if all(v is None for v in values):
@@ -279,12 +314,16 @@ def _reference(ax, y, text):
 
 def _pool_legend(ax, curves, extra=()):
     # When line styles carry another meaning (p50/p99), pools keep colour and marker only.
-    handles = [Line2D([], [], markersize=5, **(STYLE[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves]
+    styles = _styles(curves)
+    handles = [
+        Line2D([], [], markersize=5, **(styles[pool] | ({"linestyle": "-"} if extra else {}))) for pool in curves
+    ]
     labels = list(curves)
     for label, linestyle in extra:
         handles.append(Line2D([], [], color="0.3", linestyle=linestyle))
         labels.append(label)
-    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    ncol = _legend_columns(curves, 4)
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
 
 
 def latency_series(curves):
@@ -365,6 +404,12 @@ def draw(summary, analysis=None, prediction=None):
         ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
         out[f"cpu-{key}"] = fig
 
+        if any(p.workers > 1 for curve in curves.values() for p in curve.points):
+            fig, ax = _single(7.5, 4.6)
+            shapes_axes(ax, curves)
+            ax.set_title(_title(curves, "Shapes of one total size", cores), fontsize=10)
+            out[f"shapes-{key}"] = fig
+
     if all_groups:
         out["overview"] = overview(all_groups, machine_cores, analysis, prediction)
     return out
@@ -387,6 +432,26 @@ def figures(summary, directory, analysis=None, prediction=None):
     for name, fig in draw(summary, analysis, prediction).items():
         written += save(fig, directory, name)
     return written
+
+
+def shapes_axes(ax, curves):
+    """Median throughput against the total concurrency (-c x workers), one
+    line per shape: 1 x prefork 8 and 2 x prefork 4 share an x."""
+    styles = _styles(curves)
+    ticks = set()
+    for name, curve in curves.items():
+        totals = [p.total_concurrency for p in curve.points]
+        ticks.update(totals)
+        ax.plot(totals, curve.medians(), label=name, markersize=5, linewidth=1.5, **styles[name])
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("total concurrency (-c x workers)")
+    ax.set_ylabel("throughput (tasks/s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def overview(all_groups, machine_cores, analysis=None, prediction=None):

@@ -1,6 +1,6 @@
 """Human-readable summaries. Reporters return text; only the CLI prints."""
 
-from bench.analysis.groups import group_key, group_label, measured_points, plural
+from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points, plural
 from bench.analysis.verdict import FLAT_RULE
 from bench.results.schema import LATENCY_KINDS, Resources
 
@@ -46,7 +46,7 @@ def run_summary(result):
     user = cfg.user_task
     what = f"{cfg.workload}{size}" if not user else f"{user['task']} (app {user['app']}, {user['calls']} call(s))"
     lines = [
-        f"{cfg.pool} -c {cfg.concurrency}  {what}  "
+        f"{_shape(cfg.workers)}{cfg.pool} -c {cfg.concurrency}  {what}  "
         f"{tasks.published} tasks (+{cfg.warmup} warm-up)  "
         f"broker: {cfg.broker.server} ({'embedded' if cfg.broker.embedded else cfg.broker.url})",
         f"machine: {meta.usable_cores:g} usable cores, {meta.cpu_model}",
@@ -73,7 +73,7 @@ def run_summary(result):
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
     lines += [
         f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
-        f"(-c {cfg.concurrency}, {plural(s.processes_used, 'process', 'processes')})",
+        f"(-c {cfg.concurrency}{_times_workers(cfg.workers)}, {plural(s.processes_used, 'process', 'processes')})",
         "  latency (ms)        p50      p90      p99      max",
     ]
     for kind, name in LATENCY_KINDS:
@@ -91,6 +91,7 @@ def run_summary(result):
             f"  worker memory   USS {_mib(res.worker_uss_peak_bytes)}, PSS {_mib(res.worker_pss_peak_bytes)} "
             f"(peak, {plural(res.worker_processes, 'process', 'processes')})"
         )
+        lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
     load = s.load_average_before
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     lines.append(
@@ -99,6 +100,28 @@ def run_summary(result):
         + (f" ({tasks.duplicates} reported twice)" if tasks.duplicates else "")
     )
     return "\n".join(lines)
+
+
+def _shape(workers):
+    return f"{workers} workers x " if workers and workers > 1 else ""
+
+
+def _times_workers(workers):
+    return f" x {workers} workers" if workers and workers > 1 else ""
+
+
+def _per_worker(shares, tasks):
+    """One line per worker node, when there are several."""
+    if len(shares) < 2:
+        return []
+    lines = ["  per worker      tasks   CPU s   cores   USS peak   processes"]
+    for i, share in enumerate(shares):
+        done = tasks[i] if i < len(tasks) else "-"
+        lines.append(
+            f"    worker {i:<6}{done:>7}  {share.cpu_s:6.2f}  {share.cpu_cores:6.2f}  "
+            f"{_mib(share.uss_peak_bytes):>10}  {share.processes:>9}"
+        )
+    return lines
 
 
 def _rate(value):
@@ -113,7 +136,7 @@ def sweep_table_rows(summary, analysis):
     column saying which -c is best; the first row is the header."""
     rows = {}
     for point in measured_points(summary):
-        rows.setdefault((group_key(point), point.pool), {})[point.concurrency] = point
+        rows.setdefault((group_key(point), curve_name(point)), {})[point.concurrency] = point
     columns = sorted({c for cells in rows.values() for c in cells})
     header = ["workload", "pool", *[f"c={c}" for c in columns], "best"]
     table = [header]
@@ -142,41 +165,44 @@ TABLE_KEY = "median tasks/s over repeats; * best -c of the row; ~ unstable (CV >
 
 
 def sweep_table(summary, analysis):
-    """The sweep's throughput table as aligned text."""
+    """The sweep's throughput table as aligned text (and, with several
+    workers, the same medians by total concurrency)."""
     table = sweep_table_rows(summary, analysis)
     out = aligned(table, right=set(range(2, len(table[0]) - 1)))
     out.append(TABLE_KEY)
-    return "\n".join(out)
+    shapes = shapes_table(summary)  # with several workers: the same medians by total concurrency
+    return "\n".join(out) + (f"\n\n{shapes}" if shapes else "")
 
 
 HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
 
 
 def verdict_rows(summary, analysis):
-    """The verdict per pool x workload (header first): the best -c, the best
-    at and beyond 2x cores, the gain's 95% CI, the verdict."""
+    """The verdict per pool x workload (header first), and per combination
+    of the other axes (workers, varied settings: see groups.curve_name): the
+    best -c, the best at and beyond 2x cores, the gain's 95% CI, the verdict."""
     rows = [["workload", "pool", "best -c", "best -c <= 2x cores", "best -c > 2x cores", "gain (95% CI)", "verdict"]]
     seen = set()
     for point in measured_points(summary):
-        key = group_key(point)
-        if (key, point.pool) in seen:
+        key, name = group_key(point), curve_name(point)
+        if (key, name) in seen:
             continue
-        seen.add((key, point.pool))
-        v = analysis.verdicts[key][point.pool]
+        seen.add((key, name))
+        v = analysis.verdicts[key][name]
         within = f"-c {v.within_c}: {_num(v.within_per_s)}/s" if v.within_c else "-"
         beyond = f"-c {v.beyond_c}: {_num(v.beyond_per_s)}/s" if v.beyond_c else "-"
         gain = f"{_pct(v.gain)} ({_pct(v.gain_ci95[0])} to {_pct(v.gain_ci95[1])})" if v.gain_ci95 else "-"
-        best = analysis.bests[key][point.pool].words
-        rows.append([group_label(point), point.pool, best, within, beyond, gain, v.word])
+        best = analysis.bests[key][name].words
+        rows.append([group_label(point), name, best, within, beyond, gain, v.word])
     return rows
 
 
 def verdict_keys(summary):
-    """(figure key, pool) of each verdict row, in order."""
+    """(figure key, curve name) of each verdict row, in order."""
     seen = []
     for point in measured_points(summary):
-        if (group_key(point), point.pool) not in seen:
-            seen.append((group_key(point), point.pool))
+        if (group_key(point), curve_name(point)) not in seen:
+            seen.append((group_key(point), curve_name(point)))
     return seen
 
 
@@ -199,3 +225,31 @@ def _pct(value):
 
 def _num(value, digits=1):
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def shapes_table_rows(summary):
+    """Rows of throughput (median tasks/s) per workload and shape across the
+    total concurrency (-c x workers), so shapes of one size sit in one
+    column: 1 x prefork 8 beside 2 x prefork 4. The first row is the header;
+    no rows when no point runs several workers."""
+    if not has_shapes(summary):
+        return []
+    rows = {}
+    for point in summary.points:
+        others = [f"{name}={text}" for name, text in point.settings]
+        shape = f"{point.workers} x {point.pool}" + (f" [{', '.join(others)}]" if others else "")
+        rows.setdefault((group_label(point), shape), {})[point.total_concurrency] = point.median_per_s
+    columns = sorted({t for cells in rows.values() for t in cells})
+    table = [["workload", "workers x pool", *[f"total c={t}" for t in columns]]]
+    for (workload, shape), cells in rows.items():
+        table.append([workload, shape, *(_rate(cells[t]) if t in cells else "" for t in columns)])
+    return table
+
+
+def shapes_table(summary):
+    """The medians by total concurrency as aligned text, headed; "" when no
+    point runs several workers."""
+    table = shapes_table_rows(summary)
+    if not table:
+        return ""
+    return "by total concurrency (-c x workers):\n" + "\n".join(aligned(table, right=set(range(2, len(table[0])))))

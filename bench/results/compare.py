@@ -25,11 +25,16 @@ class PointKey:
     task_ms: float | None  # size of each task in ms; None for sizeless workloads
     cpus: float | None  # CPUs the worker could use (its pinned CPUs, else the machine's usable cores)
     broker: str | None  # broker kind: redis or amqp
+    workers: int = 1  # worker nodes, each with the pool and -c
+    settings: tuple[tuple[str, str], ...] = ()  # a sweep's varied settings (name, value; URLs redacted)
 
     @property
     def name(self) -> str:
-        """The sweep's own name for the point, e.g. sleep-50ms-gevent-c16."""
-        return point_name(self.workload, self.task_ms, self.pool, self.concurrency)
+        """The sweep's own name for the point, e.g. sleep-50ms-gevent-c16,
+        sleep-50ms-gevent-c16-w2-prefetch_multiplier=1."""
+        shape = f"-w{self.workers}" if self.workers != 1 else ""
+        varied = "".join(f"-{name}={text}" for name, text in self.settings)
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency) + shape + varied
 
     @property
     def setting(self) -> str:
@@ -71,6 +76,8 @@ class PlannedPoint(Protocol):
     workload: str  # workload name
     task_ms: float | None  # ms; None for sizeless workloads
     cores: float  # cores the worker could use
+    workers: int  # worker nodes
+    settings: tuple[tuple[str, str], ...]  # varied settings (name, value as written)
 
 
 class SweepFiles(Protocol):
@@ -125,11 +132,13 @@ def load_run(path: Path) -> Results:
     try:
         key = PointKey(
             pool=cfg.pool,
-            concurrency=int(cfg.concurrency if cfg.slots is None else cfg.slots),  # by what ran: solo is one slot
+            # by what ran: solo is one slot; slots count every worker's
+            concurrency=int(cfg.concurrency if cfg.slots is None else cfg.slots // max(1, cfg.workers)),
             workload=cfg.workload,
             task_ms=_task_ms(cfg.task_ms),
             cpus=_cpus(cfg.cores if cfg.cores is not None else meta.usable_cores),
             broker=cfg.broker.kind if cfg.broker else None,
+            workers=cfg.workers,
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}: malformed config ({type(exc).__name__}: {exc})") from None
@@ -161,6 +170,8 @@ def load_sweep(sweep: SweepFiles) -> Results:
             task_ms=_task_ms(point.task_ms),
             cpus=_cpus(point.cores),
             broker=broker or default_broker,
+            workers=point.workers,
+            settings=tuple(point.settings),  # as the manifest holds them: broker URLs redacted
         )
         points[key] = _side(repeats)
     return Results(str(sweep.path), "sweep", _hostnames(hostnames), points)

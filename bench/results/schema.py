@@ -13,6 +13,10 @@ JSON format history (SCHEMA_VERSION):
       is `load_average_1m_before`. A run keeps its layout, and always has
       `run_id` and `samples` (null when it was never measured) and a full
       `config`. Version-1 files are still read: fields they lack read as None.
+      Added later within version 2 (a file without them reads as one worker
+      and none of the others): config.workers, config.max_tasks_per_child,
+      config.acks_late as set (it was always false), summary.tasks_per_worker,
+      summary.resources.per_worker, samples.node.
       Open-loop runs (`run --rate`, same version: the keys are new and
       optional) add `schedule` and `open_loop` (see bench/analysis/openloop.py
       and bench/measure/openloop.py), and the status `producer-limited`;
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 SCHEMA_VERSION = 2
@@ -114,8 +118,21 @@ LATENCY_KINDS = (("wait", "wait_s"), ("service", "service_s"), ("sojourn", "sojo
 
 
 @dataclass(frozen=True)
+class WorkerShare:
+    """One worker node's part of the resources (with --workers N)."""
+
+    cpu_s: float | None = None  # user + system CPU seconds of its process tree in the window
+    cpu_cores: float | None = None  # cpu_s / window: cores it kept busy on average
+    uss_peak_bytes: int | None = None  # the peak of its tree's summed USS, bytes
+    pss_peak_bytes: int | None = None  # the peak of its tree's summed PSS, bytes
+    rss_peak_bytes: int | None = None  # the peak of its tree's summed RSS, bytes
+    processes: int | None = None  # processes in its tree (main + pool children), peak
+
+
+@dataclass(frozen=True)
 class Resources:
-    """The worker tree, the harness and the broker over the measured batch."""
+    """The worker trees (summed over all worker nodes), the harness and the
+    broker over the measured batch."""
 
     window_s: float | None = None  # wall seconds the sampler covered (the measured batch)
     worker_cpu_s: float | None = None  # user + system CPU seconds of the worker tree in the window
@@ -130,6 +147,9 @@ class Resources:
     harness_cpu_s: float | None = None  # CPU seconds of this process: a saturated producer shows here
     broker_cpu_s: float | None = None  # CPU seconds of the embedded broker; None for the user's own
     samples: int | None = None  # how many memory samples were taken
+    # Each worker node's share, in node order (one entry with one worker).
+    # Peaks are per tree, so they need not add up to the summed peak.
+    per_worker: tuple[WorkerShare, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,7 @@ class RunSummary:
     max_concurrency: int | None = None  # tasks running at the same instant, most
     mean_concurrency: float | None = None  # tasks in flight on average over the window
     processes_used: int | None = None  # distinct worker pids that ran a task
+    tasks_per_worker: tuple[int, ...] | None = None  # succeeded tasks each worker node ran, in node order
     load_average_before: tuple[float, ...] | None = None  # 1, 5, 15-minute load average before the run
     resources: Resources | None = None  # None: not sampled
     task_cpu: TaskCPU | None = None  # CPU per task; None: not recorded (older files)
@@ -187,15 +208,17 @@ class RunSettings:
     """The full configuration of one run (its `config`)."""
 
     pool: str | None = None  # prefork | gevent | eventlet | solo
-    concurrency: int | None = None  # -c: processes or greenlets
-    slots: int | None = None  # tasks the pool can run at once (solo: 1)
+    concurrency: int | None = None  # -c: processes or greenlets, of each worker
+    workers: int = 1  # worker nodes on the host, each with this pool and -c
+    slots: int | None = None  # tasks that can run at once over all the workers (solo: 1 per worker)
     workload: str | None = None  # workload name
     task: str | None = None  # Celery task name
     task_ms: float | None = None  # ms, size of each task; None for sizeless workloads
     tasks: int | None = None  # tasks in the measured batch
     warmup: int | None = None  # tasks run and discarded first
     prefetch_multiplier: int | None = None  # the worker's --prefetch-multiplier
-    acks_late: bool | None = None  # the worker acknowledges after the task (always False here)
+    acks_late: bool | None = None  # task_acks_late: the worker acknowledges after the task ran
+    max_tasks_per_child: int = 0  # a pool process is replaced after this many tasks; 0: never
     serializer: str | None = None  # task serializer (json)
     result_backend: str | None = None  # "none" or the backend URL, password redacted
     worker_loglevel: str | None = None  # the worker's --loglevel
@@ -232,6 +255,7 @@ class Samples:
     started_s: tuple[float, ...] = ()  # s
     finished_s: tuple[float, ...] = ()  # s
     pid: tuple[int, ...] = ()  # worker process of each task
+    node: tuple[int, ...] = ()  # worker node of each task (0 to workers - 1)
     state: tuple[str, ...] = ()  # Celery state of each task
     errors: tuple[TaskError, ...] = ()  # the first 100
     missing_ids: tuple[str, ...] = ()  # the first 100, sorted
@@ -355,6 +379,22 @@ class PointSummary:
     load_average_1m_before: float | None = None  # 1-minute load average before each repeat, median
     task: str | None = None  # a user's task: its registered name (workload "task")
     profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
+    workers: int = 1  # worker nodes, each with the pool and -c
+    # The varied settings (--vary) other than workers, as (name, value as
+    # written, broker URLs redacted), in the order the axes were given.
+    settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def variant(self):
+        """What, besides the pool, tells this point's curve from the others
+        in its figure: "2 workers, prefetch_multiplier=1"; "" for none."""
+        parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        return ", ".join(parts + [f"{name}={text}" for name, text in self.settings])
+
+    @property
+    def total_concurrency(self):
+        """-c over all the workers: what shapes of one size share."""
+        return self.concurrency * self.workers
 
     @property
     def median_per_s(self):
@@ -385,6 +425,8 @@ class SweepSettings:
     result_backend: str | None = None  # none | broker
     seed: int | None = None  # of the run order
     force: bool | None = None  # -c above the safe limit allowed
+    # --vary axes, workers among them: ((setting, (value as written, ...)), ...); URLs redacted
+    vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
     user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
     task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
     hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
@@ -453,7 +495,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
         value = getattr(summary, f.name)
         if f.name == "latency":
             out.update(latency_fields(value))
-        elif f.name == "load_average_before":
+        elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
         elif f.name in ("tasks", "resources", "task_cpu"):
             out[f.name] = None if value is None else _plain(value)
@@ -471,8 +513,14 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
-        resources=None if resources is None else _pick(Resources, resources),
+        tasks_per_worker=_tuple(data.get("tasks_per_worker")),
+        resources=None if resources is None else _resources_from_json(resources),
     )
+
+
+def _resources_from_json(data: Mapping[str, Any]) -> Resources:
+    shares = tuple(_pick(WorkerShare, share) for share in data.get("per_worker") or ())
+    return _pick(Resources, data, per_worker=shares)
 
 
 def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
@@ -492,6 +540,8 @@ def _samples_from_json(data: Mapping[str, Any]) -> Samples:
         started_s=tuple(data.get("started_s", ())),
         finished_s=tuple(data.get("finished_s", ())),
         pid=tuple(data.get("pid", ())),
+        # before --workers there was one worker: node 0 ran every task
+        node=tuple(data["node"]) if "node" in data else (0,) * len(data.get("pid", ())),
         state=tuple(data.get("state", ())),
         errors=tuple(TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
         missing_ids=tuple(data.get("missing_ids", ())),
@@ -537,11 +587,12 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
     """A run's document of any version this harness wrote. KeyError,
     TypeError or ValueError when it is malformed."""
     summary, samples = data.get("summary"), data.get("samples")
+    config = _settings_from_json(data["config"])
     return RunResult(
         status=_pick(RunStatus, data["status"]),
-        config=_settings_from_json(data["config"]),
+        config=config,
         metadata=_pick(Metadata, data.get("metadata") or {}),
-        summary=None if summary is None else run_summary_from_json(summary),
+        summary=None if summary is None else _one_worker_default(run_summary_from_json(summary), config),
         samples=None if samples is None else _samples_from_json(samples),
         run_id=data.get("run_id"),
         schema_version=data["schema_version"],
@@ -549,6 +600,13 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         open_loop=data.get("open_loop"),
         hosts=None if data.get("hosts") is None else tuple(_pick(HostClock, h) for h in data["hosts"]),
     )
+
+
+def _one_worker_default(summary: RunSummary, config: RunSettings) -> RunSummary:
+    """A file from before --workers ran one worker: it ran every task."""
+    if summary.tasks_per_worker is None and config.workers == 1 and summary.tasks.succeeded is not None:
+        return replace(summary, tasks_per_worker=(summary.tasks.succeeded,))
+    return summary
 
 
 def point_to_json(point: PointSummary) -> dict:
@@ -579,6 +637,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         cpus=_tuple(data.get("cpus")) or None,
         profile=_tuple(data.get("profile")),
         warnings=tuple(data.get("warnings", ())),
+        settings=tuple((name, text) for name, text in data.get("settings") or ()),
         throughput=None
         if throughput is None
         else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),
@@ -586,7 +645,9 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
 
 
 def sweep_settings_from_json(data: Mapping[str, Any]) -> SweepSettings:
-    return _pick(SweepSettings, data, **{k: _tuple(v) for k, v in data.items() if isinstance(v, list)})
+    lists = {k: _tuple(v) for k, v in data.items() if isinstance(v, list)}
+    lists["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
+    return _pick(SweepSettings, data, **lists)
 
 
 def sweep_summary_to_json(summary: SweepSummary) -> dict:

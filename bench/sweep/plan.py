@@ -1,10 +1,12 @@
 """The plan of a sweep: which points, in how many repeats, with how many
 tasks each. Pure functions of the options and the machine's core count."""
 
+import itertools
 import math
 import os
 import random
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, replace
 
 from bench.errors import UsageError
 from bench.harness import machine
@@ -22,6 +24,7 @@ from bench.measure.config import (
     default_warmup,
     run_workload,
 )
+from bench.measure.settings import label, parse_value
 from bench.results.schema import point_name
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
@@ -82,10 +85,14 @@ class Point:
     task_ms: float | None
     cpus: tuple[int, ...] | None  # the worker's pinned CPUs; None: all usable
     cores: float  # what ceilings and the -c list are based on
-    tasks: int  # per repeat
-    warmup: int
+    tasks: int  # per repeat, over all the workers
+    warmup: int  # per worker
     task: str | None = None  # a user's task: its registered name (workload "task")
     profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
+    workers: int = 1  # worker nodes, each with the pool and -c
+    # The varied settings (--vary) other than workers: (name, value as
+    # written), in the order the axes were given; () when nothing varies.
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def spec(self):
@@ -96,22 +103,54 @@ class Point:
 
     @property
     def key(self):
+        """The point's name, also its directory: workers and settings only
+        where they are set, so a sweep without them keeps its old keys."""
         pinned = len(self.cpus) if self.cpus else None
-        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned)
+        shape = f"-w{self.workers}" if self.workers != 1 else ""
+        varied = "".join(f"-{name}={_slug(text)}" for name, text in self.settings)
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned) + shape + varied
+
+    @property
+    def variant(self):
+        """What, besides the pool, tells this point's curve from the others
+        in its figure: "2 workers", "prefetch_multiplier=1"; "" for none."""
+        parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        parts += [label(name, text) for name, text in self.settings]
+        return ", ".join(parts)
+
+    @property
+    def total_concurrency(self):
+        """-c over all the workers: what shapes of one size share."""
+        return self.concurrency * self.workers
+
+    def stored(self):
+        """The point as its files hold it: broker URLs in its settings
+        without their passwords (the key stays the same)."""
+        return replace(self, settings=tuple((name, redact(text)) for name, text in self.settings))
 
     def to_json(self):
         out = asdict(self)
         out["cpus"] = list(self.cpus) if self.cpus else None
+        out["settings"] = [[name, redact(text)] for name, text in self.settings]  # no broker password on disk
         out["key"] = self.key
+        out["variant"] = self.variant
+        out["total_concurrency"] = self.total_concurrency
         return out
 
     @classmethod
     def from_json(cls, data):
-        fields = {k: v for k, v in data.items() if k != "key"}
+        fields = {k: v for k, v in data.items() if k not in ("key", "variant", "total_concurrency")}
         fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
+        fields["settings"] = tuple(tuple(pair) for pair in fields.get("settings") or ())
         if fields.get("profile") is not None:
             fields["profile"] = tuple(fields["profile"])
         return cls(**fields)
+
+
+def _slug(text):
+    """A setting's value as part of a directory name (a URL without its
+    password, with / and : made safe)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", redact(text)).strip("_")
 
 
 @dataclass(frozen=True)
@@ -128,6 +167,17 @@ def pinned_cpus(count, available):
     return tuple(available[-count:])
 
 
+def variants(vary=()):
+    """Every combination of the varied settings, as (workers, other settings):
+    `vary` is ((name, (value, ...)), ...); the axes cross."""
+    axes = [[(name, v) for v in values] for name, values in vary]
+    out = []
+    for combo in itertools.product(*axes):
+        workers = next((int(v) for n, v in combo if n == "workers"), 1)
+        out.append((workers, tuple((n, v) for n, v in combo if n != "workers")))
+    return out
+
+
 def build_plan(
     pools,
     workloads,
@@ -140,11 +190,13 @@ def build_plan(
     user_task=None,
     task_profile=None,
     overhead=False,
+    vary=(),
 ):
     """Every point of the sweep, in a stable order (runs are shuffled later).
     With `user_task` (its name), the one workload is that task, sized by
     `task_profile` (CPU s, waiting s) when there is one. `overhead`: add one
-    noop point per pool (a new sweep's default matrix)."""
+    noop point per pool (a new sweep's default matrix). `vary`: the --vary
+    axes, ((name, (value as written, ...)), ...)."""
     if user_task is not None:
         return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     check_pools(pools, "--pools")
@@ -161,10 +213,16 @@ def build_plan(
                     [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
                 )
                 for c in values:
-                    tasks = default_tasks(name, pool, c, size, point_cores, window_s=profile.window_s)
-                    rate = expected_rate(workload, pool, c, size, point_cores)
-                    warmup = default_warmup(pool, c, tasks, rate)
-                    points.append(Point(pool, c, name, size, cpus, point_cores, tasks, warmup))
+                    for workers, varied in variants(vary):
+                        tasks = default_tasks(
+                            name, pool, c, size, point_cores, window_s=profile.window_s, workers=workers
+                        )
+                        rate = expected_rate(workload, pool, c, size, point_cores)  # of one worker
+                        warmup = default_warmup(pool, c, tasks, rate)
+                        point = Point(
+                            pool, c, name, size, cpus, point_cores, tasks, warmup, workers=workers, settings=varied
+                        )
+                        points.append(point)
         if overhead and OVERHEAD_WORKLOAD not in workloads:
             # One noop point per pool: Celery's own per-task cost on this
             # machine, the second ceiling the report draws and divides by.
@@ -216,10 +274,11 @@ def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, t
 def estimate_repeat_s(point):
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
-    rate = expected_rate(point.spec, point.pool, point.concurrency, point.task_ms, point.cores)
-    work = (point.tasks + point.warmup) / rate
-    publish = (point.tasks + point.warmup) * PUBLISH_S_PER_TASK
-    return REPEAT_OVERHEAD_S + work + publish
+    rate = expected_rate(point.spec, point.pool, point.concurrency, point.task_ms, point.cores, workers=point.workers)
+    warmup = point.warmup * point.workers
+    work = (point.tasks + warmup) / rate
+    publish = (point.tasks + warmup) * PUBLISH_S_PER_TASK
+    return REPEAT_OVERHEAD_S * point.workers + work + publish
 
 
 def estimate_s(points, repeats):
@@ -232,14 +291,15 @@ def describe(points, profile, repeats_left=None):
     lines = []
     groups = {}
     for p in points:
-        groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus), []).append(p.concurrency)
-    for (workload, task_ms, pool, cpus), values in groups.items():
+        groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus, p.variant), []).append(p.concurrency)
+    for (workload, task_ms, pool, cpus, variant), values in groups.items():
         size = f" {task_ms:g} ms" if task_ms is not None else ""
         pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
         note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
+        shape = f"  [{variant}]" if variant else ""
         if workload == OVERHEAD_WORKLOAD:
             note = "  (Celery's own per-task cost: the no-op rate, a second ceiling)"
-        lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{note}")
+        lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{shape}{note}")
     n = len(points)
     if repeats_left is not None:
         left_s = estimate_s(points, 1) / max(1, n) * repeats_left
@@ -281,6 +341,9 @@ class SweepConfig:
     result_backend: str
     seed: int  # for the run order
     force: bool
+    # --vary axes: ((setting, (value as written, ...)), ...); workers is one.
+    # Broker URLs are kept whole here and redacted in to_json.
+    vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
     user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
     app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
@@ -297,6 +360,7 @@ class SweepConfig:
             if k not in ("user_task", "app_info")
         }
         out["broker_url"] = redact(self.broker_url)
+        out["vary"] = [[name, [redact(v) for v in values]] for name, values in self.vary]
         if self.user_task is not None:
             out["user_task"] = self.user_task.to_json()
         return out
@@ -309,6 +373,7 @@ class SweepConfig:
                 "start it again"
             )
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"}
+        fields["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
         return cls(**fields)
 
 
@@ -331,10 +396,14 @@ def build_sweep_config(
     app_info=None,
     task_profile=None,
     rates=None,
+    vary=(),
+    workers=None,
     hosts=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
-    they are written); the per-point checks run on each point (plan_sweep)."""
+    they are written); the per-point checks run on each point (plan_sweep).
+    `vary`: ((setting, (value as written, ...)), ...) from --vary;
+    `workers`: the --workers list, the same as --vary workers=..."""
     if user_task is not None and rates is not None:
         raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")
     if profile not in PROFILES:
@@ -345,6 +414,11 @@ def build_sweep_config(
         if repeats < 1:
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
         min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
+    vary = check_vary(vary, workers)
+    if user_task is not None and vary:
+        raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
+    if rates is not None and any(name == "workers" and values != ("1",) for name, values in vary):
+        raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     return SweepConfig(
         pools=tuple(pools),
         workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
@@ -361,12 +435,33 @@ def build_sweep_config(
         result_backend=result_backend,
         seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
         force=force,
+        vary=vary,
         user_task=user_task,
         app_info=app_info,
         task_profile=tuple(task_profile) if task_profile is not None else None,
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
         hosts=tuple(hosts) if hosts else None,
     )
+
+
+def check_vary(vary=(), workers=None):
+    """The --vary axes, validated: known settings, good values, no setting
+    twice, no value twice; --workers joins them as the workers axis."""
+    axes = [(name, tuple(values)) for name, values in vary]
+    if workers and not (len(workers) == 1 and workers[0] == 1):
+        axes.append(("workers", tuple(str(w) for w in workers)))
+    seen = set()
+    for name, values in axes:
+        option = "--workers" if name == "workers" and workers else "--vary"
+        if name in seen:
+            raise UsageError(f"{option}: {name} is varied twice; give its values once")
+        seen.add(name)
+        if not values:
+            raise UsageError(f"--vary {name}: no values")
+        parsed = [parse_value(name, v, option) for v in values]
+        if len(set(map(str, parsed))) != len(parsed):
+            raise UsageError(f"--vary {name}: a value is given twice")
+    return tuple(axes)
 
 
 def make_plan(cfg, overhead=False):
@@ -381,6 +476,7 @@ def make_plan(cfg, overhead=False):
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
+        vary=cfg.vary,
         overhead=overhead,
         user_task=cfg.user_task.task if cfg.user_task is not None else None,
         task_profile=cfg.task_profile,
@@ -390,6 +486,16 @@ def make_plan(cfg, overhead=False):
 def run_config_for(cfg, point, json_path=None):
     """The validated config of one repeat of `point`."""
     user = cfg.user_task is not None
+    options = dict(
+        prefetch_multiplier=cfg.prefetch_multiplier,
+        broker=cfg.broker_url,
+        redis_server=cfg.redis_server,
+        result_backend=cfg.result_backend,
+    )
+    varied = point_settings(point)
+    if varied.get("broker") is not None:
+        options["redis_server"] = None  # the point's own broker, not the embedded one
+    options.update(varied)
     return build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
@@ -400,16 +506,37 @@ def run_config_for(cfg, point, json_path=None):
         task_profile=cfg.task_profile,
         tasks=point.tasks,
         warmup=point.warmup,
-        prefetch_multiplier=cfg.prefetch_multiplier,
-        broker=cfg.broker_url,
-        redis_server=cfg.redis_server,
-        result_backend=cfg.result_backend,
         json_path=json_path,
         force=cfg.force,
         cores=point.cores,
         cpus=point.cpus,
+        workers=point.workers,
+        **options,
         hosts=cfg.hosts,
     )
+
+
+# The run options a varied setting replaces (workers is the point's own field).
+_RUN_OPTIONS = {
+    "prefetch_multiplier": "prefetch_multiplier",
+    "result_backend": "result_backend",
+    "broker": "broker",
+    "acks_late": "acks_late",
+    "max_tasks_per_child": "max_tasks_per_child",
+}
+
+
+def point_broker(cfg, point):
+    """The broker URL a point runs on (None: the embedded one)."""
+    for name, text in point.settings:
+        if name == "broker":
+            return parse_value(name, text)
+    return cfg.broker_url
+
+
+def point_settings(point):
+    """The run options the point's varied settings set."""
+    return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings}
 
 
 def plan_sweep(cfg):

@@ -19,7 +19,7 @@ from bench.measure.result import not_measured
 from bench.results.io import read_run, write_run
 from bench.results.schema import Metadata, utc_now, utc_text
 from bench.sweep import lock
-from bench.sweep.plan import run_config_for
+from bench.sweep.plan import point_broker, run_config_for
 from bench.sweep.store import SweepDir
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
@@ -88,6 +88,17 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
     everything measured is on disk and the manifest says how to resume."""
     sweep.write_manifest(cfg, plan, status="running")
     state = {"done": 0, "started": time.monotonic()}
+    needs_stub = any(p.spec.needs_stub for p in plan)
+    others = contextlib.ExitStack()  # the brokers of points that vary the broker, started when first needed
+    brokers = {cfg.broker_url: (broker, stub)}
+
+    def services_for(point):
+        url = point_broker(cfg, point)
+        if url not in brokers:
+            server = cfg.redis_server if url is None else None
+            brokers[url] = others.enter_context(runner.services(url, server, needs_stub))
+        return brokers[url]
+
     try:
         round_no = 0
         while True:
@@ -100,7 +111,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
             for point in todo:
                 signals.raise_if_stopping()
                 report_progress(sweep, cfg, plan, point, state, None)
-                doc = _measure_repeat(sweep, cfg, point, broker, stub)
+                doc = _measure_repeat(sweep, cfg, point, *services_for(point))
                 state["done"] += 1
                 report_progress(sweep, cfg, plan, point, state, doc)
             round_no += 1
@@ -111,6 +122,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
             f"resume with: python -m bench sweep --resume {sweep.path}"
         ) from None
     finally:
+        others.close()
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, _ALL_CPUS)
     # Points that kept failing stop being retried: the sweep ended without them.

@@ -168,13 +168,17 @@ def resume(path, broker_url=None, measuring=True):
         cfg = dataclasses.replace(cfg, broker_url=broker_url)
     elif measuring and stored is not None and ":**@" in stored:
         raise UsageError(f"--resume: the sweep used {stored}; give its URL again with --broker")
-    return sweep, cfg, sweep.planned_points()
+    plan = sweep.planned_points()
+    hidden = sorted({text for p in plan for _, text in p.settings if ":**@" in text})
+    if measuring and hidden:
+        raise UsageError(f"--resume: the sweep varies brokers with passwords ({', '.join(hidden)}); it cannot resume")
+    return sweep, cfg, plan
 
 
 def summary_of(sweep, cfg, plan):
     """Every point's summary, in plan order (a SweepSummary); writes nothing."""
     manifest = sweep.read_manifest()
-    points = [summarize_point(p, sweep.attempts(p), cfg.ci_target) for p in plan]
+    points = [summarize_point(p.stored(), sweep.attempts(p), cfg.ci_target) for p in plan]
     return summarize_sweep(cfg.to_json(), manifest.metadata, manifest.status, points)
 
 

@@ -103,7 +103,7 @@ class Rig:
     def run_batch(self, batch):
         """pedantic's target: release the held batch and watch it complete."""
         released = time.monotonic()
-        load.release(self.app, self._queue, self.nodename, idle_queue=self.idle_queue)
+        load.release(self.app, self._queue, [self.nodename], [self.idle_queue])
         load.watch(batch, self.reader, self.worker, self.broker_alive, STALL_S, TIMEOUT_S)
         noticed = time.monotonic()
         if batch.outcome != "complete":

@@ -21,7 +21,8 @@ def test_options_shared_by_run_and_sweep_are_the_same_option():
     run, sweep = options_of("run"), options_of("sweep")
     shared = (set(run) & set(sweep)) - {"-h", "--help"}
     assert {"--task-ms", "--prefetch-multiplier", "--result-backend", "--force", "--broker", "--redis-server"} <= shared
-    for option in shared - {"--concurrency", "--output-dir"}:  # -c is one value for run, a list for sweep
+    # -c and --workers are one value for run, a list for sweep
+    for option in shared - {"--concurrency", "--workers", "--output-dir"}:
         for field in ("help", "choices", "metavar", "default"):
             assert getattr(run[option], field) == getattr(sweep[option], field), (option, field)
 

@@ -48,13 +48,16 @@ class WorkerSpec:
     def argv(self):
         """The worker's command line, through the harness's entry point (see
         worker_entry.py): `celery -A APP worker` plus the recorder. A
-        project root of a revision without that entry point (`ab` against
-        an older revision) runs `celery -A proj worker`, whose proj
-        connected the recorder itself then."""
+        project root holding an older celery-bench without that entry point
+        (`ab` against an older revision of this project) runs `celery -A
+        proj worker`, whose proj connected the recorder itself then; any
+        other project (a user's, without a `bench` package of its own) gets
+        the harness's entry point."""
         prefetch = [] if self.prefetch_multiplier is None else ["--prefetch-multiplier", str(self.prefetch_multiplier)]
-        has_entry = (Path(self.project_root) / "bench" / "harness" / "worker_entry.py").exists()
+        root = Path(self.project_root)
+        older_harness = (root / "bench").is_dir() and not (root / "bench" / "harness" / "worker_entry.py").exists()
         entry = ["bench.harness.worker_entry", "worker", self.app]
-        start = entry if has_entry else ["celery", "-A", self.app, "worker"]
+        start = ["celery", "-A", self.app, "worker"] if older_harness else entry
         return [
             self.python,
             "-m",

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "test_noop_overhead_per_pool[gevent]",
     "test_noop_overhead_per_pool[eventlet]",
     "test_noop_overhead_per_pool[solo]",
+    "test_noop_overhead_per_pool[threads]",
     "test_cpu_bound_prefork[cores]",
     "test_cpu_bound_prefork[2x-cores]",
     "test_sleep_gevent_high_concurrency",

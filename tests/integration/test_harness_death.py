@@ -208,7 +208,9 @@ def test_a_killed_sweep_reads_as_interrupted_in_its_report(tmp_path):
     report = subprocess.run([sys.executable, "-m", "bench", "report", sweep_dir], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)  # fmt: skip
     assert report.returncode == 0, report.stderr
-    assert ", interrupted;" in (sweep_dir / "report.md").read_text()
+    report_md = (sweep_dir / "report.md").read_text()
+    assert f"Sweep `{sweep_dir.name}`, interrupted" in report_md
+    assert "sweep interrupted" in report_md
 
 
 def test_a_sweep_whose_broker_does_not_answer_leaves_no_sweep_folder(tmp_path):

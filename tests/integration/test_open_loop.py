@@ -30,13 +30,14 @@ def run_open(tmp_path, during_factory=None, **options):
 
 
 def our_worker_pid():
-    """The celery worker this test started (a descendant of this process)."""
+    """The celery worker this test started (a descendant of this process),
+    started through the harness's entry point or as `celery worker`."""
     for child in psutil.Process().children(recursive=True):
         try:
             cmd = child.cmdline()
         except psutil.Error:
             continue
-        if "celery" in cmd and "worker" in cmd:
+        if ("celery" in cmd or "bench.harness.worker_entry" in cmd) and "worker" in cmd:
             return child.pid
     return None
 

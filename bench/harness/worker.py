@@ -16,6 +16,7 @@ from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us, watcher
 
 READY_TIMEOUT_S = 60.0
+READY_POLL_S = 0.01  # a stat() a poll; each repeat of a sweep waits for one boot
 # After the measured batch nothing is left to lose, and no pool finishes a warm
 # shutdown quickly (measured here: solo 1.1 s, prefork 2.5 s, gevent 5 s, most
 # of it waiting out a 1 s BRPOP): a short grace, then the kill.
@@ -116,10 +117,10 @@ def last_error_line(log_path):
     return lines[-1] if lines else "the worker printed nothing"
 
 
-@contextlib.contextmanager
-def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S):
-    """Start `celery worker` for `spec`, wait until it is ready, yield it;
-    stop it and every process under it on the way out."""
+def start(spec, broker, record_dir, log_path):
+    """Start `celery worker` for `spec` and return at once, before it is
+    ready (see wait_ready). Call from the main thread: the worker is tied to
+    the thread that starts it (harness/process.py)."""
     env = dict(os.environ)
     env.update(
         BENCH_RECORD_DIR=str(record_dir),
@@ -147,12 +148,30 @@ def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S)
             # from the pinned parent (and die with it: see harness/recorder.py).
             preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
         )
-    worker = Worker(popen, Path(log_path))
+    return Worker(popen, Path(log_path))
+
+
+def wait_ready(worker, record_dir, broker, timeout_s=READY_TIMEOUT_S):
+    """Return once the worker said it is ready; RunFailed when it exits,
+    the broker goes, or `timeout_s` passes first."""
+    _wait_ready(worker, Path(record_dir) / "ready", timeout_s, watcher(broker.pid))
+
+
+def stop(worker):
+    """Stop the worker and every process under it."""
+    stop_tree(worker.popen, grace_s=STOP_GRACE_S)
+
+
+@contextlib.contextmanager
+def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S):
+    """Start `celery worker` for `spec`, wait until it is ready, yield it;
+    stop it and every process under it on the way out."""
+    worker = start(spec, broker, record_dir, log_path)
     try:
-        _wait_ready(worker, Path(record_dir) / "ready", ready_timeout_s, watcher(broker.pid))
+        wait_ready(worker, record_dir, broker, ready_timeout_s)
         yield worker
     finally:
-        stop_tree(popen, grace_s=STOP_GRACE_S)
+        stop(worker)
 
 
 def broker_overrides(broker_url, result_backend):
@@ -178,4 +197,4 @@ def _wait_ready(worker, ready_file, timeout_s, broker_alive):
             )
         if time.monotonic() > deadline:
             raise RunFailed(f"the worker was not ready within {timeout_s:.0f} s: {worker.last_error()}")
-        time.sleep(0.05)
+        time.sleep(READY_POLL_S)

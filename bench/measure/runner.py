@@ -11,17 +11,20 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psutil
+from celery import Celery
 
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, scratch, worker
+from bench.harness import machine, netstub, worker
 from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.measure import load
-from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
+from bench.measure.crew import Crew
+from bench.measure.observe import ResourceSampler
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.results.io import write_run
 from bench.results.schema import BrokerInfo, Placement, RunResult, RunSettings, utc_now
@@ -113,105 +116,143 @@ def _side_of(cfg):
     return side
 
 
-class Nodes:
-    """Several running workers, watched as one: a batch fails when any of
-    them exits."""
-
-    def __init__(self, procs):
-        self.procs = procs
-
-    @property
-    def pid(self):
-        return self.procs[0].pid
-
-    def exited(self):
-        return any(p.exited() for p in self.procs)
-
-    def last_error(self):
-        gone = [(i, p) for i, p in enumerate(self.procs) if p.exited()]
-        if not gone:
-            return self.procs[0].last_error()
-        i, proc = gone[0]
-        return proc.last_error() if len(self.procs) == 1 else f"worker {i}: {proc.last_error()}"
-
-
 @contextlib.contextmanager
 def recorded_workers(specs, broker):
     """Every worker of `specs` ready (each in its own record directory), as
     one Nodes and one reader of all their records, each tagged with its node."""
-    with contextlib.ExitStack() as stack:
-        started = [stack.enter_context(recorded_worker(spec, broker)) for spec in specs]
-        yield Nodes([proc for proc, _ in started]), NodeReaders([reader for _, reader in started])
+    crew = Crew(specs, broker)
+    try:
+        crew.wait_ready()
+        yield crew.nodes, crew.reader
+    finally:
+        crew.stop()
 
 
 @contextlib.contextmanager
 def recorded_worker(spec, broker):
     """A ready worker and the reader of its per-task records, in a private
-    directory removed once the worker has stopped (the runner and the
-    benchmark suite start their workers here)."""
-    workdir = scratch.make("run")
-    record_dir = workdir / "records"
-    record_dir.mkdir()
+    directory removed once the worker has stopped (the open-loop runner and
+    the benchmark suite start their workers here)."""
+    with recorded_workers([spec], broker) as (nodes, reader):
+        yield nodes.procs[0], reader.readers[0]
+
+
+@dataclass
+class Launch:
+    """A run's workers started (booting) and its warm-up waiting on their
+    queues: what a run does before it needs the machine to itself."""
+
+    run_id: str
+    started: datetime  # UTC, the run's start as recorded
+    specs: list  # worker.WorkerSpec, one per node
+    crew: Crew
+    app: Celery  # the harness's client app, publishing to the broker
+    warm: load.Batch | None  # the warm-up batch, published; None: no warm-up
+
+    @property
+    def prefix(self):
+        return f"celery-bench.{self.run_id}."
+
+    def finish(self, broker, tidy=True):
+        """Stop the workers; then leave the broker as the run found it
+        (`tidy`: not when it is gone)."""
+        try:
+            self.crew.stop()
+        finally:
+            if tidy:
+                with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
+                    load.tidy(self.app, broker, self.prefix, [s.nodename for s in self.specs])
+            self.app.close()
+
+
+def launch(cfg, broker, stub_address=None, clock=utc_now):
+    """Start the run's workers and publish its warm-up to their queues
+    without waiting for them: they take it as soon as they are ready."""
+    started = clock()
+    run_id = new_run_id(started)
+    specs = worker_specs(cfg, run_id, f"celery-bench.{run_id}.warmup")
+    settings = cfg.app_info.settings if cfg.app_info is not None else {}
+    app = load.client_app(broker, settings.get("task_serializer") or "json")
     try:
-        with worker.running(spec, broker, record_dir, workdir / "worker.log") as proc:
-            yield proc, RecordReader(record_dir)
-    finally:
-        scratch.remove(workdir)
+        crew = Crew(specs, broker)
+    except BaseException:
+        app.close()
+        raise
+    launched = Launch(run_id, started, specs, crew, app, None)
+    try:
+        if cfg.warmup:
+            # every worker warms on its own queue, as one worker alone would
+            args, calls = _call_args(cfg, stub_address)
+            published = {}
+            for spec in specs:
+                load.declare(app, spec.queue)  # kept until the worker consumes it
+                published.update(load.publish(app, spec.queue, cfg.spec.task, args, cfg.warmup, calls))
+            launched.warm = load.Batch(published)
+    except BaseException:
+        launched.finish(broker)
+        raise
+    return launched
 
 
-def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe):
+def _call_args(cfg, stub_address):
+    """(args, calls) for load.publish: the workload's arguments, or a user's
+    task's arguments by the index of the call."""
+    user = cfg.user_task
+    if user:
+        return None, lambda i: (list(user.call(i).args), dict(user.call(i).kwargs))
+    return cfg.spec.args(cfg.task_ms, stub_address), None
+
+
+def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe, relay=None):
     """Measure one point in a fresh worker; write its result document and
     return it with its path. Raises RunFailed (after writing the document)
     when tasks went missing or failed, and Interrupted (after writing it) on
-    a signal. `clock` (UTC datetimes) and `describe` (the machine's
-    metadata) are seams for tests."""
+    a signal. `relay` (a sweep's crew.Relay): stop the workers in the
+    background once the batch is complete, and open the window only once
+    the runs before have stopped theirs. `clock` (UTC datetimes) and
+    `describe` (the machine's metadata) are seams for tests."""
     workload = cfg.spec
-    user = cfg.user_task
-    started = clock()
-    run_id = new_run_id(started)
-    warm_queue, main_queue = f"celery-bench.{run_id}.warmup", f"celery-bench.{run_id}.measured"
-    specs = worker_specs(cfg, run_id, warm_queue)
-    args = None if user else workload.args(cfg.task_ms, stub_address)
-    calls = (lambda i: (list(user.call(i).args), dict(user.call(i).kwargs))) if user else None
-    settings = cfg.app_info.settings if cfg.app_info is not None else {}
-    app = load.client_app(broker, settings.get("task_serializer") or "json")
-    stall_s, timeout_s = _time_limits(cfg)
     load_before = os.getloadavg()
+    launched = launch(cfg, broker, stub_address, clock)
+    nodes, reader, app = launched.crew.nodes, launched.crew.reader, launched.app
+    main_queue = f"{launched.prefix}measured"
+    args, calls = _call_args(cfg, stub_address)
+    stall_s, timeout_s = _time_limits(cfg)
     batch = None
+    retired = False
     try:
-        with recorded_workers(specs, broker) as (nodes, reader):
-            if cfg.warmup:
-                # every worker warms on its own queue, as one worker alone would
-                published = {}
-                for spec in specs:
-                    published.update(load.publish(app, spec.queue, workload.task, args, cfg.warmup, calls))
-                warm = load.Batch(published)
-                load.watch(warm, reader, nodes, watcher(broker.pid), stall_s, timeout_s)
-                if warm.outcome == "interrupted":
-                    raise Interrupted("interrupted during the warm-up; nothing was measured")
-                if warm.outcome != "complete":
-                    raise RunFailed(f"the warm-up batch did not complete ({warm.outcome}: {warm.detail})")
-                failed = [r for r in warm.records if r.state != "SUCCESS"]
-                if failed:
-                    raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
-            load.declare(app, main_queue)
-            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
-            sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
-            load.release(app, main_queue, [s.nodename for s in specs], [s.queue for s in specs])
-            load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
-            resources = sampler.stop()
+        launched.crew.wait_ready()
+        if launched.warm is not None:
+            warm = launched.warm
+            load.watch(warm, reader, nodes, watcher(broker.pid), stall_s, timeout_s)
+            if warm.outcome == "interrupted":
+                raise Interrupted("interrupted during the warm-up; nothing was measured")
+            if warm.outcome != "complete":
+                raise RunFailed(f"the warm-up batch did not complete ({warm.outcome}: {warm.detail})")
+            failed = [r for r in warm.records if r.state != "SUCCESS"]
+            if failed:
+                raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
+        if relay is not None:
+            relay.settle()  # the workers of the runs before are gone: the window is ours
+        load.declare(app, main_queue)
+        batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
+        sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
+        load.release(app, main_queue, [s.nodename for s in launched.specs], [s.queue for s in launched.specs])
+        load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
+        resources = sampler.stop()
+        if relay is not None and batch.outcome == "complete":
+            relay.retire(lambda: launched.finish(broker))
+            retired = True
     finally:
-        # Also after a failure or a signal: the user's broker is left as it was.
-        if batch is None or batch.outcome != "broker lost":
-            with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
-                load.tidy(app, broker, f"celery-bench.{run_id}.", [s.nodename for s in specs])
-        app.close()
+        if not retired:
+            # Also after a failure or a signal: the user's broker is left as it was.
+            launched.finish(broker, tidy=batch is None or batch.outcome != "broker lost")
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers)
-    metadata = run_metadata(describe(), started, clock())
-    result = build_result(settings_of(cfg, broker), bound, observed, run_id, metadata)
-    path = write_run(result_path(cfg, run_id), result)
+    metadata = run_metadata(describe(), launched.started, clock())
+    result = build_result(settings_of(cfg, broker), bound, observed, launched.run_id, metadata)
+    path = write_run(result_path(cfg, launched.run_id), result)
     if batch.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
     if not result.ok:

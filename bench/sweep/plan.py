@@ -33,8 +33,9 @@ DEFAULT_POOLS = POOLS
 DEFAULT_WORKLOADS = ("cpu", "sleep")
 DEFAULT_PROFILE = "standard"
 # Whole-process costs of one repeat outside its measured window, for the
-# estimate only (seconds): worker boot + stop, and publishing one task.
-REPEAT_OVERHEAD_S = 1.2
+# estimate only (seconds): the worker's boot (its stop overlaps the next
+# boot: measure/crew.py), and publishing one task.
+REPEAT_OVERHEAD_S = 0.5
 PUBLISH_S_PER_TASK = 0.0006
 
 

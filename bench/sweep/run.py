@@ -15,6 +15,7 @@ from bench.fleet import remote
 from bench.fleet.options import secret_from_env
 from bench.harness import signals
 from bench.measure import runner
+from bench.measure.crew import Relay
 from bench.measure.result import not_measured
 from bench.results.io import read_run, write_run
 from bench.results.schema import Metadata, utc_now, utc_text
@@ -91,6 +92,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
     needs_stub = any(p.spec.needs_stub for p in plan)
     others = contextlib.ExitStack()  # the brokers of points that vary the broker, started when first needed
     brokers = {cfg.broker_url: (broker, stub)}
+    relay = Relay()  # one repeat's workers stop while the next one's boot
 
     def services_for(point):
         url = point_broker(cfg, point)
@@ -111,7 +113,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
             for point in todo:
                 signals.raise_if_stopping()
                 report_progress(sweep, cfg, plan, point, state, None)
-                doc = _measure_repeat(sweep, cfg, point, *services_for(point))
+                doc = _measure_repeat(sweep, cfg, point, *services_for(point), relay)
                 state["done"] += 1
                 report_progress(sweep, cfg, plan, point, state, doc)
             round_no += 1
@@ -122,21 +124,26 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
             f"resume with: python -m bench sweep --resume {sweep.path}"
         ) from None
     finally:
-        others.close()
+        try:
+            relay.close()  # before the brokers the last workers used go
+        finally:
+            others.close()
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, _ALL_CPUS)
     # Points that kept failing stop being retried: the sweep ended without them.
     sweep.write_manifest(cfg, plan, status="complete" if complete(cfg, sweep, plan) else "incomplete")
 
 
-def _measure_repeat(sweep, cfg, point, broker, stub):
+def _measure_repeat(sweep, cfg, point, broker, stub, relay=None):
     path = sweep.next_repeat_path(point)
     run_cfg = run_config_for(cfg, point, json_path=path)
     _pin_others(point.cpus, broker.pid)
     try:
         if run_cfg.hosts:  # the workers on agents (bench/fleet)
+            if relay is not None:
+                relay.settle()
             return remote.measure_on_hosts(run_cfg, broker, secret_from_env()).result
-        return runner.measure(run_cfg, broker, stub).result
+        return runner.measure(run_cfg, broker, stub, relay=relay).result
     except RunFailed as exc:
         if not path.exists():  # failed before anything was measured: keep the reason
             ended = Metadata(ended_utc=utc_text(utc_now(), timespec="seconds"))

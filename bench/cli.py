@@ -529,7 +529,12 @@ def _add_sweep(sub):
         help="; ".join(_describe_profile(p) for p in PROFILES.values())
         + f" (default: {DEFAULT_PROFILE}; quick suits CI)",
     )
-    how.add_argument("--repeats", type=_whole(1), help="at least this many repeats per point")
+    how.add_argument(
+        "--repeats",
+        type=_whole(1),
+        help="at least this many repeats per point (more while the CI is wide, up to the profile's most); "
+        "fewer than the profile's least: exactly this many",
+    )
     how.add_argument("--seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
     how.add_argument(
         "--rates",

@@ -414,7 +414,11 @@ def build_sweep_config(
     if repeats is not None:
         if repeats < 1:
             raise UsageError(f"--repeats: must be at least 1, got {repeats}")
-        min_repeats, max_repeats = repeats, max(repeats, prof.max_repeats)
+        # Fewer than the profile's least is a deliberate short sweep: exactly
+        # that many (one repeat has no CI, so the stopping rule would always
+        # want another).
+        min_repeats = repeats
+        max_repeats = repeats if repeats < prof.min_repeats else max(repeats, prof.max_repeats)
     vary = check_vary(vary, workers)
     if user_task is not None and vary:
         raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")

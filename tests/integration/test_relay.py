@@ -40,18 +40,23 @@ def test_every_window_opens_with_only_its_own_worker_alive(tmp_path, monkeypatch
     real_stop = crew.Crew.stop
 
     def slow_stop(self):
-        time.sleep(2.0)
+        time.sleep(1.5)
         real_stop(self)
 
     monkeypatch.setattr(crew.Crew, "stop", slow_stop)
     cfg = build_sweep_config(
-        pools=("prefork", "threads"), workloads=("sleep",), concurrency=(2,), task_ms=20.0, repeats=2, profile="quick"
+        pools=("prefork", "threads", "gevent"),
+        workloads=("sleep",),
+        concurrency=(2,),
+        task_ms=20.0,
+        repeats=1,
+        profile="quick",
     )
     plan = make_plan(cfg)
     with sweep_run.session(cfg, plan, output_dir=tmp_path) as (target, broker, stub):
         sweep_run.run_sweep(target, cfg, plan, lambda *a: None, broker, stub)
         assert _workers_alive() == {}  # the last workers stopped with the sweep
-    assert len(at_release) == len(plan) * 2
+    assert len(at_release) == len(plan) == 3
     for released, alive in at_release:
         assert alive == sorted(released), "a window opened beside another repeat's workers"
     assert sweep_run.complete(cfg, target, plan)

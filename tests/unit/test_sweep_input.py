@@ -4,6 +4,7 @@ and nothing started or written."""
 import pytest
 
 from bench.cli import main
+from bench.sweep.plan import build_sweep_config
 
 pytestmark = pytest.mark.usefixtures("nothing_is_started")
 
@@ -40,3 +41,10 @@ def test_bad_input_exits_2_with_one_line_naming_the_option(argv, option, capsys,
     assert option in lines[0]
     assert "Traceback" not in err
     assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_fewer_repeats_than_the_profile_asks_are_exactly_that_many():
+    one = build_sweep_config(profile="quick", repeats=1)
+    assert (one.min_repeats, one.max_repeats) == (1, 1)
+    more = build_sweep_config(profile="standard", repeats=4)
+    assert (more.min_repeats, more.max_repeats) == (4, 6)  # at least 4, more while the CI is wide

@@ -10,8 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 
-from bench.output.plot import STYLE
+from bench.output.plot import METADATA, STYLE
 from bench.results.schema import point_label, point_name
 
 DPI = 110
@@ -39,7 +40,7 @@ def figures(summary, directory):
     for key, points in by_group.items():
         fig, (ax50, ax99, axr) = plt.subplots(1, 3, figsize=(15, 4.8), dpi=DPI)
         shades = _shades(points)
-        spans = []
+        spans = {"p50": [], "p99": []}  # each panel's own values decide its scale
         for point in sorted(points, key=lambda p: (p["pool"], p["concurrency"])):
             style = dict(STYLE.get(point["pool"], {}))
             style["color"] = shades[(point["pool"], point["concurrency"])]
@@ -50,7 +51,7 @@ def figures(summary, directory):
                 ys = [_median(c[key_]) for c in cells]
                 xs = [r for r, y in zip(rates, ys, strict=True) if y is not None]
                 ys = [y * 1000 for y in ys if y is not None]
-                spans += ys
+                spans[key_] += ys
                 ax.plot(xs, ys, label=label, markersize=5, **style)
                 limited = [c["rate"] for c in cells if c["producer_limited"]]
                 if limited:
@@ -62,9 +63,14 @@ def figures(summary, directory):
         for ax, what in ((ax50, "p50"), (ax99, "p99")):
             ax.set_xlabel("offered rate (tasks/s)")
             ax.set_ylabel(f"sojourn {what} (ms), from the scheduled send")
-            positive = [y for y in spans if y and y > 0]
+            positive = [y for y in spans[what] if y and y > 0]
             if positive and max(positive) / min(positive) > 30:
                 ax.set_yscale("log")
+                # plain milliseconds (20, 50, 200), not powers of ten
+                ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}"))
+                ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+            else:
+                ax.set_ylim(bottom=0)  # a linear latency axis from zero: no small rise drawn as a steep one
             ax.grid(True, alpha=0.3)
             ax.set_title(f"sojourn {what} against offered load\n(dotted: each point's drain throughput)", fontsize=9)
         top = max((c["rate"] for p in points for c in p["rates"]), default=1.0)
@@ -78,7 +84,7 @@ def figures(summary, directory):
         fig.tight_layout()
         for ext in ("png", "svg"):
             path = directory / f"latency-vs-rate-{key}.{ext}"
-            fig.savefig(path)
+            fig.savefig(path, metadata=METADATA[ext])  # the same bytes for the same data
             paths.append(path)
         plt.close(fig)
     return paths

@@ -34,8 +34,8 @@ def test_a_broker_password_appears_nowhere_the_harness_writes(tmp_path, bench_cl
         run = bench_cli("run", "-P", "solo", "--tasks", 10, "--warmup", 2, "--task-ms", 5, "--broker", own.url,
                         "--output-dir", tmp_path / "runs")  # fmt: skip
         assert run.returncode == 0, run.stderr
-        sweep = bench_cli("sweep", "--pools", "solo", "--workloads", "noop", "--profile", "quick", "--repeats", 1, "--broker",
-                          own.url, "--output-dir", tmp_path / "sweeps")  # fmt: skip
+        sweep = bench_cli("sweep", "--pools", "solo", "--workloads", "noop", "--profile", "quick", "--repeats", 1,
+                          "--broker", own.url, "--output-dir", tmp_path / "sweeps")  # fmt: skip
         assert sweep.returncode == 0, sweep.stderr
         broken = bench_cli("run", "--broker", own.url.replace("127.0.0.1", "127.0.0.1:1"), timeout=60)
     written = every_file_text(tmp_path)

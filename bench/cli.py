@@ -258,14 +258,23 @@ def _add_broker_options(parser):
     _add_redis_server(group)
 
 
-def _add_hosts(parser):
-    parser.add_argument_group("several hosts").add_argument(
+def _add_hosts(parser, counts=False):
+    group = parser.add_argument_group("several hosts")
+    group.add_argument(
         "--hosts",
         type=_host_names,
         metavar="NAME1,NAME2",
         help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
         "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
     )
+    if counts:
+        group.add_argument(
+            "--host-counts",
+            type=_whole_list,
+            metavar="K1,K2",
+            help="an axis: each point runs on the first k agents of --hosts, for each k (--hosts all: the first "
+            "k by name); draws throughput against hosts (default: every point on all of --hosts)",
+        )
 
 
 def _add_task_options(parser, from_profile=True):
@@ -453,6 +462,7 @@ _SWEEP_OPTIONS = (
     "args_file",
     "from_profile",
     "hosts",
+    "host_counts",
 )
 
 
@@ -542,7 +552,7 @@ def _add_sweep(sub):
     _add_task_options(swp)
     _add_worker_options(swp)
     _add_broker_options(swp)
-    _add_hosts(swp)
+    _add_hosts(swp, counts=True)
     where = swp.add_argument_group("output")
     _add_output_dir(where, "the sweep's directory is made in here")
     where.add_argument(
@@ -830,6 +840,7 @@ def configure_sweep(args):
             workers=args.workers,
             rates=args.rates,
             hosts=args.hosts,
+            host_counts=args.host_counts,
         ),
     )
     if cfg.hosts:

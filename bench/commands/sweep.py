@@ -37,13 +37,13 @@ def execute(request):
     if request.dry_run:
         what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
         print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
-        print(describe(plan, PROFILES[cfg.profile], left))
+        print(describe(plan, PROFILES[cfg.profile], left, cfg.hosts))
         return 0
     with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
         if profile is not None:  # the report puts its prediction beside the measured optimum
             write_profile(target.path / "profile.json", profile)
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
-        print(describe(plan, PROFILES[cfg.profile], left), flush=True)
+        print(describe(plan, PROFILES[cfg.profile], left, cfg.hosts), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:

@@ -33,12 +33,18 @@ RECORDS_TIMEOUT_S = 60.0  # for an agent to send its records home, s
 STOP_TIMEOUT_S = 15.0
 
 
-def choose_hosts(found, wanted):
+def choose_hosts(found, wanted, count=None):
     """The agents to use: `wanted` names (or ("all",)) among those that
-    answered; RunFailed naming the ones that did not, or that are busy."""
+    answered, the first `count` of them when given (a sweep's
+    --host-counts); RunFailed naming the ones that did not, or that are
+    busy, or saying there are too few."""
     names = sorted(found) if tuple(wanted) == ("all",) else list(wanted)
     if not names:
         raise RunFailed("--hosts all: no agent answered (same broker? same CELERY_BENCH_SECRET?)")
+    if count is not None:
+        if len(names) < count:
+            raise RunFailed(f"--host-counts {count}: only {len(names)} agent(s) answered ({', '.join(names)})")
+        names = names[:count]
     absent = [n for n in names if n not in found]
     if absent:
         raise RunFailed(f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(found) or 'none'})")
@@ -165,7 +171,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     raw_by_host: dict[str, list] = {}
     with Control(broker.url, secret) as ctl:
         found = ctl.discover()
-        names = choose_hosts(found, cfg.hosts)
+        names = choose_hosts(found, cfg.hosts, cfg.host_count)
         infos = {n: found[n] for n in names}
         offsets = {n: ctl.offset(n) for n in names}
         fleet = Fleet(ctl, run_id, names)

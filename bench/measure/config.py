@@ -104,6 +104,7 @@ class RunConfig:
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
     schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
     hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
+    host_count: int | None = None  # run on the first this many of `hosts` (a sweep's --host-counts); None: all
 
     @property
     def open_loop(self):
@@ -277,6 +278,7 @@ def build_run_config(
     duration=None,
     seed=0,
     hosts=None,
+    host_count=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -360,7 +362,19 @@ def build_run_config(
         record_memory=record_memory,
         schedule=schedule,
         hosts=tuple(hosts) if hosts else None,
+        host_count=_host_count(host_count, hosts),
     )
+
+
+def _host_count(count, hosts):
+    """How many of `hosts` a run uses; None: all of them."""
+    if count is None:
+        return None
+    if not hosts:
+        raise UsageError("--host-counts: needs --hosts")
+    if count < 1 or (tuple(hosts) != ("all",) and count > len(hosts)):
+        raise UsageError(f"--host-counts: {count} is not between 1 and the {len(hosts)} hosts of --hosts")
+    return count
 
 
 def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker, workload, **options):

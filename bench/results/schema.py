@@ -61,6 +61,12 @@ def point_name(workload, task_ms=None, pool=None, concurrency=None, pinned=None)
     return "-".join(parts)
 
 
+def host_words(count):
+    """ "1 host", "2 hosts": a point's host count (--host-counts), as its
+    variant and its curve's name say it."""
+    return f"{count} host{'s' if count != 1 else ''}"
+
+
 def point_label(workload, task_ms=None, pinned=None):
     """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)"."""
     size = f" {task_ms:g} ms" if task_ms is not None else ""
@@ -383,12 +389,14 @@ class PointSummary:
     # The varied settings (--vary) other than workers, as (name, value as
     # written, broker URLs redacted), in the order the axes were given.
     settings: tuple[tuple[str, str], ...] = ()
+    host_count: int | None = None  # --host-counts: agents it ran on (the first of --hosts); None: all, or here
 
     @property
     def variant(self):
         """What, besides the pool, tells this point's curve from the others
-        in its figure: "2 workers, prefetch_multiplier=1"; "" for none."""
+        in its figure: "2 workers, 2 hosts, prefetch_multiplier=1"; "" for none."""
         parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        parts += [host_words(self.host_count)] if self.host_count is not None else []
         return ", ".join(parts + [f"{name}={text}" for name, text in self.settings])
 
     @property
@@ -430,6 +438,7 @@ class SweepSettings:
     user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
     task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
     hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
+    host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
 
 
 @dataclass(frozen=True)

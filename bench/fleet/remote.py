@@ -16,16 +16,17 @@ from kombu.utils.uuid import uuid
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.fleet import clock, protocol
-from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, Control
+from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, AgentRefused, Control
 from bench.harness import machine, signals
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S
 from bench.measure import load
+from bench.measure.observe import ResourceSampler
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.measure.runner import Measured, new_run_id, result_path
 from bench.measure.runner import _time_limits as time_limits
 from bench.results.io import write_run
-from bench.results.schema import BrokerInfo, HostClock, utc_now
+from bench.results.schema import BrokerInfo, HostClock, Resources, resources_from_json, utc_now
 from bench.workloads import WORKLOADS, Ceiling, ceiling
 
 WATCH_EVERY_S = 0.25  # how often the agents are asked for their counts, s
@@ -169,6 +170,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     app = load.client_app(broker)
     nodenames: dict[str, list[str]] = {}
     raw_by_host: dict[str, list] = {}
+    sampled: dict[str, Resources] = {}  # each host's workers over the window
+    here = None  # the harness's and the broker's CPU over the window
     with Control(broker.url, secret) as ctl:
         found = ctl.discover()
         names = choose_hosts(found, cfg.hosts, cfg.host_count)
@@ -208,10 +211,17 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
             batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
             fleet.renew()
             everyone = [n for name in names for n in nodenames[name]]
-            _release(app, main_queue, everyone)
-            for name in names:
-                app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
-            outcome, detail, lost = fleet.wait_for(tag, cfg.tasks, stall_s, timeout_s, progress)
+            for name in names:  # every host samples its workers over the window, as a local run does
+                with contextlib.suppress(AgentRefused):  # an older agent: no resources from it
+                    ctl.ask(name, "sample", run=run_id)
+            local = ResourceSampler([], broker.pid, 1.0).start()  # the harness's and the broker's CPU
+            try:
+                _release(app, main_queue, everyone)
+                for name in names:
+                    app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
+                outcome, detail, lost = fleet.wait_for(tag, cfg.tasks, stall_s, timeout_s, progress)
+            finally:
+                here = local.stop()
             if lost:
                 fleet.started.remove(lost)  # nobody to tell to stop: its workers died with it
             for name in names:
@@ -223,6 +233,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     outcome, detail = "agent lost", str(exc)
                     continue
                 raw_by_host[name] = protocol.unpack_records(got["records"])
+                if got.get("resources") is not None:
+                    sampled[name] = resources_from_json(got["resources"])
         finally:
             for name in fleet.started:
                 with contextlib.suppress(RunFailed):
@@ -237,7 +249,9 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
         mine = to_records(raw_by_host.get(name, []), batch_published, offsets[name])
         records.extend(mine)
         hosts_of.extend([name] * len(mine))
-    observed = Observed(batch_published, records, outcome, detail, None, load_before)
+    # A host that sent none (lost, or an older agent): no sum that leaves it out.
+    resources = fleet_resources([sampled[n] for n in names], infos, here) if set(sampled) == set(names) else None
+    observed = Observed(batch_published, records, outcome, detail, resources, load_before)
     bound = host_ceiling(workload, cfg, infos)
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
     settings = run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), None)
@@ -254,6 +268,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
             error_s=offsets[n].error_s,
             probes=offsets[n].probes,
             bound_too_wide=clock.bound_too_wide(offsets[n].error_s, window),
+            resources=sampled.get(n),
         )
         for n in names
     )
@@ -265,6 +280,40 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     if not result.ok:
         raise RunFailed(f"{result.status.reason} (result kept in {path})")
     return Measured(result, path)
+
+
+def fleet_resources(by_host, infos, here=None):
+    """The run's resources from each host's (Resources sampled by the
+    agents): CPU seconds, cores busy, processes and context switches add
+    up; memory is the sum of each host's peak (hosts peak apart, so it
+    bounds the fleet's peak from above); the share of usable cores is of
+    all the hosts' cores. `here`: the harness's own sample, for its CPU and
+    the broker's. None when no host sent any (an older agent)."""
+    if not by_host:
+        return None
+
+    def total(name):
+        values = [getattr(r, name) for r in by_host]
+        return None if any(v is None for v in values) else sum(values)
+
+    cores_busy = total("worker_cpu_cores")
+    cores = sum(info.cores for info in infos.values())
+    return Resources(
+        window_s=max((r.window_s for r in by_host if r.window_s is not None), default=None),
+        worker_cpu_s=total("worker_cpu_s"),
+        worker_cpu_cores=cores_busy,
+        worker_cpu_percent_of_usable=100.0 * cores_busy / cores if cores_busy is not None and cores else None,
+        worker_uss_peak_bytes=total("worker_uss_peak_bytes"),
+        worker_pss_peak_bytes=total("worker_pss_peak_bytes"),
+        worker_rss_peak_bytes=total("worker_rss_peak_bytes"),
+        worker_processes=total("worker_processes"),
+        worker_ctx_switches_voluntary=total("worker_ctx_switches_voluntary"),
+        worker_ctx_switches_involuntary=total("worker_ctx_switches_involuntary"),
+        harness_cpu_s=here.harness_cpu_s if here is not None else None,
+        broker_cpu_s=here.broker_cpu_s if here is not None else None,
+        samples=min((r.samples for r in by_host if r.samples is not None), default=None),
+        per_worker=(),  # per host: in `hosts`
+    )
 
 
 def _release(app, queue, nodenames):
@@ -282,6 +331,19 @@ def _release(app, queue, nodenames):
         )
 
 
+def _resources_words(r):
+    """One host's workers in words: cores busy, CPU seconds, memory peaks."""
+
+    def mib(value):
+        return "-" if value is None else f"{value / 2**20:.1f} MiB"
+
+    return (
+        f"{r.worker_cpu_s:.2f} CPU s = {r.worker_cpu_cores:.2f} cores busy "
+        f"({r.worker_cpu_percent_of_usable:.0f}% of its cores); USS {mib(r.worker_uss_peak_bytes)}, "
+        f"PSS {mib(r.worker_pss_peak_bytes)} (peak, {r.worker_processes} processes)"
+    )
+
+
 def hosts_text(result):
     """Per host: tasks, clock offset and its bound, and a warning when a
     bound is not small against the window (text; the CLI prints it)."""
@@ -293,6 +355,8 @@ def hosts_text(result):
             f"  {h.name:<12} {h.hostname:<14} {h.cores:g} cores  {h.workers} worker(s)  {h.tasks} tasks  "
             f"clock offset {h.offset_s * 1000:+.3f} ms ± {h.error_s * 1000:.3f} ms ({h.probes} round trips)"
         )
+        if h.resources is not None:
+            lines.append(f"  {'':<12} workers: {_resources_words(h.resources)}")
     for h in result.hosts:
         if h.bound_too_wide:
             lines.append(

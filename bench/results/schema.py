@@ -28,6 +28,12 @@ JSON format history (SCHEMA_VERSION):
       `config.app_settings`, `config.harness_overrides`,
       `config.broker_source`, `config.task_profile`; a sweep point's `task`
       and `profile`, a sweep's `user_task` and `task_profile`.
+      Added later in version 2, optional: a run on agents (`run --hosts`)
+      has `hosts` (per agent: its clock offset and bound, tasks, and its
+      workers' `resources`, sampled there; files without it read None) and
+      `samples.host`; its `summary.resources` add up the hosts'. A sweep's
+      `hosts` and `host_counts`, a point's `host_count` (--host-counts;
+      absent: None, every point on all the hosts).
 """
 
 from __future__ import annotations
@@ -301,6 +307,9 @@ class HostClock:
     error_s: float  # the offset is within +/- this, s (half the smallest round trip)
     probes: int  # round trips the estimate came from
     bound_too_wide: bool  # error_s above 1% of the measured window
+    # Its workers' CPU and memory over the measured window, sampled by the
+    # agent (harness_cpu_s and broker_cpu_s are not its to say: None); None: not sampled
+    resources: Resources | None = None
 
 
 @dataclass(frozen=True)
@@ -523,13 +532,18 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
         tasks_per_worker=_tuple(data.get("tasks_per_worker")),
-        resources=None if resources is None else _resources_from_json(resources),
+        resources=None if resources is None else resources_from_json(resources),
     )
 
 
-def _resources_from_json(data: Mapping[str, Any]) -> Resources:
+def resources_from_json(data: Mapping[str, Any]) -> Resources:
     shares = tuple(_pick(WorkerShare, share) for share in data.get("per_worker") or ())
     return _pick(Resources, data, per_worker=shares)
+
+
+def host_clock_from_json(data: Mapping[str, Any]) -> HostClock:
+    resources = data.get("resources")
+    return _pick(HostClock, data, resources=None if resources is None else resources_from_json(resources))
 
 
 def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
@@ -607,7 +621,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         schema_version=data["schema_version"],
         schedule=data.get("schedule"),
         open_loop=data.get("open_loop"),
-        hosts=None if data.get("hosts") is None else tuple(_pick(HostClock, h) for h in data["hosts"]),
+        hosts=None if data.get("hosts") is None else tuple(host_clock_from_json(h) for h in data["hosts"]),
     )
 
 

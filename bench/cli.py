@@ -246,7 +246,7 @@ def _add_redis_server(group):
     )
 
 
-def _add_broker_options(parser):
+def _add_broker_options(parser, listen=False):
     group = parser.add_argument_group("broker")
     group.add_argument(
         "--broker",
@@ -256,6 +256,18 @@ def _add_broker_options(parser):
         "default: start a private Redis-protocol server on 127.0.0.1 for this run",
     )
     _add_redis_server(group)
+    if listen:
+        _add_listen(group)
+
+
+def _add_listen(group):
+    group.add_argument(
+        "--listen",
+        type=_address,
+        metavar="ADDRESS",
+        help="the embedded broker also listens on this address of this host, for agents or workers on other "
+        "hosts (still password-protected; default: 127.0.0.1 only)",
+    )
 
 
 def _add_hosts(parser, counts=False):
@@ -377,7 +389,7 @@ def _add_run(sub):
     _add_open_loop_options(run)
     _add_task_options(run)
     _add_worker_options(run, loglevel=True)
-    _add_broker_options(run)
+    _add_broker_options(run, listen=True)
     _add_hosts(run)
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
@@ -463,6 +475,7 @@ _SWEEP_OPTIONS = (
     "from_profile",
     "hosts",
     "host_counts",
+    "listen",
 )
 
 
@@ -551,7 +564,7 @@ def _add_sweep(sub):
     )
     _add_task_options(swp)
     _add_worker_options(swp)
-    _add_broker_options(swp)
+    _add_broker_options(swp, listen=True)
     _add_hosts(swp, counts=True)
     where = swp.add_argument_group("output")
     _add_output_dir(where, "the sweep's directory is made in here")
@@ -657,13 +670,7 @@ def _add_broker(sub):
         "or to serve a fleet of agents (--listen).",
     )
     _add_redis_server(brk)
-    brk.add_argument(
-        "--listen",
-        type=_address,
-        metavar="ADDRESS",
-        help="also listen on this address of this host, for agents on other hosts (still password-protected; "
-        "default: 127.0.0.1 only)",
-    )
+    _add_listen(brk)
 
 
 def _add_agent(sub):
@@ -782,6 +789,7 @@ def configure_run(args):
             arrival=args.arrival,
             duration=args.duration,
             hosts=args.hosts,
+            listen=args.listen,
         ),
     )
     if cfg.hosts:
@@ -841,6 +849,7 @@ def configure_sweep(args):
             rates=args.rates,
             hosts=args.hosts,
             host_counts=args.host_counts,
+            listen=args.listen,
         ),
     )
     if cfg.hosts:

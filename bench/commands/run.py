@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from bench.fleet import remote
 from bench.fleet.signing import SECRET_ENV
+from bench.harness.broker import listening_words
 from bench.measure import openloop, runner
 from bench.output import terminal
 from bench.output.openloop import open_loop_summary
@@ -18,6 +19,8 @@ def execute(cfg):
         return _on_hosts(cfg)
     measure = openloop.measure if cfg.open_loop else runner.measure
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+        if cfg.listen:
+            print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         measured = measure(cfg, broker, stub, progress)
     print(terminal.run_summary(measured.result))
     if cfg.open_loop:

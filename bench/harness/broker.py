@@ -9,6 +9,7 @@ source there.) ``--redis-server PATH`` runs any other redis-server binary.
 """
 
 import contextlib
+import ipaddress
 import secrets
 import shutil
 import socket
@@ -152,6 +153,8 @@ def embedded(server_binary=None, listen=None):
     binary = server_binary or default_server_binary()
     if shutil.which(binary) is None:
         raise UsageError(f"--redis-server: {binary!r} is not an executable")
+    if listen is not None:
+        check_listen(listen)
     password = secrets.token_urlsafe(24)
     proc = None
     with tempfile.TemporaryFile() as log:
@@ -172,6 +175,27 @@ def embedded(server_binary=None, listen=None):
         finally:
             if proc is not None:
                 stop_tree(proc, grace_s=5)
+
+
+def listening_words(broker, listen):
+    """What a run or sweep with --listen says about its broker (the URL
+    redacted: the password is the run's own)."""
+    return f"the embedded broker {broker.redacted_url} listens on 127.0.0.1 and {listen} (password-protected)"
+
+
+def check_listen(address):
+    """UsageError unless `address` is an IP address of this host (one it
+    can bind): the broker must not be told to listen where it cannot."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise UsageError(f"--listen: expected an IP address of this host, got {address!r}") from None
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((str(ip), 0))
+    except OSError as exc:
+        raise UsageError(f"--listen: {ip} is not an address of this host ({exc.strerror})") from None
 
 
 def _url_host(address):

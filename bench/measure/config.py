@@ -105,6 +105,7 @@ class RunConfig:
     schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
     hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
     host_count: int | None = None  # run on the first this many of `hosts` (a sweep's --host-counts); None: all
+    listen: str | None = None  # an address of this host the embedded broker binds too (--listen); None: loopback only
 
     @property
     def open_loop(self):
@@ -200,6 +201,14 @@ def check_broker(broker, redis_server):
         urls.check_url(broker)
 
 
+def check_listen(listen, broker):
+    """--listen binds the embedded broker; a broker of the user's listens
+    where it was set up to. (Whether the address is this host's is checked
+    when the broker starts: harness/broker.check_listen.)"""
+    if listen is not None and broker is not None:
+        raise UsageError("--listen: makes the embedded broker reachable; with --broker it is yours: leave --listen out")
+
+
 def _cores(cores, cpus):
     """(cores, cpus): a pinned worker's ceilings use its CPU count."""
     if cpus is not None:
@@ -279,6 +288,7 @@ def build_run_config(
     seed=0,
     hosts=None,
     host_count=None,
+    listen=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -314,6 +324,7 @@ def build_run_config(
             record_memory=record_memory,
             task_ms=task_ms,
             workload=workload,
+            listen=listen,
         )
     if prefetch_multiplier is None:
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
@@ -340,6 +351,7 @@ def build_run_config(
         raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
+    check_listen(listen, broker)
     return RunConfig(
         pool=pool,
         concurrency=concurrency,
@@ -363,6 +375,7 @@ def build_run_config(
         schedule=schedule,
         hosts=tuple(hosts) if hosts else None,
         host_count=_host_count(host_count, hosts),
+        listen=listen,
     )
 
 

@@ -32,12 +32,13 @@ from bench.workloads import ceiling, expected_rate, slots
 
 
 @contextlib.contextmanager
-def services(broker_url, redis_server=None, needs_stub=False):
+def services(broker_url, redis_server=None, needs_stub=False, listen=None):
     """The broker (embedded when `broker_url` is None, else the user's) and,
-    when the `net` workload needs it, the stub server."""
+    when the `net` workload needs it, the stub server. `listen`: an address
+    of this host the embedded broker binds too (--listen)."""
     with contextlib.ExitStack() as stack:
         if broker_url is None:
-            broker = stack.enter_context(broker_mod.embedded(redis_server))
+            broker = stack.enter_context(broker_mod.embedded(redis_server, listen=listen))
         else:
             broker = broker_mod.connect(broker_url)
         stub = stack.enter_context(netstub.running()) if needs_stub else None
@@ -46,7 +47,7 @@ def services(broker_url, redis_server=None, needs_stub=False):
 
 def services_for(cfg):
     """The services one run needs."""
-    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub)
+    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub, cfg.listen)
 
 
 @dataclass(frozen=True)

@@ -448,6 +448,7 @@ class SweepSettings:
     task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
     hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
     host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
+    listen: str | None = None  # --listen: an address of this host the embedded broker bound too
 
 
 @dataclass(frozen=True)

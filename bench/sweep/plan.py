@@ -17,6 +17,7 @@ from bench.measure.config import (
     DEFAULT_WORKLOAD,
     USER_TASK_WORKLOAD,
     build_run_config,
+    check_listen,
     check_pools,
     check_task_ms,
     check_workloads,
@@ -382,6 +383,7 @@ class SweepConfig:
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
     host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
+    listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -433,6 +435,7 @@ def build_sweep_config(
     workers=None,
     hosts=None,
     host_counts=None,
+    listen=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -454,6 +457,7 @@ def build_sweep_config(
     if rates is not None and any(name == "workers" and values != ("1",) for name, values in vary):
         raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     host_counts = check_host_counts(host_counts, hosts)
+    check_listen(listen, broker)
     return SweepConfig(
         pools=tuple(pools),
         workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
@@ -477,6 +481,7 @@ def build_sweep_config(
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
         hosts=tuple(hosts) if hosts else None,
         host_counts=host_counts,
+        listen=listen,
     )
 
 

@@ -72,7 +72,7 @@ def session(cfg, plan, target=None, output_dir=None):
     with contextlib.ExitStack() as stack:
         if target is not None:
             stack.enter_context(lock.writer(target.path))
-        broker, stub = stack.enter_context(runner.services(cfg.broker_url, cfg.redis_server, needs_stub))
+        broker, stub = stack.enter_context(runner.services(cfg.broker_url, cfg.redis_server, needs_stub, cfg.listen))
         if target is None:
             target = SweepDir.create(output_dir, cfg, plan)
             stack.enter_context(lock.writer(target.path))

@@ -495,3 +495,74 @@ def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
         if run.poll() is None:
             run.kill()
             run.wait(timeout=10)
+
+
+def test_a_sweep_over_one_and_two_hosts_draws_throughput_against_hosts(fleet, tmp_path):
+    """--host-counts 1,2: each point on the first k agents, every task
+    accounted for, each host's CPU and memory sampled there, and the
+    figure of throughput against hosts written with the report. Agents a
+    and b are pinned to one CPU each: two hosts do the CPU work of two."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "sweep",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "a,b",
+            "--host-counts",
+            "1,2",
+            "--pools",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--workloads",
+            "cpu",
+            "--profile",
+            "quick",
+            "--repeats",
+            "1",
+            "--output-dir",
+            tmp_path,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=_env(os.environ[TAG]),
+    )
+    mode = fleet.net.mode
+    assert done.returncode == 0, (mode, done.stdout, done.stderr)
+    (sweep,) = tmp_path.glob("sweep-*")
+    for fmt in ("png", "svg"):
+        assert (sweep / f"throughput-vs-hosts.{fmt}").stat().st_size > 0, mode
+    assert "## Throughput against hosts" in (sweep / "report.md").read_text(), mode
+    assert "scaling efficiency" in done.stdout, (mode, done.stdout)
+    summary = json.loads((sweep / "summary.json").read_text())
+    points = {p["host_count"]: p for p in summary["points"]}
+    assert set(points) == {1, 2}, (mode, list(points))
+    for k, point in points.items():
+        assert point["repeats"] >= 1, (mode, point)
+        run_files = sorted((sweep / "runs" / point["key"]).glob("r*.json"))
+        assert run_files, (mode, point["key"])
+        doc = json.loads(run_files[0].read_text())
+        tasks = doc["summary"]["tasks"]
+        assert tasks["published"] == tasks["succeeded"] == point["tasks"], (mode, tasks)
+        assert tasks["missing"] == tasks["failed"] == 0, (mode, tasks)
+        hosts = doc["hosts"]
+        assert [h["name"] for h in hosts] == ["a", "b"][:k], mode
+        assert sum(h["tasks"] for h in hosts) == tasks["published"], (mode, hosts)
+        for h in hosts:
+            res = h["resources"]
+            assert res is not None, (mode, h)
+            assert res["worker_cpu_s"] > 0, (mode, h["name"], res)
+            assert res["worker_uss_peak_bytes"] > 0, (mode, h["name"], res)
+            assert res["worker_pss_peak_bytes"] > 0, (mode, h["name"], res)
+        total = doc["summary"]["resources"]
+        assert total["worker_cpu_s"] == pytest.approx(sum(h["resources"]["worker_cpu_s"] for h in hosts)), mode
+        assert total["worker_uss_peak_bytes"] > 0, mode
+    one, two = points[1]["throughput"]["median_per_s"], points[2]["throughput"]["median_per_s"]
+    # Each host is one CPU of CPU-bound work: the second host adds about as much again.
+    assert two > 1.4 * one, (mode, one, two)

@@ -446,6 +446,7 @@ def _add_capacity(sub):
     )
     _add_worker_options(cap)
     _add_broker_options(cap)
+    _add_hosts(cap)
     out = cap.add_argument_group("output")
     _add_output_dir(out, "where the capacity JSON and each run's result go")
 
@@ -793,8 +794,6 @@ def configure_run(args):
         ),
     )
     if cfg.hosts:
-        if cfg.open_loop:
-            raise UsageError("--hosts measures the pre-filled batch; --rate (open loop) runs here only for now")
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
         hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
@@ -918,8 +917,11 @@ def configure_capacity(args):
             rate=1.0,  # checks the open-loop options; the search sets the rates
             arrival=args.arrival,
             duration=args.duration,
+            hosts=args.hosts,
         )
     )
+    if cfg.hosts:
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
     check_writable(cfg.output_dir)
     return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
 

@@ -38,8 +38,13 @@ def _on_hosts(cfg):
     with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
         measured = remote.measure_on_hosts(cfg, broker, secret, progress)
     print(terminal.run_summary(measured.result))
+    if cfg.open_loop:
+        print(open_loop_summary(measured.result))
     print(remote.hosts_text(measured.result))
     print(f"\nresult: {measured.path}")
+    if measured.result.status.state == "producer-limited":
+        print(f"error: {measured.result.status.reason}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,11 +17,13 @@ from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.fleet import clock, protocol
 from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, AgentRefused, Control
-from bench.harness import machine, signals
+from bench.harness import machine, scratch, signals
+from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S
-from bench.measure import load
+from bench.measure import load, producer
 from bench.measure.observe import ResourceSampler
+from bench.measure.openloop import PRODUCER_SLACK_S, add_open_loop
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.measure.runner import Measured, new_run_id, result_path
 from bench.measure.runner import _time_limits as time_limits
@@ -163,6 +165,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     run_id = new_run_id(started)
     prefix = f"celery-bench.{run_id}."
     main_queue = f"{prefix}measured"
+    open_queue = f"{prefix}open"
+    sent = None  # open loop: what the producer sent, and when
     args = workload.args(cfg.task_ms, None)
     stall_s, timeout_s = time_limits(cfg)  # the local runner's rule
     per_host = getattr(cfg, "workers", None) or 1  # --workers N per host (the shapes issue)
@@ -187,7 +191,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     "app": "proj",
                     "pool": cfg.pool,
                     "concurrency": cfg.concurrency,
-                    "queue": f"{prefix}warmup.{name}",
+                    # Open loop: every worker consumes the scheduled queue from the start.
+                    "queue": open_queue if cfg.open_loop else f"{prefix}warmup.{name}",
                     "nodenames": nodenames[name],
                     "prefetch_multiplier": cfg.prefetch_multiplier,
                     "loglevel": cfg.loglevel,
@@ -206,20 +211,25 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     raise Interrupted("interrupted during the warm-up; nothing was measured")
                 if outcome != "complete":
                     raise RunFailed(f"the warm-up did not complete ({outcome}: {detail})")
-            load.declare(app, main_queue)
             tag = f"{run_id}-m-"
-            batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
-            fleet.renew()
+            if not cfg.open_loop:
+                load.declare(app, main_queue)
+                batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
+                fleet.renew()
             everyone = [n for name in names for n in nodenames[name]]
             for name in names:  # every host samples its workers over the window, as a local run does
                 with contextlib.suppress(AgentRefused):  # an older agent: no resources from it
                     ctl.ask(name, "sample", run=run_id)
             local = ResourceSampler([], broker.pid, 1.0).start()  # the harness's and the broker's CPU
             try:
-                _release(app, main_queue, everyone)
-                for name in names:
-                    app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
-                outcome, detail, lost = fleet.wait_for(tag, cfg.tasks, stall_s, timeout_s, progress)
+                if cfg.open_loop:
+                    sent = _send_schedule(cfg, broker, fleet, open_queue, workload.task, args, tag)
+                    batch_published = dict(zip(sent.ids, sent.scheduled, strict=True))  # latency from the schedule
+                else:
+                    _release(app, main_queue, everyone)
+                    for name in names:
+                        app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
+                outcome, detail, lost = fleet.wait_for(tag, len(batch_published), stall_s, timeout_s, progress)
             finally:
                 here = local.stop()
             if lost:
@@ -256,6 +266,11 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
     settings = run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), None)
     result = build_result(settings, bound, observed, run_id, run_metadata(describe(), started, clock_now()))
+    if cfg.open_loop and sent is not None:
+        # The `scheduled` header came back with each record: it is the
+        # producer's clock, this host's, so it needs no conversion.
+        headers = {r["id"]: r["scheduled"] for raws in raw_by_host.values() for r in raws if "scheduled" in r}
+        result = add_open_loop(result, cfg.schedule, sent, records, headers)
     window = result.summary.window_s if result.summary else None
     hosts = tuple(
         HostClock(
@@ -277,9 +292,30 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     path = write_run(result_path(cfg, run_id), result)
     if outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
-    if not result.ok:
+    if result.status.state == "failed":  # producer-limited is a result: the caller says so
         raise RunFailed(f"{result.status.reason} (result kept in {path})")
     return Measured(result, path)
+
+
+def _send_schedule(cfg, broker, fleet, queue, task, args, tag):
+    """Send the open-loop schedule from a producer process here (as a local
+    open-loop run does), renewing the agents' leases meanwhile; what it sent."""
+    schedule = cfg.schedule
+    workdir = scratch.make("producer")
+    try:
+        alive = [
+            ("broker lost: the embedded broker exited", watcher(broker.pid)),
+            ("the agents' leases", lambda: fleet.renew() or True),  # renewed while the producer sends
+        ]
+        with producer.running(broker.url, queue, task, args, schedule, workdir, id_prefix=tag) as popen:
+            total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
+            producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive)
+        sent = producer.read(workdir)
+    finally:
+        scratch.remove(workdir)
+    if sent.error is not None:
+        raise RunFailed(f"the producer stopped: {sent.error}")
+    return sent
 
 
 def fleet_resources(by_host, infos, here=None):

@@ -566,3 +566,102 @@ def test_a_sweep_over_one_and_two_hosts_draws_throughput_against_hosts(fleet, tm
     one, two = points[1]["throughput"]["median_per_s"], points[2]["throughput"]["median_per_s"]
     # Each host is one CPU of CPU-bound work: the second host adds about as much again.
     assert two > 1.4 * one, (mode, one, two)
+
+
+def test_an_open_loop_run_on_two_hosts_measures_from_the_schedule_on_one_clock(fleet, tmp_path):
+    """run --hosts --rate: the producer here, the workers on the agents; the
+    scheduled time each record carries home is the harness's clock, and the
+    start times are converted with each agent's offset (agent a is shifted
+    by OFFSET_S: uncorrected, its waits would be that far off)."""
+    out = tmp_path / "open.json"
+    done = _run(
+        fleet,
+        "--hosts",
+        "a,b",
+        "--pool",
+        "prefork",
+        "-c",
+        "2",
+        "--workload",
+        "sleep",
+        "--task-ms",
+        20,
+        "--rate",
+        40,
+        "--duration",
+        2,
+        "--json",
+        out,
+    )
+    mode = fleet.net.mode
+    assert done.returncode == 0, (mode, done.stdout, done.stderr)
+    doc = json.loads(out.read_text())
+    tasks = doc["summary"]["tasks"]
+    assert tasks["published"] == tasks["succeeded"], (mode, tasks)
+    assert tasks["missing"] == tasks["failed"] == 0, (mode, tasks)
+    ol = doc["open_loop"]
+    assert ol["scheduled_header"]["matched"] == tasks["published"], (mode, ol["scheduled_header"])
+    assert not ol["producer_limited"], (mode, ol)
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    assert abs(hosts["a"]["offset_s"] - OFFSET_S) <= hosts["a"]["error_s"] + 1e-6, (mode, hosts["a"])
+    samples = doc["samples"]
+    bound = max(h["error_s"] for h in hosts.values())
+    waits = {"a": [], "b": []}
+    for started, scheduled, host in zip(samples["started_s"], samples["published_s"], samples["host"], strict=True):
+        waits[host].append(started - scheduled)
+    for host, values in waits.items():
+        assert values, (mode, host)
+        assert min(values) >= -bound, (mode, host, min(values))
+        # 40/s on 4 slots of 20 ms: no queue; a wait off by the shift would show
+        assert sorted(values)[len(values) // 2] < OFFSET_S / 2, (mode, host, sorted(values)[len(values) // 2])
+    assert "sojourn" in done.stdout, mode
+
+
+def test_capacity_on_two_hosts_finds_a_rate(fleet, tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "capacity",
+            "--broker",
+            fleet.url,
+            "--hosts",
+            "a,b",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "20",
+            "--slo",
+            "p99=2s",
+            "--repeats",
+            "1",
+            "--max-rates",
+            "2",
+            "--duration",
+            "1",
+            "--output-dir",
+            tmp_path,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=_env(os.environ[TAG]),
+    )
+    mode = fleet.net.mode
+    # p99 = 2 s is met at any rate near the drain throughput for a 1 s window
+    assert done.returncode == 0, (mode, done.stdout, done.stderr)
+    (found,) = tmp_path.glob("capacity-*.json")
+    doc = json.loads(found.read_text())
+    assert doc["point"]["hosts"] == ["a", "b"], mode
+    assert doc["drain_throughput_per_s"] > 0, mode
+    runs = sorted(tmp_path.glob("run-*.json"))
+    assert len(runs) >= 2, (mode, runs)  # the drain and at least one rate, each on both hosts
+    for path in runs:
+        run = json.loads(path.read_text())
+        assert {h["name"] for h in run["hosts"]} == {"a", "b"}, (mode, path.name)

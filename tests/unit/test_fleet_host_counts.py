@@ -12,6 +12,7 @@ from bench.analysis.summary import analyze
 from bench.cli import main
 from bench.errors import UsageError
 from bench.measure.config import build_run_config
+from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
 from bench.output.terminal import report_end
@@ -265,3 +266,12 @@ def test_the_terminal_ends_with_the_scaling_reading():
     text = report_end(summary, analyze(summary))
     assert "Throughput against hosts (figure throughput-vs-hosts.png):" in text
     assert "cpu 20 ms, prefork -c 2: 2 hosts give 1.90x" in text
+
+
+def test_the_html_page_embeds_the_hosts_figure(tmp_path):
+    summary = host_summary()
+    analysis = analyze(summary)
+    plot.figures(summary, tmp_path, analysis)
+    page = report_html.render(report_markdown.render(summary, "complete", analysis, "sweep-x"), tmp_path)
+    assert '<img alt="throughput against hosts" src="data:image/png;base64,' in page
+    assert "scaling efficiency 95%" in page

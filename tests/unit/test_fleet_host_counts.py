@@ -27,7 +27,8 @@ from bench.results.schema import (
     sweep_summary_from_json,
     sweep_summary_to_json,
 )
-from bench.sweep.plan import PROFILES, Point, build_plan, build_sweep_config, describe, run_config_for
+from bench.sweep import store
+from bench.sweep.plan import PROFILES, Point, build_plan, build_sweep_config, describe, plan_sweep, run_config_for
 
 QUICK = PROFILES["quick"]
 
@@ -275,3 +276,22 @@ def test_the_html_page_embeds_the_hosts_figure(tmp_path):
     page = report_html.render(report_markdown.render(summary, "complete", analysis, "sweep-x"), tmp_path)
     assert '<img alt="throughput against hosts" src="data:image/png;base64,' in page
     assert "scaling efficiency 95%" in page
+
+
+def test_a_resumed_sweep_keeps_its_host_counts(tmp_path):
+    cfg = build_sweep_config(
+        pools=["prefork"],
+        workloads=["cpu"],
+        concurrency=[2],
+        broker="redis://127.0.0.1:1/0",
+        hosts=["a", "b"],
+        host_counts=[1, 2],
+        profile="quick",
+    )
+    plan = plan_sweep(cfg)
+    sweep = store.SweepDir.create(tmp_path, cfg, plan)
+    _target, resumed, resumed_plan = store.resume(sweep.path, measuring=False)
+    assert resumed.host_counts == (1, 2)
+    assert resumed.hosts == ("a", "b")
+    assert [p.host_count for p in resumed_plan] == [1, 2]
+    assert [p.key for p in resumed_plan] == [p.key for p in plan]

@@ -668,3 +668,41 @@ def test_capacity_on_two_hosts_finds_a_rate(fleet, tmp_path):
     for path in runs:
         run = json.loads(path.read_text())
         assert {h["name"] for h in run["hosts"]} == {"a", "b"}, (mode, path.name)
+
+
+def test_a_run_with_listen_binds_that_address_too_and_says_so_redacted(tmp_path):
+    """run --listen: the run's own embedded broker also listens on another
+    address of this host (127.0.0.2, loopback), the run goes through it, and
+    its password is never printed or stored."""
+    out = tmp_path / "listen.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--listen",
+            "127.0.0.2",
+            "--pool",
+            "solo",
+            "--workload",
+            "noop",
+            "--tasks",
+            "30",
+            "--warmup",
+            "5",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(os.environ[TAG]),
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "listens on 127.0.0.1 and 127.0.0.2 (password-protected)" in done.stderr
+    broker = json.loads(out.read_text())["config"]["broker"]
+    assert broker["url"].startswith("redis://:**@127.0.0.2:"), broker
+    assert ":**@" in done.stderr
+    assert "redis://:" not in done.stdout.replace(":**@", "")

@@ -28,7 +28,7 @@ from bench.measure.result import Observed, build_result, run_metadata, run_setti
 from bench.measure.runner import Measured, new_run_id, result_path
 from bench.measure.runner import _time_limits as time_limits
 from bench.results.io import write_run
-from bench.results.schema import BrokerInfo, HostClock, Resources, resources_from_json, utc_now
+from bench.results.schema import BrokerInfo, HostClock, Resources, host_words, resources_from_json, utc_now
 from bench.workloads import WORKLOADS, Ceiling, ceiling
 
 WATCH_EVERY_S = 0.25  # how often the agents are asked for their counts, s
@@ -62,7 +62,7 @@ def host_ceiling(workload, cfg, infos):
     bounds = [ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, infos[n].cores) for n in infos]
     if any(b.per_s is None for b in bounds):
         return Ceiling(None, bounds[0].basis)
-    return Ceiling(sum(b.per_s for b in bounds), f"sum over {len(bounds)} hosts of: {bounds[0].basis}")
+    return Ceiling(sum(b.per_s for b in bounds), f"sum over {host_words(len(bounds))} of: {bounds[0].basis}")
 
 
 def to_records(raw, published, offset):

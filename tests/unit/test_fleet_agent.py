@@ -232,3 +232,12 @@ def test_a_result_keeps_each_hosts_resources():
     assert back.hosts == (host,)
     text = remote.hosts_text(dataclasses.replace(result, hosts=(host,)))
     assert "workers: 1.80 CPU s = 0.90 cores busy (90% of its cores); USS 40.0 MiB" in text
+
+
+def test_a_host_count_takes_the_first_agents_of_the_list():
+    found = {n: AgentInfo(n, n, 1.0, None, ("proj",), {}, None) for n in ("c", "a", "b")}
+    assert remote.choose_hosts(found, ["b", "a"], count=1) == ["b"]
+    assert remote.choose_hosts(found, ["all"], count=2) == ["a", "b"]  # by name
+    assert remote.choose_hosts(found, ["all"]) == ["a", "b", "c"]
+    with pytest.raises(RunFailed, match="--host-counts 4: only 3 agent"):
+        remote.choose_hosts(found, ["all"], count=4)

@@ -17,7 +17,6 @@ run time, in `main`), so `report`, `plot` and `compare` never load Celery.
 
 import argparse
 import importlib
-import ipaddress
 import os
 import sys
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from bench.fleet.options import agent_config, hosts_secret
 from bench.fleet.signing import SECRET_ENV, check_secret
 from bench.harness import signals
 from bench.harness.urls import check_url as urls_check
+from bench.harness.urls import parse_listen
 from bench.measure import scenario
 from bench.measure.apptask import (
     BROKER_FROM_APP,
@@ -103,13 +103,6 @@ def _whole_list(text):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
     return values
-
-
-def _address(text):
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an IP address of this host, got {text!r}") from None
 
 
 def _host_names(text):
@@ -260,13 +253,23 @@ def _add_broker_options(parser, listen=False):
         _add_listen(group)
 
 
+def _listen(text):
+    try:
+        return parse_listen(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address of this host, or ADDRESS:PORT, got {text!r}"
+        ) from None
+
+
 def _add_listen(group):
     group.add_argument(
         "--listen",
-        type=_address,
-        metavar="ADDRESS",
-        help="the embedded broker also listens on this address of this host, for agents or workers on other "
-        "hosts (still password-protected; default: 127.0.0.1 only)",
+        type=_listen,
+        metavar="ADDRESS[:PORT]",
+        help="the embedded broker also listens on this address of this host, for agents on other hosts (still "
+        "password-protected); with :PORT on that port, its password derived from CELERY_BENCH_SECRET, so "
+        "agents started with `agent --harness ADDRESS:PORT` find it (default: 127.0.0.1 only)",
     )
 
 
@@ -682,7 +685,15 @@ def _add_agent(sub):
         "workers of its points on this host. Needs CELERY_BENCH_SECRET (the same on every host). "
         "Ctrl-C or SIGTERM stops it and everything it started.",
     )
-    agt.add_argument("--broker", metavar="URL", required=True, help="the broker the harness uses")
+    where = agt.add_mutually_exclusive_group(required=True)
+    where.add_argument("--broker", metavar="URL", help="the broker the harness uses")
+    where.add_argument(
+        "--harness",
+        type=_listen,
+        metavar="ADDRESS:PORT",
+        help="the broker of a harness's run or sweep started with --listen ADDRESS:PORT (its password derived "
+        "from CELERY_BENCH_SECRET); the agent waits for it, and again after each run",
+    )
     agt.add_argument("--name", metavar="NAME", help="this host's name for --hosts (default: the hostname)")
     agt.add_argument(
         "--allow-app",
@@ -715,7 +726,9 @@ def _add_agents(sub):
 
 
 def configure_agent(args):
-    return agent_config(args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"))
+    return agent_config(
+        args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"), args.harness
+    )
 
 
 def configure_agents(args):
@@ -790,13 +803,14 @@ def configure_run(args):
             arrival=args.arrival,
             duration=args.duration,
             hosts=args.hosts,
-            listen=args.listen,
+            listen=args.listen[0] if args.listen else None,
+            listen_port=args.listen[1] if args.listen else None,
         ),
     )
     if cfg.hosts:
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
-        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(
@@ -815,7 +829,8 @@ def configure_sweep(args):
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
         target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
         if cfg.hosts and not args.dry_run:
-            hosts_secret(cfg.hosts, args.broker, cfg.workloads[0], os.environ.get(SECRET_ENV))
+            broker = args.broker or cfg.broker_url
+            hosts_secret(cfg.hosts, broker, cfg.workloads[0], os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     if args.workloads is not None and (args.app or args.task):
         raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
@@ -848,7 +863,8 @@ def configure_sweep(args):
             rates=args.rates,
             hosts=args.hosts,
             host_counts=args.host_counts,
-            listen=args.listen,
+            listen=args.listen[0] if args.listen else None,
+            listen_port=args.listen[1] if args.listen else None,
         ),
     )
     if cfg.hosts:
@@ -859,7 +875,7 @@ def configure_sweep(args):
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
         for workload in cfg.workloads:
-            hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV))
+            hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
     # Without a profile given, the sweep of a user's task profiles it first
     # (commands/sweep.py), then plans again with its sizes.
     profile_first = None
@@ -1038,7 +1054,7 @@ COMMANDS = {
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
     "capacity": Command(_add_capacity, configure_capacity),
-    "broker": Command(_add_broker, lambda args: (args.redis_server, args.listen)),
+    "broker": Command(_add_broker, lambda args: (args.redis_server, *(args.listen or (None, None)))),
     "ab": Command(_add_ab, configure_ab),
     "agent": Command(_add_agent, configure_agent),
     "agents": Command(_add_agents, configure_agents),

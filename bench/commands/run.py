@@ -35,7 +35,9 @@ def execute(cfg):
 def _on_hosts(cfg):
     """The workers on agents (bench/fleet): same summary, plus the hosts."""
     secret = os.environ[SECRET_ENV].encode()  # checked by the CLI
-    with runner.services_for(cfg) as (broker, _stub), _progress_bar() as progress:
+    with runner.services_for(cfg, secret) as (broker, _stub), _progress_bar() as progress:
+        if cfg.listen:
+            print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         measured = remote.measure_on_hosts(cfg, broker, secret, progress)
     print(terminal.run_summary(measured.result))
     if cfg.open_loop:

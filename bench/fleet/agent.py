@@ -30,6 +30,7 @@ from bench.fleet.signing import Refused, Verifier, sign
 from bench.harness import broker as broker_mod
 from bench.harness import scratch, signals, worker
 from bench.harness.machine import usable_cores
+from bench.harness.urls import redact
 from bench.measure.config import LOGLEVELS, RESULT_BACKENDS
 from bench.measure.observe import RecordReader, ResourceSampler
 from bench.workloads import POOLS
@@ -287,21 +288,61 @@ def _checked_name(value, what, at=False):
 
 
 def serve(cfg: AgentConfig):
-    """Run the agent until a stop signal; its workers stop with it."""
-    broker = broker_mod.connect(cfg.broker_url)
-    agent = Agent(cfg, broker)
+    """Run the agent until a stop signal (Interrupted); its workers stop with it. With
+    `cfg.wait` (a harness's own broker) it waits for the broker, and again
+    each time it goes (the run that started it ended)."""
     pinned = f", workers pinned to CPUs {','.join(map(str, cfg.cpus))}" if cfg.cpus else ""
-    print(
-        f"agent {cfg.name} on {broker.redacted_url} ({broker.server}): apps {','.join(cfg.allow_apps)}{pinned}; "
-        f"pid {os.getpid()}; Ctrl-C stops it and its workers",
-        file=sys.stderr,
-        flush=True,
-    )
-    with Connection(cfg.broker_url, heartbeat=0) as conn:
+    agent = None
+    announced = False
+    while True:
         try:
-            agent.serve(conn)
-        finally:
-            agent.stop_workers("the agent is stopping")
-            with contextlib.suppress(Exception):
-                protocol.agent_queue(cfg.name).bind(conn.default_channel).delete()
-    return 0
+            broker = broker_mod.connect(cfg.broker_url)
+        except RunFailed:
+            if not cfg.wait:
+                raise
+            if not announced:
+                print(
+                    f"agent {cfg.name} waiting for the harness's broker at {redact(cfg.broker_url)}: apps "
+                    f"{','.join(cfg.allow_apps)}{pinned}; pid {os.getpid()}; Ctrl-C stops it and its workers",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                announced = True
+            _pause(WAIT_FOR_BROKER_S)
+            continue
+        if agent is None:
+            agent = Agent(cfg, broker)
+        agent.broker = broker
+        if not announced:
+            print(
+                f"agent {cfg.name} on {broker.redacted_url} ({broker.server}): apps {','.join(cfg.allow_apps)}"
+                f"{pinned}; pid {os.getpid()}; Ctrl-C stops it and its workers",
+                file=sys.stderr,
+                flush=True,
+            )
+            announced = True
+        else:
+            log(cfg, f"connected to {broker.redacted_url} ({broker.server})")
+        try:
+            with Connection(cfg.broker_url, heartbeat=0) as conn:
+                try:
+                    agent.serve(conn)
+                finally:
+                    agent.stop_workers("the agent is stopping" if not cfg.wait else "the broker is gone")
+                    with contextlib.suppress(Exception):
+                        protocol.agent_queue(cfg.name).bind(conn.default_channel).delete()
+        except RunFailed as exc:
+            if not cfg.wait:
+                raise
+            log(cfg, f"{str(exc).removeprefix(f'agent {cfg.name} ')}; waiting for the harness's broker again")
+
+
+WAIT_FOR_BROKER_S = 0.5  # how often a waiting agent tries the harness's broker, s
+
+
+def _pause(seconds):
+    """Sleep, but stop at once on a signal."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        signals.raise_if_stopping()
+        time.sleep(0.05)

@@ -57,6 +57,25 @@ def choose_hosts(found, wanted, count=None):
     return names
 
 
+JOIN_S = 10.0  # how long agents waiting for the harness's own broker get to join it, s
+
+
+def discover(ctl, wanted, count=None, joining=False):
+    """The agents that answer. `joining`: the broker is the harness's own,
+    just started (--listen ADDRESS:PORT), and the agents are still
+    connecting to it: ask again until the wanted ones (with `all`: at
+    least `count`, or one) answered, or JOIN_S passed."""
+    until = time.monotonic() + (JOIN_S if joining else 0.0)
+    while True:
+        found = ctl.discover()
+        if tuple(wanted) == ("all",):
+            enough = len(found) >= (count or 1)
+        else:
+            enough = all(n in found for n in list(wanted)[: count or len(wanted)])
+        if enough or time.monotonic() >= until:
+            return found
+
+
 def host_ceiling(workload, cfg, infos):
     """The fleet's ceiling: the sum of each host's (its own cores)."""
     bounds = [ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, infos[n].cores) for n in infos]
@@ -177,7 +196,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     sampled: dict[str, Resources] = {}  # each host's workers over the window
     here = None  # the harness's and the broker's CPU over the window
     with Control(broker.url, secret) as ctl:
-        found = ctl.discover()
+        found = discover(ctl, cfg.hosts, cfg.host_count, joining=broker.embedded)
         names = choose_hosts(found, cfg.hosts, cfg.host_count)
         infos = {n: found[n] for n in names}
         offsets = {n: ctl.offset(n) for n in names}

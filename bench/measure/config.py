@@ -106,6 +106,7 @@ class RunConfig:
     hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
     host_count: int | None = None  # run on the first this many of `hosts` (a sweep's --host-counts); None: all
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen); None: loopback only
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port (agents know it); None: any free
 
     @property
     def open_loop(self):
@@ -289,6 +290,7 @@ def build_run_config(
     hosts=None,
     host_count=None,
     listen=None,
+    listen_port=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -325,6 +327,7 @@ def build_run_config(
             task_ms=task_ms,
             workload=workload,
             listen=listen,
+            listen_port=listen_port,
         )
     if prefetch_multiplier is None:
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
@@ -376,6 +379,7 @@ def build_run_config(
         hosts=tuple(hosts) if hosts else None,
         host_count=_host_count(host_count, hosts),
         listen=listen,
+        listen_port=listen_port,
     )
 
 

@@ -449,6 +449,7 @@ class SweepSettings:
     hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
     host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
     listen: str | None = None  # --listen: an address of this host the embedded broker bound too
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the port it listened on; None: any free one
 
 
 @dataclass(frozen=True)

@@ -384,6 +384,7 @@ class SweepConfig:
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
     host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -436,6 +437,7 @@ def build_sweep_config(
     hosts=None,
     host_counts=None,
     listen=None,
+    listen_port=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -482,6 +484,7 @@ def build_sweep_config(
         hosts=tuple(hosts) if hosts else None,
         host_counts=host_counts,
         listen=listen,
+        listen_port=listen_port,
     )
 
 

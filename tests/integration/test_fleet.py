@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -129,9 +130,12 @@ class Fleet:
 
         self.url = _wait_for(url, 60, "the broker's URL")
 
-    def start_agent(self, name, host, cpus, **env):
+    def start_agent(self, name, host, cpus, harness=None, **env):
+        """`harness`: ADDRESS:PORT of a harness's own broker (agent
+        --harness), instead of the fleet's broker."""
         log = self.tmp / f"agent-{name}.log"
-        argv = [*self.net.prefix(host), sys.executable, "-m", "bench", "agent", "--broker", self.url, "--name", name]
+        where = ["--harness", harness] if harness else ["--broker", self.url]
+        argv = [*self.net.prefix(host), sys.executable, "-m", "bench", "agent", *where, "--name", name]
         argv += ["--cpus", cpus]
         with log.open("w") as out:
             self.procs[name] = subprocess.Popen(
@@ -706,3 +710,66 @@ def test_a_run_with_listen_binds_that_address_too_and_says_so_redacted(tmp_path)
     assert broker["url"].startswith("redis://:**@127.0.0.2:"), broker
     assert ":**@" in done.stderr
     assert "redis://:" not in done.stdout.replace(":**@", "")
+
+
+def _free_port(address):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+def test_agents_started_with_harness_find_a_runs_own_broker(fleet, tmp_path):
+    """run --hosts --listen ADDRESS:PORT, no --broker: the run's embedded
+    broker listens there with a password both sides derive from the shared
+    secret; agents started with --harness ADDRESS:PORT wait for it, serve
+    the run, and wait again once it is gone."""
+    address = fleet.net.host_address if fleet.net.mode == "netns" else "127.0.0.1"
+    where = f"{address}:{_free_port(address)}"
+    fleet.start_agent("g", "a", "0", harness=where)
+    fleet.start_agent("h", "b", "1", harness=where)
+    out = tmp_path / "harness.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--listen",
+            where,
+            "--hosts",
+            "g,h",
+            "--pool",
+            "prefork",
+            "-c",
+            "2",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "20",
+            "--tasks",
+            "80",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=_env(os.environ[TAG]),
+    )
+    mode = fleet.net.mode
+    try:
+        assert done.returncode == 0, (mode, done.stdout, done.stderr)
+        assert f"listens on 127.0.0.1 and {address}" in done.stderr or address == "127.0.0.1", (mode, done.stderr)
+        doc = json.loads(out.read_text())
+        tasks = doc["summary"]["tasks"]
+        assert tasks["published"] == tasks["succeeded"] == 80, (mode, tasks)
+        assert {h["name"] for h in doc["hosts"]} == {"g", "h"}, mode
+        assert doc["config"]["broker"]["embedded"] is True, mode
+        for name in ("g", "h"):
+            _wait_for(lambda name=name: "waiting for the harness's broker again" in fleet.log(name), 30, name)
+    finally:
+        for name in ("g", "h"):
+            proc = fleet.procs[name]
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)

@@ -7,7 +7,9 @@ import pytest
 
 from bench.cli import COMMANDS, create_parser, main
 from bench.errors import UsageError
+from bench.fleet.options import agent_config
 from bench.harness import broker as broker_mod
+from bench.harness.urls import derived_password, harness_url, parse_listen
 from bench.sweep.plan import SweepConfig
 
 # TEST-NET-1 (RFC 5737): never an address of this host; nothing is sent to it.
@@ -70,3 +72,62 @@ def test_listening_words_never_show_the_password():
     words = broker_mod.listening_words(broker, "10.0.0.5")
     assert "s3cret" not in words
     assert "127.0.0.1 and 10.0.0.5" in words
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("10.0.0.5", ("10.0.0.5", None)),
+        ("10.0.0.5:6399", ("10.0.0.5", 6399)),
+        ("::1", ("::1", None)),
+        ("[::1]:6399", ("::1", 6399)),
+    ],
+)
+def test_listen_takes_an_address_and_an_optional_port(text, parsed):
+    assert parse_listen(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["10.0.0.5:0", "10.0.0.5:70000", "10.0.0.5:x", "[::1", "host:80", "1.2.3.4:5:6"])
+def test_a_malformed_listen_is_refused(text):
+    with pytest.raises(ValueError, match=r"."):  # each names what it could not read
+        parse_listen(text)
+
+
+def test_agents_and_the_harness_derive_the_same_url_from_the_secret_alone():
+    secret = b"a-test-secret-of-enough-length"
+    url = harness_url("10.0.0.5", 6399, secret)
+    assert url == f"redis://:{derived_password(secret)}@10.0.0.5:6399/0"
+    assert secret.decode() not in url  # the secret itself never travels
+    assert derived_password(b"another-secret-of-enough-len") != derived_password(secret)
+    cfg = agent_config(None, "g", None, None, secret.decode(), harness=("10.0.0.5", 6399))
+    assert cfg.broker_url == url
+    assert cfg.wait
+    assert not agent_config("redis://127.0.0.1:1/0", "g", None, None, secret.decode()).wait
+
+
+def test_run_on_hosts_may_use_its_own_broker_with_a_port(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CELERY_BENCH_SECRET", "a-test-secret-of-enough-length")
+    cfg = _configure(["run", "--hosts", "g,h", "--listen", "127.0.0.1:6399"])
+    assert (cfg.broker_url, cfg.listen, cfg.listen_port) == (None, "127.0.0.1", 6399)
+    sweep = _configure(["sweep", "--hosts", "g,h", "--listen", "127.0.0.1:6399", "--pools", "solo", "--dry-run"])
+    assert sweep.config.listen_port == 6399
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--hosts", "g", "--listen", "127.0.0.1"], "with --hosts give ADDRESS:PORT"),
+        (["agent", "--harness", "127.0.0.1"], "--harness: give ADDRESS:PORT"),
+        (["agent", "--name", "g"], "one of the arguments --broker --harness is required"),
+        (["agent", "--broker", "redis://127.0.0.1:1/0", "--harness", "127.0.0.1:1"], "not allowed with"),
+        (["agent", "--harness", "127.0.0.1:99999"], "expected an IP address of this host, or ADDRESS:PORT"),
+    ],
+)
+def test_bad_harness_input_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CELERY_BENCH_SECRET", "a-test-secret-of-enough-length")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

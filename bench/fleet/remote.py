@@ -4,7 +4,11 @@ records come home through the broker at the end, converted to the harness's
 clock with each host's offset.
 
 Completion is known from counts the agents send when asked (which also
-renews their lease); the measured times come only from the records."""
+renews their lease); the measured times come only from the records. Each
+agent samples its workers' CPU and memory over the window and sends them
+with the records. Open loop (--rate): a producer here sends the schedule
+to one queue every worker consumes from the start; each record brings its
+scheduled time home in the harness's clock already."""
 
 import contextlib
 import dataclasses

@@ -113,6 +113,16 @@ def _hosts_section(summary):
     ]
 
 
+def _hosts_line(cfg):
+    """Where the workers ran, for a sweep on agents."""
+    hosts = getattr(cfg, "hosts", None)
+    if not hosts:
+        return []
+    counts = getattr(cfg, "host_counts", None)
+    each = f"; each point on the first k of them, k = {', '.join(map(str, counts))}" if counts else ""
+    return [f"- workers on the agents {', '.join(hosts)}{each}"]
+
+
 def _varied_line(cfg):
     if not cfg.vary:
         return []
@@ -170,6 +180,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         f"{broker}; result backend {cfg.result_backend}; "
         f"prefetch multiplier {cfg.prefetch_multiplier}",
         *_varied_line(cfg),
+        *_hosts_line(cfg),
         *_overhead_lines(analysis),
         "",
         f"## Verdict on the tutorial's {HEADLINE}",

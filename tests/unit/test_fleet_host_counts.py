@@ -295,3 +295,9 @@ def test_a_resumed_sweep_keeps_its_host_counts(tmp_path):
     assert resumed.hosts == ("a", "b")
     assert [p.host_count for p in resumed_plan] == [1, 2]
     assert [p.key for p in resumed_plan] == [p.key for p in plan]
+
+
+def test_the_report_says_where_the_workers_ran():
+    summary = host_summary()
+    md = report_markdown.render(summary, "complete", analyze(summary), "sweep-x")
+    assert "- workers on the agents a, b; each point on the first k of them, k = 1, 2" in md

@@ -115,12 +115,11 @@ def _hosts_section(summary):
 
 def _hosts_line(cfg):
     """Where the workers ran, for a sweep on agents."""
-    hosts = getattr(cfg, "hosts", None)
-    if not hosts:
+    if not cfg.hosts:
         return []
-    counts = getattr(cfg, "host_counts", None)
+    counts = cfg.host_counts
     each = f"; each point on the first k of them, k = {', '.join(map(str, counts))}" if counts else ""
-    return [f"- workers on the agents {', '.join(hosts)}{each}"]
+    return [f"- workers on the agents {', '.join(cfg.hosts)}{each}"]
 
 
 def _varied_line(cfg):

@@ -17,7 +17,6 @@ run time, in `main`), so `report`, `plot` and `compare` never load Celery.
 
 import argparse
 import importlib
-import ipaddress
 import os
 import sys
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from bench.fleet.options import agent_config, hosts_secret
 from bench.fleet.signing import SECRET_ENV, check_secret
 from bench.harness import signals
 from bench.harness.urls import check_url as urls_check
+from bench.harness.urls import parse_listen
 from bench.measure import scenario
 from bench.measure.apptask import (
     BROKER_FROM_APP,
@@ -103,13 +103,6 @@ def _whole_list(text):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
     return values
-
-
-def _address(text):
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an IP address of this host, got {text!r}") from None
 
 
 def _host_names(text):
@@ -246,7 +239,7 @@ def _add_redis_server(group):
     )
 
 
-def _add_broker_options(parser):
+def _add_broker_options(parser, listen=False):
     group = parser.add_argument_group("broker")
     group.add_argument(
         "--broker",
@@ -256,16 +249,47 @@ def _add_broker_options(parser):
         "default: start a private Redis-protocol server on 127.0.0.1 for this run",
     )
     _add_redis_server(group)
+    if listen:
+        _add_listen(group)
 
 
-def _add_hosts(parser):
-    parser.add_argument_group("several hosts").add_argument(
+def _listen(text):
+    try:
+        return parse_listen(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address of this host, or ADDRESS:PORT, got {text!r}"
+        ) from None
+
+
+def _add_listen(group):
+    group.add_argument(
+        "--listen",
+        type=_listen,
+        metavar="ADDRESS[:PORT]",
+        help="the embedded broker also listens on this address of this host, for agents on other hosts (still "
+        "password-protected); with :PORT on that port, its password derived from CELERY_BENCH_SECRET, so "
+        "agents started with `agent --harness ADDRESS:PORT` find it (default: 127.0.0.1 only)",
+    )
+
+
+def _add_hosts(parser, counts=False):
+    group = parser.add_argument_group("several hosts")
+    group.add_argument(
         "--hosts",
         type=_host_names,
         metavar="NAME1,NAME2",
         help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
         "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
     )
+    if counts:
+        group.add_argument(
+            "--host-counts",
+            type=_whole_list,
+            metavar="K1,K2",
+            help="an axis: each point runs on the first k agents of --hosts, for each k (--hosts all: the first "
+            "k by name); draws throughput against hosts (default: every point on all of --hosts)",
+        )
 
 
 def _add_task_options(parser, from_profile=True):
@@ -368,7 +392,7 @@ def _add_run(sub):
     _add_open_loop_options(run)
     _add_task_options(run)
     _add_worker_options(run, loglevel=True)
-    _add_broker_options(run)
+    _add_broker_options(run, listen=True)
     _add_hosts(run)
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
@@ -425,6 +449,7 @@ def _add_capacity(sub):
     )
     _add_worker_options(cap)
     _add_broker_options(cap)
+    _add_hosts(cap)
     out = cap.add_argument_group("output")
     _add_output_dir(out, "where the capacity JSON and each run's result go")
 
@@ -453,6 +478,8 @@ _SWEEP_OPTIONS = (
     "args_file",
     "from_profile",
     "hosts",
+    "host_counts",
+    "listen",
 )
 
 
@@ -546,8 +573,8 @@ def _add_sweep(sub):
     )
     _add_task_options(swp)
     _add_worker_options(swp)
-    _add_broker_options(swp)
-    _add_hosts(swp)
+    _add_broker_options(swp, listen=True)
+    _add_hosts(swp, counts=True)
     where = swp.add_argument_group("output")
     _add_output_dir(where, "the sweep's directory is made in here")
     where.add_argument(
@@ -652,13 +679,7 @@ def _add_broker(sub):
         "or to serve a fleet of agents (--listen).",
     )
     _add_redis_server(brk)
-    brk.add_argument(
-        "--listen",
-        type=_address,
-        metavar="ADDRESS",
-        help="also listen on this address of this host, for agents on other hosts (still password-protected; "
-        "default: 127.0.0.1 only)",
-    )
+    _add_listen(brk)
 
 
 def _add_agent(sub):
@@ -669,7 +690,15 @@ def _add_agent(sub):
         "workers of its points on this host. Needs CELERY_BENCH_SECRET (the same on every host). "
         "Ctrl-C or SIGTERM stops it and everything it started.",
     )
-    agt.add_argument("--broker", metavar="URL", required=True, help="the broker the harness uses")
+    where = agt.add_mutually_exclusive_group(required=True)
+    where.add_argument("--broker", metavar="URL", help="the broker the harness uses")
+    where.add_argument(
+        "--harness",
+        type=_listen,
+        metavar="ADDRESS:PORT",
+        help="the broker of a harness's run or sweep started with --listen ADDRESS:PORT (its password derived "
+        "from CELERY_BENCH_SECRET); the agent waits for it, and again after each run",
+    )
     agt.add_argument("--name", metavar="NAME", help="this host's name for --hosts (default: the hostname)")
     agt.add_argument(
         "--allow-app",
@@ -702,7 +731,9 @@ def _add_agents(sub):
 
 
 def configure_agent(args):
-    return agent_config(args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"))
+    return agent_config(
+        args.broker, args.name, args.allow_apps, args.cpus, os.environ.get("CELERY_BENCH_SECRET"), args.harness
+    )
 
 
 def configure_agents(args):
@@ -777,14 +808,14 @@ def configure_run(args):
             arrival=args.arrival,
             duration=args.duration,
             hosts=args.hosts,
+            listen=args.listen[0] if args.listen else None,
+            listen_port=args.listen[1] if args.listen else None,
         ),
     )
     if cfg.hosts:
-        if cfg.open_loop:
-            raise UsageError("--hosts measures the pre-filled batch; --rate (open loop) runs here only for now")
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
-        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(
@@ -803,7 +834,8 @@ def configure_sweep(args):
             raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(given)}")
         target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
         if cfg.hosts and not args.dry_run:
-            hosts_secret(cfg.hosts, args.broker, cfg.workloads[0], os.environ.get(SECRET_ENV))
+            broker = args.broker or cfg.broker_url
+            hosts_secret(cfg.hosts, broker, cfg.workloads[0], os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
     if args.workloads is not None and (args.app or args.task):
         raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
@@ -835,6 +867,9 @@ def configure_sweep(args):
             workers=args.workers,
             rates=args.rates,
             hosts=args.hosts,
+            host_counts=args.host_counts,
+            listen=args.listen[0] if args.listen else None,
+            listen_port=args.listen[1] if args.listen else None,
         ),
     )
     if cfg.hosts:
@@ -845,7 +880,7 @@ def configure_sweep(args):
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
         for workload in cfg.workloads:
-            hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV))
+            hosts_secret(cfg.hosts, cfg.broker_url, workload, os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
     # Without a profile given, the sweep of a user's task profiles it first
     # (commands/sweep.py), then plans again with its sizes.
     profile_first = None
@@ -903,8 +938,11 @@ def configure_capacity(args):
             rate=1.0,  # checks the open-loop options; the search sets the rates
             arrival=args.arrival,
             duration=args.duration,
+            hosts=args.hosts,
         )
     )
+    if cfg.hosts:
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV))
     check_writable(cfg.output_dir)
     return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
 
@@ -1021,7 +1059,7 @@ COMMANDS = {
     "report": Command(_add_report, lambda args: args.sweep_dir),
     "compare": Command(_add_compare, configure_compare),
     "capacity": Command(_add_capacity, configure_capacity),
-    "broker": Command(_add_broker, lambda args: (args.redis_server, args.listen)),
+    "broker": Command(_add_broker, lambda args: (args.redis_server, *(args.listen or (None, None)))),
     "ab": Command(_add_ab, configure_ab),
     "agent": Command(_add_agent, configure_agent),
     "agents": Command(_add_agents, configure_agents),

@@ -138,6 +138,7 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         key=point.key,
         workers=point.workers,
         settings=tuple(point.settings),
+        host_count=getattr(point, "host_count", None),
         task=getattr(point, "task", None),
         profile=getattr(point, "profile", None),
         repeats=len(ok),

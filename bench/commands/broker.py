@@ -7,8 +7,8 @@ from bench.harness import broker as broker_mod
 
 
 def execute(request):
-    redis_server, listen = request
-    with broker_mod.embedded(redis_server, listen=listen) as broker:
+    redis_server, listen, port = request
+    with broker_mod.embedded(redis_server, listen=listen, port=port) as broker:
         # The user asked for this broker to connect to it by hand: its
         # throwaway password is printed here, and only here.
         where = f"127.0.0.1 and {listen}" if listen else "127.0.0.1, private to this session"

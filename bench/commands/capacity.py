@@ -2,8 +2,11 @@
 over arrival rates for the highest one that meets the latency objective."""
 
 import dataclasses
+import os
 
 from bench.analysis import capacity
+from bench.fleet import remote
+from bench.fleet.signing import SECRET_ENV
 from bench.measure import openloop, runner
 from bench.measure.config import default_tasks
 from bench.measure.schedule import Schedule
@@ -15,14 +18,19 @@ from bench.results.schema import SCHEMA_VERSION
 def execute(request):
     cfg = request.config
     objectives = request.objectives
+    secret = os.environ[SECRET_ENV].encode() if cfg.hosts else None  # checked by the CLI
     with runner.services_for(cfg) as (broker, stub):
-        drain_rate = drain_throughput(cfg, broker, stub)
+        drain_rate = drain_throughput(cfg, broker, stub, secret)
         print(f"drain throughput: {drain_rate:.1f} tasks/s; searching rates from there", flush=True)
 
         def measure(rate):
             repeats = []
             for i in range(request.repeats):
-                result = openloop.measure(at_rate(cfg, rate, seed=i), broker, stub).result
+                point = at_rate(cfg, rate, seed=i)
+                if cfg.hosts:  # the producer here, the workers on the agents (bench/fleet)
+                    result = remote.measure_on_hosts(point, broker, secret).result
+                else:
+                    result = openloop.measure(point, broker, stub).result
                 ol = result.open_loop
                 repeats.append(
                     capacity.Repeat(
@@ -45,6 +53,7 @@ def execute(request):
             "arrival": cfg.schedule.arrival,
             "duration_s": cfg.schedule.duration_s,
             "warmup_s": cfg.schedule.warmup_s,
+            "hosts": list(cfg.hosts) if cfg.hosts else None,
         },
         "objectives": [
             {"percentile_label": o.label, "percentile": o.percentile, "limit_s": o.limit_s} for o in objectives
@@ -61,12 +70,15 @@ def execute(request):
     return 0 if found.rate_per_s is not None else 1
 
 
-def drain_throughput(cfg, broker, stub):
+def drain_throughput(cfg, broker, stub, secret=None):
     """The point's steady drain throughput, from one short pre-filled batch
-    (about 3 s of work): the search's starting rate."""
+    (about 3 s of work): the search's starting rate. `secret`: on agents."""
     tasks = default_tasks(cfg.workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, window_s=3.0)
     drain_cfg = dataclasses.replace(cfg, schedule=None, tasks=tasks, warmup=max(5, cfg.concurrency))
-    s = runner.measure(drain_cfg, broker, stub).result.summary
+    if cfg.hosts:
+        s = remote.measure_on_hosts(drain_cfg, broker, secret).result.summary
+    else:
+        s = runner.measure(drain_cfg, broker, stub).result.summary
     return s.steady_throughput_per_s or s.throughput_per_s
 
 

@@ -9,6 +9,7 @@ import time
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.harness import machine
+from bench.harness.broker import listening_words
 from bench.measure import runner
 from bench.measure.apptask import profile_times
 from bench.measure.profile import profile_task, write_profile
@@ -37,13 +38,15 @@ def execute(request):
     if request.dry_run:
         what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
         print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
-        print(describe(plan, PROFILES[cfg.profile], left))
+        print(describe(plan, PROFILES[cfg.profile], left, cfg.hosts))
         return 0
     with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
         if profile is not None:  # the report puts its prediction beside the measured optimum
             write_profile(target.path / "profile.json", profile)
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
-        print(describe(plan, PROFILES[cfg.profile], left), flush=True)
+        if cfg.listen:
+            print(listening_words(broker, cfg.listen), flush=True)
+        print(describe(plan, PROFILES[cfg.profile], left, cfg.hosts), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:

@@ -3,7 +3,8 @@ harness, and runs the workers of its points on this host.
 
 Commands (op): hello (who and what am I), probe (my clock), start (workers
 for a run, of an allowed app only), progress (records so far; renews the
-lease), lease (renews it), records (the run's records, compressed), stop.
+lease), lease (renews it), sample (start sampling the workers' CPU and
+memory), records (the run's records, compressed, and the samples), stop.
 Anything unsigned, stale, replayed or not allowed is refused: logged here
 and answered as one line. The workers stop when the lease lapses (the
 harness is gone), when told, and when the agent stops (Ctrl-C, SIGTERM)."""
@@ -29,8 +30,9 @@ from bench.fleet.signing import Refused, Verifier, sign
 from bench.harness import broker as broker_mod
 from bench.harness import scratch, signals, worker
 from bench.harness.machine import usable_cores
+from bench.harness.urls import redact
 from bench.measure.config import LOGLEVELS, RESULT_BACKENDS
-from bench.measure.observe import RecordReader
+from bench.measure.observe import RecordReader, ResourceSampler
 from bench.workloads import POOLS
 
 DRAIN_S = 0.25  # how often the loop looks at the lease, s
@@ -47,11 +49,21 @@ class Run:
     workers: list  # worker.Worker
     reader: RecordReader
     lease_until: float  # monotonic s
+    cores: float = 1.0  # cores its workers may use (for the CPU share)
     records: list = field(default_factory=list)  # every record read so far (dicts)
+    sampler: ResourceSampler | None = None  # the workers' CPU and memory, from `sample` to `records`
 
     def read(self):
         self.records.extend(self.reader.read_new())
         return self.records
+
+    def stop_sampling(self):
+        """The workers' resources since `sample` (JSON-ready); None if not sampled."""
+        if self.sampler is None:
+            return None
+        sampler, self.sampler = self.sampler, None
+        # The agent's own CPU is not the harness's: the harness adds its own.
+        return dataclasses.asdict(dataclasses.replace(sampler.stop(), harness_cpu_s=None))
 
 
 def log(cfg, text):
@@ -115,7 +127,8 @@ class Agent:
             stack.close()
             raise
         lease_s = min(float(body.get("lease_s", protocol.LEASE_S)), 600.0)
-        self.run = Run(run_id, stack, workers, RecordReader(record_dir), time.monotonic() + lease_s)
+        cores = float(len(self.cfg.cpus)) if self.cfg.cpus else usable_cores()
+        self.run = Run(run_id, stack, workers, RecordReader(record_dir), time.monotonic() + lease_s, cores)
         log(self.cfg, f"started {len(workers)} worker(s) for run {run_id} (lease {lease_s:g} s)")
         return {"started": nodenames, "pids": [w.pid for w in workers]}
 
@@ -177,7 +190,15 @@ class Agent:
             for r in run.read()
             if str(r.get("id", "")).startswith(prefix)
         ]
-        return {"records": protocol.pack_records(picked), "count": len(picked)}
+        return {"records": protocol.pack_records(picked), "count": len(picked), "resources": run.stop_sampling()}
+
+    def sample(self, body):
+        """Start sampling the workers' process trees (CPU, memory), as a
+        local run does over its measured window; `records` ends it."""
+        run = self._run_of(body)
+        if run.sampler is None:
+            run.sampler = ResourceSampler([w.pid for w in run.workers], None, run.cores).start()
+        return {"sampling": True}
 
     def stop(self, body):
         self._run_of(body)
@@ -187,10 +208,11 @@ class Agent:
     def stop_workers(self, why):
         if self.run is not None:
             run, self.run = self.run, None
+            run.stop_sampling()
             run.stack.close()
             log(self.cfg, f"stopped the workers of run {run.run_id} ({why})")
 
-    OPS = ("hello", "probe", "start", "lease", "progress", "records", "stop")
+    OPS = ("hello", "probe", "start", "lease", "progress", "sample", "records", "stop")
 
     # --- the loop ---------------------------------------------------------
 
@@ -266,21 +288,61 @@ def _checked_name(value, what, at=False):
 
 
 def serve(cfg: AgentConfig):
-    """Run the agent until a stop signal; its workers stop with it."""
-    broker = broker_mod.connect(cfg.broker_url)
-    agent = Agent(cfg, broker)
+    """Run the agent until a stop signal (Interrupted); its workers stop with it. With
+    `cfg.wait` (a harness's own broker) it waits for the broker, and again
+    each time it goes (the run that started it ended)."""
     pinned = f", workers pinned to CPUs {','.join(map(str, cfg.cpus))}" if cfg.cpus else ""
-    print(
-        f"agent {cfg.name} on {broker.redacted_url} ({broker.server}): apps {','.join(cfg.allow_apps)}{pinned}; "
-        f"pid {os.getpid()}; Ctrl-C stops it and its workers",
-        file=sys.stderr,
-        flush=True,
-    )
-    with Connection(cfg.broker_url, heartbeat=0) as conn:
+    agent = None
+    announced = False
+    while True:
         try:
-            agent.serve(conn)
-        finally:
-            agent.stop_workers("the agent is stopping")
-            with contextlib.suppress(Exception):
-                protocol.agent_queue(cfg.name).bind(conn.default_channel).delete()
-    return 0
+            broker = broker_mod.connect(cfg.broker_url)
+        except RunFailed:
+            if not cfg.wait:
+                raise
+            if not announced:
+                print(
+                    f"agent {cfg.name} waiting for the harness's broker at {redact(cfg.broker_url)}: apps "
+                    f"{','.join(cfg.allow_apps)}{pinned}; pid {os.getpid()}; Ctrl-C stops it and its workers",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                announced = True
+            _pause(WAIT_FOR_BROKER_S)
+            continue
+        if agent is None:
+            agent = Agent(cfg, broker)
+        agent.broker = broker
+        if not announced:
+            print(
+                f"agent {cfg.name} on {broker.redacted_url} ({broker.server}): apps {','.join(cfg.allow_apps)}"
+                f"{pinned}; pid {os.getpid()}; Ctrl-C stops it and its workers",
+                file=sys.stderr,
+                flush=True,
+            )
+            announced = True
+        else:
+            log(cfg, f"connected to {broker.redacted_url} ({broker.server})")
+        try:
+            with Connection(cfg.broker_url, heartbeat=0) as conn:
+                try:
+                    agent.serve(conn)
+                finally:
+                    agent.stop_workers("the agent is stopping" if not cfg.wait else "the broker is gone")
+                    with contextlib.suppress(Exception):
+                        protocol.agent_queue(cfg.name).bind(conn.default_channel).delete()
+        except RunFailed as exc:
+            if not cfg.wait:
+                raise
+            log(cfg, f"{str(exc).removeprefix(f'agent {cfg.name} ')}; waiting for the harness's broker again")
+
+
+WAIT_FOR_BROKER_S = 0.5  # how often a waiting agent tries the harness's broker, s
+
+
+def _pause(seconds):
+    """Sleep, but stop at once on a signal."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        signals.raise_if_stopping()
+        time.sleep(0.05)

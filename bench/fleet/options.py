@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bench.errors import UsageError
 from bench.fleet.signing import SECRET_ENV, check_secret
+from bench.harness.urls import harness_url
 from bench.workloads import WORKLOADS
 
 # An agent's, a run's, a queue's name: nothing a shell or a key pattern minds.
@@ -21,13 +22,23 @@ class AgentConfig:
     allow_apps: tuple[str, ...]  # the Celery apps it may start workers for
     cpus: tuple[int, ...] | None  # pin every worker to these CPU ids; None: not pinned
     secret: bytes  # CELERY_BENCH_SECRET
+    # Wait for the broker when it is not there, and again when it goes: a
+    # harness's own broker (--harness) lives only as long as its run.
+    wait: bool = False
 
 
-def agent_config(broker_url, name, allow_apps, cpus, secret_text):
-    """The agent's config, or UsageError: nothing starts without a secret."""
+def agent_config(broker_url, name, allow_apps, cpus, secret_text, harness=None):
+    """The agent's config, or UsageError: nothing starts without a secret.
+    `harness`: (address, port) of a harness's own broker (--harness), whose
+    URL comes from the secret; the agent then waits for it."""
     secret, why = check_secret(secret_text)
     if secret is None:
         raise UsageError(f"{why} (export {SECRET_ENV}=... on the harness and every agent)")
+    if harness is not None:
+        address, port = harness
+        if port is None:
+            raise UsageError("--harness: give ADDRESS:PORT, as the harness's --listen")
+        broker_url = harness_url(address, port, secret)
     name = name or socket.gethostname().split(".")[0]
     if not NAME.match(name):
         raise UsageError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
@@ -40,7 +51,7 @@ def agent_config(broker_url, name, allow_apps, cpus, secret_text):
     bad = [a for a in apps if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", a)]
     if bad:
         raise UsageError(f"--allow-app: {bad[0]!r} is not a module name")
-    return AgentConfig(broker_url, name, apps, tuple(cpus) if cpus else None, secret)
+    return AgentConfig(broker_url, name, apps, tuple(cpus) if cpus else None, secret, wait=harness is not None)
 
 
 def secret_from_env():
@@ -51,12 +62,20 @@ def secret_from_env():
     return secret
 
 
-def hosts_secret(hosts, broker_url, workload, secret_text):
-    """The secret for a run on agents, or UsageError saying what is missing."""
-    if broker_url is None:
+def hosts_secret(hosts, broker_url, workload, secret_text, listen=None, listen_port=None):
+    """The secret for a run on agents, or UsageError saying what is missing.
+    The agents reach the user's broker (`broker_url`), or the run's own
+    one at `listen`:`listen_port` (they were started with --harness)."""
+    if broker_url is None and listen is not None and listen_port is None:
+        raise UsageError(
+            "--listen: with --hosts give ADDRESS:PORT, the port the agents were started with "
+            "(agent --harness ADDRESS:PORT)"
+        )
+    if broker_url is None and listen_port is None:
         raise UsageError(
             "--hosts: the agents need a broker they can reach; give --broker URL (for example the one "
-            "`python -m bench broker --listen ADDRESS` prints)"
+            "`python -m bench broker --listen ADDRESS` prints), or --listen ADDRESS:PORT for agents started "
+            "with --harness ADDRESS:PORT"
         )
     if WORKLOADS[workload].needs_stub:
         raise UsageError(f"--hosts: the {workload} workload's stub server runs on this host only; choose another")

@@ -4,7 +4,11 @@ records come home through the broker at the end, converted to the harness's
 clock with each host's offset.
 
 Completion is known from counts the agents send when asked (which also
-renews their lease); the measured times come only from the records."""
+renews their lease); the measured times come only from the records. Each
+agent samples its workers' CPU and memory over the window and sends them
+with the records. Open loop (--rate): a producer here sends the schedule
+to one queue every worker consumes from the start; each record brings its
+scheduled time home in the harness's clock already."""
 
 import contextlib
 import dataclasses
@@ -16,16 +20,19 @@ from kombu.utils.uuid import uuid
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.fleet import clock, protocol
-from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, Control
-from bench.harness import machine, signals
+from bench.fleet.control import ANSWER_TIMEOUT_S, AgentLost, AgentRefused, Control
+from bench.harness import machine, scratch, signals
+from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S
-from bench.measure import load
+from bench.measure import load, producer
+from bench.measure.observe import ResourceSampler
+from bench.measure.openloop import PRODUCER_SLACK_S, add_open_loop
 from bench.measure.result import Observed, build_result, run_metadata, run_settings
 from bench.measure.runner import Measured, new_run_id, result_path
 from bench.measure.runner import _time_limits as time_limits
 from bench.results.io import write_run
-from bench.results.schema import BrokerInfo, HostClock, utc_now
+from bench.results.schema import BrokerInfo, HostClock, Resources, host_words, resources_from_json, utc_now
 from bench.workloads import WORKLOADS, Ceiling, ceiling
 
 WATCH_EVERY_S = 0.25  # how often the agents are asked for their counts, s
@@ -33,12 +40,18 @@ RECORDS_TIMEOUT_S = 60.0  # for an agent to send its records home, s
 STOP_TIMEOUT_S = 15.0
 
 
-def choose_hosts(found, wanted):
+def choose_hosts(found, wanted, count=None):
     """The agents to use: `wanted` names (or ("all",)) among those that
-    answered; RunFailed naming the ones that did not, or that are busy."""
+    answered, the first `count` of them when given (a sweep's
+    --host-counts); RunFailed naming the ones that did not, or that are
+    busy, or saying there are too few."""
     names = sorted(found) if tuple(wanted) == ("all",) else list(wanted)
     if not names:
         raise RunFailed("--hosts all: no agent answered (same broker? same CELERY_BENCH_SECRET?)")
+    if count is not None:
+        if len(names) < count:
+            raise RunFailed(f"--host-counts {count}: only {len(names)} agent(s) answered ({', '.join(names)})")
+        names = names[:count]
     absent = [n for n in names if n not in found]
     if absent:
         raise RunFailed(f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(found) or 'none'})")
@@ -48,12 +61,31 @@ def choose_hosts(found, wanted):
     return names
 
 
+JOIN_S = 10.0  # how long agents waiting for the harness's own broker get to join it, s
+
+
+def discover(ctl, wanted, count=None, joining=False):
+    """The agents that answer. `joining`: the broker is the harness's own,
+    just started (--listen ADDRESS:PORT), and the agents are still
+    connecting to it: ask again until the wanted ones (with `all`: at
+    least `count`, or one) answered, or JOIN_S passed."""
+    until = time.monotonic() + (JOIN_S if joining else 0.0)
+    while True:
+        found = ctl.discover()
+        if tuple(wanted) == ("all",):
+            enough = len(found) >= (count or 1)
+        else:
+            enough = all(n in found for n in list(wanted)[: count or len(wanted)])
+        if enough or time.monotonic() >= until:
+            return found
+
+
 def host_ceiling(workload, cfg, infos):
     """The fleet's ceiling: the sum of each host's (its own cores)."""
     bounds = [ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, infos[n].cores) for n in infos]
     if any(b.per_s is None for b in bounds):
         return Ceiling(None, bounds[0].basis)
-    return Ceiling(sum(b.per_s for b in bounds), f"sum over {len(bounds)} hosts of: {bounds[0].basis}")
+    return Ceiling(sum(b.per_s for b in bounds), f"sum over {host_words(len(bounds))} of: {bounds[0].basis}")
 
 
 def to_records(raw, published, offset):
@@ -156,6 +188,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     run_id = new_run_id(started)
     prefix = f"celery-bench.{run_id}."
     main_queue = f"{prefix}measured"
+    open_queue = f"{prefix}open"
+    sent = None  # open loop: what the producer sent, and when
     args = workload.args(cfg.task_ms, None)
     stall_s, timeout_s = time_limits(cfg)  # the local runner's rule
     per_host = getattr(cfg, "workers", None) or 1  # --workers N per host (the shapes issue)
@@ -163,9 +197,11 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     app = load.client_app(broker)
     nodenames: dict[str, list[str]] = {}
     raw_by_host: dict[str, list] = {}
+    sampled: dict[str, Resources] = {}  # each host's workers over the window
+    here = None  # the harness's and the broker's CPU over the window
     with Control(broker.url, secret) as ctl:
-        found = ctl.discover()
-        names = choose_hosts(found, cfg.hosts)
+        found = discover(ctl, cfg.hosts, cfg.host_count, joining=broker.embedded)
+        names = choose_hosts(found, cfg.hosts, cfg.host_count)
         infos = {n: found[n] for n in names}
         offsets = {n: ctl.offset(n) for n in names}
         fleet = Fleet(ctl, run_id, names)
@@ -178,7 +214,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     "app": "proj",
                     "pool": cfg.pool,
                     "concurrency": cfg.concurrency,
-                    "queue": f"{prefix}warmup.{name}",
+                    # Open loop: every worker consumes the scheduled queue from the start.
+                    "queue": open_queue if cfg.open_loop else f"{prefix}warmup.{name}",
                     "nodenames": nodenames[name],
                     "prefetch_multiplier": cfg.prefetch_multiplier,
                     "loglevel": cfg.loglevel,
@@ -197,15 +234,27 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     raise Interrupted("interrupted during the warm-up; nothing was measured")
                 if outcome != "complete":
                     raise RunFailed(f"the warm-up did not complete ({outcome}: {detail})")
-            load.declare(app, main_queue)
             tag = f"{run_id}-m-"
-            batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
-            fleet.renew()
+            if not cfg.open_loop:
+                load.declare(app, main_queue)
+                batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
+                fleet.renew()
             everyone = [n for name in names for n in nodenames[name]]
-            _release(app, main_queue, everyone)
-            for name in names:
-                app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
-            outcome, detail, lost = fleet.wait_for(tag, cfg.tasks, stall_s, timeout_s, progress)
+            for name in names:  # every host samples its workers over the window, as a local run does
+                with contextlib.suppress(AgentRefused):  # an older agent: no resources from it
+                    ctl.ask(name, "sample", run=run_id)
+            local = ResourceSampler([], broker.pid, 1.0).start()  # the harness's and the broker's CPU
+            try:
+                if cfg.open_loop:
+                    sent = _send_schedule(cfg, broker, fleet, open_queue, workload.task, args, tag)
+                    batch_published = dict(zip(sent.ids, sent.scheduled, strict=True))  # latency from the schedule
+                else:
+                    _release(app, main_queue, everyone)
+                    for name in names:
+                        app.send_task("proj.tasks.noop", queue=f"{prefix}warmup.{name}")  # ends each idle BRPOP
+                outcome, detail, lost = fleet.wait_for(tag, len(batch_published), stall_s, timeout_s, progress)
+            finally:
+                here = local.stop()
             if lost:
                 fleet.started.remove(lost)  # nobody to tell to stop: its workers died with it
             for name in names:
@@ -217,6 +266,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     outcome, detail = "agent lost", str(exc)
                     continue
                 raw_by_host[name] = protocol.unpack_records(got["records"])
+                if got.get("resources") is not None:
+                    sampled[name] = resources_from_json(got["resources"])
         finally:
             for name in fleet.started:
                 with contextlib.suppress(RunFailed):
@@ -231,11 +282,18 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
         mine = to_records(raw_by_host.get(name, []), batch_published, offsets[name])
         records.extend(mine)
         hosts_of.extend([name] * len(mine))
-    observed = Observed(batch_published, records, outcome, detail, None, load_before)
+    # A host that sent none (lost, or an older agent): no sum that leaves it out.
+    resources = fleet_resources([sampled[n] for n in names], infos, here) if set(sampled) == set(names) else None
+    observed = Observed(batch_published, records, outcome, detail, resources, load_before)
     bound = host_ceiling(workload, cfg, infos)
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
     settings = run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), None)
     result = build_result(settings, bound, observed, run_id, run_metadata(describe(), started, clock_now()))
+    if cfg.open_loop and sent is not None:
+        # The `scheduled` header came back with each record: it is the
+        # producer's clock, this host's, so it needs no conversion.
+        headers = {r["id"]: r["scheduled"] for raws in raw_by_host.values() for r in raws if "scheduled" in r}
+        result = add_open_loop(result, cfg.schedule, sent, records, headers)
     window = result.summary.window_s if result.summary else None
     hosts = tuple(
         HostClock(
@@ -248,6 +306,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
             error_s=offsets[n].error_s,
             probes=offsets[n].probes,
             bound_too_wide=clock.bound_too_wide(offsets[n].error_s, window),
+            resources=sampled.get(n),
         )
         for n in names
     )
@@ -256,9 +315,64 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     path = write_run(result_path(cfg, run_id), result)
     if outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
-    if not result.ok:
+    if result.status.state == "failed":  # producer-limited is a result: the caller says so
         raise RunFailed(f"{result.status.reason} (result kept in {path})")
     return Measured(result, path)
+
+
+def _send_schedule(cfg, broker, fleet, queue, task, args, tag):
+    """Send the open-loop schedule from a producer process here (as a local
+    open-loop run does), renewing the agents' leases meanwhile; what it sent."""
+    schedule = cfg.schedule
+    workdir = scratch.make("producer")
+    try:
+        alive = [
+            ("broker lost: the embedded broker exited", watcher(broker.pid)),
+            ("the agents' leases", lambda: fleet.renew() or True),  # renewed while the producer sends
+        ]
+        with producer.running(broker.url, queue, task, args, schedule, workdir, id_prefix=tag) as popen:
+            total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
+            producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive)
+        sent = producer.read(workdir)
+    finally:
+        scratch.remove(workdir)
+    if sent.error is not None:
+        raise RunFailed(f"the producer stopped: {sent.error}")
+    return sent
+
+
+def fleet_resources(by_host, infos, here=None):
+    """The run's resources from each host's (Resources sampled by the
+    agents): CPU seconds, cores busy, processes and context switches add
+    up; memory is the sum of each host's peak (hosts peak apart, so it
+    bounds the fleet's peak from above); the share of usable cores is of
+    all the hosts' cores. `here`: the harness's own sample, for its CPU and
+    the broker's. None when no host sent any (an older agent)."""
+    if not by_host:
+        return None
+
+    def total(name):
+        values = [getattr(r, name) for r in by_host]
+        return None if any(v is None for v in values) else sum(values)
+
+    cores_busy = total("worker_cpu_cores")
+    cores = sum(info.cores for info in infos.values())
+    return Resources(
+        window_s=max((r.window_s for r in by_host if r.window_s is not None), default=None),
+        worker_cpu_s=total("worker_cpu_s"),
+        worker_cpu_cores=cores_busy,
+        worker_cpu_percent_of_usable=100.0 * cores_busy / cores if cores_busy is not None and cores else None,
+        worker_uss_peak_bytes=total("worker_uss_peak_bytes"),
+        worker_pss_peak_bytes=total("worker_pss_peak_bytes"),
+        worker_rss_peak_bytes=total("worker_rss_peak_bytes"),
+        worker_processes=total("worker_processes"),
+        worker_ctx_switches_voluntary=total("worker_ctx_switches_voluntary"),
+        worker_ctx_switches_involuntary=total("worker_ctx_switches_involuntary"),
+        harness_cpu_s=here.harness_cpu_s if here is not None else None,
+        broker_cpu_s=here.broker_cpu_s if here is not None else None,
+        samples=min((r.samples for r in by_host if r.samples is not None), default=None),
+        per_worker=(),  # per host: in `hosts`
+    )
 
 
 def _release(app, queue, nodenames):
@@ -276,6 +390,19 @@ def _release(app, queue, nodenames):
         )
 
 
+def _resources_words(r):
+    """One host's workers in words: cores busy, CPU seconds, memory peaks."""
+
+    def mib(value):
+        return "-" if value is None else f"{value / 2**20:.1f} MiB"
+
+    return (
+        f"{r.worker_cpu_s:.2f} CPU s = {r.worker_cpu_cores:.2f} cores busy "
+        f"({r.worker_cpu_percent_of_usable:.0f}% of its cores); USS {mib(r.worker_uss_peak_bytes)}, "
+        f"PSS {mib(r.worker_pss_peak_bytes)} (peak, {r.worker_processes} processes)"
+    )
+
+
 def hosts_text(result):
     """Per host: tasks, clock offset and its bound, and a warning when a
     bound is not small against the window (text; the CLI prints it)."""
@@ -287,6 +414,8 @@ def hosts_text(result):
             f"  {h.name:<12} {h.hostname:<14} {h.cores:g} cores  {h.workers} worker(s)  {h.tasks} tasks  "
             f"clock offset {h.offset_s * 1000:+.3f} ms ± {h.error_s * 1000:.3f} ms ({h.probes} round trips)"
         )
+        if h.resources is not None:
+            lines.append(f"  {'':<12} workers: {_resources_words(h.resources)}")
     for h in result.hosts:
         if h.bound_too_wide:
             lines.append(

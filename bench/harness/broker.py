@@ -9,6 +9,7 @@ source there.) ``--redis-server PATH`` runs any other redis-server binary.
 """
 
 import contextlib
+import ipaddress
 import secrets
 import shutil
 import socket
@@ -22,7 +23,7 @@ from kombu import Connection
 
 from bench.errors import RunFailed, UsageError
 from bench.harness.process import stop_tree, tied_to_us
-from bench.harness.urls import SCHEMES, check_url, redact
+from bench.harness.urls import SCHEMES, check_url, redact, url_host
 
 START_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
@@ -139,7 +140,7 @@ def _free_port():
 
 
 @contextlib.contextmanager
-def embedded(server_binary=None, listen=None):
+def embedded(server_binary=None, listen=None, port=None, password=None):
     """Start a private Redis-protocol server and yield its Broker; stop it on
     the way out, whatever happened, and with the harness if it is killed.
 
@@ -152,19 +153,24 @@ def embedded(server_binary=None, listen=None):
     binary = server_binary or default_server_binary()
     if shutil.which(binary) is None:
         raise UsageError(f"--redis-server: {binary!r} is not an executable")
-    password = secrets.token_urlsafe(24)
+    if listen is not None:
+        check_listen(listen)
+    fixed = port
+    password = password or secrets.token_urlsafe(24)
     proc = None
     with tempfile.TemporaryFile() as log:
         try:
-            for _attempt in range(3):  # the free port can be taken between probe and bind
-                port = _free_port()
+            for _attempt in range(1 if fixed else 3):  # a free port can be taken between probe and bind
+                port = fixed or _free_port()
                 proc = _start_server(binary, port, password, log, listen)
-                url = f"redis://:{password}@{_url_host(listen or '127.0.0.1')}:{port}/0"
+                url = f"redis://:{password}@{url_host(listen or '127.0.0.1')}:{port}/0"
                 server = _wait_ready(proc, url, log)
                 if server is not None:
                     break
                 if "Address already in use" not in _tail(log, last_only=False):
                     raise RunFailed(_exited_message(binary, proc.returncode, log))
+                if fixed:
+                    raise RunFailed(f"--listen: port {fixed} on {listen} is already in use")
                 stop_tree(proc, grace_s=2)
             else:
                 raise RunFailed(f"the embedded broker ({binary}) found no free port: {_tail(log)}")
@@ -174,8 +180,25 @@ def embedded(server_binary=None, listen=None):
                 stop_tree(proc, grace_s=5)
 
 
-def _url_host(address):
-    return f"[{address}]" if ":" in address else address
+def listening_words(broker, listen):
+    """What a run or sweep with --listen says about its broker (the URL
+    redacted: the password is the run's own)."""
+    return f"the embedded broker {broker.redacted_url} listens on 127.0.0.1 and {listen} (password-protected)"
+
+
+def check_listen(address):
+    """UsageError unless `address` is an IP address of this host (one it
+    can bind): the broker must not be told to listen where it cannot."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise UsageError(f"--listen: expected an IP address of this host, got {address!r}") from None
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((str(ip), 0))
+    except OSError as exc:
+        raise UsageError(f"--listen: {ip} is not an address of this host ({exc.strerror})") from None
 
 
 def _start_server(binary, port, password, log, listen=None):
@@ -187,8 +210,9 @@ def _start_server(binary, port, password, log, listen=None):
         start_new_session=True,  # Ctrl-C in the terminal is ours to handle
         preexec_fn=tied_to_us(),
     )
+    also = f" {listen}" if listen and listen != "127.0.0.1" else ""  # 127.0.0.1 is bound anyway
     config = (
-        f"bind 127.0.0.1{' ' + listen if listen else ''}\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
+        f"bind 127.0.0.1{also}\nport {port}\nrequirepass {password}\nprotected-mode yes\n"
         f'save ""\nappendonly no\ndir {tempfile.gettempdir()}\nlogfile ""\n'
         "daemonize no\ndatabases 2\n"
     )

@@ -2,6 +2,9 @@
 (always with the password redacted). No network, no kombu: the read-only
 commands use this too."""
 
+import hashlib
+import hmac
+import ipaddress
 from urllib.parse import urlsplit
 
 from bench.errors import UsageError
@@ -40,3 +43,43 @@ def check_url(url):
         raise UsageError(f"--broker: no host in {redact(url)!r}; e.g. redis://127.0.0.1:6379/0")
     if port == 0:
         raise UsageError(f"--broker: port 0 in {redact(url)!r}")
+
+
+def url_host(address):
+    """An IP address as a URL's host ([...] for IPv6)."""
+    return f"[{address}]" if ":" in address else address
+
+
+def derived_password(secret):
+    """The password of a harness's broker that agents know in advance
+    (run/sweep --listen ADDRESS:PORT, agent --harness ADDRESS:PORT): an HMAC
+    of the shared secret (bytes), so the secret itself never travels."""
+    return hmac.new(secret, b"celery-bench: the password of a harness's broker", hashlib.sha256).hexdigest()[:40]
+
+
+def harness_url(address, port, secret):
+    """The URL of a harness's broker at ADDRESS:PORT, its password derived from `secret`."""
+    return f"redis://:{derived_password(secret)}@{url_host(address)}:{port}/0"
+
+
+def parse_listen(text):
+    """(address, port or None) from ADDRESS, ADDRESS:PORT or [IPV6]:PORT;
+    ValueError when it is none of them."""
+    text = text.strip()
+    port = None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(text)
+        port = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host = text
+    address = str(ipaddress.ip_address(host))
+    if port is None:
+        return address, None
+    number = int(port)
+    if not 1 <= number <= 65535:
+        raise ValueError(port)
+    return address, number

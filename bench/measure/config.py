@@ -104,6 +104,9 @@ class RunConfig:
     worker_python: str | None = None  # the worker's interpreter; None: the harness's own
     schedule: Schedule | None = None  # open loop (--rate): the arrival schedule; None: the drain batch
     hosts: tuple[str, ...] | None = None  # agents to run the workers on ("all": every one); None: here
+    host_count: int | None = None  # run on the first this many of `hosts` (a sweep's --host-counts); None: all
+    listen: str | None = None  # an address of this host the embedded broker binds too (--listen); None: loopback only
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port (agents know it); None: any free
 
     @property
     def open_loop(self):
@@ -199,6 +202,14 @@ def check_broker(broker, redis_server):
         urls.check_url(broker)
 
 
+def check_listen(listen, broker):
+    """--listen binds the embedded broker; a broker of the user's listens
+    where it was set up to. (Whether the address is this host's is checked
+    when the broker starts: harness/broker.check_listen.)"""
+    if listen is not None and broker is not None:
+        raise UsageError("--listen: makes the embedded broker reachable; with --broker it is yours: leave --listen out")
+
+
 def _cores(cores, cpus):
     """(cores, cpus): a pinned worker's ceilings use its CPU count."""
     if cpus is not None:
@@ -277,6 +288,9 @@ def build_run_config(
     duration=None,
     seed=0,
     hosts=None,
+    host_count=None,
+    listen=None,
+    listen_port=None,
 ):
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -312,6 +326,8 @@ def build_run_config(
             record_memory=record_memory,
             task_ms=task_ms,
             workload=workload,
+            listen=listen,
+            listen_port=listen_port,
         )
     if prefetch_multiplier is None:
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
@@ -338,6 +354,7 @@ def build_run_config(
         raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
+    check_listen(listen, broker)
     return RunConfig(
         pool=pool,
         concurrency=concurrency,
@@ -360,7 +377,21 @@ def build_run_config(
         record_memory=record_memory,
         schedule=schedule,
         hosts=tuple(hosts) if hosts else None,
+        host_count=_host_count(host_count, hosts),
+        listen=listen,
+        listen_port=listen_port,
     )
+
+
+def _host_count(count, hosts):
+    """How many of `hosts` a run uses; None: all of them."""
+    if count is None:
+        return None
+    if not hosts:
+        raise UsageError("--host-counts: needs --hosts")
+    if count < 1 or (tuple(hosts) != ("all",) and count > len(hosts)):
+        raise UsageError(f"--host-counts: {count} is not between 1 and the {len(hosts)} hosts of --hosts")
+    return count
 
 
 def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker, workload, **options):

@@ -54,9 +54,10 @@ class Sent:
 
 
 @contextlib.contextmanager
-def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path):
+def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path, id_prefix=""):
     """Start the producer for `schedule`; yield its Popen; stop it (and
-    everything under it) on the way out."""
+    everything under it) on the way out. `id_prefix` starts every task id
+    (agents count a run's records by it)."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
         json.dumps(
@@ -66,6 +67,7 @@ def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path):
                 "task": task,
                 "args": args,
                 "t0_path": str(workdir / "producer-t0"),
+                "id_prefix": id_prefix,
                 **schedule.describe(),
             }
         )
@@ -211,7 +213,7 @@ def produce(spec, clock=time.monotonic, sleep=time.sleep):
                 now = clock()
                 batch = []
                 while i < len(offsets) and t0 + offsets[i] <= now and len(batch) < MAX_BATCH:
-                    batch.append((uuid(), t0 + offsets[i]))
+                    batch.append((spec.get("id_prefix", "") + uuid(), t0 + offsets[i]))
                     i += 1
                 sender.send(batch)
                 done = clock()  # the tasks of one round trip share its end as their send time

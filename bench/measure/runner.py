@@ -21,7 +21,7 @@ from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import machine, netstub, worker
 from bench.harness.process import watcher
-from bench.harness.urls import redact
+from bench.harness.urls import derived_password, redact
 from bench.measure import load
 from bench.measure.crew import Crew
 from bench.measure.observe import ResourceSampler
@@ -32,21 +32,25 @@ from bench.workloads import ceiling, expected_rate, slots
 
 
 @contextlib.contextmanager
-def services(broker_url, redis_server=None, needs_stub=False):
+def services(broker_url, redis_server=None, needs_stub=False, listen=None, port=None, secret=None):
     """The broker (embedded when `broker_url` is None, else the user's) and,
-    when the `net` workload needs it, the stub server."""
+    when the `net` workload needs it, the stub server. `listen`: an address
+    of this host the embedded broker binds too (--listen); with `port`, on
+    that port, its password derived from the shared `secret`, so agents
+    started with --harness ADDRESS:PORT find it."""
     with contextlib.ExitStack() as stack:
         if broker_url is None:
-            broker = stack.enter_context(broker_mod.embedded(redis_server))
+            password = derived_password(secret) if port and secret else None
+            broker = stack.enter_context(broker_mod.embedded(redis_server, listen, port, password))
         else:
             broker = broker_mod.connect(broker_url)
         stub = stack.enter_context(netstub.running()) if needs_stub else None
         yield broker, stub
 
 
-def services_for(cfg):
-    """The services one run needs."""
-    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub)
+def services_for(cfg, secret=None):
+    """The services one run needs (`secret`: of the agents, see services)."""
+    return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub, cfg.listen, cfg.listen_port, secret)
 
 
 @dataclass(frozen=True)

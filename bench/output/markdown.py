@@ -2,6 +2,7 @@
 
 from bench import __version__
 from bench.analysis.groups import curve_name, group_key, group_label, groups, plural
+from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.model import peak_words
 from bench.analysis.verdict import FLAT_RULE
 from bench.output.terminal import HEADLINE, shapes_table_rows, sweep_table_rows, verdict_keys, verdict_rows
@@ -92,6 +93,35 @@ def _shapes_section(summary):
     ]
 
 
+def _hosts_section(summary):
+    """Throughput against hosts (--host-counts): the figure, and per line
+    its scaling efficiency at the most hosts."""
+    lines = host_lines(summary)
+    if not scales(lines):
+        return []
+    return [
+        "## Throughput against hosts",
+        "",
+        "Each point on the first k agents of `--hosts`; linear scaling from the 1-host median dashed, the "
+        "ceiling (k x one host's) as a band. Scaling efficiency at the most hosts k: throughput(k) / "
+        "(k x throughput(1)).",
+        "",
+        f"![throughput against hosts]({HOSTS_FIGURE}.png)",
+        "",
+        *[f"- {scaling_words(line)}" for line in lines],
+        "",
+    ]
+
+
+def _hosts_line(cfg):
+    """Where the workers ran, for a sweep on agents."""
+    if not cfg.hosts:
+        return []
+    counts = cfg.host_counts
+    each = f"; each point on the first k of them, k = {', '.join(map(str, counts))}" if counts else ""
+    return [f"- workers on the agents {', '.join(cfg.hosts)}{each}"]
+
+
 def _varied_line(cfg):
     if not cfg.vary:
         return []
@@ -149,6 +179,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         f"{broker}; result backend {cfg.result_backend}; "
         f"prefetch multiplier {cfg.prefetch_multiplier}",
         *_varied_line(cfg),
+        *_hosts_line(cfg),
         *_overhead_lines(analysis),
         "",
         f"## Verdict on the tutorial's {HEADLINE}",
@@ -170,6 +201,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         "`*` best -c of the row (none on a flat row); `~` unstable (coefficient of variation above 10%).",
         "",
         *_shapes_section(summary),
+        *_hosts_section(summary),
         "## Scalability model",
         "",
         "The Universal Scalability Law X(N) = lambda N / (1 + sigma (N-1) + kappa N (N-1)) fitted to each curve's "
@@ -184,6 +216,8 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
     ]
     for key, names in figure_names(summary):
         lines.append(f"- {key}: " + ", ".join(f"[{name.split('-')[0]}]({name})" for name in names))
+    if scales(host_lines(summary)):
+        lines.append(f"- hosts: [throughput against hosts]({HOSTS_FIGURE}.png)")
     lines += ["", "## Warnings", ""]
     lines += [f"- {w}" for w in analysis.warnings] or ["- none: every point complete, stable and under its ceiling"]
     return "\n".join(lines) + "\n"

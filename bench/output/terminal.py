@@ -1,6 +1,7 @@
 """Human-readable summaries. Reporters return text; only the CLI prints."""
 
 from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points, plural
+from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.verdict import FLAT_RULE
 from bench.results.schema import LATENCY_KINDS, Resources
 
@@ -214,6 +215,10 @@ def report_end(summary, analysis):
     if analysis.overheads:
         rates = ", ".join(f"{pool} {rate:,.0f}/s" for (pool, _), (rate, _) in analysis.overheads.items())
         lines += ["", f"No-op rate, Celery's own per-task cost (a second ceiling): {rates}"]
+    hosts = host_lines(summary)
+    if scales(hosts):
+        lines += ["", f"Throughput against hosts (figure {HOSTS_FIGURE}.png):"]
+        lines += [f"  {scaling_words(line)}" for line in hosts]
     lines += ["", "Warnings:"]
     lines += [f"  - {w}" for w in analysis.warnings] or ["  none: every point complete, stable and under its ceiling"]
     return "\n".join(lines)

@@ -28,6 +28,12 @@ JSON format history (SCHEMA_VERSION):
       `config.app_settings`, `config.harness_overrides`,
       `config.broker_source`, `config.task_profile`; a sweep point's `task`
       and `profile`, a sweep's `user_task` and `task_profile`.
+      Added later in version 2, optional: a run on agents (`run --hosts`)
+      has `hosts` (per agent: its clock offset and bound, tasks, and its
+      workers' `resources`, sampled there; files without it read None) and
+      `samples.host`; its `summary.resources` add up the hosts'. A sweep's
+      `hosts` and `host_counts`, a point's `host_count` (--host-counts;
+      absent: None, every point on all the hosts).
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ def point_name(workload, task_ms=None, pool=None, concurrency=None, pinned=None)
     if pinned:
         parts.append(f"cpus{pinned}")
     return "-".join(parts)
+
+
+def host_words(count):
+    """ "1 host", "2 hosts": a point's host count (--host-counts), as its
+    variant and its curve's name say it."""
+    return f"{count} host{'s' if count != 1 else ''}"
 
 
 def point_label(workload, task_ms=None, pinned=None):
@@ -295,6 +307,9 @@ class HostClock:
     error_s: float  # the offset is within +/- this, s (half the smallest round trip)
     probes: int  # round trips the estimate came from
     bound_too_wide: bool  # error_s above 1% of the measured window
+    # Its workers' CPU and memory over the measured window, sampled by the
+    # agent (harness_cpu_s and broker_cpu_s are not its to say: None); None: not sampled
+    resources: Resources | None = None
 
 
 @dataclass(frozen=True)
@@ -383,12 +398,14 @@ class PointSummary:
     # The varied settings (--vary) other than workers, as (name, value as
     # written, broker URLs redacted), in the order the axes were given.
     settings: tuple[tuple[str, str], ...] = ()
+    host_count: int | None = None  # --host-counts: agents it ran on (the first of --hosts); None: all, or here
 
     @property
     def variant(self):
         """What, besides the pool, tells this point's curve from the others
-        in its figure: "2 workers, prefetch_multiplier=1"; "" for none."""
+        in its figure: "2 workers, 2 hosts, prefetch_multiplier=1"; "" for none."""
         parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        parts += [host_words(self.host_count)] if self.host_count is not None else []
         return ", ".join(parts + [f"{name}={text}" for name, text in self.settings])
 
     @property
@@ -430,6 +447,9 @@ class SweepSettings:
     user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
     task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
     hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
+    host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
+    listen: str | None = None  # --listen: an address of this host the embedded broker bound too
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the port it listened on; None: any free one
 
 
 @dataclass(frozen=True)
@@ -514,13 +534,18 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
         tasks_per_worker=_tuple(data.get("tasks_per_worker")),
-        resources=None if resources is None else _resources_from_json(resources),
+        resources=None if resources is None else resources_from_json(resources),
     )
 
 
-def _resources_from_json(data: Mapping[str, Any]) -> Resources:
+def resources_from_json(data: Mapping[str, Any]) -> Resources:
     shares = tuple(_pick(WorkerShare, share) for share in data.get("per_worker") or ())
     return _pick(Resources, data, per_worker=shares)
+
+
+def host_clock_from_json(data: Mapping[str, Any]) -> HostClock:
+    resources = data.get("resources")
+    return _pick(HostClock, data, resources=None if resources is None else resources_from_json(resources))
 
 
 def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
@@ -598,7 +623,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         schema_version=data["schema_version"],
         schedule=data.get("schedule"),
         open_loop=data.get("open_loop"),
-        hosts=None if data.get("hosts") is None else tuple(_pick(HostClock, h) for h in data["hosts"]),
+        hosts=None if data.get("hosts") is None else tuple(host_clock_from_json(h) for h in data["hosts"]),
     )
 
 

@@ -17,6 +17,7 @@ from bench.measure.config import (
     DEFAULT_WORKLOAD,
     USER_TASK_WORKLOAD,
     build_run_config,
+    check_listen,
     check_pools,
     check_task_ms,
     check_workloads,
@@ -25,7 +26,7 @@ from bench.measure.config import (
     run_workload,
 )
 from bench.measure.settings import label, parse_value
-from bench.results.schema import point_name
+from bench.results.schema import host_words, point_name
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 # The defaults of a sweep's options, written only here.
@@ -94,6 +95,7 @@ class Point:
     # The varied settings (--vary) other than workers: (name, value as
     # written), in the order the axes were given; () when nothing varies.
     settings: tuple[tuple[str, str], ...] = ()
+    host_count: int | None = None  # --host-counts: runs on the first this many of --hosts; None: on all (or here)
 
     @property
     def spec(self):
@@ -108,14 +110,16 @@ class Point:
         where they are set, so a sweep without them keeps its old keys."""
         pinned = len(self.cpus) if self.cpus else None
         shape = f"-w{self.workers}" if self.workers != 1 else ""
+        fleet = f"-hosts{self.host_count}" if self.host_count is not None else ""
         varied = "".join(f"-{name}={_slug(text)}" for name, text in self.settings)
-        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned) + shape + varied
+        return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned) + shape + fleet + varied
 
     @property
     def variant(self):
         """What, besides the pool, tells this point's curve from the others
         in its figure: "2 workers", "prefetch_multiplier=1"; "" for none."""
         parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        parts += [host_words(self.host_count)] if self.host_count is not None else []
         parts += [label(name, text) for name, text in self.settings]
         return ", ".join(parts)
 
@@ -192,12 +196,15 @@ def build_plan(
     task_profile=None,
     overhead=False,
     vary=(),
+    host_counts=None,
 ):
     """Every point of the sweep, in a stable order (runs are shuffled later).
     With `user_task` (its name), the one workload is that task, sized by
     `task_profile` (CPU s, waiting s) when there is one. `overhead`: add one
     noop point per pool (a new sweep's default matrix). `vary`: the --vary
-    axes, ((name, (value as written, ...)), ...)."""
+    axes, ((name, (value as written, ...)), ...). `host_counts`: each point
+    once per count k, on the first k agents (its tasks scaled by k, so the
+    window keeps its length on k hosts)."""
     if user_task is not None:
         return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     check_pools(pools, "--pools")
@@ -214,14 +221,25 @@ def build_plan(
                     [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
                 )
                 for c in values:
-                    for workers, varied in variants(vary):
-                        tasks = default_tasks(
-                            name, pool, c, size, point_cores, window_s=profile.window_s, workers=workers
-                        )
+                    for (workers, varied), hosts in itertools.product(variants(vary), host_counts or (None,)):
+                        # Each host has cores of its own: k hosts take k times one host's batch.
+                        window = profile.window_s
+                        tasks = default_tasks(name, pool, c, size, point_cores, window_s=window, workers=workers)
+                        tasks *= hosts or 1
                         rate = expected_rate(workload, pool, c, size, point_cores)  # of one worker
                         warmup = default_warmup(pool, c, tasks, rate)
                         point = Point(
-                            pool, c, name, size, cpus, point_cores, tasks, warmup, workers=workers, settings=varied
+                            pool,
+                            c,
+                            name,
+                            size,
+                            cpus,
+                            point_cores,
+                            tasks,
+                            warmup,
+                            workers=workers,
+                            settings=varied,
+                            host_count=hosts,
                         )
                         points.append(point)
         if overhead and OVERHEAD_WORKLOAD not in workloads:
@@ -275,8 +293,11 @@ def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, t
 def estimate_repeat_s(point):
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
-    rate = expected_rate(point.spec, point.pool, point.concurrency, point.task_ms, point.cores, workers=point.workers)
-    warmup = point.warmup * point.workers
+    hosts = point.host_count or 1  # each with cores of its own
+    rate = hosts * expected_rate(
+        point.spec, point.pool, point.concurrency, point.task_ms, point.cores, workers=point.workers
+    )
+    warmup = point.warmup * point.workers * hosts
     work = (point.tasks + warmup) / rate
     publish = (point.tasks + warmup) * PUBLISH_S_PER_TASK
     return REPEAT_OVERHEAD_S * point.workers + work + publish
@@ -286,10 +307,14 @@ def estimate_s(points, repeats):
     return sum(estimate_repeat_s(p) for p in points) * repeats
 
 
-def describe(points, profile, repeats_left=None):
+def describe(points, profile, repeats_left=None, hosts=None):
     """The planned matrix as text, for the user to see before it starts;
-    for a resumed sweep (`repeats_left`), the estimate covers only those."""
+    for a resumed sweep (`repeats_left`), the estimate covers only those.
+    `hosts`: the --hosts names, to say which agents each host count uses."""
     lines = []
+    counts = sorted({p.host_count for p in points if p.host_count is not None})
+    if counts:
+        lines.append("  hosts per point: " + "; ".join(f"{host_words(k)}: {_first_hosts(hosts, k)}" for k in counts))
     groups = {}
     for p in points:
         groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus, p.variant), []).append(p.concurrency)
@@ -318,6 +343,13 @@ def describe(points, profile, repeats_left=None):
         + f" repeats in fresh workers; estimated {span}"
     )
     return "\n".join(lines)
+
+
+def _first_hosts(hosts, k):
+    """Which agents k hosts are, in words."""
+    if not hosts or tuple(hosts) == ("all",):
+        return f"the first {k} (by name) of the agents that answer"
+    return ",".join(hosts[:k])
 
 
 def _duration(seconds):
@@ -350,6 +382,9 @@ class SweepConfig:
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
+    host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
+    listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -400,6 +435,9 @@ def build_sweep_config(
     vary=(),
     workers=None,
     hosts=None,
+    host_counts=None,
+    listen=None,
+    listen_port=None,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -424,6 +462,8 @@ def build_sweep_config(
         raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
     if rates is not None and any(name == "workers" and values != ("1",) for name, values in vary):
         raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
+    host_counts = check_host_counts(host_counts, hosts)
+    check_listen(listen, broker)
     return SweepConfig(
         pools=tuple(pools),
         workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
@@ -446,7 +486,29 @@ def build_sweep_config(
         task_profile=tuple(task_profile) if task_profile is not None else None,
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
         hosts=tuple(hosts) if hosts else None,
+        host_counts=host_counts,
+        listen=listen,
+        listen_port=listen_port,
     )
+
+
+def check_host_counts(counts, hosts):
+    """--host-counts, checked against --hosts: each count once, each at
+    most the hosts named (with `all`, the agents that answer decide, when
+    the point runs); sorted. None when not given."""
+    if not counts:
+        return None
+    if not hosts:
+        raise UsageError("--host-counts: each point runs on the first k agents of --hosts; give --hosts too")
+    if len(set(counts)) != len(counts):
+        raise UsageError("--host-counts: a count is given twice")
+    named = None if tuple(hosts) == ("all",) else len(hosts)
+    if named is not None and max(counts) > named:
+        raise UsageError(
+            f"--host-counts: {max(counts)} is more than the {named} host{'s' if named != 1 else ''} "
+            f"of --hosts {','.join(hosts)}"
+        )
+    return tuple(sorted(counts))
 
 
 def check_vary(vary=(), workers=None):
@@ -482,6 +544,7 @@ def make_plan(cfg, overhead=False):
         task_ms=cfg.task_ms,
         cpu_counts=cfg.cpu_counts,
         vary=cfg.vary,
+        host_counts=cfg.host_counts,
         overhead=overhead,
         user_task=cfg.user_task.task if cfg.user_task is not None else None,
         task_profile=cfg.task_profile,
@@ -518,6 +581,7 @@ def run_config_for(cfg, point, json_path=None):
         workers=point.workers,
         **options,
         hosts=cfg.hosts,
+        host_count=point.host_count,
     )
 
 

@@ -72,11 +72,19 @@ def session(cfg, plan, target=None, output_dir=None):
     with contextlib.ExitStack() as stack:
         if target is not None:
             stack.enter_context(lock.writer(target.path))
-        broker, stub = stack.enter_context(runner.services(cfg.broker_url, cfg.redis_server, needs_stub))
+        broker, stub = stack.enter_context(
+            runner.services(cfg.broker_url, cfg.redis_server, needs_stub, cfg.listen, cfg.listen_port, _secret(cfg))
+        )
         if target is None:
             target = SweepDir.create(output_dir, cfg, plan)
             stack.enter_context(lock.writer(target.path))
         yield target, broker, stub
+
+
+def _secret(cfg):
+    """The agents' secret when they find the sweep's own broker by it
+    (--hosts with --listen ADDRESS:PORT), else None."""
+    return secret_from_env() if cfg.hosts and cfg.listen_port else None
 
 
 def complete(cfg, sweep, plan):

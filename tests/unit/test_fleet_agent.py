@@ -2,19 +2,22 @@
 that it says so in one signed line; the harness's pure pieces of a run on
 several hosts."""
 
+import contextlib
 import dataclasses
+import os
 import time
 
 import pytest
 
 from bench.errors import RunFailed, UsageError
 from bench.fleet import protocol, remote
-from bench.fleet.agent import Agent
+from bench.fleet.agent import Agent, Run
 from bench.fleet.clock import Offset
 from bench.fleet.control import AgentInfo
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret
 from bench.fleet.signing import Verifier, sign
-from bench.results.schema import HostClock, run_from_json, run_to_json
+from bench.measure.observe import RecordReader
+from bench.results.schema import HostClock, Resources, run_from_json, run_to_json
 from tests.unit.test_run_result import golden_result
 
 SECRET = b"unit-test-secret-0123456789"
@@ -165,3 +168,76 @@ def test_bad_fleet_input_is_one_line_and_exit_2(argv, secret, said, monkeypatch,
     err = capsys.readouterr().err
     assert said in err
     assert len(err.strip().splitlines()) == 1
+
+
+@dataclasses.dataclass
+class _Proc:
+    pid: int
+
+
+def test_the_agent_samples_its_workers_from_sample_to_records(tmp_path):
+    """The records come home with the workers' CPU and memory over the
+    window (here the test process stands in for a worker)."""
+
+    a = agent()
+    a.run = Run("r1", contextlib.ExitStack(), [_Proc(os.getpid())], RecordReader(tmp_path), time.monotonic() + 60, 2.0)
+    assert answer_of(a.handle(command("sample", run="r1")))["sampling"] is True
+    until = time.process_time() + 0.2
+    while time.process_time() < until:  # some CPU for the sampler to see
+        pass
+    body = answer_of(a.handle(command("records", run="r1", prefix="")))
+    res = body["resources"]
+    assert res["worker_cpu_s"] > 0.1
+    assert res["worker_uss_peak_bytes"] > 0 or res["worker_rss_peak_bytes"] > 0
+    assert res["worker_cpu_percent_of_usable"] == pytest.approx(100 * res["worker_cpu_cores"] / 2.0)
+    assert res["harness_cpu_s"] is None  # the agent's CPU is not the harness's
+    again = answer_of(a.handle(command("records", run="r1", prefix="")))
+    assert again["resources"] is None  # sampled once per window
+    a.stop_workers("test over")
+
+
+def _res(cpu_s, cores, uss, processes):
+    return Resources(
+        window_s=2.0,
+        worker_cpu_s=cpu_s,
+        worker_cpu_cores=cores,
+        worker_cpu_percent_of_usable=100 * cores,
+        worker_uss_peak_bytes=uss,
+        worker_pss_peak_bytes=uss,
+        worker_rss_peak_bytes=2 * uss,
+        worker_processes=processes,
+        worker_ctx_switches_voluntary=10,
+        worker_ctx_switches_involuntary=1,
+        samples=8,
+    )
+
+
+def test_the_fleet_resources_add_up_the_hosts():
+    infos = {n: AgentInfo(n, n, 1.0, (0,), ("proj",), {}, None) for n in ("a", "b")}
+    total = remote.fleet_resources([_res(1.8, 0.9, 40 << 20, 3), _res(1.6, 0.8, 50 << 20, 3)], infos)
+    assert total.worker_cpu_s == pytest.approx(3.4)
+    assert total.worker_cpu_cores == pytest.approx(1.7)
+    assert total.worker_cpu_percent_of_usable == pytest.approx(85.0)  # of the 2 hosts' 2 cores
+    assert total.worker_uss_peak_bytes == 90 << 20
+    assert total.worker_processes == 6
+    assert total.worker_ctx_switches_voluntary == 20
+    assert total.per_worker == ()
+    assert remote.fleet_resources([], infos) is None
+
+
+def test_a_result_keeps_each_hosts_resources():
+    result = golden_result()
+    host = HostClock("a", "h", 1.0, 1, 80, 0.25, 0.001, 15, False, _res(1.8, 0.9, 40 << 20, 3))
+    back = run_from_json(run_to_json(dataclasses.replace(result, hosts=(host,))))
+    assert back.hosts == (host,)
+    text = remote.hosts_text(dataclasses.replace(result, hosts=(host,)))
+    assert "workers: 1.80 CPU s = 0.90 cores busy (90% of its cores); USS 40.0 MiB" in text
+
+
+def test_a_host_count_takes_the_first_agents_of_the_list():
+    found = {n: AgentInfo(n, n, 1.0, None, ("proj",), {}, None) for n in ("c", "a", "b")}
+    assert remote.choose_hosts(found, ["b", "a"], count=1) == ["b"]
+    assert remote.choose_hosts(found, ["all"], count=2) == ["a", "b"]  # by name
+    assert remote.choose_hosts(found, ["all"]) == ["a", "b", "c"]
+    with pytest.raises(RunFailed, match="--host-counts 4: only 3 agent"):
+        remote.choose_hosts(found, ["all"], count=4)

@@ -37,6 +37,9 @@ DEFAULT_PROFILE = "standard"
 # estimate only (seconds): the worker's boot (its stop overlaps the next
 # boot: measure/crew.py), and publishing one task.
 REPEAT_OVERHEAD_S = 0.5
+# ... and what a repeat on agents adds (bench/fleet: the clock probes, the
+# lease, the records sent home; measured 3.4 to 4.3 s a repeat on 2 hosts).
+FLEET_REPEAT_OVERHEAD_S = 4.0
 PUBLISH_S_PER_TASK = 0.0006
 
 
@@ -303,8 +306,10 @@ def estimate_repeat_s(point):
     return REPEAT_OVERHEAD_S * point.workers + work + publish
 
 
-def estimate_s(points, repeats):
-    return sum(estimate_repeat_s(p) for p in points) * repeats
+def estimate_s(points, repeats, fleet=False):
+    """`fleet`: the points run on agents (--hosts)."""
+    per_repeat = FLEET_REPEAT_OVERHEAD_S if fleet else 0.0
+    return sum(estimate_repeat_s(p) + per_repeat for p in points) * repeats
 
 
 def describe(points, profile, repeats_left=None, hosts=None):
@@ -328,12 +333,12 @@ def describe(points, profile, repeats_left=None, hosts=None):
         lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{shape}{note}")
     n = len(points)
     if repeats_left is not None:
-        left_s = estimate_s(points, 1) / max(1, n) * repeats_left
+        left_s = estimate_s(points, 1, fleet=bool(hosts)) / max(1, n) * repeats_left
         lines.append(f"  {n} point{'s' if n != 1 else ''}; {repeats_left} repeat{'s' if repeats_left != 1 else ''} "
                      f"left (at least); estimated {_duration(left_s)}")  # fmt: skip
         return "\n".join(lines)
-    low = estimate_s(points, profile.min_repeats)
-    high = estimate_s(points, profile.max_repeats)
+    low = estimate_s(points, profile.min_repeats, fleet=bool(hosts))
+    high = estimate_s(points, profile.max_repeats, fleet=bool(hosts))
     span = (
         f"{_duration(low)}" if profile.min_repeats == profile.max_repeats else f"{_duration(low)} to {_duration(high)}"
     )

@@ -3,7 +3,15 @@
 import pytest
 
 from bench.errors import UsageError
-from bench.sweep.plan import PROFILES, build_plan, default_concurrency, describe, pinned_cpus
+from bench.sweep.plan import (
+    FLEET_REPEAT_OVERHEAD_S,
+    PROFILES,
+    build_plan,
+    default_concurrency,
+    describe,
+    estimate_s,
+    pinned_cpus,
+)
 
 STANDARD, QUICK = PROFILES["standard"], PROFILES["quick"]
 
@@ -96,3 +104,9 @@ def test_points_round_trip_through_json():
 
     for point in build_plan(["prefork"], ["sleep"], STANDARD, 2.0, [0, 1], cpu_counts=[1]):
         assert Point.from_json(point.to_json()) == point
+
+
+def test_a_sweep_on_agents_is_estimated_with_the_fleets_overhead_per_repeat():
+    points = build_plan(["prefork"], ["cpu"], PROFILES["quick"], 2, [0, 1], concurrency=[2])
+    here, there = estimate_s(points, 3), estimate_s(points, 3, fleet=True)
+    assert there - here == pytest.approx(FLEET_REPEAT_OVERHEAD_S * len(points) * 3)

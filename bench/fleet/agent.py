@@ -23,7 +23,7 @@ import kombu
 from kombu import Connection, Consumer, Producer
 
 from bench import __version__
-from bench.errors import RunFailed
+from bench.errors import Interrupted, RunFailed
 from bench.fleet import protocol
 from bench.fleet.options import NAME, AgentConfig
 from bench.fleet.signing import Refused, Verifier, sign
@@ -52,6 +52,7 @@ class Run:
     cores: float = 1.0  # cores its workers may use (for the CPU share)
     records: list = field(default_factory=list)  # every record read so far (dicts)
     sampler: ResourceSampler | None = None  # the workers' CPU and memory, from `sample` to `records`
+    reply_to: str | None = None  # the harness's reply queue: where a goodbye goes
 
     def read(self):
         self.records.extend(self.reader.read_new())
@@ -129,6 +130,9 @@ class Agent:
         lease_s = min(float(body.get("lease_s", protocol.LEASE_S)), 600.0)
         cores = float(len(self.cfg.cpus)) if self.cfg.cpus else usable_cores()
         self.run = Run(run_id, stack, workers, RecordReader(record_dir), time.monotonic() + lease_s, cores)
+        reply_to = body.get("reply_to")
+        if isinstance(reply_to, str) and reply_to.startswith(protocol.REPLY_PREFIX):
+            self.run.reply_to = reply_to
         log(self.cfg, f"started {len(workers)} worker(s) for run {run_id} (lease {lease_s:g} s)")
         return {"started": nodenames, "pids": [w.pid for w in workers]}
 
@@ -262,15 +266,30 @@ class Agent:
 
         queues = [protocol.agent_queue(self.cfg.name), protocol.broadcast_queue(self.cfg.name)]
         with Consumer(conn, queues, callbacks=[on_message], accept=["json"]):
-            while True:
-                signals.raise_if_stopping()
-                try:
-                    conn.drain_events(timeout=DRAIN_S)
-                except TimeoutError:
-                    pass
-                except conn.connection_errors as exc:
-                    raise RunFailed(f"agent {self.cfg.name} lost the broker: {exc}") from None
-                self.check_lease()
+            try:
+                while True:
+                    signals.raise_if_stopping()
+                    try:
+                        conn.drain_events(timeout=DRAIN_S)
+                    except TimeoutError:
+                        pass
+                    except conn.connection_errors as exc:
+                        raise RunFailed(f"agent {self.cfg.name} lost the broker: {exc}") from None
+                    self.check_lease()
+            except (Interrupted, KeyboardInterrupt):
+                self.goodbye(producer)
+                raise
+
+    def goodbye(self, producer):
+        """Tell the harness of the run being served that this agent is
+        stopping, so the run fails now, naming it, rather than after the
+        answer timeout. Best effort: the broker may be gone too."""
+        if self.run is None or self.run.reply_to is None:
+            return
+        said = f"stopped (a signal on its host) during run {self.run.run_id}; its workers stop with it"
+        message = sign(self.cfg.secret, {"re": None, "from": self.cfg.name, "gone": said}, self.clock())
+        with contextlib.suppress(Exception):
+            producer.publish(message, routing_key=self.run.reply_to, declare=[protocol.EXCHANGE], retry=False)
 
 
 def _op_of(message):

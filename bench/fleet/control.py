@@ -17,10 +17,11 @@ PROBES = 15  # clock round trips per agent
 
 
 class AgentLost(RunFailed):
-    """An agent that did not answer in time."""
+    """An agent that did not answer in time, or said it was stopping
+    (`said`: its own words)."""
 
-    def __init__(self, name, what):
-        super().__init__(f"agent {name} did not answer {what}")
+    def __init__(self, name, what, said=None):
+        super().__init__(f"agent {name} {said}" if said else f"agent {name} did not answer {what}")
         self.name = name
 
 
@@ -54,6 +55,7 @@ class Control:
         self.consumer = None
         self._inbox = []
         self._by_nonce: dict = {}  # verified answers not yet asked for: command nonce -> {agent: body}
+        self.gone: dict[str, str] = {}  # agents that said they are stopping -> their words
 
     def __enter__(self):
         self.conn.ensure_connection(max_retries=2, interval_start=0, interval_step=0.5, timeout=10)
@@ -91,9 +93,10 @@ class Control:
             self.producer.publish(message, routing_key=protocol.AGENT_PREFIX + to, declare=[protocol.EXCHANGE])
         return message["body"]["nonce"]
 
-    def answers(self, nonce, until, want=None):
-        """Verified answers to command `nonce` until `until` (monotonic s)
-        or until `want` of them came; {agent name: answer body}."""
+    def answers(self, nonce, until, want=None, watch=()):
+        """Verified answers to command `nonce` until `until` (monotonic s),
+        until `want` of them came, or until an agent of `watch` said it is
+        stopping (see `gone`); {agent name: answer body}."""
         found = {}
         while want is None or len(found) < want:
             for payload in self._take():
@@ -101,11 +104,16 @@ class Control:
                     body = self.verifier.verify(payload, self.wall())
                 except Refused:
                     continue  # an answer nobody signed with our secret is ignored
+                if isinstance(body.get("gone"), str):
+                    self.gone[str(body.get("from"))] = body["gone"]
+                    continue
                 if len(self._by_nonce) > 10_000:  # lease renewals' answers, never asked for
                     self._by_nonce.clear()
                 self._by_nonce.setdefault(body.get("re"), {})[body.get("from")] = body
             found.update(self._by_nonce.pop(nonce, {}))
             if want is not None and len(found) >= want:
+                break
+            if any(name in self.gone and name not in found for name in watch):
                 break
             left = until - time.monotonic()
             if left <= 0:
@@ -127,9 +135,9 @@ class Control:
         """The answer of agent `name` to one command; AgentLost when none
         came in `timeout_s`, AgentRefused with its one line when it refused."""
         nonce = self.send(name, op, **args)
-        got = self.answers(nonce, time.monotonic() + timeout_s, want=1).get(name)
+        got = self.answers(nonce, time.monotonic() + timeout_s, want=1, watch=(name,)).get(name)
         if got is None:
-            raise AgentLost(name, f"{op!r} within {timeout_s:g} s")
+            raise AgentLost(name, f"{op!r} within {timeout_s:g} s", said=self.gone.get(name))
         if "refused" in got or "failed" in got:
             raise AgentRefused(got.get("refused") or got.get("failed"))
         return got

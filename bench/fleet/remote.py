@@ -139,9 +139,9 @@ class Fleet:
         until = time.monotonic() + timeout_s
         answers = {}
         for name, nonce in nonces.items():
-            got = self.ctl.answers(nonce, until, want=1).get(name)
+            got = self.ctl.answers(nonce, until, want=1, watch=(name,)).get(name)
             if got is None:
-                raise AgentLost(name, f"within {timeout_s:g} s (lost mid-run)")
+                raise AgentLost(name, f"within {timeout_s:g} s (lost mid-run)", said=self.ctl.gone.get(name))
             if "refused" in got:
                 raise RunFailed(got["refused"])
             answers[name] = got

@@ -13,7 +13,7 @@ from bench.errors import RunFailed, UsageError
 from bench.fleet import protocol, remote
 from bench.fleet.agent import Agent, Run
 from bench.fleet.clock import Offset
-from bench.fleet.control import AgentInfo
+from bench.fleet.control import AgentInfo, AgentLost, Control
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret
 from bench.fleet.signing import Verifier, sign
 from bench.measure.observe import RecordReader
@@ -241,3 +241,45 @@ def test_a_host_count_takes_the_first_agents_of_the_list():
     assert remote.choose_hosts(found, ["all"]) == ["a", "b", "c"]
     with pytest.raises(RunFailed, match="--host-counts 4: only 3 agent"):
         remote.choose_hosts(found, ["all"], count=4)
+
+
+class _Producer:
+    def __init__(self):
+        self.sent = []
+
+    def publish(self, message, routing_key, **kwargs):
+        self.sent.append((routing_key, message))
+
+
+def test_a_stopping_agent_says_goodbye_to_the_harness_of_its_run_signed():
+    a = agent()
+    producer = _Producer()
+    a.goodbye(producer)
+    assert producer.sent == []  # no run: nobody to tell
+    a.run = Run("r1", contextlib.ExitStack(), [], RecordReader("/nonexistent"), time.monotonic() + 10, reply_to=REPLY)
+    a.goodbye(producer)
+    ((routing_key, message),) = producer.sent
+    assert routing_key == REPLY
+    body = Verifier(SECRET).verify(message, time.time())
+    assert body["from"] == "a"
+    assert "stopped" in body["gone"]
+    assert "r1" in body["gone"]
+
+
+def test_the_harness_stops_waiting_for_an_agent_that_said_goodbye_and_names_it():
+    ctl = Control("redis://:pw@127.0.0.1:1/0", SECRET)
+    said = "stopped (a signal on its host) during run r1; its workers stop with it"
+    ctl._inbox.append(sign(SECRET, {"re": None, "from": "f", "gone": said}, time.time()))
+    # no broker is reached: the goodbye already in the inbox ends the wait
+    assert ctl.answers("some-nonce", time.monotonic() + 60, want=1, watch=("f",)) == {}
+    assert ctl.gone == {"f": said}
+    lost = AgentLost("f", "'progress' within 10 s", said=ctl.gone["f"])
+    assert str(lost) == f"agent f {said}"
+    assert str(AgentLost("g", "'progress' within 10 s")) == "agent g did not answer 'progress' within 10 s"
+
+
+def test_a_goodbye_nobody_signed_is_ignored():
+    ctl = Control("redis://:pw@127.0.0.1:1/0", SECRET)
+    ctl._inbox.append(sign(b"another-secret-0123456789", {"re": None, "from": "f", "gone": "x"}, time.time()))
+    assert ctl.answers("some-nonce", time.monotonic() - 1, want=1, watch=("f",)) == {}
+    assert ctl.gone == {}

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -33,10 +34,18 @@ def _owner_alive(directory):
         return False
 
 
+UNMARKED_AGE_S = 600.0  # an empty directory with no owner this old was never going to get one
+
+
+def _empty_and_old(directory):
+    return not any(directory.iterdir()) and time.time() - directory.stat().st_mtime > UNMARKED_AGE_S
+
+
 def remove_stale(root=None):
     """Remove the scratch directories of dead harnesses owned by this user;
     returns how many. A directory without an owner file is left alone (not
-    ours to judge, or still being made)."""
+    ours to judge, or still being made), unless it is empty and older than
+    UNMARKED_AGE_S: its harness was killed between making and marking it."""
     root = Path(root or tempfile.gettempdir())
     removed = 0
     for directory in root.glob(f"{PREFIX}*"):
@@ -45,6 +54,10 @@ def remove_stale(root=None):
                 continue
             if (directory / OWNER).exists() and not _owner_alive(directory):
                 shutil.rmtree(directory, ignore_errors=True)
+                removed += 1
+            elif _empty_and_old(directory):
+                # made, then its harness was killed before it could mark it
+                directory.rmdir()
                 removed += 1
     return removed
 
@@ -60,4 +73,17 @@ def make(kind):
 
 
 def remove(path):
-    shutil.rmtree(path, ignore_errors=True)
+    """Remove a scratch directory, its owner file last: a harness killed
+    half-way leaves a directory the next harness still knows as a dead
+    one's."""
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        for entry in path.iterdir():
+            if entry.name != OWNER:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+    (path / OWNER).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.rmdir()

@@ -95,14 +95,24 @@ def _whole(minimum):
     return parse
 
 
-def _whole_list(text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of at least 1, got {text!r}")
-    return values
+def _int_list(least, what, bound):
+    """A parser of comma-separated integers, each at least `least`; `what`
+    names them in the errors, `bound` says the least in words."""
+
+    def parse(text):
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+        if not values or min(values) < least:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what} {bound}, got {text!r}")
+        return values
+
+    return parse
+
+
+_whole_list = _int_list(1, "whole numbers", "of at least 1")
+_whole_list_of_ids = _int_list(0, "CPU ids", "(0 or more)")
 
 
 def _host_names(text):
@@ -708,16 +718,6 @@ def _add_agent(sub):
         help="a Celery app this agent may start workers for; repeat for more (default: proj)",
     )
     agt.add_argument("--cpus", type=_whole_list_of_ids, metavar="LIST", help="pin every worker to these CPU ids")
-
-
-def _whole_list_of_ids(text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated CPU ids, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected comma-separated CPU ids (0 or more), got {text!r}")
-    return values
 
 
 def _add_agents(sub):

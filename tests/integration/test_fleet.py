@@ -175,9 +175,10 @@ def fleet(tmp_path_factory):
         net.remove()
 
 
-def _run(fleet, *args, timeout=240):
+def _bench(*args, timeout):
+    """`python -m bench ARGS` as the harness of this module's fleet, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--broker", fleet.url, *map(str, args)],
+        [sys.executable, "-m", "bench", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -186,15 +187,12 @@ def _run(fleet, *args, timeout=240):
     )
 
 
+def _run(fleet, *args, timeout=240):
+    return _bench("run", "--broker", fleet.url, *args, timeout=timeout)
+
+
 def test_agents_lists_both_hosts_and_finds_the_injected_offset(fleet):
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "agents", "--broker", fleet.url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_env(os.environ[TAG]),
-    )
+    done = _bench("agents", "--broker", fleet.url, timeout=120)
     mode = fleet.net.mode
     assert done.returncode == 0, (mode, done.stderr)
     lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
@@ -404,36 +402,27 @@ def test_the_agent_stops_its_workers_when_the_harness_is_killed(fleet, tmp_path)
 
 
 def test_a_sweep_on_two_hosts_stores_the_hosts_in_every_run(fleet, tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "sweep",
-            "--broker",
-            fleet.url,
-            "--hosts",
-            "a,b",
-            "--pools",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--workloads",
-            "sleep",
-            "--task-ms",
-            "20",
-            "--profile",
-            "quick",
-            "--repeats",
-            "1",
-            "--output-dir",
-            tmp_path,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = _bench(
+        "sweep",
+        "--broker",
+        fleet.url,
+        "--hosts",
+        "a,b",
+        "--pools",
+        "prefork",
+        "--concurrency",
+        "2",
+        "--workloads",
+        "sleep",
+        "--task-ms",
+        "20",
+        "--profile",
+        "quick",
+        "--repeats",
+        "1",
+        "--output-dir",
+        tmp_path,
         timeout=400,
-        env=_env(os.environ[TAG]),
     )
     mode = fleet.net.mode
     assert done.returncode == 0, (mode, done.stdout, done.stderr)
@@ -507,36 +496,27 @@ def test_a_sweep_over_one_and_two_hosts_draws_throughput_against_hosts(fleet, tm
     accounted for, each host's CPU and memory sampled there, and the
     figure of throughput against hosts written with the report. Agents a
     and b are pinned to one CPU each: two hosts do the CPU work of two."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "sweep",
-            "--broker",
-            fleet.url,
-            "--hosts",
-            "a,b",
-            "--host-counts",
-            "1,2",
-            "--pools",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--workloads",
-            "cpu",
-            "--profile",
-            "quick",
-            "--repeats",
-            "1",
-            "--output-dir",
-            tmp_path,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = _bench(
+        "sweep",
+        "--broker",
+        fleet.url,
+        "--hosts",
+        "a,b",
+        "--host-counts",
+        "1,2",
+        "--pools",
+        "prefork",
+        "--concurrency",
+        "2",
+        "--workloads",
+        "cpu",
+        "--profile",
+        "quick",
+        "--repeats",
+        "1",
+        "--output-dir",
+        tmp_path,
         timeout=400,
-        env=_env(os.environ[TAG]),
     )
     mode = fleet.net.mode
     assert done.returncode == 0, (mode, done.stdout, done.stderr)
@@ -626,40 +606,31 @@ def test_an_open_loop_run_on_two_hosts_measures_from_the_schedule_on_one_clock(f
 
 
 def test_capacity_on_two_hosts_finds_a_rate(fleet, tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "capacity",
-            "--broker",
-            fleet.url,
-            "--hosts",
-            "a,b",
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--workload",
-            "sleep",
-            "--task-ms",
-            "20",
-            "--slo",
-            "p99=2s",
-            "--repeats",
-            "1",
-            "--max-rates",
-            "2",
-            "--duration",
-            "1",
-            "--output-dir",
-            tmp_path,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = _bench(
+        "capacity",
+        "--broker",
+        fleet.url,
+        "--hosts",
+        "a,b",
+        "--pool",
+        "prefork",
+        "-c",
+        "2",
+        "--workload",
+        "sleep",
+        "--task-ms",
+        "20",
+        "--slo",
+        "p99=2s",
+        "--repeats",
+        "1",
+        "--max-rates",
+        "2",
+        "--duration",
+        "1",
+        "--output-dir",
+        tmp_path,
         timeout=400,
-        env=_env(os.environ[TAG]),
     )
     mode = fleet.net.mode
     # p99 = 2 s is met at any rate near the drain throughput for a 1 s window
@@ -680,30 +651,21 @@ def test_a_run_with_listen_binds_that_address_too_and_says_so_redacted(tmp_path)
     address of this host (127.0.0.2, loopback), the run goes through it, and
     its password is never printed or stored."""
     out = tmp_path / "listen.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--listen",
-            "127.0.0.2",
-            "--pool",
-            "solo",
-            "--workload",
-            "noop",
-            "--tasks",
-            "30",
-            "--warmup",
-            "5",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = _bench(
+        "run",
+        "--listen",
+        "127.0.0.2",
+        "--pool",
+        "solo",
+        "--workload",
+        "noop",
+        "--tasks",
+        "30",
+        "--warmup",
+        "5",
+        "--json",
+        str(out),
         timeout=120,
-        env=_env(os.environ[TAG]),
     )
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "listens on 127.0.0.1 and 127.0.0.2 (password-protected)" in done.stderr
@@ -729,34 +691,25 @@ def test_agents_started_with_harness_find_a_runs_own_broker(fleet, tmp_path):
     fleet.start_agent("g", "a", "0", harness=where)
     fleet.start_agent("h", "b", "1", harness=where)
     out = tmp_path / "harness.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--listen",
-            where,
-            "--hosts",
-            "g,h",
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--workload",
-            "sleep",
-            "--task-ms",
-            "20",
-            "--tasks",
-            "80",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = _bench(
+        "run",
+        "--listen",
+        where,
+        "--hosts",
+        "g,h",
+        "--pool",
+        "prefork",
+        "-c",
+        "2",
+        "--workload",
+        "sleep",
+        "--task-ms",
+        "20",
+        "--tasks",
+        "80",
+        "--json",
+        str(out),
         timeout=240,
-        env=_env(os.environ[TAG]),
     )
     mode = fleet.net.mode
     try:
@@ -770,36 +723,27 @@ def test_agents_started_with_harness_find_a_runs_own_broker(fleet, tmp_path):
         for name in ("g", "h"):
             _wait_for(lambda name=name: "waiting for the harness's broker again" in fleet.log(name), 30, name)
         # ... and they join the next harness's broker: a sweep's, this time
-        swept = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench",
-                "sweep",
-                "--listen",
-                where,
-                "--hosts",
-                "g,h",
-                "--pools",
-                "prefork",
-                "--concurrency",
-                "2",
-                "--workloads",
-                "sleep",
-                "--task-ms",
-                "20",
-                "--profile",
-                "quick",
-                "--repeats",
-                "1",
-                "--output-dir",
-                str(tmp_path / "sweeps"),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
+        swept = _bench(
+            "sweep",
+            "--listen",
+            where,
+            "--hosts",
+            "g,h",
+            "--pools",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--workloads",
+            "sleep",
+            "--task-ms",
+            "20",
+            "--profile",
+            "quick",
+            "--repeats",
+            "1",
+            "--output-dir",
+            str(tmp_path / "sweeps"),
             timeout=300,
-            env=_env(os.environ[TAG]),
         )
         assert swept.returncode == 0, (mode, swept.stdout, swept.stderr)
         runs = sorted((tmp_path / "sweeps").glob("*/runs/*/*.json"))

@@ -17,7 +17,7 @@ from bench.output import export, openloop_plot
 from bench.output.profile import profile_table
 from bench.sweep import rates, store
 from bench.sweep import run as sweep
-from bench.sweep.plan import PROFILES, describe, plan_sweep
+from bench.sweep.plan import describe, plan_sweep
 
 
 def execute(request):
@@ -38,7 +38,7 @@ def execute(request):
     if request.dry_run:
         what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
         print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
-        print(describe(plan, PROFILES[cfg.profile], left, cfg.hosts))
+        print(describe(plan, cfg, left, cfg.hosts))
         return 0
     with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
         if profile is not None:  # the report puts its prediction beside the measured optimum
@@ -46,7 +46,7 @@ def execute(request):
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
         if cfg.listen:
             print(listening_words(broker, cfg.listen), flush=True)
-        print(describe(plan, PROFILES[cfg.profile], left, cfg.hosts), flush=True)
+        print(describe(plan, cfg, left, cfg.hosts), flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:

@@ -314,7 +314,9 @@ def estimate_s(points, repeats, fleet=False):
 
 def describe(points, profile, repeats_left=None, hosts=None):
     """The planned matrix as text, for the user to see before it starts;
-    for a resumed sweep (`repeats_left`), the estimate covers only those.
+    `profile`: its min_repeats and max_repeats are the plan's (a
+    SweepConfig's, which --repeats sets, or a Profile's); for a resumed
+    sweep (`repeats_left`), the estimate covers only those.
     `hosts`: the --hosts names, to say which agents each host count uses."""
     lines = []
     counts = sorted({p.host_count for p in points if p.host_count is not None})
@@ -345,7 +347,7 @@ def describe(points, profile, repeats_left=None, hosts=None):
     lines.append(
         f"  {n} point{'s' if n != 1 else ''} x {profile.min_repeats}"
         + (f"-{profile.max_repeats}" if profile.max_repeats != profile.min_repeats else "")
-        + f" repeats in fresh workers; estimated {span}"
+        + f" repeat{'s' if profile.max_repeats != 1 else ''} in fresh workers; estimated {span}"
     )
     return "\n".join(lines)
 

@@ -43,6 +43,14 @@ STALL_S, TIMEOUT_S = 15.0, 120.0  # give up on a batch: no task finished for STA
 CORES = max(1, int(usable_cores()))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """One process, whatever pyproject's addopts say (-n 2 is for the test
+    suite): benchmarks run one at a time on a quiet machine, and
+    pytest-benchmark turns itself off under xdist."""
+    config.option.numprocesses = 0
+
+
 def pytest_configure(config):
     """pytest-benchmark says some things as warnings ("Can't compare. No
     benchmark files", the first time --benchmark-compare runs); the project's

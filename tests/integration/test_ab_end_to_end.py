@@ -17,7 +17,8 @@ SCRIPT = ROOT / ".ci" / "bench-ab"
 # One point, small and quick: solo runs one 20 ms sleep at a time.
 SMALL = ("--pools", "solo", "--workloads", "sleep", "--task-ms", "20", "--repeats", "3", "--seed", "7")
 
-pytestmark = pytest.mark.integration
+# exclusive: two revisions' timings compared: nothing else may run beside them
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 
 def _git(repo, *args):

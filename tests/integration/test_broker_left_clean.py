@@ -17,7 +17,8 @@ import redis
 
 from bench.harness import scratch
 
-pytestmark = pytest.mark.integration
+# The local Redis and RabbitMQ are checked as found: the tests that use them take turns.
+pytestmark = [pytest.mark.integration, pytest.mark.local_brokers]
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 13  # a database of the local Redis that nothing else here uses
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"

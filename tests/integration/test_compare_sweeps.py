@@ -35,6 +35,7 @@ def test_a_real_sweep_compared_with_itself_has_no_significant_difference(tmp_pat
     assert "sleep-10ms-solo-c1 (-20.0%)" in worse.stderr
 
 
+@pytest.mark.exclusive  # two measured sweeps compared: nothing may run beside them
 def test_a_real_costlier_setting_is_caught_as_slower(tmp_path, bench_cli):
     # The same point measured twice for real, the candidate storing every
     # result in Redis: under gevent that costs Celery far more than 5% a task.

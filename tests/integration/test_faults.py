@@ -40,7 +40,19 @@ def start(args, env=None):
 
 
 def finish(proc, timeout=120):
-    out, err = proc.communicate(timeout=timeout)
+    """(exit code, stdout, stderr); a harness still running `timeout` s later
+    fails the test with the processes it still had and what it printed (and
+    is killed, its workers with it: they die with their harness)."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            left = [" ".join(c.cmdline()) for c in psutil.Process(proc.pid).children(recursive=True)]
+        except psutil.Error:
+            left = []
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"the harness still ran {timeout} s later, with {left}; it printed:\n{out[-3000:]}\n{err[-3000:]}")
     return proc.returncode, out, err
 
 

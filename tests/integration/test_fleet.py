@@ -25,6 +25,10 @@ from bench.fleet import control
 from bench.fleet.signing import sign
 from tests.conftest import ROOT, TAG, tagged_processes
 
+# One fleet (namespaces, broker, agents) for the module: its tests run on
+# one xdist worker (tests/conftest.py: ONE_WORKER_MODULES).
+pytestmark = pytest.mark.integration
+
 SECRET = "fleet-test-secret-" + uuid.uuid4().hex
 OFFSET_S = 0.25  # injected into agent a's clock
 
@@ -159,20 +163,24 @@ class Fleet:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    net = Net()
-    net.make()
-    print(f"FLEET_MODE={net.mode}")
-    tag = "fleet-" + uuid.uuid4().hex  # the module's own: these processes outlive single tests
-    f = Fleet(net, tag, tmp_path_factory.mktemp("fleet"))
+def fleet(tmp_path_factory, machine_lock):
+    # Booting and stopping agents is work: done holding the machine, as a test would.
+    with machine_lock.held():
+        net = Net()
+        net.make()
+        print(f"FLEET_MODE={net.mode}")
+        tag = "fleet-" + uuid.uuid4().hex  # the module's own: these processes outlive single tests
+        f = Fleet(net, tag, tmp_path_factory.mktemp("fleet"))
     try:
-        f.start_broker()
-        f.start_agent("a", "a", "0", CELERY_BENCH_TEST_CLOCK_OFFSET_S=str(OFFSET_S))
-        f.start_agent("b", "b", "1")
+        with machine_lock.held():
+            f.start_broker()
+            f.start_agent("a", "a", "0", CELERY_BENCH_TEST_CLOCK_OFFSET_S=str(OFFSET_S))
+            f.start_agent("b", "b", "1")
         yield f
     finally:
-        f.stop()
-        net.remove()
+        with machine_lock.held():
+            f.stop()
+            net.remove()
 
 
 def _bench(*args, timeout):
@@ -250,6 +258,7 @@ def _check_one_clock(doc, mode, shifted, shift_s):
     return first
 
 
+@pytest.mark.exclusive  # start times across hosts compared
 def test_a_run_on_two_hosts_accounts_for_every_task_on_one_clock(fleet, tmp_path):
     """Agent a's clock is shifted by OFFSET_S; agent e, on the same simulated
     host, is not: both runs give the same picture on the harness's clock."""
@@ -491,6 +500,7 @@ def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
             run.wait(timeout=10)
 
 
+@pytest.mark.exclusive  # 1 and 2 hosts' throughput compared
 def test_a_sweep_over_one_and_two_hosts_draws_throughput_against_hosts(fleet, tmp_path):
     """--host-counts 1,2: each point on the first k agents, every task
     accounted for, each host's CPU and memory sampled there, and the
@@ -556,6 +566,7 @@ def test_a_sweep_over_one_and_two_hosts_draws_throughput_against_hosts(fleet, tm
     assert two > 1.25 * one, (mode, one, two)
 
 
+@pytest.mark.exclusive  # latency against the schedule
 def test_an_open_loop_run_on_two_hosts_measures_from_the_schedule_on_one_clock(fleet, tmp_path):
     """run --hosts --rate: the producer here, the workers on the agents; the
     scheduled time each record carries home is the harness's clock, and the

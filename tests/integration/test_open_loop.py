@@ -14,6 +14,8 @@ import pytest
 from bench.measure import openloop, runner
 from bench.measure.config import build_run_config
 
+# Latency against the schedule is measured on a machine nothing else uses
+# (exclusive); the sweep's test checks its files, not the figures in them.
 pytestmark = pytest.mark.integration
 
 
@@ -66,6 +68,7 @@ class Pause:
         self.paused_s = time.monotonic() - stopped
 
 
+@pytest.mark.exclusive
 def test_under_capacity_the_sojourn_is_the_service_time_and_nothing_is_left(tmp_path):
     # gevent -c 64 with 50 ms sleeps at 40/s: far under its drain rate here.
     doc, _ = run_open(tmp_path, pool="gevent", concurrency=64, workload="sleep", rate=40, duration=2)
@@ -90,6 +93,7 @@ def test_under_capacity_the_sojourn_is_the_service_time_and_nothing_is_left(tmp_
     assert doc["summary"]["sojourn_p99_s"] == ol["sojourn_p99_s"]  # the summary's latency is the window's
 
 
+@pytest.mark.exclusive
 def test_over_capacity_the_tail_grows_with_the_duration_and_the_backlog_is_reported(tmp_path):
     # gevent -c 4 with 50 ms sleeps completes at most 80/s; offer 200/s.
     short, _ = run_open(tmp_path, pool="gevent", concurrency=4, workload="sleep", rate=200, duration=1)
@@ -104,6 +108,7 @@ def test_over_capacity_the_tail_grows_with_the_duration_and_the_backlog_is_repor
     assert long["open_loop"]["backlog_at_end"] > short["open_loop"]["backlog_at_end"]
 
 
+@pytest.mark.exclusive
 def test_a_paused_worker_shows_in_full_in_the_p99_and_max(tmp_path):
     pause = Pause(our_worker_pid)
     doc, _ = run_open(
@@ -126,6 +131,7 @@ def test_a_paused_worker_shows_in_full_in_the_p99_and_max(tmp_path):
     assert ol["sojourn_p99_s"] >= 0.5 * pause.paused_s
 
 
+@pytest.mark.exclusive
 def test_a_paused_broker_shows_in_full_and_marks_the_run_producer_limited(tmp_path):
     made = {}
 
@@ -159,6 +165,7 @@ def our_producer_pid():
     return None
 
 
+@pytest.mark.exclusive
 def test_a_stalled_producer_never_hides_latency(tmp_path):
     # The load generator itself stalls for a second (as a GC pause would):
     # the tasks due meanwhile go out late and run at once on an idle worker.
@@ -178,6 +185,7 @@ def test_a_stalled_producer_never_hides_latency(tmp_path):
     assert doc["status"]["state"] == "producer-limited"
 
 
+@pytest.mark.exclusive
 def test_capacity_finds_a_rate_under_the_drain_throughput_that_meets_the_objective(tmp_path, bench_cli):
     proc = bench_cli(
         "capacity", "--pool", "gevent", "-c", 8, "-w", "sleep", "--task-ms", 20, "--slo", "p99=100ms",

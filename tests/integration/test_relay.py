@@ -4,11 +4,13 @@ measured window ever shares the machine with any worker but its own."""
 import time
 
 import psutil
+import pytest
 
 from bench.measure import crew, load
 from bench.sweep import run as sweep_run
 from bench.sweep.plan import build_sweep_config, make_plan
 
+pytestmark = pytest.mark.integration
 WORKER_ENTRY = "bench.harness.worker_entry"
 
 

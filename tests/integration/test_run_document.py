@@ -82,6 +82,7 @@ def _reachable(port):
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.local_brokers  # test_broker_left_clean checks them as found
 @pytest.mark.parametrize(
     ("url", "kind", "port"),
     [("redis://127.0.0.1:6379/15", "redis", 6379), ("amqp://guest:guest@127.0.0.1:5672//", "amqp", 5672)],

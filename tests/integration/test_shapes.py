@@ -66,6 +66,7 @@ def test_a_sweep_over_workers_and_a_setting_measures_every_combination(tmp_path,
     assert "by total concurrency" in proc.stdout
 
 
+@pytest.mark.local_brokers  # test_broker_left_clean checks them as found
 def test_the_broker_axis_runs_each_point_on_its_broker(tmp_path, bench_cli):
     proc = bench_cli(
         "sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", "10",

@@ -91,6 +91,7 @@ def test_a_user_task_runs_under_every_pool_with_every_task_accounted(pool, app_d
     assert doc["summary"]["ceiling_estimated"]
 
 
+@pytest.mark.exclusive  # the task's CPU time per call, within 20%
 def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_five(app_dir):
     out = app_dir / "profile.json"
     proc = bench(app_dir, "profile", "--app", "myapp", "--task", "myapp.work", "--args", "[5, 20]", "--json", out)

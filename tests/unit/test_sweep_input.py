@@ -48,3 +48,21 @@ def test_fewer_repeats_than_the_profile_asks_are_exactly_that_many():
     assert (one.min_repeats, one.max_repeats) == (1, 1)
     more = build_sweep_config(profile="standard", repeats=4)
     assert (more.min_repeats, more.max_repeats) == (4, 6)  # at least 4, more while the CI is wide
+
+
+def test_the_plan_shown_before_a_sweep_counts_the_repeats_asked_for(capsys):
+    # --dry-run prints what a sweep prints before it starts
+    assert (
+        main(["sweep", "--profile", "quick", "--pools", "solo", "--workloads", "sleep", "--repeats", "1", "--dry-run"])
+        == 0
+    )
+    one = capsys.readouterr().out
+    assert "points x 1 repeat in fresh workers" in one  # the sleep point and its noop probe
+    assert main(["sweep", "--profile", "quick", "--pools", "solo", "--workloads", "sleep", "--dry-run"]) == 0
+    three = capsys.readouterr().out
+    assert "points x 3 repeats in fresh workers" in three
+    assert _estimate_s(three) > 2 * _estimate_s(one)
+
+
+def _estimate_s(text):
+    return float(text.rsplit("estimated ", 1)[1].split("s", 1)[0])

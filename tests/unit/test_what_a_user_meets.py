@@ -44,8 +44,9 @@ def reference():
 
 
 @pytest.fixture(scope="module")
-def drawn(reference):
-    return plot.draw(*reference)
+def drawn(reference, machine_lock):
+    with machine_lock.held():  # seconds of drawing, outside any test's hold
+        return plot.draw(*reference)
 
 
 def with_noop(summary, pool="gevent", rate=1000.0):

@@ -1,0 +1,89 @@
+"""The suite's MachineLock (tests/conftest.py): two tests share the machine,
+an `exclusive` test has it alone, a waiting exclusive test is not starved
+by shared ones arriving after it, and tests of the local brokers take
+turns. Threads stand in for the xdist workers: each hold opens its own file
+description, as a process would. And the fleet's tests go to one worker."""
+
+import threading
+
+from tests.conftest import MachineLock, OneWorkerModules
+
+WAIT_S = 10.0  # for what must happen; what must not happen gets SETTLE_S
+SETTLE_S = 0.3
+
+
+def _hold(lock, exclusive, entered, leave, local_brokers=False):
+    def run():
+        with lock.held(exclusive, local_brokers):
+            entered.set()
+            leave.wait(WAIT_S)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_two_shared_holds_run_side_by_side(tmp_path):
+    lock = MachineLock(tmp_path)
+    first, second, leave = threading.Event(), threading.Event(), threading.Event()
+    threads = [_hold(lock, False, first, leave), _hold(lock, False, second, leave)]
+    try:
+        assert first.wait(WAIT_S)
+        assert second.wait(WAIT_S)
+    finally:
+        leave.set()
+        for thread in threads:
+            thread.join(WAIT_S)
+
+
+def test_an_exclusive_hold_waits_for_the_shared_one_and_then_keeps_new_ones_out(tmp_path):
+    lock = MachineLock(tmp_path)
+    reader_in, reader_leave = threading.Event(), threading.Event()
+    writer_in, writer_leave = threading.Event(), threading.Event()
+    late_in, late_leave = threading.Event(), threading.Event()
+    threads = [_hold(lock, False, reader_in, reader_leave)]
+    try:
+        assert reader_in.wait(WAIT_S)
+        threads.append(_hold(lock, True, writer_in, writer_leave))
+        assert not writer_in.wait(SETTLE_S)  # a test is still running beside it
+        threads.append(_hold(lock, False, late_in, late_leave))
+        assert not late_in.wait(SETTLE_S)  # the waiting writer holds the gate
+
+        reader_leave.set()
+        assert writer_in.wait(WAIT_S)
+        assert not late_in.wait(SETTLE_S)  # nothing runs beside an exclusive test
+        writer_leave.set()
+        assert late_in.wait(WAIT_S)
+    finally:
+        for leave in (reader_leave, writer_leave, late_leave):
+            leave.set()
+        for thread in threads:
+            thread.join(WAIT_S)
+
+
+def test_tests_of_the_local_brokers_take_turns_while_sharing_the_machine(tmp_path):
+    lock = MachineLock(tmp_path)
+    first, second, other = threading.Event(), threading.Event(), threading.Event()
+    leave_first, leave = threading.Event(), threading.Event()
+    threads = [_hold(lock, False, first, leave_first, local_brokers=True)]
+    try:
+        assert first.wait(WAIT_S)
+        threads.append(_hold(lock, False, second, leave, local_brokers=True))
+        threads.append(_hold(lock, False, other, leave))
+        assert other.wait(WAIT_S)  # the machine is shared meanwhile
+        assert not second.wait(SETTLE_S)
+        leave_first.set()
+        assert second.wait(WAIT_S)
+    finally:
+        leave_first.set()
+        leave.set()
+        for thread in threads:
+            thread.join(WAIT_S)
+
+
+def test_the_fleets_tests_are_one_scope_and_every_other_test_its_own():
+    scope = OneWorkerModules._split_scope
+    fleet = "tests/integration/test_fleet.py"
+    assert scope(None, f"{fleet}::test_a") == scope(None, f"{fleet}::test_b[x]") == fleet
+    assert scope(None, "tests/integration/test_sweep.py::test_a") == "tests/integration/test_sweep.py::test_a"
+    assert scope(None, "tests/unit/test_plan.py::test_b[2]") == "tests/unit/test_plan.py::test_b[2]"

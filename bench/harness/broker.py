@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from kombu import Connection
 
 from bench.errors import RunFailed, UsageError
+from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us
 from bench.harness.urls import SCHEMES, check_url, redact, url_host
 
@@ -202,14 +203,15 @@ def check_listen(address):
 
 
 def _start_server(binary, port, password, log, listen=None):
-    proc = subprocess.Popen(
-        [binary, "-"],  # "-": read the configuration from stdin
-        stdin=subprocess.PIPE,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C in the terminal is ours to handle
-        preexec_fn=tied_to_us(),
-    )
+    with signals.forking():
+        proc = subprocess.Popen(
+            [binary, "-"],  # "-": read the configuration from stdin
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal is ours to handle
+            preexec_fn=tied_to_us(),
+        )
     also = f" {listen}" if listen and listen != "127.0.0.1" else ""  # 127.0.0.1 is bound anyway
     config = (
         f"bind 127.0.0.1{also}\nport {port}\nrequirepass {password}\nprotected-mode yes\n"

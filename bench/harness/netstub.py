@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from bench.errors import RunFailed
+from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us
 
 
@@ -39,14 +40,15 @@ async def _serve():
 @contextlib.contextmanager
 def running():
     """Start the stub server; yield its "127.0.0.1:PORT"; stop it on exit."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.harness.netstub"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=tied_to_us(),
-    )
+    with signals.forking():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.harness.netstub"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=tied_to_us(),
+        )
     try:
         port = proc.stdout.readline().strip()
         if not port.isdigit():

@@ -23,6 +23,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER_S = 3.0
 # The installed Shutdown: signal handlers are process-wide, and so is this.
 _active = None
+# >0 while the main thread forks a child (see forking()).
+_forking = 0
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Shutdown:
         sig = signal.Signals(signum)
         if self.first is None:
             self.first, self.first_at = sig, time.monotonic()
+            if _forking:
+                return  # raised by the next raise_if_stopping: see forking()
             raise Interrupted(f"interrupted by {sig.name}")
         self.later.append(sig)
         if time.monotonic() - self.first_at >= FORCE_AFTER_S:
@@ -78,6 +82,23 @@ def install():
         shutdown.previous[sig] = signal.signal(sig, shutdown.handle)
     _active = shutdown
     return shutdown
+
+
+@contextlib.contextmanager
+def forking():
+    """Around starting a child process: a stop signal that lands meanwhile
+    is only recorded, and the next raise_if_stopping raises it (after the
+    child is started and its owner holds it, to stop it). Raised inside the
+    fork, it would escape from logging's at-fork hook, which then never
+    releases logging's lock: the main thread goes on (the lock is
+    reentrant), but the next other thread that logs (a sweep's relay,
+    stopping the last run's workers) waits for it forever."""
+    global _forking
+    _forking += 1
+    try:
+        yield
+    finally:
+        _forking -= 1
 
 
 def raise_if_stopping():

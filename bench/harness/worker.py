@@ -135,7 +135,7 @@ def start(spec, broker, record_dir, log_path):
         backend = broker.result_backend(spec.result_backend)
         env.update(CELERY_BROKER_URL=broker.url, CELERY_RESULT_BACKEND=backend)
         env["BENCH_CONF_OVERRIDES"] = json.dumps(broker_overrides(broker.url, backend))
-    with Path(log_path).open("wb") as log:
+    with Path(log_path).open("wb") as log, signals.forking():
         popen = subprocess.Popen(
             spec.argv(),
             env=env,

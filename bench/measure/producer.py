@@ -29,6 +29,7 @@ from kombu.utils.json import dumps as json_dumps
 from kombu.utils.uuid import uuid
 
 from bench.errors import Interrupted, RunFailed
+from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us
 from bench.measure.load import client_app
 from bench.measure.schedule import Schedule
@@ -72,7 +73,7 @@ def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path, id
             }
         )
     )
-    with (workdir / "producer.log").open("wb") as log:
+    with (workdir / "producer.log").open("wb") as log, signals.forking():
         popen = subprocess.Popen(
             [sys.executable, "-m", "bench.measure.producer", str(spec_path), str(out_path)],
             stdin=subprocess.DEVNULL,

@@ -1,6 +1,9 @@
 """The shutdown on SIGINT, SIGTERM and SIGHUP, on the handler itself."""
 
+import os
 import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +51,44 @@ def test_restore_puts_the_callers_handlers_back():
     installed.restore()
     assert signal.getsignal(signal.SIGTERM) == before
     signals.raise_if_stopping()  # no Shutdown installed: never raises
+
+
+def test_a_signal_during_a_fork_is_only_recorded_and_raised_at_the_next_checkpoint(shutdown):
+    # Raised inside the fork, it escapes from logging's at-fork hook, which
+    # then keeps logging's lock: the next other thread that logs hangs.
+    with signals.forking():
+        shutdown.handle(signal.SIGTERM, None)  # no exception here
+    assert shutdown.exit_code == 143
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        signals.raise_if_stopping()
+
+
+def test_a_real_signal_in_the_at_fork_hooks_escapes_nowhere_and_is_raised_after(shutdown):
+    # Outside forking(), the Interrupted would escape from the hook: Python
+    # prints "Exception ignored", and pytest fails the test on it.
+    armed = [True]
+
+    def signal_ourselves():  # in the parent, right after the fork, as logging's own hook
+        if armed[0]:
+            armed[0] = False
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    os.register_at_fork(after_in_parent=signal_ourselves)  # cannot be undone: disarmed after one use
+    with signals.forking():
+        # a preexec_fn, as every child of the harness has: only then do the hooks run
+        subprocess.run(["true"], check=True, timeout=30, preexec_fn=lambda: None)
+    assert not armed[0]
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        signals.raise_if_stopping()
+
+
+def test_every_child_the_harness_starts_is_started_inside_forking():
+    root = Path(signals.__file__).resolve().parents[1]
+    for path in root.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "subprocess.Popen(" in line:
+                before = "\n".join(lines[max(0, i - 2) : i + 1])
+                assert "signals.forking()" in before, (
+                    f"{path.relative_to(root.parent)}:{i + 1} starts a child outside forking()"
+                )

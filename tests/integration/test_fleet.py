@@ -25,6 +25,10 @@ from bench.fleet import control
 from bench.fleet.signing import sign
 from tests.conftest import ROOT, TAG, tagged_processes
 
+# The sweeps on agents here: one point, one repeat (what they check is where it ran).
+ONE_POINT_SWEEP = ("--pools", "prefork", "--concurrency", "2", "--workloads", "sleep", "--task-ms", "20",
+                   "--profile", "quick", "--repeats", "1")  # fmt: skip
+
 # One fleet (namespaces, broker, agents) for the module: its tests run on
 # one xdist worker (tests/conftest.py: ONE_WORKER_MODULES).
 pytestmark = pytest.mark.integration
@@ -417,18 +421,7 @@ def test_a_sweep_on_two_hosts_stores_the_hosts_in_every_run(fleet, tmp_path):
         fleet.url,
         "--hosts",
         "a,b",
-        "--pools",
-        "prefork",
-        "--concurrency",
-        "2",
-        "--workloads",
-        "sleep",
-        "--task-ms",
-        "20",
-        "--profile",
-        "quick",
-        "--repeats",
-        "1",
+        *ONE_POINT_SWEEP,
         "--output-dir",
         tmp_path,
         timeout=400,
@@ -740,18 +733,7 @@ def test_agents_started_with_harness_find_a_runs_own_broker(fleet, tmp_path):
             where,
             "--hosts",
             "g,h",
-            "--pools",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--workloads",
-            "sleep",
-            "--task-ms",
-            "20",
-            "--profile",
-            "quick",
-            "--repeats",
-            "1",
+            *ONE_POINT_SWEEP,
             "--output-dir",
             str(tmp_path / "sweeps"),
             timeout=300,

@@ -102,16 +102,21 @@ def test_the_plan_has_each_point_once_per_host_count_with_tasks_scaled():
     assert "the first 2 (by name)" in describe(points, QUICK, hosts=("all",))
 
 
-def test_a_point_keeps_its_host_count_through_the_manifest_and_the_run_config():
-    cfg = build_sweep_config(
+def _two_host_config(host_counts):
+    """A quick sweep of one prefork point on agents a and b."""
+    return build_sweep_config(
         pools=["prefork"],
         workloads=["cpu"],
         concurrency=[2],
         broker="redis://127.0.0.1:1/0",
         hosts=["a", "b"],
-        host_counts=[2, 1],
+        host_counts=host_counts,
         profile="quick",
     )
+
+
+def test_a_point_keeps_its_host_count_through_the_manifest_and_the_run_config():
+    cfg = _two_host_config(host_counts=[2, 1])
     assert cfg.host_counts == (1, 2)
     assert cfg.to_json()["host_counts"] == [1, 2]
     point = build_plan(["prefork"], ["cpu"], QUICK, 2.0, [0, 1], concurrency=[2], host_counts=(2,))[0]
@@ -279,15 +284,7 @@ def test_the_html_page_embeds_the_hosts_figure(tmp_path):
 
 
 def test_a_resumed_sweep_keeps_its_host_counts(tmp_path):
-    cfg = build_sweep_config(
-        pools=["prefork"],
-        workloads=["cpu"],
-        concurrency=[2],
-        broker="redis://127.0.0.1:1/0",
-        hosts=["a", "b"],
-        host_counts=[1, 2],
-        profile="quick",
-    )
+    cfg = _two_host_config(host_counts=[1, 2])
     plan = plan_sweep(cfg)
     sweep = store.SweepDir.create(tmp_path, cfg, plan)
     _target, resumed, resumed_plan = store.resume(sweep.path, measuring=False)

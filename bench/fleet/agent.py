@@ -121,7 +121,9 @@ class Agent:
             record_dir = workdir / "records"
             record_dir.mkdir()
             workers = [
-                stack.enter_context(worker.running(s, self.broker, record_dir, workdir / f"worker-{i}.log"))
+                stack.enter_context(
+                    worker.running(s, self.broker, record_dir, workdir / f"worker-{i}.log", workdir / "tmp")
+                )
                 for i, s in enumerate(specs)
             ]
         except BaseException:

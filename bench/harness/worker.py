@@ -117,12 +117,17 @@ def last_error_line(log_path):
     return lines[-1] if lines else "the worker printed nothing"
 
 
-def start(spec, broker, record_dir, log_path):
+def start(spec, broker, record_dir, log_path, tmp_dir):
     """Start `celery worker` for `spec` and return at once, before it is
     ready (see wait_ready). Call from the main thread: the worker is tied to
-    the thread that starts it (harness/process.py)."""
+    the thread that starts it (harness/process.py). `tmp_dir`, in the
+    harness's scratch directory, is the worker's TMPDIR: a prefork worker
+    killed after its stop grace cannot remove billiard's `pymp-` directory,
+    and there it goes with the scratch directory."""
+    Path(tmp_dir).mkdir(exist_ok=True)
     env = dict(os.environ)
     env.update(
+        TMPDIR=str(tmp_dir),
         BENCH_RECORD_DIR=str(record_dir),
         BENCH_RECORD_MEMORY="1" if spec.record_memory else "0",
         PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
@@ -163,10 +168,10 @@ def stop(worker):
 
 
 @contextlib.contextmanager
-def running(spec, broker, record_dir, log_path, ready_timeout_s=READY_TIMEOUT_S):
+def running(spec, broker, record_dir, log_path, tmp_dir, ready_timeout_s=READY_TIMEOUT_S):
     """Start `celery worker` for `spec`, wait until it is ready, yield it;
     stop it and every process under it on the way out."""
-    worker = start(spec, broker, record_dir, log_path)
+    worker = start(spec, broker, record_dir, log_path, tmp_dir)
     try:
         wait_ready(worker, record_dir, broker, ready_timeout_s)
         yield worker

@@ -34,7 +34,9 @@ class Crew:
                 workdir = scratch.make("run")
                 self._dirs.append(workdir)
                 (workdir / "records").mkdir()
-                self.workers.append(worker.start(spec, broker, workdir / "records", workdir / "worker.log"))
+                self.workers.append(
+                    worker.start(spec, broker, workdir / "records", workdir / "worker.log", workdir / "tmp")
+                )
         except BaseException:
             self.stop()
             raise

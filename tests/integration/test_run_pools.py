@@ -89,3 +89,17 @@ def test_every_workload_completes(workload, tmp_path, bench_cli):
     if workload in ("noop", "add", "mul", "xsum"):
         assert doc["summary"]["ceiling_per_s"] is None
         assert doc["summary"]["efficiency"] is None
+
+
+def test_a_prefork_run_leaves_nothing_in_the_temporary_directory(tmp_path, bench_cli):
+    # The worker is killed after a short stop grace, before billiard removes
+    # its `pymp-` directory: the worker's TMPDIR is the run's scratch
+    # directory, which the harness removes.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "r.json"
+    proc = bench_cli("run", "--pool", "prefork", "-c", 2, "-w", "noop", "--tasks", 100, "--json", out,
+                     env={"TMPDIR": str(tmp)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert load_result(out)["status"]["state"] == "ok"
+    assert sorted(p.name for p in tmp.iterdir()) == []

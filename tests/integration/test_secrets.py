@@ -95,7 +95,7 @@ def test_workers_refuse_pickled_messages(tmp_path):
         app.conf.accept_content = ["json", "pickle"]
         spec = WorkerSpec("solo", 1, "celery-bench.pickle-test", "bench-pickle@test", 4, "warning", "none")
         (tmp_path / "records").mkdir()
-        with running(spec, own, tmp_path / "records", tmp_path / "worker.log") as worker:
+        with running(spec, own, tmp_path / "records", tmp_path / "worker.log", tmp_path / "tmp") as worker:
             app.send_task("proj.tasks.noop", queue=spec.queue, task_id="pickled", serializer="pickle")
             app.send_task("proj.tasks.noop", queue=spec.queue, task_id="plain-json")
             reader = RecordReader(tmp_path / "records")

@@ -27,7 +27,10 @@ def test_acks_late_and_max_tasks_per_child_reach_the_worker(tmp_path):
         acks_late=True,
         max_tasks_per_child=3,
     )
-    with broker_mod.embedded() as broker, worker.running(spec, broker, tmp_path, tmp_path / "worker.log"):
+    with (
+        broker_mod.embedded() as broker,
+        worker.running(spec, broker, tmp_path, tmp_path / "worker.log", tmp_path / "tmp"),
+    ):
         app = load.client_app(broker)
         try:
             inspect = app.control.inspect(destination=[nodename], timeout=10)

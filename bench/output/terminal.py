@@ -162,7 +162,17 @@ def sweep_table_rows(summary, analysis):
     return table
 
 
-TABLE_KEY = "median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)\n" + FLAT_RULE
+def table_key(table):
+    """The key under the throughput table: what its figures are, and only
+    the marks it shows (a key for marks the reader cannot find is noise)."""
+    cells = [cell for row in table[1:] for cell in row[2:-1]]
+    key = ["median tasks/s over repeats"]
+    if any(cell.endswith("*") for cell in cells):
+        key.append("* best -c of the row")
+    if any("~" in cell for cell in cells):
+        key.append("~ unstable (CV > 10%)")
+    flat = any(row[-1] == "flat" for row in table[1:])
+    return "; ".join(key) + (f"\n{FLAT_RULE}" if flat else "")
 
 
 def sweep_table(summary, analysis):
@@ -170,7 +180,7 @@ def sweep_table(summary, analysis):
     workers, the same medians by total concurrency)."""
     table = sweep_table_rows(summary, analysis)
     out = aligned(table, right=set(range(2, len(table[0]) - 1)))
-    out.append(TABLE_KEY)
+    out.append(table_key(table))
     shapes = shapes_table(summary)  # with several workers: the same medians by total concurrency
     return "\n".join(out) + (f"\n\n{shapes}" if shapes else "")
 

@@ -15,7 +15,7 @@ from bench.analysis.summary import analyze
 from bench.analysis.verdict import best_of
 from bench.cli import main
 from bench.output import markdown as report_markdown
-from bench.output import plot
+from bench.output import plot, terminal
 from bench.output.export import load_summary
 from bench.results.schema import ThroughputEstimate
 from bench.sweep.plan import PROFILES, build_plan
@@ -101,6 +101,17 @@ def test_the_report_command_ends_with_the_verdict_table_and_the_warnings(referen
     throughput = out[: out.index("Verdict on")]
     gevent_cpu = next(line for line in throughput.splitlines() if re.match(r"cpu 20 ms\s+gevent", line))
     assert "*" not in gevent_cpu  # a flat row stars nothing
+    assert "\nflat: every -c's median is within 5%" in throughput  # and the key says why
+
+
+def test_the_key_under_the_throughput_table_explains_only_the_marks_it_shows():
+    header = ["workload", "pool", "c=1", "c=2", "best"]
+    steep = [header, ["sleep 10 ms", "prefork", "95.6", "191*", "-c 2 (largest tried)"]]
+    assert terminal.table_key(steep) == "median tasks/s over repeats; * best -c of the row"
+    mixed = [*steep, ["cpu 20 ms", "gevent", "45.2~", "45.4", "flat"]]
+    first, second = terminal.table_key(mixed).splitlines()
+    assert first == "median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)"
+    assert second.startswith("flat: every -c's median is within 5% of the highest")
 
 
 def test_a_usl_peak_outside_the_measured_range_is_said_as_an_extrapolation(reference):

@@ -345,7 +345,12 @@ def _add_output_dir(group, what):
 
 
 def _add_sweep_dir(parser):
-    parser.add_argument("sweep_dir", metavar="SWEEP_DIR", type=Path)
+    parser.add_argument(
+        "sweep_dir",
+        metavar="SWEEP_DIR",
+        type=Path,
+        help="a sweep's directory (results/sweep-...), or a folder of sweeps: its latest",
+    )
 
 
 # --- One builder per subcommand ---------------------------------------------

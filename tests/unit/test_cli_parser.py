@@ -34,6 +34,13 @@ def test_every_help_shows_the_default():
                 assert "default" in action.help or action.dest in ("force", "cpus"), (command, option)
 
 
+def test_every_argument_of_every_command_says_what_it_is():
+    sub = next(a for a in create_parser()._actions if a.dest == "command")
+    for command, parser in sub.choices.items():
+        for action in parser._actions:
+            assert action.help, (command, action.dest)
+
+
 @pytest.mark.usefixtures("nothing_is_started")
 def test_a_run_with_no_options_is_the_run_configs_defaults():
     parsed = create_parser().parse_args(["run"])

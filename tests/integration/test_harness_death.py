@@ -21,6 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 GONE_WITHIN_S = 5.0
 
 
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    """The harnesses of each test make their scratch directories in a temp
+    directory of the test's own: a harness of another test running beside
+    it removes the directories of dead harnesses, which this module's
+    killed harnesses leave on purpose."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(root))
+    monkeypatch.setattr(tempfile, "tempdir", str(root))  # this process's gettempdir()
+
+
 def start(*args):
     return subprocess.Popen(
         [sys.executable, "-m", "bench", *map(str, args)],

@@ -6,6 +6,7 @@ with the verdicts. matplotlib with the Agg backend: no display needed.
 writes them, deterministically: the same sweep gives the same bytes."""
 
 import math
+import textwrap
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -69,6 +70,8 @@ CEILING_STYLE = {"linewidth": 7.0, "alpha": 0.22, "linestyle": "-", "solid_capst
 OVERHEAD_STYLE = {"linewidth": 1.2, "linestyle": (0, (1, 1)), "marker": "|", "markersize": 9, "markevery": 12}
 FIT_STYLE = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
 LOG_SPAN = 10.0  # throughput spanning more than this factor gets a log y-axis
+NOTE_CHARS = 100  # a note's line in a panel's corner, at 7 pt
+NOTE_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 COINCIDE = 0.02  # two curves within 2% at every shared -c are said to coincide
 FORMATS = ("png", "svg")
 DPI = 110
@@ -156,17 +159,30 @@ def _pool_label(pool, curve, analysis, key):
 
 
 def _coinciding(curves):
-    """Pairs of pools whose medians agree within COINCIDE at every shared -c."""
+    """Groups of pools whose medians agree within COINCIDE at every shared
+    -c, each pool with every other of its group (a pool joins the first
+    group it agrees with throughout)."""
     pools = [p for p, c in curves.items() if len(c.c) > 1]
-    out = []
-    for i, a in enumerate(pools):
-        for b in pools[i + 1 :]:
-            ma = dict(zip(curves[a].c, curves[a].medians(), strict=True))
-            mb = dict(zip(curves[b].c, curves[b].medians(), strict=True))
-            shared = [c for c in ma if c in mb and ma[c] and mb[c]]
-            if len(shared) > 1 and all(abs(ma[c] / mb[c] - 1) <= COINCIDE for c in shared):
-                out.append((a, b))
-    return out
+    groups = []
+    for pool in pools:
+        group = next((g for g in groups if all(_agree(curves[pool], curves[other]) for other in g)), None)
+        if group is None:
+            groups.append([pool])
+        else:
+            group.append(pool)
+    return [g for g in groups if len(g) > 1]
+
+
+def _agree(a, b):
+    ma = dict(zip(a.c, a.medians(), strict=True))
+    mb = dict(zip(b.c, b.medians(), strict=True))
+    shared = [c for c in ma if c in mb and ma[c] and mb[c]]
+    return len(shared) > 1 and all(abs(ma[c] / mb[c] - 1) <= COINCIDE for c in shared)
+
+
+def _and(names):
+    """ "a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, prediction=None):
@@ -228,10 +244,12 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, pre
         low, high = ax.get_xlim()
         ax.set_xlim(low, max([high, *(c * 1.4 for c in shown)]))
     ax.grid(True, axis="y", alpha=0.3)
-    for a, b in _coinciding(curves):
-        notes.append(f"{a} and {b} coincide (within {COINCIDE:.0%} at every -c)")
+    for group in _coinciding(curves):
+        notes.append(f"{_and(group)} coincide (within {COINCIDE:.0%} at every -c)")
     if notes:
-        ax.text(0.01, 0.98, "\n".join(notes), transform=ax.transAxes, fontsize=7, va="top", color="0.3")
+        # Wrapped: an overview panel is narrower than a long list of rates.
+        text = "\n".join(textwrap.fill(note, NOTE_CHARS, subsequent_indent="  ") for note in notes)
+        ax.text(0.01, 0.98, text, transform=ax.transAxes, fontsize=7, va="top", color="0.3", bbox=NOTE_BOX)
     if legend:
         handles, labels = ax.get_legend_handles_labels()
         grey = {"color": "0.45"}
@@ -255,7 +273,7 @@ def _overhead_lines(ax, curves, analysis, top, log):
     if analysis is None or not analysis.overheads:
         return []
     low, high = min(c for cu in curves.values() for c in cu.c), max(c for cu in curves.values() for c in cu.c)
-    off_scale, seen = [], set()
+    off_scale, seen, drawn = [], set(), []
     for curve in curves.values():
         pool = curve.pool  # one line per pool, however many variants it has
         rate = analysis.overheads.get((pool, curve.points[0].pinned))
@@ -269,20 +287,41 @@ def _overhead_lines(ax, curves, analysis, top, log):
         grid = _grid([low, high])
         line = ax.plot(grid, [per_s] * len(grid), color=STYLE[pool]["color"], zorder=1.5, **OVERHEAD_STYLE)[0]
         line.set_gid(f"overhead:{pool}")
+        drawn.append((per_s, pool))
+    for near in _near_rates(drawn):
+        per_s, pool = near[0]
+        one = len(near) == 1
         ax.annotate(
-            f"no-op rate, {pool}: {per_s:,.0f}/s",
+            f"no-op rate, {pool}: {per_s:,.0f}/s"
+            if one
+            else "no-op rate: " + ", ".join(f"{p} {r:,.0f}/s" for r, p in drawn if (r, p) in near),  # legend order
             (high, per_s),
             xytext=(-2, 4),
             textcoords="offset points",
             ha="right",
             va="bottom",
             fontsize=7,
-            color=STYLE[pool]["color"],
-            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+            color=STYLE[pool]["color"] if one else "0.3",
+            bbox=NOTE_BOX,
         )
     if off_scale:
         return [f"no-op rate far above this range, not drawn: {', '.join(off_scale)}"]
     return []
+
+
+NEAR_RATES = 1.15  # no-op rates closer than this ratio share one label: theirs would overlap
+
+
+def _near_rates(rates):
+    """(rate, pool) pairs in groups of rates within NEAR_RATES of the next,
+    each group's highest first (its label sits on the highest line)."""
+    groups = []
+    for rate, pool in sorted(rates, reverse=True):
+        if groups and groups[-1][-1][0] <= rate * NEAR_RATES:
+            groups[-1].append((rate, pool))
+        else:
+            groups.append([(rate, pool)])
+    return groups
 
 
 def _simple_axes(ax, curves, cores, series, ylabel, scale=1.0, styles=None, percent=False):

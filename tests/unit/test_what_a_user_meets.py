@@ -188,6 +188,45 @@ def test_the_noop_rate_is_drawn_as_a_second_ceiling_and_efficiency_uses_the_lowe
     assert gevent.get_ydata()[-1] == pytest.approx(100 * c256.median_per_s / 700.0)
 
 
+def as_pool(summary, source, pool):
+    """The summary with `pool`'s sweep points replaced by `source`'s, as if
+    measured again under `pool` with the same results."""
+    kept = [p for p in summary.points if p.pool != pool]
+    copies = [
+        dataclasses.replace(p, pool=pool, key=p.key.replace(source, pool))
+        for p in summary.points
+        if p.pool == source and p.workload != "noop"
+    ]
+    return dataclasses.replace(summary, points=(*kept, *copies))
+
+
+def coincide_notes(summary):
+    fig = plot.draw(summary, analyze(summary))["throughput-cpu-20ms"]
+    return [line for t in fig.axes[0].texts for line in t.get_text().splitlines() if "coincide" in line]
+
+
+def test_pools_that_coincide_are_named_in_one_note(reference):
+    summary, _ = reference
+    assert coincide_notes(as_pool(summary, "gevent", "eventlet")) == [
+        "gevent and eventlet coincide (within 2% at every -c)"
+    ]
+    three = as_pool(as_pool(summary, "gevent", "eventlet"), "gevent", "threads")
+    # one note for the three, not one per pair
+    assert coincide_notes(three) == ["gevent, eventlet and threads coincide (within 2% at every -c)"]
+
+
+def test_noop_rates_close_together_share_one_label_and_far_ones_keep_their_own(reference):
+    summary, _ = reference
+    summary = with_noop(with_noop(with_noop(summary, "gevent", 700.0), "eventlet", 720.0), "prefork", 2000.0)
+    analysis = analyze(summary)
+    ax = plot.draw(summary, analysis)["throughput-sleep-50ms"].axes[0]
+    assert {line.get_gid() for line in lines(ax, "overhead")} == {
+        f"overhead:{p}" for p in ("gevent", "eventlet", "prefork")
+    }
+    labels = [t.get_text() for t in ax.texts if "no-op rate" in t.get_text()]
+    assert sorted(labels) == ["no-op rate, prefork: 2,000/s", "no-op rate: gevent 700/s, eventlet 720/s"]
+
+
 def test_throughput_over_a_decade_gets_a_log_axis(drawn):
     assert drawn["throughput-sleep-50ms"].axes[0].get_yscale() == "log"
     assert drawn["throughput-cpu-20ms"].axes[0].get_yscale() == "linear"

@@ -104,7 +104,27 @@ def _completeness(summary, status):
     if short:
         names = ", ".join(p.key for p in short[:5]) + (", ..." if len(short) > 5 else "")
         notes.append(Note(f"{plural(len(short), 'point')} with fewer than {plural(least, 'repeat')}: {names}"))
+    notes += _hosts_cores_note(summary)
     return notes
+
+
+def _hosts_cores_note(summary):
+    """On agents with other core counts than the harness's machine, the
+    default -c values (chosen from the harness's cores) may stop short of
+    twice the hosts' cores: said once, for the whole sweep."""
+    here = summary.metadata.usable_cores if summary.metadata else None
+    if not summary.config.hosts or here is None or summary.config.concurrency:
+        return []
+    theirs = sorted({p.cores for p in summary.points if p.repeats and p.cores is not None and p.cores != here})
+    if not theirs:
+        return []
+    listed = " and ".join(f"{c:g}" for c in theirs)
+    return [
+        Note(
+            f"the hosts have {listed} usable cores, this machine {here:g}: the verdicts use the hosts' cores, "
+            "but the default -c values were chosen for this machine's; give --concurrency to choose them"
+        )
+    ]
 
 
 def binding_ceiling(point, overheads):
@@ -149,6 +169,8 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         warnings.append(f"{plural(len(failed), 'repeat')} failed: {failed[0].status.reason}")
     if not ok:
         return replace(planned, warnings=tuple(warnings))
+    planned, cores_warnings = _on_the_hosts_cores(planned, ok)
+    warnings += cores_warnings
     values = tuple(r.summary.throughput_per_s for r in ok)
     est = bootstrap_median(values)
     if est.unstable:
@@ -189,6 +211,22 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         worker_rss_peak_bytes=median(r.worker_rss_peak_bytes for r in resources),
         load_average_1m_before=median(s.load_average_before[0] for s in runs if s.load_average_before),
     )
+
+
+def _on_the_hosts_cores(planned, ok):
+    """A point whose workers ran on agents (--hosts) is judged on the cores
+    of those hosts, which the harness's machine, where the plan was made,
+    need not share: the fewest any of them had (the 2x-cores line of the
+    verdict and the figures); with a warning when they differ."""
+    hosts = {h.cores for r in ok for h in (r.hosts or ())}
+    if not hosts:
+        return planned, []
+    cores = min(hosts)
+    warnings = []
+    if len(hosts) > 1:
+        listed = ", ".join(f"{c:g}" for c in sorted(hosts))
+        warnings.append(f"its hosts differ in cores ({listed}): judged on the fewest, {cores:g}")
+    return replace(planned, cores=cores), warnings
 
 
 def summarize_sweep(config, metadata, status, points) -> SweepSummary:

@@ -86,6 +86,27 @@ def host_summary(two_host_median=190.0):
     return SweepSummary(config, metadata, "complete", points)
 
 
+def test_hosts_with_more_cores_than_the_harness_move_the_verdicts_2x_line_and_say_so():
+    base = host_summary()
+    summary = dataclasses.replace(base, points=(_point(1, 100.0, c=2), _point(1, 150.0, c=8)))
+    (verdict,) = analyze(summary).verdicts["cpu-20ms"].values()
+    assert verdict.beyond_c == 8  # -c 8 is beyond twice this machine's 2 cores
+    assert not any("usable cores, this machine" in w for w in analyze(summary).warnings)
+    on_eight = dataclasses.replace(summary, points=tuple(dataclasses.replace(p, cores=8.0) for p in summary.points))
+    analysis = analyze(on_eight)
+    (verdict,) = analysis.verdicts["cpu-20ms"].values()
+    assert verdict.beyond_c is None  # but within twice the hosts' 8
+    assert (
+        "the hosts have 8 usable cores, this machine 2: the verdicts use the hosts' cores, but the default -c "
+        "values were chosen for this machine's; give --concurrency to choose them"
+    ) in analysis.warnings
+    chosen = dataclasses.replace(on_eight, config=dataclasses.replace(on_eight.config, concurrency=(2, 8)))
+    assert not any("usable cores, this machine" in w for w in analyze(chosen).warnings)
+    # the figures mark the hosts' cores
+    fig = plot.draw(on_eight, analysis)["throughput-cpu-20ms"]
+    assert "8 usable cores" in fig.axes[0].get_title()
+
+
 def test_the_plan_has_each_point_once_per_host_count_with_tasks_scaled():
     points = build_plan(["prefork"], ["cpu"], QUICK, 2.0, [0, 1], concurrency=[2], host_counts=(1, 2))
     assert [(p.key, p.host_count) for p in points] == [

@@ -33,11 +33,18 @@ def sweep(tmp_path, cfg, plan):
     return target
 
 
-def repeat(sweep, point, throughput, state="ok", name=None):
+def agent(name, cores):
+    """One agent of a run on several hosts, as a run document holds it."""
+    return {"name": name, "hostname": name, "cores": cores, "workers": 1, "tasks": 50, "offset_s": 0.0,
+            "error_s": 0.0001, "probes": 10, "bound_too_wide": False}  # fmt: skip
+
+
+def repeat(sweep, point, throughput, state="ok", name=None, hosts=None):
     path = sweep.point_dir(point) / name if name else sweep.next_repeat_path(point)
     write_atomic(
         path,
         {
+            **({"hosts": hosts} if hosts else {}),
             "schema_version": 1,
             "kind": "run",
             "status": {"state": state, "reason": None if state == "ok" else "2 missing"},
@@ -121,6 +128,25 @@ def test_point_summary_has_median_interval_and_raw_values(plan, sweep, cfg):
     assert 37.0 <= out.throughput.ci95_low_per_s <= 38.0 <= out.throughput.ci95_high_per_s <= 39.0
     assert out.efficiency == pytest.approx(38.0 / 40.0)
     assert out.warnings == ()
+
+
+def test_a_point_run_on_hosts_is_judged_on_their_cores_not_the_harnesss(plan, sweep, cfg):
+    point = plan[1]  # planned on this machine's 2 cores
+    for value in (38.0, 39.0, 37.0):
+        repeat(sweep, point, value, hosts=[agent("a", 8.0), agent("b", 8.0)])
+    out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
+    assert point.cores == 2.0
+    assert out.cores == 8.0
+    assert out.warnings == ()
+
+
+def test_hosts_that_differ_in_cores_are_judged_on_the_fewest_and_said_so(plan, sweep, cfg):
+    point = plan[1]
+    for value in (38.0, 39.0, 37.0):
+        repeat(sweep, point, value, hosts=[agent("a", 4.0), agent("b", 8.0)])
+    out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
+    assert out.cores == 4.0
+    assert out.warnings == ("its hosts differ in cores (4, 8): judged on the fewest, 4",)
 
 
 def test_summary_lists_every_point_once(sweep, cfg, plan):

@@ -119,9 +119,10 @@ def _hosts_cores_note(summary):
     if not theirs:
         return []
     listed = " and ".join(f"{c:g}" for c in theirs)
+    have = plural(theirs[0], "usable core") if len(theirs) == 1 else f"{listed} usable cores"
     return [
         Note(
-            f"the hosts have {listed} usable cores, this machine {here:g}: the verdicts use the hosts' cores, "
+            f"the hosts have {have}, this machine {here:g}: the verdicts use the hosts' cores, "
             "but the default -c values were chosen for this machine's; give --concurrency to choose them"
         )
     ]

@@ -218,16 +218,18 @@ def _on_the_hosts_cores(planned, ok):
     """A point whose workers ran on agents (--hosts) is judged on the cores
     of those hosts, which the harness's machine, where the plan was made,
     need not share: the fewest any of them had (the 2x-cores line of the
-    verdict and the figures); with a warning when they differ."""
+    verdict and the figures), on as many hosts as it ran on (its ceiling
+    sums over them); with a warning when they differ in cores."""
     hosts = {h.cores for r in ok for h in (r.hosts or ())}
     if not hosts:
         return planned, []
     cores = min(hosts)
+    on_hosts = max(len(r.hosts or ()) for r in ok)  # a point's repeats all run on the same agents
     warnings = []
     if len(hosts) > 1:
         listed = ", ".join(f"{c:g}" for c in sorted(hosts))
         warnings.append(f"its hosts differ in cores ({listed}): judged on the fewest, {cores:g}")
-    return replace(planned, cores=cores), warnings
+    return replace(planned, cores=cores, on_hosts=on_hosts), warnings
 
 
 def summarize_sweep(config, metadata, status, points) -> SweepSummary:

@@ -98,7 +98,8 @@ def _title(curves, what, cores):
     workload = point_workload(first)
     size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
     pin = f", pinned to {plural(len(first.cpus), 'CPU')}" if first.cpus else ""
-    return f"{what}: {first.workload}{size}, {workload.summary}\n{plural(cores, 'usable core')}{pin}"
+    machine = plural(cores, "usable core") + (f" each, on {plural(first.on_hosts, 'host')}" if first.on_hosts else "")
+    return f"{what}: {first.workload}{size}, {workload.summary}\n{machine}{pin}"
 
 
 def _cores_of(curves, machine_cores):
@@ -135,10 +136,13 @@ def _grid(cs):
 
 
 def _ceiling_curve(curve, cores):
+    """The physical ceiling over the curve's -c range: of one machine, or
+    summed over the agents the points ran on (each with `cores`)."""
     first = curve.points[0]
     workload = point_workload(first)
     grid = _grid(curve.c)
-    values = [ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    hosts = first.on_hosts or 1
+    values = [hosts * ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
     return grid, values
 
 
@@ -439,8 +443,11 @@ def draw(summary, analysis=None, prediction=None):
 
         fig, ax = _single(7.5, 4.2)
         _simple_axes(ax, curves, cores, [lambda p: p.worker_cpu_cores], "cores busy, CPU s / wall s")
-        ax.set_ylim(0, max(ax.get_ylim()[1], cores * 1.15))
-        _reference(ax, cores, f"{plural(cores, 'usable core')}")
+        # On agents, the busy cores add up over the hosts: so do the usable ones.
+        hosts = max(p.on_hosts or 1 for curve in curves.values() for p in curve.points)
+        ax.set_ylim(0, max(ax.get_ylim()[1], hosts * cores * 1.15))
+        usable = plural(hosts * cores, "usable core") + (f" on {plural(hosts, 'host')}" if hosts > 1 else "")
+        _reference(ax, hosts * cores, usable)
         _pool_legend(ax, curves)
         ax.set_title(_title(curves, "CPU of the worker tree", cores), fontsize=10)
         out[f"cpu-{key}"] = fig

@@ -33,7 +33,9 @@ JSON format history (SCHEMA_VERSION):
       workers' `resources`, sampled there; files without it read None) and
       `samples.host`; its `summary.resources` add up the hosts'. A sweep's
       `hosts` and `host_counts`, a point's `host_count` (--host-counts;
-      absent: None, every point on all the hosts).
+      absent: None, every point on all the hosts). Added later, optional:
+      a point's `on_hosts` (the agents its repeats ran on; its `cores` are
+      theirs; absent: None, this machine).
 """
 
 from __future__ import annotations
@@ -399,6 +401,9 @@ class PointSummary:
     # written, broker URLs redacted), in the order the axes were given.
     settings: tuple[tuple[str, str], ...] = ()
     host_count: int | None = None  # --host-counts: agents it ran on (the first of --hosts); None: all, or here
+    # Agents its repeats ran on, each with `cores` of its own (its ceiling is
+    # the sum over them); None: this machine.
+    on_hosts: int | None = None
 
     @property
     def variant(self):

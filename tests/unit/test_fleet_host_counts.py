@@ -107,6 +107,23 @@ def test_hosts_with_more_cores_than_the_harness_move_the_verdicts_2x_line_and_sa
     assert "8 usable cores" in fig.axes[0].get_title()
 
 
+def test_the_ceiling_drawn_for_points_on_several_hosts_sums_over_them():
+    summary = host_summary()
+    on_hosts = tuple(dataclasses.replace(p, cores=1.0, on_hosts=p.host_count) for p in summary.points)
+    summary = dataclasses.replace(summary, points=on_hosts)
+    fig = plot.draw(summary, analyze(summary))["throughput-cpu-20ms"]
+    ax = fig.axes[0]
+    ceilings = [line for line in ax.get_lines() if str(line.get_gid()).startswith("ceiling:")]
+    drawn = {line.get_gid(): max(line.get_ydata()) for line in ceilings}
+    # prefork -c 2 of 20 ms CPU on 1-core hosts: 50/s a host
+    assert drawn["ceiling:prefork [1 host]"] == pytest.approx(50.0)
+    assert drawn["ceiling:prefork [2 hosts]"] == pytest.approx(100.0)
+    assert "1 usable core each, on 1 host" in ax.get_title()
+    # the worker trees' CPU adds up over the hosts: so does the usable CPU drawn beside it
+    cpu = plot.draw(summary, analyze(summary))["cpu-cpu-20ms"].axes[0]
+    assert any(t.get_text() == "2 usable cores on 2 hosts" for t in cpu.texts)
+
+
 def test_the_plan_has_each_point_once_per_host_count_with_tasks_scaled():
     points = build_plan(["prefork"], ["cpu"], QUICK, 2.0, [0, 1], concurrency=[2], host_counts=(1, 2))
     assert [(p.key, p.host_count) for p in points] == [

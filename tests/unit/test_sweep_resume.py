@@ -136,7 +136,7 @@ def test_a_point_run_on_hosts_is_judged_on_their_cores_not_the_harnesss(plan, sw
         repeat(sweep, point, value, hosts=[agent("a", 8.0), agent("b", 8.0)])
     out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
     assert point.cores == 2.0
-    assert out.cores == 8.0
+    assert (out.cores, out.on_hosts) == (8.0, 2)
     assert out.warnings == ()
 
 

@@ -749,10 +749,27 @@ def configure_agents(args):
     return args.broker, secret
 
 
+# What the top-level --help ends with: (command, what it does). A test parses each.
+EXAMPLES = (
+    ("python -m bench run --pool gevent -c 16", "one point, on a private broker started for it"),
+    ("python -m bench sweep --profile quick", "every pool across -c, with the verdict (minutes)"),
+    ("python -m bench sweep --app myapp --task myapp.resize --args '[64]'", "the same for your own task"),
+    ("python -m bench report results", "the latest sweep's report, tables and figures again"),
+    ("python -m bench compare results/sweep-A results/sweep-B", "is B slower than A? (exit 1 if so)"),
+)
+
+
+def _examples():
+    lines = [f"  {command}\n      {what}" for command, what in EXAMPLES]  # fits 80 columns
+    return "examples:\n" + "\n".join(lines) + "\n\nEach command's --help lists its options."
+
+
 def create_parser():
     parser = _Parser(
         prog="python -m bench",
         description="Benchmark real Celery workers: which pool, and what -c?",
+        epilog=_examples(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the examples keep their lines
     )
     parser.add_argument("--version", action="version", version=f"celery-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

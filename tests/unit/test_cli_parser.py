@@ -2,10 +2,11 @@
 config builders, where they are written once."""
 
 import dataclasses
+import shlex
 
 import pytest
 
-from bench.cli import COMMANDS, create_parser
+from bench.cli import COMMANDS, EXAMPLES, create_parser
 from bench.measure.config import build_run_config
 from bench.sweep.plan import build_sweep_config
 
@@ -39,6 +40,18 @@ def test_every_argument_of_every_command_says_what_it_is():
     for command, parser in sub.choices.items():
         for action in parser._actions:
             assert action.help, (command, action.dest)
+
+
+def test_the_examples_in_the_top_level_help_are_commands_it_takes():
+    text = create_parser().format_help()
+    for command, what in EXAMPLES:
+        assert command in text
+        assert what in text
+        args = shlex.split(command)
+        assert args[:3] == ["python", "-m", "bench"]
+        create_parser().parse_args(args[3:])  # a UsageError if not
+    examples = text.split("examples:", 1)[1]
+    assert max(len(line) for line in examples.splitlines()) <= 80
 
 
 @pytest.mark.usefixtures("nothing_is_started")

@@ -104,28 +104,7 @@ def _completeness(summary, status):
     if short:
         names = ", ".join(p.key for p in short[:5]) + (", ..." if len(short) > 5 else "")
         notes.append(Note(f"{plural(len(short), 'point')} with fewer than {plural(least, 'repeat')}: {names}"))
-    notes += _hosts_cores_note(summary)
     return notes
-
-
-def _hosts_cores_note(summary):
-    """On agents with other core counts than the harness's machine, the
-    default -c values (chosen from the harness's cores) may stop short of
-    twice the hosts' cores: said once, for the whole sweep."""
-    here = summary.metadata.usable_cores if summary.metadata else None
-    if not summary.config.hosts or here is None or summary.config.concurrency:
-        return []
-    theirs = sorted({p.cores for p in summary.points if p.repeats and p.cores is not None and p.cores != here})
-    if not theirs:
-        return []
-    listed = " and ".join(f"{c:g}" for c in theirs)
-    have = plural(theirs[0], "usable core") if len(theirs) == 1 else f"{listed} usable cores"
-    return [
-        Note(
-            f"the hosts have {have}, this machine {here:g}: the verdicts use the hosts' cores, "
-            "but the default -c values were chosen for this machine's; give --concurrency to choose them"
-        )
-    ]
 
 
 def binding_ceiling(point, overheads):
@@ -216,10 +195,11 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
 
 def _on_the_hosts_cores(planned, ok):
     """A point whose workers ran on agents (--hosts) is judged on the cores
-    of those hosts, which the harness's machine, where the plan was made,
-    need not share: the fewest any of them had (the 2x-cores line of the
+    of those hosts: the fewest any of them had (the 2x-cores line of the
     verdict and the figures), on as many hosts as it ran on (its ceiling
-    sums over them); with a warning when they differ in cores."""
+    sums over them). Warned: hosts that differ in cores, and hosts with
+    other cores than the plan's, whose default -c values were chosen for
+    its own (a sweep planned before its agents were asked)."""
     hosts = {h.cores for r in ok for h in (r.hosts or ())}
     if not hosts:
         return planned, []
@@ -229,6 +209,11 @@ def _on_the_hosts_cores(planned, ok):
     if len(hosts) > 1:
         listed = ", ".join(f"{c:g}" for c in sorted(hosts))
         warnings.append(f"its hosts differ in cores ({listed}): judged on the fewest, {cores:g}")
+    if planned.cores is not None and cores != planned.cores:
+        warnings.append(
+            f"planned for {plural(planned.cores, 'usable core')}, run on hosts with {cores:g}: "
+            "judged on theirs, but the sweep's -c values were chosen for the plan's"
+        )
     return replace(planned, cores=cores, on_hosts=on_hosts), warnings
 
 

@@ -8,6 +8,9 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bench.analysis.groups import plural
+from bench.fleet import remote
+from bench.fleet.options import secret_from_env
 from bench.harness import machine
 from bench.harness.broker import listening_words
 from bench.measure import runner
@@ -18,6 +21,9 @@ from bench.output.profile import profile_table
 from bench.sweep import rates, store
 from bench.sweep import run as sweep
 from bench.sweep.plan import describe, plan_sweep
+
+# A dry run asks no agent: the -c values it shows are this machine's.
+HOSTS_CHOOSE_C = "on agents the -c values are chosen for the hosts' cores when the sweep starts (these: this machine's)"
 
 
 def execute(request):
@@ -39,8 +45,12 @@ def execute(request):
         what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
         print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
         print(describe(plan, cfg, left, cfg.hosts))
+        if cfg.hosts and resume is None and cfg.concurrency is None:
+            print(HOSTS_CHOOSE_C)
         return 0
     with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
+        if cfg.hosts and resume is None and cfg.concurrency is None:
+            plan = _plan_for_the_hosts(cfg, plan, broker)
         if profile is not None:  # the report puts its prediction beside the measured optimum
             write_profile(target.path / "profile.json", profile)
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")
@@ -58,6 +68,17 @@ def execute(request):
         _report_rates(target, cfg, plan)
     print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
     return 0
+
+
+def _plan_for_the_hosts(cfg, plan, broker):
+    """A new sweep on agents with the default -c values: chosen from the
+    hosts' usable cores (the fewest of them), not this machine's."""
+    count = max(cfg.host_counts) if cfg.host_counts else None
+    cores = remote.fewest_cores(broker, secret_from_env(), cfg.hosts, count)
+    if cores == machine.usable_cores():
+        return plan
+    print(f"the hosts have {plural(cores, 'usable core')} (the fewest): the -c values are chosen for them")
+    return plan_sweep(cfg, cores=cores)
 
 
 def _report_rates(target, cfg, plan):

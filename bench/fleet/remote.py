@@ -80,6 +80,15 @@ def discover(ctl, wanted, count=None, joining=False):
             return found
 
 
+def fewest_cores(broker, secret, wanted, count=None):
+    """The fewest usable cores among the agents `wanted` (the first `count`
+    of them): what a sweep on them chooses its -c values by. RunFailed as
+    choose_hosts says."""
+    with Control(broker.url, secret) as ctl:
+        found = discover(ctl, wanted, count, joining=broker.embedded)
+        return min(found[name].cores for name in choose_hosts(found, wanted, count))
+
+
 def host_ceiling(workload, cfg, infos):
     """The fleet's ceiling: the sum of each host's (its own cores)."""
     bounds = [ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, infos[n].cores) for n in infos]

@@ -538,14 +538,15 @@ def check_vary(vary=(), workers=None):
     return tuple(axes)
 
 
-def make_plan(cfg, overhead=False):
-    """The points of the sweep `cfg` on this machine; `overhead`: with one
-    noop point per pool (a new sweep's report draws it as a second ceiling)."""
+def make_plan(cfg, overhead=False, cores=None):
+    """The points of the sweep `cfg` on this machine (`cores`: on hosts
+    with these usable cores instead); `overhead`: with one noop point per
+    pool (a new sweep's report draws it as a second ceiling)."""
     return build_plan(
         cfg.pools,
         cfg.workloads,
         PROFILES[cfg.profile],
-        machine.usable_cores(),
+        cores or machine.usable_cores(),
         sorted(os.sched_getaffinity(0)),
         concurrency=cfg.concurrency,
         task_ms=cfg.task_ms,
@@ -615,12 +616,14 @@ def point_settings(point):
     return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings}
 
 
-def plan_sweep(cfg):
+def plan_sweep(cfg, cores=None):
     """The plan of a new sweep, every point's run options checked before
     anything starts (a -c above the safe limit is refused here, not an hour in).
     The default matrix (no --concurrency, no --task-ms) comes with one noop
-    point per pool; a hand-picked matrix measures only what it names."""
-    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None)
+    point per pool; a hand-picked matrix measures only what it names.
+    `cores`: the usable cores of the hosts the workers run on (--hosts),
+    when they are not this machine's."""
+    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None, cores=cores)
     for point in plan:
         run_config_for(cfg, point)
     return plan

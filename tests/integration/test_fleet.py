@@ -438,6 +438,24 @@ def test_a_sweep_on_two_hosts_stores_the_hosts_in_every_run(fleet, tmp_path):
     assert manifest["config"]["hosts"] == ["a", "b"], mode
 
 
+def test_a_sweep_on_hosts_chooses_its_default_c_values_for_the_hosts_cores(fleet, tmp_path):
+    # Agents a and b each have one CPU; this machine has more. The default
+    # -c values are those of one core (1, 2, 8 for prefork at --profile
+    # quick), not this machine's, and every point is judged on one core.
+    done = _bench("sweep", "--broker", fleet.url, "--hosts", "a,b", "--pools", "prefork", "--workloads", "sleep",
+                  "--task-ms", "5", "--profile", "quick", "--repeats", "1", "--output-dir", tmp_path,
+                  timeout=300)  # fmt: skip
+    mode = fleet.net.mode
+    assert done.returncode == 0, (mode, done.stdout, done.stderr)
+    assert "the hosts have 1 usable core (the fewest): the -c values are chosen for them" in done.stdout
+    summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
+    assert [p["concurrency"] for p in summary["points"]] == [1, 2, 8]
+    assert {(p["cores"], p["on_hosts"]) for p in summary["points"]} == {(1.0, 2)}
+    assert not any("planned for" in w for p in summary["points"] for w in p["warnings"])
+    manifest = json.loads(next(tmp_path.glob("*/manifest.json")).read_text())
+    assert sorted(p["concurrency"] for p in manifest["plan"]) == [1, 2, 8]
+
+
 def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
     fleet.start_agent("f", "b", "1")
     run = subprocess.Popen(

@@ -10,6 +10,7 @@ import pytest
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.summary import analyze
 from bench.cli import main
+from bench.commands.sweep import HOSTS_CHOOSE_C
 from bench.errors import UsageError
 from bench.measure.config import build_run_config
 from bench.output import html as report_html
@@ -86,23 +87,15 @@ def host_summary(two_host_median=190.0):
     return SweepSummary(config, metadata, "complete", points)
 
 
-def test_hosts_with_more_cores_than_the_harness_move_the_verdicts_2x_line_and_say_so():
-    base = host_summary()
+def test_the_verdicts_2x_line_and_the_figures_follow_the_points_cores():
+    base = host_summary()  # this machine: 2 usable cores
     summary = dataclasses.replace(base, points=(_point(1, 100.0, c=2), _point(1, 150.0, c=8)))
     (verdict,) = analyze(summary).verdicts["cpu-20ms"].values()
-    assert verdict.beyond_c == 8  # -c 8 is beyond twice this machine's 2 cores
-    assert not any("usable cores, this machine" in w for w in analyze(summary).warnings)
+    assert verdict.beyond_c == 8  # -c 8 is beyond twice 2 cores
     on_eight = dataclasses.replace(summary, points=tuple(dataclasses.replace(p, cores=8.0) for p in summary.points))
     analysis = analyze(on_eight)
     (verdict,) = analysis.verdicts["cpu-20ms"].values()
-    assert verdict.beyond_c is None  # but within twice the hosts' 8
-    assert (
-        "the hosts have 8 usable cores, this machine 2: the verdicts use the hosts' cores, but the default -c "
-        "values were chosen for this machine's; give --concurrency to choose them"
-    ) in analysis.warnings
-    chosen = dataclasses.replace(on_eight, config=dataclasses.replace(on_eight.config, concurrency=(2, 8)))
-    assert not any("usable cores, this machine" in w for w in analyze(chosen).warnings)
-    # the figures mark the hosts' cores
+    assert verdict.beyond_c is None  # but within twice hosts' 8
     fig = plot.draw(on_eight, analysis)["throughput-cpu-20ms"]
     assert "8 usable cores" in fig.axes[0].get_title()
 
@@ -286,6 +279,15 @@ def test_the_dry_run_names_the_hosts_of_each_count(monkeypatch, capsys, tmp_path
     out = capsys.readouterr().out
     assert "hosts per point: 1 host: a; 2 hosts: a,b" in out
     assert "prefork   -c 2  [2 hosts]" in out
+    assert HOSTS_CHOOSE_C not in out  # -c chosen by hand
+
+
+def test_a_dry_run_on_agents_says_its_default_c_values_are_this_machines(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("CELERY_BENCH_SECRET", "a-test-secret-of-enough-length")
+    chosen = SWEEP.index("--concurrency")
+    default_c = SWEEP[:chosen] + SWEEP[chosen + 2 :]
+    assert main([*default_c, "--hosts", "a,b", "--output-dir", str(tmp_path)]) == 0
+    assert HOSTS_CHOOSE_C in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

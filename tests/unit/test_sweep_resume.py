@@ -130,23 +130,34 @@ def test_point_summary_has_median_interval_and_raw_values(plan, sweep, cfg):
     assert out.warnings == ()
 
 
-def test_a_point_run_on_hosts_is_judged_on_their_cores_not_the_harnesss(plan, sweep, cfg):
-    point = plan[1]  # planned on this machine's 2 cores
+def test_a_point_run_on_hosts_is_judged_on_their_cores(plan, sweep, cfg):
+    point = plan[1]  # planned for 2 cores: the hosts' (sweep --hosts plans for them)
+    for value in (38.0, 39.0, 37.0):
+        repeat(sweep, point, value, hosts=[agent("a", 2.0), agent("b", 2.0)])
+    out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
+    assert (out.cores, out.on_hosts) == (2.0, 2)
+    assert out.warnings == ()
+
+
+def test_hosts_with_other_cores_than_the_plans_are_judged_on_theirs_and_said_so(plan, sweep, cfg):
+    point = plan[1]  # planned for 2 cores
     for value in (38.0, 39.0, 37.0):
         repeat(sweep, point, value, hosts=[agent("a", 8.0), agent("b", 8.0)])
     out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
-    assert point.cores == 2.0
     assert (out.cores, out.on_hosts) == (8.0, 2)
-    assert out.warnings == ()
+    assert out.warnings == (
+        "planned for 2 usable cores, run on hosts with 8: judged on theirs, but the sweep's -c values were "
+        "chosen for the plan's",
+    )
 
 
 def test_hosts_that_differ_in_cores_are_judged_on_the_fewest_and_said_so(plan, sweep, cfg):
     point = plan[1]
     for value in (38.0, 39.0, 37.0):
-        repeat(sweep, point, value, hosts=[agent("a", 4.0), agent("b", 8.0)])
+        repeat(sweep, point, value, hosts=[agent("a", 2.0), agent("b", 8.0)])
     out = summarize_point(point, sweep.attempts(point), cfg.ci_target)
-    assert out.cores == 4.0
-    assert out.warnings == ("its hosts differ in cores (4, 8): judged on the fewest, 4",)
+    assert out.cores == 2.0
+    assert out.warnings == ("its hosts differ in cores (2, 8): judged on the fewest, 2",)
 
 
 def test_summary_lists_every_point_once(sweep, cfg, plan):

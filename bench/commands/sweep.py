@@ -2,6 +2,7 @@
 the table and the report."""
 
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -41,16 +42,16 @@ def execute(request):
         print(f"{resume.path} is finished: every point has its repeats; nothing to measure.")
         print(f"its report: {resume.path / 'report.md'} (python -m bench report {resume.path} to redo it)")
         return 0
+    on_agents = bool(cfg.hosts) and cfg.concurrency is None  # a new sweep's -c values are chosen for them
     if request.dry_run:
         what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
         print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
         print(describe(plan, cfg, left, cfg.hosts))
-        if cfg.hosts and resume is None and cfg.concurrency is None:
+        if on_agents and resume is None:
             print(HOSTS_CHOOSE_C)
         return 0
-    with sweep.session(cfg, plan, resume, request.output_dir) as (target, broker, stub):
-        if cfg.hosts and resume is None and cfg.concurrency is None:
-            plan = _plan_for_the_hosts(cfg, plan, broker)
+    plan_for = functools.partial(_plan_for_the_hosts, cfg, plan) if on_agents else None  # (a new sweep only)
+    with sweep.session(cfg, plan, resume, request.output_dir, plan_for) as (target, broker, stub, plan):
         if profile is not None:  # the report puts its prediction beside the measured optimum
             write_profile(target.path / "profile.json", profile)
         print(f"resuming {target.path}" if resume else f"sweep {target.path} ({cfg.profile}, seed {cfg.seed})")

@@ -54,7 +54,7 @@ def choose_hosts(found, wanted, count=None):
         names = names[:count]
     absent = [n for n in names if n not in found]
     if absent:
-        raise RunFailed(f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(found) or 'none'})")
+        raise RunFailed(f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(sorted(found)) or 'none'})")
     busy = [n for n in names if found[n].busy]
     if busy:
         raise RunFailed(f"--hosts: agent {busy[0]} is busy with run {found[busy[0]].busy}")

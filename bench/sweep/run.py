@@ -62,12 +62,15 @@ def _pin_others(worker_cpus, broker_pid):
 
 
 @contextlib.contextmanager
-def session(cfg, plan, target=None, output_dir=None):
-    """Yield (sweep directory, broker, stub server) for a sweep, the
+def session(cfg, plan, target=None, output_dir=None, plan_for=None):
+    """Yield (sweep directory, broker, stub server, plan) for a sweep, the
     directory locked to this process. A resumed sweep's directory is locked
     first, so a second writer is refused before anything starts; a new
     sweep's directory is made only once the broker answered, so a broker
-    that is not there leaves no empty sweep behind."""
+    that is not there leaves no empty sweep behind. `plan_for(broker)`: a
+    new sweep's plan made again once the broker is up (on agents, for their
+    cores), before its directory exists, so agents that do not answer leave
+    none behind either."""
     needs_stub = any(p.spec.needs_stub for p in plan)
     with contextlib.ExitStack() as stack:
         if target is not None:
@@ -76,9 +79,10 @@ def session(cfg, plan, target=None, output_dir=None):
             runner.services(cfg.broker_url, cfg.redis_server, needs_stub, cfg.listen, cfg.listen_port, _secret(cfg))
         )
         if target is None:
+            plan = plan_for(broker) if plan_for else plan
             target = SweepDir.create(output_dir, cfg, plan)
             stack.enter_context(lock.writer(target.path))
-        yield target, broker, stub
+        yield target, broker, stub, plan
 
 
 def _secret(cfg):

@@ -456,6 +456,16 @@ def test_a_sweep_on_hosts_chooses_its_default_c_values_for_the_hosts_cores(fleet
     assert sorted(p["concurrency"] for p in manifest["plan"]) == [1, 2, 8]
 
 
+def test_a_sweep_naming_an_agent_that_does_not_answer_stops_at_once_and_leaves_no_sweep(fleet, tmp_path):
+    done = _bench("sweep", "--broker", fleet.url, "--hosts", "a,nobody", "--pools", "prefork", "--workloads", "sleep",
+                  "--output-dir", tmp_path / "sweeps", timeout=120)  # fmt: skip
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    (line,) = done.stderr.strip().splitlines()
+    # (other tests' agents may be answering too)
+    assert line.startswith("python -m bench sweep: error: --hosts: no answer from agent nobody (answered: a, b")
+    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+
+
 def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
     fleet.start_agent("f", "b", "1")
     run = subprocess.Popen(

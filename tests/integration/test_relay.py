@@ -55,7 +55,7 @@ def test_every_window_opens_with_only_its_own_worker_alive(tmp_path, monkeypatch
         profile="quick",
     )
     plan = make_plan(cfg)
-    with sweep_run.session(cfg, plan, output_dir=tmp_path) as (target, broker, stub):
+    with sweep_run.session(cfg, plan, output_dir=tmp_path) as (target, broker, stub, plan):
         sweep_run.run_sweep(target, cfg, plan, lambda *a: None, broker, stub)
         assert _workers_alive() == {}  # the last workers stopped with the sweep
     assert len(at_release) == len(plan) == 3

@@ -73,7 +73,12 @@ from bench.workloads import POOLS, WORKLOADS
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with errors as one line (no usage dump) and exit code 2."""
+    """argparse, with errors as one line (no usage dump) and exit code 2, and
+    no abbreviations: `--task` must never be taken for `--task-ms`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UsageError(message)  # main() names the subcommand

@@ -91,13 +91,15 @@ def _completeness(summary, status):
     least = summary.config.min_repeats or 1
     short = [p for p in points if 0 < p.repeats + p.failed_repeats < least]
     if status and status != "complete":
-        done = len(points) - len(unmeasured)
-        notes.append(
-            Note(
-                f"sweep {status}: {done} of {plural(len(points), 'planned point')} measured; "
-                "resume it with `python -m bench sweep --resume DIR`"
-            )
-        )
+        # "measured" counts points with their minimum of successful repeats:
+        # a point whose repeats all failed was tried, not measured.
+        done = sum(1 for p in points if p.repeats >= least)
+        failing = [p for p in points if p.failed_repeats and p.repeats < least]
+        text = f"sweep {status}: {done} of {plural(len(points), 'planned point')} measured"
+        if failing:
+            names = ", ".join(p.key for p in failing[:5]) + (", ..." if len(failing) > 5 else "")
+            text += f"; {plural(len(failing), 'point')} stopped by failed repeats: {names}"
+        notes.append(Note(text + "; resume it with `python -m bench sweep --resume DIR`"))
     if unmeasured:
         names = ", ".join(p.key for p in unmeasured[:5]) + (", ..." if len(unmeasured) > 5 else "")
         notes.append(Note(f"{plural(len(unmeasured), 'point')} not measured: {names}"))

@@ -7,6 +7,7 @@ import shlex
 import pytest
 
 from bench.cli import COMMANDS, EXAMPLES, create_parser
+from bench.errors import UsageError
 from bench.measure.config import build_run_config
 from bench.sweep.plan import build_sweep_config
 
@@ -75,3 +76,16 @@ def test_sweep_options_reach_the_sweep_config():
     cfg = COMMANDS["sweep"].configure(create_parser().parse_args(argv)).config
     expected = build_sweep_config(pools=["solo"], workloads=["sleep"], task_ms=5.0, profile="quick", repeats=4)
     assert cfg == dataclasses.replace(expected, seed=3, prefetch_multiplier=1, result_backend="broker", force=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "unknown"),
+    [
+        (["ab", "--baseline", "HEAD", "--candidate", "HEAD", "--task", "myapp.work"], "--task myapp.work"),
+        (["run", "--work", "cpu"], "--work cpu"),
+        (["sweep", "--pool", "gevent"], "--pool gevent"),  # sweep takes --pools
+    ],
+)
+def test_an_abbreviated_option_is_refused_not_taken_for_a_longer_one(argv, unknown):
+    with pytest.raises(UsageError, match=f"unrecognized arguments: {unknown}"):
+        create_parser().parse_args(argv)

@@ -329,3 +329,14 @@ def test_rendering_an_unchanged_sweep_twice_writes_the_same_bytes(reference_copy
     assert main(["report", str(reference_copy)]) == 0
     assert digests() == first
     assert len([n for n in first if n.endswith(".svg")]) == 11
+
+
+def test_a_sweep_stopped_by_failed_repeats_does_not_call_every_point_measured(reference):
+    summary, _ = reference
+    last = summary.points[-1]
+    failing = dataclasses.replace(last, repeats=0, failed_repeats=2, throughput=None)
+    partial = dataclasses.replace(summary, points=(*summary.points[:-1], failing))
+    analysis = analyze(partial, "incomplete")
+    assert analysis.warnings[0].startswith(
+        f"sweep incomplete: 47 of 48 planned points measured; 1 point stopped by failed repeats: {last.key}"
+    )

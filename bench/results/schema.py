@@ -178,6 +178,38 @@ class TaskCPU:
     basis: str | None = None  # how it was measured, in words
 
 
+HEALTH_KINDS = ("duplicates", "lost", "idle_gaps", "stalls", "restarts", "late_starts")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of misbehaviour in one run (see bench/analysis/health.py for
+    how each is found)."""
+
+    kind: str  # one of HEALTH_KINDS
+    count: int  # tasks run twice / tasks lost / idle gaps / stalls / pool processes replaced / tasks started late
+    total_s: float | None = None  # s, what the gaps / stalls / late waits add up to
+    longest_s: float | None = None  # s, the longest one
+    period_s: float | None = None  # s, median interval of gaps or stalls recurring at a steady interval
+    cause: str | None = None  # the likely cause, a key of bench.analysis.health.KNOWN_CAUSES; None: unknown
+    examples: tuple[str, ...] = ()  # up to 5 task ids
+    extra_runs: int | None = None  # duplicates: executions beyond each task's first
+
+
+@dataclass(frozen=True)
+class Health:
+    """Every finding of one run, in HEALTH_KINDS order; none: healthy."""
+
+    findings: tuple[Finding, ...] = ()
+
+    def of(self, kind) -> Finding | None:
+        return next((f for f in self.findings if f.kind == kind), None)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""

@@ -156,9 +156,12 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
       cover more than that threshold of its own wait. Its late wait is that
       covered time. (With one slot a free slot means an idle pool: solo
       never starts late, it has idle gaps.)
-    - restarts: pool processes beyond `context.processes` that ran tasks
-      (distinct (node, pid)); the examples are the first task each
-      replacement ran.
+    - restarts: pool processes replaced: processes (distinct (node, pid))
+      that ran tasks beyond `context.processes`, and at most as many as
+      began only after another process of the same node had run its last
+      task (so a count of processes that is short, as for workers spread
+      over hosts whose records share node 0, finds none); the examples are
+      the first task of each such newcomer.
     """
     ids = set(published)
     runs = [r for r in records if r.id in ids]
@@ -208,16 +211,28 @@ def _lost(published, firsts, context, restarts):
 
 
 def _restarts(runs, context):
-    if context.processes is None:
-        return None
-    first_task: dict[tuple[int, int], tuple[float, str]] = {}
+    spans: dict[tuple[int, int], list] = {}  # (node, pid) -> [first start, first task, last finish]
     for r in runs:
         key = (getattr(r, "node", 0), r.pid)
-        first_task[key] = min(first_task.get(key, (math.inf, "")), (r.started, r.id))
-    replaced = len(first_task) - context.processes
+        span = spans.setdefault(key, [r.started, r.id, r.finished])
+        if r.started < span[0]:
+            span[0], span[1] = r.started, r.id
+        span[2] = max(span[2], r.finished)
+    if context.processes is None or len(spans) <= context.processes:
+        return None
+    # The two earliest last finishes of each node: another process's is
+    # the earliest, unless that one is this process's own.
+    ends: dict[int, list[tuple[float, int]]] = {}
+    for (node, pid), (_, _, last) in spans.items():
+        ends[node] = sorted([*ends.get(node, []), (last, pid)])[:2]
+    newcomers = sorted(
+        (first, task)
+        for (node, pid), (first, task, _) in spans.items()
+        if any(p != pid and last <= first for last, p in ends[node])
+    )
+    replaced = min(len(spans) - context.processes, len(newcomers))
     if replaced <= 0:
         return None
-    newcomers = sorted(first_task.values())[context.processes :]
     cause = "max_tasks_per_child" if context.max_tasks_per_child > 0 else "worker_lost"
     return Finding("restarts", replaced, cause=cause, examples=tuple(t for _, t in newcomers[:EXAMPLES]))
 

@@ -331,3 +331,10 @@ def test_findings_come_in_their_fixed_order():
     assert kinds[:3] == ["duplicates", "lost", "idle_gaps"]
     assert health.of("late_starts") is None
     assert not health.ok
+
+
+def test_processes_that_run_side_by_side_are_not_restarts():
+    # Four processes that all ran from the start, where two were expected
+    # (workers on two hosts whose records share node 0): none replaced another.
+    published, records = drain(4, [0.02] * 100)
+    assert diagnose(published, records, context("prefork", 2)).of("restarts") is None

@@ -36,6 +36,12 @@ JSON format history (SCHEMA_VERSION):
       absent: None, every point on all the hosts). Added later, optional:
       a point's `on_hosts` (the agents its repeats ran on; its `cores` are
       theirs; absent: None, this machine).
+      Added later in version 2, optional: a run's `summary.health`
+      ({findings: [{kind, count, total_s, longest_s, period_s, cause,
+      examples, extra_runs}]}, see bench/analysis/health.py; absent: None,
+      not diagnosed); a sweep point's `duplicates`, `lost`,
+      `repeats_with_findings` (absent: None) and `findings` ([[kind,
+      count]]; absent: none).
 """
 
 from __future__ import annotations
@@ -232,6 +238,7 @@ class RunSummary:
     task_cpu: TaskCPU | None = None  # CPU per task; None: not recorded (older files)
     ceiling_estimated: bool | None = None  # the ceiling comes from a user task's profile
     above_estimated_ceiling: bool | None = None  # above an estimated ceiling: a warning, not a bug
+    health: Health | None = None  # what Celery did wrong (tasks run twice, lost, gaps...); None: not diagnosed
 
 
 @dataclass(frozen=True)
@@ -436,6 +443,13 @@ class PointSummary:
     # Agents its repeats ran on, each with `cores` of its own (its ceiling is
     # the sum over them); None: this machine.
     on_hosts: int | None = None
+    # Health over its repeats, failed ones included (None: not known, an
+    # older summary): tasks run twice and tasks lost, summed; the repeats
+    # with any finding; and every kind found, as (kind, count summed).
+    duplicates: int | None = None  # tasks run twice (each counted once per repeat)
+    lost: int | None = None  # tasks published and never reported
+    repeats_with_findings: int | None = None  # repeats whose health was not ok
+    findings: tuple[tuple[str, int], ...] = ()  # (kind, summed count), in HEALTH_KINDS order
 
     @property
     def variant(self):
@@ -554,11 +568,17 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources", "task_cpu"):
+        elif f.name in ("tasks", "resources", "task_cpu", "health"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
     return out
+
+
+def health_from_json(data: Mapping[str, Any] | None) -> Health | None:
+    if data is None:
+        return None
+    return Health(tuple(_pick(Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ()))
 
 
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
@@ -567,6 +587,7 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         RunSummary,
         data,
         task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
+        health=health_from_json(data.get("health")),
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
@@ -700,6 +721,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         profile=_tuple(data.get("profile")),
         warnings=tuple(data.get("warnings", ())),
         settings=tuple((name, text) for name, text in data.get("settings") or ()),
+        findings=tuple((kind, count) for kind, count in data.get("findings") or ()),
         throughput=None
         if throughput is None
         else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),

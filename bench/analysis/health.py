@@ -98,7 +98,7 @@ KNOWN_CAUSES = {
     "deferred_ack_synloop": Cause(
         "acks deferred to the next turn of the synloop, which blocks in drain_events(timeout=2.0)",
         ("idle_gaps",),
-        ("celery/celery#10263",),
+        ("celery/celery#10263", "celery/celery#4378"),
     ),
     "prefetch": Cause(
         "tasks reserved by a busy process (prefetch multiplier > 1) while other slots were free",

@@ -10,6 +10,8 @@ import pytest
 
 from bench.analysis.health import KINDS, KNOWN_CAUSES, Context, diagnose
 from bench.analysis.stats import TaskRecord
+from bench.output.health import CAUSE_WORDS, HEALTHY, finding_line, health_lines
+from bench.results.schema import Finding, Health
 
 GAP = 50e-6  # s between one task's end and the next start in a slot: a healthy worker
 
@@ -338,3 +340,44 @@ def test_processes_that_run_side_by_side_are_not_restarts():
     # (workers on two hosts whose records share node 0): none replaced another.
     published, records = drain(4, [0.02] * 100)
     assert diagnose(published, records, context("prefork", 2)).of("restarts") is None
+
+
+# --- In words ---------------------------------------------------------------------
+
+
+def test_a_healthy_run_is_one_line_and_an_undiagnosed_one_none():
+    assert health_lines(Health()) == [HEALTHY]
+    assert health_lines(None) == []
+
+
+def test_each_finding_says_how_many_and_its_likely_cause_with_references():
+    twice = Finding("duplicates", 210, cause="redis_redelivery", examples=("a",), extra_runs=210)
+    line = finding_line(twice, published=400)
+    assert line.startswith("tasks run twice: 210 of 400")
+    assert "likely cause: with task_acks_late on Redis" in line
+    assert line.endswith("(celery/celery#4968, celery/celery#4976)")
+    thrice = Finding("duplicates", 13, extra_runs=15)
+    assert finding_line(thrice).startswith("tasks run more than once: 13 (15 extra runs)")
+
+
+def test_idle_gaps_in_words_give_their_time_and_period():
+    gaps = Finding("idle_gaps", 37, total_s=72.4, longest_s=1.98, period_s=2.0, cause="deferred_ack_synloop")
+    line = finding_line(gaps)
+    assert line.startswith("idle gaps: 37 (72.4 s in all, longest 2.0 s, every 2.00 s) with nothing running")
+    assert "celery/celery#10263" in line
+
+
+def test_a_finding_without_a_known_cause_names_none():
+    assert "likely cause" not in finding_line(Finding("stalls", 1, total_s=3.0, longest_s=3.0))
+
+
+def test_an_unhealthy_run_has_a_heading_and_a_line_per_finding():
+    health = Health((Finding("duplicates", 2, extra_runs=2), Finding("lost", 1)))
+    lines = health_lines(health, published=10)
+    assert lines[0] == "health: 2 findings (Celery misbehaved)"
+    assert lines[1].startswith("  - tasks run twice: 2 of 10")
+    assert lines[2].startswith("  - tasks lost: 1 of 10")
+
+
+def test_every_known_cause_has_words():
+    assert set(CAUSE_WORDS) == set(KNOWN_CAUSES)

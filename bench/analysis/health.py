@@ -193,7 +193,7 @@ def _duplicates(executions, context):
     if not twice:
         return None
     extra = sum(executions[t] - 1 for t in twice)
-    cause = "redis_redelivery" if context.broker_kind == "redis" else "redelivery"
+    cause = "redis_redelivery" if context.broker_kind == "redis" and context.acks_late else "redelivery"
     return Finding("duplicates", len(twice), cause=cause, examples=tuple(twice[:EXAMPLES]), extra_runs=extra)
 
 

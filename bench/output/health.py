@@ -54,7 +54,7 @@ def finding_line(finding, published=None):
     if kind == "duplicates":
         extra = finding.extra_runs or n
         head = f"tasks run twice: {n}{of}" if extra == n else f"tasks run more than once: {n}{of} ({extra} extra runs)"
-        text = f"{head}, delivered again by the broker"
+        text = head
     elif kind == "lost":
         text = f"tasks lost: {n}{of}, published and never reported"
     elif kind == "idle_gaps":

@@ -3,15 +3,34 @@ several shapes find nothing; each kind of misbehaviour is counted exactly and
 given its likely cause."""
 
 import heapq
+import json
 import random
 from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bench.analysis.health import KINDS, KNOWN_CAUSES, Context, diagnose
 from bench.analysis.stats import TaskRecord
+from bench.analysis.summary import analyze, summarize_point
+from bench.output import markdown as report_markdown
 from bench.output.health import CAUSE_WORDS, HEALTHY, finding_line, health_lines
-from bench.results.schema import Finding, Health
+from bench.output.terminal import sweep_table, sweep_table_rows
+from bench.results.io import read_sweep_summary
+from bench.results.schema import (
+    Finding,
+    Health,
+    Metadata,
+    RunResult,
+    RunSettings,
+    RunStatus,
+    RunSummary,
+    point_from_json,
+    point_to_json,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 GAP = 50e-6  # s between one task's end and the next start in a slot: a healthy worker
 
@@ -196,10 +215,11 @@ def test_duplicates_and_lost_tasks_are_counted_exactly():
     assert lost.cause == "redis_redelivery"
 
 
-def test_duplicates_on_rabbitmq_are_a_redelivery():
+@pytest.mark.parametrize(("broker", "acks_late"), [("amqp", True), ("redis", False)])
+def test_other_duplicates_are_a_redelivery(broker, acks_late):
     published, records = drain(2, [0.01] * 20)
     records.append(records[0])
-    health = diagnose(published, records, context("prefork", 2, broker="amqp"))
+    health = diagnose(published, records, context("prefork", 2, broker=broker, acks_late=acks_late))
     assert health.of("duplicates").cause == "redelivery"
     assert health.of("lost") is None
 
@@ -381,3 +401,88 @@ def test_an_unhealthy_run_has_a_heading_and_a_line_per_finding():
 
 def test_every_known_cause_has_words():
     assert set(CAUSE_WORDS) == set(KNOWN_CAUSES)
+
+
+# --- In a sweep: per point, in its warnings, its table cell and the report -----------
+
+
+def run_result(throughput, health, state="ok"):
+    """A repeat as summarize_point reads it."""
+    status = RunStatus(state, None if state == "ok" else "0 failed and 7 missing of 400 tasks")
+    summary = RunSummary(throughput_per_s=throughput if state == "ok" else None, health=health)
+    return RunResult(status, RunSettings(), Metadata(), summary)
+
+
+PLANNED = SimpleNamespace(
+    pool="gevent", concurrency=32, workload="sleep", task_ms=15.0, cpus=None, cores=2.0, tasks=400, warmup=32,
+    key="sleep-15ms-gevent-c32-acks_late=true", workers=1, settings=(("acks_late", "true"),),
+)  # fmt: skip
+BURSTS = Finding("idle_gaps", 37, 72.4, 1.98, 2.0, "deferred_ack_synloop")
+
+
+def test_a_point_sums_its_repeats_health_and_warns_in_words():
+    repeats = [
+        run_result(9.0, Health((Finding("duplicates", 13, extra_runs=13, cause="redis_redelivery"), BURSTS))),
+        run_result(9.2, Health()),
+        run_result(None, Health((Finding("duplicates", 210, extra_runs=210), Finding("lost", 7))), state="failed"),
+    ]
+    point = summarize_point(PLANNED, [(None, r) for r in repeats], 0.1)
+    assert (point.duplicates, point.lost, point.repeats_with_findings) == (223, 7, 2)
+    assert point.findings == (("duplicates", 223), ("lost", 7), ("idle_gaps", 37))
+    (health,) = [w for w in point.warnings if w.startswith("Celery misbehaved")]
+    assert health.startswith(
+        "Celery misbehaved in 2 of 3 repeats: 223 tasks run twice, 7 tasks lost, "
+        "37 idle gaps while tasks were queued (every 2.00 s); likely cause: "
+    )
+    assert "celery/celery#4968" in health
+    assert "celery/celery#10263" in health
+    assert point_from_json(json.loads(json.dumps(point_to_json(point)))) == point
+
+
+def test_a_point_whose_repeats_were_not_diagnosed_has_no_health():
+    point = summarize_point(PLANNED, [(None, run_result(9.0, None))], 0.1)
+    assert (point.duplicates, point.lost, point.repeats_with_findings, point.findings) == (None, None, None, ())
+    assert point.warnings == ()
+
+
+def test_a_healthy_point_counts_zero_and_warns_nothing():
+    point = summarize_point(PLANNED, [(None, run_result(9.0, Health()))], 0.1)
+    assert (point.duplicates, point.lost, point.repeats_with_findings, point.findings) == (0, 0, 0, ())
+    assert point.warnings == ()
+
+
+def test_an_older_summary_reads_without_health():
+    data = point_to_json(summarize_point(PLANNED, [(None, run_result(9.0, None))], 0.1))
+    for name in ("duplicates", "lost", "repeats_with_findings", "findings"):
+        del data[name]
+    point = point_from_json(data)
+    assert (point.duplicates, point.lost, point.repeats_with_findings, point.findings) == (None, None, None, ())
+
+
+def small_sweep(duplicates=0, lost=0):
+    """The small sweep, its first point's repeats with tasks run twice or lost."""
+    summary = read_sweep_summary(DATA / "sweep-small" / "summary.json")
+    first, *rest = summary.points
+    first = replace(first, duplicates=duplicates, lost=lost)
+    return replace(summary, points=(first, *rest)), first
+
+
+@pytest.mark.parametrize(("duplicates", "lost"), [(3, 0), (0, 2)])
+def test_a_cell_whose_repeats_ran_tasks_twice_or_lost_some_is_marked_and_keyed(duplicates, lost):
+    summary, _ = small_sweep(duplicates, lost)
+    healthy, _ = small_sweep()
+    rows, before = sweep_table_rows(summary, analyze(summary)), sweep_table_rows(healthy, analyze(healthy))
+    changed = [(a, b) for row, old in zip(rows, before, strict=True) for a, b in zip(row, old, strict=True) if a != b]
+    ((cell, was),) = changed
+    number = was.rstrip("~*")
+    assert cell == number + "!" + was[len(number) :]
+    assert "! tasks run twice or lost in its repeats (see the warnings)" in sweep_table(summary, analyze(summary))
+    md = report_markdown.render(summary, "complete", analyze(summary), "sweep-x")
+    assert "`!` tasks run twice or lost in its repeats (see the warnings)." in md
+
+
+def test_a_table_without_such_cells_has_no_such_key():
+    summary, _ = small_sweep()
+    assert "!" not in sweep_table(summary, analyze(summary))
+    md = report_markdown.render(summary, "complete", analyze(summary), "sweep-x")
+    assert "`!`" not in md

@@ -6,10 +6,14 @@ from bench.analysis.health import KNOWN_CAUSES
 
 # What each known cause means, for people (the data is in KNOWN_CAUSES).
 CAUSE_WORDS = {
-    "redis_redelivery": "with task_acks_late on Redis, unacknowledged messages are restored and delivered again",
+    "redis_redelivery": "with task_acks_late on Redis, a message stays unacknowledged while it waits in the "
+    "worker and while its task runs, and kombu puts unacknowledged messages back on the queue (when a channel "
+    "closes, or after the visibility timeout), so they are delivered again",
     "redelivery": "the broker delivered unacknowledged messages again after a connection or consumer was lost",
-    "deferred_ack_synloop": "with task_acks_late under gevent or eventlet, each ack waits for the next turn of the "
-    "worker's loop, which blocks up to 2 s in drain_events, and the prefetch limit holds new tasks back until then",
+    "deferred_ack_synloop": "with task_acks_late under gevent or eventlet, the worker's loop waits in "
+    "drain_events(timeout=2.0) once its prefetch window is full, and asks for more tasks only when that wait "
+    "ends, up to 2 s later; Celery 5.6.3 and earlier also held the acks back until then (fixed in 5.7.0, "
+    "which still waits on Redis)",
     "prefetch": "a busy pool process held tasks it had reserved (prefetch multiplier above 1) while other slots "
     "were free",
     "blocked_loop": "a task that does not yield blocked the event loop, and every other greenlet with it",

@@ -126,6 +126,9 @@ def decide_status(outcome, detail, summary: RunSummary, first_error=None) -> Run
         )
         if first_error:
             reason += f"; first error: {first_error}"
+        twice = summary.health.of("duplicates") if summary.health is not None else None
+        if twice is not None:  # the failure line is all a failed run prints: it names these too
+            reason += f"; {twice.count} ran twice"
         return RunStatus("failed", reason, outcome)
     if summary.above_ceiling:
         reason = (

@@ -26,6 +26,8 @@ from bench.results.io import read_run
 from bench.results.schema import (
     SCHEMA_VERSION,
     BrokerInfo,
+    Finding,
+    Health,
     Placement,
     Resources,
     RunSummary,
@@ -139,10 +141,12 @@ def test_a_version_1_document_reads_as_the_same_result():
     old = read_run(DATA / "v1" / "run.json")
     assert old.schema_version == 1
     # Every field version 1 had reads the same; the fields added since
-    # (per-task CPU, estimated ceilings, health) read as absent.
+    # (per-task CPU, estimated ceilings, health) read as absent, and the
+    # failure's reason did not name the task that ran twice yet.
     now = golden_result()
     absent = dataclasses.replace(
         now,
+        status=dataclasses.replace(now.status, reason=now.status.reason.removesuffix("; 1 ran twice")),
         summary=dataclasses.replace(
             now.summary, task_cpu=None, ceiling_estimated=None, above_estimated_ceiling=None, health=None
         ),
@@ -229,6 +233,13 @@ def test_a_failed_task_fails_the_run_and_names_the_first_error():
     status = decide_status("complete", None, summary, first_error="TypeError: boom")
     assert status.state == "failed"
     assert status.reason == "1 failed and 0 missing of 10 tasks (complete); first error: TypeError: boom"
+
+
+def test_a_failed_run_s_reason_names_the_tasks_that_ran_twice():
+    health = Health((Finding("duplicates", 16, extra_runs=16), Finding("lost", 1)))
+    summary = dataclasses.replace(complete(), tasks=TaskCounts(400, 399, 0, 1, 16), health=health)
+    status = decide_status("timed out", "the batch took over 60 s", summary)
+    assert status.reason == "0 failed and 1 missing of 400 tasks (timed out: the batch took over 60 s); 16 ran twice"
 
 
 def test_a_batch_that_did_not_complete_fails_even_with_every_task_counted():

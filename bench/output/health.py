@@ -50,9 +50,10 @@ def _times(finding, what):
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def finding_line(finding, published=None):
+def finding_line(finding, published=None, cause_said=False):
     """One finding as a line: what happened, how much, and the likely cause.
-    `published`: the tasks of the run, to say "210 of 400"."""
+    `published`: the tasks of the run, to say "210 of 400"; `cause_said`:
+    the line above gave the same cause (it is not said twice)."""
     of = f" of {published}" if published else ""
     kind, n = finding.kind, finding.count
     if kind == "duplicates":
@@ -71,7 +72,7 @@ def finding_line(finding, published=None):
         text = f"pool processes replaced: {n} during the batch"
     else:
         text = f"{kind}: {n}"
-    cause = cause_words(finding.cause)
+    cause = "likely cause: the same" if cause_said and finding.cause else cause_words(finding.cause)
     return f"{text}; {cause}" if cause else text
 
 
@@ -82,7 +83,9 @@ def health_lines(health, published=None):
         return []
     if health.ok:
         return [HEALTHY]
-    return [
-        f"health: {plural(len(health.findings), 'finding')} (Celery misbehaved)",
-        *(f"  - {finding_line(f, published)}" for f in health.findings),
-    ]
+    lines = [f"health: {plural(len(health.findings), 'finding')} (Celery misbehaved)"]
+    before = None
+    for finding in health.findings:
+        lines.append(f"  - {finding_line(finding, published, cause_said=finding.cause == before)}")
+        before = finding.cause
+    return lines

@@ -415,6 +415,15 @@ def test_an_unhealthy_run_has_a_heading_and_a_line_per_finding():
     assert lines[2].startswith("  - tasks lost: 1 of 10")
 
 
+def test_a_cause_is_said_once_for_consecutive_findings():
+    health = Health((Finding("duplicates", 16, extra_runs=16, cause="redis_redelivery"),
+                     Finding("lost", 1, cause="redis_redelivery"), BURSTS))  # fmt: skip
+    lines = health_lines(health, published=400)
+    assert "celery/celery#4968" in lines[1]
+    assert lines[2] == "  - tasks lost: 1 of 400, published and never reported; likely cause: the same"
+    assert "celery/celery#10263" in lines[3]
+
+
 def test_every_known_cause_has_words():
     assert set(CAUSE_WORDS) == set(KNOWN_CAUSES)
 

@@ -173,6 +173,19 @@ def test_bursts_as_jittered_as_measured_here_keep_their_period():
     assert gaps.cause == "deferred_ack_synloop"
 
 
+def test_two_gaps_of_two_seconds_under_acks_late_have_the_synloop_cause():
+    # measured here: two bursts 2.0 s apart, then the worker kept up
+    published, records = bursts(tasks=3 * 18)
+    gaps = diagnose(published, records, context("gevent", 32, acks_late=True, prefetch=1)).of("idle_gaps")
+    assert (gaps.count, gaps.period_s, gaps.cause) == (2, None, "deferred_ack_synloop")
+
+
+def test_gaps_of_another_length_without_a_period_have_no_cause():
+    published, records = bursts(tasks=3 * 18, period=1.0)
+    gaps = diagnose(published, records, context("gevent", 32, acks_late=True, prefetch=1)).of("idle_gaps")
+    assert (gaps.count, gaps.cause) == (2, None)
+
+
 def test_bursts_without_acks_late_have_no_known_cause():
     published, records = bursts()
     gaps = diagnose(published, records, context("gevent", 32, acks_late=False, prefetch=1)).of("idle_gaps")

@@ -77,6 +77,7 @@ LATE_S = 0.5
 LATE_SERVICE_MULTIPLE = 4.0
 EXAMPLES = 5  # task ids kept per finding
 GREEN_POOLS = frozenset({"gevent", "eventlet"})
+CUT_SHORT = frozenset({"timed out", "interrupted"})  # outcomes that leave tasks unreported without losing them
 SYNLOOP_TIMEOUT_S = 2.0  # drain_events(timeout=2.0) in the worker's synloop
 
 
@@ -91,8 +92,7 @@ class Cause:
 
 KNOWN_CAUSES = {
     "redis_redelivery": Cause(
-        "task_acks_late on Redis: messages stay unacked while reserved and running; kombu restores unacked "
-        "messages (restore_unacked_once, restore_visible) and they are delivered again",
+        "task_acks_late on Redis: unacked messages (reserved or running) restored by kombu and delivered again",
         ("duplicates", "lost"),
         ("celery/celery#4968", "celery/celery#4976"),
     ),
@@ -101,8 +101,8 @@ KNOWN_CAUSES = {
         ("duplicates",),
     ),
     "deferred_ack_synloop": Cause(
-        "green pool synloop with task_acks_late: a full prefetch window is refilled only when "
-        "drain_events(timeout=2.0) returns (acks deferred to the next turn before celery/celery#10263)",
+        "task_acks_late under a green pool: the synloop refills a full prefetch window only when "
+        "drain_events(timeout=2.0) returns",
         ("idle_gaps",),
         ("celery/celery#10263", "celery/celery#4378"),
     ),
@@ -117,6 +117,10 @@ KNOWN_CAUSES = {
     "max_tasks_per_child": Cause(
         "pool processes replaced after --max-tasks-per-child tasks",
         ("restarts", "idle_gaps"),
+    ),
+    "cut_short": Cause(
+        "the harness stopped waiting (the batch timed out or was interrupted) before they ran",
+        ("lost",),
     ),
     "worker_lost": Cause(
         "a pool process exited or was killed (WorkerLostError) and was replaced",
@@ -137,6 +141,7 @@ class Context:
     broker_kind: str | None  # "redis" | "amqp" | None
     max_tasks_per_child: int = 0  # 0: never replaced
     processes: int | None = None  # pool processes expected (prefork: -c x workers; others: workers); None: unknown
+    outcome: str | None = None  # how watching the batch ended: complete, timed out, interrupted, ...; None: unknown
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -146,7 +151,8 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
 
     - duplicates: tasks reported more than once; `count` tasks,
       `extra_runs` executions beyond each one's first.
-    - lost: tasks published and never reported.
+    - lost: tasks published and never reported (by a batch cut short, see
+      CUT_SHORT, not necessarily lost by Celery: that is their cause).
     - idle_gaps: maximal intervals of at least IDLE_GAP_S in the window in
       which no task ran while a task waited; `period_s` when they recur at a
       steady interval (see PERIOD_CV): the median interval between
@@ -207,7 +213,9 @@ def _lost(published, firsts, context, restarts):
     lost = sorted(set(published) - set(firsts))
     if not lost:
         return None
-    if context.broker_kind == "redis" and context.acks_late:
+    if context.outcome in CUT_SHORT:
+        cause = "cut_short"
+    elif context.broker_kind == "redis" and context.acks_late:
         cause = "redis_redelivery"
     elif restarts is not None and restarts.cause == "worker_lost":
         cause = "worker_lost"

@@ -50,10 +50,11 @@ def first_reports(records):
     return list(firsts.values())
 
 
-def health_context(settings: RunSettings) -> Context:
+def health_context(settings: RunSettings, outcome=None) -> Context:
     """What the health check must know of the run: its pool, slots, acks
-    and prefetch, broker, and the pool processes it expects (prefork: -c
-    per worker; the other pools run their tasks in the worker's own process)."""
+    and prefetch, broker, the pool processes it expects (prefork: -c per
+    worker; the other pools run their tasks in the worker's own process),
+    and how watching the batch ended (`outcome`, Observed's)."""
     per_worker = settings.concurrency if settings.pool == "prefork" else 1
     return Context(
         pool=settings.pool,
@@ -64,6 +65,7 @@ def health_context(settings: RunSettings) -> Context:
         broker_kind=settings.broker.kind if settings.broker is not None else None,
         max_tasks_per_child=settings.max_tasks_per_child or 0,
         processes=per_worker * settings.workers,
+        outcome=outcome,
     )
 
 
@@ -233,7 +235,9 @@ def run_metadata(machine_facts, started, ended) -> Metadata:
 
 def build_result(settings: RunSettings, bound: Ceiling, observed: Observed, run_id, metadata: Metadata) -> RunResult:
     """The whole result document of a measured run."""
-    summary = summarize_run(observed, bound, settings.pool, settings.workers, health_context(settings))
+    summary = summarize_run(
+        observed, bound, settings.pool, settings.workers, health_context(settings, observed.outcome)
+    )
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     return RunResult(
         status=decide_status(observed.outcome, observed.detail, summary, first_error),

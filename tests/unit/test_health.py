@@ -259,6 +259,16 @@ def test_a_lost_task_without_acks_late_has_no_cause():
     assert (lost.count, lost.cause) == (1, None)
 
 
+@pytest.mark.parametrize("outcome", ["timed out", "interrupted"])
+def test_tasks_left_when_the_harness_stopped_waiting_are_lost_for_that_cause(outcome):
+    published, records = drain(2, [0.01] * 20)
+    ctx = replace(context("gevent", 2, acks_late=True), outcome=outcome)
+    lost = diagnose(published, records[:15], ctx).of("lost")
+    assert (lost.count, lost.cause) == (5, "cut_short")
+    stalled = diagnose(published, records[:15], replace(ctx, outcome="stalled")).of("lost")
+    assert stalled.cause == "redis_redelivery"
+
+
 def test_nothing_reported_is_all_lost():
     published = {"a": 0.0, "b": 0.0}
     health = diagnose(published, [], context())

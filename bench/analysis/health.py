@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # The records live with the other result records; analysis builds them.
-from bench.results.schema import HEALTH_KINDS, Finding, Health
+from bench.results.schema import CUT_SHORT, HEALTH_KINDS, Finding, Health
 
 __all__ = ["KINDS", "KNOWN_CAUSES", "Cause", "Context", "Finding", "Health", "diagnose"]
 
@@ -77,7 +77,7 @@ LATE_S = 0.5
 LATE_SERVICE_MULTIPLE = 4.0
 EXAMPLES = 5  # task ids kept per finding
 GREEN_POOLS = frozenset({"gevent", "eventlet"})
-CUT_SHORT = frozenset({"timed out", "interrupted"})  # outcomes that leave tasks unreported without losing them
+STOPPED_WAITING = frozenset({"timed out", "interrupted"})  # outcomes that leave tasks unreported, not lost
 SYNLOOP_TIMEOUT_S = 2.0  # drain_events(timeout=2.0) in the worker's synloop
 
 
@@ -118,7 +118,7 @@ KNOWN_CAUSES = {
         "pool processes replaced after --max-tasks-per-child tasks",
         ("restarts", "idle_gaps"),
     ),
-    "cut_short": Cause(
+    CUT_SHORT: Cause(
         "the harness stopped waiting (the batch timed out or was interrupted) before they ran",
         ("lost",),
     ),
@@ -152,7 +152,8 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
     - duplicates: tasks reported more than once; `count` tasks,
       `extra_runs` executions beyond each one's first.
     - lost: tasks published and never reported (by a batch cut short, see
-      CUT_SHORT, not necessarily lost by Celery: that is their cause).
+      STOPPED_WAITING, not necessarily lost by Celery: that is their cause,
+      CUT_SHORT, and Health.misbehaviour leaves them out).
     - idle_gaps: maximal intervals of at least IDLE_GAP_S in the window in
       which no task ran while a task waited; `period_s` when they recur at a
       steady interval (see PERIOD_CV): the median interval between
@@ -213,8 +214,8 @@ def _lost(published, firsts, context, restarts):
     lost = sorted(set(published) - set(firsts))
     if not lost:
         return None
-    if context.outcome in CUT_SHORT:
-        cause = "cut_short"
+    if context.outcome in STOPPED_WAITING:
+        cause = CUT_SHORT
     elif context.broker_kind == "redis" and context.acks_late:
         cause = "redis_redelivery"
     elif restarts is not None and restarts.cause == "worker_lost":

@@ -200,17 +200,19 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
 def _with_health(planned, results):
     """The point with its health over every repeat that was diagnosed
     (failed ones included): tasks run twice and lost summed, the repeats
-    with any finding, and each kind's count summed. Unchanged when none was
-    (older files)."""
+    with any finding, and each kind's count summed; Celery's misbehaviour
+    only (Health.misbehaviour: tasks left when the harness stopped waiting
+    are its failed repeats' reason, not losses). Unchanged when none was
+    diagnosed (older files)."""
     healths = [r.summary.health for r in results if r.summary is not None and r.summary.health is not None]
     if not healths:
         return planned
-    totals = {kind: sum(f.count for h in healths for f in h.findings if f.kind == kind) for kind in KINDS}
+    totals = {kind: sum(f.count for h in healths for f in h.misbehaviour if f.kind == kind) for kind in KINDS}
     return replace(
         planned,
         duplicates=totals["duplicates"],
         lost=totals["lost"],
-        repeats_with_findings=sum(1 for h in healths if not h.ok),
+        repeats_with_findings=sum(1 for h in healths if h.misbehaviour),
         findings=tuple((kind, n) for kind, n in totals.items() if n),
     )
 
@@ -239,7 +241,7 @@ def health_warning(point, results):
         found.append(words)
     causes = []
     for h in healths:
-        for f in h.findings:
+        for f in h.misbehaviour:
             if f.cause is not None and f.cause not in causes:
                 causes.append(f.cause)
     likely = "; ".join(

@@ -85,7 +85,8 @@ def health_lines(health, published=None):
         return []
     if health.ok:
         return [HEALTHY]
-    lines = [f"health: {plural(len(health.findings), 'finding')} (Celery misbehaved)"]
+    misbehaved = " (Celery misbehaved)" if health.misbehaviour else ""
+    lines = [f"health: {plural(len(health.findings), 'finding')}{misbehaved}"]
     before = None
     for finding in health.findings:
         lines.append(f"  - {finding_line(finding, published, cause_said=finding.cause == before)}")

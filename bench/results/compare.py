@@ -56,8 +56,9 @@ class Side:
     values_per_s: tuple[float, ...]  # throughput of each successful repeat, tasks/s
     failed: int = 0  # repeats that failed (tasks failed or went missing, worker did not start)
     reason: str | None = None  # the first failed repeat's reason
-    # Over every repeat whose health was diagnosed, failed ones included;
-    # None: none was (files from before the health check).
+    # Over every repeat whose health was diagnosed, failed ones included
+    # (Celery's misbehaviour only: not the tasks left when the harness
+    # stopped waiting); None: none was (files from before the health check).
     duplicates: int | None = None  # tasks run twice
     lost: int | None = None  # tasks published and never reported
 
@@ -120,7 +121,7 @@ def _side(results: Sequence[RunResult]) -> Side:
     counts = {}
     if healths:
         for kind in ("duplicates", "lost"):
-            counts[kind] = sum(f.count for h in healths for f in h.findings if f.kind == kind)
+            counts[kind] = sum(f.count for h in healths for f in h.misbehaviour if f.kind == kind)
     return Side(tuple(float(r.measured_per_s) for r in ok), len(failed), reason, **counts)
 
 

@@ -185,6 +185,7 @@ class TaskCPU:
 
 
 HEALTH_KINDS = ("duplicates", "lost", "idle_gaps", "stalls", "restarts", "late_starts")
+CUT_SHORT = "cut_short"  # the cause of tasks left unreported because the harness stopped waiting
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,12 @@ class Health:
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    @property
+    def misbehaviour(self) -> tuple[Finding, ...]:
+        """The findings that are Celery's doing: all but the tasks left
+        unreported because the harness stopped waiting (cause CUT_SHORT)."""
+        return tuple(f for f in self.findings if f.cause != CUT_SHORT)
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,17 @@ def test_a_candidate_sweep_that_ran_tasks_twice_exits_1_naming_the_counts(tmp_pa
     assert "**no significant difference; ran tasks twice or lost some**" in out
 
 
+def test_tasks_left_when_the_harness_stopped_waiting_are_no_loss_to_compare(tmp_path, capsys):
+    base = make_sweep(tmp_path / "base", {16: STEADY}, health={})
+    cand = make_sweep(tmp_path / "cand", {16: STEADY}, failed={16})
+    write_atomic(
+        cand / "runs" / "sleep-50ms-gevent-c16" / "r09.json",
+        {**run_doc(None, state="failed"), "summary": {"health": {"findings": [{"kind": "lost", "count": 9,
+                                                                               "cause": "cut_short"}]}}},
+    )  # fmt: skip
+    assert run_compare(capsys, base, cand)[0] == 0
+
+
 def test_a_sweep_that_ran_tasks_twice_on_both_sides_exits_0(tmp_path, capsys):
     base = make_sweep(tmp_path / "base", {16: STEADY}, health={"duplicates": 3})
     cand = make_sweep(tmp_path / "cand", {16: STEADY}, health={"duplicates": 40})

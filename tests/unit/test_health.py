@@ -487,6 +487,16 @@ def test_a_point_sums_its_repeats_health_and_warns_in_words():
     assert point_from_json(json.loads(json.dumps(point_to_json(point)))) == point
 
 
+def test_tasks_left_when_the_harness_stopped_waiting_are_not_counted_as_lost_in_a_sweep():
+    cut = Health((Finding("lost", 242, cause="cut_short"), BURSTS))
+    point = summarize_point(PLANNED, [(None, run_result(None, cut, state="failed"))], 0.1)
+    assert (point.duplicates, point.lost, point.repeats_with_findings) == (0, 0, 1)
+    assert point.findings == (("idle_gaps", 37),)
+    assert point.warnings[1].startswith("Celery misbehaved in 1 of 1 repeat: 37 idle gaps while tasks were queued")
+    assert "harness stopped waiting" not in point.warnings[1]
+    assert health_lines(Health((Finding("lost", 242, cause="cut_short"),)))[0] == "health: 1 finding"
+
+
 def test_a_point_whose_repeats_were_not_diagnosed_has_no_health():
     point = summarize_point(PLANNED, [(None, run_result(9.0, None))], 0.1)
     assert (point.duplicates, point.lost, point.repeats_with_findings, point.findings) == (None, None, None, ())

@@ -300,3 +300,17 @@ def test_a_document_without_health_reads_as_not_diagnosed():
     document = run_to_json(golden_result())
     del document["summary"]["health"]
     assert run_from_json(document).summary.health is None
+
+
+def test_the_tasks_line_says_what_a_duplicate_is_and_the_health_follows_it():
+    lines = run_summary(golden_result()).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  tasks:"))
+    assert lines[at] == "  tasks: 12 published = 11 succeeded + 0 failed + 1 missing; 1 ran twice"
+    assert lines[at + 1] == "  health: 2 findings (Celery misbehaved)"
+
+
+def test_a_run_read_from_before_the_health_check_says_its_repeated_reports_alone():
+    old = golden_result()
+    old = dataclasses.replace(old, summary=dataclasses.replace(old.summary, health=None))
+    last = run_summary(old).splitlines()[-1]
+    assert last.endswith("1 missing; 1 extra run of tasks already reported (run again)")

@@ -119,7 +119,7 @@ KNOWN_CAUSES = {
         ("restarts", "idle_gaps"),
     ),
     CUT_SHORT: Cause(
-        "the harness stopped waiting (the batch timed out or was interrupted) before they ran",
+        "the harness stopped waiting (the batch timed out or was interrupted) before they were reported",
         ("lost",),
     ),
     "worker_lost": Cause(

@@ -18,8 +18,8 @@ CAUSE_WORDS = {
     "were free",
     "blocked_loop": "a task that does not yield blocked the event loop, and every other greenlet with it",
     "max_tasks_per_child": "--max-tasks-per-child replaces each pool process after that many tasks",
-    "cut_short": "the harness stopped waiting (the batch timed out or was interrupted) while they were still "
-    "queued: not run yet, not necessarily lost",
+    "cut_short": "the harness stopped waiting (the batch timed out or was interrupted) before they were "
+    "reported: they may still have been queued, not lost",
     "worker_lost": "a pool process exited or was killed, and was replaced",
 }
 

@@ -16,6 +16,9 @@ of each successful repeat (one fresh worker each):
   change smaller than the threshold.
 - a point whose baseline measured but whose candidate repeats all failed is
   `failed`, and counts as a regression.
+- a point whose candidate repeats ran tasks twice, or lost tasks, where the
+  baseline's did not (none, or not diagnosed) is a regression too, whatever
+  its throughput: misbehaviour is a result (`misbehaved` names the kinds).
 A side whose coefficient of variation exceeds CV_WARN (10%) is flagged
 unstable whatever the decision.
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.analysis.stats import CV_WARN, bootstrap_median, median, ratio_ci
 from bench.errors import BenchError, Regression, Unstable, UsageError
@@ -56,6 +59,9 @@ class PointComparison:
     candidate_cv: float | None  # fraction
     decision: str  # slower | faster | no significant difference | unstable | failed
     notes: tuple[str, ...]  # why, where the numbers alone do not say
+    # What the candidate's repeats did that the baseline's did not:
+    # "duplicates" (tasks run twice), "lost" (tasks lost); () for nothing.
+    misbehaved: tuple[str, ...] = ()
 
     @property
     def unstable(self) -> bool:
@@ -65,7 +71,7 @@ class PointComparison:
 
     @property
     def regression(self) -> bool:
-        return self.decision in (SLOWER, FAILED)
+        return self.decision in (SLOWER, FAILED) or bool(self.misbehaved)
 
 
 @dataclass(frozen=True)
@@ -97,10 +103,33 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     return 1.0 if math.isnan(p) else p
 
 
+def misbehaviour(baseline: Side, candidate: Side) -> tuple[str, ...]:
+    """The kinds of misbehaviour ("duplicates", "lost") the candidate's
+    repeats showed and the baseline's did not."""
+    return tuple(
+        kind for kind in ("duplicates", "lost") if (getattr(candidate, kind) or 0) > 0 and not getattr(baseline, kind)
+    )
+
+
+def misbehaviour_words(side: Side, kinds: Sequence[str]) -> str:
+    """ "210 tasks run twice, 7 lost": a side's counts of `kinds`."""
+    words = {"duplicates": "task(s) run twice", "lost": "task(s) lost"}
+    return ", ".join(f"{getattr(side, kind)} {words[kind]}" for kind in kinds)
+
+
 def compare_point(
     key: PointKey, baseline: Side, candidate: Side, threshold: float = DEFAULT_THRESHOLD, alpha: float = ALPHA
 ) -> PointComparison:
     """The decision for one point (see the module docstring for the rule)."""
+    decided = _decide(key, baseline, candidate, threshold, alpha)
+    kinds = misbehaviour(baseline, candidate)
+    if not kinds:
+        return decided
+    note = f"candidate repeats: {misbehaviour_words(candidate, kinds)}; baseline: none"
+    return replace(decided, misbehaved=kinds, notes=(*decided.notes, note))
+
+
+def _decide(key, baseline, candidate, threshold, alpha):
     base, cand = baseline.values_per_s, candidate.values_per_s
     notes = []
     for name, side in (("baseline", baseline), ("candidate", candidate)):
@@ -208,16 +237,23 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:+.1f}%"
 
 
+def _why(p: PointComparison) -> str:
+    """ "-20.0%", "failed", "+1.0%; 210 task(s) run twice, 7 task(s) lost": why a point regressed."""
+    change = percent(p.change) if p.change is not None else FAILED if p.decision == FAILED else None
+    health = misbehaviour_words(p.candidate, p.misbehaved) if p.misbehaved else None
+    return "; ".join(part for part in (change, health) if part)
+
+
 def outcome(comparison: Comparison, fail_on_unstable: bool = False) -> BenchError | None:
     """What the comparison ends with: Regression (exit 1) when a point got
-    slower beyond the threshold or failed; else Unstable (exit 3) when a point
-    could not be decided and the user asked to fail on that; else None (0)."""
-    if comparison.regressions:
-        listed = ", ".join(
-            f"{p.key.name} ({percent(p.change)})" if p.change is not None else f"{p.key.name} (failed)"
-            for p in comparison.regressions
-        )
-        return Regression(f"{len(comparison.regressions)} point(s) slower than the baseline: {listed}")
+    slower beyond the threshold, failed, or ran tasks twice or lost some
+    where the baseline did not; else Unstable (exit 3) when a point could not
+    be decided and the user asked to fail on that; else None (0)."""
+    regressions = comparison.regressions
+    if regressions:
+        listed = ", ".join(f"{p.key.name} ({_why(p)})" for p in regressions)
+        what = "worse than" if any(p.misbehaved for p in regressions) else "slower than"
+        return Regression(f"{len(regressions)} point(s) {what} the baseline: {listed}")
     if fail_on_unstable and comparison.unstable:
         listed = ", ".join(p.key.name for p in comparison.unstable)
         return Unstable(f"{len(comparison.unstable)} point(s) too unstable to decide: {listed}")

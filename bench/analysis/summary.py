@@ -4,6 +4,7 @@ per curve, and the warnings a reader must see. Pure, from a sweep's summary."""
 from dataclasses import dataclass, field, replace
 
 from bench.analysis.groups import NOOP, curve_name, group_key, groups, is_overhead_probe, overhead_rates, plural
+from bench.analysis.health import KINDS, KNOWN_CAUSES
 from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import Best, Verdict, best_of, verdicts
@@ -146,9 +147,12 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         repeats=len(ok),
         failed_repeats=len(failed),
     )
+    planned = _with_health(planned, [r for _, r in attempts])
     warnings = []
     if failed:
         warnings.append(f"{plural(len(failed), 'repeat')} failed: {failed[0].status.reason}")
+    if planned.repeats_with_findings:
+        warnings.append(health_warning(planned, [r for _, r in attempts]))
     if not ok:
         return replace(planned, warnings=tuple(warnings))
     planned, cores_warnings = _on_the_hosts_cores(planned, ok)
@@ -193,6 +197,62 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         worker_rss_peak_bytes=median(r.worker_rss_peak_bytes for r in resources),
         load_average_1m_before=median(s.load_average_before[0] for s in runs if s.load_average_before),
     )
+
+
+def _with_health(planned, results):
+    """The point with its health over every repeat that was diagnosed
+    (failed ones included): tasks run twice and lost summed, the repeats
+    with any finding, and each kind's count summed; Celery's misbehaviour
+    only (Health.misbehaviour: tasks left when the harness stopped waiting
+    are its failed repeats' reason, not losses). Unchanged when none was
+    diagnosed (older files)."""
+    healths = [r.summary.health for r in results if r.summary is not None and r.summary.health is not None]
+    if not healths:
+        return planned
+    totals = {kind: sum(f.count for h in healths for f in h.misbehaviour if f.kind == kind) for kind in KINDS}
+    return replace(
+        planned,
+        duplicates=totals["duplicates"],
+        lost=totals["lost"],
+        repeats_with_findings=sum(1 for h in healths if h.misbehaviour),
+        findings=tuple((kind, n) for kind, n in totals.items() if n),
+    )
+
+
+_FOUND_WORDS = {  # a kind's summed count, in words
+    "duplicates": lambda n: f"{plural(n, 'task')} run twice",
+    "lost": lambda n: f"{plural(n, 'task')} lost",
+    "idle_gaps": lambda n: f"{plural(n, 'idle gap')} while tasks were queued",
+    "stalls": lambda n: plural(n, "stall"),
+    "restarts": lambda n: f"{plural(n, 'pool process', 'pool processes')} replaced",
+    "late_starts": lambda n: f"{plural(n, 'task')} started late",
+}
+
+
+def health_warning(point, results):
+    """A point's health as one warning: in how many repeats Celery
+    misbehaved, what it did summed over them, a steady period of idle gaps,
+    and the likely causes with their references."""
+    healths = [r.summary.health for r in results if r.summary is not None and r.summary.health is not None]
+    found = []
+    for kind, n in point.findings:
+        words = _FOUND_WORDS[kind](n)
+        periods = [f.period_s for h in healths if (f := h.of(kind)) is not None and f.period_s is not None]
+        if periods:
+            words += f" (every {median(periods):.2f} s)"
+        found.append(words)
+    causes = []
+    for h in healths:
+        for f in h.misbehaviour:
+            if f.cause is not None and f.cause not in causes:
+                causes.append(f.cause)
+    likely = "; ".join(
+        KNOWN_CAUSES[c].label + (f" ({', '.join(KNOWN_CAUSES[c].refs)})" if KNOWN_CAUSES[c].refs else "")
+        for c in causes
+    )
+    counted = plural(len(healths), "repeat")
+    text = f"Celery misbehaved in {point.repeats_with_findings} of {counted}: {', '.join(found)}"
+    return text + (f"; likely cause: {likely}" if likely else "")
 
 
 def _on_the_hosts_cores(planned, ok):

@@ -89,11 +89,19 @@ def _rows(comparison: Comparison) -> list[list[str]]:
                 percent(p.change),
                 _ci(p.change_ci95),
                 _p(p.p_value),
-                p.decision,
+                _decision(p),
                 "; ".join(p.notes),
             ]
         )
     return rows
+
+
+RAN_TWICE_OR_LOST = "ran tasks twice or lost some"  # the decision cell's addition for such a candidate
+
+
+def _decision(p) -> str:
+    """The decision, and what the candidate did wrong where the baseline did not."""
+    return f"{p.decision}; {RAN_TWICE_OR_LOST}" if p.misbehaved else p.decision
 
 
 HEADER = ["point", "baseline /s", "candidate /s", "change", "95% CI of change", "p", "decision", "notes"]
@@ -106,14 +114,20 @@ def _tally(comparison: Comparison) -> str:
     order = (SLOWER, FAILED, FASTER, SAME, UNSTABLE)
     text = ", ".join(f"{counts[d]} {d}" for d in order if d in counts)
     noisy = sum(1 for p in comparison.points if p.unstable and p.decision != UNSTABLE)
-    return text + (f"; {noisy} with an unstable side" if noisy else "")
+    wrong = sum(1 for p in comparison.points if p.misbehaved)
+    return (
+        text
+        + (f"; {noisy} with an unstable side" if noisy else "")
+        + (f"; {wrong} whose candidate {RAN_TWICE_OR_LOST}" if wrong else "")
+    )
 
 
 def _rule(comparison: Comparison) -> str:
     return (
         f"slower/faster: the 95% CI of the ratio of medians excludes 1 or Mann-Whitney p < {ALPHA:g}, "
         f"and the change is at least {comparison.threshold:.0%}; fewer than {MIN_REPEATS} repeats a side "
-        f"is unstable; a side with CV > {CV_WARN:.0%} is flagged unstable"
+        f"is unstable; a side with CV > {CV_WARN:.0%} is flagged unstable; a candidate that ran tasks twice or "
+        "lost some where the baseline did not is a regression whatever its throughput"
     )
 
 
@@ -151,7 +165,8 @@ def _md(text: str) -> str:
 def format_markdown(comparison: Comparison) -> str:
     """The comparison as GitHub-flavoured markdown, for a pull-request comment."""
     regressions = comparison.regressions
-    title = f"{len(regressions)} point(s) slower than the baseline" if regressions else "no significant regression"
+    what = "worse than" if any(p.misbehaved for p in regressions) else "slower than"
+    title = f"{len(regressions)} point(s) {what} the baseline" if regressions else "no significant regression"
     lines = [
         f"### celery-bench compare: {title}",
         "",

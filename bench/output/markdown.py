@@ -5,7 +5,15 @@ from bench.analysis.groups import curve_name, group_key, group_label, groups, pl
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.model import peak_words
 from bench.analysis.verdict import FLAT_RULE
-from bench.output.terminal import HEADLINE, shapes_table_rows, sweep_table_rows, verdict_keys, verdict_rows
+from bench.output.terminal import (
+    HEADLINE,
+    RAN_TWICE_OR_LOST,
+    RAN_TWICE_OR_LOST_KEY,
+    shapes_table_rows,
+    sweep_table_rows,
+    verdict_keys,
+    verdict_rows,
+)
 from bench.results.schema import Metadata
 
 
@@ -15,6 +23,13 @@ def _pct(value):
 
 def _num(value, digits=1):
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ran_twice_key(table):
+    """The key's part for the mark of tasks run twice or lost, when the table shows it."""
+    if any(RAN_TWICE_OR_LOST in cell for row in table[1:] for cell in row[2:-1]):
+        return f"; `{RAN_TWICE_OR_LOST}` {RAN_TWICE_OR_LOST_KEY}"
+    return ""
 
 
 def _table(rows):
@@ -160,6 +175,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
     points = summary.points
     repeats = sum(p.repeats for p in points)
     broker = "embedded" if cfg.broker_url is None else "the user's own"
+    throughput_rows = sweep_table_rows(summary, analysis)
     lines = [
         "# celery-bench sweep report",
         "",
@@ -196,9 +212,11 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         "",
         "## Throughput (median tasks/s)",
         "",
-        _table(sweep_table_rows(summary, analysis)),
+        _table(throughput_rows),
         "",
-        "`*` best -c of the row (none on a flat row); `~` unstable (coefficient of variation above 10%).",
+        "`*` best -c of the row (none on a flat row); `~` unstable (coefficient of variation above 10%)"
+        + _ran_twice_key(throughput_rows)
+        + ".",
         "",
         *_shapes_section(summary),
         *_hosts_section(summary),

@@ -3,6 +3,7 @@
 from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.verdict import FLAT_RULE
+from bench.output.health import health_lines
 from bench.results.schema import LATENCY_KINDS, Resources
 
 
@@ -97,10 +98,23 @@ def run_summary(result):
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     lines.append(
         f"  tasks: {tasks.published} published = {tasks.succeeded} succeeded + "
-        f"{tasks.failed} failed + {tasks.missing} missing"
-        + (f" ({tasks.duplicates} reported twice)" if tasks.duplicates else "")
+        f"{tasks.failed} failed + {tasks.missing} missing" + _ran_again(tasks, s.health)
     )
+    lines += [f"  {line}" for line in health_lines(s.health, tasks.published)]
     return "\n".join(lines)
+
+
+def _ran_again(tasks, health):
+    """What the tasks line adds about tasks run more than once: "; 210 ran
+    twice" (tasks), or from an older file the repeated reports alone."""
+    twice = health.of("duplicates") if health is not None else None
+    if twice is not None:
+        if twice.extra_runs is not None and twice.extra_runs > twice.count:
+            return f"; {twice.count} ran more than once ({twice.extra_runs} extra runs)"
+        return f"; {twice.count} ran twice"
+    if tasks.duplicates:
+        return f"; {plural(tasks.duplicates, 'extra run')} of tasks already reported (run again)"
+    return ""
 
 
 def _shape(workers):
@@ -131,10 +145,20 @@ def _rate(value):
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
+RAN_TWICE_OR_LOST = "!"  # the mark of a cell whose repeats ran tasks twice or lost some
+RAN_TWICE_OR_LOST_KEY = "tasks run twice or lost in its repeats (see the warnings)"
+
+
+def ran_twice_or_lost(point):
+    """Did a point's repeats run tasks twice or lose some?"""
+    return bool(point.duplicates or point.lost)
+
+
 def sweep_table_rows(summary, analysis):
     """Rows of throughput (median tasks/s) per pool x workload across -c, the
-    best -c marked `*` (none on a flat row), unstable points `~`, and a last
-    column saying which -c is best; the first row is the header."""
+    best -c marked `*` (none on a flat row), unstable points `~`, points
+    whose repeats ran tasks twice or lost some `!`, and a last column saying
+    which -c is best; the first row is the header."""
     rows = {}
     for point in measured_points(summary):
         rows.setdefault((group_key(point), curve_name(point)), {})[point.concurrency] = point
@@ -152,6 +176,8 @@ def sweep_table_rows(summary, analysis):
             text = _rate(point.median_per_s)
             if point.failed_repeats and point.median_per_s is None:
                 text = "failed"
+            if ran_twice_or_lost(point):
+                text += RAN_TWICE_OR_LOST
             if point.throughput and point.throughput.unstable:
                 text += "~"
             if c == best.c:
@@ -171,6 +197,8 @@ def table_key(table):
         key.append("* best -c of the row")
     if any("~" in cell for cell in cells):
         key.append("~ unstable (CV > 10%)")
+    if any(RAN_TWICE_OR_LOST in cell for cell in cells):
+        key.append(f"{RAN_TWICE_OR_LOST} {RAN_TWICE_OR_LOST_KEY}")
     flat = any(row[-1] == "flat" for row in table[1:])
     return "; ".join(key) + (f"\n{FLAT_RULE}" if flat else "")
 

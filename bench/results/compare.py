@@ -56,6 +56,11 @@ class Side:
     values_per_s: tuple[float, ...]  # throughput of each successful repeat, tasks/s
     failed: int = 0  # repeats that failed (tasks failed or went missing, worker did not start)
     reason: str | None = None  # the first failed repeat's reason
+    # Over every repeat whose health was diagnosed, failed ones included
+    # (Celery's misbehaviour only: not the tasks left when the harness
+    # stopped waiting); None: none was (files from before the health check).
+    duplicates: int | None = None  # tasks run twice
+    lost: int | None = None  # tasks published and never reported
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,12 @@ def _side(results: Sequence[RunResult]) -> Side:
     ok = [r for r in results if r.measured_per_s is not None]
     failed = [r for r in results if r.measured_per_s is None]
     reason = failed[0].status.reason if failed else None
-    return Side(tuple(float(r.measured_per_s) for r in ok), len(failed), reason)
+    healths = [r.summary.health for r in results if r.summary is not None and r.summary.health is not None]
+    counts = {}
+    if healths:
+        for kind in ("duplicates", "lost"):
+            counts[kind] = sum(f.count for h in healths for f in h.misbehaviour if f.kind == kind)
+    return Side(tuple(float(r.measured_per_s) for r in ok), len(failed), reason, **counts)
 
 
 def _hostnames(hostnames: Iterable[str | None]) -> frozenset[str]:

@@ -51,6 +51,7 @@ def test_result_document_has_the_public_fields(tmp_path, bench_cli):
         "mean_concurrency",
         "resources",
         "load_average_before",
+        "health",
     ):
         assert key in summary
     samples = doc["samples"]

@@ -14,7 +14,12 @@ SLOWER_BY_20 = [80.0, 81.0, 79.0, 80.5, 79.5]
 KEY = compare.PointKey("gevent", 16, "sleep", 50.0, 2.0, "redis")
 
 
-def run_doc(throughput, *, pool="gevent", concurrency=16, host="vm", state="ok", cores=2.0, schema_version=1):
+def run_doc(
+    throughput, *, pool="gevent", concurrency=16, host="vm", state="ok", cores=2.0, schema_version=1, health=None
+):
+    summary = {"throughput_per_s": throughput if state == "ok" else None}
+    if health is not None:  # {kind: count}, as a run's summary.health holds it
+        summary["health"] = {"findings": [{"kind": kind, "count": n} for kind, n in health.items()]}
     return {
         "schema_version": schema_version,
         "kind": "run",
@@ -27,7 +32,7 @@ def run_doc(throughput, *, pool="gevent", concurrency=16, host="vm", state="ok",
             "cores": cores,
             "broker": {"kind": "redis", "embedded": True},
         },
-        "summary": {"throughput_per_s": throughput if state == "ok" else None},
+        "summary": summary,
         "metadata": {"hostname": host, "usable_cores": 2.0},
     }
 
@@ -37,10 +42,11 @@ def write_run(path, throughput, **fields):
     return path
 
 
-def make_sweep(path, values, host="vm", failed=(), planned=()):
+def make_sweep(path, values, host="vm", failed=(), planned=(), health=None):
     """A sweep directory of gevent on sleep 50 ms; `values` maps -c to the
     throughput of each repeat; each -c in `failed` gets one failed repeat
-    more; -c in `planned` are in the plan without any repeat."""
+    more; -c in `planned` are in the plan without any repeat; `health`: every
+    repeat's findings ({kind: count}; None: not diagnosed)."""
     concurrency = sorted({*values, *failed, *planned})
     cfg = build_sweep_config(pools=["gevent"], workloads=["sleep"], concurrency=concurrency, profile="quick", seed=1)
     plan = build_plan(cfg.pools, cfg.workloads, PROFILES[cfg.profile], 2.0, [0, 1], concurrency=cfg.concurrency)
@@ -49,7 +55,8 @@ def make_sweep(path, values, host="vm", failed=(), planned=()):
     target.write_manifest(cfg, plan, status="complete", metadata={"hostname": host})
     for point in plan:
         for value in values.get(point.concurrency, []):
-            write_atomic(target.next_repeat_path(point), run_doc(value, concurrency=point.concurrency, host=host))
+            doc = run_doc(value, concurrency=point.concurrency, host=host, health=health)
+            write_atomic(target.next_repeat_path(point), doc)
         if point.concurrency in failed:
             write_atomic(
                 target.next_repeat_path(point), run_doc(None, concurrency=point.concurrency, host=host, state="failed")
@@ -148,6 +155,35 @@ def test_a_baseline_with_no_successful_repeat_cannot_be_decided():
     assert not result.regression
 
 
+def test_a_candidate_that_ran_tasks_twice_where_the_baseline_did_not_is_a_regression():
+    base = compare.Side(tuple(STEADY), duplicates=0, lost=0)
+    cand = compare.Side(tuple(STEADY), duplicates=210, lost=0)
+    result = compare.compare_point(KEY, base, cand)
+    assert result.decision == compare.SAME
+    assert result.misbehaved == ("duplicates",)
+    assert result.regression
+    assert "candidate repeats: 210 task(s) run twice; baseline: none" in result.notes
+
+
+def test_a_candidate_that_lost_tasks_is_a_regression_even_against_an_undiagnosed_baseline():
+    result = compare.compare_point(KEY, side(STEADY), compare.Side(tuple(STEADY), duplicates=0, lost=7))
+    assert result.misbehaved == ("lost",)
+    assert result.regression
+
+
+def test_misbehaviour_the_baseline_showed_too_is_no_regression():
+    base = compare.Side(tuple(STEADY), duplicates=3, lost=1)
+    cand = compare.Side(tuple(STEADY), duplicates=210, lost=7)
+    result = compare.compare_point(KEY, base, cand)
+    assert result.misbehaved == ()
+    assert not result.regression
+
+
+def test_an_undiagnosed_candidate_is_decided_on_throughput_alone():
+    result = compare.compare_point(KEY, compare.Side(tuple(STEADY), duplicates=0, lost=0), side(STEADY))
+    assert not result.regression
+
+
 # --- Through the command line ---------------------------------------------------
 
 
@@ -220,6 +256,41 @@ def test_a_candidate_that_failed_everywhere_exits_1(tmp_path, capsys):
     assert code == 1
     assert "failed" in row_of(out, "sleep-50ms-gevent-c16")
     assert "sleep-50ms-gevent-c16 (failed)" in err
+
+
+def test_a_candidate_sweep_that_ran_tasks_twice_exits_1_naming_the_counts(tmp_path, capsys):
+    base = make_sweep(tmp_path / "base", {16: STEADY}, health={})
+    cand = make_sweep(tmp_path / "cand", {16: STEADY}, health={"duplicates": 42, "lost": 1})  # in each of 5 repeats
+    code, out, err = run_compare(capsys, base, cand)
+    assert code == 1
+    row = row_of(out, "sleep-50ms-gevent-c16")
+    assert "no significant difference; ran tasks twice or lost some" in row
+    assert "candidate repeats: 210 task(s) run twice, 5 task(s) lost; baseline: none" in row
+    assert "1 whose candidate ran tasks twice or lost some" in out
+    assert err.strip() == (
+        "python -m bench compare: error: 1 point(s) worse than the baseline: "
+        "sleep-50ms-gevent-c16 (+0.0%; 210 task(s) run twice, 5 task(s) lost)"
+    )
+    code, out, _ = run_compare(capsys, base, cand, "--format", "markdown")
+    assert out.splitlines()[0] == "### celery-bench compare: 1 point(s) worse than the baseline"
+    assert "**no significant difference; ran tasks twice or lost some**" in out
+
+
+def test_tasks_left_when_the_harness_stopped_waiting_are_no_loss_to_compare(tmp_path, capsys):
+    base = make_sweep(tmp_path / "base", {16: STEADY}, health={})
+    cand = make_sweep(tmp_path / "cand", {16: STEADY}, failed={16})
+    write_atomic(
+        cand / "runs" / "sleep-50ms-gevent-c16" / "r09.json",
+        {**run_doc(None, state="failed"), "summary": {"health": {"findings": [{"kind": "lost", "count": 9,
+                                                                               "cause": "cut_short"}]}}},
+    )  # fmt: skip
+    assert run_compare(capsys, base, cand)[0] == 0
+
+
+def test_a_sweep_that_ran_tasks_twice_on_both_sides_exits_0(tmp_path, capsys):
+    base = make_sweep(tmp_path / "base", {16: STEADY}, health={"duplicates": 3})
+    cand = make_sweep(tmp_path / "cand", {16: STEADY}, health={"duplicates": 40})
+    assert run_compare(capsys, base, cand)[0] == 0
 
 
 def test_different_hosts_are_refused_unless_allowed(tmp_path, capsys):

@@ -12,12 +12,22 @@ import pytest
 
 from bench.analysis.stats import TaskRecord
 from bench.measure.config import RunConfig
-from bench.measure.result import Observed, build_result, decide_status, run_metadata, run_settings, summarize_run
+from bench.measure.result import (
+    Observed,
+    build_result,
+    decide_status,
+    health_context,
+    run_metadata,
+    run_settings,
+    summarize_run,
+)
 from bench.output.terminal import run_summary
 from bench.results.io import read_run
 from bench.results.schema import (
     SCHEMA_VERSION,
     BrokerInfo,
+    Finding,
+    Health,
     Placement,
     Resources,
     RunSummary,
@@ -131,11 +141,15 @@ def test_a_version_1_document_reads_as_the_same_result():
     old = read_run(DATA / "v1" / "run.json")
     assert old.schema_version == 1
     # Every field version 1 had reads the same; the fields added since
-    # (per-task CPU, estimated ceilings) read as absent.
+    # (per-task CPU, estimated ceilings, health) read as absent, and the
+    # failure's reason did not name the task that ran twice yet.
     now = golden_result()
     absent = dataclasses.replace(
         now,
-        summary=dataclasses.replace(now.summary, task_cpu=None, ceiling_estimated=None, above_estimated_ceiling=None),
+        status=dataclasses.replace(now.status, reason=now.status.reason.removesuffix("; 1 ran twice")),
+        summary=dataclasses.replace(
+            now.summary, task_cpu=None, ceiling_estimated=None, above_estimated_ceiling=None, health=None
+        ),
         samples=dataclasses.replace(now.samples, cpu_s=(), rss_bytes=None),
     )
     assert dataclasses.replace(old, schema_version=SCHEMA_VERSION) == absent
@@ -221,6 +235,13 @@ def test_a_failed_task_fails_the_run_and_names_the_first_error():
     assert status.reason == "1 failed and 0 missing of 10 tasks (complete); first error: TypeError: boom"
 
 
+def test_a_failed_run_s_reason_names_the_tasks_that_ran_twice():
+    health = Health((Finding("duplicates", 16, extra_runs=16), Finding("lost", 1)))
+    summary = dataclasses.replace(complete(), tasks=TaskCounts(400, 399, 0, 1, 16), health=health)
+    status = decide_status("timed out", "the batch took over 60 s", summary)
+    assert status.reason == "0 failed and 1 missing of 400 tasks (timed out: the batch took over 60 s); 16 ran twice"
+
+
 def test_a_batch_that_did_not_complete_fails_even_with_every_task_counted():
     assert decide_status("worker exited", None, complete()).state == "failed"
 
@@ -234,3 +255,62 @@ def test_a_throughput_above_the_ceiling_fails_the_run_as_a_harness_bug():
 
 def test_the_terminal_summary_of_the_golden_run_matches_its_golden_file():
     check_golden("run.txt", run_summary(golden_result()) + "\n")
+
+
+# --- Health, in the summary and its JSON ---------------------------------------------
+
+
+def test_the_run_s_health_counts_its_duplicate_and_its_missing_task():
+    health = golden_result().summary.health
+    assert [(f.kind, f.count) for f in health.findings] == [("duplicates", 1), ("lost", 1)]
+    assert health.of("duplicates").examples == ("task-05",)
+    assert health.of("lost").examples == ("task-11",)
+
+
+def test_the_health_context_comes_from_the_run_s_settings():
+    settings = dataclasses.replace(
+        run_settings(CFG, BROKER, "disabled://", PLACEMENT), workers=3, acks_late=True, max_tasks_per_child=5
+    )
+    ctx = health_context(settings)
+    assert (ctx.pool, ctx.concurrency, ctx.slots, ctx.processes) == ("prefork", 2, 2, 6)
+    assert (ctx.acks_late, ctx.prefetch_multiplier, ctx.broker_kind, ctx.max_tasks_per_child) == (True, 4, "redis", 5)
+    gevent = dataclasses.replace(settings, pool="gevent", concurrency=32, slots=32)
+    assert health_context(gevent).processes == 3
+
+
+def test_health_is_written_and_read_back():
+    result = golden_result()
+    assert run_from_json(json.loads(json.dumps(run_to_json(result)))).summary.health == result.summary.health
+
+
+def test_a_healthy_run_writes_no_findings_and_reads_back_healthy():
+    result = build_result(
+        run_settings(CFG, BROKER, "disabled://", PLACEMENT),
+        BOUND,
+        observed(outcome="complete", detail=None, records=RECORDS[:11], published=dict(list(PUBLISHED.items())[:11])),
+        RUN_ID,
+        run_metadata(MACHINE, STARTED, ENDED),
+    )
+    document = json.loads(json.dumps(run_to_json(result)))
+    assert document["summary"]["health"] == {"findings": []}
+    assert run_from_json(document).summary.health.ok
+
+
+def test_a_document_without_health_reads_as_not_diagnosed():
+    document = run_to_json(golden_result())
+    del document["summary"]["health"]
+    assert run_from_json(document).summary.health is None
+
+
+def test_the_tasks_line_says_what_a_duplicate_is_and_the_health_follows_it():
+    lines = run_summary(golden_result()).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  tasks:"))
+    assert lines[at] == "  tasks: 12 published = 11 succeeded + 0 failed + 1 missing; 1 ran twice"
+    assert lines[at + 1] == "  health: 2 findings (Celery misbehaved)"
+
+
+def test_a_run_read_from_before_the_health_check_says_its_repeated_reports_alone():
+    old = golden_result()
+    old = dataclasses.replace(old, summary=dataclasses.replace(old.summary, health=None))
+    last = run_summary(old).splitlines()[-1]
+    assert last.endswith("1 missing; 1 extra run of tasks already reported (run again)")

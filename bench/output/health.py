@@ -1,0 +1,94 @@
+"""A run's health in words: what Celery did wrong, counted, with the likely
+cause. Reporters return text; only the CLI prints."""
+
+from bench.analysis.groups import plural
+from bench.analysis.health import KNOWN_CAUSES
+
+# What each known cause means, for people (the data is in KNOWN_CAUSES).
+CAUSE_WORDS = {
+    "redis_redelivery": "with task_acks_late on Redis, a message stays unacknowledged while it waits in the "
+    "worker and while its task runs, and kombu puts unacknowledged messages back on the queue (when a channel "
+    "closes, or after the visibility timeout), so they are delivered again",
+    "redelivery": "the broker delivered unacknowledged messages again after a connection or consumer was lost",
+    "deferred_ack_synloop": "with task_acks_late under gevent or eventlet, the worker's loop waits in "
+    "drain_events(timeout=2.0) once its prefetch window is full, and asks for more tasks only when that wait "
+    "ends, up to 2 s later; Celery 5.6.3 and earlier also held the acks back until then (fixed in 5.7.0, "
+    "which still waits on Redis)",
+    "prefetch": "a busy pool process held tasks it had reserved (prefetch multiplier above 1) while other slots "
+    "were free",
+    "blocked_loop": "a task that does not yield blocked the event loop, and every other greenlet with it",
+    "max_tasks_per_child": "--max-tasks-per-child replaces each pool process after that many tasks",
+    "cut_short": "the harness stopped waiting (the batch timed out or was interrupted) before they were "
+    "reported: they may still have been queued, not lost",
+    "worker_lost": "a pool process exited or was killed, and was replaced",
+}
+
+HEALTHY = "health: no task run twice or lost; no idle gaps, stalls, late starts or replaced processes"
+
+
+def cause_words(cause):
+    """The likely cause in words with its references: "likely cause: ...
+    (celery/celery#4968, celery/celery#4976)"; "" for none."""
+    if cause is None:
+        return ""
+    refs = KNOWN_CAUSES[cause].refs if cause in KNOWN_CAUSES else ()
+    words = CAUSE_WORDS.get(cause, cause)
+    return f"likely cause: {words}" + (f" ({', '.join(refs)})" if refs else "")
+
+
+def _s(seconds):
+    return f"{seconds:.1f} s" if seconds >= 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+def _times(finding, what):
+    """ "(72.4 s in all, longest 2.0 s, every 2.00 s)": a finding's time."""
+    parts = []
+    if finding.total_s is not None and finding.count > 1:
+        parts.append(f"{_s(finding.total_s)} in all")
+    if finding.longest_s is not None:
+        parts.append(f"{what} {_s(finding.longest_s)}")
+    if finding.period_s is not None:
+        parts.append(f"every {finding.period_s:.2f} s")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def finding_line(finding, published=None, cause_said=False):
+    """One finding as a line: what happened, how much, and the likely cause.
+    `published`: the tasks of the run, to say "210 of 400"; `cause_said`:
+    the line above gave the same cause (it is not said twice)."""
+    of = f" of {published}" if published else ""
+    kind, n = finding.kind, finding.count
+    if kind == "duplicates":
+        extra = finding.extra_runs or n
+        head = f"tasks run twice: {n}{of}" if extra == n else f"tasks run more than once: {n}{of} ({extra} extra runs)"
+        text = head
+    elif kind == "lost":
+        text = f"tasks lost: {n}{of}, published and never reported"
+    elif kind == "idle_gaps":
+        text = f"idle gaps: {n}{_times(finding, 'longest')} with nothing running while tasks were queued"
+    elif kind == "stalls":
+        text = f"stalls: {n}{_times(finding, 'longest')} with tasks running and none finishing"
+    elif kind == "late_starts":
+        text = f"tasks started late: {n}{of}{_times(finding, 'longest wait')} while a slot was free"
+    elif kind == "restarts":
+        text = f"pool processes replaced: {n} during the batch"
+    else:
+        text = f"{kind}: {n}"
+    cause = "likely cause: the same" if cause_said and finding.cause else cause_words(finding.cause)
+    return f"{text}; {cause}" if cause else text
+
+
+def health_lines(health, published=None):
+    """A run's health as lines: one when it is healthy, else a heading and
+    one line per finding; none when it was not diagnosed (an older file)."""
+    if health is None:
+        return []
+    if health.ok:
+        return [HEALTHY]
+    misbehaved = " (Celery misbehaved)" if health.misbehaviour else ""
+    lines = [f"health: {plural(len(health.findings), 'finding')}{misbehaved}"]
+    before = None
+    for finding in health.findings:
+        lines.append(f"  - {finding_line(finding, published, cause_said=finding.cause == before)}")
+        before = finding.cause
+    return lines

@@ -20,6 +20,7 @@ them, from one record per execution.
 """
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -28,13 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 from celery.events import EventReceiver
 
 from bench.analysis import stats
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.harness import machine, plain, scratch, signals
-from bench.harness.process import watcher
+from bench.harness.process import tree, watcher
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
@@ -131,6 +133,8 @@ class ReferenceSummary:
     processes_used: int | None  # distinct pids in the events
     event_lag_p50_s: float | None  # s, local receive time - event timestamp, median
     event_lag_max_s: float | None  # s, most
+    worker_cpu_s: float | None = None  # CPU s of the worker tree, first task event to the last (complete runs)
+    worker_cpu_per_task_s: float | None = None  # worker_cpu_s / tasks succeeded, s (its task events included)
 
 
 def summarize(execs: Executions, published: Mapping[str, float]) -> ReferenceSummary:
@@ -303,6 +307,18 @@ class Watched:
     outcome: str = "running"  # complete | stalled | worker exited | broker lost | timed out | interrupted
     detail: str = ""
     events: list = field(default_factory=list)
+    worker_cpu_s: float | None = None  # CPU s of the worker tree from its first task event to the end
+    cpu_window_s: float | None = None  # wall s that CPU was counted over
+
+
+def tree_cpu_s(pid):
+    """User + system CPU seconds of the process and its live descendants."""
+    total = 0.0
+    for proc in tree(pid):
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=READY_TIMEOUT_S, progress=None):
@@ -313,6 +329,7 @@ def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=R
     watched = Watched()
     start = last_news = time.monotonic()
     seen = 0
+    cpu_from = None
     try:
         while True:
             got = events.snapshot()
@@ -320,11 +337,15 @@ def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=R
             done = {e["uuid"] for e in got if e["type"] in TERMINAL and e.get("uuid") in published}
             now = time.monotonic()
             if len(got) != seen:
+                if cpu_from is None:
+                    cpu_from = (now, tree_cpu_s(worker.pid))
                 seen, last_news = len(got), now
                 if progress:
                     progress(len(done), len(published))
             if len(done) == len(published):
                 watched.outcome = "complete"
+                watched.cpu_window_s = time.monotonic() - cpu_from[0]
+                watched.worker_cpu_s = tree_cpu_s(worker.pid) - cpu_from[1]
                 return watched
             booting = not got
             if events.failure is not None:
@@ -450,6 +471,12 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
 def build(cfg, broker, run_id, spec, published, watched, started: datetime, ended: datetime, metadata):
     execs = executions(watched.events, published)
     summary = summarize(execs, published)
+    if watched.worker_cpu_s is not None and summary.tasks.succeeded:
+        summary = dataclasses.replace(
+            summary,
+            worker_cpu_s=watched.worker_cpu_s,
+            worker_cpu_per_task_s=watched.worker_cpu_s / summary.tasks.succeeded,
+        )
     context = health_context(cfg, broker.kind)
     health = diagnose(published, execs.records, context, processes=summary.processes_used) if execs.records else None
     origin = min(published.values()) if published else 0.0
@@ -527,6 +554,8 @@ def to_json(result: ReferenceResult):
             "processes_used": s.processes_used,
             "event_lag_p50_s": s.event_lag_p50_s,
             "event_lag_max_s": s.event_lag_max_s,
+            "worker_cpu_s": s.worker_cpu_s,
+            "worker_cpu_per_task_s": s.worker_cpu_per_task_s,
         },
         "health": health_json(result.health),
         "samples": dict(result.samples),

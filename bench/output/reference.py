@@ -25,6 +25,7 @@ class Side:
     missing: int | None
     ran_twice: int | None  # tasks reported (or started) more than once
     health: object = None  # health.Health; None: not diagnosed
+    cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
 
 
 def harness_side(result, health=None):
@@ -41,7 +42,16 @@ def harness_side(result, health=None):
         missing=t.missing if t else None,
         ran_twice=t.duplicates if t else None,
         health=health,
+        cpu_per_task_ms=_cpu_ms(s),
     )
+
+
+def _cpu_ms(summary):
+    """The harness worker's CPU per task, ms, from its resource samples."""
+    if summary is None or summary.resources is None or summary.resources.worker_cpu_s is None:
+        return None
+    done = summary.tasks.succeeded
+    return 1000.0 * summary.resources.worker_cpu_s / done if done else None
 
 
 def reference_side(result):
@@ -57,6 +67,7 @@ def reference_side(result):
         missing=s.tasks.missing,
         ran_twice=max(s.tasks.duplicates or 0, s.started_more_than_once),
         health=result.health,
+        cpu_per_task_ms=None if s.worker_cpu_per_task_s is None else 1000.0 * s.worker_cpu_per_task_s,
     )
 
 
@@ -121,6 +132,12 @@ def verdict(harness: Side, reference: Side):
     if abs(r - 1) <= AGREE_WITHIN:
         line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / plain worker = {r:.2f})"
         return line + (f"; but {'; '.join(notes)}" if notes else "")
+    cpu = ratio(reference.cpu_per_task_ms, harness.cpu_per_task_ms)
+    if r < 1 - AGREE_WITHIN and cpu is not None and cpu > 1 + AGREE_WITHIN:
+        notes.append(
+            f"the plain worker spent {cpu - 1:.0%} more CPU per task, part of it on its task events (-E): "
+            "where the worker's own CPU is the limit, the reference runs slower than a worker without -E"
+        )
     direction = "faster" if r > 1 else "slower"
     line = f"differ by {abs(r - 1):.0%}: the harness measured the {which} {direction} than the plain worker ({r:.2f})"
     return line + (f"; {'; '.join(notes)}" if notes else "")
@@ -132,6 +149,7 @@ def side_by_side(harness: Side, reference: Side, command=None):
         ("throughput (tasks/s)", harness.throughput_per_s, reference.throughput_per_s, True),
         ("steady state (tasks/s)", harness.steady_throughput_per_s, reference.steady_throughput_per_s, True),
         ("mean concurrency", harness.mean_concurrency, reference.mean_concurrency, True),
+        ("worker CPU per task (ms)", harness.cpu_per_task_ms, reference.cpu_per_task_ms, True),
         ("tasks published", harness.published, reference.published, False),
         ("  succeeded", harness.succeeded, reference.succeeded, False),
         ("  failed", harness.failed, reference.failed, False),

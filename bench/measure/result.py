@@ -6,6 +6,7 @@ checked against a golden file."""
 from dataclasses import dataclass
 
 from bench.analysis import stats
+from bench.analysis.health import Context, diagnose
 from bench.results.schema import (
     BrokerInfo,
     Metadata,
@@ -49,11 +50,32 @@ def first_reports(records):
     return list(firsts.values())
 
 
-def summarize_run(observed: Observed, bound: Ceiling, pool=None, workers=1) -> RunSummary:
+def health_context(settings: RunSettings) -> Context:
+    """What the health check must know of the run: its pool, slots, acks
+    and prefetch, broker, and the pool processes it expects (prefork: -c
+    per worker; the other pools run their tasks in the worker's own process)."""
+    per_worker = settings.concurrency if settings.pool == "prefork" else 1
+    return Context(
+        pool=settings.pool,
+        concurrency=settings.concurrency,
+        slots=settings.slots,
+        acks_late=bool(settings.acks_late),
+        prefetch_multiplier=settings.prefetch_multiplier,
+        broker_kind=settings.broker.kind if settings.broker is not None else None,
+        max_tasks_per_child=settings.max_tasks_per_child or 0,
+        processes=per_worker * settings.workers,
+    )
+
+
+def summarize_run(
+    observed: Observed, bound: Ceiling, pool=None, workers=1, context: Context | None = None
+) -> RunSummary:
     """The run's numbers, over the first report of each successful task
-    (`workers`: the worker nodes, whose tasks are counted apart).
-    An estimated ceiling (a user's task, from its profile) that the run
-    passes is a warning (the profile ran slower), not a harness bug."""
+    (`workers`: the worker nodes, whose tasks are counted apart), and its
+    health over every report (`context`: the run's, see health_context;
+    None: not diagnosed). An estimated ceiling (a user's task, from its
+    profile) that the run passes is a warning (the profile ran slower), not
+    a harness bug."""
     tally = stats.account(observed.published, observed.records)
     done = [r for r in first_reports(observed.records) if r.state == "SUCCESS"]
     rate = stats.throughput(done)
@@ -86,6 +108,7 @@ def summarize_run(observed: Observed, bound: Ceiling, pool=None, workers=1) -> R
         tasks_per_worker=tuple(sum(1 for r in done if r.node == i) for i in range(workers)),
         load_average_before=tuple(observed.load_before),
         resources=observed.resources,
+        health=None if context is None else diagnose(observed.published, observed.records, context),
     )
 
 
@@ -207,7 +230,7 @@ def run_metadata(machine_facts, started, ended) -> Metadata:
 
 def build_result(settings: RunSettings, bound: Ceiling, observed: Observed, run_id, metadata: Metadata) -> RunResult:
     """The whole result document of a measured run."""
-    summary = summarize_run(observed, bound, settings.pool, settings.workers)
+    summary = summarize_run(observed, bound, settings.pool, settings.workers, health_context(settings))
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     return RunResult(
         status=decide_status(observed.outcome, observed.detail, summary, first_error),

@@ -36,6 +36,12 @@ JSON format history (SCHEMA_VERSION):
       absent: None, every point on all the hosts). Added later, optional:
       a point's `on_hosts` (the agents its repeats ran on; its `cores` are
       theirs; absent: None, this machine).
+      Added later in version 2, optional: a run's `summary.health`
+      ({findings: [{kind, count, total_s, longest_s, period_s, cause,
+      examples, extra_runs}]}, see bench/analysis/health.py; absent: None,
+      not diagnosed); a sweep point's `duplicates`, `lost`,
+      `repeats_with_findings` (absent: None) and `findings` ([[kind,
+      count]]; absent: none).
 """
 
 from __future__ import annotations
@@ -178,6 +184,38 @@ class TaskCPU:
     basis: str | None = None  # how it was measured, in words
 
 
+HEALTH_KINDS = ("duplicates", "lost", "idle_gaps", "stalls", "restarts", "late_starts")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of misbehaviour in one run (see bench/analysis/health.py for
+    how each is found)."""
+
+    kind: str  # one of HEALTH_KINDS
+    count: int  # tasks run twice / tasks lost / idle gaps / stalls / pool processes replaced / tasks started late
+    total_s: float | None = None  # s, what the gaps / stalls / late waits add up to
+    longest_s: float | None = None  # s, the longest one
+    period_s: float | None = None  # s, median interval of gaps or stalls recurring at a steady interval
+    cause: str | None = None  # the likely cause, a key of bench.analysis.health.KNOWN_CAUSES; None: unknown
+    examples: tuple[str, ...] = ()  # up to 5 task ids
+    extra_runs: int | None = None  # duplicates: executions beyond each task's first
+
+
+@dataclass(frozen=True)
+class Health:
+    """Every finding of one run, in HEALTH_KINDS order; none: healthy."""
+
+    findings: tuple[Finding, ...] = ()
+
+    def of(self, kind) -> Finding | None:
+        return next((f for f in self.findings if f.kind == kind), None)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
@@ -200,6 +238,7 @@ class RunSummary:
     task_cpu: TaskCPU | None = None  # CPU per task; None: not recorded (older files)
     ceiling_estimated: bool | None = None  # the ceiling comes from a user task's profile
     above_estimated_ceiling: bool | None = None  # above an estimated ceiling: a warning, not a bug
+    health: Health | None = None  # what Celery did wrong (tasks run twice, lost, gaps...); None: not diagnosed
 
 
 @dataclass(frozen=True)
@@ -404,6 +443,13 @@ class PointSummary:
     # Agents its repeats ran on, each with `cores` of its own (its ceiling is
     # the sum over them); None: this machine.
     on_hosts: int | None = None
+    # Health over its repeats, failed ones included (None: not known, an
+    # older summary): tasks run twice and tasks lost, summed; the repeats
+    # with any finding; and every kind found, as (kind, count summed).
+    duplicates: int | None = None  # tasks run twice (each counted once per repeat)
+    lost: int | None = None  # tasks published and never reported
+    repeats_with_findings: int | None = None  # repeats whose health was not ok
+    findings: tuple[tuple[str, int], ...] = ()  # (kind, summed count), in HEALTH_KINDS order
 
     @property
     def variant(self):
@@ -522,11 +568,17 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources", "task_cpu"):
+        elif f.name in ("tasks", "resources", "task_cpu", "health"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
     return out
+
+
+def health_from_json(data: Mapping[str, Any] | None) -> Health | None:
+    if data is None:
+        return None
+    return Health(tuple(_pick(Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ()))
 
 
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
@@ -535,6 +587,7 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         RunSummary,
         data,
         task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
+        health=health_from_json(data.get("health")),
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
@@ -668,6 +721,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         profile=_tuple(data.get("profile")),
         warnings=tuple(data.get("warnings", ())),
         settings=tuple((name, text) for name, text in data.get("settings") or ()),
+        findings=tuple((kind, count) for kind, count in data.get("findings") or ()),
         throughput=None
         if throughput is None
         else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),

@@ -12,7 +12,15 @@ import pytest
 
 from bench.analysis.stats import TaskRecord
 from bench.measure.config import RunConfig
-from bench.measure.result import Observed, build_result, decide_status, run_metadata, run_settings, summarize_run
+from bench.measure.result import (
+    Observed,
+    build_result,
+    decide_status,
+    health_context,
+    run_metadata,
+    run_settings,
+    summarize_run,
+)
 from bench.output.terminal import run_summary
 from bench.results.io import read_run
 from bench.results.schema import (
@@ -131,11 +139,13 @@ def test_a_version_1_document_reads_as_the_same_result():
     old = read_run(DATA / "v1" / "run.json")
     assert old.schema_version == 1
     # Every field version 1 had reads the same; the fields added since
-    # (per-task CPU, estimated ceilings) read as absent.
+    # (per-task CPU, estimated ceilings, health) read as absent.
     now = golden_result()
     absent = dataclasses.replace(
         now,
-        summary=dataclasses.replace(now.summary, task_cpu=None, ceiling_estimated=None, above_estimated_ceiling=None),
+        summary=dataclasses.replace(
+            now.summary, task_cpu=None, ceiling_estimated=None, above_estimated_ceiling=None, health=None
+        ),
         samples=dataclasses.replace(now.samples, cpu_s=(), rss_bytes=None),
     )
     assert dataclasses.replace(old, schema_version=SCHEMA_VERSION) == absent
@@ -234,3 +244,48 @@ def test_a_throughput_above_the_ceiling_fails_the_run_as_a_harness_bug():
 
 def test_the_terminal_summary_of_the_golden_run_matches_its_golden_file():
     check_golden("run.txt", run_summary(golden_result()) + "\n")
+
+
+# --- Health, in the summary and its JSON ---------------------------------------------
+
+
+def test_the_run_s_health_counts_its_duplicate_and_its_missing_task():
+    health = golden_result().summary.health
+    assert [(f.kind, f.count) for f in health.findings] == [("duplicates", 1), ("lost", 1)]
+    assert health.of("duplicates").examples == ("task-05",)
+    assert health.of("lost").examples == ("task-11",)
+
+
+def test_the_health_context_comes_from_the_run_s_settings():
+    settings = dataclasses.replace(
+        run_settings(CFG, BROKER, "disabled://", PLACEMENT), workers=3, acks_late=True, max_tasks_per_child=5
+    )
+    ctx = health_context(settings)
+    assert (ctx.pool, ctx.concurrency, ctx.slots, ctx.processes) == ("prefork", 2, 2, 6)
+    assert (ctx.acks_late, ctx.prefetch_multiplier, ctx.broker_kind, ctx.max_tasks_per_child) == (True, 4, "redis", 5)
+    gevent = dataclasses.replace(settings, pool="gevent", concurrency=32, slots=32)
+    assert health_context(gevent).processes == 3
+
+
+def test_health_is_written_and_read_back():
+    result = golden_result()
+    assert run_from_json(json.loads(json.dumps(run_to_json(result)))).summary.health == result.summary.health
+
+
+def test_a_healthy_run_writes_no_findings_and_reads_back_healthy():
+    result = build_result(
+        run_settings(CFG, BROKER, "disabled://", PLACEMENT),
+        BOUND,
+        observed(outcome="complete", detail=None, records=RECORDS[:11], published=dict(list(PUBLISHED.items())[:11])),
+        RUN_ID,
+        run_metadata(MACHINE, STARTED, ENDED),
+    )
+    document = json.loads(json.dumps(run_to_json(result)))
+    assert document["summary"]["health"] == {"findings": []}
+    assert run_from_json(document).summary.health.ok
+
+
+def test_a_document_without_health_reads_as_not_diagnosed():
+    document = run_to_json(golden_result())
+    del document["summary"]["health"]
+    assert run_from_json(document).summary.health is None

@@ -1,0 +1,442 @@
+"""Health of one run: where Celery itself misbehaved, counted exactly from
+the task records. Pure functions: no Celery, no clock, no plotting.
+
+Misbehaviour is a result, not noise (METHOD.md, "Fidelity"): tasks run
+twice, tasks lost, idle gaps while work is queued, stalls, pool processes
+replaced and tasks started late. `diagnose` finds each of them in one run's
+records, and names the likely cause where the run's settings and the
+finding's numbers point to a known one (KNOWN_CAUSES). Words for people are
+built in bench/output/health.py.
+
+Times are seconds on the one clock that the publish times and the records
+share (the harness's monotonic clock). A task "waits" from its publish time
+to its first start; it is "pending" from its publish time to its first
+finish. Every execution of a task (a repeat included) occupies a slot while
+it runs. Tasks that never reported (lost) are counted as lost only: they do
+not count as waiting or pending, so a loss does not also make every later
+moment look like a gap. Only records of published tasks are read (the
+warm-up's are not). The analysed window runs from the first start to the
+last finish, so the release of a pre-filled batch (the ramp before the
+first start) and the drain after the last start are never gaps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# The records live with the other result records; analysis builds them.
+from bench.results.schema import HEALTH_KINDS, Finding, Health
+
+__all__ = ["KINDS", "KNOWN_CAUSES", "Cause", "Context", "Finding", "Health", "diagnose"]
+
+KINDS = HEALTH_KINDS
+
+# Nothing ran while tasks waited for at least this long: an idle gap. A
+# healthy worker with work queued starts its next task about a millisecond
+# after the last one ends (Celery's own per-task cost: about 1,000 noop
+# tasks/s in one process on this project's machine), a prefork child picks
+# one up within a pipe write, and a loaded 2-core machine delays a runnable
+# process by a few scheduler periods (tens of ms). 0.2 s is ten times the
+# worst of those, and a tenth of the 2.0 s timeout of the worker's synloop
+# (celery/celery#10263), whose gaps it must catch.
+IDLE_GAP_S = 0.2
+# Gaps (or stalls) recur "at a steady interval" when there are at least
+# PERIOD_MIN_COUNT of them and at least PERIOD_SHARE of the intervals
+# between consecutive ends lie within PERIOD_TOLERANCE of their median.
+# (A share rather than a coefficient of variation: one burst that a stray
+# message started early must not hide a clock-like period.)
+PERIOD_MIN_COUNT = 3
+PERIOD_SHARE = 0.8
+PERIOD_TOLERANCE = 0.1
+# No execution finished for longer than max(STALL_S, STALL_SERVICE_MULTIPLE
+# x the median service time) while tasks ran: a stall. The median, not the
+# p99: the tasks caught in a stall (every greenlet behind a blocked event
+# loop) take as long as the stall, and with -c 32 of 400 tasks they are 8% of
+# them, enough to lift the p99 to the stall's length and hide it. The
+# multiple keeps a point whose tasks are long by design (-c 1, 2 s tasks)
+# from stalling; a mix of short and long tasks whose slots all run long ones
+# at once is reported as a stall, with no cause.
+STALL_S = 1.0
+STALL_SERVICE_MULTIPLE = 10.0
+# A slot stayed free, some task ran, none started, and tasks waited, for
+# longer than max(LATE_S, LATE_SERVICE_MULTIPLE x the median service time):
+# the tasks that waited through it started late. The multiple leaves out the
+# ordinary prefetch tail (a worker drains the at most 3 x -c tasks it
+# reserved beyond its running ones in about 3 service times).
+LATE_S = 0.5
+LATE_SERVICE_MULTIPLE = 4.0
+EXAMPLES = 5  # task ids kept per finding
+GREEN_POOLS = frozenset({"gevent", "eventlet"})
+SYNLOOP_TIMEOUT_S = 2.0  # drain_events(timeout=2.0) in the worker's synloop
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A known cause: a short technical label and where it is described."""
+
+    label: str
+    kinds: tuple[str, ...]  # the findings it explains
+    refs: tuple[str, ...] = ()  # issues and pull requests, owner/repo#number
+
+
+KNOWN_CAUSES = {
+    "redis_redelivery": Cause(
+        "Redis transport restores unacknowledged messages and delivers them again (task_acks_late)",
+        ("duplicates", "lost"),
+        ("celery/celery#4968", "celery/celery#4976"),
+    ),
+    "redelivery": Cause(
+        "the broker redelivered unacknowledged messages (a lost connection or consumer)",
+        ("duplicates",),
+    ),
+    "deferred_ack_synloop": Cause(
+        "acks deferred to the next turn of the synloop, which blocks in drain_events(timeout=2.0)",
+        ("idle_gaps",),
+        ("celery/celery#10263",),
+    ),
+    "prefetch": Cause(
+        "tasks reserved by a busy process (prefetch multiplier > 1) while other slots were free",
+        ("late_starts",),
+    ),
+    "blocked_loop": Cause(
+        "a task that does not yield blocks the green pool's event loop and every other greenlet",
+        ("stalls", "late_starts"),
+    ),
+    "max_tasks_per_child": Cause(
+        "pool processes replaced after --max-tasks-per-child tasks",
+        ("restarts", "idle_gaps"),
+    ),
+    "worker_lost": Cause(
+        "a pool process exited or was killed (WorkerLostError) and was replaced",
+        ("restarts", "lost"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the run was, for the likely cause."""
+
+    pool: str
+    concurrency: int  # -c of each worker
+    slots: int  # tasks that can run at once over all the workers
+    acks_late: bool
+    prefetch_multiplier: int | None  # None: Celery's default (4)
+    broker_kind: str | None  # "redis" | "amqp" | None
+    max_tasks_per_child: int = 0  # 0: never replaced
+    processes: int | None = None  # pool processes expected (prefork: -c x workers; others: workers); None: unknown
+
+
+def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
+    """The findings of one run, from its publish times (task id -> s) and
+    every execution the workers reported (objects with .id .started
+    .finished .state .pid, and .node when there are several workers).
+
+    - duplicates: tasks reported more than once; `count` tasks,
+      `extra_runs` executions beyond each one's first.
+    - lost: tasks published and never reported.
+    - idle_gaps: maximal intervals of at least IDLE_GAP_S in the window in
+      which no task ran while a task waited; `period_s` when they recur at a
+      steady interval (see PERIOD_SHARE): the median interval between
+      consecutive gap ends, which are the starts of the bursts between them.
+    - stalls: stretches in which tasks ran and none finished, longer than
+      max(STALL_S, STALL_SERVICE_MULTIPLE x the median service time); a stall's
+      time is the time tasks ran in it (time when nothing ran at all is an
+      idle gap, counted there).
+    - late_starts: tasks that waited through a stretch longer than
+      max(LATE_S, LATE_SERVICE_MULTIPLE x the median service time) in which
+      a slot was free (fewer than `slots` tasks ran, at least one did), no
+      task started and tasks waited; a task is late when such stretches
+      cover more than that threshold of its own wait. Its late wait is that
+      covered time. (With one slot a free slot means an idle pool: solo
+      never starts late, it has idle gaps.)
+    - restarts: pool processes replaced: processes (distinct (node, pid))
+      that ran tasks beyond `context.processes`, and at most as many as
+      began only after another process of the same node had run its last
+      task (so a count of processes that is short, as for workers spread
+      over hosts whose records share node 0, finds none); the examples are
+      the first task of each such newcomer.
+    """
+    ids = set(published)
+    runs = [r for r in records if r.id in ids]
+    firsts: dict[str, tuple[float, float]] = {}  # id -> (first start, first finish)
+    executions: dict[str, int] = {}
+    for r in runs:
+        executions[r.id] = executions.get(r.id, 0) + 1
+        start, finish = firsts.get(r.id, (math.inf, math.inf))
+        firsts[r.id] = (min(start, r.started), min(finish, r.finished))
+    restarts = _restarts(runs, context)
+    findings = [_duplicates(executions, context), _lost(published, firsts, context, restarts), restarts]
+    if runs:
+        timeline = _Timeline(published, runs, firsts)
+        services = [r.finished - r.started for r in runs]
+        findings += [
+            _idle_gaps(timeline, context, restarts),
+            _stalls(timeline, services, context),
+            _late_starts(timeline, published, firsts, services, context),
+        ]
+    present = {f.kind: f for f in findings if f is not None}
+    return Health(tuple(present[k] for k in KINDS if k in present))
+
+
+# --- Counting ----------------------------------------------------------------
+
+
+def _duplicates(executions, context):
+    twice = sorted(task for task, n in executions.items() if n > 1)
+    if not twice:
+        return None
+    extra = sum(executions[t] - 1 for t in twice)
+    cause = "redis_redelivery" if context.broker_kind == "redis" else "redelivery"
+    return Finding("duplicates", len(twice), cause=cause, examples=tuple(twice[:EXAMPLES]), extra_runs=extra)
+
+
+def _lost(published, firsts, context, restarts):
+    lost = sorted(set(published) - set(firsts))
+    if not lost:
+        return None
+    if context.broker_kind == "redis" and context.acks_late:
+        cause = "redis_redelivery"
+    elif restarts is not None and restarts.cause == "worker_lost":
+        cause = "worker_lost"
+    else:
+        cause = None
+    return Finding("lost", len(lost), cause=cause, examples=tuple(lost[:EXAMPLES]))
+
+
+def _restarts(runs, context):
+    spans: dict[tuple[int, int], list] = {}  # (node, pid) -> [first start, first task, last finish]
+    for r in runs:
+        key = (getattr(r, "node", 0), r.pid)
+        span = spans.setdefault(key, [r.started, r.id, r.finished])
+        if r.started < span[0]:
+            span[0], span[1] = r.started, r.id
+        span[2] = max(span[2], r.finished)
+    if context.processes is None or len(spans) <= context.processes:
+        return None
+    # The two earliest last finishes of each node: another process's is
+    # the earliest, unless that one is this process's own.
+    ends: dict[int, list[tuple[float, int]]] = {}
+    for (node, pid), (_, _, last) in spans.items():
+        ends[node] = sorted([*ends.get(node, []), (last, pid)])[:2]
+    newcomers = sorted(
+        (first, task)
+        for (node, pid), (first, task, _) in spans.items()
+        if any(p != pid and last <= first for last, p in ends[node])
+    )
+    replaced = min(len(spans) - context.processes, len(newcomers))
+    if replaced <= 0:
+        return None
+    cause = "max_tasks_per_child" if context.max_tasks_per_child > 0 else "worker_lost"
+    return Finding("restarts", replaced, cause=cause, examples=tuple(t for _, t in newcomers[:EXAMPLES]))
+
+
+# --- The timeline ------------------------------------------------------------
+
+# Event order at one instant: ends before publishes before starts, so
+# back-to-back tasks never overlap and a task published as another starts
+# already waits.
+_FINISH, _PUBLISH, _START = 0, 1, 2
+
+
+class _Timeline:
+    """The run as stretches of constant state between events, from the first
+    start to the last finish (a zero-length one at the last finish)."""
+
+    def __init__(self, published, runs, firsts):
+        self.begin = min(r.started for r in runs)
+        self.end = max(r.finished for r in runs)
+        # (time, order, running, waiting, pending): running changes at every
+        # execution's start and finish; waiting at a task's publish and first
+        # start; pending at its publish and first finish.
+        changes = []
+        for r in runs:
+            changes.append((r.started, _START, 1, 0, 0))
+            changes.append((r.finished, _FINISH, -1, 0, 0))
+        for task, (start, finish) in firsts.items():
+            sent = published[task]
+            wait, pend = sent < start, sent < finish  # a skewed clock can put a start before its publish
+            if wait or pend:
+                changes.append((sent, _PUBLISH, 0, int(wait), int(pend)))
+            if wait:
+                changes.append((start, _START, 0, -1, 0))
+            if pend:
+                changes.append((finish, _FINISH, 0, 0, -1))
+        changes.sort(key=lambda c: (c[0], c[1]))
+        self.stretches = list(self._stretches(changes))
+
+    def _stretches(self, changes):
+        running = waiting = pending = 0
+        i = 0
+        while i < len(changes):
+            t = changes[i][0]
+            started = finished = False
+            while i < len(changes) and changes[i][0] == t:
+                _, kind, run, wait, pend = changes[i]
+                running, waiting, pending = running + run, waiting + wait, pending + pend
+                started |= kind == _START and run == 1
+                finished |= kind == _FINISH and run == -1
+                i += 1
+            if t < self.begin:
+                continue
+            nxt = changes[i][0] if i < len(changes) else t
+            yield _Stretch(t, min(nxt, self.end), running, waiting, pending, started, finished)
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    begin: float
+    end: float
+    running: int
+    waiting: int
+    pending: int
+    started: bool  # an execution started at `begin`
+    finished: bool  # an execution finished at `begin`
+
+    @property
+    def length(self):
+        return self.end - self.begin
+
+
+def _merge(stretches, inside, breaks):
+    """Maximal intervals (begin, end) of consecutive stretches for which
+    `inside` holds, cut where `breaks` holds at a stretch's begin."""
+    spans = []
+    current = None
+    for s in stretches:
+        if inside(s) and not (current is not None and breaks(s)):
+            current = [s.begin, s.end] if current is None else [current[0], s.end]
+        elif inside(s):
+            spans.append(tuple(current))
+            current = [s.begin, s.end]
+        else:
+            if current is not None:
+                spans.append(tuple(current))
+            current = None
+    if current is not None:
+        spans.append(tuple(current))
+    return spans
+
+
+def _period(ends):
+    """The median interval between consecutive `ends` when they recur at a
+    steady interval (see PERIOD_SHARE), else None."""
+    if len(ends) < PERIOD_MIN_COUNT:
+        return None
+    intervals = [b - a for a, b in itertools.pairwise(ends)]
+    middle = statistics.median(intervals)
+    if middle <= 0:
+        return None
+    steady = sum(1 for d in intervals if abs(d - middle) <= PERIOD_TOLERANCE * middle)
+    return middle if steady >= PERIOD_SHARE * len(intervals) else None
+
+
+def _summed(kind, spans, cause=None, examples=()):
+    lengths = [b - a for a, b in spans]
+    return Finding(
+        kind,
+        len(spans),
+        total_s=math.fsum(lengths),
+        longest_s=max(lengths),
+        period_s=_period([b for _, b in spans]),
+        cause=cause,
+        examples=examples,
+    )
+
+
+# --- Gaps, stalls, late starts ---------------------------------------------
+
+
+def _idle_gaps(timeline, context, restarts):
+    spans = _merge(
+        timeline.stretches,
+        inside=lambda s: s.running == 0 and s.waiting > 0 and s.length > 0,
+        breaks=lambda s: s.started,
+    )
+    spans = [(a, b) for a, b in spans if b - a >= IDLE_GAP_S]
+    if not spans:
+        return None
+    found = _summed("idle_gaps", spans)
+    cause = None
+    if (
+        context.pool in GREEN_POOLS
+        and context.acks_late
+        and found.period_s is not None
+        and abs(found.period_s - SYNLOOP_TIMEOUT_S) <= PERIOD_TOLERANCE * SYNLOOP_TIMEOUT_S
+    ):
+        cause = "deferred_ack_synloop"
+    elif restarts is not None and restarts.cause == "max_tasks_per_child":
+        cause = "max_tasks_per_child"
+    return Finding(**{**vars(found), "cause": cause})
+
+
+def _stalls(timeline, services, context):
+    limit = max(STALL_S, STALL_SERVICE_MULTIPLE * statistics.median(services))
+    stalls = []
+    busy = 0.0
+    begin = None
+    for s in timeline.stretches:
+        if s.finished:
+            if busy > limit:
+                stalls.append((begin, busy))
+            busy, begin = 0.0, None
+        if s.running > 0 and s.pending > 0 and s.length > 0:
+            begin = s.begin if begin is None else begin
+            busy += s.length
+    if not stalls:
+        return None
+    lengths = [b for _, b in stalls]
+    cause = "blocked_loop" if context.pool in GREEN_POOLS else None
+    return Finding(
+        "stalls",
+        len(stalls),
+        total_s=math.fsum(lengths),
+        longest_s=max(lengths),
+        period_s=_period([a + b for a, b in stalls]),
+        cause=cause,
+    )
+
+
+def _late_starts(timeline, published, firsts, services, context):
+    if context.slots <= 1:
+        return None
+    limit = max(LATE_S, LATE_SERVICE_MULTIPLE * statistics.median(services))
+    spans = _merge(
+        timeline.stretches,
+        inside=lambda s: 0 < s.running < context.slots and s.waiting > 0 and s.length > 0,
+        breaks=lambda s: s.started,
+    )
+    spans = [(a, b) for a, b in spans if b - a > limit]
+    if not spans:
+        return None
+    tasks = sorted(firsts)
+    sent = np.array([published[t] for t in tasks])
+    start = np.array([firsts[t][0] for t in tasks])
+    covered = np.zeros(len(tasks))
+    for a, b in spans:
+        covered += np.clip(np.minimum(start, b) - np.maximum(sent, a), 0.0, None)
+    late = covered > limit
+    if not late.any():
+        return None
+    order = np.argsort(-covered[late], kind="stable")
+    late_ids = [t for t, is_late in zip(tasks, late, strict=True) if is_late]
+    waits = covered[late]
+    cause = None
+    if context.pool in GREEN_POOLS and (context.processes or 1) <= 1:
+        cause = "blocked_loop"
+    elif context.prefetch_multiplier is None or context.prefetch_multiplier != 1:
+        cause = "prefetch"
+    return Finding(
+        "late_starts",
+        int(late.sum()),
+        total_s=float(waits.sum()),
+        longest_s=float(waits.max()),
+        cause=cause,
+        examples=tuple(late_ids[i] for i in order[:EXAMPLES]),
+    )

@@ -60,9 +60,8 @@ def _with_reference(cfg):
         ref = reference.measure(cfg, broker, stub, progress)
     if result is not None:
         print(terminal.run_summary(result))
-    harness_health = reference.harness_health(result, cfg, broker.kind) if result is not None else None
     if result is not None:
-        harness = reference_words.harness_side(result, harness_health)
+        harness = reference_words.harness_side(result)
         print(reference_words.side_by_side(harness, reference_words.reference_side(ref.result), ref.result.command))
     if not ref.result.ok:
         detail = f" ({ref.result.detail})" if ref.result.detail else ""

@@ -33,6 +33,7 @@ import psutil
 from celery.events import EventReceiver
 
 from bench.analysis import stats
+from bench.analysis.health import diagnose
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.harness import machine, plain, scratch, signals
@@ -41,15 +42,10 @@ from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
-from bench.measure.runner import _call_args, _time_limits, new_run_id, result_path
+from bench.measure.result import health_context
+from bench.measure.runner import _call_args, _time_limits, new_run_id, result_path, settings_of
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, TaskCounts, utc_now
-from bench.workloads import slots
-
-try:  # the shared diagnosis of misbehaviour (branch `health`); absent before it is merged
-    from bench.analysis import health as health_mod
-except ImportError:  # pragma: no cover - removed once merged
-    health_mod = None
 
 REFERENCE = "reference"  # the document's `kind`
 TERMINAL = {"task-succeeded": "SUCCESS", "task-failed": "FAILURE"}
@@ -175,53 +171,6 @@ def _throughput(first):
     begin = min(r.started for r in first)
     end = max(r.finished for r in done)
     return len(done) / (end - begin) if end > begin else None
-
-
-# --- Health: the same words as the harness's ---------------------------------
-
-
-@dataclass(frozen=True)
-class HealthContext:
-    """What the diagnosis needs to know of the configuration."""
-
-    pool: str
-    concurrency: int
-    slots: int
-    acks_late: bool
-    prefetch_multiplier: int
-    broker_kind: str
-    max_tasks_per_child: int = 0
-
-
-def health_context(cfg, broker_kind):
-    """The configuration as the worker ran it: the run's options, else the app's settings."""
-    settings = cfg.app_info.settings if cfg.app_info is not None else {}
-    acks_late = bool(cfg.acks_late or settings.get("task_acks_late"))
-    prefetch = cfg.prefetch_multiplier
-    if prefetch is None:
-        prefetch = settings.get("worker_prefetch_multiplier") or 4
-    return HealthContext(
-        cfg.pool, cfg.concurrency, slots(cfg.pool, cfg.concurrency), acks_late, prefetch, broker_kind,
-        cfg.max_tasks_per_child,
-    )  # fmt: skip
-
-
-def diagnose(published, records, context: HealthContext, processes=None):
-    """The shared diagnosis (bench/analysis/health.py) of these records;
-    None where it is not available."""
-    if health_mod is None:
-        return None
-    ctx = health_mod.Context(
-        pool=context.pool,
-        concurrency=context.concurrency,
-        slots=context.slots,
-        acks_late=context.acks_late,
-        prefetch_multiplier=context.prefetch_multiplier,
-        broker_kind=context.broker_kind,
-        max_tasks_per_child=context.max_tasks_per_child,
-        processes=processes,
-    )
-    return health_mod.diagnose(published, records, ctx)
 
 
 # --- The events, received on a thread ----------------------------------------
@@ -477,8 +426,9 @@ def build(cfg, broker, run_id, spec, published, watched, started: datetime, ende
             worker_cpu_s=watched.worker_cpu_s,
             worker_cpu_per_task_s=watched.worker_cpu_s / summary.tasks.succeeded,
         )
-    context = health_context(cfg, broker.kind)
-    health = diagnose(published, execs.records, context, processes=summary.processes_used) if execs.records else None
+    # The harness's own context (bench/measure/result.py), from the same settings: the same findings in the same words
+    context = health_context(settings_of(cfg, broker))
+    health = diagnose(published, execs.records, context)
     origin = min(published.values()) if published else 0.0
     rel = lambda t: round(t - origin, 6)  # noqa: E731
     return ReferenceResult(
@@ -496,7 +446,7 @@ def build(cfg, broker, run_id, spec, published, watched, started: datetime, ende
             "slots": context.slots,
             "tasks": cfg.tasks,
             "queue": spec.queue,
-            "prefetch_multiplier": context.prefetch_multiplier,
+            "prefetch_multiplier": context.prefetch_multiplier,  # None: Celery's default
             "prefetch_multiplier_passed": cfg.prefetch_multiplier is not None,
             "acks_late": context.acks_late,
             "max_tasks_per_child": cfg.max_tasks_per_child,
@@ -564,40 +514,7 @@ def to_json(result: ReferenceResult):
 
 
 def health_json(health):
+    """As a run document writes its summary.health."""
     if health is None:
         return None
-    return {"findings": [_finding_json(f) for f in health.findings]}
-
-
-def _finding_json(finding):
-    fields = ("kind", "count", "total_s", "longest_s", "period_s", "cause", "examples")
-    return {name: _plain(getattr(finding, name, None)) for name in fields}
-
-
-def _plain(value):
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def harness_health(result, cfg, broker_kind):
-    """The shared diagnosis of the harness's own run, from its result
-    document's samples (one per execution, in arrival order; the samples
-    keep no task ids, so tasks are numbered: duplicates are the document's
-    own count, not diagnosed again). None where not available."""
-    samples = result.samples
-    if samples is None or not samples.started_s:
-        return None
-    records = [
-        TaskRecord(f"h{i}", p, s, f, state, pid)
-        for i, (p, s, f, state, pid) in enumerate(
-            zip(samples.published_s, samples.started_s, samples.finished_s, samples.state, samples.pid, strict=False)
-        )
-    ]
-    published = {r.id: r.published for r in records}
-    missing = result.summary.tasks.missing or 0 if result.summary else 0
-    published.update({f"missing-{i}": 0.0 for i in range(missing)})
-    processes = result.summary.processes_used if result.summary else None
-    return diagnose(published, records, health_context(cfg, broker_kind), processes=processes)
+    return {"findings": [dataclasses.asdict(f) for f in health.findings]}

@@ -4,6 +4,8 @@ one-line verdict."""
 
 from dataclasses import dataclass
 
+from bench.analysis.health import KNOWN_CAUSES
+
 try:  # the shared words for misbehaviour (branch `health`); absent before it is merged
     from bench.output.health import health_lines
 except ImportError:  # pragma: no cover - removed once merged
@@ -28,7 +30,7 @@ class Side:
     cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
 
 
-def harness_side(result, health=None):
+def harness_side(result):
     """The Side of a RunResult (bench/results/schema.py)."""
     s = result.summary
     t = s.tasks if s is not None else None
@@ -41,7 +43,7 @@ def harness_side(result, health=None):
         failed=t.failed if t else None,
         missing=t.missing if t else None,
         ran_twice=t.duplicates if t else None,
-        health=health,
+        health=s.health if s else None,
         cpu_per_task_ms=_cpu_ms(s),
     )
 
@@ -98,6 +100,8 @@ def finding_kinds(health):
 
 
 def _health_text(health):
+    """The findings, in bench/output/health.py's words once it exists;
+    until then one line each: kind, count, time, period, likely cause."""
     if health is None:
         return ["not diagnosed"]
     if health_lines is not None:
@@ -107,9 +111,12 @@ def _health_text(health):
         return ["healthy"]
     out = []
     for f in health.findings:
-        period = f", every {f.period_s:.1f} s" if getattr(f, "period_s", None) else ""
-        cause = f": {f.cause}" if getattr(f, "cause", None) else ""
-        out.append(f"{f.kind}: {f.count}{period}{cause}")
+        total = f", {f.total_s:.1f} s in all" if f.total_s else ""
+        period = f", every {f.period_s:.1f} s" if f.period_s else ""
+        cause = KNOWN_CAUSES.get(f.cause)
+        why = f" (likely: {cause.label}; {', '.join(cause.refs)})" if cause and cause.refs else ""
+        why = why or (f" (likely: {cause.label})" if cause else "")
+        out.append(f"{f.kind.replace('_', ' ')}: {f.count}{total}{period}{why}")
     return out
 
 
@@ -133,7 +140,7 @@ def verdict(harness: Side, reference: Side):
         line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / plain worker = {r:.2f})"
         return line + (f"; but {'; '.join(notes)}" if notes else "")
     cpu = ratio(reference.cpu_per_task_ms, harness.cpu_per_task_ms)
-    if r < 1 - AGREE_WITHIN and cpu is not None and cpu > 1 + AGREE_WITHIN:
+    if r > 1 + AGREE_WITHIN and cpu is not None and cpu > 1 + AGREE_WITHIN:
         notes.append(
             f"the plain worker spent {cpu - 1:.0%} more CPU per task, part of it on its task events (-E): "
             "where the worker's own CPU is the limit, the reference runs slower than a worker without -E"

@@ -8,7 +8,14 @@ acks_late on and off; prefetch 1 and 4; a result backend on and off; the
 embedded broker, the local Redis and the local RabbitMQ; the built-in
 workloads and the shop app (examples/shop: package layout, a route,
 socket I/O plus CPU). The ratios are printed at the end of the session
-(tests/conftest.py, pytest_terminal_summary)."""
+(tests/conftest.py, pytest_terminal_summary).
+
+The healthy cases keep the worker's own CPU well under a core: the plain
+worker sends three task events per task (-E, about 0.45 ms of its CPU
+here), so where that CPU is the limit (the shop on gevent -c 32, or on
+threads) the reference is slower than a worker without -E, and the verdict
+says so instead (see README, "run --reference"). gevent at a prefetch count
+of 2 is not healthy either: 2.0 s idle gaps come and go on both sides."""
 
 import json
 import os
@@ -117,23 +124,26 @@ def every_task_accounted(reference):
 # (id, run arguments, environment, broker: None embedded, needs the shop's stock server)
 HEALTHY = [
     pytest.param(
-        ["-P", "prefork", "-c", 4, "-w", "sleep", "--task-ms", 20, "--tasks", 400, "--result-backend", "broker"],
+        ["-P", "prefork", "-c", 4, "-w", "sleep", "--task-ms", 50, "--tasks", 240, "--result-backend", "broker"],
         {}, None, False, id="prefork-sleep-embedded-prefetch4-results",
     ),
     pytest.param(
-        ["-P", "threads", "-c", 4, "-w", "sleep", "--task-ms", 20, "--tasks", 400, "--prefetch-multiplier", 1],
+        ["-P", "threads", "-c", 4, "-w", "sleep", "--task-ms", 20, "--tasks", 300, "--prefetch-multiplier", 1],
         {}, REDIS_URL, False, id="threads-sleep-redis-prefetch1", marks=pytest.mark.local_brokers,
     ),
     pytest.param(
-        ["-P", "solo", "-w", "sleep", "--task-ms", 10, "--tasks", 150, "--result-backend", "broker"],
-        {}, AMQP_URL, False, id="solo-sleep-rabbitmq-rpc-results", marks=pytest.mark.local_brokers,
+        ["-P", "threads", "-c", 4, "-w", "sleep", "--task-ms", 20, "--tasks", 300, "--result-backend", "broker"],
+        {}, AMQP_URL, False, id="threads-sleep-rabbitmq-rpc-results", marks=pytest.mark.local_brokers,
     ),
     pytest.param(
-        ["-P", "gevent", "-c", 2, *SHOP_TASK, "--tasks", 300],
-        {}, REDIS_URL, True, id="gevent-shop-redis-app-prefetch1", marks=pytest.mark.local_brokers,
+        ["-P", "gevent", "-c", 8, "-w", "sleep", "--task-ms", 50, "--tasks", 240],
+        {}, None, False, id="gevent-sleep-embedded",
     ),
     pytest.param(
-        ["-P", "prefork", "-c", 2, *SHOP_TASK, "--tasks", 300],
+        ["-P", "solo", "-w", "sleep", "--task-ms", 10, "--tasks", 150], {}, None, False, id="solo-sleep-embedded"
+    ),
+    pytest.param(
+        ["-P", "prefork", "-c", 2, *SHOP_TASK, "--tasks", 200],
         {"SHOP_ACKS_LATE": "1"}, None, True, id="prefork-shop-acks-late-embedded",
     ),
 ]  # fmt: skip

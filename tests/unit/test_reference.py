@@ -166,3 +166,14 @@ def test_reference_with_another_shape_of_run_is_one_line_and_exit_2(args, flag, 
     assert len(err) == 1
     assert "--reference" in err[0]
     assert flag in err[0]
+
+
+def test_a_reference_slowed_by_its_own_events_is_said_so():
+    harness = Side(150.0, 150.0, 16.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=6.5)
+    plain = Side(110.0, 110.0, 10.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=8.2)
+    said = verdict(harness, plain)
+    assert said.startswith("differ by 36%: the harness measured the steady state faster")
+    assert "26% more CPU per task" in said
+    assert "(-E)" in said
+    # the other way round, the events are not the reason
+    assert "CPU per task" not in verdict(plain, harness)

@@ -57,7 +57,7 @@ def _with_reference(cfg):
             kept = _KEPT_IN.search(str(exc))
             path = kept.group(1) if kept else None
             result = read_run(path) if path else None
-        ref = reference.measure(cfg, broker, stub, progress)
+        ref = reference.measure(cfg, broker, stub, progress, beside=path)
     if result is not None:
         print(terminal.run_summary(result))
     if result is not None:

@@ -368,10 +368,10 @@ def plain_spec(cfg, broker, run_id, queue):
     )
 
 
-def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe):
+def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe, beside=None):
     """Measure `cfg` with a plain worker; write the reference document
-    beside the run's (`<stem>-reference.json` of `result_path`) and return
-    it. Raises Interrupted (after writing it) on a signal; a failed
+    beside the run's (`beside`, the run's document: `<its stem>-reference.json`;
+    None: named as a run of its own would be) and return it. Raises Interrupted (after writing it) on a signal; a failed
     reference is a result (its outcome and counts say so), not an error."""
     started = clock()
     run_id = new_run_id(started)
@@ -411,7 +411,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     if watched.outcome not in ("complete", "interrupted") and not watched.detail:
         watched.detail = log_tail
     result = build(cfg, broker, run_id, spec, published, watched, started, clock(), describe())
-    path = write_atomic(reference_path(cfg, run_id), to_json(result))
+    path = write_atomic(reference_path(beside or result_path(cfg, run_id)), to_json(result))
     if watched.outcome == "interrupted":
         raise Interrupted(f"interrupted during the reference; the partial result is in {path}")
     return ReferenceMeasured(result, path)
@@ -472,9 +472,9 @@ def _redacted(argv, broker):
     return [broker.redacted_url if a == broker.url else a for a in argv]
 
 
-def reference_path(cfg, run_id):
+def reference_path(run_document):
     """Beside the run's own document: `<its stem>-reference.json`."""
-    own = result_path(cfg, run_id)
+    own = Path(run_document)
     return own.with_name(f"{own.stem}-reference.json")
 
 

@@ -124,7 +124,7 @@ def every_task_accounted(reference):
 # (id, run arguments, environment, broker: None embedded, needs the shop's stock server)
 HEALTHY = [
     pytest.param(
-        ["-P", "prefork", "-c", 4, "-w", "sleep", "--task-ms", 50, "--tasks", 240, "--result-backend", "broker"],
+        ["-P", "prefork", "-c", 4, "-w", "sleep", "--task-ms", 50, "--tasks", 160, "--result-backend", "broker"],
         {}, None, False, id="prefork-sleep-embedded-prefetch4-results",
     ),
     pytest.param(
@@ -186,7 +186,7 @@ def test_both_sides_see_the_two_second_idle_gaps_of_gevent_with_acks_late_on_red
     if not reachable(REDIS_URL):
         pytest.skip("no local Redis on 127.0.0.1:6379")
     before = redis_state()
-    args = ["-P", "gevent", "-c", 8, *SHOP_TASK, "--tasks", 60, "--broker", REDIS_URL]
+    args = ["-P", "gevent", "-c", 8, *SHOP_TASK, "--tasks", 80, "--broker", REDIS_URL]
     proc, harness, reference = run_pair(tmp_path, 0, args, {"SHOP_SERVER": shop_server, "SHOP_ACKS_LATE": "1"})
     assert harness is not None, proc.stderr
     assert reference is not None, proc.stderr

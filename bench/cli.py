@@ -56,6 +56,7 @@ from bench.measure.config import (
     build_run_config,
     check_json_path,
 )
+from bench.measure.reference_options import ReferenceRun
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.measure.settings import SETTINGS
 from bench.output import compare
@@ -417,6 +418,14 @@ def _add_run(sub):
     out = run.add_argument_group("output")
     _add_output_dir(out, "where the result JSON goes")
     out.add_argument("--json", metavar="PATH", help="write the result here instead")
+    check = run.add_argument_group("fidelity")
+    check.add_argument(
+        "--reference",
+        action="store_true",
+        help="then measure the same configuration in a plain `celery -A APP worker -E` (no harness code "
+        "inside it; counted by Celery's task events) and print both side by side with their ratio; its "
+        "result goes beside the run's, as NAME-reference.json (default: off)",
+    )
 
 
 def _slo(text):
@@ -844,13 +853,22 @@ def configure_run(args):
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
         hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, os.environ.get(SECRET_ENV), cfg.listen, cfg.listen_port)
     check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
+    if args.reference:
+        _check_reference(cfg)
     if cfg.pool == "solo" and cfg.concurrency != 1:
         print(
             f"note: the solo pool runs one task at a time: -c {cfg.concurrency} is accepted, as Celery does, "
             "and the run is recorded as 1 slot",
             file=sys.stderr,
         )
-    return cfg
+    return ReferenceRun(cfg) if args.reference else cfg
+
+
+def _check_reference(cfg):
+    """--reference compares one worker here with a plain one: not the other shapes of a run."""
+    for given, flag in ((cfg.hosts, "--hosts"), (cfg.open_loop, "--rate"), (cfg.workers > 1, "--workers")):
+        if given:
+            raise UsageError(f"--reference: compares one worker here, draining a batch; leave out {flag}")
 
 
 def configure_sweep(args):

@@ -179,3 +179,20 @@ def nothing_is_started(monkeypatch, tmp_path):
     previous = signal.getsignal(signal.SIGTERM)
     yield
     signal.signal(signal.SIGTERM, previous)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Every test's recorded fidelity ratios (record_property("fidelity",
+    ...), tests/integration/test_fidelity.py) at the end of the session;
+    the reports carry them from xdist's workers too."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            said = [value for name, value in getattr(report, "user_properties", ()) if name == "fidelity"]
+            lines.extend(f"{report.nodeid.split('::', 1)[-1]} ({report.outcome}): {value}" for value in said)
+    if lines:
+        terminalreporter.write_sep("-", "fidelity: harness / plain celery worker")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

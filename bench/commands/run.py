@@ -1,20 +1,28 @@
-"""`python -m bench run`: one point measured in a fresh worker, printed."""
+"""`python -m bench run`: one point measured in a fresh worker, printed;
+with --reference, then measured again by a plain `celery worker`, side by side."""
 
 import contextlib
 import os
+import re
 import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from bench.errors import RunFailed
 from bench.fleet import remote
 from bench.fleet.signing import SECRET_ENV
 from bench.harness.broker import listening_words
-from bench.measure import openloop, runner
+from bench.measure import openloop, reference, runner
+from bench.measure.reference_options import ReferenceRun
+from bench.output import reference as reference_words
 from bench.output import terminal
 from bench.output.openloop import open_loop_summary
+from bench.results.io import read_run
 
 
 def execute(cfg):
+    if isinstance(cfg, ReferenceRun):
+        return _with_reference(cfg.run)
     if cfg.hosts:
         return _on_hosts(cfg)
     measure = openloop.measure if cfg.open_loop else runner.measure
@@ -29,6 +37,38 @@ def execute(cfg):
     if measured.result.status.state == "producer-limited":
         print(f"error: {measured.result.status.reason}", file=sys.stderr)
         return 1
+    return 0
+
+
+_KEPT_IN = re.compile(r"\(result kept in (.+)\)$")
+
+
+def _with_reference(cfg):
+    """The harness's run, then the reference on the same broker (and stub
+    server): both are measured even when the run fails (a failed run is a
+    result too: tasks lost or run twice), and the exit code is the run's."""
+    failure = None
+    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+        try:
+            measured = runner.measure(cfg, broker, stub, progress)
+            result, path = measured.result, measured.path
+        except RunFailed as exc:
+            failure = exc
+            kept = _KEPT_IN.search(str(exc))
+            path = kept.group(1) if kept else None
+            result = read_run(path) if path else None
+        ref = reference.measure(cfg, broker, stub, progress, beside=path)
+    if result is not None:
+        print(terminal.run_summary(result))
+    if result is not None:
+        harness = reference_words.harness_side(result)
+        print(reference_words.side_by_side(harness, reference_words.reference_side(ref.result), ref.result.command))
+    if not ref.result.ok:
+        detail = f" ({ref.result.detail})" if ref.result.detail else ""
+        print(f"note: the plain worker's batch ended {ref.result.outcome}{detail}", file=sys.stderr)
+    print(f"\nresult: {path}\nreference: {ref.path}")
+    if failure is not None:
+        raise failure
     return 0
 
 

@@ -74,7 +74,6 @@ class WorkerSpec:
             *prefetch,
             "--without-gossip",
             "--without-mingle",
-            "--without-heartbeat",
             "-l",
             self.loglevel,
             *(["--max-tasks-per-child", str(self.max_tasks_per_child)] if self.max_tasks_per_child else []),

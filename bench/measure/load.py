@@ -1,6 +1,8 @@
 """The load: publish batches of tasks, hold the measured batch in its queue
 until it is all there, release it to the worker, and watch it complete."""
 
+import contextlib
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -83,6 +85,7 @@ def _tidy_redis(url, traces):
                 continue
             elif any(t in name for t in traces):  # e.g. a reply queue's priority lists
                 client.delete(key)
+        _tidy_unacked(client, traces)
         if deadlines is not None:
             # Expiry deadlines of binding tables (the control replies'): an
             # entry whose table is gone keeps nothing alive.
@@ -91,6 +94,23 @@ def _tidy_redis(url, traces):
                 client.zrem(deadlines, *gone)
     finally:
         client.close()
+
+
+def _tidy_unacked(client, traces):
+    """Remove the run's messages from kombu's `unacked` hash and its index:
+    a worker stopped with acks still pending (task_acks_late) leaves them
+    there, and kombu would restore them, an hour later, into a queue named
+    after the run."""
+    stale = []
+    for tag, raw in client.hscan_iter("unacked", count=1000):
+        with contextlib.suppress(ValueError, TypeError, IndexError):
+            _message, exchange, routing_key = json.loads(raw)
+            if any(str(name).startswith(t) for t in traces for name in (exchange, routing_key)):
+                stale.append(tag)
+    for start in range(0, len(stale), 500):
+        chunk = stale[start : start + 500]
+        client.hdel("unacked", *chunk)
+        client.zrem("unacked_index", *chunk)
 
 
 def publish(app, queue, task_name, args, count, calls=None):

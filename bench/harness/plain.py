@@ -1,0 +1,98 @@
+"""A plain Celery worker, as a user's deployment runs it: the real
+`celery -A APP worker` command, nothing of the harness inside it (no
+worker entry point, no recorder, no wake-up task), started and always
+stopped with its whole process tree like the harness's own workers.
+
+It sends Celery's task events (-E): the reference mode counts its tasks
+from outside, from those (measure/reference.py).
+
+    python -m celery -b BROKER [--result-backend URL] -A APP worker -P POOL -c N
+        -Q QUEUE -n NODE -E -l LEVEL --without-gossip --without-mingle
+        [--prefetch-multiplier N] [--max-tasks-per-child N] [task.acks_late=true]
+
+--without-gossip and --without-mingle only stop the chatter between
+workers (the user's other workers on a shared broker are neither asked nor
+told about this one); they change nothing in how tasks are fetched or run.
+"""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import signals
+from bench.harness.process import tied_to_us
+from bench.harness.worker import PROJECT_ROOT, Worker
+
+
+@dataclass(frozen=True)
+class PlainSpec:
+    app: str  # what `celery -A` takes
+    pool: str
+    concurrency: int
+    queue: str  # consumed from the start (-Q)
+    nodename: str  # -n, unique to the run
+    loglevel: str
+    broker_url: str | None  # -b; None: the app's own broker (--broker from-app)
+    result_backend: str | None  # --result-backend URL; None: the app's own
+    prefetch_multiplier: int | None = None  # None: the app's own setting (no option passed)
+    acks_late: bool = False  # task.acks_late=true on the command line
+    max_tasks_per_child: int = 0  # 0: not passed
+    workdir: str | None = None  # cwd, where `-A` imports the app from; None: the project root (proj)
+    cpus: tuple[int, ...] | None = None  # pinned as the harness pins its workers
+    python: str = sys.executable
+
+    def argv(self):
+        head = [self.python, "-m", "celery"]
+        if self.broker_url is not None:
+            head += ["-b", self.broker_url]
+        if self.result_backend is not None:
+            head += ["--result-backend", self.result_backend]
+        return [
+            *head,
+            "-A",
+            self.app,
+            "worker",
+            "-P",
+            self.pool,
+            "-c",
+            str(self.concurrency),
+            "-Q",
+            self.queue,
+            "-n",
+            self.nodename,
+            "-E",
+            "-l",
+            self.loglevel,
+            "--without-gossip",
+            "--without-mingle",
+            *([] if self.prefetch_multiplier is None else ["--prefetch-multiplier", str(self.prefetch_multiplier)]),
+            *(["--max-tasks-per-child", str(self.max_tasks_per_child)] if self.max_tasks_per_child else []),
+            *(["task.acks_late=true"] if self.acks_late else []),
+        ]
+
+    @property
+    def cwd(self):
+        return Path(self.workdir) if self.workdir else PROJECT_ROOT
+
+
+def start(spec, log_path, tmp_dir):
+    """Start the plain worker and return at once. The user's environment,
+    but for TMPDIR (the harness's scratch directory: billiard's `pymp-`
+    directories of a killed prefork worker go with it) and unbuffered
+    output for its log. Call from the main thread (harness/process.py)."""
+    Path(tmp_dir).mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp_dir), "PYTHONUNBUFFERED": "1"}
+    with Path(log_path).open("wb") as log, signals.forking():
+        popen = subprocess.Popen(
+            spec.argv(),
+            env=env,
+            cwd=spec.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
+        )
+    return Worker(popen, Path(log_path))

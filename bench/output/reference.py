@@ -1,0 +1,177 @@
+"""The words of `run --reference`: the harness's figures and the plain
+worker's side by side, their ratio, the misbehaviour each side saw, and a
+one-line verdict."""
+
+from dataclasses import dataclass
+
+from bench.analysis.health import KNOWN_CAUSES
+
+try:  # the shared words for misbehaviour (branch `health`); absent before it is merged
+    from bench.output.health import health_lines
+except ImportError:  # pragma: no cover - removed once merged
+    health_lines = None
+
+AGREE_WITHIN = 0.10  # |harness / reference - 1| at or under this: they agree
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side's figures, as the comparison needs them."""
+
+    throughput_per_s: float | None  # tasks/s, first start to last end
+    steady_throughput_per_s: float | None  # tasks/s, 10%-90% of completions
+    mean_concurrency: float | None  # tasks in flight on average
+    published: int | None
+    succeeded: int | None
+    failed: int | None
+    missing: int | None
+    ran_twice: int | None  # tasks reported (or started) more than once
+    health: object = None  # health.Health; None: not diagnosed
+    cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
+
+
+def harness_side(result):
+    """The Side of a RunResult (bench/results/schema.py)."""
+    s = result.summary
+    t = s.tasks if s is not None else None
+    return Side(
+        throughput_per_s=s.throughput_per_s if s else None,
+        steady_throughput_per_s=s.steady_throughput_per_s if s else None,
+        mean_concurrency=s.mean_concurrency if s else None,
+        published=t.published if t else None,
+        succeeded=t.succeeded if t else None,
+        failed=t.failed if t else None,
+        missing=t.missing if t else None,
+        ran_twice=t.duplicates if t else None,
+        health=s.health if s else None,
+        cpu_per_task_ms=_cpu_ms(s),
+    )
+
+
+def _cpu_ms(summary):
+    """The harness worker's CPU per task, ms, from its resource samples."""
+    if summary is None or summary.resources is None or summary.resources.worker_cpu_s is None:
+        return None
+    done = summary.tasks.succeeded
+    return 1000.0 * summary.resources.worker_cpu_s / done if done else None
+
+
+def reference_side(result):
+    """The Side of a measure/reference.py ReferenceResult."""
+    s = result.summary
+    return Side(
+        throughput_per_s=s.throughput_per_s,
+        steady_throughput_per_s=s.steady_throughput_per_s,
+        mean_concurrency=s.mean_concurrency,
+        published=s.tasks.published,
+        succeeded=s.tasks.succeeded,
+        failed=s.tasks.failed,
+        missing=s.tasks.missing,
+        ran_twice=max(s.tasks.duplicates or 0, s.started_more_than_once),
+        health=result.health,
+        cpu_per_task_ms=None if s.worker_cpu_per_task_s is None else 1000.0 * s.worker_cpu_per_task_s,
+    )
+
+
+def ratio(harness, reference):
+    """harness / reference; None when either is missing or the reference is 0."""
+    if harness is None or reference is None or reference == 0:
+        return None
+    return harness / reference
+
+
+def _num(value, digits=1):
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def _ratio_text(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+def finding_kinds(health):
+    """The kinds of misbehaviour a diagnosis found (empty: none, or not diagnosed)."""
+    if health is None:
+        return set()
+    return {f.kind for f in health.findings}
+
+
+def _health_text(health):
+    """The findings, in bench/output/health.py's words once it exists;
+    until then one line each: kind, count, time, period, likely cause."""
+    if health is None:
+        return ["not diagnosed"]
+    if health_lines is not None:
+        lines = list(health_lines(health))
+        return lines or ["healthy"]
+    if not health.findings:
+        return ["healthy"]
+    out = []
+    for f in health.findings:
+        total = f", {f.total_s:.1f} s in all" if f.total_s else ""
+        period = f", every {f.period_s:.1f} s" if f.period_s else ""
+        cause = KNOWN_CAUSES.get(f.cause)
+        why = f" (likely: {cause.label}; {', '.join(cause.refs)})" if cause and cause.refs else ""
+        why = why or (f" (likely: {cause.label})" if cause else "")
+        out.append(f"{f.kind.replace('_', ' ')}: {f.count}{total}{period}{why}")
+    return out
+
+
+def verdict(harness: Side, reference: Side):
+    """One line: do they agree? On the steady state where both have one,
+    else on the whole throughput."""
+    which = "steady state"
+    r = ratio(harness.steady_throughput_per_s, reference.steady_throughput_per_s)
+    if r is None:
+        which, r = "throughput", ratio(harness.throughput_per_s, reference.throughput_per_s)
+    if r is None:
+        return "no verdict: one side measured no throughput"
+    only_h = sorted(finding_kinds(harness.health) - finding_kinds(reference.health))
+    only_r = sorted(finding_kinds(reference.health) - finding_kinds(harness.health))
+    notes = []
+    if only_h:
+        notes.append(f"only the harness saw {', '.join(only_h)}")
+    if only_r:
+        notes.append(f"only the plain worker saw {', '.join(only_r)}")
+    if abs(r - 1) <= AGREE_WITHIN:
+        line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / plain worker = {r:.2f})"
+        return line + (f"; but {'; '.join(notes)}" if notes else "")
+    cpu = ratio(reference.cpu_per_task_ms, harness.cpu_per_task_ms)
+    if r > 1 + AGREE_WITHIN and cpu is not None and cpu > 1 + AGREE_WITHIN:
+        notes.append(
+            f"the plain worker spent {cpu - 1:.0%} more CPU per task, part of it on its task events (-E): "
+            "where the worker's own CPU is the limit, the reference runs slower than a worker without -E"
+        )
+    direction = "faster" if r > 1 else "slower"
+    line = f"differ by {abs(r - 1):.0%}: the harness measured the {which} {direction} than the plain worker ({r:.2f})"
+    return line + (f"; {'; '.join(notes)}" if notes else "")
+
+
+def side_by_side(harness: Side, reference: Side, command=None):
+    """The comparison as text (the CLI prints it)."""
+    rows = [
+        ("throughput (tasks/s)", harness.throughput_per_s, reference.throughput_per_s, True),
+        ("steady state (tasks/s)", harness.steady_throughput_per_s, reference.steady_throughput_per_s, True),
+        ("mean concurrency", harness.mean_concurrency, reference.mean_concurrency, True),
+        ("worker CPU per task (ms)", harness.cpu_per_task_ms, reference.cpu_per_task_ms, True),
+        ("tasks published", harness.published, reference.published, False),
+        ("  succeeded", harness.succeeded, reference.succeeded, False),
+        ("  failed", harness.failed, reference.failed, False),
+        ("  missing", harness.missing, reference.missing, False),
+        ("  ran twice", harness.ran_twice, reference.ran_twice, False),
+    ]
+    lines = ["", "reference: the same configuration in a plain `celery worker` (no harness code inside it)"]
+    if command:
+        lines.append(f"  {' '.join(command)}")
+    lines.append(f"  {'':<24}{'harness':>10}{'plain':>10}{'ratio':>8}")
+    for name, h, r, with_ratio in rows:
+        lines.append(f"  {name:<24}{_num(h):>10}{_num(r):>10}{_ratio_text(ratio(h, r)) if with_ratio else '':>8}")
+    for who, side in (("harness", harness), ("plain worker", reference)):
+        text = _health_text(side.health)
+        lines.append(f"  {who + ':':<14}{text[0]}")
+        lines.extend(f"  {'':<14}{more}" for more in text[1:])
+    lines.append(f"verdict: {verdict(harness, reference)}")
+    return "\n".join(lines)

@@ -1,0 +1,179 @@
+"""The reference mode's pure parts: Celery task events to records and
+counts, the plain worker's command line, the side-by-side text and its
+verdict, and the bad combinations of `run --reference`."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from bench.cli import main
+from bench.harness.plain import PlainSpec
+from bench.measure.reference import executions, summarize
+from bench.output.reference import Side, side_by_side, verdict
+
+
+def ev(kind, task_id, ts, **more):
+    return {"type": kind, "uuid": task_id, "timestamp": ts, "local_received": ts + 0.001, **more}
+
+
+PUBLISHED = {"a": 0.0, "b": 0.0, "c": 0.0, "d": 0.0}
+
+
+def test_each_terminal_event_is_one_execution_started_at_its_task_started():
+    events = [
+        ev("task-started", "a", 1.0, pid=7),
+        ev("task-succeeded", "a", 1.5, runtime=0.49),
+        ev("task-started", "b", 1.1, pid=8),
+        ev("task-failed", "b", 1.2, exception="ValueError('x')"),
+        ev("task-succeeded", "other-run", 1.3),  # not ours
+        ev("task-received", "c", 1.0),  # not a start
+    ]
+    execs = executions(events, PUBLISHED)
+    by_id = {r.id: r for r in execs.records}
+    assert set(by_id) == {"a", "b"}
+    assert (by_id["a"].started, by_id["a"].finished, by_id["a"].state, by_id["a"].pid) == (1.0, 1.5, "SUCCESS", 7)
+    assert (by_id["b"].state, by_id["b"].error) == ("FAILURE", "ValueError('x')")
+    assert execs.lag_s == pytest.approx((0.001, 0.001))
+
+
+def test_a_task_without_its_task_started_event_starts_at_its_end_minus_celerys_runtime():
+    execs = executions([ev("task-succeeded", "a", 2.0, runtime=0.25)], PUBLISHED)
+    assert execs.records[0].started == pytest.approx(1.75)
+
+
+def test_a_task_run_twice_counts_once_with_a_duplicate_and_is_named_as_started_twice():
+    events = [
+        ev("task-started", "a", 1.0),
+        ev("task-succeeded", "a", 1.1),
+        ev("task-started", "a", 3.0),
+        ev("task-succeeded", "a", 3.2),
+        ev("task-started", "b", 1.0),
+        ev("task-succeeded", "b", 1.2),
+        ev("task-started", "c", 1.5),  # started, never finished: missing
+    ]
+    execs = executions(events, PUBLISHED)
+    assert [r.started for r in execs.records if r.id == "a"] == [1.0, 3.0]  # each end with its own start
+    assert (execs.started_more_than_once, execs.never_finished) == (1, 1)
+    summary = summarize(execs, PUBLISHED)
+    t = summary.tasks
+    assert (t.published, t.succeeded, t.failed, t.missing, t.duplicates) == (4, 2, 0, 2, 1)
+    assert t.published == t.succeeded + t.failed + t.missing
+    # succeeded / (last success of a first report - first start): 2 / (1.2 - 1.0)
+    assert summary.throughput_per_s == pytest.approx(10.0)
+
+
+def test_the_steady_state_and_concurrency_come_from_the_runs_own_statistics():
+    published = {f"t{i}": 0.0 for i in range(20)}
+    events = []
+    for i in range(20):  # two at a time, 0.1 s each
+        events += [ev("task-started", f"t{i}", 1 + 0.1 * (i // 2)), ev("task-succeeded", f"t{i}", 1.1 + 0.1 * (i // 2))]
+    summary = summarize(executions(events, published), published)
+    assert summary.throughput_per_s == pytest.approx(20.0)
+    assert summary.steady_throughput_per_s == pytest.approx(20.0)
+    assert summary.mean_concurrency == pytest.approx(2.0)
+
+
+def spec(**changes):
+    base = dict(
+        app="shop", pool="gevent", concurrency=32, queue="celery-bench.r1.reference", nodename="bench-r1@h",
+        loglevel="warning", broker_url="redis://:pw@127.0.0.1:6379/13", result_backend="disabled://",
+    )  # fmt: skip
+    return PlainSpec(**{**base, **changes})
+
+
+def test_the_plain_worker_is_the_real_celery_command_with_events_and_no_harness_entry_point():
+    argv = spec().argv()
+    assert argv[1:3] == ["-m", "celery"]
+    assert argv[argv.index("-A") + 1 : argv.index("-A") + 3] == ["shop", "worker"]
+    assert argv.index("-b") < argv.index("-A") < argv.index("worker")
+    for flag, value in (("-P", "gevent"), ("-c", "32"), ("-Q", "celery-bench.r1.reference"), ("-l", "warning")):
+        assert argv[argv.index(flag) + 1] == value
+    assert "-E" in argv
+    assert not any("bench" in a and "harness" in a for a in argv)
+    assert "--prefetch-multiplier" not in argv  # the app's own setting
+    assert "task.acks_late=true" not in argv
+    assert "--without-heartbeat" not in argv  # only gossip and mingle are left out
+
+
+def test_the_plain_worker_gets_the_runs_prefetch_acks_late_and_tasks_per_child_only_when_set():
+    argv = spec(prefetch_multiplier=4, acks_late=True, max_tasks_per_child=10, result_backend=None).argv()
+    assert argv[argv.index("--prefetch-multiplier") + 1] == "4"
+    assert argv[argv.index("--max-tasks-per-child") + 1] == "10"
+    assert argv[-1] == "task.acks_late=true"
+    assert "--result-backend" not in argv
+
+
+@dataclass(frozen=True)
+class F:
+    kind: str
+    count: int = 3
+    total_s: float = 6.0
+    longest_s: float = 2.0
+    period_s: float | None = 2.0
+    cause: str = "acks deferred to the next turn of the synloop"
+    examples: tuple = ()
+
+
+@dataclass(frozen=True)
+class H:
+    findings: tuple
+
+
+def side(rate, steady=None, health=None, missing=0):
+    return Side(rate, steady, 8.0, 100, 100 - missing, 0, missing, 0, health)
+
+
+def test_the_side_by_side_shows_both_figures_and_their_ratio():
+    text = side_by_side(side(180.0, 186.0), side(190.0, 188.0), ("python", "-m", "celery", "worker"))
+    lines = text.splitlines()
+    row = next(line for line in lines if line.strip().startswith("throughput"))
+    assert row.split()[-3:] == ["180.0", "190.0", "0.95"]
+    steady = next(line for line in lines if line.strip().startswith("steady state"))
+    assert steady.split()[-1] == "0.99"
+    assert "python -m celery worker" in text
+    assert lines[-1] == "verdict: agree within 10% (steady state: harness / plain worker = 0.99)"
+
+
+def test_the_verdict_says_by_how_much_and_which_way_they_differ():
+    assert verdict(side(30.0, 30.0), side(85.0, 85.0)).startswith(
+        "differ by 65%: the harness measured the steady state slower than the plain worker (0.35)"
+    )
+    assert verdict(side(10.0), side(8.0)).startswith("differ by 25%: the harness measured the throughput faster")
+    assert verdict(side(None), side(8.0)) == "no verdict: one side measured no throughput"
+
+
+def test_the_verdict_names_misbehaviour_only_one_side_saw():
+    gaps = H((F("idle_gaps"),))
+    assert verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, gaps)).startswith("agree within 10%")
+    assert "; but" not in verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, gaps))
+    said = verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, H(())))
+    assert said.endswith("but only the harness saw idle_gaps")
+
+
+@pytest.mark.usefixtures("nothing_is_started")
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--rate", "10"], "--rate"),
+        (["--workers", "2"], "--workers"),
+        (["--hosts", "a,b", "--broker", "redis://127.0.0.1:6379/13"], "--hosts"),
+    ],
+)
+def test_reference_with_another_shape_of_run_is_one_line_and_exit_2(args, flag, capsys, monkeypatch):
+    monkeypatch.setenv("CELERY_BENCH_SECRET", "x" * 32)
+    assert main(["run", "--reference", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "--reference" in err[0]
+    assert flag in err[0]
+
+
+def test_a_reference_slowed_by_its_own_events_is_said_so():
+    harness = Side(150.0, 150.0, 16.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=6.5)
+    plain = Side(110.0, 110.0, 10.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=8.2)
+    said = verdict(harness, plain)
+    assert said.startswith("differ by 36%: the harness measured the steady state faster")
+    assert "26% more CPU per task" in said
+    assert "(-E)" in said
+    # the other way round, the events are not the reason
+    assert "CPU per task" not in verdict(plain, harness)

@@ -177,3 +177,38 @@ def test_a_reference_slowed_by_its_own_events_is_said_so():
     assert "(-E)" in said
     # the other way round, the events are not the reason
     assert "CPU per task" not in verdict(plain, harness)
+
+
+def test_the_rate_without_events_comes_first_and_decides_the_verdict():
+    harness = Side(150.0, 150.0, 16.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=6.5)
+    plain = Side(110.0, 112.0, 10.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=8.2, depth_steady_throughput_per_s=147.0)
+    text = side_by_side(harness, plain, ("celery", "-E"), ("celery", "no-events"))
+    lines = text.splitlines()
+    rows = [line.strip() for line in lines if "(tasks/s)" in line]
+    assert rows[0].startswith("steady, no events (tasks/s)")
+    assert rows[0].split()[-3:] == ["150.0", "147.0", "1.02"]
+    assert rows[1].startswith("throughput, -E")
+    assert rows[2].split()[-1] == "1.34"  # against the pass with events
+    assert "without events, counted by its queue's depth: celery no-events" in text
+    assert "with task events (-E), counted by them: celery -E" in text
+    said = verdict(harness, plain)
+    assert said.startswith("agree within 10% (steady state without events: harness / plain worker = 1.02)")
+    # the pass with events ran slower, and its CPU per task says why
+    assert "with task events (-E) the plain worker ran 24% slower and spent 26% more CPU per task" in said
+
+
+def test_the_events_pass_is_not_blamed_when_it_ran_as_fast_as_without_events():
+    harness = Side(150.0, 150.0, 16.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=6.5)
+    plain = Side(145.0, 146.0, 10.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=8.2, depth_steady_throughput_per_s=147.0)
+    said = verdict(harness, plain)
+    assert said == "agree within 10% (steady state without events: harness / plain worker = 1.02)"
+    slow = Side(150.0, 100.0, 16.0, 100, 100, 0, 0, 0, None, cpu_per_task_ms=6.5)
+    assert verdict(slow, plain).startswith(
+        "differ by 32%: the harness measured the steady state without events slower than the plain worker (0.68)"
+    )
+
+
+def test_the_plain_worker_counted_by_its_queue_has_the_same_command_without_events():
+    with_events, without = spec().argv(), spec(events=False).argv()
+    assert "-E" not in without
+    assert [a for a in with_events if a != "-E"] == without

@@ -62,7 +62,13 @@ def _with_reference(cfg):
         print(terminal.run_summary(result))
     if result is not None:
         harness = reference_words.harness_side(result)
-        print(reference_words.side_by_side(harness, reference_words.reference_side(ref.result), ref.result.command))
+        depth_command = ref.result.depth.command if ref.result.depth else None
+        plain = reference_words.reference_side(ref.result)
+        print(reference_words.side_by_side(harness, plain, ref.result.command, depth_command))
+    depth = ref.result.depth
+    if depth is not None and depth.outcome != "complete":
+        detail = f" ({depth.detail})" if depth.detail else ""
+        print(f"note: the plain worker without events ended {depth.outcome}{detail}", file=sys.stderr)
     if not ref.result.ok:
         detail = f" ({ref.result.detail})" if ref.result.detail else ""
         print(f"note: the plain worker's batch ended {ref.result.outcome}{detail}", file=sys.stderr)

@@ -3,11 +3,12 @@
 worker entry point, no recorder, no wake-up task), started and always
 stopped with its whole process tree like the harness's own workers.
 
-It sends Celery's task events (-E): the reference mode counts its tasks
-from outside, from those (measure/reference.py).
+The reference runs it twice (measure/reference.py): once without task
+events, counted from outside by its queue's depth (nothing sent by it
+either), and once with Celery's task events (-E), which count every task.
 
     python -m celery -b BROKER [--result-backend URL] -A APP worker -P POOL -c N
-        -Q QUEUE -n NODE -E -l LEVEL --without-gossip --without-mingle
+        -Q QUEUE -n NODE [-E] -l LEVEL --without-gossip --without-mingle
         [--prefetch-multiplier N] [--max-tasks-per-child N] [task.acks_late=true]
 
 --without-gossip and --without-mingle only stop the chatter between
@@ -42,6 +43,7 @@ class PlainSpec:
     workdir: str | None = None  # cwd, where `-A` imports the app from; None: the project root (proj)
     cpus: tuple[int, ...] | None = None  # pinned as the harness pins its workers
     python: str = sys.executable
+    events: bool = True  # -E: Celery's task events; False: none (counted by the queue's depth)
 
     def argv(self):
         head = [self.python, "-m", "celery"]
@@ -62,7 +64,7 @@ class PlainSpec:
             self.queue,
             "-n",
             self.nodename,
-            "-E",
+            *(["-E"] if self.events else []),
             "-l",
             self.loglevel,
             "--without-gossip",
@@ -96,3 +98,8 @@ def start(spec, log_path, tmp_dir):
             preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
         )
     return Worker(popen, Path(log_path))
+
+
+def redacted_argv(spec, broker):
+    """The command line of `spec`, its broker URL redacted (for documents)."""
+    return tuple(broker.redacted_url if a == broker.url else a for a in spec.argv())

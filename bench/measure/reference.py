@@ -1,18 +1,31 @@
 """The reference: the same configuration measured the way a user's
 deployment runs it, to check the harness against (`run --reference`).
+Two passes, each with a fresh plain `celery -A APP worker` on a queue of
+its own (bench/harness/plain.py):
 
-    run-unique queue declared -> the whole batch published -> Celery's
-    event receiver subscribed (a thread) -> the plain `celery -A APP worker
-    -E` started (bench/harness/plain.py) -> its task events counted until
-    every task has reported, or a stall, a timeout, the worker's exit ->
-    the worker stopped with its tree -> the broker tidied -> statistics ->
-    the reference document, written at once
+1. Without task events, counted by the queue's depth: the batch published
+   -> a thread polling the queue's ready-message count (bench/measure/
+   queue_depth.py) -> the plain worker, without -E, started -> until the
+   queue is empty, or a stall, a timeout, the worker's exit -> the worker
+   stopped. Nothing of ours is in the worker and it sends nothing: the
+   rate of a user's worker as deployed, the primary reference rate. Only a
+   rate: the slope of the depth in steady state.
+2. With Celery's task events (-E), counted by them: the batch published ->
+   Celery's event receiver subscribed (a thread) -> the worker started ->
+   its task events counted until every task has reported, or a stall, a
+   timeout, the worker's exit -> the worker stopped. Every task accounted
+   for, tasks run twice, the misbehaviour found; its rate is shown too, but
+   -E costs the worker CPU (three events per task), so where the worker's
+   own CPU is the limit it runs slower than pass 1.
 
-Nothing of the harness is inside the worker: the batch waits in a queue
-the worker consumes from its start (no add_consumer, no wake-up task, no
-warm-up), and every figure comes from Celery's own task events, on the
-worker's clock: task-started (threads, gevent, eventlet, solo: in the
-task's own thread or greenlet just before it runs; prefork: in the main
+Then the broker tidied -> statistics -> the reference document (both
+passes), written at once.
+
+Nothing of the harness is inside either worker: each batch waits in a
+queue the worker consumes from its start (no add_consumer, no wake-up task,
+no warm-up). In pass 2 every figure comes from Celery's own task events,
+on the worker's clock: task-started (threads, gevent, eventlet, solo: in
+the task's own thread or greenlet just before it runs; prefork: in the main
 process, when it learns that a child accepted the task) and
 task-succeeded/task-failed (once the result is known; prefork: in the main
 process). Throughput and the steady state are computed as `run` computes
@@ -42,6 +55,7 @@ from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
+from bench.measure.queue_depth import DepthPass, depth_json, depth_pass, prefetch_count
 from bench.measure.result import health_context
 from bench.measure.runner import _call_args, _time_limits, new_run_id, result_path, settings_of
 from bench.results.io import write_atomic
@@ -334,6 +348,7 @@ class ReferenceResult:
     started_utc: str
     ended_utc: str
     metadata: Mapping
+    depth: DepthPass | None = None  # the pass without events; None: not measured
 
     @property
     def ok(self):
@@ -346,9 +361,10 @@ class ReferenceMeasured:
     path: Path
 
 
-def plain_spec(cfg, broker, run_id, queue):
+def plain_spec(cfg, broker, run_id, queue, events=True):
     """The plain worker of `cfg`: the same app, pool, -c, prefetch,
-    acks_late, tasks per child, pinning and broker as the harness's."""
+    acks_late, tasks per child, pinning and broker as the harness's;
+    `events`: with -E (else none, and `-depth` in its node name)."""
     user = cfg.user_task
     backend = None if cfg.broker_from_app else broker.result_backend(cfg.result_backend)
     return plain.PlainSpec(
@@ -356,7 +372,7 @@ def plain_spec(cfg, broker, run_id, queue):
         pool=cfg.pool,
         concurrency=cfg.concurrency,
         queue=queue,
-        nodename=f"bench-{run_id}-reference@{socket.gethostname()}",
+        nodename=f"bench-{run_id}-{'reference' if events else 'depth'}@{socket.gethostname()}",
         loglevel=cfg.loglevel,
         broker_url=None if cfg.broker_from_app else broker.url,
         result_backend=backend,
@@ -365,36 +381,44 @@ def plain_spec(cfg, broker, run_id, queue):
         max_tasks_per_child=cfg.max_tasks_per_child,
         workdir=user.workdir if user else None,
         cpus=cfg.cpus,
+        events=events,
     )
 
 
 def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe, beside=None):
-    """Measure `cfg` with a plain worker; write the reference document
-    beside the run's (`beside`, the run's document: `<its stem>-reference.json`;
-    None: named as a run of its own would be) and return it. Raises Interrupted (after writing it) on a signal; a failed
+    """Measure `cfg` with a plain worker, without task events (by the
+    queue's depth) then with them (by the events); write the reference
+    document beside the run's (`beside`, the run's document: `<its
+    stem>-reference.json`; None: named as a run of its own would be) and
+    return it. Raises Interrupted (after writing it) on a signal; a failed
     reference is a result (its outcome and counts say so), not an error."""
     started = clock()
     run_id = new_run_id(started)
     prefix = f"celery-bench.{run_id}."
-    queue = f"{prefix}reference"
-    spec = plain_spec(cfg, broker, run_id, queue)
+    spec = plain_spec(cfg, broker, run_id, f"{prefix}reference")
+    depth_spec = plain_spec(cfg, broker, run_id, f"{prefix}depth", events=False)
     settings = cfg.app_info.settings if cfg.app_info is not None else {}
     app = load.client_app(broker, settings.get("task_serializer") or "json")
     args, calls = _call_args(cfg, stub_address)
-    stall_s, timeout_s = _time_limits(cfg)
+    limits = _time_limits(cfg)
     work = scratch.make("reference")
     events = EventWatch(app, f"{prefix}events")
     worker = None
     watched = Watched(outcome="not measured")
+    depth = None
     published = {}
+    log_tail = ""
     try:
-        load.declare(app, queue)
-        sent = load.publish(app, queue, cfg.spec.task, args, cfg.tasks, calls)
-        offset = time.time() - time.monotonic()  # publish times onto the events' (wall) clock
-        published = {task_id: t + offset for task_id, t in sent.items()}
-        events.start()
-        worker = plain.start(spec, work / "worker.log", work / "tmp")
-        watched = _watch(events, published, worker, watcher(broker.pid), stall_s, timeout_s, progress=progress)
+        prefetch = prefetch_count(health_context(settings_of(cfg, broker)))
+        depth = depth_pass(cfg, app, broker, depth_spec, args, calls, limits, prefetch, work, progress)
+        if depth.outcome != "interrupted":
+            load.declare(app, spec.queue)
+            sent = load.publish(app, spec.queue, cfg.spec.task, args, cfg.tasks, calls)
+            offset = time.time() - time.monotonic()  # publish times onto the events' (wall) clock
+            published = {task_id: t + offset for task_id, t in sent.items()}
+            events.start()
+            worker = plain.start(spec, work / "worker.log", work / "tmp")
+            watched = _watch(events, published, worker, watcher(broker.pid), *limits, progress=progress)
     finally:
         try:
             if worker is not None:
@@ -404,20 +428,20 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
             log_tail = last_error_line(work / "worker.log") if watched.outcome not in ("complete",) else ""
             if broker.pid is None or watcher(broker.pid)():
                 with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
-                    load.tidy(app, broker, prefix, [spec.nodename])
+                    load.tidy(app, broker, prefix, [spec.nodename, depth_spec.nodename])
         finally:
             app.close()
             scratch.remove(work)
-    if watched.outcome not in ("complete", "interrupted") and not watched.detail:
+    if watched.outcome not in ("complete", "interrupted", "not measured") and not watched.detail:
         watched.detail = log_tail
-    result = build(cfg, broker, run_id, spec, published, watched, started, clock(), describe())
+    result = build(cfg, broker, run_id, spec, published, watched, started, clock(), describe(), depth)
     path = write_atomic(reference_path(beside or result_path(cfg, run_id)), to_json(result))
-    if watched.outcome == "interrupted":
+    if "interrupted" in (watched.outcome, depth.outcome if depth else None):
         raise Interrupted(f"interrupted during the reference; the partial result is in {path}")
     return ReferenceMeasured(result, path)
 
 
-def build(cfg, broker, run_id, spec, published, watched, started: datetime, ended: datetime, metadata):
+def build(cfg, broker, run_id, spec, published, watched, started: datetime, ended: datetime, metadata, depth=None):
     execs = executions(watched.events, published)
     summary = summarize(execs, published)
     if watched.worker_cpu_s is not None and summary.tasks.succeeded:
@@ -435,7 +459,7 @@ def build(cfg, broker, run_id, spec, published, watched, started: datetime, ende
         run_id=run_id,
         outcome=watched.outcome,
         detail=watched.detail,
-        command=tuple(_redacted(spec.argv(), broker)),
+        command=plain.redacted_argv(spec, broker),
         summary=summary,
         health=health,
         config={
@@ -465,11 +489,8 @@ def build(cfg, broker, run_id, spec, published, watched, started: datetime, ende
         started_utc=started.isoformat(),
         ended_utc=ended.isoformat(),
         metadata=dict(metadata),
+        depth=depth,
     )
-
-
-def _redacted(argv, broker):
-    return [broker.redacted_url if a == broker.url else a for a in argv]
 
 
 def reference_path(run_document):
@@ -509,6 +530,7 @@ def to_json(result: ReferenceResult):
         },
         "health": health_json(result.health),
         "samples": dict(result.samples),
+        "depth": depth_json(result.depth),
         "metadata": {**result.metadata, "started_utc": result.started_utc, "ended_utc": result.ended_utc},
     }
 

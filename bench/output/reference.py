@@ -1,6 +1,8 @@
 """The words of `run --reference`: the harness's figures and the plain
 worker's side by side, their ratio, the misbehaviour each side saw, and a
-one-line verdict."""
+one-line verdict. The plain worker's rate without task events (counted by
+its queue's depth) comes first and decides the verdict; the pass with
+events (-E) gives the accounting and the findings, and its rate too."""
 
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ class Side:
     ran_twice: int | None  # tasks reported (or started) more than once
     health: object = None  # health.Health; None: not diagnosed
     cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
+    depth_steady_throughput_per_s: float | None = None  # tasks/s, plain worker without -E, by its queue's depth
 
 
 def harness_side(result):
@@ -70,6 +73,7 @@ def reference_side(result):
         ran_twice=max(s.tasks.duplicates or 0, s.started_more_than_once),
         health=result.health,
         cpu_per_task_ms=None if s.worker_cpu_per_task_s is None else 1000.0 * s.worker_cpu_per_task_s,
+        depth_steady_throughput_per_s=result.depth.rate.steady_throughput_per_s if result.depth else None,
     )
 
 
@@ -121,10 +125,16 @@ def _health_text(health):
 
 
 def verdict(harness: Side, reference: Side):
-    """One line: do they agree? On the steady state where both have one,
-    else on the whole throughput."""
+    """One line: do they agree? On the steady state against the plain
+    worker without events (its queue's depth) where it has one, else
+    against the pass with events: its steady state, else its throughput."""
     which = "steady state"
-    r = ratio(harness.steady_throughput_per_s, reference.steady_throughput_per_s)
+    r = ratio(harness.steady_throughput_per_s, reference.depth_steady_throughput_per_s)
+    against = "plain worker"
+    if r is not None:
+        which = "steady state without events"
+    else:
+        r = ratio(harness.steady_throughput_per_s, reference.steady_throughput_per_s)
     if r is None:
         which, r = "throughput", ratio(harness.throughput_per_s, reference.throughput_per_s)
     if r is None:
@@ -136,27 +146,54 @@ def verdict(harness: Side, reference: Side):
         notes.append(f"only the harness saw {', '.join(only_h)}")
     if only_r:
         notes.append(f"only the plain worker saw {', '.join(only_r)}")
+    slowed = _slowed_by_events(harness, reference)
+    if slowed:
+        notes.append(slowed)
     if abs(r - 1) <= AGREE_WITHIN:
-        line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / plain worker = {r:.2f})"
+        line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / {against} = {r:.2f})"
         return line + (f"; but {'; '.join(notes)}" if notes else "")
-    cpu = ratio(reference.cpu_per_task_ms, harness.cpu_per_task_ms)
-    if r > 1 + AGREE_WITHIN and cpu is not None and cpu > 1 + AGREE_WITHIN:
-        notes.append(
-            f"the plain worker spent {cpu - 1:.0%} more CPU per task, part of it on its task events (-E): "
-            "where the worker's own CPU is the limit, the reference runs slower than a worker without -E"
-        )
     direction = "faster" if r > 1 else "slower"
-    line = f"differ by {abs(r - 1):.0%}: the harness measured the {which} {direction} than the plain worker ({r:.2f})"
+    line = f"differ by {abs(r - 1):.0%}: the harness measured the {which} {direction} than the {against} ({r:.2f})"
     return line + (f"; {'; '.join(notes)}" if notes else "")
 
 
-def side_by_side(harness: Side, reference: Side, command=None):
+def _slowed_by_events(harness: Side, reference: Side):
+    """Words for a plain worker slowed by its own task events (-E), when its
+    CPU per task says so: its rate with events under the harness's (or
+    under its own without events) by more than AGREE_WITHIN, and its CPU
+    per task over the harness's by more than that; else None."""
+    cpu = ratio(reference.cpu_per_task_ms, harness.cpu_per_task_ms)
+    if cpu is None or cpu <= 1 + AGREE_WITHIN:
+        return None
+    with_events = reference.steady_throughput_per_s
+    without = reference.depth_steady_throughput_per_s
+    if without is not None:
+        slower = ratio(without, with_events)
+        if slower is None or slower <= 1 + AGREE_WITHIN:
+            return None
+        return (
+            f"with task events (-E) the plain worker ran {1 - 1 / slower:.0%} slower and spent {cpu - 1:.0%} more "
+            "CPU per task than the harness's: its events cost it where the worker's own CPU is the limit"
+        )
+    r = ratio(harness.steady_throughput_per_s, with_events)
+    if r is None or r <= 1 + AGREE_WITHIN:
+        return None
+    return (
+        f"the plain worker spent {cpu - 1:.0%} more CPU per task, part of it on its task events (-E): "
+        "where the worker's own CPU is the limit, the reference runs slower than a worker without -E"
+    )
+
+
+def side_by_side(harness: Side, reference: Side, command=None, depth_command=None):
     """The comparison as text (the CLI prints it)."""
+    depth = reference.depth_steady_throughput_per_s
+    events = "" if depth is None else ", -E"
     rows = [
-        ("throughput (tasks/s)", harness.throughput_per_s, reference.throughput_per_s, True),
-        ("steady state (tasks/s)", harness.steady_throughput_per_s, reference.steady_throughput_per_s, True),
+        *([("steady, no events (tasks/s)", harness.steady_throughput_per_s, depth, True)] if depth is not None else []),
+        (f"throughput{events} (tasks/s)", harness.throughput_per_s, reference.throughput_per_s, True),
+        (f"steady state{events} (tasks/s)", harness.steady_throughput_per_s, reference.steady_throughput_per_s, True),
         ("mean concurrency", harness.mean_concurrency, reference.mean_concurrency, True),
-        ("worker CPU per task (ms)", harness.cpu_per_task_ms, reference.cpu_per_task_ms, True),
+        (f"worker CPU per task{events} (ms)", harness.cpu_per_task_ms, reference.cpu_per_task_ms, True),
         ("tasks published", harness.published, reference.published, False),
         ("  succeeded", harness.succeeded, reference.succeeded, False),
         ("  failed", harness.failed, reference.failed, False),
@@ -164,11 +201,13 @@ def side_by_side(harness: Side, reference: Side, command=None):
         ("  ran twice", harness.ran_twice, reference.ran_twice, False),
     ]
     lines = ["", "reference: the same configuration in a plain `celery worker` (no harness code inside it)"]
+    if depth_command:
+        lines.append(f"  without events, counted by its queue's depth: {' '.join(depth_command)}")
     if command:
-        lines.append(f"  {' '.join(command)}")
-    lines.append(f"  {'':<24}{'harness':>10}{'plain':>10}{'ratio':>8}")
+        lines.append(f"  {'with task events (-E), counted by them: ' if depth_command else ''}{' '.join(command)}")
+    lines.append(f"  {'':<28}{'harness':>10}{'plain':>10}{'ratio':>8}")
     for name, h, r, with_ratio in rows:
-        lines.append(f"  {name:<24}{_num(h):>10}{_num(r):>10}{_ratio_text(ratio(h, r)) if with_ratio else '':>8}")
+        lines.append(f"  {name:<28}{_num(h):>10}{_num(r):>10}{_ratio_text(ratio(h, r)) if with_ratio else '':>8}")
     for who, side in (("harness", harness), ("plain worker", reference)):
         text = _health_text(side.health)
         lines.append(f"  {who + ':':<14}{text[0]}")

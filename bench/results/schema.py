@@ -42,6 +42,12 @@ JSON format history (SCHEMA_VERSION):
       not diagnosed); a sweep point's `duplicates`, `lost`,
       `repeats_with_findings` (absent: None) and `findings` ([[kind,
       count]]; absent: none).
+      Added later in version 2, optional: a reference document (`kind:
+      "reference"`, bench/measure/reference.py) has `depth`, its pass
+      without task events counted by the queue's depth ({status, command,
+      steady_throughput_per_s, window_s, from_depth, to_depth, start_s,
+      end_s, method, batch, prefetch_count, poll_s, sample_count, samples:
+      {t_s, depth}}; absent: None, not measured).
 """
 
 from __future__ import annotations

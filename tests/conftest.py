@@ -193,6 +193,6 @@ def pytest_terminal_summary(terminalreporter):
             said = [value for name, value in getattr(report, "user_properties", ()) if name == "fidelity"]
             lines.extend(f"{report.nodeid.split('::', 1)[-1]} ({report.outcome}): {value}" for value in said)
     if lines:
-        terminalreporter.write_sep("-", "fidelity: harness / plain celery worker")
+        terminalreporter.write_sep("-", "fidelity: harness / plain celery worker (without -E: by its queue's depth)")
         for line in sorted(lines):
             terminalreporter.write_line(line)

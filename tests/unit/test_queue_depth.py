@@ -4,7 +4,7 @@ series sampled every 5 ms as the poller samples them."""
 
 import pytest
 
-from bench.measure.queue_depth import steady_rate, thinned
+from bench.measure.queue_depth import DepthMoves, moves, steady_rate, thinned
 
 POLL = 0.005
 
@@ -101,3 +101,24 @@ def test_thinned_samples_keep_every_change_or_an_even_spread_with_both_ends():
     spread = thinned(samples, keep=20)
     assert 20 <= len(spread) <= 22
     assert (spread[0], spread[-1]) == (samples[0], samples[-1])
+
+
+def test_a_depth_that_grows_back_was_redelivered_and_a_still_one_paused():
+    def depth_at(t):
+        if t < 0.5:
+            return 100
+        if t < 1.5:
+            return 96 - int((t - 0.5) * 40)  # 56 by 1.5 s
+        if t < 3.5:
+            return 56  # 2.0 s still while 56 wait
+        if t < 3.6:
+            return 60  # 4 put back
+        return max(60 - int((t - 3.6) * 40), 0)
+
+    samples = series(depth_at, 6.0)
+    found = moves(samples, steady_rate(samples, 100, prefetch=4))
+    assert found.rose_by == 4
+    assert found.pauses_s == pytest.approx((2.0,), abs=0.01)
+    # a steady drain, the worker's boot before it and the empty queue after it: neither
+    calm = series(draining(200, boot_s=1.5, grab=4, rate=50.0), 8.0)
+    assert moves(calm, steady_rate(calm, 200, prefetch=4)) == DepthMoves(0, ())

@@ -8,6 +8,7 @@ import pytest
 
 from bench.cli import main
 from bench.harness.plain import PlainSpec
+from bench.measure.queue_depth import DepthMoves
 from bench.measure.reference import executions, summarize
 from bench.output.reference import Side, side_by_side, verdict
 
@@ -212,3 +213,16 @@ def test_the_plain_worker_counted_by_its_queue_has_the_same_command_without_even
     with_events, without = spec().argv(), spec(events=False).argv()
     assert "-E" not in without
     assert [a for a in with_events if a != "-E"] == without
+
+
+def test_what_the_depth_showed_is_said_beside_the_findings():
+    moves = DepthMoves(rose_by=27, pauses_s=(2.0, 2.01))
+    plain = Side(110.0, 112.0, 10.0, 100, 100, 0, 0, 0, None, depth_steady_throughput_per_s=93.0, depth_moves=moves)
+    text = side_by_side(side(120.0, 120.0), plain)
+    line = next(x for x in text.splitlines() if x.strip().startswith("no events:"))
+    assert "grew back by 27 messages" in line
+    assert "2 pause(s) while messages waited, longest 2.0 s" in line
+    calm = Side(
+        110.0, 112.0, 10.0, 100, 100, 0, 0, 0, None, depth_steady_throughput_per_s=93.0, depth_moves=DepthMoves(0, ())
+    )
+    assert "no events:    no rise and no pause of the queue's depth" in side_by_side(side(120.0, 120.0), calm)

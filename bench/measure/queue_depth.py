@@ -17,6 +17,7 @@ only a rate: no per-task times, no accounting, no misbehaviour (the events
 pass of the reference does those).
 """
 
+import itertools
 import math
 import threading
 import time
@@ -37,6 +38,10 @@ POLL_S = 0.005  # between two questions to the broker
 WATCH_S = 0.02  # between two looks at the samples
 TRIM = 0.1  # the steady window: from the depth's crossing of (1 - TRIM) of the batch to its crossing of TRIM
 KEEP_SAMPLES = 400  # at most this many (t, depth) samples go into the document
+MIN_PAUSE_S = (
+    1.0  # a still depth while messages wait, longer than this (and PAUSE_FACTOR x the steady interval): a pause
+)
+PAUSE_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,38 @@ def steady_rate(samples: Sequence[tuple[float, int]], batch: int, prefetch: int 
         return none
     window = end[0] - start[0]
     return DepthRate((start[1] - end[1]) / window, window, start[1], end[1], start[0], end[0], METHOD)
+
+
+@dataclass(frozen=True)
+class DepthMoves:
+    """What the depth did besides falling: the misbehaviour it can show."""
+
+    rose_by: int  # messages: the sum of every rise of the depth (put back into the queue: redelivered)
+    pauses_s: tuple[float, ...]  # s, each time the depth stood still while messages waited, past the threshold
+
+
+def moves(samples: Sequence[tuple[float, int]], rate: DepthRate, min_pause_s=MIN_PAUSE_S) -> DepthMoves:
+    """The rises of the depth (nothing else publishes to the run's queue,
+    so a rise is messages put back: a redelivery), and its pauses: from
+    the first fall to the queue's emptying, spans in which it did not move
+    for longer than `min_pause_s` and than PAUSE_FACTOR x the steady mean
+    interval between two messages leaving (an idle gap while work waits)."""
+    rose = sum(max(b[1] - a[1], 0) for a, b in itertools.pairwise(samples))
+    start = next((i for i, s in enumerate(samples) if s[1] < samples[0][1]), None) if samples else None
+    if start is None:
+        return DepthMoves(rose, ())
+    steady_gap = 1.0 / rate.steady_throughput_per_s if rate.steady_throughput_per_s else 0.0
+    threshold = max(min_pause_s, PAUSE_FACTOR * steady_gap)
+    pauses = []
+    since = samples[start][0]
+    for (_t0, d0), (t1, d1) in itertools.pairwise(samples[start:]):
+        if d0 == 0:
+            break
+        if d1 != d0:
+            if t1 - since > threshold:
+                pauses.append(t1 - since)
+            since = t1
+    return DepthMoves(rose, tuple(round(p, 3) for p in pauses))
 
 
 def thinned(samples: Sequence[tuple[float, int]], keep: int = KEEP_SAMPLES):
@@ -190,6 +227,7 @@ class DepthPass:
     detail: str  # why, in words ("" when complete)
     command: tuple[str, ...]  # the worker's command line (no -E), broker URL redacted
     rate: DepthRate  # the steady-state rate and how it was found
+    moves: DepthMoves  # rises (redelivered) and pauses (idle while work waited) of the depth
     batch: int  # messages published to its queue
     prefetch_count: int | None  # the prefetch window the steady window waited out, messages
     samples: tuple[tuple[float, int], ...]  # (s from the first sample, depth), thinned
@@ -268,11 +306,13 @@ def depth_pass(cfg, app, broker, spec, args, calls, limits, prefetch, work, prog
     samples = depth.snapshot()
     origin = samples[0][0] if samples else 0.0
     relative = [(t - origin, d) for t, d in samples]
+    rate = steady_rate(relative, cfg.tasks, prefetch)
     return DepthPass(
         outcome=outcome,
         detail=detail,
         command=plain.redacted_argv(spec, broker),
-        rate=steady_rate(relative, cfg.tasks, prefetch),
+        rate=rate,
+        moves=moves(relative, rate),
         batch=cfg.tasks,
         prefetch_count=prefetch,
         samples=tuple((round(t, 4), d) for t, d in thinned(relative)),
@@ -296,6 +336,8 @@ def depth_json(depth: DepthPass | None):
         "start_s": r.start_s,
         "end_s": r.end_s,
         "method": r.method,
+        "rose_by": depth.moves.rose_by,
+        "pauses_s": list(depth.moves.pauses_s),
         "batch": depth.batch,
         "prefetch_count": depth.prefetch_count,
         "poll_s": depth.poll_s,

@@ -10,11 +10,16 @@ on Redis kombu sums the lengths of the queue's priority lists, and a queue
 whose lists are all empty does not exist, which reads as 0), and stamps
 each answer with its own clock (time.monotonic).
 
+    batch published -> poller started -> plain worker (no -E) started ->
+    until the queue is empty (or a stall, a timeout, the worker's exit) ->
+    worker stopped -> the steady slope (`steady_rate`) and what else the
+    depth did (`moves`: rises are redeliveries, pauses are idle gaps)
+
 Counting completions by polling the queue is what METHOD.md forbids for
 the harness's own figures; here it is the point: it is the only count that
 needs nothing inside the worker and nothing sent by it. What it can see is
-only a rate: no per-task times, no accounting, no misbehaviour (the events
-pass of the reference does those).
+a rate and the depth's own moves: no per-task times, no accounting (the
+events pass of the reference does those).
 """
 
 import itertools

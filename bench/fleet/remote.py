@@ -304,7 +304,8 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     observed = Observed(batch_published, records, outcome, detail, resources, load_before)
     bound = host_ceiling(workload, cfg, infos)
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
-    settings = with_report(run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), None), reported)
+    backend = redact(broker.result_backend(cfg.result_backend))
+    settings = with_report(run_settings(cfg, info, backend, None), reported, ignore=("result_backend",))
 
     def on_hosts(result):
         """The open-loop summary (open loop) and the hosts, with their clocks."""

@@ -117,10 +117,17 @@ def report_of(stats, conf, registered, queues, task, concurrency):
         "conf_task_acks_late": conf.get("task_acks_late"),
         "task_acks_late": _task_acks_late(registered, task),
         "result_backend": redact(str(backend)) if backend else backend,
+        # its scheme alone: what workers on agents, each reaching the broker by its own address, share
+        "result_backend_kind": backend_kind(backend),
         "task_serializer": conf.get("task_serializer"),
         "transport": broker.get("transport"),
         "queues": sorted(q.get("name") for q in queues or () if isinstance(q, dict)),
     }
+
+
+def backend_kind(url):
+    """A result backend URL's scheme ("disabled", "redis", "rpc"); None for none."""
+    return str(url).partition("://")[0] or None if url else None
 
 
 def read_back(app, nodes, task, concurrency, timeout_s=INSPECT_TIMEOUT_S):
@@ -150,20 +157,25 @@ CHECKED = (
     ("acks_late", "task_acks_late"),
     ("max_tasks_per_child", "max_tasks_per_child"),
     ("result_backend", "result_backend"),
+    ("result_backend_kind", "result_backend_kind"),
     ("serializer", "task_serializer"),
     ("cpus", "cpus"),  # added by the caller where it can see the process (see runner.read_settings)
 )
 
 
-def check(intended, reported):
+def check(intended, reported, ignore=()):
     """The settings every node agrees on, {setting: value} for the names
     of CHECKED, after checking them against `intended` ({setting: value};
     a setting absent or None is not the harness's to set: whatever the
     worker reports is taken). SettingMismatch (one line) at the first
     disagreement, or when two nodes disagree. A value a node does not
-    report (None: max_tasks_per_child outside prefork) is not checked."""
+    report (None: max_tasks_per_child outside prefork) is not checked, nor
+    the settings named in `ignore`."""
     agreed = {}
     for setting, key in CHECKED:
+        if setting in ignore:
+            agreed[setting] = None
+            continue
         values = {node: report.get(key) for node, report in reported.items()}
         meant = intended.get(setting)
         for node, got in values.items():

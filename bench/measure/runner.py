@@ -337,6 +337,7 @@ def intended_settings(cfg, broker):
     return {
         "pool": cfg.pool,
         "concurrency": slots(cfg.pool, cfg.concurrency),
+        "result_backend_kind": readback.backend_kind(backend),
         "prefetch_multiplier": prefetch,
         # a user's task may set its own acks_late: only --vary acks_late=true is the harness's
         "acks_late": True if cfg.acks_late else (None if user else False),
@@ -356,21 +357,28 @@ def read_settings(cfg, broker, app, nodenames):
     if not cfg.hosts:
         for report in reported.values():
             report["cpus"] = list(_cpus_of(report["pid"]) or ()) or None if report.get("pid") else None
-    readback.check(intended_settings(cfg, broker), reported)
+    readback.check(intended_settings(cfg, broker), reported, ignore=_per_host(cfg))
     return reported
 
 
-def with_report(settings: RunSettings, reported, check=True) -> RunSettings:
+def _per_host(cfg):
+    """What workers on agents report apart: the result backend's URL holds
+    each agent's own address for the broker (its kind is checked)."""
+    return ("result_backend",) if cfg.hosts else ()
+
+
+def with_report(settings: RunSettings, reported, check=True, ignore=()) -> RunSettings:
     """The recorded settings made the workers' own: pool, -c (but solo's,
     which reports 1 whatever -c says), prefetch multiplier, acks_late,
     max_tasks_per_child and result backend as the workers reported them,
     with the report itself. `check=False`: a report that disagreed (a
-    not-measured run) is kept beside the intent, which is left as it was."""
+    not-measured run) is kept beside the intent, which is left as it was.
+    `ignore`: settings the nodes report apart (see _per_host), kept as meant."""
     if not reported:
         return settings
     if not check:
         return dataclasses.replace(settings, worker_reported=reported)
-    agreed = readback.check({}, reported)
+    agreed = readback.check({}, reported, ignore)
     own = {name: agreed[name] for name in ("pool", "prefetch_multiplier", "result_backend") if agreed[name] is not None}
     if agreed["acks_late"] is not None:
         own["acks_late"] = agreed["acks_late"]

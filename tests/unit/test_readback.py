@@ -130,3 +130,15 @@ def test_the_report_and_the_kept_log_go_through_the_json_and_old_files_read_none
     again = run_from_json(run_to_json(full))
     assert again.config.worker_reported == {"a@h": report()}
     assert again.worker_log == {"path": "r.worker.log", "lines": ["x"]}
+
+
+def test_workers_on_agents_may_reach_the_result_backend_by_their_own_address_but_not_another_kind():
+    here = report()
+    there = {**here, "result_backend": "redis://:**@10.0.0.5:6379/0"}
+    assert here["result_backend_kind"] == there["result_backend_kind"] == "redis"
+    with pytest.raises(readback.SettingMismatch, match="different result_backend"):
+        readback.check({}, {"a@h": here, "b@g": there})
+    agreed = readback.check({"result_backend_kind": "redis"}, {"a@h": here, "b@g": there}, ignore=("result_backend",))
+    assert (agreed["result_backend"], agreed["result_backend_kind"]) == (None, "redis")
+    with pytest.raises(readback.SettingMismatch, match="result_backend_kind='redis', not the 'disabled'"):
+        readback.check({"result_backend_kind": "disabled"}, {"a@h": here}, ignore=("result_backend",))

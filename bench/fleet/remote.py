@@ -238,7 +238,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                 fleet.renew()
             everyone = [n for name in names for n in nodenames[name]]
             try:  # through the broker: the workers on the agents answer as local ones do
-                reported = read_settings(cfg, broker, app, everyone)
+                reported = read_settings(cfg, broker, app, everyone, between=lambda: _said_goodbye(ctl, names))
             except RunFailed as exc:
                 raise NotMeasured(str(exc), (), getattr(exc, "reported", None)) from exc
             fleet.renew()
@@ -335,6 +335,15 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
 
     # The workers' logs are on the agents: none is kept here.
     return conclude(cfg, run_id, started, settings, bound, observed, (), clock_now, describe, extend=on_hosts)
+
+
+def _said_goodbye(ctl, names, wait_s=0.05):
+    """AgentLost with its own words when an agent of `names` said it is
+    stopping (its workers stop with it): the run fails naming it at once."""
+    ctl.answers(None, time.monotonic() + wait_s, watch=names)
+    for name in names:
+        if name in ctl.gone:
+            raise AgentLost(name, "", said=ctl.gone[name])
 
 
 def _send_schedule(cfg, broker, fleet, queue, task, args, tag):

@@ -53,9 +53,10 @@ class SettingMismatch(RunFailed):
         self.reported = reported  # {node: report}, as read_back returned it
 
 
-def _ask(app, node, command, timeout_s, *args, **kwargs):
+def _ask(app, node, command, timeout_s, between, *args, **kwargs):
     """`node`'s answer to the inspect `command`, asked again every
-    ATTEMPT_S until it answers or `timeout_s` passed (then RunFailed)."""
+    ATTEMPT_S until it answers or `timeout_s` passed (then RunFailed);
+    `between()` after each attempt that got no answer (it may raise)."""
     deadline = time.monotonic() + timeout_s
     while True:
         attempt_s = max(0.1, min(ATTEMPT_S, deadline - time.monotonic()))
@@ -63,6 +64,8 @@ def _ask(app, node, command, timeout_s, *args, **kwargs):
         answers = getattr(inspect, command)(*args, **kwargs)
         if (answers and node in answers) or time.monotonic() >= deadline:
             return _one(answers, node, command, timeout_s)
+        if between is not None:
+            between()
 
 
 def _one(answers, node, command, timeout_s=INSPECT_TIMEOUT_S):
@@ -130,15 +133,17 @@ def backend_kind(url):
     return str(url).partition("://")[0] or None if url else None
 
 
-def read_back(app, nodes, task, concurrency, timeout_s=INSPECT_TIMEOUT_S):
+def read_back(app, nodes, task, concurrency, timeout_s=INSPECT_TIMEOUT_S, between=None):
     """{node: report} for every node of `nodes` (see report_of), asked one
-    node at a time; RunFailed naming a node that did not answer."""
+    node at a time; RunFailed naming a node that did not answer.
+    `between()`: called while a node keeps silent (the fleet asks whether
+    an agent said it is stopping, and raises that instead)."""
     out = {}
     for node in nodes:
-        stats = _ask(app, node, "stats", timeout_s)
-        conf = _ask(app, node, "conf", timeout_s, with_defaults=True)
-        registered = _ask(app, node, "registered", timeout_s, "acks_late")
-        queues = _ask(app, node, "active_queues", timeout_s)
+        stats = _ask(app, node, "stats", timeout_s, between)
+        conf = _ask(app, node, "conf", timeout_s, between, with_defaults=True)
+        registered = _ask(app, node, "registered", timeout_s, between, "acks_late")
+        queues = _ask(app, node, "active_queues", timeout_s, between)
         out[node] = report_of(stats, conf, registered, queues, task, concurrency)
     return out
 

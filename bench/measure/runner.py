@@ -348,12 +348,12 @@ def intended_settings(cfg, broker):
     }
 
 
-def read_settings(cfg, broker, app, nodenames):
+def read_settings(cfg, broker, app, nodenames, between=None):
     """Every worker's report of its settings, checked against the harness's
     intent: {node: report}; SettingMismatch (one line) when they disagree.
     A worker here also reports the CPUs its main process may run on (its
-    pool's processes inherit them)."""
-    reported = readback.read_back(app, nodenames, cfg.spec.task, cfg.concurrency)
+    pool's processes inherit them). `between`: see readback.read_back."""
+    reported = readback.read_back(app, nodenames, cfg.spec.task, cfg.concurrency, between=between)
     if not cfg.hosts:
         for report in reported.values():
             report["cpus"] = list(_cpus_of(report["pid"]) or ()) or None if report.get("pid") else None

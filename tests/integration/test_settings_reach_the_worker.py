@@ -6,6 +6,8 @@ run keeps its worker's log beside its document."""
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -204,3 +206,38 @@ def test_a_repeat_that_fails_before_its_window_keeps_the_reason_and_the_workers_
         log = next(sweep_dir.glob("runs/*/" + doc["worker_log"]["path"])).read_text()
         assert "boom in the measured batch" in log
         assert any("fewapp.boom" in line for line in doc["worker_log"]["lines"])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_settings_reach_the_workers_on_an_agent(tmp_path):
+    """acks_late and max_tasks_per_child were never in the agents' spec; the
+    result backend's URL is the agent's own way to the broker."""
+    port, secret = free_port(), f"settings-test-{os.getpid()}"
+    env = {**os.environ, "CI": "true", "CELERY_BENCH_SECRET": secret, "PYTHONPATH": str(ROOT)}
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "bench", "agent", "--harness", f"127.0.0.1:{port}", "--name", "ha"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "sweep", *SMALL, "--listen", f"127.0.0.1:{port}", "--hosts", "ha",
+             "--vary", "acks_late=true", "--vary", "max_tasks_per_child=5", "--result-backend", "broker",
+             "--output-dir", tmp_path],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        agent.send_signal(signal.SIGINT)
+        agent.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    ((doc,),) = documents(next(tmp_path.glob("sweep-*"))).values()
+    assert doc["status"]["state"] == "ok", doc["status"]
+    (node,) = reports(doc)
+    assert (node["task_acks_late"], node["max_tasks_per_child"], node["result_backend_kind"]) == (True, 5, "redis")
+    assert (node["prefetch_count"], node["prefetch_multiplier"]) == (8, 4)
+    assert (doc["config"]["acks_late"], doc["config"]["max_tasks_per_child"]) == (True, 5)
+    assert doc["hosts"][0]["name"] == "ha"

@@ -9,7 +9,10 @@ agents answer too):
                        prefork max-tasks-per-child), prefetch_count, the
                        broker's transport
     conf()             task_acks_late, worker_prefetch_multiplier,
-                       result_backend, task_serializer (with defaults)
+                       result_backend, task_serializer (the settings changed
+                       from Celery's defaults; a key absent is its default:
+                       asking for every default makes the worker evaluate
+                       them, and it logs two warnings while doing so)
     registered(...)    the measured task's own acks_late (a task takes it
                        when it is bound, and it may set its own)
     active_queues()    the queues it consumes
@@ -25,6 +28,8 @@ meant and the value reported.
 
 import time
 
+from celery.app.defaults import DEFAULTS
+
 from bench.errors import RunFailed
 from bench.harness.urls import redact
 
@@ -33,6 +38,9 @@ INSPECT_TIMEOUT_S = 10.0  # for one worker's answer to one inspect command, over
 # control is publish/subscribe, and a worker subscribes once its event loop
 # runs, which can be just after it said it is ready): ask again this often.
 ATTEMPT_S = 1.0
+
+# The settings read from conf() (Celery's defaults where the worker's table lacks them).
+CONF_KEYS = ("task_acks_late", "worker_prefetch_multiplier", "result_backend", "task_serializer")
 
 # Celery's pool implementations (stats' `pool.implementation`) by the names
 # the harness gives them.
@@ -106,6 +114,7 @@ def report_of(stats, conf, registered, queues, task, concurrency):
         multiplier = (
             prefetch_count // concurrency if prefetch_count % concurrency == 0 else prefetch_count / concurrency
         )
+    conf = {key: conf.get(key, DEFAULTS.get(key)) for key in CONF_KEYS}
     backend = conf.get("result_backend")
     return {
         "pid": stats.get("pid"),  # the worker's main process
@@ -141,7 +150,7 @@ def read_back(app, nodes, task, concurrency, timeout_s=INSPECT_TIMEOUT_S, betwee
     out = {}
     for node in nodes:
         stats = _ask(app, node, "stats", timeout_s, between)
-        conf = _ask(app, node, "conf", timeout_s, between, with_defaults=True)
+        conf = _ask(app, node, "conf", timeout_s, between)
         registered = _ask(app, node, "registered", timeout_s, between, "acks_late")
         queues = _ask(app, node, "active_queues", timeout_s, between)
         out[node] = report_of(stats, conf, registered, queues, task, concurrency)

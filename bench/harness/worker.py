@@ -199,11 +199,15 @@ def setting_overrides(spec):
 
 def broker_overrides(broker_url, result_backend):
     """The app settings the harness replaces to point a worker at its broker:
-    the read and write URLs too, which would otherwise win over broker_url."""
+    the read and write URLs too, which would otherwise win over broker_url.
+    They are set to it rather than cleared: Celery's `inspect conf` masks the
+    URLs of the settings an app changed, and a None among them makes kombu
+    log "No hostname was supplied" twice in the worker's log at each ask
+    (see readback.py)."""
     return {
         "broker_url": broker_url,
-        "broker_read_url": None,
-        "broker_write_url": None,
+        "broker_read_url": broker_url,
+        "broker_write_url": broker_url,
         "result_backend": result_backend,
     }
 

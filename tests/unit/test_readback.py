@@ -142,3 +142,9 @@ def test_workers_on_agents_may_reach_the_result_backend_by_their_own_address_but
     assert (agreed["result_backend"], agreed["result_backend_kind"]) == (None, "redis")
     with pytest.raises(readback.SettingMismatch, match="result_backend_kind='redis', not the 'disabled'"):
         readback.check({"result_backend_kind": "disabled"}, {"a@h": here}, ignore=("result_backend",))
+
+
+def test_a_setting_the_worker_did_not_change_reads_as_celerys_default():
+    got = readback.report_of(STATS, {"task_serializer": "pickle"}, REGISTERED, QUEUES, "proj.tasks.sleep", 2)
+    assert (got["conf_task_acks_late"], got["conf_worker_prefetch_multiplier"]) == (False, 4)
+    assert (got["result_backend"], got["result_backend_kind"], got["task_serializer"]) == (None, None, "pickle")

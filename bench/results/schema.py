@@ -42,6 +42,16 @@ JSON format history (SCHEMA_VERSION):
       not diagnosed); a sweep point's `duplicates`, `lost`,
       `repeats_with_findings` (absent: None) and `findings` ([[kind,
       count]]; absent: none).
+      Added later in version 2, optional (absent: None): a run's
+      `config.worker_reported`, per worker node, the settings the worker
+      reported by remote control before the measured window (pool,
+      max_concurrency, prefetch_count and the multiplier derived from it,
+      acks_late of the configuration and of the measured task,
+      max_tasks_per_child, result_backend, serializer, transport, queues);
+      the config's pool, concurrency, prefetch_multiplier, acks_late,
+      max_tasks_per_child and result_backend are then the workers' own. A
+      run's `worker_log` ({path, lines}): the workers' log kept beside a
+      failed or odd run's document, and its notable lines.
 """
 
 from __future__ import annotations
@@ -291,6 +301,9 @@ class RunSettings:
     harness_overrides: dict | None = None  # a user's task: the settings the harness replaced to measure
     broker_source: str | None = None  # a user's task: whose broker it was, in words
     task_profile: dict | None = None  # a user's task: {cpu_s, wait_s} per call, from its profile
+    # What each worker node reported of its settings (bench/harness/readback.py),
+    # {node name: {setting: value}}, read before the measured window; None: not read (older files)
+    worker_reported: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -378,6 +391,10 @@ class RunResult:
     schedule: Mapping[str, Any] | None = None
     open_loop: Mapping[str, Any] | None = None
     hosts: tuple[HostClock, ...] | None = None  # the agents of a run --hosts; None: workers ran here
+    # A failed or odd run's worker log, kept beside its document: {"path": the
+    # file's name, relative to the document, "lines": up to 12 notable lines
+    # (warnings, errors, redelivered messages)}; None: not kept
+    worker_log: Mapping[str, Any] | None = None
 
     @property
     def ok(self):
@@ -658,12 +675,17 @@ def run_to_json(result: RunResult) -> dict:
     if samples is not None and samples.get("host") is None:
         del samples["host"]
     extra = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
+    if result.worker_log is not None:
+        extra["worker_log"] = dict(result.worker_log)
+    config = _plain(result.config)
+    if config.get("worker_reported") is None:  # only where it was read
+        config.pop("worker_reported", None)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": RUN,
         "run_id": result.run_id,
         "status": _plain(result.status),
-        "config": _plain(result.config),
+        "config": config,
         "summary": None if result.summary is None else run_summary_to_json(result.summary),
         "samples": samples,
         "metadata": metadata_to_json(result.metadata),
@@ -689,6 +711,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         schedule=data.get("schedule"),
         open_loop=data.get("open_loop"),
         hosts=None if data.get("hosts") is None else tuple(host_clock_from_json(h) for h in data["hosts"]),
+        worker_log=data.get("worker_log"),
     )
 
 

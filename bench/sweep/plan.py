@@ -377,7 +377,7 @@ class SweepConfig:
     ci_target: float  # fraction of the median
     broker_url: str | None
     redis_server: str | None
-    prefetch_multiplier: int
+    prefetch_multiplier: int | None  # None: a user's app's own setting (built-in workloads: the default)
     result_backend: str
     seed: int  # for the run order
     force: bool
@@ -431,7 +431,7 @@ def build_sweep_config(
     repeats=None,
     broker=None,
     redis_server=None,
-    prefetch_multiplier=DEFAULT_PREFETCH_MULTIPLIER,
+    prefetch_multiplier=None,
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
@@ -471,6 +471,9 @@ def build_sweep_config(
         raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     host_counts = check_host_counts(host_counts, hosts)
     check_listen(listen, broker)
+    if prefetch_multiplier is None and user_task is None:
+        # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
+        prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     return SweepConfig(
         pools=tuple(pools),
         workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
@@ -559,8 +562,10 @@ def make_plan(cfg, overhead=False, cores=None):
     )
 
 
-def run_config_for(cfg, point, json_path=None):
-    """The validated config of one repeat of `point`."""
+def run_config_for(cfg, point, json_path=None, rate=None, duration=None, seed=0):
+    """The validated config of one repeat of `point`, with the point's
+    varied settings; `rate` (tasks/s, with `duration` s and the schedule's
+    `seed`): open loop at that rate instead of the point's drain batch."""
     user = cfg.user_task is not None
     options = dict(
         prefetch_multiplier=cfg.prefetch_multiplier,
@@ -580,8 +585,11 @@ def run_config_for(cfg, point, json_path=None):
         user_task=cfg.user_task,
         app_info=cfg.app_info,
         task_profile=cfg.task_profile,
-        tasks=point.tasks,
-        warmup=point.warmup,
+        tasks=point.tasks if rate is None else None,
+        warmup=point.warmup if rate is None else None,
+        rate=rate,
+        duration=duration,
+        seed=seed,
         json_path=json_path,
         force=cfg.force,
         cores=point.cores,

@@ -71,6 +71,16 @@ class NotMeasured(RunFailed):
         self.reported = reported  # {node: report} (harness/readback.py); None: not read
 
 
+class FailedRun(RunFailed):
+    """A run measured and written whose result is a failure (tasks failed,
+    lost, or above the ceiling): the message, and what was measured, so the
+    caller can still show it."""
+
+    def __init__(self, message, measured: Measured):
+        super().__init__(message)
+        self.measured = measured
+
+
 def time_limits(cfg):
     """(stall, timeout) seconds for watching a batch: a slot that is busy
     reports at least once per task duration, so a long silence means lost
@@ -297,7 +307,7 @@ def conclude(cfg, run_id, started, settings, bound, observed, logs=(), clock=utc
     if observed.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
     if result.status.state == "failed":
-        raise RunFailed(f"{result.status.reason} (result kept in {path})")
+        raise FailedRun(f"{result.status.reason} (result kept in {path})", Measured(result, path))
     return Measured(result, path)
 
 

@@ -64,6 +64,7 @@ from typing import Any
 SCHEMA_VERSION = 2
 RUN, SWEEP, SWEEP_SUMMARY = "run", "sweep", "sweep-summary"  # the documents' `kind`
 MANIFEST, SUMMARY, RUNS = "manifest.json", "summary.json", "runs"  # a sweep directory's files
+CHECK_DIR, CHECK_SUMMARY = "check", "check.json"  # its fidelity check (sweep --check), when it has one
 
 
 # --- Names and times ---------------------------------------------------------
@@ -525,6 +526,7 @@ class SweepSettings:
     host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
     listen: str | None = None  # --listen: an address of this host the embedded broker bound too
     listen_port: int | None = None  # --listen ADDRESS:PORT: the port it listened on; None: any free one
+    check: bool | None = None  # --check: each point measured once more by a plain worker (check.json)
 
 
 @dataclass(frozen=True)

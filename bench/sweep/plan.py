@@ -392,6 +392,7 @@ class SweepConfig:
     host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
     listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
+    check: bool = False  # --check: each point measured once more by a plain `celery worker` (sweep/check.py)
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -445,6 +446,7 @@ def build_sweep_config(
     host_counts=None,
     listen=None,
     listen_port=None,
+    check=False,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -471,6 +473,8 @@ def build_sweep_config(
         raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     host_counts = check_host_counts(host_counts, hosts)
     check_listen(listen, broker)
+    if check and hosts:
+        raise UsageError("--check: the plain worker it compares with runs here; leave out --hosts")
     if prefetch_multiplier is None and user_task is None:
         # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
@@ -499,6 +503,7 @@ def build_sweep_config(
         host_counts=host_counts,
         listen=listen,
         listen_port=listen_port,
+        check=bool(check),
     )
 
 

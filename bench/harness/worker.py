@@ -184,8 +184,9 @@ def running(spec, broker, record_dir, log_path, tmp_dir, ready_timeout_s=READY_T
 def setting_overrides(spec):
     """The app settings the harness sets before the app's tasks are bound
     (see worker_entry.py), besides the command line's flags: acks_late, which
-    a task takes when it is bound (Celery's `task.acks_late=true` on the
-    command line comes too late for the tasks), and the prefetch multiplier,
+    a task takes when it is bound (the entry point binds the app's tasks
+    before Celery applies `task.acks_late=true` from the command line, which
+    a plain `celery worker` applies in time), and the prefetch multiplier,
     which `--prefetch-multiplier 0` alone does not set (Celery's option falls
     back to the app's setting on 0)."""
     out = {}

@@ -188,6 +188,9 @@ def test_a_failed_run_keeps_its_workers_log_beside_its_document(app_dir):
     assert all("ERROR" in line or "WARNING" in line for line in kept["lines"])
     assert any("fewapp.boom" in line for line in kept["lines"])
     assert len(kept["lines"]) <= 12
+    # shown where the user looks: the log's place and its first notable line
+    assert "worker log: boom.worker.log (kept beside the result)" in proc.stdout
+    assert kept["lines"][0] in proc.stdout
 
 
 def test_a_repeat_that_fails_before_its_window_keeps_the_reason_and_the_workers_log(app_dir):

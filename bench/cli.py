@@ -600,6 +600,13 @@ def _add_sweep(sub):
         "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
         "(default: none)",
     )
+    how.add_argument(
+        "--check",
+        action="store_true",
+        default=None,
+        help="after the repeats, measure every point once more with a plain `celery -A APP worker` (as run "
+        "--reference does) and compare: check.json and a section of report.md (default: off)",
+    )
     _add_task_options(swp)
     _add_worker_options(swp)
     _add_broker_options(swp, listen=True)
@@ -911,6 +918,7 @@ def configure_sweep(args):
             vary=args.vary,
             workers=args.workers,
             rates=args.rates,
+            check=args.check,
             hosts=args.hosts,
             host_counts=args.host_counts,
             listen=args.listen[0] if args.listen else None,

@@ -24,16 +24,15 @@ from pathlib import Path
 from bench.ab import sides as sides_mod
 from bench.ab.config import AbConfig, redact_spec, side_sweep
 from bench.ab.sides import SideSpec
-from bench.errors import Interrupted, RunFailed, UsageError
+from bench.errors import Interrupted, UsageError
 from bench.harness import machine
 from bench.harness.urls import redact
 from bench.measure import runner
-from bench.measure.result import not_measured
 from bench.results.compare import load_sweep
-from bench.results.io import SCHEMA_VERSION, read_run, write_atomic, write_run
-from bench.results.schema import Metadata, utc_now, utc_text
+from bench.results.io import SCHEMA_VERSION, write_atomic
 from bench.sweep import store
 from bench.sweep.plan import Point, SweepConfig, make_plan, run_config_for
+from bench.sweep.repeat import measure_repeat
 from bench.workloads import WORKLOADS
 
 AB_FILE = "ab.json"
@@ -179,21 +178,10 @@ def run_ab(cfg: AbConfig, sides, report_progress=None) -> tuple[Path, Path]:
 def _measure_repeat(side: Side, target, point: Point, broker, stub):
     """One repeat of `point` for `side`, in a fresh worker: its RunResult
     (a failure kept as a document, as a sweep keeps it)."""
-    path = target.next_repeat_path(point)
     run_cfg = dataclasses.replace(
-        run_config_for(side.sweep, point, json_path=path), project_root=side.project_root, worker_python=side.python
+        run_config_for(side.sweep, point), project_root=side.project_root, worker_python=side.python
     )
-    try:
-        return runner.measure(run_cfg, broker, stub).result
-    except RunFailed as exc:
-        if not path.exists():  # failed before anything was measured: keep the reason
-            ended = Metadata(ended_utc=utc_text(utc_now(), timespec="seconds"))
-            write_run(path, not_measured(runner.settings_of(run_cfg, broker), str(exc), ended))
-        return read_run(path)
-    except (Interrupted, KeyboardInterrupt):
-        if path.exists():
-            path.rename(path.with_suffix(".interrupted.json"))
-        raise
+    return measure_repeat(run_cfg, target.next_repeat_path(point), broker, stub)
 
 
 def results(sides, baseline_dir: Path, candidate_dir: Path):

@@ -3,7 +3,6 @@ with --reference, then measured again by a plain `celery worker`, side by side."
 
 import contextlib
 import os
-import re
 import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -17,7 +16,6 @@ from bench.measure.reference_options import ReferenceRun
 from bench.output import reference as reference_words
 from bench.output import terminal
 from bench.output.openloop import open_loop_summary
-from bench.results.io import read_run
 
 
 def execute(cfg):
@@ -29,18 +27,13 @@ def execute(cfg):
     with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
-        measured = measure(cfg, broker, stub, progress)
-    print(terminal.run_summary(measured.result))
-    if cfg.open_loop:
-        print(open_loop_summary(measured.result))
-    print(f"\nresult: {measured.path}")
+        with _shown_if_failed(cfg):
+            measured = measure(cfg, broker, stub, progress)
+    _show(cfg, measured)
     if measured.result.status.state == "producer-limited":
         print(f"error: {measured.result.status.reason}", file=sys.stderr)
         return 1
     return 0
-
-
-_KEPT_IN = re.compile(r"\(result kept in (.+)\)$")
 
 
 def _with_reference(cfg):
@@ -52,11 +45,10 @@ def _with_reference(cfg):
         try:
             measured = runner.measure(cfg, broker, stub, progress)
             result, path = measured.result, measured.path
-        except RunFailed as exc:
-            failure = exc
-            kept = _KEPT_IN.search(str(exc))
-            path = kept.group(1) if kept else None
-            result = read_run(path) if path else None
+        except runner.FailedRun as exc:  # measured and kept: a result too
+            failure, result, path = exc, exc.measured.result, exc.measured.path
+        except RunFailed as exc:  # nothing measured
+            failure, result, path = exc, None, None
         ref = reference.measure(cfg, broker, stub, progress, beside=path)
     if result is not None:
         print(terminal.run_summary(result))
@@ -84,16 +76,35 @@ def _on_hosts(cfg):
     with runner.services_for(cfg, secret) as (broker, _stub), _progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
-        measured = remote.measure_on_hosts(cfg, broker, secret, progress)
-    print(terminal.run_summary(measured.result))
-    if cfg.open_loop:
-        print(open_loop_summary(measured.result))
-    print(remote.hosts_text(measured.result))
-    print(f"\nresult: {measured.path}")
+        with _shown_if_failed(cfg, on_hosts=True):
+            measured = remote.measure_on_hosts(cfg, broker, secret, progress)
+    _show(cfg, measured, on_hosts=True)
     if measured.result.status.state == "producer-limited":
         print(f"error: {measured.result.status.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _show(cfg, measured, on_hosts=False):
+    """What a measured run prints: its summary (health included), open-loop
+    and hosts sections, and where its document is."""
+    print(terminal.run_summary(measured.result))
+    if cfg.open_loop:
+        print(open_loop_summary(measured.result))
+    if on_hosts:
+        print(remote.hosts_text(measured.result))
+    print(f"\nresult: {measured.path}")
+
+
+@contextlib.contextmanager
+def _shown_if_failed(cfg, on_hosts=False):
+    """A run that failed after measuring still shows what it measured (the
+    tasks lost or run twice, and why), before its one-line error."""
+    try:
+        yield
+    except runner.FailedRun as exc:
+        _show(cfg, exc.measured, on_hosts)
+        raise
 
 
 def _progress_bar():

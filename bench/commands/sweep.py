@@ -18,8 +18,9 @@ from bench.measure import runner
 from bench.measure.apptask import profile_times
 from bench.measure.profile import profile_task, write_profile
 from bench.output import export, openloop_plot
+from bench.output.check import comparison
 from bench.output.profile import profile_table
-from bench.sweep import rates, store
+from bench.sweep import check, rates, store
 from bench.sweep import run as sweep
 from bench.sweep.plan import describe, plan_sweep
 
@@ -38,7 +39,7 @@ def execute(request):
         plan = plan_sweep(cfg)
     resume = store.SweepDir(request.resume) if request.resume is not None else None
     left = sweep.remaining_repeats(cfg, resume, plan) if resume else None
-    if resume and left == 0 and cfg.rates is None:  # (open-loop rates may still be left)
+    if resume and left == 0 and cfg.rates is None and not cfg.check:  # (rates or checks may still be left)
         print(f"{resume.path} is finished: every point has its repeats; nothing to measure.")
         print(f"its report: {resume.path / 'report.md'} (python -m bench report {resume.path} to redo it)")
         return 0
@@ -62,12 +63,15 @@ def execute(request):
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:
             rates.run_rates(target, cfg, plan, broker, stub, say=lambda line: print(line, flush=True))
+        if cfg.check:
+            check.run_checks(target, cfg, plan, broker, stub, comparison, say=lambda line: print(line, flush=True))
     store.summarize(target, cfg, plan)
     print()
     print(export.report(target.path).text)
     if cfg.rates is not None:
         _report_rates(target, cfg, plan)
-    print(f"\nsweep files: {target.path}: report.md, report.html, overview.png, points.csv, summary.json, runs/")
+    files = "report.md, report.html, overview.png, points.csv, summary.json" + (", check.json" if cfg.check else "")
+    print(f"\nsweep files: {target.path}: {files}, runs/")
     return 0
 
 

@@ -149,6 +149,12 @@ class Agent:
             raise Refused(f"bad concurrency {concurrency!r}")
         if not isinstance(prefetch, int) or prefetch < 0:
             raise Refused(f"bad prefetch multiplier {prefetch!r}")
+        # Absent from an older harness's spec: Celery's defaults, as before.
+        acks_late, per_child = spec.get("acks_late", False), spec.get("max_tasks_per_child", 0)
+        if not isinstance(acks_late, bool):
+            raise Refused(f"bad acks_late {acks_late!r}")
+        if not isinstance(per_child, int) or isinstance(per_child, bool) or per_child < 0:
+            raise Refused(f"bad max_tasks_per_child {per_child!r}")
         extra = {"app": app} if "app" in {f.name for f in dataclasses.fields(worker.WorkerSpec)} else {}
         return worker.WorkerSpec(
             pool=pool,
@@ -159,6 +165,8 @@ class Agent:
             loglevel=spec["loglevel"],
             result_backend=spec["result_backend"],
             cpus=self.cfg.cpus,
+            acks_late=acks_late,
+            max_tasks_per_child=per_child,
             **extra,
         )
 

@@ -28,10 +28,8 @@ from bench.harness.worker import READY_TIMEOUT_S
 from bench.measure import load, producer
 from bench.measure.observe import ResourceSampler
 from bench.measure.openloop import PRODUCER_SLACK_S, add_open_loop
-from bench.measure.result import Observed, build_result, run_metadata, run_settings
-from bench.measure.runner import Measured, new_run_id, result_path
-from bench.measure.runner import _time_limits as time_limits
-from bench.results.io import write_run
+from bench.measure.result import Observed, run_settings
+from bench.measure.runner import NotMeasured, conclude, new_run_id, read_settings, time_limits, with_report
 from bench.results.schema import BrokerInfo, HostClock, Resources, host_words, resources_from_json, utc_now
 from bench.workloads import WORKLOADS, Ceiling, ceiling
 
@@ -54,7 +52,9 @@ def choose_hosts(found, wanted, count=None):
         names = names[:count]
     absent = [n for n in names if n not in found]
     if absent:
-        raise RunFailed(f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(sorted(found)) or 'none'})")
+        raise RunFailed(
+            f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(sorted(found)) or 'none'})"
+        )
     busy = [n for n in names if found[n].busy]
     if busy:
         raise RunFailed(f"--hosts: agent {busy[0]} is busy with run {found[busy[0]].busy}")
@@ -205,6 +205,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     load_before = os.getloadavg()
     app = load.client_app(broker)
     nodenames: dict[str, list[str]] = {}
+    reported = None  # each worker's report of its settings (harness/readback.py)
     raw_by_host: dict[str, list] = {}
     sampled: dict[str, Resources] = {}  # each host's workers over the window
     here = None  # the harness's and the broker's CPU over the window
@@ -229,10 +230,18 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                     "prefetch_multiplier": cfg.prefetch_multiplier,
                     "loglevel": cfg.loglevel,
                     "result_backend": cfg.result_backend,
+                    "acks_late": cfg.acks_late,
+                    "max_tasks_per_child": cfg.max_tasks_per_child,
                 }
                 fleet.started.append(name)  # stopped in `finally` even if the start fails half-way
                 ctl.ask(name, "start", timeout_s=READY_TIMEOUT_S + 15, run=run_id, spec=spec, lease_s=protocol.LEASE_S)
                 fleet.renew()
+            everyone = [n for name in names for n in nodenames[name]]
+            try:  # through the broker: the workers on the agents answer as local ones do
+                reported = read_settings(cfg, broker, app, everyone, between=lambda: _said_goodbye(ctl, names))
+            except RunFailed as exc:
+                raise NotMeasured(str(exc), (), getattr(exc, "reported", None)) from exc
+            fleet.renew()
             if cfg.warmup:
                 warm_tag = f"{run_id}-w-"
                 for name in names:
@@ -248,7 +257,6 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
                 load.declare(app, main_queue)
                 batch_published = _publish(app, main_queue, workload.task, args, cfg.tasks, tag)
                 fleet.renew()
-            everyone = [n for name in names for n in nodenames[name]]
             for name in names:  # every host samples its workers over the window, as a local run does
                 with contextlib.suppress(AgentRefused):  # an older agent: no resources from it
                     ctl.ask(name, "sample", run=run_id)
@@ -296,37 +304,46 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     observed = Observed(batch_published, records, outcome, detail, resources, load_before)
     bound = host_ceiling(workload, cfg, infos)
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
-    settings = run_settings(cfg, info, redact(broker.result_backend(cfg.result_backend)), None)
-    result = build_result(settings, bound, observed, run_id, run_metadata(describe(), started, clock_now()))
-    if cfg.open_loop and sent is not None:
-        # The `scheduled` header came back with each record: it is the
-        # producer's clock, this host's, so it needs no conversion.
-        headers = {r["id"]: r["scheduled"] for raws in raw_by_host.values() for r in raws if "scheduled" in r}
-        result = add_open_loop(result, cfg.schedule, sent, records, headers)
-    window = result.summary.window_s if result.summary else None
-    hosts = tuple(
-        HostClock(
-            name=n,
-            hostname=infos[n].hostname,
-            cores=infos[n].cores,
-            workers=per_host,
-            tasks=sum(1 for h in hosts_of if h == n),
-            offset_s=offsets[n].offset_s,
-            error_s=offsets[n].error_s,
-            probes=offsets[n].probes,
-            bound_too_wide=clock.bound_too_wide(offsets[n].error_s, window),
-            resources=sampled.get(n),
+    backend = redact(broker.result_backend(cfg.result_backend))
+    settings = with_report(run_settings(cfg, info, backend, None), reported, ignore=("result_backend",))
+
+    def on_hosts(result):
+        """The open-loop summary (open loop) and the hosts, with their clocks."""
+        if cfg.open_loop and sent is not None:
+            # The `scheduled` header came back with each record: it is the
+            # producer's clock, this host's, so it needs no conversion.
+            headers = {r["id"]: r["scheduled"] for raws in raw_by_host.values() for r in raws if "scheduled" in r}
+            result = add_open_loop(result, cfg.schedule, sent, records, headers)
+        window = result.summary.window_s if result.summary else None
+        hosts = tuple(
+            HostClock(
+                name=n,
+                hostname=infos[n].hostname,
+                cores=infos[n].cores,
+                workers=per_host,
+                tasks=sum(1 for h in hosts_of if h == n),
+                offset_s=offsets[n].offset_s,
+                error_s=offsets[n].error_s,
+                probes=offsets[n].probes,
+                bound_too_wide=clock.bound_too_wide(offsets[n].error_s, window),
+                resources=sampled.get(n),
+            )
+            for n in names
         )
-        for n in names
-    )
-    samples = dataclasses.replace(result.samples, host=tuple(hosts_of)) if result.samples else None
-    result = dataclasses.replace(result, hosts=hosts, samples=samples)
-    path = write_run(result_path(cfg, run_id), result)
-    if outcome == "interrupted":
-        raise Interrupted(f"interrupted; the partial result is in {path}")
-    if result.status.state == "failed":  # producer-limited is a result: the caller says so
-        raise RunFailed(f"{result.status.reason} (result kept in {path})")
-    return Measured(result, path)
+        samples = dataclasses.replace(result.samples, host=tuple(hosts_of)) if result.samples else None
+        return dataclasses.replace(result, hosts=hosts, samples=samples)
+
+    # The workers' logs are on the agents: none is kept here.
+    return conclude(cfg, run_id, started, settings, bound, observed, (), clock_now, describe, extend=on_hosts)
+
+
+def _said_goodbye(ctl, names, wait_s=0.05):
+    """AgentLost with its own words when an agent of `names` said it is
+    stopping (its workers stop with it): the run fails naming it at once."""
+    ctl.answers(None, time.monotonic() + wait_s, watch=names)
+    for name in names:
+        if name in ctl.gone:
+            raise AgentLost(name, "", said=ctl.gone[name])
 
 
 def _send_schedule(cfg, broker, fleet, queue, task, args, tag):

@@ -132,13 +132,16 @@ def start(spec, broker, record_dir, log_path, tmp_dir):
         PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
+    overrides = setting_overrides(spec)
     if not spec.broker_from_app:
         # The harness's broker, whatever the app configures: the environment
         # for apps that read it (proj does, and Celery prefers it to the
         # app's setting), and the settings themselves for the others.
         backend = broker.result_backend(spec.result_backend)
         env.update(CELERY_BROKER_URL=broker.url, CELERY_RESULT_BACKEND=backend)
-        env["BENCH_CONF_OVERRIDES"] = json.dumps(broker_overrides(broker.url, backend))
+        overrides.update(broker_overrides(broker.url, backend))
+    if overrides:
+        env["BENCH_CONF_OVERRIDES"] = json.dumps(overrides)
     with Path(log_path).open("wb") as log, signals.forking():
         popen = subprocess.Popen(
             spec.argv(),
@@ -178,13 +181,33 @@ def running(spec, broker, record_dir, log_path, tmp_dir, ready_timeout_s=READY_T
         stop(worker)
 
 
+def setting_overrides(spec):
+    """The app settings the harness sets before the app's tasks are bound
+    (see worker_entry.py), besides the command line's flags: acks_late, which
+    a task takes when it is bound (the entry point binds the app's tasks
+    before Celery applies `task.acks_late=true` from the command line, which
+    a plain `celery worker` applies in time), and the prefetch multiplier,
+    which `--prefetch-multiplier 0` alone does not set (Celery's option falls
+    back to the app's setting on 0)."""
+    out = {}
+    if spec.acks_late:
+        out["task_acks_late"] = True
+    if spec.prefetch_multiplier is not None:
+        out["worker_prefetch_multiplier"] = spec.prefetch_multiplier
+    return out
+
+
 def broker_overrides(broker_url, result_backend):
     """The app settings the harness replaces to point a worker at its broker:
-    the read and write URLs too, which would otherwise win over broker_url."""
+    the read and write URLs too, which would otherwise win over broker_url.
+    They are set to it rather than cleared: Celery's `inspect conf` masks the
+    URLs of the settings an app changed, and a None among them makes kombu
+    log "No hostname was supplied" twice in the worker's log at each ask
+    (see readback.py)."""
     return {
         "broker_url": broker_url,
-        "broker_read_url": None,
-        "broker_write_url": None,
+        "broker_read_url": broker_url,
+        "broker_write_url": broker_url,
         "result_backend": result_backend,
     }
 

@@ -11,7 +11,11 @@ needs, without a line of the user's code changing:
    app is imported;
 3. import APP as `celery -A` does, from the current directory;
 4. apply the harness's overrides, given as JSON in BENCH_CONF_OVERRIDES
-   (the broker and result backend, unless the user asked for the app's own);
+   (the broker and result backend, unless the user asked for the app's own;
+   task_acks_late and worker_prefetch_multiplier when the harness sets
+   them), before the app's tasks are bound: a task takes task_acks_late
+   when it is bound, so a setting given later (Celery's `task.acks_late=true`
+   on the command line) reaches the configuration but not the tasks;
 5. register the wake-up task under a name in the harness's own namespace
    (WAKEUP_TASK), refusing to start if the app already has that name;
 6. start the worker.
@@ -61,13 +65,16 @@ def _pool_of(argv):
     return "prefork"
 
 
-def load_app(name):
+def load_app(name, overrides=None):
     """The Celery app `name` names, found as `celery -A` finds it, with its
-    `include`/`imports` modules imported so every task is registered."""
+    `include`/`imports` modules imported so every task is registered;
+    `overrides` (settings) applied before its tasks are bound."""
     from celery.app.utils import find_app
 
     sys.path.insert(0, str(Path.cwd()))
     app = find_app(name)
+    if overrides:
+        app.conf.update(overrides)
     app.loader.import_default_modules()
     app.finalize(auto=True)
     return app
@@ -122,10 +129,7 @@ def _worker(name, worker_argv):
     from bench.harness import recorder
 
     recorder.install(_pool_of(worker_argv))
-    app = load_app(name)
-    overrides = json.loads(os.environ.get("BENCH_CONF_OVERRIDES") or "{}")
-    if overrides:
-        app.conf.update(overrides)
+    app = load_app(name, json.loads(os.environ.get("BENCH_CONF_OVERRIDES") or "{}"))
     if WAKEUP_TASK in app.tasks:
         print(f"error: the app already has a task named {WAKEUP_TASK}, which the harness reserves", file=sys.stderr)
         return 2

@@ -10,13 +10,20 @@ before it opens its own window, so no window ever shares the machine with a
 crew that is booting or stopping.
 """
 
+import re
 import threading
+from pathlib import Path
 
 from bench.errors import RunFailed
 from bench.harness import scratch, worker
 from bench.measure.observe import NodeReaders, RecordReader
 
 SETTLE_TIMEOUT_S = 60.0  # a stop is bounded well below this (process.stop_tree)
+LOG_KEEP_BYTES = 4 * 2**20  # of each worker's log, its end, when it is kept
+NOTABLE_LINES = 12  # a kept log's lines named in the run's document
+# Lines worth naming: a log record's level, and kombu's redelivery of the
+# messages a worker held when it went ("Restoring 3 unacknowledged message(s)").
+_NOTABLE = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Restoring \d+ unacknowledged message")
 
 
 class Crew:
@@ -27,6 +34,7 @@ class Crew:
 
     def __init__(self, specs, broker):
         self.broker = broker
+        self.specs = list(specs)
         self.workers = []
         self._dirs = []
         try:
@@ -42,6 +50,11 @@ class Crew:
             raise
         self.nodes = Nodes(self.workers)
         self.reader = NodeReaders([RecordReader(d / "records") for d in self._dirs])
+
+    def logs(self):
+        """[(node name, the end of its log)], read now: the logs go with the
+        workers' directories when the crew stops."""
+        return [(spec.nodename, read_log(w.log_path)) for spec, w in zip(self.specs, self.workers, strict=False)]
 
     def wait_ready(self):
         for proc, workdir in zip(self.workers, self._dirs, strict=True):
@@ -114,3 +127,53 @@ class Relay:
 
     def close(self):
         self.settle()
+
+
+def read_log(path, limit=LOG_KEEP_BYTES):
+    """The end of a log file (at most `limit` bytes) as text; "" when it is gone."""
+    try:
+        with Path(path).open("rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            data = fh.read()
+    except OSError:
+        return ""
+    text = data.decode(errors="replace")
+    return text if size <= limit else f"[... the first {size - limit} bytes left out ...]\n" + text
+
+
+def notable_lines(logs, limit=NOTABLE_LINES):
+    """Up to `limit` notable lines of the logs [(node, text)]: warnings,
+    errors and kombu's redeliveries, in order, each named by its node
+    when there are several."""
+    out = []
+    for node, text in logs:
+        for line in text.splitlines():
+            if _NOTABLE.search(line):
+                out.append(line.strip() if len(logs) == 1 else f"{node}: {line.strip()}")
+                if len(out) == limit:
+                    return out
+    return out
+
+
+def keep_logs(document_path, logs):
+    """Write the workers' logs [(node, text)] beside the run's document, as
+    `<its stem>.worker.log` (several workers: one file, a header per node);
+    the document's `worker_log` {path relative to it, notable lines}.
+    None when there is no log to keep."""
+    if not logs:
+        return None
+    document_path = Path(document_path)
+    path = document_path.with_name(document_path.name.removesuffix(".json") + ".worker.log")
+    if len(logs) == 1:
+        body = logs[0][1]
+    else:
+        body = "".join(
+            f"===== worker {node} =====\n{text}{'' if text.endswith(chr(10)) else chr(10)}" for node, text in logs
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(body)
+    tmp.replace(path)
+    return {"path": path.name, "lines": notable_lines(logs)}

@@ -12,22 +12,23 @@ import dataclasses
 import os
 
 from bench.analysis import openloop
-from bench.errors import Interrupted, RunFailed
+from bench.errors import RunFailed
 from bench.harness import machine, scratch
 from bench.harness.process import watcher
 from bench.measure import load, producer
+from bench.measure.crew import Crew
 from bench.measure.observe import ResourceSampler
-from bench.measure.result import SAMPLE_DIGITS, Observed, build_result, run_metadata
+from bench.measure.result import SAMPLE_DIGITS, Observed
 from bench.measure.runner import (
-    Measured,
-    _time_limits,
+    NotMeasured,
+    conclude,
     new_run_id,
-    recorded_worker,
-    result_path,
+    read_settings,
     settings_of,
+    time_limits,
+    with_report,
     worker_spec,
 )
-from bench.results.io import write_run
 from bench.results.schema import Distribution, Latency, RunStatus, utc_now
 from bench.workloads import WORKLOADS, ceiling
 
@@ -39,7 +40,8 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=ut
     """Measure `cfg` (which has a schedule) in a fresh worker; write its
     result and return it with its path. A producer-limited run is returned
     with that state (the caller exits 1); RunFailed (after writing) when
-    tasks went missing or failed, Interrupted (after writing) on a signal.
+    tasks went missing or failed, NotMeasured when the run failed before
+    the schedule started, Interrupted (after writing) on a signal.
     `during(t0)` is called while the producer sends (tests pause things)."""
     schedule = cfg.schedule
     workload = WORKLOADS[cfg.workload]
@@ -48,13 +50,22 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=ut
     queue = f"celery-bench.{run_id}.open"
     spec = worker_spec(cfg, run_id, queue)
     args = workload.args(cfg.task_ms, stub_address)
-    stall_s, timeout_s = _time_limits(cfg)
+    stall_s, timeout_s = time_limits(cfg)
     load_before = os.getloadavg()
     workdir = scratch.make("producer")
     app = load.client_app(broker)
     batch = None
+    reported = None
+    logs = []
     try:
-        with recorded_worker(spec, broker) as (proc, reader):
+        crew = Crew([spec], broker)
+        try:
+            proc, reader = crew.workers[0], crew.reader.readers[0]
+            try:
+                crew.wait_ready()
+                reported = read_settings(cfg, broker, app, [spec.nodename])
+            except RunFailed as exc:
+                raise NotMeasured(str(exc), crew.logs(), getattr(exc, "reported", reported)) from exc
             sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
             alive = [
                 ("the worker exited", lambda: not proc.exited()),
@@ -65,11 +76,14 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=ut
                 producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)
             sent = producer.read(workdir)
             if sent.error is not None:
-                raise RunFailed(f"the producer stopped: {sent.error}")
+                raise NotMeasured(f"the producer stopped: {sent.error}", crew.logs(), reported)
             batch = load.Batch(dict(zip(sent.ids, sent.scheduled, strict=True)))
             tap = _HeaderTap(reader)
             load.watch(batch, tap, proc, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
+            logs = crew.logs()  # before the worker (and its log) goes
+        finally:
+            crew.stop()
     finally:
         # Also after a failure or a signal: the user's broker is left as it was.
         if batch is None or batch.outcome != "broker lost":
@@ -80,15 +94,19 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=ut
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
-    metadata = run_metadata(describe(), started, clock())
-    result = build_result(settings_of(cfg, broker), bound, observed, run_id, metadata)
-    result = add_open_loop(result, schedule, sent, batch.records, tap.headers)
-    path = write_run(result_path(cfg, run_id), result)
-    if batch.outcome == "interrupted":
-        raise Interrupted(f"interrupted; the partial result is in {path}")
-    if result.status.state == "failed":
-        raise RunFailed(f"{result.status.reason} (result kept in {path})")
-    return Measured(result, path)
+    settings = with_report(settings_of(cfg, broker), reported)
+    return conclude(
+        cfg,
+        run_id,
+        started,
+        settings,
+        bound,
+        observed,
+        logs,
+        clock,
+        describe,
+        extend=lambda result: add_open_loop(result, schedule, sent, batch.records, tap.headers),
+    )
 
 
 class _HeaderTap:

@@ -57,7 +57,7 @@ from bench.harness.worker import stop as stop_worker
 from bench.measure import load
 from bench.measure.queue_depth import DepthPass, depth_json, depth_pass, prefetch_count
 from bench.measure.result import health_context
-from bench.measure.runner import _call_args, _time_limits, new_run_id, result_path, settings_of
+from bench.measure.runner import call_args, new_run_id, result_path, settings_of, time_limits
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, TaskCounts, utc_now
 
@@ -399,8 +399,8 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     depth_spec = plain_spec(cfg, broker, run_id, f"{prefix}depth", events=False)
     settings = cfg.app_info.settings if cfg.app_info is not None else {}
     app = load.client_app(broker, settings.get("task_serializer") or "json")
-    args, calls = _call_args(cfg, stub_address)
-    limits = _time_limits(cfg)
+    args, calls = call_args(cfg, stub_address)
+    limits = time_limits(cfg)
     work = scratch.make("reference")
     events = EventWatch(app, f"{prefix}events")
     worker = None

@@ -7,6 +7,7 @@ and a sweep executes many times.
 """
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -19,15 +20,15 @@ from celery import Celery
 
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, worker
+from bench.harness import machine, netstub, readback, worker
 from bench.harness.process import watcher
 from bench.harness.urls import derived_password, redact
 from bench.measure import load
-from bench.measure.crew import Crew
+from bench.measure.crew import Crew, keep_logs
 from bench.measure.observe import ResourceSampler
-from bench.measure.result import Observed, build_result, run_metadata, run_settings
+from bench.measure.result import Observed, build_result, not_measured, run_metadata, run_settings
 from bench.results.io import write_run
-from bench.results.schema import BrokerInfo, Placement, RunResult, RunSettings, utc_now
+from bench.results.schema import BrokerInfo, Metadata, Placement, RunResult, RunSettings, utc_now, utc_text
 from bench.workloads import ceiling, expected_rate, slots
 
 
@@ -59,7 +60,28 @@ class Measured:
     path: Path  # the file it was written to
 
 
-def _time_limits(cfg):
+class NotMeasured(RunFailed):
+    """A run that failed before its measured window: the reason, with what
+    the workers had said by then (their logs, their settings' report), for
+    the document measure_repeat keeps of it."""
+
+    def __init__(self, message, logs=(), reported=None):
+        super().__init__(message)
+        self.logs = list(logs)  # [(node name, log text)]
+        self.reported = reported  # {node: report} (harness/readback.py); None: not read
+
+
+class FailedRun(RunFailed):
+    """A run measured and written whose result is a failure (tasks failed,
+    lost, or above the ceiling): the message, and what was measured, so the
+    caller can still show it."""
+
+    def __init__(self, message, measured: Measured):
+        super().__init__(message)
+        self.measured = measured
+
+
+def time_limits(cfg):
     """(stall, timeout) seconds for watching a batch: a slot that is busy
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
@@ -186,7 +208,7 @@ def launch(cfg, broker, stub_address=None, clock=utc_now):
     try:
         if cfg.warmup:
             # every worker warms on its own queue, as one worker alone would
-            args, calls = _call_args(cfg, stub_address)
+            args, calls = call_args(cfg, stub_address)
             published = {}
             for spec in specs:
                 load.declare(app, spec.queue)  # kept until the worker consumes it
@@ -198,7 +220,7 @@ def launch(cfg, broker, stub_address=None, clock=utc_now):
     return launched
 
 
-def _call_args(cfg, stub_address):
+def call_args(cfg, stub_address):
     """(args, calls) for load.publish: the workload's arguments, or a user's
     task's arguments by the index of the call."""
     user = cfg.user_task
@@ -210,32 +232,39 @@ def _call_args(cfg, stub_address):
 def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe, relay=None):
     """Measure one point in a fresh worker; write its result document and
     return it with its path. Raises RunFailed (after writing the document)
-    when tasks went missing or failed, and Interrupted (after writing it) on
-    a signal. `relay` (a sweep's crew.Relay): stop the workers in the
-    background once the batch is complete, and open the window only once
-    the runs before have stopped theirs. `clock` (UTC datetimes) and
-    `describe` (the machine's metadata) are seams for tests."""
+    when tasks went missing or failed, NotMeasured when it failed before
+    the measured window, and Interrupted (after writing it) on a signal.
+    `relay` (a sweep's crew.Relay): stop the workers in the background once
+    the batch is complete, and open the window only once the runs before
+    have stopped theirs. `clock` (UTC datetimes) and `describe` (the
+    machine's metadata) are seams for tests."""
     workload = cfg.spec
     load_before = os.getloadavg()
     launched = launch(cfg, broker, stub_address, clock)
     nodes, reader, app = launched.crew.nodes, launched.crew.reader, launched.app
     main_queue = f"{launched.prefix}measured"
-    args, calls = _call_args(cfg, stub_address)
-    stall_s, timeout_s = _time_limits(cfg)
+    args, calls = call_args(cfg, stub_address)
+    stall_s, timeout_s = time_limits(cfg)
     batch = None
     retired = False
+    reported = None
+    logs = []
     try:
-        launched.crew.wait_ready()
-        if launched.warm is not None:
-            warm = launched.warm
-            load.watch(warm, reader, nodes, watcher(broker.pid), stall_s, timeout_s)
-            if warm.outcome == "interrupted":
-                raise Interrupted("interrupted during the warm-up; nothing was measured")
-            if warm.outcome != "complete":
-                raise RunFailed(f"the warm-up batch did not complete ({warm.outcome}: {warm.detail})")
-            failed = [r for r in warm.records if r.state != "SUCCESS"]
-            if failed:
-                raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
+        try:
+            launched.crew.wait_ready()
+            if launched.warm is not None:
+                warm = launched.warm
+                load.watch(warm, reader, nodes, watcher(broker.pid), stall_s, timeout_s)
+                if warm.outcome == "interrupted":
+                    raise Interrupted("interrupted during the warm-up; nothing was measured")
+                if warm.outcome != "complete":
+                    raise RunFailed(f"the warm-up batch did not complete ({warm.outcome}: {warm.detail})")
+                failed = [r for r in warm.records if r.state != "SUCCESS"]
+                if failed:
+                    raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
+            reported = read_settings(cfg, broker, app, [s.nodename for s in launched.specs])
+        except RunFailed as exc:
+            raise NotMeasured(str(exc), launched.crew.logs(), getattr(exc, "reported", reported)) from exc
         if relay is not None:
             relay.settle()  # the workers of the runs before are gone: the window is ours
         load.declare(app, main_queue)
@@ -244,6 +273,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
         load.release(app, main_queue, [s.nodename for s in launched.specs], [s.queue for s in launched.specs])
         load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
         resources = sampler.stop()
+        logs = launched.crew.logs()  # before the workers (and their logs) go
         if relay is not None and batch.outcome == "complete":
             relay.retire(lambda: launched.finish(broker))
             retired = True
@@ -254,14 +284,119 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers)
-    metadata = run_metadata(describe(), launched.started, clock())
-    result = build_result(settings_of(cfg, broker), bound, observed, launched.run_id, metadata)
-    path = write_run(result_path(cfg, launched.run_id), result)
-    if batch.outcome == "interrupted":
+    settings = with_report(settings_of(cfg, broker), reported)
+    return conclude(cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe)
+
+
+def conclude(cfg, run_id, started, settings, bound, observed, logs=(), clock=utc_now, describe=machine.describe,
+             extend=None):  # fmt: skip
+    """The end of every measured run (drain, open loop, on agents): its
+    result built from what was observed (`extend(result)` adds what the
+    mode adds), the workers' `logs` kept beside a failed or odd run, the
+    document written; then Interrupted or RunFailed (after writing) when
+    the run was interrupted or failed. Returns Measured (a producer-limited
+    run too: the caller says so)."""
+    metadata = run_metadata(describe(), started, clock())
+    result = build_result(settings, bound, observed, run_id, metadata)
+    if extend is not None:
+        result = extend(result)
+    path = result_path(cfg, run_id)
+    if _odd(result):
+        result = dataclasses.replace(result, worker_log=keep_logs(path, logs))
+    path = write_run(path, result)
+    if observed.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
-    if not result.ok:
-        raise RunFailed(f"{result.status.reason} (result kept in {path})")
+    if result.status.state == "failed":
+        raise FailedRun(f"{result.status.reason} (result kept in {path})", Measured(result, path))
     return Measured(result, path)
+
+
+def _odd(result):
+    """A run whose workers' log is worth keeping: it failed, or a task ran
+    twice or went missing."""
+    tasks = result.summary.tasks if result.summary is not None else None
+    odd_tasks = tasks is not None and bool(tasks.duplicates or tasks.missing)
+    return result.status.state == "failed" or odd_tasks
+
+
+def write_not_measured(cfg, broker, path, failure, clock=utc_now):
+    """Keep a run that failed before its window (`failure`: the RunFailed)
+    as a `not_measured` document at `path`, with the workers' report of
+    their settings and their log when the failure brought them."""
+    ended = Metadata(ended_utc=utc_text(clock(), timespec="seconds"))
+    settings = with_report(settings_of(cfg, broker), getattr(failure, "reported", None), check=False)
+    result = not_measured(settings, str(failure), ended)
+    logs = getattr(failure, "logs", None)
+    if logs:
+        result = dataclasses.replace(result, worker_log=keep_logs(path, logs))
+    return write_run(path, result)
+
+
+def intended_settings(cfg, broker):
+    """What the harness means each worker to run with, as readback.check
+    takes it (None: the app's own, not the harness's to set)."""
+    app_settings = cfg.app_info.settings if cfg.app_info is not None else {}
+    user = cfg.user_task is not None
+    if cfg.broker_from_app:
+        backend = app_settings.get("result_backend")
+    else:
+        backend = redact(broker.result_backend(cfg.result_backend))
+    prefetch = cfg.prefetch_multiplier
+    if prefetch is None and user:
+        prefetch = app_settings.get("worker_prefetch_multiplier")
+    return {
+        "pool": cfg.pool,
+        "concurrency": slots(cfg.pool, cfg.concurrency),
+        "result_backend_kind": readback.backend_kind(backend),
+        "prefetch_multiplier": prefetch,
+        # a user's task may set its own acks_late: only --vary acks_late=true is the harness's
+        "acks_late": True if cfg.acks_late else (None if user else False),
+        "max_tasks_per_child": cfg.max_tasks_per_child if cfg.pool == "prefork" else None,
+        "result_backend": backend,
+        "serializer": None if user else "json",
+        "cpus": list(cfg.cpus) if cfg.cpus and not cfg.hosts else None,
+    }
+
+
+def read_settings(cfg, broker, app, nodenames, between=None):
+    """Every worker's report of its settings, checked against the harness's
+    intent: {node: report}; SettingMismatch (one line) when they disagree.
+    A worker here also reports the CPUs its main process may run on (its
+    pool's processes inherit them). `between`: see readback.read_back."""
+    reported = readback.read_back(app, nodenames, cfg.spec.task, cfg.concurrency, between=between)
+    if not cfg.hosts:
+        for report in reported.values():
+            report["cpus"] = list(_cpus_of(report["pid"]) or ()) or None if report.get("pid") else None
+    readback.check(intended_settings(cfg, broker), reported, ignore=_per_host(cfg))
+    return reported
+
+
+def _per_host(cfg):
+    """What workers on agents report apart: the result backend's URL holds
+    each agent's own address for the broker (its kind is checked)."""
+    return ("result_backend",) if cfg.hosts else ()
+
+
+def with_report(settings: RunSettings, reported, check=True, ignore=()) -> RunSettings:
+    """The recorded settings made the workers' own: pool, -c (but solo's,
+    which reports 1 whatever -c says), prefetch multiplier, acks_late,
+    max_tasks_per_child and result backend as the workers reported them,
+    with the report itself. `check=False`: a report that disagreed (a
+    not-measured run) is kept beside the intent, which is left as it was.
+    `ignore`: settings the nodes report apart (see _per_host), kept as meant."""
+    if not reported:
+        return settings
+    if not check:
+        return dataclasses.replace(settings, worker_reported=reported)
+    agreed = readback.check({}, reported, ignore)
+    own = {name: agreed[name] for name in ("pool", "prefetch_multiplier", "result_backend") if agreed[name] is not None}
+    if agreed["acks_late"] is not None:
+        own["acks_late"] = agreed["acks_late"]
+    if agreed["max_tasks_per_child"] is not None:
+        own["max_tasks_per_child"] = agreed["max_tasks_per_child"]
+    if agreed["concurrency"] is not None and settings.pool != "solo":
+        own["concurrency"] = agreed["concurrency"]
+    return dataclasses.replace(settings, worker_reported=reported, **own)
 
 
 def _cpus_of(pid):

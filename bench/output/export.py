@@ -10,9 +10,11 @@ from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
+from bench.output.check import check_markdown, check_text
 from bench.output.prediction import prediction_section
 from bench.output.terminal import report_end
 from bench.results.io import read_json, read_sweep_summary
+from bench.results.schema import CHECK_SUMMARY
 from bench.sweep import store as sweep
 
 
@@ -60,6 +62,12 @@ def plot_sweep(sweep_dir):
     return plot.figures(summary, Path(sweep_dir), analyze(summary, status), prediction)
 
 
+def load_check(sweep_dir):
+    """The sweep's fidelity check (check.json, `sweep --check`), or None."""
+    path = Path(sweep_dir) / CHECK_SUMMARY
+    return read_json(path, "sweep-check", "fidelity check") if path.exists() else None
+
+
 @dataclass(frozen=True)
 class Report:
     written: list  # the paths written: figures, report.md, report.html, points.csv
@@ -77,6 +85,9 @@ def report(sweep_dir):
     markdown = report_markdown.render(summary, status, analysis, directory.name, measured=measured_words(directory))
     if profile is not None:
         markdown = markdown.rstrip("\n") + "\n\n" + prediction_section(summary, profile)
+    checked = load_check(directory)
+    if checked is not None:
+        markdown = markdown.rstrip("\n") + "\n" + check_markdown(checked)
     for name, text in (
         ("report.md", markdown),
         ("report.html", report_html.render(markdown, directory)),
@@ -85,7 +96,10 @@ def report(sweep_dir):
         path = directory / name
         path.write_text(text)
         written.append(path)
-    return Report(written, report_end(summary, analysis))
+    end = report_end(summary, analysis)
+    if checked is not None:
+        end = end.rstrip("\n") + "\n\n" + check_text(checked)
+    return Report(written, end)
 
 
 def report_sweep(sweep_dir):

@@ -193,7 +193,7 @@ def render(summary, status, analysis, sweep_name, measured=None, tool_version=__
         f"- profile `{cfg.profile}`: {_repeats(cfg)}; run order shuffled (seed {cfg.seed})",
         f"- {plural(len(points), 'point')}, {plural(repeats, 'measured repeat')}; broker "
         f"{broker}; result backend {cfg.result_backend}; "
-        f"prefetch multiplier {cfg.prefetch_multiplier}",
+        "prefetch multiplier " + ("the app's own" if cfg.prefetch_multiplier is None else str(cfg.prefetch_multiplier)),
         *_varied_line(cfg),
         *_hosts_line(cfg),
         *_overhead_lines(analysis),

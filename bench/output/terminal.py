@@ -101,7 +101,24 @@ def run_summary(result):
         f"{tasks.failed} failed + {tasks.missing} missing" + _ran_again(tasks, s.health)
     )
     lines += [f"  {line}" for line in health_lines(s.health, tasks.published)]
+    lines += _worker_log_lines(result.worker_log)
     return "\n".join(lines)
+
+
+WORKER_LOG_LINES_SHOWN = 6  # the document keeps up to 12
+
+
+def _worker_log_lines(worker_log):
+    """Where a failed or odd run's workers' log was kept, and its first
+    notable lines (warnings, errors, restored messages)."""
+    if not worker_log:
+        return []
+    lines = [f"  worker log: {worker_log.get('path')} (kept beside the result)"]
+    notable = list(worker_log.get("lines") or ())
+    lines += [f"    {line}" for line in notable[:WORKER_LOG_LINES_SHOWN]]
+    if len(notable) > WORKER_LOG_LINES_SHOWN:
+        lines.append(f"    ... {len(notable) - WORKER_LOG_LINES_SHOWN} more in the document's worker_log")
+    return lines
 
 
 def _ran_again(tasks, health):

@@ -42,12 +42,22 @@ JSON format history (SCHEMA_VERSION):
       not diagnosed); a sweep point's `duplicates`, `lost`,
       `repeats_with_findings` (absent: None) and `findings` ([[kind,
       count]]; absent: none).
+      Added later in version 2, optional (absent: None): a run's
+      `config.worker_reported`, per worker node, the settings the worker
+      reported by remote control before the measured window (pool,
+      max_concurrency, prefetch_count and the multiplier derived from it,
+      acks_late of the configuration and of the measured task,
+      max_tasks_per_child, result_backend, serializer, transport, queues);
+      the config's pool, concurrency, prefetch_multiplier, acks_late,
+      max_tasks_per_child and result_backend are then the workers' own. A
+      run's `worker_log` ({path, lines}): the workers' log kept beside a
+      failed or odd run's document, and its notable lines.
       Added later in version 2, optional: a reference document (`kind:
       "reference"`, bench/measure/reference.py) has `depth`, its pass
       without task events counted by the queue's depth ({status, command,
       steady_throughput_per_s, window_s, from_depth, to_depth, start_s,
-      end_s, method, batch, prefetch_count, poll_s, sample_count, samples:
-      {t_s, depth}}; absent: None, not measured).
+      end_s, method, rose_by, pauses_s, batch, prefetch_count, poll_s,
+      sample_count, samples: {t_s, depth}}; absent: None, not measured).
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from typing import Any
 SCHEMA_VERSION = 2
 RUN, SWEEP, SWEEP_SUMMARY = "run", "sweep", "sweep-summary"  # the documents' `kind`
 MANIFEST, SUMMARY, RUNS = "manifest.json", "summary.json", "runs"  # a sweep directory's files
+CHECK_DIR, CHECK_SUMMARY = "check", "check.json"  # its fidelity check (sweep --check), when it has one
 
 
 # --- Names and times ---------------------------------------------------------
@@ -297,6 +308,9 @@ class RunSettings:
     harness_overrides: dict | None = None  # a user's task: the settings the harness replaced to measure
     broker_source: str | None = None  # a user's task: whose broker it was, in words
     task_profile: dict | None = None  # a user's task: {cpu_s, wait_s} per call, from its profile
+    # What each worker node reported of its settings (bench/harness/readback.py),
+    # {node name: {setting: value}}, read before the measured window; None: not read (older files)
+    worker_reported: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -384,6 +398,10 @@ class RunResult:
     schedule: Mapping[str, Any] | None = None
     open_loop: Mapping[str, Any] | None = None
     hosts: tuple[HostClock, ...] | None = None  # the agents of a run --hosts; None: workers ran here
+    # A failed or odd run's worker log, kept beside its document: {"path": the
+    # file's name, relative to the document, "lines": up to 12 notable lines
+    # (warnings, errors, redelivered messages)}; None: not kept
+    worker_log: Mapping[str, Any] | None = None
 
     @property
     def ok(self):
@@ -514,6 +532,7 @@ class SweepSettings:
     host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
     listen: str | None = None  # --listen: an address of this host the embedded broker bound too
     listen_port: int | None = None  # --listen ADDRESS:PORT: the port it listened on; None: any free one
+    check: bool | None = None  # --check: each point measured once more by a plain worker (check.json)
 
 
 @dataclass(frozen=True)
@@ -664,12 +683,17 @@ def run_to_json(result: RunResult) -> dict:
     if samples is not None and samples.get("host") is None:
         del samples["host"]
     extra = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
+    if result.worker_log is not None:
+        extra["worker_log"] = dict(result.worker_log)
+    config = _plain(result.config)
+    if config.get("worker_reported") is None:  # only where it was read
+        config.pop("worker_reported", None)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": RUN,
         "run_id": result.run_id,
         "status": _plain(result.status),
-        "config": _plain(result.config),
+        "config": config,
         "summary": None if result.summary is None else run_summary_to_json(result.summary),
         "samples": samples,
         "metadata": metadata_to_json(result.metadata),
@@ -695,6 +719,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         schedule=data.get("schedule"),
         open_loop=data.get("open_loop"),
         hosts=None if data.get("hosts") is None else tuple(host_clock_from_json(h) for h in data["hosts"]),
+        worker_log=data.get("worker_log"),
     )
 
 

@@ -377,7 +377,7 @@ class SweepConfig:
     ci_target: float  # fraction of the median
     broker_url: str | None
     redis_server: str | None
-    prefetch_multiplier: int
+    prefetch_multiplier: int | None  # None: a user's app's own setting (built-in workloads: the default)
     result_backend: str
     seed: int  # for the run order
     force: bool
@@ -392,6 +392,7 @@ class SweepConfig:
     host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
     listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
+    check: bool = False  # --check: each point measured once more by a plain `celery worker` (sweep/check.py)
 
     def to_json(self):
         """The config as stored in the sweep's files: the broker's password
@@ -431,7 +432,7 @@ def build_sweep_config(
     repeats=None,
     broker=None,
     redis_server=None,
-    prefetch_multiplier=DEFAULT_PREFETCH_MULTIPLIER,
+    prefetch_multiplier=None,
     result_backend=DEFAULT_RESULT_BACKEND,
     seed=None,
     force=False,
@@ -445,6 +446,7 @@ def build_sweep_config(
     host_counts=None,
     listen=None,
     listen_port=None,
+    check=False,
 ):
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -471,6 +473,11 @@ def build_sweep_config(
         raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     host_counts = check_host_counts(host_counts, hosts)
     check_listen(listen, broker)
+    if check and hosts:
+        raise UsageError("--check: the plain worker it compares with runs here; leave out --hosts")
+    if prefetch_multiplier is None and user_task is None:
+        # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
+        prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     return SweepConfig(
         pools=tuple(pools),
         workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
@@ -496,6 +503,7 @@ def build_sweep_config(
         host_counts=host_counts,
         listen=listen,
         listen_port=listen_port,
+        check=bool(check),
     )
 
 
@@ -559,8 +567,10 @@ def make_plan(cfg, overhead=False, cores=None):
     )
 
 
-def run_config_for(cfg, point, json_path=None):
-    """The validated config of one repeat of `point`."""
+def run_config_for(cfg, point, json_path=None, rate=None, duration=None, seed=0):
+    """The validated config of one repeat of `point`, with the point's
+    varied settings; `rate` (tasks/s, with `duration` s and the schedule's
+    `seed`): open loop at that rate instead of the point's drain batch."""
     user = cfg.user_task is not None
     options = dict(
         prefetch_multiplier=cfg.prefetch_multiplier,
@@ -580,8 +590,11 @@ def run_config_for(cfg, point, json_path=None):
         user_task=cfg.user_task,
         app_info=cfg.app_info,
         task_profile=cfg.task_profile,
-        tasks=point.tasks,
-        warmup=point.warmup,
+        tasks=point.tasks if rate is None else None,
+        warmup=point.warmup if rate is None else None,
+        rate=rate,
+        duration=duration,
+        seed=seed,
         json_path=json_path,
         force=cfg.force,
         cores=point.cores,

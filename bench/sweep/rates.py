@@ -10,12 +10,10 @@ import random
 import statistics
 
 from bench.analysis.latency_verdict import decide
-from bench.errors import Interrupted, RunFailed
-from bench.measure import openloop
-from bench.measure.config import build_run_config
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
-from bench.sweep.plan import PROFILES
+from bench.sweep.plan import PROFILES, run_config_for
+from bench.sweep.repeat import measure_repeat
 from bench.sweep.run import throughputs
 
 
@@ -62,44 +60,16 @@ def run_rates(sweep, cfg, plan, broker, stub, say=print):
     ]
     random.Random(f"{cfg.seed}-rates").shuffle(todo)
     for n, (point, rate, i) in enumerate(todo, 1):
-        path = run_path(sweep, point, rate, i)
-        run_cfg = build_run_config(
-            pool=point.pool,
-            concurrency=point.concurrency,
-            workload=point.workload,
-            task_ms=point.task_ms,
-            prefetch_multiplier=cfg.prefetch_multiplier,
-            broker=cfg.broker_url,
-            redis_server=cfg.redis_server,
-            result_backend=cfg.result_backend,
-            json_path=path,
-            force=cfg.force,
-            cores=point.cores,
-            cpus=point.cpus,
-            rate=rate,
-            duration=duration,
-            seed=i,
-        )
-        try:
-            ol = openloop.measure(run_cfg, broker, stub).result.open_loop
+        # The point's own config (its varied settings too), at the rate.
+        run_cfg = run_config_for(cfg, point, rate=rate, duration=duration, seed=i)
+        doc = measure_repeat(run_cfg, run_path(sweep, point, rate, i), broker, stub)
+        ol = doc.open_loop
+        if ol is not None and doc.status.state in ("ok", "producer-limited"):
             line = f"p99 {ol['sojourn_p99_s'] * 1000:.1f} ms, completed {ol['achieved_completion_rate_per_s']:.1f}/s"
             if ol["producer_limited"]:
                 line += ", PRODUCER-LIMITED"
-        except RunFailed as exc:
-            if not path.exists():
-                write_atomic(
-                    path,
-                    {
-                        "schema_version": SCHEMA_VERSION,
-                        "kind": "run",
-                        "status": {"state": "failed", "reason": str(exc)},
-                    },
-                )
-            line = f"FAILED: {exc}"
-        except (Interrupted, KeyboardInterrupt):
-            if path.exists():
-                path.rename(path.with_suffix(".interrupted.json"))
-            raise
+        else:
+            line = f"FAILED: {doc.status.reason}"
         say(f"[rates {n}/{len(todo)}] {point.key} at {rate:g}/s #{i}: {line}")
 
 

@@ -10,17 +10,14 @@ import time
 import psutil
 
 from bench.analysis.stats import needs_more_repeats
-from bench.errors import Interrupted, RunFailed
-from bench.fleet import remote
+from bench.errors import Interrupted
 from bench.fleet.options import secret_from_env
 from bench.harness import signals
 from bench.measure import runner
 from bench.measure.crew import Relay
-from bench.measure.result import not_measured
-from bench.results.io import read_run, write_run
-from bench.results.schema import Metadata, utc_now, utc_text
 from bench.sweep import lock
 from bench.sweep.plan import point_broker, run_config_for
+from bench.sweep.repeat import measure_repeat
 from bench.sweep.store import SweepDir
 
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
@@ -148,20 +145,5 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
 
 def _measure_repeat(sweep, cfg, point, broker, stub, relay=None):
     path = sweep.next_repeat_path(point)
-    run_cfg = run_config_for(cfg, point, json_path=path)
     _pin_others(point.cpus, broker.pid)
-    try:
-        if run_cfg.hosts:  # the workers on agents (bench/fleet)
-            if relay is not None:
-                relay.settle()
-            return remote.measure_on_hosts(run_cfg, broker, secret_from_env()).result
-        return runner.measure(run_cfg, broker, stub, relay=relay).result
-    except RunFailed as exc:
-        if not path.exists():  # failed before anything was measured: keep the reason
-            ended = Metadata(ended_utc=utc_text(utc_now(), timespec="seconds"))
-            write_run(path, not_measured(runner.settings_of(run_cfg, broker), str(exc), ended))
-        return read_run(path)
-    except (Interrupted, KeyboardInterrupt):
-        if path.exists():
-            path.rename(path.with_suffix(".interrupted.json"))
-        raise
+    return measure_repeat(run_config_for(cfg, point), path, broker, stub, relay)

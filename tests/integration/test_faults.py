@@ -123,10 +123,13 @@ def test_a_killed_prefork_child_shows_up_as_missing_tasks(tmp_path):
     children = wait_for(lambda: len(main.children()) == 2 and main.children(), 30, "the pool")
     batch_running(main, 2)  # every child is busy with its next 200 ms task
     children[0].kill()
-    code, _, err = finish(proc)
+    code, shown, err = finish(proc)
     assert code == 1
     line = one_line(err)
     assert "missing" in line
+    # what was measured is shown before the error, with the lost tasks named
+    assert "tasks: 40 published" in shown
+    assert "tasks lost:" in shown
     doc = json.loads(out.read_text())
     tasks = doc["summary"]["tasks"]
     assert tasks["missing"] >= 1

@@ -1,0 +1,213 @@
+"""The settings a worker runs with, read back from the worker itself.
+
+A setting the harness records must be the setting the worker ran with. Once
+the workers are ready, and before the measured window opens, each worker
+node is asked by Celery's remote control (through the broker, so workers on
+agents answer too):
+
+    stats()            the pool (implementation, max-concurrency, for
+                       prefork max-tasks-per-child), prefetch_count, the
+                       broker's transport
+    conf()             task_acks_late, worker_prefetch_multiplier,
+                       result_backend, task_serializer (the settings changed
+                       from Celery's defaults; a key absent is its default:
+                       asking for every default makes the worker evaluate
+                       them, and it logs two warnings while doing so)
+    registered(...)    the measured task's own acks_late (a task takes it
+                       when it is bound, and it may set its own)
+    active_queues()    the queues it consumes
+
+The prefetch multiplier is derived from prefetch_count, which is what the
+consumer asks of the broker: Celery sets it to -c x multiplier (its
+Consumer bootstep), and `--prefetch-multiplier` need not reach app.conf.
+
+`check` compares the harness's intent with the reports: a disagreement is a
+harness bug, and the run fails with one line naming the setting, the value
+meant and the value reported.
+"""
+
+import time
+
+from celery.app.defaults import DEFAULTS
+
+from bench.errors import RunFailed
+from bench.harness.urls import redact
+
+INSPECT_TIMEOUT_S = 10.0  # for one worker's answer to one inspect command, over every attempt, s
+# A broadcast sent before the worker listens is lost (over Redis, remote
+# control is publish/subscribe, and a worker subscribes once its event loop
+# runs, which can be just after it said it is ready): ask again this often.
+ATTEMPT_S = 1.0
+
+# The settings read from conf() (Celery's defaults where the worker's table lacks them).
+CONF_KEYS = ("task_acks_late", "worker_prefetch_multiplier", "result_backend", "task_serializer")
+
+# Celery's pool implementations (stats' `pool.implementation`) by the names
+# the harness gives them.
+POOL_NAMES = {
+    "celery.concurrency.prefork:TaskPool": "prefork",
+    "celery.concurrency.gevent:TaskPool": "gevent",
+    "celery.concurrency.eventlet:TaskPool": "eventlet",
+    "celery.concurrency.solo:TaskPool": "solo",
+    "celery.concurrency.thread:TaskPool": "threads",
+}
+
+
+class SettingMismatch(RunFailed):
+    """A worker ran with a setting other than the one the harness meant."""
+
+    def __init__(self, message, reported):
+        super().__init__(message)
+        self.reported = reported  # {node: report}, as read_back returned it
+
+
+def _ask(app, node, command, timeout_s, between, *args, **kwargs):
+    """`node`'s answer to the inspect `command`, asked again every
+    ATTEMPT_S until it answers or `timeout_s` passed (then RunFailed);
+    `between()` after each attempt that got no answer (it may raise)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        attempt_s = max(0.1, min(ATTEMPT_S, deadline - time.monotonic()))
+        inspect = app.control.inspect(destination=[node], timeout=attempt_s, limit=1)
+        answers = getattr(inspect, command)(*args, **kwargs)
+        if (answers and node in answers) or time.monotonic() >= deadline:
+            return _one(answers, node, command, timeout_s)
+        if between is not None:
+            between()
+
+
+def _one(answers, node, command, timeout_s=INSPECT_TIMEOUT_S):
+    if not answers or node not in answers:
+        raise RunFailed(
+            f"worker {node} did not answer remote control ({command}) within {timeout_s:g} s: "
+            "its settings cannot be read back (does the app disable worker_enable_remote_control?)"
+        )
+    return answers[node]
+
+
+def _task_acks_late(registered, task):
+    """The measured task's acks_late from `registered('acks_late')`'s lines
+    ("name [acks_late=True]"); None when the task is not registered."""
+    for line in registered or ():
+        name, _, rest = str(line).partition(" [")
+        if name == task:
+            for item in rest.rstrip("]").split():
+                key, _, value = item.partition("=")
+                if key == "acks_late":
+                    return value == "True"
+            return None
+    return None
+
+
+def report_of(stats, conf, registered, queues, task, concurrency):
+    """One node's report (JSON-ready) from its four answers. `concurrency`:
+    the -c the worker was given, which divides prefetch_count for the
+    multiplier (solo reports a max-concurrency of 1 whatever -c says, and
+    Celery multiplies -c)."""
+    pool = stats.get("pool") if isinstance(stats.get("pool"), dict) else {}
+    implementation = pool.get("implementation")
+    prefetch_count = stats.get("prefetch_count")
+    max_per_child = pool.get("max-tasks-per-child")
+    broker = stats.get("broker") if isinstance(stats.get("broker"), dict) else {}
+    multiplier = None
+    if isinstance(prefetch_count, int) and concurrency:
+        multiplier = (
+            prefetch_count // concurrency if prefetch_count % concurrency == 0 else prefetch_count / concurrency
+        )
+    conf = {key: conf.get(key, DEFAULTS.get(key)) for key in CONF_KEYS}
+    backend = conf.get("result_backend")
+    return {
+        "pid": stats.get("pid"),  # the worker's main process
+        "pool": POOL_NAMES.get(implementation, implementation),
+        "pool_implementation": implementation,
+        "max_concurrency": pool.get("max-concurrency"),
+        # prefork only: "N/A" when no limit; the other pools do not report it
+        "max_tasks_per_child": 0 if max_per_child == "N/A" else max_per_child,
+        "prefetch_count": prefetch_count,
+        "prefetch_multiplier": multiplier,
+        "conf_worker_prefetch_multiplier": conf.get("worker_prefetch_multiplier"),
+        "conf_task_acks_late": conf.get("task_acks_late"),
+        "task_acks_late": _task_acks_late(registered, task),
+        "result_backend": redact(str(backend)) if backend else backend,
+        # its scheme alone: what workers on agents, each reaching the broker by its own address, share
+        "result_backend_kind": backend_kind(backend),
+        "task_serializer": conf.get("task_serializer"),
+        "transport": broker.get("transport"),
+        "queues": sorted(q.get("name") for q in queues or () if isinstance(q, dict)),
+    }
+
+
+def backend_kind(url):
+    """A result backend URL's scheme ("disabled", "redis", "rpc"); None for none."""
+    return str(url).partition("://")[0] or None if url else None
+
+
+def read_back(app, nodes, task, concurrency, timeout_s=INSPECT_TIMEOUT_S, between=None):
+    """{node: report} for every node of `nodes` (see report_of), asked one
+    node at a time; RunFailed naming a node that did not answer.
+    `between()`: called while a node keeps silent (the fleet asks whether
+    an agent said it is stopping, and raises that instead)."""
+    out = {}
+    for node in nodes:
+        stats = _ask(app, node, "stats", timeout_s, between)
+        conf = _ask(app, node, "conf", timeout_s, between)
+        registered = _ask(app, node, "registered", timeout_s, between, "acks_late")
+        queues = _ask(app, node, "active_queues", timeout_s, between)
+        out[node] = report_of(stats, conf, registered, queues, task, concurrency)
+    return out
+
+
+def _same(meant, got):
+    if isinstance(meant, float) or isinstance(got, float):
+        return meant is not None and got is not None and abs(float(meant) - float(got)) < 1e-9
+    return meant == got
+
+
+# What each intended setting is compared with in a node's report.
+CHECKED = (
+    ("pool", "pool"),
+    ("concurrency", "max_concurrency"),
+    ("prefetch_multiplier", "prefetch_multiplier"),
+    ("acks_late", "task_acks_late"),
+    ("max_tasks_per_child", "max_tasks_per_child"),
+    ("result_backend", "result_backend"),
+    ("result_backend_kind", "result_backend_kind"),
+    ("serializer", "task_serializer"),
+    ("cpus", "cpus"),  # added by the caller where it can see the process (see runner.read_settings)
+)
+
+
+def check(intended, reported, ignore=()):
+    """The settings every node agrees on, {setting: value} for the names
+    of CHECKED, after checking them against `intended` ({setting: value};
+    a setting absent or None is not the harness's to set: whatever the
+    worker reports is taken). SettingMismatch (one line) at the first
+    disagreement, or when two nodes disagree. A value a node does not
+    report (None: max_tasks_per_child outside prefork) is not checked, nor
+    the settings named in `ignore`."""
+    agreed = {}
+    for setting, key in CHECKED:
+        if setting in ignore:
+            agreed[setting] = None
+            continue
+        values = {node: report.get(key) for node, report in reported.items()}
+        meant = intended.get(setting)
+        for node, got in values.items():
+            if got is None:
+                continue
+            if meant is not None and not _same(meant, got):
+                raise SettingMismatch(
+                    f"the worker ran with {setting}={got!r}, not the {meant!r} the harness meant "
+                    f"(read back from {node}): a harness bug, please report it",
+                    reported,
+                )
+        known = {node: got for node, got in values.items() if got is not None}
+        if len({repr(v) for v in known.values()}) > 1:
+            raise SettingMismatch(
+                f"the workers ran with different {setting}: "
+                + ", ".join(f"{node} {got!r}" for node, got in known.items())
+                + ": a harness bug, please report it",
+                reported,
+            )
+        agreed[setting] = next(iter(known.values()), None)
+    return agreed

@@ -1,6 +1,11 @@
 """The words of `sweep --check` (bench/output/check.py), on hand-built check.json documents."""
 
-from bench.output.check import check_markdown, check_text
+from types import SimpleNamespace
+
+import pytest
+
+from bench.measure.queue_depth import DepthMoves, DepthRate
+from bench.output.check import check_markdown, check_text, comparison
 
 DOCUMENT = {
     "kind": "sweep-check",
@@ -41,3 +46,19 @@ def test_the_reports_check_section_is_a_markdown_table():
     rows = [line for line in text.splitlines() if line.startswith("| sleep")]
     assert len(rows) == 3
     assert all(row.count("|") == 6 for row in rows)
+
+
+def test_a_check_compares_with_the_plain_worker_without_events_where_it_was_measured():
+    tasks = SimpleNamespace(published=10, succeeded=10, failed=0, missing=0, duplicates=0)
+    summary = SimpleNamespace(
+        steady_throughput_per_s=100.0, throughput_per_s=99.0, mean_concurrency=8.0, tasks=tasks,
+        started_more_than_once=0, worker_cpu_per_task_s=None, health=None, resources=None,
+    )  # fmt: skip
+    depth = SimpleNamespace(rate=DepthRate(125.0, 1.0, 90, 10, 0.0, 1.0, "crossings"), moves=DepthMoves(0, ()))
+    entry = comparison(SimpleNamespace(summary=summary), SimpleNamespace(summary=summary, health=None, depth=depth))
+    assert entry["reference_steady_per_s"] == 125.0
+    assert entry["reference_counted_by"] == "queue depth, no events"
+    assert entry["reference_events_steady_per_s"] == 100.0
+    assert entry["ratio"] == pytest.approx(0.8)
+    without = comparison(SimpleNamespace(summary=summary), SimpleNamespace(summary=summary, health=None, depth=None))
+    assert (without["reference_steady_per_s"], without["reference_counted_by"]) == (100.0, "task events (-E)")

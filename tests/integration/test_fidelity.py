@@ -149,7 +149,7 @@ HEALTHY = [
         {}, None, False, id="gevent-sleep-embedded",
     ),
     pytest.param(
-        ["-P", "solo", "-w", "sleep", "--task-ms", 100, "--tasks", 50], {}, None, False, id="solo-sleep-embedded"
+        ["-P", "solo", "-w", "sleep", "--task-ms", 100, "--tasks", 30], {}, None, False, id="solo-sleep-embedded"
     ),
     pytest.param(
         ["-P", "prefork", "-c", 2, *SHOP_TASK, "--tasks", 200],
@@ -197,9 +197,10 @@ def test_the_harness_agrees_with_a_plain_worker_where_celery_is_healthy(
         assert redis_state() == before, "the local Redis was not left as found"
 
 
-def gap_periods(health):
+def gap_times(health):
+    """(period, longest) of the idle gaps a diagnosis found; None: none found."""
     gaps = [f for f in (health or {}).get("findings", []) if f["kind"] == "idle_gaps"]
-    return [g["period_s"] for g in gaps]
+    return (gaps[0]["period_s"], gaps[0]["longest_s"]) if gaps else None
 
 
 @pytest.mark.local_brokers
@@ -215,15 +216,21 @@ def test_both_sides_see_the_two_second_idle_gaps_of_gevent_with_acks_late_on_red
     proc, harness, reference = run_pair(tmp_path, 0, args, {"SHOP_SERVER": shop_server, "SHOP_ACKS_LATE": "1"})
     assert harness is not None, proc.stderr
     assert reference is not None, proc.stderr
-    said = {"harness": gap_periods(harness["summary"].get("health")), "plain": gap_periods(reference["health"])}
-    record_property("fidelity", f"idle-gap periods: harness {said['harness']}, plain worker {said['plain']}")
+    said = {"harness": gap_times(harness["summary"].get("health")), "plain": gap_times(reference["health"])}
+    record_property("fidelity", f"idle gaps (period, longest), s: harness {said['harness']}, plain {said['plain']}")
     rates = (
         harness["summary"]["steady_throughput_per_s"],
         (reference.get("depth") or {}).get("steady_throughput_per_s"),
     )
     said_rates = " / ".join("-" if x is None else f"{x:.1f}" for x in rates)
     record_property("fidelity", f"steady state {said_rates} tasks/s without events")
-    for side, periods in said.items():
-        assert periods, f"the {side} side saw no idle gaps"
-        assert periods[0] == pytest.approx(2.0, abs=0.3), f"the {side} side's gaps recur every {periods[0]} s"
+    for side, gaps in said.items():
+        assert gaps is not None, f"the {side} side saw no idle gaps"
+        # The synloop's 2.0 s wait shows as gaps that recur every 2 s, or, when
+        # too few or too irregular for a period, as gaps of up to 2 s.
+        period, longest = gaps
+        if period is not None:
+            assert period == pytest.approx(2.0, abs=0.3), f"the {side} side's gaps recur every {period} s"
+        else:
+            assert 1.5 <= longest <= 2.5, f"the {side} side's gaps have no period and last up to {longest} s"
     assert redis_state() == before, "the local Redis was not left as found"

@@ -7,13 +7,16 @@ The reference runs it twice (measure/reference.py): once without task
 events, counted from outside by its queue's depth (nothing sent by it
 either), and once with Celery's task events (-E), which count every task.
 
-    python -m celery -b BROKER [--result-backend URL] -A APP worker -P POOL -c N
-        -Q QUEUE -n NODE [-E] -l LEVEL --without-gossip --without-mingle
-        [--prefetch-multiplier N] [--max-tasks-per-child N] [task.acks_late=true]
+    python -m celery -b BROKER [--result-backend URL] -A APP worker
+        [-E] -P POOL -c N -Q QUEUE -n NODE [--prefetch-multiplier N] --without-gossip
+        --without-mingle -l LEVEL [--max-tasks-per-child N] [task.acks_late=true]
 
---without-gossip and --without-mingle only stop the chatter between
-workers (the user's other workers on a shared broker are neither asked nor
-told about this one); they change nothing in how tasks are fetched or run.
+Its options after `worker` are the harness's own workers' (worker.worker_options).
+--without-gossip and --without-mingle stop the chatter between workers (the
+user's other workers on a shared broker are neither asked nor told about
+this one); on Redis, gossip's messages would also wake a green pool's
+polling loop (see the README's reference section), and the harness's
+workers run without it too.
 """
 
 import os
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from bench.harness import signals
 from bench.harness.process import tied_to_us
-from bench.harness.worker import PROJECT_ROOT, Worker
+from bench.harness.worker import PROJECT_ROOT, Worker, worker_options
 
 
 @dataclass(frozen=True)
@@ -51,28 +54,8 @@ class PlainSpec:
             head += ["-b", self.broker_url]
         if self.result_backend is not None:
             head += ["--result-backend", self.result_backend]
-        return [
-            *head,
-            "-A",
-            self.app,
-            "worker",
-            "-P",
-            self.pool,
-            "-c",
-            str(self.concurrency),
-            "-Q",
-            self.queue,
-            "-n",
-            self.nodename,
-            *(["-E"] if self.events else []),
-            "-l",
-            self.loglevel,
-            "--without-gossip",
-            "--without-mingle",
-            *([] if self.prefetch_multiplier is None else ["--prefetch-multiplier", str(self.prefetch_multiplier)]),
-            *(["--max-tasks-per-child", str(self.max_tasks_per_child)] if self.max_tasks_per_child else []),
-            *(["task.acks_late=true"] if self.acks_late else []),
-        ]
+        # -E goes before the shared options: the argv differs from the events pass's by it alone
+        return [*head, "-A", self.app, "worker", *(["-E"] if self.events else []), *worker_options(self)]
 
     @property
     def cwd(self):

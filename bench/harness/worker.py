@@ -54,32 +54,39 @@ class WorkerSpec:
         proj worker`, whose proj connected the recorder itself then; any
         other project (a user's, without a `bench` package of its own) gets
         the harness's entry point."""
-        prefetch = [] if self.prefetch_multiplier is None else ["--prefetch-multiplier", str(self.prefetch_multiplier)]
         root = Path(self.project_root)
         older_harness = (root / "bench").is_dir() and not (root / "bench" / "harness" / "worker_entry.py").exists()
         entry = ["bench.harness.worker_entry", "worker", self.app]
         start = ["celery", "-A", self.app, "worker"] if older_harness else entry
-        return [
-            self.python,
-            "-m",
-            *start,
-            "-P",
-            self.pool,
-            "-c",
-            str(self.concurrency),
-            "-Q",
-            self.queue,
-            "-n",
-            self.nodename,
-            *prefetch,
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            self.loglevel,
-            *(["--max-tasks-per-child", str(self.max_tasks_per_child)] if self.max_tasks_per_child else []),
-            # extra arguments are app settings to `celery worker` (Celery's config_from_cmdline)
-            *(["task.acks_late=true"] if self.acks_late else []),
-        ]
+        return [self.python, "-m", *start, *worker_options(self)]
+
+
+def worker_options(spec):
+    """The options of `celery worker` that the harness's workers and the
+    reference's plain worker (plain.py) share, so both run the same worker:
+    pool, -c, the queue consumed from the start, node name, the prefetch
+    multiplier (only when given: None is the app's own), no gossip and no
+    mingle (chatter between workers only; the heartbeat stays on, as in a
+    plain worker), log level, tasks per child, and acks_late as an app
+    setting (extra arguments are Celery's config_from_cmdline)."""
+    prefetch = spec.prefetch_multiplier
+    return [
+        "-P",
+        spec.pool,
+        "-c",
+        str(spec.concurrency),
+        "-Q",
+        spec.queue,
+        "-n",
+        spec.nodename,
+        *([] if prefetch is None else ["--prefetch-multiplier", str(prefetch)]),
+        "--without-gossip",
+        "--without-mingle",
+        "-l",
+        spec.loglevel,
+        *(["--max-tasks-per-child", str(spec.max_tasks_per_child)] if spec.max_tasks_per_child else []),
+        *(["task.acks_late=true"] if spec.acks_late else []),
+    ]
 
 
 @dataclass

@@ -8,6 +8,7 @@ import pytest
 
 from bench.cli import main
 from bench.harness.plain import PlainSpec
+from bench.harness.worker import WorkerSpec
 from bench.measure.queue_depth import DepthMoves
 from bench.measure.reference import executions, summarize
 from bench.output.reference import Side, side_by_side, verdict
@@ -94,6 +95,14 @@ def test_the_plain_worker_is_the_real_celery_command_with_events_and_no_harness_
     assert "--prefetch-multiplier" not in argv  # the app's own setting
     assert "task.acks_late=true" not in argv
     assert "--without-heartbeat" not in argv  # only gossip and mingle are left out
+
+
+def test_the_plain_worker_and_the_harnesss_worker_get_the_same_worker_options():
+    same = dict(pool="prefork", concurrency=4, queue="q", nodename="n@h", prefetch_multiplier=1, loglevel="info",
+                acks_late=True, max_tasks_per_child=5, app="shop")  # fmt: skip
+    harness = WorkerSpec(**same, result_backend="none").argv()
+    plain = spec(**same, events=False).argv()
+    assert plain[plain.index("worker") + 1 :] == harness[harness.index("shop") + 1 :]
 
 
 def test_the_plain_worker_gets_the_runs_prefetch_acks_late_and_tasks_per_child_only_when_set():

@@ -95,7 +95,7 @@ def executions(events: Sequence[Mapping], published: Mapping[str, float]) -> Exe
     finished_ids = set()
     for event in sorted(events, key=lambda e: e["timestamp"]):
         task_id = event.get("uuid")
-        if task_id not in published:
+        if not isinstance(task_id, str) or task_id not in published:
             continue
         kind = event["type"]
         if kind == "task-started":

@@ -55,16 +55,18 @@ def health_context(settings: RunSettings, outcome=None) -> Context:
     and prefetch, broker, the pool processes it expects (prefork: -c per
     worker; the other pools run their tasks in the worker's own process),
     and how watching the batch ended (`outcome`, Observed's)."""
-    per_worker = settings.concurrency if settings.pool == "prefork" else 1
+    # A run document always records its pool, -c and slots (older ones: None, read as prefork -c 1)
+    concurrency = settings.concurrency or 1
+    per_worker = concurrency if settings.pool == "prefork" else 1
     return Context(
-        pool=settings.pool,
-        concurrency=settings.concurrency,
-        slots=settings.slots,
+        pool=settings.pool or "prefork",
+        concurrency=concurrency,
+        slots=settings.slots or concurrency * (settings.workers or 1),
         acks_late=bool(settings.acks_late),
         prefetch_multiplier=settings.prefetch_multiplier,
         broker_kind=settings.broker.kind if settings.broker is not None else None,
         max_tasks_per_child=settings.max_tasks_per_child or 0,
-        processes=per_worker * settings.workers,
+        processes=per_worker * (settings.workers or 1),
         outcome=outcome,
     )
 

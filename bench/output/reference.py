@@ -6,12 +6,7 @@ events (-E) gives the accounting and the findings, and its rate too."""
 
 from dataclasses import dataclass
 
-from bench.analysis.health import KNOWN_CAUSES
-
-try:  # the shared words for misbehaviour (branch `health`); absent before it is merged
-    from bench.output.health import health_lines
-except ImportError:  # pragma: no cover - removed once merged
-    health_lines = None
+from bench.output.health import health_lines
 
 AGREE_WITHIN = 0.10  # |harness / reference - 1| at or under this: they agree
 
@@ -117,24 +112,10 @@ def finding_kinds(health):
 
 
 def _health_text(health):
-    """The findings, in bench/output/health.py's words once it exists;
-    until then one line each: kind, count, time, period, likely cause."""
+    """The findings, in bench/output/health.py's words (the harness's own)."""
     if health is None:
         return ["not diagnosed"]
-    if health_lines is not None:
-        lines = list(health_lines(health))
-        return lines or ["healthy"]
-    if not health.findings:
-        return ["healthy"]
-    out = []
-    for f in health.findings:
-        total = f", {f.total_s:.1f} s in all" if f.total_s else ""
-        period = f", every {f.period_s:.1f} s" if f.period_s else ""
-        cause = KNOWN_CAUSES.get(f.cause)
-        why = f" (likely: {cause.label}; {', '.join(cause.refs)})" if cause and cause.refs else ""
-        why = why or (f" (likely: {cause.label})" if cause else "")
-        out.append(f"{f.kind.replace('_', ' ')}: {f.count}{total}{period}{why}")
-    return out
+    return list(health_lines(health)) or ["healthy"]
 
 
 def verdict(harness: Side, reference: Side):

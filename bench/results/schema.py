@@ -682,7 +682,7 @@ def run_to_json(result: RunResult) -> dict:
     samples = None if result.samples is None else _plain(result.samples)
     if samples is not None and samples.get("host") is None:
         del samples["host"]
-    extra = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
+    extra: dict[str, Any] = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
     if result.worker_log is not None:
         extra["worker_log"] = dict(result.worker_log)
     config = _plain(result.config)

@@ -40,6 +40,7 @@ REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of the local Redis that no
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 SHOP_TASK = ["--app", "shop", "--task", "shop.tasks.place_order", "--args", "[1]", "--workdir", SHOP]
 AGREE = (0.85, 1.15)
+ATTEMPTS = 3  # pairs at most for the idle-gap case (see there)
 
 
 def free_port():
@@ -213,24 +214,35 @@ def test_both_sides_see_the_two_second_idle_gaps_of_gevent_with_acks_late_on_red
         pytest.skip("no local Redis on 127.0.0.1:6379")
     before = redis_state()
     args = ["-P", "gevent", "-c", 8, *SHOP_TASK, "--tasks", 80, "--broker", REDIS_URL]
-    proc, harness, reference = run_pair(tmp_path, 0, args, {"SHOP_SERVER": shop_server, "SHOP_ACKS_LATE": "1"})
-    assert harness is not None, proc.stderr
-    assert reference is not None, proc.stderr
-    said = {"harness": gap_times(harness["summary"].get("health")), "plain": gap_times(reference["health"])}
-    record_property("fidelity", f"idle gaps (period, longest), s: harness {said['harness']}, plain {said['plain']}")
-    rates = (
-        harness["summary"]["steady_throughput_per_s"],
-        (reference.get("depth") or {}).get("steady_throughput_per_s"),
-    )
-    said_rates = " / ".join("-" if x is None else f"{x:.1f}" for x in rates)
-    record_property("fidelity", f"steady state {said_rates} tasks/s without events")
-    for side, gaps in said.items():
-        assert gaps is not None, f"the {side} side saw no idle gaps"
-        # The synloop's 2.0 s wait shows as gaps that recur every 2 s, or, when
-        # too few or too irregular for a period, as gaps of up to 2 s.
-        period, longest = gaps
-        if period is not None:
-            assert period == pytest.approx(2.0, abs=0.3), f"the {side} side's gaps recur every {period} s"
-        else:
-            assert 1.5 <= longest <= 2.5, f"the {side} side's gaps have no period and last up to {longest} s"
+    env = {"SHOP_SERVER": shop_server, "SHOP_ACKS_LATE": "1"}
+    # A run falls into the 2 s rhythm or not, on either side (it is Celery's
+    # misbehaviour, not a schedule): each side must show it in one of up to
+    # ATTEMPTS pairs, and every pair that shows gaps must show 2 s ones.
+    seen = {"harness": False, "plain": False}
+    for attempt in range(ATTEMPTS):
+        proc, harness, reference = run_pair(tmp_path, attempt, args, env)
+        assert harness is not None, proc.stderr
+        assert reference is not None, proc.stderr
+        said = {"harness": gap_times(harness["summary"].get("health")), "plain": gap_times(reference["health"])}
+        record_property("fidelity", f"idle gaps (period, longest), s: harness {said['harness']}, plain {said['plain']}")
+        rates = (
+            harness["summary"]["steady_throughput_per_s"],
+            (reference.get("depth") or {}).get("steady_throughput_per_s"),
+        )
+        said_rates = " / ".join("-" if x is None else f"{x:.1f}" for x in rates)
+        record_property("fidelity", f"steady state {said_rates} tasks/s without events")
+        for side, gaps in said.items():
+            if gaps is None:
+                continue
+            # The synloop's 2.0 s wait shows as gaps that recur every 2 s, or,
+            # when too few or too irregular for a period, as gaps of up to 2 s.
+            period, longest = gaps
+            if period is not None:
+                assert period == pytest.approx(2.0, abs=0.3), f"the {side} side's gaps recur every {period} s"
+            else:
+                assert 1.5 <= longest <= 2.5, f"the {side} side's gaps have no period and last up to {longest} s"
+            seen[side] = True
+        if all(seen.values()):
+            break
+    assert all(seen.values()), f"in {ATTEMPTS} pairs, 2 s idle gaps seen: {seen}"
     assert redis_state() == before, "the local Redis was not left as found"

@@ -1,5 +1,6 @@
-"""The README's "Benchmark your own tasks" commands, run as written on the
-example app (copied to a temporary directory, so results land there)."""
+"""The "Benchmark your own tasks" commands of docs/own-app.md (linked from
+the README), run as written on the example app (copied to a temporary
+directory, so results land there)."""
 
 import json
 import os
@@ -16,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def own_tasks_block():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Benchmark your own tasks", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "docs" / "own-app.md").read_text()
+    section = page.split("# Benchmark your own tasks", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)\n```", section, flags=re.S)
     assert len(blocks) == 1
     return blocks[0]

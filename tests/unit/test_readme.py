@@ -1,4 +1,5 @@
-"""The README's promises: CI runs its test command, and its commands exist."""
+"""The README's promises: CI runs its test command, and its commands (and
+those of the pages in docs/) exist."""
 
 import json
 import os
@@ -15,10 +16,20 @@ from bench.sweep.plan import SweepConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+DOCS = [page.read_text() for page in sorted((ROOT / "docs").glob("*.md"))]
+
+
+def sh_blocks(text):
+    return re.findall(r"```sh\n(.*?)\n```", text, flags=re.S)
 
 
 def readme_commands():
-    return re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    return sh_blocks(README)
+
+
+def documented_commands():
+    """The shell blocks of the README, then of every docs page."""
+    return [block for text in (README, *DOCS) for block in sh_blocks(text)]
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -40,8 +51,8 @@ def _example_dir(tmp_path):
     return work
 
 
-def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatch, tmp_path):
-    """Each `python -m bench ...` line of the README names a subcommand and
+def test_every_bench_command_in_the_readme_and_docs_parses_into_a_valid_config(monkeypatch, tmp_path):
+    """Each `python -m bench ...` line of the README and docs/ names a subcommand and
     uses options that exist and pass validation: it becomes the typed config
     its command runs with (the commands themselves run in the integration
     tests)."""
@@ -50,11 +61,11 @@ def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatc
     parser = create_parser()
     commands = [
         line.split("python -m bench", 1)[1].split("#")[0].split("&&")[0]
-        for block in readme_commands()
+        for block in documented_commands()
         for line in block.splitlines()
         if "python -m bench " in line
     ]
-    assert len(commands) >= 4
+    assert len(commands) >= 20
     for command in commands:
         argv = shlex.split(command)
         os.chdir(_example_dir(tmp_path) if "--app" in argv else tmp_path)
@@ -71,10 +82,10 @@ def test_every_bench_command_in_the_readme_parses_into_a_valid_config(monkeypatc
             assert request.plan
 
 
-def test_every_python_c_check_in_the_readme_passes():
-    """The README's one-line checks (the analysis loads neither matplotlib
-    nor Celery) run as written."""
-    checks = [line for block in readme_commands() for line in block.splitlines() if line.startswith("python -c ")]
+def test_every_python_c_check_in_the_readme_and_docs_passes():
+    """The one-line checks of the README and docs/ (the analysis loads neither
+    matplotlib nor Celery) run as written."""
+    checks = [line for block in documented_commands() for line in block.splitlines() if line.startswith("python -c ")]
     assert checks
     for line in checks:
         argv = [sys.executable, *shlex.split(line)[1:]]

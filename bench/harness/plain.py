@@ -15,7 +15,7 @@ Its options after `worker` are the harness's own workers' (worker.worker_options
 --without-gossip and --without-mingle stop the chatter between workers (the
 user's other workers on a shared broker are neither asked nor told about
 this one); on Redis, gossip's messages would also wake a green pool's
-polling loop (see the README's reference section), and the harness's
+polling loop (see docs/fidelity.md), and the harness's
 workers run without it too.
 """
 

@@ -14,15 +14,26 @@ A document of any other version holds every field of its version and the
 ones before (some only where they apply, as `hosts` only for a run on
 agents: `optional` in the table).
 
+Reading: a field a document lacks reads as its record's default (None,
+(), "not recorded"). Where a lacking field means something else in the
+documents from before it, the reader branches on the version: a run that
+`holds(version, 6)` has its worker nodes as written (a missing one is a
+malformed document); an older one ran one worker, node 0, every task.
+io.read_json refuses a version this code does not know, in one line
+(`unreadable`).
+
 Adding a field (pyperf's rule: every change bumps the version):
   1. Append a Version to HISTORY with the next number, today's date, the
      commit's subject and the new keys, as paths ("run:summary.health",
-     "point:lost", "sweep:config.check"). SCHEMA_VERSION follows.
-  2. Write the field in bench/results/codec.py, and read it with its
-     default for documents older than the version: `holds(version, N)`.
-  3. Add tests/data/vN/ (a run and a sweep summary written by the new
-     writer); tests/unit/test_format_history.py reads every version there
-     and checks each holds its fields and reads the newer ones' defaults.
+     "point:lost", "sweep:config.check"; `optional` those written only
+     where they apply). SCHEMA_VERSION follows.
+  2. Add the field to its record (records.py, sweep_records.py) and write
+     it in codec.py. If its absence in older documents must read as
+     something other than its default, branch: `holds(version, N)`.
+  3. Add tests/data/vN/ (a run and a sweep summary as the new writer writes
+     them), and update the golden files' schema_version only;
+     tests/unit/test_format_history.py reads every version there and checks
+     each holds its fields and reads the newer ones' as their defaults.
 """
 
 from __future__ import annotations

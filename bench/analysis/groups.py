@@ -3,7 +3,8 @@ one curve per pool (and per workers and varied settings), ordered by -c."""
 
 from dataclasses import dataclass
 
-from bench.results.schema import point_label, point_name
+from bench.results.schema import point_name
+from bench.results.words import point_label
 from bench.workloads import POOLS
 
 NOOP = "noop"  # the workload whose rate is Celery's own per-task cost

@@ -30,7 +30,8 @@ from bench.measure.observe import ResourceSampler
 from bench.measure.openloop import PRODUCER_SLACK_S, add_open_loop
 from bench.measure.result import Observed, run_settings
 from bench.measure.runner import NotMeasured, conclude, new_run_id, read_settings, time_limits, with_report
-from bench.results.schema import BrokerInfo, HostClock, Resources, host_words, resources_from_json, utc_now
+from bench.results.schema import BrokerInfo, HostClock, Resources, resources_from_json, utc_now
+from bench.results.words import host_words
 from bench.workloads import WORKLOADS, Ceiling, ceiling
 
 WATCH_EVERY_S = 0.25  # how often the agents are asked for their counts, s

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 from matplotlib import ticker
 
 from bench.output.plot import METADATA, STYLE
-from bench.results.schema import point_label, point_name
+from bench.results.schema import point_name
+from bench.results.words import point_label
 
 DPI = 110
 

@@ -1,5 +1,5 @@
 """Result documents on disk: written atomically, read back checked, and
-typed (the format is in schema.py)."""
+typed (the format is in schema.py, its history in versions.py)."""
 
 import json
 import os
@@ -9,7 +9,6 @@ from pathlib import Path
 from bench.errors import RunFailed, UsageError
 from bench.results.schema import (
     RUN,
-    SCHEMA_VERSION,
     SWEEP_SUMMARY,
     RunResult,
     SweepSummary,
@@ -17,6 +16,8 @@ from bench.results.schema import (
     run_to_json,
     sweep_summary_from_json,
 )
+from bench.results.versions import SCHEMA_VERSION as SCHEMA_VERSION  # bench.ab writes it from here
+from bench.results.versions import unreadable
 
 RUN_PARTS = ("config", "summary", "metadata")  # what every run document has
 
@@ -72,13 +73,9 @@ def read_json(path, kind, what, required=()):
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(document, dict) or "schema_version" not in document:
         raise UsageError(f"{path}: not a celery-bench {what} (no schema_version)")
-    version = document["schema_version"]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise UsageError(f"{path}: unknown schema_version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise UsageError(
-            f"{path}: schema_version {version} is newer than this celery-bench reads ({SCHEMA_VERSION}); upgrade it"
-        )
+    why = unreadable(document["schema_version"])
+    if why is not None:
+        raise UsageError(f"{path}: {why}")
     if kind is not None and document.get("kind", RUN) != kind:
         raise UsageError(f"{path}: not a celery-bench {what}")
     for key in required:

@@ -26,7 +26,8 @@ from bench.measure.config import (
     run_workload,
 )
 from bench.measure.settings import label, parse_value
-from bench.results.schema import host_words, point_name
+from bench.results.schema import point_name
+from bench.results.words import host_words
 from bench.workloads import POOLS, WORKLOADS, expected_rate
 
 # The defaults of a sweep's options, written only here.

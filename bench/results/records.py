@@ -1,0 +1,345 @@
+"""A run's result document as typed, frozen records (its JSON is in
+codec.py, the format's history in versions.py), with the names and times
+every document uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench.results.versions import SCHEMA_VERSION
+
+RUN, SWEEP, SWEEP_SUMMARY = "run", "sweep", "sweep-summary"  # the documents' `kind`
+MANIFEST, SUMMARY, RUNS = "manifest.json", "summary.json", "runs"  # a sweep directory's files
+CHECK_DIR, CHECK_SUMMARY = "check", "check.json"  # its fidelity check (sweep --check), when it has one
+
+
+# --- Names and times ---------------------------------------------------------
+
+
+def point_name(workload, task_ms=None, pool=None, concurrency=None, pinned=None):
+    """The one name of a point or a group of points, e.g. sleep-50ms-gevent-c16
+    (a sweep's point), cpu-20ms-cpus1 (a figure: workload, size, pinning).
+    `pinned`: the number of CPUs the worker was pinned to; None: not pinned."""
+    parts = [workload]
+    if task_ms is not None:
+        parts.append(f"{task_ms:g}ms")
+    if pool is not None:
+        parts.append(pool)
+    if concurrency is not None:
+        parts.append(f"c{concurrency}")
+    if pinned:
+        parts.append(f"cpus{pinned}")
+    return "-".join(parts)
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock, in UTC: the default clock of every timestamp written."""
+    return dt.datetime.now(dt.UTC)
+
+
+def utc_text(moment: dt.datetime, timespec="milliseconds") -> str:
+    """A timestamp as the documents write it: 2026-01-02T03:04:05.678Z."""
+    return moment.astimezone(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+# --- A run -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    """Every task accounted for: published = succeeded + failed + missing."""
+
+    published: int | None = None  # tasks sent in the measured batch
+    succeeded: int | None = None  # reported finished with SUCCESS
+    failed: int | None = None  # reported finished in another state
+    missing: int | None = None  # published but never reported finished
+    duplicates: int | None = None  # reported finished more than once (redelivered)
+
+    @property
+    def complete(self):
+        return self.failed == 0 and self.missing == 0
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Nearest-rank percentiles of recorded values, seconds; None without values."""
+
+    p50: float | None = None  # s
+    p90: float | None = None  # s
+    p99: float | None = None  # s
+    max: float | None = None  # s
+    mean: float | None = None  # s
+
+
+@dataclass(frozen=True)
+class Latency:
+    wait_s: Distribution = Distribution()  # published -> started: time in the queue and prefetch buffer
+    service_s: Distribution = Distribution()  # started -> finished: running the task
+    sojourn_s: Distribution = Distribution()  # published -> finished: what the caller waits
+
+
+LATENCY_KINDS = (("wait", "wait_s"), ("service", "service_s"), ("sojourn", "sojourn_s"))
+
+
+@dataclass(frozen=True)
+class WorkerShare:
+    """One worker node's part of the resources (with --workers N)."""
+
+    cpu_s: float | None = None  # user + system CPU seconds of its process tree in the window
+    cpu_cores: float | None = None  # cpu_s / window: cores it kept busy on average
+    uss_peak_bytes: int | None = None  # the peak of its tree's summed USS, bytes
+    pss_peak_bytes: int | None = None  # the peak of its tree's summed PSS, bytes
+    rss_peak_bytes: int | None = None  # the peak of its tree's summed RSS, bytes
+    processes: int | None = None  # processes in its tree (main + pool children), peak
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The worker trees (summed over all worker nodes), the harness and the
+    broker over the measured batch."""
+
+    window_s: float | None = None  # wall seconds the sampler covered (the measured batch)
+    worker_cpu_s: float | None = None  # user + system CPU seconds of the worker tree in the window
+    worker_cpu_cores: float | None = None  # worker_cpu_s / window_s: cores kept busy on average
+    worker_cpu_percent_of_usable: float | None = None  # worker_cpu_cores / usable cores * 100, percent
+    worker_uss_peak_bytes: int | None = None  # USS summed over the tree: memory unique to it, bytes
+    worker_pss_peak_bytes: int | None = None  # PSS summed over the tree: shared pages split fairly, bytes
+    worker_rss_peak_bytes: int | None = None  # RSS summed: double-counts prefork's shared pages; bytes
+    worker_processes: int | None = None  # processes in the worker tree (main + pool children), peak
+    worker_ctx_switches_voluntary: int | None = None  # count over the window
+    worker_ctx_switches_involuntary: int | None = None  # count over the window
+    harness_cpu_s: float | None = None  # CPU seconds of this process: a saturated producer shows here
+    broker_cpu_s: float | None = None  # CPU seconds of the embedded broker; None for the user's own
+    samples: int | None = None  # how many memory samples were taken
+    # Each worker node's share, in node order (one entry with one worker).
+    # Peaks are per tree, so they need not add up to the summed peak.
+    per_worker: tuple[WorkerShare, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskCPU:
+    """CPU time per task, where the pool makes it attributable."""
+
+    attribution: str  # "thread": each task's own thread CPU; "process": the worker's CPU per task (green pools)
+    p50_s: float | None = None  # CPU seconds per task, median (thread attribution only)
+    p90_s: float | None = None  # CPU seconds per task, 90th percentile (thread attribution only)
+    mean_s: float | None = None  # CPU seconds per task, mean; for "process", worker CPU / tasks
+    tasks: int | None = None  # tasks the figures cover
+    basis: str | None = None  # how it was measured, in words
+
+
+HEALTH_KINDS = ("duplicates", "lost", "idle_gaps", "stalls", "restarts", "late_starts")
+CUT_SHORT = "cut_short"  # the cause of tasks left unreported because the harness stopped waiting
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of misbehaviour in one run (see bench/analysis/health.py for
+    how each is found)."""
+
+    kind: str  # one of HEALTH_KINDS
+    count: int  # tasks run twice / tasks lost / idle gaps / stalls / pool processes replaced / tasks started late
+    total_s: float | None = None  # s, what the gaps / stalls / late waits add up to
+    longest_s: float | None = None  # s, the longest one
+    period_s: float | None = None  # s, median interval of gaps or stalls recurring at a steady interval
+    cause: str | None = None  # the likely cause, a key of bench.analysis.health.KNOWN_CAUSES; None: unknown
+    examples: tuple[str, ...] = ()  # up to 5 task ids
+    extra_runs: int | None = None  # duplicates: executions beyond each task's first
+
+
+@dataclass(frozen=True)
+class Health:
+    """Every finding of one run, in HEALTH_KINDS order; none: healthy."""
+
+    findings: tuple[Finding, ...] = ()
+
+    def of(self, kind) -> Finding | None:
+        return next((f for f in self.findings if f.kind == kind), None)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def misbehaviour(self) -> tuple[Finding, ...]:
+        """The findings that are Celery's doing: all but the tasks left
+        unreported because the harness stopped waiting (cause CUT_SHORT)."""
+        return tuple(f for f in self.findings if f.cause != CUT_SHORT)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run measured."""
+
+    throughput_per_s: float | None = None  # tasks/s, first task start to last task end; None: nothing done
+    steady_throughput_per_s: float | None = None  # tasks/s between 10% and 90% of completions
+    ceiling_per_s: float | None = None  # tasks/s, the physical ceiling; None when unbounded
+    ceiling_basis: str | None = None  # what bounds it, in words
+    efficiency: float | None = None  # throughput / ceiling, fraction
+    above_ceiling: bool | None = None  # measured above the ceiling: a harness bug
+    window_s: float | None = None  # s, first task start to last task end
+    tasks: TaskCounts = TaskCounts()  # counts
+    latency: Latency = Latency()  # seconds; written as flat wait_p50_s-style keys
+    max_concurrency: int | None = None  # tasks running at the same instant, most
+    mean_concurrency: float | None = None  # tasks in flight on average over the window
+    processes_used: int | None = None  # distinct worker pids that ran a task
+    tasks_per_worker: tuple[int, ...] | None = None  # succeeded tasks each worker node ran, in node order
+    load_average_before: tuple[float, ...] | None = None  # 1, 5, 15-minute load average before the run
+    resources: Resources | None = None  # None: not sampled
+    task_cpu: TaskCPU | None = None  # CPU per task; None: not recorded (older files)
+    ceiling_estimated: bool | None = None  # the ceiling comes from a user task's profile
+    above_estimated_ceiling: bool | None = None  # above an estimated ceiling: a warning, not a bug
+    health: Health | None = None  # what Celery did wrong (tasks run twice, lost, gaps...); None: not diagnosed
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    kind: str | None = None  # redis | amqp
+    url: str | None = None  # the broker URL, password redacted
+    server: str | None = None  # server name and version, e.g. "valkey 8.1.1"
+    embedded: bool | None = None  # the harness's private broker
+
+
+@dataclass(frozen=True)
+class Placement:
+    worker_cpus: tuple[int, ...] | None = None  # CPU ids the worker could run on
+    harness_cpus: tuple[int, ...] | None = None  # CPU ids the harness could run on
+    broker_cpus: tuple[int, ...] | None = None  # CPU ids of the embedded broker; None: not ours
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The full configuration of one run (its `config`)."""
+
+    pool: str | None = None  # prefork | gevent | eventlet | solo
+    concurrency: int | None = None  # -c: processes or greenlets, of each worker
+    workers: int = 1  # worker nodes on the host, each with this pool and -c
+    slots: int | None = None  # tasks that can run at once over all the workers (solo: 1 per worker)
+    workload: str | None = None  # workload name
+    task: str | None = None  # Celery task name
+    task_ms: float | None = None  # ms, size of each task; None for sizeless workloads
+    tasks: int | None = None  # tasks in the measured batch
+    warmup: int | None = None  # tasks run and discarded first
+    prefetch_multiplier: int | None = None  # the worker's --prefetch-multiplier
+    acks_late: bool | None = None  # task_acks_late: the worker acknowledges after the task ran
+    max_tasks_per_child: int = 0  # a pool process is replaced after this many tasks; 0: never
+    serializer: str | None = None  # task serializer (json)
+    result_backend: str | None = None  # "none" or the backend URL, password redacted
+    worker_loglevel: str | None = None  # the worker's --loglevel
+    queue_mode: str | None = None  # how the batch reached the worker, in words
+    cores: float | None = None  # cores the ceiling is based on
+    placement: Placement | None = None  # CPU ids of worker, harness and broker
+    broker: BrokerInfo | None = None  # which broker carried the tasks
+    user_task: dict | None = None  # a user's task: app, task, workdir, its calls' arguments (secrets redacted)
+    app_settings: dict | None = None  # a user's task: its app's own settings (URLs redacted)
+    harness_overrides: dict | None = None  # a user's task: the settings the harness replaced to measure
+    broker_source: str | None = None  # a user's task: whose broker it was, in words
+    task_profile: dict | None = None  # a user's task: {cpu_s, wait_s} per call, from its profile
+    # What each worker node reported of its settings (bench/harness/readback.py),
+    # {node name: {setting: value}}, read before the measured window; None: not read (older files)
+    worker_reported: dict | None = None
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    state: str  # ok | failed | interrupted | producer-limited (open loop: the schedule was not kept)
+    reason: str | None = None  # why it is not ok, in words
+    outcome: str | None = None  # how watching the batch ended: complete, stalled, worker exited, ...
+
+
+@dataclass(frozen=True)
+class TaskError:
+    id: str  # the task's id
+    error: str  # "Type: message"
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The raw per-task records as columns, times in seconds from `time_origin`."""
+
+    time_origin: str | None = None  # what t = 0 is, in words
+    published_s: tuple[float, ...] = ()  # s from the origin
+    started_s: tuple[float, ...] = ()  # s
+    finished_s: tuple[float, ...] = ()  # s
+    pid: tuple[int, ...] = ()  # worker process of each task
+    node: tuple[int, ...] = ()  # worker node of each task (0 to workers - 1)
+    state: tuple[str, ...] = ()  # Celery state of each task
+    errors: tuple[TaskError, ...] = ()  # the first 100
+    missing_ids: tuple[str, ...] = ()  # the first 100, sorted
+    cpu_s: tuple[float | None, ...] = ()  # CPU s of each task's own thread; None where not attributable
+    rss_bytes: tuple[int | None, ...] | None = None  # the process's RSS after each task, bytes (profile only)
+    host: tuple[str, ...] | None = None  # the agent of each task (run --hosts); None: all local
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The machine and software a result was measured with."""
+
+    hostname: str | None = None  # the machine's name: results from two machines do not compare
+    cpu_model: str | None = None  # /proc/cpuinfo's model name
+    cpu_count: int | None = None  # os.cpu_count()
+    usable_cores: float | None = None  # affinity, cut to the cgroup quota
+    memory_bytes: int | None = None  # bytes of RAM
+    os: str | None = None  # platform.platform()
+    python: str | None = None  # version
+    python_implementation: str | None = None  # CPython, PyPy
+    packages: dict[str, str | None] | None = None  # package -> version; None: not installed
+    git_commit: str | None = None  # "+dirty" when the checkout had changes
+    started_utc: str | None = None  # ISO 8601, UTC
+    ended_utc: str | None = None  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class HostClock:
+    """One agent of a run on several hosts (run --hosts), and its clock."""
+
+    name: str  # the agent's --name
+    hostname: str  # its machine
+    cores: float  # cores its workers could use
+    workers: int  # worker nodes it ran
+    tasks: int  # measured tasks it reported
+    offset_s: float  # its clock minus the harness's, s (its times were converted with it)
+    error_s: float  # the offset is within +/- this, s (half the smallest round trip)
+    probes: int  # round trips the estimate came from
+    bound_too_wide: bool  # error_s above 1% of the measured window
+    # Its workers' CPU and memory over the measured window, sampled by the
+    # agent (harness_cpu_s and broker_cpu_s are not its to say: None); None: not sampled
+    resources: Resources | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's result document."""
+
+    status: RunStatus  # ok or why not
+    config: RunSettings  # what was run
+    metadata: Metadata  # where and when
+    summary: RunSummary | None = None  # None: nothing was measured (failed before the batch)
+    samples: Samples | None = None  # None: nothing was measured
+    run_id: str | None = None  # UTC start and a random tag
+    schema_version: int = SCHEMA_VERSION  # of the file it was read from
+    # Open-loop runs only (None otherwise): the arrival schedule with every
+    # task's scheduled and sent times (s from the schedule's t0), and the
+    # open-loop summary (rates, latency from the scheduled times, send lag,
+    # backlog, producer-limited), as plain JSON-ready mappings.
+    schedule: Mapping[str, Any] | None = None
+    open_loop: Mapping[str, Any] | None = None
+    hosts: tuple[HostClock, ...] | None = None  # the agents of a run --hosts; None: workers ran here
+    # A failed or odd run's worker log, kept beside its document: {"path": the
+    # file's name, relative to the document, "lines": up to 12 notable lines
+    # (warnings, errors, redelivered messages)}; None: not kept
+    worker_log: Mapping[str, Any] | None = None
+
+    @property
+    def ok(self):
+        return self.status.state == "ok"
+
+    @property
+    def measured_per_s(self):
+        """The throughput of a successful run (tasks/s); None otherwise."""
+        if not self.ok or self.summary is None:
+            return None
+        return self.summary.throughput_per_s

@@ -1,0 +1,146 @@
+"""A sweep's summary and manifest as typed, frozen records (their JSON is
+in codec.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.results.records import Metadata
+from bench.results.words import host_words
+
+
+@dataclass(frozen=True)
+class ThroughputEstimate:
+    """A point's throughput over its successful repeats."""
+
+    median_per_s: float  # tasks/s, median of the repeats
+    ci95_low_per_s: float | None  # tasks/s, bootstrap 95% CI of the median; None with one repeat
+    ci95_high_per_s: float | None  # tasks/s
+    cv: float | None  # coefficient of variation across repeats, fraction; None with one repeat
+    unstable: bool  # cv above the warning level
+    values_per_s: tuple[float, ...]  # tasks/s, each repeat's throughput, in run order
+
+
+@dataclass(frozen=True)
+class PointSummary:
+    """One point of a sweep: as planned, and the medians over its repeats."""
+
+    pool: str  # prefork | gevent | eventlet | solo
+    concurrency: int  # -c
+    workload: str  # workload name
+    task_ms: float | None  # ms; None for sizeless workloads
+    cpus: tuple[int, ...] | None  # the worker's pinned CPU ids; None: all usable
+    cores: float  # cores the ceiling is based on
+    tasks: int  # per repeat
+    warmup: int  # per repeat
+    key: str  # the point's name (point_name)
+    repeats: int = 0  # successful repeats
+    failed_repeats: int = 0  # repeats that failed (counted as attempts)
+    warnings: tuple[str, ...] = ()  # what a reader must see, in words
+    throughput: ThroughputEstimate | None = None  # None: no successful repeat
+    ceiling_per_s: float | None = None  # tasks/s
+    ceiling_basis: str | None = None  # what bounds it, in words
+    efficiency: float | None = None  # median throughput / ceiling, fraction
+    steady_throughput_per_s: float | None = None  # tasks/s, median over repeats
+    wait_p50_s: float | None = None  # s, median over repeats of each repeat's p50
+    wait_p99_s: float | None = None  # s
+    service_p50_s: float | None = None  # s
+    service_p99_s: float | None = None  # s
+    sojourn_p50_s: float | None = None  # s
+    sojourn_p99_s: float | None = None  # s
+    mean_concurrency: float | None = None  # tasks in flight, median over repeats
+    max_concurrency: float | None = None  # tasks at once, median over repeats
+    worker_cpu_cores: float | None = None  # cores busy, median over repeats
+    worker_uss_peak_bytes: float | None = None  # bytes, median over repeats
+    worker_pss_peak_bytes: float | None = None  # bytes
+    worker_rss_peak_bytes: float | None = None  # bytes
+    load_average_1m_before: float | None = None  # 1-minute load average before each repeat, median
+    task: str | None = None  # a user's task: its registered name (workload "task")
+    profile: tuple[float, float] | None = None  # a user's task: (CPU s, waiting s) per call, from its profile
+    workers: int = 1  # worker nodes, each with the pool and -c
+    # The varied settings (--vary) other than workers, as (name, value as
+    # written, broker URLs redacted), in the order the axes were given.
+    settings: tuple[tuple[str, str], ...] = ()
+    host_count: int | None = None  # --host-counts: agents it ran on (the first of --hosts); None: all, or here
+    # Agents its repeats ran on, each with `cores` of its own (its ceiling is
+    # the sum over them); None: this machine.
+    on_hosts: int | None = None
+    # Health over its repeats, failed ones included (None: not known, an
+    # older summary): tasks run twice and tasks lost, summed; the repeats
+    # with any finding; and every kind found, as (kind, count summed).
+    duplicates: int | None = None  # tasks run twice (each counted once per repeat)
+    lost: int | None = None  # tasks published and never reported
+    repeats_with_findings: int | None = None  # repeats whose health was not ok
+    findings: tuple[tuple[str, int], ...] = ()  # (kind, summed count), in HEALTH_KINDS order
+
+    @property
+    def variant(self):
+        """What, besides the pool, tells this point's curve from the others
+        in its figure: "2 workers, 2 hosts, prefetch_multiplier=1"; "" for none."""
+        parts = [f"{self.workers} workers"] if self.workers != 1 else []
+        parts += [host_words(self.host_count)] if self.host_count is not None else []
+        return ", ".join(parts + [f"{name}={text}" for name, text in self.settings])
+
+    @property
+    def total_concurrency(self):
+        """-c over all the workers: what shapes of one size share."""
+        return self.concurrency * self.workers
+
+    @property
+    def median_per_s(self):
+        return self.throughput.median_per_s if self.throughput else None
+
+    @property
+    def pinned(self):
+        """How many CPUs the worker was pinned to; None: not pinned."""
+        return len(self.cpus) if self.cpus else None
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """A sweep's options, as stored with it."""
+
+    pools: tuple[str, ...] = ()  # pool names
+    workloads: tuple[str, ...] = ()  # workload names
+    concurrency: tuple[int, ...] | None = None  # -c values; None: derived from the cores
+    task_ms: float | None = None  # ms; None: each workload's own
+    cpu_counts: tuple[int, ...] | None = None  # CPUs the workers were pinned to; None: no pinning
+    profile: str | None = None  # quick | standard | thorough
+    min_repeats: int | None = None  # per point
+    max_repeats: int | None = None  # per point
+    ci_target: float | None = None  # fraction of the median
+    broker_url: str | None = None  # redacted; None: the embedded broker
+    redis_server: str | None = None  # the embedded broker's binary
+    prefetch_multiplier: int | None = None  # the workers' --prefetch-multiplier
+    result_backend: str | None = None  # none | broker
+    seed: int | None = None  # of the run order
+    force: bool | None = None  # -c above the safe limit allowed
+    # --vary axes, workers among them: ((setting, (value as written, ...)), ...); URLs redacted
+    vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    user_task: dict | None = None  # a user's task swept: its description (secrets redacted)
+    task_profile: tuple[float, ...] | None = None  # its (CPU s, waiting s) per call, from its profile
+    hosts: tuple[str, ...] | None = None  # the agents the workers ran on; None: the harness's machine
+    host_counts: tuple[int, ...] | None = None  # --host-counts: each point on the first k of `hosts`, per k
+    listen: str | None = None  # --listen: an address of this host the embedded broker bound too
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the port it listened on; None: any free one
+    check: bool | None = None  # --check: each point measured once more by a plain worker (check.json)
+
+
+@dataclass(frozen=True)
+class SweepManifest:
+    """A sweep's manifest.json: what it is and how far it got."""
+
+    status: str  # planned | running | interrupted | complete
+    config: dict  # the sweep's options as stored (SweepConfig.to_json: password redacted)
+    plan: tuple[dict, ...]  # the planned points as stored (Point.to_json), in plan order
+    metadata: Metadata | None  # the machine (no start and end times)
+    created_utc: str | None = None  # ISO 8601, UTC, to the second
+    updated_utc: str | None = None  # ISO 8601, UTC, to the second
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    config: SweepSettings  # the sweep's options
+    metadata: Metadata | None  # the machine (no start and end times)
+    status: str | None  # the sweep's status when summarized: complete, interrupted, ...
+    points: tuple[PointSummary, ...]  # in plan order

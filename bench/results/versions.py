@@ -1,0 +1,229 @@
+"""The result format's history: one version per group of fields added, the
+newest written, every one read.
+
+Documents (a run, a sweep's summary and manifest, and the documents that
+share the number: a run's reference, a sweep's check, rates and capacity,
+an A/B comparison) carry `schema_version`. HISTORY below says what each
+version added, with the date and the commit that brought it to main
+(reconstructed with `git log -S` on the field names for versions 3 to 12).
+
+Version 2 is mixed. Versions 3 to 12 were numbered afterwards (issue 22):
+their fields were added while the writer still wrote 2, so a document that
+says 2 may hold any of them, and its readers take each as present or absent.
+A document of any other version holds every field of its version and the
+ones before (some only where they apply, as `hosts` only for a run on
+agents: `optional` in the table).
+
+Reading: a field a document lacks reads as its record's default (None,
+(), "not recorded"). Where a lacking field means something else in the
+documents from before it, the reader branches on the version: a run that
+`holds(version, 6)` has its worker nodes as written (a missing one is a
+malformed document); an older one ran one worker, node 0, every task.
+io.read_json refuses a version this code does not know, in one line
+(`unreadable`).
+
+Adding a field (pyperf's rule: every change bumps the version):
+  1. Append a Version to HISTORY with the next number, today's date, the
+     commit's subject and the new keys, as paths ("run:summary.health",
+     "point:lost", "sweep:config.check"; `optional` those written only
+     where they apply). SCHEMA_VERSION follows.
+  2. Add the field to its record (records.py, sweep_records.py) and write
+     it in codec.py. If its absence in older documents must read as
+     something other than its default, branch: `holds(version, N)`.
+  3. Add tests/data/vN/ (a run and a sweep summary as the new writer writes
+     them), and update the golden files' schema_version only;
+     tests/unit/test_format_history.py reads every version there and checks
+     each holds its fields and reads the newer ones' as their defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    date: str  # when it reached main, YYYY-MM-DD
+    commit: str  # the commit that brought it to main: short hash and subject
+    added: str  # what it added, in words
+    # The keys it added, as "document:path": run, point (a sweep summary's
+    # point), sweep (a sweep summary) or reference; dots go into objects.
+    keys: tuple[str, ...] = ()
+    # Of those, the ones a document has only where they apply (a run on agents, an open-loop run).
+    optional: tuple[str, ...] = ()
+
+
+HISTORY = (
+    Version(
+        1,
+        "2026-11-25",
+        "55b7d24 The runner: python -m bench run measures one real Celery worker",
+        "A run: status, config, summary (`throughput_per_s` a number; latency as flat "
+        "`{wait,service,sojourn}_{p50,p90,p99,max,mean}_s` keys; resources), samples, metadata. A sweep "
+        "summary: per point, `throughput_per_s` = {median, ci95_low, ci95_high, cv, unstable, values} and "
+        "`load_average_before` (the 1-minute figure, a number).",
+    ),
+    Version(
+        2,
+        "2026-11-25",
+        "a7a3b3b Merge issue 9: typed results (schema v2)",
+        "A sweep point's throughput estimate is `throughput` = {median_per_s, ci95_low_per_s, ci95_high_per_s, "
+        "cv, unstable, values_per_s}, so `throughput_per_s` is only ever a run's number; a point's load "
+        "average is `load_average_1m_before`. A run keeps its layout, and always has `run_id` and `samples` "
+        "(null when never measured) and a full `config`.",
+        ("point:throughput", "point:load_average_1m_before"),
+    ),
+    Version(
+        3,
+        "2026-11-25",
+        "a73cbdf Merge issue 12: open-loop load (run --rate, capacity, sweep --rates)",
+        "An open-loop run (`run --rate`) has `schedule` and `open_loop` (bench/measure/openloop.py, "
+        "bench/analysis/openloop.py) and may have the status `producer-limited`.",
+        ("run:schedule", "run:open_loop"),
+        ("run:schedule", "run:open_loop"),
+    ),
+    Version(
+        4,
+        "2026-11-25",
+        "ffe1225 Merge issue 11: your own app and tasks (--app/--task), profile and its prediction",
+        "A run's CPU per task (`summary.task_cpu`, `samples.cpu_s`, and `samples.rss_bytes` from `profile`) "
+        "and its estimated ceiling; a user's own task: its description, settings, the harness's overrides, "
+        "whose broker, and its profile, in the run's config, a sweep's config and a point.",
+        (
+            "run:summary.task_cpu",
+            "run:summary.ceiling_estimated",
+            "run:summary.above_estimated_ceiling",
+            "run:samples.cpu_s",
+            "run:samples.rss_bytes",
+            "run:config.user_task",
+            "run:config.app_settings",
+            "run:config.harness_overrides",
+            "run:config.broker_source",
+            "run:config.task_profile",
+            "point:task",
+            "point:profile",
+            "sweep:config.user_task",
+            "sweep:config.task_profile",
+        ),
+    ),
+    Version(
+        5,
+        "2026-11-25",
+        "e87c3fc Merge issue 15 (part): agents on the broker, signed commands, one clock, run and sweep --hosts",
+        "A run on agents (`run --hosts`) has `hosts` (per agent: its clock offset and bound, its workers and "
+        "tasks) and `samples.host`; its `summary.resources` add up the hosts'. A sweep's `config.hosts`.",
+        ("run:hosts", "run:samples.host", "sweep:config.hosts"),
+        ("run:hosts", "run:samples.host"),
+    ),
+    Version(
+        6,
+        "2026-11-25",
+        "8f21897 Merge issue 13: --workers N and --vary NAME=V1,V2 as sweep axes",
+        "Worker nodes: a run's `config.workers` and `config.max_tasks_per_child` (and `config.acks_late` as "
+        "set, before always false), `summary.tasks_per_worker`, `summary.resources.per_worker`, `samples.node`; "
+        "a sweep's `config.vary`, a point's `workers` and `settings`. Before it a run had one worker: it ran "
+        "every task.",
+        (
+            "run:config.workers",
+            "run:config.max_tasks_per_child",
+            "run:summary.tasks_per_worker",
+            "run:summary.resources.per_worker",
+            "run:samples.node",
+            "sweep:config.vary",
+            "point:workers",
+            "point:settings",
+        ),
+    ),
+    Version(
+        7,
+        "2026-11-25",
+        "6b4401a Merge branch 'issue15'",
+        "A sweep's `config.host_counts` and a point's `host_count` (--host-counts); each agent's own "
+        "`resources` in a run's `hosts`; a sweep's `config.listen` and `config.listen_port` (--listen).",
+        (
+            "sweep:config.host_counts",
+            "point:host_count",
+            "sweep:config.listen",
+            "sweep:config.listen_port",
+            "run:hosts.resources",
+        ),
+        ("run:hosts.resources",),
+    ),
+    Version(
+        8,
+        "2026-11-26",
+        "6cb5d4a Sweeps on agents: a point records how many hosts it ran on (on_hosts)",
+        "A point's `on_hosts`: the agents its repeats ran on (its `cores` are theirs).",
+        ("point:on_hosts",),
+    ),
+    Version(
+        9,
+        "2026-12-04",
+        "9212fa1 Merge branch 'health'",
+        "A run's `summary.health` ({findings: [{kind, count, total_s, longest_s, period_s, cause, examples, "
+        "extra_runs}]}, bench/analysis/health.py); a point's `duplicates`, `lost`, `repeats_with_findings` "
+        "and `findings` ([[kind, count]]).",
+        ("run:summary.health", "point:duplicates", "point:lost", "point:repeats_with_findings", "point:findings"),
+    ),
+    Version(
+        10,
+        "2026-12-04",
+        "6a67ff9 run --reference: a first pass with a plain worker without -E, counted by its queue's depth",
+        "A reference document (`kind: reference`, bench/measure/reference.py) has `depth`: its pass without "
+        "task events, counted by the queue's depth.",
+        ("reference:depth",),
+    ),
+    Version(
+        11,
+        "2026-12-04",
+        "c41ef62 Merge branch 'paths': one path for a repeat, settings read back from the workers",
+        "A run's `config.worker_reported`: per worker node, the settings it reported before the measured "
+        "window (the config's pool, concurrency, prefetch_multiplier, acks_late, max_tasks_per_child and "
+        "result_backend are then the workers' own); a failed or odd run's `worker_log` ({path, lines}).",
+        ("run:config.worker_reported", "run:worker_log"),
+        ("run:config.worker_reported", "run:worker_log"),
+    ),
+    Version(
+        12,
+        "2026-12-04",
+        "41fa8aa sweep --check: every point a plain worker can run is measured once more by one",
+        "A sweep's `config.check` (--check: its points measured once more by a plain worker, in check.json).",
+        ("sweep:config.check",),
+    ),
+)
+SCHEMA_VERSION = HISTORY[-1].number  # the version written
+MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)
+_NUMBERED_AFTERWARDS = 12  # the last version whose fields were first written as 2
+
+
+def holds(version: int, added_in: int) -> bool:
+    """Whether a document of `version` surely holds what version `added_in`
+    added: it is that version or newer, and not a mixed version 2 (which
+    holds the later fields or not)."""
+    if version == MIXED:
+        return added_in <= MIXED
+    return version >= added_in
+
+
+def may_hold(version: int, added_in: int) -> bool:
+    """Whether a document of `version` can hold what `added_in` added."""
+    return version >= added_in or (version == MIXED and added_in <= _NUMBERED_AFTERWARDS)
+
+
+def added_in(key: str) -> int:
+    """The version that added `key` ("run:samples.node"); KeyError if none did."""
+    for version in HISTORY:
+        if key in version.keys:
+            return version.number
+    raise KeyError(key)
+
+
+def unreadable(version) -> str | None:
+    """Why a document's `schema_version` cannot be read, in one line; None
+    when it can."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return f"unknown schema_version {version!r}"
+    if version > SCHEMA_VERSION:
+        return f"schema_version {version} is newer than this celery-bench reads ({SCHEMA_VERSION}); upgrade it"
+    return None

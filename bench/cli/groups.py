@@ -5,7 +5,7 @@ default constants, so every default is written once."""
 
 from pathlib import Path
 
-from bench.cli import types
+from bench.cli import option_types
 from bench.cli.parser import option
 from bench.measure.apptask import BROKER_FROM_APP
 from bench.measure.config import (
@@ -39,7 +39,7 @@ def add_task_ms(group):
         group,
         "--task-ms",
         fills="task_ms",
-        type=types.positive_ms,
+        type=option_types.positive_ms,
         metavar="MS",
         help=f"size of each task in ms (default: each workload's own; {_task_sizes()})",
     )
@@ -54,7 +54,7 @@ def add_point_options(parser):
         "-c",
         "--concurrency",
         fills="concurrency",
-        type=types.whole(1),
+        type=option_types.whole(1),
         help="processes (prefork), greenlets (gevent, eventlet) or threads (threads); default: usable cores",
     )
     option(
@@ -76,7 +76,7 @@ def add_worker_options(parser, loglevel=False):
         group,
         "--prefetch-multiplier",
         fills="prefetch_multiplier",
-        type=types.whole(0),
+        type=option_types.whole(0),
         metavar="N",
         help=f"the worker's --prefetch-multiplier; 0: no limit (default: {DEFAULT_PREFETCH_MULTIPLIER})",
     )
@@ -116,7 +116,7 @@ def add_open_loop_options(parser):
         group,
         "--rate",
         fills="rate",
-        type=types.positive_number("tasks per second"),
+        type=option_types.positive_number("tasks per second"),
         metavar="R",
         help="send R tasks per second (default: none, a pre-filled batch drained at once)",
     )
@@ -131,7 +131,7 @@ def add_open_loop_options(parser):
         group,
         "--duration",
         fills="duration",
-        type=types.positive_number("seconds"),
+        type=option_types.positive_number("seconds"),
         metavar="SECONDS",
         help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
         f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
@@ -169,7 +169,7 @@ def add_listen(group):
         group,
         "--listen",
         fills=("listen", "listen_port"),
-        type=types.listen,
+        type=option_types.listen,
         metavar="ADDRESS[:PORT]",
         help="the embedded broker also listens on this address of this host, for agents on other hosts (still "
         "password-protected); with :PORT on that port, its password derived from CELERY_BENCH_SECRET, so "
@@ -183,7 +183,7 @@ def add_hosts(parser, counts=False):
         group,
         "--hosts",
         fills="hosts",
-        type=types.host_names,
+        type=option_types.host_names,
         metavar="NAME1,NAME2",
         help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
         "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
@@ -193,7 +193,7 @@ def add_hosts(parser, counts=False):
             group,
             "--host-counts",
             fills="host_counts",
-            type=types.whole_list,
+            type=option_types.whole_list,
             metavar="K1,K2",
             help="an axis: each point runs on the first k agents of --hosts, for each k (--hosts all: the first "
             "k by name); draws throughput against hosts (default: every point on all of --hosts)",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import __version__
-from bench.cli import measuring, reading, requests, scenario, serving
+from bench.cli import builders, measuring, reading, scenario, serving
 from bench.cli.parser import Parser
 from bench.errors import BenchError, Interrupted
 from bench.harness import signals
@@ -23,17 +23,17 @@ class Command:
 
 # The dispatch table; bench.commands.<name> runs the pipeline of each.
 COMMANDS = {
-    "run": Command(measuring.add_run, requests.configure_run),
-    "sweep": Command(measuring.add_sweep, requests.configure_sweep),
-    "profile": Command(measuring.add_profile, requests.configure_profile),
-    "plot": Command(reading.add_plot, requests.configure_sweep_dir),
-    "report": Command(reading.add_report, requests.configure_sweep_dir),
-    "compare": Command(reading.add_compare, requests.configure_compare),
-    "capacity": Command(measuring.add_capacity, requests.configure_capacity),
-    "broker": Command(serving.add_broker, requests.configure_broker),
-    "ab": Command(measuring.add_ab, requests.configure_ab),
-    "agent": Command(serving.add_agent, requests.configure_agent),
-    "agents": Command(serving.add_agents, requests.configure_agents),
+    "run": Command(measuring.add_run, builders.configure_run),
+    "sweep": Command(measuring.add_sweep, builders.configure_sweep),
+    "profile": Command(measuring.add_profile, builders.configure_profile),
+    "plot": Command(reading.add_plot, builders.configure_sweep_dir),
+    "report": Command(reading.add_report, builders.configure_sweep_dir),
+    "compare": Command(reading.add_compare, builders.configure_compare),
+    "capacity": Command(measuring.add_capacity, builders.configure_capacity),
+    "broker": Command(serving.add_broker, builders.configure_broker),
+    "ab": Command(measuring.add_ab, builders.configure_ab),
+    "agent": Command(serving.add_agent, builders.configure_agent),
+    "agents": Command(serving.add_agents, builders.configure_agents),
 }
 
 # What the top-level --help ends with: (command, what it does). A test parses each.

@@ -4,7 +4,7 @@ options, with the request field each fills (`fills=`)."""
 
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS
 from bench.analysis import capacity
-from bench.cli import types
+from bench.cli import option_types
 from bench.cli.groups import (
     add_broker_options,
     add_decision,
@@ -40,14 +40,14 @@ def add_run(sub):
         what,
         "--tasks",
         fills="tasks",
-        type=types.whole(1),
+        type=option_types.whole(1),
         help="tasks in the measured batch (default: about 5 s of work at the expected rate)",
     )
     option(
         what,
         "--warmup",
         fills="warmup",
-        type=types.whole(0),
+        type=option_types.whole(0),
         help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
         "second of work, 5 to 100 tasks)",
     )
@@ -55,7 +55,7 @@ def add_run(sub):
         what,
         "--workers",
         fills="workers",
-        type=types.whole(1),
+        type=option_types.whole(1),
         help="worker nodes on this host, each with this pool and -c, consuming the same queue (default: 1)",
     )
     add_open_loop_options(run)
@@ -92,7 +92,7 @@ def add_capacity(sub):
     goal = cap.add_argument_group("the objective and the search")
     goal.add_argument(
         "--slo",
-        type=types.slo,
+        type=option_types.slo,
         action="append",
         required=True,
         metavar="pNN=LIMIT",
@@ -100,13 +100,13 @@ def add_capacity(sub):
     )
     goal.add_argument(
         "--repeats",
-        type=types.whole(1),
+        type=option_types.whole(1),
         default=capacity.DEFAULT_REPEATS,
         help=f"runs at each rate, each in a fresh worker (default: {capacity.DEFAULT_REPEATS})",
     )
     goal.add_argument(
         "--max-rates",
-        type=types.whole(2),
+        type=option_types.whole(2),
         default=capacity.DEFAULT_MAX_RATES,
         help=f"rates tried at most (default: {capacity.DEFAULT_MAX_RATES})",
     )
@@ -115,7 +115,7 @@ def add_capacity(sub):
         goal,
         "--duration",
         fills="duration",
-        type=types.positive_number("seconds"),
+        type=option_types.positive_number("seconds"),
         metavar="SECONDS",
         help=f"the measured window of each run (default: {DEFAULT_DURATION_S:g})",
     )
@@ -142,7 +142,7 @@ def add_sweep(sub):
         matrix,
         "--pools",
         fills="pools",
-        type=types.names(POOLS),
+        type=option_types.names(POOLS),
         metavar="LIST",
         help=f"comma-separated pools (default: {','.join(DEFAULT_POOLS)})",
     )
@@ -150,7 +150,7 @@ def add_sweep(sub):
         matrix,
         "--concurrency",
         fills="concurrency",
-        type=types.whole_list,
+        type=option_types.whole_list,
         metavar="LIST",
         help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
         "prefork and into the hundreds for gevent/eventlet/threads; solo runs at -c 1 only)",
@@ -159,7 +159,7 @@ def add_sweep(sub):
         matrix,
         "--workloads",
         fills="workloads",
-        type=types.names(WORKLOADS),
+        type=option_types.names(WORKLOADS),
         metavar="LIST",
         help=f"comma-separated workloads (default: {','.join(DEFAULT_WORKLOADS)})",
     )
@@ -168,7 +168,7 @@ def add_sweep(sub):
         matrix,
         "--workers",
         fills="workers",
-        type=types.whole_list,
+        type=option_types.whole_list,
         metavar="LIST",
         help="comma-separated worker counts: each point runs that many worker nodes, each with the pool and -c "
         "(default: 1)",
@@ -177,7 +177,7 @@ def add_sweep(sub):
         matrix,
         "--vary",
         fills="vary",
-        type=types.vary,
+        type=option_types.vary,
         action="append",
         metavar="NAME=V1,V2",
         help="a setting as an axis (repeatable; the axes cross; each combination is its own curve and "
@@ -187,7 +187,7 @@ def add_sweep(sub):
         matrix,
         "--cpus",
         fills="cpu_counts",
-        type=types.whole_list,
+        type=option_types.whole_list,
         metavar="N[,M...]",
         help="pin the workers to N CPUs (each count is its own set of points); the harness "
         "and broker keep to the other CPUs where there are any",
@@ -205,7 +205,7 @@ def add_sweep(sub):
         how,
         "--repeats",
         fills="repeats",
-        type=types.whole(1),
+        type=option_types.whole(1),
         help="at least this many repeats per point (more while the CI is wide, up to the profile's most); "
         "fewer than the profile's least: exactly this many",
     )
@@ -214,7 +214,7 @@ def add_sweep(sub):
         how,
         "--rates",
         fills="rates",
-        type=types.rates,
+        type=option_types.rates,
         metavar="R1,R2,...|auto",
         help="after the drain repeats, run every point open loop at these arrival rates (tasks/s), or auto: "
         "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
@@ -273,12 +273,14 @@ def add_profile(sub):
         ),
     )
     add_task_options(prof, from_profile=False)
-    option(prof, "--calls", fills="tasks", type=types.whole(3), help=f"calls measured (default: {DEFAULT_CALLS})")
+    option(
+        prof, "--calls", fills="tasks", type=option_types.whole(3), help=f"calls measured (default: {DEFAULT_CALLS})"
+    )
     option(
         prof,
         "--warmup",
         fills="warmup",
-        type=types.whole(0),
+        type=option_types.whole(0),
         help=f"calls run and discarded first (default: {DEFAULT_WARMUP})",
     )
     add_broker_options(prof)
@@ -312,7 +314,7 @@ def add_ab(sub):
         matrix,
         "--pools",
         fills="pools",
-        type=types.names(POOLS),
+        type=option_types.names(POOLS),
         metavar="LIST",
         help=f"comma-separated pools (default: {AB_POOLS[0]})",
     )
@@ -320,7 +322,7 @@ def add_ab(sub):
         matrix,
         "--concurrency",
         fills="concurrency",
-        type=types.whole_list,
+        type=option_types.whole_list,
         metavar="LIST",
         help="comma-separated -c values",
     )
@@ -328,7 +330,7 @@ def add_ab(sub):
         matrix,
         "--workloads",
         fills="workloads",
-        type=types.names(WORKLOADS),
+        type=option_types.names(WORKLOADS),
         metavar="LIST",
         help=f"comma-separated workloads (default: {AB_WORKLOADS[0]})",
     )
@@ -339,7 +341,7 @@ def add_ab(sub):
         how,
         "--repeats",
         fills="repeats",
-        type=types.whole(3),
+        type=option_types.whole(3),
         help="repeats a side per point, at least 3 (default: the profile's least)",
     )
     option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")

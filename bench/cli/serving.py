@@ -1,7 +1,7 @@
 """The parsers of the subcommands that serve other hosts: broker (the
 private broker, kept), agent (on each worker host) and agents (who answers)."""
 
-from bench.cli import types
+from bench.cli import option_types
 from bench.cli.groups import add_listen, add_redis_server
 
 
@@ -28,7 +28,7 @@ def add_agent(sub):
     where.add_argument("--broker", metavar="URL", help="the broker the harness uses")
     where.add_argument(
         "--harness",
-        type=types.listen,
+        type=option_types.listen,
         metavar="ADDRESS:PORT",
         help="the broker of a harness's run or sweep started with --listen ADDRESS:PORT (its password derived "
         "from CELERY_BENCH_SECRET); the agent waits for it, and again after each run",
@@ -41,7 +41,7 @@ def add_agent(sub):
         dest="allow_apps",
         help="a Celery app this agent may start workers for; repeat for more (default: proj)",
     )
-    agt.add_argument("--cpus", type=types.cpu_ids, metavar="LIST", help="pin every worker to these CPU ids")
+    agt.add_argument("--cpus", type=option_types.cpu_ids, metavar="LIST", help="pin every worker to these CPU ids")
 
 
 def add_agents(sub):

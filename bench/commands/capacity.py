@@ -2,11 +2,10 @@
 over arrival rates for the highest one that meets the latency objective."""
 
 import dataclasses
-import os
 
 from bench.analysis import capacity
 from bench.fleet import remote
-from bench.fleet.signing import SECRET_ENV
+from bench.fleet.options import secret_from_env
 from bench.measure import openloop, runner
 from bench.measure.config import default_tasks
 from bench.measure.schedule import Schedule
@@ -18,7 +17,7 @@ from bench.results.schema import SCHEMA_VERSION
 def execute(request):
     cfg = request.config
     objectives = request.objectives
-    secret = os.environ[SECRET_ENV].encode() if cfg.hosts else None  # checked by the CLI
+    secret = secret_from_env() if cfg.hosts else None  # checked by the CLI
     with runner.services_for(cfg) as (broker, stub):
         drain_rate = drain_throughput(cfg, broker, stub, secret)
         print(f"drain throughput: {drain_rate:.1f} tasks/s; searching rates from there", flush=True)

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from bench.errors import RunFailed
 from bench.fleet import remote
-from bench.fleet.signing import SECRET_ENV
+from bench.fleet.options import secret_from_env
 from bench.harness.broker import listening_words
 from bench.measure import openloop, reference, runner
 from bench.measure.reference_options import ReferenceRun
@@ -72,7 +72,7 @@ def _with_reference(cfg):
 
 def _on_hosts(cfg):
     """The workers on agents (bench/fleet): same summary, plus the hosts."""
-    secret = os.environ[SECRET_ENV].encode()  # checked by the CLI
+    secret = secret_from_env()  # checked by the CLI
     with runner.services_for(cfg, secret) as (broker, _stub), _progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)

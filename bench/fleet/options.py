@@ -54,9 +54,15 @@ def agent_config(broker_url, name, allow_apps, cpus, secret_text, harness=None):
     return AgentConfig(broker_url, name, apps, tuple(cpus) if cpus else None, secret, wait=harness is not None)
 
 
+def secret_text():
+    """CELERY_BENCH_SECRET as set, None when it is not: the one place it is
+    read (the CLI checks it with agent_config or hosts_secret)."""
+    return os.environ.get(SECRET_ENV)
+
+
 def secret_from_env():
     """The shared secret (checked by the CLI before anything started)."""
-    secret, why = check_secret(os.environ.get(SECRET_ENV))
+    secret, why = check_secret(secret_text())
     if secret is None:
         raise UsageError(why)
     return secret

@@ -18,7 +18,7 @@ DATA = ROOT / "tests" / "data"
 # The stages, lowest first: a package may import itself and the packages of
 # lower ranks only. analysis and harness share a rank: neither imports the
 # other. "base" is bench/__init__.py, workloads.py and errors.py; "cli" is
-# cli.py and __main__.py.
+# the bench.cli package and __main__.py.
 LAYERS = (
     ("base",),
     ("results",),
@@ -181,7 +181,8 @@ def imports_inside_functions(path):
 
 def test_the_cli_commands_and_measure_import_at_the_top_only():
     """The only import made at run time there is the dispatch's
-    importlib.import_module of the chosen subcommand (bench/cli.py)."""
-    paths = [BENCH / "cli.py", *sorted((BENCH / "commands").glob("*.py")), *sorted((BENCH / "measure").glob("*.py"))]
+    importlib.import_module of the chosen subcommand (bench/cli/main.py)."""
+    paths = [*sorted((BENCH / "cli").glob("*.py")), *sorted((BENCH / "commands").glob("*.py"))]
+    paths += sorted((BENCH / "measure").glob("*.py"))
     inline = [where for path in paths for where in imports_inside_functions(path)]
     assert not inline, inline

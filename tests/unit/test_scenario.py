@@ -6,8 +6,8 @@ import json
 import pytest
 
 from bench import cli
+from bench.cli import scenario
 from bench.errors import UsageError
-from bench.measure import scenario
 
 
 def write(tmp_path, name, text):

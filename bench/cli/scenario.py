@@ -11,7 +11,9 @@ arguments, pools, -c lists and profile. Command-line options override it.
     profile = "quick"              # sweep
 
 Paths (workdir, args-file, output-dir) are relative to the file's directory.
-Pure: reads the file and returns option values; the CLI applies them.
+find, read and options are pure: they return option values; `apply` sets
+them on the parsed options, before the request is built (so they count as
+given, parser.given).
 """
 
 import json
@@ -116,3 +118,19 @@ def options(scenario, command, argv):
                 raise UsageError(f"concurrency must be a list of whole numbers of at least 1, got {value!r}")
         out[dest] = value
     return out
+
+
+def apply(args, argv):
+    """Fill the options not given on the command line from the scenario file
+    (--config FILE, else celery-bench.toml or a pyproject.toml with
+    [tool.celery-bench] in the current directory)."""
+    if args.command not in ("run", "sweep", "profile") or getattr(args, "resume", None):
+        return
+    path = args.config or find(Path.cwd())
+    if path is None:
+        return
+    values = options(read(path), args.command, argv)
+    if {"--workload", "-w", "--workloads"} & set(argv):  # a built-in workload asked for by name wins
+        values = {k: v for k, v in values.items() if k not in ("app", "task", "args", "kwargs", "args_file")}
+    for dest, value in values.items():
+        setattr(args, dest, value)

@@ -1,0 +1,228 @@
+"""From the parsed options to the typed request that bench/commands/* takes:
+one builder per subcommand, validating once (nothing past the CLI sees the
+argparse namespace). Each passes the config builder only the fields whose
+options were given (parser.given); the config builder defaults the rest."""
+
+import sys
+from pathlib import Path
+
+from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
+from bench.cli.parser import given
+from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
+from bench.errors import UsageError
+from bench.fleet.options import agent_config, hosts_secret, secret_from_env, secret_text
+from bench.harness.urls import check_url
+from bench.measure.apptask import (
+    BROKER_FROM_APP,
+    DEFAULT_CALLS,
+    DEFAULT_WARMUP,
+    profile_times,
+    read_profile,
+    resolve_user_task,
+)
+from bench.measure.config import DEFAULT_OUTPUT_DIR, build_run_config, check_json_path
+from bench.measure.reference_options import ReferenceRun
+from bench.output import compare
+from bench.results.io import check_writable
+from bench.sweep import store
+from bench.sweep.plan import build_sweep_config, plan_sweep
+
+# The options a sweep stores in its manifest: a resumed sweep keeps its own.
+SWEEP_OPTIONS = (
+    "pools",
+    "concurrency",
+    "workloads",
+    "task_ms",
+    "cpus",
+    "profile",
+    "repeats",
+    "seed",
+    "prefetch_multiplier",
+    "result_backend",
+    "force",
+    "redis_server",
+    "workers",
+    "vary",
+    "rates",
+    "app",
+    "task",
+    "args",
+    "kwargs",
+    "args_file",
+    "from_profile",
+    "hosts",
+    "host_counts",
+    "listen",
+)
+
+
+def _user_task(args):
+    """(UserTask, AppInfo) when the options name a user's task, else (None, None)."""
+    return resolve_user_task(
+        app=args.app,
+        task=args.task,
+        args=args.args,
+        kwargs=args.kwargs,
+        args_file=args.args_file,
+        workdir=args.workdir,
+    )
+
+
+def configure_run(args):
+    fields = given(args)
+    user, info = _user_task(args)
+    if args.from_profile and user is None:
+        raise UsageError("--from-profile: only with --app and --task")
+    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    if user is not None and args.workload is not None:
+        raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
+    cfg = build_run_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
+    if cfg.hosts:
+        if user is not None:
+            raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, secret_text(), cfg.listen, cfg.listen_port)
+    check_writable(cfg.json_path.parent if cfg.json_path else cfg.output_dir)
+    if args.reference:
+        _check_reference(cfg)
+    if cfg.pool == "solo" and cfg.concurrency != 1:
+        print(
+            f"note: the solo pool runs one task at a time: -c {cfg.concurrency} is accepted, as Celery does, "
+            "and the run is recorded as 1 slot",
+            file=sys.stderr,
+        )
+    return ReferenceRun(cfg) if args.reference else cfg
+
+
+def _check_reference(cfg):
+    """--reference compares one worker here with a plain one: not the other shapes of a run."""
+    for shown, flag in ((cfg.hosts, "--hosts"), (cfg.open_loop, "--rate"), (cfg.workers > 1, "--workers")):
+        if shown:
+            raise UsageError(f"--reference: compares one worker here, draining a batch; leave out {flag}")
+
+
+def configure_sweep(args):
+    output_dir = Path(args.output_dir or DEFAULT_OUTPUT_DIR)
+    if args.resume:
+        kept = [f"--{name.replace('_', '-')}" for name in SWEEP_OPTIONS if getattr(args, name) is not None]
+        if kept:
+            raise UsageError(f"--resume continues the sweep with its own options; leave out {', '.join(kept)}")
+        target, cfg, plan = store.resume(sweep_dir(args.resume), broker_url=args.broker, measuring=not args.dry_run)
+        if cfg.hosts and not args.dry_run:
+            broker = args.broker or cfg.broker_url
+            hosts_secret(cfg.hosts, broker, cfg.workloads[0], secret_text(), cfg.listen, cfg.listen_port)
+        return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
+    if args.workloads is not None and (args.app or args.task):
+        raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
+    user, info = _user_task(args)
+    if args.from_profile and user is None:
+        raise UsageError("--from-profile: only with --app and --task")
+    if args.broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give a sweep the broker's URL")
+    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    fields = given(args)
+    cfg = build_sweep_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
+    if cfg.hosts:
+        if cfg.cpu_counts:
+            raise UsageError("--cpus pins workers here; with --hosts each agent pins its own (agent --cpus)")
+        if cfg.rates:
+            raise UsageError("--rates (open loop) runs here only for now; leave it out with --hosts")
+        if user is not None:
+            raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
+        for workload in cfg.workloads:
+            hosts_secret(cfg.hosts, cfg.broker_url, workload, secret_text(), cfg.listen, cfg.listen_port)
+    # Without a profile given, the sweep of a user's task profiles it first
+    # (commands/sweep.py), then plans again with its sizes.
+    profile_first = None
+    if user is not None and profile is None:
+        broker = {name: value for name, value in fields.items() if name in ("broker", "redis_server")}
+        profile_first = profile_run(user, info, broker)
+    return SweepRequest(
+        cfg,
+        tuple(plan_sweep(cfg)),
+        None,
+        output_dir,
+        args.dry_run,
+        profile=profile,
+        profile_first=profile_first,
+    )
+
+
+def profile_run(user, info, fields):
+    """The run that profiles a user's task: solo, -c 1, one call at a time;
+    `fields`: the given ones of broker, redis_server, tasks (--calls), warmup."""
+    return build_run_config(
+        **{"tasks": DEFAULT_CALLS, "warmup": DEFAULT_WARMUP, **fields},
+        pool="solo",
+        concurrency=1,
+        user_task=user,
+        app_info=info,
+        record_memory=True,
+    )
+
+
+def configure_profile(args):
+    fields = given(args)
+    if not args.app and not args.task:
+        raise UsageError("profile: name your task with --app MODULE --task NAME (or in a scenario file)")
+    user, info = _user_task(args)
+    cfg = profile_run(user, info, fields)
+    path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
+    check_json_path(path)
+    check_writable(path.parent)
+    return ProfileRequest(cfg, path)
+
+
+def configure_capacity(args):
+    # rate: checks the open-loop options; the search sets the rates
+    cfg = build_run_config(**given(args), rate=1.0)
+    if cfg.hosts:
+        hosts_secret(cfg.hosts, cfg.broker_url, cfg.workload, secret_text())
+    check_writable(cfg.output_dir)
+    return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
+
+
+def configure_ab(args):
+    ab_defaults = {"pools": AB_POOLS, "workloads": AB_WORKLOADS, "profile": AB_PROFILE}  # not the sweep's
+    sweep_cfg = build_sweep_config(**{**ab_defaults, **given(args)})
+    cfg = build_ab_config(
+        baseline=args.baseline,
+        candidate=args.candidate,
+        sweep=sweep_cfg,
+        project=args.project,
+        output_dir=args.output_dir or DEFAULT_OUTPUT_DIR,
+        threshold=args.threshold,
+        fmt=args.format,
+        fail_on_unstable=args.fail_on_unstable,
+    )
+    check_writable(cfg.output_dir)
+    return cfg
+
+
+def configure_compare(args):
+    return compare.build_compare_config(
+        baseline=args.baseline,
+        candidate=args.candidate,
+        threshold=args.threshold,
+        fmt=args.format,
+        fail_on_unstable=args.fail_on_unstable,
+        allow_different_hosts=args.allow_different_hosts,
+    )
+
+
+def configure_sweep_dir(args):
+    """plot and report: the sweep's directory (commands/* find the latest)."""
+    return args.sweep_dir
+
+
+def configure_broker(args):
+    """(redis-server binary, listen address, listen port): None where not given."""
+    return (args.redis_server, *(args.listen or (None, None)))
+
+
+def configure_agent(args):
+    return agent_config(args.broker, args.name, args.allow_apps, args.cpus, secret_text(), args.harness)
+
+
+def configure_agents(args):
+    check_url(args.broker)
+    return args.broker, secret_from_env()

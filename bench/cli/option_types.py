@@ -1,0 +1,126 @@
+"""Option types: each turns one argument into a value, or says why not
+(argparse.ArgumentTypeError, which the parser reports as one line)."""
+
+import argparse
+
+from bench.analysis import capacity
+from bench.harness.urls import parse_listen
+
+
+def whole(minimum):
+    """A parser of a whole number of at least `minimum`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def int_list(least, what, bound):
+    """A parser of comma-separated integers, each at least `least`; `what`
+    names them in the errors, `bound` says the least in words."""
+
+    def parse(text):
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+        if not values or min(values) < least:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what} {bound}, got {text!r}")
+        return values
+
+    return parse
+
+
+whole_list = int_list(1, "whole numbers", "of at least 1")
+cpu_ids = int_list(0, "CPU ids", "(0 or more)")
+
+
+def host_names(text):
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected agent names separated by commas, or all; got {text!r}")
+    return names
+
+
+def names(known):
+    """A parser of comma-separated names, each one of `known`."""
+
+    def parse(text):
+        chosen = [v.strip() for v in text.split(",") if v.strip()]
+        unknown = [n for n in chosen if n not in known]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(f"unknown {unknown or text!r}; choose from {','.join(known)}")
+        return chosen
+
+    return parse
+
+
+def vary(text):
+    """--vary NAME=V1,V2: (name, (value, ...)); the values are checked with
+    the other options (build_sweep_config)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,..., got {text!r}")
+    return name.strip(), tuple(v.strip() for v in values.split(",") if v.strip())
+
+
+def positive_ms(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of milliseconds above 0, got {text!r}")
+    return value
+
+
+def positive_number(what):
+    """A parser of a finite number above 0; `what` names it in the errors."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what} above 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def listen(text):
+    """ADDRESS[:PORT] -> (address, port or None)."""
+    try:
+        return parse_listen(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address of this host, or ADDRESS:PORT, got {text!r}"
+        ) from None
+
+
+def slo(text):
+    try:
+        return capacity.parse_slo(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def rates(text):
+    """auto, or comma-separated arrival rates: sorted, without repeats."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated tasks/s, got {text!r}") from None
+    if not values or not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected auto or comma-separated rates above 0, got {text!r}")
+    return tuple(sorted(set(values)))

@@ -1,0 +1,47 @@
+"""The parsers of the subcommands that read what was measured: plot,
+report, compare. They fill no config: their requests are their arguments."""
+
+from bench.cli.groups import add_decision, add_sweep_dir
+
+
+def add_plot(sub):
+    plt = sub.add_parser(
+        "plot",
+        help="draw a sweep's figures (PNG and SVG) into its directory",
+        description="Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
+        "and one overview with the verdicts, as PNG and SVG in the sweep's directory.",
+    )
+    add_sweep_dir(plt)
+
+
+def add_report(sub):
+    rep = sub.add_parser(
+        "report",
+        help="write a sweep's report.md, report.html, points.csv and figures",
+        description="The verdict on the 2x-cores guidance per pool and workload, the throughput table, the "
+        "scalability model and the warnings, as Markdown (to paste into an issue), one self-contained HTML "
+        "page, and a CSV of every point.",
+    )
+    add_sweep_dir(rep)
+
+
+def add_compare(sub):
+    cmp = sub.add_parser(
+        "compare",
+        help="is a candidate result slower than a baseline? (exit 1 when it is)",
+        description=(
+            "Compare two run results or two sweep directories point by point: the change in median "
+            "throughput with the bootstrap 95% CI of the ratio and a Mann-Whitney U p-value. A point is "
+            "slower or faster only when the change is significant (the CI excludes 1, or p < 0.05) AND at "
+            "least --threshold; fewer than 3 repeats a side is unstable. Exit 0: no significant regression; "
+            "1: a point is significantly slower by at least the threshold (or failed); 2: bad input; "
+            "3: a point is too unstable to decide (with --fail-on-unstable)."
+        ),
+    )
+    cmp.add_argument("baseline", metavar="BASELINE", help="a run's result JSON or a sweep directory")
+    cmp.add_argument("candidate", metavar="CANDIDATE", help="the same kind, measured after the change")
+    add_decision(cmp)
+    cmp.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable to decide")
+    cmp.add_argument(
+        "--allow-different-hosts", action="store_true", help="compare results measured on different machines"
+    )

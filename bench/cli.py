@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
 from bench.analysis import capacity
 from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
@@ -59,17 +60,10 @@ from bench.measure.config import (
 from bench.measure.reference_options import ReferenceRun
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.measure.settings import SETTINGS
-from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
-from bench.sweep.plan import (
-    DEFAULT_POOLS,
-    DEFAULT_PROFILE,
-    DEFAULT_WORKLOADS,
-    PROFILES,
-    build_sweep_config,
-    plan_sweep,
-)
+from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES, build_sweep_config
+from bench.sweep.plan import plan_sweep
 from bench.workloads import POOLS, WORKLOADS
 
 

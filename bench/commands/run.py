@@ -24,7 +24,7 @@ def execute(cfg):
     if cfg.hosts:
         return _on_hosts(cfg)
     measure = openloop.measure if cfg.open_loop else runner.measure
-    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+    with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         with _shown_if_failed(cfg):
@@ -41,7 +41,7 @@ def _with_reference(cfg):
     server): both are measured even when the run fails (a failed run is a
     result too: tasks lost or run twice), and the exit code is the run's."""
     failure = None
-    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+    with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
         try:
             measured = runner.measure(cfg, broker, stub, progress)
             result, path = measured.result, measured.path
@@ -73,7 +73,7 @@ def _with_reference(cfg):
 def _on_hosts(cfg):
     """The workers on agents (bench/fleet): same summary, plus the hosts."""
     secret = os.environ[SECRET_ENV].encode()  # checked by the CLI
-    with runner.services_for(cfg, secret) as (broker, _stub), _progress_bar() as progress:
+    with runner.services_for(cfg, secret) as (broker, _stub), progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         with _shown_if_failed(cfg, on_hosts=True):
@@ -107,7 +107,7 @@ def _shown_if_failed(cfg, on_hosts=False):
         raise
 
 
-def _progress_bar():
+def progress_bar():
     """A progress callback for the terminal; None where nobody watches (no
     TTY, or CI), so logs are not filled with redraws."""
     if not sys.stderr.isatty() or os.environ.get("CI"):

@@ -17,9 +17,10 @@ from bench.analysis.verdict import best_of
 from bench.cli import main
 from bench.output import markdown as report_markdown
 from bench.output import plot, terminal
-from bench.output.export import load_summary
 from bench.results.schema import ThroughputEstimate
-from bench.sweep.plan import PROFILES, build_plan
+from bench.sweep.config import PROFILES
+from bench.sweep.plan import build_plan
+from bench.sweep.store import load_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference"

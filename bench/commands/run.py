@@ -15,6 +15,7 @@ from bench.measure import openloop, reference, runner
 from bench.measure.reference_options import ReferenceRun
 from bench.output import reference as reference_words
 from bench.output import terminal
+from bench.output.hosts import hosts_text
 from bench.output.openloop import open_loop_summary
 
 
@@ -92,7 +93,7 @@ def _show(cfg, measured, on_hosts=False):
     if cfg.open_loop:
         print(open_loop_summary(measured.result))
     if on_hosts:
-        print(remote.hosts_text(measured.result))
+        print(hosts_text(measured.result))
     print(f"\nresult: {measured.path}")
 
 

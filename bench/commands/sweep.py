@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.analysis.groups import plural
 from bench.commands.report import write_report
-from bench.fleet import remote
+from bench.fleet.hosts import fewest_cores
 from bench.fleet.options import secret_from_env
 from bench.harness import machine
 from bench.harness.broker import listening_words
@@ -81,7 +81,7 @@ def _plan_for_the_hosts(cfg, plan, broker):
     """A new sweep on agents with the default -c values: chosen from the
     hosts' usable cores (the fewest of them), not this machine's."""
     count = max(cfg.host_counts) if cfg.host_counts else None
-    cores = remote.fewest_cores(broker, secret_from_env(), cfg.hosts, count)
+    cores = fewest_cores(broker, secret_from_env(), cfg.hosts, count)
     if cores == machine.usable_cores():
         return plan
     print(f"the hosts have {plural(cores, 'usable core')} (the fewest): the -c values are chosen for them")

@@ -12,7 +12,8 @@ from bench.ab.sides import SideSpec
 from bench.analysis.compare import DEFAULT_THRESHOLD
 from bench.errors import UsageError
 from bench.harness.urls import redact
-from bench.sweep.plan import SweepConfig, make_plan, run_config_for
+from bench.sweep.config import SweepConfig
+from bench.sweep.plan import make_plan, run_config_for
 
 # ab's own defaults: one pool and workload, the quick profile (CI-sized).
 AB_POOLS = ("prefork",)

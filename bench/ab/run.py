@@ -31,7 +31,8 @@ from bench.measure import runner
 from bench.results.compare import load_sweep
 from bench.results.io import SCHEMA_VERSION, write_atomic
 from bench.sweep import store
-from bench.sweep.plan import Point, SweepConfig, make_plan, run_config_for
+from bench.sweep.config import SweepConfig
+from bench.sweep.plan import Point, make_plan, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.workloads import WORKLOADS
 

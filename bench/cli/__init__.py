@@ -14,7 +14,7 @@ printed once, as one line (main.py).
 
 An option whose default belongs to a config is declared with no default: the
 CLI passes only what the user gave, and the config builder (measure/config.py,
-sweep/plan.py) fills in the rest, so every default is written once; the help
+sweep/config.py) fills in the rest, so every default is written once; the help
 texts show those same constants. Each subcommand's module in bench/commands/
 is imported only when its subcommand is chosen (the one import made at run
 time, in main), so `report`, `plot` and `compare` never load Celery.

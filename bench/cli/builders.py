@@ -6,6 +6,7 @@ options were given (parser.given); the config builder defaults the rest."""
 import sys
 from pathlib import Path
 
+from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
 from bench.cli.parser import given
 from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
@@ -22,10 +23,10 @@ from bench.measure.apptask import (
 )
 from bench.measure.config import DEFAULT_OUTPUT_DIR, build_run_config, check_json_path
 from bench.measure.reference_options import ReferenceRun
-from bench.output import compare
 from bench.results.io import check_writable
 from bench.sweep import store
-from bench.sweep.plan import build_sweep_config, plan_sweep
+from bench.sweep.config import build_sweep_config
+from bench.sweep.plan import plan_sweep
 
 # The options a sweep stores in its manifest: a resumed sweep keeps its own.
 SWEEP_OPTIONS = (

@@ -5,6 +5,7 @@ default constants, so every default is written once."""
 
 from pathlib import Path
 
+from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.cli import option_types
 from bench.cli.parser import option
 from bench.measure.apptask import BROKER_FROM_APP
@@ -21,7 +22,6 @@ from bench.measure.config import (
     RESULT_BACKENDS,
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
-from bench.output import compare
 from bench.workloads import POOLS, WORKLOADS
 
 

@@ -20,7 +20,7 @@ from bench.cli.parser import option
 from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
-from bench.sweep.plan import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
+from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
 from bench.workloads import POOLS, WORKLOADS
 
 

@@ -3,16 +3,27 @@ pipeline of that command, from its typed request (made by bench/cli.py) to
 what it prints. bench.cli imports a module here only when its subcommand is
 chosen, so a read-only command never loads what it does not use (Celery for
 `report`, `plot`, `compare`). This package's own module stays light: the
-CLI imports it at start-up."""
+CLI imports it at start-up.
 
+Each pipeline reads like hyperfine's `main`: the request in, a handful of
+calls (read or measure, analyze, render with bench/output), what it prints
+out; bench/output only renders what it is given."""
+
+import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.analysis.capacity import Objective
+from bench.analysis.compare import DEFAULT_THRESHOLD
+from bench.errors import UsageError
 from bench.measure.config import RunConfig
-from bench.sweep.plan import Point, SweepConfig
-from bench.sweep.store import find_sweep
+from bench.output.compare import FORMATS
+from bench.results.sweepdir import find_sweep
+from bench.sweep.config import SweepConfig
+from bench.sweep.plan import Point
+
+__all__ = ["DEFAULT_THRESHOLD", "FORMATS"]  # beside the requests: what the CLI's compare options name
 
 
 def sweep_dir(path):
@@ -58,3 +69,37 @@ class CapacityRequest:
     objectives: tuple[Objective, ...]  # every one must be met
     repeats: int  # runs at each rate, each in a fresh worker
     max_rates: int  # rates tried at most
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Two results to compare, and how to decide and say it."""
+
+    baseline: Path  # a run's result file or a sweep directory
+    candidate: Path  # the same kind
+    threshold: float  # fraction: 0.05 is 5%
+    format: str  # text | markdown
+    fail_on_unstable: bool  # exit 3 when a point is too unstable to decide
+    allow_different_hosts: bool  # compare results from different machines anyway
+
+
+def parse_percent(text: str) -> float:
+    """`--threshold`: a percentage ("5", "5%", "2.5") as a fraction (an
+    argparse type: its errors are the option's)."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 5 or 2.5%, got {text!r}") from None
+    if not 0 <= value < 100:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 100 (percent), got {text!r}")
+    return value / 100
+
+
+def build_compare_config(
+    *, baseline, candidate, threshold=DEFAULT_THRESHOLD, fmt="text", fail_on_unstable=False, allow_different_hosts=False
+) -> CompareConfig:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if not 0 <= threshold < 1:
+        raise UsageError(f"--threshold: must be at least 0% and below 100%, got {threshold:.0%}")
+    return CompareConfig(Path(baseline), Path(candidate), threshold, fmt, fail_on_unstable, allow_different_hosts)

@@ -1,14 +1,42 @@
-"""`python -m bench report SWEEP_DIR`: the sweep's report files, without Celery."""
+"""`python -m bench report SWEEP_DIR`: the sweep's report files, without Celery.
 
+read the sweep -> analyze -> draw the figures -> render the report -> write
+it beside the sweep's data -> print its end and the files."""
+
+from bench.analysis.summary import analyze
 from bench.commands import sweep_dir
-from bench.output.export import report
+from bench.output import export, plot
+from bench.results.sweepdir import SweepDirFiles
+from bench.sweep import store
 
 
 def execute(path):
-    made = report(sweep_dir(path))
+    made = write_report(sweep_dir(path))
     print(made.text)
     print()
     for written in made.written:
         if written.suffix in (".md", ".html", ".csv") or written.name == "overview.png":
             print(written)
     return 0
+
+
+def write_report(directory):
+    """Write the figures, report.md, report.html and points.csv; returns
+    them and the text the terminal ends with (an export.Report)."""
+    files = SweepDirFiles(directory)
+    summary, status = store.load_summary(files.path)
+    analysis = analyze(summary, status)
+    profile = files.read_profile()
+    written = plot.figures(summary, files.path, analysis, profile["prediction"] if profile else None)
+    checked = files.read_check()
+    measured = export.when_measured(files.read_manifest())
+    for name, text in export.report_files(summary, status, analysis, files.path, measured, profile, checked).items():
+        path = files.path / name
+        path.write_text(text)
+        written.append(path)
+    return export.Report(written, export.terminal_end(summary, analysis, checked))
+
+
+def measured_words(directory):
+    """When the sweep in `directory` ran, in words (export.when_measured)."""
+    return export.when_measured(SweepDirFiles(directory).read_manifest())

@@ -15,6 +15,7 @@ from bench.measure import openloop, reference, runner
 from bench.measure.reference_options import ReferenceRun
 from bench.output import reference as reference_words
 from bench.output import terminal
+from bench.output.hosts import hosts_text
 from bench.output.openloop import open_loop_summary
 
 
@@ -24,7 +25,7 @@ def execute(cfg):
     if cfg.hosts:
         return _on_hosts(cfg)
     measure = openloop.measure if cfg.open_loop else runner.measure
-    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+    with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         with _shown_if_failed(cfg):
@@ -41,7 +42,7 @@ def _with_reference(cfg):
     server): both are measured even when the run fails (a failed run is a
     result too: tasks lost or run twice), and the exit code is the run's."""
     failure = None
-    with runner.services_for(cfg) as (broker, stub), _progress_bar() as progress:
+    with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
         try:
             measured = runner.measure(cfg, broker, stub, progress)
             result, path = measured.result, measured.path
@@ -73,7 +74,7 @@ def _with_reference(cfg):
 def _on_hosts(cfg):
     """The workers on agents (bench/fleet): same summary, plus the hosts."""
     secret = secret_from_env()  # checked by the CLI
-    with runner.services_for(cfg, secret) as (broker, _stub), _progress_bar() as progress:
+    with runner.services_for(cfg, secret) as (broker, _stub), progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         with _shown_if_failed(cfg, on_hosts=True):
@@ -92,7 +93,7 @@ def _show(cfg, measured, on_hosts=False):
     if cfg.open_loop:
         print(open_loop_summary(measured.result))
     if on_hosts:
-        print(remote.hosts_text(measured.result))
+        print(hosts_text(measured.result))
     print(f"\nresult: {measured.path}")
 
 
@@ -107,7 +108,7 @@ def _shown_if_failed(cfg, on_hosts=False):
         raise
 
 
-def _progress_bar():
+def progress_bar():
     """A progress callback for the terminal; None where nobody watches (no
     TTY, or CI), so logs are not filled with redraws."""
     if not sys.stderr.isatty() or os.environ.get("CI"):

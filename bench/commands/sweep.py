@@ -10,19 +10,21 @@ import time
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.analysis.groups import plural
-from bench.fleet import remote
+from bench.commands.report import write_report
+from bench.fleet.hosts import fewest_cores
 from bench.fleet.options import secret_from_env
 from bench.harness import machine
 from bench.harness.broker import listening_words
 from bench.measure import runner
 from bench.measure.apptask import profile_times
 from bench.measure.profile import profile_task, write_profile
-from bench.output import export, openloop_plot
+from bench.output import openloop_plot
 from bench.output.check import comparison
+from bench.output.plan import describe
 from bench.output.profile import profile_table
 from bench.sweep import check, rates, store
 from bench.sweep import run as sweep
-from bench.sweep.plan import describe, plan_sweep
+from bench.sweep.plan import plan_sweep
 
 # A dry run asks no agent: the -c values it shows are this machine's.
 HOSTS_CHOOSE_C = "on agents the -c values are chosen for the hosts' cores when the sweep starts (these: this machine's)"
@@ -67,7 +69,7 @@ def execute(request):
             check.run_checks(target, cfg, plan, broker, stub, comparison, say=lambda line: print(line, flush=True))
     store.summarize(target, cfg, plan)
     print()
-    print(export.report(target.path).text)
+    print(write_report(target.path).text)
     if cfg.rates is not None:
         _report_rates(target, cfg, plan)
     files = "report.md, report.html, overview.png, points.csv, summary.json" + (", check.json" if cfg.check else "")
@@ -79,7 +81,7 @@ def _plan_for_the_hosts(cfg, plan, broker):
     """A new sweep on agents with the default -c values: chosen from the
     hosts' usable cores (the fewest of them), not this machine's."""
     count = max(cfg.host_counts) if cfg.host_counts else None
-    cores = remote.fewest_cores(broker, secret_from_env(), cfg.hosts, count)
+    cores = fewest_cores(broker, secret_from_env(), cfg.hosts, count)
     if cores == machine.usable_cores():
         return plan
     print(f"the hosts have {plural(cores, 'usable core')} (the fewest): the -c values are chosen for them")

@@ -1,15 +1,10 @@
 """The report of `python -m bench compare`: text for a terminal, Markdown
-for a pull request; and the command's pipeline (read, decide, format)."""
+for a pull request. The command's pipeline is bench/commands/compare.py."""
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
-from pathlib import Path
-
 from bench.analysis.compare import (
     ALPHA,
-    DEFAULT_THRESHOLD,
     FAILED,
     FASTER,
     MIN_REPEATS,
@@ -17,48 +12,13 @@ from bench.analysis.compare import (
     SLOWER,
     UNSTABLE,
     Comparison,
-    compare,
-    outcome,
     percent,
 )
 from bench.analysis.stats import CV_WARN
-from bench.errors import BenchError, UsageError
 from bench.output.terminal import aligned
-from bench.results.compare import Results, label, load_run, load_sweep
-from bench.sweep.store import SweepDir
+from bench.results.compare import Results, label
 
-FORMATS = ("text", "markdown")
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    baseline: Path  # a run's result file or a sweep directory
-    candidate: Path  # the same kind
-    threshold: float  # fraction: 0.05 is 5%
-    format: str  # text | markdown
-    fail_on_unstable: bool  # exit 3 when a point is too unstable to decide
-    allow_different_hosts: bool  # compare results from different machines anyway
-
-
-def parse_percent(text: str) -> float:
-    """`--threshold`: a percentage ("5", "5%", "2.5") as a fraction."""
-    try:
-        value = float(text.strip().removesuffix("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 5 or 2.5%, got {text!r}") from None
-    if not 0 <= value < 100:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 100 (percent), got {text!r}")
-    return value / 100
-
-
-def build_compare_config(
-    *, baseline, candidate, threshold=DEFAULT_THRESHOLD, fmt="text", fail_on_unstable=False, allow_different_hosts=False
-) -> CompareConfig:
-    if fmt not in FORMATS:
-        raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    if not 0 <= threshold < 1:
-        raise UsageError(f"--threshold: must be at least 0% and below 100%, got {threshold:.0%}")
-    return CompareConfig(Path(baseline), Path(candidate), threshold, fmt, fail_on_unstable, allow_different_hosts)
+FORMATS = ("text", "markdown")  # what `compare --format` chooses from
 
 
 def _rate(value: float | None, n: int) -> str:
@@ -186,29 +146,3 @@ def format_markdown(comparison: Comparison) -> str:
         lines += ["", *(line[0].upper() + line[1:] + "." for line in one_sided)]
     lines += ["", f"{_tally(comparison)}.", "", f"<sub>{_rule(comparison)}.</sub>"]
     return "\n".join(lines)
-
-
-def load(path: str | Path, side: str = "result") -> Results:
-    """A run result file or a sweep directory; UsageError naming the path
-    otherwise, or when it holds no successful repeat to compare (e.g. a
-    sweep shipped without its runs/, such as results/reference)."""
-    path = Path(path)
-    results = load_sweep(SweepDir(path)) if path.is_dir() else load_run(path)
-    if not any(p.values_per_s or p.failed for p in results.points.values()):
-        raise UsageError(f"{side} {path}: no repeats to compare (no runs/ with repeat results)")
-    if side == "baseline" and not any(p.values_per_s for p in results.points.values()):
-        raise UsageError(f"{side} {path}: no successful repeats to compare against (every repeat failed)")
-    return results
-
-
-def command(cfg: CompareConfig) -> tuple[str, BenchError | None]:
-    """`python -m bench compare`: the report's text, and the error to end
-    with (None: exit 0). Prints nothing."""
-    comparison = compare(
-        load(cfg.baseline, "baseline"),
-        load(cfg.candidate, "candidate"),
-        cfg.threshold,
-        allow_different_hosts=cfg.allow_different_hosts,
-    )
-    text = format_markdown(comparison) if cfg.format == "markdown" else format_text(comparison)
-    return text, outcome(comparison, cfg.fail_on_unstable)

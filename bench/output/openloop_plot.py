@@ -12,7 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
-from bench.output.plot import METADATA, STYLE
+from bench.output.plot import METADATA
+from bench.output.plot_style import STYLE
 from bench.results.schema import point_name
 from bench.results.words import point_label
 

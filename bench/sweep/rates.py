@@ -12,7 +12,8 @@ import statistics
 from bench.analysis.latency_verdict import decide
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
-from bench.sweep.plan import PROFILES, run_config_for
+from bench.sweep.config import PROFILES
+from bench.sweep.plan import run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.run import throughputs
 

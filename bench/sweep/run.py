@@ -15,7 +15,7 @@ from bench.fleet.options import secret_from_env
 from bench.harness import signals
 from bench.measure import runner
 from bench.measure.crew import Relay
-from bench.sweep import lock
+from bench.results import sweeplock
 from bench.sweep.plan import point_broker, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.store import SweepDir
@@ -71,14 +71,14 @@ def session(cfg, plan, target=None, output_dir=None, plan_for=None):
     needs_stub = any(p.spec.needs_stub for p in plan)
     with contextlib.ExitStack() as stack:
         if target is not None:
-            stack.enter_context(lock.writer(target.path))
+            stack.enter_context(sweeplock.writer(target.path))
         broker, stub = stack.enter_context(
             runner.services(cfg.broker_url, cfg.redis_server, needs_stub, cfg.listen, cfg.listen_port, _secret(cfg))
         )
         if target is None:
             plan = plan_for(broker) if plan_for else plan
             target = SweepDir.create(output_dir, cfg, plan)
-            stack.enter_context(lock.writer(target.path))
+            stack.enter_context(sweeplock.writer(target.path))
         yield target, broker, stub, plan
 
 

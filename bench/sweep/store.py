@@ -1,86 +1,33 @@
-"""The files of one sweep on disk, read and written without Celery.
-
-A sweep directory holds:
-    manifest.json           the sweep's config, plan, machine, status
-    runs/<point>/rNN.json   one result document per repeat (as `run` writes)
-    summary.json            per-point summaries, written at the end
-A repeat interrupted half-way is kept as rNN.interrupted.json and redone on
-resume; a repeat that failed is kept and counted as an attempt.
-"""
+"""A sweep's files with its config and plan typed: what the sweep stage
+adds to their on-disk format (bench/results/sweepdir.py), to start a sweep,
+continue it and summarize it. Reads and writes without Celery."""
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench.analysis.summary import summarize_point, summarize_sweep
 from bench.errors import UsageError
 from bench.harness import machine
 from bench.harness.urls import redact
-from bench.results.io import read_json, read_run, typed, write_atomic
-from bench.results.schema import (
-    MANIFEST,
-    RUNS,
-    SUMMARY,
-    SWEEP,
-    SweepManifest,
-    manifest_from_json,
-    manifest_to_json,
-    metadata_from_json,
-    sweep_summary_to_json,
-    utc_now,
-    utc_text,
-)
-from bench.sweep import lock
-from bench.sweep.plan import Point, SweepConfig
+from bench.results.io import read_sweep_summary, write_atomic
+from bench.results.schema import SUMMARY, sweep_summary_to_json, utc_now
+from bench.results.sweepdir import SweepDirFiles
+from bench.sweep.config import SweepConfig
+from bench.sweep.plan import Point
 
-__all__ = ["MANIFEST", "RUNS", "SUMMARY", "SweepDir", "resume", "summarize", "summary_of"]
+__all__ = ["SweepDir", "load_summary", "resume", "summarize", "summary_of"]
 
 
-class SweepDir:
-    """The files of one sweep on disk."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self._docs = {}  # path -> document: repeat files never change once written
+class SweepDir(SweepDirFiles):
+    """The files of one sweep on disk, its plan read back as Points."""
 
     @classmethod
     def create(cls, output_dir, cfg, plan):
         stamp = utc_now().strftime("%Y%m%dT%H%M%S")
         sweep = cls(Path(output_dir) / f"sweep-{stamp}-{cfg.profile}")
-        try:
-            sweep.path.mkdir(parents=True, exist_ok=False)
-        except OSError as exc:
-            raise UsageError(f"--output-dir: cannot create {sweep.path}: {exc.strerror}") from None
+        sweep.make()
         sweep.write_manifest(cfg, plan, status="planned", metadata=machine.describe())
         return sweep
-
-    def write_manifest(self, cfg, plan, status, metadata=None):
-        """`metadata`: the machine (machine.describe()); None: keep the one written before."""
-        previous = self.read_manifest(check=False)
-        now = utc_text(utc_now(), timespec="seconds")
-        manifest = SweepManifest(
-            status=status,
-            config=cfg.to_json(),
-            plan=tuple(p.to_json() for p in plan),
-            metadata=metadata_from_json(metadata) if metadata else previous and previous.metadata,
-            created_utc=previous.created_utc if previous else now,
-            updated_utc=now,
-        )
-        write_atomic(self.path / MANIFEST, manifest_to_json(manifest))
-
-    def read_manifest(self, check=True):
-        """The SweepManifest, its status made true: a sweep that says it is
-        running (or planned) while no process holds its lock was killed.
-        None when there is none and `check` is False."""
-        path = self.path / MANIFEST
-        if not path.exists():
-            if check:
-                raise UsageError(f"{self.path}: not a sweep directory (no {MANIFEST})")
-            return None
-        manifest = typed(path, read_json(path, SWEEP, "sweep manifest"), manifest_from_json)
-        if manifest.status in ("running", "planned") and not lock.held(self.path):
-            manifest = dataclasses.replace(manifest, status="interrupted")
-        return manifest
 
     def planned_points(self):
         """The sweep's plan, from its manifest."""
@@ -89,70 +36,6 @@ class SweepDir:
             return [Point.from_json(p) for p in manifest.plan]
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{self.path}: malformed manifest ({type(exc).__name__}: {exc})") from None
-
-    def point_dir(self, point):
-        return self.path / RUNS / point.key
-
-    def _repeat_files(self, point):
-        """The point's finished repeat files; a repeat interrupted half-way
-        (rNN.interrupted.json) is not one."""
-        found = sorted(self.point_dir(point).glob("r*.json"))
-        return [path for path in found if not path.name.endswith(".interrupted.json")]
-
-    def _read(self, path):
-        if path not in self._docs:
-            self._docs[path] = read_run(path)
-        return self._docs[path]
-
-    def attempts(self, point):
-        """The point's finished repeats (ok or failed) as (path, RunResult);
-        a file that is not a result is skipped (never half-written, with
-        atomic writes: unreadable means not ours)."""
-        found = []
-        for path in self._repeat_files(point):
-            try:
-                found.append((path, self._read(path)))
-            except UsageError:
-                continue
-        return found
-
-    def repeats(self, point):
-        """The point's finished repeats (ok or failed) as RunResults, in
-        order; UsageError naming a file that is not a result document."""
-        return [self._read(path) for path in self._repeat_files(point)]
-
-    def next_repeat_path(self, point):
-        taken = {p.name.split(".")[0] for p in self.point_dir(point).glob("r*.json")}
-        n = 1
-        while f"r{n:02d}" in taken:
-            n += 1
-        return self.point_dir(point) / f"r{n:02d}.json"
-
-
-@dataclass(frozen=True)
-class Found:
-    """The sweep a path names, and how it was found."""
-
-    path: Path  # the sweep directory
-    note: str | None  # said to the user when the path was a folder of sweeps
-
-
-def find_sweep(path):
-    """The sweep directory `path` names: itself, or, for a folder that holds
-    sweeps (e.g. results/), the only one inside or else the latest (by its
-    name, which starts with its UTC start time), with a note saying so."""
-    path = Path(path)
-    if (path / MANIFEST).is_file():
-        return Found(path, None)
-    if not path.is_dir():
-        raise UsageError(f"{path}: not a directory (no such sweep)")
-    inside = sorted((d for d in path.iterdir() if (d / MANIFEST).is_file()), key=lambda d: d.name)
-    if not inside:
-        raise UsageError(f"{path}: not a sweep directory (no {MANIFEST}), and no sweep inside it")
-    if len(inside) == 1:
-        return Found(inside[0], f"using the sweep in {path}: {inside[0]}")
-    others = ", ".join(d.name for d in inside[:-1][-3:])
-    return Found(inside[-1], f"{path} holds {len(inside)} sweeps; using the latest, {inside[-1]} (others: {others})")
 
 
 def resume(path, broker_url=None, measuring=True):
@@ -187,3 +70,19 @@ def summarize(sweep, cfg, plan):
     summary = summary_of(sweep, cfg, plan)
     write_atomic(sweep.path / SUMMARY, sweep_summary_to_json(summary))
     return summary
+
+
+def load_summary(sweep_dir):
+    """The sweep's summary (a SweepSummary) and its status in the manifest.
+    Read from summary.json, or made in memory from its runs when that is
+    missing (an interrupted sweep): a read-only command writes nothing
+    there. UsageError naming the file when it is not usable."""
+    target = SweepDir(sweep_dir)
+    if not target.path.is_dir():
+        raise UsageError(f"{target.path}: not a directory")
+    status = target.read_manifest().status
+    path = target.path / SUMMARY
+    if not path.exists():
+        _, cfg, plan = resume(target.path, measuring=False)
+        return summary_of(target, cfg, plan), status
+    return read_sweep_summary(path), status

@@ -8,7 +8,8 @@ import pytest
 
 from bench.measure import crew, load
 from bench.sweep import run as sweep_run
-from bench.sweep.plan import build_sweep_config, make_plan
+from bench.sweep.config import build_sweep_config
+from bench.sweep.plan import make_plan
 
 pytestmark = pytest.mark.integration
 WORKER_ENTRY = "bench.harness.worker_entry"

@@ -11,7 +11,8 @@ from bench.ab.config import build_ab_config, redact_spec, side_sweep
 from bench.ab.run import balanced_order
 from bench.ab.sides import celery_version, parse_side, resolve_python
 from bench.errors import UsageError
-from bench.sweep.plan import Point, build_sweep_config
+from bench.sweep.config import build_sweep_config
+from bench.sweep.plan import Point
 
 ROOT = Path(__file__).resolve().parents[2]
 

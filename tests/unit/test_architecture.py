@@ -17,17 +17,20 @@ DATA = ROOT / "tests" / "data"
 
 # The stages, lowest first: a package may import itself and the packages of
 # lower ranks only. analysis and harness share a rank: neither imports the
-# other. "base" is bench/__init__.py, workloads.py and errors.py; "cli" is
-# the bench.cli package and __main__.py.
+# other. output sits right above them: it renders typed results and their
+# analysis and calls no stage that measures or orchestrates (measure, fleet,
+# sweep, ab); the pipelines that read, measure and then render are in
+# commands. "base" is bench/__init__.py, workloads.py and errors.py; "cli"
+# is the bench.cli package and __main__.py.
 LAYERS = (
     ("base",),
     ("results",),
     ("analysis", "harness"),
+    ("output",),
     ("measure",),
     ("fleet",),
     ("sweep",),
     ("ab",),
-    ("output",),
     ("commands",),
     ("cli",),
 )
@@ -91,6 +94,40 @@ def test_imports_flow_one_way():
     assert not wrong, "\n".join(wrong)
 
 
+def test_output_renders_only():
+    """output imports no stage that measures or orchestrates."""
+    assert RANK["output"] < min(RANK[name] for name in ("measure", "fleet", "sweep", "ab"))
+
+
+def private_imports(path):
+    """(module, name) of every `from bench.x import _name` in `path`."""
+    return [
+        (node.module, alias.name)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("bench")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def test_no_private_name_is_imported_across_packages():
+    """A name with a leading underscore is its package's own: another
+    package that needs it needs it public."""
+    wrong = [
+        f"{module_name(path)} imports {name} from {module}"
+        for path in sorted(BENCH.rglob("*.py"))
+        for module, name in private_imports(path)
+        if layer(module) != layer(module_name(path))
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_private_name_check_sees_one(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from bench.measure.runner import _limits, public\n")
+    assert private_imports(module) == [("bench.measure.runner", "_limits")]
+
+
 def test_the_order_check_sees_a_wrong_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from bench.sweep import store\n")
@@ -121,6 +158,7 @@ def test_the_analysis_loads_neither_plotting_nor_celery():
 
 
 READ_ONLY = (
+    "bench.results.sweepdir",
     "bench.sweep.store",
     "bench.output.export",
     "bench.cli",

@@ -9,7 +9,7 @@ import pytest
 from bench.cli import COMMANDS, EXAMPLES, create_parser
 from bench.errors import UsageError
 from bench.measure.config import build_run_config
-from bench.sweep.plan import build_sweep_config
+from bench.sweep.config import build_sweep_config
 
 
 def options_of(command):

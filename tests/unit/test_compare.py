@@ -6,7 +6,8 @@ import pytest
 from bench.analysis import compare
 from bench.cli import main
 from bench.results.io import write_atomic
-from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
+from bench.sweep.config import PROFILES, build_sweep_config
+from bench.sweep.plan import build_plan
 from bench.sweep.store import SweepDir
 
 STEADY = [100.0, 101.0, 99.0, 100.5, 99.5]

@@ -10,13 +10,16 @@ import time
 import pytest
 
 from bench.errors import RunFailed, UsageError
-from bench.fleet import protocol, remote
+from bench.fleet import protocol
 from bench.fleet.agent import Agent, Run
 from bench.fleet.clock import Offset
 from bench.fleet.control import AgentInfo, AgentLost, Control
+from bench.fleet.gather import fleet_resources, to_records
+from bench.fleet.hosts import choose_hosts
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret
 from bench.fleet.signing import Verifier, sign
 from bench.measure.observe import RecordReader
+from bench.output.hosts import hosts_text
 from bench.results.schema import HostClock, Resources, run_from_json, run_to_json
 from tests.unit.test_run_result import golden_result
 
@@ -102,11 +105,11 @@ def info(name, cores=1.0, busy=None):
 
 def test_hosts_are_chosen_among_those_that_answered():
     found = {"a": info("a"), "b": info("b")}
-    assert remote.choose_hosts(found, ("all",)) == ["a", "b"]
+    assert choose_hosts(found, ("all",)) == ["a", "b"]
     with pytest.raises(RunFailed, match="no answer from agent c"):
-        remote.choose_hosts(found, ("a", "c"))
+        choose_hosts(found, ("a", "c"))
     with pytest.raises(RunFailed, match="busy"):
-        remote.choose_hosts({"a": info("a", busy="r0")}, ("a",))
+        choose_hosts({"a": info("a", busy="r0")}, ("a",))
 
 
 def test_records_convert_to_the_harness_clock_and_foreign_ids_are_dropped():
@@ -115,7 +118,7 @@ def test_records_convert_to_the_harness_clock_and_foreign_ids_are_dropped():
         {"id": "t1", "state": "SUCCESS", "started": 10.25, "finished": 10.35, "pid": 7},
         {"id": "other", "state": "SUCCESS", "started": 1.0, "finished": 2.0, "pid": 7},
     ]
-    (rec,) = remote.to_records(raw, {"t1": 9.9}, offset)
+    (rec,) = to_records(raw, {"t1": 9.9}, offset)
     assert (rec.started, rec.finished, rec.published) == pytest.approx((10.0, 10.1, 9.9))
 
 
@@ -132,7 +135,7 @@ def test_the_hosts_and_a_wide_bound_are_said():
     class Result:
         hosts = (host,)
 
-    text = remote.hosts_text(Result())
+    text = hosts_text(Result())
     assert "+250.000 ms ± 20.000 ms" in text
     assert "warning: the clock offset of a" in text
 
@@ -214,7 +217,7 @@ def _res(cpu_s, cores, uss, processes):
 
 def test_the_fleet_resources_add_up_the_hosts():
     infos = {n: AgentInfo(n, n, 1.0, (0,), ("proj",), {}, None) for n in ("a", "b")}
-    total = remote.fleet_resources([_res(1.8, 0.9, 40 << 20, 3), _res(1.6, 0.8, 50 << 20, 3)], infos)
+    total = fleet_resources([_res(1.8, 0.9, 40 << 20, 3), _res(1.6, 0.8, 50 << 20, 3)], infos)
     assert total.worker_cpu_s == pytest.approx(3.4)
     assert total.worker_cpu_cores == pytest.approx(1.7)
     assert total.worker_cpu_percent_of_usable == pytest.approx(85.0)  # of the 2 hosts' 2 cores
@@ -222,7 +225,7 @@ def test_the_fleet_resources_add_up_the_hosts():
     assert total.worker_processes == 6
     assert total.worker_ctx_switches_voluntary == 20
     assert total.per_worker == ()
-    assert remote.fleet_resources([], infos) is None
+    assert fleet_resources([], infos) is None
 
 
 def test_a_result_keeps_each_hosts_resources():
@@ -230,17 +233,17 @@ def test_a_result_keeps_each_hosts_resources():
     host = HostClock("a", "h", 1.0, 1, 80, 0.25, 0.001, 15, False, _res(1.8, 0.9, 40 << 20, 3))
     back = run_from_json(run_to_json(dataclasses.replace(result, hosts=(host,))))
     assert back.hosts == (host,)
-    text = remote.hosts_text(dataclasses.replace(result, hosts=(host,)))
+    text = hosts_text(dataclasses.replace(result, hosts=(host,)))
     assert "workers: 1.80 CPU s = 0.90 cores busy (90% of its cores); USS 40.0 MiB" in text
 
 
 def test_a_host_count_takes_the_first_agents_of_the_list():
     found = {n: AgentInfo(n, n, 1.0, None, ("proj",), {}, None) for n in ("c", "a", "b")}
-    assert remote.choose_hosts(found, ["b", "a"], count=1) == ["b"]
-    assert remote.choose_hosts(found, ["all"], count=2) == ["a", "b"]  # by name
-    assert remote.choose_hosts(found, ["all"]) == ["a", "b", "c"]
+    assert choose_hosts(found, ["b", "a"], count=1) == ["b"]
+    assert choose_hosts(found, ["all"], count=2) == ["a", "b"]  # by name
+    assert choose_hosts(found, ["all"]) == ["a", "b", "c"]
     with pytest.raises(RunFailed, match="--host-counts 4: only 3 agent"):
-        remote.choose_hosts(found, ["all"], count=4)
+        choose_hosts(found, ["all"], count=4)
 
 
 class _Producer:

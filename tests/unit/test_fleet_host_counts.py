@@ -16,6 +16,7 @@ from bench.measure.config import build_run_config
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
+from bench.output.plan import describe
 from bench.output.terminal import report_end
 from bench.results.schema import (
     Metadata,
@@ -29,7 +30,8 @@ from bench.results.schema import (
     sweep_summary_to_json,
 )
 from bench.sweep import store
-from bench.sweep.plan import PROFILES, Point, build_plan, build_sweep_config, describe, plan_sweep, run_config_for
+from bench.sweep.config import PROFILES, build_sweep_config
+from bench.sweep.plan import Point, build_plan, plan_sweep, run_config_for
 
 QUICK = PROFILES["quick"]
 

@@ -10,7 +10,7 @@ from bench.errors import UsageError
 from bench.fleet.options import agent_config
 from bench.harness import broker as broker_mod
 from bench.harness.urls import derived_password, harness_url, parse_listen
-from bench.sweep.plan import SweepConfig
+from bench.sweep.config import SweepConfig
 
 # TEST-NET-1 (RFC 5737): never an address of this host; nothing is sent to it.
 FOREIGN = "192.0.2.1"

@@ -11,8 +11,10 @@ from bench.cli import main
 from bench.errors import UsageError
 from bench.measure.config import build_run_config
 from bench.results.io import write_atomic
-from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
-from bench.sweep.store import SweepDir, find_sweep
+from bench.results.sweepdir import find_sweep
+from bench.sweep.config import PROFILES, build_sweep_config
+from bench.sweep.plan import build_plan
+from bench.sweep.store import SweepDir
 
 SMALL_SWEEP = Path(__file__).resolve().parents[1] / "data" / "sweep-small"
 

@@ -12,7 +12,8 @@ from bench.measure.config import build_run_config
 from bench.results.io import write_run
 from bench.results.schema import Metadata, RunResult, RunSettings, RunStatus
 from bench.sweep import repeat
-from bench.sweep.plan import build_sweep_config, make_plan, run_config_for
+from bench.sweep.config import build_sweep_config
+from bench.sweep.plan import make_plan, run_config_for
 
 
 class FakeBroker:

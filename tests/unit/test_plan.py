@@ -2,16 +2,11 @@
 
 import pytest
 
+from bench.analysis.estimate import FLEET_REPEAT_OVERHEAD_S, estimate_s
 from bench.errors import UsageError
-from bench.sweep.plan import (
-    FLEET_REPEAT_OVERHEAD_S,
-    PROFILES,
-    build_plan,
-    default_concurrency,
-    describe,
-    estimate_s,
-    pinned_cpus,
-)
+from bench.output.plan import describe
+from bench.sweep.config import PROFILES
+from bench.sweep.plan import build_plan, default_concurrency, pinned_cpus
 
 STANDARD, QUICK = PROFILES["standard"], PROFILES["quick"]
 

@@ -9,9 +9,9 @@ import pytest
 
 from bench.analysis.summary import analyze
 from bench.cli import main
+from bench.commands.report import measured_words
 from bench.output import csv as report_csv
 from bench.output import markdown as report_markdown
-from bench.output.export import load_summary, measured_words
 from bench.results.io import write_run
 from bench.results.schema import (
     Metadata,
@@ -22,8 +22,9 @@ from bench.results.schema import (
     RunSummary,
     TaskCounts,
 )
-from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
-from bench.sweep.store import SweepDir
+from bench.sweep.config import PROFILES, build_sweep_config
+from bench.sweep.plan import build_plan
+from bench.sweep.store import SweepDir, load_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.cli import COMMANDS, create_parser
 from bench.measure.config import RunConfig
-from bench.sweep.plan import SweepConfig
+from bench.sweep.config import SweepConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

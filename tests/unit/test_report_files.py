@@ -12,10 +12,11 @@ from PIL import Image
 
 from bench.analysis.summary import analyze
 from bench.cli import main
+from bench.commands.report import write_report as report_sweep
 from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
-from bench.output.export import load_summary, report_sweep
+from bench.sweep.store import load_summary
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FROZEN = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)

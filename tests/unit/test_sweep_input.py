@@ -4,7 +4,7 @@ and nothing started or written."""
 import pytest
 
 from bench.cli import main
-from bench.sweep.plan import build_sweep_config
+from bench.sweep.config import build_sweep_config
 
 pytestmark = pytest.mark.usefixtures("nothing_is_started")
 

@@ -10,7 +10,8 @@ from bench.measure import runner
 from bench.results.io import write_atomic
 from bench.results.schema import sweep_summary_from_json
 from bench.sweep import run as run_mod
-from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
+from bench.sweep.config import PROFILES, build_sweep_config
+from bench.sweep.plan import build_plan
 from bench.sweep.run import remaining_repeats, wants_more
 from bench.sweep.store import SweepDir, resume, summarize
 

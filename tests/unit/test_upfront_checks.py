@@ -16,7 +16,7 @@ from bench.cli import main
 from bench.errors import UsageError
 from bench.harness.broker import explain
 from bench.measure.config import open_files_needed
-from bench.sweep import lock
+from bench.results import sweeplock as lock
 from bench.sweep.store import SweepDir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_a_second_writer_of_a_sweep_is_refused_naming_the_first(tmp_path):
 
 def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from bench.sweep import lock\n"
+        [sys.executable, "-c", "import sys, time; from bench.results import sweeplock as lock\n"
          "with lock.writer(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

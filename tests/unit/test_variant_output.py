@@ -11,7 +11,7 @@ from bench.analysis.groups import curve_name, groups
 from bench.analysis.summary import analyze
 from bench.output import csv as report_csv
 from bench.output import markdown as report_markdown
-from bench.output import plot
+from bench.output import plot, plot_style
 from bench.output.terminal import shapes_table_rows, sweep_table
 from bench.results.io import read_sweep_summary
 
@@ -97,7 +97,7 @@ def test_figures_have_a_line_per_combination_and_a_shapes_figure(tmp_path):
         assert image.size[0] > 400
     svg = (tmp_path / "throughput-sleep-50ms.svg").read_text()
     assert "2 workers, prefetch_multiplier=1" in svg  # the legend names the setting
-    styles = plot._styles(groups(summary)["sleep-50ms"])
+    styles = plot_style.line_styles(groups(summary)["sleep-50ms"])
     # colour: the settings; dash: the worker count; marker: the pool
     one, two = styles["gevent [prefetch_multiplier=4]"], styles["gevent [2 workers, prefetch_multiplier=1]"]
     assert one["color"] != two["color"]

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from bench.errors import UsageError
-from bench.sweep.plan import PROFILES, Point, build_plan, build_sweep_config, describe
+from bench.output.plan import describe
+from bench.sweep.config import PROFILES, build_sweep_config
+from bench.sweep.plan import Point, build_plan
 from bench.sweep.run import point_broker, run_config_for
 
 QUICK = PROFILES["quick"]

@@ -16,10 +16,11 @@ from bench.analysis.summary import analyze
 from bench.analysis.verdict import best_of
 from bench.cli import main
 from bench.output import markdown as report_markdown
-from bench.output import plot, terminal
-from bench.output.export import load_summary
+from bench.output import plot, plot_style, terminal
 from bench.results.schema import ThroughputEstimate
-from bench.sweep.plan import PROFILES, build_plan
+from bench.sweep.config import PROFILES
+from bench.sweep.plan import build_plan
+from bench.sweep.store import load_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference"
@@ -181,10 +182,10 @@ def test_the_noop_rate_is_drawn_as_a_second_ceiling_and_efficiency_uses_the_lowe
     assert set(line.get_ydata()) == {700.0}
     # matplotlib reports any dash pattern as "--": the marker tells it from every pool line
     assert line.get_marker() not in {p.get_marker() for p in lines(ax, "pool")}
-    assert line.get_marker() not in {style["marker"] for style in plot.STYLE.values()}
+    assert line.get_marker() not in {style["marker"] for style in plot_style.STYLE.values()}
     assert any("no-op rate, gevent: 700/s" in t.get_text() for t in ax.texts)
     eff = figures["efficiency-sleep-50ms"].axes[0]
-    gevent = next(line for line in eff.get_lines() if line.get_color() == plot.STYLE["gevent"]["color"])
+    gevent = next(line for line in eff.get_lines() if line.get_color() == plot_style.STYLE["gevent"]["color"])
     c256 = next(p for p in summary.points if p.key == "sleep-50ms-gevent-c256")
     assert gevent.get_ydata()[-1] == pytest.approx(100 * c256.median_per_s / 700.0)
 

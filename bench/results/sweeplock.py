@@ -1,4 +1,4 @@
-"""One writer per sweep directory: an advisory lock (flock) on `.lock`, held
+"""One writer per sweep directory: an advisory lock (flock) on its `.lock`, held
 for the whole sweep or resume. The kernel drops it when the holder dies, so
 a killed sweep never blocks the next one; the file keeps the holder's pid
 for the message."""

@@ -1,0 +1,58 @@
+"""Which agents a run uses: the ones that answer, chosen by --hosts and
+--host-counts."""
+
+import time
+
+from bench.errors import RunFailed
+from bench.fleet.control import Control
+
+
+def choose_hosts(found, wanted, count=None):
+    """The agents to use: `wanted` names (or ("all",)) among those that
+    answered, the first `count` of them when given (a sweep's
+    --host-counts); RunFailed naming the ones that did not, or that are
+    busy, or saying there are too few."""
+    names = sorted(found) if tuple(wanted) == ("all",) else list(wanted)
+    if not names:
+        raise RunFailed("--hosts all: no agent answered (same broker? same CELERY_BENCH_SECRET?)")
+    if count is not None:
+        if len(names) < count:
+            raise RunFailed(f"--host-counts {count}: only {len(names)} agent(s) answered ({', '.join(names)})")
+        names = names[:count]
+    absent = [n for n in names if n not in found]
+    if absent:
+        raise RunFailed(
+            f"--hosts: no answer from agent {', '.join(absent)} (answered: {', '.join(sorted(found)) or 'none'})"
+        )
+    busy = [n for n in names if found[n].busy]
+    if busy:
+        raise RunFailed(f"--hosts: agent {busy[0]} is busy with run {found[busy[0]].busy}")
+    return names
+
+
+JOIN_S = 10.0  # how long agents waiting for the harness's own broker get to join it, s
+
+
+def discover(ctl, wanted, count=None, joining=False):
+    """The agents that answer. `joining`: the broker is the harness's own,
+    just started (--listen ADDRESS:PORT), and the agents are still
+    connecting to it: ask again until the wanted ones (with `all`: at
+    least `count`, or one) answered, or JOIN_S passed."""
+    until = time.monotonic() + (JOIN_S if joining else 0.0)
+    while True:
+        found = ctl.discover()
+        if tuple(wanted) == ("all",):
+            enough = len(found) >= (count or 1)
+        else:
+            enough = all(n in found for n in list(wanted)[: count or len(wanted)])
+        if enough or time.monotonic() >= until:
+            return found
+
+
+def fewest_cores(broker, secret, wanted, count=None):
+    """The fewest usable cores among the agents `wanted` (the first `count`
+    of them): what a sweep on them chooses its -c values by. RunFailed as
+    choose_hosts says."""
+    with Control(broker.url, secret) as ctl:
+        found = discover(ctl, wanted, count, joining=broker.embedded)
+        return min(found[name].cores for name in choose_hosts(found, wanted, count))

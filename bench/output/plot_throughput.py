@@ -1,0 +1,197 @@
+"""The throughput panel of a sweep's figures: each pool's median with its
+CI band against the physical ceiling, the no-op rate and the USL fit, with
+notes for what is not drawn and for curves that coincide."""
+
+import textwrap
+
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+from bench.analysis.coincide import COINCIDE, coinciding
+from bench.output.plot_style import (
+    CEILING_STYLE,
+    FIT_STYLE,
+    NOTE_BOX,
+    OVERHEAD_STYLE,
+    POOL_LINEWIDTH,
+    STYLE,
+    curve_grid,
+    line_styles,
+    x_axis,
+)
+from bench.output.prediction import mark_prediction
+from bench.workloads import ceiling, point_workload
+
+LOG_SPAN = 10.0  # throughput spanning more than this factor gets a log y-axis
+NOTE_CHARS = 100  # a note's line in a panel's corner, at 7 pt
+
+
+def _ceiling_curve(curve, cores):
+    """The physical ceiling over the curve's -c range: of one machine, or
+    summed over the agents the points ran on (each with `cores`)."""
+    first = curve.points[0]
+    workload = point_workload(first)
+    grid = curve_grid(curve.c)
+    hosts = first.on_hosts or 1
+    values = [hosts * ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    return grid, values
+
+
+def _pool_label(pool, curve, analysis, key):
+    label = pool if curve.pool != "solo" else f"{pool}, -c 1 only"
+    if analysis is None:
+        return label
+    verdict = analysis.verdicts.get(key, {}).get(pool)
+    if verdict is not None and curve.pool != "solo":
+        label += f": {verdict.word}"
+    best = analysis.bests.get(key, {}).get(pool)
+    if best is not None and curve.pool != "solo":
+        if best.flat:
+            label += "; flat"
+        elif best.edge:
+            label += f"; best at the {best.edge} -c tried"
+    return label
+
+
+def _and(names):
+    """ "a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, prediction=None):
+    """One throughput panel: median with its CI band, the physical ceiling
+    (thick band), the no-op rate (Celery's own cost, a second ceiling), the
+    USL fit over the measured range only; with a task's `prediction` (from
+    its profile), the predicted optima."""
+    analysis_fits = analysis.fits.get(key, {}) if analysis else {}
+    highs_all, lows_all = [], []
+    styles = line_styles(curves)
+    for pool, curve in curves.items():
+        style = styles[pool]
+        med = curve.medians()
+        lows = [
+            (p.throughput.ci95_low_per_s if p.throughput else None) or m for p, m in zip(curve.points, med, strict=True)
+        ]
+        highs = [
+            (p.throughput.ci95_high_per_s if p.throughput else None) or m
+            for p, m in zip(curve.points, med, strict=True)
+        ]
+        line = ax.plot(
+            curve.c, med, label=_pool_label(pool, curve, analysis, key), markersize=5, linewidth=POOL_LINEWIDTH, **style
+        )[0]
+        line.set_gid(f"pool:{pool}")
+        if len(curve.c) > 1 and all(v is not None for v in lows + highs):
+            ax.fill_between(curve.c, lows, highs, color=style["color"], alpha=0.18, linewidth=0)
+        highs_all += [v for v in highs if v is not None]
+        lows_all += [v for v in lows if v is not None and v > 0]
+        if curve.points[0].task_ms is not None:
+            grid, ceil_values = _ceiling_curve(curve, cores)
+            band = ax.plot(grid, ceil_values, color=style["color"], zorder=1, **CEILING_STYLE)[0]
+            band.set_gid(f"ceiling:{pool}")
+        fit = analysis_fits.get(pool)
+        measured = [c for c, m in zip(curve.c, med, strict=True) if m is not None]
+        if fit is not None and fit.ok and len(measured) > 1:
+            grid = curve_grid(measured)
+            fit_line = ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], **FIT_STYLE)[0]
+            fit_line.set_gid(f"fit:{pool}")
+    top = max(highs_all, default=0.0)
+    if prediction is not None:
+        top = max(top, mark_prediction(ax, prediction, curves, STYLE))
+    bottom = min(lows_all, default=0.0)
+    log = bool(bottom) and top / bottom > LOG_SPAN
+    notes = _overhead_lines(ax, curves, analysis, top, log)
+    drawn = [line.get_ydata()[0] for line in ax.get_lines() if str(line.get_gid()).startswith("overhead:")]
+    top = max([top, *drawn])
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom / 1.6, top * 1.8)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.set_ylim(0, top * 1.25 if top else 1)
+    ax.set_ylabel("throughput (tasks/s)" + (", log scale" if log else ""))
+    x_axis(ax, curves, cores)
+    if prediction is not None:  # the markers stay in view when they lie past the measured -c
+        shown = [p["best_c"] for p in prediction["pools"] if p["pool"] in curves and p["best_c"] is not None]
+        low, high = ax.get_xlim()
+        ax.set_xlim(low, max([high, *(c * 1.4 for c in shown)]))
+    ax.grid(True, axis="y", alpha=0.3)
+    for group in coinciding(curves):
+        notes.append(f"{_and(group)} coincide (within {COINCIDE:.0%} at every -c)")
+    if notes:
+        # Wrapped: an overview panel is narrower than a long list of rates.
+        text = "\n".join(textwrap.fill(note, NOTE_CHARS, subsequent_indent="  ") for note in notes)
+        ax.text(0.01, 0.98, text, transform=ax.transAxes, fontsize=7, va="top", color="0.3", bbox=NOTE_BOX)
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        grey = {"color": "0.45"}
+        if any(str(line.get_gid()).startswith("ceiling:") for line in ax.get_lines()):
+            handles.append(Line2D([], [], **grey, **CEILING_STYLE))
+            labels.append("physical ceiling, per pool")
+        if drawn:
+            handles.append(Line2D([], [], **grey, **(OVERHEAD_STYLE | {"markevery": None})))
+            labels.append("no-op rate: Celery's own per-task cost")
+        if any(str(line.get_gid()).startswith("fit:") for line in ax.get_lines()):
+            handles.append(Line2D([], [], **grey, **FIT_STYLE))
+            labels.append("USL fit, measured range only")
+        # Below the axes, so it never hides a curve.
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+
+
+def _overhead_lines(ax, curves, analysis, top, log):
+    """Each pool's no-op rate as a horizontal line over the figure's -c
+    range, where it is near enough the data to bind (within 3x of the top,
+    or anywhere on a log axis up to 10x); the rest said in words."""
+    if analysis is None or not analysis.overheads:
+        return []
+    low, high = min(c for cu in curves.values() for c in cu.c), max(c for cu in curves.values() for c in cu.c)
+    off_scale, seen, drawn = [], set(), []
+    for curve in curves.values():
+        pool = curve.pool  # one line per pool, however many variants it has
+        rate = analysis.overheads.get((pool, curve.points[0].pinned))
+        if rate is None or len(curve.c) < 2 or pool in seen:
+            continue
+        seen.add(pool)
+        per_s = rate[0]
+        if top and per_s > top * (10 if log else 3):
+            off_scale.append(f"{pool} {per_s:,.0f}/s")
+            continue
+        grid = curve_grid([low, high])
+        line = ax.plot(grid, [per_s] * len(grid), color=STYLE[pool]["color"], zorder=1.5, **OVERHEAD_STYLE)[0]
+        line.set_gid(f"overhead:{pool}")
+        drawn.append((per_s, pool))
+    for near in _near_rates(drawn):
+        per_s, pool = near[0]
+        one = len(near) == 1
+        ax.annotate(
+            f"no-op rate, {pool}: {per_s:,.0f}/s"
+            if one
+            else "no-op rate: " + ", ".join(f"{p} {r:,.0f}/s" for r, p in drawn if (r, p) in near),  # legend order
+            (high, per_s),
+            xytext=(-2, 4),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=STYLE[pool]["color"] if one else "0.3",
+            bbox=NOTE_BOX,
+        )
+    if off_scale:
+        return [f"no-op rate far above this range, not drawn: {', '.join(off_scale)}"]
+    return []
+
+
+NEAR_RATES = 1.15  # no-op rates closer than this ratio share one label: theirs would overlap
+
+
+def _near_rates(rates):
+    """(rate, pool) pairs in groups of rates within NEAR_RATES of the next,
+    each group's highest first (its label sits on the highest line)."""
+    groups = []
+    for rate, pool in sorted(rates, reverse=True):
+        if groups and groups[-1][-1][0] <= rate * NEAR_RATES:
+            groups[-1].append((rate, pool))
+        else:
+            groups.append([(rate, pool)])
+    return groups

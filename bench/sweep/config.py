@@ -1,0 +1,218 @@
+"""A sweep's options: the profiles, the defaults, and the SweepConfig they
+are validated into once (build_sweep_config), as stored in its manifest."""
+
+import random
+from dataclasses import dataclass
+
+from bench.errors import UsageError
+from bench.harness.urls import redact
+from bench.measure.config import DEFAULT_PREFETCH_MULTIPLIER, DEFAULT_RESULT_BACKEND, USER_TASK_WORKLOAD, check_listen
+from bench.measure.settings import parse_value
+from bench.workloads import POOLS
+
+# The defaults of a sweep's options, written only here.
+DEFAULT_POOLS = POOLS
+DEFAULT_WORKLOADS = ("cpu", "sleep")
+DEFAULT_PROFILE = "standard"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    min_repeats: int  # fresh workers per point, at least
+    max_repeats: int  # ... and at most, while the CI stays wide
+    ci_target: float  # stop adding repeats once the 95% CI of the median is this narrow (fraction)
+    window_s: float  # aim for measured windows this long
+    stride: int  # past 2x cores, -c grows by this factor (up to the top value, always measured)
+
+
+PROFILES = {
+    p.name: p
+    for p in (
+        Profile("quick", min_repeats=3, max_repeats=3, ci_target=0.10, window_s=1.0, stride=8),
+        Profile("standard", min_repeats=3, max_repeats=6, ci_target=0.05, window_s=2.5, stride=2),
+        Profile("thorough", min_repeats=5, max_repeats=12, ci_target=0.03, window_s=6.0, stride=2),
+    )
+}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    pools: tuple[str, ...]
+    workloads: tuple[str, ...]
+    concurrency: tuple[int, ...] | None  # None: derived from the cores
+    task_ms: float | None  # None: each workload's default
+    cpu_counts: tuple[int, ...] | None  # pin workers to this many CPUs; None: no pinning
+    profile: str
+    min_repeats: int
+    max_repeats: int
+    ci_target: float  # fraction of the median
+    broker_url: str | None
+    redis_server: str | None
+    prefetch_multiplier: int | None  # None: a user's app's own setting (built-in workloads: the default)
+    result_backend: str
+    seed: int  # for the run order
+    force: bool
+    # --vary axes: ((setting, (value as written, ...)), ...); workers is one.
+    # Broker URLs are kept whole here and redacted in to_json.
+    vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
+    app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
+    task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
+    rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
+    hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
+    host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
+    listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
+    listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
+    check: bool = False  # --check: each point measured once more by a plain `celery worker` (sweep/check.py)
+
+    def to_json(self):
+        """The config as stored in the sweep's files: the broker's password
+        redacted (a resume asks for the URL again), a user's task as its
+        redacted description."""
+        out = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in vars(self).items()
+            if k not in ("user_task", "app_info")
+        }
+        out["broker_url"] = redact(self.broker_url)
+        out["vary"] = [[name, [redact(v) for v in values]] for name, values in self.vary]
+        if self.user_task is not None:
+            out["user_task"] = self.user_task.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data):
+        if data.get("user_task") is not None:
+            raise UsageError(
+                "--resume: a sweep of your own task cannot be resumed yet (its arguments are stored redacted); "
+                "start it again"
+            )
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"}
+        fields["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
+        return cls(**fields)
+
+
+def build_sweep_config(
+    *,
+    pools=DEFAULT_POOLS,
+    workloads=DEFAULT_WORKLOADS,
+    concurrency=None,
+    task_ms=None,
+    cpu_counts=None,
+    profile=DEFAULT_PROFILE,
+    repeats=None,
+    broker=None,
+    redis_server=None,
+    prefetch_multiplier=None,
+    result_backend=DEFAULT_RESULT_BACKEND,
+    seed=None,
+    force=False,
+    user_task=None,
+    app_info=None,
+    task_profile=None,
+    rates=None,
+    vary=(),
+    workers=None,
+    hosts=None,
+    host_counts=None,
+    listen=None,
+    listen_port=None,
+    check=False,
+):
+    """Validate a sweep's options and fill in the defaults (the only place
+    they are written); the per-point checks run on each point (plan_sweep).
+    `vary`: ((setting, (value as written, ...)), ...) from --vary;
+    `workers`: the --workers list, the same as --vary workers=..."""
+    if user_task is not None and rates is not None:
+        raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")
+    if profile not in PROFILES:
+        raise UsageError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    prof = PROFILES[profile]
+    min_repeats, max_repeats = prof.min_repeats, prof.max_repeats
+    if repeats is not None:
+        if repeats < 1:
+            raise UsageError(f"--repeats: must be at least 1, got {repeats}")
+        # Fewer than the profile's least is a deliberate short sweep: exactly
+        # that many (one repeat has no CI, so the stopping rule would always
+        # want another).
+        min_repeats = repeats
+        max_repeats = repeats if repeats < prof.min_repeats else max(repeats, prof.max_repeats)
+    vary = check_vary(vary, workers)
+    if user_task is not None and vary:
+        raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
+    if rates is not None and any(name == "workers" and values != ("1",) for name, values in vary):
+        raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
+    host_counts = check_host_counts(host_counts, hosts)
+    check_listen(listen, broker)
+    if check and hosts:
+        raise UsageError("--check: the plain worker it compares with runs here; leave out --hosts")
+    if prefetch_multiplier is None and user_task is None:
+        # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
+        prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
+    return SweepConfig(
+        pools=tuple(pools),
+        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
+        concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
+        task_ms=task_ms,
+        cpu_counts=tuple(cpu_counts) if cpu_counts else None,
+        profile=profile,
+        min_repeats=min_repeats,
+        max_repeats=max_repeats,
+        ci_target=prof.ci_target,
+        broker_url=broker,
+        redis_server=redis_server,
+        prefetch_multiplier=prefetch_multiplier,
+        result_backend=result_backend,
+        seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
+        force=force,
+        vary=vary,
+        user_task=user_task,
+        app_info=app_info,
+        task_profile=tuple(task_profile) if task_profile is not None else None,
+        rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
+        hosts=tuple(hosts) if hosts else None,
+        host_counts=host_counts,
+        listen=listen,
+        listen_port=listen_port,
+        check=bool(check),
+    )
+
+
+def check_host_counts(counts, hosts):
+    """--host-counts, checked against --hosts: each count once, each at
+    most the hosts named (with `all`, the agents that answer decide, when
+    the point runs); sorted. None when not given."""
+    if not counts:
+        return None
+    if not hosts:
+        raise UsageError("--host-counts: each point runs on the first k agents of --hosts; give --hosts too")
+    if len(set(counts)) != len(counts):
+        raise UsageError("--host-counts: a count is given twice")
+    named = None if tuple(hosts) == ("all",) else len(hosts)
+    if named is not None and max(counts) > named:
+        raise UsageError(
+            f"--host-counts: {max(counts)} is more than the {named} host{'s' if named != 1 else ''} "
+            f"of --hosts {','.join(hosts)}"
+        )
+    return tuple(sorted(counts))
+
+
+def check_vary(vary=(), workers=None):
+    """The --vary axes, validated: known settings, good values, no setting
+    twice, no value twice; --workers joins them as the workers axis."""
+    axes = [(name, tuple(values)) for name, values in vary]
+    if workers and not (len(workers) == 1 and workers[0] == 1):
+        axes.append(("workers", tuple(str(w) for w in workers)))
+    seen = set()
+    for name, values in axes:
+        option = "--workers" if name == "workers" and workers else "--vary"
+        if name in seen:
+            raise UsageError(f"{option}: {name} is varied twice; give its values once")
+        seen.add(name)
+        if not values:
+            raise UsageError(f"--vary {name}: no values")
+        parsed = [parse_value(name, v, option) for v in values]
+        if len(set(map(str, parsed))) != len(parsed):
+            raise UsageError(f"--vary {name}: a value is given twice")
+    return tuple(axes)

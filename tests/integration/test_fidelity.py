@@ -1,6 +1,7 @@
 """Fidelity (METHOD.md): the harness against a plain `celery -A APP worker`
-on the same configuration, interleaved in one session (harness, reference,
-harness, reference: two `run --reference`; each reference is a plain worker
+on the same configuration, interleaved in one session (harness, reference;
+then harness, reference again where their ratio is not clearly inside
+0.9-1.1: `run --reference` once or twice; each reference is a plain worker
 without task events, counted by its queue's depth, then one with them).
 Where Celery is healthy the medians of the steady-state throughputs of the
 harness and of the plain worker without events agree within 15%, and the
@@ -40,6 +41,7 @@ REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of the local Redis that no
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 SHOP_TASK = ["--app", "shop", "--task", "shop.tasks.place_order", "--args", "[1]", "--workdir", SHOP]
 AGREE = (0.85, 1.15)
+CLEAR = (0.9, 1.1)  # one pair inside this is enough; outside it, a second pair decides
 ATTEMPTS = 3  # pairs at most for the idle-gap case (see there)
 
 
@@ -99,13 +101,17 @@ def run_pair(tmp_path, i, args, env=None):
 
 
 def interleaved(tmp_path, args, env=None, pairs=2):
-    """H R H R: `pairs` runs of `run --reference`; every one must succeed."""
+    """H R, then H R again only when the first pair's ratio is outside
+    CLEAR (noise on a shared machine): `run --reference` up to `pairs`
+    times; every one must succeed."""
     docs = []
     for i in range(pairs):
         proc, harness, reference = run_pair(tmp_path, i, args, env)
         assert proc.returncode == 0, proc.stderr
         assert "verdict:" in proc.stdout
         docs.append((harness, reference))
+        if CLEAR[0] <= ratios(docs)["depth"][2] <= CLEAR[1]:
+            break
     return docs
 
 
@@ -184,7 +190,9 @@ def test_the_harness_agrees_with_a_plain_worker_where_celery_is_healthy(
         assert "-E" not in reference["depth"]["command"]
     found = ratios(docs)
     h, r, ratio = found["depth"]
-    record_property("fidelity", f"steady state without events {h:.1f} / {r:.1f} tasks/s = {ratio:.2f}")
+    record_property(
+        "fidelity", f"steady state without events {h:.1f} / {r:.1f} tasks/s = {ratio:.2f} ({len(docs)} pairs)"
+    )
     record_property(
         "fidelity", "steady state, -E {:.1f} / {:.1f} tasks/s = {:.2f}".format(*found["steady_throughput_per_s"])
     )

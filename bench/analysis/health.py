@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ import numpy as np
 # The records live with the other result records; analysis builds them.
 from bench.results.schema import CUT_SHORT, HEALTH_KINDS, Finding, Health
 
-__all__ = ["KINDS", "KNOWN_CAUSES", "Cause", "Context", "Finding", "Health", "diagnose"]
+__all__ = ["KINDS", "KNOWN_CAUSES", "Cause", "Context", "Finding", "Health", "LogEvidence", "diagnose", "log_evidence"]
 
 KINDS = HEALTH_KINDS
 
@@ -100,6 +101,17 @@ KNOWN_CAUSES = {
         "the broker redelivered unacknowledged messages (a lost connection or consumer)",
         ("duplicates",),
     ),
+    "reconnect_redelivery": Cause(
+        "the worker lost its broker connection (its log says so) and the broker delivered the messages it "
+        "held unacknowledged again",
+        ("duplicates", "lost"),
+    ),
+    "redis_pool_exhausted": Cause(
+        "kombu's Redis transport ran out of connections (max_connections, 10 by default) while more tasks "
+        "than that acknowledged at once (gevent, eventlet, threads)",
+        ("ack_failures", "reconnects"),
+        ("celery/celery#1350",),
+    ),
     "deferred_ack_synloop": Cause(
         "task_acks_late under a green pool: the synloop refills a full prefetch window only when "
         "drain_events(timeout=2.0) returns",
@@ -129,6 +141,44 @@ KNOWN_CAUSES = {
 }
 
 
+# What a worker logs when an acknowledgement fails (celery/worker/request.py,
+# kombu's Message.ack_log_error: "Couldn't ack 'ID', reason:...") and when
+# its consumer loses the broker ("consumer: Connection to broker lost.
+# Trying to re-establish the connection..."); kombu's Redis transport gives
+# MaxConnectionsError when its connection pool (max_connections, 10 by
+# default) is empty.
+_ACK_FAILED = re.compile(r"Couldn't ack '([^']+)'")
+_CONNECTION_LOST = "Connection to broker lost"
+_POOL_EXHAUSTED = re.compile(r"MaxConnectionsError|Too many connections")
+
+
+@dataclass(frozen=True)
+class LogEvidence:
+    """What the workers' log says went wrong between them and the broker:
+    what the task records cannot show."""
+
+    ack_failures: tuple[str, ...] = ()  # task ids, in log order, whose acknowledgement failed
+    reconnects: int = 0  # times a worker's consumer lost its broker connection
+    pool_exhausted: bool = False  # kombu's Redis connection pool ran out (MaxConnectionsError)
+
+
+def log_evidence(texts: Sequence[str]) -> LogEvidence:
+    """The LogEvidence of the workers' log texts."""
+    failed: list[str] = []
+    reconnects = 0
+    exhausted = False
+    for text in texts:
+        for line in text.splitlines():
+            ack = _ACK_FAILED.search(line)
+            if ack:
+                failed.append(ack.group(1))
+            if _CONNECTION_LOST in line:
+                reconnects += 1
+            if (ack or _CONNECTION_LOST in line) and _POOL_EXHAUSTED.search(line):
+                exhausted = True
+    return LogEvidence(tuple(failed), reconnects, exhausted)
+
+
 @dataclass(frozen=True)
 class Context:
     """What the run was, for the likely cause."""
@@ -142,6 +192,7 @@ class Context:
     max_tasks_per_child: int = 0  # 0: never replaced
     processes: int | None = None  # pool processes expected (prefork: -c x workers; others: workers); None: unknown
     outcome: str | None = None  # how watching the batch ended: complete, timed out, interrupted, ...; None: unknown
+    log: LogEvidence | None = None  # what the workers' log said; None: not read
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -169,6 +220,9 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
       cover more than that threshold of its own wait. Its late wait is that
       covered time. (With one slot a free slot means an idle pool: solo
       never starts late, it has idle gaps.)
+    - ack_failures, reconnects (from `context.log`, the workers' log):
+      tasks whose acknowledgement failed, and the times a worker lost its
+      broker connection.
     - restarts: pool processes replaced: processes (distinct (node, pid))
       that ran tasks beyond `context.processes`, and at most as many as
       began only after another process of the same node had run its last
@@ -186,6 +240,7 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
         firsts[r.id] = (min(start, r.started), min(finish, r.finished))
     restarts = _restarts(runs, context)
     findings = [_duplicates(executions, context), _lost(published, firsts, context, restarts), restarts]
+    findings += _from_log(context.log)
     if runs:
         timeline = _Timeline(published, runs, firsts)
         services = [r.finished - r.started for r in runs]
@@ -206,8 +261,28 @@ def _duplicates(executions, context):
     if not twice:
         return None
     extra = sum(executions[t] - 1 for t in twice)
-    cause = "redis_redelivery" if context.broker_kind == "redis" and context.acks_late else "redelivery"
+    if context.log is not None and context.log.reconnects:
+        cause = "reconnect_redelivery"
+    elif context.broker_kind == "redis" and context.acks_late:
+        cause = "redis_redelivery"
+    else:
+        cause = "redelivery"
     return Finding("duplicates", len(twice), cause=cause, examples=tuple(twice[:EXAMPLES]), extra_runs=extra)
+
+
+def _from_log(log):
+    """The workers' acknowledgements that failed and their lost broker
+    connections, as their log tells them."""
+    if log is None:
+        return []
+    cause = "redis_pool_exhausted" if log.pool_exhausted else None
+    found = []
+    if log.ack_failures:
+        ids = tuple(dict.fromkeys(log.ack_failures))
+        found.append(Finding("ack_failures", len(ids), cause=cause, examples=ids[:EXAMPLES]))
+    if log.reconnects:
+        found.append(Finding("reconnects", log.reconnects, cause=cause))
+    return found
 
 
 def _lost(published, firsts, context, restarts):
@@ -216,6 +291,8 @@ def _lost(published, firsts, context, restarts):
         return None
     if context.outcome in STOPPED_WAITING:
         cause = CUT_SHORT
+    elif context.log is not None and context.log.reconnects:
+        cause = "reconnect_redelivery"
     elif context.broker_kind == "redis" and context.acks_late:
         cause = "redis_redelivery"
     elif restarts is not None and restarts.cause == "worker_lost":

@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from amqp.exceptions import ChannelError as AmqpChannelError
 from kombu.exceptions import ChannelError
 
+from bench.analysis.health import LogEvidence, log_evidence
 from bench.errors import Interrupted
 from bench.harness import plain, signals
 from bench.harness.process import watcher
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
+from bench.measure.crew import read_log
 
 POLL_S = 0.005  # between two questions to the broker
 WATCH_S = 0.02  # between two looks at the samples
@@ -238,6 +240,7 @@ class DepthPass:
     samples: tuple[tuple[float, int], ...]  # (s from the first sample, depth), thinned
     poll_s: float  # s between two samples, asked for
     sample_count: int  # samples taken
+    log: LogEvidence | None = None  # what the worker's log said of its acks and its broker connection
 
 
 def prefetch_count(context):
@@ -308,6 +311,7 @@ def depth_pass(cfg, app, broker, spec, args, calls, limits, prefetch, work, prog
             depth.stop()
     if outcome not in ("complete", "interrupted") and not detail:
         detail = last_error_line(work / "depth.log")
+    log = log_evidence([read_log(work / "depth.log")]) if worker is not None else None
     samples = depth.snapshot()
     origin = samples[0][0] if samples else 0.0
     relative = [(t - origin, d) for t, d in samples]
@@ -323,6 +327,7 @@ def depth_pass(cfg, app, broker, spec, args, calls, limits, prefetch, work, prog
         samples=tuple((round(t, 4), d) for t, d in thinned(relative)),
         poll_s=depth.poll_s,
         sample_count=len(samples),
+        log=log,
     )
 
 
@@ -347,6 +352,9 @@ def depth_json(depth: DepthPass | None):
         "prefetch_count": depth.prefetch_count,
         "poll_s": depth.poll_s,
         "sample_count": depth.sample_count,
+        "ack_failures": len(depth.log.ack_failures) if depth.log else None,
+        "reconnects": depth.log.reconnects if depth.log else None,
+        "redis_pool_exhausted": depth.log.pool_exhausted if depth.log else None,
         "samples": {
             "time_origin": "the first sample (monotonic clock of this host)",
             "t_s": [t for t, _ in depth.samples],

@@ -46,7 +46,7 @@ import psutil
 from celery.events import EventReceiver
 
 from bench.analysis import stats
-from bench.analysis.health import diagnose
+from bench.analysis.health import diagnose, log_evidence
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.harness import machine, plain, scratch, signals
@@ -55,6 +55,7 @@ from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
+from bench.measure.crew import read_log
 from bench.measure.queue_depth import DepthPass, depth_json, depth_pass, prefetch_count
 from bench.measure.result import health_context
 from bench.measure.runner import call_args, new_run_id, result_path, settings_of, time_limits
@@ -408,6 +409,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     depth = None
     published = {}
     log_tail = ""
+    log = None
     try:
         prefetch = prefetch_count(health_context(settings_of(cfg, broker)))
         depth = depth_pass(cfg, app, broker, depth_spec, args, calls, limits, prefetch, work, progress)
@@ -426,6 +428,7 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
             events.stop()
             watched.events = events.snapshot() or watched.events
             log_tail = last_error_line(work / "worker.log") if watched.outcome not in ("complete",) else ""
+            log = log_evidence([read_log(work / "worker.log")]) if worker is not None else None
             if broker.pid is None or watcher(broker.pid)():
                 with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
                     load.tidy(app, broker, prefix, [spec.nodename, depth_spec.nodename])
@@ -434,14 +437,16 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
             scratch.remove(work)
     if watched.outcome not in ("complete", "interrupted", "not measured") and not watched.detail:
         watched.detail = log_tail
-    result = build(cfg, broker, run_id, spec, published, watched, started, clock(), describe(), depth)
+    result = build(cfg, broker, run_id, spec, published, watched, started, clock(), describe(), depth, log)
     path = write_atomic(reference_path(beside or result_path(cfg, run_id)), to_json(result))
     if "interrupted" in (watched.outcome, depth.outcome if depth else None):
         raise Interrupted(f"interrupted during the reference; the partial result is in {path}")
     return ReferenceMeasured(result, path)
 
 
-def build(cfg, broker, run_id, spec, published, watched, started: datetime, ended: datetime, metadata, depth=None):
+def build(
+    cfg, broker, run_id, spec, published, watched, started: datetime, ended: datetime, metadata, depth=None, log=None
+):
     execs = executions(watched.events, published)
     summary = summarize(execs, published)
     if watched.worker_cpu_s is not None and summary.tasks.succeeded:
@@ -451,7 +456,7 @@ def build(cfg, broker, run_id, spec, published, watched, started: datetime, ende
             worker_cpu_per_task_s=watched.worker_cpu_s / summary.tasks.succeeded,
         )
     # The harness's own context (bench/measure/result.py), from the same settings: the same findings in the same words
-    context = health_context(settings_of(cfg, broker))
+    context = health_context(settings_of(cfg, broker), log=log)
     health = diagnose(published, execs.records, context)
     origin = min(published.values()) if published else 0.0
     rel = lambda t: round(t - origin, 6)  # noqa: E731

@@ -6,7 +6,7 @@ checked against a golden file."""
 from dataclasses import dataclass
 
 from bench.analysis import stats
-from bench.analysis.health import Context, diagnose
+from bench.analysis.health import Context, LogEvidence, diagnose
 from bench.results.schema import (
     BrokerInfo,
     Metadata,
@@ -50,11 +50,12 @@ def first_reports(records):
     return list(firsts.values())
 
 
-def health_context(settings: RunSettings, outcome=None) -> Context:
+def health_context(settings: RunSettings, outcome=None, log: LogEvidence | None = None) -> Context:
     """What the health check must know of the run: its pool, slots, acks
     and prefetch, broker, the pool processes it expects (prefork: -c per
     worker; the other pools run their tasks in the worker's own process),
-    and how watching the batch ended (`outcome`, Observed's)."""
+    how watching the batch ended (`outcome`, Observed's), and what the
+    workers' log said (`log`; None: not read)."""
     # A run document always records its pool, -c and slots (older ones: None, read as prefork -c 1)
     concurrency = settings.concurrency or 1
     per_worker = concurrency if settings.pool == "prefork" else 1
@@ -68,6 +69,7 @@ def health_context(settings: RunSettings, outcome=None) -> Context:
         max_tasks_per_child=settings.max_tasks_per_child or 0,
         processes=per_worker * (settings.workers or 1),
         outcome=outcome,
+        log=log,
     )
 
 
@@ -235,10 +237,18 @@ def run_metadata(machine_facts, started, ended) -> Metadata:
     return Metadata(**machine_facts, started_utc=utc_text(started), ended_utc=utc_text(ended))
 
 
-def build_result(settings: RunSettings, bound: Ceiling, observed: Observed, run_id, metadata: Metadata) -> RunResult:
-    """The whole result document of a measured run."""
+def build_result(
+    settings: RunSettings,
+    bound: Ceiling,
+    observed: Observed,
+    run_id,
+    metadata: Metadata,
+    log: LogEvidence | None = None,
+) -> RunResult:
+    """The whole result document of a measured run (`log`: what the
+    workers' log said, for its health)."""
     summary = summarize_run(
-        observed, bound, settings.pool, settings.workers, health_context(settings, observed.outcome)
+        observed, bound, settings.pool, settings.workers, health_context(settings, observed.outcome, log)
     )
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     return RunResult(

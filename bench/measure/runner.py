@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 from celery import Celery
 
+from bench.analysis.health import log_evidence
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import machine, netstub, readback, worker
@@ -297,7 +298,8 @@ def conclude(cfg, run_id, started, settings, bound, observed, logs=(), clock=utc
     the run was interrupted or failed. Returns Measured (a producer-limited
     run too: the caller says so)."""
     metadata = run_metadata(describe(), started, clock())
-    result = build_result(settings, bound, observed, run_id, metadata)
+    log = log_evidence([text for _node, text in logs]) if logs else None
+    result = build_result(settings, bound, observed, run_id, metadata, log)
     if extend is not None:
         result = extend(result)
     path = result_path(cfg, run_id)
@@ -312,11 +314,14 @@ def conclude(cfg, run_id, started, settings, bound, observed, logs=(), clock=utc
 
 
 def _odd(result):
-    """A run whose workers' log is worth keeping: it failed, or a task ran
-    twice or went missing."""
+    """A run whose workers' log is worth keeping: it failed, a task ran
+    twice or went missing, or the log itself told of failed acks or a lost
+    broker connection."""
     tasks = result.summary.tasks if result.summary is not None else None
     odd_tasks = tasks is not None and bool(tasks.duplicates or tasks.missing)
-    return result.status.state == "failed" or odd_tasks
+    health = result.summary.health if result.summary is not None else None
+    odd_log = health is not None and any(health.of(kind) for kind in ("ack_failures", "reconnects"))
+    return result.status.state == "failed" or odd_tasks or odd_log
 
 
 def write_not_measured(cfg, broker, path, failure, clock=utc_now):

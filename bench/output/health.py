@@ -14,6 +14,11 @@ CAUSE_WORDS = {
     "drain_events(timeout=2.0) once its prefetch window is full, and asks for more tasks only when that wait "
     "ends, up to 2 s later; Celery 5.6.3 and earlier also held the acks back until then (fixed in 5.7.0, "
     "which still waits on Redis)",
+    "reconnect_redelivery": "the worker lost its connection to the broker (see its log), and the broker delivered "
+    "the messages it held unacknowledged again",
+    "redis_pool_exhausted": "kombu's Redis transport ran out of connections (max_connections, 10 by default) "
+    "while more tasks than that acknowledged at once, so Celery could not acknowledge some and dropped the "
+    "broker connection; Celery 5.7 acknowledges from each task's own greenlet or thread (call_soon_ack)",
     "prefetch": "a busy pool process held tasks it had reserved (prefetch multiplier above 1) while other slots "
     "were free",
     "blocked_loop": "a task that does not yield blocked the event loop, and every other greenlet with it",
@@ -70,6 +75,10 @@ def finding_line(finding, published=None, cause_said=False):
         text = f"stalls: {n}{_times(finding, 'longest')} with tasks running and none finishing"
     elif kind == "late_starts":
         text = f"tasks started late: {n}{of}{_times(finding, 'longest wait')} while a slot was free"
+    elif kind == "ack_failures":
+        text = f"acknowledgements failed: {n}{of} tasks (the worker's log: \"Couldn't ack\")"
+    elif kind == "reconnects":
+        text = f"broker connection lost: {n} time{'s' if n != 1 else ''} (the worker's log)"
     elif kind == "restarts":
         text = f"pool processes replaced: {n} during the batch"
     else:

@@ -27,6 +27,7 @@ class Side:
     cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
     depth_steady_throughput_per_s: float | None = None  # tasks/s, plain worker without -E, by its queue's depth
     depth_moves: object = None  # queue_depth.DepthMoves of that pass; None: not measured
+    depth_log: object = None  # health.LogEvidence of that pass's worker log; None: not read
 
 
 def harness_side(result):
@@ -71,17 +72,25 @@ def reference_side(result):
         cpu_per_task_ms=None if s.worker_cpu_per_task_s is None else 1000.0 * s.worker_cpu_per_task_s,
         depth_steady_throughput_per_s=result.depth.rate.steady_throughput_per_s if result.depth else None,
         depth_moves=result.depth.moves if result.depth else None,
+        depth_log=getattr(result.depth, "log", None),
     )
 
 
-def depth_text(moves):
-    """What the queue's depth showed of the pass without events, in words."""
+def depth_text(moves, log=None):
+    """What the queue's depth showed of the pass without events, and what
+    its worker's log said of its acks and broker connection, in words."""
     said = []
     if moves.rose_by:
         said.append(f"the queue grew back by {moves.rose_by} messages (put back: redelivered, so run again)")
     if moves.pauses_s:
         longest = max(moves.pauses_s)
         said.append(f"{len(moves.pauses_s)} pause(s) while messages waited, longest {longest:.1f} s (idle gaps)")
+    if log is not None and log.ack_failures:
+        said.append(f'{len(log.ack_failures)} acknowledgement(s) failed (its log: "Couldn\'t ack")')
+    if log is not None and log.reconnects:
+        said.append(f"broker connection lost {log.reconnects} time(s)")
+    if log is not None and log.pool_exhausted:
+        said.append("kombu's Redis connection pool ran out (MaxConnectionsError)")
     return "; ".join(said) or "no rise and no pause of the queue's depth"
 
 
@@ -207,6 +216,6 @@ def side_by_side(harness: Side, reference: Side, command=None, depth_command=Non
         lines.append(f"  {who + ':':<14}{text[0]}")
         lines.extend(f"  {'':<14}{more}" for more in text[1:])
     if reference.depth_moves is not None:
-        lines.append(f"  {'no events:':<14}{depth_text(reference.depth_moves)}")
+        lines.append(f"  {'no events:':<14}{depth_text(reference.depth_moves, reference.depth_log)}")
     lines.append(f"verdict: {verdict(harness, reference)}")
     return "\n".join(lines)

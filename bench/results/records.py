@@ -131,7 +131,8 @@ class TaskCPU:
     basis: str | None = None  # how it was measured, in words
 
 
-HEALTH_KINDS = ("duplicates", "lost", "idle_gaps", "stalls", "restarts", "late_starts")
+# ack_failures and reconnects are read from the workers' log (format version 13), the others from the task records.
+HEALTH_KINDS = ("duplicates", "lost", "ack_failures", "reconnects", "idle_gaps", "stalls", "restarts", "late_starts")
 CUT_SHORT = "cut_short"  # the cause of tasks left unreported because the harness stopped waiting
 
 
@@ -141,7 +142,9 @@ class Finding:
     how each is found)."""
 
     kind: str  # one of HEALTH_KINDS
-    count: int  # tasks run twice / tasks lost / idle gaps / stalls / pool processes replaced / tasks started late
+    # tasks run twice / lost / not acknowledged; broker connections lost; idle gaps / stalls / pool processes
+    # replaced / tasks started late
+    count: int
     total_s: float | None = None  # s, what the gaps / stalls / late waits add up to
     longest_s: float | None = None  # s, the longest one
     period_s: float | None = None  # s, median interval of gaps or stalls recurring at a steady interval

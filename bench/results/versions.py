@@ -191,10 +191,18 @@ HISTORY = (
         "A sweep's `config.check` (--check: its points measured once more by a plain worker, in check.json).",
         ("sweep:config.check",),
     ),
+    Version(
+        13,
+        "2026-12-04",
+        "Health from the workers' log: failed acks and lost broker connections",
+        "Health findings of kinds `ack_failures` and `reconnects` (read from the workers' log); a reference's "
+        "`depth.ack_failures`, `depth.reconnects` and `depth.redis_pool_exhausted`.",
+        ("reference:depth.ack_failures", "reference:depth.reconnects", "reference:depth.redis_pool_exhausted"),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)
-_NUMBERED_AFTERWARDS = 12  # the last version whose fields were first written as 2
+NUMBERED_AFTERWARDS = 12  # the last version whose fields were first written as 2
 
 
 def holds(version: int, added_in: int) -> bool:
@@ -208,7 +216,7 @@ def holds(version: int, added_in: int) -> bool:
 
 def may_hold(version: int, added_in: int) -> bool:
     """Whether a document of `version` can hold what `added_in` added."""
-    return version >= added_in or (version == MIXED and added_in <= _NUMBERED_AFTERWARDS)
+    return version >= added_in or (version == MIXED and added_in <= NUMBERED_AFTERWARDS)
 
 
 def added_in(key: str) -> int:

@@ -19,7 +19,7 @@ def test_result_document_has_the_public_fields(tmp_path, bench_cli):
     proc = bench_cli("run", "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 60, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["schema_version"] == 12
+    assert doc["schema_version"] == 13
     cfg = doc["config"]
     for key in (
         "pool",

@@ -13,7 +13,16 @@ import pytest
 from bench.errors import UsageError
 from bench.results.codec import run_to_json, sweep_summary_to_json
 from bench.results.io import read_json, read_run, read_sweep_summary
-from bench.results.versions import HISTORY, MIXED, SCHEMA_VERSION, added_in, holds, may_hold, unreadable
+from bench.results.versions import (
+    HISTORY,
+    MIXED,
+    NUMBERED_AFTERWARDS,
+    SCHEMA_VERSION,
+    added_in,
+    holds,
+    may_hold,
+    unreadable,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 NUMBERED = range(MIXED + 1, SCHEMA_VERSION + 1)  # the versions with one file each, cut to what they held
@@ -112,7 +121,7 @@ NEWEST["point"] = NEWEST["sweep"].points
 def test_the_history_numbers_every_version_once_in_order_and_the_writer_writes_the_last():
     assert [v.number for v in HISTORY] == list(range(1, len(HISTORY) + 1))
     assert [v.date for v in HISTORY] == sorted(v.date for v in HISTORY)
-    assert SCHEMA_VERSION == HISTORY[-1].number == 12
+    assert SCHEMA_VERSION == HISTORY[-1].number == 13
     assert all(v.commit and v.added for v in HISTORY)
     every = [key for v in HISTORY for key in v.keys]
     assert len(every) == len(set(every)), "a key is added once"
@@ -124,7 +133,9 @@ def test_a_mixed_version_2_may_hold_every_numbered_version_but_surely_holds_none
     assert holds(1, 1)
     assert not holds(1, 2)
     assert not any(holds(MIXED, n) for n in NUMBERED)
-    assert all(may_hold(MIXED, n) for n in NUMBERED)
+    assert all(may_hold(MIXED, n) for n in range(MIXED + 1, NUMBERED_AFTERWARDS + 1))
+    # versions added since the history was numbered were never written as 2
+    assert not any(may_hold(MIXED, n) for n in range(NUMBERED_AFTERWARDS + 1, SCHEMA_VERSION + 1))
     assert all(holds(n, n) and not holds(n, n + 1) for n in NUMBERED)
     assert added_in("run:samples.node") == 6
     with pytest.raises(KeyError):
@@ -179,8 +190,8 @@ def test_each_version_reads_its_keys_as_the_newest_and_the_later_ones_as_default
 
 
 def test_the_newest_file_is_what_the_writer_writes():
-    assert as_json(run_to_json(NEWEST["run"])) == raw(DATA / "v12" / "run.json")
-    assert as_json(sweep_summary_to_json(NEWEST["sweep"])) == raw(DATA / "v12" / "summary.json")
+    assert as_json(run_to_json(NEWEST["run"])) == raw(DATA / f"v{SCHEMA_VERSION}" / "run.json")
+    assert as_json(sweep_summary_to_json(NEWEST["sweep"])) == raw(DATA / f"v{SCHEMA_VERSION}" / "summary.json")
 
 
 def test_a_run_that_holds_worker_nodes_must_have_them(tmp_path):

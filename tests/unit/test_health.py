@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.analysis.health import KINDS, KNOWN_CAUSES, Context, diagnose
+from bench.analysis.health import KINDS, KNOWN_CAUSES, Context, LogEvidence, diagnose, log_evidence
 from bench.analysis.stats import TaskRecord
 from bench.analysis.summary import analyze, summarize_point
 from bench.output import markdown as report_markdown
@@ -251,6 +251,47 @@ def test_other_duplicates_are_a_redelivery(broker, acks_late):
     health = diagnose(published, records, context("prefork", 2, broker=broker, acks_late=acks_late))
     assert health.of("duplicates").cause == "redelivery"
     assert health.of("lost") is None
+
+
+# Lines of a gevent -c 32 worker with task_acks_late on Redis (the shop app of
+# examples/shop, measured here): acks from 32 greenlets at once emptied
+# kombu's Redis connection pool, and the consumer dropped its connection.
+WORKER_LOG = """\
+[2026-12-04 21:43:00,700: INFO/MainProcess] Task shop.tasks.place_order[0b1c] succeeded in 0.02s: 1
+[2026-12-04 21:43:00,706: CRITICAL/MainProcess] Couldn't ack 'fd875ae8-1bc5', reason:network:MaxConnectionsError
+Traceback (most recent call last):
+redis.exceptions.MaxConnectionsError: Too many connections
+[2026-12-04 21:43:00,727: CRITICAL/MainProcess] Couldn't ack 'ce1229bd-a693', reason:network:MaxConnectionsError
+[2026-12-04 21:43:00,744: WARNING/MainProcess] consumer: Connection to broker lost. Trying to re-establish the \
+connection... (network:MaxConnectionsError)
+[2026-12-04 21:43:00,747: CRITICAL/MainProcess] Couldn't ack '14239d08-2aa9', reason:network:ConnectionError
+"""
+
+
+def test_the_workers_log_tells_of_failed_acks_and_a_lost_connection():
+    log = log_evidence([WORKER_LOG, "[...] INFO/MainProcess] ready.\n"])
+    assert log == LogEvidence(("fd875ae8-1bc5", "ce1229bd-a693", "14239d08-2aa9"), 1, True)
+    assert log_evidence(["[...] INFO/MainProcess] Connected to redis://127.0.0.1:6379//\n"]) == LogEvidence()
+
+
+def test_failed_acks_and_a_lost_connection_are_findings_and_explain_the_duplicates():
+    published, records = drain(4, [0.01] * 40)
+    records.append(records[0])
+    ctx = context("gevent", 32, acks_late=True, prefetch=1, log=log_evidence([WORKER_LOG]))
+    health = diagnose(published, records, ctx)
+    acks, lost_connection = health.of("ack_failures"), health.of("reconnects")
+    assert (acks.count, acks.cause, acks.examples[0]) == (3, "redis_pool_exhausted", "fd875ae8-1bc5")
+    assert (lost_connection.count, lost_connection.cause) == (1, "redis_pool_exhausted")
+    assert health.of("duplicates").cause == "reconnect_redelivery"
+    assert [f.kind for f in health.findings] == ["duplicates", "ack_failures", "reconnects"]
+    said = health_lines(health, published=40)
+    assert said[2].startswith("  - acknowledgements failed: 3 of 40 tasks")
+    assert "ran out of connections" in said[2]
+    assert "celery/celery#1350" in said[2]
+    assert said[3] == "  - broker connection lost: 1 time (the worker's log); likely cause: the same"
+    # A log that says nothing adds nothing; no log read, nothing either
+    assert diagnose(published, records[:-1], context("gevent", 32, log=LogEvidence())).ok
+    assert diagnose(published, records[:-1], context("gevent", 32)).ok
 
 
 def test_a_lost_task_without_acks_late_has_no_cause():

@@ -235,3 +235,18 @@ def test_what_the_depth_showed_is_said_beside_the_findings():
         110.0, 112.0, 10.0, 100, 100, 0, 0, 0, None, depth_steady_throughput_per_s=93.0, depth_moves=DepthMoves(0, ())
     )
     assert "no events:    no rise and no pause of the queue's depth" in side_by_side(side(120.0, 120.0), calm)
+
+
+def test_the_pass_without_events_says_what_its_depth_and_its_log_showed():
+    from bench.analysis.health import LogEvidence
+    from bench.measure.queue_depth import DepthMoves
+    from bench.output.reference import depth_text
+
+    assert depth_text(DepthMoves(0, ())) == "no rise and no pause of the queue's depth"
+    said = depth_text(DepthMoves(3, (2.0, 2.01)), LogEvidence(("a", "b"), 1, True))
+    assert said == (
+        "the queue grew back by 3 messages (put back: redelivered, so run again); "
+        "2 pause(s) while messages waited, longest 2.0 s (idle gaps); "
+        '2 acknowledgement(s) failed (its log: "Couldn\'t ack"); broker connection lost 1 time(s); '
+        "kombu's Redis connection pool ran out (MaxConnectionsError)"
+    )

@@ -10,7 +10,7 @@ def coinciding(curves):
     -c, each pool with every other of its group (a pool joins the first
     group it agrees with throughout)."""
     pools = [p for p, c in curves.items() if len(c.c) > 1]
-    groups = []
+    groups: list[list[str]] = []
     for pool in pools:
         group = next((g for g in groups if all(_agree(curves[pool], curves[other]) for other in g)), None)
         if group is None:

@@ -1,9 +1,14 @@
 """How a sweep's points group: one figure per workload (size and pinning),
 one curve per pool (and per workers and varied settings), ordered by -c."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bench.results.schema import point_name
+from bench.results.sweep_records import PointSummary, SweepSummary
 from bench.results.words import point_label
 from bench.workloads import POOLS
 
@@ -13,58 +18,58 @@ NOOP = "noop"  # the workload whose rate is Celery's own per-task cost
 @dataclass(frozen=True)
 class Curve:
     pool: str
-    points: list  # the sweep summary's PointSummary records, ordered by -c
+    points: list[PointSummary]  # ordered by -c
     variant: str = ""  # the workers and varied settings of its points ("2 workers, prefetch_multiplier=1")
 
     @property
-    def name(self):
+    def name(self) -> str:
         return curve_name(self.points[0])
 
     @property
-    def c(self):
+    def c(self) -> list[int]:
         return [p.concurrency for p in self.points]
 
-    def values(self, get):
+    def values(self, get: Callable[[PointSummary], Any]) -> list[Any]:
         """`get(point)` of every point, e.g. values(lambda p: p.efficiency)."""
         return [get(p) for p in self.points]
 
-    def medians(self):
+    def medians(self) -> list[float | None]:
         return [p.median_per_s for p in self.points]
 
 
-def group_key(point):
+def group_key(point: PointSummary) -> str:
     """Which figure a point belongs to: its workload, size and pinning."""
     return point_name(point.workload, point.task_ms, pinned=point.pinned)
 
 
-def group_label(point):
+def group_label(point: PointSummary) -> str:
     """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)"."""
     return point_label(point.workload, point.task_ms, pinned=point.pinned)
 
 
-def plural(n, word, many=None):
+def plural(n: float | None, word: str, many: str | None = None) -> str:
     """ "1 point", "3 points", "1 process" / "2 processes" (`many`: the plural when not word + "s")."""
     if n is None:
         return f"? {many or word + 's'}"
     return f"{n:g} {word if n == 1 else (many or word + 's')}"
 
 
-def is_overhead_probe(point, summary):
+def is_overhead_probe(point: PointSummary, summary: SweepSummary) -> bool:
     """A noop point the plan added to measure Celery's own per-task cost
     (the no-op rate), not one of the workloads the user asked for."""
     return point.workload == NOOP and NOOP not in (summary.config.workloads or ())
 
 
-def measured_points(summary):
+def measured_points(summary: SweepSummary) -> list[PointSummary]:
     """The points of the workloads asked for (overhead probes left out)."""
     return [p for p in summary.points if not is_overhead_probe(p, summary)]
 
 
-def overhead_rates(summary):
+def overhead_rates(summary: SweepSummary) -> dict[tuple[str, int | None], tuple[float, PointSummary]]:
     """{(pool, pinned CPUs or None): (tasks/s, the noop point)}: the most
     no-op tasks per second each pool completed in this sweep, the ceiling
     Celery's own per-task cost sets on any workload under that pool."""
-    out = {}
+    out: dict[tuple[str, int | None], tuple[float, PointSummary]] = {}
     for point in summary.points:
         if point.workload != NOOP or point.median_per_s is None:
             continue
@@ -74,18 +79,18 @@ def overhead_rates(summary):
     return out
 
 
-def curve_name(point):
+def curve_name(point: PointSummary) -> str:
     """The line a point belongs to in its figure: its pool, and its workers
     and varied settings when it has any ("gevent [2 workers]"). The verdict
     is decided per line: per combination of the other axes."""
     return f"{point.pool} [{point.variant}]" if point.variant else point.pool
 
 
-def groups(summary):
+def groups(summary: SweepSummary) -> dict[str, dict[str, Curve]]:
     """{figure key: {curve name: Curve}}: pools in the usual order, each
     pool's variants (workers, varied settings) in the plan's order; overhead
     probes are not a figure of their own (they are drawn as a ceiling)."""
-    out = {}
+    out: dict[str, dict[str, list[PointSummary]]] = {}
     for point in measured_points(summary):
         out.setdefault(group_key(point), {}).setdefault(curve_name(point), []).append(point)
     result = {}
@@ -98,6 +103,6 @@ def groups(summary):
     return result
 
 
-def has_shapes(summary):
+def has_shapes(summary: SweepSummary) -> bool:
     """Do some points run several workers (a total-concurrency view helps)?"""
     return any(p.workers > 1 for p in summary.points)

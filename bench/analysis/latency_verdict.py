@@ -32,7 +32,7 @@ def decide(points, cores, min_effect=MIN_EFFECT):
     Picks the highest rate that a -c at or below 2x cores and one above it
     both sustain; compares the lowest median p99 of each side there."""
     limit = 2 * cores
-    by_rate = {}
+    by_rate: dict[float, dict[int, list[float]]] = {}  # rate -> -c -> the p99 of each repeat
     for c, cells in points.items():
         for rate, cell in cells.items():
             if sustains(cell):

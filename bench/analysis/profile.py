@@ -156,8 +156,9 @@ def predict(cpu_s, wait_s, cores):
         ),
         solo,
     )
-    best = max(p.per_s for p in pools)
-    tied = [p.pool for p in pools if p.per_s >= best * (1 - TIE)]
+    per_s = {p.pool: p.per_s for p in pools if p.per_s is not None}  # all of them: each has a CPU bound here
+    best = max(per_s.values())
+    tied = [pool for pool, rate in per_s.items() if rate >= best * (1 - TIE)]
     favoured = min(tied, key=PREFERENCE.index)
     if favoured == "prefork":
         reason = f"its CPU (C = {ms(cpu_s)}) is the bound, and only processes use all {cores:g} cores"

@@ -177,7 +177,7 @@ class Estimate:
     @property
     def ci_rel_width(self):
         """Width of the interval as a fraction of the median."""
-        if self.ci_low is None or not self.median:
+        if self.ci_low is None or self.ci_high is None or not self.median:
             return None
         return (self.ci_high - self.ci_low) / self.median
 

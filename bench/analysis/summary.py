@@ -69,16 +69,16 @@ def analyze(summary, status=None):
                 notes.append(Note(f"{key}-{pool}: USL peak at -c {peak_words(fit, measured)}", key, pool))
     for point in summary.points:
         probe = is_overhead_probe(point, summary)
-        key, pool = (None, None) if probe else (group_key(point), curve_name(point))
+        figure, line = (None, None) if probe else (group_key(point), curve_name(point))
         for text in point.warnings:
-            notes.append(Note(f"{point.key}: {text}", key, pool))
+            notes.append(Note(f"{point.key}: {text}", figure, line))
         efficiency = point.efficiency
         if efficiency is not None and efficiency > 1:
             if point.task is not None:  # a user's task: the ceiling is estimated from its profile
                 text = f"{point.key}: above its ceiling estimated from the profile ({efficiency:.1%})"
             else:
                 text = f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug"
-            notes.append(Note(text, key, pool))
+            notes.append(Note(text, figure, line))
     found: dict[str, dict[str, Verdict]] = verdicts(summary)
     return Analysis(found, fits, notes, bests, overhead_rates(summary))
 

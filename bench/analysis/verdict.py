@@ -147,7 +147,7 @@ def verdicts(summary):
         series.setdefault(key, {}).setdefault(line, {})[point.concurrency] = values
         cores[key, line] = float(point.cores or machine_cores)
         pools[key, line] = point.pool
-    out = {}
+    out: dict[str, dict[str, Verdict]] = {}
     for key, lines in series.items():
         for line, points in lines.items():
             if pools[key, line] == "solo":

@@ -47,7 +47,7 @@ def option(container, *flags, fills=None, **settings):
 def given(args):
     """{request field: value} of the options given, on the command line or
     by the scenario file; the config builder defaults the other fields."""
-    fields = {}
+    fields: dict[str, object] = {}
     for dest, names in (getattr(args, FILLS, None) or {}).items():
         value = getattr(args, dest)
         if value is None:

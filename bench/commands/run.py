@@ -41,7 +41,7 @@ def _with_reference(cfg):
     """The harness's run, then the reference on the same broker (and stub
     server): both are measured even when the run fails (a failed run is a
     result too: tasks lost or run twice), and the exit code is the run's."""
-    failure = None
+    failure: RunFailed | None = None
     with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
         try:
             measured = runner.measure(cfg, broker, stub, progress)

@@ -188,7 +188,7 @@ class Agent:
         prefix = str(body.get("prefix", ""))
         done = sum(1 for r in run.read() if str(r.get("id", "")).startswith(prefix))
         dead = [w for w in run.workers if w.exited()]
-        answer = {"done": done, "alive": not dead}
+        answer: dict[str, object] = {"done": done, "alive": not dead}
         if dead:
             answer["error"] = f"worker exited with code {dead[0].popen.returncode}: {dead[0].last_error()}"
         return answer

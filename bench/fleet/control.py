@@ -86,6 +86,7 @@ class Control:
     def publish(self, to, message):
         """Put one message, as it is, on agent `to`'s queue ("*": every
         agent's); its nonce."""
+        assert self.producer is not None  # made by __enter__
         if to == "*":
             everyone = protocol.EVERY_AGENT
             self.producer.publish(message, exchange=everyone, routing_key="", declare=[everyone])
@@ -97,7 +98,7 @@ class Control:
         """Verified answers to command `nonce` until `until` (monotonic s),
         until `want` of them came, or until an agent of `watch` said it is
         stopping (see `gone`); {agent name: answer body}."""
-        found = {}
+        found: dict[str, dict] = {}
         while want is None or len(found) < want:
             for payload in self._take():
                 try:

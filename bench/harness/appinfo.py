@@ -2,11 +2,14 @@
 (worker_entry.py `inspect`), so the harness's own process never runs user
 code: its task names, and the settings a result records."""
 
+from __future__ import annotations
+
 import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.errors import UsageError
 from bench.harness.worker import PROJECT_ROOT
@@ -23,7 +26,7 @@ class AppInfo:
     broker_url: str | None  # the app's broker URL with its credentials: never print or store it
 
 
-def inspect_app(app, workdir, timeout_s=INSPECT_TIMEOUT_S):
+def inspect_app(app: str, workdir: str | Path | None, timeout_s: float = INSPECT_TIMEOUT_S) -> AppInfo:
     """Import `app` from `workdir` in a subprocess. UsageError, quoting the
     last line of the exception, when it does not import."""
     env = dict(os.environ)

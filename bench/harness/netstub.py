@@ -6,10 +6,13 @@ listens on 127.0.0.1 only.
     python -m bench.netstub  # prints its port, serves until stdin closes
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 
 from bench.errors import RunFailed
 from bench.harness import signals
@@ -38,7 +41,7 @@ async def _serve():
 
 
 @contextlib.contextmanager
-def running():
+def running() -> Iterator[str]:
     """Start the stub server; yield its "127.0.0.1:PORT"; stop it on exit."""
     with signals.forking():
         proc = subprocess.Popen(
@@ -49,6 +52,8 @@ def running():
             start_new_session=True,
             preexec_fn=tied_to_us(),
         )
+    assert proc.stdin is not None  # piped
+    assert proc.stdout is not None  # piped
     try:
         port = proc.stdout.readline().strip()
         if not port.isdigit():

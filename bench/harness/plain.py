@@ -19,15 +19,21 @@ polling loop (see docs/fidelity.md), and the harness's
 workers run without it too.
 """
 
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.harness import signals
 from bench.harness.process import tied_to_us
 from bench.harness.worker import PROJECT_ROOT, Worker, worker_options
+
+if TYPE_CHECKING:
+    from bench.harness.broker import Broker
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class PlainSpec:
     python: str = sys.executable
     events: bool = True  # -E: Celery's task events; False: none (counted by the queue's depth)
 
-    def argv(self):
+    def argv(self) -> list[str]:
         head = [self.python, "-m", "celery"]
         if self.broker_url is not None:
             head += ["-b", self.broker_url]
@@ -58,11 +64,11 @@ class PlainSpec:
         return [*head, "-A", self.app, "worker", *(["-E"] if self.events else []), *worker_options(self)]
 
     @property
-    def cwd(self):
+    def cwd(self) -> Path:
         return Path(self.workdir) if self.workdir else PROJECT_ROOT
 
 
-def start(spec, log_path, tmp_dir):
+def start(spec: PlainSpec, log_path: str | Path, tmp_dir: str | Path) -> Worker:
     """Start the plain worker and return at once. The user's environment,
     but for TMPDIR (the harness's scratch directory: billiard's `pymp-`
     directories of a killed prefork worker go with it) and unbuffered
@@ -78,11 +84,11 @@ def start(spec, log_path, tmp_dir):
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
+            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, cpus)) if (cpus := spec.cpus) else None),
         )
     return Worker(popen, Path(log_path))
 
 
-def redacted_argv(spec, broker):
+def redacted_argv(spec: PlainSpec, broker: Broker) -> tuple[str, ...]:
     """The command line of `spec`, its broker URL redacted (for documents)."""
     return tuple(broker.redacted_url if a == broker.url else a for a in spec.argv())

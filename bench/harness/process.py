@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -18,7 +19,7 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
-def set_parent_death_signal(sig=signal.SIGKILL, parent_pid=None):
+def set_parent_death_signal(sig: int = signal.SIGKILL, parent_pid: int | None = None) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies.
 
     Linux only (elsewhere a no-op). The kernel sends it when the *thread*
@@ -32,7 +33,7 @@ def set_parent_death_signal(sig=signal.SIGKILL, parent_pid=None):
         os._exit(1)
 
 
-def tied_to_us(then=None):
+def tied_to_us(then: Callable[[], object] | None = None) -> Callable[[], None]:
     """A `preexec_fn` for Popen: the child gets SIGKILL when the harness
     dies, however it dies; `then` runs after (e.g. CPU pinning). Call it in
     the main thread, which lives as long as the harness."""
@@ -40,7 +41,7 @@ def tied_to_us(then=None):
         raise RuntimeError("children are started from the main thread: the death signal follows the forking thread")
     parent = os.getpid()
 
-    def preexec():
+    def preexec() -> None:
         set_parent_death_signal(signal.SIGKILL, parent)
         if then is not None:
             then()
@@ -48,7 +49,7 @@ def tied_to_us(then=None):
     return preexec
 
 
-def tree(pid):
+def tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants that are alive now."""
     try:
         root = psutil.Process(pid)
@@ -57,7 +58,7 @@ def tree(pid):
         return []
 
 
-def stop_tree(popen, grace_s=10.0, sig=signal.SIGTERM):
+def stop_tree(popen: subprocess.Popen, grace_s: float = 10.0, sig: int = signal.SIGTERM) -> None:
     """Ask the process to stop (`sig`), wait up to `grace_s`, then SIGKILL
     whatever is left of its tree, descendants included (a prefork worker's
     pool children are reparented, not killed, when their parent dies)."""
@@ -84,14 +85,14 @@ def stop_tree(popen, grace_s=10.0, sig=signal.SIGTERM):
     _wait_gone(children, timeout_s=5.0)
 
 
-def _gone(proc):
+def _gone(proc: psutil.Process) -> bool:
     try:
         return proc.status() == psutil.STATUS_ZOMBIE  # dead, its reaper not yet told
     except psutil.NoSuchProcess:
         return True
 
 
-def is_alive(pid):
+def is_alive(pid: int) -> bool:
     """True while the process runs (a zombie does not)."""
     try:
         return not _gone(psutil.Process(pid))
@@ -99,7 +100,7 @@ def is_alive(pid):
         return False
 
 
-def watcher(pid):
+def watcher(pid: int | None) -> Callable[[], bool]:
     """A callable telling whether `pid` still runs; always True for None
     (a process that is not ours to watch, such as the user's broker)."""
     if pid is None:
@@ -107,7 +108,7 @@ def watcher(pid):
     return lambda: is_alive(pid)
 
 
-def _wait_gone(procs, timeout_s):
+def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
     """Wait until the processes are dead (zombies count: they run nothing);
     the ones still alive at the timeout. Polls briefly: these are not our
     children, so there is nothing to wait() on, and psutil.wait_procs backs

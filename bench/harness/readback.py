@@ -26,12 +26,19 @@ harness bug, and the run fails with one line naming the setting, the value
 meant and the value reported.
 """
 
+from __future__ import annotations
+
 import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from celery.app.defaults import DEFAULTS
 
 from bench.errors import RunFailed
 from bench.harness.urls import redact
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 INSPECT_TIMEOUT_S = 10.0  # for one worker's answer to one inspect command, over every attempt, s
 # A broadcast sent before the worker listens is lost (over Redis, remote
@@ -99,16 +106,27 @@ def _task_acks_late(registered, task):
     return None
 
 
-def report_of(stats, conf, registered, queues, task, concurrency):
+def report_of(
+    stats: dict[str, Any],
+    conf: dict[str, Any],
+    registered: list[str] | None,
+    queues: list[dict[str, Any]] | None,
+    task: str,
+    concurrency: int,
+) -> dict[str, Any]:
     """One node's report (JSON-ready) from its four answers. `concurrency`:
     the -c the worker was given, which divides prefetch_count for the
     multiplier (solo reports a max-concurrency of 1 whatever -c says, and
     Celery multiplies -c)."""
-    pool = stats.get("pool") if isinstance(stats.get("pool"), dict) else {}
+    pool = stats.get("pool")
+    if not isinstance(pool, dict):
+        pool = {}
     implementation = pool.get("implementation")
     prefetch_count = stats.get("prefetch_count")
     max_per_child = pool.get("max-tasks-per-child")
-    broker = stats.get("broker") if isinstance(stats.get("broker"), dict) else {}
+    broker = stats.get("broker")
+    if not isinstance(broker, dict):
+        broker = {}
     multiplier = None
     if isinstance(prefetch_count, int) and concurrency:
         multiplier = (
@@ -118,7 +136,7 @@ def report_of(stats, conf, registered, queues, task, concurrency):
     backend = conf.get("result_backend")
     return {
         "pid": stats.get("pid"),  # the worker's main process
-        "pool": POOL_NAMES.get(implementation, implementation),
+        "pool": POOL_NAMES.get(implementation or "", implementation),
         "pool_implementation": implementation,
         "max_concurrency": pool.get("max-concurrency"),
         # prefork only: "N/A" when no limit; the other pools do not report it
@@ -137,12 +155,19 @@ def report_of(stats, conf, registered, queues, task, concurrency):
     }
 
 
-def backend_kind(url):
+def backend_kind(url: str | None) -> str | None:
     """A result backend URL's scheme ("disabled", "redis", "rpc"); None for none."""
     return str(url).partition("://")[0] or None if url else None
 
 
-def read_back(app, nodes, task, concurrency, timeout_s=INSPECT_TIMEOUT_S, between=None):
+def read_back(
+    app: Celery,
+    nodes: Iterable[str],
+    task: str,
+    concurrency: int,
+    timeout_s: float = INSPECT_TIMEOUT_S,
+    between: Callable[[], object] | None = None,
+) -> dict[str, dict[str, Any]]:
     """{node: report} for every node of `nodes` (see report_of), asked one
     node at a time; RunFailed naming a node that did not answer.
     `between()`: called while a node keeps silent (the fleet asks whether
@@ -177,7 +202,9 @@ CHECKED = (
 )
 
 
-def check(intended, reported, ignore=()):
+def check(
+    intended: Mapping[str, Any], reported: Mapping[str, Mapping[str, Any]], ignore: Collection[str] = ()
+) -> dict[str, Any]:
     """The settings every node agrees on, {setting: value} for the names
     of CHECKED, after checking them against `intended` ({setting: value};
     a setting absent or None is not the harness's to set: whatever the
@@ -185,7 +212,7 @@ def check(intended, reported, ignore=()):
     disagreement, or when two nodes disagree. A value a node does not
     report (None: max_tasks_per_child outside prefork) is not checked, nor
     the settings named in `ignore`."""
-    agreed = {}
+    agreed: dict[str, Any] = {}
     for setting, key in CHECKED:
         if setting in ignore:
             agreed[setting] = None

@@ -96,7 +96,7 @@ def _die_with_the_worker(**_):
 _main_pid = os.getpid()  # the worker's main process: this module loads before the pool forks
 
 
-def install(pool=None):
+def install(pool: str | None = None) -> bool:
     """Connect the recorder when the harness asked for it (BENCH_RECORD_DIR).
     `pool` decides whether per-task CPU time is recorded (see the module's
     docstring); BENCH_RECORD_MEMORY=1 adds the process's RSS after each task."""

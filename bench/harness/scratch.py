@@ -7,6 +7,8 @@ but a harness killed with SIGKILL cannot remove them. Each one holds an
 next harness removes every such directory of this user whose owner is gone.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import shutil
@@ -41,7 +43,7 @@ def _empty_and_old(directory):
     return not any(directory.iterdir()) and time.time() - directory.stat().st_mtime > UNMARKED_AGE_S
 
 
-def remove_stale(root=None):
+def remove_stale(root: str | Path | None = None) -> int:
     """Remove the scratch directories of dead harnesses owned by this user;
     returns how many. A directory without an owner file is left alone (not
     ours to judge, or still being made), unless it is empty and older than
@@ -62,7 +64,7 @@ def remove_stale(root=None):
     return removed
 
 
-def make(kind):
+def make(kind: str) -> Path:
     """A fresh private directory `celery-bench-<kind>-XXXX` owned by this
     harness (remove it with `remove`); stale ones of dead harnesses are
     removed first."""
@@ -72,7 +74,7 @@ def make(kind):
     return path
 
 
-def remove(path):
+def remove(path: str | Path) -> None:
     """Remove a scratch directory, its owner file last: a harness killed
     half-way leaves a directory the next harness still knows as a dead
     one's."""

@@ -9,11 +9,16 @@ processes at once, and the clean-up goes on without waiting for them.
 The exit code follows the shell's convention: 128 + the first signal's number.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
 
 import psutil
 
@@ -22,7 +27,7 @@ from bench.errors import Interrupted
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER_S = 3.0
 # The installed Shutdown: signal handlers are process-wide, and so is this.
-_active = None
+_active: Shutdown | None = None
 # >0 while the main thread forks a child (see forking()).
 _forking = 0
 
@@ -33,17 +38,17 @@ class Shutdown:
 
     first: signal.Signals | None = None
     first_at: float | None = None  # monotonic s
-    later: list = field(default_factory=list)  # signals absorbed during the shutdown
-    previous: dict = field(default_factory=dict)  # the handlers before install()
+    later: list[signal.Signals] = field(default_factory=list)  # signals absorbed during the shutdown
+    previous: dict[int, Any] = field(default_factory=dict)  # the handlers before install()
 
-    def restore(self):
+    def restore(self) -> None:
         """Put the previous handlers back (main() called as a library)."""
         global _active
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         _active = None
 
-    def absorb_until_exit(self):
+    def absorb_until_exit(self) -> None:
         """Ignore the stop signals from now on: the program is ending, and the
         interpreter would otherwise reset our handlers while it exits, so a
         late SIGTERM would kill it with no exit code of ours."""
@@ -51,10 +56,10 @@ class Shutdown:
             signal.signal(sig, signal.SIG_IGN)
 
     @property
-    def exit_code(self):
+    def exit_code(self) -> int:
         return 128 + int(self.first) if self.first is not None else Interrupted.exit_code
 
-    def handle(self, signum, _frame):
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
         sig = signal.Signals(signum)
         if self.first is None:
             self.first, self.first_at = sig, time.monotonic()
@@ -62,11 +67,11 @@ class Shutdown:
                 return  # raised by the next raise_if_stopping: see forking()
             raise Interrupted(f"interrupted by {sig.name}")
         self.later.append(sig)
-        if time.monotonic() - self.first_at >= FORCE_AFTER_S:
+        if self.first_at is not None and time.monotonic() - self.first_at >= FORCE_AFTER_S:
             kill_children()
 
 
-def kill_children():
+def kill_children() -> None:
     """SIGKILL every descendant of this process (the user asked twice)."""
     with contextlib.suppress(psutil.Error):
         for child in psutil.Process(os.getpid()).children(recursive=True):
@@ -74,7 +79,7 @@ def kill_children():
                 child.kill()
 
 
-def install():
+def install() -> Shutdown:
     """Route SIGINT, SIGTERM and SIGHUP to one Shutdown; returns it."""
     global _active
     shutdown = Shutdown()
@@ -85,7 +90,7 @@ def install():
 
 
 @contextlib.contextmanager
-def forking():
+def forking() -> Iterator[None]:
     """Around starting a child process: a stop signal that lands meanwhile
     is only recorded, and the next raise_if_stopping raises it (after the
     child is started and its owner holds it, to stop it). Raised inside the
@@ -101,7 +106,7 @@ def forking():
         _forking -= 1
 
 
-def raise_if_stopping():
+def raise_if_stopping() -> None:
     """A checkpoint for the loops that wait or measure. The handler's
     Interrupted is raised wherever the main thread happens to be, and some
     places swallow it: a signal that lands while a child is forked raises

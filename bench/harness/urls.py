@@ -5,6 +5,7 @@ commands use this too."""
 import hashlib
 import hmac
 import ipaddress
+from typing import overload
 from urllib.parse import urlsplit
 
 from bench.errors import UsageError
@@ -12,7 +13,11 @@ from bench.errors import UsageError
 SCHEMES = {"redis": "redis", "rediss": "redis", "amqp": "amqp", "pyamqp": "amqp"}
 
 
-def redact(url):
+@overload
+def redact(url: str) -> str: ...
+@overload
+def redact(url: None) -> None: ...
+def redact(url: str | None) -> str | None:
     """The URL with any password replaced by ``**``. Works on malformed URLs
     too, since it is used in the messages that report them."""
     if url is None:
@@ -28,7 +33,7 @@ def redact(url):
     return f"{scheme}://{user}:**@{host}{slash}{path}"
 
 
-def check_url(url):
+def check_url(url: str) -> None:
     """Raise UsageError unless `url` is a broker URL this harness supports."""
     try:
         parts = urlsplit(url)
@@ -45,24 +50,24 @@ def check_url(url):
         raise UsageError(f"--broker: port 0 in {redact(url)!r}")
 
 
-def url_host(address):
+def url_host(address: str) -> str:
     """An IP address as a URL's host ([...] for IPv6)."""
     return f"[{address}]" if ":" in address else address
 
 
-def derived_password(secret):
+def derived_password(secret: bytes) -> str:
     """The password of a harness's broker that agents know in advance
     (run/sweep --listen ADDRESS:PORT, agent --harness ADDRESS:PORT): an HMAC
     of the shared secret (bytes), so the secret itself never travels."""
     return hmac.new(secret, b"celery-bench: the password of a harness's broker", hashlib.sha256).hexdigest()[:40]
 
 
-def harness_url(address, port, secret):
+def harness_url(address: str, port: int, secret: bytes) -> str:
     """The URL of a harness's broker at ADDRESS:PORT, its password derived from `secret`."""
     return f"redis://:{derived_password(secret)}@{url_host(address)}:{port}/0"
 
 
-def parse_listen(text):
+def parse_listen(text: str) -> tuple[str, int | None]:
     """(address, port or None) from ADDRESS, ADDRESS:PORT or [IPV6]:PORT;
     ValueError when it is none of them."""
     text = text.strip()

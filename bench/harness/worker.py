@@ -1,6 +1,8 @@
 """One real Celery worker as a subprocess: started, waited for, and always
 stopped with its whole process tree."""
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -8,12 +10,17 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.errors import RunFailed
 from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us, watcher
+
+if TYPE_CHECKING:  # broker.py loads kombu, which the read-only paths never do
+    from bench.harness.broker import Broker
 
 READY_TIMEOUT_S = 60.0
 READY_POLL_S = 0.01  # a stat() a poll; each repeat of a sweep waits for one boot
@@ -46,7 +53,7 @@ class WorkerSpec:
     broker_from_app: bool = False  # True: the app's own broker and result backend, not overridden
     record_memory: bool = False  # record each process's RSS after every task (profile)
 
-    def argv(self):
+    def argv(self) -> list[str]:
         """The worker's command line, through the harness's entry point (see
         worker_entry.py): `celery -A APP worker` plus the recorder. A
         project root holding an older celery-bench without that entry point
@@ -61,7 +68,29 @@ class WorkerSpec:
         return [self.python, "-m", *start, *worker_options(self)]
 
 
-def worker_options(spec):
+class WorkerOptions(Protocol):
+    """What worker_options reads: the fields WorkerSpec and the reference's
+    PlainSpec (plain.py) share."""
+
+    @property
+    def pool(self) -> str: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def nodename(self) -> str: ...
+    @property
+    def prefetch_multiplier(self) -> int | None: ...
+    @property
+    def loglevel(self) -> str: ...
+    @property
+    def max_tasks_per_child(self) -> int: ...
+    @property
+    def acks_late(self) -> bool: ...
+
+
+def worker_options(spec: WorkerOptions) -> list[str]:
     """The options of `celery worker` that the harness's workers and the
     reference's plain worker (plain.py) share, so both run the same worker:
     pool, -c, the queue consumed from the start, node name, the prefetch
@@ -95,13 +124,13 @@ class Worker:
     log_path: Path
 
     @property
-    def pid(self):
+    def pid(self) -> int:
         return self.popen.pid
 
-    def exited(self):
+    def exited(self) -> bool:
         return self.popen.poll() is not None
 
-    def last_error(self):
+    def last_error(self) -> str:
         return last_error_line(self.log_path)
 
 
@@ -110,7 +139,7 @@ class Worker:
 _ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b(:|$)|\b(CRITICAL|ERROR)\b")
 
 
-def last_error_line(log_path):
+def last_error_line(log_path: str | Path) -> str:
     """The worker's own last error line (the end of a traceback, usually),
     else its last line."""
     try:
@@ -123,7 +152,9 @@ def last_error_line(log_path):
     return lines[-1] if lines else "the worker printed nothing"
 
 
-def start(spec, broker, record_dir, log_path, tmp_dir):
+def start(
+    spec: WorkerSpec, broker: Broker, record_dir: str | Path, log_path: str | Path, tmp_dir: str | Path
+) -> Worker:
     """Start `celery worker` for `spec` and return at once, before it is
     ready (see wait_ready). Call from the main thread: the worker is tied to
     the thread that starts it (harness/process.py). `tmp_dir`, in the
@@ -160,24 +191,31 @@ def start(spec, broker, record_dir, log_path, tmp_dir):
             start_new_session=True,  # our signals, not the terminal's, stop it
             # Dies with the harness; affinity is inherited: pool children fork
             # from the pinned parent (and die with it: see harness/recorder.py).
-            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, spec.cpus)) if spec.cpus else None),
+            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, cpus)) if (cpus := spec.cpus) else None),
         )
     return Worker(popen, Path(log_path))
 
 
-def wait_ready(worker, record_dir, broker, timeout_s=READY_TIMEOUT_S):
+def wait_ready(worker: Worker, record_dir: str | Path, broker: Broker, timeout_s: float = READY_TIMEOUT_S) -> None:
     """Return once the worker said it is ready; RunFailed when it exits,
     the broker goes, or `timeout_s` passes first."""
     _wait_ready(worker, Path(record_dir) / "ready", timeout_s, watcher(broker.pid))
 
 
-def stop(worker):
+def stop(worker: Worker) -> None:
     """Stop the worker and every process under it."""
     stop_tree(worker.popen, grace_s=STOP_GRACE_S)
 
 
 @contextlib.contextmanager
-def running(spec, broker, record_dir, log_path, tmp_dir, ready_timeout_s=READY_TIMEOUT_S):
+def running(
+    spec: WorkerSpec,
+    broker: Broker,
+    record_dir: str | Path,
+    log_path: str | Path,
+    tmp_dir: str | Path,
+    ready_timeout_s: float = READY_TIMEOUT_S,
+) -> Iterator[Worker]:
     """Start `celery worker` for `spec`, wait until it is ready, yield it;
     stop it and every process under it on the way out."""
     worker = start(spec, broker, record_dir, log_path, tmp_dir)
@@ -188,7 +226,7 @@ def running(spec, broker, record_dir, log_path, tmp_dir, ready_timeout_s=READY_T
         stop(worker)
 
 
-def setting_overrides(spec):
+def setting_overrides(spec: WorkerSpec) -> dict[str, Any]:
     """The app settings the harness sets before the app's tasks are bound
     (see worker_entry.py), besides the command line's flags: acks_late, which
     a task takes when it is bound (the entry point binds the app's tasks
@@ -196,7 +234,7 @@ def setting_overrides(spec):
     a plain `celery worker` applies in time), and the prefetch multiplier,
     which `--prefetch-multiplier 0` alone does not set (Celery's option falls
     back to the app's setting on 0)."""
-    out = {}
+    out: dict[str, Any] = {}
     if spec.acks_late:
         out["task_acks_late"] = True
     if spec.prefetch_multiplier is not None:
@@ -204,7 +242,7 @@ def setting_overrides(spec):
     return out
 
 
-def broker_overrides(broker_url, result_backend):
+def broker_overrides(broker_url: str, result_backend: str) -> dict[str, str]:
     """The app settings the harness replaces to point a worker at its broker:
     the read and write URLs too, which would otherwise win over broker_url.
     They are set to it rather than cleared: Celery's `inspect conf` masks the

@@ -29,10 +29,16 @@ This module is run in the worker process; it imports only Celery and the
 recorder, and the harness's url helpers.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported at run time only after the pool's patching (see _worker)
+    from celery import Celery
 
 MARKER = "celery-bench-inspect:"
 WAKEUP_TASK = "celery_bench.wakeup"
@@ -65,7 +71,7 @@ def _pool_of(argv):
     return "prefork"
 
 
-def load_app(name, overrides=None):
+def load_app(name: str, overrides: dict[str, Any] | None = None) -> Celery:
     """The Celery app `name` names, found as `celery -A` finds it, with its
     `include`/`imports` modules imported so every task is registered;
     `overrides` (settings) applied before its tasks are bound."""
@@ -88,7 +94,7 @@ def _jsonable(value):
         return repr(value)
 
 
-def app_settings(app):
+def app_settings(app: Celery) -> dict[str, Any]:
     """The app's settings that a result records, URLs redacted."""
     from bench.harness.urls import redact
 
@@ -101,7 +107,7 @@ def app_settings(app):
     return out
 
 
-def user_tasks(app):
+def user_tasks(app: Celery) -> list[str]:
     """The app's registered task names, without Celery's built-in ones."""
     return sorted(name for name in app.tasks if not name.startswith("celery."))
 
@@ -135,13 +141,13 @@ def _worker(name, worker_argv):
         return 2
 
     @app.task(name=WAKEUP_TASK, ignore_result=True)
-    def wakeup():
+    def wakeup() -> None:
         """Ends a worker's blocking wait on its idle queue (see measure/load.py release)."""
 
     return app.start(argv=["worker", *worker_argv])
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) < 2 or argv[0] not in ("worker", "inspect"):
         print("usage: python -m bench.harness.worker_entry {worker,inspect} APP [worker options]", file=sys.stderr)

@@ -5,6 +5,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import redis
 from celery import Celery
@@ -89,7 +90,9 @@ def _tidy_redis(url, traces):
         if deadlines is not None:
             # Expiry deadlines of binding tables (the control replies'): an
             # entry whose table is gone keeps nothing alive.
-            gone = [m for m in client.zrange(deadlines, 0, -1) if not client.exists(b"_kombu.binding." + m)]
+            # redis-py types a reply as any shape; without decode_responses this one is bytes
+            members = cast(list[bytes], client.zrange(deadlines, 0, -1))
+            gone = [m for m in members if not client.exists(b"_kombu.binding." + m)]
             if gone:
                 client.zrem(deadlines, *gone)
     finally:

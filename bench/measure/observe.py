@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -24,9 +25,9 @@ class RecordReader:
         self._offsets: dict[Path, int] = {}  # bytes of each file already read
         self._partial: dict[Path, bytes] = {}  # an unfinished last line, per file
 
-    def read_new(self):
+    def read_new(self) -> list[dict[str, Any]]:
         """The records written since the last call, as dicts."""
-        out = []
+        out: list[dict[str, Any]] = []
         for path in sorted(self.record_dir.glob("tasks-*.jsonl")):
             with path.open("rb") as fh:
                 fh.seek(self._offsets.get(path, 0))
@@ -49,8 +50,8 @@ class NodeReaders:
     def __init__(self, readers):
         self.readers = list(readers)  # RecordReader, one per node, in node order
 
-    def read_new(self):
-        out = []
+    def read_new(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for node, reader in enumerate(self.readers):
             out.extend({**raw, "node": node} for raw in reader.read_new())
         return out

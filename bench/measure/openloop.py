@@ -12,6 +12,7 @@ import dataclasses
 import os
 
 from bench.analysis import openloop
+from bench.analysis.stats import TaskRecord
 from bench.errors import RunFailed
 from bench.harness import machine, scratch
 from bench.harness.process import watcher
@@ -135,7 +136,7 @@ def header_check(sent, headers):
 
 def open_tasks(sent, records):
     """One OpenTask per task of the schedule, with its first report."""
-    first = {}
+    first: dict[str, TaskRecord] = {}
     for rec in records:
         first.setdefault(rec.id, rec)
     out = []

@@ -212,7 +212,7 @@ def produce(spec, clock=time.monotonic, sleep=time.sleep):
                 # Every task already due goes now: a late producer catches up
                 # without skipping any, and each keeps its own deadline.
                 now = clock()
-                batch = []
+                batch: list[tuple[str, float]] = []  # (task id, its deadline)
                 while i < len(offsets) and t0 + offsets[i] <= now and len(batch) < MAX_BATCH:
                     batch.append((spec.get("id_prefix", "") + uuid(), t0 + offsets[i]))
                     i += 1

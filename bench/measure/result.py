@@ -3,6 +3,7 @@ the task records, the resources and the facts of the run (no clock, no
 machine, no broker: the caller passes them), so a whole document can be
 checked against a golden file."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench.analysis import stats
@@ -42,9 +43,9 @@ class Observed:
     load_before: tuple[float, ...]  # 1, 5, 15-minute load average before the run
 
 
-def first_reports(records):
+def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]:
     """The first report of each task, in report order."""
-    firsts = {}
+    firsts: dict[str, stats.TaskRecord] = {}
     for rec in records:
         firsts.setdefault(rec.id, rec)
     return list(firsts.values())

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,14 @@ from bench.workloads import ceiling, expected_rate, slots
 
 
 @contextlib.contextmanager
-def services(broker_url, redis_server=None, needs_stub=False, listen=None, port=None, secret=None):
+def services(
+    broker_url: str | None,
+    redis_server: str | None = None,
+    needs_stub: bool = False,
+    listen: str | None = None,
+    port: int | None = None,
+    secret: bytes | None = None,
+) -> Iterator[tuple[broker_mod.Broker, str | None]]:
     """The broker (embedded when `broker_url` is None, else the user's) and,
     when the `net` workload needs it, the stub server. `listen`: an address
     of this host the embedded broker binds too (--listen); with `port`, on

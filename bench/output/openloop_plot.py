@@ -4,7 +4,11 @@ rate, one line per pool and -c (the hockey stick), each point's drain
 throughput marked; and the achieved completion rate against the offered
 rate, with the identity line."""
 
+from __future__ import annotations
+
 import statistics
+from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -20,11 +24,11 @@ from bench.results.words import point_label
 DPI = 110
 
 
-def group_key(point):
+def group_key(point: dict[str, Any]) -> str:
     return point_name(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
 
 
-def group_label(point):
+def group_label(point: dict[str, Any]) -> str:
     return point_label(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
 
 
@@ -32,9 +36,9 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def figures(summary, directory):
+def figures(summary: dict[str, Any], directory: Path) -> list[Path]:
     """Write latency-vs-rate-<workload>.png/svg per workload; the paths."""
-    by_group = {}
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for point in summary["points"]:
         if point["rates"]:
             by_group.setdefault(group_key(point), []).append(point)
@@ -42,7 +46,7 @@ def figures(summary, directory):
     for key, points in by_group.items():
         fig, (ax50, ax99, axr) = plt.subplots(1, 3, figsize=(15, 4.8), dpi=DPI)
         shades = _shades(points)
-        spans = {"p50": [], "p99": []}  # each panel's own values decide its scale
+        spans: dict[str, list[float]] = {"p50": [], "p99": []}  # each panel's own values decide its scale
         for point in sorted(points, key=lambda p: (p["pool"], p["concurrency"])):
             style = dict(STYLE.get(point["pool"], {}))
             style["color"] = shades[(point["pool"], point["concurrency"])]
@@ -104,7 +108,7 @@ def _shades(points):
     return out
 
 
-def verdict_markdown(summary):
+def verdict_markdown(summary: dict[str, Any]) -> str:
     """The report's section on the latency verdicts."""
     lines = [
         "",

@@ -17,7 +17,7 @@ def describe(points, profile, repeats_left=None, hosts=None):
     counts = sorted({p.host_count for p in points if p.host_count is not None})
     if counts:
         lines.append("  hosts per point: " + "; ".join(f"{host_words(k)}: {_first_hosts(hosts, k)}" for k in counts))
-    groups = {}
+    groups: dict[tuple, list[int]] = {}  # (workload, task_ms, pool, cpus, variant) -> its -c values
     for p in points:
         groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus, p.variant), []).append(p.concurrency)
     for (workload, task_ms, pool, cpus, variant), values in groups.items():

@@ -4,9 +4,9 @@ against the number of hosts, against linear scaling and the ceiling."""
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 
-from bench.output.plot_style import CEILING_STYLE, PALETTE, POOL_LINEWIDTH, STYLE, single
+from bench.output.plot_style import CEILING_STYLE, PALETTE, POOL_LINEWIDTH, STYLE, LineStyle, single
 
-IDEAL_STYLE = {"linewidth": 1.0, "linestyle": (0, (4, 2)), "alpha": 0.8}
+IDEAL_STYLE: LineStyle = {"linewidth": 1.0, "linestyle": (0, (4, 2)), "alpha": 0.8}
 
 
 def hosts_figure(lines):
@@ -77,7 +77,7 @@ def hosts_figure(lines):
         fontsize=10,
     )
     handles, labels = ax.get_legend_handles_labels()
-    grey = {"color": "0.45"}
+    grey: LineStyle = {"color": "0.45"}
     handles += [Line2D([], [], **grey, **IDEAL_STYLE), Line2D([], [], **grey, **CEILING_STYLE)]
     labels += ["linear: k x the 1-host median", "ceiling: k x one host's"]
     ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)

@@ -3,6 +3,7 @@ line styles, the figure itself (outside pyplot) and its title, and the
 concurrency axis with its cores markers."""
 
 import math
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -11,9 +12,13 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from bench.analysis.groups import plural
 from bench.workloads import point_workload
 
+# Keyword arguments of a matplotlib line (Line2D): their values are of as many
+# types as matplotlib's options (colours, dash tuples, widths).
+LineStyle = dict[str, Any]
+
 # Okabe-Ito colours (safe for colour-blind readers) and a distinct marker and
 # line style per pool, so the lines stay apart when printed in grey.
-STYLE = {
+STYLE: dict[str, LineStyle] = {
     "prefork": {"color": "#0072B2", "marker": "o", "linestyle": "-"},
     "gevent": {"color": "#D55E00", "marker": "s", "linestyle": "--"},
     "eventlet": {"color": "#009E73", "marker": "^", "linestyle": "-."},
@@ -55,11 +60,17 @@ def legend_columns(curves, default):
 POOL_LINEWIDTH = 1.6
 # The physical ceiling: a thick translucent band in the pool's colour, a
 # style no measured line uses (they are thin, opaque and have markers).
-CEILING_STYLE = {"linewidth": 7.0, "alpha": 0.22, "linestyle": "-", "solid_capstyle": "butt"}
+CEILING_STYLE: LineStyle = {"linewidth": 7.0, "alpha": 0.22, "linestyle": "-", "solid_capstyle": "butt"}
 # Celery's own per-task cost (the no-op rate): a horizontal step line with
 # short vertical ticks, in the pool's colour.
-OVERHEAD_STYLE = {"linewidth": 1.2, "linestyle": (0, (1, 1)), "marker": "|", "markersize": 9, "markevery": 12}
-FIT_STYLE = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
+OVERHEAD_STYLE: LineStyle = {
+    "linewidth": 1.2,
+    "linestyle": (0, (1, 1)),
+    "marker": "|",
+    "markersize": 9,
+    "markevery": 12,
+}
+FIT_STYLE: LineStyle = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
 NOTE_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 

@@ -15,6 +15,7 @@ from bench.output.plot_style import (
     OVERHEAD_STYLE,
     POOL_LINEWIDTH,
     STYLE,
+    LineStyle,
     curve_grid,
     line_styles,
     x_axis,
@@ -125,7 +126,7 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, pre
         ax.text(0.01, 0.98, text, transform=ax.transAxes, fontsize=7, va="top", color="0.3", bbox=NOTE_BOX)
     if legend:
         handles, labels = ax.get_legend_handles_labels()
-        grey = {"color": "0.45"}
+        grey: LineStyle = {"color": "0.45"}
         if any(str(line.get_gid()).startswith("ceiling:") for line in ax.get_lines()):
             handles.append(Line2D([], [], **grey, **CEILING_STYLE))
             labels.append("physical ceiling, per pool")
@@ -188,7 +189,7 @@ NEAR_RATES = 1.15  # no-op rates closer than this ratio share one label: theirs 
 def _near_rates(rates):
     """(rate, pool) pairs in groups of rates within NEAR_RATES of the next,
     each group's highest first (its label sits on the highest line)."""
-    groups = []
+    groups: list[list[tuple[float, str]]] = []
     for rate, pool in sorted(rates, reverse=True):
         if groups and groups[-1][-1][0] <= rate * NEAR_RATES:
             groups[-1].append((rate, pool))

@@ -1,10 +1,13 @@
 """Human-readable summaries. Reporters return text; only the CLI prints."""
 
+from __future__ import annotations
+
 from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.verdict import FLAT_RULE
 from bench.output.health import health_lines
 from bench.results.schema import LATENCY_KINDS, Resources
+from bench.results.sweep_records import PointSummary
 
 
 def _ms(seconds):
@@ -176,7 +179,7 @@ def sweep_table_rows(summary, analysis):
     best -c marked `*` (none on a flat row), unstable points `~`, points
     whose repeats ran tasks twice or lost some `!`, and a last column saying
     which -c is best; the first row is the header."""
-    rows = {}
+    rows: dict[tuple[str, str], dict[int, PointSummary]] = {}  # (figure, curve) -> -c -> point
     for point in measured_points(summary):
         rows.setdefault((group_key(point), curve_name(point)), {})[point.concurrency] = point
     columns = sorted({c for cells in rows.values() for c in cells})
@@ -186,16 +189,16 @@ def sweep_table_rows(summary, analysis):
         best = analysis.bests[key][pool]
         line = [group_label(next(iter(cells.values()))), pool]
         for c in columns:
-            point = cells.get(c)
-            if point is None:
+            cell = cells.get(c)
+            if cell is None:
                 line.append("")
                 continue
-            text = _rate(point.median_per_s)
-            if point.failed_repeats and point.median_per_s is None:
+            text = _rate(cell.median_per_s)
+            if cell.failed_repeats and cell.median_per_s is None:
                 text = "failed"
-            if ran_twice_or_lost(point):
+            if ran_twice_or_lost(cell):
                 text += RAN_TWICE_OR_LOST
-            if point.throughput and point.throughput.unstable:
+            if cell.throughput and cell.throughput.unstable:
                 text += "~"
             if c == best.c:
                 text += "*"
@@ -294,7 +297,7 @@ def shapes_table_rows(summary):
     no rows when no point runs several workers."""
     if not has_shapes(summary):
         return []
-    rows = {}
+    rows: dict[tuple[str, str], dict[int, float | None]] = {}  # (workload, shape) -> total -c -> tasks/s
     for point in summary.points:
         others = [f"{name}={text}" for name, text in point.settings]
         shape = f"{point.workers} x {point.pool}" + (f" [{', '.join(others)}]" if others else "")

@@ -74,7 +74,7 @@ class PointSummary:
     findings: tuple[tuple[str, int], ...] = ()  # (kind, summed count), in HEALTH_KINDS order
 
     @property
-    def variant(self):
+    def variant(self) -> str:
         """What, besides the pool, tells this point's curve from the others
         in its figure: "2 workers, 2 hosts, prefetch_multiplier=1"; "" for none."""
         parts = [f"{self.workers} workers"] if self.workers != 1 else []
@@ -82,16 +82,16 @@ class PointSummary:
         return ", ".join(parts + [f"{name}={text}" for name, text in self.settings])
 
     @property
-    def total_concurrency(self):
+    def total_concurrency(self) -> int:
         """-c over all the workers: what shapes of one size share."""
         return self.concurrency * self.workers
 
     @property
-    def median_per_s(self):
+    def median_per_s(self) -> float | None:
         return self.throughput.median_per_s if self.throughput else None
 
     @property
-    def pinned(self):
+    def pinned(self) -> int | None:
         """How many CPUs the worker was pinned to; None: not pinned."""
         return len(self.cpus) if self.cpus else None
 

@@ -1,14 +1,21 @@
 """A sweep's options: the profiles, the defaults, and the SweepConfig they
 are validated into once (build_sweep_config), as stored in its manifest."""
 
+from __future__ import annotations
+
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import UsageError
 from bench.harness.urls import redact
 from bench.measure.config import DEFAULT_PREFETCH_MULTIPLIER, DEFAULT_RESULT_BACKEND, USER_TASK_WORKLOAD, check_listen
 from bench.measure.settings import parse_value
 from bench.workloads import POOLS
+
+if TYPE_CHECKING:
+    from bench.harness.appinfo import AppInfo
+    from bench.measure.apptask import UserTask
 
 # The defaults of a sweep's options, written only here.
 DEFAULT_POOLS = POOLS
@@ -56,8 +63,8 @@ class SweepConfig:
     # --vary axes: ((setting, (value as written, ...)), ...); workers is one.
     # Broker URLs are kept whole here and redacted in to_json.
     vary: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    user_task: object = None  # apptask.UserTask: sweep a user's own task instead of the workloads
-    app_info: object = None  # appinfo.AppInfo of its app (not stored: learned again from the app)
+    user_task: UserTask | None = None  # sweep a user's own task instead of the workloads
+    app_info: AppInfo | None = None  # of its app (not stored: learned again from the app)
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
@@ -88,7 +95,9 @@ class SweepConfig:
                 "--resume: a sweep of your own task cannot be resumed yet (its arguments are stored redacted); "
                 "start it again"
             )
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"}
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"
+        }
         fields["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
         return cls(**fields)
 

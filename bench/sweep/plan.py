@@ -72,6 +72,7 @@ class Point:
         """The point's Workload (a user's task sized by its profile)."""
         if self.workload != USER_TASK_WORKLOAD:
             return WORKLOADS[self.workload]
+        assert self.task is not None  # a user's task point is planned with its name
         return run_workload(self.workload, _Named(self.task), self.profile)
 
     @property

@@ -8,6 +8,7 @@ open_loop/<point>/, so a resumed sweep redoes nothing.
 import json
 import random
 import statistics
+from typing import Any
 
 from bench.analysis.latency_verdict import decide
 from bench.results.io import write_atomic
@@ -103,11 +104,11 @@ def summarize(sweep, cfg, plan, machine_cores):
         entry["drain_throughput_per_s"] = drain_rate(sweep, point)
         entry["rates"] = cells
         points.append(entry)
-    series = {}
+    series: dict[str, dict[str, dict[int, dict[float, dict[str, Any]]]]] = {}  # figure -> pool -> -c -> rate -> cell
     for entry in points:
         pools = series.setdefault(group_key(entry), {})
         pools.setdefault(entry["pool"], {})[entry["concurrency"]] = {c["rate"]: c for c in entry["rates"]}
-    verdicts = {}
+    verdicts: dict[str, dict[str, dict[str, str]]] = {}  # figure -> pool -> {"word", "reason"}
     for key, pools in series.items():
         for pool, by_c in pools.items():
             cores = next(float(e["cores"] or machine_cores) for e in points if e["pool"] == pool)

@@ -13,10 +13,11 @@ from bench.analysis.stats import needs_more_repeats
 from bench.errors import Interrupted
 from bench.fleet.options import secret_from_env
 from bench.harness import signals
+from bench.harness.broker import Broker
 from bench.measure import runner
 from bench.measure.crew import Relay
 from bench.results import sweeplock
-from bench.sweep.plan import point_broker, run_config_for
+from bench.sweep.plan import Point, point_broker, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.store import SweepDir
 
@@ -103,7 +104,7 @@ def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
     brokers = {cfg.broker_url: (broker, stub)}
     relay = Relay()  # one repeat's workers stop while the next one's boot
 
-    def services_for(point):
+    def services_for(point: Point) -> tuple[Broker, str | None]:
         url = point_broker(cfg, point)
         if url not in brokers:
             server = cfg.redis_server if url is None else None

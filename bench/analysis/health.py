@@ -404,7 +404,7 @@ def _merge(stretches, inside, breaks):
     for s in stretches:
         if inside(s) and not (current is not None and breaks(s)):
             current = [s.begin, s.end] if current is None else [current[0], s.end]
-        elif inside(s):
+        elif inside(s) and current is not None:  # a break: the span so far ends, a new one begins
             spans.append(tuple(current))
             current = [s.begin, s.end]
         else:
@@ -478,7 +478,7 @@ def _stalls(timeline, services, context):
     begin = None
     for s in timeline.stretches:
         if s.finished:
-            if busy > limit:
+            if busy > limit and begin is not None:  # busy time always has a begin
                 stalls.append((begin, busy))
             busy, begin = 0.0, None
         if s.running > 0 and s.pending > 0 and s.length > 0:

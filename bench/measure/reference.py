@@ -308,8 +308,9 @@ def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=R
                     progress(len(done), len(published))
             if len(done) == len(published):
                 watched.outcome = "complete"
-                watched.cpu_window_s = time.monotonic() - cpu_from[0]
-                watched.worker_cpu_s = tree_cpu_s(worker.pid) - cpu_from[1]
+                if cpu_from is not None:  # else nothing was published: no CPU to count
+                    watched.cpu_window_s = time.monotonic() - cpu_from[0]
+                    watched.worker_cpu_s = tree_cpu_s(worker.pid) - cpu_from[1]
                 return watched
             booting = not got
             if events.failure is not None:
@@ -420,7 +421,8 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
             published = {task_id: t + offset for task_id, t in sent.items()}
             events.start()
             worker = plain.start(spec, work / "worker.log", work / "tmp")
-            watched = _watch(events, published, worker, watcher(broker.pid), *limits, progress=progress)
+            stall_s, timeout_s = limits
+            watched = _watch(events, published, worker, watcher(broker.pid), stall_s, timeout_s, progress=progress)
     finally:
         try:
             if worker is not None:

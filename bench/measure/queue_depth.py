@@ -24,6 +24,7 @@ events pass of the reference does those).
 
 import itertools
 import math
+import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -45,9 +46,9 @@ POLL_S = 0.005  # between two questions to the broker
 WATCH_S = 0.02  # between two looks at the samples
 TRIM = 0.1  # the steady window: from the depth's crossing of (1 - TRIM) of the batch to its crossing of TRIM
 KEEP_SAMPLES = 400  # at most this many (t, depth) samples go into the document
-MIN_PAUSE_S = (
-    1.0  # a still depth while messages wait, longer than this (and PAUSE_FACTOR x the steady interval): a pause
-)
+# A still depth while messages wait, longer than MIN_PAUSE_S and PAUSE_FACTOR x
+# the median time between the depth's moves: a pause (an idle gap).
+MIN_PAUSE_S = 1.0
 PAUSE_FACTOR = 10.0
 
 
@@ -124,28 +125,29 @@ class DepthMoves:
     pauses_s: tuple[float, ...]  # s, each time the depth stood still while messages waited, past the threshold
 
 
-def moves(samples: Sequence[tuple[float, int]], rate: DepthRate, min_pause_s=MIN_PAUSE_S) -> DepthMoves:
+def moves(samples: Sequence[tuple[float, int]], min_pause_s=MIN_PAUSE_S) -> DepthMoves:
     """The rises of the depth (nothing else publishes to the run's queue,
     so a rise is messages put back: a redelivery), and its pauses: from
     the first fall to the queue's emptying, spans in which it did not move
-    for longer than `min_pause_s` and than PAUSE_FACTOR x the steady mean
-    interval between two messages leaving (an idle gap while work waits)."""
+    for longer than `min_pause_s` and than PAUSE_FACTOR x the median time
+    between two of its moves (an idle gap while work waits). The median,
+    not the mean rate: a worker that takes 8 messages at once every 2 s
+    moves every few ms between its pauses, and its mean interval (0.25 s)
+    would hide them."""
     rose = sum(max(b[1] - a[1], 0) for a, b in itertools.pairwise(samples))
     start = next((i for i, s in enumerate(samples) if s[1] < samples[0][1]), None) if samples else None
     if start is None:
         return DepthMoves(rose, ())
-    steady_gap = 1.0 / rate.steady_throughput_per_s if rate.steady_throughput_per_s else 0.0
-    threshold = max(min_pause_s, PAUSE_FACTOR * steady_gap)
-    pauses = []
+    stills = []  # s, each time the depth stood still before it moved, while messages waited
     since = samples[start][0]
     for (_t0, d0), (t1, d1) in itertools.pairwise(samples[start:]):
         if d0 == 0:
             break
         if d1 != d0:
-            if t1 - since > threshold:
-                pauses.append(t1 - since)
+            stills.append(t1 - since)
             since = t1
-    return DepthMoves(rose, tuple(round(p, 3) for p in pauses))
+    threshold = max(min_pause_s, PAUSE_FACTOR * statistics.median(stills)) if stills else min_pause_s
+    return DepthMoves(rose, tuple(round(p, 3) for p in stills if p > threshold))
 
 
 def thinned(samples: Sequence[tuple[float, int]], keep: int = KEEP_SAMPLES):
@@ -321,7 +323,7 @@ def depth_pass(cfg, app, broker, spec, args, calls, limits, prefetch, work, prog
         detail=detail,
         command=plain.redacted_argv(spec, broker),
         rate=rate,
-        moves=moves(relative, rate),
+        moves=moves(relative),
         batch=cfg.tasks,
         prefetch_count=prefetch,
         samples=tuple((round(t, 4), d) for t, d in thinned(relative)),

@@ -116,9 +116,31 @@ def test_a_depth_that_grows_back_was_redelivered_and_a_still_one_paused():
         return max(60 - int((t - 3.6) * 40), 0)
 
     samples = series(depth_at, 6.0)
-    found = moves(samples, steady_rate(samples, 100, prefetch=4))
+    found = moves(samples)
     assert found.rose_by == 4
     assert found.pauses_s == pytest.approx((2.0,), abs=0.01)
     # a steady drain, the worker's boot before it and the empty queue after it: neither
     calm = series(draining(200, boot_s=1.5, grab=4, rate=50.0), 8.0)
-    assert moves(calm, steady_rate(calm, 200, prefetch=4)) == DepthMoves(0, ())
+    assert moves(calm) == DepthMoves(0, ())
+    # a slow steady drain (one task a second, -c 1): a second between moves is its pace, not a pause
+    slow = series(draining(20, boot_s=0.5, grab=1, rate=1.0), 12.0)
+    assert moves(slow) == DepthMoves(0, ())
+
+
+def test_a_small_window_taken_in_bursts_every_two_seconds_pauses_every_time():
+    """gevent -c 8 with task_acks_late at prefetch 1, collapsed: 8 messages
+    taken within a few ms, then 2.0 s still; 4 tasks/s on average, so ten
+    mean intervals (2.5 s) would be longer than the pauses themselves."""
+
+    def depth_at(t):
+        if t < 0.3:
+            return 80
+        bursts = 1 + int((t - 0.3) / 2.0)
+        into = (t - 0.3) % 2.0
+        taken = 8 * (bursts - 1) + min(8, int(into / 0.002) + 1)
+        return max(80 - taken, 0)
+
+    samples = series(depth_at, 22.0)
+    found = moves(samples)
+    assert len(found.pauses_s) >= 8
+    assert found.pauses_s == pytest.approx((2.0,) * len(found.pauses_s), abs=0.03)

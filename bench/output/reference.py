@@ -5,8 +5,11 @@ its queue's depth) comes first and decides the verdict; the pass with
 events (-E) gives the accounting and the findings, and its rate too."""
 
 from dataclasses import dataclass
+from typing import Any
 
+from bench.analysis.health import LogEvidence
 from bench.output.health import health_lines
+from bench.results.schema import HEALTH_KINDS
 
 AGREE_WITHIN = 0.10  # |harness / reference - 1| at or under this: they agree
 
@@ -26,8 +29,8 @@ class Side:
     health: object = None  # health.Health; None: not diagnosed
     cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
     depth_steady_throughput_per_s: float | None = None  # tasks/s, plain worker without -E, by its queue's depth
-    depth_moves: object = None  # queue_depth.DepthMoves of that pass; None: not measured
-    depth_log: object = None  # health.LogEvidence of that pass's worker log; None: not read
+    depth_moves: Any = None  # measure.queue_depth.DepthMoves of that pass (a layer above this one); None: not measured
+    depth_log: LogEvidence | None = None  # what that pass's worker log said; None: not read
 
 
 def harness_side(result):
@@ -127,6 +130,27 @@ def _health_text(health):
     return list(health_lines(health)) or ["healthy"]
 
 
+def plain_kinds(reference: Side):
+    """The finding kinds the plain worker showed in either pass: its events'
+    findings, and what its queue's depth and log showed without events."""
+    kinds = set(finding_kinds(reference.health))
+    moves, log = reference.depth_moves, reference.depth_log
+    if moves is not None and moves.pauses_s:
+        kinds.add("idle_gaps")
+    if moves is not None and moves.rose_by:
+        kinds.add("duplicates")  # messages put back on the queue are run again
+    if log is not None and log.ack_failures:
+        kinds.add("ack_failures")
+    if log is not None and log.reconnects:
+        kinds.add("reconnects")
+    return kinds
+
+
+def _kinds(kinds):
+    """ "ack failures, idle gaps": finding kinds in their fixed order, in words."""
+    return ", ".join(k.replace("_", " ") for k in HEALTH_KINDS if k in kinds)
+
+
 def verdict(harness: Side, reference: Side):
     """One line: do they agree? On the steady state against the plain
     worker without events (its queue's depth) where it has one, else
@@ -142,22 +166,22 @@ def verdict(harness: Side, reference: Side):
         which, r = "throughput", ratio(harness.throughput_per_s, reference.throughput_per_s)
     if r is None:
         return "no verdict: one side measured no throughput"
-    only_h = sorted(finding_kinds(harness.health) - finding_kinds(reference.health))
-    only_r = sorted(finding_kinds(reference.health) - finding_kinds(harness.health))
+    seen_h, seen_r = finding_kinds(harness.health), plain_kinds(reference)
+    same = f"; both saw {_kinds(seen_h & seen_r)}" if seen_h & seen_r else ""
     notes = []
-    if only_h:
-        notes.append(f"only the harness saw {', '.join(only_h)}")
-    if only_r:
-        notes.append(f"only the plain worker saw {', '.join(only_r)}")
+    if seen_h - seen_r:
+        notes.append(f"only the harness saw {_kinds(seen_h - seen_r)}")
+    if seen_r - seen_h:
+        notes.append(f"only the plain worker saw {_kinds(seen_r - seen_h)}")
     slowed = _slowed_by_events(harness, reference)
     if slowed:
         notes.append(slowed)
     if abs(r - 1) <= AGREE_WITHIN:
-        line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / {against} = {r:.2f})"
+        line = f"agree within {AGREE_WITHIN:.0%} ({which}: harness / {against} = {r:.2f}){same}"
         return line + (f"; but {'; '.join(notes)}" if notes else "")
     direction = "faster" if r > 1 else "slower"
     line = f"differ by {abs(r - 1):.0%}: the harness measured the {which} {direction} than the {against} ({r:.2f})"
-    return line + (f"; {'; '.join(notes)}" if notes else "")
+    return line + same + (f"; {'; '.join(notes)}" if notes else "")
 
 
 def _slowed_by_events(harness: Side, reference: Side):

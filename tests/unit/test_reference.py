@@ -155,9 +155,26 @@ def test_the_verdict_says_by_how_much_and_which_way_they_differ():
 def test_the_verdict_names_misbehaviour_only_one_side_saw():
     gaps = H((F("idle_gaps"),))
     assert verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, gaps)).startswith("agree within 10%")
-    assert "; but" not in verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, gaps))
+    assert verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, gaps)).endswith("; both saw idle gaps")
     said = verdict(side(9.0, 9.0, gaps), side(9.2, 9.2, H(())))
-    assert said.endswith("but only the harness saw idle_gaps")
+    assert said.endswith("but only the harness saw idle gaps")
+
+
+def test_the_plain_worker_without_events_counts_in_what_it_saw():
+    """Its depth's pauses are idle gaps, messages put back are tasks run
+    again, and its log's failed acks and lost connections are findings."""
+    from bench.analysis.health import LogEvidence
+
+    acks = H((F("ack_failures"), F("idle_gaps")))
+    plain = side(8.9, 54.1, H((F("idle_gaps"),)))
+    plain = Side(**{**vars(plain), "depth_moves": DepthMoves(0, (2.0,)), "depth_log": LogEvidence(("a",), 0, True)})
+    said = verdict(side(7.7, 7.7, acks), plain)
+    assert said.endswith("; both saw ack failures, idle gaps"), said
+    plain = Side(**{**vars(plain), "depth_moves": DepthMoves(2, ()), "depth_log": LogEvidence((), 1, False)})
+    said = verdict(side(7.7, 7.7, acks), plain)
+    assert said.endswith(
+        "; both saw idle gaps; only the harness saw ack failures; only the plain worker saw duplicates, reconnects"
+    ), said
 
 
 @pytest.mark.usefixtures("nothing_is_started")

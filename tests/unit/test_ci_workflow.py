@@ -5,11 +5,10 @@ options that parse, and lets a regression fail the job.
 
 import re
 import shlex
-from pathlib import Path
 
 from bench.cli import create_parser
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = (ROOT / ".github" / "workflows" / "bench.yml").read_text()
 SCRIPT = ROOT / ".ci" / "bench-ab"
 README = (ROOT / "README.md").read_text()

@@ -3,7 +3,6 @@ dry run starts nothing, a finished sweep says so, solo is one slot."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,9 @@ from bench.measure.config import build_run_config
 from bench.results.io import write_atomic
 from bench.sweep.plan import PROFILES, build_plan, build_sweep_config
 from bench.sweep.store import SweepDir, find_sweep
+from tests.helpers.paths import DATA
 
-SMALL_SWEEP = Path(__file__).resolve().parents[1] / "data" / "sweep-small"
+SMALL_SWEEP = DATA / "sweep-small"
 
 
 def test_a_sweep_directory_names_itself():

@@ -1,7 +1,7 @@
 """The CI benchmark workflow calls one script, .ci/bench-ab, which runs
 `python -m bench ab` (base against head, measured in the same job) with
 options that parse, and lets a regression fail the job.
-(tests/integration/test_ab.py runs the script itself on two revisions.)"""
+(tests/integration/test_ab_end_to_end.py runs the script itself on two revisions.)"""
 
 import re
 import shlex

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.cli import run_bench
+from tests.helpers.paths import ROOT
+
 SCRIPT = ROOT / ".ci" / "bench-ab"
 # One point, small and quick: solo runs one 20 ms sleep at a time.
 SMALL = ("--pools", "solo", "--workloads", "sleep", "--task-ms", "20", "--repeats", "3", "--seed", "7")
@@ -73,7 +75,7 @@ def decisions(markdown):
     return [[cell.strip() for cell in row.strip("|").split("|")][6] for row in rows]
 
 
-def test_a_revision_with_a_slower_task_is_slower_and_fails_the_job(project, tmp_path, bench_cli):
+def test_a_revision_with_a_slower_task_is_slower_and_fails_the_job(project, tmp_path):
     repo, base, slow = project
     done, summary = run_script(repo, tmp_path, base, slow)
     assert done.returncode == 1, done.stderr
@@ -86,7 +88,7 @@ def test_a_revision_with_a_slower_task_is_slower_and_fails_the_job(project, tmp_
     # ABBA: each side's repeats alternate with the other's
     assert [o["side"][0] for o in record["order"]] == list("bccbbc")
     # each side is an ordinary sweep directory: compare of the two decides the same
-    again = bench_cli("compare", top / "baseline", top / "candidate")
+    again = run_bench("compare", top / "baseline", top / "candidate")
     assert again.returncode == 1
     assert "slower" in again.stdout
     # the temporary worktrees are gone

@@ -5,12 +5,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.paths import ROOT
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = {
     "test_noop_overhead_per_pool[prefork]",
     "test_noop_overhead_per_pool[gevent]",

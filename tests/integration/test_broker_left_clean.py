@@ -3,11 +3,9 @@ succeeded, and after one that was interrupted, the broker's keys (Redis)
 or queues and exchanges (RabbitMQ) are as they were."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,20 +14,13 @@ import pytest
 import redis
 
 from bench.harness import scratch
+from tests.helpers.cli import start_bench
 
 # The local Redis and RabbitMQ are checked as found: the tests that use them take turns.
 pytestmark = [pytest.mark.integration, pytest.mark.local_brokers]
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 13  # a database of the local Redis that nothing else here uses
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-def start(*args):
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "CI": "true"},
-    )  # fmt: skip
 
 
 def redis_state(client):
@@ -59,8 +50,8 @@ def local_redis():
 @pytest.mark.parametrize("pool", ["prefork", "gevent"])
 def test_a_run_leaves_the_users_redis_as_it_found_it(tmp_path, local_redis, pool):
     before = redis_state(local_redis)
-    proc = start("run", "-P", pool, "-c", 2, "--tasks", 30, "--task-ms", 5, "--broker", REDIS_URL,
-                 "--json", tmp_path / "r.json")  # fmt: skip
+    proc = start_bench("run", "-P", pool, "-c", 2, "--tasks", 30, "--task-ms", 5, "--broker", REDIS_URL,
+                       "--json", tmp_path / "r.json")  # fmt: skip
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert redis_state(local_redis) == before
@@ -69,8 +60,8 @@ def test_a_run_leaves_the_users_redis_as_it_found_it(tmp_path, local_redis, pool
 def test_an_interrupted_run_leaves_the_users_redis_as_it_found_it(tmp_path, local_redis):
     before = redis_state(local_redis)
     out = tmp_path / "r.json"
-    proc = start("run", "-P", "gevent", "-c", 2, "--tasks", 2000, "--task-ms", 20, "--warmup", 0,
-                 "--broker", REDIS_URL, "--json", out)  # fmt: skip
+    proc = start_bench("run", "-P", "gevent", "-c", 2, "--tasks", 2000, "--task-ms", 20, "--warmup", 0,
+                       "--broker", REDIS_URL, "--json", out)  # fmt: skip
     deadline = time.monotonic() + 90
     while not tasks_recorded(proc):  # the measured batch is under way (no warm-up)
         assert time.monotonic() < deadline, "the run never started its batch"
@@ -103,7 +94,9 @@ def rabbit_names(what):
 @pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="no rabbitmqctl to list the broker's state")
 def test_a_run_leaves_the_users_rabbitmq_without_its_queues_and_exchanges(tmp_path):
     out = tmp_path / "r.json"
-    proc = start("run", "-P", "gevent", "-c", 2, "--tasks", 30, "--task-ms", 5, "--broker", AMQP_URL, "--json", out)
+    proc = start_bench(
+        "run", "-P", "gevent", "-c", 2, "--tasks", 30, "--task-ms", 5, "--broker", AMQP_URL, "--json", out
+    )
     _, err = proc.communicate(timeout=120)
     if proc.returncode == 1 and "cannot reach broker" in err:
         pytest.skip("no local RabbitMQ on 127.0.0.1:5672")

@@ -6,16 +6,18 @@ import shutil
 
 import pytest
 
+from tests.helpers.cli import run_bench
+
 pytestmark = pytest.mark.integration
 SWEEP = ["--pools", "solo", "--workloads", "sleep", "--task-ms", "10", "--profile", "quick", "--seed", "1"]
 
 
-def test_a_real_sweep_compared_with_itself_has_no_significant_difference(tmp_path, bench_cli):
-    swept = bench_cli("sweep", *SWEEP, "--output-dir", tmp_path)
+def test_a_real_sweep_compared_with_itself_has_no_significant_difference(tmp_path):
+    swept = run_bench("sweep", *SWEEP, "--output-dir", tmp_path)
     assert swept.returncode == 0, swept.stderr
     (sweep,) = tmp_path.glob("sweep-*")
 
-    same = bench_cli("compare", sweep, sweep, "--format", "markdown")
+    same = run_bench("compare", sweep, sweep, "--format", "markdown")
     assert same.returncode == 0, same.stderr
     assert same.stderr == ""
     rows = [line for line in same.stdout.splitlines() if line.startswith("| `")]
@@ -29,24 +31,24 @@ def test_a_real_sweep_compared_with_itself_has_no_significant_difference(tmp_pat
         doc = json.loads(path.read_text())
         doc["summary"]["throughput_per_s"] *= 0.8
         path.write_text(json.dumps(doc))
-    worse = bench_cli("compare", sweep, slower)
+    worse = run_bench("compare", sweep, slower)
     assert worse.returncode == 1
     assert "slower" in next(line for line in worse.stdout.splitlines() if line.startswith("sleep-10ms-solo-c1"))
     assert "sleep-10ms-solo-c1 (-20.0%)" in worse.stderr
 
 
 @pytest.mark.exclusive  # two measured sweeps compared: nothing may run beside them
-def test_a_real_costlier_setting_is_caught_as_slower(tmp_path, bench_cli):
+def test_a_real_costlier_setting_is_caught_as_slower(tmp_path):
     # The same point measured twice for real, the candidate storing every
     # result in Redis: under gevent that costs Celery far more than 5% a task.
     point = ["--pools", "gevent", "--workloads", "noop", "--concurrency", "4", "--profile", "quick", "--seed", "1"]
-    base = bench_cli("sweep", *point, "--output-dir", tmp_path / "base")
-    cand = bench_cli("sweep", *point, "--result-backend", "broker", "--output-dir", tmp_path / "cand")
+    base = run_bench("sweep", *point, "--output-dir", tmp_path / "base")
+    cand = run_bench("sweep", *point, "--result-backend", "broker", "--output-dir", tmp_path / "cand")
     assert base.returncode == 0, base.stderr
     assert cand.returncode == 0, cand.stderr
     (baseline,) = (tmp_path / "base").glob("sweep-*")
     (candidate,) = (tmp_path / "cand").glob("sweep-*")
-    worse = bench_cli("compare", baseline, candidate)
+    worse = run_bench("compare", baseline, candidate)
     assert worse.returncode == 1, worse.stdout + worse.stderr
     assert "noop-gevent-c4" in worse.stderr
     assert "slower" in next(line for line in worse.stdout.splitlines() if line.startswith("noop-gevent-c4"))

@@ -2,18 +2,18 @@
 exit code, the measured part kept, every wait bounded, nothing left behind."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.helpers.cli import run_bench, start_bench
+from tests.helpers.waiting import wait_for
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 
 # sitecustomize runs in every Python started with it on PYTHONPATH: here it
 # makes one module unimportable, the way a missing install or a broken tasks
@@ -26,17 +26,6 @@ class _Block:
             raise ImportError({message!r})
 sys.meta_path.insert(0, _Block())
 """
-
-
-def start(args, env=None):
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "CI": "true", **(env or {})},
-    )
 
 
 def finish(proc, timeout=120):
@@ -54,16 +43,6 @@ def finish(proc, timeout=120):
         out, err = proc.communicate(timeout=30)
         pytest.fail(f"the harness still ran {timeout} s later, with {left}; it printed:\n{out[-3000:]}\n{err[-3000:]}")
     return proc.returncode, out, err
-
-
-def wait_for(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
 
 
 def harness_children(proc, marker):
@@ -118,7 +97,7 @@ def one_line(err):
 
 def test_a_killed_prefork_child_shows_up_as_missing_tasks(tmp_path):
     out = tmp_path / "r.json"
-    proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 200, "--tasks", 40, "--warmup", 0, "--json", out])
+    proc = start_bench("run", "-P", "prefork", "-c", 2, "--task-ms", 200, "--tasks", 40, "--warmup", 0, "--json", out)
     main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
     children = wait_for(lambda: len(main.children()) == 2 and main.children(), 30, "the pool")
     batch_running(main, 2)  # every child is busy with its next 200 ms task
@@ -139,7 +118,7 @@ def test_a_killed_prefork_child_shows_up_as_missing_tasks(tmp_path):
 
 def test_a_worker_that_dies_mid_batch_fails_the_run_and_keeps_the_result(tmp_path):
     out = tmp_path / "r.json"
-    proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 100, "--warmup", 0, "--json", out])
+    proc = start_bench("run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 100, "--warmup", 0, "--json", out)
     main = wait_for(lambda: worker_main(proc), 60, "the worker")[0]
     wait_for(lambda: len(main.children()) == 2, 30, "the pool")
     batch_running(main, 2)  # the batch of 100 needs 5 s
@@ -156,9 +135,9 @@ def test_a_worker_that_dies_mid_batch_fails_the_run_and_keeps_the_result(tmp_pat
     ("module", "pool", "quoted"),
     [("proj.tasks", "prefork", "injected: proj.tasks is broken"), ("eventlet", "eventlet", "injected: no eventlet")],
 )
-def test_a_worker_that_never_starts_quotes_its_own_error(tmp_path, module, pool, quoted, bench_cli):
+def test_a_worker_that_never_starts_quotes_its_own_error(tmp_path, module, pool, quoted):
     (tmp_path / "sitecustomize.py").write_text(BLOCK_IMPORT.format(name=module, message=quoted))
-    proc = bench_cli("run", "-P", pool, "-c", 1, "--tasks", 5, "--output-dir", tmp_path / "out",
+    proc = run_bench("run", "-P", pool, "-c", 1, "--tasks", 5, "--output-dir", tmp_path / "out",
                      env={"PYTHONPATH": str(tmp_path)}, timeout=90)  # fmt: skip
     assert proc.returncode == 1
     line = one_line(proc.stderr)
@@ -168,7 +147,7 @@ def test_a_worker_that_never_starts_quotes_its_own_error(tmp_path, module, pool,
 
 def test_losing_the_embedded_broker_mid_run_fails_within_seconds(tmp_path):
     out = tmp_path / "r.json"
-    proc = start(["run", "-P", "gevent", "-c", 4, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
+    proc = start_bench("run", "-P", "gevent", "-c", 4, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out)
     batch_running(wait_for(lambda: worker_main(proc), 60, "the worker")[0], 4)  # the batch needs 10 s
     # The server renames itself ("valkey-server 127.0.0.1:PORT"): find it by name.
     server = [p for p in psutil.Process(proc.pid).children() if "valkey" in p.name() or "redis" in p.name()]
@@ -185,7 +164,7 @@ def test_losing_the_embedded_broker_mid_run_fails_within_seconds(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_run_stops_everything_and_keeps_the_partial_result(tmp_path, sig):
     out = tmp_path / "r.json"
-    proc = start(["run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out])
+    proc = start_bench("run", "-P", "prefork", "-c", 2, "--task-ms", 100, "--tasks", 400, "--warmup", 0, "--json", out)
     batch_running(wait_for(lambda: worker_main(proc), 60, "the worker")[0], 4)  # the batch needs 20 s
     proc.send_signal(sig)
     code, _, err = finish(proc, timeout=60)
@@ -199,8 +178,8 @@ def test_a_signal_during_run_stops_everything_and_keeps_the_partial_result(tmp_p
 
 
 def test_sigterm_during_a_sweep_keeps_it_resumable(tmp_path):
-    proc = start(["sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 10, "--profile", "quick",
-                  "--output-dir", tmp_path])  # fmt: skip
+    proc = start_bench("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 10, "--profile", "quick",
+                       "--output-dir", tmp_path)  # fmt: skip
     wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 60, "a first repeat")
     proc.send_signal(signal.SIGTERM)
     code, _, err = finish(proc, timeout=60)
@@ -212,11 +191,11 @@ def test_sigterm_during_a_sweep_keeps_it_resumable(tmp_path):
         json.loads(path.read_text())
 
 
-def test_an_unwritable_output_directory_is_refused_before_anything_starts(tmp_path, bench_cli):
+def test_an_unwritable_output_directory_is_refused_before_anything_starts(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     started = time.monotonic()
-    proc = bench_cli("run", "--output-dir", blocker / "results", timeout=30)
+    proc = run_bench("run", "--output-dir", blocker / "results", timeout=30)
     assert proc.returncode == 2
     assert "cannot write results" in one_line(proc.stderr)
     assert time.monotonic() - started < 10

@@ -13,7 +13,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +22,10 @@ import pytest
 
 from bench.fleet import control
 from bench.fleet.signing import sign
-from tests.conftest import ROOT, TAG, tagged_processes
+from tests.helpers.cli import bench_argv, bench_env, run_bench, start_bench
+from tests.helpers.paths import ROOT
+from tests.helpers.processes import TAG, tagged_processes
+from tests.helpers.waiting import wait_for
 
 # The sweeps on agents here: one point, one repeat (what they check is where it ran).
 ONE_POINT_SWEEP = ("--pools", "prefork", "--concurrency", "2", "--workloads", "sleep", "--task-ms", "20",
@@ -99,20 +101,9 @@ class Net:
 
 
 def _env(tag, **extra):
-    env = {**os.environ, "CI": "true", "CELERY_BENCH_SECRET": SECRET, TAG: tag, **extra}
-    env.pop("CELERY_BENCH_TEST_CLOCK_OFFSET_S", None)
-    env.update(extra)
-    return env
-
-
-def _wait_for(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+    """The variables a process of the fleet gets over the test's (tests.helpers.cli.bench_env):
+    the fleet's secret and tag; a clock offset only where `extra` injects one."""
+    return {"CELERY_BENCH_SECRET": SECRET, TAG: tag, "CELERY_BENCH_TEST_CLOCK_OFFSET_S": None, **extra}
 
 
 class Fleet:
@@ -122,12 +113,10 @@ class Fleet:
         self.url = None
 
     def start_broker(self):
-        argv = [sys.executable, "-m", "bench", "broker"]
-        if self.net.mode == "netns":
-            argv += ["--listen", self.net.host_address]
+        listen = ["--listen", self.net.host_address] if self.net.mode == "netns" else []
         with (self.tmp / "broker.out").open("w") as out:
-            self.procs["broker"] = subprocess.Popen(
-                argv, cwd=ROOT, env=_env(self.tag), stdout=out, stderr=subprocess.STDOUT
+            self.procs["broker"] = start_bench(
+                "broker", *listen, env=_env(self.tag), stdout=out, stderr=subprocess.STDOUT
             )
 
         def url():
@@ -136,20 +125,19 @@ class Fleet:
                     return line.split("'")[1]
             return None
 
-        self.url = _wait_for(url, 60, "the broker's URL")
+        self.url = wait_for(url, 60, "the broker's URL")
 
     def start_agent(self, name, host, cpus, harness=None, **env):
         """`harness`: ADDRESS:PORT of a harness's own broker (agent
         --harness), instead of the fleet's broker."""
         log = self.tmp / f"agent-{name}.log"
         where = ["--harness", harness] if harness else ["--broker", self.url]
-        argv = [*self.net.prefix(host), sys.executable, "-m", "bench", "agent", *where, "--name", name]
-        argv += ["--cpus", cpus]
+        argv = [*self.net.prefix(host), *bench_argv("agent", *where, "--name", name, "--cpus", cpus)]
         with log.open("w") as out:
             self.procs[name] = subprocess.Popen(
-                argv, cwd=ROOT, env=_env(self.tag, **env), stdout=out, stderr=subprocess.STDOUT
+                argv, cwd=ROOT, env=bench_env(_env(self.tag, **env)), stdout=out, stderr=subprocess.STDOUT
             )
-        _wait_for(lambda: "Ctrl-C stops it" in log.read_text(), 60, f"agent {name} to start")
+        wait_for(lambda: "Ctrl-C stops it" in log.read_text(), 60, f"agent {name} to start")
 
     def log(self, name):
         return (self.tmp / f"agent-{name}.log").read_text()
@@ -163,7 +151,7 @@ class Fleet:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=10)
-        _wait_for(lambda: not tagged_processes(self.tag), 20, "every process of the fleet to end")
+        wait_for(lambda: not tagged_processes(self.tag), 20, "every process of the fleet to end")
 
 
 @pytest.fixture(scope="module")
@@ -189,14 +177,7 @@ def fleet(tmp_path_factory, machine_lock):
 
 def _bench(*args, timeout):
     """`python -m bench ARGS` as the harness of this module's fleet, its output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(os.environ[TAG]),
-    )
+    return run_bench(*args, env=_env(os.environ[TAG]), timeout=timeout)
 
 
 def _run(fleet, *args, timeout=240):
@@ -323,42 +304,16 @@ def _records_of(agent_pid):
 
 def test_an_agent_killed_mid_run_fails_the_run_naming_it(fleet, tmp_path):
     fleet.start_agent("c", "b", "1")
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--broker",
-            fleet.url,
-            "--hosts",
-            "a,c",
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--workload",
-            "sleep",
-            "--task-ms",
-            "100",
-            "--tasks",
-            "400",
-            "--warmup",
-            "0",
-            "--json",
-            tmp_path / "killed.json",
-        ],
-        cwd=ROOT,
+    run = start_bench(
+        "run", "--broker", fleet.url, "--hosts", "a,c", "--pool", "prefork", "-c", "2", "--workload", "sleep",
+        "--task-ms", "100", "--tasks", "400", "--warmup", "0", "--json", tmp_path / "killed.json",
         env=_env(os.environ[TAG]),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    )  # fmt: skip
     try:
-        _wait_for(lambda: "started 1 worker" in fleet.log("c"), 120, "agent c's worker")
+        wait_for(lambda: "started 1 worker" in fleet.log("c"), 120, "agent c's worker")
         # Into the measured batch (400 tasks of 100 ms on 4 slots: 10 s): c's
         # worker has finished some of it.
-        _wait_for(lambda: _records_of(fleet.procs["c"].pid) >= 3, 120, "agent c's worker to run measured tasks")
+        wait_for(lambda: _records_of(fleet.procs["c"].pid) >= 3, 120, "agent c's worker to run measured tasks")
         fleet.procs["c"].kill()
         stdout, stderr = run.communicate(timeout=120)
     finally:
@@ -375,39 +330,16 @@ def test_an_agent_killed_mid_run_fails_the_run_naming_it(fleet, tmp_path):
 def test_the_agent_stops_its_workers_when_the_harness_is_killed(fleet, tmp_path):
     before = fleet.log("b").count("lease lapsed")
     started = fleet.log("b").count("started 1 worker")
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--broker",
-            fleet.url,
-            "--hosts",
-            "b",
-            "--pool",
-            "solo",
-            "--workload",
-            "sleep",
-            "--task-ms",
-            "200",
-            "--tasks",
-            "200",
-            "--warmup",
-            "0",
-            "--json",
-            tmp_path / "x.json",
-        ],
-        cwd=ROOT,
-        env=_env(os.environ[TAG]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    run = start_bench(
+        "run", "--broker", fleet.url, "--hosts", "b", "--pool", "solo", "--workload", "sleep",
+        "--task-ms", "200", "--tasks", "200", "--warmup", "0", "--json", tmp_path / "x.json",
+        env=_env(os.environ[TAG]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        _wait_for(lambda: fleet.log("b").count("started 1 worker") > started, 120, "agent b's worker")
+        wait_for(lambda: fleet.log("b").count("started 1 worker") > started, 120, "agent b's worker")
         run.kill()  # SIGKILL: the harness cannot say goodbye
         run.wait(timeout=10)
-        _wait_for(lambda: fleet.log("b").count("lease lapsed") > before, 30, "the lease to lapse on agent b")
+        wait_for(lambda: fleet.log("b").count("lease lapsed") > before, 30, "the lease to lapse on agent b")
     finally:
         if run.poll() is None:
             run.kill()
@@ -468,45 +400,19 @@ def test_a_sweep_naming_an_agent_that_does_not_answer_stops_at_once_and_leaves_n
 
 def test_sigterm_stops_the_agent_and_its_workers(fleet, tmp_path):
     fleet.start_agent("f", "b", "1")
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--broker",
-            fleet.url,
-            "--hosts",
-            "f",
-            "--pool",
-            "prefork",
-            "-c",
-            "2",
-            "--workload",
-            "sleep",
-            "--task-ms",
-            "200",
-            "--tasks",
-            "200",
-            "--warmup",
-            "0",
-            "--json",
-            tmp_path / "f.json",
-        ],
-        cwd=ROOT,
+    run = start_bench(
+        "run", "--broker", fleet.url, "--hosts", "f", "--pool", "prefork", "-c", "2", "--workload", "sleep",
+        "--task-ms", "200", "--tasks", "200", "--warmup", "0", "--json", tmp_path / "f.json",
         env=_env(os.environ[TAG]),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    )  # fmt: skip
     agent = fleet.procs["f"]
     try:
-        _wait_for(lambda: "started 1 worker" in fleet.log("f"), 120, "agent f's worker")
+        wait_for(lambda: "started 1 worker" in fleet.log("f"), 120, "agent f's worker")
         workers = psutil.Process(agent.pid).children(recursive=True)
         assert workers, fleet.net.mode
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=30) != 0
-        _wait_for(
+        wait_for(
             lambda: not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE],
             15,
             "agent f's workers to end",
@@ -753,7 +659,7 @@ def test_agents_started_with_harness_find_a_runs_own_broker(fleet, tmp_path):
         assert {h["name"] for h in doc["hosts"]} == {"g", "h"}, mode
         assert doc["config"]["broker"]["embedded"] is True, mode
         for name in ("g", "h"):
-            _wait_for(lambda name=name: "waiting for the harness's broker again" in fleet.log(name), 30, name)
+            wait_for(lambda name=name: "waiting for the harness's broker again" in fleet.log(name), 30, name)
         # ... and they join the next harness's broker: a sweep's, this time
         swept = _bench(
             "sweep",

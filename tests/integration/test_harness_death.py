@@ -3,10 +3,7 @@ SIGHUP of `run`, of a sweep and of `python -m bench broker`; and a second
 signal during the shutdown never loses the partial result."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,9 +12,10 @@ import psutil
 import pytest
 
 from bench.harness import scratch
+from tests.helpers.cli import run_bench, start_bench
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 GONE_WITHIN_S = 5.0
 
 
@@ -31,27 +29,6 @@ def private_tmp(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv("TMPDIR", str(root))
     monkeypatch.setattr(tempfile, "tempdir", str(root))  # this process's gettempdir()
-
-
-def start(*args):
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "CI": "true"},
-    )
-
-
-def wait_for(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
 
 
 def descendants(proc):
@@ -106,8 +83,8 @@ def scratch_dirs_of(pid):
 def busy_run(pool, workload, json_path):
     """A run whose workers are busy when it is killed: its broker, worker
     (and pool children, or the stub server) all started."""
-    proc = start("run", "-P", pool, "-c", 2, "--workload", workload, "--task-ms", 50,
-                 "--tasks", 3000, "--warmup", 0, "--json", json_path)  # fmt: skip
+    proc = start_bench("run", "-P", pool, "-c", 2, "--workload", workload, "--task-ms", 50,
+                       "--tasks", 3000, "--warmup", 0, "--json", json_path)  # fmt: skip
     expected = 4 if pool == "prefork" else 3  # broker + worker + (2 pool children | stub server)
     wait_for(lambda: len(descendants(proc)) >= expected and named(descendants(proc), "celery"), 60, "the worker")
     wait_for(lambda: scratch_dirs_of(proc.pid) and list(scratch_dirs_of(proc.pid)[0].glob("records/tasks-*")),
@@ -149,8 +126,8 @@ def test_sighup_of_run_stops_everything_keeps_the_result_and_exits_129(tmp_path)
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
 def test_a_killed_sweep_leaves_nothing_running(tmp_path, sig):
-    proc = start("sweep", "--pools", "prefork", "--workloads", "sleep", "--task-ms", 20, "--concurrency", 2,
-                 "--profile", "quick", "--output-dir", tmp_path)  # fmt: skip
+    proc = start_bench("sweep", "--pools", "prefork", "--workloads", "sleep", "--task-ms", 20, "--concurrency", 2,
+                       "--profile", "quick", "--output-dir", tmp_path)  # fmt: skip
     wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 90, "a first repeat")
     wait_for(lambda: named(descendants(proc), "celery"), 60, "the next repeat's worker")
     started = descendants(proc)
@@ -161,7 +138,7 @@ def test_a_killed_sweep_leaves_nothing_running(tmp_path, sig):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
 def test_the_broker_command_takes_its_server_with_it(sig):
-    proc = start("broker")
+    proc = start_bench("broker")
     wait_for(lambda: named(descendants(proc), "valkey"), 30, "the broker")
     started = descendants(proc)
     proc.send_signal(sig)
@@ -191,13 +168,13 @@ def test_more_signals_during_the_shutdown_never_lose_the_partial_result(tmp_path
 
 
 def test_a_second_writer_of_a_sweep_exits_2_at_once_naming_the_first(tmp_path):
-    first = start("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
-                  "--output-dir", tmp_path)  # fmt: skip
+    first = start_bench("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
+                        "--output-dir", tmp_path)  # fmt: skip
     try:
         wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 90, "a first repeat")
         sweep_dir = next(tmp_path.glob("sweep-*"))
         began = time.monotonic()
-        second = start("sweep", "--resume", sweep_dir)
+        second = start_bench("sweep", "--resume", sweep_dir)
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2
         assert f"pid {first.pid}" in err
@@ -209,16 +186,15 @@ def test_a_second_writer_of_a_sweep_exits_2_at_once_naming_the_first(tmp_path):
 
 
 def test_a_killed_sweep_reads_as_interrupted_in_its_report(tmp_path):
-    proc = start("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
-                 "--output-dir", tmp_path)  # fmt: skip
+    proc = start_bench("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
+                       "--output-dir", tmp_path)  # fmt: skip
     wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 90, "a first repeat")
     started = descendants(proc)
     proc.kill()
     proc.communicate(timeout=30)
     assert_all_gone(started)
     sweep_dir = next(tmp_path.glob("sweep-*"))
-    report = subprocess.run([sys.executable, "-m", "bench", "report", sweep_dir], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    report = run_bench("report", sweep_dir, timeout=120)
     assert report.returncode == 0, report.stderr
     report_md = (sweep_dir / "report.md").read_text()
     assert f"Sweep `{sweep_dir.name}`, interrupted" in report_md
@@ -226,8 +202,8 @@ def test_a_killed_sweep_reads_as_interrupted_in_its_report(tmp_path):
 
 
 def test_a_sweep_whose_broker_does_not_answer_leaves_no_sweep_folder(tmp_path):
-    proc = start("sweep", "--pools", "solo", "--workloads", "sleep", "--broker", "redis://127.0.0.1:1/0",
-                 "--output-dir", tmp_path)  # fmt: skip
+    proc = start_bench("sweep", "--pools", "solo", "--workloads", "sleep", "--broker", "redis://127.0.0.1:1/0",
+                       "--output-dir", tmp_path)  # fmt: skip
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "nothing listens at 127.0.0.1:1" in err
@@ -239,7 +215,7 @@ def test_the_embedded_broker_refuses_a_wrong_password_in_words(tmp_path):
 
     with broker_mod.embedded() as real:
         wrong = real.url.replace(real.url.split("@")[0], "redis://:not-the-password")
-        proc = start("run", "-P", "solo", "--tasks", 5, "--broker", wrong, "--json", tmp_path / "r.json")
+        proc = start_bench("run", "-P", "solo", "--tasks", 5, "--broker", wrong, "--json", tmp_path / "r.json")
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "refused the password" in err
@@ -247,7 +223,7 @@ def test_the_embedded_broker_refuses_a_wrong_password_in_words(tmp_path):
 
 
 def test_a_broker_binary_that_exits_at_once_is_named(tmp_path):
-    proc = start("run", "-P", "solo", "--tasks", 5, "--redis-server", "/bin/false", "--json", tmp_path / "r.json")
+    proc = start_bench("run", "-P", "solo", "--tasks", 5, "--redis-server", "/bin/false", "--json", tmp_path / "r.json")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "exited at once with code 1 and printed nothing" in err

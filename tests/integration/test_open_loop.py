@@ -13,6 +13,7 @@ import pytest
 
 from bench.measure import openloop, runner
 from bench.measure.config import build_run_config
+from tests.helpers.cli import run_bench
 
 # Latency against the schedule is measured on a machine nothing else uses
 # (exclusive); the sweep's test checks its files, not the figures in them.
@@ -186,8 +187,8 @@ def test_a_stalled_producer_never_hides_latency(tmp_path):
 
 
 @pytest.mark.exclusive
-def test_capacity_finds_a_rate_under_the_drain_throughput_that_meets_the_objective(tmp_path, bench_cli):
-    proc = bench_cli(
+def test_capacity_finds_a_rate_under_the_drain_throughput_that_meets_the_objective(tmp_path):
+    proc = run_bench(
         "capacity", "--pool", "gevent", "-c", 8, "-w", "sleep", "--task-ms", 20, "--slo", "p99=100ms",
         "--repeats", 1, "--max-rates", 3, "--duration", 1, "--output-dir", tmp_path,
     )  # fmt: skip
@@ -208,8 +209,8 @@ def test_capacity_finds_a_rate_under_the_drain_throughput_that_meets_the_objecti
     assert len(list(tmp_path.glob("run-*.json"))) == len(tried) + 1
 
 
-def test_sweep_with_rates_writes_latency_against_load_and_the_p99_verdict(tmp_path, bench_cli):
-    proc = bench_cli(
+def test_sweep_with_rates_writes_latency_against_load_and_the_p99_verdict(tmp_path):
+    proc = run_bench(
         "sweep", "--profile", "quick", "--pools", "gevent", "--workloads", "sleep", "--task-ms", 20,
         "--concurrency", "2,8", "--repeats", 1, "--rates", 20, "--seed", 3, "--output-dir", tmp_path,
     )  # fmt: skip

@@ -5,12 +5,14 @@ import os
 
 import pytest
 
+from tests.helpers.cli import run_bench
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs to pin one away")
-def test_sweep_pins_the_worker_to_its_cpus_and_the_rest_elsewhere(tmp_path, bench_cli):
-    proc = bench_cli("sweep", "--pools", "prefork", "--workloads", "cpu", "--task-ms", 5, "--concurrency", "1,2",
+def test_sweep_pins_the_worker_to_its_cpus_and_the_rest_elsewhere(tmp_path):
+    proc = run_bench("sweep", "--pools", "prefork", "--workloads", "cpu", "--task-ms", 5, "--concurrency", "1,2",
                      "--cpus", 1, "--profile", "quick", "--repeats", 1, "--output-dir", tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     cpus = sorted(os.sched_getaffinity(0))

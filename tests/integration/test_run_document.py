@@ -10,13 +10,14 @@ from bench.errors import RunFailed
 from bench.measure import runner
 from bench.measure.config import build_run_config
 from bench.workloads import WORKLOADS, Workload
+from tests.helpers.cli import run_bench
 
 pytestmark = pytest.mark.integration
 
 
-def test_result_document_has_the_public_fields(tmp_path, bench_cli):
+def test_result_document_has_the_public_fields(tmp_path):
     out = tmp_path / "r.json"
-    proc = bench_cli("run", "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 60, "--json", out)
+    proc = run_bench("run", "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 60, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["schema_version"] == 13
@@ -88,11 +89,11 @@ def _reachable(port):
     ("url", "kind", "port"),
     [("redis://127.0.0.1:6379/15", "redis", 6379), ("amqp://guest:guest@127.0.0.1:5672//", "amqp", 5672)],
 )
-def test_users_own_broker(url, kind, port, tmp_path, bench_cli):
+def test_users_own_broker(url, kind, port, tmp_path):
     if not _reachable(port):
         pytest.skip(f"no {kind} server on 127.0.0.1:{port}")
     out = tmp_path / "r.json"
-    proc = bench_cli(
+    proc = run_bench(
         "run", "--pool", "prefork", "-c", 2, "--task-ms", 10, "--tasks", 40, "--broker", url, "--json", out
     )
     assert proc.returncode == 0, proc.stderr
@@ -105,12 +106,12 @@ def test_users_own_broker(url, kind, port, tmp_path, bench_cli):
     assert "guest:guest" not in text + proc.stdout + proc.stderr
 
 
-def test_unreachable_broker_fails_fast_with_one_line(bench_cli):
+def test_unreachable_broker_fails_fast_with_one_line():
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.monotonic()
-    proc = bench_cli("run", "--broker", f"redis://:pw-not-shown@127.0.0.1:{port}/0", timeout=60)
+    proc = run_bench("run", "--broker", f"redis://:pw-not-shown@127.0.0.1:{port}/0", timeout=60)
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "cannot reach broker" in proc.stderr

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from bench.workloads import POOLS
+from tests.helpers.cli import run_bench
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +22,9 @@ def assert_accounted(doc, published):
 
 
 @pytest.mark.parametrize("pool", POOLS)
-def test_every_pool_runs_sleep_under_its_ceiling(pool, tmp_path, bench_cli):
+def test_every_pool_runs_sleep_under_its_ceiling(pool, tmp_path):
     out = tmp_path / "r.json"
-    proc = bench_cli("run", "--pool", pool, "-c", 4, "-w", "sleep", "--task-ms", 20, "--tasks", 80, "--json", out)
+    proc = run_bench("run", "--pool", pool, "-c", 4, "-w", "sleep", "--task-ms", 20, "--tasks", 80, "--json", out)
     assert proc.returncode == 0, proc.stderr
     if pool == "solo":  # -c 4 is accepted, as Celery does, with one line saying what runs
         assert proc.stderr.splitlines() == [
@@ -49,9 +50,9 @@ def test_every_pool_runs_sleep_under_its_ceiling(pool, tmp_path, bench_cli):
     assert str(out) in proc.stdout
 
 
-def test_cpu_under_prefork_is_bounded_by_the_cores(tmp_path, bench_cli):
+def test_cpu_under_prefork_is_bounded_by_the_cores(tmp_path):
     out = tmp_path / "r.json"
-    proc = bench_cli("run", "--pool", "prefork", "-c", 4, "-w", "cpu", "--task-ms", 10, "--tasks", 120, "--json", out)
+    proc = run_bench("run", "--pool", "prefork", "-c", 4, "-w", "cpu", "--task-ms", 10, "--tasks", 120, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = load_result(out)
     s = doc["summary"]
@@ -66,9 +67,9 @@ def test_cpu_under_prefork_is_bounded_by_the_cores(tmp_path, bench_cli):
     assert res["worker_pss_peak_bytes"] > 0
 
 
-def test_net_workload_makes_real_round_trips(tmp_path, bench_cli):
+def test_net_workload_makes_real_round_trips(tmp_path):
     out = tmp_path / "r.json"
-    proc = bench_cli("run", "--pool", "gevent", "-c", 8, "-w", "net", "--task-ms", 20, "--tasks", 80, "--json", out)
+    proc = run_bench("run", "--pool", "gevent", "-c", 8, "-w", "net", "--task-ms", 20, "--tasks", 80, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = load_result(out)
     assert_accounted(doc, 80)
@@ -77,12 +78,12 @@ def test_net_workload_makes_real_round_trips(tmp_path, bench_cli):
 
 
 @pytest.mark.parametrize("workload", ["noop", "add", "mul", "xsum", "cpu_nogil", "mixed"])
-def test_every_workload_completes(workload, tmp_path, bench_cli):
+def test_every_workload_completes(workload, tmp_path):
     out = tmp_path / "r.json"
     args = ["run", "--pool", "solo", "-w", workload, "--tasks", 30, "--warmup", 5, "--json", out]
     if workload in ("cpu_nogil", "mixed"):
         args += ["--task-ms", 5]
-    proc = bench_cli(*args)
+    proc = run_bench(*args)
     assert proc.returncode == 0, proc.stderr
     doc = load_result(out)
     assert_accounted(doc, 30)
@@ -91,14 +92,14 @@ def test_every_workload_completes(workload, tmp_path, bench_cli):
         assert doc["summary"]["efficiency"] is None
 
 
-def test_a_prefork_run_leaves_nothing_in_the_temporary_directory(tmp_path, bench_cli):
+def test_a_prefork_run_leaves_nothing_in_the_temporary_directory(tmp_path):
     # The worker is killed after a short stop grace, before billiard removes
     # its `pymp-` directory: the worker's TMPDIR is the run's scratch
     # directory, which the harness removes.
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     out = tmp_path / "r.json"
-    proc = bench_cli("run", "--pool", "prefork", "-c", 2, "-w", "noop", "--tasks", 100, "--json", out,
+    proc = run_bench("run", "--pool", "prefork", "-c", 2, "-w", "noop", "--tasks", 100, "--json", out,
                      env={"TMPDIR": str(tmp)})  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert load_result(out)["status"]["state"] == "ok"

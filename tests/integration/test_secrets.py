@@ -14,6 +14,7 @@ from bench.harness import netstub
 from bench.harness.worker import WorkerSpec, running
 from bench.measure import load
 from bench.measure.observe import RecordReader
+from tests.helpers.cli import run_bench
 
 pytestmark = pytest.mark.integration
 
@@ -26,18 +27,18 @@ def listening_addresses(pid):
     return {c.laddr.ip for c in psutil.Process(pid).net_connections(kind="inet") if c.status == "LISTEN"}
 
 
-def test_a_broker_password_appears_nowhere_the_harness_writes(tmp_path, bench_cli):
+def test_a_broker_password_appears_nowhere_the_harness_writes(tmp_path):
     # A broker of our own whose password we know, used as the user's --broker.
     with broker_mod.embedded() as own:
         password = own.url.split(":")[2].split("@")[0]
         assert len(password) > 20
-        run = bench_cli("run", "-P", "solo", "--tasks", 10, "--warmup", 2, "--task-ms", 5, "--broker", own.url,
+        run = run_bench("run", "-P", "solo", "--tasks", 10, "--warmup", 2, "--task-ms", 5, "--broker", own.url,
                         "--output-dir", tmp_path / "runs")  # fmt: skip
         assert run.returncode == 0, run.stderr
-        sweep = bench_cli("sweep", "--pools", "solo", "--workloads", "noop", "--profile", "quick", "--repeats", 1,
+        sweep = run_bench("sweep", "--pools", "solo", "--workloads", "noop", "--profile", "quick", "--repeats", 1,
                           "--broker", own.url, "--output-dir", tmp_path / "sweeps")  # fmt: skip
         assert sweep.returncode == 0, sweep.stderr
-        broken = bench_cli("run", "--broker", own.url.replace("127.0.0.1", "127.0.0.1:1"), timeout=60)
+        broken = run_bench("run", "--broker", own.url.replace("127.0.0.1", "127.0.0.1:1"), timeout=60)
     written = every_file_text(tmp_path)
     assert "report.md" in "".join(p.name for p in tmp_path.rglob("*"))
     for text in (run.stdout, run.stderr, sweep.stdout, sweep.stderr, broken.stderr, written):

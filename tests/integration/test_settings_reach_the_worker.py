@@ -9,33 +9,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import run_bench, start_bench
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--pools", "prefork", "--concurrency", "2", "--workloads", "sleep", "--task-ms", "5",
          "--profile", "quick", "--repeats", "1"]  # fmt: skip
-
-
-def bench(cwd, *args, timeout=300):
-    """`python -m bench ARGS` from `cwd`, importing this checkout's bench."""
-    env = {
-        **os.environ,
-        "CI": "true",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 def documents(sweep_dir, where="runs"):
@@ -64,7 +46,7 @@ def reports(doc):
 def test_every_varied_setting_is_the_workers_own_in_a_drain_sweep(tmp_path, axes):
     size = ["--task-ms", "50"] if "max_tasks_per_child" in axes[0] else []
     vary = [arg for axis in axes for arg in ("--vary", axis)]
-    proc = bench(ROOT, "sweep", *SMALL, *size, *vary, "--output-dir", tmp_path)
+    proc = run_bench("sweep", *SMALL, *size, *vary, "--output-dir", tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     docs = documents(next(tmp_path.glob("sweep-*")))
     assert len(docs) == 4
@@ -91,7 +73,7 @@ def test_every_varied_setting_is_the_workers_own_in_a_drain_sweep(tmp_path, axes
 
 def test_several_workers_and_pinned_cpus_are_read_back_from_every_node(tmp_path):
     cpus = sorted(os.sched_getaffinity(0))
-    proc = bench(ROOT, "sweep", *SMALL, "--workers", "1,2", "--cpus", "1", "--output-dir", tmp_path)
+    proc = run_bench("sweep", *SMALL, "--workers", "1,2", "--cpus", "1", "--output-dir", tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     docs = documents(next(tmp_path.glob("sweep-*")))
     assert sorted(docs) == ["sleep-5ms-prefork-c2-cpus1", "sleep-5ms-prefork-c2-cpus1-w2"]
@@ -105,9 +87,9 @@ def test_several_workers_and_pinned_cpus_are_read_back_from_every_node(tmp_path)
 
 
 def test_open_loop_rates_run_each_point_with_its_varied_settings(tmp_path):
-    proc = bench(
-        ROOT, "sweep", *SMALL, "--vary", "prefetch_multiplier=1,4", "--vary", "acks_late=true,false",
-        "--rates", "40", "--output-dir", tmp_path,
+    proc = run_bench(
+        "sweep", *SMALL, "--vary", "prefetch_multiplier=1,4", "--vary", "acks_late=true,false",
+        "--rates", "40", "--output-dir", tmp_path, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     docs = documents(next(tmp_path.glob("sweep-*")), "open_loop")
@@ -152,7 +134,9 @@ def app_dir(tmp_path):
 
 def test_a_user_apps_own_prefetch_multiplier_is_kept_unless_one_is_given(app_dir):
     task = ["--app", "fewapp", "--task", "fewapp.nap"]
-    run = bench(app_dir, "run", *task, "-P", "prefork", "-c", 2, "--tasks", 20, "--json", app_dir / "run.json")
+    run = run_bench(
+        "run", *task, "-P", "prefork", "-c", 2, "--tasks", 20, "--json", app_dir / "run.json", cwd=app_dir, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     doc = json.loads((app_dir / "run.json").read_text())
     assert "prefetch_multiplier" not in doc["config"]["harness_overrides"]
@@ -162,7 +146,7 @@ def test_a_user_apps_own_prefetch_multiplier_is_kept_unless_one_is_given(app_dir
         out = app_dir / f"out-{given}"
         flag = [] if given is None else ["--prefetch-multiplier", given]
         matrix = ["--pools", "prefork", "--concurrency", 2, "--profile", "quick", "--repeats", 1]
-        sweep = bench(app_dir, "sweep", *task, *matrix, *flag, "--output-dir", out)
+        sweep = run_bench("sweep", *task, *matrix, *flag, "--output-dir", out, cwd=app_dir, timeout=300)
         assert sweep.returncode == 0, sweep.stderr
         (docs,) = documents(next(out.glob("sweep-*"))).values()
         for doc in docs:
@@ -175,8 +159,8 @@ def test_a_user_apps_own_prefetch_multiplier_is_kept_unless_one_is_given(app_dir
 
 def test_a_failed_run_keeps_its_workers_log_beside_its_document(app_dir):
     out = app_dir / "boom.json"
-    proc = bench(app_dir, "run", "--app", "fewapp", "--task", "fewapp.boom", "-P", "solo", "--tasks", 5,
-                 "--warmup", 0, "--json", out)  # fmt: skip
+    proc = run_bench("run", "--app", "fewapp", "--task", "fewapp.boom", "-P", "solo", "--tasks", 5,
+                     "--warmup", 0, "--json", out, cwd=app_dir, timeout=300)  # fmt: skip
     assert proc.returncode == 1
     doc = json.loads(out.read_text())
     assert doc["summary"]["tasks"]["failed"] == 5
@@ -199,8 +183,8 @@ def test_a_repeat_that_fails_before_its_window_keeps_the_reason_and_the_workers_
     # the sweep's report refuses this bare one at the end: only the repeat is checked.
     profile = app_dir / "boom-profile.json"
     profile.write_text(json.dumps({"task": "fewapp.boom", "per_call": {"cpu_s": 0.0, "wait_s": 0.005}}))
-    bench(app_dir, "sweep", "--app", "fewapp", "--task", "fewapp.boom", "--from-profile", profile,
-                 "--pools", "solo", "--profile", "quick", "--repeats", 1, "--output-dir", out)  # fmt: skip
+    run_bench("sweep", "--app", "fewapp", "--task", "fewapp.boom", "--from-profile", profile, "--pools", "solo",
+              "--profile", "quick", "--repeats", 1, "--output-dir", out, cwd=app_dir, timeout=300)  # fmt: skip
     sweep_dir = next(out.glob("sweep-*"))
     (docs,) = documents(sweep_dir).values()
     for doc in docs:
@@ -221,18 +205,13 @@ def test_the_settings_reach_the_workers_on_an_agent(tmp_path):
     """acks_late and max_tasks_per_child were never in the agents' spec; the
     result backend's URL is the agent's own way to the broker."""
     port, secret = free_port(), f"settings-test-{os.getpid()}"
-    env = {**os.environ, "CI": "true", "CELERY_BENCH_SECRET": secret, "PYTHONPATH": str(ROOT)}
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "bench", "agent", "--harness", f"127.0.0.1:{port}", "--name", "ha"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    env = {"CELERY_BENCH_SECRET": secret}
+    agent = start_bench("agent", "--harness", f"127.0.0.1:{port}", "--name", "ha", env=env,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench", "sweep", *SMALL, "--listen", f"127.0.0.1:{port}", "--hosts", "ha",
-             "--vary", "acks_late=true", "--vary", "max_tasks_per_child=5", "--result-backend", "broker",
-             "--output-dir", tmp_path],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        proc = run_bench("sweep", *SMALL, "--listen", f"127.0.0.1:{port}", "--hosts", "ha",
+                         "--vary", "acks_late=true", "--vary", "max_tasks_per_child=5", "--result-backend", "broker",
+                         "--output-dir", tmp_path, env=env, timeout=300)  # fmt: skip
     finally:
         agent.send_signal(signal.SIGINT)
         agent.wait(timeout=30)

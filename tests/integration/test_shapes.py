@@ -10,6 +10,7 @@ import pytest
 from bench.harness import broker as broker_mod
 from bench.harness import worker
 from bench.measure import load
+from tests.helpers.cli import run_bench
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +42,8 @@ def test_acks_late_and_max_tasks_per_child_reach_the_worker(tmp_path):
     assert stats[nodename]["pool"]["max-tasks-per-child"] == 3
 
 
-def test_a_sweep_over_workers_and_a_setting_measures_every_combination(tmp_path, bench_cli):
-    proc = bench_cli(
+def test_a_sweep_over_workers_and_a_setting_measures_every_combination(tmp_path):
+    proc = run_bench(
         "sweep", "--pools", "gevent", "--concurrency", "2", "--workloads", "sleep", "--task-ms", "10",
         "--workers", "1,2", "--vary", "prefetch_multiplier=1,4", "--repeats", "1", "--profile", "quick",
         "--output-dir", tmp_path,
@@ -70,8 +71,8 @@ def test_a_sweep_over_workers_and_a_setting_measures_every_combination(tmp_path,
 
 
 @pytest.mark.local_brokers  # test_broker_left_clean checks them as found
-def test_the_broker_axis_runs_each_point_on_its_broker(tmp_path, bench_cli):
-    proc = bench_cli(
+def test_the_broker_axis_runs_each_point_on_its_broker(tmp_path):
+    proc = run_bench(
         "sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", "10",
         "--vary", "broker=embedded,redis://127.0.0.1:6379/14", "--repeats", "1", "--profile", "quick",
         "--output-dir", tmp_path,
@@ -88,9 +89,9 @@ def test_the_broker_axis_runs_each_point_on_its_broker(tmp_path, bench_cli):
     assert brokers["sleep-10ms-solo-c1-broker=redis_127.0.0.1_6379_14"] == (False, "redis://127.0.0.1:6379/14")
 
 
-def test_two_workers_share_the_batch_and_every_task_is_accounted_for(tmp_path, bench_cli):
+def test_two_workers_share_the_batch_and_every_task_is_accounted_for(tmp_path):
     out = tmp_path / "r.json"
-    proc = bench_cli("run", "--workers", 2, "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 200, "--json", out)
+    proc = run_bench("run", "--workers", 2, "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 200, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     s, res = doc["summary"], doc["summary"]["resources"]

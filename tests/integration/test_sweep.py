@@ -1,40 +1,23 @@
 """A tiny real sweep, interrupted part-way with SIGINT and resumed."""
 
 import json
-import os
-import queue
 import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import run_bench, start_bench
+from tests.helpers.waiting import LineReader
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--pools", "prefork,gevent", "--concurrency", "1,2", "--workloads", "sleep", "--task-ms", "10",
         "--profile", "quick"]  # fmt: skip
 
 
-def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, bench_cli):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "sweep", *ARGS, "--output-dir", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "CI": "true"},
-    )
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait for the third finished repeat
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        if line.startswith("[3/"):
-            break
+def test_interrupted_sweep_resumes_without_redoing_work(tmp_path):
+    proc = start_bench("sweep", *ARGS, "--output-dir", tmp_path)
+    LineReader(proc.stdout).until(r"^\[3/", 120)  # the third finished repeat
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     proc.stdout.close()
@@ -46,7 +29,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, bench_cli):
     kept = {p: p.stat().st_mtime_ns for p in sweep_dir.glob("runs/*/r??.json")}
     assert len(kept) >= 3
 
-    resumed = bench_cli("sweep", "--resume", sweep_dir)
+    resumed = run_bench("sweep", "--resume", sweep_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
     # Finished repeats were kept as they were, not measured again.
@@ -64,7 +47,7 @@ def test_interrupted_sweep_resumes_without_redoing_work(tmp_path, bench_cli):
     assert "best -c" in resumed.stdout
 
 
-def test_resume_with_matrix_options_is_refused(tmp_path, bench_cli):
-    proc = bench_cli("sweep", "--resume", tmp_path, "--pools", "solo")
+def test_resume_with_matrix_options_is_refused(tmp_path):
+    proc = run_bench("sweep", "--resume", tmp_path, "--pools", "solo")
     assert proc.returncode == 2
     assert "--resume continues the sweep with its own options" in proc.stderr

@@ -6,11 +6,13 @@ import json
 
 import pytest
 
+from tests.helpers.cli import run_bench
+
 pytestmark = pytest.mark.integration
 
 
-def test_a_checked_sweep_compares_every_point_with_a_plain_worker(tmp_path, bench_cli):
-    proc = bench_cli(
+def test_a_checked_sweep_compares_every_point_with_a_plain_worker(tmp_path):
+    proc = run_bench(
         "sweep", "--pools", "solo,threads", "--concurrency", "2", "--workloads", "sleep", "--task-ms", "20",
         "--workers", "1,2", "--repeats", "1", "--profile", "quick", "--check", "--output-dir", tmp_path,
         timeout=300,
@@ -36,9 +38,9 @@ def test_a_checked_sweep_compares_every_point_with_a_plain_worker(tmp_path, benc
     assert "Fidelity check" in proc.stdout
     assert "## Fidelity check: the harness against a plain worker" in (sweep / "report.md").read_text()
     # a re-rendered report keeps the section, and a resume measures nothing again
-    again = bench_cli("report", sweep, timeout=120)
+    again = run_bench("report", sweep, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "Fidelity check" in again.stdout
-    resumed = bench_cli("sweep", "--resume", sweep, timeout=120)
+    resumed = run_bench("sweep", "--resume", sweep, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert "[check" not in resumed.stdout

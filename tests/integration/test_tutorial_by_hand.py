@@ -2,52 +2,24 @@
 broker that `python -m bench broker` prints."""
 
 import os
-import queue
 import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from proj.celery import app as tutorial_app
+from tests.helpers.cli import start_bench
+from tests.helpers.paths import ROOT
+from tests.helpers.waiting import LineReader
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class LineReader:
-    """Lines of a child's output, read on a thread so waits can time out."""
-
-    def __init__(self, stream):
-        self.lines = queue.Queue()
-        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
-
-    def until(self, pattern, timeout_s):
-        deadline = time.monotonic() + timeout_s
-        seen = []
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                seen.append(self.lines.get(timeout=left))
-            except queue.Empty:
-                break
-            if re.search(pattern, seen[-1]):
-                return seen
-        raise AssertionError(f"no line matching {pattern!r} within {timeout_s} s; got {seen[-5:]}")
 
 
 def test_tutorial_worker_runs_against_the_printed_broker():
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    broker = subprocess.Popen(
-        [sys.executable, "-m", "bench", "broker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    broker = start_bench("broker", env={"PYTHONUNBUFFERED": "1"}, stderr=subprocess.STDOUT)
     worker = None
     try:
         lines = LineReader(broker.stdout).until(r"celery -A proj worker", 30)

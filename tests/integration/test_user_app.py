@@ -3,14 +3,12 @@
 workers, the bad inputs, and the broker the app configures never touched."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from bench.workloads import POOLS
+from tests.helpers.cli import run_bench
 
 pytestmark = pytest.mark.integration
 
@@ -48,23 +46,13 @@ def app_dir(tmp_path):
     return tmp_path
 
 
-def bench(cwd, *args, timeout=240):
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "CI": "true"},
-    )
-
-
 @pytest.mark.parametrize("pool", POOLS)
 def test_a_user_task_runs_under_every_pool_with_every_task_accounted(pool, app_dir):
     out = app_dir / "r.json"
-    proc = bench(
-        app_dir, "run", "--app", "myapp", "--task", "myapp.work", "--args", "[2]",
+    proc = run_bench(
+        "run", "--app", "myapp", "--task", "myapp.work", "--args", "[2]",
         "--kwargs", '{"wait_ms": 5, "token": "hunter2"}', "-P", pool, "-c", 3, "--tasks", 30, "--json", out,
+        cwd=app_dir, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "broker used: the harness's private broker" in proc.stdout
@@ -94,7 +82,8 @@ def test_a_user_task_runs_under_every_pool_with_every_task_accounted(pool, app_d
 @pytest.mark.exclusive  # the task's CPU time per call, within 20%
 def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_five(app_dir):
     out = app_dir / "profile.json"
-    proc = bench(app_dir, "profile", "--app", "myapp", "--task", "myapp.work", "--args", "[5, 20]", "--json", out)
+    proc = run_bench("profile", "--app", "myapp", "--task", "myapp.work", "--args", "[5, 20]", "--json", out,
+                     cwd=app_dir, timeout=240)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     call = doc["per_call"]
@@ -112,9 +101,9 @@ def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_fiv
     assert "favoured: prefork" in proc.stdout
     # The profile sizes a run's ceiling, labelled as estimated.
     run_out = app_dir / "r.json"
-    proc = bench(
-        app_dir, "run", "--app", "myapp", "--task", "myapp.work", "--args", "[5, 20]", "-P", "threads", "-c", 2,
-        "--tasks", 30, "--from-profile", out, "--json", run_out,
+    proc = run_bench(
+        "run", "--app", "myapp", "--task", "myapp.work", "--args", "[5, 20]", "-P", "threads", "-c", 2,
+        "--tasks", 30, "--from-profile", out, "--json", run_out, cwd=app_dir, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(run_out.read_text())["summary"]
@@ -123,9 +112,9 @@ def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_fiv
 
 
 def test_a_small_sweep_and_compare_of_a_user_task(app_dir):
-    proc = bench(
-        app_dir, "sweep", "--app", "myapp", "--task", "myapp.work", "--args", "[2, 5]", "--profile", "quick",
-        "--pools", "threads,solo", "--concurrency", "2", "--output-dir", app_dir / "out", timeout=400,
+    proc = run_bench(
+        "sweep", "--app", "myapp", "--task", "myapp.work", "--args", "[2, 5]", "--profile", "quick",
+        "--pools", "threads,solo", "--concurrency", "2", "--output-dir", app_dir / "out", cwd=app_dir, timeout=400,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     sweep_dir = next((app_dir / "out").glob("sweep-*"))
@@ -137,13 +126,14 @@ def test_a_small_sweep_and_compare_of_a_user_task(app_dir):
     assert all(p["repeats"] == 3 and p["failed_repeats"] == 0 for p in summary["points"])
     assert all("estimated from the profile" in p["ceiling_basis"] for p in summary["points"])
     assert len(list(sweep_dir.glob("throughput-task-*ms.png"))) == 1
-    proc = bench(app_dir, "compare", sweep_dir, sweep_dir)
+    proc = run_bench("compare", sweep_dir, sweep_dir, cwd=app_dir, timeout=240)
     assert proc.returncode == 0, proc.stderr
     assert "no significant difference" in proc.stdout
 
 
 def test_a_task_raising_in_the_warm_up_fails_the_run_with_its_error(app_dir):
-    proc = bench(app_dir, "run", "--app", "myapp", "--task", "myapp.boom", "-P", "solo", "--json", app_dir / "r.json")
+    proc = run_bench("run", "--app", "myapp", "--task", "myapp.boom", "-P", "solo", "--json", app_dir / "r.json",
+                     cwd=app_dir, timeout=240)  # fmt: skip
     assert proc.returncode == 1
     assert "ValueError: boom during warm-up" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -162,7 +152,7 @@ def test_a_task_raising_in_the_warm_up_fails_the_run_with_its_error(app_dir):
     ],
 )
 def test_bad_user_task_input_is_one_line_and_exit_2(app_dir, args, expected):
-    proc = bench(app_dir, "run", *args, "--json", app_dir / "r.json", timeout=60)
+    proc = run_bench("run", *args, "--json", app_dir / "r.json", cwd=app_dir, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -171,7 +161,9 @@ def test_bad_user_task_input_is_one_line_and_exit_2(app_dir, args, expected):
 
 def test_a_bad_args_file_line_is_exit_2_naming_the_line(app_dir):
     (app_dir / "calls.jsonl").write_text('{"args": [1]}\n{"args": 1}\n')
-    proc = bench(app_dir, "profile", "--app", "myapp", "--task", "myapp.work", "--args-file", "calls.jsonl")
+    proc = run_bench(
+        "profile", "--app", "myapp", "--task", "myapp.work", "--args-file", "calls.jsonl", cwd=app_dir, timeout=240
+    )
     assert proc.returncode == 2
     assert "line 2" in proc.stderr
 
@@ -181,7 +173,7 @@ def test_a_scenario_file_makes_the_command_one_line(app_dir):
         '[tool.celery-bench]\napp = "myapp"\ntask = "myapp.work"\nargs = [1, 2]\ncalls = 20\n'
     )
     out = app_dir / "p.json"
-    proc = bench(app_dir, "profile", "--json", out)
+    proc = run_bench("profile", "--json", out, cwd=app_dir, timeout=240)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["task"] == "myapp.work"

@@ -13,8 +13,8 @@ from bench.ab.sides import celery_version, parse_side, resolve_python
 from bench.errors import UsageError
 from bench.sweep.config import build_sweep_config
 from bench.sweep.plan import Point
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.cli import run_bench
+from tests.helpers.paths import ROOT
 
 
 def point(c):
@@ -102,13 +102,7 @@ def test_unknown_revisions_and_interpreters_are_refused_before_anything_runs(tmp
 
 
 def test_bad_ab_input_is_one_line_and_exit_2(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "ab", "--baseline", "no-such-rev-xyz", "--candidate", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_bench("ab", "--baseline", "no-such-rev-xyz", "--candidate", "HEAD", timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "not a commit" in done.stderr

@@ -1,15 +1,14 @@
 """The CI benchmark workflow calls one script, .ci/bench-ab, which runs
 `python -m bench ab` (base against head, measured in the same job) with
 options that parse, and lets a regression fail the job.
-(tests/integration/test_ab.py runs the script itself on two revisions.)"""
+(tests/integration/test_ab_end_to_end.py runs the script itself on two revisions.)"""
 
 import re
 import shlex
-from pathlib import Path
 
 from bench.cli import create_parser
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = (ROOT / ".github" / "workflows" / "bench.yml").read_text()
 SCRIPT = ROOT / ".ci" / "bench-ab"
 README = (ROOT / "README.md").read_text()

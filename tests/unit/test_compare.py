@@ -9,6 +9,7 @@ from bench.results.io import write_atomic
 from bench.sweep.config import PROFILES, build_sweep_config
 from bench.sweep.plan import build_plan
 from bench.sweep.store import SweepDir
+from tests.helpers.cli import run_bench
 
 STEADY = [100.0, 101.0, 99.0, 100.5, 99.5]
 SLOWER_BY_20 = [80.0, 81.0, 79.0, 80.5, 79.5]
@@ -403,10 +404,10 @@ def test_markdown_is_a_table_for_a_pull_request(tmp_path, capsys):
     assert "**slower**" in table[3]
 
 
-def test_python_m_bench_compare_exits_1_on_a_regression(tmp_path, bench_cli):
+def test_python_m_bench_compare_exits_1_on_a_regression(tmp_path):
     base = make_sweep(tmp_path / "base", {16: STEADY})
     cand = make_sweep(tmp_path / "cand", {16: SLOWER_BY_20})
-    proc = bench_cli("compare", base, cand)
+    proc = run_bench("compare", base, cand)
     assert proc.returncode == 1
     assert "slower" in row_of(proc.stdout, "sleep-50ms-gevent-c16")
     assert proc.stderr.strip().splitlines() == [

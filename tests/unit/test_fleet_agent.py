@@ -21,7 +21,7 @@ from bench.fleet.signing import Verifier, sign
 from bench.measure.observe import RecordReader
 from bench.output.hosts import hosts_text
 from bench.results.schema import HostClock, Resources, run_from_json, run_to_json
-from tests.unit.test_run_result import golden_result
+from tests.helpers.hand_made_run import golden_result
 
 SECRET = b"unit-test-secret-0123456789"
 REPLY = protocol.REPLY_PREFIX + "t1"

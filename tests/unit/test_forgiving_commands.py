@@ -3,7 +3,6 @@ dry run starts nothing, a finished sweep says so, solo is one slot."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,9 @@ from bench.results.sweepdir import find_sweep
 from bench.sweep.config import PROFILES, build_sweep_config
 from bench.sweep.plan import build_plan
 from bench.sweep.store import SweepDir
+from tests.helpers.paths import DATA
 
-SMALL_SWEEP = Path(__file__).resolve().parents[1] / "data" / "sweep-small"
+SMALL_SWEEP = DATA / "sweep-small"
 
 
 def test_a_sweep_directory_names_itself():

@@ -6,7 +6,6 @@ import heapq
 import json
 import random
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -29,8 +28,7 @@ from bench.results.schema import (
     point_from_json,
     point_to_json,
 )
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.helpers.paths import DATA
 
 GAP = 50e-6  # s between one task's end and the next start in a slot: a healthy worker
 

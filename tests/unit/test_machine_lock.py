@@ -1,4 +1,4 @@
-"""The suite's MachineLock (tests/conftest.py): two tests share the machine,
+"""The suite's MachineLock (tests/helpers/machine.py): two tests share the machine,
 an `exclusive` test has it alone, a waiting exclusive test is not starved
 by shared ones arriving after it, and tests of the local brokers take
 turns. Threads stand in for the xdist workers: each hold opens its own file
@@ -6,7 +6,7 @@ description, as a process would. And the fleet's tests go to one worker."""
 
 import threading
 
-from tests.conftest import MachineLock, OneWorkerModules
+from tests.helpers.machine import MachineLock, OneWorkerModules
 
 WAIT_S = 10.0  # for what must happen; what must not happen gets SETTLE_S
 SETTLE_S = 0.3

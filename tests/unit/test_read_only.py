@@ -2,9 +2,6 @@
 they read (what they import is checked in test_architecture.py). The
 committed reference sweep (version 1) still renders as committed."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from bench.analysis.summary import analyze
@@ -25,9 +22,7 @@ from bench.results.schema import (
 from bench.sweep.config import PROFILES, build_sweep_config
 from bench.sweep.plan import build_plan
 from bench.sweep.store import SweepDir, load_summary
-
-ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT / "results" / "reference"
+from tests.helpers.paths import REFERENCE
 
 
 def _repeat(throughput):
@@ -71,16 +66,6 @@ def test_compare_writes_nothing_into_what_it_reads(sweep_without_summary, capsys
     before = sorted(p.relative_to(sweep_without_summary) for p in sweep_without_summary.rglob("*"))
     assert main(["compare", str(sweep_without_summary), str(sweep_without_summary)]) == 0
     assert sorted(p.relative_to(sweep_without_summary) for p in sweep_without_summary.rglob("*")) == before
-
-
-@pytest.fixture
-def reference_copy(tmp_path):
-    """The committed reference sweep's data, copied: never touch the tracked files."""
-    target = tmp_path / "reference"
-    target.mkdir()
-    for name in ("manifest.json", "summary.json"):
-        shutil.copy(REFERENCE / name, target / name)
-    return target
 
 
 def test_the_version_1_reference_sweep_renders_as_committed(reference_copy):

@@ -3,7 +3,6 @@ directory (clock and versions frozen); the figures and the HTML page."""
 
 import datetime as dt
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.sweep.store import load_summary
+from tests.helpers.golden import check_golden
+from tests.helpers.paths import DATA
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 FROZEN = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
 
 
@@ -27,15 +27,6 @@ def sweep_dir(tmp_path):
     target = tmp_path / "sweep-small"
     shutil.copytree(DATA / "sweep-small", target)
     return target
-
-
-def check_golden(name, text):
-    """Compare with tests/data/golden/NAME; UPDATE_GOLDEN=1 rewrites it."""
-    path = DATA / "golden" / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text()
 
 
 def test_report_markdown_matches_the_golden_file(sweep_dir):

@@ -8,7 +8,6 @@ import resource
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,10 @@ from bench.harness.broker import explain
 from bench.measure.config import open_files_needed
 from bench.results import sweeplock as lock
 from bench.sweep.store import SweepDir
+from tests.helpers.cli import run_bench
+from tests.helpers.paths import DATA, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-SMALL_SWEEP = ROOT / "tests" / "data" / "sweep-small"
+SMALL_SWEEP = DATA / "sweep-small"
 
 
 def test_json_naming_a_directory_is_refused_before_anything_starts(tmp_path, capsys, monkeypatch):
@@ -40,12 +40,8 @@ def _limit_files(n):
 
 
 def test_the_open_file_limit_is_checked_against_the_concurrency_asked_for():
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--pool", "gevent", "-c", "1000", "--workload", "net",
-         "--task-ms", "2000"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, preexec_fn=_limit_files(256),
-        env={**os.environ, "CI": "true"},
-    )  # fmt: skip
+    proc = run_bench("run", "--pool", "gevent", "-c", 1000, "--workload", "net", "--task-ms", 2000,
+                     timeout=60, preexec_fn=_limit_files(256))  # fmt: skip
     assert proc.returncode == 2
     line = proc.stderr.strip()
     assert "\n" not in line

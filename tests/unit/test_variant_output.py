@@ -3,7 +3,6 @@ one row and one verdict per combination, a total-concurrency view, and the
 setting named in the legends, the table, the report and the CSV."""
 
 import dataclasses
-from pathlib import Path
 
 from PIL import Image
 
@@ -14,8 +13,7 @@ from bench.output import markdown as report_markdown
 from bench.output import plot, plot_style
 from bench.output.terminal import shapes_table_rows, sweep_table
 from bench.results.io import read_sweep_summary
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.helpers.paths import DATA
 
 
 def shaped_summary():

@@ -7,8 +7,6 @@ import dataclasses
 import hashlib
 import itertools
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -21,22 +19,11 @@ from bench.results.schema import ThroughputEstimate
 from bench.sweep.config import PROFILES
 from bench.sweep.plan import build_plan
 from bench.sweep.store import load_summary
-
-ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT / "results" / "reference"
+from tests.helpers.paths import REFERENCE
 
 
 def estimate(median, low=None, high=None):
     return ThroughputEstimate(median, low or median * 0.99, high or median * 1.01, 0.01, False, (median,) * 3)
-
-
-@pytest.fixture
-def reference_copy(tmp_path):
-    target = tmp_path / "reference"
-    target.mkdir()
-    for name in ("manifest.json", "summary.json"):
-        shutil.copy(REFERENCE / name, target / name)
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -238,17 +225,18 @@ def test_the_core_count_labels_do_not_collide(drawn):
     for name in ("throughput-sleep-50ms", "overview"):
         fig = drawn[name]
         renderer = fig.canvas.get_renderer()
-        checked = 0
-        for ax in fig.axes:
+        assert fig.axes, name
+        for ax in fig.axes:  # every panel: its core-count labels ("cores", "2x cores"), no two overlapping
+            pairs = 0
             for child in ax.child_axes:
                 boxes = sorted(
                     (t.get_window_extent(renderer) for t in child.xaxis.get_ticklabels() if t.get_text()),
                     key=lambda box: box.x0,
                 )
                 for left, right in itertools.pairwise(boxes):
-                    assert left.x1 < right.x0, name
-                    checked += 1
-        assert checked, f"{name}: no pair of core-count labels to check"
+                    assert left.x1 < right.x0, (name, ax.get_title())
+                    pairs += 1
+            assert pairs, f"{name}, {ax.get_title()!r}: no pair of core-count labels to check"
 
 
 def test_reference_lines_are_labelled_and_titles_do_not_nest_brackets(drawn):

@@ -66,7 +66,7 @@ def test_records_of_several_nodes_merge_and_say_which_node(tmp_path):
 
 
 def _two_worker_result():
-    """A two-worker run built from hand-made records (as test_run_result does
+    """A two-worker run built from hand-made records (as tests/helpers/hand_made_run.py does
     for one worker): node 0 ran three tasks, node 1 two."""
     import dataclasses
     from pathlib import Path
@@ -75,7 +75,7 @@ def _two_worker_result():
     from bench.measure.config import RunConfig
     from bench.measure.result import Observed, build_result, run_metadata, run_settings
     from bench.results.schema import BrokerInfo, Resources, WorkerShare
-    from tests.unit.test_run_result import ENDED, MACHINE, STARTED
+    from tests.helpers.hand_made_run import ENDED, MACHINE, STARTED
 
     cfg = RunConfig(
         pool="gevent", concurrency=4, workload="sleep", task_ms=10.0, tasks=5, warmup=2, prefetch_multiplier=4,

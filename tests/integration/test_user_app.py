@@ -114,7 +114,7 @@ def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_fiv
 def test_a_small_sweep_and_compare_of_a_user_task(app_dir):
     proc = run_bench(
         "sweep", "--app", "myapp", "--task", "myapp.work", "--args", "[2, 5]", "--profile", "quick",
-        "--pools", "threads,solo", "--concurrency", "2", "--output-dir", app_dir / "out", cwd=app_dir, timeout=400,
+        "--pools", "threads", "--concurrency", "2", "--output-dir", app_dir / "out", cwd=app_dir, timeout=400,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     sweep_dir = next((app_dir / "out").glob("sweep-*"))
@@ -122,7 +122,7 @@ def test_a_small_sweep_and_compare_of_a_user_task(app_dir):
     assert "Predicted from the profile, and measured" in report
     assert (sweep_dir / "profile.json").exists()
     summary = json.loads((sweep_dir / "summary.json").read_text())
-    assert {p["pool"] for p in summary["points"]} == {"threads", "solo"}
+    assert {p["pool"] for p in summary["points"]} == {"threads"}
     assert all(p["repeats"] == 3 and p["failed_repeats"] == 0 for p in summary["points"])
     assert all("estimated from the profile" in p["ceiling_basis"] for p in summary["points"])
     assert len(list(sweep_dir.glob("throughput-task-*ms.png"))) == 1

@@ -57,16 +57,14 @@ SWEEP_OPTIONS = (
 )
 
 
+# The options that name a user's task (groups.add_task_options), each a
+# keyword of resolve_user_task.
+USER_TASK_OPTIONS = ("app", "task", "args", "kwargs", "args_file", "workdir")
+
+
 def _user_task(args):
     """(UserTask, AppInfo) when the options name a user's task, else (None, None)."""
-    return resolve_user_task(
-        app=args.app,
-        task=args.task,
-        args=args.args,
-        kwargs=args.kwargs,
-        args_file=args.args_file,
-        workdir=args.workdir,
-    )
+    return resolve_user_task(**{name: getattr(args, name) for name in USER_TASK_OPTIONS})
 
 
 def configure_run(args):
@@ -191,9 +189,7 @@ def configure_ab(args):
         sweep=sweep_cfg,
         project=args.project,
         output_dir=args.output_dir or DEFAULT_OUTPUT_DIR,
-        threshold=args.threshold,
-        fmt=args.format,
-        fail_on_unstable=args.fail_on_unstable,
+        **_decision(args),
     )
     check_writable(cfg.output_dir)
     return cfg
@@ -203,11 +199,15 @@ def configure_compare(args):
     return compare.build_compare_config(
         baseline=args.baseline,
         candidate=args.candidate,
-        threshold=args.threshold,
-        fmt=args.format,
-        fail_on_unstable=args.fail_on_unstable,
         allow_different_hosts=args.allow_different_hosts,
+        **_decision(args),
     )
+
+
+def _decision(args):
+    """How compare and ab decide: --threshold, --format (groups.add_decision)
+    and --fail-on-unstable, as their config builders take them."""
+    return {"threshold": args.threshold, "fmt": args.format, "fail_on_unstable": args.fail_on_unstable}
 
 
 def configure_sweep_dir(args):

@@ -22,6 +22,7 @@ from bench.measure.config import (
     RESULT_BACKENDS,
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
+from bench.sweep.config import PROFILES
 from bench.workloads import POOLS, WORKLOADS
 
 
@@ -43,6 +44,48 @@ def add_task_ms(group):
         metavar="MS",
         help=f"size of each task in ms (default: each workload's own; {_task_sizes()})",
     )
+
+
+def add_points(parser, title, *, pools, workloads, concurrency_help):
+    """The axes of the points (sweep and ab): pools, -c, workloads and their
+    size; `pools`, `workloads`: the defaults the help shows."""
+    matrix = parser.add_argument_group(title)
+    option(
+        matrix,
+        "--pools",
+        fills="pools",
+        type=option_types.names(POOLS),
+        metavar="LIST",
+        help=f"comma-separated pools (default: {pools})",
+    )
+    option(
+        matrix,
+        "--concurrency",
+        fills="concurrency",
+        type=option_types.whole_list,
+        metavar="LIST",
+        help=concurrency_help,
+    )
+    option(
+        matrix,
+        "--workloads",
+        fills="workloads",
+        type=option_types.names(WORKLOADS),
+        metavar="LIST",
+        help=f"comma-separated workloads (default: {workloads})",
+    )
+    add_task_ms(matrix)
+    return matrix
+
+
+def add_how_hard(parser, *, profile_help, repeats_least, repeats_help):
+    """How hard sweep and ab measure: the profile, the repeats (at least
+    `repeats_least`) and the seed of the run order."""
+    how = parser.add_argument_group("how hard")
+    option(how, "--profile", fills="profile", choices=list(PROFILES), help=profile_help)
+    option(how, "--repeats", fills="repeats", type=option_types.whole(repeats_least), help=repeats_help)
+    option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    return how
 
 
 def add_point_options(parser):

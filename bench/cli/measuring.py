@@ -9,10 +9,11 @@ from bench.cli.groups import (
     add_broker_options,
     add_decision,
     add_hosts,
+    add_how_hard,
     add_open_loop_options,
     add_output_dir,
     add_point_options,
-    add_task_ms,
+    add_points,
     add_task_options,
     add_worker_options,
 )
@@ -21,7 +22,6 @@ from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
-from bench.workloads import POOLS, WORKLOADS
 
 
 def add_run(sub):
@@ -137,33 +137,14 @@ def add_sweep(sub):
             "Prints a table of throughput per -c at the end."
         ),
     )
-    matrix = swp.add_argument_group("the matrix (default: derived from the usable cores)")
-    option(
-        matrix,
-        "--pools",
-        fills="pools",
-        type=option_types.names(POOLS),
-        metavar="LIST",
-        help=f"comma-separated pools (default: {','.join(DEFAULT_POOLS)})",
-    )
-    option(
-        matrix,
-        "--concurrency",
-        fills="concurrency",
-        type=option_types.whole_list,
-        metavar="LIST",
-        help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
+    matrix = add_points(
+        swp,
+        "the matrix (default: derived from the usable cores)",
+        pools=",".join(DEFAULT_POOLS),
+        workloads=",".join(DEFAULT_WORKLOADS),
+        concurrency_help="comma-separated -c values (default: 1, cores, 2x cores, then up to 8x cores for "
         "prefork and into the hundreds for gevent/eventlet/threads; solo runs at -c 1 only)",
     )
-    option(
-        matrix,
-        "--workloads",
-        fills="workloads",
-        type=option_types.names(WORKLOADS),
-        metavar="LIST",
-        help=f"comma-separated workloads (default: {','.join(DEFAULT_WORKLOADS)})",
-    )
-    add_task_ms(matrix)
     option(
         matrix,
         "--workers",
@@ -192,24 +173,14 @@ def add_sweep(sub):
         help="pin the workers to N CPUs (each count is its own set of points); the harness "
         "and broker keep to the other CPUs where there are any",
     )
-    how = swp.add_argument_group("how hard")
-    option(
-        how,
-        "--profile",
-        fills="profile",
-        choices=list(PROFILES),
-        help="; ".join(_describe_profile(p) for p in PROFILES.values())
+    how = add_how_hard(
+        swp,
+        profile_help="; ".join(_describe_profile(p) for p in PROFILES.values())
         + f" (default: {DEFAULT_PROFILE}; quick suits CI)",
-    )
-    option(
-        how,
-        "--repeats",
-        fills="repeats",
-        type=option_types.whole(1),
-        help="at least this many repeats per point (more while the CI is wide, up to the profile's most); "
+        repeats_least=1,
+        repeats_help="at least this many repeats per point (more while the CI is wide, up to the profile's most); "
         "fewer than the profile's least: exactly this many",
     )
-    option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
     option(
         how,
         "--rates",
@@ -309,42 +280,19 @@ def add_ab(sub):
         help="the project under test: its git repository holds the revisions, its app is what the worker "
         "imports (default: the current directory)",
     )
-    matrix = ab.add_argument_group("the points (as for sweep)")
-    option(
-        matrix,
-        "--pools",
-        fills="pools",
-        type=option_types.names(POOLS),
-        metavar="LIST",
-        help=f"comma-separated pools (default: {AB_POOLS[0]})",
+    add_points(
+        ab,
+        "the points (as for sweep)",
+        pools=AB_POOLS[0],
+        workloads=AB_WORKLOADS[0],
+        concurrency_help="comma-separated -c values",
     )
-    option(
-        matrix,
-        "--concurrency",
-        fills="concurrency",
-        type=option_types.whole_list,
-        metavar="LIST",
-        help="comma-separated -c values",
+    add_how_hard(
+        ab,
+        profile_help=f"as for sweep (default: {AB_PROFILE})",
+        repeats_least=3,
+        repeats_help="repeats a side per point, at least 3 (default: the profile's least)",
     )
-    option(
-        matrix,
-        "--workloads",
-        fills="workloads",
-        type=option_types.names(WORKLOADS),
-        metavar="LIST",
-        help=f"comma-separated workloads (default: {AB_WORKLOADS[0]})",
-    )
-    add_task_ms(matrix)
-    how = ab.add_argument_group("how hard")
-    option(how, "--profile", fills="profile", choices=list(PROFILES), help=f"as for sweep (default: {AB_PROFILE})")
-    option(
-        how,
-        "--repeats",
-        fills="repeats",
-        type=option_types.whole(3),
-        help="repeats a side per point, at least 3 (default: the profile's least)",
-    )
-    option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
     add_worker_options(ab)
     add_broker_options(ab)
     decide = ab.add_argument_group("the decision (as for compare)")

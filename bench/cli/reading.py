@@ -5,24 +5,29 @@ from bench.cli.groups import add_decision, add_sweep_dir
 
 
 def add_plot(sub):
-    plt = sub.add_parser(
+    _add_sweep_reader(
+        sub,
         "plot",
-        help="draw a sweep's figures (PNG and SVG) into its directory",
-        description="Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
+        "draw a sweep's figures (PNG and SVG) into its directory",
+        "Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
         "and one overview with the verdicts, as PNG and SVG in the sweep's directory.",
     )
-    add_sweep_dir(plt)
 
 
 def add_report(sub):
-    rep = sub.add_parser(
+    _add_sweep_reader(
+        sub,
         "report",
-        help="write a sweep's report.md, report.html, points.csv and figures",
-        description="The verdict on the 2x-cores guidance per pool and workload, the throughput table, the "
+        "write a sweep's report.md, report.html, points.csv and figures",
+        "The verdict on the 2x-cores guidance per pool and workload, the throughput table, the "
         "scalability model and the warnings, as Markdown (to paste into an issue), one self-contained HTML "
         "page, and a CSV of every point.",
     )
-    add_sweep_dir(rep)
+
+
+def _add_sweep_reader(sub, name, summary, description):
+    """plot and report: a sweep's directory is all they take."""
+    add_sweep_dir(sub.add_parser(name, help=summary, description=description))
 
 
 def add_compare(sub):

@@ -162,6 +162,47 @@ def release(app, queue, nodenames, idle_queues):
         app.send_task(WAKEUP_TASK, queue=idle_queue)
 
 
+@dataclass(frozen=True)
+class WatchWords:
+    """How a watch loop says it stalled and timed out, in the words of what
+    it watches: format strings of quiet_s (s since the last news), stall_s
+    and timeout_s (its limits, the boot allowance included)."""
+
+    stalled: str
+    timed_out: str
+
+
+class Watch:
+    """The bounds of one watch loop, and the checks every one makes (the
+    batch's here, the reference's two passes), in this order: the worker
+    exited, the broker went, nothing new for `stall_s` (`boot_s` more while
+    the worker boots), over `timeout_s` (plus `boot_s`) since the start."""
+
+    def __init__(self, words: WatchWords, stall_s: float, timeout_s: float, boot_s: float = 0.0):
+        self.words, self.stall_s, self.timeout_s, self.boot_s = words, stall_s, timeout_s, boot_s
+        self.start = self.last_news = time.monotonic()
+
+    def news(self, now: float) -> None:
+        self.last_news = now
+
+    def ended(self, worker, broker_alive, now: float, booting: bool = False) -> tuple[str, str] | None:
+        """(outcome, detail) of the first check that holds, else None."""
+        if worker.exited():
+            return "worker exited", worker.last_error()
+        if not broker_alive():
+            return "broker lost", "the embedded broker exited"
+        quiet_s, stall_s = now - self.last_news, self.stall_s + (self.boot_s if booting else 0.0)
+        if quiet_s > stall_s:
+            return "stalled", self.words.stalled.format(quiet_s=quiet_s, stall_s=stall_s)
+        timeout_s = self.timeout_s + self.boot_s
+        if now - self.start > timeout_s:
+            return "timed out", self.words.timed_out.format(timeout_s=timeout_s)
+        return None
+
+
+BATCH_WORDS = WatchWords("no task finished in the last {stall_s:.0f} s", "the batch took over {timeout_s:.0f} s")
+
+
 @dataclass
 class Batch:
     """The watch over one published batch; `records` holds what arrived,
@@ -178,7 +219,7 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
     nothing new came for `stall_s` (tasks lost), the worker or the broker
     died, or `timeout_s` passed. Every wait here is bounded."""
     pending = set(batch.published)
-    start = last_news = time.monotonic()
+    watching = Watch(BATCH_WORDS, stall_s, timeout_s)
     try:
         while pending:
             fresh = 0
@@ -204,22 +245,13 @@ def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None
                     fresh += 1
             now = time.monotonic()
             if fresh:
-                last_news = now
+                watching.news(now)
                 if progress:
                     progress(len(batch.published) - len(pending), len(batch.published))
                 continue
-            if worker.exited():
-                batch.outcome, batch.detail = "worker exited", worker.last_error()
-                return batch
-            if not broker_alive():
-                batch.outcome, batch.detail = "broker lost", "the embedded broker exited"
-                return batch
-            if now - last_news > stall_s:
-                batch.outcome = "stalled"
-                batch.detail = f"no task finished in the last {stall_s:.0f} s"
-                return batch
-            if now - start > timeout_s:
-                batch.outcome, batch.detail = "timed out", f"the batch took over {timeout_s:.0f} s"
+            ended = watching.ended(worker, broker_alive, now)
+            if ended:
+                batch.outcome, batch.detail = ended
                 return batch
             signals.raise_if_stopping()
             time.sleep(POLL_S)

@@ -253,12 +253,17 @@ def prefetch_count(context):
     return context.slots * max(multiplier, 1)
 
 
+DEPTH_WORDS = load.WatchWords(
+    "the queue's depth did not move in the last {quiet_s:.0f} s", "the queue did not drain within {timeout_s:.0f} s"
+)
+
+
 def _watch_depth(depth, batch, worker, broker_alive, stall_s, timeout_s, boot_s=READY_TIMEOUT_S, progress=None):
     """Until the queue is empty, or the worker exits, the broker goes, the
     depth does not move for `stall_s` (`boot_s` more before its first drop:
     the worker is booting), or `timeout_s` (plus the boot) passes. Every
     wait is bounded. Returns (outcome, detail)."""
-    start = last_move = time.monotonic()
+    watching = load.Watch(DEPTH_WORDS, stall_s, timeout_s, boot_s)
     last = None
     try:
         while True:
@@ -266,22 +271,18 @@ def _watch_depth(depth, batch, worker, broker_alive, stall_s, timeout_s, boot_s=
             now = time.monotonic()
             current = got[-1][1] if got else None
             if current is not None and current != last:
-                last, last_move = current, now
+                last = current
+                watching.news(now)
                 if progress:
                     progress(max(batch - current, 0), batch)
             if current == 0:
                 return "complete", ""
             if depth.failure is not None:
                 return "broker lost", f"the queue's depth could not be read: {depth.failure}"
-            if worker.exited():
-                return "worker exited", worker.last_error()
-            if not broker_alive():
-                return "broker lost", "the embedded broker exited"
             booting = current is None or current >= batch
-            if now - last_move > stall_s + (boot_s if booting else 0.0):
-                return "stalled", f"the queue's depth did not move in the last {now - last_move:.0f} s"
-            if now - start > timeout_s + boot_s:
-                return "timed out", f"the queue did not drain within {timeout_s + boot_s:.0f} s"
+            ended = watching.ended(worker, broker_alive, now, booting)
+            if ended:
+                return ended
             signals.raise_if_stopping()
             time.sleep(WATCH_S)
     except (KeyboardInterrupt, Interrupted):

@@ -285,13 +285,16 @@ def tree_cpu_s(pid):
     return total
 
 
+EVENTS_WORDS = load.WatchWords("no task event in the last {quiet_s:.0f} s", "the batch took over {timeout_s:.0f} s")
+
+
 def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=READY_TIMEOUT_S, progress=None):
     """Until every published task has a terminal event, or the worker
     exits, the broker goes, nothing new comes for `stall_s` (`boot_s` more
     before the first task starts: the worker is booting), or `timeout_s`
     (plus the boot) passes. Every wait is bounded."""
     watched = Watched()
-    start = last_news = time.monotonic()
+    watching = load.Watch(EVENTS_WORDS, stall_s, timeout_s, boot_s)
     seen = 0
     cpu_from = None
     try:
@@ -303,7 +306,8 @@ def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=R
             if len(got) != seen:
                 if cpu_from is None:
                     cpu_from = (now, tree_cpu_s(worker.pid))
-                seen, last_news = len(got), now
+                seen = len(got)
+                watching.news(now)
                 if progress:
                     progress(len(done), len(published))
             if len(done) == len(published):
@@ -316,18 +320,9 @@ def _watch(events, published, worker, broker_alive, stall_s, timeout_s, boot_s=R
             if events.failure is not None:
                 watched.outcome, watched.detail = "broker lost", f"the event receiver failed: {events.failure}"
                 return watched
-            if worker.exited():
-                watched.outcome, watched.detail = "worker exited", worker.last_error()
-                return watched
-            if not broker_alive():
-                watched.outcome, watched.detail = "broker lost", "the embedded broker exited"
-                return watched
-            if now - last_news > stall_s + (boot_s if booting else 0.0):
-                watched.outcome = "stalled"
-                watched.detail = f"no task event in the last {now - last_news:.0f} s"
-                return watched
-            if now - start > timeout_s + boot_s:
-                watched.outcome, watched.detail = "timed out", f"the batch took over {timeout_s + boot_s:.0f} s"
+            ended = watching.ended(worker, broker_alive, now, booting)
+            if ended:
+                watched.outcome, watched.detail = ended
                 return watched
             signals.raise_if_stopping()
             time.sleep(POLL_S)

@@ -30,11 +30,12 @@ def execute(request: CapacityRequest) -> int:
             repeats = []
             for i in range(request.repeats):
                 point = at_rate(cfg, rate, seed=i)
-                if cfg.hosts:  # the producer here, the workers on the agents (bench/fleet)
+                if secret is not None:  # --hosts: the producer here, the workers on the agents (bench/fleet)
                     result = remote.measure_on_hosts(point, broker, secret).result
                 else:
                     result = openloop.measure(point, broker, stub).result
                 ol = result.open_loop
+                assert ol is not None, "a measured open-loop run has its open-loop summary"
                 repeats.append(
                     capacity.Repeat(
                         sojourn_s={o.key: ol[f"sojourn_{o.key}_s"] for o in objectives},
@@ -75,13 +76,16 @@ def execute(request: CapacityRequest) -> int:
 
 def drain_throughput(cfg: RunConfig, broker: Broker, stub: str | None, secret: bytes | None = None) -> float:
     """The point's steady drain throughput, from one short pre-filled batch
-    (about 3 s of work): the search's starting rate. `secret`: on agents."""
+    (about 3 s of work): the search's starting rate. `secret`: given on agents (--hosts)."""
     tasks = default_tasks(cfg.workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, window_s=3.0)
     drain_cfg = dataclasses.replace(cfg, schedule=None, tasks=tasks, warmup=max(5, cfg.concurrency))
-    if cfg.hosts:
+    if secret is not None:
         s = remote.measure_on_hosts(drain_cfg, broker, secret).result.summary
     else:
         s = runner.measure(drain_cfg, broker, stub).result.summary
+    # a batch that did not complete raised FailedRun: a measured one has its throughput
+    assert s is not None
+    assert s.throughput_per_s is not None
     return s.steady_throughput_per_s or s.throughput_per_s
 
 

@@ -39,6 +39,6 @@ def write_report(directory: str | Path) -> export.Report:
     return export.Report(written, export.terminal_end(summary, analysis, checked))
 
 
-def measured_words(directory: str | Path) -> str:
+def measured_words(directory: str | Path) -> str | None:
     """When the sweep in `directory` ran, in words (export.when_measured)."""
     return export.when_measured(SweepDirFiles(directory).read_manifest())

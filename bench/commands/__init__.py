@@ -26,7 +26,7 @@ from bench.sweep.plan import Point
 __all__ = ["DEFAULT_THRESHOLD", "FORMATS"]  # beside the requests: what the CLI's compare options name
 
 
-def sweep_dir(path):
+def sweep_dir(path: str | Path) -> Path:
     """The sweep a SWEEP_DIR argument names (a folder of sweeps names its
     latest); the choice is said on stderr."""
     found = find_sweep(path)
@@ -35,7 +35,7 @@ def sweep_dir(path):
     return found.path
 
 
-def result_path(path):
+def result_path(path: str | Path) -> Path:
     """A compare side: a run's result file, or a sweep (as for SWEEP_DIR)."""
     return sweep_dir(path) if Path(path).is_dir() else Path(path)
 
@@ -96,7 +96,13 @@ def parse_percent(text: str) -> float:
 
 
 def build_compare_config(
-    *, baseline, candidate, threshold=DEFAULT_THRESHOLD, fmt="text", fail_on_unstable=False, allow_different_hosts=False
+    *,
+    baseline: str | Path,
+    candidate: str | Path,
+    threshold: float = DEFAULT_THRESHOLD,
+    fmt: str = "text",
+    fail_on_unstable: bool = False,
+    allow_different_hosts: bool = False,
 ) -> CompareConfig:
     if fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -4,6 +4,7 @@ printed exactly as `compare` decides and prints two sweeps."""
 import sys
 
 from bench.ab import run as ab
+from bench.ab.config import AbConfig
 from bench.analysis import compare
 from bench.output.compare import format_markdown, format_text
 
@@ -15,7 +16,7 @@ def _progress(done, total, side, point, doc):
     print(f"[{done}/{total}] {side.name} {point.key}: {result}", file=sys.stderr, flush=True)
 
 
-def execute(cfg):
+def execute(cfg: AbConfig) -> int:
     with ab.prepared(cfg) as sides:
         for side in sides:
             print(f"{side.label}: python {side.python}, celery {side.celery}", file=sys.stderr, flush=True)

@@ -3,7 +3,7 @@
 from bench.fleet import control
 
 
-def execute(request):
+def execute(request: tuple[str, bytes]) -> int:
     broker_url, secret = request
     with control.Control(broker_url, secret) as ctl:
         found = ctl.discover()

@@ -6,7 +6,7 @@ import signal
 from bench.harness import broker as broker_mod
 
 
-def execute(request):
+def execute(request: tuple[str | None, str | None, int | None]) -> int:
     redis_server, listen, port = request
     with broker_mod.embedded(redis_server, listen=listen, port=port) as broker:
         # The user asked for this broker to connect to it by hand: its

@@ -6,14 +6,14 @@ read both sides -> decide -> format -> print -> the exit code's error."""
 from pathlib import Path
 
 from bench.analysis.compare import compare, outcome
-from bench.commands import result_path
+from bench.commands import CompareConfig, result_path
 from bench.errors import UsageError
 from bench.output.compare import format_markdown, format_text
 from bench.results.compare import Results, load_run, load_sweep
 from bench.sweep.store import SweepDir
 
 
-def execute(cfg):
+def execute(cfg: CompareConfig) -> int:
     baseline, candidate = result_path(cfg.baseline), result_path(cfg.candidate)
     comparison = compare(
         load(baseline, "baseline"),

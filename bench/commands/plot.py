@@ -2,6 +2,8 @@
 
 read the sweep -> analyze -> draw and write the figures -> say how many."""
 
+from pathlib import Path
+
 from bench.analysis.summary import analyze
 from bench.commands import sweep_dir
 from bench.output import plot
@@ -9,7 +11,7 @@ from bench.results.sweepdir import SweepDirFiles
 from bench.sweep import store
 
 
-def execute(path):
+def execute(path: str | Path) -> int:
     found = sweep_dir(path)
     summary, status = store.load_summary(found)
     profile = SweepDirFiles(found).read_profile()

@@ -3,6 +3,8 @@
 read the sweep -> analyze -> draw the figures -> render the report -> write
 it beside the sweep's data -> print its end and the files."""
 
+from pathlib import Path
+
 from bench.analysis.summary import analyze
 from bench.commands import sweep_dir
 from bench.output import export, plot
@@ -10,7 +12,7 @@ from bench.results.sweepdir import SweepDirFiles
 from bench.sweep import store
 
 
-def execute(path):
+def execute(path: str | Path) -> int:
     made = write_report(sweep_dir(path))
     print(made.text)
     print()
@@ -20,7 +22,7 @@ def execute(path):
     return 0
 
 
-def write_report(directory):
+def write_report(directory: str | Path) -> export.Report:
     """Write the figures, report.md, report.html and points.csv; returns
     them and the text the terminal ends with (an export.Report)."""
     files = SweepDirFiles(directory)
@@ -37,6 +39,6 @@ def write_report(directory):
     return export.Report(written, export.terminal_end(summary, analysis, checked))
 
 
-def measured_words(directory):
+def measured_words(directory: str | Path) -> str | None:
     """When the sweep in `directory` ran, in words (export.when_measured)."""
     return export.when_measured(SweepDirFiles(directory).read_manifest())

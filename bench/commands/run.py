@@ -4,6 +4,8 @@ with --reference, then measured again by a plain `celery worker`, side by side."
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -12,6 +14,7 @@ from bench.fleet import remote
 from bench.fleet.options import secret_from_env
 from bench.harness.broker import listening_words
 from bench.measure import openloop, reference, runner
+from bench.measure.config import RunConfig
 from bench.measure.reference_options import ReferenceRun
 from bench.output import reference as reference_words
 from bench.output import terminal
@@ -19,7 +22,7 @@ from bench.output.hosts import hosts_text
 from bench.output.openloop import open_loop_summary
 
 
-def execute(cfg):
+def execute(cfg: RunConfig | ReferenceRun) -> int:
     if isinstance(cfg, ReferenceRun):
         return _with_reference(cfg.run)
     if cfg.hosts:
@@ -108,14 +111,14 @@ def _shown_if_failed(cfg, on_hosts=False):
         raise
 
 
-def progress_bar():
+def progress_bar() -> AbstractContextManager[Callable[[int, int], None] | None]:
     """A progress callback for the terminal; None where nobody watches (no
     TTY, or CI), so logs are not filled with redraws."""
     if not sys.stderr.isatty() or os.environ.get("CI"):
         return contextlib.nullcontext(None)
 
     @contextlib.contextmanager
-    def bar():
+    def bar() -> Iterator[Callable[[int, int], None]]:
         with Progress("measuring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as p:
             task = p.add_task("tasks", total=None)
             yield lambda done, total: p.update(task, completed=done, total=total)

@@ -10,6 +10,7 @@ import time
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.analysis.groups import plural
+from bench.commands import SweepRequest
 from bench.commands.report import write_report
 from bench.fleet.hosts import fewest_cores
 from bench.fleet.options import secret_from_env
@@ -30,9 +31,10 @@ from bench.sweep.plan import plan_sweep
 HOSTS_CHOOSE_C = "on agents the -c values are chosen for the hosts' cores when the sweep starts (these: this machine's)"
 
 
-def execute(request):
+def execute(request: SweepRequest) -> int:
     cfg, plan, profile = request.config, list(request.plan), request.profile
     if request.profile_first is not None:  # a user's task: what it is made of sizes the plan
+        assert cfg.user_task is not None, "only a user's task is profiled first"
         print(f"profiling {cfg.user_task.task} first ({request.profile_first.tasks} calls, one at a time)", flush=True)
         with runner.services_for(request.profile_first) as (broker, _stub):
             profile = profile_task(request.profile_first, broker)

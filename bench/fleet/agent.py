@@ -9,6 +9,8 @@ Anything unsigned, stale, replayed or not allowed is refused: logged here
 and answered as one line. The workers stop when the lease lapses (the
 harness is gone), when told, and when the agent stops (Ctrl-C, SIGTERM)."""
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import os
@@ -16,11 +18,14 @@ import platform
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 import celery
 import kombu
 from kombu import Connection, Consumer, Producer
+from kombu.message import Message
 
 from bench import __version__
 from bench.errors import Interrupted, RunFailed
@@ -54,11 +59,11 @@ class Run:
     sampler: ResourceSampler | None = None  # the workers' CPU and memory, from `sample` to `records`
     reply_to: str | None = None  # the harness's reply queue: where a goodbye goes
 
-    def read(self):
+    def read(self) -> list[dict[str, Any]]:
         self.records.extend(self.reader.read_new())
         return self.records
 
-    def stop_sampling(self):
+    def stop_sampling(self) -> dict[str, Any] | None:
         """The workers' resources since `sample` (JSON-ready); None if not sampled."""
         if self.sampler is None:
             return None
@@ -67,12 +72,12 @@ class Run:
         return dataclasses.asdict(dataclasses.replace(sampler.stop(), harness_cpu_s=None))
 
 
-def log(cfg, text):
+def log(cfg: AgentConfig, text: str) -> None:
     print(f"agent {cfg.name}: {text}", file=sys.stderr, flush=True)
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, broker, clock=time.time):
+    def __init__(self, cfg: AgentConfig, broker: broker_mod.Broker, clock: Callable[[], float] = time.time):
         self.cfg = cfg
         self.broker = broker  # harness.broker.Broker: the one its workers use too
         self.verifier = Verifier(cfg.secret)
@@ -81,7 +86,7 @@ class Agent:
 
     # --- the commands ---------------------------------------------------
 
-    def hello(self, _body):
+    def hello(self, _body: dict[str, Any]) -> dict[str, Any]:
         cores = float(len(self.cfg.cpus)) if self.cfg.cpus else usable_cores()
         return {
             "hostname": socket.gethostname(),
@@ -97,10 +102,10 @@ class Agent:
             },
         }
 
-    def probe(self, _body):
+    def probe(self, _body: dict[str, Any]) -> dict[str, Any]:
         return {"clock": protocol.agent_clock()}
 
-    def start(self, body):
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
         spec = body.get("spec") or {}
         app = spec.get("app", "proj")
         if app not in self.cfg.allow_apps:
@@ -175,12 +180,12 @@ class Agent:
             raise Refused(f"no run {body.get('run')!r} here")
         return self.run
 
-    def lease(self, body):
+    def lease(self, body: dict[str, Any]) -> dict[str, Any]:
         run = self._run_of(body)
         run.lease_until = time.monotonic() + min(float(body.get("lease_s", protocol.LEASE_S)), 600.0)
         return {"lease_s": run.lease_until - time.monotonic()}
 
-    def progress(self, body):
+    def progress(self, body: dict[str, Any]) -> dict[str, Any]:
         """How many of the run's records have ids starting with `prefix`;
         whether every worker still runs (the lease is renewed)."""
         run = self._run_of(body)
@@ -193,7 +198,7 @@ class Agent:
             answer["error"] = f"worker exited with code {dead[0].popen.returncode}: {dead[0].last_error()}"
         return answer
 
-    def records(self, body):
+    def records(self, body: dict[str, Any]) -> dict[str, Any]:
         """The run's records with ids starting with `prefix`, compressed,
         their times on this agent's clock."""
         run = self._run_of(body)
@@ -206,7 +211,7 @@ class Agent:
         ]
         return {"records": protocol.pack_records(picked), "count": len(picked), "resources": run.stop_sampling()}
 
-    def sample(self, body):
+    def sample(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start sampling the workers' process trees (CPU, memory), as a
         local run does over its measured window; `records` ends it."""
         run = self._run_of(body)
@@ -214,12 +219,12 @@ class Agent:
             run.sampler = ResourceSampler([w.pid for w in run.workers], None, run.cores).start()
         return {"sampling": True}
 
-    def stop(self, body):
+    def stop(self, body: dict[str, Any]) -> dict[str, Any]:
         self._run_of(body)
         self.stop_workers("the harness asked")
         return {"stopped": True}
 
-    def stop_workers(self, why):
+    def stop_workers(self, why: str) -> None:
         if self.run is not None:
             run, self.run = self.run, None
             run.stop_sampling()
@@ -230,7 +235,7 @@ class Agent:
 
     # --- the loop ---------------------------------------------------------
 
-    def handle(self, message):
+    def handle(self, message: object) -> tuple[str | None, dict[str, Any] | None]:
         """The signed answer to one message, or None when it cannot be
         answered (no usable reply queue). Refusals are logged."""
         body = message.get("body") if isinstance(message, dict) else None
@@ -254,15 +259,15 @@ class Agent:
             return None, None
         return reply_to, sign(self.cfg.secret, {"re": re_nonce, "from": self.cfg.name, **answer}, self.clock())
 
-    def check_lease(self):
+    def check_lease(self) -> None:
         if self.run is not None and time.monotonic() > self.run.lease_until:
             self.stop_workers("lease lapsed: the harness is gone")
 
-    def serve(self, conn):
+    def serve(self, conn: Connection) -> NoReturn:
         """Answer commands until a stop signal (Interrupted)."""
         producer = Producer(conn.default_channel, exchange=protocol.EXCHANGE, serializer="json")
 
-        def on_message(payload, message):
+        def on_message(payload: object, message: Message) -> None:
             message.ack()
             reply_to, answer = self.handle(payload)
             if reply_to:
@@ -290,7 +295,7 @@ class Agent:
                 self.goodbye(producer)
                 raise
 
-    def goodbye(self, producer):
+    def goodbye(self, producer: Producer) -> None:
         """Tell the harness of the run being served that this agent is
         stopping, so the run fails now, naming it, rather than after the
         answer timeout. Best effort: the broker may be gone too."""
@@ -316,7 +321,7 @@ def _checked_name(value, what, at=False):
     return text
 
 
-def serve(cfg: AgentConfig):
+def serve(cfg: AgentConfig) -> NoReturn:
     """Run the agent until a stop signal (Interrupted); its workers stop with it. With
     `cfg.wait` (a harness's own broker) it waits for the broker, and again
     each time it goes (the run that started it ended)."""

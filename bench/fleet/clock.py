@@ -9,6 +9,7 @@ with the smallest round trip has the smallest bound (Cristian's algorithm):
 it is kept, with that bound. An agent time t converts to the harness's
 clock as t - offset."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -19,7 +20,7 @@ class Probe:
     received: float  # t1, harness clock, s
 
     @property
-    def round_trip_s(self):
+    def round_trip_s(self) -> float:
         return self.received - self.sent
 
 
@@ -30,12 +31,12 @@ class Offset:
     round_trip_s: float  # the smallest round trip, s
     probes: int  # round trips made
 
-    def to_harness(self, agent_time):
+    def to_harness(self, agent_time: float) -> float:
         """An agent time, on the harness's clock."""
         return agent_time - self.offset_s
 
 
-def estimate(probes):
+def estimate(probes: Sequence[Probe]) -> Offset:
     """The offset from the probe with the smallest round trip."""
     usable = [p for p in probes if p.round_trip_s >= 0]
     if not usable:
@@ -49,6 +50,6 @@ def estimate(probes):
     )
 
 
-def bound_too_wide(error_s, window_s, fraction=0.01):
+def bound_too_wide(error_s: float, window_s: float | None, fraction: float = 0.01) -> bool:
     """True when the error bound is not small against the measured window."""
     return window_s is not None and window_s > 0 and error_s > fraction * window_s

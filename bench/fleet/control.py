@@ -1,9 +1,13 @@
 """The harness's side of the control plane: signed commands to agents
 through the broker, and their signed answers, each wait bounded."""
 
+from __future__ import annotations
+
 import secrets
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from kombu import Connection, Consumer, Producer
 
@@ -20,7 +24,7 @@ class AgentLost(RunFailed):
     """An agent that did not answer in time, or said it was stopping
     (`said`: its own words)."""
 
-    def __init__(self, name, what, said=None):
+    def __init__(self, name: str, what: str, said: str | None = None) -> None:
         super().__init__(f"agent {name} {said}" if said else f"agent {name} did not answer {what}")
         self.name = name
 
@@ -45,15 +49,15 @@ class Control:
     request/answer with the agents. A context manager: the reply queue is
     removed at the end."""
 
-    def __init__(self, broker_url, secret, clock_s=time.time):
+    def __init__(self, broker_url: str, secret: bytes, clock_s: Callable[[], float] = time.time) -> None:
         self.secret = secret
         self.wall = clock_s
         self.verifier = Verifier(secret)
         self.conn = Connection(broker_url, heartbeat=0, connect_timeout=5)
         self.reply = protocol.reply_queue(secrets.token_hex(8))
-        self.producer = None
-        self.consumer = None
-        self._inbox = []
+        self.producer: Producer | None = None
+        self.consumer: Consumer | None = None
+        self._inbox: list[object] = []
         self._by_nonce: dict = {}  # verified answers not yet asked for: command nonce -> {agent: body}
         self.gone: dict[str, str] = {}  # agents that said they are stopping -> their words
 
@@ -78,12 +82,12 @@ class Control:
         message.ack()
         self._inbox.append(payload)
 
-    def send(self, to, op, **args):
+    def send(self, to: str, op: str, **args: Any) -> str:
         """Publish one signed command; its nonce (to match the answers)."""
         message = sign(self.secret, {"op": op, "to": to, "reply_to": self.reply.name, **args}, self.wall())
         return self.publish(to, message)
 
-    def publish(self, to, message):
+    def publish(self, to: str, message: dict[str, Any]) -> str:
         """Put one message, as it is, on agent `to`'s queue ("*": every
         agent's); its nonce."""
         assert self.producer is not None  # made by __enter__
@@ -94,7 +98,9 @@ class Control:
             self.producer.publish(message, routing_key=protocol.AGENT_PREFIX + to, declare=[protocol.EXCHANGE])
         return message["body"]["nonce"]
 
-    def answers(self, nonce, until, want=None, watch=()):
+    def answers(
+        self, nonce: str | None, until: float, want: int | None = None, watch: Collection[str] = ()
+    ) -> dict[str, dict[str, Any]]:
         """Verified answers to command `nonce` until `until` (monotonic s),
         until `want` of them came, or until an agent of `watch` said it is
         stopping (see `gone`); {agent name: answer body}."""
@@ -128,11 +134,11 @@ class Control:
                 raise RunFailed(f"lost the broker while waiting for the agents: {exc}") from None
         return found
 
-    def _take(self):
+    def _take(self) -> list[object]:
         taken, self._inbox = self._inbox, []
         return taken
 
-    def ask(self, name, op, timeout_s=ANSWER_TIMEOUT_S, **args):
+    def ask(self, name: str, op: str, timeout_s: float = ANSWER_TIMEOUT_S, **args: Any) -> dict[str, Any]:
         """The answer of agent `name` to one command; AgentLost when none
         came in `timeout_s`, AgentRefused with its one line when it refused."""
         nonce = self.send(name, op, **args)
@@ -143,13 +149,13 @@ class Control:
             raise AgentRefused(got.get("refused") or got.get("failed"))
         return got
 
-    def discover(self, wait_s=2.0):
+    def discover(self, wait_s: float = 2.0) -> dict[str, AgentInfo]:
         """Every agent that answers a hello within `wait_s`: AgentInfo by name."""
         nonce = self.send("*", "hello")
         found = self.answers(nonce, time.monotonic() + wait_s)
         return {name: _info(name, body) for name, body in sorted(found.items()) if "refused" not in body}
 
-    def offset(self, name, probes=PROBES, timeout_s=ANSWER_TIMEOUT_S):
+    def offset(self, name: str, probes: int = PROBES, timeout_s: float = ANSWER_TIMEOUT_S) -> clock.Offset:
         """The clock offset of agent `name` from round trips (clock.py)."""
         found = []
         for _ in range(probes):

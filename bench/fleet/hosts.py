@@ -1,13 +1,17 @@
 """Which agents a run uses: the ones that answer, chosen by --hosts and
 --host-counts."""
 
+from __future__ import annotations
+
 import time
+from collections.abc import Mapping, Sequence
 
 from bench.errors import RunFailed
-from bench.fleet.control import Control
+from bench.fleet.control import AgentInfo, Control
+from bench.harness.broker import Broker
 
 
-def choose_hosts(found, wanted, count=None):
+def choose_hosts(found: Mapping[str, AgentInfo], wanted: Sequence[str], count: int | None = None) -> list[str]:
     """The agents to use: `wanted` names (or ("all",)) among those that
     answered, the first `count` of them when given (a sweep's
     --host-counts); RunFailed naming the ones that did not, or that are
@@ -33,7 +37,9 @@ def choose_hosts(found, wanted, count=None):
 JOIN_S = 10.0  # how long agents waiting for the harness's own broker get to join it, s
 
 
-def discover(ctl, wanted, count=None, joining=False):
+def discover(
+    ctl: Control, wanted: Sequence[str], count: int | None = None, joining: bool = False
+) -> dict[str, AgentInfo]:
     """The agents that answer. `joining`: the broker is the harness's own,
     just started (--listen ADDRESS:PORT), and the agents are still
     connecting to it: ask again until the wanted ones (with `all`: at
@@ -49,7 +55,7 @@ def discover(ctl, wanted, count=None, joining=False):
             return found
 
 
-def fewest_cores(broker, secret, wanted, count=None):
+def fewest_cores(broker: Broker, secret: bytes, wanted: Sequence[str], count: int | None = None) -> float:
     """The fewest usable cores among the agents `wanted` (the first `count`
     of them): what a sweep on them chooses its -c values by. RunFailed as
     choose_hosts says."""

@@ -1,7 +1,11 @@
 """The agents of one run, seen from the harness: their leases renewed, their
 counts asked for until the batch is done, and their goodbyes heard."""
 
+from __future__ import annotations
+
 import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 from bench.errors import Interrupted, RunFailed
 from bench.fleet import protocol
@@ -14,19 +18,19 @@ WATCH_EVERY_S = 0.25  # how often the agents are asked for their counts, s
 class Fleet:
     """The agents of one run, seen from the harness."""
 
-    def __init__(self, ctl: Control, run_id, names):
+    def __init__(self, ctl: Control, run_id: str, names: Sequence[str]) -> None:
         self.ctl, self.run_id, self.names = ctl, run_id, names
         self.started: list[str] = []
         self.last_renewal = 0.0
 
-    def renew(self):
+    def renew(self) -> None:
         """Renew every lease (no answer awaited) if it is time."""
         if time.monotonic() - self.last_renewal >= protocol.RENEW_EVERY_S:
             for name in self.started:
                 self.ctl.send(name, "lease", run=self.run_id, lease_s=protocol.LEASE_S)
             self.last_renewal = time.monotonic()
 
-    def counts(self, prefix, timeout_s):
+    def counts(self, prefix: str, timeout_s: float) -> dict[str, dict[str, Any]]:
         """{host: answer} to a progress query; AgentLost naming the first
         host that did not answer within `timeout_s`."""
         nonces = {n: self.ctl.send(n, "progress", run=self.run_id, prefix=prefix) for n in self.names}
@@ -42,7 +46,14 @@ class Fleet:
         self.last_renewal = time.monotonic()
         return answers
 
-    def wait_for(self, prefix, total, stall_s, timeout_s, progress=None):
+    def wait_for(
+        self,
+        prefix: str,
+        total: int,
+        stall_s: float,
+        timeout_s: float,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[str, str, str | None]:
         """Ask for counts until `total` records with `prefix` came in
         across hosts. (outcome, detail, lost host or None)."""
         start = last_news = time.monotonic()
@@ -74,7 +85,7 @@ class Fleet:
             return "interrupted", "interrupted by a signal", None
 
 
-def said_goodbye(ctl, names, wait_s=0.05):
+def said_goodbye(ctl: Control, names: Collection[str], wait_s: float = 0.05) -> None:
     """AgentLost with its own words when an agent of `names` said it is
     stopping (its workers stop with it): the run fails naming it at once."""
     ctl.answers(None, time.monotonic() + wait_s, watch=names)

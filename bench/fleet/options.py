@@ -4,6 +4,7 @@ imports this at start-up, so no Celery or kombu here)."""
 import os
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.errors import UsageError
@@ -27,7 +28,14 @@ class AgentConfig:
     wait: bool = False
 
 
-def agent_config(broker_url, name, allow_apps, cpus, secret_text, harness=None):
+def agent_config(
+    broker_url: str,
+    name: str | None,
+    allow_apps: Sequence[str] | None,
+    cpus: Sequence[int] | None,
+    secret_text: str | None,
+    harness: tuple[str, int | None] | None = None,
+) -> AgentConfig:
     """The agent's config, or UsageError: nothing starts without a secret.
     `harness`: (address, port) of a harness's own broker (--harness), whose
     URL comes from the secret; the agent then waits for it."""
@@ -54,13 +62,13 @@ def agent_config(broker_url, name, allow_apps, cpus, secret_text, harness=None):
     return AgentConfig(broker_url, name, apps, tuple(cpus) if cpus else None, secret, wait=harness is not None)
 
 
-def secret_text():
+def secret_text() -> str | None:
     """CELERY_BENCH_SECRET as set, None when it is not: the one place it is
     read (the CLI checks it with agent_config or hosts_secret)."""
     return os.environ.get(SECRET_ENV)
 
 
-def secret_from_env():
+def secret_from_env() -> bytes:
     """The shared secret (checked by the CLI before anything started)."""
     secret, why = check_secret(secret_text())
     if secret is None:
@@ -68,7 +76,14 @@ def secret_from_env():
     return secret
 
 
-def hosts_secret(hosts, broker_url, workload, secret_text, listen=None, listen_port=None):
+def hosts_secret(
+    hosts: Sequence[str],
+    broker_url: str | None,
+    workload: str,
+    secret_text: str | None,
+    listen: str | None = None,
+    listen_port: int | None = None,
+) -> bytes | None:
     """The secret for a run on agents, or UsageError saying what is missing.
     The agents reach the user's broker (`broker_url`), or the run's own
     one at `listen`:`listen_port` (they were started with --harness)."""

@@ -12,6 +12,7 @@ import json
 import os
 import time
 import zlib
+from typing import Any
 
 from kombu import Exchange, Queue
 
@@ -29,32 +30,32 @@ LEASE_S = 10.0
 RENEW_EVERY_S = 1.0
 
 
-def agent_queue(name):
+def agent_queue(name: str) -> Queue:
     return Queue(AGENT_PREFIX + name, exchange=EXCHANGE, routing_key=AGENT_PREFIX + name, durable=False)
 
 
-def broadcast_queue(name):
+def broadcast_queue(name: str) -> Queue:
     return Queue(f"{AGENT_PREFIX}{name}.all", exchange=EVERY_AGENT, durable=False, auto_delete=True)
 
 
-def reply_queue(token):
+def reply_queue(token: str) -> Queue:
     return Queue(REPLY_PREFIX + token, exchange=EXCHANGE, routing_key=REPLY_PREFIX + token, durable=False)
 
 
-def test_clock_offset_s():
+def test_clock_offset_s() -> float:
     return float(os.environ.get(TEST_CLOCK_OFFSET_ENV) or 0.0)
 
 
-def agent_clock():
+def agent_clock() -> float:
     """The clock the agent reports and its records use: the host's monotonic
     clock (shifted by the test-only offset)."""
     return time.monotonic() + test_clock_offset_s()
 
 
-def pack_records(records):
+def pack_records(records: list[dict[str, Any]]) -> str:
     """Records as compressed text for the broker (zlib, base64)."""
     return base64.b64encode(zlib.compress(json.dumps(records).encode(), 6)).decode()
 
 
-def unpack_records(text):
+def unpack_records(text: str) -> list[dict[str, Any]]:
     return json.loads(zlib.decompress(base64.b64decode(text)))

@@ -14,10 +14,15 @@ The steps live beside it: which agents (hosts.py), their leases and counts
 (lease.py), what they send home made the run's (gather.py); the hosts in
 words are bench/output/hosts.py."""
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
+import datetime as dt
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 from kombu.utils.uuid import uuid
 
@@ -28,15 +33,17 @@ from bench.fleet.gather import fleet_resources, host_ceiling, to_records
 from bench.fleet.hosts import choose_hosts, discover
 from bench.fleet.lease import Fleet, said_goodbye
 from bench.harness import machine, scratch
+from bench.harness.broker import Broker
 from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S
 from bench.measure import load, producer
+from bench.measure.config import RunConfig
 from bench.measure.observe import ResourceSampler
 from bench.measure.openloop import PRODUCER_SLACK_S, add_open_loop
 from bench.measure.result import Observed, run_settings
-from bench.measure.runner import NotMeasured, conclude, new_run_id, read_settings, time_limits, with_report
-from bench.results.schema import BrokerInfo, HostClock, resources_from_json, utc_now
+from bench.measure.runner import Measured, NotMeasured, conclude, new_run_id, read_settings, time_limits, with_report
+from bench.results.schema import BrokerInfo, HostClock, RunResult, resources_from_json, utc_now
 from bench.workloads import WORKLOADS
 
 RECORDS_TIMEOUT_S = 60.0  # for an agent to send its records home, s
@@ -55,7 +62,14 @@ def _publish(app, queue, task_name, args, count, tag):
     return published
 
 
-def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, describe=machine.describe):
+def measure_on_hosts(
+    cfg: RunConfig,
+    broker: Broker,
+    secret: bytes,
+    progress: Callable[[int, int], None] | None = None,
+    clock_now: Callable[[], dt.datetime] = utc_now,
+    describe: Callable[[], dict[str, Any]] = machine.describe,
+) -> Measured:
     """Measure one point with its workers on the agents `cfg.hosts`; write
     the result and return it (RunFailed / Interrupted as runner.measure)."""
     workload = WORKLOADS[cfg.workload]
@@ -75,6 +89,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     raw_by_host: dict[str, list] = {}  # each host's records
     sampled: dict = {}  # each host's workers' Resources over the window
     here = None  # the harness's and the broker's CPU over the window
+    assert cfg.hosts, "a run on agents names them"
     with Control(broker.url, secret) as ctl:
         found = discover(ctl, cfg.hosts, cfg.host_count, joining=broker.embedded)
         names = choose_hosts(found, cfg.hosts, cfg.host_count)
@@ -145,7 +160,7 @@ def measure_on_hosts(cfg, broker, secret, progress=None, clock_now=utc_now, desc
     backend = redact(broker.result_backend(cfg.result_backend))
     settings = with_report(run_settings(cfg, info, backend, None), reported, ignore=("result_backend",))
 
-    def on_hosts(result):
+    def on_hosts(result: RunResult) -> RunResult:
         """The open-loop summary (open loop) and the hosts, with their clocks."""
         if cfg.open_loop and sent is not None:
             # The `scheduled` header came back with each record: it is the

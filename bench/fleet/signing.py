@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 SECRET_ENV = "CELERY_BENCH_SECRET"
 MIN_SECRET_CHARS = 16
@@ -25,7 +26,7 @@ class Refused(Exception):
     """A message that is not trusted; the text says why, in one line."""
 
 
-def check_secret(secret):
+def check_secret(secret: str | None) -> tuple[bytes, None] | tuple[None, str]:
     """The secret as bytes, or UsageError-worthy text saying why not (None)."""
     if not secret:
         return None, f"{SECRET_ENV} is not set: agents and the harness share it to sign every command"
@@ -34,16 +35,16 @@ def check_secret(secret):
     return secret.encode(), None
 
 
-def canonical(body):
+def canonical(body: dict[str, Any]) -> bytes:
     """The bytes that are signed: JSON with sorted keys and no spaces."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def digest(secret, body):
+def digest(secret: bytes, body: dict[str, Any]) -> str:
     return hmac.new(secret, canonical(body), hashlib.sha256).hexdigest()
 
 
-def sign(secret, body, now):
+def sign(secret: bytes, body: dict[str, Any], now: float) -> dict[str, Any]:
     """The message for `body` (a JSON object without `ts` and `nonce`):
     {"body": body + ts + nonce, "sig": hex HMAC-SHA256}."""
     stamped = {**body, "ts": now, "nonce": secrets.token_hex(16)}
@@ -59,7 +60,7 @@ class Verifier:
     window_s: float = FRESH_WINDOW_S  # freshness window, s
     seen: dict = field(default_factory=dict)  # nonce -> its timestamp (wall s)
 
-    def verify(self, message, now):
+    def verify(self, message: object, now: float) -> dict[str, Any]:
         """The message's body if it is signed, fresh and new; else Refused."""
         if not isinstance(message, dict) or not isinstance(message.get("body"), dict):
             raise Refused("not a signed message")

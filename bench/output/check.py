@@ -1,6 +1,9 @@
 """`sweep --check` in words: each point's median repeat against a plain
 worker (bench/sweep/check.py measures; bench/output/reference.py compares)."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from bench.output import reference as words
 
 AGREE_WITHIN = words.AGREE_WITHIN
@@ -35,7 +38,7 @@ def _agrees(entry):
     return r is not None and abs(r - 1) <= AGREE_WITHIN
 
 
-def check_rows(document):
+def check_rows(document: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(point, harness, plain worker, ratio, findings) per point, as text."""
     rows = []
     for entry in document["points"]:
@@ -65,7 +68,7 @@ def check_rows(document):
 HEADER = ("point", "harness tasks/s", "plain worker tasks/s", "ratio", "misbehaviour found")
 
 
-def check_text(document):
+def check_text(document: Mapping[str, Any]) -> str:
     """The terminal's table of a sweep's check, and a line on what it says."""
     rows = [HEADER, *check_rows(document)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER) - 1)]
@@ -76,7 +79,7 @@ def check_text(document):
     return "\n".join(lines)
 
 
-def check_markdown(document):
+def check_markdown(document: Mapping[str, Any]) -> str:
     """The report's section on the check."""
     lines = [
         "",

@@ -3,6 +3,8 @@
 import csv
 import io
 
+from bench.results.sweep_records import SweepSummary
+
 COLUMNS = (
     "key", "workload", "task_ms", "pool", "concurrency", "workers", "total_concurrency", "variant",
     "cores", "cpus", "repeats", "failed_repeats",
@@ -61,7 +63,7 @@ def _row(p):
     }
 
 
-def render(summary):
+def render(summary: SweepSummary) -> str:
     """The CSV text (RFC 4180, a header row first) of a SweepSummary."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

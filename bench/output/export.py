@@ -3,18 +3,22 @@ and the fidelity check when the sweep has them), report.html, points.csv,
 and the text the terminal ends with. Renders only: bench/commands/report.py
 reads the sweep and writes the files."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bench.analysis.summary import Analysis
 from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output.check import check_markdown, check_text
 from bench.output.prediction import prediction_section
 from bench.output.terminal import report_end
+from bench.results.sweep_records import SweepManifest, SweepSummary
 
 
-def when_measured(manifest):
+def when_measured(manifest: SweepManifest) -> str | None:
     """When the sweep ran, in words, from its manifest (never the clock:
     re-rendering an unchanged sweep must give the same files)."""
     start, end = manifest.created_utc, manifest.updated_utc
@@ -27,7 +31,15 @@ def when_measured(manifest):
     return f"{start} to {end} UTC" if end else f"from {start} UTC"
 
 
-def report_files(summary, status, analysis, directory, measured=None, profile=None, checked=None):
+def report_files(
+    summary: SweepSummary,
+    status: str | None,
+    analysis: Analysis,
+    directory: str | Path,
+    measured: str | None = None,
+    profile: Mapping[str, Any] | None = None,
+    checked: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
     """{file name: text} of report.md, report.html and points.csv. The
     figures must be in `directory` already: report.html embeds them.
     `profile`: the swept task's profile document; `checked`: the fidelity
@@ -45,7 +57,7 @@ def report_files(summary, status, analysis, directory, measured=None, profile=No
     }
 
 
-def terminal_end(summary, analysis, checked=None):
+def terminal_end(summary: SweepSummary, analysis: Analysis, checked: Mapping[str, Any] | None = None) -> str:
     """The terminal's end of the report: throughput and verdict tables,
     warnings, and the fidelity check's table."""
     end = report_end(summary, analysis)

@@ -3,6 +3,7 @@ cause. Reporters return text; only the CLI prints."""
 
 from bench.analysis.groups import plural
 from bench.analysis.health import KNOWN_CAUSES
+from bench.results.records import Finding, Health
 
 # What each known cause means, for people (the data is in KNOWN_CAUSES).
 CAUSE_WORDS = {
@@ -31,7 +32,7 @@ CAUSE_WORDS = {
 HEALTHY = "health: no task run twice or lost; no idle gaps, stalls, late starts or replaced processes"
 
 
-def cause_words(cause):
+def cause_words(cause: str | None) -> str:
     """The likely cause in words with its references: "likely cause: ...
     (celery/celery#4968, celery/celery#4976)"; "" for none."""
     if cause is None:
@@ -57,7 +58,7 @@ def _times(finding, what):
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def finding_line(finding, published=None, cause_said=False):
+def finding_line(finding: Finding, published: int | None = None, cause_said: bool = False) -> str:
     """One finding as a line: what happened, how much, and the likely cause.
     `published`: the tasks of the run, to say "210 of 400"; `cause_said`:
     the line above gave the same cause (it is not said twice)."""
@@ -87,7 +88,7 @@ def finding_line(finding, published=None, cause_said=False):
     return f"{text}; {cause}" if cause else text
 
 
-def health_lines(health, published=None):
+def health_lines(health: Health | None, published: int | None = None) -> list[str]:
     """A run's health as lines: one when it is healthy, else a heading and
     one line per finding; none when it was not diagnosed (an older file)."""
     if health is None:

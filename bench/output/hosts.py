@@ -1,11 +1,13 @@
 """The hosts of a run on agents (run --hosts) in words: tasks, clock offset
 and its bound, and each host's workers' resources."""
 
+from bench.results.records import Resources, RunResult
 
-def resources_words(r):
+
+def resources_words(r: Resources) -> str:
     """One host's workers in words: cores busy, CPU seconds, memory peaks."""
 
-    def mib(value):
+    def mib(value: float | None) -> str:
         return "-" if value is None else f"{value / 2**20:.1f} MiB"
 
     return (
@@ -15,7 +17,7 @@ def resources_words(r):
     )
 
 
-def hosts_text(result):
+def hosts_text(result: RunResult) -> str:
     """Per host: tasks, clock offset and its bound, and a warning when a
     bound is not small against the window (text; the CLI prints it)."""
     if not result.hosts:

@@ -40,7 +40,7 @@ def _inline(text, directory):
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
     text = _IMAGE.sub(lambda m: _embed(directory, m.group(2), m.group(1)), text)
 
-    def link(m):
+    def link(m: re.Match[str]) -> str:
         label, target = m.group(1), m.group(2)
         if target.endswith(".png"):
             return f"<figure>{_embed(directory, target, label)}<figcaption>{label}</figcaption></figure>"
@@ -75,7 +75,7 @@ def _toc(lines):
     return ['<nav class="toc"><strong>Contents</strong><ul>', *items, "</ul></nav>"]
 
 
-def render(markdown, directory):
+def render(markdown: str, directory: str | Path) -> str:
     """The HTML page of `markdown`, with the PNGs it names (found in
     `directory`) embedded as data URIs."""
     out = [

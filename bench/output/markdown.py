@@ -4,6 +4,7 @@ from bench import __version__
 from bench.analysis.groups import curve_name, group_key, group_label, groups, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.model import peak_words
+from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
 from bench.output.terminal import (
     HEADLINE,
@@ -15,6 +16,7 @@ from bench.output.terminal import (
     verdict_rows,
 )
 from bench.results.schema import Metadata
+from bench.results.sweep_records import SweepSummary
 
 
 def _pct(value):
@@ -39,7 +41,7 @@ def _table(rows):
     return "\n".join(lines)
 
 
-def machine_lines(metadata):
+def machine_lines(metadata: Metadata) -> list[str]:
     """The machine, from a sweep's Metadata."""
     packages = metadata.packages or {}
     versions = ", ".join(f"{name} {version}" for name, version in packages.items() if version)
@@ -52,7 +54,7 @@ def machine_lines(metadata):
     ]
 
 
-def verdict_rows_md(summary, analysis):
+def verdict_rows_md(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
     """The verdict table, each row with the warnings that qualify it."""
     header, *body = verdict_rows(summary, analysis)
     rows = [[*header, "warnings"]]
@@ -62,7 +64,7 @@ def verdict_rows_md(summary, analysis):
     return rows
 
 
-def fit_rows(summary, analysis):
+def fit_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
     labels = {group_key(p): group_label(p) for p in summary.points}
     rows = [["workload", "pool", "lambda (tasks/s)", "sigma", "kappa", "peak N*", "fit"]]
     for key, pools in analysis.fits.items():
@@ -78,7 +80,7 @@ def fit_rows(summary, analysis):
     return rows
 
 
-def figure_names(summary):
+def figure_names(summary: SweepSummary) -> list[tuple[str, list[str]]]:
     figure_keys = groups(summary)
     keys = {group_key(p): group_label(p) for p in summary.points}
     out = []
@@ -166,7 +168,14 @@ def _overhead_lines(analysis):
     ]
 
 
-def render(summary, status, analysis, sweep_name, measured=None, tool_version=__version__):
+def render(
+    summary: SweepSummary,
+    status: str | None,
+    analysis: Analysis,
+    sweep_name: str,
+    measured: str | None = None,
+    tool_version: str = __version__,
+) -> str:
     """The Markdown text of report.md, from a SweepSummary; `status`: the
     sweep's status in its manifest; `measured`: when, in words (from the
     manifest, so the same sweep always renders the same text)."""

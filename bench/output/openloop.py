@@ -1,14 +1,21 @@
 """Terminal text for open-loop results and capacity searches. Reporters
 return text; only the CLI prints."""
 
+from collections.abc import Mapping
+from typing import Any
+
+from bench.results.records import RunResult
+
 
 def _ms(seconds):
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
-def open_loop_summary(result):
+def open_loop_summary(result: RunResult) -> str:
     """The open-loop block of a run's terminal summary (a RunResult)."""
     ol, sched = result.open_loop, result.schedule
+    assert ol is not None, "an open-loop run's result"
+    assert sched is not None, "an open-loop run's result"
     tasks = ol["tasks"]
     send_rate = ol["achieved_send_rate_per_s"]
     lines = [
@@ -44,7 +51,7 @@ def open_loop_summary(result):
     return "\n".join(lines)
 
 
-def capacity_summary(result):
+def capacity_summary(result: Mapping[str, Any]) -> str:
     """The capacity search's terminal text."""
     objective = ", ".join(f"{o['percentile_label']} <= {o['limit_s'] * 1000:g} ms" for o in result["objectives"])
     lines = [

@@ -9,17 +9,22 @@ what every figure shares plot_style.py; which curves coincide is decided
 in bench/analysis/coincide.py."""
 
 import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import matplotlib
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from bench.analysis.groups import groups, plural
+from bench.analysis.groups import Curve, groups, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales
-from bench.analysis.summary import binding_ceiling
+from bench.analysis.summary import Analysis, binding_ceiling
 from bench.output.plot_hosts import hosts_figure
 from bench.output.plot_style import cores_of, legend_columns, line_styles, single, subplots, title, x_axis
 from bench.output.plot_throughput import throughput_axes
+from bench.results.sweep_records import PointSummary, SweepSummary
 
 FORMATS = ("png", "svg")
 DPI = 110
@@ -71,7 +76,9 @@ def _pool_legend(ax, curves, extra=()):
     ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
 
 
-def latency_series(curves):
+def latency_series(
+    curves: Mapping[str, Curve],
+) -> list[tuple[str, Callable[[PointSummary], float | None], str]]:
     """What the latency figure can honestly show. Closed-loop batches are
     queued before the worker starts, so wait and sojourn measure the queue's
     length, not latency: service time only. Open-loop runs (points with an
@@ -88,7 +95,9 @@ LATENCY_NOTE = (
 )
 
 
-def draw(summary, analysis=None, prediction=None):
+def draw(
+    summary: SweepSummary, analysis: Analysis | None = None, prediction: Mapping[str, Any] | None = None
+) -> dict[str, Figure]:
     """Every figure of a sweep as {file stem: Figure} (outside pyplot: nothing to close)."""
     machine_cores = float((summary.metadata and summary.metadata.usable_cores) or 1)
     out = {}
@@ -105,7 +114,7 @@ def draw(summary, analysis=None, prediction=None):
         if sized:
             overheads = analysis.overheads if analysis else {}
 
-            def efficiency(p, overheads=overheads):
+            def efficiency(p: PointSummary, overheads: dict = overheads) -> float | None:
                 bound, _ = binding_ceiling(p, overheads)
                 return p.median_per_s / bound if bound and p.median_per_s is not None else None
 
@@ -166,7 +175,7 @@ def draw(summary, analysis=None, prediction=None):
     return out
 
 
-def save(fig, directory, name):
+def save(fig: Figure, directory: Path, name: str) -> list[Path]:
     """Write one figure as PNG and SVG, the same bytes for the same figure."""
     written = []
     for fmt in FORMATS:
@@ -176,7 +185,12 @@ def save(fig, directory, name):
     return written
 
 
-def figures(summary, directory, analysis=None, prediction=None):
+def figures(
+    summary: SweepSummary,
+    directory: Path,
+    analysis: Analysis | None = None,
+    prediction: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """Write every figure into `directory`; returns the paths written.
     `prediction`: a user's task's profile prediction, marked on throughput."""
     written = []
@@ -205,7 +219,12 @@ def shapes_axes(ax, curves):
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
-def overview(all_groups, machine_cores, analysis=None, prediction=None):
+def overview(
+    all_groups: Mapping[str, Mapping[str, Curve]],
+    machine_cores: float,
+    analysis: Analysis | None = None,
+    prediction: Mapping[str, Any] | None = None,
+) -> Figure:
     """All throughput panels in one grid, each pool's verdict in its legend."""
     n = len(all_groups)
     cols = min(2, n)

@@ -3,13 +3,16 @@ line styles, the figure itself (outside pyplot) and its title, and the
 concurrency axis with its cores markers."""
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from numpy.typing import NDArray
 
-from bench.analysis.groups import plural
+from bench.analysis.groups import Curve, plural
 from bench.workloads import point_workload
 
 # Keyword arguments of a matplotlib line (Line2D): their values are of as many
@@ -34,7 +37,7 @@ PALETTE = (
 DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
 
 
-def line_styles(curves):
+def line_styles(curves: Mapping[str, Curve]) -> dict[str, LineStyle]:
     """{curve name: line style}: the pool's own style when no curve has a
     variant, else colour by settings and dash by worker count (see PALETTE)."""
     if not any(curve.variant for curve in curves.values()):
@@ -52,7 +55,7 @@ def line_styles(curves):
     }
 
 
-def legend_columns(curves, default):
+def legend_columns(curves: Mapping[str, Curve], default: int) -> int:
     """Fewer columns when the lines' names are long (settings in them)."""
     return 2 if any(curve.variant for curve in curves.values()) else default
 
@@ -74,7 +77,7 @@ FIT_STYLE: LineStyle = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
 NOTE_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
-def subplots(width, height, rows=1, cols=1):
+def subplots(width: float, height: float, rows: int = 1, cols: int = 1) -> tuple[Figure, NDArray[Any]]:
     """A Figure outside pyplot's registry (nothing to close, no limit on how
     many exist), drawn by Agg."""
     fig = Figure(figsize=(width, height))
@@ -82,12 +85,12 @@ def subplots(width, height, rows=1, cols=1):
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 
-def single(width, height):
+def single(width: float, height: float) -> tuple[Figure, Axes]:
     fig, axes = subplots(width, height)
     return fig, axes[0, 0]
 
 
-def title(curves, what, cores):
+def title(curves: Mapping[str, Curve], what: str, cores: float) -> str:
     first = next(iter(curves.values())).points[0]
     workload = point_workload(first)
     size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
@@ -96,12 +99,12 @@ def title(curves, what, cores):
     return f"{what}: {first.workload}{size}, {workload.summary}\n{machine}{pin}"
 
 
-def cores_of(curves, machine_cores):
+def cores_of(curves: Mapping[str, Curve], machine_cores: float) -> float:
     first = next(iter(curves.values())).points[0]
     return float(first.cores or machine_cores)
 
 
-def x_axis(ax, curves, cores):
+def x_axis(ax: Axes, curves: Mapping[str, Curve], cores: float) -> None:
     ticks = sorted({c for curve in curves.values() for c in curve.c})
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -121,7 +124,7 @@ def x_axis(ax, curves, cores):
     top.tick_params(length=0, pad=1)
 
 
-def curve_grid(cs):
+def curve_grid(cs: Sequence[float]) -> list[float]:
     """Points to draw a curve through, only over the measured -c range."""
     if len(cs) == 1:
         return list(cs)

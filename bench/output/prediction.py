@@ -1,10 +1,16 @@
 """The profile's prediction beside what a sweep measured: a Markdown table
 for the report, and markers on the throughput figure."""
 
-from bench.analysis.groups import groups
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from matplotlib.axes import Axes
+
+from bench.analysis.groups import Curve, groups
+from bench.results.sweep_records import SweepSummary
 
 
-def measured_optimum(curve):
+def measured_optimum(curve: Curve) -> tuple[int, float] | None:
     """(-c, median tasks/s) of the curve's best median, or None."""
     best = None
     for c, median in zip(curve.c, curve.medians(), strict=True):
@@ -18,7 +24,7 @@ def _curves(summary):
     return next(iter(found.values())) if len(found) == 1 else {}
 
 
-def prediction_section(summary, profile):
+def prediction_section(summary: SweepSummary, profile: Mapping[str, Any]) -> str:
     """Markdown: per pool, the predicted -c and throughput from the task's
     profile against the measured best -c and its median."""
     pred, call = profile["prediction"], profile["per_call"]
@@ -47,7 +53,9 @@ def prediction_section(summary, profile):
     return "\n".join(rows)
 
 
-def mark_prediction(ax, prediction, pools, styles):
+def mark_prediction(
+    ax: Axes, prediction: Mapping[str, Any], pools: Collection[str], styles: Mapping[str, Mapping[str, Any]]
+) -> float:
     """A hollow star per pool at its predicted (-c, tasks/s), in its colour;
     returns the highest throughput marked (for the axis' limit)."""
     top = 0.0

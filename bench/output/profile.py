@@ -1,6 +1,9 @@
 """The profile of a user's task as text: what a call is made of, and the
 predicted best configuration per pool with its basis."""
 
+from collections.abc import Mapping
+from typing import Any
+
 
 def _ms(seconds):
     return "-" if seconds is None else f"{seconds * 1000:.2f} ms"
@@ -10,7 +13,7 @@ def _rate(value):
     return "overhead-bound" if value is None else f"{value:.1f}/s"
 
 
-def profile_table(doc):
+def profile_table(doc: Mapping[str, Any]) -> str:
     """The terminal text of a profile document."""
     call, mem, pred = doc["per_call"], doc["memory"], doc["prediction"]
     lines = [

@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.analysis.health import LogEvidence
 from bench.output.health import health_lines
+from bench.results.records import Health, RunResult
 from bench.results.schema import HEALTH_KINDS
 
 AGREE_WITHIN = 0.10  # |harness / reference - 1| at or under this: they agree
@@ -26,14 +27,14 @@ class Side:
     failed: int | None
     missing: int | None
     ran_twice: int | None  # tasks reported (or started) more than once
-    health: object = None  # health.Health; None: not diagnosed
+    health: Health | None = None  # None: not diagnosed
     cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
     depth_steady_throughput_per_s: float | None = None  # tasks/s, plain worker without -E, by its queue's depth
     depth_moves: Any = None  # measure.queue_depth.DepthMoves of that pass (a layer above this one); None: not measured
     depth_log: LogEvidence | None = None  # what that pass's worker log said; None: not read
 
 
-def harness_side(result):
+def harness_side(result: RunResult) -> Side:
     """The Side of a RunResult (bench/results/schema.py)."""
     s = result.summary
     t = s.tasks if s is not None else None
@@ -97,7 +98,7 @@ def depth_text(moves, log=None):
     return "; ".join(said) or "no rise and no pause of the queue's depth"
 
 
-def ratio(harness, reference):
+def ratio(harness: float | None, reference: float | None) -> float | None:
     """harness / reference; None when either is missing or the reference is 0."""
     if harness is None or reference is None or reference == 0:
         return None
@@ -116,7 +117,7 @@ def _ratio_text(value):
     return "-" if value is None else f"{value:.2f}"
 
 
-def finding_kinds(health):
+def finding_kinds(health: Health | None) -> set[str]:
     """The kinds of misbehaviour a diagnosis found (empty: none, or not diagnosed)."""
     if health is None:
         return set()
@@ -130,7 +131,7 @@ def _health_text(health):
     return list(health_lines(health)) or ["healthy"]
 
 
-def plain_kinds(reference: Side):
+def plain_kinds(reference: Side) -> set[str]:
     """The finding kinds the plain worker showed in either pass: its events'
     findings, and what its queue's depth and log showed without events."""
     kinds = set(finding_kinds(reference.health))
@@ -151,7 +152,7 @@ def _kinds(kinds):
     return ", ".join(k.replace("_", " ") for k in HEALTH_KINDS if k in kinds)
 
 
-def verdict(harness: Side, reference: Side):
+def verdict(harness: Side, reference: Side) -> str:
     """One line: do they agree? On the steady state against the plain
     worker without events (its queue's depth) where it has one, else
     against the pass with events: its steady state, else its throughput."""

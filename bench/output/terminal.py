@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
+from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
 from bench.output.health import health_lines
-from bench.results.schema import LATENCY_KINDS, Resources
-from bench.results.sweep_records import PointSummary
+from bench.results.schema import LATENCY_KINDS, Resources, RunResult
+from bench.results.sweep_records import PointSummary, SweepSummary
 
 
 def _ms(seconds):
@@ -18,7 +21,7 @@ def _mib(n):
     return "-" if n is None else f"{n / 2**20:.1f} MiB"
 
 
-def aligned(table, right):
+def aligned(table: Sequence[Sequence[str]], right: Collection[int]) -> list[str]:
     """Rows of cells as aligned text lines: the columns whose index is in
     `right` right-aligned, the others left; a rule of dashes under the
     first row (the header)."""
@@ -42,9 +45,13 @@ def _task_cpu_line(cpu):
     return f"  task CPU        {_ms(cpu.mean_s)} ms per task (process CPU / tasks: greenlets share one thread)"
 
 
-def run_summary(result):
+def run_summary(result: RunResult) -> str:
     """The terminal summary of one run's result (a RunResult)."""
     cfg, s, meta = result.config, result.summary, result.metadata
+    broker = cfg.broker
+    # a measured run's result: what it measured, on which broker
+    assert s is not None
+    assert broker is not None
     tasks = s.tasks
     size = f" {cfg.task_ms:.4g} ms" if cfg.task_ms is not None else ""
     res = s.resources
@@ -53,12 +60,12 @@ def run_summary(result):
     lines = [
         f"{_shape(cfg.workers)}{cfg.pool} -c {cfg.concurrency}  {what}  "
         f"{tasks.published} tasks (+{cfg.warmup} warm-up)  "
-        f"broker: {cfg.broker.server} ({'embedded' if cfg.broker.embedded else cfg.broker.url})",
+        f"broker: {broker.server} ({'embedded' if broker.embedded else broker.url})",
         f"machine: {meta.usable_cores:g} usable cores, {meta.cpu_model}",
         "",
     ]
     if user:
-        lines.insert(1, f"broker used: {cfg.broker_source}, {cfg.broker.url}")
+        lines.insert(1, f"broker used: {cfg.broker_source}, {broker.url}")
     if s.throughput_per_s is not None:
         lines.append(
             f"  throughput      {s.throughput_per_s:10.1f} tasks/s  (first start to last end, {s.window_s:.2f} s)"
@@ -98,6 +105,7 @@ def run_summary(result):
         )
         lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
     load = s.load_average_before
+    assert load is not None  # read before every measured run
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     lines.append(
         f"  tasks: {tasks.published} published = {tasks.succeeded} succeeded + "
@@ -169,12 +177,12 @@ RAN_TWICE_OR_LOST = "!"  # the mark of a cell whose repeats ran tasks twice or l
 RAN_TWICE_OR_LOST_KEY = "tasks run twice or lost in its repeats (see the warnings)"
 
 
-def ran_twice_or_lost(point):
+def ran_twice_or_lost(point: PointSummary) -> bool:
     """Did a point's repeats run tasks twice or lose some?"""
     return bool(point.duplicates or point.lost)
 
 
-def sweep_table_rows(summary, analysis):
+def sweep_table_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
     """Rows of throughput (median tasks/s) per pool x workload across -c, the
     best -c marked `*` (none on a flat row), unstable points `~`, points
     whose repeats ran tasks twice or lost some `!`, and a last column saying
@@ -208,7 +216,7 @@ def sweep_table_rows(summary, analysis):
     return table
 
 
-def table_key(table):
+def table_key(table: Sequence[Sequence[str]]) -> str:
     """The key under the throughput table: what its figures are, and only
     the marks it shows (a key for marks the reader cannot find is noise)."""
     cells = [cell for row in table[1:] for cell in row[2:-1]]
@@ -223,7 +231,7 @@ def table_key(table):
     return "; ".join(key) + (f"\n{FLAT_RULE}" if flat else "")
 
 
-def sweep_table(summary, analysis):
+def sweep_table(summary: SweepSummary, analysis: Analysis) -> str:
     """The sweep's throughput table as aligned text (and, with several
     workers, the same medians by total concurrency)."""
     table = sweep_table_rows(summary, analysis)
@@ -236,7 +244,7 @@ def sweep_table(summary, analysis):
 HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
 
 
-def verdict_rows(summary, analysis):
+def verdict_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
     """The verdict per pool x workload (header first), and per combination
     of the other axes (workers, varied settings: see groups.curve_name): the
     best -c, the best at and beyond 2x cores, the gain's 95% CI, the verdict."""
@@ -256,7 +264,7 @@ def verdict_rows(summary, analysis):
     return rows
 
 
-def verdict_keys(summary):
+def verdict_keys(summary: SweepSummary) -> list[tuple[str, str]]:
     """(figure key, curve name) of each verdict row, in order."""
     seen = []
     for point in measured_points(summary):
@@ -265,7 +273,7 @@ def verdict_keys(summary):
     return seen
 
 
-def report_end(summary, analysis):
+def report_end(summary: SweepSummary, analysis: Analysis) -> str:
     """What a sweep and `report` end with in the terminal: the throughput
     table, the verdict table, and every warning (or that there is none)."""
     lines = [sweep_table(summary, analysis), "", f"Verdict on the tutorial's {HEADLINE}:"]
@@ -290,7 +298,7 @@ def _num(value, digits=1):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def shapes_table_rows(summary):
+def shapes_table_rows(summary: SweepSummary) -> list[list[str]]:
     """Rows of throughput (median tasks/s) per workload and shape across the
     total concurrency (-c x workers), so shapes of one size sit in one
     column: 1 x prefork 8 beside 2 x prefork 4. The first row is the header;
@@ -309,7 +317,7 @@ def shapes_table_rows(summary):
     return table
 
 
-def shapes_table(summary):
+def shapes_table(summary: SweepSummary) -> str:
     """The medians by total concurrency as aligned text, headed; "" when no
     point runs several workers."""
     table = shapes_table_rows(summary)

@@ -76,13 +76,21 @@ class Results:
 class PlannedPoint(Protocol):
     """A point of a sweep's plan (bench.sweep.plan.Point)."""
 
-    pool: str  # prefork | gevent | eventlet | solo
-    concurrency: int  # -c
-    workload: str  # workload name
-    task_ms: float | None  # ms; None for sizeless workloads
-    cores: float  # cores the worker could use
-    workers: int  # worker nodes
-    settings: tuple[tuple[str, str], ...]  # varied settings (name, value as written)
+    # Read-only members, so a frozen dataclass is one.
+    @property
+    def pool(self) -> str: ...  # prefork | gevent | eventlet | solo
+    @property
+    def concurrency(self) -> int: ...  # -c
+    @property
+    def workload(self) -> str: ...  # workload name
+    @property
+    def task_ms(self) -> float | None: ...  # ms; None for sizeless workloads
+    @property
+    def cores(self) -> float: ...  # cores the worker could use
+    @property
+    def workers(self) -> int: ...  # worker nodes
+    @property
+    def settings(self) -> tuple[tuple[str, str], ...]: ...  # varied settings (name, value as written)
 
 
 class SweepFiles(Protocol):
@@ -114,7 +122,7 @@ def _broker_kind(url: str | None) -> str:
 
 
 def _side(results: Sequence[RunResult]) -> Side:
-    ok = [r for r in results if r.measured_per_s is not None]
+    ok = [v for r in results if (v := r.measured_per_s) is not None]
     failed = [r for r in results if r.measured_per_s is None]
     reason = failed[0].status.reason if failed else None
     healths = [r.summary.health for r in results if r.summary is not None and r.summary.health is not None]
@@ -122,7 +130,7 @@ def _side(results: Sequence[RunResult]) -> Side:
     if healths:
         for kind in ("duplicates", "lost"):
             counts[kind] = sum(f.count for h in healths for f in h.misbehaviour if f.kind == kind)
-    return Side(tuple(float(r.measured_per_s) for r in ok), len(failed), reason, **counts)
+    return Side(tuple(float(v) for v in ok), len(failed), reason, **counts)
 
 
 def _hostnames(hostnames: Iterable[str | None]) -> frozenset[str]:

@@ -337,11 +337,11 @@ class RunResult:
     worker_log: Mapping[str, Any] | None = None
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.status.state == "ok"
 
     @property
-    def measured_per_s(self):
+    def measured_per_s(self) -> float | None:
         """The throughput of a successful run (tasks/s); None otherwise."""
         if not self.ok or self.summary is None:
             return None

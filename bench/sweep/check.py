@@ -11,18 +11,26 @@ resumed sweep redoes nothing; check.json holds the comparison.
                                            the verdict, what each side found
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import statistics
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from bench.harness.broker import Broker
 from bench.measure import reference, runner
+from bench.measure.reference import ReferenceResult
 from bench.results.io import read_run, write_atomic
-from bench.results.schema import CHECK_DIR, CHECK_SUMMARY, SCHEMA_VERSION
-from bench.sweep.plan import point_broker, run_config_for
+from bench.results.schema import CHECK_DIR, CHECK_SUMMARY, SCHEMA_VERSION, RunResult
+from bench.sweep.config import SweepConfig
+from bench.sweep.plan import Point, point_broker, run_config_for
+from bench.sweep.store import SweepDir
 
 
-def skip_reason(point):
+def skip_reason(point: Point) -> str | None:
     """Why a point cannot be checked by one plain worker here, or None."""
     if point.workers != 1:
         return f"{point.workers} workers: the reference runs one"
@@ -31,11 +39,12 @@ def skip_reason(point):
     return None
 
 
-def median_repeat(sweep, point):
+def median_repeat(sweep: SweepDir, point: Point) -> Path | None:
     """The path of the ok repeat whose steady-state throughput is the
     point's median (the lower middle of an even count); None: none ok."""
-    ok = [(r.summary.steady_throughput_per_s or r.summary.throughput_per_s, path)
-          for path, r in sweep.attempts(point) if r.ok]  # fmt: skip
+    ok = [(s.steady_throughput_per_s or s.throughput_per_s, path)
+          for path, r in sweep.attempts(point)
+          if r.ok and (s := r.summary) is not None and s.throughput_per_s is not None]  # fmt: skip
     if not ok:
         return None
     ok.sort(key=lambda pair: pair[0])
@@ -43,17 +52,25 @@ def median_repeat(sweep, point):
     return next(path for v, path in ok if v == middle)
 
 
-def reference_file(sweep, point):
+def reference_file(sweep: SweepDir, point: Point) -> Path:
     """Where a point's reference goes (reference.measure names it after the
     path it is given: `<stem>-reference.json`)."""
     return sweep.path / CHECK_DIR / f"{point.key}-reference.json"
 
 
-def comparison_file(sweep, point):
+def comparison_file(sweep: SweepDir, point: Point) -> Path:
     return sweep.path / CHECK_DIR / f"{point.key}.json"
 
 
-def run_checks(sweep, cfg, plan, broker, stub, compare: Callable, say: Callable[[str], None] = print):
+def run_checks(
+    sweep: SweepDir,
+    cfg: SweepConfig,
+    plan: list[Point],
+    broker: Broker,
+    stub: str | None,
+    compare: Callable[[RunResult, ReferenceResult], dict[str, Any]],
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Measure the reference of every point that can be checked and has an
     ok repeat, unless it has one already (resumable), and keep its
     comparison with the point's median repeat: `compare(run_result,
@@ -84,7 +101,7 @@ def run_checks(sweep, cfg, plan, broker, stub, compare: Callable, say: Callable[
     return summarize(sweep, plan)
 
 
-def summarize(sweep, plan):
+def summarize(sweep: SweepDir, plan: list[Point]) -> dict[str, Any]:
     """check.json: every point's comparison, or why it has none."""
     points = []
     for point in plan:

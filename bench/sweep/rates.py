@@ -5,21 +5,27 @@ repeats, in shuffled order. Each run is saved as it finishes, under
 open_loop/<point>/, so a resumed sweep redoes nothing.
 """
 
+from __future__ import annotations
+
 import json
 import random
 import statistics
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.analysis.latency_verdict import decide
+from bench.harness.broker import Broker
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
-from bench.sweep.config import PROFILES
-from bench.sweep.plan import run_config_for
+from bench.sweep.config import PROFILES, SweepConfig
+from bench.sweep.plan import Point, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.run import throughputs
+from bench.sweep.store import SweepDir
 
 
-def group_key(point):
+def group_key(point: dict[str, Any]) -> str:
     """The figure a point (as a dict) belongs to: workload, size, pinning."""
     return point_name(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
 
@@ -30,27 +36,34 @@ OPEN_LOOP_SUMMARY = "open_loop.json"
 MIN_DURATION_S = 1.0
 
 
-def drain_rate(sweep, point):
+def drain_rate(sweep: SweepDir, point: Point) -> float | None:
     """The point's median drain throughput over its successful repeats."""
     values = throughputs(sweep.attempts(point))
     return statistics.median(values) if values else None
 
 
-def rates_of(cfg, sweep, point):
+def rates_of(cfg: SweepConfig, sweep: SweepDir, point: Point) -> tuple[float, ...]:
     """The offered rates of one point, tasks/s (three significant figures for auto)."""
     if cfg.rates is None:
         return ()
-    if cfg.rates == "auto":
+    if isinstance(cfg.rates, str):  # "auto", the only word
         drain = drain_rate(sweep, point)
         return () if not drain else tuple(float(f"{f * drain:.3g}") for f in AUTO_FRACTIONS)
     return tuple(cfg.rates)
 
 
-def run_path(sweep, point, rate, repeat):
+def run_path(sweep: SweepDir, point: Point, rate: float, repeat: int) -> Path:
     return sweep.path / OPEN_LOOP_DIR / point.key / f"rate-{rate:g}-r{repeat:02d}.json"
 
 
-def run_rates(sweep, cfg, plan, broker, stub, say=print):
+def run_rates(
+    sweep: SweepDir,
+    cfg: SweepConfig,
+    plan: list[Point],
+    broker: Broker,
+    stub: str | None,
+    say: Callable[[str], None] = print,
+) -> None:
     """Measure every point at every rate, `cfg.min_repeats` times each."""
     duration = max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
     todo = [
@@ -75,7 +88,7 @@ def run_rates(sweep, cfg, plan, broker, stub, say=print):
         say(f"[rates {n}/{len(todo)}] {point.key} at {rate:g}/s #{i}: {line}")
 
 
-def summarize(sweep, cfg, plan, machine_cores):
+def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_cores: float) -> dict[str, Any]:
     """open_loop.json: per point and rate, the per-repeat p50/p99 sojourn and
     achieved rates; and the latency verdict per pool x workload."""
     points = []

@@ -10,17 +10,25 @@ were workers); an interrupted run renamed `.interrupted.json`, so a resume
 measures it again.
 """
 
+from __future__ import annotations
+
 import dataclasses
+from pathlib import Path
 
 from bench.errors import Interrupted, RunFailed
 from bench.fleet import remote
 from bench.fleet.options import secret_from_env
+from bench.harness.broker import Broker
 from bench.measure import openloop, runner
+from bench.measure.config import RunConfig
+from bench.measure.crew import Relay
 from bench.results.io import read_run
 from bench.results.schema import RunResult
 
 
-def measure_repeat(run_cfg, path, broker, stub, relay=None) -> RunResult:
+def measure_repeat(
+    run_cfg: RunConfig, path: Path, broker: Broker, stub: str | None, relay: Relay | None = None
+) -> RunResult:
     """Measure `run_cfg` once and keep it at `path`; its RunResult (a
     failed run's too). `relay` (crew.Relay): the drain runs here overlap the
     stop of one repeat's workers with the boot of the next. Interrupted

@@ -2,10 +2,14 @@
 workers, in shuffled rounds, every repeat saved the moment it exists,
 resumable (the files are in store.py)."""
 
+from __future__ import annotations
+
 import contextlib
 import os
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import psutil
 
@@ -17,6 +21,8 @@ from bench.harness.broker import Broker
 from bench.measure import runner
 from bench.measure.crew import Relay
 from bench.results import sweeplock
+from bench.results.schema import RunResult
+from bench.sweep.config import SweepConfig
 from bench.sweep.plan import Point, point_broker, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.store import SweepDir
@@ -24,8 +30,12 @@ from bench.sweep.store import SweepDir
 MAX_FAILURES_PER_POINT = 2  # then the sweep stops retrying that point
 _ALL_CPUS = sorted(os.sched_getaffinity(0))  # the harness's own, before any pinning
 
+# Called before each repeat (its document None) and after it: (sweep, config,
+# plan, point, {"done": repeats done, "started": time.monotonic()}, document).
+ProgressReport = Callable[[SweepDir, SweepConfig, list[Point], Point, dict[str, float], RunResult | None], None]
 
-def remaining_repeats(cfg, sweep, plan):
+
+def remaining_repeats(cfg: SweepConfig, sweep: SweepDir, plan: list[Point]) -> int:
     """Repeats still planned: up to the minimum for every point, plus one for
     each point whose stopping rule asks for more beyond it."""
     left = 0
@@ -36,11 +46,11 @@ def remaining_repeats(cfg, sweep, plan):
     return left
 
 
-def throughputs(attempts):
-    return [r.summary.throughput_per_s for _, r in attempts if r.ok]
+def throughputs(attempts: Iterable[tuple[Path, RunResult]]) -> list[float]:
+    return [v for _, r in attempts if (v := r.measured_per_s) is not None]
 
 
-def wants_more(cfg, attempts):
+def wants_more(cfg: SweepConfig, attempts: Sequence[tuple[Path, RunResult]]) -> bool:
     """The stopping rule of one point, given its finished repeats."""
     failures = sum(1 for _, r in attempts if not r.ok)
     if failures >= MAX_FAILURES_PER_POINT or len(attempts) >= cfg.max_repeats:
@@ -60,7 +70,13 @@ def _pin_others(worker_cpus, broker_pid):
 
 
 @contextlib.contextmanager
-def session(cfg, plan, target=None, output_dir=None, plan_for=None):
+def session(
+    cfg: SweepConfig,
+    plan: list[Point],
+    target: SweepDir | None = None,
+    output_dir: str | Path | None = None,
+    plan_for: Callable[[Broker], list[Point]] | None = None,
+) -> Iterator[tuple[SweepDir, Broker, str | None, list[Point]]]:
     """Yield (sweep directory, broker, stub server, plan) for a sweep, the
     directory locked to this process. A resumed sweep's directory is locked
     first, so a second writer is refused before anything starts; a new
@@ -78,6 +94,7 @@ def session(cfg, plan, target=None, output_dir=None, plan_for=None):
         )
         if target is None:
             plan = plan_for(broker) if plan_for else plan
+            assert output_dir is not None, "a new sweep needs its output_dir"
             target = SweepDir.create(output_dir, cfg, plan)
             stack.enter_context(sweeplock.writer(target.path))
         yield target, broker, stub, plan
@@ -89,12 +106,19 @@ def _secret(cfg):
     return secret_from_env() if cfg.hosts and cfg.listen_port else None
 
 
-def complete(cfg, sweep, plan):
+def complete(cfg: SweepConfig, sweep: SweepDir, plan: list[Point]) -> bool:
     """Every point has its minimum of successful repeats."""
     return all(len(throughputs(sweep.attempts(p))) >= cfg.min_repeats for p in plan)
 
 
-def run_sweep(sweep, cfg, plan, report_progress, broker, stub):
+def run_sweep(
+    sweep: SweepDir,
+    cfg: SweepConfig,
+    plan: list[Point],
+    report_progress: ProgressReport,
+    broker: Broker,
+    stub: str | None,
+) -> None:
     """Measure every point until its stopping rule is met. Interrupted:
     everything measured is on disk and the manifest says how to resume."""
     sweep.write_manifest(cfg, plan, status="running")

@@ -232,7 +232,8 @@ def test_both_sides_see_the_two_second_idle_gaps_of_gevent_with_acks_late_on_red
     if not reachable(REDIS_URL):
         pytest.skip("no local Redis on 127.0.0.1:6379")
     before = redis_state()
-    args = ["-P", "gevent", "-c", 8, *SHOP_TASK, "--tasks", 80, "--broker", REDIS_URL]
+    # 48 tasks: six bursts of 8 when it collapses, enough for a period (3 gaps)
+    args = ["-P", "gevent", "-c", 8, *SHOP_TASK, "--tasks", 48, "--broker", REDIS_URL]
     env = {"SHOP_SERVER": shop_server, "SHOP_ACKS_LATE": "1"}
     # A run falls into the 2 s rhythm or not, on either side (it is Celery's
     # misbehaviour, not a schedule): each side must show it in one of up to

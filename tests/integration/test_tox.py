@@ -33,7 +33,7 @@ def checkout_files():
 @pytest.mark.timeout(TOX_TIMEOUT_S + 60)
 def test_tox_py_runs_a_unit_test_file_that_imports_the_test_helpers(tmp_path):
     if importlib.util.find_spec("tox") is None:
-        pytest.skip(f"tox is not installed for {sys.executable} (it is in the dev extra: pip install -e '.[dev]')")
+        pytest.skip(f"tox is not installed for {sys.executable} (it is in the test extra: pip install -e '.[test]')")
     clone = tmp_path / "clone"
     for name in checkout_files():
         (clone / name).parent.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ def summarize_run(
         ceiling_estimated=bound.estimated,
         above_estimated_ceiling=above and bound.estimated,
         task_cpu=task_cpu,
-        window_s=None if first is None else last - first,
+        window_s=None if first is None or last is None else last - first,
         tasks=tally,
         latency=stats.latency(done),
         max_concurrency=conc.max,

@@ -34,7 +34,8 @@ def _ceiling_curve(curve, cores):
     workload = point_workload(first)
     grid = curve_grid(curve.c)
     hosts = first.on_hosts or 1
-    values = [hosts * ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    bounds = [ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    values = [None if per_s is None else hosts * per_s for per_s in bounds]  # a sized workload: never None
     return grid, values
 
 

@@ -6,6 +6,7 @@ complete; a measurement above it is a bug in the harness, not a result.
 
 import math
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 POOLS = ("prefork", "gevent", "eventlet", "solo", "threads")
 # Pools that run every task in one OS process: CPU work holding the GIL
@@ -22,7 +23,7 @@ CPU_ATTRIBUTION = {
 }
 
 
-def cpu_attribution(pool):
+def cpu_attribution(pool: str) -> str:
     """Whether a task's own CPU time can be told apart: "thread", else "process"."""
     return "thread" if pool in THREAD_CPU_POOLS else "process"
 
@@ -42,12 +43,13 @@ class Workload:
     estimated: bool = False  # its sizes come from a measured profile, not from the harness
 
     @property
-    def sized(self):
+    def sized(self) -> bool:
         return self.default_task_ms is not None
 
-    def args(self, task_ms, stub_address=None):
+    def args(self, task_ms: float | None, stub_address: str | None = None) -> list[Any]:
         """The positional arguments of one task."""
         if self.name == "mixed":
+            assert task_ms is not None  # a sized workload is run with its size
             return [task_ms * self.cpu_share, task_ms * self.io_share]
         if self.name == "net":
             return [task_ms, stub_address]
@@ -78,12 +80,15 @@ WORKLOADS = {
 }
 
 
-def slots(pool, concurrency):
+_C = TypeVar("_C", int, float)  # -c: a whole number, or a point of a plotted curve
+
+
+def slots(pool: str, concurrency: _C) -> _C:
     """How many tasks the pool can run at once: solo runs one, whatever -c says."""
     return 1 if pool == "solo" else concurrency
 
 
-def profiled_workload(task, cpu_s, wait_s):
+def profiled_workload(task: str, cpu_s: float, wait_s: float) -> Workload:
     """A user's task as a workload, sized by its measured profile: `cpu_s`
     of CPU and `wait_s` of waiting per call (seconds, medians of `profile`).
     Whether its CPU releases the GIL is unknown, so under threads its
@@ -103,12 +108,19 @@ def profiled_workload(task, cpu_s, wait_s):
     )
 
 
-def unprofiled_workload(task):
+def unprofiled_workload(task: str) -> Workload:
     """A user's task with no profile: its ceiling is unknown."""
     return Workload("task", task, f"{task} (not profiled)", None, 0.0, 0.0, releases_gil=None, estimated=True)
 
 
-def point_workload(point):
+class Named(Protocol):
+    """A point of a sweep (its plan's, or its summary's): what names its workload."""
+
+    @property
+    def workload(self) -> str: ...
+
+
+def point_workload(point: Named) -> Workload:
     """The Workload of a sweep point (a PointSummary): a built-in one, or a
     user's task ("task") sized by the profile stored with the point."""
     if point.workload in WORKLOADS:
@@ -117,7 +129,7 @@ def point_workload(point):
     return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
 
 
-def cpu_parallelism(workload, pool, concurrency, cores, workers=1):
+def cpu_parallelism(workload: Workload, pool: str, concurrency: float, cores: float, workers: int = 1) -> float:
     """How many tasks' CPU work can run at the same time, over `workers`
     worker nodes: prefork up to the cores; threads too when the work
     releases the GIL (or may: unknown); every other one-process pool one
@@ -136,7 +148,9 @@ class Ceiling:
     estimated: bool = False  # from a user task's measured profile, not from the harness's own task sizes
 
 
-def ceiling(workload, pool, concurrency, task_ms, cores, workers=1):
+def ceiling(
+    workload: Workload, pool: str, concurrency: float, task_ms: float | None, cores: float, workers: int = 1
+) -> Ceiling:
     """The physical ceiling of one point, from METHOD.md, for `workers`
     worker nodes with `concurrency` each.
 
@@ -155,6 +169,7 @@ def ceiling(workload, pool, concurrency, task_ms, cores, workers=1):
             basis = "unknown: no profile of the task (python -m bench profile); only Celery's overhead bounds it"
             return Ceiling(None, basis, True)
         return Ceiling(None, "Celery's per-task overhead (measure the noop workload)")
+    assert task_ms is not None  # a sized workload is run with its size
     n = slots(pool, concurrency) * workers
     cpu_s = task_ms * workload.cpu_share / 1000.0
     busy_s = task_ms * (workload.cpu_share + workload.io_share) / 1000.0
@@ -170,7 +185,15 @@ def ceiling(workload, pool, concurrency, task_ms, cores, workers=1):
     return Ceiling(per_s, basis, workload.estimated)
 
 
-def expected_rate(workload, pool, concurrency, task_ms, cores, overhead_per_s=1000.0, workers=1):
+def expected_rate(
+    workload: Workload,
+    pool: str,
+    concurrency: int,
+    task_ms: float | None,
+    cores: float,
+    overhead_per_s: float = 1000.0,
+    workers: int = 1,
+) -> float:
     """A guess of throughput, to size batches: the ceiling, capped by a rough
     per-task overhead of Celery on a small machine (per worker, up to the cores)."""
     bound = ceiling(workload, pool, concurrency, task_ms, cores, workers).per_s

@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.ab import sides as sides_mod
 from bench.ab.sides import SideSpec
@@ -53,7 +54,7 @@ def redact_spec(spec: SideSpec) -> str:
 
 def side_sweep(base: SweepConfig, spec: SideSpec, option: str = "--baseline") -> SweepConfig:
     """The sweep's options with a side's settings in place of the shared ones."""
-    changes = {}
+    changes: dict[str, Any] = {}  # SweepConfig field -> the side's value, whichever field the setting names
     for name, _ in spec.settings:
         if name not in SIDE_FIELDS:
             raise UsageError(
@@ -70,12 +71,12 @@ def build_ab_config(
     baseline: str,
     candidate: str,
     sweep: SweepConfig,
-    project=None,
-    output_dir="results",
-    threshold=DEFAULT_THRESHOLD,
-    fmt="text",
-    fail_on_unstable=False,
-):
+    project: str | Path | None = None,
+    output_dir: str | Path = "results",
+    threshold: float = DEFAULT_THRESHOLD,
+    fmt: str = "text",
+    fail_on_unstable: bool = False,
+) -> AbConfig:
     """Validate everything `ab` needs before anything starts: both specs, the
     revisions (resolved to commits), the interpreters, every point of both
     sides. UsageError (exit 2) on bad input."""

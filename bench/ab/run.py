@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,12 @@ from bench.ab.config import AbConfig, redact_spec, side_sweep
 from bench.ab.sides import SideSpec
 from bench.errors import Interrupted, UsageError
 from bench.harness import machine
+from bench.harness.broker import Broker
 from bench.harness.urls import redact
 from bench.measure import runner
-from bench.results.compare import load_sweep
+from bench.results.compare import Results, load_sweep
 from bench.results.io import SCHEMA_VERSION, write_atomic
+from bench.results.schema import RunResult
 from bench.sweep import store
 from bench.sweep.config import SweepConfig
 from bench.sweep.plan import Point, make_plan, run_config_for
@@ -70,7 +73,7 @@ class Side:
 
 
 @contextlib.contextmanager
-def prepared(cfg: AbConfig):
+def prepared(cfg: AbConfig) -> Iterator[tuple[Side, ...]]:
     """Both sides, ready to run: revisions checked out into temporary
     worktrees (removed on exit), interpreters probed for Celery."""
     with contextlib.ExitStack() as stack:
@@ -103,7 +106,7 @@ class _Record:
     """ab.json: the sides and the order the repeats ran in, rewritten after
     every repeat so an interrupted run still says what it did."""
 
-    def __init__(self, path: Path, cfg: AbConfig, sides):
+    def __init__(self, path: Path, cfg: AbConfig, sides: Sequence[Side]):
         self.path = path
         self.doc = {
             "schema_version": SCHEMA_VERSION,
@@ -118,20 +121,24 @@ class _Record:
         }
         self.write()
 
-    def write(self):
+    def write(self) -> None:
         self.doc["updated_utc"] = _utc_now()
         write_atomic(self.path, self.doc)
 
-    def ran(self, side, point, state):
+    def ran(self, side: Side, point: Point, state: str) -> None:
         self.doc["order"].append({"side": side.name, "point": point.key, "state": state})
         self.write()
 
-    def finish(self, status):
+    def finish(self, status: str) -> None:
         self.doc["status"] = status
         self.write()
 
 
-def run_ab(cfg: AbConfig, sides, report_progress=None) -> tuple[Path, Path]:
+# Called after each repeat with (repeats done, repeats in all, its side, its point, its result)
+Progress = Callable[[int, int, "Side", Point, RunResult], object]
+
+
+def run_ab(cfg: AbConfig, sides: Sequence[Side], report_progress: Progress | None = None) -> tuple[Path, Path]:
     """Measure both sides interleaved; returns the two sweep directories."""
     plan = make_plan(cfg.sweep)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -176,7 +183,7 @@ def run_ab(cfg: AbConfig, sides, report_progress=None) -> tuple[Path, Path]:
     return targets[0].path, targets[1].path
 
 
-def _measure_repeat(side: Side, target, point: Point, broker, stub):
+def _measure_repeat(side: Side, target: store.SweepDir, point: Point, broker: Broker, stub: str | None) -> RunResult:
     """One repeat of `point` for `side`, in a fresh worker: its RunResult
     (a failure kept as a document, as a sweep keeps it)."""
     run_cfg = dataclasses.replace(
@@ -185,7 +192,7 @@ def _measure_repeat(side: Side, target, point: Point, broker, stub):
     return measure_repeat(run_cfg, target.next_repeat_path(point), broker, stub)
 
 
-def results(sides, baseline_dir: Path, candidate_dir: Path):
+def results(sides: Sequence[Side], baseline_dir: Path, candidate_dir: Path) -> tuple[Results, Results]:
     """The two sweeps as `compare` reads them, named after their sides. A
     side's own settings (its broker, say) are the treatment, not a different
     point: the candidate's points take the baseline's keys, in plan order."""

@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +40,14 @@ class SideSpec:
     python: str | None  # interpreter or virtualenv path as given; None: the harness's interpreter
     settings: tuple[tuple[str, str], ...]  # (setting, value as written), validated
 
-    def setting(self, name):
+    def setting(self, name: str) -> bool | int | str | None:
         """The parsed value of `name`, or None when the side leaves it alone."""
         for key, text in self.settings:
             if key == name:
                 return parse_value(key, text)
         return None
 
-    def has(self, name):
+    def has(self, name: str) -> bool:
         return any(key == name for key, _ in self.settings)
 
 
@@ -138,7 +139,7 @@ def celery_version(python: str, project_root: Path, option: str) -> str:
 
 
 @contextlib.contextmanager
-def worktree(directory: Path, commit: str):
+def worktree(directory: Path, commit: str) -> Iterator[Path]:
     """The project at `commit`, checked out into a temporary git worktree;
     yields the path that corresponds to `directory` in it. Removed on exit."""
     top, prefix = project_of(directory)

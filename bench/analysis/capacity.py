@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench.analysis.stats import Estimate, bootstrap_median
 
@@ -36,16 +37,16 @@ class Objective:
     limit_s: float  # the sojourn percentile must be at or under this, s
 
     @property
-    def key(self):
+    def key(self) -> str:
         """The percentile's name in a run's open_loop block: p50 ... p999."""
         return PERCENTILE_KEYS[self.percentile]
 
     @property
-    def label(self):
+    def label(self) -> str:
         return f"p{self.percentile:g}"
 
 
-def parse_slo(text):
+def parse_slo(text: str) -> Objective:
     """ "p99=250ms" -> Objective(99, 0.25); ValueError saying why not."""
     match = _SLO.match(text.strip())
     if not match:
@@ -61,15 +62,16 @@ def parse_slo(text):
 class Repeat:
     """What one open-loop run at a rate gave the search."""
 
-    sojourn_s: dict  # objective key (p50, p99...) -> the run's sojourn percentile, s
+    sojourn_s: dict[str, float | None]  # objective key (p50, p99...) -> the run's sojourn percentile, s
     producer_limited: bool
 
 
 @dataclass(frozen=True)
 class Trial:
     rate_per_s: float  # offered rate tried, tasks/s
-    repeats: tuple  # Repeat per fresh-worker run
-    estimates: tuple  # Estimate of each objective's percentile over the repeats (bootstrap median, 95% CI)
+    repeats: tuple[Repeat, ...]  # Repeat per fresh-worker run
+    # each objective's percentile over the repeats (bootstrap median, 95% CI); None: no value
+    estimates: tuple[Estimate | None, ...]
     producer_limited: bool  # any repeat was: the rate could not be offered here
     meets: bool  # every objective's median at or under its limit, and not producer-limited
 
@@ -78,19 +80,19 @@ class Trial:
 class Capacity:
     rate_per_s: float | None  # the highest rate tried that met the objective; None: none did
     first_failing_rate_per_s: float | None  # the lowest rate tried above it that did not; None: none failed
-    trials: tuple  # every Trial, in the order tried
+    trials: tuple[Trial, ...]  # every Trial, in the order tried
     start_rate_per_s: float  # where the search began (the drain throughput)
 
     @property
-    def found(self):
+    def found(self) -> Trial | None:
         return next((t for t in self.trials if t.rate_per_s == self.rate_per_s and t.meets), None)
 
 
-def judge(rate, repeats: Sequence[Repeat], objectives: Sequence[Objective]) -> Trial:
+def judge(rate: float, repeats: Sequence[Repeat], objectives: Sequence[Objective]) -> Trial:
     limited = any(r.producer_limited for r in repeats)
     estimates = []
     for obj in objectives:
-        values = [r.sojourn_s[obj.key] for r in repeats if r.sojourn_s.get(obj.key) is not None]
+        values = [v for r in repeats if (v := r.sojourn_s.get(obj.key)) is not None]
         estimates.append(bootstrap_median(values) if values else None)
     meets = not limited and all(
         est is not None and est.median <= obj.limit_s for est, obj in zip(estimates, objectives, strict=True)
@@ -102,9 +104,9 @@ def search(
     measure: Callable[[float], Sequence[Repeat]],
     start_rate: float,
     objectives: Sequence[Objective],
-    tolerance=DEFAULT_TOLERANCE,
-    max_rates=DEFAULT_MAX_RATES,
-    min_rate=0.5,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_rates: int = DEFAULT_MAX_RATES,
+    min_rate: float = 0.5,
 ) -> Capacity:
     """Search the rates; `measure(rate)` runs the repeats at one rate."""
     trials: list[Trial] = []
@@ -138,7 +140,7 @@ def _round_rate(rate):
     return round(rate, 2 - math.floor(math.log10(rate)))
 
 
-def estimate_fields(objective: Objective, est: Estimate | None):
+def estimate_fields(objective: Objective, est: Estimate | None) -> dict[str, Any]:
     return {
         "percentile_label": objective.label,
         "limit_s": objective.limit_s,
@@ -149,7 +151,9 @@ def estimate_fields(objective: Objective, est: Estimate | None):
     }
 
 
-def recommendation(capacity: Capacity, objectives, pool, concurrency, drain_rate):
+def recommendation(
+    capacity: Capacity, objectives: Sequence[Objective], pool: str, concurrency: int, drain_rate: float | None
+) -> str:
     objective = " and ".join(f"{o.label} <= {o.limit_s * 1000:g} ms" for o in objectives)
     if capacity.rate_per_s is None:
         lowest = min(t.rate_per_s for t in capacity.trials)
@@ -164,7 +168,7 @@ def recommendation(capacity: Capacity, objectives, pool, concurrency, drain_rate
     )
 
 
-def as_fields(capacity: Capacity, objectives):
+def as_fields(capacity: Capacity, objectives: Sequence[Objective]) -> dict[str, Any]:
     """The search's JSON: every rate tried, and the capacity found."""
     tried = []
     for t in capacity.trials:

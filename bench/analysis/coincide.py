@@ -2,10 +2,14 @@
 COINCIDE at every shared -c, said in a note instead of left to the eye
 (one line hides the other)."""
 
+from collections.abc import Mapping
+
+from bench.analysis.groups import Curve
+
 COINCIDE = 0.02  # two curves within 2% at every shared -c are said to coincide
 
 
-def coinciding(curves):
+def coinciding(curves: Mapping[str, Curve]) -> list[list[str]]:
     """Groups of pools whose medians agree within COINCIDE at every shared
     -c, each pool with every other of its group (a pool joins the first
     group it agrees with throughout)."""

@@ -1,7 +1,10 @@
 """How long a sweep's plan takes, roughly: what the user sees before it
 starts (and a resumed sweep's time left)."""
 
-from bench.workloads import expected_rate
+from collections.abc import Iterable
+from typing import Protocol
+
+from bench.workloads import Workload, expected_rate
 
 # Whole-process costs of one repeat outside its measured window, for the
 # estimate only (seconds): the worker's boot (its stop overlaps the next
@@ -13,7 +16,30 @@ FLEET_REPEAT_OVERHEAD_S = 4.0
 PUBLISH_S_PER_TASK = 0.0006
 
 
-def estimate_repeat_s(point):
+class Sized(Protocol):
+    """A planned point, as far as its time goes (bench.sweep.plan.Point)."""
+
+    @property
+    def spec(self) -> Workload: ...
+    @property
+    def pool(self) -> str: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def task_ms(self) -> float | None: ...
+    @property
+    def cores(self) -> float: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def warmup(self) -> int: ...
+    @property
+    def tasks(self) -> int: ...
+    @property
+    def host_count(self) -> int | None: ...
+
+
+def estimate_repeat_s(point: Sized) -> float:
     """Rough wall time of one repeat: boot and stop, publishing, and the
     warm-up and measured batches at the expected rate."""
     hosts = point.host_count or 1  # each with cores of its own
@@ -26,7 +52,7 @@ def estimate_repeat_s(point):
     return REPEAT_OVERHEAD_S * point.workers + work + publish
 
 
-def estimate_s(points, repeats, fleet=False):
+def estimate_s(points: Iterable[Sized], repeats: int, fleet: bool = False) -> float:
     """`fleet`: the points run on agents (--hosts)."""
     per_repeat = FLEET_REPEAT_OVERHEAD_S if fleet else 0.0
     return sum(estimate_repeat_s(p) + per_repeat for p in points) * repeats

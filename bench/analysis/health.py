@@ -392,7 +392,7 @@ class _Stretch:
     finished: bool  # an execution finished at `begin`
 
     @property
-    def length(self):
+    def length(self) -> float:
         return self.end - self.begin
 
 

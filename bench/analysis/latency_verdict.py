@@ -11,6 +11,8 @@ completion rate is at least SUSTAIN_SHARE of the offered rate.
 
 import math
 import statistics
+from collections.abc import Mapping
+from typing import Any
 
 from bench.analysis.stats import ratio_ci
 from bench.analysis.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_EFFECT, NOT_TESTED, Verdict
@@ -18,7 +20,7 @@ from bench.analysis.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_EFFEC
 SUSTAIN_SHARE = 0.95
 
 
-def sustains(cell):
+def sustains(cell: Mapping[str, Any]) -> bool:
     """`cell`: {"p99": [...], "achieved": [...], "producer_limited": n} of one point at one rate."""
     return (
         bool(cell["p99"])
@@ -27,7 +29,9 @@ def sustains(cell):
     )
 
 
-def decide(points, cores, min_effect=MIN_EFFECT):
+def decide(
+    points: Mapping[int, Mapping[float, Mapping[str, Any]]], cores: float, min_effect: float = MIN_EFFECT
+) -> Verdict:
     """`points`: {concurrency: {rate: cell}} of one pool x workload.
     Picks the highest rate that a -c at or below 2x cores and one above it
     both sustain; compares the lowest median p99 of each side there."""

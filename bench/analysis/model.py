@@ -10,7 +10,14 @@ Planning" (2007).
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_N = TypeVar("_N", float, "np.ndarray")
 
 MIN_POINTS = 4  # three parameters need at least one point more to say anything
 GOOD_R2 = 0.90  # the fit explains this much of the variation: good
@@ -30,15 +37,18 @@ class USLFit:
     peak_n: float | None = None  # N* = sqrt((1 - sigma) / kappa); None when kappa is not identified
     peak_note: str | None = None  # why peak_n is missing
 
-    def predict(self, n):
+    def predict(self, n: float) -> float:
+        if self.lambda_per_s is None or self.sigma is None or self.kappa is None:
+            raise ValueError(f"no fit to predict from: {self.reason}")
         return usl(n, self.lambda_per_s, self.sigma, self.kappa)
 
 
-def usl(n, lam, sigma, kappa):
+def usl(n: _N, lam: float, sigma: float, kappa: float) -> _N:
+    """X(N); `n` a number or (to curve_fit) an array of them."""
     return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
 
 
-def fit_usl(concurrency, throughput):
+def fit_usl(concurrency: Sequence[float], throughput: Sequence[float | None]) -> USLFit:
     """Least-squares fit with sigma in [0, 1] and kappa >= 0; says when the
     data cannot support it instead of returning numbers."""
     import numpy as np
@@ -83,11 +93,11 @@ def fit_usl(concurrency, throughput):
     return USLFit(True, None, lam, sigma, kappa, r2, nrmse, peak_n, note)
 
 
-def peak_words(fit, concurrency):
+def peak_words(fit: USLFit, concurrency: Sequence[int]) -> str:
     """The fit's peak in words, saying when it lies outside the measured
     -c range (an extrapolation: nothing was measured there)."""
     if not fit.ok:
-        return fit.reason
+        return fit.reason or "-"
     if fit.peak_n is None:
         return fit.peak_note or "-"
     low, high = min(concurrency), max(concurrency)
@@ -98,6 +108,6 @@ def peak_words(fit, concurrency):
     return f"{fit.peak_n:.0f}"
 
 
-def extrapolated(fit, concurrency):
+def extrapolated(fit: USLFit, concurrency: Sequence[int]) -> bool:
     """True when the fit's peak lies outside the measured -c range."""
     return bool(fit.ok and fit.peak_n is not None and not min(concurrency) <= fit.peak_n <= max(concurrency))

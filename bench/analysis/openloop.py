@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 TAIL_PERCENTILES = (50, 90, 99, 99.9)
 # The producer kept the schedule when it sent at least this share of the
@@ -50,7 +51,7 @@ class Tail:
     n: int  # values
 
 
-def exact_percentile(sorted_values, p):
+def exact_percentile(sorted_values: Sequence[float], p: float) -> float:
     """Nearest rank, as stats.percentile, with the rank computed exactly:
     in floats 99.9 / 100 * 1000 is 999.0000000000001, whose ceiling would
     make p99.9 of 1000 values the maximum."""
@@ -89,12 +90,19 @@ class OpenLoopSummary:
     producer_reason: str | None  # why, in words
 
 
-def summarize(tasks, window_start, window_end, offered_rate_per_s):
+def summarize(
+    tasks: Sequence[OpenTask], window_start: float, window_end: float, offered_rate_per_s: float
+) -> OpenLoopSummary:
     """The open-loop summary of `tasks` (every task of the schedule, warm-up
     included) for the measured window [window_start, window_end)."""
     window_s = window_end - window_start
     inside = [t for t in tasks if window_start <= t.scheduled < window_end]
-    done = [t for t in inside if t.state == "SUCCESS" and t.started is not None and t.finished is not None]
+    # (scheduled, sent, started, finished) of the window's tasks that succeeded
+    done = [
+        (t.scheduled, t.sent, t.started, t.finished)
+        for t in inside
+        if t.state == "SUCCESS" and t.started is not None and t.finished is not None
+    ]
     failed = sum(1 for t in inside if t.state is not None and t.state != "SUCCESS")
     lags = [t.sent - t.scheduled for t in inside if t.sent is not None]
     sent = [t.sent for t in inside if t.sent is not None]
@@ -125,10 +133,10 @@ def summarize(tasks, window_start, window_end, offered_rate_per_s):
         not_finished=sum(1 for t in inside if t.state is None),
         failed=failed,
         warmup_tasks=sum(1 for t in tasks if t.scheduled < window_start),
-        wait_s=tail([t.started - t.scheduled for t in done]),
-        service_s=tail([t.finished - t.started for t in done]),
-        sojourn_s=tail([t.finished - t.scheduled for t in done]),
-        sojourn_from_sent_s=tail([t.finished - t.sent for t in done if t.sent is not None]),
+        wait_s=tail([started - scheduled for scheduled, _, started, _ in done]),
+        service_s=tail([finished - started for _, _, started, finished in done]),
+        sojourn_s=tail([finished - scheduled for scheduled, _, _, finished in done]),
+        sojourn_from_sent_s=tail([finished - sent for _, sent, _, finished in done if sent is not None]),
         send_lag_s=lag,
         achieved_send_rate_per_s=send_rate,
         send_rate_share=share,
@@ -140,7 +148,9 @@ def summarize(tasks, window_start, window_end, offered_rate_per_s):
     )
 
 
-def producer_verdict(send_rate_share, lag_p99_s, sent, scheduled):
+def producer_verdict(
+    send_rate_share: float | None, lag_p99_s: float | None, sent: int, scheduled: int
+) -> tuple[bool, str | None]:
     """(producer_limited, why): the run's offered load was not the one asked
     for when a task was never sent, the achieved send rate is more than 1%
     under the schedule's, or the send lag p99 is above the bound."""
@@ -160,7 +170,7 @@ def producer_verdict(send_rate_share, lag_p99_s, sent, scheduled):
     return False, None
 
 
-def tail_fields(prefix, dist: Tail):
+def tail_fields(prefix: str, dist: Tail) -> dict[str, float | None]:
     """Flat keys with their unit: sojourn_p50_s ... sojourn_p999_s, sojourn_max_s."""
     return {
         f"{prefix}_p50_s": dist.p50,
@@ -172,7 +182,7 @@ def tail_fields(prefix, dist: Tail):
     }
 
 
-def as_fields(s: OpenLoopSummary):
+def as_fields(s: OpenLoopSummary) -> dict[str, Any]:
     """The `open_loop` block of a result document."""
     out = {
         "offered_rate_per_s": s.offered_rate_per_s,

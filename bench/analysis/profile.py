@@ -19,6 +19,7 @@ can find.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.analysis.stats import bootstrap_median, distribution
@@ -47,11 +48,11 @@ class CallProfile:
     rss_growth_per_call_bytes: float | None  # least-squares slope of RSS over the calls (a leak shows here)
 
     @property
-    def stable(self):
+    def stable(self) -> bool:
         return self.wall_ci95_rel is not None and self.wall_ci95_rel <= UNSTABLE_CI
 
     @property
-    def rss_growth_bytes(self):
+    def rss_growth_bytes(self) -> int | None:
         if self.rss_first_bytes is None or self.rss_last_bytes is None:
             return None
         return self.rss_last_bytes - self.rss_first_bytes
@@ -67,7 +68,9 @@ def _slope(values):
     return num / den
 
 
-def profile_calls(wall_s, cpu_s, rss_bytes=None):
+def profile_calls(
+    wall_s: Sequence[float], cpu_s: Sequence[float], rss_bytes: Sequence[int | None] | None = None
+) -> CallProfile:
     """The profile of calls measured one at a time: `wall_s` and `cpu_s` per
     call (same order), `rss_bytes` the process's RSS after each (or None)."""
     if not wall_s or len(wall_s) != len(cpu_s):
@@ -79,6 +82,11 @@ def profile_calls(wall_s, cpu_s, rss_bytes=None):
     rss = [r for r in (rss_bytes or []) if r is not None]
     cpu_p50 = distribution(cpu_s).p50
     wait_p50 = distribution(waits).p50
+    # every call has its times (checked above): none of these is None
+    assert wall.p50 is not None
+    assert wall.p90 is not None
+    assert cpu_p50 is not None
+    assert wait_p50 is not None
     return CallProfile(
         calls=len(wall_s),
         wall_p50_s=wall.p50,
@@ -118,7 +126,7 @@ def _c(value):
     return max(1, math.ceil(value - 1e-9))
 
 
-def predict(cpu_s, wait_s, cores):
+def predict(cpu_s: float, wait_s: float, cores: float) -> Prediction:
     """Per pool, the -c where throughput stops growing and the throughput
     there (see the module's docstring), and the favoured pool."""
     total = cpu_s + wait_s

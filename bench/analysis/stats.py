@@ -5,7 +5,7 @@ on the host's monotonic clock (seconds), its state and its pid.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,7 @@ class TaskRecord:
     rss_bytes: int | None = None  # its process's RSS after it finished, bytes (profile only)
 
 
-def account(published_ids, records):
+def account(published_ids: Iterable[str], records: Iterable[TaskRecord]) -> Accounting:
     """published = succeeded + failed + missing, by task id; a task reported
     twice counts once (its first report), and the repeat as a duplicate."""
     published_ids = set(published_ids)
@@ -48,7 +48,7 @@ def account(published_ids, records):
     return Accounting(len(published_ids), succeeded, failed, len(published_ids) - len(seen), duplicates)
 
 
-def percentile(sorted_values, p):
+def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     """Nearest-rank percentile: the smallest recorded value with at least p%
     of the values at or below it. Always one of the values, so p99 <= max."""
     if not sorted_values:
@@ -57,7 +57,7 @@ def percentile(sorted_values, p):
     return sorted_values[rank - 1]
 
 
-def distribution(values: Sequence[float]):
+def distribution(values: Sequence[float]) -> Distribution:
     ordered = sorted(values)
     if not ordered:
         return Distribution(None, None, None, None, None)
@@ -65,12 +65,12 @@ def distribution(values: Sequence[float]):
     return Distribution(p50, p90, p99, ordered[-1], math.fsum(ordered) / len(ordered))
 
 
-def window(records):
+def window(records: Sequence[TaskRecord]) -> tuple[float, float]:
     """(first start, last end) of the records, seconds."""
     return min(r.started for r in records), max(r.finished for r in records)
 
 
-def throughput(records):
+def throughput(records: Sequence[TaskRecord]) -> float | None:
     """Tasks per second from the first task's start to the last task's end."""
     if not records:
         return None
@@ -80,7 +80,7 @@ def throughput(records):
     return len(records) / (last - first)
 
 
-def steady_throughput(records, trim=0.1):
+def steady_throughput(records: Sequence[TaskRecord], trim: float = 0.1) -> float | None:
     """Throughput with the ramp-up and the drain left out.
 
     The window runs from the moment `trim` of the tasks had finished to the
@@ -114,7 +114,7 @@ class Concurrency:
     mean: float  # total run time of all tasks / the window: the average in flight
 
 
-def concurrency(records):
+def concurrency(records: Sequence[TaskRecord]) -> Concurrency:
     """How many tasks really ran at once, from their start and end times."""
     if not records:
         return Concurrency(0, 0.0)
@@ -138,7 +138,7 @@ class CPUPerTask:
     tasks: int  # tasks the figures cover
 
 
-def task_cpu(records, attribution, worker_cpu_s=None):
+def task_cpu(records: Sequence[TaskRecord], attribution: str, worker_cpu_s: float | None = None) -> CPUPerTask:
     """CPU per task. With "thread" attribution, from each record's own CPU
     time; with "process" (green pools), the worker tree's CPU seconds over
     the window divided by the tasks that finished in it (Celery's own work
@@ -151,7 +151,7 @@ def task_cpu(records, attribution, worker_cpu_s=None):
     return CPUPerTask("process", None, None, mean, len(records))
 
 
-def latency(records):
+def latency(records: Sequence[TaskRecord]) -> Latency:
     return Latency(
         distribution([r.started - r.published for r in records]),
         distribution([r.finished - r.started for r in records]),
@@ -175,21 +175,21 @@ class Estimate:
     cv: float | None  # sample standard deviation / mean; None with one value
 
     @property
-    def ci_rel_width(self):
+    def ci_rel_width(self) -> float | None:
         """Width of the interval as a fraction of the median."""
         if self.ci_low is None or self.ci_high is None or not self.median:
             return None
         return (self.ci_high - self.ci_low) / self.median
 
     @property
-    def unstable(self):
+    def unstable(self) -> bool:
         return self.cv is not None and self.cv > CV_WARN
 
 
 RESAMPLES = 4000  # bootstrap resamples: the interval's ends move by well under 1% between seeds
 
 
-def median(values):
+def median(values: Iterable[float | None]) -> float | None:
     """The median of the values that are not None; None when none is."""
     present = [v for v in values if v is not None]
     if not present:
@@ -197,7 +197,7 @@ def median(values):
     return float(np.median(np.asarray(present, dtype=float)))
 
 
-def resampled_medians(data, rng, resamples=RESAMPLES):
+def resampled_medians(data: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES) -> np.ndarray:
     """The medians of `resamples` resamples of `data` (a numpy array), each
     drawn with replacement and as large as `data`."""
     return np.median(data[rng.integers(0, data.size, (resamples, data.size))], axis=1)
@@ -209,7 +209,9 @@ def _central(values, confidence):
     return float(low), float(high)
 
 
-def bootstrap_median(values, confidence=0.95, resamples=RESAMPLES, seed=0):
+def bootstrap_median(
+    values: Sequence[float], confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
+) -> Estimate:
     """Median with a percentile-bootstrap CI: resample the values with
     replacement `resamples` times, take each resample's median, and keep the
     central `confidence` share of those medians. Seeded, so the same values
@@ -226,7 +228,9 @@ def bootstrap_median(values, confidence=0.95, resamples=RESAMPLES, seed=0):
     return Estimate(middle, low, high, int(data.size), cv)
 
 
-def ratio_ci(numerator, denominator, seed=0, confidence=0.95):
+def ratio_ci(
+    numerator: Sequence[float], denominator: Sequence[float], seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
     """Percentile-bootstrap CI of median(numerator) / median(denominator),
     resampling each group's repeats independently."""
     a, b = np.asarray(numerator, float), np.asarray(denominator, float)
@@ -236,7 +240,7 @@ def ratio_ci(numerator, denominator, seed=0, confidence=0.95):
     return _central(ma / mb, confidence)
 
 
-def needs_more_repeats(values, min_repeats, max_repeats, target_rel_width):
+def needs_more_repeats(values: Sequence[float], min_repeats: int, max_repeats: int, target_rel_width: float) -> bool:
     """The stopping rule: at least `min_repeats`; then more while the 95% CI
     of the median is wider than `target_rel_width` of it, up to `max_repeats`."""
     if len(values) < min_repeats:

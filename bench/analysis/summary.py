@@ -1,7 +1,10 @@
 """What a sweep's numbers say: the verdict per pool x workload, the USL fit
 per curve, and the warnings a reader must see. Pure, from a sweep's summary."""
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
 
 from bench.analysis.groups import NOOP, curve_name, group_key, groups, is_overhead_probe, overhead_rates, plural
 from bench.analysis.health import KINDS, KNOWN_CAUSES
@@ -9,8 +12,10 @@ from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import Best, Verdict, best_of, verdicts
 from bench.results.schema import (
+    Metadata,
     PointSummary,
     Resources,
+    RunResult,
     SweepSummary,
     ThroughputEstimate,
     sweep_settings_from_json,
@@ -26,29 +31,33 @@ class Note:
     pool: str | None = None  # the pool it qualifies; None: every pool of `key`
 
 
+Overheads = dict[tuple[str, int | None], tuple[float, PointSummary]]
+
+
 @dataclass(frozen=True)
 class Analysis:
-    verdicts: dict  # {figure key: {pool: Verdict}}
-    fits: dict  # {figure key: {pool: USLFit}}
-    notes: list  # [Note]: every warning a reader must see, sweep-wide ones first
-    bests: dict = field(default_factory=dict)  # {figure key: {pool: Best}}
-    overheads: dict = field(default_factory=dict)  # {(pool, pinned CPUs or None): (tasks/s, noop PointSummary)}
+    verdicts: dict[str, dict[str, Verdict]]  # {figure key: {pool: Verdict}}
+    fits: dict[str, dict[str, USLFit]]  # {figure key: {pool: USLFit}}
+    notes: list[Note]  # every warning a reader must see, sweep-wide ones first
+    bests: dict[str, dict[str, Best]] = field(default_factory=dict)  # {figure key: {pool: Best}}
+    # {(pool, pinned CPUs or None): (tasks/s, noop PointSummary)}
+    overheads: Overheads = field(default_factory=dict)
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[str]:
         """Every warning as one line of text."""
         return [n.text for n in self.notes]
 
-    def notes_for(self, key, pool):
+    def notes_for(self, key: str, pool: str) -> list[str]:
         """The warnings that qualify one verdict row."""
         return [n.text for n in self.notes if n.key == key and n.pool in (pool, None)]
 
-    def sweep_notes(self):
+    def sweep_notes(self) -> list[str]:
         """The warnings about the sweep as a whole."""
         return [n.text for n in self.notes if n.key is None]
 
 
-def analyze(summary, status=None):
+def analyze(summary: SweepSummary, status: str | None = None) -> Analysis:
     """The analysis of a SweepSummary; `status`: the sweep's status in its
     manifest when it is truer than the summary's (a killed sweep)."""
     status = status or summary.status
@@ -110,7 +119,9 @@ def _completeness(summary, status):
     return notes
 
 
-def binding_ceiling(point, overheads):
+def binding_ceiling(
+    point: PointSummary, overheads: Mapping[tuple[str, int | None], tuple[float, PointSummary]]
+) -> tuple[float, str] | tuple[None, None]:
     """The lower of a point's physical ceiling and its pool's no-op rate
     (tasks/s), and which it is; (None, None) when neither is known."""
     rate = overheads.get((point.pool, point.pinned))
@@ -122,7 +133,34 @@ def binding_ceiling(point, overheads):
     return min(options) if options else (None, None)
 
 
-def summarize_point(point, attempts, ci_target) -> PointSummary:
+class PlannedPoint(Protocol):
+    """A point of a sweep's plan as its files hold it (bench.sweep.plan.Point.stored())."""
+
+    @property
+    def pool(self) -> str: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def workload(self) -> str: ...
+    @property
+    def task_ms(self) -> float | None: ...
+    @property
+    def cpus(self) -> tuple[int, ...] | None: ...
+    @property
+    def cores(self) -> float: ...
+    @property
+    def tasks(self) -> int: ...
+    @property
+    def warmup(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def settings(self) -> tuple[tuple[str, str], ...]: ...
+
+
+def summarize_point(point: PlannedPoint, attempts: Sequence[tuple[Path, RunResult]], ci_target: float) -> PointSummary:
     """One point's summary over its ok repeats. `point`: the planned point
     (its pool, concurrency, workload, task_ms, cpus, cores, tasks, warmup,
     key, workers, settings: broker URLs already redacted); `attempts`: its
@@ -157,7 +195,9 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         return replace(planned, warnings=tuple(warnings))
     planned, cores_warnings = _on_the_hosts_cores(planned, ok)
     warnings += cores_warnings
-    values = tuple(r.summary.throughput_per_s for r in ok)
+    runs = [r.summary for r in ok if r.summary is not None]
+    values = tuple(s.throughput_per_s for s in runs if s.throughput_per_s is not None)
+    assert len(values) == len(ok)  # an ok run has its summary, with its throughput
     est = bootstrap_median(values)
     if est.unstable:
         warnings.append(f"unstable: coefficient of variation {est.cv:.0%} across repeats")
@@ -165,7 +205,6 @@ def summarize_point(point, attempts, ci_target) -> PointSummary:
         warnings.append(
             f"wide: the 95% CI spans {est.ci_rel_width:.0%} of the median after {plural(len(values), 'repeat')}"
         )
-    runs = [r.summary for r in ok]
     ceiling = runs[0].ceiling_per_s
     resources = [s.resources or Resources() for s in runs]
     return replace(
@@ -229,7 +268,7 @@ _FOUND_WORDS = {  # a kind's summed count, in words
 }
 
 
-def health_warning(point, results):
+def health_warning(point: PointSummary, results: Sequence[RunResult]) -> str:
     """A point's health as one warning: in how many repeats Celery
     misbehaved, what it did summed over them, a steady period of idle gaps,
     and the likely causes with their references."""
@@ -279,7 +318,9 @@ def _on_the_hosts_cores(planned, ok):
     return replace(planned, cores=cores, on_hosts=on_hosts), warnings
 
 
-def summarize_sweep(config, metadata, status, points) -> SweepSummary:
+def summarize_sweep(
+    config: Mapping[str, Any], metadata: Metadata | None, status: str | None, points: Iterable[PointSummary]
+) -> SweepSummary:
     """A sweep's summary from its points' summaries; `config` is the
     sweep's config as stored (its JSON), `metadata` the manifest's."""
     return SweepSummary(sweep_settings_from_json(config), metadata, status, tuple(points))

@@ -7,12 +7,15 @@ cores, by the bootstrap CI of their ratio (from the per-repeat values), and
 a minimum effect size: a gain inside the noise is no gain.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
 from bench.analysis.groups import curve_name, group_key, measured_points
 from bench.analysis.stats import ratio_ci
+from bench.results.sweep_records import SweepSummary, ThroughputEstimate
 
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
 
@@ -44,7 +47,7 @@ class Best:
     tried: tuple[int, ...] = ()  # the -c values measured, ascending
 
     @property
-    def words(self):
+    def words(self) -> str:
         """The best -c for a table cell: "-c 16", "flat", "-c 16 (largest tried)"."""
         if self.flat:
             return "flat"
@@ -53,7 +56,7 @@ class Best:
         return f"-c {self.c}" + (f" ({self.edge} tried)" if self.edge else "")
 
     @property
-    def warning(self):
+    def warning(self) -> str | None:
         """What a reader must be told, or None."""
         if self.edge == "largest":
             return f"best at the largest -c tried ({self.c}): the optimum may lie beyond"
@@ -68,7 +71,18 @@ FLAT_RULE = (
 )
 
 
-def best_of(estimates, min_effect=MIN_EFFECT):
+class Measured(TypedDict):
+    """A verdict's numbers (see Verdict), the same whatever its word."""
+
+    within_c: int
+    within_per_s: float
+    beyond_c: int
+    beyond_per_s: float
+    gain: float
+    gain_ci95: tuple[float, float]
+
+
+def best_of(estimates: Mapping[int, ThroughputEstimate | None], min_effect: float = MIN_EFFECT) -> Best:
     """`estimates`: {concurrency: ThroughputEstimate or None} of one pool x
     workload. The best -c by median; flat when every median is at least
     (1 - min_effect) of the highest, or at least the highest's CI low end."""
@@ -89,7 +103,7 @@ def best_of(estimates, min_effect=MIN_EFFECT):
     return Best(top, best.median_per_s, False, edge, tried)
 
 
-def decide(points, cores, min_effect=MIN_EFFECT):
+def decide(points: Mapping[int, Sequence[float]], cores: float, min_effect: float = MIN_EFFECT) -> Verdict:
     """`points`: {concurrency: [per-repeat throughput, ...]} of one pool x
     workload; `cores`: the cores the worker could use."""
     measured = {c: v for c, v in points.items() if v}
@@ -103,7 +117,7 @@ def decide(points, cores, min_effect=MIN_EFFECT):
     best_out = max(beyond, key=lambda c: np.median(beyond[c]))
     med_in, med_out = float(np.median(within[best_in])), float(np.median(beyond[best_out]))
     low, high = ratio_ci(beyond[best_out], within[best_in])
-    common = dict(
+    common = Measured(
         within_c=best_in,
         within_per_s=med_in,
         beyond_c=best_out,
@@ -132,7 +146,7 @@ def decide(points, cores, min_effect=MIN_EFFECT):
     return Verdict(word, reason, **common)
 
 
-def verdicts(summary):
+def verdicts(summary: SweepSummary) -> dict[str, dict[str, Verdict]]:
     """{figure key: {curve name: Verdict}} for every pool x workload of a
     sweep (a SweepSummary), and per workers and varied settings (see
     groups.curve_name: the name is the pool when nothing else varies)."""

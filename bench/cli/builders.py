@@ -3,25 +3,30 @@ one builder per subcommand, validating once (nothing past the CLI sees the
 argparse namespace). Each passes the config builder only the fields whose
 options were given (parser.given); the config builder defaults the rest."""
 
+import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
-from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, build_ab_config
+from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
 from bench.cli.parser import given
 from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import UsageError
-from bench.fleet.options import agent_config, hosts_secret, secret_from_env, secret_text
+from bench.fleet.options import AgentConfig, agent_config, hosts_secret, secret_from_env, secret_text
+from bench.harness.appinfo import AppInfo
 from bench.harness.urls import check_url
 from bench.measure.apptask import (
     BROKER_FROM_APP,
     DEFAULT_CALLS,
     DEFAULT_WARMUP,
+    UserTask,
     profile_times,
     read_profile,
     resolve_user_task,
 )
-from bench.measure.config import DEFAULT_OUTPUT_DIR, build_run_config, check_json_path
+from bench.measure.config import DEFAULT_OUTPUT_DIR, RunConfig, build_run_config, check_json_path
 from bench.measure.reference_options import ReferenceRun
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -62,17 +67,17 @@ SWEEP_OPTIONS = (
 USER_TASK_OPTIONS = ("app", "task", "args", "kwargs", "args_file", "workdir")
 
 
-def _user_task(args):
+def _user_task(args: argparse.Namespace) -> tuple[UserTask, AppInfo] | tuple[None, None]:
     """(UserTask, AppInfo) when the options name a user's task, else (None, None)."""
     return resolve_user_task(**{name: getattr(args, name) for name in USER_TASK_OPTIONS})
 
 
-def configure_run(args):
+def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
     fields = given(args)
     user, info = _user_task(args)
     if args.from_profile and user is None:
         raise UsageError("--from-profile: only with --app and --task")
-    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     if user is not None and args.workload is not None:
         raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
     cfg = build_run_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
@@ -99,7 +104,7 @@ def _check_reference(cfg):
             raise UsageError(f"--reference: compares one worker here, draining a batch; leave out {flag}")
 
 
-def configure_sweep(args):
+def configure_sweep(args: argparse.Namespace) -> SweepRequest:
     output_dir = Path(args.output_dir or DEFAULT_OUTPUT_DIR)
     if args.resume:
         kept = [f"--{name.replace('_', '-')}" for name in SWEEP_OPTIONS if getattr(args, name) is not None]
@@ -117,7 +122,7 @@ def configure_sweep(args):
         raise UsageError("--from-profile: only with --app and --task")
     if args.broker == BROKER_FROM_APP:
         raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give a sweep the broker's URL")
-    profile = read_profile(args.from_profile, user.task) if args.from_profile else None
+    profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     fields = given(args)
     cfg = build_sweep_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
     if cfg.hosts:
@@ -146,7 +151,7 @@ def configure_sweep(args):
     )
 
 
-def profile_run(user, info, fields):
+def profile_run(user: UserTask | None, info: AppInfo | None, fields: Mapping[str, Any]) -> RunConfig:
     """The run that profiles a user's task: solo, -c 1, one call at a time;
     `fields`: the given ones of broker, redis_server, tasks (--calls), warmup."""
     return build_run_config(
@@ -159,11 +164,12 @@ def profile_run(user, info, fields):
     )
 
 
-def configure_profile(args):
+def configure_profile(args: argparse.Namespace) -> ProfileRequest:
     fields = given(args)
     if not args.app and not args.task:
         raise UsageError("profile: name your task with --app MODULE --task NAME (or in a scenario file)")
     user, info = _user_task(args)
+    assert user is not None  # an app without a task, or a task without one, is refused there
     cfg = profile_run(user, info, fields)
     path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
     check_json_path(path)
@@ -171,7 +177,7 @@ def configure_profile(args):
     return ProfileRequest(cfg, path)
 
 
-def configure_capacity(args):
+def configure_capacity(args: argparse.Namespace) -> CapacityRequest:
     # rate: checks the open-loop options; the search sets the rates
     cfg = build_run_config(**given(args), rate=1.0)
     if cfg.hosts:
@@ -180,7 +186,7 @@ def configure_capacity(args):
     return CapacityRequest(cfg, tuple(args.slo), args.repeats, args.max_rates)
 
 
-def configure_ab(args):
+def configure_ab(args: argparse.Namespace) -> AbConfig:
     ab_defaults = {"pools": AB_POOLS, "workloads": AB_WORKLOADS, "profile": AB_PROFILE}  # not the sweep's
     sweep_cfg = build_sweep_config(**{**ab_defaults, **given(args)})
     cfg = build_ab_config(
@@ -195,7 +201,7 @@ def configure_ab(args):
     return cfg
 
 
-def configure_compare(args):
+def configure_compare(args: argparse.Namespace) -> compare.CompareConfig:
     return compare.build_compare_config(
         baseline=args.baseline,
         candidate=args.candidate,
@@ -210,20 +216,20 @@ def _decision(args):
     return {"threshold": args.threshold, "fmt": args.format, "fail_on_unstable": args.fail_on_unstable}
 
 
-def configure_sweep_dir(args):
+def configure_sweep_dir(args: argparse.Namespace) -> str:
     """plot and report: the sweep's directory (commands/* find the latest)."""
     return args.sweep_dir
 
 
-def configure_broker(args):
+def configure_broker(args: argparse.Namespace) -> tuple[str | None, str | None, int | None]:
     """(redis-server binary, listen address, listen port): None where not given."""
     return (args.redis_server, *(args.listen or (None, None)))
 
 
-def configure_agent(args):
+def configure_agent(args: argparse.Namespace) -> AgentConfig:
     return agent_config(args.broker, args.name, args.allow_apps, args.cpus, secret_text(), args.harness)
 
 
-def configure_agents(args):
+def configure_agents(args: argparse.Namespace) -> tuple[str, bytes]:
     check_url(args.broker)
     return args.broker, secret_from_env()

@@ -3,11 +3,12 @@ create_parser; pytest-benchmark's add_display_options), with the request
 field it fills (parser.option). The help texts show the configs' own
 default constants, so every default is written once."""
 
+import argparse
 from pathlib import Path
 
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.cli import option_types
-from bench.cli.parser import option
+from bench.cli.parser import Container, Group, option
 from bench.measure.apptask import BROKER_FROM_APP
 from bench.measure.config import (
     DEFAULT_LOGLEVEL,
@@ -35,7 +36,7 @@ def _task_sizes() -> str:
     return ", ".join(f"{'/'.join(names)}: {size:g}" for size, names in by_size.items())
 
 
-def add_task_ms(group):
+def add_task_ms(group: Container) -> None:
     option(
         group,
         "--task-ms",
@@ -46,7 +47,9 @@ def add_task_ms(group):
     )
 
 
-def add_points(parser, title, *, pools, workloads, concurrency_help):
+def add_points(
+    parser: argparse.ArgumentParser, title: str, *, pools: str, workloads: str, concurrency_help: str
+) -> Group:
     """The axes of the points (sweep and ab): pools, -c, workloads and their
     size; `pools`, `workloads`: the defaults the help shows."""
     matrix = parser.add_argument_group(title)
@@ -78,7 +81,7 @@ def add_points(parser, title, *, pools, workloads, concurrency_help):
     return matrix
 
 
-def add_how_hard(parser, *, profile_help, repeats_least, repeats_help):
+def add_how_hard(parser: argparse.ArgumentParser, *, profile_help: str, repeats_least: int, repeats_help: str) -> Group:
     """How hard sweep and ab measure: the profile, the repeats (at least
     `repeats_least`) and the seed of the run order."""
     how = parser.add_argument_group("how hard")
@@ -88,7 +91,7 @@ def add_how_hard(parser, *, profile_help, repeats_least, repeats_help):
     return how
 
 
-def add_point_options(parser):
+def add_point_options(parser: argparse.ArgumentParser) -> Group:
     """The point: pool, -c, workload and its size (run and capacity)."""
     what = parser.add_argument_group("what to measure")
     option(what, "--pool", "-P", fills="pool", choices=POOLS, help=f"the worker's pool (default: {DEFAULT_POOL})")
@@ -112,7 +115,7 @@ def add_point_options(parser):
     return what
 
 
-def add_worker_options(parser, loglevel=False):
+def add_worker_options(parser: argparse.ArgumentParser, loglevel: bool = False) -> None:
     """The worker's settings, the same for one run and for every run of a sweep."""
     group = parser.add_argument_group("the worker")
     option(
@@ -151,7 +154,7 @@ def add_worker_options(parser, loglevel=False):
     )
 
 
-def add_open_loop_options(parser):
+def add_open_loop_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "open loop (a steady arrival rate instead of a pre-filled batch; latency from each task's scheduled send time)"
     )
@@ -181,7 +184,7 @@ def add_open_loop_options(parser):
     )
 
 
-def add_redis_server(group):
+def add_redis_server(group: Container) -> None:
     option(
         group,
         "--redis-server",
@@ -191,7 +194,7 @@ def add_redis_server(group):
     )
 
 
-def add_broker_options(parser, listen=False):
+def add_broker_options(parser: argparse.ArgumentParser, listen: bool = False) -> None:
     group = parser.add_argument_group("broker")
     option(
         group,
@@ -207,7 +210,7 @@ def add_broker_options(parser, listen=False):
         add_listen(group)
 
 
-def add_listen(group):
+def add_listen(group: Container) -> None:
     option(
         group,
         "--listen",
@@ -220,7 +223,7 @@ def add_listen(group):
     )
 
 
-def add_hosts(parser, counts=False):
+def add_hosts(parser: argparse.ArgumentParser, counts: bool = False) -> None:
     group = parser.add_argument_group("several hosts")
     option(
         group,
@@ -243,7 +246,7 @@ def add_hosts(parser, counts=False):
         )
 
 
-def add_task_options(parser, from_profile=True):
+def add_task_options(parser: argparse.ArgumentParser, from_profile: bool = True) -> None:
     """A user's own task: --app, --task and its arguments, and --config. They
     fill no field: the builder resolves them into a UserTask (_user_task)."""
     group = parser.add_argument_group(
@@ -282,13 +285,13 @@ def add_task_options(parser, from_profile=True):
     )
 
 
-def add_output_dir(group, what, fills=None):
+def add_output_dir(group: Container, what: str, fills: str | None = None) -> None:
     """--output-dir; `fills`: "output_dir" where the request's config takes
     it (run, capacity), None where the builder makes its own (sweep, ab)."""
     option(group, "--output-dir", fills=fills, metavar="DIR", help=f"{what} (default: {DEFAULT_OUTPUT_DIR})")
 
 
-def add_sweep_dir(parser):
+def add_sweep_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "sweep_dir",
         metavar="SWEEP_DIR",
@@ -297,7 +300,7 @@ def add_sweep_dir(parser):
     )
 
 
-def add_decision(container):
+def add_decision(container: Container) -> None:
     """compare's decision options (compare and ab)."""
     container.add_argument(
         "--threshold",

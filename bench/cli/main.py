@@ -5,20 +5,20 @@ printed here, once, as one line."""
 import argparse
 import importlib
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bench import __version__
 from bench.cli import builders, measuring, reading, scenario, serving
-from bench.cli.parser import Parser
+from bench.cli.parser import Parser, Subcommands
 from bench.errors import BenchError, Interrupted
 from bench.harness import signals
 
 
 @dataclass(frozen=True)
 class Command:
-    build: Any  # (subparsers) -> None: adds the subcommand and its options
-    configure: Any  # (parsed options) -> the typed request its module's execute() takes
+    build: Callable[[Subcommands], None]  # adds the subcommand and its options
+    configure: Callable[[argparse.Namespace], object]  # the typed request its module's execute() takes
 
 
 # The dispatch table; bench.commands.<name> runs the pipeline of each.
@@ -51,7 +51,7 @@ def _examples():
     return "examples:\n" + "\n".join(lines) + "\n\nEach command's --help lists its options."
 
 
-def create_parser():
+def create_parser() -> Parser:
     parser = Parser(
         prog="python -m bench",
         description="Benchmark real Celery workers: which pool, and what -c?",
@@ -74,7 +74,7 @@ def _said_by(argv):
     return f"python -m bench {command}" if command in COMMANDS else "python -m bench"
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     shutdown = signals.install()  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed
     said_by = _said_by(argv)
     try:

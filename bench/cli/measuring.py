@@ -17,14 +17,14 @@ from bench.cli.groups import (
     add_task_options,
     add_worker_options,
 )
-from bench.cli.parser import option
+from bench.cli.parser import Subcommands, option
 from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
 
 
-def add_run(sub):
+def add_run(sub: Subcommands) -> None:
     run = sub.add_parser(
         "run",
         help="measure one worker at one concurrency",
@@ -76,7 +76,7 @@ def add_run(sub):
     )
 
 
-def add_capacity(sub):
+def add_capacity(sub: Subcommands) -> None:
     cap = sub.add_parser(
         "capacity",
         help="the highest arrival rate a pool and -c sustain within a latency objective",
@@ -126,7 +126,7 @@ def add_capacity(sub):
     add_output_dir(out, "where the capacity JSON and each run's result go", fills="output_dir")
 
 
-def add_sweep(sub):
+def add_sweep(sub: Subcommands) -> None:
     swp = sub.add_parser(
         "sweep",
         help="measure every pool across -c and workloads, with repeats and confidence intervals",
@@ -230,7 +230,7 @@ def _describe_profile(profile):
     return f"{profile.name}: {repeats} repeats, {profile.window_s:g} s windows{stride}"
 
 
-def add_profile(sub):
+def add_profile(sub: Subcommands) -> None:
     prof = sub.add_parser(
         "profile",
         help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
@@ -258,7 +258,7 @@ def add_profile(sub):
     prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
 
 
-def add_ab(sub):
+def add_ab(sub: Subcommands) -> None:
     ab = sub.add_parser(
         "ab",
         help="A/B: measure two revisions, interpreters or settings here, interleaved, and compare them",

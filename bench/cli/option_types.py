@@ -2,15 +2,16 @@
 (argparse.ArgumentTypeError, which the parser reports as one line)."""
 
 import argparse
+from collections.abc import Callable, Collection
 
 from bench.analysis import capacity
 from bench.harness.urls import parse_listen
 
 
-def whole(minimum):
+def whole(minimum: int) -> Callable[[str], int]:
     """A parser of a whole number of at least `minimum`."""
 
-    def parse(text):
+    def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
@@ -22,11 +23,11 @@ def whole(minimum):
     return parse
 
 
-def int_list(least, what, bound):
+def int_list(least: int, what: str, bound: str) -> Callable[[str], list[int]]:
     """A parser of comma-separated integers, each at least `least`; `what`
     names them in the errors, `bound` says the least in words."""
 
-    def parse(text):
+    def parse(text: str) -> list[int]:
         try:
             values = [int(v) for v in text.split(",") if v.strip()]
         except ValueError:
@@ -42,17 +43,17 @@ whole_list = int_list(1, "whole numbers", "of at least 1")
 cpu_ids = int_list(0, "CPU ids", "(0 or more)")
 
 
-def host_names(text):
+def host_names(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     if not names:
         raise argparse.ArgumentTypeError(f"expected agent names separated by commas, or all; got {text!r}")
     return names
 
 
-def names(known):
+def names(known: Collection[str]) -> Callable[[str], list[str]]:
     """A parser of comma-separated names, each one of `known`."""
 
-    def parse(text):
+    def parse(text: str) -> list[str]:
         chosen = [v.strip() for v in text.split(",") if v.strip()]
         unknown = [n for n in chosen if n not in known]
         if unknown or not chosen:
@@ -62,7 +63,7 @@ def names(known):
     return parse
 
 
-def vary(text):
+def vary(text: str) -> tuple[str, tuple[str, ...]]:
     """--vary NAME=V1,V2: (name, (value, ...)); the values are checked with
     the other options (build_sweep_config)."""
     name, sep, values = text.partition("=")
@@ -71,7 +72,7 @@ def vary(text):
     return name.strip(), tuple(v.strip() for v in values.split(",") if v.strip())
 
 
-def positive_ms(text):
+def positive_ms(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -81,10 +82,10 @@ def positive_ms(text):
     return value
 
 
-def positive_number(what):
+def positive_number(what: str) -> Callable[[str], float]:
     """A parser of a finite number above 0; `what` names it in the errors."""
 
-    def parse(text):
+    def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
@@ -96,7 +97,7 @@ def positive_number(what):
     return parse
 
 
-def listen(text):
+def listen(text: str) -> tuple[str, int | None]:
     """ADDRESS[:PORT] -> (address, port or None)."""
     try:
         return parse_listen(text)
@@ -106,14 +107,14 @@ def listen(text):
         ) from None
 
 
-def slo(text):
+def slo(text: str) -> capacity.Objective:
     try:
         return capacity.parse_slo(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def rates(text):
+def rates(text: str) -> str | tuple[float, ...]:
     """auto, or comma-separated arrival rates: sorted, without repeats."""
     if text.strip() == "auto":
         return "auto"

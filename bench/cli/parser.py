@@ -8,6 +8,8 @@ options given are the ones whose value is not None, and `given` derives them
 from those declarations: no builder lists them again."""
 
 import argparse
+from collections.abc import Iterable
+from typing import Any, NoReturn, TypeAlias
 
 from bench.errors import UsageError
 
@@ -26,11 +28,20 @@ class Parser(argparse.ArgumentParser):
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)  # main() names the subcommand
 
 
-def option(container, *flags, fills=None, **settings):
+# What a subcommand is added to, and what an option is declared on (a
+# parser or one of its groups): argparse's own classes, private there.
+Subcommands: TypeAlias = "argparse._SubParsersAction[Parser]"
+Container: TypeAlias = argparse._ActionsContainer
+Group: TypeAlias = argparse._ArgumentGroup
+
+
+def option(
+    container: Container, *flags: str, fills: str | Iterable[str] | None = None, **settings: Any
+) -> argparse.Action:
     """container.add_argument(*flags, **settings), on a parser or one of its
     groups. `fills`: the request field the option fills, or fields that its
     value (a tuple) is spread over; it is passed on only when given."""
@@ -44,10 +55,10 @@ def option(container, *flags, fills=None, **settings):
     return action
 
 
-def given(args):
+def given(args: argparse.Namespace) -> dict[str, Any]:
     """{request field: value} of the options given, on the command line or
     by the scenario file; the config builder defaults the other fields."""
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}  # keywords of a config builder, each of its own type
     for dest, names in (getattr(args, FILLS, None) or {}).items():
         value = getattr(args, dest)
         if value is None:

@@ -2,9 +2,10 @@
 report, compare. They fill no config: their requests are their arguments."""
 
 from bench.cli.groups import add_decision, add_sweep_dir
+from bench.cli.parser import Subcommands
 
 
-def add_plot(sub):
+def add_plot(sub: Subcommands) -> None:
     _add_sweep_reader(
         sub,
         "plot",
@@ -14,7 +15,7 @@ def add_plot(sub):
     )
 
 
-def add_report(sub):
+def add_report(sub: Subcommands) -> None:
     _add_sweep_reader(
         sub,
         "report",
@@ -25,12 +26,12 @@ def add_report(sub):
     )
 
 
-def _add_sweep_reader(sub, name, summary, description):
+def _add_sweep_reader(sub: Subcommands, name: str, summary: str, description: str) -> None:
     """plot and report: a sweep's directory is all they take."""
     add_sweep_dir(sub.add_parser(name, help=summary, description=description))
 
 
-def add_compare(sub):
+def add_compare(sub: Subcommands) -> None:
     cmp = sub.add_parser(
         "compare",
         help="is a candidate result slower than a baseline? (exit 1 when it is)",

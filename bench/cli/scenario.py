@@ -16,9 +16,12 @@ them on the parsed options, before the request is built (so they count as
 given, parser.given).
 """
 
+import argparse
 import json
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UsageError
 
@@ -48,7 +51,7 @@ KEYS = {
 }
 
 
-def find(directory):
+def find(directory: str | Path) -> Path | None:
     """The scenario file in `directory`: celery-bench.toml, else a
     pyproject.toml with a [tool.celery-bench] table; None when neither."""
     directory = Path(directory)
@@ -64,7 +67,7 @@ def find(directory):
     return None
 
 
-def read(path):
+def read(path: str | Path) -> dict[str, Any]:
     """{key: value} of the scenario in `path`, checked: UsageError (one line)
     for a file that does not parse, unknown keys, or values of a wrong type."""
     path = Path(path)
@@ -96,7 +99,7 @@ def read(path):
     return out
 
 
-def options(scenario, command, argv):
+def options(scenario: Mapping[str, Any], command: str, argv: Sequence[str]) -> dict[str, Any]:
     """{argparse dest: value} from the scenario for `command`, leaving out
     every option given on the command line (`argv`), which wins."""
     given = {a.split("=", 1)[0] for a in argv}
@@ -120,7 +123,7 @@ def options(scenario, command, argv):
     return out
 
 
-def apply(args, argv):
+def apply(args: argparse.Namespace, argv: Sequence[str]) -> None:
     """Fill the options not given on the command line from the scenario file
     (--config FILE, else celery-bench.toml or a pyproject.toml with
     [tool.celery-bench] in the current directory)."""

@@ -3,9 +3,10 @@ private broker, kept), agent (on each worker host) and agents (who answers)."""
 
 from bench.cli import option_types
 from bench.cli.groups import add_listen, add_redis_server
+from bench.cli.parser import Subcommands
 
 
-def add_broker(sub):
+def add_broker(sub: Subcommands) -> None:
     brk = sub.add_parser(
         "broker",
         help="start the private broker and print how to point `celery -A proj worker` at it",
@@ -16,7 +17,7 @@ def add_broker(sub):
     add_listen(brk)
 
 
-def add_agent(sub):
+def add_agent(sub: Subcommands) -> None:
     agt = sub.add_parser(
         "agent",
         help="run on each worker host: start the workers of a harness's points (signed commands only)",
@@ -44,7 +45,7 @@ def add_agent(sub):
     agt.add_argument("--cpus", type=option_types.cpu_ids, metavar="LIST", help="pin every worker to these CPU ids")
 
 
-def add_agents(sub):
+def add_agents(sub: Subcommands) -> None:
     ags = sub.add_parser(
         "agents",
         help="list the agents that answer on a broker, with cores, versions and clock offset",

@@ -20,9 +20,10 @@ N = TypeVar("N", int, float)
 def host_ceiling(workload: Workload, cfg: RunConfig, infos: Mapping[str, AgentInfo]) -> Ceiling:
     """The fleet's ceiling: the sum of each host's (its own cores)."""
     bounds = [ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, infos[n].cores) for n in infos]
-    if any(b.per_s is None for b in bounds):
+    per_s = [b.per_s for b in bounds if b.per_s is not None]
+    if len(per_s) < len(bounds):
         return Ceiling(None, bounds[0].basis)
-    return Ceiling(sum(b.per_s for b in bounds), f"sum over {host_words(len(bounds))} of: {bounds[0].basis}")
+    return Ceiling(sum(per_s), f"sum over {host_words(len(bounds))} of: {bounds[0].basis}")
 
 
 def to_records(raw: Iterable[Mapping[str, Any]], published: Mapping[str, float], offset: Offset) -> list[TaskRecord]:

@@ -162,7 +162,7 @@ def measure_on_hosts(
 
     def on_hosts(result: RunResult) -> RunResult:
         """The open-loop summary (open loop) and the hosts, with their clocks."""
-        if cfg.open_loop and sent is not None:
+        if cfg.schedule is not None and sent is not None:  # open loop
             # The `scheduled` header came back with each record: it is the
             # producer's clock, this host's, so it needs no conversion.
             headers = {r["id"]: r["scheduled"] for raws in raw_by_host.values() for r in raws if "scheduled" in r}

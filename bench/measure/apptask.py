@@ -9,8 +9,10 @@ in the harness's own process.
 import difflib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UsageError
 from bench.harness import appinfo
@@ -28,10 +30,12 @@ _URL_WITH_USER = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@]+@", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Call:
-    args: tuple  # positional arguments, JSON values
-    kwargs: tuple  # keyword arguments as sorted (name, JSON value) pairs (a tuple, so the call is hashable)
+    args: tuple[Any, ...]  # positional arguments, JSON values
+    kwargs: tuple[
+        tuple[str, Any], ...
+    ]  # keyword arguments as sorted (name, JSON value) pairs (a tuple, so the call is hashable)
 
-    def as_json(self):
+    def as_json(self) -> dict[str, Any]:
         return {"args": list(self.args), "kwargs": dict(self.kwargs)}
 
 
@@ -43,11 +47,11 @@ class UserTask:
     workdir: str  # absolute directory the app is imported from (`celery -A` imports from the cwd)
     args_source: str  # where the calls came from: "--args/--kwargs" or the --args-file path
 
-    def call(self, i):
+    def call(self, i: int) -> Call:
         """The arguments of the i-th call (cycled)."""
         return self.calls[i % len(self.calls)]
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """For the result's config: the calls with secrets redacted."""
         return {
             "app": self.app,
@@ -66,7 +70,7 @@ def _json(text, option):
         raise UsageError(f"{option}: not valid JSON ({exc})") from None
 
 
-def parse_args(text):
+def parse_args(text: str) -> list[Any]:
     """--args: a JSON list of positional arguments."""
     value = _json(text, "--args")
     if not isinstance(value, list):
@@ -74,7 +78,7 @@ def parse_args(text):
     return value
 
 
-def parse_kwargs(text):
+def parse_kwargs(text: str) -> dict[str, Any]:
     """--kwargs: a JSON object of keyword arguments."""
     value = _json(text, "--kwargs")
     if not isinstance(value, dict):
@@ -86,7 +90,7 @@ def _call(args, kwargs):
     return Call(tuple(args), tuple(sorted(kwargs.items())))
 
 
-def read_args_file(path):
+def read_args_file(path: str | Path) -> tuple[Call, ...]:
     """--args-file: one JSON object {"args": [...], "kwargs": {...}} per line
     (both optional; blank lines skipped). UsageError naming the line."""
     path = Path(path)
@@ -120,7 +124,16 @@ def read_args_file(path):
     return tuple(calls)
 
 
-def build_user_task(*, app, task, args=None, kwargs=None, args_file=None, workdir=None, cwd=None):
+def build_user_task(
+    *,
+    app: str | None,
+    task: str | None,
+    args: str | None = None,
+    kwargs: str | None = None,
+    args_file: str | Path | None = None,
+    workdir: str | Path | None = None,
+    cwd: str | Path | None = None,
+) -> UserTask | None:
     """Check the options naming a user's task (without importing anything).
     `args`/`kwargs` are the option texts; `cwd` is where the command runs."""
     if task is not None and app is None:
@@ -152,7 +165,7 @@ def build_user_task(*, app, task, args=None, kwargs=None, args_file=None, workdi
     return UserTask(app=app, task=task, calls=calls, workdir=str(directory), args_source=source)
 
 
-def check_task(task, known, app):
+def check_task(task: str, known: Sequence[str], app: str) -> None:
     """UsageError unless `task` is one of the app's `known` task names,
     naming the closest ones."""
     if task in known:
@@ -162,7 +175,7 @@ def check_task(task, known, app):
     raise UsageError(f"--task: the app {app} has no task named {task!r}{hint}")
 
 
-def redact_value(value):
+def redact_value(value: Any) -> Any:
     """A JSON value with secrets replaced by "**": the password of any URL in a
     string (as in broker URLs), and every value under a key that names a
     secret (password, token, api_key...)."""
@@ -175,7 +188,15 @@ def redact_value(value):
     return value
 
 
-def resolve_user_task(*, app, task, args=None, kwargs=None, args_file=None, workdir=None):
+def resolve_user_task(
+    *,
+    app: str | None,
+    task: str | None,
+    args: str | None = None,
+    kwargs: str | None = None,
+    args_file: str | Path | None = None,
+    workdir: str | Path | None = None,
+) -> tuple[UserTask, appinfo.AppInfo] | tuple[None, None]:
     """(UserTask, AppInfo) from the options, the app imported in a subprocess
     and the task checked against it; (None, None) when no user's task is
     named. `--task proj.tasks.X` alone means the tutorial's app."""
@@ -189,7 +210,7 @@ def resolve_user_task(*, app, task, args=None, kwargs=None, args_file=None, work
     return user, info
 
 
-def read_profile(path, task):
+def read_profile(path: str | Path, task: str) -> dict[str, Any]:
     """The profile document of `task` written by `python -m bench profile`."""
     try:
         doc = json.loads(Path(path).read_text())
@@ -203,6 +224,6 @@ def read_profile(path, task):
     return doc
 
 
-def profile_times(doc):
+def profile_times(doc: Mapping[str, Any] | None) -> tuple[float, float] | None:
     """(CPU s, waiting s) per call of a profile document, or None."""
     return (doc["per_call"]["cpu_s"], doc["per_call"]["wait_s"]) if doc is not None else None

@@ -4,15 +4,18 @@ Nothing past the CLI sees the argparse namespace."""
 import dataclasses
 import math
 import resource
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bench.errors import UsageError
 from bench.harness import urls
+from bench.harness.appinfo import AppInfo
 from bench.harness.machine import usable_cores
-from bench.measure.apptask import BROKER_FROM_APP
+from bench.measure.apptask import BROKER_FROM_APP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
-from bench.workloads import POOLS, WORKLOADS, expected_rate, profiled_workload, slots, unprofiled_workload
+from bench.workloads import POOLS, WORKLOADS, Workload, expected_rate, profiled_workload, slots, unprofiled_workload
 
 USER_TASK_WORKLOAD = "task"  # the workload name of a user's own task (see apptask.py)
 
@@ -42,7 +45,7 @@ FILES_PER_WORKER = 64
 FILES_PER_PREFORK_CHILD = 6  # measured: a prefork -c 40 main process holds 256 files, -c 10 holds 76
 
 
-def open_files_needed(pool, concurrency, workload):
+def open_files_needed(pool: str, concurrency: int, workload: str) -> int:
     need = FILES_PER_WORKER
     if pool == "prefork":
         need += FILES_PER_PREFORK_CHILD * concurrency
@@ -51,7 +54,7 @@ def open_files_needed(pool, concurrency, workload):
     return need
 
 
-def check_open_files(pool, concurrency, workload):
+def check_open_files(pool: str, concurrency: int, workload: str) -> None:
     """Refuse now a run the open-file limit (inherited by the worker and the
     stub server) would make fail after measuring."""
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -64,12 +67,12 @@ def check_open_files(pool, concurrency, workload):
         )
 
 
-def check_json_path(json_path):
+def check_json_path(json_path: str | Path | None) -> None:
     if json_path is not None and Path(json_path).is_dir():
         raise UsageError(f"--json: {json_path} is a directory; name a file, e.g. {Path(json_path) / 'result.json'}")
 
 
-def max_prefork_concurrency(cores):
+def max_prefork_concurrency(cores: float) -> int:
     """Above this many processes per machine a prefork worker only thrashes
     (and -c 100000 would fork-bomb the machine); --force allows more."""
     return max(64, int(32 * cores))
@@ -95,8 +98,8 @@ class RunConfig:
     acks_late: bool = False  # task_acks_late: acknowledge after the task ran
     max_tasks_per_child: int = 0  # replace a pool process after this many tasks; 0: never
     workers: int = 1  # worker nodes, each with this pool and -c, consuming the same queue
-    user_task: object = None  # apptask.UserTask: a user's own task instead of a built-in workload
-    app_info: object = None  # appinfo.AppInfo of the user's app: its tasks and settings
+    user_task: UserTask | None = None  # a user's own task instead of a built-in workload
+    app_info: AppInfo | None = None  # the user's app: its tasks and settings
     broker_from_app: bool = False  # the app's own broker (--broker from-app), not the harness's
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from `profile`
     record_memory: bool = False  # record each process's RSS after every task (profile)
@@ -109,21 +112,30 @@ class RunConfig:
     listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port (agents know it); None: any free
 
     @property
-    def open_loop(self):
+    def open_loop(self) -> bool:
         return self.schedule is not None
 
     @property
-    def slots(self):
+    def slots(self) -> int:
         """Tasks that can run at once, over all the workers."""
         return slots(self.pool, self.concurrency) * self.workers
 
     @property
-    def spec(self):
+    def spec(self) -> Workload:
         """The Workload measured: a built-in one, or the user's task sized by its profile."""
         return run_workload(self.workload, self.user_task, self.task_profile)
 
 
-def run_workload(workload, user_task=None, task_profile=None):
+class NamedTask(Protocol):
+    """A user's task as far as its workload goes: its registered name."""
+
+    @property
+    def task(self) -> str: ...
+
+
+def run_workload(
+    workload: str, user_task: NamedTask | None = None, task_profile: tuple[float, float] | None = None
+) -> Workload:
     if user_task is None:
         return WORKLOADS[workload]
     if task_profile is None:
@@ -131,7 +143,15 @@ def run_workload(workload, user_task=None, task_profile=None):
     return profiled_workload(user_task.task, *task_profile)
 
 
-def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_WINDOW_S, workers=1):
+def default_tasks(
+    workload: str,
+    pool: str,
+    concurrency: int,
+    task_ms: float | None,
+    cores: float,
+    window_s: float = TARGET_WINDOW_S,
+    workers: int = 1,
+) -> int:
     """Enough tasks for a measured window of about `window_s` seconds at the
     expected throughput (at least MIN_TASKS); for prefork, also four per
     child of every worker, so every process works. (A greenlet only exists
@@ -143,7 +163,7 @@ def default_tasks(workload, pool, concurrency, task_ms, cores, window_s=TARGET_W
     return min(MAX_TASKS, n)
 
 
-def default_warmup(pool, concurrency, tasks, rate=math.inf):
+def default_warmup(pool: str, concurrency: int, tasks: int, rate: float = math.inf) -> int:
     """Prefork: two tasks per child, so every child has run some (at least 5).
     The others run in one process and start a greenlet per task: half a
     second of work at the expected `rate` warms them, 5 to 100 tasks."""
@@ -156,19 +176,19 @@ def default_warmup(pool, concurrency, tasks, rate=math.inf):
 # rule and its message is written once; `option` names the flag to blame.
 
 
-def check_pools(pools, option="--pool"):
+def check_pools(pools: Iterable[str], option: str = "--pool") -> None:
     for pool in pools:
         if pool not in POOLS:
             raise UsageError(f"{option}: unknown pool {pool!r}; choose from {', '.join(POOLS)}")
 
 
-def check_workloads(names, option="--workload"):
+def check_workloads(names: Iterable[str], option: str = "--workload") -> None:
     for name in names:
         if name not in WORKLOADS:
             raise UsageError(f"{option}: unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
 
 
-def check_task_ms(task_ms, workloads):
+def check_task_ms(task_ms: float | None, workloads: Sequence[str]) -> None:
     """A size given for `workloads` (already checked): in range, and at
     least one of them has a size to give."""
     if task_ms is None:
@@ -184,7 +204,7 @@ def check_task_ms(task_ms, workloads):
         raise UsageError(f"--task-ms: {what}; leave --task-ms out")
 
 
-def check_worker_settings(prefetch_multiplier, loglevel, result_backend):
+def check_worker_settings(prefetch_multiplier: int | None, loglevel: str, result_backend: str) -> None:
     if prefetch_multiplier is not None and prefetch_multiplier < 0:
         raise UsageError(f"--prefetch-multiplier: must be 0 (no limit) or more, got {prefetch_multiplier}")
     if loglevel.lower() not in LOGLEVELS:
@@ -193,7 +213,7 @@ def check_worker_settings(prefetch_multiplier, loglevel, result_backend):
         raise UsageError(f"--result-backend: unknown {result_backend!r}; choose from {', '.join(RESULT_BACKENDS)}")
 
 
-def check_broker(broker, redis_server):
+def check_broker(broker: str | None, redis_server: str | None) -> None:
     if broker == BROKER_FROM_APP:
         raise UsageError(f"--broker {BROKER_FROM_APP}: only with --app and --task (your own app's broker)")
     if broker is not None and redis_server is not None:
@@ -202,7 +222,7 @@ def check_broker(broker, redis_server):
         urls.check_url(broker)
 
 
-def check_listen(listen, broker):
+def check_listen(listen: str | None, broker: str | None) -> None:
     """--listen binds the embedded broker; a broker of the user's listens
     where it was set up to. (Whether the address is this host's is checked
     when the broker starts: harness/broker.check_listen.)"""
@@ -210,14 +230,14 @@ def check_listen(listen, broker):
         raise UsageError("--listen: makes the embedded broker reachable; with --broker it is yours: leave --listen out")
 
 
-def _cores(cores, cpus):
+def _cores(cores: float | None, cpus: Sequence[int] | None) -> tuple[float, tuple[int, ...] | None]:
     """(cores, cpus): a pinned worker's ceilings use its CPU count."""
     if cpus is not None:
         return float(len(cpus)), tuple(cpus)
     return (usable_cores() if cores is None else cores), None
 
 
-def check_workers(workers, option="--workers"):
+def check_workers(workers: int, option: str = "--workers") -> None:
     if not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"{option}: must be between 1 and {MAX_WORKERS}, got {workers}")
 
@@ -260,38 +280,38 @@ def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, wor
 
 def build_run_config(
     *,
-    pool=DEFAULT_POOL,
-    concurrency=None,
-    workload=DEFAULT_WORKLOAD,
-    task_ms=None,
-    tasks=None,
-    warmup=None,
-    prefetch_multiplier=None,
-    broker=None,
-    redis_server=None,
-    loglevel=DEFAULT_LOGLEVEL,
-    result_backend=DEFAULT_RESULT_BACKEND,
-    output_dir=DEFAULT_OUTPUT_DIR,
-    json_path=None,
-    force=False,
-    cores=None,
-    cpus=None,
-    workers=1,
-    acks_late=False,
-    max_tasks_per_child=0,
-    user_task=None,
-    app_info=None,
-    task_profile=None,
-    record_memory=False,
-    rate=None,
-    arrival=DEFAULT_ARRIVAL,
-    duration=None,
-    seed=0,
-    hosts=None,
-    host_count=None,
-    listen=None,
-    listen_port=None,
-):
+    pool: str = DEFAULT_POOL,
+    concurrency: int | None = None,
+    workload: str = DEFAULT_WORKLOAD,
+    task_ms: float | None = None,
+    tasks: int | None = None,
+    warmup: int | None = None,
+    prefetch_multiplier: int | None = None,
+    broker: str | None = None,
+    redis_server: str | None = None,
+    loglevel: str = DEFAULT_LOGLEVEL,
+    result_backend: str = DEFAULT_RESULT_BACKEND,
+    output_dir: str | Path = DEFAULT_OUTPUT_DIR,
+    json_path: str | Path | None = None,
+    force: bool = False,
+    cores: float | None = None,
+    cpus: Sequence[int] | None = None,
+    workers: int = 1,
+    acks_late: bool = False,
+    max_tasks_per_child: int = 0,
+    user_task: UserTask | None = None,
+    app_info: AppInfo | None = None,
+    task_profile: tuple[float, float] | None = None,
+    record_memory: bool = False,
+    rate: float | None = None,
+    arrival: str = DEFAULT_ARRIVAL,
+    duration: float | None = None,
+    seed: int = 0,
+    hosts: Sequence[str] | None = None,
+    host_count: int | None = None,
+    listen: str | None = None,
+    listen_port: int | None = None,
+) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
     ids and ceilings use their count. `user_task` (apptask.UserTask, checked

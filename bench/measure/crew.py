@@ -12,7 +12,9 @@ crew that is booting or stopping.
 
 import re
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.errors import RunFailed
 from bench.harness import scratch, worker
@@ -51,16 +53,16 @@ class Crew:
         self.nodes = Nodes(self.workers)
         self.reader = NodeReaders([RecordReader(d / "records") for d in self._dirs])
 
-    def logs(self):
+    def logs(self) -> list[tuple[str, str]]:
         """[(node name, the end of its log)], read now: the logs go with the
         workers' directories when the crew stops."""
         return [(spec.nodename, read_log(w.log_path)) for spec, w in zip(self.specs, self.workers, strict=False)]
 
-    def wait_ready(self):
+    def wait_ready(self) -> None:
         for proc, workdir in zip(self.workers, self._dirs, strict=True):
             worker.wait_ready(proc, workdir / "records", self.broker)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop every worker, then remove their directories."""
         try:
             for proc in reversed(self.workers):
@@ -78,13 +80,13 @@ class Nodes:
         self.procs = procs
 
     @property
-    def pid(self):
+    def pid(self) -> int:
         return self.procs[0].pid
 
-    def exited(self):
+    def exited(self) -> bool:
         return any(p.exited() for p in self.procs)
 
-    def last_error(self):
+    def last_error(self) -> str:
         gone = [(i, p) for i, p in enumerate(self.procs) if p.exited()]
         if not gone:
             return self.procs[0].last_error()
@@ -101,10 +103,10 @@ class Relay:
         self._threads = []
         self._errors = []
 
-    def retire(self, finish):
+    def retire(self, finish: Callable[[], object]) -> None:
         """Run `finish` (stop a crew, tidy its queues) in the background."""
 
-        def run():
+        def run() -> None:
             try:
                 finish()
             except BaseException as exc:  # re-raised by settle, in the caller's thread
@@ -114,7 +116,7 @@ class Relay:
         thread.start()
         self._threads.append(thread)
 
-    def settle(self, timeout_s=SETTLE_TIMEOUT_S):
+    def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Return once every retired crew is gone; re-raise what failed there."""
         threads, self._threads = self._threads, []
         for thread in threads:
@@ -125,11 +127,11 @@ class Relay:
             error, self._errors = self._errors[0], []
             raise error
 
-    def close(self):
+    def close(self) -> None:
         self.settle()
 
 
-def read_log(path, limit=LOG_KEEP_BYTES):
+def read_log(path: str | Path, limit: int = LOG_KEEP_BYTES) -> str:
     """The end of a log file (at most `limit` bytes) as text; "" when it is gone."""
     try:
         with Path(path).open("rb") as fh:
@@ -143,7 +145,7 @@ def read_log(path, limit=LOG_KEEP_BYTES):
     return text if size <= limit else f"[... the first {size - limit} bytes left out ...]\n" + text
 
 
-def notable_lines(logs, limit=NOTABLE_LINES):
+def notable_lines(logs: Sequence[tuple[str, str]], limit: int = NOTABLE_LINES) -> list[str]:
     """Up to `limit` notable lines of the logs [(node, text)]: warnings,
     errors and kombu's redeliveries, in order, each named by its node
     when there are several."""
@@ -157,7 +159,7 @@ def notable_lines(logs, limit=NOTABLE_LINES):
     return out
 
 
-def keep_logs(document_path, logs):
+def keep_logs(document_path: str | Path, logs: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
     """Write the workers' logs [(node, text)] beside the run's document, as
     `<its stem>.worker.log` (several workers: one file, a header per node);
     the document's `worker_log` {path relative to it, notable lines}.

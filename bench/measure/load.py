@@ -4,8 +4,9 @@ until it is all there, release it to the worker, and watch it complete."""
 import contextlib
 import json
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, Protocol, cast
 
 import redis
 from celery import Celery
@@ -14,13 +15,21 @@ from kombu.utils.uuid import uuid
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.harness import signals
+from bench.harness.broker import Broker
 from bench.harness.worker_entry import WAKEUP_TASK
 
 CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02
 
 
-def client_app(broker, serializer="json"):
+class Reachable(Protocol):
+    """A broker as a client reaches it: a Broker, or the producer's own record of one."""
+
+    @property
+    def url(self) -> str: ...
+
+
+def client_app(broker: Reachable, serializer: str = "json") -> Celery:
     """The harness's own Celery app: it only publishes, by task name, and
     keeps no results (a result backend on the client side would subscribe to
     every task's result and load the harness). `serializer`: the user's
@@ -38,14 +47,14 @@ def client_app(broker, serializer="json"):
     return app
 
 
-def declare(app, queue_name):
+def declare(app: Celery, queue_name: str) -> None:
     """Create the queue now, so messages published before any consumer
     exists are kept (AMQP drops messages routed to no queue)."""
     with app.connection_for_write() as conn:
         app.amqp.queues[queue_name].bind(conn.default_channel).declare()
 
 
-def tidy(app, broker, run_prefix, nodenames):
+def tidy(app: Celery, broker: Broker, run_prefix: str, nodenames: Iterable[str]) -> None:
     """Leave the broker as the run found it: remove the run's queues (names
     starting with `run_prefix`), the exchanges Celery made for them, and
     every trace kombu keeps of them and of the run's workers and control
@@ -58,7 +67,7 @@ def tidy(app, broker, run_prefix, nodenames):
         _tidy_redis(broker.url, (run_prefix, *nodenames, app.control.mailbox.oid))
 
 
-def delete_queues(app, *names):
+def delete_queues(app: Celery, *names: str) -> None:
     """Remove queues and the direct exchange Celery made for each (AMQP keeps
     it otherwise; on Redis it is only a binding table, which `tidy` removes)."""
     with app.connection_for_write() as conn:
@@ -116,7 +125,15 @@ def _tidy_unacked(client, traces):
         client.zrem("unacked_index", *chunk)
 
 
-def publish(app, queue, task_name, args, count, calls=None):
+# Called with (tasks done, tasks in all) as a batch progresses
+Progress = Callable[[int, int], object]
+# A user's task's arguments of its i-th call: (args, kwargs)
+Calls = Callable[[int], tuple[Any, Mapping[str, Any] | None]]
+
+
+def publish(
+    app: Celery, queue: str, task_name: str, args: Any, count: int, calls: Calls | None = None
+) -> dict[str, float]:
     """Send `count` tasks; returns {task id: publish time (monotonic s)}.
     `calls` (a user's task): a function of the task's index giving its
     (args, kwargs), used instead of `args`. The queue is explicit, so the
@@ -133,7 +150,7 @@ def publish(app, queue, task_name, args, count, calls=None):
     return published
 
 
-def release(app, queue, nodenames, idle_queues):
+def release(app: Celery, queue: str, nodenames: Iterable[str], idle_queues: Iterable[str]) -> None:
     """Tell every worker to start consuming `queue` (the pre-filled batch):
     one broadcast to all the nodes, so they are released together.
 
@@ -172,6 +189,13 @@ class WatchWords:
     timed_out: str
 
 
+class Watched(Protocol):
+    """The workers a watch loop watches: a Worker, or a crew's Nodes."""
+
+    def exited(self) -> bool: ...
+    def last_error(self) -> str: ...
+
+
 class Watch:
     """The bounds of one watch loop, and the checks every one makes (the
     batch's here, the reference's two passes), in this order: the worker
@@ -185,7 +209,9 @@ class Watch:
     def news(self, now: float) -> None:
         self.last_news = now
 
-    def ended(self, worker, broker_alive, now: float, booting: bool = False) -> tuple[str, str] | None:
+    def ended(
+        self, worker: Watched, broker_alive: Callable[[], bool], now: float, booting: bool = False
+    ) -> tuple[str, str] | None:
         """(outcome, detail) of the first check that holds, else None."""
         if worker.exited():
             return "worker exited", worker.last_error()
@@ -208,13 +234,27 @@ class Batch:
     """The watch over one published batch; `records` holds what arrived,
     even when the watch ends early, so nothing measured is lost."""
 
-    published: dict  # task id -> publish time
-    records: list = field(default_factory=list)  # TaskRecord, in arrival order
+    published: dict[str, float]  # task id -> publish time (monotonic s)
+    records: list[TaskRecord] = field(default_factory=list)  # in arrival order
     outcome: str = "running"  # complete | stalled | worker exited | broker lost | timed out | interrupted
     detail: str = ""
 
 
-def watch(batch, reader, worker, broker_alive, stall_s, timeout_s, progress=None):
+class Reader(Protocol):
+    """Where the workers' task records arrive (observe.RecordReader, NodeReaders)."""
+
+    def read_new(self) -> list[dict[str, Any]]: ...
+
+
+def watch(
+    batch: Batch,
+    reader: Reader,
+    worker: Watched,
+    broker_alive: Callable[[], bool],
+    stall_s: float,
+    timeout_s: float,
+    progress: Progress | None = None,
+) -> Batch:
     """Collect the batch's records until every task has reported, or until
     nothing new came for `stall_s` (tasks lost), the worker or the broker
     died, or `timeout_s` passed. Every wait here is bounded."""

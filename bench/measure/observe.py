@@ -125,7 +125,7 @@ class ResourceSampler:
             return cpu.user + cpu.system
         return None
 
-    def start(self):
+    def start(self) -> "ResourceSampler":
         self._t0 = time.monotonic()
         self._cpu_snapshot(with_memory=True)
         self._first = dict(self._last)
@@ -134,7 +134,7 @@ class ResourceSampler:
         self._thread.start()
         return self
 
-    def stop(self):
+    def stop(self) -> Resources:
         self._stop.set()
         self._thread.join(timeout=10)
         self._cpu_snapshot(with_memory=True)

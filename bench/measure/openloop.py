@@ -9,18 +9,24 @@ offered rate, sent by a producer process of its own.
 
 import contextlib
 import dataclasses
+import datetime as dt
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from bench.analysis import openloop
 from bench.analysis.stats import TaskRecord
 from bench.errors import RunFailed
 from bench.harness import machine, scratch
+from bench.harness.broker import Broker
 from bench.harness.process import watcher
 from bench.measure import load, producer
+from bench.measure.config import RunConfig
 from bench.measure.crew import Crew
 from bench.measure.observe import ResourceSampler
 from bench.measure.result import SAMPLE_DIGITS, Observed
 from bench.measure.runner import (
+    Measured,
     NotMeasured,
     conclude,
     new_run_id,
@@ -30,14 +36,23 @@ from bench.measure.runner import (
     with_report,
     worker_spec,
 )
-from bench.results.schema import Distribution, Latency, RunStatus, utc_now
+from bench.measure.schedule import Schedule
+from bench.results.schema import Distribution, Latency, RunResult, RunStatus, utc_now
 from bench.workloads import WORKLOADS, ceiling
 
 # The producer's schedule plus this much before the harness calls it stuck.
 PRODUCER_SLACK_S = 30.0
 
 
-def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=utc_now, describe=machine.describe):
+def measure(
+    cfg: RunConfig,
+    broker: Broker,
+    stub_address: str | None = None,
+    progress: load.Progress | None = None,
+    during: Callable[[float], object] | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    describe: Callable[[], dict[str, Any]] = machine.describe,
+) -> Measured:
     """Measure `cfg` (which has a schedule) in a fresh worker; write its
     result and return it with its path. A producer-limited run is returned
     with that state (the caller exits 1); RunFailed (after writing) when
@@ -45,6 +60,7 @@ def measure(cfg, broker, stub_address=None, progress=None, during=None, clock=ut
     the schedule started, Interrupted (after writing) on a signal.
     `during(t0)` is called while the producer sends (tests pause things)."""
     schedule = cfg.schedule
+    assert schedule is not None  # an open-loop config (build_run_config with a rate)
     workload = WORKLOADS[cfg.workload]
     started = clock()
     run_id = new_run_id(started)
@@ -118,7 +134,7 @@ class _HeaderTap:
         self.reader = reader
         self.headers = {}  # task id -> scheduled send time from the message header
 
-    def read_new(self):
+    def read_new(self) -> list[dict[str, Any]]:
         raws = self.reader.read_new()
         for raw in raws:
             if "scheduled" in raw:
@@ -126,7 +142,7 @@ class _HeaderTap:
         return raws
 
 
-def header_check(sent, headers):
+def header_check(sent: producer.Sent, headers: Mapping[str, float]) -> dict[str, int]:
     """How many tasks' header, as the worker read it, equals the scheduled
     time the producer recorded: the header is the time latency counts from."""
     scheduled = dict(zip(sent.ids, sent.scheduled, strict=True))
@@ -134,22 +150,22 @@ def header_check(sent, headers):
     return {"matched": matched, "mismatched": len(headers) - matched}
 
 
-def open_tasks(sent, records):
+def open_tasks(sent: producer.Sent, records: Iterable[TaskRecord]) -> list[openloop.OpenTask]:
     """One OpenTask per task of the schedule, with its first report."""
     first: dict[str, TaskRecord] = {}
     for rec in records:
         first.setdefault(rec.id, rec)
     out = []
     for task_id, scheduled, sent_at in zip(sent.ids, sent.scheduled, sent.sent, strict=True):
-        rec = first.get(task_id)
+        report = first.get(task_id)
         out.append(
             openloop.OpenTask(
                 id=task_id,
                 scheduled=scheduled,
                 sent=sent_at,
-                started=rec.started if rec else None,
-                finished=rec.finished if rec else None,
-                state=rec.state if rec else None,
+                started=report.started if report else None,
+                finished=report.finished if report else None,
+                state=report.state if report else None,
             )
         )
     return out
@@ -159,7 +175,13 @@ def _distribution(tail):
     return Distribution(tail.p50, tail.p90, tail.p99, tail.max, tail.mean)
 
 
-def add_open_loop(result, schedule, sent, records, headers):
+def add_open_loop(
+    result: RunResult,
+    schedule: Schedule,
+    sent: producer.Sent,
+    records: Sequence[TaskRecord],
+    headers: Mapping[str, float],
+) -> RunResult:
     """The run's result with the schedule, the per-task scheduled and sent
     times and the `open_loop` summary; its summary's latency becomes the
     measured window's (from the scheduled send times), its queue mode says

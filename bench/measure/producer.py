@@ -21,8 +21,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kombu import serialization
 from kombu.utils.json import dumps as json_dumps
@@ -45,9 +47,9 @@ class Sent:
     """What the producer did: one entry per task of the schedule it reached."""
 
     t0: float  # s, monotonic: the schedule's origin
-    ids: list  # task ids, in schedule order
-    scheduled: list  # s, monotonic: each task's deadline
-    sent: list  # s, monotonic: when its publish returned
+    ids: list[str]  # task ids, in schedule order
+    scheduled: list[float]  # s, monotonic: each task's deadline
+    sent: list[float]  # s, monotonic: when its publish returned
     error: str | None  # why the producer stopped early; None: it sent the whole schedule
 
 
@@ -55,7 +57,9 @@ class Sent:
 
 
 @contextlib.contextmanager
-def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path, id_prefix=""):
+def running(
+    broker_url: str, queue: str, task: str, args: Any, schedule: Schedule, workdir: Path, id_prefix: str = ""
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start the producer for `schedule`; yield its Popen; stop it (and
     everything under it) on the way out. `id_prefix` starts every task id
     (agents count a run's records by it)."""
@@ -88,7 +92,13 @@ def running(broker_url, queue, task, args, schedule: Schedule, workdir: Path, id
         stop_tree(popen, grace_s=STOP_GRACE_S)
 
 
-def wait(popen, workdir, timeout_s, alive_checks, during=None):
+def wait(
+    popen: subprocess.Popen[bytes],
+    workdir: Path,
+    timeout_s: float,
+    alive_checks: Iterable[tuple[str, Callable[[], bool]]],
+    during: Callable[[float], object] | None = None,
+) -> None:
     """Wait for the producer to finish the schedule; RunFailed when it exits
     with an error, something it needs died, or `timeout_s` passed.
     `alive_checks` is [(name, callable)]; `during(t0)` is called every poll
@@ -113,7 +123,7 @@ def wait(popen, workdir, timeout_s, alive_checks, during=None):
         raise Interrupted("interrupted while the producer was sending") from None
 
 
-def read(workdir: Path, log_tail=True):
+def read(workdir: Path, log_tail: bool = True) -> Sent:
     """The producer's result; RunFailed (with its log's last line) when it wrote none."""
     out_path = workdir / "producer-out.json"
     try:
@@ -145,7 +155,7 @@ class _CelerySender:
     def __init__(self, app, producer, spec):
         self.app, self.producer, self.spec = app, producer, spec
 
-    def send(self, batch):
+    def send(self, batch: Sequence[tuple[str, float]]) -> None:
         for task_id, deadline in batch:
             self.app.send_task(
                 self.spec["task"],
@@ -174,7 +184,7 @@ class _RedisSender:
         channel._inplace_augment_message(template, "", queue)
         self.template, self.queue, self.client = template, queue, channel.client
 
-    def send(self, batch):
+    def send(self, batch: Sequence[tuple[str, float]]) -> None:
         with self.client.pipeline(transaction=False) as pipe:
             for task_id, deadline in batch:
                 msg = dict(self.template)
@@ -187,7 +197,11 @@ class _RedisSender:
 MAX_BATCH = 200  # tasks due at once (a late producer catching up) sent in one round trip
 
 
-def produce(spec, clock=time.monotonic, sleep=time.sleep):
+def produce(
+    spec: Mapping[str, Any],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Sent:
     """Send every task of `spec`'s schedule at its deadline; return Sent."""
     schedule = Schedule(spec["rate_per_s"], spec["arrival"], spec["warmup_s"], spec["duration_s"], spec["seed"])
     offsets = schedule.offsets()
@@ -237,7 +251,7 @@ class _Broker:
     url: str
 
 
-def main(argv):
+def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, _on_term)
     spec_path, out_path = Path(argv[0]), Path(argv[1])
     result = produce(json.loads(spec_path.read_text()))

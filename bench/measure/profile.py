@@ -5,17 +5,23 @@ records into what the task is made of and the predicted configuration."""
 import dataclasses
 import datetime as dt
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bench.analysis.profile import predict, profile_calls
 from bench.harness import machine
+from bench.harness.broker import Broker
 from bench.measure import runner
+from bench.measure.config import RunConfig
+from bench.measure.load import Progress
 from bench.results.io import write_atomic
+from bench.results.schema import RunResult
 
 PROFILE_SCHEMA_VERSION = 1  # 1 - first version: per_call, memory, prediction
 
 
-def profile_task(cfg, broker, progress=None):
+def profile_task(cfg: RunConfig, broker: Broker, progress: Progress | None = None) -> dict[str, Any]:
     """Measure the profile of `cfg.user_task` (a solo, -c 1 run config that
     records memory); returns the profile document (not written: see
     write_profile). RunFailed as for a run."""
@@ -25,17 +31,22 @@ def profile_task(cfg, broker, progress=None):
     return profile_document(cfg, measured.result)
 
 
-def profile_document(cfg, result):
+def profile_document(cfg: RunConfig, result: RunResult) -> dict[str, Any]:
     """The profile document from the run's result (a RunResult; pure but
     for the machine's description)."""
-    samples = result.samples
+    samples, user, broker = result.samples, cfg.user_task, result.config.broker
+    # A profile measures a user's task, and its run measured it (runner.measure raises otherwise).
+    assert samples is not None
+    assert user is not None
+    assert broker is not None
     ok = [i for i, state in enumerate(samples.state) if state == "SUCCESS"]
     wall = [samples.finished_s[i] - samples.started_s[i] for i in ok]
-    cpu = [samples.cpu_s[i] for i in ok]
+    # The solo pool runs each call on a thread of its own: its CPU is always attributed
+    # (one missing would fail profile_calls: a time for every call).
+    cpu = [c for i in ok if (c := samples.cpu_s[i]) is not None]
     rss = [samples.rss_bytes[i] for i in ok] if samples.rss_bytes else None
     calls = profile_calls(wall, cpu, rss)
     prediction = predict(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
-    user = cfg.user_task
     return {
         "schema_version": PROFILE_SCHEMA_VERSION,
         "kind": "profile",
@@ -47,7 +58,7 @@ def profile_document(cfg, result):
             "concurrency": 1,
             "calls": cfg.tasks,
             "warmup": cfg.warmup,
-            "broker": dataclasses.asdict(result.config.broker),
+            "broker": dataclasses.asdict(broker),
             "app_settings": result.config.app_settings,
         },
         "per_call": {
@@ -77,5 +88,5 @@ def profile_document(cfg, result):
     }
 
 
-def write_profile(path, document):
+def write_profile(path: str | Path, document: Mapping[str, Any]) -> Path:
     return write_atomic(path, document)

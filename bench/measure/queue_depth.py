@@ -27,19 +27,24 @@ import math
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from amqp.exceptions import ChannelError as AmqpChannelError
+from celery import Celery
 from kombu.exceptions import ChannelError
 
-from bench.analysis.health import LogEvidence, log_evidence
+from bench.analysis.health import Context, LogEvidence, log_evidence
 from bench.errors import Interrupted
 from bench.harness import plain, signals
+from bench.harness.broker import Broker
 from bench.harness.process import watcher
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
+from bench.measure.config import RunConfig
 from bench.measure.crew import read_log
 
 POLL_S = 0.005  # between two questions to the broker
@@ -72,7 +77,7 @@ METHOD = (
 )
 
 
-def first_at_or_under(samples: Sequence[tuple[float, int]], level: float):
+def first_at_or_under(samples: Sequence[tuple[float, int]], level: float) -> tuple[float, int] | None:
     """The first (t, depth) sample with the depth at or under `level`; None: none."""
     return next(((t, depth) for t, depth in samples if depth <= level), None)
 
@@ -125,7 +130,7 @@ class DepthMoves:
     pauses_s: tuple[float, ...]  # s, each time the depth stood still while messages waited, past the threshold
 
 
-def moves(samples: Sequence[tuple[float, int]], min_pause_s=MIN_PAUSE_S) -> DepthMoves:
+def moves(samples: Sequence[tuple[float, int]], min_pause_s: float = MIN_PAUSE_S) -> DepthMoves:
     """The rises of the depth (nothing else publishes to the run's queue,
     so a rise is messages put back: a redelivery), and its pauses: from
     the first fall to the queue's emptying, spans in which it did not move
@@ -150,7 +155,7 @@ def moves(samples: Sequence[tuple[float, int]], min_pause_s=MIN_PAUSE_S) -> Dept
     return DepthMoves(rose, tuple(round(p, 3) for p in stills if p > threshold))
 
 
-def thinned(samples: Sequence[tuple[float, int]], keep: int = KEEP_SAMPLES):
+def thinned(samples: Sequence[tuple[float, int]], keep: int = KEEP_SAMPLES) -> list[tuple[float, int]]:
     """At most about `keep` samples: every change of the depth when there
     are few enough, else evenly spaced ones, always with the first and last."""
     changes = [s for i, s in enumerate(samples) if i == 0 or s[1] != samples[i - 1][1] or i == len(samples) - 1]
@@ -168,16 +173,16 @@ class DepthWatch:
     connection of its own (`app.connection_for_read()`): (monotonic s,
     depth) samples. `failure` holds what ended it early."""
 
-    def __init__(self, app, queue, poll_s=POLL_S, clock=time.monotonic):
+    def __init__(self, app: Celery, queue: str, poll_s: float = POLL_S, clock: Callable[[], float] = time.monotonic):
         self.app = app
         self.queue = queue
         self.poll_s = poll_s
         self.clock = clock
-        self.samples = []
+        self.samples: list[tuple[float, int]] = []
         self.lock = threading.Lock()
-        self.failure = None
+        self.failure: Exception | None = None
         self._stop = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._first = threading.Event()
 
     def _depth(self, conn, channel):
@@ -208,18 +213,18 @@ class DepthWatch:
         finally:
             self._first.set()
 
-    def start(self, timeout_s=10.0):
+    def start(self, timeout_s: float = 10.0) -> "DepthWatch":
         """Start polling; returns once the first sample is in (or it failed)."""
         self._thread = threading.Thread(target=self._run, name="celery-bench-depth", daemon=True)
         self._thread.start()
         self._first.wait(timeout_s)
         return self
 
-    def snapshot(self):
+    def snapshot(self) -> list[tuple[float, int]]:
         with self.lock:
             return list(self.samples)
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -245,7 +250,7 @@ class DepthPass:
     log: LogEvidence | None = None  # what the worker's log said of its acks and its broker connection
 
 
-def prefetch_count(context):
+def prefetch_count(context: Context) -> int:
     """The worker's prefetch window, messages: slots x multiplier (Celery's
     default multiplier, 4, when none was set); per child for prefork, whose
     slots are its children, so this is the worker's total."""
@@ -289,7 +294,18 @@ def _watch_depth(depth, batch, worker, broker_alive, stall_s, timeout_s, boot_s=
         return "interrupted", "interrupted by a signal"
 
 
-def depth_pass(cfg, app, broker, spec, args, calls, limits, prefetch, work, progress):
+def depth_pass(
+    cfg: RunConfig,
+    app: Celery,
+    broker: Broker,
+    spec: plain.PlainSpec,
+    args: Any,
+    calls: load.Calls | None,
+    limits: tuple[float, float],
+    prefetch: int | None,
+    work: Path,
+    progress: load.Progress | None,
+) -> DepthPass:
     """The reference's first pass: the batch published to the worker's
     queue, its depth polled, the plain worker of `spec` (no -E) started,
     watched until the queue is empty (the measured part is over: what is
@@ -334,7 +350,7 @@ def depth_pass(cfg, app, broker, spec, args, calls, limits, prefetch, work, prog
     )
 
 
-def depth_json(depth: DepthPass | None):
+def depth_json(depth: DepthPass | None) -> dict[str, Any] | None:
     """The pass without events: its rate, how it was found, and the depth."""
     if depth is None:
         return None

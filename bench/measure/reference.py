@@ -37,30 +37,34 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
+from celery import Celery
 from celery.events import EventReceiver
 
 from bench.analysis import stats
-from bench.analysis.health import diagnose, log_evidence
+from bench.analysis.health import LogEvidence, diagnose, log_evidence
 from bench.analysis.stats import TaskRecord
 from bench.errors import Interrupted, RunFailed
 from bench.harness import machine, plain, scratch, signals
+from bench.harness.broker import Broker
 from bench.harness.process import tree, watcher
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
+from bench.measure.config import RunConfig
 from bench.measure.crew import read_log
 from bench.measure.queue_depth import DepthPass, depth_json, depth_pass, prefetch_count
 from bench.measure.result import health_context
 from bench.measure.runner import call_args, new_run_id, result_path, settings_of, time_limits
 from bench.results.io import write_atomic
-from bench.results.schema import SCHEMA_VERSION, TaskCounts, utc_now
+from bench.results.schema import SCHEMA_VERSION, Health, TaskCounts, utc_now
 
 REFERENCE = "reference"  # the document's `kind`
 TERMINAL = {"task-succeeded": "SUCCESS", "task-failed": "FAILURE"}
@@ -197,16 +201,16 @@ class EventWatch:
     traces. Subscribed (proved by a probe event of our own) before
     `start` returns."""
 
-    def __init__(self, app, queue_prefix):
+    def __init__(self, app: Celery, queue_prefix: str):
         self.app = app
         self.queue_prefix = queue_prefix.rstrip(".")
-        self.events = []
+        self.events: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.online = threading.Event()
-        self.failure = None
+        self.failure: Exception | None = None
         self._stop = False
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._node = f"probe-{time.monotonic_ns()}"
 
     def _on_event(self, event):
@@ -234,7 +238,7 @@ class EventWatch:
         except Exception as exc:  # reported by the main thread
             self.failure = exc
 
-    def start(self):
+    def start(self) -> "EventWatch":
         self._thread = threading.Thread(target=self._run, name="celery-bench-events", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
@@ -250,11 +254,11 @@ class EventWatch:
             dispatcher.close()
         return self
 
-    def snapshot(self):
+    def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.events)
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop = True
         receiver = getattr(self, "receiver", None)
         if receiver is not None:
@@ -270,12 +274,12 @@ class EventWatch:
 class Watched:
     outcome: str = "running"  # complete | stalled | worker exited | broker lost | timed out | interrupted
     detail: str = ""
-    events: list = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # the task events received, as Celery gives them
     worker_cpu_s: float | None = None  # CPU s of the worker tree from its first task event to the end
     cpu_window_s: float | None = None  # wall s that CPU was counted over
 
 
-def tree_cpu_s(pid):
+def tree_cpu_s(pid: int) -> float:
     """User + system CPU seconds of the process and its live descendants."""
     total = 0.0
     for proc in tree(pid):
@@ -339,16 +343,16 @@ class ReferenceResult:
     detail: str  # why, in words ("" when complete)
     command: tuple[str, ...]  # the worker's command line, broker URL redacted
     summary: ReferenceSummary
-    health: object  # health.Health of the executions; None: not available
-    config: Mapping  # pool, concurrency, app, queue, prefetch, acks_late, broker, result backend
-    samples: Mapping  # per execution: started_s, finished_s (from the first publish), state, pid
+    health: Health | None  # of the executions; None: not available
+    config: Mapping[str, Any]  # pool, concurrency, app, queue, prefetch, acks_late, broker, result backend
+    samples: Mapping[str, Any]  # per execution: started_s, finished_s (from the first publish), state, pid
     started_utc: str
     ended_utc: str
-    metadata: Mapping
+    metadata: Mapping[str, Any]
     depth: DepthPass | None = None  # the pass without events; None: not measured
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.outcome == "complete" and self.summary.tasks.complete
 
 
@@ -358,7 +362,7 @@ class ReferenceMeasured:
     path: Path
 
 
-def plain_spec(cfg, broker, run_id, queue, events=True):
+def plain_spec(cfg: RunConfig, broker: Broker, run_id: str, queue: str, events: bool = True) -> plain.PlainSpec:
     """The plain worker of `cfg`: the same app, pool, -c, prefetch,
     acks_late, tasks per child, pinning and broker as the harness's;
     `events`: with -E (else none, and `-depth` in its node name)."""
@@ -382,7 +386,15 @@ def plain_spec(cfg, broker, run_id, queue, events=True):
     )
 
 
-def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe, beside=None):
+def measure(
+    cfg: RunConfig,
+    broker: Broker,
+    stub_address: str | None = None,
+    progress: load.Progress | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    describe: Callable[[], dict[str, Any]] = machine.describe,
+    beside: str | Path | None = None,
+) -> ReferenceMeasured:
     """Measure `cfg` with a plain worker, without task events (by the
     queue's depth) then with them (by the events); write the reference
     document beside the run's (`beside`, the run's document: `<its
@@ -442,8 +454,18 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
 
 
 def build(
-    cfg, broker, run_id, spec, published, watched, started: datetime, ended: datetime, metadata, depth=None, log=None
-):
+    cfg: RunConfig,
+    broker: Broker,
+    run_id: str,
+    spec: plain.PlainSpec,
+    published: Mapping[str, float],
+    watched: Watched,
+    started: datetime,
+    ended: datetime,
+    metadata: Mapping[str, Any],
+    depth: DepthPass | None = None,
+    log: LogEvidence | None = None,
+) -> ReferenceResult:
     execs = executions(watched.events, published)
     summary = summarize(execs, published)
     if watched.worker_cpu_s is not None and summary.tasks.succeeded:
@@ -495,13 +517,13 @@ def build(
     )
 
 
-def reference_path(run_document):
+def reference_path(run_document: str | Path) -> Path:
     """Beside the run's own document: `<its stem>-reference.json`."""
     own = Path(run_document)
     return own.with_name(f"{own.stem}-reference.json")
 
 
-def to_json(result: ReferenceResult):
+def to_json(result: ReferenceResult) -> dict[str, Any]:
     s = result.summary
     return {
         "schema_version": SCHEMA_VERSION,
@@ -537,7 +559,7 @@ def to_json(result: ReferenceResult):
     }
 
 
-def health_json(health):
+def health_json(health: Health | None) -> dict[str, Any] | None:
     """As a run document writes its summary.health."""
     if health is None:
         return None

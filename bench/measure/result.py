@@ -3,11 +3,14 @@ the task records, the resources and the facts of the run (no clock, no
 machine, no broker: the caller passes them), so a whole document can be
 checked against a golden file."""
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench.analysis import stats
 from bench.analysis.health import Context, LogEvidence, diagnose
+from bench.measure.config import RunConfig
 from bench.results.schema import (
     BrokerInfo,
     Metadata,
@@ -35,8 +38,8 @@ QUEUE_MODE = "pre-filled: the batch is queued, then released to the worker"
 class Observed:
     """What watching the measured batch gave."""
 
-    published: dict  # task id -> publish time, s (monotonic)
-    records: list  # TaskRecords, as the workers reported them (repeats included)
+    published: dict[str, float]  # task id -> publish time, s (monotonic)
+    records: list[stats.TaskRecord]  # as the workers reported them (repeats included)
     outcome: str  # complete | interrupted | stalled | worker exited | broker lost | timeout
     detail: str | None  # more words on the outcome
     resources: Resources | None  # None: not sampled
@@ -51,7 +54,7 @@ def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]
     return list(firsts.values())
 
 
-def health_context(settings: RunSettings, outcome=None, log: LogEvidence | None = None) -> Context:
+def health_context(settings: RunSettings, outcome: str | None = None, log: LogEvidence | None = None) -> Context:
     """What the health check must know of the run: its pool, slots, acks
     and prefetch, broker, the pool processes it expects (prefork: -c per
     worker; the other pools run their tasks in the worker's own process),
@@ -75,7 +78,7 @@ def health_context(settings: RunSettings, outcome=None, log: LogEvidence | None 
 
 
 def summarize_run(
-    observed: Observed, bound: Ceiling, pool=None, workers=1, context: Context | None = None
+    observed: Observed, bound: Ceiling, pool: str | None = None, workers: int = 1, context: Context | None = None
 ) -> RunSummary:
     """The run's numbers, over the first report of each successful task
     (`workers`: the worker nodes, whose tasks are counted apart), and its
@@ -106,7 +109,7 @@ def summarize_run(
         ceiling_estimated=bound.estimated,
         above_estimated_ceiling=above and bound.estimated,
         task_cpu=task_cpu,
-        window_s=None if first is None else last - first,
+        window_s=None if first is None or last is None else last - first,
         tasks=tally,
         latency=stats.latency(done),
         max_concurrency=conc.max,
@@ -119,7 +122,7 @@ def summarize_run(
     )
 
 
-def decide_status(outcome, detail, summary: RunSummary, first_error=None) -> RunStatus:
+def decide_status(outcome: str, detail: str | None, summary: RunSummary, first_error: str | None = None) -> RunStatus:
     """ok, or why not: interrupted; failed when a task failed or went
     missing or the batch did not complete; failed when the throughput is
     above the physical ceiling (a harness bug, never a result)."""
@@ -146,13 +149,13 @@ def decide_status(outcome, detail, summary: RunSummary, first_error=None) -> Run
     return RunStatus("ok", None, outcome)
 
 
-def compact_samples(published, records) -> Samples:
+def compact_samples(published: Mapping[str, float], records: Sequence[stats.TaskRecord]) -> Samples:
     """The raw per-task records as columns, times in seconds from the first
     publish of the batch; tasks that never reported are listed by id."""
     t0 = min(published.values()) if published else 0.0
     seen = {r.id for r in records}
 
-    def rel(t):
+    def rel(t: float) -> float:
         return round(t - t0, SAMPLE_DIGITS)
 
     return Samples(
@@ -171,7 +174,9 @@ def compact_samples(published, records) -> Samples:
     )
 
 
-def run_settings(cfg, broker: BrokerInfo, result_backend, placement: Placement | None) -> RunSettings:
+def run_settings(
+    cfg: RunConfig, broker: BrokerInfo, result_backend: str | None, placement: Placement | None
+) -> RunSettings:
     """The run's `config`: its RunConfig, the broker and where it ran.
     `result_backend`: the backend URL, redacted, or "none"."""
     app = _user_task_settings(cfg, broker, result_backend)
@@ -232,7 +237,7 @@ def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
     }
 
 
-def run_metadata(machine_facts, started, ended) -> Metadata:
+def run_metadata(machine_facts: Mapping[str, Any], started: dt.datetime, ended: dt.datetime) -> Metadata:
     """The run's metadata: the machine (machine.describe()) and its UTC start
     and end (datetimes, from the runner's clock)."""
     return Metadata(**machine_facts, started_utc=utc_text(started), ended_utc=utc_text(ended))
@@ -242,7 +247,7 @@ def build_result(
     settings: RunSettings,
     bound: Ceiling,
     observed: Observed,
-    run_id,
+    run_id: str,
     metadata: Metadata,
     log: LogEvidence | None = None,
 ) -> RunResult:
@@ -262,6 +267,6 @@ def build_result(
     )
 
 
-def not_measured(settings: RunSettings, reason, metadata: Metadata) -> RunResult:
+def not_measured(settings: RunSettings, reason: str, metadata: Metadata) -> RunResult:
     """The result of a run that failed before anything was measured."""
     return RunResult(RunStatus("failed", reason, "not measured"), settings, metadata)

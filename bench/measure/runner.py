@@ -11,10 +11,12 @@ import dataclasses
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 from celery import Celery
@@ -26,12 +28,13 @@ from bench.harness import machine, netstub, readback, worker
 from bench.harness.process import watcher
 from bench.harness.urls import derived_password, redact
 from bench.measure import load
-from bench.measure.crew import Crew, keep_logs
-from bench.measure.observe import ResourceSampler
+from bench.measure.config import RunConfig
+from bench.measure.crew import Crew, Nodes, Relay, keep_logs
+from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
 from bench.measure.result import Observed, build_result, not_measured, run_metadata, run_settings
 from bench.results.io import write_run
 from bench.results.schema import BrokerInfo, Metadata, Placement, RunResult, RunSettings, utc_now, utc_text
-from bench.workloads import ceiling, expected_rate, slots
+from bench.workloads import Ceiling, ceiling, expected_rate, slots
 
 
 @contextlib.contextmanager
@@ -58,7 +61,9 @@ def services(
         yield broker, stub
 
 
-def services_for(cfg, secret=None):
+def services_for(
+    cfg: RunConfig, secret: bytes | None = None
+) -> AbstractContextManager[tuple[broker_mod.Broker, str | None]]:
     """The services one run needs (`secret`: of the agents, see services)."""
     return services(cfg.broker_url, cfg.redis_server, cfg.spec.needs_stub, cfg.listen, cfg.listen_port, secret)
 
@@ -90,7 +95,7 @@ class FailedRun(RunFailed):
         self.measured = measured
 
 
-def time_limits(cfg):
+def time_limits(cfg: RunConfig) -> tuple[float, float]:
     """(stall, timeout) seconds for watching a batch: a slot that is busy
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
@@ -102,13 +107,13 @@ def time_limits(cfg):
     return stall_s, timeout_s
 
 
-def new_run_id(started=None):
+def new_run_id(started: datetime | None = None) -> str:
     """A run's id: its UTC start (now, by default) and a random suffix
     (queue and node names)."""
     return (started or utc_now()).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def worker_spec(cfg, run_id, queue, node=None):
+def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None) -> worker.WorkerSpec:
     """The worker of a run of `cfg`, consuming `queue` from the start:
     the tutorial's app, or the user's through the same entry point;
     `node`: its index among several workers (in its node name)."""
@@ -133,7 +138,7 @@ def worker_spec(cfg, run_id, queue, node=None):
     )
 
 
-def worker_specs(cfg, run_id, warm_queue):
+def worker_specs(cfg: RunConfig, run_id: str, warm_queue: str) -> list[worker.WorkerSpec]:
     """One spec per worker node: the same pool and -c, each its own node name
     and warm-up (idle) queue, so each can be warmed and woken on its own."""
     if cfg.workers == 1:
@@ -152,7 +157,9 @@ def _side_of(cfg):
 
 
 @contextlib.contextmanager
-def recorded_workers(specs, broker):
+def recorded_workers(
+    specs: Sequence[worker.WorkerSpec], broker: broker_mod.Broker
+) -> Iterator[tuple[Nodes, NodeReaders]]:
     """Every worker of `specs` ready (each in its own record directory), as
     one Nodes and one reader of all their records, each tagged with its node."""
     crew = Crew(specs, broker)
@@ -164,7 +171,7 @@ def recorded_workers(specs, broker):
 
 
 @contextlib.contextmanager
-def recorded_worker(spec, broker):
+def recorded_worker(spec: worker.WorkerSpec, broker: broker_mod.Broker) -> Iterator[tuple[worker.Worker, RecordReader]]:
     """A ready worker and the reader of its per-task records, in a private
     directory removed once the worker has stopped (the open-loop runner and
     the benchmark suite start their workers here)."""
@@ -179,16 +186,16 @@ class Launch:
 
     run_id: str
     started: datetime  # UTC, the run's start as recorded
-    specs: list  # worker.WorkerSpec, one per node
+    specs: list[worker.WorkerSpec]  # one per node
     crew: Crew
     app: Celery  # the harness's client app, publishing to the broker
     warm: load.Batch | None  # the warm-up batch, published; None: no warm-up
 
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         return f"celery-bench.{self.run_id}."
 
-    def finish(self, broker, tidy=True):
+    def finish(self, broker: broker_mod.Broker, tidy: bool = True) -> None:
         """Stop the workers; then leave the broker as the run found it
         (`tidy`: not when it is gone)."""
         try:
@@ -200,7 +207,9 @@ class Launch:
             self.app.close()
 
 
-def launch(cfg, broker, stub_address=None, clock=utc_now):
+def launch(
+    cfg: RunConfig, broker: broker_mod.Broker, stub_address: str | None = None, clock: Callable[[], datetime] = utc_now
+) -> Launch:
     """Start the run's workers and publish its warm-up to their queues
     without waiting for them: they take it as soon as they are ready."""
     started = clock()
@@ -229,7 +238,7 @@ def launch(cfg, broker, stub_address=None, clock=utc_now):
     return launched
 
 
-def call_args(cfg, stub_address):
+def call_args(cfg: RunConfig, stub_address: str | None) -> tuple[Any, load.Calls | None]:
     """(args, calls) for load.publish: the workload's arguments, or a user's
     task's arguments by the index of the call."""
     user = cfg.user_task
@@ -238,7 +247,15 @@ def call_args(cfg, stub_address):
     return cfg.spec.args(cfg.task_ms, stub_address), None
 
 
-def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, describe=machine.describe, relay=None):
+def measure(
+    cfg: RunConfig,
+    broker: broker_mod.Broker,
+    stub_address: str | None = None,
+    progress: load.Progress | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    describe: Callable[[], dict[str, Any]] = machine.describe,
+    relay: Relay | None = None,
+) -> Measured:
     """Measure one point in a fresh worker; write its result document and
     return it with its path. Raises RunFailed (after writing the document)
     when tasks went missing or failed, NotMeasured when it failed before
@@ -297,8 +314,18 @@ def measure(cfg, broker, stub_address=None, progress=None, clock=utc_now, descri
     return conclude(cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe)
 
 
-def conclude(cfg, run_id, started, settings, bound, observed, logs=(), clock=utc_now, describe=machine.describe,
-             extend=None):  # fmt: skip
+def conclude(
+    cfg: RunConfig,
+    run_id: str,
+    started: datetime,
+    settings: RunSettings,
+    bound: Ceiling,
+    observed: Observed,
+    logs: Sequence[tuple[str, str]] = (),
+    clock: Callable[[], datetime] = utc_now,
+    describe: Callable[[], dict[str, Any]] = machine.describe,
+    extend: Callable[[RunResult], RunResult] | None = None,
+) -> Measured:
     """The end of every measured run (drain, open loop, on agents): its
     result built from what was observed (`extend(result)` adds what the
     mode adds), the workers' `logs` kept beside a failed or odd run, the
@@ -332,7 +359,13 @@ def _odd(result):
     return result.status.state == "failed" or odd_tasks or odd_log
 
 
-def write_not_measured(cfg, broker, path, failure, clock=utc_now):
+def write_not_measured(
+    cfg: RunConfig,
+    broker: broker_mod.Broker,
+    path: str | Path,
+    failure: RunFailed,
+    clock: Callable[[], datetime] = utc_now,
+) -> Path:
     """Keep a run that failed before its window (`failure`: the RunFailed)
     as a `not_measured` document at `path`, with the workers' report of
     their settings and their log when the failure brought them."""
@@ -345,7 +378,7 @@ def write_not_measured(cfg, broker, path, failure, clock=utc_now):
     return write_run(path, result)
 
 
-def intended_settings(cfg, broker):
+def intended_settings(cfg: RunConfig, broker: broker_mod.Broker) -> dict[str, Any]:
     """What the harness means each worker to run with, as readback.check
     takes it (None: the app's own, not the harness's to set)."""
     app_settings = cfg.app_info.settings if cfg.app_info is not None else {}
@@ -371,7 +404,13 @@ def intended_settings(cfg, broker):
     }
 
 
-def read_settings(cfg, broker, app, nodenames, between=None):
+def read_settings(
+    cfg: RunConfig,
+    broker: broker_mod.Broker,
+    app: Celery,
+    nodenames: Iterable[str],
+    between: Callable[[], object] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Every worker's report of its settings, checked against the harness's
     intent: {node: report}; SettingMismatch (one line) when they disagree.
     A worker here also reports the CPUs its main process may run on (its
@@ -390,7 +429,12 @@ def _per_host(cfg):
     return ("result_backend",) if cfg.hosts else ()
 
 
-def with_report(settings: RunSettings, reported, check=True, ignore=()) -> RunSettings:
+def with_report(
+    settings: RunSettings,
+    reported: dict[str, dict[str, Any]] | None,
+    check: bool = True,
+    ignore: Collection[str] = (),
+) -> RunSettings:
     """The recorded settings made the workers' own: pool, -c (but solo's,
     which reports 1 whatever -c says), prefetch multiplier, acks_late,
     max_tasks_per_child and result backend as the workers reported them,
@@ -428,16 +472,16 @@ def _placement(cfg, broker):
     )
 
 
-def settings_of(cfg, broker) -> RunSettings:
+def settings_of(cfg: RunConfig, broker: broker_mod.Broker) -> RunSettings:
     """The run's `config` as recorded: its options, the broker, where it ran."""
     info = BrokerInfo(kind=broker.kind, url=broker.redacted_url, server=broker.server, embedded=broker.embedded)
-    backend = redact(broker.result_backend(cfg.result_backend))
+    backend: str | None = redact(broker.result_backend(cfg.result_backend))
     if cfg.broker_from_app:  # the app's own result backend is kept
         backend = (cfg.app_info.settings if cfg.app_info is not None else {}).get("result_backend")
     return run_settings(cfg, info, backend, _placement(cfg, broker))
 
 
-def result_path(cfg, run_id):
+def result_path(cfg: RunConfig, run_id: str) -> Path:
     if cfg.json_path is not None:
         return cfg.json_path
     # Named by what ran: solo is always one slot, whatever -c said; several

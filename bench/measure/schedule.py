@@ -10,6 +10,7 @@ never shifts the tasks after it.
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 ARRIVALS = ("uniform", "poisson")
 DEFAULT_ARRIVAL = "uniform"
@@ -20,7 +21,7 @@ MIN_WARMUP_S = 1.0
 WARMUP_SHARE = 0.2  # of the duration
 
 
-def default_warmup_s(duration_s):
+def default_warmup_s(duration_s: float) -> float:
     return max(MIN_WARMUP_S, WARMUP_SHARE * duration_s)
 
 
@@ -33,11 +34,11 @@ class Schedule:
     seed: int  # the Poisson gaps' seed (recorded; unused for uniform)
 
     @property
-    def window(self):
+    def window(self) -> tuple[float, float]:
         """(start, end) of the measured window, s from t0."""
         return self.warmup_s, self.warmup_s + self.duration_s
 
-    def offsets(self):
+    def offsets(self) -> list[float]:
         """Every arrival's offset from t0, seconds, ascending, in
         [0, warmup_s + duration_s). Uniform: i / rate. Poisson: the
         cumulative sums of exponential gaps of mean 1 / rate (the first
@@ -53,12 +54,12 @@ class Schedule:
             t += rng.expovariate(self.rate_per_s)
         return out
 
-    def counted(self, offset):
+    def counted(self, offset: float) -> bool:
         """Whether an arrival at `offset` falls in the measured window."""
         start, end = self.window
         return start <= offset < end
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {
             "rate_per_s": self.rate_per_s,
             "arrival": self.arrival,

@@ -44,7 +44,7 @@ def _whole(name, text, minimum):
     return value
 
 
-def parse_value(name: str, text: str, option: str = "--vary"):
+def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | str | None:
     """The typed value of setting `name` written as `text`; UsageError
     (naming `option`) for an unknown setting or a bad value."""
     text = text.strip()

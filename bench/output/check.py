@@ -5,11 +5,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.output import reference as words
+from bench.results.records import RunResult
 
 AGREE_WITHIN = words.AGREE_WITHIN
 
 
-def comparison(run_result, reference_result) -> dict:
+def comparison(run_result: RunResult, reference_result: words.ReferenceResult) -> dict[str, Any]:
     """The figures of one check, as check.json keeps them: both sides'
     steady state, their ratio, the verdict line and what each side found."""
     harness, plain = words.harness_side(run_result), words.reference_side(reference_result)

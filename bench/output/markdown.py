@@ -70,7 +70,7 @@ def fit_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
     for key, pools in analysis.fits.items():
         for pool, fit in pools.items():
             if not fit.ok:
-                rows.append([labels[key], pool, "-", "-", "-", "-", fit.reason])
+                rows.append([labels[key], pool, "-", "-", "-", "-", fit.reason or "-"])
                 continue
             measured = [p.concurrency for p in summary.points if group_key(p) == key and curve_name(p) == pool]
             peak = peak_words(fit, measured)

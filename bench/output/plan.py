@@ -1,13 +1,40 @@
 """A sweep's plan in words, for the user to see before it starts."""
 
 import math
+from collections.abc import Sequence
+from typing import Protocol
 
-from bench.analysis.estimate import estimate_s
+from bench.analysis.estimate import Sized, estimate_s
 from bench.analysis.groups import NOOP
 from bench.results.words import host_words
 
 
-def describe(points, profile, repeats_left=None, hosts=None):
+class PlannedPoint(Sized, Protocol):
+    """A point of the plan as its words need it (bench.sweep.plan.Point, a layer above)."""
+
+    @property
+    def workload(self) -> str: ...
+    @property
+    def cpus(self) -> tuple[int, ...] | None: ...
+    @property
+    def variant(self) -> str: ...
+
+
+class Repeats(Protocol):
+    """How many repeats a point gets: a SweepConfig's or a Profile's."""
+
+    @property
+    def min_repeats(self) -> int: ...
+    @property
+    def max_repeats(self) -> int: ...
+
+
+def describe(
+    points: Sequence[PlannedPoint],
+    profile: Repeats,
+    repeats_left: int | None = None,
+    hosts: Sequence[str] | None = None,
+) -> str:
     """The planned matrix as text, for the user to see before it starts;
     `profile`: its min_repeats and max_repeats are the plan's (a
     SweepConfig's, which --repeats sets, or a Profile's); for a resumed

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -199,7 +200,7 @@ def figures(
     return written
 
 
-def shapes_axes(ax, curves):
+def shapes_axes(ax: Axes, curves: Mapping[str, Curve]) -> None:
     """Median throughput against the total concurrency (-c x workers), one
     line per shape: 1 x prefork 8 and 2 x prefork 4 share an x."""
     styles = line_styles(curves)
@@ -207,7 +208,8 @@ def shapes_axes(ax, curves):
     for name, curve in curves.items():
         totals = [p.total_concurrency for p in curve.points]
         ticks.update(totals)
-        ax.plot(totals, curve.medians(), label=name, markersize=5, linewidth=1.5, **styles[name])
+        medians = [math.nan if m is None else m for m in curve.medians()]  # unmeasured: a gap, as None drew
+        ax.plot(totals, medians, label=name, markersize=5, linewidth=1.5, **styles[name])
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.xaxis.set_minor_locator(NullLocator())

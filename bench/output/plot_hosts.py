@@ -1,15 +1,19 @@
 """The figure of a sweep over host counts (--host-counts): throughput
 against the number of hosts, against linear scaling and the ceiling."""
 
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 
+from bench.analysis.hosts import HostLine
 from bench.output.plot_style import CEILING_STYLE, PALETTE, POOL_LINEWIDTH, STYLE, LineStyle, single
 
 IDEAL_STYLE: LineStyle = {"linewidth": 1.0, "linestyle": (0, (4, 2)), "alpha": 0.8}
 
 
-def hosts_figure(lines):
+def hosts_figure(lines: Sequence[HostLine]) -> Figure:
     """Throughput against the number of hosts (--host-counts): per line the
     median with its 95% CI as error bars, linear scaling from the 1-host
     median (dashed) and the ceiling, k x one host's (the thick band)."""
@@ -23,7 +27,7 @@ def hosts_figure(lines):
         measured = [p for p in line.points if p.median_per_s is not None]
         if not measured:
             continue
-        medians = [p.median_per_s for p in measured]
+        medians = [m for p in measured if (m := p.median_per_s) is not None]  # every one: measured
         below = [
             m - (p.ci95_low_per_s if p.ci95_low_per_s is not None else m)
             for p, m in zip(measured, medians, strict=True)
@@ -46,15 +50,16 @@ def hosts_figure(lines):
         drawn.lines[0].set_gid(f"hosts:{line.name}")
         top = max([top, *(m + a for m, a in zip(medians, above, strict=True))])
         if line.one_host_per_s is not None:
-            ideal = [line.ideal_per_s(k) for k in span]
+            ideal = [v for k in span if (v := line.ideal_per_s(k)) is not None]  # every k: the 1-host median is known
             ax.plot(span, ideal, color=colour, zorder=1.5, **IDEAL_STYLE)[0].set_gid(f"ideal:{line.name}")
             top = max(top, ideal[-1])
         if line.per_host_ceiling_per_s is not None:
-            ceil_values = [line.ceiling_per_s(k) for k in span]
+            ceil_values = [v for k in span if (v := line.ceiling_per_s(k)) is not None]  # every k: bounded
             ax.plot(span, ceil_values, color=colour, zorder=1, **CEILING_STYLE)[0].set_gid(f"ceiling:{line.name}")
             top = max(top, ceil_values[-1])
-        if line.efficiency is not None:
-            last = line.largest
+        # an efficiency is only had from the largest measured point
+        last = line.largest
+        if line.efficiency is not None and last is not None and last.median_per_s is not None:
             ax.annotate(
                 f"{line.efficiency:.0%} of linear",
                 (last.hosts, last.median_per_s),

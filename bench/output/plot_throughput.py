@@ -2,12 +2,19 @@
 CI band against the physical ceiling, the no-op rate and the USL fit, with
 notes for what is not drawn and for curves that coincide."""
 
+import math
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from bench.analysis.coincide import COINCIDE, coinciding
+from bench.analysis.groups import Curve
+from bench.analysis.summary import Analysis
 from bench.output.plot_style import (
     CEILING_STYLE,
     FIT_STYLE,
@@ -34,7 +41,8 @@ def _ceiling_curve(curve, cores):
     workload = point_workload(first)
     grid = curve_grid(curve.c)
     hosts = first.on_hosts or 1
-    values = [hosts * ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    bounds = [ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    values = [None if per_s is None else hosts * per_s for per_s in bounds]  # a sized workload: never None
     return grid, values
 
 
@@ -59,12 +67,20 @@ def _and(names):
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, prediction=None):
+def throughput_axes(
+    ax: Axes,
+    curves: Mapping[str, Curve],
+    cores: float,
+    analysis: Analysis | None = None,
+    key: str | None = None,
+    legend: bool = True,
+    prediction: Mapping[str, Any] | None = None,
+) -> None:
     """One throughput panel: median with its CI band, the physical ceiling
     (thick band), the no-op rate (Celery's own cost, a second ceiling), the
     USL fit over the measured range only; with a task's `prediction` (from
     its profile), the predicted optima."""
-    analysis_fits = analysis.fits.get(key, {}) if analysis else {}
+    analysis_fits = analysis.fits.get(key, {}) if analysis and key is not None else {}
     highs_all, lows_all = [], []
     styles = line_styles(curves)
     for pool, curve in curves.items():
@@ -78,11 +94,17 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, pre
             for p, m in zip(curve.points, med, strict=True)
         ]
         line = ax.plot(
-            curve.c, med, label=_pool_label(pool, curve, analysis, key), markersize=5, linewidth=POOL_LINEWIDTH, **style
+            curve.c,
+            [math.nan if m is None else m for m in med],  # unmeasured: a gap, as None drew
+            label=_pool_label(pool, curve, analysis, key),
+            markersize=5,
+            linewidth=POOL_LINEWIDTH,
+            **style,
         )[0]
         line.set_gid(f"pool:{pool}")
-        if len(curve.c) > 1 and all(v is not None for v in lows + highs):
-            ax.fill_between(curve.c, lows, highs, color=style["color"], alpha=0.18, linewidth=0)
+        low_band, high_band = [v for v in lows if v is not None], [v for v in highs if v is not None]
+        if len(curve.c) > 1 and len(low_band) == len(lows) and len(high_band) == len(highs):
+            ax.fill_between(curve.c, low_band, high_band, color=style["color"], alpha=0.18, linewidth=0)
         highs_all += [v for v in highs if v is not None]
         lows_all += [v for v in lows if v is not None and v > 0]
         if curve.points[0].task_ms is not None:
@@ -101,7 +123,7 @@ def throughput_axes(ax, curves, cores, analysis=None, key=None, legend=True, pre
     bottom = min(lows_all, default=0.0)
     log = bool(bottom) and top / bottom > LOG_SPAN
     notes = _overhead_lines(ax, curves, analysis, top, log)
-    drawn = [line.get_ydata()[0] for line in ax.get_lines() if str(line.get_gid()).startswith("overhead:")]
+    drawn = [np.asarray(line.get_ydata())[0] for line in ax.get_lines() if str(line.get_gid()).startswith("overhead:")]
     top = max([top, *drawn])
     if log:
         ax.set_yscale("log")

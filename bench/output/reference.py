@@ -4,15 +4,73 @@ one-line verdict. The plain worker's rate without task events (counted by
 its queue's depth) comes first and decides the verdict; the pass with
 events (-E) gives the accounting and the findings, and its rate too."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from bench.analysis.health import LogEvidence
 from bench.output.health import health_lines
-from bench.results.records import Health, RunResult
+from bench.results.records import Health, RunResult, TaskCounts
 from bench.results.schema import HEALTH_KINDS
 
 AGREE_WITHIN = 0.10  # |harness / reference - 1| at or under this: they agree
+
+
+# The reference's result as this module reads it: bench/measure/reference.py's
+# ReferenceResult and its parts, a layer above the output (tests/unit/test_architecture.py).
+
+
+class DepthMoves(Protocol):
+    """measure.queue_depth.DepthMoves: what the queue's depth did besides falling."""
+
+    @property
+    def rose_by(self) -> int: ...  # messages put back into the queue
+    @property
+    def pauses_s(self) -> tuple[float, ...]: ...  # s, each pause while messages waited
+
+
+class DepthRate(Protocol):
+    @property
+    def steady_throughput_per_s(self) -> float | None: ...
+
+
+class DepthPass(Protocol):
+    """measure.queue_depth.DepthPass: the plain worker without task events."""
+
+    @property
+    def rate(self) -> DepthRate: ...
+    @property
+    def moves(self) -> DepthMoves: ...
+    @property
+    def log(self) -> LogEvidence | None: ...
+
+
+class ReferenceSummary(Protocol):
+    """measure.reference.ReferenceSummary: what the plain worker's task events gave."""
+
+    @property
+    def throughput_per_s(self) -> float | None: ...
+    @property
+    def steady_throughput_per_s(self) -> float | None: ...
+    @property
+    def mean_concurrency(self) -> float | None: ...
+    @property
+    def tasks(self) -> TaskCounts: ...
+    @property
+    def started_more_than_once(self) -> int: ...
+    @property
+    def worker_cpu_per_task_s(self) -> float | None: ...
+
+
+class ReferenceResult(Protocol):
+    """measure.reference.ReferenceResult, as far as the comparison goes."""
+
+    @property
+    def summary(self) -> ReferenceSummary: ...
+    @property
+    def health(self) -> Health | None: ...
+    @property
+    def depth(self) -> DepthPass | None: ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +88,7 @@ class Side:
     health: Health | None = None  # None: not diagnosed
     cpu_per_task_ms: float | None = None  # the worker tree's CPU per task, ms (the plain worker's events included)
     depth_steady_throughput_per_s: float | None = None  # tasks/s, plain worker without -E, by its queue's depth
-    depth_moves: Any = None  # measure.queue_depth.DepthMoves of that pass (a layer above this one); None: not measured
+    depth_moves: DepthMoves | None = None  # of that pass; None: not measured
     depth_log: LogEvidence | None = None  # what that pass's worker log said; None: not read
 
 
@@ -60,7 +118,7 @@ def _cpu_ms(summary):
     return 1000.0 * summary.resources.worker_cpu_s / done if done else None
 
 
-def reference_side(result):
+def reference_side(result: ReferenceResult) -> Side:
     """The Side of a measure/reference.py ReferenceResult."""
     s = result.summary
     return Side(
@@ -80,7 +138,7 @@ def reference_side(result):
     )
 
 
-def depth_text(moves, log=None):
+def depth_text(moves: DepthMoves, log: LogEvidence | None = None) -> str:
     """What the queue's depth showed of the pass without events, and what
     its worker's log said of its acks and broker connection, in words."""
     said = []
@@ -212,7 +270,12 @@ def _slowed_by_events(harness: Side, reference: Side):
     )
 
 
-def side_by_side(harness: Side, reference: Side, command=None, depth_command=None):
+def side_by_side(
+    harness: Side,
+    reference: Side,
+    command: Sequence[str] | None = None,
+    depth_command: Sequence[str] | None = None,
+) -> str:
     """The comparison as text (the CLI prints it)."""
     depth = reference.depth_steady_throughput_per_s
     events = "" if depth is None else ", -E"

@@ -147,11 +147,14 @@ def load_run(path: Path) -> Results:
         raise UsageError(f"{path}: not a run result (kind {kind!r})")
     result = typed(path, document, run_from_json)
     cfg, meta = result.config, result.metadata
+    # by what ran: solo is one slot; slots count every worker's
+    concurrency = cfg.concurrency if cfg.slots is None else cfg.slots // max(1, cfg.workers)
+    if cfg.pool is None or cfg.workload is None or concurrency is None:
+        raise UsageError(f"{path}: malformed config (no pool, workload or concurrency)")
     try:
         key = PointKey(
             pool=cfg.pool,
-            # by what ran: solo is one slot; slots count every worker's
-            concurrency=int(cfg.concurrency if cfg.slots is None else cfg.slots // max(1, cfg.workers)),
+            concurrency=int(concurrency),
             workload=cfg.workload,
             task_ms=_task_ms(cfg.task_ms),
             cpus=_cpus(cfg.cores if cfg.cores is not None else meta.usable_cores),
@@ -160,8 +163,6 @@ def load_run(path: Path) -> Results:
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}: malformed config ({type(exc).__name__}: {exc})") from None
-    if key.pool is None or key.workload is None:
-        raise UsageError(f"{path}: malformed config (no pool or workload)")
     return Results(str(path), RUN, _hostnames([meta.hostname]), {key: _side([result])})
 
 

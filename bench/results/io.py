@@ -4,7 +4,9 @@ typed (the format is in schema.py, its history in versions.py)."""
 import json
 import os
 import tempfile
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bench.errors import RunFailed, UsageError
 from bench.results.schema import (
@@ -21,8 +23,10 @@ from bench.results.versions import unreadable
 
 RUN_PARTS = ("config", "summary", "metadata")  # what every run document has
 
+T = TypeVar("T")
 
-def write_atomic(path, document):
+
+def write_atomic(path: str | Path, document: Any) -> Path:
     """Write JSON to a temporary file beside `path`, then rename it into
     place: a reader never sees half a file, an interruption leaves none."""
     path = Path(path)
@@ -47,7 +51,7 @@ def write_atomic(path, document):
     return path
 
 
-def check_writable(directory):
+def check_writable(directory: str | Path) -> None:
     """Fail now, before anything is measured, if results cannot be written
     into `directory` (created if missing)."""
     directory = Path(directory)
@@ -59,7 +63,7 @@ def check_writable(directory):
         raise UsageError(f"cannot write results to {directory}: {exc.strerror or exc}") from None
 
 
-def read_json(path, kind, what, required=()):
+def read_json(path: str | Path, kind: str | None, what: str, required: Collection[str] = ()) -> dict[str, Any]:
     """A JSON document of this harness, checked: its schema_version one this
     code reads, its `kind` (a document without one is a run; None: any
     kind), the `required` keys present. UsageError naming the file
@@ -84,7 +88,7 @@ def read_json(path, kind, what, required=()):
     return document
 
 
-def typed(path, document, parse):
+def typed(path: str | Path, document: dict[str, Any], parse: Callable[[dict[str, Any]], T]) -> T:
     """`parse(document)`; UsageError naming the file when it is malformed."""
     try:
         return parse(document)
@@ -92,16 +96,16 @@ def typed(path, document, parse):
         raise UsageError(f"{Path(path)}: malformed document ({type(exc).__name__}: {exc})") from None
 
 
-def read_run(path, kind=RUN) -> RunResult:
+def read_run(path: str | Path, kind: str = RUN) -> RunResult:
     """A run's result document, typed."""
     return typed(path, read_json(path, kind, "result", RUN_PARTS), run_from_json)
 
 
-def write_run(path, result: RunResult):
+def write_run(path: str | Path, result: RunResult) -> Path:
     return write_atomic(path, run_to_json(result))
 
 
-def read_sweep_summary(path) -> SweepSummary:
+def read_sweep_summary(path: str | Path) -> SweepSummary:
     document = read_json(path, SWEEP_SUMMARY, "sweep summary")
     if not isinstance(document.get("points"), list):
         raise UsageError(f"{path}: no points")

@@ -19,7 +19,13 @@ CHECK_DIR, CHECK_SUMMARY = "check", "check.json"  # its fidelity check (sweep --
 # --- Names and times ---------------------------------------------------------
 
 
-def point_name(workload, task_ms=None, pool=None, concurrency=None, pinned=None):
+def point_name(
+    workload: str,
+    task_ms: float | None = None,
+    pool: str | None = None,
+    concurrency: int | None = None,
+    pinned: int | None = None,
+) -> str:
     """The one name of a point or a group of points, e.g. sleep-50ms-gevent-c16
     (a sweep's point), cpu-20ms-cpus1 (a figure: workload, size, pinning).
     `pinned`: the number of CPUs the worker was pinned to; None: not pinned."""
@@ -40,7 +46,7 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def utc_text(moment: dt.datetime, timespec="milliseconds") -> str:
+def utc_text(moment: dt.datetime, timespec: str = "milliseconds") -> str:
     """A timestamp as the documents write it: 2026-01-02T03:04:05.678Z."""
     return moment.astimezone(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
@@ -59,7 +65,7 @@ class TaskCounts:
     duplicates: int | None = None  # reported finished more than once (redelivered)
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         return self.failed == 0 and self.missing == 0
 
 
@@ -159,7 +165,7 @@ class Health:
 
     findings: tuple[Finding, ...] = ()
 
-    def of(self, kind) -> Finding | None:
+    def of(self, kind: str) -> Finding | None:
         return next((f for f in self.findings if f.kind == kind), None)
 
     @property

@@ -18,9 +18,10 @@ needs nothing above the results."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from bench.errors import UsageError
 from bench.results import sweeplock
@@ -65,14 +66,16 @@ class SweepDirFiles:
         self.path = Path(path)
         self._docs: dict[Path, RunResult] = {}  # repeat files never change once written
 
-    def make(self):
+    def make(self) -> None:
         """Create the directory itself; UsageError when it cannot be."""
         try:
             self.path.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
             raise UsageError(f"--output-dir: cannot create {self.path}: {exc.strerror}") from None
 
-    def write_manifest(self, cfg: Stored, plan: list[Any], status: str, metadata: dict | None = None):
+    def write_manifest(
+        self, cfg: Stored, plan: Sequence[Stored], status: str, metadata: Mapping[str, Any] | None = None
+    ) -> None:
         """`metadata`: the machine (machine.describe()); None: keep the one written before."""
         previous = self.read_manifest(check=False)
         now = utc_text(utc_now(), timespec="seconds")
@@ -80,13 +83,17 @@ class SweepDirFiles:
             status=status,
             config=cfg.to_json(),
             plan=tuple(p.to_json() for p in plan),
-            metadata=metadata_from_json(metadata) if metadata else previous and previous.metadata,
+            metadata=metadata_from_json(metadata) if metadata else previous.metadata if previous else None,
             created_utc=previous.created_utc if previous else now,
             updated_utc=now,
         )
         write_atomic(self.path / MANIFEST, manifest_to_json(manifest))
 
-    def read_manifest(self, check=True) -> Any:
+    @overload
+    def read_manifest(self, check: Literal[True] = True) -> SweepManifest: ...
+    @overload
+    def read_manifest(self, check: bool) -> SweepManifest | None: ...
+    def read_manifest(self, check: bool = True) -> SweepManifest | None:
         """The SweepManifest, its status made true: a sweep that says it is
         running (or planned) while no process holds its lock was killed.
         None when there is none and `check` is False."""
@@ -157,7 +164,7 @@ class Found:
     note: str | None  # said to the user when the path was a folder of sweeps
 
 
-def find_sweep(path) -> Found:
+def find_sweep(path: str | Path) -> Found:
     """The sweep directory `path` names: itself, or, for a folder that holds
     sweeps (e.g. results/), the only one inside or else the latest (by its
     name, which starts with its UTC start time), with a note saying so."""

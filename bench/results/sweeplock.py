@@ -6,6 +6,7 @@ for the message."""
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.errors import UsageError
@@ -14,7 +15,7 @@ LOCK = ".lock"
 
 
 @contextlib.contextmanager
-def writer(sweep_path):
+def writer(sweep_path: str | Path) -> Iterator[None]:
     """Hold the sweep's lock; UsageError naming the holder if another
     process holds it."""
     path = Path(sweep_path) / LOCK
@@ -35,7 +36,7 @@ def writer(sweep_path):
         os.close(fd)  # releases the lock
 
 
-def held(sweep_path):
+def held(sweep_path: str | Path) -> bool:
     """True while some process (this one included) holds the sweep's lock."""
     path = Path(sweep_path) / LOCK
     try:

@@ -227,7 +227,7 @@ def added_in(key: str) -> int:
     raise KeyError(key)
 
 
-def unreadable(version) -> str | None:
+def unreadable(version: object) -> str | None:
     """Why a document's `schema_version` cannot be read, in one line; None
     when it can."""
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:

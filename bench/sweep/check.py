@@ -94,6 +94,7 @@ def run_checks(
                 run_config_for(cfg, point), here, stub_here, beside=comparison_file(sweep, point)
             )
             harness = median_repeat(sweep, point)
+            assert harness is not None  # todo holds the points with an ok repeat
             entry = {"harness": str(harness), "reference": str(measured.path)}
             entry.update(compare(read_run(harness), measured.result))
             write_atomic(comparison_file(sweep, point), entry)

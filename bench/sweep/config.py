@@ -4,6 +4,7 @@ are validated into once (build_sweep_config), as stored in its manifest."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,7 @@ class SweepConfig:
     listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
     check: bool = False  # --check: each point measured once more by a plain `celery worker` (sweep/check.py)
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """The config as stored in the sweep's files: the broker's password
         redacted (a resume asks for the URL again), a user's task as its
         redacted description."""
@@ -89,7 +90,7 @@ class SweepConfig:
         return out
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: Mapping[str, Any]) -> SweepConfig:
         if data.get("user_task") is not None:
             raise UsageError(
                 "--resume: a sweep of your own task cannot be resumed yet (its arguments are stored redacted); "
@@ -104,31 +105,31 @@ class SweepConfig:
 
 def build_sweep_config(
     *,
-    pools=DEFAULT_POOLS,
-    workloads=DEFAULT_WORKLOADS,
-    concurrency=None,
-    task_ms=None,
-    cpu_counts=None,
-    profile=DEFAULT_PROFILE,
-    repeats=None,
-    broker=None,
-    redis_server=None,
-    prefetch_multiplier=None,
-    result_backend=DEFAULT_RESULT_BACKEND,
-    seed=None,
-    force=False,
-    user_task=None,
-    app_info=None,
-    task_profile=None,
-    rates=None,
-    vary=(),
-    workers=None,
-    hosts=None,
-    host_counts=None,
-    listen=None,
-    listen_port=None,
-    check=False,
-):
+    pools: Iterable[str] = DEFAULT_POOLS,
+    workloads: Iterable[str] = DEFAULT_WORKLOADS,
+    concurrency: Iterable[int] | None = None,
+    task_ms: float | None = None,
+    cpu_counts: Iterable[int] | None = None,
+    profile: str = DEFAULT_PROFILE,
+    repeats: int | None = None,
+    broker: str | None = None,
+    redis_server: str | None = None,
+    prefetch_multiplier: int | None = None,
+    result_backend: str = DEFAULT_RESULT_BACKEND,
+    seed: int | None = None,
+    force: bool = False,
+    user_task: UserTask | None = None,
+    app_info: AppInfo | None = None,
+    task_profile: tuple[float, float] | None = None,
+    rates: Iterable[float] | str | None = None,
+    vary: Iterable[tuple[str, Iterable[str]]] = (),
+    workers: Sequence[int] | None = None,
+    hosts: Sequence[str] | None = None,
+    host_counts: Sequence[int] | None = None,
+    listen: str | None = None,
+    listen_port: int | None = None,
+    check: bool = False,
+) -> SweepConfig:
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
     `vary`: ((setting, (value as written, ...)), ...) from --vary;
@@ -178,7 +179,7 @@ def build_sweep_config(
         vary=vary,
         user_task=user_task,
         app_info=app_info,
-        task_profile=tuple(task_profile) if task_profile is not None else None,
+        task_profile=(*task_profile,) if task_profile is not None else None,  # a tuple, whatever was given
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
         hosts=tuple(hosts) if hosts else None,
         host_counts=host_counts,
@@ -188,7 +189,7 @@ def build_sweep_config(
     )
 
 
-def check_host_counts(counts, hosts):
+def check_host_counts(counts: Sequence[int] | None, hosts: Sequence[str] | None) -> tuple[int, ...] | None:
     """--host-counts, checked against --hosts: each count once, each at
     most the hosts named (with `all`, the agents that answer decide, when
     the point runs); sorted. None when not given."""
@@ -207,7 +208,9 @@ def check_host_counts(counts, hosts):
     return tuple(sorted(counts))
 
 
-def check_vary(vary=(), workers=None):
+def check_vary(
+    vary: Iterable[tuple[str, Iterable[str]]] = (), workers: Sequence[int] | None = None
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The --vary axes, validated: known settings, good values, no setting
     twice, no value twice; --workers joins them as the workers axis."""
     axes = [(name, tuple(values)) for name, values in vary]

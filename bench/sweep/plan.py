@@ -7,7 +7,10 @@ import itertools
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from bench.errors import UsageError
 from bench.harness import machine
@@ -15,6 +18,7 @@ from bench.harness.urls import redact
 from bench.measure.config import (
     DEFAULT_WORKLOAD,
     USER_TASK_WORKLOAD,
+    RunConfig,
     build_run_config,
     check_pools,
     check_task_ms,
@@ -26,11 +30,11 @@ from bench.measure.config import (
 from bench.measure.settings import label, parse_value
 from bench.results.schema import point_name
 from bench.results.words import host_words
-from bench.sweep.config import PROFILES
-from bench.workloads import WORKLOADS, expected_rate
+from bench.sweep.config import PROFILES, Profile, SweepConfig
+from bench.workloads import WORKLOADS, Workload, expected_rate
 
 
-def default_concurrency(pool, cores, step=2):
+def default_concurrency(pool: str, cores: float, step: int = 2) -> list[int]:
     """-c values for a pool on `cores` cores, on a log scale: always 1, the
     core count and twice it; prefork up to 8x cores, the green pools (whose
     workers are greenlets) and threads into the hundreds (Celery's threads
@@ -68,7 +72,7 @@ class Point:
     host_count: int | None = None  # --host-counts: runs on the first this many of --hosts; None: on all (or here)
 
     @property
-    def spec(self):
+    def spec(self) -> Workload:
         """The point's Workload (a user's task sized by its profile)."""
         if self.workload != USER_TASK_WORKLOAD:
             return WORKLOADS[self.workload]
@@ -76,7 +80,7 @@ class Point:
         return run_workload(self.workload, _Named(self.task), self.profile)
 
     @property
-    def key(self):
+    def key(self) -> str:
         """The point's name, also its directory: workers and settings only
         where they are set, so a sweep without them keeps its old keys."""
         pinned = len(self.cpus) if self.cpus else None
@@ -86,7 +90,7 @@ class Point:
         return point_name(self.workload, self.task_ms, self.pool, self.concurrency, pinned) + shape + fleet + varied
 
     @property
-    def variant(self):
+    def variant(self) -> str:
         """What, besides the pool, tells this point's curve from the others
         in its figure: "2 workers", "prefetch_multiplier=1"; "" for none."""
         parts = [f"{self.workers} workers"] if self.workers != 1 else []
@@ -95,16 +99,16 @@ class Point:
         return ", ".join(parts)
 
     @property
-    def total_concurrency(self):
+    def total_concurrency(self) -> int:
         """-c over all the workers: what shapes of one size share."""
         return self.concurrency * self.workers
 
-    def stored(self):
+    def stored(self) -> "Point":
         """The point as its files hold it: broker URLs in its settings
         without their passwords (the key stays the same)."""
         return replace(self, settings=tuple((name, redact(text)) for name, text in self.settings))
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["cpus"] = list(self.cpus) if self.cpus else None
         out["settings"] = [[name, redact(text)] for name, text in self.settings]  # no broker password on disk
@@ -114,7 +118,7 @@ class Point:
         return out
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: Mapping[str, Any]) -> "Point":
         fields = {k: v for k, v in data.items() if k not in ("key", "variant", "total_concurrency")}
         fields["cpus"] = tuple(fields["cpus"]) if fields["cpus"] else None
         fields["settings"] = tuple(tuple(pair) for pair in fields.get("settings") or ())
@@ -134,7 +138,7 @@ class _Named:
     task: str  # what run_workload needs of a user's task: its name
 
 
-def pinned_cpus(count, available):
+def pinned_cpus(count: int, available: Iterable[int]) -> tuple[int, ...]:
     """The last `count` of the available CPU ids, so the harness and the
     broker can keep the first ones to themselves."""
     available = sorted(available)
@@ -143,7 +147,7 @@ def pinned_cpus(count, available):
     return tuple(available[-count:])
 
 
-def variants(vary=()):
+def variants(vary: Iterable[tuple[str, Iterable[str]]] = ()) -> list[tuple[int, tuple[tuple[str, str], ...]]]:
     """Every combination of the varied settings, as (workers, other settings):
     `vary` is ((name, (value, ...)), ...); the axes cross."""
     axes = [[(name, v) for v in values] for name, values in vary]
@@ -155,20 +159,20 @@ def variants(vary=()):
 
 
 def build_plan(
-    pools,
-    workloads,
-    profile,
-    cores,
-    available_cpus,
-    concurrency=None,
-    task_ms=None,
-    cpu_counts=None,
-    user_task=None,
-    task_profile=None,
-    overhead=False,
-    vary=(),
-    host_counts=None,
-):
+    pools: Sequence[str],
+    workloads: Sequence[str],
+    profile: Profile,
+    cores: float,
+    available_cpus: Iterable[int],
+    concurrency: Sequence[int] | None = None,
+    task_ms: float | None = None,
+    cpu_counts: Iterable[int] | None = None,
+    user_task: str | None = None,
+    task_profile: tuple[float, float] | None = None,
+    overhead: bool = False,
+    vary: Iterable[tuple[str, Iterable[str]]] = (),
+    host_counts: Iterable[int] | None = None,
+) -> list[Point]:
     """Every point of the sweep, in a stable order (runs are shuffled later).
     With `user_task` (its name), the one workload is that task, sized by
     `task_profile` (CPU s, waiting s) when there is one. `overhead`: add one
@@ -228,7 +232,7 @@ def build_plan(
 OVERHEAD_WORKLOAD = "noop"
 
 
-def overhead_concurrency(pool, cores):
+def overhead_concurrency(pool: str, cores: float) -> int:
     """The -c of a pool's noop point: one process per core for prefork (a
     noop is all CPU: more processes only contend), twice the cores for the
     pools of one process (enough prefetched tasks to keep it busy), 1 for solo."""
@@ -261,7 +265,7 @@ def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, t
     return points
 
 
-def make_plan(cfg, overhead=False, cores=None):
+def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = None) -> list[Point]:
     """The points of the sweep `cfg` on this machine (`cores`: on hosts
     with these usable cores instead); `overhead`: with one noop point per
     pool (a new sweep's report draws it as a second ceiling)."""
@@ -282,12 +286,20 @@ def make_plan(cfg, overhead=False, cores=None):
     )
 
 
-def run_config_for(cfg, point, json_path=None, rate=None, duration=None, seed=0):
+def run_config_for(
+    cfg: SweepConfig,
+    point: Point,
+    json_path: str | Path | None = None,
+    rate: float | None = None,
+    duration: float | None = None,
+    seed: int = 0,
+) -> RunConfig:
     """The validated config of one repeat of `point`, with the point's
     varied settings; `rate` (tasks/s, with `duration` s and the schedule's
     `seed`): open loop at that rate instead of the point's drain batch."""
     user = cfg.user_task is not None
-    options = dict(
+    # run option -> value: the sweep's, then what the point's varied settings replace
+    options: dict[str, Any] = dict(
         prefetch_multiplier=cfg.prefetch_multiplier,
         broker=cfg.broker_url,
         redis_server=cfg.redis_server,
@@ -331,20 +343,21 @@ _RUN_OPTIONS = {
 }
 
 
-def point_broker(cfg, point):
+def point_broker(cfg: SweepConfig, point: Point) -> str | None:
     """The broker URL a point runs on (None: the embedded one)."""
     for name, text in point.settings:
         if name == "broker":
-            return parse_value(name, text)
+            url = parse_value(name, text)
+            return url if isinstance(url, str) else None  # a broker's value is its URL, or None: embedded
     return cfg.broker_url
 
 
-def point_settings(point):
+def point_settings(point: Point) -> dict[str, bool | int | str | None]:
     """The run options the point's varied settings set."""
     return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings}
 
 
-def plan_sweep(cfg, cores=None):
+def plan_sweep(cfg: SweepConfig, cores: float | None = None) -> list[Point]:
     """The plan of a new sweep, every point's run options checked before
     anything starts (a -c above the safe limit is refused here, not an hour in).
     The default matrix (no --concurrency, no --task-ms) comes with one noop

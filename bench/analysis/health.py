@@ -18,6 +18,11 @@ moment look like a gap. Only records of published tasks are read (the
 warm-up's are not). The analysed window runs from the first start to the
 last finish, so the release of a pre-filled batch (the ramp before the
 first start) and the drain after the last start are never gaps.
+
+Longer than the ~400 lines a module aims for, on purpose: the findings
+share one timeline of the run (what ran, what waited, when) and their
+thresholds are tuned against each other (a stall is not also a gap, a gap
+not also a late start); split, those rules would sit apart.
 """
 
 from __future__ import annotations

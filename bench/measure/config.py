@@ -1,5 +1,11 @@
 """The options of a run, turned once into a frozen, validated config.
-Nothing past the CLI sees the argparse namespace."""
+Nothing past the CLI sees the argparse namespace.
+
+Longer than the ~400 lines a module aims for, on purpose: RunConfig and
+its checks are one unit (each check reads several fields, and every
+command that measures builds its config through build_run_config), and
+splitting the checks from the record would put the rules for one option
+in two places."""
 
 import dataclasses
 import math

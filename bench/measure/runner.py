@@ -4,6 +4,12 @@ and a sweep executes many times.
     broker -> (stub server) -> worker ready -> warm-up batch -> pre-fill the
     measured batch -> release it -> watch it complete -> stop the worker ->
     statistics -> result document (written at once, even for a failed run)
+
+Longer than the ~400 lines a module aims for, on purpose: it is that one
+pipeline and the pieces every mode shares with it (the launch, the
+read-back, the services, `conclude`, the document's path), which the open
+loop, the reference and the agents import from here so that there is one
+of each.
 """
 
 import contextlib

@@ -46,7 +46,7 @@ class DepthPass(Protocol):
 
 
 class ReferenceSummary(Protocol):
-    """measure.reference.ReferenceSummary: what the plain worker's task events gave."""
+    """measure.task_events.ReferenceSummary: what the plain worker's task events gave."""
 
     @property
     def throughput_per_s(self) -> float | None: ...

@@ -10,7 +10,7 @@ from bench.cli import main
 from bench.harness.plain import PlainSpec
 from bench.harness.worker import WorkerSpec
 from bench.measure.queue_depth import DepthMoves
-from bench.measure.reference import executions, summarize
+from bench.measure.task_events import executions, summarize
 from bench.output.reference import Side, side_by_side, verdict
 
 

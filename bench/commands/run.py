@@ -68,6 +68,8 @@ def _with_reference(cfg):
     if not ref.result.ok:
         detail = f" ({ref.result.detail})" if ref.result.detail else ""
         print(f"note: the plain worker's batch ended {ref.result.outcome}{detail}", file=sys.stderr)
+    if ref.result.worker_log:
+        print(f"plain workers' log: {ref.result.worker_log['path']} (kept beside the reference)")
     print(f"\nresult: {path}\nreference: {ref.path}")
     if failure is not None:
         raise failure

@@ -51,7 +51,7 @@ from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load
 from bench.measure.config import RunConfig
-from bench.measure.crew import read_log
+from bench.measure.crew import keep_logs, read_log
 from bench.measure.queue_depth import DepthPass, depth_json, depth_pass, prefetch_count
 from bench.measure.result import health_context
 from bench.measure.runner import call_args, new_run_id, result_path, settings_of, time_limits
@@ -146,6 +146,7 @@ class ReferenceResult:
     ended_utc: str
     metadata: Mapping[str, Any]
     depth: DepthPass | None = None  # the pass without events; None: not measured
+    worker_log: Mapping[str, Any] | None = None  # {path, lines}: the plain workers' log, kept when odd
 
     @property
     def ok(self) -> bool:
@@ -214,6 +215,7 @@ def measure(
     published = {}
     log_tail = ""
     log = None
+    logs: list[tuple[str, str]] = []  # (pass, log text), read before the scratch directory goes
     try:
         prefetch = prefetch_count(health_context(settings_of(cfg, broker)))
         depth = depth_pass(cfg, app, broker, depth_spec, args, calls, limits, prefetch, work, progress)
@@ -234,6 +236,7 @@ def measure(
             watched.events = events.snapshot() or watched.events
             log_tail = last_error_line(work / "worker.log") if watched.outcome not in ("complete",) else ""
             log = log_evidence([read_log(work / "worker.log")]) if worker is not None else None
+            logs = [(name, read_log(work / f)) for name, f in PLAIN_LOGS if (work / f).exists()]
             if broker.pid is None or watcher(broker.pid)():
                 with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
                     load.tidy(app, broker, prefix, [spec.nodename, depth_spec.nodename])
@@ -243,10 +246,31 @@ def measure(
     if watched.outcome not in ("complete", "interrupted", "not measured") and not watched.detail:
         watched.detail = log_tail
     result = build(cfg, broker, run_id, spec, published, watched, started, clock(), describe(), depth, log)
-    path = write_atomic(reference_path(beside or result_path(cfg, run_id)), to_json(result))
+    target = reference_path(beside or result_path(cfg, run_id))
+    if _odd(result):
+        result = dataclasses.replace(result, worker_log=keep_logs(target, logs))
+    path = write_atomic(target, to_json(result))
     if "interrupted" in (watched.outcome, depth.outcome if depth else None):
         raise Interrupted(f"interrupted during the reference; the partial result is in {path}")
     return ReferenceMeasured(result, path)
+
+
+# The plain workers' logs, by pass: kept beside the reference when it is odd.
+PLAIN_LOGS = (("without events", "depth.log"), ("with events", "worker.log"))
+
+
+def _odd(result: ReferenceResult) -> bool:
+    """A reference whose plain workers' log is worth keeping: a pass that
+    did not complete, Celery's misbehaviour in either, or a log that told
+    of failed acks or a lost broker connection."""
+    depth = result.depth
+    depth_odd = depth is not None and (
+        depth.outcome != "complete"
+        or bool(depth.moves.rose_by or depth.moves.pauses_s)
+        or bool(depth.log and (depth.log.ack_failures or depth.log.reconnects))
+    )
+    misbehaved = result.health is not None and bool(result.health.misbehaviour)
+    return not result.ok or misbehaved or depth_odd
 
 
 def build(
@@ -351,6 +375,7 @@ def to_json(result: ReferenceResult) -> dict[str, Any]:
         "health": health_json(result.health),
         "samples": dict(result.samples),
         "depth": depth_json(result.depth),
+        "worker_log": dict(result.worker_log) if result.worker_log else None,
         "metadata": {**result.metadata, "started_utc": result.started_utc, "ended_utc": result.ended_utc},
     }
 

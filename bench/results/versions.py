@@ -196,8 +196,15 @@ HISTORY = (
         "2026-12-04",
         "Health from the workers' log: failed acks and lost broker connections",
         "Health findings of kinds `ack_failures` and `reconnects` (read from the workers' log); a reference's "
-        "`depth.ack_failures`, `depth.reconnects` and `depth.redis_pool_exhausted`.",
-        ("reference:depth.ack_failures", "reference:depth.reconnects", "reference:depth.redis_pool_exhausted"),
+        "`depth.ack_failures`, `depth.reconnects` and `depth.redis_pool_exhausted`, and its `worker_log` "
+        "({path, lines}: the plain workers' log, kept beside it when it is odd).",
+        (
+            "reference:depth.ack_failures",
+            "reference:depth.reconnects",
+            "reference:depth.redis_pool_exhausted",
+            "reference:worker_log",
+        ),
+        ("reference:worker_log",),
     ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written

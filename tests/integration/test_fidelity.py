@@ -267,6 +267,9 @@ def test_both_sides_see_the_two_second_idle_gaps_of_gevent_with_acks_late_on_red
                 assert 1.5 <= longest <= 2.5, f"the harness's gaps have no period and last up to {longest} s"
             seen["harness"] = True
         seen["plain"] = seen["plain"] or pauses is not None
+        if pauses is not None:  # an odd reference keeps its plain workers' log beside it
+            kept = reference.get("worker_log") or {}
+            assert (tmp_path / kept.get("path", "-")).is_file(), f"no plain workers' log kept: {kept}"
         if all(seen.values()):
             break
     assert all(seen.values()), f"in {ATTEMPTS} pairs, 2 s idle gaps seen: {seen}"

@@ -29,7 +29,10 @@ CAUSE_WORDS = {
     "worker_lost": "a pool process exited or was killed, and was replaced",
 }
 
-HEALTHY = "health: no task run twice or lost; no idle gaps, stalls, late starts or replaced processes"
+HEALTHY = (
+    "health: no task run twice or lost; no idle gaps, stalls, late starts, replaced processes, failed acks or "
+    "lost broker connections"
+)
 
 
 def cause_words(cause: str | None) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
 from bench.cli.parser import given
-from bench.commands import CapacityRequest, ProfileRequest, SweepRequest, sweep_dir
+from bench.commands import CapacityRequest, ExportRequest, ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import UsageError
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret, secret_from_env, secret_text
 from bench.harness.appinfo import AppInfo
@@ -219,6 +219,10 @@ def _decision(args):
 def configure_sweep_dir(args: argparse.Namespace) -> str:
     """plot and report: the sweep's directory (commands/* find the latest)."""
     return args.sweep_dir
+
+
+def configure_export(args: argparse.Namespace) -> ExportRequest:
+    return ExportRequest(format=args.format, result=args.result, output=args.output)
 
 
 def configure_broker(args: argparse.Namespace) -> tuple[str | None, str | None, int | None]:

@@ -29,6 +29,7 @@ COMMANDS = {
     "plot": Command(reading.add_plot, builders.configure_sweep_dir),
     "report": Command(reading.add_report, builders.configure_sweep_dir),
     "compare": Command(reading.add_compare, builders.configure_compare),
+    "export": Command(reading.add_export, builders.configure_export),
     "capacity": Command(measuring.add_capacity, builders.configure_capacity),
     "broker": Command(serving.add_broker, builders.configure_broker),
     "ab": Command(measuring.add_ab, builders.configure_ab),

@@ -1,8 +1,9 @@
 """The parsers of the subcommands that read what was measured: plot,
-report, compare. They fill no config: their requests are their arguments."""
+report, compare, export. They fill no config: their requests are their arguments."""
 
 from bench.cli.groups import add_decision, add_sweep_dir
 from bench.cli.parser import Subcommands
+from bench.output.exports import FORMATS
 
 
 def add_plot(sub: Subcommands) -> None:
@@ -51,3 +52,23 @@ def add_compare(sub: Subcommands) -> None:
     cmp.add_argument(
         "--allow-different-hosts", action="store_true", help="compare results measured on different machines"
     )
+
+
+def add_export(sub: Subcommands) -> None:
+    exp = sub.add_parser(
+        "export",
+        help="a run, sweep or A/B in a format CI tools read (github-action-benchmark, Bencher's BMF)",
+        description=(
+            "Write what was measured in a format a CI benchmark tool reads. github-action-benchmark: its "
+            "customBiggerIsBetter list (each point's median throughput, tasks/s, with its 95% CI as the range) "
+            "in FILE, and its customSmallerIsBetter list (p99 sojourn and wait, ms) in FILE-smaller. bmf: "
+            "Bencher Metric Format, every measure of every point in one document (throughput with lower_value "
+            "and upper_value from the CI). Reads a run's result JSON, a sweep directory (a folder of sweeps: "
+            "its latest) or an ab directory (points named baseline/... and candidate/...)."
+        ),
+        epilog="example: python -m bench export bmf results -o bmf.json (then: bencher run --file bmf.json "
+        "--adapter json)",
+    )
+    exp.add_argument("format", metavar="FORMAT", choices=FORMATS, help=f"one of: {', '.join(FORMATS)}")
+    exp.add_argument("result", metavar="RESULT", help="a run's result JSON, a sweep directory or an ab directory")
+    exp.add_argument("-o", "--output", metavar="FILE", help="write here (default: print the first document)")

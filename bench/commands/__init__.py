@@ -41,6 +41,15 @@ def result_path(path: str | Path) -> Path:
 
 
 @dataclass(frozen=True)
+class ExportRequest:
+    """`export`: what to write, from what, to where."""
+
+    format: str  # one of bench.output.exports.FORMATS
+    result: str  # a run's result JSON, a sweep directory (or a folder of them), an ab directory
+    output: str | None  # the file to write; None: standard output
+
+
+@dataclass(frozen=True)
 class SweepRequest:
     """A sweep to start, or to continue."""
 

@@ -165,6 +165,8 @@ READ_ONLY = (
     "bench.commands.report",
     "bench.commands.plot",
     "bench.commands.compare",
+    "bench.commands.export",
+    "bench.output.exports",
 )
 
 
@@ -186,7 +188,7 @@ def run_doc(throughput):
     }
 
 
-@pytest.mark.parametrize("command", ["report", "compare"])  # report draws every figure `plot` draws
+@pytest.mark.parametrize("command", ["report", "compare", "export"])  # report draws every figure `plot` draws
 def test_read_only_commands_never_import_celery(tmp_path, command):
     """The subcommand's module is imported only when it is chosen: the
     read-only commands run to the end without loading Celery or kombu."""
@@ -197,6 +199,7 @@ def test_read_only_commands_never_import_celery(tmp_path, command):
     argv = {
         "report": ["report", str(sweep)],
         "compare": ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")],
+        "export": ["export", "bmf", str(sweep), "-o", str(tmp_path / "bmf.json")],
     }[command]
     loaded = imported_after(
         f"from bench.cli import main\nimport contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"

@@ -82,6 +82,8 @@ class Comparison:
     points: tuple[PointComparison, ...]  # the matched points, in the baseline's order
     baseline_only: tuple[PointKey, ...]  # points the candidate does not have
     candidate_only: tuple[PointKey, ...]  # points the baseline does not have
+    # (fact, baseline's, candidate's) for each environment fact both recorded and that differs
+    environment_changes: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def regressions(self) -> tuple[PointComparison, ...]:
@@ -221,7 +223,15 @@ def compare(
         points=tuple(compare_point(k, baseline.points[k], candidate.points[k], threshold) for k in matched),
         baseline_only=tuple(k for k in baseline.points if k not in candidate.points),
         candidate_only=tuple(k for k in candidate.points if k not in baseline.points),
+        environment_changes=environment_changes(baseline, candidate),
     )
+
+
+def environment_changes(baseline: Results, candidate: Results) -> tuple[tuple[str, str, str], ...]:
+    """The environment facts both sides recorded and that differ, in the
+    baseline's order: (fact, baseline's value, candidate's value)."""
+    theirs = dict(candidate.environment)
+    return tuple((fact, ours, theirs[fact]) for fact, ours in baseline.environment if theirs.get(fact, ours) != ours)
 
 
 def _names(keys, limit=3) -> str:

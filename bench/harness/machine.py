@@ -84,7 +84,21 @@ def describe() -> dict[str, Any]:
         "python_implementation": platform.python_implementation(),
         "packages": package_versions(),
         "git_commit": git_commit(),
+        "cpu_governor": cpu_governor(),
     }
+
+
+GOVERNOR = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+
+
+def cpu_governor(path: Path = GOVERNOR) -> str | None:
+    """cpufreq's scaling governor ("performance", "powersave", ...): it
+    changes how fast the same code runs; None where the kernel does not
+    expose it (most VMs and containers)."""
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _total_memory() -> int:

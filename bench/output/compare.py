@@ -96,11 +96,18 @@ def _describe(results_: Results) -> str:
     return f"{results_.path} ({results_.kind}, {len(results_.points)} point(s), {hosts})"
 
 
+def environment_words(comparison: Comparison) -> str:
+    """ "celery 5.6.3 -> 5.7.0; cpu governor powersave -> performance": what
+    differs between the two sides' environments."""
+    return "; ".join(f"{fact} {before} -> {after}" for fact, before, after in comparison.environment_changes)
+
+
 def format_text(comparison: Comparison) -> str:
     """The comparison as an aligned terminal table."""
     lines = [
         f"baseline:  {_describe(comparison.baseline)}",
         f"candidate: {_describe(comparison.candidate)}",
+        *([f"environment differs: {environment_words(comparison)}"] if comparison.environment_changes else []),
         "",
         *aligned([HEADER, *_rows(comparison)], right={1, 2, 3, 5}),
     ]
@@ -132,6 +139,7 @@ def format_markdown(comparison: Comparison) -> str:
         "",
         f"Baseline `{comparison.baseline.path}`, candidate `{comparison.candidate.path}` "
         f"({', '.join(sorted(comparison.baseline.hostnames | comparison.candidate.hostnames)) or 'unknown host'}).",
+        *(["", f"Environment differs: {environment_words(comparison)}."] if comparison.environment_changes else []),
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join(["---", "---:", "---:", "---:", "---", "---:", "---", "---"]) + "|",

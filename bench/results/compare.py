@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from bench.errors import UsageError
 from bench.results.io import RUN_PARTS, read_json, typed
-from bench.results.schema import MANIFEST, RUN, SUMMARY, RunResult, SweepManifest, point_name, run_from_json
+from bench.results.schema import MANIFEST, RUN, SUMMARY, Metadata, RunResult, SweepManifest, point_name, run_from_json
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,66 @@ class Results:
     kind: str  # "run" (one result document) or "sweep" (a sweep directory)
     hostnames: frozenset[str]  # the machines it was measured on (metadata.hostname)
     points: dict[PointKey, Side]  # in the result's own order
+    # What it was measured with (ENVIRONMENT's facts, in that order), as
+    # (fact, value): several values joined with " / " where its runs differ.
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+# The facts of a result's environment that `compare` sets side by side:
+# the software that runs the tasks, and the machine's CPU and kernel.
+ENVIRONMENT = (
+    "python",
+    "celery",
+    "kombu",
+    "billiard",
+    "gevent",
+    "eventlet",
+    "redis-py",
+    "broker",
+    "git commit",
+    "cpu",
+    "usable cores",
+    "memory",
+    "cpu governor",
+    "os",
+)
+
+
+def environment_facts(result: RunResult) -> dict[str, str]:
+    """ENVIRONMENT's facts of one run, where it recorded them."""
+    meta = result.metadata or Metadata()
+    packages = meta.packages or {}
+    broker = result.config.broker if result.config else None
+    memory = f"{meta.memory_bytes / 2**30:.1f} GiB" if meta.memory_bytes else None
+    facts = {
+        "python": " ".join(x for x in (meta.python_implementation, meta.python) if x) or None,
+        "celery": packages.get("celery"),
+        "kombu": packages.get("kombu"),
+        "billiard": packages.get("billiard"),
+        "gevent": packages.get("gevent"),
+        "eventlet": packages.get("eventlet"),
+        "redis-py": packages.get("redis"),
+        "broker": broker.server if broker is not None else None,
+        "git commit": meta.git_commit,
+        "cpu": meta.cpu_model,
+        "usable cores": f"{meta.usable_cores:g}" if meta.usable_cores is not None else None,
+        "memory": memory,
+        "cpu governor": meta.cpu_governor,
+        "os": meta.os,
+    }
+    return {k: v for k, v in facts.items() if v}
+
+
+def environment(results: Iterable[RunResult]) -> tuple[tuple[str, str], ...]:
+    """The facts of several runs (a sweep's repeats), each fact's distinct
+    values in the order met."""
+    seen: dict[str, list[str]] = {}
+    for result in results:
+        for fact, value in environment_facts(result).items():
+            values = seen.setdefault(fact, [])
+            if value not in values:
+                values.append(value)
+    return tuple((fact, " / ".join(seen[fact])) for fact in ENVIRONMENT if fact in seen)
 
 
 class PlannedPoint(Protocol):
@@ -163,7 +223,7 @@ def load_run(path: Path) -> Results:
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}: malformed config ({type(exc).__name__}: {exc})") from None
-    return Results(str(path), RUN, _hostnames([meta.hostname]), {key: _side([result])})
+    return Results(str(path), RUN, _hostnames([meta.hostname]), {key: _side([result])}, environment([result]))
 
 
 def load_sweep(sweep: SweepFiles) -> Results:
@@ -177,8 +237,10 @@ def load_sweep(sweep: SweepFiles) -> Results:
         raise UsageError(f"{sweep.path}: malformed manifest ({type(exc).__name__}: {exc})") from None
     hostnames = [manifest.metadata.hostname if manifest.metadata else None]
     points: dict[PointKey, Side] = {}
+    runs: list[RunResult] = []
     for point in plan:
         repeats = sweep.repeats(point)
+        runs += repeats
         hostnames += [r.metadata.hostname for r in repeats]
         measured = [r for r in repeats if r.measured_per_s is not None]
         broker = measured[0].config.broker.kind if measured and measured[0].config.broker else None
@@ -193,4 +255,4 @@ def load_sweep(sweep: SweepFiles) -> Results:
             settings=tuple(point.settings),  # as the manifest holds them: broker URLs redacted
         )
         points[key] = _side(repeats)
-    return Results(str(sweep.path), "sweep", _hostnames(hostnames), points)
+    return Results(str(sweep.path), "sweep", _hostnames(hostnames), points, environment(runs))

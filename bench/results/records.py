@@ -297,6 +297,7 @@ class Metadata:
     python_implementation: str | None = None  # CPython, PyPy
     packages: dict[str, str | None] | None = None  # package -> version; None: not installed
     git_commit: str | None = None  # "+dirty" when the checkout had changes
+    cpu_governor: str | None = None  # cpufreq's scaling governor of CPU 0; None: not readable (a VM, a container)
     started_utc: str | None = None  # ISO 8601, UTC
     ended_utc: str | None = None  # ISO 8601, UTC
 

@@ -206,6 +206,13 @@ HISTORY = (
         ),
         ("reference:worker_log",),
     ),
+    Version(
+        14,
+        "2026-12-04",
+        "Environment: the CPU governor in every result's metadata; compare names what differs",
+        "A run's `metadata.cpu_governor` (cpufreq's scaling governor; null where not readable).",
+        ("run:metadata.cpu_governor",),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

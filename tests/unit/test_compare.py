@@ -413,3 +413,19 @@ def test_python_m_bench_compare_exits_1_on_a_regression(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "python -m bench compare: error: 1 point(s) slower than the baseline: sleep-50ms-gevent-c16 (-20.0%)"
     ]
+
+
+def test_compare_names_what_differs_in_the_two_sides_environments(tmp_path, capsys):
+    """pyperf/asv-style metadata: the software and the CPU each side was
+    measured with; a difference is said, not judged (same machine)."""
+    base, cand = run_doc(100.0), run_doc(100.0)
+    base["metadata"].update(cpu_governor="powersave", packages={"celery": "5.6.3", "kombu": "5.7.0"})
+    cand["metadata"].update(cpu_governor="performance", packages={"celery": "5.7.0", "kombu": "5.7.0"})
+    write_atomic(tmp_path / "a.json", base)
+    write_atomic(tmp_path / "b.json", cand)
+    out = run_compare(capsys, str(tmp_path / "a.json"), str(tmp_path / "b.json"))[1].splitlines()
+    assert out[2] == "environment differs: celery 5.6.3 -> 5.7.0; cpu governor powersave -> performance"
+    same = run_compare(capsys, str(tmp_path / "a.json"), str(tmp_path / "a.json"))[1]
+    assert "environment differs" not in same
+    markdown = run_compare(capsys, "--format", "markdown", str(tmp_path / "a.json"), str(tmp_path / "b.json"))[1]
+    assert "Environment differs: celery 5.6.3 -> 5.7.0; cpu governor powersave -> performance." in markdown

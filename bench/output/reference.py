@@ -134,7 +134,7 @@ def reference_side(result: ReferenceResult) -> Side:
         cpu_per_task_ms=None if s.worker_cpu_per_task_s is None else 1000.0 * s.worker_cpu_per_task_s,
         depth_steady_throughput_per_s=result.depth.rate.steady_throughput_per_s if result.depth else None,
         depth_moves=result.depth.moves if result.depth else None,
-        depth_log=getattr(result.depth, "log", None),
+        depth_log=result.depth.log if result.depth else None,
     )
 
 

@@ -54,7 +54,8 @@ def test_a_check_compares_with_the_plain_worker_without_events_where_it_was_meas
         steady_throughput_per_s=100.0, throughput_per_s=99.0, mean_concurrency=8.0, tasks=tasks,
         started_more_than_once=0, worker_cpu_per_task_s=None, health=None, resources=None,
     )  # fmt: skip
-    depth = SimpleNamespace(rate=DepthRate(125.0, 1.0, 90, 10, 0.0, 1.0, "crossings"), moves=DepthMoves(0, ()))
+    rate = DepthRate(125.0, 1.0, 90, 10, 0.0, 1.0, "crossings")
+    depth = SimpleNamespace(rate=rate, moves=DepthMoves(0, ()), log=None)
     entry = comparison(SimpleNamespace(summary=summary), SimpleNamespace(summary=summary, health=None, depth=depth))
     assert entry["reference_steady_per_s"] == 125.0
     assert entry["reference_counted_by"] == "queue depth, no events"

@@ -13,6 +13,7 @@ from bench.ab.sides import SideSpec
 from bench.analysis.compare import DEFAULT_THRESHOLD
 from bench.errors import UsageError
 from bench.harness.urls import redact
+from bench.measure.config import RunConfig
 from bench.sweep.config import SweepConfig
 from bench.sweep.plan import make_plan, run_config_for
 
@@ -36,6 +37,9 @@ class AbConfig:
     threshold: float = DEFAULT_THRESHOLD  # the minimum effect, as a fraction (0.05 is 5%)
     format: str = "text"  # text | markdown
     fail_on_unstable: bool = False  # exit 3 when a point is too unstable to decide
+    # A user's task without a profile given: the run that profiles it on the
+    # baseline side first, so both sides' batches are sized alike; else None.
+    profile_first: RunConfig | None = None
 
     @property
     def repeats(self) -> int:
@@ -76,16 +80,21 @@ def build_ab_config(
     threshold: float = DEFAULT_THRESHOLD,
     fmt: str = "text",
     fail_on_unstable: bool = False,
+    profile_first: RunConfig | None = None,
 ) -> AbConfig:
     """Validate everything `ab` needs before anything starts: both specs, the
     revisions (resolved to commits), the interpreters, every point of both
     sides. UsageError (exit 2) on bad input."""
     specs = (sides_mod.parse_side("--baseline", baseline), sides_mod.parse_side("--candidate", candidate))
+    if sweep.rates == "auto":
+        raise UsageError("--rates: auto would offer each side its own rates; give the rates in tasks/s")
     project = Path(project or ".").resolve()
     if not project.is_dir():
         raise UsageError(f"--project: {project} is not a directory")
     commits, pythons = [], []
     for option, spec in zip(("--baseline", "--candidate"), specs, strict=True):
+        if spec.rev and sweep.user_task is not None:
+            check_inside(Path(sweep.user_task.workdir), project, option)
         commits.append(sides_mod.resolve_rev(project, spec.rev, option) if spec.rev else None)
         pythons.append(sides_mod.resolve_python(spec.python, option) if spec.python else sys.executable)
         side_cfg = side_sweep(sweep, spec, option)
@@ -102,4 +111,15 @@ def build_ab_config(
         threshold=threshold,
         format=fmt,
         fail_on_unstable=fail_on_unstable,
+        profile_first=profile_first,
     )
+
+
+def check_inside(workdir: Path, project: Path, option: str) -> None:
+    """A side checked out from a revision imports the app from the same
+    place in its worktree, so the app's directory must be in the project."""
+    if not workdir.is_relative_to(project):
+        raise UsageError(
+            f"{option}: the app is imported from {workdir}, outside the project {project} whose revisions "
+            "are checked out; give --project the repository holding the app, or --workdir a directory in it"
+        )

@@ -21,24 +21,28 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bench.ab import sides as sides_mod
 from bench.ab.config import AbConfig, redact_spec, side_sweep
 from bench.ab.sides import SideSpec
 from bench.errors import Interrupted, UsageError
 from bench.harness import machine
+from bench.harness.appinfo import inspect_app
 from bench.harness.broker import Broker
 from bench.harness.urls import redact
 from bench.measure import runner
+from bench.measure.apptask import check_task, profile_times
+from bench.measure.profile import profile_task, write_profile
 from bench.results.compare import Results, load_sweep
 from bench.results.io import SCHEMA_VERSION, write_atomic
 from bench.results.schema import RunResult
-from bench.sweep import store
-from bench.sweep.config import SweepConfig
+from bench.sweep import rates, store
+from bench.sweep.config import PROFILES, SweepConfig
 from bench.sweep.plan import Point, make_plan, run_config_for
 from bench.sweep.repeat import measure_repeat
-from bench.workloads import WORKLOADS
 
+T = TypeVar("T")
 AB_FILE = "ab.json"
 NAMES = ("baseline", "candidate")
 
@@ -54,6 +58,7 @@ class Side:
     celery: str  # the Celery version its worker imports
 
     def describe(self) -> dict:
+        user = self.sweep.user_task
         return {
             "name": self.name,
             "spec": redact_spec(self.spec),
@@ -61,6 +66,8 @@ class Side:
             "python": self.python,
             "celery": self.celery,
             "settings": {name: redact(text) for name, text in self.spec.settings},
+            # a user's app: where this side's worker imported it from
+            "workdir": user.workdir if user is not None else None,
         }
 
     @property
@@ -81,22 +88,62 @@ def prepared(cfg: AbConfig) -> Iterator[tuple[Side, ...]]:
         for name, spec, commit, python in zip(NAMES, cfg.specs, cfg.commits, cfg.pythons, strict=True):
             root = stack.enter_context(sides_mod.worktree(cfg.project, commit)) if commit else cfg.project
             version = sides_mod.celery_version(python, root, f"--{name}")
-            out.append(Side(name, spec, side_sweep(cfg.sweep, spec), root, python, commit, version))
+            side_cfg = side_sweep(cfg.sweep, spec)
+            if side_cfg.user_task is not None:
+                side_cfg = side_task(side_cfg, cfg.project, root, f"--{name}", commit)
+            out.append(Side(name, spec, side_cfg, root, python, commit, version))
         yield tuple(out)
+
+
+def side_task(sweep: SweepConfig, project: Path, root: Path, option: str, commit: str | None) -> SweepConfig:
+    """The sweep of a user's task as this side runs it: the app imported from
+    the same place in the side's worktree (the working tree's own without a
+    revision), checked to import and to hold the task there."""
+    user = sweep.user_task
+    assert user is not None  # only a user's task is moved into a side
+    workdir = root / Path(user.workdir).relative_to(project) if commit else Path(user.workdir)
+    where = f"{option} (commit {commit[:12]})" if commit else option
+    try:
+        info = inspect_app(user.app, workdir)
+        check_task(user.task, info.tasks, user.app)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    return dataclasses.replace(sweep, user_task=dataclasses.replace(user, workdir=str(workdir)), app_info=info)
+
+
+def profile_baseline(cfg: AbConfig, sides: Sequence[Side]) -> tuple[AbConfig, tuple[Side, ...], dict]:
+    """A user's task profiled on the baseline side (cfg.profile_first), and
+    the config and sides sized by that one profile, so both sides run the
+    same batches; the profile document too (run_ab keeps it)."""
+    assert cfg.profile_first is not None  # only called when a profile is to be made
+    base = sides[0]
+    run_cfg = dataclasses.replace(
+        cfg.profile_first,
+        user_task=base.sweep.user_task,
+        app_info=base.sweep.app_info,
+        project_root=base.project_root,
+        worker_python=base.python,
+    )
+    with runner.services_for(run_cfg) as (broker, _stub):
+        profile = profile_task(run_cfg, broker)
+    times = profile_times(profile)
+    sized = tuple(dataclasses.replace(s, sweep=dataclasses.replace(s.sweep, task_profile=times)) for s in sides)
+    return dataclasses.replace(cfg, sweep=dataclasses.replace(cfg.sweep, task_profile=times)), sized, profile
 
 
 def _utc_now():
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def balanced_order(plan: list[Point], repeats: int, seed: int) -> list[tuple[int, Point]]:
-    """(side index, point) in run order: round r shuffles the points (seeded)
-    and runs each point's sides as AB in even rounds and BA in odd ones, so
-    every point sees ABBA... and each side runs `repeats` times per point."""
+def balanced_order(plan: Sequence[T], repeats: int, seed: int, salt: str = "ab") -> list[tuple[int, T]]:
+    """(side index, item) in run order, for items that are points (or points
+    at a rate): round r shuffles the items (seeded) and runs each one's sides
+    as AB in even rounds and BA in odd ones, so every item sees ABBA... and
+    each side runs `repeats` times per item."""
     order = []
     for r in range(repeats):
         todo = list(plan)
-        random.Random(f"{seed}-ab-{r}").shuffle(todo)
+        random.Random(f"{seed}-{salt}-{r}").shuffle(todo)
         sides = (0, 1) if r % 2 == 0 else (1, 0)
         order += [(side, point) for point in todo for side in sides]
     return order
@@ -125,8 +172,8 @@ class _Record:
         self.doc["updated_utc"] = _utc_now()
         write_atomic(self.path, self.doc)
 
-    def ran(self, side: Side, point: Point, state: str) -> None:
-        self.doc["order"].append({"side": side.name, "point": point.key, "state": state})
+    def ran(self, side: Side, what: str, state: str) -> None:
+        self.doc["order"].append({"side": side.name, "point": what, "state": state})
         self.write()
 
     def finish(self, status: str) -> None:
@@ -134,12 +181,16 @@ class _Record:
         self.write()
 
 
-# Called after each repeat with (repeats done, repeats in all, its side, its point, its result)
-Progress = Callable[[int, int, "Side", Point, RunResult], object]
+# Called after each repeat with (repeats done, repeats in all, its side,
+# what it measured: the point's key, with " at R/s" open loop, its result)
+Progress = Callable[[int, int, "Side", str, RunResult], object]
 
 
-def run_ab(cfg: AbConfig, sides: Sequence[Side], report_progress: Progress | None = None) -> tuple[Path, Path]:
-    """Measure both sides interleaved; returns the two sweep directories."""
+def run_ab(
+    cfg: AbConfig, sides: Sequence[Side], report_progress: Progress | None = None, profile: dict | None = None
+) -> tuple[Path, Path]:
+    """Measure both sides interleaved; returns the two sweep directories.
+    `profile`: the profile that sized a user's task (kept as profile.json)."""
     plan = make_plan(cfg.sweep)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     top = cfg.output_dir / f"ab-{stamp}"
@@ -155,8 +206,14 @@ def run_ab(cfg: AbConfig, sides: Sequence[Side], report_progress: Progress | Non
         target.write_manifest(side.sweep, plan, status="running", metadata=metadata)
         targets.append(target)
     record = _Record(top / AB_FILE, cfg, sides)
+    if profile is not None:
+        write_profile(top / "profile.json", profile)
     order = balanced_order(plan, cfg.repeats, cfg.sweep.seed)
-    needs_stub = any(WORKLOADS[p.workload].needs_stub for p in plan)
+    # Open loop (--rates): every point at every rate, interleaved the same way.
+    fixed = cfg.sweep.rates if isinstance(cfg.sweep.rates, tuple) else ()  # ab refuses "auto" (config.py)
+    open_order = balanced_order([(p, r) for p in plan for r in fixed], cfg.repeats, cfg.sweep.seed, "ab-rates")
+    total = len(order) + len(open_order)
+    needs_stub = any(p.spec.needs_stub for p in plan)
     try:
         with contextlib.ExitStack() as stack:
             services = {}  # one broker per distinct broker setting: both sides share the embedded one
@@ -168,9 +225,19 @@ def run_ab(cfg: AbConfig, sides: Sequence[Side], report_progress: Progress | Non
                 side, target = sides[index], targets[index]
                 broker, stub = services[(side.sweep.broker_url, side.sweep.redis_server)]
                 doc = _measure_repeat(side, target, point, broker, stub)
-                record.ran(side, point, doc.status.state)
+                record.ran(side, point.key, doc.status.state)
                 if report_progress:
-                    report_progress(done, len(order), side, point, doc)
+                    report_progress(done, total, side, point.key, doc)
+            ran: dict[tuple[int, Point, float], int] = {}  # (side, point, rate) -> repeats run
+            for done, (index, (point, rate)) in enumerate(open_order, len(order) + 1):
+                side, target = sides[index], targets[index]
+                broker, stub = services[(side.sweep.broker_url, side.sweep.redis_server)]
+                repeat = ran[(index, point, rate)] = ran.get((index, point, rate), 0) + 1
+                doc = _measure_open_loop(side, target, point, rate, repeat, broker, stub)
+                what = f"{point.key} at {rate:g}/s"
+                record.ran(side, what, doc.status.state)
+                if report_progress:
+                    report_progress(done, total, side, what, doc)
     except (Interrupted, KeyboardInterrupt):
         for side, target in zip(sides, targets, strict=True):
             target.write_manifest(side.sweep, plan, status="interrupted")
@@ -179,6 +246,8 @@ def run_ab(cfg: AbConfig, sides: Sequence[Side], report_progress: Progress | Non
     for side, target in zip(sides, targets, strict=True):
         target.write_manifest(side.sweep, plan, status="complete")
         store.summarize(target, side.sweep, plan)
+        if side.sweep.rates:
+            rates.summarize(target, side.sweep, plan, machine.usable_cores())
     record.finish("complete")
     return targets[0].path, targets[1].path
 
@@ -192,13 +261,33 @@ def _measure_repeat(side: Side, target: store.SweepDir, point: Point, broker: Br
     return measure_repeat(run_cfg, target.next_repeat_path(point), broker, stub)
 
 
+def _measure_open_loop(
+    side: Side, target: store.SweepDir, point: Point, rate: float, repeat: int, broker: Broker, stub: str | None
+) -> RunResult:
+    """Repeat `repeat` of `point` open loop at `rate` for `side`, where a
+    sweep's --rates keeps it; both sides' n-th repeats share one schedule
+    (its seed is the repeat's number)."""
+    duration = max(rates.MIN_DURATION_S, PROFILES[side.sweep.profile].window_s)
+    run_cfg = dataclasses.replace(
+        run_config_for(side.sweep, point, rate=rate, duration=duration, seed=repeat),
+        project_root=side.project_root,
+        worker_python=side.python,
+    )
+    return measure_repeat(run_cfg, target.open_loop_path(point, rate, repeat), broker, stub)
+
+
 def results(sides: Sequence[Side], baseline_dir: Path, candidate_dir: Path) -> tuple[Results, Results]:
     """The two sweeps as `compare` reads them, named after their sides. A
     side's own settings (its broker, say) are the treatment, not a different
     point: the candidate's points take the baseline's keys, in plan order."""
     base, cand = load_sweep(store.SweepDir(baseline_dir)), load_sweep(store.SweepDir(candidate_dir))
     if list(base.points) != list(cand.points) and len(base.points) == len(cand.points):
-        cand = dataclasses.replace(cand, points=dict(zip(base.points, cand.points.values(), strict=True)))
+        renamed = dict(zip(cand.points, base.points, strict=True))
+        cand = dataclasses.replace(
+            cand,
+            points={renamed[key]: side for key, side in cand.points.items()},
+            latency={(renamed[key], rate): side for (key, rate), side in cand.latency.items()},
+        )
     return (
         dataclasses.replace(base, path=f"{sides[0].label} ({baseline_dir})"),
         dataclasses.replace(cand, path=f"{sides[1].label} ({candidate_dir})"),

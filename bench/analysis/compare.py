@@ -22,6 +22,12 @@ of each successful repeat (one fresh worker each):
 A side whose coefficient of variation exceeds CV_WARN (10%) is flagged
 unstable whatever the decision.
 
+Sweeps run open loop too (`--rates`) are also compared point by point at
+each offered rate both measured, on the sojourn p99 of each repeat, by the
+same rule turned round: a p99 significantly higher by at least `threshold`
+is `slower` (a regression), lower is `faster`. Repeats whose producer fell
+behind the schedule are left out (their latency is not the worker's).
+
 Two sides must come from one machine (metadata.hostname), unless the user
 allows otherwise: a difference between machines is not a regression.
 """
@@ -34,9 +40,9 @@ from dataclasses import dataclass, replace
 
 from bench.analysis.stats import CV_WARN, bootstrap_median, median, ratio_ci
 from bench.errors import BenchError, Regression, Unstable, UsageError
-from bench.results.compare import PointKey, Results, Side, label
+from bench.results.compare import LatencySide, PointKey, Results, Side, label
 
-__all__ = ["PointKey", "Results", "Side"]  # the inputs, defined where they are read
+__all__ = ["LatencySide", "PointKey", "Results", "Side"]  # the inputs, defined where they are read
 
 MIN_REPEATS = 3  # per side, to test anything at all
 ALPHA = 0.05  # significance level of the Mann-Whitney U test (and 1 - the CI's confidence)
@@ -75,6 +81,25 @@ class PointComparison:
 
 
 @dataclass(frozen=True)
+class LatencyComparison:
+    key: PointKey  # which point
+    rate_per_s: float  # the offered rate both sides ran it at, tasks/s
+    baseline: LatencySide
+    candidate: LatencySide
+    baseline_p99_s: float | None  # median over repeats of the sojourn p99, s
+    candidate_p99_s: float | None
+    change: float | None  # candidate p99 / baseline p99 - 1; +0.3 is 30% worse
+    change_ci95: tuple[float, float] | None  # bootstrap 95% CI of the change
+    p_value: float | None  # two-sided Mann-Whitney U
+    decision: str  # slower (p99 higher) | faster (p99 lower) | no significant difference | unstable | failed
+    notes: tuple[str, ...]
+
+    @property
+    def regression(self) -> bool:
+        return self.decision in (SLOWER, FAILED)
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: Results  # what the candidate is compared with
     candidate: Results  # measured after the change
@@ -84,10 +109,15 @@ class Comparison:
     candidate_only: tuple[PointKey, ...]  # points the baseline does not have
     # (fact, baseline's, candidate's) for each environment fact both recorded and that differs
     environment_changes: tuple[tuple[str, str, str], ...] = ()
+    latency: tuple[LatencyComparison, ...] = ()  # each point at each offered rate both sides ran
 
     @property
     def regressions(self) -> tuple[PointComparison, ...]:
         return tuple(p for p in self.points if p.regression)
+
+    @property
+    def latency_regressions(self) -> tuple[LatencyComparison, ...]:
+        return tuple(c for c in self.latency if c.regression)
 
     @property
     def unstable(self) -> tuple[PointComparison, ...]:
@@ -174,10 +204,7 @@ def _decide(key, baseline, candidate, threshold, alpha):
     if len(base) < MIN_REPEATS or len(cand) < MIN_REPEATS:
         notes.append(f"too few repeats to decide ({len(base)} vs {len(cand)}; need {MIN_REPEATS} each)")
         return PointComparison(**common, change_ci95=None, p_value=None, decision=UNSTABLE, notes=tuple(notes))
-    low, high = ratio_ci(cand, base, confidence=1 - alpha)
-    p = mann_whitney_p(cand, base)
-    lower = high < 1 or (p < alpha and change < 0)
-    higher = low > 1 or (p < alpha and change > 0)
+    low, high, p, lower, higher = _significance(base, cand, change, alpha)
     if lower and change <= -threshold:
         decision = SLOWER
     elif higher and change >= threshold:
@@ -187,6 +214,63 @@ def _decide(key, baseline, candidate, threshold, alpha):
         if lower or higher:
             notes.append(f"significant, but within the {threshold:.0%} threshold")
     return PointComparison(**common, change_ci95=(low - 1, high - 1), p_value=p, decision=decision, notes=tuple(notes))
+
+
+def _significance(
+    base: Sequence[float], cand: Sequence[float], change: float, alpha: float
+) -> tuple[float, float, float, bool, bool]:
+    """(the ratio's CI low, high, the p-value, significantly lower, significantly higher)."""
+    low, high = ratio_ci(cand, base, confidence=1 - alpha)
+    p = mann_whitney_p(cand, base)
+    return low, high, p, high < 1 or (p < alpha and change < 0), low > 1 or (p < alpha and change > 0)
+
+
+def compare_latency(
+    key: PointKey,
+    rate: float,
+    baseline: LatencySide,
+    candidate: LatencySide,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = ALPHA,
+) -> LatencyComparison:
+    """The decision for one point at one offered rate, on the p99s (the
+    module docstring's rule, turned round: higher is worse)."""
+    base, cand = baseline.p99_s, candidate.p99_s
+    notes = [
+        f"{side.producer_limited} {name} repeat(s) producer-limited, left out"
+        for name, side in (("baseline", baseline), ("candidate", candidate))
+        if side.producer_limited
+    ]
+    notes += [
+        f"{side.failed} {name} repeat(s) failed: {side.reason}"
+        for name, side in (("baseline", baseline), ("candidate", candidate))
+        if side.failed
+    ]
+    if not base or not cand:
+        failed = bool(base) and not cand and candidate.failed > 0
+        decision = FAILED if failed else UNSTABLE
+        return LatencyComparison(
+            key, rate, baseline, candidate, median(base), median(cand), None, None, None, decision, tuple(notes)
+        )
+    b, c = median(base), median(cand)
+    assert b is not None
+    assert c is not None
+    change = c / b - 1
+    if len(base) < MIN_REPEATS or len(cand) < MIN_REPEATS:
+        notes.append(f"too few repeats to decide ({len(base)} vs {len(cand)}; need {MIN_REPEATS} each)")
+        return LatencyComparison(key, rate, baseline, candidate, b, c, change, None, None, UNSTABLE, tuple(notes))
+    low, high, p, lower, higher = _significance(base, cand, change, alpha)
+    if higher and change >= threshold:
+        decision = SLOWER
+    elif lower and change <= -threshold:
+        decision = FASTER
+    else:
+        decision = SAME
+        if lower or higher:
+            notes.append(f"significant, but within the {threshold:.0%} threshold")
+    return LatencyComparison(
+        key, rate, baseline, candidate, b, c, change, (low - 1, high - 1), p, decision, tuple(notes)
+    )
 
 
 def compare(
@@ -224,6 +308,11 @@ def compare(
         baseline_only=tuple(k for k in baseline.points if k not in candidate.points),
         candidate_only=tuple(k for k in candidate.points if k not in baseline.points),
         environment_changes=environment_changes(baseline, candidate),
+        latency=tuple(
+            compare_latency(key, rate, side, candidate.latency[(key, rate)], threshold)
+            for (key, rate), side in baseline.latency.items()
+            if (key, rate) in candidate.latency
+        ),
     )
 
 
@@ -254,17 +343,22 @@ def _why(p: PointComparison) -> str:
     return "; ".join(part for part in (change, health) if part)
 
 
+def _latency_why(c: LatencyComparison) -> str:
+    return percent(c.change) if c.change is not None else FAILED
+
+
 def outcome(comparison: Comparison, fail_on_unstable: bool = False) -> BenchError | None:
     """What the comparison ends with: Regression (exit 1) when a point got
     slower beyond the threshold, failed, or ran tasks twice or lost some
-    where the baseline did not; else Unstable (exit 3) when a point could not
+    where the baseline did not, or its p99 at an offered rate got worse; else Unstable (exit 3) when a point could not
     be decided and the user asked to fail on that; else None (0)."""
-    regressions = comparison.regressions
-    if regressions:
-        listed = ", ".join(f"{p.key.name} ({_why(p)})" for p in regressions)
-        what = "worse than" if any(p.misbehaved for p in regressions) else "slower than"
-        return Regression(f"{len(regressions)} point(s) {what} the baseline: {listed}")
+    regressions, latency = comparison.regressions, comparison.latency_regressions
+    if regressions or latency:
+        listed = [f"{p.key.name} ({_why(p)})" for p in regressions]
+        listed += [f"{c.key.name} at {c.rate_per_s:g}/s (p99 {_latency_why(c)})" for c in latency]
+        what = "worse than" if latency or any(p.misbehaved for p in regressions) else "slower than"
+        return Regression(f"{len(listed)} point(s) {what} the baseline: {', '.join(listed)}")
     if fail_on_unstable and comparison.unstable:
-        listed = ", ".join(p.key.name for p in comparison.unstable)
-        return Unstable(f"{len(comparison.unstable)} point(s) too unstable to decide: {listed}")
+        names = ", ".join(p.key.name for p in comparison.unstable)
+        return Unstable(f"{len(comparison.unstable)} point(s) too unstable to decide: {names}")
     return None

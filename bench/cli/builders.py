@@ -5,7 +5,6 @@ options were given (parser.given); the config builder defaults the rest."""
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,13 @@ from bench.harness.appinfo import AppInfo
 from bench.harness.urls import check_url
 from bench.measure.apptask import (
     BROKER_FROM_APP,
-    DEFAULT_CALLS,
-    DEFAULT_WARMUP,
     UserTask,
+    build_user_task,
     profile_times,
     read_profile,
     resolve_user_task,
 )
-from bench.measure.config import DEFAULT_OUTPUT_DIR, RunConfig, build_run_config, check_json_path
+from bench.measure.config import DEFAULT_OUTPUT_DIR, RunConfig, build_run_config, check_json_path, profile_config
 from bench.measure.reference_options import ReferenceRun
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -139,7 +137,7 @@ def configure_sweep(args: argparse.Namespace) -> SweepRequest:
     profile_first = None
     if user is not None and profile is None:
         broker = {name: value for name, value in fields.items() if name in ("broker", "redis_server")}
-        profile_first = profile_run(user, info, broker)
+        profile_first = profile_config(user, info, broker)
     return SweepRequest(
         cfg,
         tuple(plan_sweep(cfg)),
@@ -151,26 +149,13 @@ def configure_sweep(args: argparse.Namespace) -> SweepRequest:
     )
 
 
-def profile_run(user: UserTask | None, info: AppInfo | None, fields: Mapping[str, Any]) -> RunConfig:
-    """The run that profiles a user's task: solo, -c 1, one call at a time;
-    `fields`: the given ones of broker, redis_server, tasks (--calls), warmup."""
-    return build_run_config(
-        **{"tasks": DEFAULT_CALLS, "warmup": DEFAULT_WARMUP, **fields},
-        pool="solo",
-        concurrency=1,
-        user_task=user,
-        app_info=info,
-        record_memory=True,
-    )
-
-
 def configure_profile(args: argparse.Namespace) -> ProfileRequest:
     fields = given(args)
     if not args.app and not args.task:
         raise UsageError("profile: name your task with --app MODULE --task NAME (or in a scenario file)")
     user, info = _user_task(args)
     assert user is not None  # an app without a task, or a task without one, is refused there
-    cfg = profile_run(user, info, fields)
+    cfg = profile_config(user, info, fields)
     path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
     check_json_path(path)
     check_writable(path.parent)
@@ -187,14 +172,31 @@ def configure_capacity(args: argparse.Namespace) -> CapacityRequest:
 
 
 def configure_ab(args: argparse.Namespace) -> AbConfig:
-    ab_defaults = {"pools": AB_POOLS, "workloads": AB_WORKLOADS, "profile": AB_PROFILE}  # not the sweep's
-    sweep_cfg = build_sweep_config(**{**ab_defaults, **given(args)})
+    if args.workloads is not None and (args.app or args.task):
+        raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
+    if args.from_profile and not args.app:
+        raise UsageError("--from-profile: only with --app and --task")
+    if args.broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give ab the broker's URL")
+    # Checked, not imported: each side imports the app from its own worktree
+    # and checks its task there (ab/run.py), whatever the working tree holds.
+    user = build_user_task(**{name: getattr(args, name) for name in USER_TASK_OPTIONS})
+    profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
+    ab_defaults: dict[str, Any] = {"pools": AB_POOLS, "profile": AB_PROFILE}  # not the sweep's
+    if user is None:
+        ab_defaults["workloads"] = AB_WORKLOADS
+    fields = given(args)
+    sweep_cfg = build_sweep_config(**{**ab_defaults, **fields}, user_task=user, task_profile=profile_times(profile))
+    broker = {name: value for name, value in fields.items() if name in ("broker", "redis_server")}
     cfg = build_ab_config(
         baseline=args.baseline,
         candidate=args.candidate,
         sweep=sweep_cfg,
         project=args.project,
         output_dir=args.output_dir or DEFAULT_OUTPUT_DIR,
+        # Without a profile given, the baseline's task is profiled first and
+        # sizes both sides' batches alike (ab/run.py).
+        profile_first=profile_config(user, None, broker) if user is not None and profile is None else None,
         **_decision(args),
     )
     check_writable(cfg.output_dir)

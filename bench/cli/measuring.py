@@ -269,7 +269,10 @@ def add_ab(sub: Subcommands) -> None:
             "comma-separated items: rev=REV (a git revision of the project, checked out into a temporary "
             "worktree the worker imports the app from), python=PATH (the worker's interpreter or virtualenv), "
             "NAME=VALUE (a setting: prefetch_multiplier, result_backend, broker); a bare item is an "
-            "interpreter when the path exists, else a revision. Exit codes as for compare."
+            "interpreter when the path exists, else a revision. Your own task (--app, --task, its arguments, or a "
+            "scenario file) is imported by each side from the same place in its own worktree; it is profiled on "
+            "the baseline first (unless --from-profile), so both sides run the same batches. "
+            "Exit codes as for compare."
         ),
     )
     ab.add_argument("--baseline", required=True, metavar="SPEC", help="e.g. HEAD~1, or rev=main,python=.venv-old")
@@ -293,6 +296,17 @@ def add_ab(sub: Subcommands) -> None:
         repeats_least=3,
         repeats_help="repeats a side per point, at least 3 (default: the profile's least)",
     )
+    option(
+        ab,
+        "--rates",
+        fills="rates",
+        type=option_types.fixed_rates,
+        metavar="R1,R2,...",
+        help="after the drain repeats, run every point open loop at these arrival rates (tasks/s), both sides "
+        "interleaved as the drain repeats are, and decide on the sojourn p99 at each rate as well as on "
+        "throughput (default: none)",
+    )
+    add_task_options(ab)
     add_worker_options(ab)
     add_broker_options(ab)
     decide = ab.add_argument_group("the decision (as for compare)")

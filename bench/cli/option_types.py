@@ -114,6 +114,15 @@ def slo(text: str) -> capacity.Objective:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def fixed_rates(text: str) -> tuple[float, ...]:
+    """Comma-separated arrival rates, the same for both sides of an A/B."""
+    if text.strip() == "auto":
+        raise argparse.ArgumentTypeError("auto would offer each side its own rates; give the rates in tasks/s")
+    found = rates(text)
+    assert not isinstance(found, str)  # only "auto" is a word
+    return found
+
+
 def rates(text: str) -> str | tuple[float, ...]:
     """auto, or comma-separated arrival rates: sorted, without repeats."""
     if text.strip() == "auto":

@@ -8,7 +8,7 @@ arguments, pools, -c lists and profile. Command-line options override it.
     args-file = "calls.jsonl"      # or args = [...], kwargs = {...}
     pools = ["prefork", "threads"] # sweep
     concurrency = [2, 8]           # sweep; run takes c = 8 and pool = "threads"
-    profile = "quick"              # sweep
+    profile = "quick"              # sweep (and ab: it takes what sweep takes)
 
 Paths (workdir, args-file, output-dir) are relative to the file's directory.
 find, read and options are pure: they return option values; `apply` sets
@@ -29,24 +29,24 @@ FILE_NAMES = ("celery-bench.toml", "pyproject.toml")
 PATH_KEYS = ("workdir", "args-file", "output-dir")
 # key -> (argparse dest, the option strings that override it, the commands it applies to, type check)
 KEYS = {
-    "app": ("app", ("--app",), ("run", "sweep", "profile"), str),
-    "task": ("task", ("--task",), ("run", "sweep", "profile"), str),
-    "args": ("args", ("--args",), ("run", "sweep", "profile"), list),
-    "kwargs": ("kwargs", ("--kwargs",), ("run", "sweep", "profile"), dict),
-    "args-file": ("args_file", ("--args-file",), ("run", "sweep", "profile"), str),
-    "workdir": ("workdir", ("--workdir",), ("run", "sweep", "profile"), str),
-    "broker": ("broker", ("--broker",), ("run", "sweep", "profile"), str),
+    "app": ("app", ("--app",), ("run", "sweep", "profile", "ab"), str),
+    "task": ("task", ("--task",), ("run", "sweep", "profile", "ab"), str),
+    "args": ("args", ("--args",), ("run", "sweep", "profile", "ab"), list),
+    "kwargs": ("kwargs", ("--kwargs",), ("run", "sweep", "profile", "ab"), dict),
+    "args-file": ("args_file", ("--args-file",), ("run", "sweep", "profile", "ab"), str),
+    "workdir": ("workdir", ("--workdir",), ("run", "sweep", "profile", "ab"), str),
+    "broker": ("broker", ("--broker",), ("run", "sweep", "profile", "ab"), str),
     "pool": ("pool", ("--pool", "-P"), ("run",), str),
     "c": ("concurrency", ("-c", "--concurrency"), ("run",), int),
     "tasks": ("tasks", ("--tasks",), ("run",), int),
     "warmup": ("warmup", ("--warmup",), ("run", "profile"), int),
-    "prefetch-multiplier": ("prefetch_multiplier", ("--prefetch-multiplier",), ("run", "sweep"), int),
-    "output-dir": ("output_dir", ("--output-dir",), ("run", "sweep"), str),
-    "pools": ("pools", ("--pools",), ("sweep",), list),
-    "concurrency": ("concurrency", ("--concurrency",), ("sweep",), list),
-    "profile": ("profile", ("--profile",), ("sweep",), str),
-    "repeats": ("repeats", ("--repeats",), ("sweep",), int),
-    "seed": ("seed", ("--seed",), ("sweep",), int),
+    "prefetch-multiplier": ("prefetch_multiplier", ("--prefetch-multiplier",), ("run", "sweep", "ab"), int),
+    "output-dir": ("output_dir", ("--output-dir",), ("run", "sweep", "ab"), str),
+    "pools": ("pools", ("--pools",), ("sweep", "ab"), list),
+    "concurrency": ("concurrency", ("--concurrency",), ("sweep", "ab"), list),
+    "profile": ("profile", ("--profile",), ("sweep", "ab"), str),
+    "repeats": ("repeats", ("--repeats",), ("sweep", "ab"), int),
+    "seed": ("seed", ("--seed",), ("sweep", "ab"), int),
     "calls": ("calls", ("--calls",), ("profile",), int),
 }
 
@@ -127,7 +127,7 @@ def apply(args: argparse.Namespace, argv: Sequence[str]) -> None:
     """Fill the options not given on the command line from the scenario file
     (--config FILE, else celery-bench.toml or a pyproject.toml with
     [tool.celery-bench] in the current directory)."""
-    if args.command not in ("run", "sweep", "profile") or getattr(args, "resume", None):
+    if args.command not in ("run", "sweep", "profile", "ab") or getattr(args, "resume", None):
         return
     path = args.config or find(Path.cwd())
     if path is None:

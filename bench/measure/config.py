@@ -10,16 +10,16 @@ in two places."""
 import dataclasses
 import math
 import resource
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bench.errors import UsageError
 from bench.harness import urls
 from bench.harness.appinfo import AppInfo
 from bench.harness.machine import usable_cores
-from bench.measure.apptask import BROKER_FROM_APP, UserTask
+from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
 from bench.workloads import POOLS, WORKLOADS, Workload, expected_rate, profiled_workload, slots, unprofiled_workload
 
@@ -406,6 +406,19 @@ def build_run_config(
         host_count=_host_count(host_count, hosts),
         listen=listen,
         listen_port=listen_port,
+    )
+
+
+def profile_config(user: UserTask | None, info: AppInfo | None, fields: Mapping[str, Any]) -> RunConfig:
+    """The run that profiles a user's task: solo, -c 1, one call at a time;
+    `fields`: the given ones of broker, redis_server, tasks (--calls), warmup."""
+    return build_run_config(
+        **{"tasks": DEFAULT_CALLS, "warmup": DEFAULT_WARMUP, **fields},
+        pool="solo",
+        concurrency=1,
+        user_task=user,
+        app_info=info,
+        record_memory=True,
     )
 
 

@@ -67,6 +67,44 @@ def _decision(p) -> str:
 HEADER = ["point", "baseline /s", "candidate /s", "change", "95% CI of change", "p", "decision", "notes"]
 
 
+LATENCY_HEADER = [
+    "point",
+    "offered /s",
+    "baseline p99",
+    "candidate p99",
+    "change",
+    "95% CI of change",
+    "p",
+    "decision",
+    "notes",
+]
+
+
+def _ms(value: float | None, n: int) -> str:
+    return "-" if value is None else f"{value * 1000:.1f} ms (n={n})"
+
+
+def _latency_rows(comparison: Comparison) -> list[list[str]]:
+    keys = [c.key for c in comparison.latency]
+    return [
+        [
+            label(c.key, keys),
+            f"{c.rate_per_s:g}",
+            _ms(c.baseline_p99_s, len(c.baseline.p99_s)),
+            _ms(c.candidate_p99_s, len(c.candidate.p99_s)),
+            percent(c.change),
+            _ci(c.change_ci95),
+            _p(c.p_value),
+            c.decision,
+            "; ".join(c.notes),
+        ]
+        for c in comparison.latency
+    ]
+
+
+LATENCY_TITLE = "sojourn p99 at the same offered rate (open loop; higher is slower)"
+
+
 def _tally(comparison: Comparison) -> str:
     counts: dict[str, int] = {}
     for p in comparison.points:
@@ -75,6 +113,9 @@ def _tally(comparison: Comparison) -> str:
     text = ", ".join(f"{counts[d]} {d}" for d in order if d in counts)
     noisy = sum(1 for p in comparison.points if p.unstable and p.decision != UNSTABLE)
     wrong = sum(1 for p in comparison.points if p.misbehaved)
+    if comparison.latency:
+        worse = len(comparison.latency_regressions)
+        text += f"; p99 at {len(comparison.latency)} offered rate(s): {worse} worse"
     return (
         text
         + (f"; {noisy} with an unstable side" if noisy else "")
@@ -88,6 +129,11 @@ def _rule(comparison: Comparison) -> str:
         f"and the change is at least {comparison.threshold:.0%}; fewer than {MIN_REPEATS} repeats a side "
         f"is unstable; a side with CV > {CV_WARN:.0%} is flagged unstable; a candidate that ran tasks twice or "
         "lost some where the baseline did not is a regression whatever its throughput"
+        + (
+            "; open loop, the same test on each repeat's p99 at one offered rate: higher is slower"
+            if comparison.latency
+            else ""
+        )
     )
 
 
@@ -111,6 +157,12 @@ def format_text(comparison: Comparison) -> str:
         "",
         *aligned([HEADER, *_rows(comparison)], right={1, 2, 3, 5}),
     ]
+    if comparison.latency:
+        lines += [
+            "",
+            f"{LATENCY_TITLE}:",
+            *aligned([LATENCY_HEADER, *_latency_rows(comparison)], right={1, 2, 3, 4, 6}),
+        ]
     lines += _one_sided(comparison, lambda names: ", ".join(names))
     lines += ["", _tally(comparison), _rule(comparison)]
     return "\n".join(lines)
@@ -131,9 +183,10 @@ def _md(text: str) -> str:
 
 def format_markdown(comparison: Comparison) -> str:
     """The comparison as GitHub-flavoured markdown, for a pull-request comment."""
-    regressions = comparison.regressions
-    what = "worse than" if any(p.misbehaved for p in regressions) else "slower than"
-    title = f"{len(regressions)} point(s) {what} the baseline" if regressions else "no significant regression"
+    regressions, latency = comparison.regressions, comparison.latency_regressions
+    what = "worse than" if latency or any(p.misbehaved for p in regressions) else "slower than"
+    worse = len(regressions) + len(latency)
+    title = f"{worse} point(s) {what} the baseline" if worse else "no significant regression"
     lines = [
         f"### celery-bench compare: {title}",
         "",
@@ -149,6 +202,19 @@ def format_markdown(comparison: Comparison) -> str:
         if p.regression:
             row[6] = f"**{row[6]}**"
         lines.append("| " + " | ".join(_md(cell) for cell in row) + " |")
+    if comparison.latency:
+        lines += [
+            "",
+            f"**{LATENCY_TITLE[0].upper() + LATENCY_TITLE[1:]}**",
+            "",
+            "| " + " | ".join(LATENCY_HEADER) + " |",
+            "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---", "---:", "---", "---"]) + "|",
+        ]
+        for c, row in zip(comparison.latency, _latency_rows(comparison), strict=True):
+            row[0] = f"`{row[0]}`"
+            if c.regression:
+                row[7] = f"**{row[7]}**"
+            lines.append("| " + " | ".join(_md(cell) for cell in row) + " |")
     one_sided = _one_sided(comparison, lambda names: ", ".join(f"`{n}`" for n in names))
     if one_sided:
         lines += ["", *(line[0].upper() + line[1:] + "." for line in one_sided)]

@@ -4,8 +4,8 @@ analysis/compare.py, the report in output/compare.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -64,6 +64,16 @@ class Side:
 
 
 @dataclass(frozen=True)
+class LatencySide:
+    """One point at one offered rate (open loop) of one result."""
+
+    p99_s: tuple[float, ...]  # sojourn p99 of each repeat that kept up with its schedule, s
+    failed: int = 0  # repeats that failed
+    producer_limited: int = 0  # repeats whose producer fell behind the schedule (left out of p99_s)
+    reason: str | None = None  # the first failed repeat's reason
+
+
+@dataclass(frozen=True)
 class Results:
     """A result file or a sweep directory, reduced to what comparing needs."""
 
@@ -74,6 +84,8 @@ class Results:
     # What it was measured with (ENVIRONMENT's facts, in that order), as
     # (fact, value): several values joined with " / " where its runs differ.
     environment: tuple[tuple[str, str], ...] = ()
+    # A sweep's open-loop repeats (`--rates`), per (point, offered tasks/s).
+    latency: dict[tuple[PointKey, float], LatencySide] = field(default_factory=dict)
 
 
 # The facts of a result's environment that `compare` sets side by side:
@@ -151,6 +163,8 @@ class PlannedPoint(Protocol):
     def workers(self) -> int: ...  # worker nodes
     @property
     def settings(self) -> tuple[tuple[str, str], ...]: ...  # varied settings (name, value as written)
+    @property
+    def key(self) -> str: ...  # its directory's name
 
 
 class SweepFiles(Protocol):
@@ -164,6 +178,8 @@ class SweepFiles(Protocol):
     def planned_points(self) -> Sequence[PlannedPoint]: ...
 
     def repeats(self, point: Any) -> list[RunResult]: ...
+
+    def open_loop_runs(self, point: Any) -> Mapping[float, Sequence[RunResult]]: ...
 
 
 def _task_ms(value: Any) -> float | None:
@@ -191,6 +207,17 @@ def _side(results: Sequence[RunResult]) -> Side:
         for kind in ("duplicates", "lost"):
             counts[kind] = sum(f.count for h in healths for f in h.misbehaviour if f.kind == kind)
     return Side(tuple(float(v) for v in ok), len(failed), reason, **counts)
+
+
+def _latency_side(results: Sequence[RunResult]) -> LatencySide:
+    kept = [r.open_loop for r in results if r.status.state in ("ok", "producer-limited") and r.open_loop]
+    failed = [r for r in results if r.status.state not in ("ok", "producer-limited") or not r.open_loop]
+    return LatencySide(
+        p99_s=tuple(float(o["sojourn_p99_s"]) for o in kept if not o["producer_limited"]),
+        failed=len(failed),
+        producer_limited=sum(1 for o in kept if o["producer_limited"]),
+        reason=failed[0].status.reason if failed else None,
+    )
 
 
 def _hostnames(hostnames: Iterable[str | None]) -> frozenset[str]:
@@ -237,6 +264,7 @@ def load_sweep(sweep: SweepFiles) -> Results:
         raise UsageError(f"{sweep.path}: malformed manifest ({type(exc).__name__}: {exc})") from None
     hostnames = [manifest.metadata.hostname if manifest.metadata else None]
     points: dict[PointKey, Side] = {}
+    latency: dict[tuple[PointKey, float], LatencySide] = {}
     runs: list[RunResult] = []
     for point in plan:
         repeats = sweep.repeats(point)
@@ -255,4 +283,6 @@ def load_sweep(sweep: SweepFiles) -> Results:
             settings=tuple(point.settings),  # as the manifest holds them: broker URLs redacted
         )
         points[key] = _side(repeats)
-    return Results(str(sweep.path), "sweep", _hostnames(hostnames), points, environment(runs))
+        for rate, open_loop in sweep.open_loop_runs(point).items():
+            latency[(key, rate)] = _latency_side(open_loop)
+    return Results(str(sweep.path), "sweep", _hostnames(hostnames), points, environment(runs), latency)

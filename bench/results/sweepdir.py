@@ -7,6 +7,8 @@ A sweep directory holds:
     summary.json            per-point summaries, written at the end
     profile.json            a user's task's profile (a sweep of that task)
     check.json              the fidelity check (`sweep --check`)
+    open_loop/<point>/rate-<R>-rNN.json
+                            the point run open loop at R tasks/s (`--rates`)
     .lock                   held by the one process measuring it (sweeplock.py)
 A repeat interrupted half-way is kept as rNN.interrupted.json and redone on
 resume; a repeat that failed is kept and counted as an attempt.
@@ -42,6 +44,7 @@ from bench.results.schema import (
 )
 
 PROFILE = "profile.json"
+OPEN_LOOP = "open_loop"
 
 __all__ = ["CHECK_SUMMARY", "MANIFEST", "PROFILE", "RUNS", "SUMMARY", "Found", "SweepDirFiles", "find_sweep"]
 
@@ -144,6 +147,22 @@ class SweepDirFiles:
         while f"r{n:02d}" in taken:
             n += 1
         return self.point_dir(point) / f"r{n:02d}.json"
+
+    def open_loop_path(self, point: Keyed, rate: float, repeat: int) -> Path:
+        """Where repeat `repeat` of `point` run open loop at `rate` tasks/s goes."""
+        return self.path / OPEN_LOOP / point.key / f"rate-{rate:g}-r{repeat:02d}.json"
+
+    def open_loop_runs(self, point: Keyed) -> dict[float, list[RunResult]]:
+        """The point's finished open-loop repeats, by offered rate (ascending),
+        each rate's in repeat order; a file that is not a result is skipped."""
+        by_rate: dict[float, list[RunResult]] = {}
+        for path in sorted((self.path / OPEN_LOOP / point.key).glob("rate-*-r*.json")):
+            try:
+                rate = float(path.name.removeprefix("rate-").rsplit("-r", 1)[0])
+                by_rate.setdefault(rate, []).append(self._read(path))
+            except (ValueError, UsageError):
+                continue
+        return dict(sorted(by_rate.items()))
 
     def read_profile(self) -> dict | None:
         """The profile of the swept user's task (profile.json), or None."""

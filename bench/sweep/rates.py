@@ -11,7 +11,6 @@ import json
 import random
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench.analysis.latency_verdict import decide
@@ -31,7 +30,6 @@ def group_key(point: dict[str, Any]) -> str:
 
 
 AUTO_FRACTIONS = (0.25, 0.5, 0.7, 0.85, 0.95, 1.1)
-OPEN_LOOP_DIR = "open_loop"
 OPEN_LOOP_SUMMARY = "open_loop.json"
 MIN_DURATION_S = 1.0
 
@@ -52,10 +50,6 @@ def rates_of(cfg: SweepConfig, sweep: SweepDir, point: Point) -> tuple[float, ..
     return tuple(cfg.rates)
 
 
-def run_path(sweep: SweepDir, point: Point, rate: float, repeat: int) -> Path:
-    return sweep.path / OPEN_LOOP_DIR / point.key / f"rate-{rate:g}-r{repeat:02d}.json"
-
-
 def run_rates(
     sweep: SweepDir,
     cfg: SweepConfig,
@@ -71,13 +65,13 @@ def run_rates(
         for point in plan
         for rate in rates_of(cfg, sweep, point)
         for i in range(1, cfg.min_repeats + 1)
-        if not run_path(sweep, point, rate, i).exists()
+        if not sweep.open_loop_path(point, rate, i).exists()
     ]
     random.Random(f"{cfg.seed}-rates").shuffle(todo)
     for n, (point, rate, i) in enumerate(todo, 1):
         # The point's own config (its varied settings too), at the rate.
         run_cfg = run_config_for(cfg, point, rate=rate, duration=duration, seed=i)
-        doc = measure_repeat(run_cfg, run_path(sweep, point, rate, i), broker, stub)
+        doc = measure_repeat(run_cfg, sweep.open_loop_path(point, rate, i), broker, stub)
         ol = doc.open_loop
         if ol is not None and doc.status.state in ("ok", "producer-limited"):
             line = f"p99 {ol['sojourn_p99_s'] * 1000:.1f} ms, completed {ol['achieved_completion_rate_per_s']:.1f}/s"
@@ -97,7 +91,7 @@ def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_core
         for rate in rates_of(cfg, sweep, point):
             docs = []
             for i in range(1, cfg.min_repeats + 1):
-                path = run_path(sweep, point, rate, i)
+                path = sweep.open_loop_path(point, rate, i)
                 if path.exists():
                     doc = json.loads(path.read_text())
                     if doc.get("open_loop") and doc["status"]["state"] in ("ok", "producer-limited"):

@@ -1,6 +1,7 @@
 """`ab`'s pure parts: side specs, the balanced run order, per-side settings,
 and bad input refused before anything starts."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,78 @@ def test_the_sides_interpreter_must_import_celery(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
     with pytest.raises(UsageError, match="cannot import celery"):
         celery_version(str(bare / "bin" / "python"), tmp_path, "--candidate")
+
+
+ORDERS = """\
+from celery import Celery
+
+app = Celery("orders")
+
+
+@app.task(name="orders.place")
+def place(ms):
+    pass
+"""
+
+
+def _git(repo, *args):
+    command = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args]
+    return subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+
+
+@pytest.fixture
+def orders_repo(tmp_path):
+    """A git repository with a user's app in service/: commit 1 holds the
+    task orders.place, commit 2 renames it. Returns (repo, commit 1, commit 2)."""
+    repo = tmp_path / "repo"
+    (repo / "service").mkdir(parents=True)
+    (repo / "service" / "orders.py").write_text(ORDERS)
+    _git(repo, "init", "--quiet")
+    _git(repo, "add", "service")
+    _git(repo, "commit", "--quiet", "-m", "orders")
+    first = _git(repo, "rev-parse", "HEAD")
+    (repo / "service" / "orders.py").write_text(ORDERS.replace('"orders.place"', '"orders.submit"'))
+    _git(repo, "commit", "--quiet", "-am", "rename the task")
+    return repo, first, _git(repo, "rev-parse", "HEAD")
+
+
+def ab_options(repo, *more):
+    return ("ab", "--project", str(repo), "--app", "orders", "--task", "orders.place", "--args", "[5]", *more)
+
+
+def test_each_side_imports_the_users_app_from_its_own_worktree(orders_repo):
+    from bench.ab.run import side_task
+    from bench.measure.apptask import build_user_task
+
+    repo, first, second = orders_repo
+    user = build_user_task(app="orders", task="orders.place", args="[5]", workdir=repo / "service")
+    shared = build_sweep_config(pools=["solo"], profile="quick", seed=1, user_task=user)
+    tree = repo.parent / "tree"  # stands for the worktree of commit 1
+    subprocess.run(["git", "worktree", "add", "--quiet", "--detach", str(tree), first], cwd=repo, check=True)
+    moved = side_task(shared, repo, tree, "--baseline", first)
+    assert moved.user_task.workdir == str(tree / "service")
+    assert "orders.place" in moved.app_info.tasks
+    # commit 2 renamed the task: refused, naming the side and its commit
+    subprocess.run(["git", "checkout", "--quiet", "--detach", second], cwd=tree, check=True)
+    with pytest.raises(UsageError, match=rf"--candidate \(commit {second[:12]}\): --task: .*orders.submit"):
+        side_task(shared, repo, tree, "--candidate", second)
+
+
+def test_ab_of_a_users_task_refuses_what_it_cannot_do_in_one_line(orders_repo, tmp_path):
+    repo, first, second = orders_repo
+    sides = ("--baseline", first, "--candidate", second)
+    elsewhere = tmp_path / "elsewhere"  # the app, but outside the project's repository
+    elsewhere.mkdir()
+    (elsewhere / "orders.py").write_text(ORDERS)
+    cases = [
+        (ab_options(repo, *sides, "--workloads", "sleep"), "--workloads picks built-in workloads"),
+        (ab_options(repo, *sides, "--broker", "from-app"), "--broker from-app: only for run and profile"),
+        (("ab", "--project", str(repo), *sides, "--from-profile", "p.json"), "--from-profile: only with --app"),
+        (ab_options(repo, *sides, "--workdir", str(elsewhere)), "--baseline: the app is imported from .* outside"),
+        (ab_options(repo, "--baseline", first, "--candidate", second), r"--candidate \(commit .*no task named"),
+    ]
+    for argv, message in cases:
+        done = run_bench(*argv, cwd=repo / "service", timeout=60)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert re.search(message, done.stderr), done.stderr

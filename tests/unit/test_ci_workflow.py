@@ -3,9 +3,12 @@
 options that parse, and lets a regression fail the job.
 (tests/integration/test_ab_end_to_end.py runs the script itself on two revisions.)"""
 
+import os
 import re
 import shlex
+import subprocess
 
+from bench.ab.config import AB_PROFILE
 from bench.cli import create_parser
 from tests.helpers.paths import ROOT
 
@@ -26,6 +29,7 @@ def script_ab_argv():
     command = line.split("python -m bench", 1)[1].split(">")[0]
     command = command.replace("$baseline", "BASE").replace("$candidate", "HEAD").replace('"$@"', "")
     command = re.sub(r"\$\{BENCH_AB_OUTPUT:-([^}]+)\}", r"\1", command)
+    command = command.replace('${points[@]+"${points[@]}"}', "--pools prefork,gevent --workloads sleep")
     return shlex.split(command)
 
 
@@ -60,7 +64,45 @@ def test_the_script_ab_command_parses_and_writes_markdown():
     assert args.command == "ab"
     assert (args.baseline, args.candidate) == ("rev=BASE", "rev=HEAD")
     assert args.format == "markdown"
-    assert args.profile == "quick"
+    assert args.profile is None
+    assert AB_PROFILE == "quick"
+
+
+def script_argv(tmp_path, *args, scenario=None):
+    """The argv the script hands `python` (a stand-in that prints it), run
+    from a project holding `scenario` as its celery-bench.toml, if given."""
+    project, bin_dir = tmp_path / "project", tmp_path / "bin"
+    project.mkdir(parents=True)
+    bin_dir.mkdir(parents=True)
+    fake = bin_dir / "python"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    if scenario is not None:
+        (project / "celery-bench.toml").write_text(scenario)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "A", "B", *args], cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_script_measures_the_built_in_points_by_default(tmp_path):
+    argv = script_argv(tmp_path)
+    assert argv[:4] == ["-m", "bench", "ab", "--baseline"]
+    assert "--workloads" in argv
+    assert "prefork,gevent" in argv
+
+
+def test_the_script_leaves_the_points_to_a_users_task_or_scenario(tmp_path):
+    argv = script_argv(tmp_path, "--app", "orders", "--task", "orders.place")
+    assert "--workloads" not in argv
+    assert "--pools" not in argv
+    assert argv[-4:] == ["--app", "orders", "--task", "orders.place"]
+    argv = script_argv(tmp_path / "s", scenario='app = "orders"\ntask = "orders.place"\n')
+    assert "--workloads" not in argv
+    assert "--pools" not in argv
 
 
 def test_the_script_posts_the_markdown_and_keeps_ab_exit_code():

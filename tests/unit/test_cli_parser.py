@@ -81,7 +81,7 @@ def test_sweep_options_reach_the_sweep_config():
 @pytest.mark.parametrize(
     ("argv", "unknown"),
     [
-        (["ab", "--baseline", "HEAD", "--candidate", "HEAD", "--task", "myapp.work"], "--task myapp.work"),
+        (["ab", "--baseline", "HEAD", "--candidate", "HEAD", "--work", "sleep"], "--work sleep"),
         (["run", "--work", "cpu"], "--work cpu"),
         (["sweep", "--pool", "gevent"], "--pool gevent"),  # sweep takes --pools
     ],

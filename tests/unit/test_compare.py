@@ -429,3 +429,77 @@ def test_compare_names_what_differs_in_the_two_sides_environments(tmp_path, caps
     assert "environment differs" not in same
     markdown = run_compare(capsys, "--format", "markdown", str(tmp_path / "a.json"), str(tmp_path / "b.json"))[1]
     assert "Environment differs: celery 5.6.3 -> 5.7.0; cpu governor powersave -> performance." in markdown
+
+
+# --- Open loop (--rates): the p99 at the same offered rate --------------------
+
+P99_MS = [40.0, 42.0, 41.0, 39.5, 40.5]
+P99_WORSE_BY_30 = [v * 1.3 for v in P99_MS]
+
+
+def latency(values_ms, producer_limited=0, failed=0):
+    return compare.LatencySide(tuple(v / 1000 for v in values_ms), failed, producer_limited, "x" if failed else None)
+
+
+def test_a_p99_30_percent_higher_at_the_same_rate_is_slower():
+    result = compare.compare_latency(KEY, 100.0, latency(P99_MS), latency(P99_WORSE_BY_30))
+    assert result.decision == compare.SLOWER
+    assert result.regression
+    assert result.change == pytest.approx(0.3, abs=0.01)
+    assert result.change_ci95[0] > 0
+
+
+def test_a_p99_lower_is_faster_and_the_same_is_no_difference():
+    assert compare.compare_latency(KEY, 100.0, latency(P99_WORSE_BY_30), latency(P99_MS)).decision == compare.FASTER
+    same = compare.compare_latency(KEY, 100.0, latency(P99_MS), latency(P99_MS))
+    assert same.decision == compare.SAME
+    assert not same.regression
+
+
+def test_producer_limited_repeats_are_left_out_and_too_few_cannot_be_decided():
+    result = compare.compare_latency(KEY, 100.0, latency(P99_MS), latency(P99_WORSE_BY_30[:2], producer_limited=3))
+    assert result.decision == compare.UNSTABLE
+    assert "3 candidate repeat(s) producer-limited, left out" in result.notes
+
+
+def test_a_candidate_whose_every_open_loop_repeat_failed_is_a_regression():
+    result = compare.compare_latency(KEY, 100.0, latency(P99_MS), latency([], failed=3))
+    assert result.decision == compare.FAILED
+    assert result.regression
+
+
+def open_loop_doc(p99_ms, *, concurrency=16, producer_limited=False):
+    doc = run_doc(None, concurrency=concurrency)
+    doc["status"] = {"state": "producer-limited" if producer_limited else "ok", "reason": None}
+    doc["open_loop"] = {"sojourn_p99_s": p99_ms / 1000, "producer_limited": producer_limited}
+    return doc
+
+
+def add_open_loop(sweep, rate, p99s_ms, concurrency=16):
+    target = SweepDir(sweep)
+    (point,) = [p for p in target.planned_points() if p.concurrency == concurrency]
+    for i, value in enumerate(p99s_ms, 1):
+        write_atomic(target.open_loop_path(point, rate, i), open_loop_doc(value, concurrency=concurrency))
+
+
+def test_compare_of_sweeps_run_open_loop_decides_on_the_p99_at_each_rate(tmp_path, capsys):
+    base = make_sweep(tmp_path / "base", {16: STEADY})
+    cand = make_sweep(tmp_path / "cand", {16: STEADY})
+    for sweep, at_50, at_90 in ((base, P99_MS, P99_MS), (cand, P99_MS, P99_WORSE_BY_30)):
+        add_open_loop(sweep, 50.0, at_50)
+        add_open_loop(sweep, 90.0, at_90)
+    code, out, err = run_compare(capsys, base, cand)
+    assert code == 1, err
+    rows = [line for line in out.splitlines() if line.startswith("sleep-50ms-gevent-c16")]
+    assert len(rows) == 3  # throughput, then p99 at 50/s and at 90/s
+    assert "no significant difference" in rows[0]
+    assert " 50 " in rows[1]
+    assert "no significant difference" in rows[1]
+    assert " 90 " in rows[2]
+    assert "slower" in rows[2]
+    assert "+30.0%" in rows[2]
+    assert "sojourn p99 at the same offered rate" in out
+    assert "sleep-50ms-gevent-c16 at 90/s (p99 +30.0%)" in err
+    code, out, _ = run_compare(capsys, base, cand, "--format", "markdown")
+    assert "| `sleep-50ms-gevent-c16` | 90 |" in out
+    assert "**slower**" in out

@@ -30,6 +30,7 @@ COMMANDS = {
     "report": Command(reading.add_report, builders.configure_sweep_dir),
     "compare": Command(reading.add_compare, builders.configure_compare),
     "export": Command(reading.add_export, builders.configure_export),
+    "history": Command(reading.add_history, builders.configure_history),
     "capacity": Command(measuring.add_capacity, builders.configure_capacity),
     "broker": Command(serving.add_broker, builders.configure_broker),
     "ab": Command(measuring.add_ab, builders.configure_ab),

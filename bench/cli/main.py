@@ -45,6 +45,7 @@ EXAMPLES = (
     ("python -m bench sweep --app myapp --task myapp.resize --args '[64]'", "the same for your own task"),
     ("python -m bench report results", "the latest sweep's report, tables and figures again"),
     ("python -m bench compare results/sweep-A results/sweep-B", "is B slower than A? (exit 1 if so)"),
+    ("python -m bench history results --html site/index.html", "where throughput changed, commit by commit"),
 )
 
 

@@ -328,9 +328,10 @@ def outcome(history: History) -> Regression | None:
     if not worse and not failed:
         return None
     newest = history.results[-1]
+    measured = f"{newest.measured:%Y-%m-%d %H:%M} UTC" if newest.measured else newest.path
     listed = [f"{c.key.name} ({c.change * 100:+.1f}%, p={c.p_value:.2g})" for c in worse]
     listed += [f"{key.name} (every repeat failed)" for key in failed]
     return Regression(
-        f"the newest result ({short_commit(newest.commit)}, {newest.path}) is a step for the worse in "
+        f"the newest result ({short_commit(newest.commit)}, {measured}) is a step for the worse in "
         f"{len(listed)} series: {', '.join(listed)}"
     )

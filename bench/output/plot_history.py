@@ -89,12 +89,14 @@ def series_figure(history: History, series: Series, label: str) -> Figure:
         ax.axvline(x, color=colour, linewidth=1.8, alpha=0.9, zorder=2)
         p = p_words(change.p_value)
         text = f"{percent(change.change)}\np{p if p.startswith('<') else f'={p}'}"
+        right_side = x > 0.7 * (len(history.results) - 1)  # near the right edge: the note goes left of the line
         ax.annotate(
             text,
             (x, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(4, -4),
+            xytext=(-4 if right_side else 4, -4),
             textcoords="offset points",
+            ha="right" if right_side else "left",
             va="top",
             fontsize=8,
             color=colour,

@@ -111,6 +111,7 @@ def read_stored(paths: Sequence[str | Path], open_sweep: OpenSweep) -> Found:
     inside directories that cannot be read are skipped and named."""
     results: list[StoredResult] = []
     skipped: list[str] = []
+    seen: set[Path] = set()  # a result under two of the paths given is read once
     for given in map(Path, paths):
         if not given.exists():
             raise UsageError(f"{given}: no such file or directory")
@@ -118,9 +119,14 @@ def read_stored(paths: Sequence[str | Path], open_sweep: OpenSweep) -> Found:
             result = _read_file(given)
             if result is None:
                 raise UsageError(f"{given}: not a celery-bench run result or a pytest-benchmark JSON file")
-            results.append(result)
+            if given.resolve() not in seen:
+                seen.add(given.resolve())
+                results.append(result)
             continue
         for path in _candidates(given):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             try:
                 found = _read_dir(path, open_sweep) if path.is_dir() else _read_file(path)
             except UsageError as exc:

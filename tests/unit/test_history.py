@@ -177,6 +177,12 @@ def test_run_files_are_results_of_one_repeat(tmp_path, commits):
     assert all(len(s.values) == 1 for r in found.results for s in r.samples.values())
 
 
+def test_a_result_under_two_paths_given_is_read_once(tmp_path, commits):
+    store = sweeps(tmp_path, commits, FLAT)
+    newest = sorted(store.iterdir())[-1]
+    assert len(read_stored([store, newest], SweepDir).results) == 6
+
+
 def test_files_that_are_not_results_are_passed_over(tmp_path, commits, capsys):
     store = sweeps(tmp_path, commits, FLAT)
     (store / "bmf.json").write_text("{}")  # an export

@@ -32,7 +32,7 @@ header p { color: #555; margin-top: -0.6em; }
 .verdict { padding: 0.7em 1em; border-radius: 6px; margin: 1em 0; font-weight: 600; }
 .verdict.good { background: #e8f5ee; border: 1px solid #9fd3b5; color: #1d5c38; }
 .verdict.bad { background: #fdece6; border: 1px solid #f0a98c; color: #8a2c0a; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.worse td.change { color: #b84a00; font-weight: 600; }
 tr.better td.change { color: #00775a; font-weight: 600; }
 td.env { color: #8a4b00; font-size: 0.85em; }

@@ -8,6 +8,7 @@ import io
 import math
 from collections.abc import Sequence
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -122,7 +123,7 @@ def series_figure(history: History, series: Series, label: str) -> Figure:
     return fig
 
 
-def _y_range(ax, medians: Sequence[float]) -> None:
+def _y_range(ax: Axes, medians: Sequence[float]) -> None:
     """At least MIN_SPAN of the typical level from bottom to top: a flat
     series' noise is drawn as the few percent it is, not across the panel."""
     low, high = ax.get_ylim()
@@ -133,7 +134,7 @@ def _y_range(ax, medians: Sequence[float]) -> None:
     ax.set_ylim(low, high)
 
 
-def _axes(ax, results: Sequence[StoredResult], unit: str) -> None:
+def _axes(ax: Axes, results: Sequence[StoredResult], unit: str) -> None:
     ticks = _ticks(results)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())

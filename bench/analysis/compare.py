@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from bench.analysis.stats import CV_WARN, bootstrap_median, median, ratio_ci
 from bench.errors import BenchError, Regression, Unstable, UsageError
@@ -316,7 +317,14 @@ def compare(
     )
 
 
-def environment_changes(baseline: Results, candidate: Results) -> tuple[tuple[str, str, str], ...]:
+class Described(Protocol):
+    """A result with its environment: compare's Results, history's StoredResult."""
+
+    @property
+    def environment(self) -> tuple[tuple[str, str], ...]: ...  # (fact, value) in ENVIRONMENT's order
+
+
+def environment_changes(baseline: Described, candidate: Described) -> tuple[tuple[str, str, str], ...]:
     """The environment facts both sides recorded and that differ, in the
     baseline's order: (fact, baseline's value, candidate's value)."""
     theirs = dict(candidate.environment)

@@ -11,7 +11,7 @@ from typing import Any
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
 from bench.cli.parser import given
-from bench.commands import CapacityRequest, ExportRequest, ProfileRequest, SweepRequest, sweep_dir
+from bench.commands import CapacityRequest, ExportRequest, HistoryRequest, ProfileRequest, SweepRequest, sweep_dir
 from bench.errors import UsageError
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret, secret_from_env, secret_text
 from bench.harness.appinfo import AppInfo
@@ -239,3 +239,17 @@ def configure_agent(args: argparse.Namespace) -> AgentConfig:
 def configure_agents(args: argparse.Namespace) -> tuple[str, bytes]:
     check_url(args.broker)
     return args.broker, secret_from_env()
+
+
+def configure_history(args: argparse.Namespace) -> HistoryRequest:
+    outputs = {name: Path(value) for name in ("html", "json") if (value := getattr(args, name)) is not None}
+    for path in outputs.values():
+        check_writable(path.parent)
+    return HistoryRequest(
+        paths=tuple(args.paths),
+        threshold=args.threshold,
+        format=args.format,
+        html=outputs.get("html"),
+        json=outputs.get("json"),
+        check=args.check,
+    )

@@ -30,6 +30,7 @@ COMMANDS = {
     "report": Command(reading.add_report, builders.configure_sweep_dir),
     "compare": Command(reading.add_compare, builders.configure_compare),
     "export": Command(reading.add_export, builders.configure_export),
+    "history": Command(reading.add_history, builders.configure_history),
     "capacity": Command(measuring.add_capacity, builders.configure_capacity),
     "broker": Command(serving.add_broker, builders.configure_broker),
     "ab": Command(measuring.add_ab, builders.configure_ab),
@@ -44,6 +45,7 @@ EXAMPLES = (
     ("python -m bench sweep --app myapp --task myapp.resize --args '[64]'", "the same for your own task"),
     ("python -m bench report results", "the latest sweep's report, tables and figures again"),
     ("python -m bench compare results/sweep-A results/sweep-B", "is B slower than A? (exit 1 if so)"),
+    ("python -m bench history results --html site/index.html", "where throughput changed, commit by commit"),
 )
 
 

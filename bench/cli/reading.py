@@ -1,6 +1,7 @@
 """The parsers of the subcommands that read what was measured: plot,
-report, compare, export. They fill no config: their requests are their arguments."""
+report, compare, export, history. They fill no config: their requests are their arguments."""
 
+from bench.analysis.history import ALPHA as HISTORY_ALPHA
 from bench.cli.groups import add_decision, add_sweep_dir
 from bench.cli.parser import Subcommands
 from bench.output.exports import FORMATS
@@ -72,3 +73,29 @@ def add_export(sub: Subcommands) -> None:
     exp.add_argument("format", metavar="FORMAT", choices=FORMATS, help=f"one of: {', '.join(FORMATS)}")
     exp.add_argument("result", metavar="RESULT", help="a run's result JSON, a sweep directory or an ab directory")
     exp.add_argument("-o", "--output", metavar="FILE", help="write here (default: print the first document)")
+
+
+def add_history(sub: Subcommands) -> None:
+    hist = sub.add_parser(
+        "history",
+        help="stored results over commits: the changes in each point, a page of charts, --check for a nightly job",
+        description=(
+            "Read stored results (sweep directories, ab directories, run result files, pytest-benchmark JSON, "
+            "or folders of them), order them by when they were measured, and find where each point's median "
+            "throughput (a benchmark's time) changed: ruptures' PELT proposes where, and a change is kept when "
+            f"Student's t-test of the results either side gives p < {HISTORY_ALPHA:g} and it is at least "
+            "--threshold. Prints the changes (which commit, before and after, by how much, how sure) and where "
+            "the environment changed between results. Exit 0; with --check, 1 when the newest result is a step "
+            "for the worse (or every repeat of a point failed in it); 2: bad input."
+        ),
+        epilog="example: python -m bench history results --html site/index.html --check",
+    )
+    hist.add_argument(
+        "paths", nargs="+", metavar="DIR", help="a stored result, or a folder searched for them (its subfolders too)"
+    )
+    add_decision(hist)
+    hist.add_argument("--html", metavar="OUT", help="write one self-contained HTML page with a chart per point")
+    hist.add_argument("--json", metavar="OUT", help="write the results, series and changes found as JSON")
+    hist.add_argument(
+        "--check", action="store_true", help="exit 1 when the newest result is a step for the worse (a nightly job)"
+    )

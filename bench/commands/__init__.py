@@ -50,6 +50,18 @@ class ExportRequest:
 
 
 @dataclass(frozen=True)
+class HistoryRequest:
+    """`history`: what to read, how to decide, what to write."""
+
+    paths: tuple[str, ...]  # sweep and ab directories, run files, pytest-benchmark JSON, or folders of them
+    threshold: float  # fraction: the smallest change that counts
+    format: str  # text | markdown
+    html: Path | None  # the page to write; None: none
+    json: Path | None  # the changes as JSON; None: none
+    check: bool  # exit 1 when the newest result is a step for the worse
+
+
+@dataclass(frozen=True)
 class SweepRequest:
     """A sweep to start, or to continue."""
 

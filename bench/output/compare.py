@@ -3,6 +3,8 @@ for a pull request. The command's pipeline is bench/commands/compare.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bench.analysis.compare import (
     ALPHA,
     FAILED,
@@ -145,7 +147,12 @@ def _describe(results_: Results) -> str:
 def environment_words(comparison: Comparison) -> str:
     """ "celery 5.6.3 -> 5.7.0; cpu governor powersave -> performance": what
     differs between the two sides' environments."""
-    return "; ".join(f"{fact} {before} -> {after}" for fact, before, after in comparison.environment_changes)
+    return changes_words(comparison.environment_changes)
+
+
+def changes_words(changes: Sequence[tuple[str, str, str]]) -> str:
+    """ "celery 5.6.3 -> 5.7.0; cpu governor powersave -> performance": (fact, before, after) in words."""
+    return "; ".join(f"{fact} {before} -> {after}" for fact, before, after in changes)
 
 
 def format_text(comparison: Comparison) -> str:

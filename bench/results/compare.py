@@ -110,9 +110,14 @@ ENVIRONMENT = (
 
 def environment_facts(result: RunResult) -> dict[str, str]:
     """ENVIRONMENT's facts of one run, where it recorded them."""
-    meta = result.metadata or Metadata()
-    packages = meta.packages or {}
     broker = result.config.broker if result.config else None
+    return machine_facts(result.metadata or Metadata(), broker.server if broker is not None else None)
+
+
+def machine_facts(meta: Metadata, broker_server: str | None = None) -> dict[str, str]:
+    """ENVIRONMENT's facts of a machine's metadata (a run's, or a sweep
+    manifest's), with the broker server where known."""
+    packages = meta.packages or {}
     memory = f"{meta.memory_bytes / 2**30:.1f} GiB" if meta.memory_bytes else None
     facts = {
         "python": " ".join(x for x in (meta.python_implementation, meta.python) if x) or None,
@@ -122,7 +127,7 @@ def environment_facts(result: RunResult) -> dict[str, str]:
         "gevent": packages.get("gevent"),
         "eventlet": packages.get("eventlet"),
         "redis-py": packages.get("redis"),
-        "broker": broker.server if broker is not None else None,
+        "broker": broker_server,
         "git commit": meta.git_commit,
         "cpu": meta.cpu_model,
         "usable cores": f"{meta.usable_cores:g}" if meta.usable_cores is not None else None,

@@ -167,6 +167,7 @@ READ_ONLY = (
     "bench.commands.compare",
     "bench.commands.export",
     "bench.output.exports",
+    "bench.commands.history",
 )
 
 
@@ -188,7 +189,9 @@ def run_doc(throughput):
     }
 
 
-@pytest.mark.parametrize("command", ["report", "compare", "export"])  # report draws every figure `plot` draws
+@pytest.mark.parametrize(
+    "command", ["report", "compare", "export", "history"]
+)  # report draws every figure `plot` draws
 def test_read_only_commands_never_import_celery(tmp_path, command):
     """The subcommand's module is imported only when it is chosen: the
     read-only commands run to the end without loading Celery or kombu."""
@@ -196,10 +199,12 @@ def test_read_only_commands_never_import_celery(tmp_path, command):
     shutil.copytree(DATA / "sweep-small", sweep)
     (tmp_path / "a.json").write_text(json.dumps(run_doc(19.0)))
     (tmp_path / "b.json").write_text(json.dumps(run_doc(19.1)))
+    (tmp_path / "c.json").write_text(json.dumps(run_doc(19.2)))
     argv = {
         "report": ["report", str(sweep)],
         "compare": ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")],
         "export": ["export", "bmf", str(sweep), "-o", str(tmp_path / "bmf.json")],
+        "history": ["history", *(str(tmp_path / f"{n}.json") for n in "abc"), "--html", str(tmp_path / "h.html")],
     }[command]
     loaded = imported_after(
         f"from bench.cli import main\nimport contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"

@@ -1,6 +1,8 @@
-"""The read-only commands (report, plot, compare) write nothing into what
+"""The read-only commands (report, plot, compare, history) write nothing into what
 they read (what they import is checked in test_architecture.py). The
 committed reference sweep (version 1) still renders as committed."""
+
+import shutil
 
 import pytest
 
@@ -66,6 +68,15 @@ def test_compare_writes_nothing_into_what_it_reads(sweep_without_summary, capsys
     before = sorted(p.relative_to(sweep_without_summary) for p in sweep_without_summary.rglob("*"))
     assert main(["compare", str(sweep_without_summary), str(sweep_without_summary)]) == 0
     assert sorted(p.relative_to(sweep_without_summary) for p in sweep_without_summary.rglob("*")) == before
+
+
+def test_history_writes_nothing_into_what_it_reads(sweep_without_summary, tmp_path, capsys):
+    copies = [sweep_without_summary, *(tmp_path / f"copy-{n}" for n in range(2))]
+    for copy in copies[1:]:
+        shutil.copytree(sweep_without_summary, copy)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["history", *map(str, copies)]) == 0
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_the_version_1_reference_sweep_renders_as_committed(reference_copy):

@@ -183,7 +183,7 @@ def test_sigterm_during_a_sweep_keeps_it_resumable(tmp_path):
     wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 60, "a first repeat")
     proc.send_signal(signal.SIGTERM)
     code, _, err = finish(proc, timeout=60)
-    assert code == 143
+    assert code == 143, err
     assert "resume with: python -m bench sweep --resume" in one_line(err)
     manifest = json.loads(next(tmp_path.glob("sweep-*/manifest.json")).read_text())
     assert manifest["status"] == "interrupted"

@@ -5,7 +5,7 @@ from bench.analysis.groups import curve_name, group_key, group_label, groups, pl
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.model import peak_words
 from bench.analysis.summary import Analysis
-from bench.analysis.verdict import FLAT_RULE
+from bench.analysis.verdict import FLAT_RULE, RULE
 from bench.output.terminal import (
     HEADLINE,
     RAN_TWICE_OR_LOST,
@@ -210,8 +210,7 @@ def render(
         f"## Verdict on the tutorial's {HEADLINE}",
         "",
         "Per pool and workload: the best median throughput at -c up to twice the cores against the best above, "
-        "with the bootstrap 95% CI of the gain. **holds**: no gain of 5% or more beyond 2x cores (or a loss); "
-        "**does not hold**: a significant gain above 5%; **inconclusive**: the interval straddles 5%. "
+        "with the bootstrap 95% CI of the gain. " + RULE + ". "
         "**best -c**: the highest median of the row; " + FLAT_RULE + "; a best at the edge of the range tried "
         "is marked, since the optimum may lie beyond it.",
         "",

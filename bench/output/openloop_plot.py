@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
+from bench.analysis.latency_verdict import RULE
 from bench.output.plot import METADATA
 from bench.output.plot_style import STYLE
 from bench.results.schema import point_name
@@ -116,7 +117,7 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
         "",
         "At the highest offered rate both sides sustain (no producer-limited repeat, achieved >= 95% of offered), "
         "the sojourn p99 from the scheduled send times, by the bootstrap 95% CI of the ratio of medians and a 5% "
-        "minimum effect.",
+        "minimum effect. " + RULE + ".",
         "",
         "| workload | pool | verdict | why |",
         "|---|---|---|---|",

@@ -4,10 +4,10 @@ concurrency axis with its cores markers."""
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from numpy.typing import NDArray
@@ -77,12 +77,22 @@ FIT_STYLE: LineStyle = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
 NOTE_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
-def subplots(width: float, height: float, rows: int = 1, cols: int = 1) -> tuple[Figure, NDArray[Any]]:
+def subplots(
+    width: float, height: float, rows: int = 1, cols: int = 1, layout: Literal["constrained"] | None = None
+) -> tuple[Figure, NDArray[Any]]:
     """A Figure outside pyplot's registry (nothing to close, no limit on how
-    many exist), drawn by Agg."""
-    fig = Figure(figsize=(width, height))
+    many exist), drawn by Agg; `layout`: matplotlib's layout engine
+    ("constrained" makes room for every panel's legend and notes)."""
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def renderer_of(fig: Figure) -> RendererAgg:
+    """The renderer of a figure made by subplots(): to measure words before it is drawn."""
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # subplots() gave it one
+    return canvas.get_renderer()
 
 
 def single(width: float, height: float) -> tuple[Figure, Axes]:

@@ -9,7 +9,9 @@ import itertools
 import re
 
 import pytest
+from matplotlib.text import Text
 
+from bench.analysis.groups import groups
 from bench.analysis.summary import analyze
 from bench.analysis.verdict import best_of
 from bench.cli import main
@@ -214,6 +216,52 @@ def test_noop_rates_close_together_share_one_label_and_far_ones_keep_their_own(r
     }
     labels = [t.get_text() for t in ax.texts if "no-op rate" in t.get_text()]
     assert sorted(labels) == ["no-op rate, prefork: 2,000/s", "no-op rate: gevent 700/s, eventlet 720/s"]
+
+
+# threads measured as prefork and eventlet as gevent: two pairs of curves that coincide
+POOLS_IN_TURN = ("prefork", "threads", "gevent", "eventlet", "solo")
+
+
+def every_pool(summary):
+    """The reference with every pool: threads and eventlet coinciding with
+    prefork and gevent, and a no-op rate per pool (two close together)."""
+    summary = as_pool(as_pool(summary, "prefork", "threads"), "gevent", "eventlet")
+    for pool, rate in (("prefork", 1400.0), ("threads", 1500.0), ("gevent", 900.0), ("eventlet", 950.0)):
+        summary = with_noop(summary, pool, rate)
+    return summary
+
+
+ONE_PANEL, TWO_PANELS = ("sleep",), ("cpu", "sleep")
+
+
+@pytest.mark.parametrize(
+    ("pools", "workloads"),
+    [(1, ONE_PANEL), (2, TWO_PANELS), (3, ONE_PANEL), (4, TWO_PANELS), (5, ONE_PANEL), (5, TWO_PANELS)],
+)
+def test_no_two_words_of_the_overview_overlap_at_any_number_of_pools(reference, pools, workloads):
+    summary = every_pool(reference[0])
+    kept = [p for p in summary.points if p.pool in POOLS_IN_TURN[:pools] and p.workload in (*workloads, "noop")]
+    summary = dataclasses.replace(summary, points=tuple(kept))
+    fig = plot.overview(groups(summary), 2.0, analyze(summary))
+    fig.canvas.draw()  # the constrained layout places the panels when drawn
+    renderer = fig.canvas.get_renderer()
+    shown = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    words = [(t.get_text(), t.get_window_extent(renderer)) for t in shown]
+    texts = "\n".join(text for text, _ in words)
+    # what could collide is there: the no-op rates' labels, and notes of curves that coincide
+    assert "no-op rate, prefork: 1,400/s" in texts or "no-op rate: prefork 1,400/s" in texts
+    assert ("prefork and threads coincide" in texts) == (pools >= 2)
+    assert ("gevent and eventlet coincide" in texts) == (pools >= 4)
+    for (first, box), (second, other) in itertools.combinations(words, 2):
+        assert not box.overlaps(other), (first, second)
+    for text, box in words:  # nothing past the figure's edges, the suptitle least of all
+        assert fig.bbox.x0 <= box.x0, text
+        assert box.x1 <= fig.bbox.x1, text
+        assert fig.bbox.y0 <= box.y0, text
+        assert box.y1 <= fig.bbox.y1, text
+    suptitle = fig.get_suptitle()
+    assert suptitle.startswith("Does -c beyond 2x cores help?")
+    assert ("\n" in suptitle) == (len(workloads) == 1)  # one panel is too narrow for it on one line
 
 
 def test_throughput_over_a_decade_gets_a_log_axis(drawn):

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.analysis.groups import NOOP, curve_name, group_key, groups, is_overhead_probe, overhead_rates, plural
+from bench.analysis.groups import (
+    NOOP,
+    curve_name,
+    group_key,
+    group_name,
+    groups,
+    is_overhead_probe,
+    overhead_rates,
+    plural,
+)
 from bench.analysis.health import KINDS, KNOWN_CAUSES
 from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
@@ -70,23 +79,24 @@ def analyze(summary: SweepSummary, status: str | None = None) -> Analysis:
             if curve.pool == "solo":
                 fits.setdefault(key, {})[pool] = USLFit(False, "solo runs one task at a time: -c does not apply")
                 continue
+            named = f"{group_name(curve.points[0])}-{pool}"  # a user's task by its name
             if best.warning:
-                notes.append(Note(f"{key}-{pool}: {best.warning}", key, pool))
+                notes.append(Note(f"{named}: {best.warning}", key, pool))
             fit = fits.setdefault(key, {})[pool] = fit_usl(curve.c, curve.medians())
             measured = [p.concurrency for p in curve.points if p.median_per_s is not None]
             if measured and extrapolated(fit, measured):
-                notes.append(Note(f"{key}-{pool}: USL peak at -c {peak_words(fit, measured)}", key, pool))
+                notes.append(Note(f"{named}: USL peak at -c {peak_words(fit, measured)}", key, pool))
     for point in summary.points:
         probe = is_overhead_probe(point, summary)
         figure, line = (None, None) if probe else (group_key(point), curve_name(point))
         for text in point.warnings:
-            notes.append(Note(f"{point.key}: {text}", figure, line))
+            notes.append(Note(f"{point.name}: {text}", figure, line))
         efficiency = point.efficiency
         if efficiency is not None and efficiency > 1:
             if point.task is not None:  # a user's task: the ceiling is estimated from its profile
-                text = f"{point.key}: above its ceiling estimated from the profile ({efficiency:.1%})"
+                text = f"{point.name}: above its ceiling estimated from the profile ({efficiency:.1%})"
             else:
-                text = f"{point.key}: above its physical ceiling ({efficiency:.1%}): a harness bug"
+                text = f"{point.name}: above its physical ceiling ({efficiency:.1%}): a harness bug"
             notes.append(Note(text, figure, line))
     found: dict[str, dict[str, Verdict]] = verdicts(summary)
     return Analysis(found, fits, notes, bests, overhead_rates(summary))
@@ -107,14 +117,14 @@ def _completeness(summary, status):
         failing = [p for p in points if p.failed_repeats and p.repeats < least]
         text = f"sweep {status}: {done} of {plural(len(points), 'planned point')} measured"
         if failing:
-            names = ", ".join(p.key for p in failing[:5]) + (", ..." if len(failing) > 5 else "")
+            names = ", ".join(p.name for p in failing[:5]) + (", ..." if len(failing) > 5 else "")
             text += f"; {plural(len(failing), 'point')} stopped by failed repeats: {names}"
         notes.append(Note(text + "; resume it with `python -m bench sweep --resume DIR`"))
     if unmeasured:
-        names = ", ".join(p.key for p in unmeasured[:5]) + (", ..." if len(unmeasured) > 5 else "")
+        names = ", ".join(p.name for p in unmeasured[:5]) + (", ..." if len(unmeasured) > 5 else "")
         notes.append(Note(f"{plural(len(unmeasured), 'point')} not measured: {names}"))
     if short:
-        names = ", ".join(p.key for p in short[:5]) + (", ..." if len(short) > 5 else "")
+        names = ", ".join(p.name for p in short[:5]) + (", ..." if len(short) > 5 else "")
         notes.append(Note(f"{plural(len(short), 'point')} with fewer than {plural(least, 'repeat')}: {names}"))
     return notes
 

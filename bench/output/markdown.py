@@ -146,6 +146,15 @@ def _varied_line(cfg):
     return [f"- varied (each combination is its own curve and verdict): {axes}"]
 
 
+def _workloads(cfg):
+    """What the sweep ran: its workloads, or a user's task by its name."""
+    user = cfg.user_task or {}
+    if user.get("task"):
+        app = f" of app `{user['app']}`" if user.get("app") else ""
+        return f"task `{user['task']}`{app}"
+    return f"workloads {', '.join(cfg.workloads)}"
+
+
 def _repeats(cfg):
     if cfg.min_repeats == cfg.max_repeats:
         return f"{plural(cfg.min_repeats, 'repeat')} per point in fresh workers"
@@ -198,7 +207,7 @@ def render(
         "",
         "## Matrix",
         "",
-        f"- pools {', '.join(cfg.pools)}; workloads {', '.join(cfg.workloads)}",
+        f"- pools {', '.join(cfg.pools)}; " + _workloads(cfg),
         f"- profile `{cfg.profile}`: {_repeats(cfg)}; run order shuffled (seed {cfg.seed})",
         f"- {plural(len(points), 'point')}, {plural(repeats, 'measured repeat')}; broker "
         f"{broker}; result backend {cfg.result_backend}; "

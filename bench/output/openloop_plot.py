@@ -30,7 +30,8 @@ def group_key(point: dict[str, Any]) -> str:
 
 
 def group_label(point: dict[str, Any]) -> str:
-    return point_label(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
+    pinned = len(point["cpus"]) if point["cpus"] else None
+    return point_label(point["workload"], point["task_ms"], pinned=pinned, task=point.get("task"))
 
 
 def _median(values):
@@ -122,9 +123,10 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
         "| workload | pool | verdict | why |",
         "|---|---|---|---|",
     ]
+    labels = {group_key(p): group_label(p) for p in summary["points"]}
     for key, pools in summary["verdicts"].items():
         for pool, v in pools.items():
-            lines.append(f"| {key} | {pool} | **{v['word']}** | {v['reason']} |")
+            lines.append(f"| {labels.get(key, key)} | {pool} | **{v['word']}** | {v['reason']} |")
     if not summary["verdicts"]:
         lines.append("| - | - | not tested | no pool other than solo had rates swept |")
     lines.append("")

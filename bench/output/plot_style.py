@@ -106,6 +106,8 @@ def title(curves: Mapping[str, Curve], what: str, cores: float) -> str:
     size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
     pin = f", pinned to {plural(len(first.cpus), 'CPU')}" if first.cpus else ""
     machine = plural(cores, "usable core") + (f" each, on {plural(first.on_hosts, 'host')}" if first.on_hosts else "")
+    if first.task is not None:  # a user's task: its summary names it, with the profile that sized it
+        return f"{what}: {workload.summary}\n{machine}{pin}"
     return f"{what}: {first.workload}{size}, {workload.summary}\n{machine}{pin}"
 
 

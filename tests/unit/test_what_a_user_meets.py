@@ -12,7 +12,7 @@ import pytest
 from matplotlib.text import Text
 
 from bench.analysis.groups import groups
-from bench.analysis.summary import analyze
+from bench.analysis.summary import Note, analyze, warning_about
 from bench.analysis.verdict import best_of
 from bench.cli import main
 from bench.output import markdown as report_markdown
@@ -358,6 +358,35 @@ def test_the_html_page_has_contents_a_figure_grid_and_warnings_in_verdict_rows(r
     row = next(r for r in page.split("<tr>") if "<td>sleep 50 ms</td><td>prefork</td>" in r and "does not hold" in r)
     assert '<td class="warnings">' in row
     assert "best at the largest -c tried (16)" in row
+
+
+def test_a_verdict_rows_warnings_are_one_line_and_each_is_in_full_in_the_warnings_section(reference_copy):
+    assert main(["report", str(reference_copy)]) == 0
+    page = (reference_copy / "report.html").read_text()
+    row = next(r for r in page.split("<tr>") if "<td>sleep 50 ms</td><td>gevent</td>" in r)
+    cell = row[row.index('<td class="warnings">') :]
+    assert cell.startswith(
+        '<td class="warnings">wide CI at -c 64, 128, 256; unstable at -c 256 (<a href="#warnings">4 warnings</a>)</td>'
+    )
+    warnings = page[page.index('<h2 id="warnings">') :]
+    for point in ("c64", "c128", "c256"):
+        assert f"<li>sleep-50ms-gevent-{point}: wide: the 95% CI spans" in warnings
+    assert "<li>sleep-50ms-gevent-c256: unstable: coefficient of variation 12% across repeats</li>" in warnings
+
+
+def test_each_kind_of_warning_is_said_in_a_few_words_once_per_row():
+    assert warning_about("1 repeat failed: the worker did not start") == "failed repeats"
+    assert warning_about("Celery misbehaved in 1 of 3 repeats: 2 tasks lost") == "Celery misbehaved"
+    assert warning_about("a warning of a newer kind") == "warned"
+    notes = [
+        Note("x-c8: 2 repeats failed: ...", "x", "prefork", "failed repeats", 8),
+        Note("x-c2: 1 repeat failed: ...", "x", "prefork", "failed repeats", 2),
+        Note("x-prefork: best at ...", "x", "prefork", "best at the largest -c tried (16)"),
+    ]
+    assert report_markdown.warnings_line(notes) == (
+        "failed repeats at -c 2, 8; best at the largest -c tried (16) ([3 warnings](#warnings))"
+    )
+    assert report_markdown.warnings_line([]) == "-"
 
 
 def test_rendering_an_unchanged_sweep_twice_writes_the_same_bytes(reference_copy, capsys):

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.results.schema import point_name
 from bench.results.sweep_records import PointSummary, SweepSummary
-from bench.results.words import point_label
+from bench.results.words import point_label, task_named
 from bench.workloads import POOLS
 
 NOOP = "noop"  # the workload whose rate is Celery's own per-task cost
@@ -43,8 +43,15 @@ def group_key(point: PointSummary) -> str:
 
 
 def group_label(point: PointSummary) -> str:
-    """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)"."""
-    return point_label(point.workload, point.task_ms, pinned=point.pinned)
+    """The same, for people: "cpu 20 ms", "sleep 50 ms (1 CPU)", a user's
+    task by its name: "orders.place"."""
+    return point_label(point.workload, point.task_ms, pinned=point.pinned, task=point.task)
+
+
+def group_name(point: PointSummary) -> str:
+    """The figure's key as warnings name it: "sleep-50ms", a user's task by
+    its name: "orders.place", "orders.place-cpus1"."""
+    return task_named(group_key(point), point.workload, point.task_ms, point.task)
 
 
 def plural(n: float | None, word: str, many: str | None = None) -> str:

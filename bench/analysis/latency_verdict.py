@@ -2,9 +2,10 @@
 
     at a rate both can sustain, does -c beyond 2x cores lower the p99?
 
-The same statistics as the throughput verdict (verdict.py): the bootstrap
-95% CI of the ratio of the medians of per-repeat values, and a minimum
-effect. The p99 is the sojourn p99 from the scheduled send times. A point
+The same statistics and words as the throughput verdict (verdict.py): the
+bootstrap 95% CI of the ratio of the medians of per-repeat values, and a
+minimum effect; `degrades` when beyond 2x cores raises the p99 by at least
+the minimum effect, significantly. The p99 is the sojourn p99 from the scheduled send times. A point
 sustains a rate when no repeat was producer-limited and the median achieved
 completion rate is at least SUSTAIN_SHARE of the offered rate.
 """
@@ -15,9 +16,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.analysis.stats import ratio_ci
-from bench.analysis.verdict import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_EFFECT, NOT_TESTED, Verdict
+from bench.analysis.verdict import DEGRADES, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, MIN_EFFECT, NOT_TESTED, Verdict
 
 SUSTAIN_SHARE = 0.95
+
+# The words of the p99 verdict, for the report's key.
+RULE = (
+    f"**{HOLDS}**: nothing beyond 2x cores lowers the p99 by {MIN_EFFECT:.0%} or more; "
+    f"**{DEGRADES}**: beyond 2x cores raises it by {MIN_EFFECT:.0%} or more, with its 95% CI above 0; "
+    f"**{DOES_NOT_HOLD}**: beyond 2x cores lowers it by more than {MIN_EFFECT:.0%} throughout its 95% CI; "
+    f"**{INCONCLUSIVE}**: the interval straddles the {MIN_EFFECT:.0%} minimum effect, or no rate was sustained "
+    f"on both sides; **{NOT_TESTED}**: rates were not swept on both sides of 2x cores"
+)
 
 
 def sustains(cell: Mapping[str, Any]) -> bool:
@@ -73,6 +83,8 @@ def _compare(rate, within, beyond, min_effect):
         f"at {rate:g} tasks/s, p99 of -c {best_out} vs -c {best_in} is {change:+.0%} "
         f"(95% CI {low - 1:+.0%} to {high - 1:+.0%})"
     )
+    if low > 1 and change >= min_effect:  # as the throughput verdict's loss: significant, and big enough
+        return Verdict(DEGRADES, f"{at}: beyond 2x cores raises the p99", **common)
     if high < 1 - min_effect:
         return Verdict(DOES_NOT_HOLD, f"{at}: beyond 2x cores lowers the p99", **common)
     if low > 1 - min_effect:

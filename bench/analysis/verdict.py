@@ -1,10 +1,13 @@
 """The verdict on the tutorial's guidance, per pool x workload:
 
-    "adding more than twice the number of CPUs is rarely effective"
+    "adding more than twice the number of CPUs is rarely effective,
+    and likely to degrade performance instead"
 
 It compares the best throughput at -c <= 2x cores with the best beyond 2x
 cores, by the bootstrap CI of their ratio (from the per-repeat values), and
-a minimum effect size: a gain inside the noise is no gain.
+a minimum effect size: a gain inside the noise is no gain. The second
+clause has a word of its own: `degrades`, a significant loss of at least
+the minimum effect.
 """
 
 from collections.abc import Mapping, Sequence
@@ -20,11 +23,23 @@ from bench.results.sweep_records import SweepSummary, ThroughputEstimate
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
 
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED = "holds", "does not hold", "inconclusive", "not tested"
+DEGRADES = "degrades"  # holds, and the second clause too: beyond 2x cores is significantly worse
+WORDS = (HOLDS, DEGRADES, DOES_NOT_HOLD, INCONCLUSIVE, NOT_TESTED)  # every word a verdict says
+
+# The words, for the report's key (latency_verdict.RULE says them of the open-loop p99).
+RULE = (
+    f"**{HOLDS}**: no gain of {MIN_EFFECT:.0%} or more beyond 2x cores; "
+    f"**{DEGRADES}**: a loss of {MIN_EFFECT:.0%} or more beyond 2x cores whose 95% CI lies below 0 "
+    '(the tutorial\'s "likely to degrade performance instead"); '
+    f"**{DOES_NOT_HOLD}**: a gain whose whole 95% CI lies above {MIN_EFFECT:.0%}; "
+    f"**{INCONCLUSIVE}**: the interval straddles {MIN_EFFECT:.0%}; "
+    f"**{NOT_TESTED}**: no -c was measured on one side of 2x cores, or the pool is solo"
+)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    word: str  # holds | does not hold | inconclusive | not tested
+    word: str  # holds | degrades | does not hold | inconclusive | not tested (WORDS)
     reason: str
     within_c: int | None = None  # the best -c at or below 2x cores
     within_per_s: float | None = None  # its median throughput
@@ -117,30 +132,37 @@ def decide(points: Mapping[int, Sequence[float]], cores: float, min_effect: floa
     best_out = max(beyond, key=lambda c: np.median(beyond[c]))
     med_in, med_out = float(np.median(within[best_in])), float(np.median(beyond[best_out]))
     low, high = ratio_ci(beyond[best_out], within[best_in])
+    gain = med_out / med_in - 1
     common = Measured(
         within_c=best_in,
         within_per_s=med_in,
         beyond_c=best_out,
         beyond_per_s=med_out,
-        gain=med_out / med_in - 1,
+        gain=gain,
         gain_ci95=(low - 1, high - 1),
     )
-    if low > 1 + min_effect:
-        word = DOES_NOT_HOLD
+    # A loss needs only to be significant (its CI below 1) and at least the
+    # minimum effect by its median: degrades only qualifies a verdict that
+    # holds already, whereas a gain must clear the minimum effect throughout.
+    if high < 1 and gain <= -min_effect:
+        word = DEGRADES
         reason = (
-            f"-c {best_out} beats -c {best_in} by {med_out / med_in - 1:+.0%} "
-            f"(95% CI {low - 1:+.0%} to {high - 1:+.0%})"
+            f"-c {best_out} loses {-gain:.0%} against -c {best_in} "
+            f"(95% CI {low - 1:+.0%} to {high - 1:+.0%}): beyond 2x cores degrades throughput"
         )
+    elif low > 1 + min_effect:
+        word = DOES_NOT_HOLD
+        reason = f"-c {best_out} beats -c {best_in} by {gain:+.0%} (95% CI {low - 1:+.0%} to {high - 1:+.0%})"
     elif high < 1 + min_effect:
         word = HOLDS
         reason = (
             f"nothing beyond 2x cores gains {min_effect:.0%} or more: best -c {best_out} vs -c {best_in} "
-            f"is {med_out / med_in - 1:+.0%} (95% CI {low - 1:+.0%} to {high - 1:+.0%})"
+            f"is {gain:+.0%} (95% CI {low - 1:+.0%} to {high - 1:+.0%})"
         )
     else:
         word = INCONCLUSIVE
         reason = (
-            f"-c {best_out} vs -c {best_in} is {med_out / med_in - 1:+.0%}, but its 95% CI "
+            f"-c {best_out} vs -c {best_in} is {gain:+.0%}, but its 95% CI "
             f"({low - 1:+.0%} to {high - 1:+.0%}) straddles the {min_effect:.0%} minimum effect"
         )
     return Verdict(word, reason, **common)

@@ -1,11 +1,13 @@
 """report.md: a sweep's summary to paste into an issue or a pull request."""
 
+from collections.abc import Sequence
+
 from bench import __version__
 from bench.analysis.groups import curve_name, group_key, group_label, groups, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.model import peak_words
-from bench.analysis.summary import Analysis
-from bench.analysis.verdict import FLAT_RULE
+from bench.analysis.summary import Analysis, Note
+from bench.analysis.verdict import FLAT_RULE, RULE
 from bench.output.terminal import (
     HEADLINE,
     RAN_TWICE_OR_LOST,
@@ -55,13 +57,28 @@ def machine_lines(metadata: Metadata) -> list[str]:
 
 
 def verdict_rows_md(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
-    """The verdict table, each row with the warnings that qualify it."""
+    """The verdict table, each row with a line on the warnings that qualify
+    it (every one in full is in the Warnings section)."""
     header, *body = verdict_rows(summary, analysis)
     rows = [[*header, "warnings"]]
     for row, (key, pool) in zip(body, verdict_keys(summary), strict=True):
-        notes = analysis.notes_for(key, pool)
-        rows.append([*row[:-1], f"**{row[-1]}**", "; ".join(notes) if notes else "-"])
+        rows.append([*row[:-1], f"**{row[-1]}**", warnings_line(analysis.row_notes(key, pool))])
     return rows
+
+
+def warnings_line(notes: Sequence[Note]) -> str:
+    """A verdict row's warnings in one line, each kind once with the -c it
+    was found at, and how many there are in the Warnings section: "wide CI
+    at -c 64, 128; unstable at -c 256 ([3 warnings](#warnings))"."""
+    if not notes:
+        return "-"
+    found: dict[str, list[int]] = {}  # what it is -> at which -c (none: the whole curve)
+    for note in notes:
+        at = found.setdefault(note.about or "warned", [])
+        if note.c is not None and note.c not in at:
+            at.append(note.c)
+    kinds = [about + (f" at -c {', '.join(map(str, sorted(at)))}" if at else "") for about, at in found.items()]
+    return "; ".join(kinds) + f" ([{plural(len(notes), 'warning')}](#warnings))"
 
 
 def fit_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
@@ -146,6 +163,15 @@ def _varied_line(cfg):
     return [f"- varied (each combination is its own curve and verdict): {axes}"]
 
 
+def _workloads(cfg):
+    """What the sweep ran: its workloads, or a user's task by its name."""
+    user = cfg.user_task or {}
+    if user.get("task"):
+        app = f" of app `{user['app']}`" if user.get("app") else ""
+        return f"task `{user['task']}`{app}"
+    return f"workloads {', '.join(cfg.workloads)}"
+
+
 def _repeats(cfg):
     if cfg.min_repeats == cfg.max_repeats:
         return f"{plural(cfg.min_repeats, 'repeat')} per point in fresh workers"
@@ -198,7 +224,7 @@ def render(
         "",
         "## Matrix",
         "",
-        f"- pools {', '.join(cfg.pools)}; workloads {', '.join(cfg.workloads)}",
+        f"- pools {', '.join(cfg.pools)}; " + _workloads(cfg),
         f"- profile `{cfg.profile}`: {_repeats(cfg)}; run order shuffled (seed {cfg.seed})",
         f"- {plural(len(points), 'point')}, {plural(repeats, 'measured repeat')}; broker "
         f"{broker}; result backend {cfg.result_backend}; "
@@ -210,8 +236,7 @@ def render(
         f"## Verdict on the tutorial's {HEADLINE}",
         "",
         "Per pool and workload: the best median throughput at -c up to twice the cores against the best above, "
-        "with the bootstrap 95% CI of the gain. **holds**: no gain of 5% or more beyond 2x cores (or a loss); "
-        "**does not hold**: a significant gain above 5%; **inconclusive**: the interval straddles 5%. "
+        "with the bootstrap 95% CI of the gain. " + RULE + ". "
         "**best -c**: the highest median of the row; " + FLAT_RULE + "; a best at the edge of the range tried "
         "is marked, since the optimum may lie beyond it.",
         "",

@@ -55,7 +55,8 @@ def capacity_summary(result: Mapping[str, Any]) -> str:
     """The capacity search's terminal text."""
     objective = ", ".join(f"{o['percentile_label']} <= {o['limit_s'] * 1000:g} ms" for o in result["objectives"])
     lines = [
-        f"{result['point']['pool']} -c {result['point']['concurrency']}  {result['point']['workload']}"
+        f"{result['point']['pool']} -c {result['point']['concurrency']}  "
+        f"{result['point'].get('task') or result['point']['workload']}"
         f"  objective: {objective}",
         f"  drain throughput {result['drain_throughput_per_s']:.1f} tasks/s (the search's start)",
         "",

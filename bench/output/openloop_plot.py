@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
+from bench.analysis.latency_verdict import RULE
 from bench.output.plot import METADATA
 from bench.output.plot_style import STYLE
 from bench.results.schema import point_name
@@ -29,7 +30,8 @@ def group_key(point: dict[str, Any]) -> str:
 
 
 def group_label(point: dict[str, Any]) -> str:
-    return point_label(point["workload"], point["task_ms"], pinned=len(point["cpus"]) if point["cpus"] else None)
+    pinned = len(point["cpus"]) if point["cpus"] else None
+    return point_label(point["workload"], point["task_ms"], pinned=pinned, task=point.get("task"))
 
 
 def _median(values):
@@ -116,14 +118,15 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
         "",
         "At the highest offered rate both sides sustain (no producer-limited repeat, achieved >= 95% of offered), "
         "the sojourn p99 from the scheduled send times, by the bootstrap 95% CI of the ratio of medians and a 5% "
-        "minimum effect.",
+        "minimum effect. " + RULE + ".",
         "",
         "| workload | pool | verdict | why |",
         "|---|---|---|---|",
     ]
+    labels = {group_key(p): group_label(p) for p in summary["points"]}
     for key, pools in summary["verdicts"].items():
         for pool, v in pools.items():
-            lines.append(f"| {key} | {pool} | **{v['word']}** | {v['reason']} |")
+            lines.append(f"| {labels.get(key, key)} | {pool} | **{v['word']}** | {v['reason']} |")
     if not summary["verdicts"]:
         lines.append("| - | - | not tested | no pool other than solo had rates swept |")
     lines.append("")

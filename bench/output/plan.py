@@ -6,7 +6,7 @@ from typing import Protocol
 
 from bench.analysis.estimate import Sized, estimate_s
 from bench.analysis.groups import NOOP
-from bench.results.words import host_words
+from bench.results.words import host_words, point_label
 
 
 class PlannedPoint(Sized, Protocol):
@@ -14,6 +14,8 @@ class PlannedPoint(Sized, Protocol):
 
     @property
     def workload(self) -> str: ...
+    @property
+    def task(self) -> str | None: ...  # a user's task: its registered name
     @property
     def cpus(self) -> tuple[int, ...] | None: ...
     @property
@@ -44,17 +46,17 @@ def describe(
     counts = sorted({p.host_count for p in points if p.host_count is not None})
     if counts:
         lines.append("  hosts per point: " + "; ".join(f"{host_words(k)}: {_first_hosts(hosts, k)}" for k in counts))
-    groups: dict[tuple, list[int]] = {}  # (workload, task_ms, pool, cpus, variant) -> its -c values
+    groups: dict[tuple, list[int]] = {}  # (workload, task_ms, task, pool, cpus, variant) -> its -c values
     for p in points:
-        groups.setdefault((p.workload, p.task_ms, p.pool, p.cpus, p.variant), []).append(p.concurrency)
-    for (workload, task_ms, pool, cpus, variant), values in groups.items():
-        size = f" {task_ms:g} ms" if task_ms is not None else ""
+        groups.setdefault((p.workload, p.task_ms, p.task, p.pool, p.cpus, p.variant), []).append(p.concurrency)
+    for (workload, task_ms, task, pool, cpus, variant), values in groups.items():
+        what = point_label(workload, task_ms, task=task)  # a user's task by its name
         pin = f" on {len(cpus)} pinned CPU(s) {list(cpus)}" if cpus else ""
         note = "  (solo runs one task at a time: -c 1 only)" if pool == "solo" else ""
         shape = f"  [{variant}]" if variant else ""
         if workload == NOOP:
             note = "  (Celery's own per-task cost: the no-op rate, a second ceiling)"
-        lines.append(f"  {workload + size:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{shape}{note}")
+        lines.append(f"  {what:<14} {pool:<9} -c {','.join(map(str, values))}{pin}{shape}{note}")
     n = len(points)
     if repeats_left is not None:
         left_s = estimate_s(points, 1, fleet=bool(hosts)) / max(1, n) * repeats_left

@@ -15,6 +15,7 @@ from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -23,7 +24,16 @@ from bench.analysis.groups import Curve, groups, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales
 from bench.analysis.summary import Analysis, binding_ceiling
 from bench.output.plot_hosts import hosts_figure
-from bench.output.plot_style import cores_of, legend_columns, line_styles, single, subplots, title, x_axis
+from bench.output.plot_style import (
+    cores_of,
+    legend_columns,
+    line_styles,
+    renderer_of,
+    single,
+    subplots,
+    title,
+    x_axis,
+)
 from bench.output.plot_throughput import throughput_axes
 from bench.results.sweep_records import PointSummary, SweepSummary
 
@@ -221,29 +231,47 @@ def shapes_axes(ax: Axes, curves: Mapping[str, Curve]) -> None:
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
+SUPTITLE = ("Does -c beyond 2x cores help?", "Each legend gives the verdict on the tutorial's guidance, per pool")
+PANEL_WIDTH, PANEL_HEIGHT = 7.2, 4.3  # inches of one overview panel: its title, axes, ticks and label
+SUPTITLE_HEIGHT = 0.35  # inches a line of the suptitle takes
+
+
 def overview(
     all_groups: Mapping[str, Mapping[str, Curve]],
     machine_cores: float,
     analysis: Analysis | None = None,
     prediction: Mapping[str, Any] | None = None,
 ) -> Figure:
-    """All throughput panels in one grid, each pool's verdict in its legend."""
+    """All throughput panels in one grid, each pool's verdict in its legend.
+    Each row of panels is as tall as its longest legend and notes need
+    below it (they grow with the pools and the varied settings), and the
+    constrained layout places everything without overlap."""
     n = len(all_groups)
     cols = min(2, n)
     rows = math.ceil(n / cols)
-    fig, axes = subplots(7.2 * cols, 5.2 * rows, rows, cols)
-    # Room under each panel for its legend; bbox_inches="tight" trims the rest.
-    height = 5.2 * rows
-    fig.subplots_adjust(hspace=0.85, wspace=0.2, top=1 - 1.2 / height)
+    fig, axes = subplots(PANEL_WIDTH * cols, PANEL_HEIGHT * rows, rows, cols, layout="constrained")
     for ax, (key, curves) in zip(axes.flat, all_groups.items(), strict=False):
         cores = cores_of(curves, machine_cores)
         throughput_axes(ax, curves, cores, analysis, key, prediction=prediction)
         ax.set_title(title(curves, "Throughput", cores), fontsize=10)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.suptitle(
-        "Does -c beyond 2x cores help? Each legend gives the verdict on the tutorial's guidance, per pool",
-        fontsize=12,
-        y=1 - 0.2 / height,
-    )
+    renderer = renderer_of(fig)
+    suptitle = fig.suptitle(" ".join(SUPTITLE), fontsize=12)
+    # One panel is narrower than the sentence: its two halves on two lines.
+    if suptitle.get_window_extent(renderer).width > 0.95 * fig.bbox.width:
+        suptitle.set_text("\n".join(SUPTITLE))
+    below = [max(_below(ax, renderer) for ax in row if ax.get_visible()) for row in axes]
+    lines = suptitle.get_text().count("\n") + 1
+    fig.set_size_inches(PANEL_WIDTH * cols, rows * PANEL_HEIGHT + sum(below) + lines * SUPTITLE_HEIGHT)
     return fig
+
+
+def _below(ax: Axes, renderer: RendererAgg) -> float:
+    """Inches a panel's legend and notes take below its axes."""
+    legend = ax.get_legend()
+    if legend is None:
+        return 0.0
+    heights = [legend.get_window_extent(renderer).height]
+    heights += [t.get_window_extent(renderer).height for t in ax.texts if t.get_gid() == "notes"]
+    return sum(heights) / ax.figure.dpi + 0.1 * len(heights)

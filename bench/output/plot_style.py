@@ -4,10 +4,10 @@ concurrency axis with its cores markers."""
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from numpy.typing import NDArray
@@ -77,12 +77,22 @@ FIT_STYLE: LineStyle = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
 NOTE_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
-def subplots(width: float, height: float, rows: int = 1, cols: int = 1) -> tuple[Figure, NDArray[Any]]:
+def subplots(
+    width: float, height: float, rows: int = 1, cols: int = 1, layout: Literal["constrained"] | None = None
+) -> tuple[Figure, NDArray[Any]]:
     """A Figure outside pyplot's registry (nothing to close, no limit on how
-    many exist), drawn by Agg."""
-    fig = Figure(figsize=(width, height))
+    many exist), drawn by Agg; `layout`: matplotlib's layout engine
+    ("constrained" makes room for every panel's legend and notes)."""
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def renderer_of(fig: Figure) -> RendererAgg:
+    """The renderer of a figure made by subplots(): to measure words before it is drawn."""
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # subplots() gave it one
+    return canvas.get_renderer()
 
 
 def single(width: float, height: float) -> tuple[Figure, Axes]:
@@ -96,6 +106,8 @@ def title(curves: Mapping[str, Curve], what: str, cores: float) -> str:
     size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
     pin = f", pinned to {plural(len(first.cpus), 'CPU')}" if first.cpus else ""
     machine = plural(cores, "usable core") + (f" each, on {plural(first.on_hosts, 'host')}" if first.on_hosts else "")
+    if first.task is not None:  # a user's task: its summary names it, with the profile that sized it
+        return f"{what}: {workload.summary}\n{machine}{pin}"
     return f"{what}: {first.workload}{size}, {workload.summary}\n{machine}{pin}"
 
 

@@ -7,7 +7,6 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
@@ -25,6 +24,7 @@ from bench.output.plot_style import (
     LineStyle,
     curve_grid,
     line_styles,
+    renderer_of,
     x_axis,
 )
 from bench.output.prediction import mark_prediction
@@ -73,13 +73,14 @@ def throughput_axes(
     cores: float,
     analysis: Analysis | None = None,
     key: str | None = None,
-    legend: bool = True,
     prediction: Mapping[str, Any] | None = None,
 ) -> None:
     """One throughput panel: median with its CI band, the physical ceiling
     (thick band), the no-op rate (Celery's own cost, a second ceiling), the
     USL fit over the measured range only; with a task's `prediction` (from
-    its profile), the predicted optima."""
+    its profile), the predicted optima. Its words never overlap: the legend
+    and the notes sit below the axes, and the no-op rates' labels inside
+    them, one label per group of lines too close to label apart."""
     analysis_fits = analysis.fits.get(key, {}) if analysis and key is not None else {}
     highs_all, lows_all = [], []
     styles = line_styles(curves)
@@ -122,9 +123,8 @@ def throughput_axes(
         top = max(top, mark_prediction(ax, prediction, curves, STYLE))
     bottom = min(lows_all, default=0.0)
     log = bool(bottom) and top / bottom > LOG_SPAN
-    notes = _overhead_lines(ax, curves, analysis, top, log)
-    drawn = [np.asarray(line.get_ydata())[0] for line in ax.get_lines() if str(line.get_gid()).startswith("overhead:")]
-    top = max([top, *drawn])
+    notes, drawn = _overhead_lines(ax, curves, analysis, top, log)
+    top = max([top, *(rate for rate, _ in drawn)])
     if log:
         ax.set_yscale("log")
         ax.set_ylim(bottom / 1.6, top * 1.8)
@@ -140,34 +140,60 @@ def throughput_axes(
         low, high = ax.get_xlim()
         ax.set_xlim(low, max([high, *(c * 1.4 for c in shown)]))
     ax.grid(True, axis="y", alpha=0.3)
-    for group in coinciding(curves):
-        notes.append(f"{_and(group)} coincide (within {COINCIDE:.0%} at every -c)")
+    _overhead_labels(ax, drawn, max(c for curve in curves.values() for c in curve.c), log)
+    handles, labels = ax.get_legend_handles_labels()
+    grey: LineStyle = {"color": "0.45"}
+    if any(str(line.get_gid()).startswith("ceiling:") for line in ax.get_lines()):
+        handles.append(Line2D([], [], **grey, **CEILING_STYLE))
+        labels.append("physical ceiling, per pool")
+    if drawn:
+        handles.append(Line2D([], [], **grey, **(OVERHEAD_STYLE | {"markevery": None})))
+        labels.append("no-op rate: Celery's own per-task cost")
+    if any(str(line.get_gid()).startswith("fit:") for line in ax.get_lines()):
+        handles.append(Line2D([], [], **grey, **FIT_STYLE))
+        labels.append("USL fit, measured range only")
+    legend = _legend(ax, handles, labels)
+    notes += [f"{_and(group)} coincide (within {COINCIDE:.0%} at every -c)" for group in coinciding(curves)]
     if notes:
-        # Wrapped: an overview panel is narrower than a long list of rates.
+        # Under the legend, one note a line: inside the axes they fell on
+        # the no-op rates' labels (and on the curves). Wrapped: an overview
+        # panel is narrower than a long list of rates.
         text = "\n".join(textwrap.fill(note, NOTE_CHARS, subsequent_indent="  ") for note in notes)
-        ax.text(0.01, 0.98, text, transform=ax.transAxes, fontsize=7, va="top", color="0.3", bbox=NOTE_BOX)
-    if legend:
-        handles, labels = ax.get_legend_handles_labels()
-        grey: LineStyle = {"color": "0.45"}
-        if any(str(line.get_gid()).startswith("ceiling:") for line in ax.get_lines()):
-            handles.append(Line2D([], [], **grey, **CEILING_STYLE))
-            labels.append("physical ceiling, per pool")
-        if drawn:
-            handles.append(Line2D([], [], **grey, **(OVERHEAD_STYLE | {"markevery": None})))
-            labels.append("no-op rate: Celery's own per-task cost")
-        if any(str(line.get_gid()).startswith("fit:") for line in ax.get_lines()):
-            handles.append(Line2D([], [], **grey, **FIT_STYLE))
-            labels.append("USL fit, measured range only")
-        # Below the axes, so it never hides a curve.
-        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+        ax.annotate(
+            text,
+            (0.5, 0),
+            xycoords=legend,
+            xytext=(0, -3),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            multialignment="left",
+            fontsize=7,
+            color="0.3",
+        ).set_gid("notes")
+
+
+def _legend(ax, handles, labels):
+    """The legend below the axes, so it never hides a curve: in two
+    columns, or one when two are wider than the panel (long variants)."""
+    spec = ax.get_subplotspec()
+    panel = ax.figure.bbox.width / (spec.get_gridspec().ncols if spec else 1)
+    for ncol in (2, 1):
+        legend = ax.legend(
+            handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False
+        )
+        if legend.get_window_extent(renderer_of(ax.figure)).width <= 0.95 * panel:
+            break
+    return legend
 
 
 def _overhead_lines(ax, curves, analysis, top, log):
     """Each pool's no-op rate as a horizontal line over the figure's -c
     range, where it is near enough the data to bind (within 3x of the top,
-    or anywhere on a log axis up to 10x); the rest said in words."""
+    or anywhere on a log axis up to 10x); the rest said in a note. Returns
+    (notes, [(tasks/s, pool) drawn, in legend order])."""
     if analysis is None or not analysis.overheads:
-        return []
+        return [], []
     low, high = min(c for cu in curves.values() for c in cu.c), max(c for cu in curves.values() for c in cu.c)
     off_scale, seen, drawn = [], set(), []
     for curve in curves.values():
@@ -184,7 +210,29 @@ def _overhead_lines(ax, curves, analysis, top, log):
         line = ax.plot(grid, [per_s] * len(grid), color=STYLE[pool]["color"], zorder=1.5, **OVERHEAD_STYLE)[0]
         line.set_gid(f"overhead:{pool}")
         drawn.append((per_s, pool))
-    for near in _near_rates(drawn):
+    if off_scale:
+        return [f"no-op rate far above this range, not drawn: {', '.join(off_scale)}"], drawn
+    return [], drawn
+
+
+# No-op lines closer than this (a fraction of the axes' height) share one
+# label: a label is 7 pt high, under 0.05 of any panel drawn here (3 inches
+# or more), so labels this far apart never touch.
+LABEL_GAP = 0.07
+
+
+def _overhead_labels(ax, drawn, high, log):
+    """Label the no-op lines at the right end of the -c range, just above
+    each: lines too close to label apart share one label, on the highest of
+    them; the y-axis grows until the highest label fits inside the axes.
+    Positions are fractions of the axes, so the labels keep apart at any
+    size the figure is laid out to."""
+    if not drawn:
+        return
+    while _height(ax, max(rate for rate, _ in drawn)) > 1 - LABEL_GAP:
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top * (1.25 if log else 1.1))
+    for near in _near_rates(ax, drawn):
         per_s, pool = near[0]
         one = len(near) == 1
         ax.annotate(
@@ -192,28 +240,28 @@ def _overhead_lines(ax, curves, analysis, top, log):
             if one
             else "no-op rate: " + ", ".join(f"{p} {r:,.0f}/s" for r, p in drawn if (r, p) in near),  # legend order
             (high, per_s),
-            xytext=(-2, 4),
+            xytext=(-2, 2),
             textcoords="offset points",
             ha="right",
             va="bottom",
             fontsize=7,
             color=STYLE[pool]["color"] if one else "0.3",
             bbox=NOTE_BOX,
-        )
-    if off_scale:
-        return [f"no-op rate far above this range, not drawn: {', '.join(off_scale)}"]
-    return []
+        ).set_gid(f"overhead-label:{pool}")
 
 
-NEAR_RATES = 1.15  # no-op rates closer than this ratio share one label: theirs would overlap
+def _height(ax, y):
+    """Where `y` (data) lies on the axes' height, 0 at the bottom, 1 at the top."""
+    return float(ax.transAxes.inverted().transform(ax.transData.transform((1.0, y)))[1])
 
 
-def _near_rates(rates):
-    """(rate, pool) pairs in groups of rates within NEAR_RATES of the next,
-    each group's highest first (its label sits on the highest line)."""
+def _near_rates(ax, rates):
+    """(rate, pool) pairs in groups whose lines lie within LABEL_GAP of the
+    next on the axes, each group's highest first (its label sits on the
+    highest line)."""
     groups: list[list[tuple[float, str]]] = []
     for rate, pool in sorted(rates, reverse=True):
-        if groups and groups[-1][-1][0] <= rate * NEAR_RATES:
+        if groups and _height(ax, groups[-1][-1][0]) - _height(ax, rate) < LABEL_GAP:
             groups[-1].append((rate, pool))
         else:
             groups.append([(rate, pool)])

@@ -241,7 +241,7 @@ def sweep_table(summary: SweepSummary, analysis: Analysis) -> str:
     return "\n".join(out) + (f"\n\n{shapes}" if shapes else "")
 
 
-HEADLINE = '"adding more than twice the number of CPUs is rarely effective"'
+HEADLINE = '"adding more than twice the number of CPUs is rarely effective, and likely to degrade performance instead"'
 
 
 def verdict_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from bench.errors import UsageError
 from bench.results.io import RUN_PARTS, read_json, typed
 from bench.results.schema import MANIFEST, RUN, SUMMARY, Metadata, RunResult, SweepManifest, point_name, run_from_json
+from bench.results.words import task_named
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,19 @@ class PointKey:
     broker: str | None  # broker kind: redis or amqp
     workers: int = 1  # worker nodes, each with the pool and -c
     settings: tuple[tuple[str, str], ...] = ()  # a sweep's varied settings (name, value; URLs redacted)
+    # A user's task: its registered name, to name the point by; not part of
+    # what matches two points (their files matched by the rest before it).
+    task: str | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
         """The sweep's own name for the point, e.g. sleep-50ms-gevent-c16,
-        sleep-50ms-gevent-c16-w2-prefetch_multiplier=1."""
+        sleep-50ms-gevent-c16-w2-prefetch_multiplier=1; a user's task by its
+        name, orders.place-threads-c4."""
         shape = f"-w{self.workers}" if self.workers != 1 else ""
         varied = "".join(f"-{name}={text}" for name, text in self.settings)
-        return point_name(self.workload, self.task_ms, self.pool, self.concurrency) + shape + varied
+        key = point_name(self.workload, self.task_ms, self.pool, self.concurrency) + shape + varied
+        return task_named(key, self.workload, self.task_ms, self.task)
 
     @property
     def setting(self) -> str:
@@ -169,6 +175,8 @@ class PlannedPoint(Protocol):
     @property
     def settings(self) -> tuple[tuple[str, str], ...]: ...  # varied settings (name, value as written)
     @property
+    def task(self) -> str | None: ...  # a user's task: its registered name
+    @property
     def key(self) -> str: ...  # its directory's name
 
 
@@ -252,6 +260,7 @@ def load_run(path: Path) -> Results:
             cpus=_cpus(cfg.cores if cfg.cores is not None else meta.usable_cores),
             broker=cfg.broker.kind if cfg.broker else None,
             workers=cfg.workers,
+            task=(cfg.user_task or {}).get("task"),
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}: malformed config ({type(exc).__name__}: {exc})") from None
@@ -286,6 +295,7 @@ def load_sweep(sweep: SweepFiles) -> Results:
             broker=broker or default_broker,
             workers=point.workers,
             settings=tuple(point.settings),  # as the manifest holds them: broker URLs redacted
+            task=point.task,
         )
         points[key] = _side(repeats)
         for rate, open_loop in sweep.open_loop_runs(point).items():

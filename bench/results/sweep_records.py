@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.results.records import Metadata
-from bench.results.words import host_words
+from bench.results.words import host_words, task_named
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,12 @@ class PointSummary:
     def total_concurrency(self) -> int:
         """-c over all the workers: what shapes of one size share."""
         return self.concurrency * self.workers
+
+    @property
+    def name(self) -> str:
+        """The point for people: its key, a user's task by its name
+        ("orders.place-threads-c4", not "task-25.246ms-threads-c4")."""
+        return task_named(self.key, self.workload, self.task_ms, self.task)
 
     @property
     def median_per_s(self) -> float | None:

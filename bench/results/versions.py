@@ -213,6 +213,14 @@ HISTORY = (
         "A run's `metadata.cpu_governor` (cpufreq's scaling governor; null where not readable).",
         ("run:metadata.cpu_governor",),
     ),
+    Version(
+        15,
+        "2026-12-05",
+        "The verdict separates the tutorial's second clause: degrades",
+        "A verdict may say `degrades` (beyond 2x cores is significantly worse, by at least the minimum effect): "
+        "a sweep's `open_loop.json` holds it among its `verdicts` (of the p99). No key is added; a reader that "
+        "knows only the four words before it must not read a file that may hold a fifth.",
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

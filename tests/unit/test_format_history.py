@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.latency_verdict import decide as latency_decide
+from bench.analysis.verdict import DEGRADES
 from bench.errors import UsageError
+from bench.output.openloop_plot import verdict_markdown
 from bench.results.codec import run_to_json, sweep_summary_to_json
 from bench.results.io import read_json, read_run, read_sweep_summary
 from bench.results.versions import (
@@ -121,7 +124,7 @@ NEWEST["point"] = NEWEST["sweep"].points
 def test_the_history_numbers_every_version_once_in_order_and_the_writer_writes_the_last():
     assert [v.number for v in HISTORY] == list(range(1, len(HISTORY) + 1))
     assert [v.date for v in HISTORY] == sorted(v.date for v in HISTORY)
-    assert SCHEMA_VERSION == HISTORY[-1].number == 14
+    assert SCHEMA_VERSION == HISTORY[-1].number == 15
     assert all(v.commit and v.added for v in HISTORY)
     every = [key for v in HISTORY for key in v.keys]
     assert len(every) == len(set(every)), "a key is added once"
@@ -245,3 +248,28 @@ def test_version_1_sweep_points_read_their_throughput_and_load_average():
     assert old.points[1].throughput.median_per_s == first["throughput_per_s"]["median"]
     assert old.points[1].load_average_1m_before == first["load_average_before"]
     assert old.points[1:] == same.points[1:]
+
+
+# --- Words a document may hold -------------------------------------------------------
+
+
+def test_from_version_15_a_verdict_may_say_degrades_and_the_report_says_it():
+    assert "degrades" in HISTORY[14].added
+    document = raw(DATA / "v15" / "open_loop.json")
+    assert document["schema_version"] == 15
+    (verdict,) = document["verdicts"]["sleep-20ms"].values()
+    assert verdict["word"] == DEGRADES
+    assert verdict == as_stored(latency_decide(cells(document), cores=1.0))
+    section = verdict_markdown(document)
+    assert f"| **{DEGRADES}** | {verdict['reason']} |" in section
+    assert f"**{DEGRADES}**: beyond 2x cores raises it" in section
+
+
+def cells(document):
+    """{-c: {rate: cell}} of an open-loop summary's points, as the verdict reads them."""
+    return {p["concurrency"]: {c["rate"]: c for c in p["rates"]} for p in document["points"]}
+
+
+def as_stored(verdict):
+    """A verdict as open_loop.json holds it."""
+    return {"word": verdict.word, "reason": verdict.reason}

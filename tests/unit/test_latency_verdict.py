@@ -25,6 +25,22 @@ def test_the_same_p99_means_it_holds():
     assert decide(points, cores=1).word == "holds"
 
 
+def test_a_significantly_higher_p99_beyond_2x_cores_degrades():
+    points = {2: {50.0: cell(50.0, [0.10, 0.101, 0.099])}, 16: {50.0: cell(50.0, [0.13, 0.131, 0.129])}}
+    v = decide(points, cores=1)
+    assert v.word == "degrades"
+    assert v.reason.endswith("beyond 2x cores raises the p99")
+
+
+def test_a_higher_p99_inside_the_noise_or_below_the_minimum_effect_holds():
+    noisy = {2: {50.0: cell(50.0, [0.10, 0.101, 0.099])}, 16: {50.0: cell(50.0, [0.10, 0.13, 0.14])}}
+    small = {2: {50.0: cell(50.0, [0.10, 0.1001, 0.0999])}, 16: {50.0: cell(50.0, [0.103, 0.1031, 0.1029])}}
+    for points in (noisy, small):
+        v = decide(points, cores=1)
+        assert v.gain > 0
+        assert v.word == "holds", v.reason
+
+
 def test_noisy_p99_is_inconclusive():
     points = {2: {50.0: cell(50.0, [0.10, 0.30, 0.05])}, 16: {50.0: cell(50.0, [0.08, 0.25, 0.06])}}
     assert decide(points, cores=1).word == "inconclusive"

@@ -9,8 +9,10 @@ import itertools
 import re
 
 import pytest
+from matplotlib.text import Text
 
-from bench.analysis.summary import analyze
+from bench.analysis.groups import groups
+from bench.analysis.summary import Note, analyze, warning_about
 from bench.analysis.verdict import best_of
 from bench.cli import main
 from bench.output import markdown as report_markdown
@@ -216,6 +218,52 @@ def test_noop_rates_close_together_share_one_label_and_far_ones_keep_their_own(r
     assert sorted(labels) == ["no-op rate, prefork: 2,000/s", "no-op rate: gevent 700/s, eventlet 720/s"]
 
 
+# threads measured as prefork and eventlet as gevent: two pairs of curves that coincide
+POOLS_IN_TURN = ("prefork", "threads", "gevent", "eventlet", "solo")
+
+
+def every_pool(summary):
+    """The reference with every pool: threads and eventlet coinciding with
+    prefork and gevent, and a no-op rate per pool (two close together)."""
+    summary = as_pool(as_pool(summary, "prefork", "threads"), "gevent", "eventlet")
+    for pool, rate in (("prefork", 1400.0), ("threads", 1500.0), ("gevent", 900.0), ("eventlet", 950.0)):
+        summary = with_noop(summary, pool, rate)
+    return summary
+
+
+ONE_PANEL, TWO_PANELS = ("sleep",), ("cpu", "sleep")
+
+
+@pytest.mark.parametrize(
+    ("pools", "workloads"),
+    [(1, ONE_PANEL), (2, TWO_PANELS), (3, ONE_PANEL), (4, TWO_PANELS), (5, ONE_PANEL), (5, TWO_PANELS)],
+)
+def test_no_two_words_of_the_overview_overlap_at_any_number_of_pools(reference, pools, workloads):
+    summary = every_pool(reference[0])
+    kept = [p for p in summary.points if p.pool in POOLS_IN_TURN[:pools] and p.workload in (*workloads, "noop")]
+    summary = dataclasses.replace(summary, points=tuple(kept))
+    fig = plot.overview(groups(summary), 2.0, analyze(summary))
+    fig.canvas.draw()  # the constrained layout places the panels when drawn
+    renderer = fig.canvas.get_renderer()
+    shown = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    words = [(t.get_text(), t.get_window_extent(renderer)) for t in shown]
+    texts = "\n".join(text for text, _ in words)
+    # what could collide is there: the no-op rates' labels, and notes of curves that coincide
+    assert "no-op rate, prefork: 1,400/s" in texts or "no-op rate: prefork 1,400/s" in texts
+    assert ("prefork and threads coincide" in texts) == (pools >= 2)
+    assert ("gevent and eventlet coincide" in texts) == (pools >= 4)
+    for (first, box), (second, other) in itertools.combinations(words, 2):
+        assert not box.overlaps(other), (first, second)
+    for text, box in words:  # nothing past the figure's edges, the suptitle least of all
+        assert fig.bbox.x0 <= box.x0, text
+        assert box.x1 <= fig.bbox.x1, text
+        assert fig.bbox.y0 <= box.y0, text
+        assert box.y1 <= fig.bbox.y1, text
+    suptitle = fig.get_suptitle()
+    assert suptitle.startswith("Does -c beyond 2x cores help?")
+    assert ("\n" in suptitle) == (len(workloads) == 1)  # one panel is too narrow for it on one line
+
+
 def test_throughput_over_a_decade_gets_a_log_axis(drawn):
     assert drawn["throughput-sleep-50ms"].axes[0].get_yscale() == "log"
     assert drawn["throughput-cpu-20ms"].axes[0].get_yscale() == "linear"
@@ -310,6 +358,35 @@ def test_the_html_page_has_contents_a_figure_grid_and_warnings_in_verdict_rows(r
     row = next(r for r in page.split("<tr>") if "<td>sleep 50 ms</td><td>prefork</td>" in r and "does not hold" in r)
     assert '<td class="warnings">' in row
     assert "best at the largest -c tried (16)" in row
+
+
+def test_a_verdict_rows_warnings_are_one_line_and_each_is_in_full_in_the_warnings_section(reference_copy):
+    assert main(["report", str(reference_copy)]) == 0
+    page = (reference_copy / "report.html").read_text()
+    row = next(r for r in page.split("<tr>") if "<td>sleep 50 ms</td><td>gevent</td>" in r)
+    cell = row[row.index('<td class="warnings">') :]
+    assert cell.startswith(
+        '<td class="warnings">wide CI at -c 64, 128, 256; unstable at -c 256 (<a href="#warnings">4 warnings</a>)</td>'
+    )
+    warnings = page[page.index('<h2 id="warnings">') :]
+    for point in ("c64", "c128", "c256"):
+        assert f"<li>sleep-50ms-gevent-{point}: wide: the 95% CI spans" in warnings
+    assert "<li>sleep-50ms-gevent-c256: unstable: coefficient of variation 12% across repeats</li>" in warnings
+
+
+def test_each_kind_of_warning_is_said_in_a_few_words_once_per_row():
+    assert warning_about("1 repeat failed: the worker did not start") == "failed repeats"
+    assert warning_about("Celery misbehaved in 1 of 3 repeats: 2 tasks lost") == "Celery misbehaved"
+    assert warning_about("a warning of a newer kind") == "warned"
+    notes = [
+        Note("x-c8: 2 repeats failed: ...", "x", "prefork", "failed repeats", 8),
+        Note("x-c2: 1 repeat failed: ...", "x", "prefork", "failed repeats", 2),
+        Note("x-prefork: best at ...", "x", "prefork", "best at the largest -c tried (16)"),
+    ]
+    assert report_markdown.warnings_line(notes) == (
+        "failed repeats at -c 2, 8; best at the largest -c tried (16) ([3 warnings](#warnings))"
+    )
+    assert report_markdown.warnings_line([]) == "-"
 
 
 def test_rendering_an_unchanged_sweep_twice_writes_the_same_bytes(reference_copy, capsys):

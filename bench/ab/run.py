@@ -108,7 +108,8 @@ def side_task(sweep: SweepConfig, project: Path, root: Path, option: str, commit
         check_task(user.task, info.tasks, user.app)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    return dataclasses.replace(sweep, user_task=dataclasses.replace(user, workdir=str(workdir)), app_info=info)
+    moved = dataclasses.replace(user, workdir=str(workdir), git_commit=machine.git_commit(workdir))
+    return dataclasses.replace(sweep, user_task=moved, app_info=info)
 
 
 def profile_baseline(cfg: AbConfig, sides: Sequence[Side]) -> tuple[AbConfig, tuple[Side, ...], dict]:

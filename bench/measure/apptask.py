@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.errors import UsageError
 from bench.harness import appinfo
+from bench.harness.machine import git_commit
 from bench.harness.urls import redact
 from bench.harness.worker import PROJECT_ROOT
 
@@ -46,6 +47,10 @@ class UserTask:
     calls: tuple[Call, ...]  # one call's arguments each, used in order and cycled
     workdir: str  # absolute directory the app is imported from (`celery -A` imports from the cwd)
     args_source: str  # where the calls came from: "--args/--kwargs" or the --args-file path
+    # The commit of the git checkout holding the app ("+dirty" with changes),
+    # so results over time key on the app's history, not the harness's; None
+    # outside a git checkout.
+    git_commit: str | None = None
 
     def call(self, i: int) -> Call:
         """The arguments of the i-th call (cycled)."""
@@ -58,6 +63,7 @@ class UserTask:
             "task": self.task,
             "workdir": self.workdir,
             "args_source": self.args_source,
+            "git_commit": self.git_commit,
             "calls": len(self.calls),
             "arguments": [redact_value(c.as_json()) for c in self.calls[:20]],
         }
@@ -162,7 +168,9 @@ def build_user_task(
     else:
         calls = (_call(parse_args(args) if args is not None else [], parse_kwargs(kwargs) if kwargs else {}),)
         source = "--args/--kwargs"
-    return UserTask(app=app, task=task, calls=calls, workdir=str(directory), args_source=source)
+    return UserTask(
+        app=app, task=task, calls=calls, workdir=str(directory), args_source=source, git_commit=git_commit(directory)
+    )
 
 
 def check_task(task: str, known: Sequence[str], app: str) -> None:

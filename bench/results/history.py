@@ -209,8 +209,8 @@ def _first(values: Sequence[str | None]) -> str | None:
 def sweep_result(sweep: SweepFiles, kind: str = "sweep", commit: str | None = None) -> StoredResult:
     """A sweep directory: each point's repeats as compare reads them; a sweep
     kept without its runs/ gives each point's values from summary.json.
-    Its commit: `commit`, else the manifest's (the harness checkout's), else
-    its runs'; its time: its first repeat's start, else the manifest's."""
+    Its commit: `commit`, else its user's app's (format 16), else the
+    manifest's (the harness checkout's), else its runs'; its time: its first repeat's start, else the manifest's."""
     manifest = sweep.read_manifest()
     results = load_sweep(sweep)
     runs: list[RunResult] = [run for point in sweep.planned_points() for run in sweep.repeats(point)]
@@ -221,7 +221,9 @@ def sweep_result(sweep: SweepFiles, kind: str = "sweep", commit: str | None = No
         facts = machine_facts(manifest.metadata) if manifest.metadata else {}
         environment = tuple((fact, facts[fact]) for fact in ENVIRONMENT if fact in facts)
     meta = manifest.metadata
-    commit = commit or _first([meta.git_commit if meta else None, *(r.metadata.git_commit for r in runs)])
+    app = _app_commit(manifest.config.get("user_task"))
+    harness = [meta.git_commit if meta else None, *(r.metadata.git_commit for r in runs)]
+    commit = commit or app or _first([*(_app_commit(r.config.user_task) for r in runs), *harness])
     measured = _earliest([r.metadata.started_utc for r in runs]) or parse_time(manifest.created_utc)
     return StoredResult(str(sweep.path), kind, commit, measured, results.hostnames, environment, samples)
 
@@ -254,11 +256,19 @@ def ab_result(path: Path, open_sweep: OpenSweep) -> StoredResult:
 def run_result(path: Path) -> StoredResult:
     """A run's result document: one point, one repeat."""
     results = load_run(path)
-    meta = read_run(path).metadata
+    run = read_run(path)
+    meta = run.metadata
     measured = parse_time(meta.started_utc)
-    return StoredResult(
-        str(path), RUN, meta.git_commit, measured, results.hostnames, results.environment, _samples(results)
-    )
+    commit = _app_commit(run.config.user_task) or meta.git_commit
+    return StoredResult(str(path), RUN, commit, measured, results.hostnames, results.environment, _samples(results))
+
+
+def _app_commit(user_task: Any) -> str | None:
+    """The commit of a user's app's checkout, where the result measured one
+    and recorded it (format 16): what its history is about, rather than the
+    harness's commit."""
+    found = user_task.get("git_commit") if isinstance(user_task, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def pytest_benchmark_result(path: Path, document: Mapping[str, Any]) -> StoredResult:

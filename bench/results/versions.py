@@ -221,6 +221,16 @@ HISTORY = (
         "a sweep's `open_loop.json` holds it among its `verdicts` (of the p99). No key is added; a reader that "
         "knows only the four words before it must not read a file that may hold a fifth.",
     ),
+    Version(
+        16,
+        "2026-12-05",
+        "ab of your own app; history keys a user's app's results on the app's own commit",
+        "A user's task records the commit of the git checkout holding its app (`config.user_task.git_commit`, "
+        "\"+dirty\" with changes; null outside git), so `history` orders a user's results by the app's "
+        "history rather than the harness's.",
+        ("run:config.user_task.git_commit",),
+        ("run:config.user_task.git_commit",),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

@@ -151,10 +151,14 @@ def test_a_revision_with_a_slower_user_task_is_slower_and_fails_the_job(project,
     assert not any(w.is_relative_to(repo) for w in workdirs)
     # one profile, of the baseline's task, sized both sides' batches alike
     assert json.loads((top / "profile.json").read_text())["task"] == "orders.place"
-    runs = [json.loads(p.read_text()) for p in sorted(top.glob("*/runs/*/r*.json"))]
+    runs = [{**json.loads(p.read_text()), "path": str(p)} for p in sorted(top.glob("*/runs/*/r*.json"))]
     assert len(runs) == 6
     assert len({r["config"]["tasks"] for r in runs}) == 1
     assert {r["config"]["user_task"]["task"] for r in runs} == {"orders.place"}
+    # each side's results carry its own commit of the app (what `history` keys on)
+    by_side = {side: {r["config"]["user_task"]["git_commit"] for r in runs if f"/{side}/" in r["path"]}
+               for side in ("baseline", "candidate")}  # fmt: skip
+    assert by_side == {"baseline": {base}, "candidate": {slow}}
 
 
 def test_the_same_revision_on_both_sides_shows_no_difference(project, tmp_path):

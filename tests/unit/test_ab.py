@@ -171,6 +171,7 @@ def test_each_side_imports_the_users_app_from_its_own_worktree(orders_repo):
     subprocess.run(["git", "worktree", "add", "--quiet", "--detach", str(tree), first], cwd=repo, check=True)
     moved = side_task(shared, repo, tree, "--baseline", first)
     assert moved.user_task.workdir == str(tree / "service")
+    assert moved.user_task.git_commit == first  # the side's own commit, recorded with its results
     assert "orders.place" in moved.app_info.tasks
     # commit 2 renamed the task: refused, naming the side and its commit
     subprocess.run(["git", "checkout", "--quiet", "--detach", second], cwd=tree, check=True)

@@ -67,7 +67,8 @@ def typed(record, path):
     head, _, rest = path.partition(".")
     if isinstance(record, tuple):
         return tuple(typed(item, path) for item in record)
-    value = getattr(record, head)
+    # A record's free-form part (config.user_task) is a JSON object: its key, or None when absent.
+    value = record.get(head) if isinstance(record, dict) else getattr(record, head)
     return value if not rest or value is None else typed(value, rest)
 
 
@@ -80,6 +81,8 @@ def default(record, path):
         return None
     if isinstance(owner, tuple):
         return tuple(default(item, name) for item in owner)
+    if isinstance(owner, dict):  # a JSON object's absent key
+        return None
     (field,) = [f for f in dataclasses.fields(owner) if f.name == name]
     return field.default
 
@@ -92,6 +95,10 @@ def cut(value, path):
     if isinstance(value, tuple):
         return tuple(cut(item, path) for item in value)
     head, _, rest = path.partition(".")
+    if isinstance(value, dict):  # a JSON object: before its key was added, it did not have it
+        if rest:
+            return {**value, head: cut(value.get(head), rest)}
+        return {key: item for key, item in value.items() if key != head}
     return dataclasses.replace(value, **{head: cut(getattr(value, head), rest) if rest else default(value, head)})
 
 
@@ -124,7 +131,7 @@ NEWEST["point"] = NEWEST["sweep"].points
 def test_the_history_numbers_every_version_once_in_order_and_the_writer_writes_the_last():
     assert [v.number for v in HISTORY] == list(range(1, len(HISTORY) + 1))
     assert [v.date for v in HISTORY] == sorted(v.date for v in HISTORY)
-    assert SCHEMA_VERSION == HISTORY[-1].number == 15
+    assert SCHEMA_VERSION == HISTORY[-1].number == 16
     assert all(v.commit and v.added for v in HISTORY)
     every = [key for v in HISTORY for key in v.keys]
     assert len(every) == len(set(every)), "a key is added once"
@@ -213,8 +220,11 @@ def test_version_2_files_read_as_the_newest_does_but_for_their_number():
     every = read_run(DATA / "v2" / "run-every-field.json")
     assert every.schema_version == 2
     newest = NEWEST["run"]
-    # but for what versions after NUMBERED_AFTERWARDS added (never written as 2): 14's cpu_governor
-    newest = dataclasses.replace(newest, metadata=dataclasses.replace(newest.metadata, cpu_governor=None))
+    # but for what versions after NUMBERED_AFTERWARDS added (never written as 2): 14's cpu_governor, 16's
+    # user_task.git_commit
+    for version, inner, _optional in keys("run"):
+        if version > NUMBERED_AFTERWARDS:
+            newest = cut(newest, inner)
     assert dataclasses.replace(every, schema_version=SCHEMA_VERSION) == newest
     plain = read_run(DATA / "v2" / "run.json")
     assert plain.summary.tasks_per_worker == (11,)

@@ -17,6 +17,7 @@ from bench.results.history import TIME, read_stored
 from bench.results.io import write_atomic, write_run
 from bench.sweep.store import SweepDir
 from tests.helpers.cli import run_bench
+from tests.helpers.paths import ROOT
 from tests.helpers.stored_history import (
     FIRST_DAY,
     PACKAGES,
@@ -284,3 +285,21 @@ def test_a_run_written_with_the_real_writer_keeps_its_commit_and_time(tmp_path, 
     write_run(copy, SweepDir(sweep).repeats(SweepDir(sweep).planned_points()[0])[0])
     (run,) = read_stored([copy], SweepDir).results
     assert (run.commit, run.measured) == (commits[2], FIRST_DAY)
+
+
+DATA_V16 = ROOT / "tests" / "data" / "v16"
+
+
+def test_a_users_app_result_is_keyed_on_the_apps_commit_not_the_harness(tmp_path):
+    """From format 16 a user's task records its app's checkout's commit:
+    that is the history a user's results follow."""
+    document = json.loads((DATA_V16 / "run.json").read_text())
+    app_commit = document["config"]["user_task"]["git_commit"]
+    document["metadata"]["git_commit"] = "f" * 40  # the harness's checkout
+    write_atomic(tmp_path / "run.json", document)
+    (result,) = read_stored([tmp_path / "run.json"], SweepDir).results
+    assert result.commit == app_commit
+    del document["config"]["user_task"]["git_commit"]  # a result from before it: the harness's commit
+    write_atomic(tmp_path / "run.json", document)
+    (result,) = read_stored([tmp_path / "run.json"], SweepDir).results
+    assert result.commit == "f" * 40

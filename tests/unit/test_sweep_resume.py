@@ -218,4 +218,4 @@ def test_a_repeat_that_failed_before_measuring_is_kept_as_a_failed_result(sweep,
     assert result.config.broker.kind == "redis"
     ((path, kept),) = sweep.attempts(plan[0])
     assert kept == result
-    assert json.loads(path.read_text())["schema_version"] == 15
+    assert json.loads(path.read_text())["schema_version"] == 16

@@ -242,6 +242,9 @@ def configure_agents(args: argparse.Namespace) -> tuple[str, bytes]:
 
 
 def configure_history(args: argparse.Namespace) -> HistoryRequest:
+    for path in args.paths:  # here, before the command's pipeline (and matplotlib) is loaded
+        if not Path(path).exists():
+            raise UsageError(f"{path}: no such file or directory")
     outputs = {name: Path(value) for name in ("html", "json") if (value := getattr(args, name)) is not None}
     for path in outputs.values():
         check_writable(path.parent)

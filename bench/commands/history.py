@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.analysis.history import History, Series, build_history, outcome
 from bench.commands import HistoryRequest
 from bench.errors import UsageError
-from bench.output import history_page
+from bench.output import history_page, plot_history
 from bench.output.history import document, format_markdown, format_text
 from bench.results.history import read_stored
 from bench.results.io import write_atomic
@@ -35,8 +35,6 @@ def execute(request: HistoryRequest) -> int:
 
 def draw(history: History, series: Series, label: str) -> bytes:
     """One series' figure as PNG (history_page.Draw)."""
-    from bench.output import plot_history  # matplotlib: only once a page is asked for (1-2 s to import)
-
     return plot_history.png(plot_history.series_figure(history, series, label))
 
 

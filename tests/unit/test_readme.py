@@ -73,6 +73,9 @@ def test_every_bench_command_in_the_readme_and_docs_parses_into_a_valid_config(m
         assert args.command == argv[0]
         if args.command == "ab":  # its revisions are this checkout's
             monkeypatch.chdir(ROOT)
+        if args.command == "history":  # what it reads is there in the project it documents
+            for path in args.paths:
+                Path(path).mkdir(parents=True, exist_ok=True)
         request = COMMANDS[args.command].configure(args)
         monkeypatch.chdir(tmp_path)
         if args.command == "run":  # with --reference, the run and its reference

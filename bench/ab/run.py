@@ -38,7 +38,7 @@ from bench.results.compare import Results, load_sweep
 from bench.results.io import SCHEMA_VERSION, write_atomic
 from bench.results.schema import RunResult
 from bench.sweep import rates, store
-from bench.sweep.config import PROFILES, SweepConfig
+from bench.sweep.config import SweepConfig
 from bench.sweep.plan import Point, make_plan, run_config_for
 from bench.sweep.repeat import measure_repeat
 
@@ -268,9 +268,8 @@ def _measure_open_loop(
     """Repeat `repeat` of `point` open loop at `rate` for `side`, where a
     sweep's --rates keeps it; both sides' n-th repeats share one schedule
     (its seed is the repeat's number)."""
-    duration = max(rates.MIN_DURATION_S, PROFILES[side.sweep.profile].window_s)
     run_cfg = dataclasses.replace(
-        run_config_for(side.sweep, point, rate=rate, duration=duration, seed=repeat),
+        run_config_for(side.sweep, point, rate=rate, duration=rates.duration_of(side.sweep), seed=repeat),
         project_root=side.project_root,
         worker_python=side.python,
     )

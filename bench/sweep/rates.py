@@ -40,6 +40,11 @@ def drain_rate(sweep: SweepDir, point: Point) -> float | None:
     return statistics.median(values) if values else None
 
 
+def duration_of(cfg: SweepConfig) -> float:
+    """How long each open-loop run of `cfg` offers its rate, s: the profile's window."""
+    return max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+
+
 def rates_of(cfg: SweepConfig, sweep: SweepDir, point: Point) -> tuple[float, ...]:
     """The offered rates of one point, tasks/s (three significant figures for auto)."""
     if cfg.rates is None:
@@ -59,7 +64,7 @@ def run_rates(
     say: Callable[[str], None] = print,
 ) -> None:
     """Measure every point at every rate, `cfg.min_repeats` times each."""
-    duration = max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+    duration = duration_of(cfg)
     todo = [
         (point, rate, i)
         for point in plan

@@ -19,8 +19,13 @@ class RunFailed(BenchError):
     exit_code = 1
 
 
-class Interrupted(BenchError):
-    """Ctrl-C or SIGTERM: stop, clean up, keep what was measured (exit 130)."""
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM: stop, clean up, keep what was measured (exit 130).
+
+    A BaseException, as KeyboardInterrupt is: the signal handler raises it
+    wherever the main thread is, and libraries' `except Exception` must not
+    turn it into their own error (inspect.getfullargspec, under kombu's
+    connect, re-raised it as "TypeError: unsupported callable")."""
 
     exit_code = 130
 

@@ -11,6 +11,8 @@ from typing import Any, Protocol, TypeVar
 POOLS = ("prefork", "gevent", "eventlet", "solo", "threads")
 # Pools that run every task in one OS process: CPU work holding the GIL
 # cannot overlap. (threads can overlap CPU work that releases the GIL.)
+# KiB the leak workload keeps alive per call, in the process that ran it.
+LEAK_KIB = 1024
 SINGLE_PROCESS_POOLS = frozenset({"gevent", "eventlet", "solo", "threads"})
 
 # Pools whose tasks each run on one OS thread of their own from start to end,
@@ -53,6 +55,8 @@ class Workload:
             return [task_ms * self.cpu_share, task_ms * self.io_share]
         if self.name == "net":
             return [task_ms, stub_address]
+        if self.name == "leak":
+            return [task_ms, LEAK_KIB]
         if self.name == "add":
             return [2, 2]
         if self.name == "mul":
@@ -72,6 +76,14 @@ WORKLOADS = {
             "cpu_nogil", "proj.tasks.cpu_nogil", "sha256 hashing, releases the GIL", 20.0, 1.0, 0.0, releases_gil=True
         ),
         Workload("mixed", "proj.tasks.mixed", "half CPU, half sleep", 20.0, 0.5, 0.5),
+        Workload(
+            "leak",
+            "proj.tasks.leak",
+            f"keeps {LEAK_KIB // 1024} MiB per call alive in its process, then sleeps",
+            10.0,
+            0.0,
+            1.0,
+        ),
         Workload("noop", "proj.tasks.noop", "nothing: Celery's own per-task cost", None, 0.0, 0.0),
         Workload("add", "proj.tasks.add", "the tutorial's add(2, 2)", None, 0.0, 0.0),
         Workload("mul", "proj.tasks.mul", "the tutorial's mul(3, 4)", None, 0.0, 0.0),
@@ -129,16 +141,28 @@ def point_workload(point: Named) -> Workload:
     return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
 
 
-def cpu_parallelism(workload: Workload, pool: str, concurrency: float, cores: float, workers: int = 1) -> float:
+def cpu_parallelism(
+    workload: Workload, pool: str, concurrency: float, cores: float, workers: int = 1, cpu_limit: float | None = None
+) -> float:
     """How many tasks' CPU work can run at the same time, over `workers`
     worker nodes: prefork up to the cores; threads too when the work
     releases the GIL (or may: unknown); every other one-process pool one
     per worker, up to the cores (a greenlet that computes never yields, and
-    hashing that releases the GIL still blocks its greenlet)."""
+    hashing that releases the GIL still blocks its greenlet). A CPU quota
+    of `cpu_limit` cores per worker (--cpu-limit) caps it at workers x the
+    quota."""
     n = slots(pool, concurrency) * workers
     if pool == "prefork" or (pool == "threads" and workload.releases_gil is not False):
-        return min(n, cores)
-    return max(1, min(workers, cores))  # never below one process (as with one worker)
+        parallel = min(n, cores)
+    else:
+        parallel = max(1, min(workers, cores))  # never below one process (as with one worker)
+    return parallel if cpu_limit is None else min(parallel, workers * cpu_limit)
+
+
+def quota_cores(cores: float, workers: int = 1, cpu_limit: float | None = None) -> float:
+    """The cores `workers` workers can use: the machine's (or their pinned
+    CPUs'), cut to workers x the CPU quota of each where one is set."""
+    return cores if cpu_limit is None else min(cores, workers * cpu_limit)
 
 
 @dataclass(frozen=True)
@@ -149,7 +173,13 @@ class Ceiling:
 
 
 def ceiling(
-    workload: Workload, pool: str, concurrency: float, task_ms: float | None, cores: float, workers: int = 1
+    workload: Workload,
+    pool: str,
+    concurrency: float,
+    task_ms: float | None,
+    cores: float,
+    workers: int = 1,
+    cpu_limit: float | None = None,
 ) -> Ceiling:
     """The physical ceiling of one point, from METHOD.md, for `workers`
     worker nodes with `concurrency` each.
@@ -160,6 +190,8 @@ def ceiling(
       prefork (its processes across all workers), and for threads when the
       CPU work releases the GIL; min(workers, cores) / C for the other
       one-process pools, one process per worker (see cpu_parallelism).
+    - With a CPU quota of `cpu_limit` cores per worker (--cpu-limit), the
+      cores are at most workers x the quota, and the words say it is the quota.
     The binding limit is the smaller. Sizeless tasks (noop and the tutorial's)
     are bounded only by the per-task overhead, measured by the noop workload.
     A user's task is sized by its profile, and its ceiling says it is estimated.
@@ -175,9 +207,15 @@ def ceiling(
     busy_s = task_ms * (workload.cpu_share + workload.io_share) / 1000.0
     limits = [(n / busy_s, f"{n} slot{'s' if n > 1 else ''} x {busy_s * 1000:.4g} ms per task")]
     if cpu_s > 0:
-        parallel = cpu_parallelism(workload, pool, concurrency, cores, workers)
+        parallel = cpu_parallelism(workload, pool, concurrency, cores, workers, cpu_limit)
+        quota = cpu_limit is not None and parallel < cpu_parallelism(workload, pool, concurrency, cores, workers)
+        each = f"{workers} workers x " if workers > 1 else ""
+        why = f" (the CPU quota: {each}--cpu-limit {cpu_limit:g})" if quota else ""
         limits.append(
-            (parallel / cpu_s, f"{parallel:g} core{'s' if parallel != 1 else ''} x {cpu_s * 1000:.4g} ms CPU per task")
+            (
+                parallel / cpu_s,
+                f"{parallel:g} core{'s' if parallel != 1 else ''}{why} x {cpu_s * 1000:.4g} ms CPU per task",
+            )
         )
     per_s, basis = min(limits)
     if workload.estimated:
@@ -193,8 +231,13 @@ def expected_rate(
     cores: float,
     overhead_per_s: float = 1000.0,
     workers: int = 1,
+    cpu_limit: float | None = None,
 ) -> float:
     """A guess of throughput, to size batches: the ceiling, capped by a rough
-    per-task overhead of Celery on a small machine (per worker, up to the cores)."""
-    bound = ceiling(workload, pool, concurrency, task_ms, cores, workers).per_s
-    return min(bound if bound is not None else math.inf, overhead_per_s * max(1, min(workers, int(cores))))
+    per-task overhead of Celery on a small machine (per worker, up to the
+    cores; under a CPU quota, scaled to it)."""
+    bound = ceiling(workload, pool, concurrency, task_ms, cores, workers, cpu_limit).per_s
+    overhead = overhead_per_s * max(1, min(workers, int(cores)))
+    if cpu_limit is not None:
+        overhead *= min(1.0, cpu_limit)
+    return min(bound if bound is not None else math.inf, overhead)

@@ -15,6 +15,9 @@ from .celery import app
 # A buffer for the hashing workload; sha256 releases the GIL for inputs
 # larger than 2 KiB, so each update runs without holding it.
 _NOGIL_CHUNK = bytes(range(256)) * 256  # 64 KiB
+# What the leak workload keeps alive: one block per call, for the life of the
+# process (a pool child's, or the worker's under the one-process pools).
+_LEAKED: list[bytearray] = []
 
 
 @app.task
@@ -80,6 +83,17 @@ def net(ms, address):
             reply = answer.readline()
     if reply != b"ok\n":
         raise ConnectionError(f"stub server answered {reply!r}")
+
+
+@app.task
+def leak(ms, kib=1024):
+    """Keep `kib` KiB alive in this process for good (a leak: the pages are
+    written, so they are resident and charged to its cgroup), then wait `ms`
+    milliseconds. Its process grows by `kib` KiB per call."""
+    block = bytearray(kib * 1024)
+    block[::4096] = b"\x01" * len(range(0, len(block), 4096))  # touch every page
+    _LEAKED.append(block)
+    time.sleep(ms / 1000.0)
 
 
 @app.task

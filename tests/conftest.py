@@ -1,11 +1,11 @@
 """The fast loop: `python -m pytest tests/unit` (under a minute) while you
-work; the full suite, real workers included, is `python -m pytest` (a quarter
-of an hour and more on two cores; `tox -e py` runs it in an environment of
+work; the full suite, real workers included, is `python -m pytest` (ten minutes
+and more on two cores; `tox -e py` runs it in an environment of
 its own).
 tests/README.md says where things go.
 
 Fixtures for every test: making sure no worker, broker or stub server
-outlives a test, and sharing the machine between the suite's two
+outlives a test, and sharing the machine between the suite's four
 pytest-xdist workers (pyproject's addopts). Helpers the tests import are in
 tests/helpers; fixtures of one folder in that folder's conftest.py."""
 
@@ -16,7 +16,7 @@ import uuid
 import psutil
 import pytest
 
-from tests.helpers.machine import ONE_WORKER_MODULES, MachineLock, OneWorkerModules
+from tests.helpers.machine import LONGEST_FIRST, ONE_WORKER_MODULES, MachineLock, OneWorkerModules
 from tests.helpers.processes import TAG, tagged_processes
 
 
@@ -46,17 +46,25 @@ def pytest_xdist_make_scheduler(config, log):
 def pytest_collection_modifyitems(config, items):
     """The order the xdist workers take tests in (pyproject turns off
     xdist's own reordering): first the tests that need the machine alone,
-    back to back, so no shared test keeps one waiting; then the modules one
-    worker runs whole; then the other tests that start real workers; then
-    the unit tests, short ones that fill the gaps at the end. Collection
-    order within each."""
+    back to back, so no shared test keeps one waiting (a test waiting for
+    the machine alone stops every worker until the shared tests running
+    end: in the shared part, each one is a convoy). A module one worker runs
+    whole that needs it alone goes first of all: its tests are a chain, and
+    its last one must not come after the others that run alone. Then the
+    other modules one worker runs whole; then the other tests that start
+    real workers, the longest first; then the unit tests, short ones that
+    fill the gaps at the end. Collection order within each."""
 
     def rank(item):
-        if item.nodeid.split("::", 1)[0] in ONE_WORKER_MODULES:
-            return 1
-        if item.get_closest_marker("exclusive"):
-            return 0
-        return 2 if item.get_closest_marker("integration") else 3
+        module = item.nodeid.split("::", 1)[0]
+        exclusive = item.get_closest_marker("exclusive") is not None
+        if exclusive:
+            return 0 if module in ONE_WORKER_MODULES else 1
+        if module in ONE_WORKER_MODULES:
+            return 2
+        if module in LONGEST_FIRST:
+            return 3
+        return 4 if item.get_closest_marker("integration") else 5
 
     items.sort(key=rank)
 

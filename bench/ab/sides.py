@@ -40,7 +40,7 @@ class SideSpec:
     python: str | None  # interpreter or virtualenv path as given; None: the harness's interpreter
     settings: tuple[tuple[str, str], ...]  # (setting, value as written), validated
 
-    def setting(self, name: str) -> bool | int | str | None:
+    def setting(self, name: str) -> bool | int | float | str | None:
         """The parsed value of `name`, or None when the side leaves it alone."""
         for key, text in self.settings:
             if key == name:

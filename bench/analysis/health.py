@@ -143,6 +143,11 @@ KNOWN_CAUSES = {
         "a pool process exited or was killed (WorkerLostError) and was replaced",
         ("restarts", "lost"),
     ),
+    "oom_kill": Cause(
+        "the kernel's OOM killer killed a worker process at its cgroup's memory limit (--memory-limit), and the "
+        "tasks it was running were lost (acknowledged on receipt)",
+        ("restarts", "lost"),
+    ),
 }
 
 
@@ -198,6 +203,7 @@ class Context:
     processes: int | None = None  # pool processes expected (prefork: -c x workers; others: workers); None: unknown
     outcome: str | None = None  # how watching the batch ended: complete, timed out, interrupted, ...; None: unknown
     log: LogEvidence | None = None  # what the workers' log said; None: not read
+    oom_kills: int = 0  # processes the OOM killer killed in the workers' cgroups (--memory-limit)
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -300,6 +306,8 @@ def _lost(published, firsts, context, restarts):
         cause = "reconnect_redelivery"
     elif context.broker_kind == "redis" and context.acks_late:
         cause = "redis_redelivery"
+    elif context.oom_kills:
+        cause = "oom_kill"
     elif restarts is not None and restarts.cause == "worker_lost":
         cause = "worker_lost"
     else:
@@ -330,7 +338,10 @@ def _restarts(runs, context):
     replaced = min(len(spans) - context.processes, len(newcomers))
     if replaced <= 0:
         return None
-    cause = "max_tasks_per_child" if context.max_tasks_per_child > 0 else "worker_lost"
+    if context.max_tasks_per_child > 0:
+        cause = "max_tasks_per_child"
+    else:
+        cause = "oom_kill" if context.oom_kills else "worker_lost"
     return Finding("restarts", replaced, cause=cause, examples=tuple(t for _, t in newcomers[:EXAMPLES]))
 
 

@@ -28,6 +28,7 @@ class TaskRecord:
     node: int = 0  # which worker node ran it (0 to --workers - 1)
     cpu_s: float | None = None  # CPU s of the thread that ran it; None where not attributable (green pools)
     rss_bytes: int | None = None  # its process's RSS after it finished, bytes (profile only)
+    redelivered: bool = False  # its message came with the broker's redelivered flag
 
 
 def account(published_ids: Iterable[str], records: Iterable[TaskRecord]) -> Accounting:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench.analysis.accuracy import with_predictions
 from bench.analysis.groups import (
     NOOP,
     curve_name,
@@ -22,6 +23,7 @@ from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import Best, Verdict, best_of, verdicts
 from bench.results.schema import (
+    DeploySummary,
     Metadata,
     PointSummary,
     Resources,
@@ -52,6 +54,7 @@ POINT_WARNINGS = (
     (re.compile(r"unstable: "), "unstable"),
     (re.compile(r"\d+ repeats? failed: "), "failed repeats"),
     (re.compile(r"Celery misbehaved "), "Celery misbehaved"),
+    (re.compile(r"under its deploy event "), "deploy event"),
     (re.compile(r"its hosts differ in cores"), "hosts differ in cores"),
     (re.compile(r"planned for "), "other cores than planned"),
 )
@@ -224,6 +227,12 @@ def summarize_point(point: PlannedPoint, attempts: Sequence[tuple[Path, RunResul
         failed_repeats=len(failed),
     )
     planned = _with_health(planned, [r for _, r in attempts])
+    limited = [r.config.limits for _, r in attempts if r.config is not None and r.config.limits is not None]
+    planned = replace(
+        planned,
+        deploy=deploy_summary([r for _, r in attempts]),
+        memory_limit=next((lim.memory_limit_bytes for lim in limited if lim.memory_limit_bytes is not None), None),
+    )
     warnings = []
     if failed:
         warnings.append(f"{plural(len(failed), 'repeat')} failed: {failed[0].status.reason}")
@@ -245,9 +254,11 @@ def summarize_point(point: PlannedPoint, attempts: Sequence[tuple[Path, RunResul
         )
     ceiling = runs[0].ceiling_per_s
     resources = [s.resources or Resources() for s in runs]
+    limits = ok[0].config.limits
     return replace(
         planned,
         warnings=tuple(warnings),
+        cpu_limit=limits.cpu_limit_cores if limits is not None else None,
         throughput=ThroughputEstimate(
             median_per_s=est.median,
             ci95_low_per_s=est.ci_low,
@@ -269,10 +280,39 @@ def summarize_point(point: PlannedPoint, attempts: Sequence[tuple[Path, RunResul
         mean_concurrency=median(s.mean_concurrency for s in runs),
         max_concurrency=median(s.max_concurrency for s in runs),
         worker_cpu_cores=median(r.worker_cpu_cores for r in resources),
+        worker_main_cpu_cores=median(
+            r.worker_main_cpu_s / r.window_s for r in resources if r.worker_main_cpu_s is not None and r.window_s
+        ),
         worker_uss_peak_bytes=median(r.worker_uss_peak_bytes for r in resources),
         worker_pss_peak_bytes=median(r.worker_pss_peak_bytes for r in resources),
         worker_rss_peak_bytes=median(r.worker_rss_peak_bytes for r in resources),
         load_average_1m_before=median(s.load_average_before[0] for s in runs if s.load_average_before),
+    )
+
+
+def deploy_summary(results: Sequence[RunResult]) -> DeploySummary | None:
+    """What the deploy event of a point's repeats cost (failed ones
+    included: a lost task is a result, not a failure); None: no event asked."""
+    deployed = [r.summary for r in results if r.summary is not None and r.summary.deploy is not None]
+    if not deployed:
+        return None
+    struck = [s for s in deployed if s.deploy is not None and s.deploy.events]
+    events = [e for s in struck if s.deploy is not None for e in s.deploy.events]
+
+    def total(name: str) -> int:
+        return sum(getattr(s.tasks, name) or 0 for s in struck)
+
+    return DeploySummary(
+        asked=deployed[0].deploy.asked if deployed[0].deploy is not None else None,
+        repeats=len(struck),
+        lost=total("lost"),
+        ran_twice=total("duplicates"),
+        redelivered=total("redelivered"),
+        interrupted=total("interrupted"),
+        recovery_s=median(e.recovery_s for e in events if e.recovered),
+        not_recovered=sum(1 for e in events if e.recovered is False),
+        drain_s=median(e.drain_s for e in events if e.drain_s is not None),
+        forced=sum(1 for e in events if e.forced),
     )
 
 
@@ -299,6 +339,8 @@ def _with_health(planned, results):
 _FOUND_WORDS = {  # a kind's summed count, in words
     "duplicates": lambda n: f"{plural(n, 'task')} run twice",
     "lost": lambda n: f"{plural(n, 'task')} lost",
+    "ack_failures": lambda n: f"{plural(n, 'acknowledgement')} failed",
+    "reconnects": lambda n: f"{plural(n, 'broker reconnection')}",
     "idle_gaps": lambda n: f"{plural(n, 'idle gap')} while tasks were queued",
     "stalls": lambda n: plural(n, "stall"),
     "restarts": lambda n: f"{plural(n, 'pool process', 'pool processes')} replaced",
@@ -328,7 +370,11 @@ def health_warning(point: PointSummary, results: Sequence[RunResult]) -> str:
         for c in causes
     )
     counted = plural(len(healths), "repeat")
-    text = f"Celery misbehaved in {point.repeats_with_findings} of {counted}: {', '.join(found)}"
+    if point.deploy is not None and point.deploy.repeats:  # the harness struck: not Celery's doing alone
+        text = f"under its deploy event ({point.deploy.asked}), in {point.repeats_with_findings} of {counted}: "
+    else:
+        text = f"Celery misbehaved in {point.repeats_with_findings} of {counted}: "
+    text += ", ".join(found)
     return text + (f"; likely cause: {likely}" if likely else "")
 
 
@@ -360,5 +406,6 @@ def summarize_sweep(
     config: Mapping[str, Any], metadata: Metadata | None, status: str | None, points: Iterable[PointSummary]
 ) -> SweepSummary:
     """A sweep's summary from its points' summaries; `config` is the
-    sweep's config as stored (its JSON), `metadata` the manifest's."""
-    return SweepSummary(sweep_settings_from_json(config), metadata, status, tuple(points))
+    sweep's config as stored (its JSON), `metadata` the manifest's; each
+    point with the model's prediction (accuracy.with_predictions)."""
+    return SweepSummary(sweep_settings_from_json(config), metadata, status, with_predictions(list(points)))

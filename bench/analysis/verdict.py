@@ -19,6 +19,7 @@ import numpy as np
 from bench.analysis.groups import curve_name, group_key, measured_points
 from bench.analysis.stats import ratio_ci
 from bench.results.sweep_records import SweepSummary, ThroughputEstimate
+from bench.workloads import quota_cores
 
 MIN_EFFECT = 0.05  # a gain below 5% is not worth more concurrency
 
@@ -181,7 +182,8 @@ def verdicts(summary: SweepSummary) -> dict[str, dict[str, Verdict]]:
         values = list(point.throughput.values_per_s) if point.throughput else []
         line = curve_name(point)  # a verdict per pool and combination of the other axes
         series.setdefault(key, {}).setdefault(line, {})[point.concurrency] = values
-        cores[key, line] = float(point.cores or machine_cores)
+        # under a CPU quota, the cores it gives: 2x cores is twice the quota's
+        cores[key, line] = quota_cores(float(point.cores or machine_cores), point.workers, point.cpu_limit)
         pools[key, line] = point.pool
     out: dict[str, dict[str, Verdict]] = {}
     for key, lines in series.items():

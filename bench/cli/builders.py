@@ -11,7 +11,15 @@ from typing import Any
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
 from bench.cli.parser import given
-from bench.commands import CapacityRequest, ExportRequest, HistoryRequest, ProfileRequest, SweepRequest, sweep_dir
+from bench.commands import (
+    AdviseRequest,
+    CapacityRequest,
+    ExportRequest,
+    HistoryRequest,
+    ProfileRequest,
+    SweepRequest,
+    sweep_dir,
+)
 from bench.errors import UsageError
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret, secret_from_env, secret_text
 from bench.harness.appinfo import AppInfo
@@ -57,6 +65,17 @@ SWEEP_OPTIONS = (
     "hosts",
     "host_counts",
     "listen",
+    "cpu_limit",
+    "memory_limit",
+    "stop_at",
+    "kill_at",
+    "kill_child_at",
+    "stop_grace",
+    "rolling_restart",
+    "acks_late",
+    "reject_on_worker_lost",
+    "soft_shutdown_timeout",
+    "visibility_timeout",
 )
 
 
@@ -68,6 +87,18 @@ USER_TASK_OPTIONS = ("app", "task", "args", "kwargs", "args_file", "workdir")
 def _user_task(args: argparse.Namespace) -> tuple[UserTask, AppInfo] | tuple[None, None]:
     """(UserTask, AppInfo) when the options name a user's task, else (None, None)."""
     return resolve_user_task(**{name: getattr(args, name) for name in USER_TASK_OPTIONS})
+
+
+def _check_task_options(args: argparse.Namespace, workloads: str | None, whom: str) -> None:
+    """What a command that takes a built-in workload or a user's task refuses:
+    `workloads` names the workload option given (None: not given); `whom`
+    is who takes the broker's URL instead of from-app ("a sweep", "ab")."""
+    if workloads is not None and (args.app or args.task):
+        raise UsageError(f"{workloads} picks built-in workloads; leave it out with --app/--task")
+    if args.from_profile and not args.app:
+        raise UsageError("--from-profile: only with --app and --task")
+    if args.broker == BROKER_FROM_APP:
+        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give {whom} the broker's URL")
 
 
 def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
@@ -100,6 +131,12 @@ def _check_reference(cfg):
     for shown, flag in ((cfg.hosts, "--hosts"), (cfg.open_loop, "--rate"), (cfg.workers > 1, "--workers")):
         if shown:
             raise UsageError(f"--reference: compares one worker here, draining a batch; leave out {flag}")
+    if cfg.limits is not None:
+        raise UsageError(
+            "--reference: its plain worker runs without limits for now; leave out --cpu-limit/--memory-limit"
+        )
+    if cfg.deploy is not None:
+        raise UsageError(f"--reference: its plain worker runs without deploy events; leave out {cfg.deploy.option}")
 
 
 def configure_sweep(args: argparse.Namespace) -> SweepRequest:
@@ -113,13 +150,8 @@ def configure_sweep(args: argparse.Namespace) -> SweepRequest:
             broker = args.broker or cfg.broker_url
             hosts_secret(cfg.hosts, broker, cfg.workloads[0], secret_text(), cfg.listen, cfg.listen_port)
         return SweepRequest(cfg, tuple(plan), target.path, output_dir, args.dry_run)
-    if args.workloads is not None and (args.app or args.task):
-        raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
+    _check_task_options(args, "--workloads" if args.workloads is not None else None, "a sweep")
     user, info = _user_task(args)
-    if args.from_profile and user is None:
-        raise UsageError("--from-profile: only with --app and --task")
-    if args.broker == BROKER_FROM_APP:
-        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give a sweep the broker's URL")
     profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     fields = given(args)
     cfg = build_sweep_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
@@ -172,12 +204,7 @@ def configure_capacity(args: argparse.Namespace) -> CapacityRequest:
 
 
 def configure_ab(args: argparse.Namespace) -> AbConfig:
-    if args.workloads is not None and (args.app or args.task):
-        raise UsageError("--workloads picks built-in workloads; leave it out with --app/--task")
-    if args.from_profile and not args.app:
-        raise UsageError("--from-profile: only with --app and --task")
-    if args.broker == BROKER_FROM_APP:
-        raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give ab the broker's URL")
+    _check_task_options(args, "--workloads" if args.workloads is not None else None, "ab")
     # Checked, not imported: each side imports the app from its own worktree
     # and checks its task there (ab/run.py), whatever the working tree holds.
     user = build_user_task(**{name: getattr(args, name) for name in USER_TASK_OPTIONS})
@@ -255,4 +282,42 @@ def configure_history(args: argparse.Namespace) -> HistoryRequest:
         html=outputs.get("html"),
         json=outputs.get("json"),
         check=args.check,
+    )
+
+
+ADVISE_WORKLOAD = "sleep"  # advise's built-in workload when neither --workload nor a task is given
+
+
+def configure_advise(args: argparse.Namespace) -> AdviseRequest:
+    _check_task_options(args, "--workload" if args.workload is not None else None, "advise")
+    if args.slo and args.rate is None:
+        raise UsageError("--slo: the objective is checked at an arrival rate; give it with --rate")
+    user, info = _user_task(args)
+    profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
+    fields = given(args)
+    fields.setdefault("workloads", [ADVISE_WORKLOAD] if user is None else None)
+    if fields["workloads"] is None:
+        del fields["workloads"]
+    cfg = build_sweep_config(
+        **fields, profile="quick", user_task=user, app_info=info, task_profile=profile_times(profile)
+    )
+    if "solo" in cfg.pools and len(cfg.pools) == 1:
+        raise UsageError("--pools: solo runs one task at a time; there is no -c to advise on. Add another pool")
+    broker = {name: value for name, value in fields.items() if name in ("broker", "redis_server")}
+    if user is not None:
+        profile_run = profile_config(user, info, broker)
+    else:
+        workload = cfg.workloads[0]
+        profile_run = build_run_config(pool="solo", concurrency=1, workload=workload, task_ms=cfg.task_ms, **broker)
+    output_dir = Path(args.output_dir or DEFAULT_OUTPUT_DIR)
+    check_writable(output_dir)
+    return AdviseRequest(
+        cfg,
+        profile_run,
+        output_dir,
+        objectives=tuple(args.slo or ()),
+        rate=args.rate,
+        memory_budget_bytes=args.memory_budget,
+        refresh_overheads=args.refresh_overheads,
+        app=args.app,
     )

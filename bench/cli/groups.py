@@ -16,6 +16,7 @@ from bench.measure.config import (
     DEFAULT_POOL,
     DEFAULT_PREFETCH_MULTIPLIER,
     DEFAULT_RESULT_BACKEND,
+    DEFAULT_STOP_GRACE_S,
     DEFAULT_WORKLOAD,
     LOGLEVELS,
     MAX_GREEN_CONCURRENCY,
@@ -47,20 +48,17 @@ def add_task_ms(group: Container) -> None:
     )
 
 
+def add_pools(group: Container, help_text: str) -> None:
+    option(group, "--pools", fills="pools", type=option_types.names(POOLS), metavar="LIST", help=help_text)
+
+
 def add_points(
     parser: argparse.ArgumentParser, title: str, *, pools: str, workloads: str, concurrency_help: str
 ) -> Group:
     """The axes of the points (sweep and ab): pools, -c, workloads and their
     size; `pools`, `workloads`: the defaults the help shows."""
     matrix = parser.add_argument_group(title)
-    option(
-        matrix,
-        "--pools",
-        fills="pools",
-        type=option_types.names(POOLS),
-        metavar="LIST",
-        help=f"comma-separated pools (default: {pools})",
-    )
+    add_pools(matrix, f"comma-separated pools (default: {pools})")
     option(
         matrix,
         "--concurrency",
@@ -151,6 +149,126 @@ def add_worker_options(parser: argparse.ArgumentParser, loglevel: bool = False) 
         default=None,
         help="allow a -c above the safe limit (prefork: 32 processes per core, at least 64; "
         f"gevent/eventlet: {MAX_GREEN_CONCURRENCY} greenlets; threads: {MAX_THREADS})",
+    )
+
+
+def add_shutdown_options(parser: argparse.ArgumentParser) -> None:
+    """What happens to tasks in flight when a worker stops or dies (run and
+    sweep; each is also a --vary axis)."""
+    group = parser.add_argument_group("tasks in flight when a worker stops or dies")
+    option(
+        group,
+        "--acks-late",
+        fills="acks_late",
+        action="store_true",
+        default=None,
+        help="task_acks_late: a task's message is acknowledged after it ran, not when it started, so a task "
+        "whose worker dies is delivered again (default: Celery's off, or your app's)",
+    )
+    option(
+        group,
+        "--reject-on-worker-lost",
+        fills="reject_on_worker_lost",
+        action="store_true",
+        default=None,
+        help="task_reject_on_worker_lost: with acks_late (--acks-late, --vary acks_late=true, or your app's), a task "
+        "whose pool process died is requeued, not failed (default: off)",
+    )
+    option(
+        group,
+        "--soft-shutdown-timeout",
+        fills="soft_shutdown_timeout",
+        type=option_types.seconds(zero_allowed=True),
+        metavar="SECONDS",
+        help="worker_soft_shutdown_timeout: on a cold shutdown, running tasks get this long to finish, e.g. 10s; "
+        "above 0 the worker also gets REMAP_SIGTERM=SIGQUIT, so SIGTERM is that shutdown, as under "
+        "Kubernetes (default: Celery's 0)",
+    )
+    option(
+        group,
+        "--visibility-timeout",
+        fills="visibility_timeout",
+        type=option_types.seconds(zero_allowed=False),
+        metavar="SECONDS",
+        help="Redis brokers only: a message taken and not acknowledged is delivered again once older than this, "
+        "when kombu sweeps for such messages (seen at a worker's start only: docs/deploys.md) "
+        "(broker_transport_options; default: kombu's 3600)",
+    )
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """Limits like a pod's (run and sweep): each worker in a cgroup of its own."""
+    group = parser.add_argument_group("limits like a pod's (each worker in a cgroup of its own: needs root)")
+    option(
+        group,
+        "--cpu-limit",
+        fills="cpu_limit",
+        type=option_types.cpu_limit,
+        metavar="CORES",
+        help="each worker's CPU quota in cores, as a container's CPU limit, e.g. 0.5 or 1.5; the ceiling uses it "
+        "(default: none)",
+    )
+    option(
+        group,
+        "--memory-limit",
+        fills="memory_limit",
+        type=option_types.size_bytes,
+        metavar="SIZE",
+        help="each worker's memory limit (its main process and pool children together), swap off, e.g. 512MiB "
+        "(default: none)",
+    )
+
+
+def add_deploy_options(parser: argparse.ArgumentParser) -> None:
+    """Deploy events (run and sweep): one a run, a time after the measured batch's release."""
+    group = parser.add_argument_group(
+        "deploy events (one a run, timed from the measured batch's release; counts the tasks lost, redelivered, "
+        "interrupted and run twice)"
+    )
+    option(
+        group,
+        "--stop-at",
+        fills="stop_at",
+        type=option_types.duration,
+        metavar="TIME",
+        help="stop worker 0 as an orchestrator does, e.g. 3s: SIGTERM (Celery's warm shutdown), a fresh worker "
+        "started at once, SIGKILL after --stop-grace (default: none)",
+    )
+    option(
+        group,
+        "--stop-grace",
+        fills="stop_grace",
+        type=option_types.duration,
+        metavar="TIME",
+        help="the orchestrator's grace between a stop's SIGTERM and its SIGKILL (--stop-at, --rolling-restart) "
+        f"(default: {DEFAULT_STOP_GRACE_S:g}s, Kubernetes' terminationGracePeriodSeconds)",
+    )
+    option(
+        group,
+        "--kill-at",
+        fills="kill_at",
+        type=option_types.duration,
+        metavar="TIME",
+        help="crash worker 0 (SIGKILL to it and its pool processes), e.g. 3s; a fresh worker is started at once "
+        "(default: none)",
+    )
+    option(
+        group,
+        "--kill-child-at",
+        fills="kill_child_at",
+        type=option_types.duration,
+        metavar="TIME",
+        help="SIGKILL one prefork pool process of worker 0 in the middle of a task (what the OOM killer picks), "
+        "e.g. 3s (default: none)",
+    )
+    option(
+        group,
+        "--rolling-restart",
+        fills="rolling_restart",
+        type=option_types.duration,
+        metavar="TIME",
+        help="from TIME, restart the --workers one at a time as a rolling update does: a fresh worker, and once "
+        "it is ready, the old one stopped as --stop-at stops it (default: none)",
     )
 
 

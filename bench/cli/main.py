@@ -34,12 +34,17 @@ COMMANDS = {
     "capacity": Command(measuring.add_capacity, builders.configure_capacity),
     "broker": Command(serving.add_broker, builders.configure_broker),
     "ab": Command(measuring.add_ab, builders.configure_ab),
+    "advise": Command(measuring.add_advise, builders.configure_advise),
     "agent": Command(serving.add_agent, builders.configure_agent),
     "agents": Command(serving.add_agents, builders.configure_agents),
 }
 
 # What the top-level --help ends with: (command, what it does). A test parses each.
 EXAMPLES = (
+    (
+        "python -m bench advise --app myapp --task myapp.resize",
+        "which pool and -c for your task: a worker command line",
+    ),
     ("python -m bench run --pool gevent -c 16", "one point, on a private broker started for it"),
     ("python -m bench sweep --profile quick", "every pool across -c, with the verdict (minutes)"),
     ("python -m bench sweep --app myapp --task myapp.resize --args '[64]'", "the same for your own task"),
@@ -94,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"{said_by}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception:
+        if shutdown.first is None:
+            raise
+        # A library caught the Interrupted and raised its own error instead: the stop is still the user's.
+        print(f"{said_by}: error: interrupted by {shutdown.first.name}", file=sys.stderr)
+        return shutdown.exit_code
     finally:
         # As the program (argv None) a late signal must not cut the exit short;
         # called from Python (tests), the caller's handlers come back.

@@ -1,5 +1,5 @@
 """The parsers of the subcommands that measure (run, capacity, sweep,
-profile, ab): the shared option groups (groups.py) and each one's own
+profile, ab, advise): the shared option groups (groups.py) and each one's own
 options, with the request field each fills (`fills=`)."""
 
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS
@@ -8,12 +8,17 @@ from bench.cli import option_types
 from bench.cli.groups import (
     add_broker_options,
     add_decision,
+    add_deploy_options,
     add_hosts,
     add_how_hard,
+    add_limit_options,
     add_open_loop_options,
     add_output_dir,
     add_point_options,
     add_points,
+    add_pools,
+    add_shutdown_options,
+    add_task_ms,
     add_task_options,
     add_worker_options,
 )
@@ -22,6 +27,7 @@ from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
+from bench.workloads import WORKLOADS
 
 
 def add_run(sub: Subcommands) -> None:
@@ -61,6 +67,9 @@ def add_run(sub: Subcommands) -> None:
     add_open_loop_options(run)
     add_task_options(run)
     add_worker_options(run, loglevel=True)
+    add_shutdown_options(run)
+    add_limit_options(run)
+    add_deploy_options(run)
     add_broker_options(run, listen=True)
     add_hosts(run)
     out = run.add_argument_group("output")
@@ -202,6 +211,9 @@ def add_sweep(sub: Subcommands) -> None:
     )
     add_task_options(swp)
     add_worker_options(swp)
+    add_shutdown_options(swp)
+    add_limit_options(swp)
+    add_deploy_options(swp)
     add_broker_options(swp, listen=True)
     add_hosts(swp, counts=True)
     where = swp.add_argument_group("output")
@@ -313,3 +325,70 @@ def add_ab(sub: Subcommands) -> None:
     add_decision(decide)
     decide.add_argument("--fail-on-unstable", action="store_true", help="exit 3 when a point is too unstable")
     add_output_dir(ab.add_argument_group("output"), "ab-<stamp>/ is made in here")
+
+
+def add_advise(sub: Subcommands) -> None:
+    adv = sub.add_parser(
+        "advise",
+        help="one command from your task to a worker command line: which pool, what -c",
+        description=(
+            "Profile the task alone; measure Celery's own per-task cost per pool on this machine (cached); "
+            "predict every pool's throughput at every -c with a queueing model (exact Mean Value Analysis); "
+            "then measure only what decides the answer: each promising pool's predicted knee and its "
+            "neighbours, until its best -c is bracketed. With --rate and --slo the winner is also run at "
+            "that arrival rate; with --memory-budget its memory must fit. Prints the `celery worker` "
+            "command line with the expected throughput and its 95% CI, the runner-up, and the model "
+            "against what was measured; writes advise.json, advise.md, advise.html and advise.png, "
+            "beside the measured points as a sweep directory (`report` reads it). "
+            "Exit 0: advised; 1: a run failed, or nothing met the objective or the budget; 2: bad input."
+        ),
+    )
+    what = adv.add_argument_group("what to advise on")
+    option(
+        what,
+        "--workload",
+        "-w",
+        fills="workloads",
+        type=option_types.one_name(WORKLOADS),
+        metavar="NAME",
+        help="a built-in workload instead of your task (as for run; default: sleep)",
+    )
+    add_task_ms(what)
+    add_pools(what, f"comma-separated pools to consider (default: {','.join(DEFAULT_POOLS)})")
+    goal = adv.add_argument_group("what the answer must meet")
+    goal.add_argument(
+        "--slo",
+        type=option_types.slo,
+        action="append",
+        metavar="pNN=DURATION",
+        help="a latency objective on the sojourn at --rate, e.g. p99=200ms (repeatable; needs --rate)",
+    )
+    goal.add_argument(
+        "--rate",
+        type=option_types.positive_number("--rate"),
+        metavar="R",
+        help="the arrival rate (tasks/s) the worker must serve: the winner runs open loop at it (default: none)",
+    )
+    goal.add_argument(
+        "--memory-budget",
+        type=option_types.size_bytes,
+        metavar="SIZE",
+        help="the most memory the worker may use, e.g. 2GiB (its process tree's peak PSS; default: none)",
+    )
+    how = adv.add_argument_group("how hard")
+    option(
+        how,
+        "--repeats",
+        fills="repeats",
+        type=option_types.whole(1),
+        help="fresh workers per measured point (default: 3)",
+    )
+    how.add_argument(
+        "--refresh-overheads",
+        action="store_true",
+        help="measure Celery's per-task cost again even when this machine's is cached",
+    )
+    add_task_options(adv, from_profile=True)
+    add_worker_options(adv)
+    add_broker_options(adv)
+    add_output_dir(adv.add_argument_group("output"), "advise-<stamp>/ is made in here")

@@ -5,7 +5,10 @@ import argparse
 from collections.abc import Callable, Collection
 
 from bench.analysis import capacity
+from bench.harness.cgroups import check_cpu_limit
+from bench.harness.sizes import parse_size
 from bench.harness.urls import parse_listen
+from bench.measure.settings import parse_seconds
 
 
 def whole(minimum: int) -> Callable[[str], int]:
@@ -59,6 +62,17 @@ def names(known: Collection[str]) -> Callable[[str], list[str]]:
         if unknown or not chosen:
             raise argparse.ArgumentTypeError(f"unknown {unknown or text!r}; choose from {','.join(known)}")
         return chosen
+
+    return parse
+
+
+def one_name(known: Collection[str]) -> Callable[[str], list[str]]:
+    """One name of `known`, as the one-element list a field of names takes."""
+
+    def parse(text: str) -> list[str]:
+        if text.strip() not in known:
+            raise argparse.ArgumentTypeError(f"unknown {text!r}; choose one of {','.join(known)}")
+        return [text.strip()]
 
     return parse
 
@@ -134,3 +148,41 @@ def rates(text: str) -> str | tuple[float, ...]:
     if not values or not all(0 < v < float("inf") for v in values):
         raise argparse.ArgumentTypeError(f"expected auto or comma-separated rates above 0, got {text!r}")
     return tuple(sorted(set(values)))
+
+
+def size_bytes(text: str) -> int:
+    """A memory size: 512MiB, 2GiB, 1.5GB, 800M (decimal units unless the i says binary)."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cpu_limit(text: str) -> float:
+    """Cores of CPU quota: a number above 0 (1.5: one and a half cores)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected cores, such as 0.5 or 1.5, got {text!r}") from None
+    try:
+        check_cpu_limit(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def seconds(zero_allowed: bool) -> Callable[[str], float]:
+    """A parser of seconds written as 10 or 10s: above 0, or 0 and more
+    with `zero_allowed`."""
+
+    def parse(text: str) -> float:
+        try:
+            return parse_seconds(text, zero_allowed)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+# A deploy event's time, a grace: 3, 3s, 500ms, 2m
+duration = seconds(zero_allowed=False)

@@ -83,6 +83,20 @@ class ProfileRequest:
 
 
 @dataclass(frozen=True)
+class AdviseRequest:
+    """From a task to a worker command line: profile, model, measure what decides."""
+
+    config: SweepConfig  # the pools, the task (a built-in workload or the user's), quick windows and repeats
+    profile_run: RunConfig  # the run that profiles the task alone (solo, -c 1)
+    output_dir: Path  # where advise-<stamp>/ is made
+    objectives: tuple[Objective, ...] = ()  # --slo: checked at `rate`
+    rate: float | None = None  # --rate: tasks/s the winner must serve within the objectives
+    memory_budget_bytes: int | None = None  # --memory-budget: the worker tree's memory must fit
+    refresh_overheads: bool = False  # measure Celery's per-task cost again, even when cached
+    app: str | None = None  # the user's app as given to -A (for the command line printed)
+
+
+@dataclass(frozen=True)
 class CapacityRequest:
     """A capacity search for one point."""
 

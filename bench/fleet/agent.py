@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import platform
 import socket
@@ -36,7 +37,7 @@ from bench.harness import broker as broker_mod
 from bench.harness import scratch, signals, worker
 from bench.harness.machine import usable_cores
 from bench.harness.urls import redact
-from bench.measure.config import LOGLEVELS, RESULT_BACKENDS
+from bench.measure.config import LOGLEVELS, REMAP_SIGTERM, RESULT_BACKENDS
 from bench.measure.observe import RecordReader, ResourceSampler
 from bench.workloads import POOLS
 
@@ -160,6 +161,11 @@ class Agent:
             raise Refused(f"bad acks_late {acks_late!r}")
         if not isinstance(per_child, int) or isinstance(per_child, bool) or per_child < 0:
             raise Refused(f"bad max_tasks_per_child {per_child!r}")
+        reject = spec.get("reject_on_worker_lost", False)
+        if not isinstance(reject, bool):
+            raise Refused(f"bad reject_on_worker_lost {reject!r}")
+        soft = _seconds(spec, "soft_shutdown_timeout", zero_allowed=True)
+        visibility = _seconds(spec, "visibility_timeout", zero_allowed=False)
         extra = {"app": app} if "app" in {f.name for f in dataclasses.fields(worker.WorkerSpec)} else {}
         return worker.WorkerSpec(
             pool=pool,
@@ -172,6 +178,10 @@ class Agent:
             cpus=self.cfg.cpus,
             acks_late=acks_late,
             max_tasks_per_child=per_child,
+            reject_on_worker_lost=reject,
+            soft_shutdown_timeout=soft,
+            visibility_timeout=visibility,
+            remap_sigterm=REMAP_SIGTERM if soft else None,  # as the harness's own workers (RunConfig.remap_sigterm)
             **extra,
         )
 
@@ -319,6 +329,17 @@ def _checked_name(value, what, at=False):
     if not ok:
         raise Refused(f"bad {what} {value!r}")
     return text
+
+
+def _seconds(spec, key, zero_allowed):
+    """A spec's setting in seconds (None: absent, as from an older harness, or not set)."""
+    value = spec.get(key)
+    if value is None:
+        return None
+    least = 0 if zero_allowed else math.ulp(0.0)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not least <= value < math.inf:
+        raise Refused(f"bad {key} {value!r}")
+    return float(value)
 
 
 def serve(cfg: AgentConfig) -> NoReturn:

@@ -67,6 +67,7 @@ def fleet_resources(
         worker_cpu_s=total([r.worker_cpu_s for r in by_host]),
         worker_cpu_cores=cores_busy,
         worker_cpu_percent_of_usable=100.0 * cores_busy / cores if cores_busy is not None and cores else None,
+        worker_main_cpu_s=total([r.worker_main_cpu_s for r in by_host]),
         worker_uss_peak_bytes=total([r.worker_uss_peak_bytes for r in by_host]),
         worker_pss_peak_bytes=total([r.worker_pss_peak_bytes for r in by_host]),
         worker_rss_peak_bytes=total([r.worker_rss_peak_bytes for r in by_host]),

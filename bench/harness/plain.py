@@ -10,8 +10,16 @@ either), and once with Celery's task events (-E), which count every task.
     python -m celery -b BROKER [--result-backend URL] -A APP worker
         [-E] -P POOL -c N -Q QUEUE -n NODE [--prefetch-multiplier N] --without-gossip
         --without-mingle -l LEVEL [--max-tasks-per-child N] [task.acks_late=true]
+        [task.reject_on_worker_lost=true] [worker.soft_shutdown_timeout=S]
+        [broker.transport_options=(json){"visibility_timeout": S}]
 
-Its options after `worker` are the harness's own workers' (worker.worker_options).
+with REMAP_SIGTERM=SIGQUIT in its environment when the soft shutdown
+timeout is above 0, as the harness's workers have it.
+
+Its options after `worker` are the harness's own workers' (worker.worker_options),
+but for the visibility timeout: a plain worker takes it on the command line,
+which replaces the app's broker_transport_options (the harness's workers
+merge it into them).
 --without-gossip and --without-mingle stop the chatter between workers (the
 user's other workers on a shared broker are neither asked nor told about
 this one); on Redis, gossip's messages would also wake a green pool's
@@ -21,9 +29,11 @@ workers run without it too.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +63,10 @@ class PlainSpec:
     cpus: tuple[int, ...] | None = None  # pinned as the harness pins its workers
     python: str = sys.executable
     events: bool = True  # -E: Celery's task events; False: none (counted by the queue's depth)
+    reject_on_worker_lost: bool = False  # task.reject_on_worker_lost=true on the command line
+    soft_shutdown_timeout: float | None = None  # s: worker.soft_shutdown_timeout=S on the command line; None: not
+    visibility_timeout: float | None = None  # s: broker.transport_options on the command line; None: not passed
+    remap_sigterm: str | None = None  # REMAP_SIGTERM in its environment; None: the user's own environment's
 
     def argv(self) -> list[str]:
         head = [self.python, "-m", "celery"]
@@ -61,7 +75,12 @@ class PlainSpec:
         if self.result_backend is not None:
             head += ["--result-backend", self.result_backend]
         # -E goes before the shared options: the argv differs from the events pass's by it alone
-        return [*head, "-A", self.app, "worker", *(["-E"] if self.events else []), *worker_options(self)]
+        transport = (
+            []
+            if self.visibility_timeout is None
+            else ["broker.transport_options=(json)" + json.dumps({"visibility_timeout": self.visibility_timeout})]
+        )
+        return [*head, "-A", self.app, "worker", *(["-E"] if self.events else []), *worker_options(self), *transport]
 
     @property
     def cwd(self) -> Path:
@@ -74,7 +93,7 @@ def start(spec: PlainSpec, log_path: str | Path, tmp_dir: str | Path) -> Worker:
     directories of a killed prefork worker go with it) and unbuffered
     output for its log. Call from the main thread (harness/process.py)."""
     Path(tmp_dir).mkdir(exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(tmp_dir), "PYTHONUNBUFFERED": "1"}
+    env = environment(spec, tmp_dir, os.environ)
     with Path(log_path).open("wb") as log, signals.forking():
         popen = subprocess.Popen(
             spec.argv(),
@@ -87,6 +106,15 @@ def start(spec: PlainSpec, log_path: str | Path, tmp_dir: str | Path) -> Worker:
             preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, cpus)) if (cpus := spec.cpus) else None),
         )
     return Worker(popen, Path(log_path))
+
+
+def environment(spec: PlainSpec, tmp_dir: str | Path, base: Mapping[str, str]) -> dict[str, str]:
+    """The plain worker's environment: `base` (the user's), its TMPDIR,
+    unbuffered output, and REMAP_SIGTERM where the spec sets it."""
+    env = {**base, "TMPDIR": str(tmp_dir), "PYTHONUNBUFFERED": "1"}
+    if spec.remap_sigterm is not None:
+        env["REMAP_SIGTERM"] = spec.remap_sigterm
+    return env
 
 
 def redacted_argv(spec: PlainSpec, broker: Broker) -> tuple[str, ...]:

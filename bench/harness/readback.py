@@ -7,14 +7,20 @@ agents answer too):
 
     stats()            the pool (implementation, max-concurrency, for
                        prefork max-tasks-per-child), prefetch_count, the
-                       broker's transport
-    conf()             task_acks_late, worker_prefetch_multiplier,
-                       result_backend, task_serializer (the settings changed
-                       from Celery's defaults; a key absent is its default:
-                       asking for every default makes the worker evaluate
-                       them, and it logs two warnings while doing so)
-    registered(...)    the measured task's own acks_late (a task takes it
-                       when it is bound, and it may set its own)
+                       broker's transport and the transport options its
+                       connection was made with (the visibility timeout
+                       kombu's Redis channel uses)
+    conf()             task_acks_late, task_reject_on_worker_lost,
+                       worker_prefetch_multiplier,
+                       worker_soft_shutdown_timeout,
+                       broker_transport_options, result_backend,
+                       task_serializer (the settings changed from Celery's
+                       defaults; a key absent is its default: asking for
+                       every default makes the worker evaluate them, and it
+                       logs two warnings while doing so)
+    registered(...)    the measured task's own acks_late and
+                       reject_on_worker_lost (a task takes them when it is
+                       bound, and it may set its own)
     active_queues()    the queues it consumes
 
 The prefetch multiplier is derived from prefetch_count, which is what the
@@ -47,7 +53,17 @@ INSPECT_TIMEOUT_S = 10.0  # for one worker's answer to one inspect command, over
 ATTEMPT_S = 1.0
 
 # The settings read from conf() (Celery's defaults where the worker's table lacks them).
-CONF_KEYS = ("task_acks_late", "worker_prefetch_multiplier", "result_backend", "task_serializer")
+CONF_KEYS = (
+    "task_acks_late",
+    "task_reject_on_worker_lost",
+    "worker_prefetch_multiplier",
+    "worker_soft_shutdown_timeout",
+    "broker_transport_options",
+    "result_backend",
+    "task_serializer",
+)
+# The measured task's own attributes asked of registered().
+TASK_ATTRIBUTES = ("acks_late", "reject_on_worker_lost")
 
 # Celery's pool implementations (stats' `pool.implementation`) by the names
 # the harness gives them.
@@ -92,18 +108,27 @@ def _one(answers, node, command, timeout_s=INSPECT_TIMEOUT_S):
     return answers[node]
 
 
-def _task_acks_late(registered, task):
-    """The measured task's acks_late from `registered('acks_late')`'s lines
-    ("name [acks_late=True]"); None when the task is not registered."""
+def _task_flag(registered, task, attribute):
+    """The measured task's `attribute` (acks_late, reject_on_worker_lost)
+    from `registered(*TASK_ATTRIBUTES)`'s lines ("name [acks_late=True
+    reject_on_worker_lost=None]"): True or False (Celery's None reads as
+    false); None when the task or the attribute is not there."""
     for line in registered or ():
         name, _, rest = str(line).partition(" [")
         if name == task:
             for item in rest.rstrip("]").split():
                 key, _, value = item.partition("=")
-                if key == "acks_late":
+                if key == attribute:
                     return value == "True"
             return None
     return None
+
+
+def _visibility_timeout(transport_options):
+    """The visibility timeout among transport options, s; None: not set
+    (kombu's Redis transport then waits its own 3600 s)."""
+    value = transport_options.get("visibility_timeout") if isinstance(transport_options, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def report_of(
@@ -145,7 +170,13 @@ def report_of(
         "prefetch_multiplier": multiplier,
         "conf_worker_prefetch_multiplier": conf.get("worker_prefetch_multiplier"),
         "conf_task_acks_late": conf.get("task_acks_late"),
-        "task_acks_late": _task_acks_late(registered, task),
+        "task_acks_late": _task_flag(registered, task, "acks_late"),
+        "conf_task_reject_on_worker_lost": conf.get("task_reject_on_worker_lost"),
+        "task_reject_on_worker_lost": _task_flag(registered, task, "reject_on_worker_lost"),
+        "soft_shutdown_timeout": conf.get("worker_soft_shutdown_timeout"),
+        # the app's setting, and what the worker's broker connection was made with (what kombu uses)
+        "conf_visibility_timeout": _visibility_timeout(conf.get("broker_transport_options")),
+        "visibility_timeout": _visibility_timeout(broker.get("transport_options")),
         "result_backend": redact(str(backend)) if backend else backend,
         # its scheme alone: what workers on agents, each reaching the broker by its own address, share
         "result_backend_kind": backend_kind(backend),
@@ -176,7 +207,7 @@ def read_back(
     for node in nodes:
         stats = _ask(app, node, "stats", timeout_s, between)
         conf = _ask(app, node, "conf", timeout_s, between)
-        registered = _ask(app, node, "registered", timeout_s, between, "acks_late")
+        registered = _ask(app, node, "registered", timeout_s, between, *TASK_ATTRIBUTES)
         queues = _ask(app, node, "active_queues", timeout_s, between)
         out[node] = report_of(stats, conf, registered, queues, task, concurrency)
     return out
@@ -194,11 +225,15 @@ CHECKED = (
     ("concurrency", "max_concurrency"),
     ("prefetch_multiplier", "prefetch_multiplier"),
     ("acks_late", "task_acks_late"),
+    ("reject_on_worker_lost", "task_reject_on_worker_lost"),
+    ("soft_shutdown_timeout", "soft_shutdown_timeout"),
+    ("visibility_timeout", "visibility_timeout"),
     ("max_tasks_per_child", "max_tasks_per_child"),
     ("result_backend", "result_backend"),
     ("result_backend_kind", "result_backend_kind"),
     ("serializer", "task_serializer"),
     ("cpus", "cpus"),  # added by the caller where it can see the process (see runner.read_settings)
+    ("remap_sigterm", "remap_sigterm"),  # from the main process's environment, as cpus
 )
 
 

@@ -10,8 +10,16 @@ pools) appends one JSON line per finished task to its own file in that
 directory: task id, state, start and end on ``time.monotonic()`` (one clock
 for every process on the host, which the harness also uses), pid, the
 task's CPU time where the pool makes it attributable, and the error if the
-task raised. A file per process means no locking and no broker traffic.
-The main process writes ``ready`` there when the worker is ready.
+task raised, and `redelivered` when the broker delivered the task's message
+again. A file per process means no locking and no broker traffic.
+The main process writes ``ready`` there when the worker is ready. With
+``BENCH_RECORD_STARTS=1`` (a worker under a memory limit or a deploy event) every process also
+appends a line per task as it starts (task id, pid, start) to
+``starts-<pid>.jsonl``: a task that a killed process had started, and so lost,
+is told apart from one never delivered. The prefork pool's main process adds
+a line there, marked ``worker_lost``, for each task Celery itself reports
+lost with its pool process (``task_failure`` with ``WorkerLostError``): a
+child killed after it took a task but before it started it wrote no start.
 
 Per-task CPU time is the CPU time of the thread that ran the task
 (``time.thread_time()``), which is the task's own under prefork (a child's
@@ -35,17 +43,23 @@ from bench.workloads import cpu_attribution
 
 _started: dict[str, tuple[float, float | None]] = {}  # task id -> (monotonic s, thread CPU s)
 _scheduled: dict[str, float] = {}  # task id -> the open-loop producer's `bench_scheduled` header
+_redelivered: set[str] = set()  # ids of the running tasks whose message came with the redelivered flag
 _out: dict = {"pid": None, "fd": None}
-_options = {"thread_cpu": False, "memory": False}
+_starts: dict = {"pid": None, "fd": None}
+_options = {"thread_cpu": False, "memory": False, "starts": False}
+
+
+def _fd(out, prefix):
+    pid = os.getpid()
+    if out["pid"] != pid:  # first task in this process, or a fresh fork
+        path = Path(os.environ["BENCH_RECORD_DIR"]) / f"{prefix}-{pid}.jsonl"
+        out["fd"] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        out["pid"] = pid
+    return out["fd"]
 
 
 def _record_fd():
-    pid = os.getpid()
-    if _out["pid"] != pid:  # first task in this process, or a fresh fork
-        path = Path(os.environ["BENCH_RECORD_DIR"]) / f"tasks-{pid}.jsonl"
-        _out["fd"] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _out["pid"] = pid
-    return _out["fd"]
+    return _fd(_out, "tasks")
 
 
 def _rss_bytes():
@@ -58,10 +72,29 @@ def _rss_bytes():
 
 
 def _on_prerun(task_id=None, task=None, **_):
-    _started[task_id] = (time.monotonic(), time.thread_time() if _options["thread_cpu"] else None)
-    scheduled = getattr(getattr(task, "request", None), "bench_scheduled", None)
+    started = time.monotonic()
+    _started[task_id] = (started, time.thread_time() if _options["thread_cpu"] else None)
+    request = getattr(task, "request", None)
+    # The broker's flag: AMQP sets it on a message delivered again, kombu's Redis transport on one it restored.
+    redelivered = bool((getattr(request, "delivery_info", None) or {}).get("redelivered"))
+    if redelivered:
+        _redelivered.add(task_id)
+    if _options["starts"]:
+        start = {"id": task_id, "pid": os.getpid(), "started": started}
+        if redelivered:
+            start["redelivered"] = True
+        os.write(_fd(_starts, "starts"), (json.dumps(start) + "\n").encode())
+    scheduled = getattr(request, "bench_scheduled", None)
     if scheduled is not None:
         _scheduled[task_id] = scheduled
+
+
+def _on_worker_lost(task_id=None, exception=None, **_):
+    # Sent in the main process, for the task of a pool process that died;
+    # the task's own failures (in the child) are not this.
+    if type(exception).__name__ == "WorkerLostError":
+        line = {"id": task_id, "pid": os.getpid(), "started": time.monotonic(), "worker_lost": True}
+        os.write(_fd(_starts, "starts"), (json.dumps(line) + "\n").encode())
 
 
 def _on_postrun(task_id=None, state=None, retval=None, **_):
@@ -69,6 +102,9 @@ def _on_postrun(task_id=None, state=None, retval=None, **_):
     cpu_end = time.thread_time() if _options["thread_cpu"] else None
     started, cpu_start = _started.pop(task_id, (finished, cpu_end))
     record = {"id": task_id, "state": state, "started": started, "finished": finished, "pid": os.getpid()}
+    if task_id in _redelivered:
+        _redelivered.discard(task_id)
+        record["redelivered"] = True
     if task_id in _scheduled:  # an open-loop task: when it was meant to be sent
         record["scheduled"] = _scheduled.pop(task_id)
     if cpu_start is not None and cpu_end is not None:
@@ -104,8 +140,11 @@ def install(pool: str | None = None) -> bool:
         return False
     _options["thread_cpu"] = pool is not None and cpu_attribution(pool) == "thread"
     _options["memory"] = os.environ.get("BENCH_RECORD_MEMORY") == "1"
+    _options["starts"] = os.environ.get("BENCH_RECORD_STARTS") == "1"
     signals.worker_process_init.connect(_die_with_the_worker, weak=False, dispatch_uid="celery-bench-death")
     signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="celery-bench-prerun")
     signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="celery-bench-postrun")
     signals.worker_ready.connect(_on_ready, weak=False, dispatch_uid="celery-bench-ready")
+    if _options["starts"]:
+        signals.task_failure.connect(_on_worker_lost, weak=False, dispatch_uid="celery-bench-worker-lost")
     return True

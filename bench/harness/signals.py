@@ -106,6 +106,12 @@ def forking() -> Iterator[None]:
         _forking -= 1
 
 
+def stopping() -> bool:
+    """A stop signal came: an error raised since may be a library's
+    rewording of the Interrupted, and is treated as the stop."""
+    return _active is not None and _active.first is not None
+
+
 def raise_if_stopping() -> None:
     """A checkpoint for the loops that wait or measure. The handler's
     Interrupted is raised wherever the main thread happens to be, and some

@@ -33,6 +33,11 @@ def redact(url: str | None) -> str | None:
     return f"{scheme}://{user}:**@{host}{slash}{path}"
 
 
+def broker_kind(url: str) -> str | None:
+    """The kind of broker a URL's scheme names, redis or amqp; None for another scheme."""
+    return SCHEMES.get(urlsplit(url).scheme)
+
+
 def check_url(url: str) -> None:
     """Raise UsageError unless `url` is a broker URL this harness supports."""
     try:

@@ -7,16 +7,17 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.errors import RunFailed
-from bench.harness import signals
+from bench.harness import cgroups, signals
 from bench.harness.process import stop_tree, tied_to_us, watcher
 
 if TYPE_CHECKING:  # broker.py loads kombu, which the read-only paths never do
@@ -52,6 +53,13 @@ class WorkerSpec:
     workdir: str | None = None  # the directory a user's app is imported from; None: project_root
     broker_from_app: bool = False  # True: the app's own broker and result backend, not overridden
     record_memory: bool = False  # record each process's RSS after every task (profile)
+    limits: cgroups.Limits | None = None  # a cgroup of its own with a CPU quota and a memory limit; None: none
+    # record each task's start too (always under a memory limit): the tasks a process took with it when it died
+    record_starts: bool = False
+    reject_on_worker_lost: bool = False  # task_reject_on_worker_lost: requeue a task whose pool process died
+    soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0 or the app's
+    visibility_timeout: float | None = None  # s: the Redis transport's, merged into the app's; None: not set
+    remap_sigterm: str | None = None  # REMAP_SIGTERM in its environment ("SIGQUIT"); None: not set
 
     def argv(self) -> list[str]:
         """The worker's command line, through the harness's entry point (see
@@ -88,6 +96,10 @@ class WorkerOptions(Protocol):
     def max_tasks_per_child(self) -> int: ...
     @property
     def acks_late(self) -> bool: ...
+    @property
+    def reject_on_worker_lost(self) -> bool: ...
+    @property
+    def soft_shutdown_timeout(self) -> float | None: ...
 
 
 def worker_options(spec: WorkerOptions) -> list[str]:
@@ -96,9 +108,10 @@ def worker_options(spec: WorkerOptions) -> list[str]:
     pool, -c, the queue consumed from the start, node name, the prefetch
     multiplier (only when given: None is the app's own), no gossip and no
     mingle (chatter between workers only; the heartbeat stays on, as in a
-    plain worker), log level, tasks per child, and acks_late as an app
-    setting (extra arguments are Celery's config_from_cmdline)."""
-    prefetch = spec.prefetch_multiplier
+    plain worker), log level, tasks per child, and acks_late,
+    reject_on_worker_lost and the soft shutdown timeout as app settings
+    (extra arguments are Celery's config_from_cmdline)."""
+    prefetch, soft = spec.prefetch_multiplier, spec.soft_shutdown_timeout
     return [
         "-P",
         spec.pool,
@@ -115,6 +128,8 @@ def worker_options(spec: WorkerOptions) -> list[str]:
         spec.loglevel,
         *(["--max-tasks-per-child", str(spec.max_tasks_per_child)] if spec.max_tasks_per_child else []),
         *(["task.acks_late=true"] if spec.acks_late else []),
+        *(["task.reject_on_worker_lost=true"] if spec.reject_on_worker_lost else []),
+        *([] if soft is None else [f"worker.soft_shutdown_timeout={soft!r}"]),
     ]
 
 
@@ -122,6 +137,7 @@ def worker_options(spec: WorkerOptions) -> list[str]:
 class Worker:
     popen: subprocess.Popen
     log_path: Path
+    cgroup: cgroups.Cgroup | None = None  # its own, with its limits (removed when it stops); None: not limited
 
     @property
     def pid(self) -> int:
@@ -131,6 +147,15 @@ class Worker:
         return self.popen.poll() is not None
 
     def last_error(self) -> str:
+        """Why it ended, in a few words: the signal that killed it (a process
+        killed outright writes nothing: its log's last line is not why), else
+        its log's last error line."""
+        code = self.popen.returncode
+        if code is not None and code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
         return last_error_line(self.log_path)
 
 
@@ -162,14 +187,56 @@ def start(
     killed after its stop grace cannot remove billiard's `pymp-` directory,
     and there it goes with the scratch directory."""
     Path(tmp_dir).mkdir(exist_ok=True)
-    env = dict(os.environ)
+    env = environment(spec, broker, record_dir, tmp_dir, os.environ)
+    try:
+        group = cgroups.create(spec.limits) if spec.limits else None
+    except OSError as exc:  # checked before the run (cgroups.unavailable): something changed since
+        raise RunFailed(f"the worker's cgroup could not be made: {exc}") from exc
+    try:
+        with Path(log_path).open("wb") as log, signals.forking():
+            popen = subprocess.Popen(
+                spec.argv(),
+                env=env,
+                cwd=spec.workdir or spec.project_root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # our signals, not the terminal's, stop it
+                # Dies with the harness; its cgroup and affinity are inherited: pool
+                # children fork from the parent (and die with it: see harness/recorder.py).
+                preexec_fn=tied_to_us(_in_child(group, spec.cpus)),
+            )
+    except BaseException as exc:
+        if group is not None:
+            group.remove()
+        if isinstance(exc, subprocess.SubprocessError) and group is not None:  # the child could not join it
+            raise RunFailed(f"the worker could not join its cgroup {group.places[0]}: {exc}") from exc
+        raise
+    return Worker(popen, Path(log_path), group)
+
+
+def _memory_limited(spec: WorkerSpec) -> bool:
+    return spec.limits is not None and spec.limits.memory_bytes is not None
+
+
+def environment(
+    spec: WorkerSpec, broker: Broker, record_dir: str | Path, tmp_dir: str | Path, base: Mapping[str, str]
+) -> dict[str, str]:
+    """The worker's environment: `base` (the harness's) with the recorder's
+    directory and switches, the project on PYTHONPATH, REMAP_SIGTERM where
+    the spec sets it, the harness's broker, and the settings it overrides."""
+    env = dict(base)
     env.update(
         TMPDIR=str(tmp_dir),
         BENCH_RECORD_DIR=str(record_dir),
         BENCH_RECORD_MEMORY="1" if spec.record_memory else "0",
+        # each task's start too: the tasks a process lost when it was OOM-killed or struck by a deploy event
+        BENCH_RECORD_STARTS="1" if spec.record_starts or _memory_limited(spec) else "0",
         PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
+    if spec.remap_sigterm is not None:  # read by billiard when it is imported: the environment, not a setting
+        env["REMAP_SIGTERM"] = spec.remap_sigterm
     overrides = setting_overrides(spec)
     if not spec.broker_from_app:
         # The harness's broker, whatever the app configures: the environment
@@ -180,20 +247,23 @@ def start(
         overrides.update(broker_overrides(broker.url, backend))
     if overrides:
         env["BENCH_CONF_OVERRIDES"] = json.dumps(overrides)
-    with Path(log_path).open("wb") as log, signals.forking():
-        popen = subprocess.Popen(
-            spec.argv(),
-            env=env,
-            cwd=spec.workdir or spec.project_root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # our signals, not the terminal's, stop it
-            # Dies with the harness; affinity is inherited: pool children fork
-            # from the pinned parent (and die with it: see harness/recorder.py).
-            preexec_fn=tied_to_us((lambda: os.sched_setaffinity(0, cpus)) if (cpus := spec.cpus) else None),
-        )
-    return Worker(popen, Path(log_path))
+    return env
+
+
+def _in_child(group: cgroups.Cgroup | None, cpus: tuple[int, ...] | None) -> Callable[[], None] | None:
+    """What the worker's process does before exec, after it is tied to the
+    harness: join its cgroup, then take its CPUs; None: nothing."""
+    join = group.joiner() if group is not None else None
+    if join is None and not cpus:
+        return None
+
+    def then() -> None:
+        if join is not None:
+            join()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return then
 
 
 def wait_ready(worker: Worker, record_dir: str | Path, broker: Broker, timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -203,8 +273,12 @@ def wait_ready(worker: Worker, record_dir: str | Path, broker: Broker, timeout_s
 
 
 def stop(worker: Worker) -> None:
-    """Stop the worker and every process under it."""
-    stop_tree(worker.popen, grace_s=STOP_GRACE_S)
+    """Stop the worker and every process under it, then remove its cgroup."""
+    try:
+        stop_tree(worker.popen, grace_s=STOP_GRACE_S)
+    finally:
+        if worker.cgroup is not None:
+            worker.cgroup.remove()
 
 
 @contextlib.contextmanager
@@ -233,10 +307,20 @@ def setting_overrides(spec: WorkerSpec) -> dict[str, Any]:
     before Celery applies `task.acks_late=true` from the command line, which
     a plain `celery worker` applies in time), and the prefetch multiplier,
     which `--prefetch-multiplier 0` alone does not set (Celery's option falls
-    back to the app's setting on 0)."""
+    back to the app's setting on 0). reject_on_worker_lost too, which a task
+    takes when it is bound as it does acks_late; and the visibility timeout
+    as a transport option, merged into the app's own by the entry point
+    (the command line would replace them all), before the worker's
+    connection reads it."""
     out: dict[str, Any] = {}
     if spec.acks_late:
         out["task_acks_late"] = True
+    if spec.reject_on_worker_lost:
+        out["task_reject_on_worker_lost"] = True
+    if spec.soft_shutdown_timeout is not None:
+        out["worker_soft_shutdown_timeout"] = spec.soft_shutdown_timeout
+    if spec.visibility_timeout is not None:
+        out["broker_transport_options"] = {"visibility_timeout": spec.visibility_timeout}
     if spec.prefetch_multiplier is not None:
         out["worker_prefetch_multiplier"] = spec.prefetch_multiplier
     return out

@@ -12,10 +12,13 @@ needs, without a line of the user's code changing:
 3. import APP as `celery -A` does, from the current directory;
 4. apply the harness's overrides, given as JSON in BENCH_CONF_OVERRIDES
    (the broker and result backend, unless the user asked for the app's own;
-   task_acks_late and worker_prefetch_multiplier when the harness sets
-   them), before the app's tasks are bound: a task takes task_acks_late
-   when it is bound, so a setting given later (Celery's `task.acks_late=true`
-   on the command line) reaches the configuration but not the tasks;
+   task_acks_late, task_reject_on_worker_lost, worker_prefetch_multiplier,
+   worker_soft_shutdown_timeout and a visibility timeout when the harness
+   sets them), before the app's tasks are bound: a task takes
+   task_acks_late when it is bound, so a setting given later (Celery's
+   `task.acks_late=true` on the command line) reaches the configuration but
+   not the tasks. broker_transport_options are merged into the app's own
+   (MERGED_SETTINGS), not replaced: the harness sets one of them;
 5. register the wake-up task under a name in the harness's own namespace
    (WAKEUP_TASK), refusing to start if the app already has that name;
 6. start the worker.
@@ -59,6 +62,8 @@ RECORDED_SETTINGS = (
     "broker_url",
     "result_backend",
 )
+# The overrides merged key by key into the app's own value (a dict), not replaced.
+MERGED_SETTINGS = ("broker_transport_options",)
 
 
 def _pool_of(argv):
@@ -80,7 +85,8 @@ def load_app(name: str, overrides: dict[str, Any] | None = None) -> Celery:
     sys.path.insert(0, str(Path.cwd()))
     app = find_app(name)
     if overrides:
-        app.conf.update(overrides)
+        merged = {key: {**(app.conf.get(key) or {}), **overrides[key]} for key in MERGED_SETTINGS if key in overrides}
+        app.conf.update({**overrides, **merged})
     app.loader.import_default_modules()
     app.finalize(auto=True)
     return app

@@ -16,12 +16,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.errors import UsageError
-from bench.harness import urls
+from bench.harness import cgroups, urls
 from bench.harness.appinfo import AppInfo
 from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
-from bench.workloads import POOLS, WORKLOADS, Workload, expected_rate, profiled_workload, slots, unprofiled_workload
+from bench.workloads import (
+    POOLS,
+    WORKLOADS,
+    Workload,
+    expected_rate,
+    profiled_workload,
+    quota_cores,
+    slots,
+    unprofiled_workload,
+)
 
 USER_TASK_WORKLOAD = "task"  # the workload name of a user's own task (see apptask.py)
 
@@ -32,6 +41,7 @@ MAX_GREEN_CONCURRENCY = 10_000  # greenlets: file descriptors and memory, not CP
 MAX_WORKERS = 64  # worker nodes on one host: each is a whole Celery process tree
 MAX_THREADS = 2_000  # OS threads: a stack each (8 MiB reserved), and the GIL to share
 LOGLEVELS = ("debug", "info", "warning", "error", "critical")
+REMAP_SIGTERM = "SIGQUIT"  # billiard's REMAP_SIGTERM with a soft shutdown timeout: SIGTERM is a cold shutdown
 RESULT_BACKENDS = ("none", "broker")
 
 # The defaults of a run's options, written only here (the CLI shows them in
@@ -84,6 +94,85 @@ def max_prefork_concurrency(cores: float) -> int:
     return max(64, int(32 * cores))
 
 
+DEFAULT_STOP_GRACE_S = 30.0  # Kubernetes' default terminationGracePeriodSeconds
+DEPLOY_OPTIONS = {
+    "stop": "--stop-at",
+    "kill": "--kill-at",
+    "kill_child": "--kill-child-at",
+    "rolling": "--rolling-restart",
+}
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """The one deploy event of a run (done by measure/deploy.py)."""
+
+    # stop (SIGTERM, SIGKILL after the grace) | kill (SIGKILL, a crash) | kill_child (a prefork child) | rolling
+    # (every node stopped in turn, each once a fresh one is ready)
+    kind: str
+    at_s: float  # s after the measured batch's release
+    stop_grace_s: float = DEFAULT_STOP_GRACE_S  # stop: SIGTERM to SIGKILL, as Kubernetes' terminationGracePeriodSeconds
+
+    @property
+    def option(self) -> str:
+        return DEPLOY_OPTIONS[self.kind]
+
+
+def deploy_plan(
+    stop_at: float | None = None,
+    kill_at: float | None = None,
+    kill_child_at: float | None = None,
+    stop_grace: float | None = None,
+    rolling_restart: float | None = None,
+) -> DeployPlan | None:
+    """The run's deploy event from its options (s); None: none. One event a run."""
+    asked = (("stop", stop_at), ("kill", kill_at), ("kill_child", kill_child_at), ("rolling", rolling_restart))
+    given = {k: v for k, v in asked if v is not None}
+    if len(given) > 1:
+        raise UsageError(f"{'/'.join(DEPLOY_OPTIONS[k] for k in given)}: one deploy event a run; give one of them")
+    if stop_grace is not None and not given.keys() & {"stop", "rolling"}:
+        raise UsageError("--stop-grace: the grace of a --stop-at or a --rolling-restart; give one of them too")
+    if stop_grace is not None and stop_grace <= 0:
+        raise UsageError(f"--stop-grace: must be above 0 s, got {stop_grace:g}")
+    if not given:
+        return None
+    ((kind, at_s),) = given.items()
+    if at_s <= 0:
+        raise UsageError(f"{DEPLOY_OPTIONS[kind]}: must be after the batch's release (above 0 s), got {at_s:g}")
+    return DeployPlan(kind, at_s, DEFAULT_STOP_GRACE_S if stop_grace is None else stop_grace)
+
+
+ROLLING_STEP_S = 3.0  # a rolling restart's step: a fresh worker's boot and the old one's drain, about
+
+
+def deploy_window_s(deploy: DeployPlan | None, workers: int = 1) -> float:
+    """The least work a batch holds under a deploy event, s: as much after
+    the event as before it, and 2 s more; a rolling restart's steps over
+    `workers` more (0 without an event)."""
+    if deploy is None:
+        return 0.0
+    return 2 * deploy.at_s + 2 + (ROLLING_STEP_S * workers if deploy.kind == "rolling" else 0.0)
+
+
+def check_deploy(
+    deploy: DeployPlan | None, pool: str, hosts: Sequence[str] | None, schedule: object, workers: int = 1
+) -> None:
+    """What a deploy event needs: workers started here, a drained batch,
+    pool processes to kill for --kill-child-at, workers to roll over for
+    --rolling-restart."""
+    if deploy is None:
+        return
+    flag = deploy.option
+    if hosts:
+        raise UsageError(f"{flag}: strikes the workers started here; leave out --hosts")
+    if schedule is not None:
+        raise UsageError(f"{flag}: drained runs only for now; leave out --rate")
+    if deploy.kind == "rolling" and workers < 2:
+        raise UsageError(f"{flag}: restarts --workers N one at a time; give --workers 2 or more (or use --stop-at)")
+    if deploy.kind == "kill_child" and pool != "prefork":
+        raise UsageError(f"{flag}: kills a pool process, and only prefork has them; use --pool prefork or --kill-at")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     pool: str
@@ -116,10 +205,43 @@ class RunConfig:
     host_count: int | None = None  # run on the first this many of `hosts` (a sweep's --host-counts); None: all
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen); None: loopback only
     listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port (agents know it); None: any free
+    cpu_limit: float | None = None  # cores: each worker's CPU quota, in a cgroup of its own; None: none
+    memory_limit: int | None = None  # bytes: each worker's memory limit, swap off, in that cgroup; None: none
+    deploy: DeployPlan | None = None  # a deploy event during the measured batch (measure/deploy.py); None: none
+    # What happens to tasks in flight when a worker stops or dies (issue 26):
+    reject_on_worker_lost: bool = False  # task_reject_on_worker_lost: requeue a task whose pool process died
+    soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0 or the app's
+    visibility_timeout: float | None = None  # s: Redis redelivers unacked messages after it; None: kombu's 3600
 
     @property
     def open_loop(self) -> bool:
         return self.schedule is not None
+
+    @property
+    def remap_sigterm(self) -> str | None:
+        """REMAP_SIGTERM in the workers' environment: an orchestrator's
+        SIGTERM is a warm shutdown, and Celery's soft shutdown acts only on
+        a cold one, so a soft shutdown timeout comes with SIGTERM as SIGQUIT
+        (as under Kubernetes); None: not set."""
+        return REMAP_SIGTERM if self.soft_shutdown_timeout else None
+
+    @property
+    def limits(self) -> cgroups.Limits | None:
+        """Each worker's cgroup limits; None: none set."""
+        limits = cgroups.Limits(self.cpu_limit, self.memory_limit)
+        return limits if limits else None
+
+    @property
+    def peak_workers(self) -> int:
+        """The most workers that run at once: a stop's fresh worker (one at a
+        time in a rolling restart) takes tasks while the old one drains."""
+        surge = self.deploy is not None and self.deploy.kind in ("stop", "rolling")
+        return self.workers + (1 if surge else 0)
+
+    @property
+    def quota_cores(self) -> float:
+        """The cores the workers can use: `cores`, cut to workers x the CPU quota."""
+        return quota_cores(self.cores, self.workers, self.cpu_limit)
 
     @property
     def slots(self) -> int:
@@ -157,12 +279,14 @@ def default_tasks(
     cores: float,
     window_s: float = TARGET_WINDOW_S,
     workers: int = 1,
+    cpu_limit: float | None = None,
 ) -> int:
     """Enough tasks for a measured window of about `window_s` seconds at the
-    expected throughput (at least MIN_TASKS); for prefork, also four per
-    child of every worker, so every process works. (A greenlet only exists
-    while its task runs, so the green pools need no such floor.)"""
-    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, workers=workers)
+    expected throughput (at least MIN_TASKS; under each worker's CPU quota
+    `cpu_limit`); for prefork, also four per child of every worker, so every
+    process works. (A greenlet only exists while its task runs, so the green
+    pools need no such floor.)"""
+    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, workers=workers, cpu_limit=cpu_limit)
     n = max(MIN_TASKS, math.ceil(window_s * rate))
     if pool == "prefork":
         n = max(n, 4 * concurrency * workers)
@@ -236,6 +360,26 @@ def check_listen(listen: str | None, broker: str | None) -> None:
         raise UsageError("--listen: makes the embedded broker reachable; with --broker it is yours: leave --listen out")
 
 
+def check_shutdown_settings(soft_shutdown_timeout: float | None, visibility_timeout: float | None) -> None:
+    """The settings of tasks in flight at a stop, in range (the CLI's types
+    check them too; this is for the config builders' other callers)."""
+    if soft_shutdown_timeout is not None and not 0 <= soft_shutdown_timeout < math.inf:
+        raise UsageError(f"--soft-shutdown-timeout: must be seconds, 0 or more, got {soft_shutdown_timeout:g}")
+    if visibility_timeout is not None and not 0 < visibility_timeout < math.inf:
+        raise UsageError(f"--visibility-timeout: must be seconds above 0, got {visibility_timeout:g}")
+
+
+def check_visibility_broker(brokers: Iterable[str | None], option: str = "--visibility-timeout") -> None:
+    """A visibility timeout is an option of kombu's Redis transport: refused
+    when a broker of `brokers` (None: the embedded one, Redis) is AMQP."""
+    for broker in brokers:
+        if broker is not None and urls.broker_kind(broker) == "amqp":
+            raise UsageError(
+                f"{option}: a Redis transport option, and the broker {urls.redact(broker)} is AMQP "
+                "(there an unacknowledged message comes back when its channel closes); leave it out"
+            )
+
+
 def _cores(cores: float | None, cpus: Sequence[int] | None) -> tuple[float, tuple[int, ...] | None]:
     """(cores, cpus): a pinned worker's ceilings use its CPU count."""
     if cpus is not None:
@@ -269,19 +413,46 @@ def _concurrency(pool, concurrency, cores, force, workers=1):
     return concurrency
 
 
-def _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, workers=1):
+def _batch_sizes(
+    pool, concurrency, workload, task_ms, cores, tasks, warmup, workers=1, cpu_limit=None, window_s=TARGET_WINDOW_S
+):
     """(tasks, warmup): as given, checked, or sized from the expected rate
-    (tasks for all the workers; warm-up per worker, at one worker's rate)."""
+    for `window_s` of work (tasks for all the workers; warm-up per worker,
+    at one worker's rate)."""
     if tasks is None:
-        tasks = default_tasks(workload, pool, concurrency, task_ms, cores, workers=workers)
+        tasks = default_tasks(
+            workload, pool, concurrency, task_ms, cores, window_s=window_s, workers=workers, cpu_limit=cpu_limit
+        )
     elif not 1 <= tasks <= MAX_TASKS:
         raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
     if warmup is None:
-        rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores)
+        rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, cpu_limit=cpu_limit)
         warmup = default_warmup(pool, concurrency, tasks, rate)
     elif warmup < 0:
         raise UsageError(f"--warmup: must be 0 or more, got {warmup}")
     return tasks, warmup
+
+
+def check_limits(
+    cpu_limit: float | None, memory_limit: int | None, options: tuple[str, str] = ("--cpu-limit", "--memory-limit")
+) -> None:
+    """The limits in range (the CLI's types check them too; this is for the
+    config builders' other callers) and a cgroup hierarchy to put them in:
+    UsageError naming the option (`options`: the names of both) otherwise."""
+    try:
+        if cpu_limit is not None:
+            cgroups.check_cpu_limit(cpu_limit)
+    except ValueError as exc:
+        raise UsageError(f"{options[0]}: {exc}") from None
+    try:
+        if memory_limit is not None:
+            cgroups.check_memory_limit(memory_limit)
+    except ValueError as exc:
+        raise UsageError(f"{options[1]}: {exc}") from None
+    why = cgroups.unavailable(cgroups.Limits(cpu_limit, memory_limit))
+    if why is not None:
+        given = [name for name, value in zip(options, (cpu_limit, memory_limit), strict=True) if value is not None]
+        raise UsageError(f"{'/'.join(given)}: {why}")
 
 
 def build_run_config(
@@ -317,21 +488,39 @@ def build_run_config(
     host_count: int | None = None,
     listen: str | None = None,
     listen_port: int | None = None,
+    cpu_limit: float | None = None,
+    memory_limit: int | None = None,
+    stop_at: float | None = None,
+    kill_at: float | None = None,
+    kill_child_at: float | None = None,
+    stop_grace: float | None = None,
+    rolling_restart: float | None = None,
+    reject_on_worker_lost: bool = False,
+    soft_shutdown_timeout: float | None = None,
+    visibility_timeout: float | None = None,
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
-    ids and ceilings use their count. `user_task` (apptask.UserTask, checked
+    ids and ceilings use their count; with `cpu_limit` (cores) and
+    `memory_limit` (bytes) each worker runs in a cgroup of its own with
+    those limits, and ceilings use the quota (not the default -c: Celery's
+    own default ignores it). `user_task` (apptask.UserTask, checked
     against `app_info`) measures a user's own task instead of `workload`;
     `task_profile` (CPU s, waiting s) sizes it, for its estimated ceiling
     and default batch sizes. `prefetch_multiplier` None: 4 for the built-in
-    workloads, the app's own setting for a user's task."""
+    workloads, the app's own setting for a user's task. `stop_at`,
+    `kill_at`, `kill_child_at` (s after the batch's release, one of them)
+    `rolling_restart` and `stop_grace` (s): the run's deploy event (measure/deploy.py); a
+    default batch then lasts past it."""
+    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
     if workers != 1 and (user_task is not None or hosts):
         what = "a run of your own task" if user_task is not None else "a run on --hosts"
         raise UsageError(f"--workers: {what} drives one worker per host for now; leave --workers out")
     if user_task is not None:
         if rate is not None:
             raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
-        return _build_user_run_config(
+        check_deploy(deploy, pool, hosts, None)
+        user_cfg = _build_user_run_config(
             pool=pool,
             concurrency=concurrency,
             tasks=tasks,
@@ -354,7 +543,14 @@ def build_run_config(
             workload=workload,
             listen=listen,
             listen_port=listen_port,
+            cpu_limit=cpu_limit,
+            memory_limit=memory_limit,
+            acks_late=acks_late,
+            reject_on_worker_lost=reject_on_worker_lost,
+            soft_shutdown_timeout=soft_shutdown_timeout,
+            visibility_timeout=visibility_timeout,
         )
+        return dataclasses.replace(user_cfg, deploy=deploy)
     if prefetch_multiplier is None:
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     cores, cpus = _cores(cores, cpus)
@@ -375,12 +571,22 @@ def build_run_config(
         # The schedule sets the tasks; the warm-up is its first seconds.
         tasks, warmup = len(schedule.offsets()), 0
     else:
-        tasks, warmup = _batch_sizes(pool, concurrency, workload, task_ms, cores, tasks, warmup, workers)
+        window = max(TARGET_WINDOW_S, deploy_window_s(deploy, workers))
+        tasks, warmup = _batch_sizes(
+            pool, concurrency, workload, task_ms, cores, tasks, warmup, workers, cpu_limit, window
+        )
     if max_tasks_per_child < 0:
         raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
+    check_shutdown_settings(soft_shutdown_timeout, visibility_timeout)
+    if visibility_timeout is not None:
+        check_visibility_broker([broker])
     check_listen(listen, broker)
+    if cpu_limit is not None or memory_limit is not None:
+        _check_limited_run(hosts, schedule)
+        check_limits(cpu_limit, memory_limit)
+    check_deploy(deploy, pool, hosts, schedule, workers)
     return RunConfig(
         pool=pool,
         concurrency=concurrency,
@@ -406,7 +612,22 @@ def build_run_config(
         host_count=_host_count(host_count, hosts),
         listen=listen,
         listen_port=listen_port,
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
+        deploy=deploy,
+        reject_on_worker_lost=bool(reject_on_worker_lost),
+        soft_shutdown_timeout=None if soft_shutdown_timeout is None else float(soft_shutdown_timeout),
+        visibility_timeout=None if visibility_timeout is None else float(visibility_timeout),
     )
+
+
+def _check_limited_run(hosts, schedule):
+    """What workers under limits do not support yet: agents and open loop."""
+    flag = "--cpu-limit/--memory-limit"
+    if hosts:
+        raise UsageError(f"{flag}: limits the workers started here; leave out --hosts")
+    if schedule is not None:
+        raise UsageError(f"{flag}: drained runs only for now; leave out --rate")
 
 
 def profile_config(user: UserTask | None, info: AppInfo | None, fields: Mapping[str, Any]) -> RunConfig:

@@ -10,6 +10,7 @@ before it opens its own window, so no window ever shares the machine with a
 crew that is booting or stopping.
 """
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import RunFailed
-from bench.harness import scratch, worker
+from bench.harness import cgroups, scratch, worker
 from bench.measure.observe import NodeReaders, RecordReader
 
 SETTLE_TIMEOUT_S = 60.0  # a stop is bounded well below this (process.stop_tree)
@@ -53,10 +54,37 @@ class Crew:
         self.nodes = Nodes(self.workers)
         self.reader = NodeReaders([RecordReader(d / "records") for d in self._dirs])
 
+    def replace(self, node: int, queue: str) -> worker.Worker:
+        """Start a fresh worker in `node`'s place, as an orchestrator does
+        after a stop or a crash: the same spec under a new node name,
+        consuming `queue` from its start. Returns at once (its `ready` file
+        says when it is ready); its records count as `node`'s, and the
+        worker it replaces may exit without failing the batch."""
+        old = self.specs[node]
+        spec = dataclasses.replace(old, queue=queue, nodename=_next_name(old.nodename, len(self.specs)))
+        workdir = scratch.make("run")
+        self._dirs.append(workdir)
+        (workdir / "records").mkdir()
+        fresh = worker.start(spec, self.broker, workdir / "records", workdir / "worker.log", workdir / "tmp")
+        self.specs.append(spec)
+        self.workers.append(fresh)
+        self.nodes.retire(self.nodes.live(node))
+        self.nodes.add(fresh, node)
+        self.reader.add(node, RecordReader(workdir / "records"))
+        return fresh
+
+    def ready(self, proc: worker.Worker) -> bool:
+        """Whether a worker of this crew said it is ready."""
+        return (self._dirs[self.workers.index(proc)] / "records" / "ready").exists()
+
     def logs(self) -> list[tuple[str, str]]:
         """[(node name, the end of its log)], read now: the logs go with the
         workers' directories when the crew stops."""
         return [(spec.nodename, read_log(w.log_path)) for spec, w in zip(self.specs, self.workers, strict=False)]
+
+    def cgroups(self) -> list[cgroups.Cgroup]:
+        """The workers' cgroups, in node order ([] without limits)."""
+        return [w.cgroup for w in self.workers if w.cgroup is not None]
 
     def wait_ready(self) -> None:
         for proc, workdir in zip(self.workers, self._dirs, strict=True):
@@ -72,22 +100,41 @@ class Crew:
                 scratch.remove(workdir)
 
 
+def _next_name(nodename: str, index: int) -> str:
+    """A replacement's node name: `bench-RUN-r3@host` for the fourth worker of a crew."""
+    name, _, host = nodename.partition("@")
+    return f"{name}-r{index}@{host}"
+
+
 class Nodes:
     """Several running workers, watched as one: a batch fails when any of
-    them exits."""
+    them exits, but one retired by a deploy event (replaced)."""
 
     def __init__(self, procs):
-        self.procs = procs
+        self.procs = list(procs)  # every worker started, replacements after the first ones
+        self.node_of = list(range(len(procs)))  # the node each stands for
+        self.retired: list[worker.Worker] = []  # stopped or killed on purpose
 
     @property
     def pid(self) -> int:
         return self.procs[0].pid
 
+    def add(self, proc: worker.Worker, node: int) -> None:
+        self.procs.append(proc)
+        self.node_of.append(node)
+
+    def retire(self, proc: worker.Worker) -> None:
+        self.retired.append(proc)
+
+    def live(self, node: int) -> worker.Worker:
+        """The worker that stands for `node` now (the latest started)."""
+        return [p for p, n in zip(self.procs, self.node_of, strict=True) if n == node][-1]
+
     def exited(self) -> bool:
-        return any(p.exited() for p in self.procs)
+        return any(p.exited() for p in self.procs if p not in self.retired)
 
     def last_error(self) -> str:
-        gone = [(i, p) for i, p in enumerate(self.procs) if p.exited()]
+        gone = [(n, p) for n, p in zip(self.node_of, self.procs, strict=True) if p.exited() and p not in self.retired]
         if not gone:
             return self.procs[0].last_error()
         i, proc = gone[0]

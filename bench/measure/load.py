@@ -20,6 +20,9 @@ from bench.harness.worker_entry import WAKEUP_TASK
 
 CONTROL_TIMEOUT_S = 10.0
 POLL_S = 0.02
+# After this long without news, a watch that can tell lost tasks asks whether every task it waits for is
+# lost for good (started by a process that died: an OOM kill), at most this often.
+LOST_CHECK_S = 1.0
 
 
 class Reachable(Protocol):
@@ -236,8 +239,11 @@ class Batch:
 
     published: dict[str, float]  # task id -> publish time (monotonic s)
     records: list[TaskRecord] = field(default_factory=list)  # in arrival order
-    outcome: str = "running"  # complete | stalled | worker exited | broker lost | timed out | interrupted
+    outcome: str = "running"  # complete | lost | stalled | worker exited | broker lost | timed out | interrupted
     detail: str = ""
+    # Ids of tasks cut off mid-run with no outcome (Celery's task_postrun with no state: a cold shutdown
+    # cancelled them); not an end: such a task may be delivered again and run to its end
+    cut: list[str] = field(default_factory=list)
 
 
 class Reader(Protocol):
@@ -254,17 +260,27 @@ def watch(
     stall_s: float,
     timeout_s: float,
     progress: Progress | None = None,
+    lost: Callable[[set[str]], bool] | None = None,
+    tick: Callable[[float], object] | None = None,
 ) -> Batch:
     """Collect the batch's records until every task has reported, or until
     nothing new came for `stall_s` (tasks lost), the worker or the broker
-    died, or `timeout_s` passed. Every wait here is bounded."""
+    died, or `timeout_s` passed. Every wait here is bounded. `lost(pending)`:
+    whether every task still pending is lost for good (asked after
+    LOST_CHECK_S without news, at most that often): the batch then ends
+    at once, `lost`, without waiting out the stall. `tick(now)`: called at
+    every turn of the loop (a run's deploy events are done from it)."""
     pending = set(batch.published)
     watching = Watch(BATCH_WORDS, stall_s, timeout_s)
+    asked = watching.start
     try:
         while pending:
             fresh = 0
             for raw in reader.read_new():
                 if raw["id"] not in batch.published:
+                    continue
+                if raw.get("state") is None:
+                    batch.cut.append(raw["id"])
                     continue
                 batch.records.append(
                     TaskRecord(
@@ -278,12 +294,15 @@ def watch(
                         node=raw.get("node", 0),
                         cpu_s=raw.get("cpu_s"),
                         rss_bytes=raw.get("rss_bytes"),
+                        redelivered=bool(raw.get("redelivered")),
                     )
                 )
                 if raw["id"] in pending:
                     pending.discard(raw["id"])
                     fresh += 1
             now = time.monotonic()
+            if tick is not None:
+                tick(now)
             if fresh:
                 watching.news(now)
                 if progress:
@@ -293,6 +312,14 @@ def watch(
             if ended:
                 batch.outcome, batch.detail = ended
                 return batch
+            if lost is not None and now - max(watching.last_news, asked) >= LOST_CHECK_S:
+                asked = now
+                if lost(pending):
+                    batch.outcome = "lost"
+                    n = len(pending)
+                    by = "a process" if n == 1 else "processes"
+                    batch.detail = f"{n} task{'s' if n > 1 else ''} left, started by {by} that died"
+                    return batch
             signals.raise_if_stopping()
             time.sleep(POLL_S)
     except (KeyboardInterrupt, Interrupted):

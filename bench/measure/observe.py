@@ -42,6 +42,27 @@ class RecordReader:
             out.extend(json.loads(line) for line in lines[:-1] if line)
         return out
 
+    def finished(self) -> list[dict[str, Any]]:
+        """Every task record written so far, read from the top without
+        moving `read_new`'s place (a deploy event's look at what is running)."""
+        return self._whole_lines("tasks-*.jsonl")
+
+    def starts(self) -> list[dict[str, Any]]:
+        """Every task start recorded so far (BENCH_RECORD_STARTS: a worker
+        under a memory limit or a deploy event), as dicts with id, pid and
+        started."""
+        return self._whole_lines("starts-*.jsonl")
+
+    def _whole_lines(self, pattern: str) -> list[dict[str, Any]]:
+        """The records of the files matching `pattern`, from the top; a line
+        still being written is left out."""
+        out: list[dict[str, Any]] = []
+        for path in sorted(self.record_dir.glob(pattern)):
+            with contextlib.suppress(OSError):
+                lines = path.read_bytes().split(b"\n")
+                out.extend(json.loads(line) for line in lines[:-1] if line)
+        return out
+
 
 class NodeReaders:
     """The records of several worker nodes, each in its own directory, read
@@ -49,12 +70,31 @@ class NodeReaders:
 
     def __init__(self, readers):
         self.readers = list(readers)  # RecordReader, one per node, in node order
+        self.nodes = list(range(len(self.readers)))  # the node each reader's records are tagged with
+
+    def add(self, node: int, reader: RecordReader) -> None:
+        """The records of a fresh worker that took `node`'s place (a deploy
+        event's replacement), tagged as that node's."""
+        self.readers.append(reader)
+        self.nodes.append(node)
 
     def read_new(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for node, reader in enumerate(self.readers):
+        for node, reader in zip(self.nodes, self.readers, strict=True):
             out.extend({**raw, "node": node} for raw in reader.read_new())
         return out
+
+    def finished(self) -> list[dict[str, Any]]:
+        """Every node's task records so far (see RecordReader.finished)."""
+        return [raw for reader in self.readers for raw in reader.finished()]
+
+    def starts(self) -> list[dict[str, Any]]:
+        """Every node's task starts (see RecordReader.starts), each with its node."""
+        return [
+            {**raw, "node": node}
+            for node, reader in zip(self.nodes, self.readers, strict=True)
+            for raw in reader.starts()
+        ]
 
 
 class ResourceSampler:
@@ -141,11 +181,14 @@ class ResourceSampler:
         window = time.monotonic() - self._t0
         # A process born in the window counts from zero; one that died keeps
         # its last sampled counters.
-        cpu = ctx_v = ctx_i = 0.0
+        cpu = main_cpu = ctx_v = ctx_i = 0.0
         node_cpu = [0.0 for _ in self.worker_pids]
+        mains = set(self.worker_pids)
         for pid, (c, v, i) in self._last.items():
             c0, v0, i0 = self._first.get(pid, (0.0, 0, 0))
             cpu += c - c0
+            if pid in mains:
+                main_cpu += c - c0
             node_cpu[self._node[pid]] += c - c0
             ctx_v += v - v0
             ctx_i += i - i0
@@ -157,6 +200,7 @@ class ResourceSampler:
             worker_cpu_s=cpu,
             worker_cpu_cores=cores_busy,
             worker_cpu_percent_of_usable=100.0 * cores_busy / self.cores,
+            worker_main_cpu_s=main_cpu,
             worker_uss_peak_bytes=self._peak["uss"],
             worker_pss_peak_bytes=self._peak["pss"],
             worker_rss_peak_bytes=self._peak["rss"],

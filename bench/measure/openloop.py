@@ -110,7 +110,7 @@ def measure(
         scratch.remove(workdir)
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
-    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores)
+    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cpu_limit=cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)
     return conclude(
         cfg,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.profile import predict, profile_calls
+from bench.analysis.profile import CallProfile, predict, profile_calls
 from bench.harness import machine
 from bench.harness.broker import Broker
 from bench.measure import runner
@@ -31,21 +31,27 @@ def profile_task(cfg: RunConfig, broker: Broker, progress: Progress | None = Non
     return profile_document(cfg, measured.result)
 
 
-def profile_document(cfg: RunConfig, result: RunResult) -> dict[str, Any]:
-    """The profile document from the run's result (a RunResult; pure but
-    for the machine's description)."""
-    samples, user, broker = result.samples, cfg.user_task, result.config.broker
-    # A profile measures a user's task, and its run measured it (runner.measure raises otherwise).
-    assert samples is not None
-    assert user is not None
-    assert broker is not None
+def call_profile(result: RunResult) -> CallProfile:
+    """What a call is made of, from a measured solo -c 1 run's per-task records."""
+    samples = result.samples
+    assert samples is not None, "a measured run has its samples"
     ok = [i for i, state in enumerate(samples.state) if state == "SUCCESS"]
     wall = [samples.finished_s[i] - samples.started_s[i] for i in ok]
     # The solo pool runs each call on a thread of its own: its CPU is always attributed
     # (one missing would fail profile_calls: a time for every call).
     cpu = [c for i in ok if (c := samples.cpu_s[i]) is not None]
     rss = [samples.rss_bytes[i] for i in ok] if samples.rss_bytes else None
-    calls = profile_calls(wall, cpu, rss)
+    return profile_calls(wall, cpu, rss)
+
+
+def profile_document(cfg: RunConfig, result: RunResult) -> dict[str, Any]:
+    """The profile document from the run's result (a RunResult; pure but
+    for the machine's description)."""
+    user, broker = cfg.user_task, result.config.broker
+    # A profile measures a user's task, and its run measured it (runner.measure raises otherwise).
+    assert user is not None
+    assert broker is not None
+    calls = call_profile(result)
     prediction = predict(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
     return {
         "schema_version": PROFILE_SCHEMA_VERSION,

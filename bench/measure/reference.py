@@ -161,7 +161,9 @@ class ReferenceMeasured:
 
 def plain_spec(cfg: RunConfig, broker: Broker, run_id: str, queue: str, events: bool = True) -> plain.PlainSpec:
     """The plain worker of `cfg`: the same app, pool, -c, prefetch,
-    acks_late, tasks per child, pinning and broker as the harness's;
+    acks_late, tasks per child, pinning, broker and settings of tasks in
+    flight at a stop (reject_on_worker_lost, soft shutdown, visibility
+    timeout) as the harness's;
     `events`: with -E (else none, and `-depth` in its node name)."""
     user = cfg.user_task
     backend = None if cfg.broker_from_app else broker.result_backend(cfg.result_backend)
@@ -180,6 +182,10 @@ def plain_spec(cfg: RunConfig, broker: Broker, run_id: str, queue: str, events: 
         workdir=user.workdir if user else None,
         cpus=cfg.cpus,
         events=events,
+        reject_on_worker_lost=cfg.reject_on_worker_lost,
+        soft_shutdown_timeout=cfg.soft_shutdown_timeout,
+        visibility_timeout=cfg.visibility_timeout,
+        remap_sigterm=cfg.remap_sigterm,
     )
 
 

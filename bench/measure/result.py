@@ -3,6 +3,7 @@ the task records, the resources and the facts of the run (no clock, no
 machine, no broker: the caller passes them), so a whole document can be
 checked against a golden file."""
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,8 +12,11 @@ from typing import Any
 from bench.analysis import stats
 from bench.analysis.health import Context, LogEvidence, diagnose
 from bench.measure.config import RunConfig
+from bench.output.health import oom_words
 from bench.results.schema import (
     BrokerInfo,
+    DeployFigures,
+    LimitFigures,
     Metadata,
     Placement,
     Resources,
@@ -21,6 +25,7 @@ from bench.results.schema import (
     RunStatus,
     RunSummary,
     Samples,
+    TaskCounts,
     TaskCPU,
     TaskError,
     utc_text,
@@ -44,6 +49,9 @@ class Observed:
     detail: str | None  # more words on the outcome
     resources: Resources | None  # None: not sampled
     load_before: tuple[float, ...]  # 1, 5, 15-minute load average before the run
+    limits: LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
+    deploy: DeployFigures | None = None  # the run's deploy event and what it cost; None: none asked
+    deploy_counts: tuple[int, int, int] | None = None  # (lost, redelivered, interrupted) under a deploy event
 
 
 def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]:
@@ -54,12 +62,15 @@ def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]
     return list(firsts.values())
 
 
-def health_context(settings: RunSettings, outcome: str | None = None, log: LogEvidence | None = None) -> Context:
+def health_context(
+    settings: RunSettings, outcome: str | None = None, log: LogEvidence | None = None, oom_kills: int = 0
+) -> Context:
     """What the health check must know of the run: its pool, slots, acks
     and prefetch, broker, the pool processes it expects (prefork: -c per
     worker; the other pools run their tasks in the worker's own process),
-    how watching the batch ended (`outcome`, Observed's), and what the
-    workers' log said (`log`; None: not read)."""
+    how watching the batch ended (`outcome`, Observed's), what the
+    workers' log said (`log`; None: not read), and the OOM kills their
+    cgroups counted (`oom_kills`)."""
     # A run document always records its pool, -c and slots (older ones: None, read as prefork -c 1)
     concurrency = settings.concurrency or 1
     per_worker = concurrency if settings.pool == "prefork" else 1
@@ -74,6 +85,7 @@ def health_context(settings: RunSettings, outcome: str | None = None, log: LogEv
         processes=per_worker * (settings.workers or 1),
         outcome=outcome,
         log=log,
+        oom_kills=oom_kills,
     )
 
 
@@ -110,7 +122,7 @@ def summarize_run(
         above_estimated_ceiling=above and bound.estimated,
         task_cpu=task_cpu,
         window_s=None if first is None or last is None else last - first,
-        tasks=tally,
+        tasks=tally if observed.deploy_counts is None else _with_losses(tally, *observed.deploy_counts),
         latency=stats.latency(done),
         max_concurrency=conc.max,
         mean_concurrency=conc.mean,
@@ -118,18 +130,42 @@ def summarize_run(
         tasks_per_worker=tuple(sum(1 for r in done if r.node == i) for i in range(workers)),
         load_average_before=tuple(observed.load_before),
         resources=observed.resources,
+        limits=observed.limits,
+        deploy=observed.deploy,
         health=None if context is None else diagnose(observed.published, observed.records, context),
     )
 
 
-def decide_status(outcome: str, detail: str | None, summary: RunSummary, first_error: str | None = None) -> RunStatus:
+def _with_losses(tally: TaskCounts, lost: int, redelivered: int, interrupted: int) -> TaskCounts:
+    return dataclasses.replace(tally, lost=lost, redelivered=redelivered, interrupted=interrupted)
+
+
+# How a batch under a deploy event may end with its losses as the result: every task done, or the rest
+# lost for good (started by a process that died), or none back within the stall (held by a dead worker).
+DEPLOY_RESULTS = ("complete", "lost", "stalled")
+
+
+def decide_status(
+    outcome: str, detail: str | None, summary: RunSummary, first_error: str | None = None, oom: str | None = None
+) -> RunStatus:
     """ok, or why not: interrupted; failed when a task failed or went
     missing or the batch did not complete; failed when the throughput is
-    above the physical ceiling (a harness bug, never a result)."""
+    above the physical ceiling (a harness bug, never a result). `oom`: the
+    run's OOM kills in words, said in a failure's reason. Under a deploy
+    event, tasks lost or run twice are what is measured, not a failure;
+    a batch that ended before its event is."""
     tasks = summary.tasks
     if outcome == "interrupted":
         return RunStatus("interrupted", "interrupted by a signal", outcome)
-    if not tasks.complete or outcome != "complete":
+    deploy = summary.deploy
+    if deploy is not None and not deploy.events:
+        return RunStatus(
+            "failed",
+            f"the batch ended ({outcome}) before {deploy.asked}: nothing was struck; give more --tasks",
+            outcome,
+        )
+    deployed = deploy is not None and outcome in DEPLOY_RESULTS and not tasks.failed
+    if not deployed and (not tasks.complete or outcome != "complete"):
         reason = (
             f"{tasks.failed} failed and {tasks.missing} missing of {tasks.published} tasks"
             f" ({outcome}{': ' + detail if detail else ''})"
@@ -139,6 +175,8 @@ def decide_status(outcome: str, detail: str | None, summary: RunSummary, first_e
         twice = summary.health.of("duplicates") if summary.health is not None else None
         if twice is not None:  # the failure line is all a failed run prints: it names these too
             reason += f"; {twice.count} ran twice"
+        if oom:
+            reason += f"; {oom}"
         return RunStatus("failed", reason, outcome)
     if summary.above_ceiling:
         reason = (
@@ -198,11 +236,23 @@ def run_settings(
         result_backend=result_backend,
         worker_loglevel=cfg.loglevel,
         queue_mode=QUEUE_MODE,
-        cores=cfg.cores,
+        cores=cfg.quota_cores,
         placement=placement,
         broker=broker,
+        # as acks_late: the harness's when it sets it, else the app's own (a user's task) or Celery's
+        reject_on_worker_lost=app.pop("reject_on_worker_lost", False) or cfg.reject_on_worker_lost,
+        # Celery's 0 unless set; a user's app's own is known once its workers report it (runner.with_report)
+        soft_shutdown_timeout=_soft_shutdown_timeout(cfg),
+        visibility_timeout=cfg.visibility_timeout,
+        remap_sigterm=cfg.remap_sigterm,
         **app,
     )
+
+
+def _soft_shutdown_timeout(cfg: RunConfig) -> float | None:
+    if cfg.soft_shutdown_timeout is not None:
+        return cfg.soft_shutdown_timeout
+    return None if cfg.user_task is not None else 0.0
 
 
 def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
@@ -228,6 +278,7 @@ def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
     return {
         "prefetch_multiplier": prefetch,
         "acks_late": bool(settings.get("task_acks_late")),
+        "reject_on_worker_lost": bool(settings.get("task_reject_on_worker_lost")),
         "serializer": settings.get("task_serializer"),
         "user_task": cfg.user_task.to_json(),
         "app_settings": settings,
@@ -253,12 +304,15 @@ def build_result(
 ) -> RunResult:
     """The whole result document of a measured run (`log`: what the
     workers' log said, for its health)."""
-    summary = summarize_run(
-        observed, bound, settings.pool, settings.workers, health_context(settings, observed.outcome, log)
-    )
+    kills = (observed.limits.oom_kills or 0) if observed.limits is not None else 0
+    context = health_context(settings, observed.outcome, log, kills)
+    summary = summarize_run(observed, bound, settings.pool, settings.workers, context)
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
+    memory_limit = settings.limits.memory_limit_bytes if settings.limits is not None else None
     return RunResult(
-        status=decide_status(observed.outcome, observed.detail, summary, first_error),
+        status=decide_status(
+            observed.outcome, observed.detail, summary, first_error, oom_words(summary.limits, memory_limit)
+        ),
         config=settings,
         metadata=metadata,
         summary=summary,

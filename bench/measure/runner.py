@@ -16,7 +16,9 @@ import contextlib
 import dataclasses
 import os
 import secrets
+import signal
 import socket
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -27,19 +29,33 @@ from typing import Any
 import psutil
 from celery import Celery
 
+from bench.analysis.accuracy import predict_run
 from bench.analysis.health import log_evidence
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
-from bench.harness import machine, netstub, readback, worker
+from bench.harness import cgroups, machine, netstub, readback, worker
 from bench.harness.process import watcher
 from bench.harness.urls import derived_password, redact
-from bench.measure import load
+from bench.measure import deploy, load
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew, Nodes, Relay, keep_logs
+from bench.measure.limits import celery_default_concurrency, oom_losses, window_figures, worker_limits
 from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
-from bench.measure.result import Observed, build_result, not_measured, run_metadata, run_settings
+from bench.measure.result import Observed, build_result, first_reports, not_measured, run_metadata, run_settings
+from bench.output.health import oom_words
 from bench.results.io import write_run
-from bench.results.schema import BrokerInfo, Metadata, Placement, RunResult, RunSettings, utc_now, utc_text
+from bench.results.overheads import cached, calibration_key
+from bench.results.schema import (
+    BrokerInfo,
+    DeployFigures,
+    LimitFigures,
+    Metadata,
+    Placement,
+    RunResult,
+    RunSettings,
+    utc_now,
+    utc_text,
+)
 from bench.workloads import Ceiling, ceiling, expected_rate, slots
 
 
@@ -108,7 +124,9 @@ def time_limits(cfg: RunConfig) -> tuple[float, float]:
     task_s = (cfg.task_ms or 1.0) / 1000.0
     # A user's task of unknown length may take long: a minute of silence.
     stall_s = max(60.0 if cfg.user_task is not None and cfg.task_ms is None else 10.0, 5 * task_s + 5)
-    rate = expected_rate(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, workers=cfg.workers)
+    rate = expected_rate(
+        cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, workers=cfg.workers, cpu_limit=cfg.cpu_limit
+    )
     timeout_s = max(60.0, 10 * cfg.tasks / rate)
     return stall_s, timeout_s
 
@@ -140,6 +158,12 @@ def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None
         workdir=user.workdir if user else None,
         broker_from_app=cfg.broker_from_app,
         record_memory=cfg.record_memory,
+        limits=cfg.limits,
+        record_starts=cfg.deploy is not None,
+        reject_on_worker_lost=cfg.reject_on_worker_lost,
+        soft_shutdown_timeout=cfg.soft_shutdown_timeout,
+        visibility_timeout=cfg.visibility_timeout,
+        remap_sigterm=cfg.remap_sigterm,
         **_side_of(cfg),
     )
 
@@ -296,15 +320,34 @@ def measure(
                     raise RunFailed(f"warm-up tasks failed: {failed[0].error}")
             reported = read_settings(cfg, broker, app, [s.nodename for s in launched.specs])
         except RunFailed as exc:
-            raise NotMeasured(str(exc), launched.crew.logs(), getattr(exc, "reported", reported)) from exc
+            reason = with_oom(str(exc), launched.crew.cgroups(), cfg.memory_limit)
+            raise NotMeasured(reason, launched.crew.logs(), getattr(exc, "reported", reported)) from exc
         if relay is not None:
             relay.settle()  # the workers of the runs before are gone: the window is ours
         load.declare(app, main_queue)
         batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
-        sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
+        sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.quota_cores).start()
+        groups = launched.crew.cgroups()
+        counted = [g.figures() for g in groups]
         load.release(app, main_queue, [s.nodename for s in launched.specs], [s.queue for s in launched.specs])
-        load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
+        # Under a memory limit or a deploy event, tasks started by a process that died never finish: the batch
+        # ends once only they are left.
+        killing = cfg.memory_limit is not None or cfg.deploy is not None
+        lost = lost_for_good(reader, cfg.acks_late) if killing else None
+        event = None
+        if cfg.deploy is not None:
+            event = deploy.Deploy(cfg.deploy, launched.crew, main_queue, time.monotonic(), batch.records)
+        tick = None if event is None else event.tick
+        load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress, lost, tick)
         resources = sampler.stop()
+        deployed: tuple[DeployFigures | None, tuple[int, int, int] | None] = (None, None)
+        if event is not None:
+            deployed = deploy_outcome(event, batch, reader, max(stall_s, event.plan.stop_grace_s + 5))
+        # read while the cgroups are there: they go with the workers
+        figures = window_figures(counted, [g.figures() for g in groups]) if groups else None
+        if figures is not None and cfg.memory_limit is not None:
+            figures = oom_counted(figures, batch, reader, nodes)
+        applied = groups[0].applied() if groups else None
         logs = launched.crew.logs()  # before the workers (and their logs) go
         if relay is not None and batch.outcome == "complete":
             relay.retire(lambda: launched.finish(broker))
@@ -314,10 +357,74 @@ def measure(
             # Also after a failure or a signal: the user's broker is left as it was.
             launched.finish(broker, tidy=batch is None or batch.outcome != "broker lost")
 
-    observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
-    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers)
+    struck, cost = deployed
+    observed = Observed(
+        batch.published, batch.records, batch.outcome, batch.detail, resources, load_before, figures, struck, cost
+    )
+    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.peak_workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)
+    if applied is not None:
+        cpus = len(cfg.cpus) if cfg.cpus else len(os.sched_getaffinity(0))
+        settings = dataclasses.replace(settings, limits=worker_limits(applied, cpus, celery_default_concurrency()))
     return conclude(cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe)
+
+
+def deploy_outcome(
+    event: deploy.Deploy, batch: load.Batch, reader: NodeReaders, timeout_s: float
+) -> tuple[DeployFigures, tuple[int, int, int]]:
+    """What a deploy event cost: its figures (once it has run its course: the
+    stopped worker gone, its replacement ready; at most `timeout_s`), and the
+    batch's (lost, redelivered, interrupted), read while the workers run."""
+    if event.strikes and batch.outcome != "interrupted":
+        event.settle(timeout_s)
+    starts = reader.starts()
+    dead = {s["pid"] for s in starts if _gone(s["pid"])}
+    tallied = deploy.counts(batch.published, batch.records, starts, dead, batch.cut)
+    return event.figures([r.finished for r in first_reports(batch.records)]), tallied
+
+
+def with_oom(reason: str, groups: Sequence[cgroups.Cgroup], memory_limit: int | None) -> str:
+    """A failure's `reason`, with the OOM kills the workers' cgroups counted
+    (a worker OOM-killed before its window fails the run in that one line)."""
+    kills = sum(g.figures().oom_kills or 0 for g in groups)
+    words = oom_words(LimitFigures(oom_kills=kills), memory_limit) if kills else None
+    return f"{reason}; {words}" if words else reason
+
+
+def oom_counted(figures: LimitFigures, batch: load.Batch, reader: NodeReaders, nodes: Nodes) -> LimitFigures:
+    """`figures` with the tasks their OOM kills lost: the batch's tasks that
+    a worker process now gone had started and never reported (read before
+    the workers stop), and the worker main processes killed outright."""
+    starts = reader.starts()
+    dead = {(s.get("node", 0), s["pid"]) for s in starts if _gone(s["pid"])}
+    killed = sum(
+        1 for p in nodes.procs if p not in nodes.retired and p.exited() and p.popen.returncode == -signal.SIGKILL
+    )
+    return oom_losses(figures, starts, batch.published, {r.id for r in batch.records}, dead, killed)
+
+
+def lost_for_good(reader: NodeReaders, acks_late: bool = False) -> Callable[[set[str]], bool]:
+    """Whether every task of a set is lost for good (the workers' recorded
+    starts): Celery failed it with WorkerLostError (it sends task_failure
+    only when it does not requeue the task), or, with acks on receipt, a
+    process now gone had started it. With acks_late a dead process's task
+    may come back (task_reject_on_worker_lost, a dead worker's unacked
+    messages): only Celery's own word counts."""
+
+    def check(pending: set[str]) -> bool:
+        latest = {s["id"]: s for s in sorted(reader.starts(), key=lambda s: s["started"]) if s["id"] in pending}
+        gone = [s.get("worker_lost") or (not acks_late and _gone(s["pid"])) for s in latest.values()]
+        return len(latest) == len(pending) and all(gone)
+
+    return check
+
+
+def _gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie has)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 def conclude(
@@ -338,11 +445,13 @@ def conclude(
     document written; then Interrupted or RunFailed (after writing) when
     the run was interrupted or failed. Returns Measured (a producer-limited
     run too: the caller says so)."""
-    metadata = run_metadata(describe(), started, clock())
+    description = describe()
+    metadata = run_metadata(description, started, clock())
     log = log_evidence([text for _node, text in logs]) if logs else None
     result = build_result(settings, bound, observed, run_id, metadata, log)
     if extend is not None:
         result = extend(result)
+    result = with_prediction(result, cfg, settings, description)
     path = result_path(cfg, run_id)
     if _odd(result):
         result = dataclasses.replace(result, worker_log=keep_logs(path, logs))
@@ -352,6 +461,21 @@ def conclude(
     if result.status.state == "failed":
         raise FailedRun(f"{result.status.reason} (result kept in {path})", Measured(result, path))
     return Measured(result, path)
+
+
+def with_prediction(result: RunResult, cfg: RunConfig, settings: RunSettings, description: dict[str, Any]) -> RunResult:
+    """The result with the model's throughput for its point, where Celery's
+    per-task cost is cached for this machine and broker (advise measures
+    it); a drained batch here only (open loop's throughput is the rate
+    offered; on agents the machine is another)."""
+    broker = settings.broker
+    if cfg.open_loop or cfg.hosts or result.summary is None or broker is None or broker.kind is None:
+        return result
+    calibration = cached(calibration_key(description, broker.kind, broker.server))
+    predicted = predict_run(cfg.pool, cfg.concurrency, cfg.workers, cfg.quota_cores, cfg.spec, cfg.task_ms, calibration)
+    if predicted is None:
+        return result
+    return dataclasses.replace(result, summary=dataclasses.replace(result.summary, predicted_per_s=predicted))
 
 
 def _odd(result):
@@ -403,6 +527,11 @@ def intended_settings(cfg: RunConfig, broker: broker_mod.Broker) -> dict[str, An
         "prefetch_multiplier": prefetch,
         # a user's task may set its own acks_late: only --vary acks_late=true is the harness's
         "acks_late": True if cfg.acks_late else (None if user else False),
+        "reject_on_worker_lost": True if cfg.reject_on_worker_lost else (None if user else False),
+        # Celery's 0 for the built-in workloads; a user's app may set its own
+        "soft_shutdown_timeout": cfg.soft_shutdown_timeout if cfg.soft_shutdown_timeout is not None or user else 0.0,
+        "visibility_timeout": cfg.visibility_timeout,  # None: kombu's default or the app's, not the harness's
+        "remap_sigterm": cfg.remap_sigterm,
         "max_tasks_per_child": cfg.max_tasks_per_child if cfg.pool == "prefork" else None,
         "result_backend": backend,
         "serializer": None if user else "json",
@@ -420,11 +549,12 @@ def read_settings(
     """Every worker's report of its settings, checked against the harness's
     intent: {node: report}; SettingMismatch (one line) when they disagree.
     A worker here also reports the CPUs its main process may run on (its
-    pool's processes inherit them). `between`: see readback.read_back."""
+    pool's processes inherit them), and REMAP_SIGTERM from its environment. `between`: see readback.read_back."""
     reported = readback.read_back(app, nodenames, cfg.spec.task, cfg.concurrency, between=between)
     if not cfg.hosts:
         for report in reported.values():
             report["cpus"] = list(_cpus_of(report["pid"]) or ()) or None if report.get("pid") else None
+            report["remap_sigterm"] = _remap_sigterm_of(report["pid"]) if report.get("pid") else None
     readback.check(intended_settings(cfg, broker), reported, ignore=_per_host(cfg))
     return reported
 
@@ -443,7 +573,9 @@ def with_report(
 ) -> RunSettings:
     """The recorded settings made the workers' own: pool, -c (but solo's,
     which reports 1 whatever -c says), prefetch multiplier, acks_late,
-    max_tasks_per_child and result backend as the workers reported them,
+    max_tasks_per_child, result backend, reject_on_worker_lost, soft
+    shutdown timeout, visibility timeout and REMAP_SIGTERM as the workers
+    reported them,
     with the report itself. `check=False`: a report that disagreed (a
     not-measured run) is kept beside the intent, which is left as it was.
     `ignore`: settings the nodes report apart (see _per_host), kept as meant."""
@@ -457,9 +589,20 @@ def with_report(
         own["acks_late"] = agreed["acks_late"]
     if agreed["max_tasks_per_child"] is not None:
         own["max_tasks_per_child"] = agreed["max_tasks_per_child"]
+    for name in ("reject_on_worker_lost", "soft_shutdown_timeout", "visibility_timeout", "remap_sigterm"):
+        if agreed[name] is not None:
+            own[name] = agreed[name]
     if agreed["concurrency"] is not None and settings.pool != "solo":
         own["concurrency"] = agreed["concurrency"]
     return dataclasses.replace(settings, worker_reported=reported, **own)
+
+
+def _remap_sigterm_of(pid):
+    """REMAP_SIGTERM in a process's environment; None: not set, or not readable."""
+    try:
+        return psutil.Process(pid).environ().get("REMAP_SIGTERM")
+    except psutil.Error:
+        return None
 
 
 def _cpus_of(pid):

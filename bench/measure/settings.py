@@ -8,6 +8,8 @@ for names and labels, and parsed (`value`) for the worker.
 from dataclasses import dataclass
 
 from bench.errors import UsageError
+from bench.harness.cgroups import check_cpu_limit, check_memory_limit
+from bench.harness.sizes import parse_size
 from bench.harness.urls import check_url, redact
 
 EMBEDDED = "embedded"  # the `broker` value for the harness's private server
@@ -28,10 +30,43 @@ SETTINGS = {
         Setting("result_backend", "none (keep no results) or broker (keep them in the broker)"),
         Setting("max_tasks_per_child", "replace a pool process after this many tasks (0: never)"),
         Setting("workers", "worker nodes on this host, each with the pool and -c"),
+        Setting("cpu_limit", "each worker's CPU quota in cores, in a cgroup of its own (--cpu-limit)"),
+        Setting("memory_limit", "each worker's memory limit, swap off, e.g. 512MiB (--memory-limit)"),
+        Setting(
+            "reject_on_worker_lost",
+            "task_reject_on_worker_lost: with acks_late, a task whose pool process died is requeued (true/false)",
+        ),
+        Setting(
+            "soft_shutdown_timeout",
+            "worker_soft_shutdown_timeout in seconds, e.g. 0 or 10s; above 0 with REMAP_SIGTERM=SIGQUIT",
+        ),
+        Setting("visibility_timeout", "Redis only: seconds before an unacknowledged message is delivered again"),
     )
 }
 
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}  # longest first where one ends another
+
+
+def parse_seconds(text: str, zero_allowed: bool) -> float:
+    """A time in seconds, written as 10, 10s, 500ms, 2m or 1.5h: a finite
+    number, above 0 (or 0 and more with `zero_allowed`); ValueError saying
+    what was expected."""
+    number, scale = text.strip(), 1.0
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if number.endswith(unit):
+            number, scale = number[: -len(unit)].strip(), _UNITS[unit]
+            break
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise ValueError(f"expected seconds, such as 10, 10s, 500ms or 2m, got {text!r}") from None
+    least = "0 or more" if zero_allowed else "above 0"
+    if not (value >= 0 if zero_allowed else value > 0) or value == float("inf"):
+        raise ValueError(f"must be seconds {least}, got {text!r}")
+    return value
 
 
 def _whole(name, text, minimum):
@@ -44,7 +79,7 @@ def _whole(name, text, minimum):
     return value
 
 
-def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | str | None:
+def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | float | str | None:
     """The typed value of setting `name` written as `text`; UsageError
     (naming `option`) for an unknown setting or a bad value."""
     text = text.strip()
@@ -57,12 +92,32 @@ def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | st
         return _whole(where, text, 0)
     if name == "workers":
         return _whole(where, text, 1)
-    if name == "acks_late":
+    if name in ("acks_late", "reject_on_worker_lost"):
         if text.lower() in _TRUE:
             return True
         if text.lower() in _FALSE:
             return False
         raise UsageError(f"{where}: expected true or false, got {text!r}")
+    if name in ("soft_shutdown_timeout", "visibility_timeout"):
+        try:
+            return parse_seconds(text, zero_allowed=name == "soft_shutdown_timeout")
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    if name == "cpu_limit":
+        try:
+            cores = float(text)
+            check_cpu_limit(cores)
+        except ValueError as exc:
+            detail = str(exc) if "must" in str(exc) else f"expected cores, such as 0.5 or 1.5, got {text!r}"
+            raise UsageError(f"{where}: {detail}") from None
+        return cores
+    if name == "memory_limit":
+        try:
+            size = parse_size(text)
+            check_memory_limit(size)
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+        return size
     if name == "result_backend":
         if text not in ("none", "broker"):
             raise UsageError(f"{where}: expected none or broker, got {text!r}")

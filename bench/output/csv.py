@@ -12,7 +12,7 @@ COLUMNS = (
     "throughput_values_per_s", "steady_throughput_per_s", "ceiling_per_s", "efficiency",
     "service_p50_s", "service_p99_s", "wait_p50_s", "wait_p99_s", "sojourn_p50_s", "sojourn_p99_s",
     "mean_concurrency", "max_concurrency", "worker_cpu_cores", "worker_uss_peak_bytes", "worker_pss_peak_bytes",
-    "warnings",
+    "warnings", "predicted_per_s",
 )  # fmt: skip
 
 
@@ -60,6 +60,7 @@ def _row(p):
         "worker_uss_peak_bytes": p.worker_uss_peak_bytes,
         "worker_pss_peak_bytes": p.worker_pss_peak_bytes,
         "warnings": "; ".join(p.warnings),
+        "predicted_per_s": p.predicted_per_s,
     }
 
 

@@ -3,7 +3,8 @@ cause. Reporters return text; only the CLI prints."""
 
 from bench.analysis.groups import plural
 from bench.analysis.health import KNOWN_CAUSES
-from bench.results.records import Finding, Health
+from bench.harness.sizes import size_words
+from bench.results.records import Finding, Health, LimitFigures
 
 # What each known cause means, for people (the data is in KNOWN_CAUSES).
 CAUSE_WORDS = {
@@ -27,6 +28,9 @@ CAUSE_WORDS = {
     "cut_short": "the harness stopped waiting (the batch timed out or was interrupted) before they were "
     "reported: they may still have been queued, not lost",
     "worker_lost": "a pool process exited or was killed, and was replaced",
+    "oom_kill": "the kernel's OOM killer killed a worker process at its cgroup's memory limit (--memory-limit); "
+    "the task it was running, acknowledged on receipt, was lost (task_acks_late with "
+    "task_reject_on_worker_lost puts it back on the queue instead)",
 }
 
 # What the task records show; the log's findings (failed acks, a lost
@@ -90,17 +94,39 @@ def finding_line(finding: Finding, published: int | None = None, cause_said: boo
     return f"{text}; {cause}" if cause else text
 
 
-def health_lines(health: Health | None, published: int | None = None) -> list[str]:
+def health_lines(health: Health | None, published: int | None = None, struck: bool = False) -> list[str]:
     """A run's health as lines: one when it is healthy, else a heading and
-    one line per finding; none when it was not diagnosed (an older file)."""
+    one line per finding; none when it was not diagnosed (an older file).
+    `struck`: the run had a deploy event, which caused what it found."""
     if health is None:
         return []
     if health.ok:
         return [HEALTHY]
-    misbehaved = " (Celery misbehaved)" if health.misbehaviour else ""
+    misbehaved = ""
+    if health.misbehaviour:
+        misbehaved = " (under the deploy event: its cost is above)" if struck else " (Celery misbehaved)"
     lines = [f"health: {plural(len(health.findings), 'finding')}{misbehaved}"]
     before = None
     for finding in health.findings:
         lines.append(f"  - {finding_line(finding, published, cause_said=finding.cause == before)}")
         before = finding.cause
     return lines
+
+
+def oom_words(figures: LimitFigures | None, memory_limit_bytes: int | None) -> str | None:
+    """The OOM kills of a run under --memory-limit in words: "the worker was
+    OOM-killed 3 times under --memory-limit 128 MiB: 3 tasks lost (1 each)";
+    None when there were none."""
+    if figures is None or not figures.oom_kills:
+        return None
+    limit = f" under --memory-limit {size_words(memory_limit_bytes)}" if memory_limit_bytes is not None else ""
+    text = f"the worker was OOM-killed {plural(figures.oom_kills, 'time')}{limit}"
+    if figures.oom_killed_main:
+        whose = "main process" if figures.oom_killed_main == 1 else f"{figures.oom_killed_main} main processes"
+        text += f" (its {whose} among them: the worker exited)"
+    if figures.oom_lost_tasks is not None:
+        text += f": {plural(figures.oom_lost_tasks, 'task')} lost"
+        each = figures.oom_lost_by_process or ()
+        if len(each) > 1:
+            text += f" ({', '.join(str(n) for n in each)} by each killed process)"
+    return text

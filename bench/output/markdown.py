@@ -3,17 +3,23 @@
 from collections.abc import Sequence
 
 from bench import __version__
+from bench.analysis.deploy import deploy_safety
 from bench.analysis.groups import curve_name, group_key, group_label, groups, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
+from bench.analysis.limits import under_limits
 from bench.analysis.model import peak_words
 from bench.analysis.summary import Analysis, Note
-from bench.analysis.verdict import FLAT_RULE, RULE
+from bench.analysis.verdict import FLAT_RULE, MIN_EFFECT, RULE
+from bench.output.accuracy import model_section
 from bench.output.terminal import (
     HEADLINE,
     RAN_TWICE_OR_LOST,
     RAN_TWICE_OR_LOST_KEY,
+    deploy_safety_rows,
+    safe_lines,
     shapes_table_rows,
     sweep_table_rows,
+    under_limit_rows,
     verdict_keys,
     verdict_rows,
 )
@@ -156,6 +162,16 @@ def _hosts_line(cfg):
     return [f"- workers on the agents {', '.join(cfg.hosts)}{each}"]
 
 
+def _shutdown_line(cfg):
+    """The sweep-wide settings of tasks in flight at a stop, where any is given."""
+    parts = ["task_reject_on_worker_lost on"] if cfg.reject_on_worker_lost else []
+    if cfg.soft_shutdown_timeout:
+        parts.append(f"soft shutdown timeout {cfg.soft_shutdown_timeout:g} s (SIGTERM as SIGQUIT)")
+    if cfg.visibility_timeout is not None:
+        parts.append(f"visibility timeout {cfg.visibility_timeout:g} s")
+    return [f"- tasks in flight at a stop: {'; '.join(parts)}"] if parts else []
+
+
 def _varied_line(cfg):
     if not cfg.vary:
         return []
@@ -191,6 +207,46 @@ def _overhead_lines(analysis):
     return [
         f"- no-op rate per pool (Celery's own per-task cost, the noop workload): {rates}; drawn as a second "
         "ceiling, and efficiency is against the lower of it and the physical ceiling"
+    ]
+
+
+def _limits_section(summary, analysis):
+    """The curves measured under a CPU quota: the best -c under each, and
+    whether Celery's default -c (os.cpu_count(), blind to the quota) would
+    have been it; nothing without limits."""
+    limited = under_limits(summary, analysis)
+    if not limited:
+        return []
+    return [
+        "Under limits like a pod's (`--cpu-limit`, `--memory-limit`, `--vary cpu_limit`, `--vary memory_limit`): "
+        "the best -c, and whether Celery's default (`os.cpu_count()`, which ignores the quota) would have been "
+        f"it, or within the {MIN_EFFECT:.0%} minimum effect of it; under a memory limit, a -c whose every repeat "
+        "was OOM-killed is left out of the curve.",
+        "",
+        _table(under_limit_rows(limited)),
+        "",
+    ]
+
+
+def _deploy_section(summary):
+    """The deploy-safety table and the settings that lost nothing and ran
+    nothing twice; nothing without a deploy event."""
+    safety = deploy_safety(summary)
+    if not safety:
+        return []
+    return [
+        "## Deploy safety",
+        "",
+        "What the deploy event did to the tasks in flight, summed over each point's repeats: **lost** (published, "
+        "never finished), **ran twice**, **redelivered** (the broker delivered the message again) and "
+        "**interrupted** (started by a process that died or was stopped before it finished them); **back to "
+        "90%**: the median time until a window after the event completed 90% of the tasks of the one before it; "
+        "**drain**: a stopped worker's SIGTERM to its exit.",
+        "",
+        _table(deploy_safety_rows(safety)),
+        "",
+        *[f"- {line}" for line in safe_lines(safety)],
+        "",
     ]
 
 
@@ -230,6 +286,7 @@ def render(
         f"{broker}; result backend {cfg.result_backend}; "
         "prefetch multiplier " + ("the app's own" if cfg.prefetch_multiplier is None else str(cfg.prefetch_multiplier)),
         *_varied_line(cfg),
+        *_shutdown_line(cfg),
         *_hosts_line(cfg),
         *_overhead_lines(analysis),
         "",
@@ -242,6 +299,8 @@ def render(
         "",
         _table(verdict_rows_md(summary, analysis)),
         "",
+        *_limits_section(summary, analysis),
+        *_deploy_section(summary),
         "![overview](overview.png)",
         "",
         "## Throughput (median tasks/s)",
@@ -263,6 +322,7 @@ def render(
         "",
         _table(fit_rows(summary, analysis)),
         "",
+        *model_section(summary),
         "## Figures",
         "",
     ]

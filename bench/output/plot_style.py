@@ -13,7 +13,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from numpy.typing import NDArray
 
 from bench.analysis.groups import Curve, plural
-from bench.workloads import point_workload
+from bench.workloads import point_workload, quota_cores
 
 # Keyword arguments of a matplotlib line (Line2D): their values are of as many
 # types as matplotlib's options (colours, dash tuples, widths).
@@ -74,6 +74,10 @@ OVERHEAD_STYLE: LineStyle = {
     "markevery": 12,
 }
 FIT_STYLE: LineStyle = {"linewidth": 0.8, "alpha": 0.55, "linestyle": "-"}
+# The worker model's prediction at each measured -c: thin, dashed, no
+# markers, in the curve's colour (thinner than any measured line, which has
+# markers; gevent's own dashes are longer and thicker).
+MODEL_STYLE: LineStyle = {"linewidth": 1.0, "linestyle": "--", "alpha": 0.9}
 NOTE_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
@@ -106,6 +110,9 @@ def title(curves: Mapping[str, Curve], what: str, cores: float) -> str:
     size = f" {first.task_ms:.4g} ms" if first.task_ms is not None else ""
     pin = f", pinned to {plural(len(first.cpus), 'CPU')}" if first.cpus else ""
     machine = plural(cores, "usable core") + (f" each, on {plural(first.on_hosts, 'host')}" if first.on_hosts else "")
+    limits = {p.cpu_limit for curve in curves.values() for p in curve.points}
+    if len(limits) == 1 and (limit := limits.pop()) is not None:  # one --cpu-limit for every curve
+        machine += f", a CPU quota of {limit:g} core{'s' if limit != 1 else ''} per worker"
     if first.task is not None:  # a user's task: its summary names it, with the profile that sized it
         return f"{what}: {workload.summary}\n{machine}{pin}"
     return f"{what}: {first.workload}{size}, {workload.summary}\n{machine}{pin}"
@@ -127,13 +134,29 @@ def x_axis(ax: Axes, curves: Mapping[str, Curve], cores: float) -> None:
     ax.set_xlabel("concurrency (-c)")
     # The markers' labels sit on a top axis of their own, never on the data;
     # short, since the two are one octave apart.
-    marks = [(x, label) for x, label in ((cores, "cores"), (2 * cores, "2x cores")) if low < x < high]
+    at, label = marked_cores(curves, cores)
+    marks = [(x, text) for x, text in ((at, label), (2 * at, f"2x {label}")) if low < x < high]
     for x, _ in marks:
         ax.axvline(x, color="0.45", linestyle=(0, (1, 2)), linewidth=1, zorder=0)
     top = ax.secondary_xaxis("top")
     top.set_xticks([x for x, _ in marks], [label for _, label in marks], fontsize=7.5, color="0.35")
     top.xaxis.set_minor_locator(NullLocator())
     top.tick_params(length=0, pad=1)
+
+
+def marked_cores(curves: Mapping[str, Curve], cores: float) -> tuple[float, str]:
+    """Where the figure marks the cores, and its word: under one CPU quota
+    shared by every curve (--cpu-limit), the cores it gives, as the verdict
+    counts them; else `cores`. Curves under different quotas (--vary
+    cpu_limit) keep the machine's: each curve's verdict says its own."""
+    quotas = {
+        quota_cores(float(p.cores or cores), p.workers, p.cpu_limit) if p.cpu_limit is not None else None
+        for curve in curves.values()
+        for p in curve.points
+    }
+    if len(quotas) == 1 and (quota := quotas.pop()) is not None:
+        return quota, "quota cores"
+    return cores, "cores"
 
 
 def curve_grid(cs: Sequence[float]) -> list[float]:

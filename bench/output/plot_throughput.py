@@ -1,6 +1,7 @@
 """The throughput panel of a sweep's figures: each pool's median with its
-CI band against the physical ceiling, the no-op rate and the USL fit, with
-notes for what is not drawn and for curves that coincide."""
+CI band against the physical ceiling, the no-op rate, the USL fit and the
+worker model's prediction, with notes for what is not drawn and for curves
+that coincide."""
 
 import math
 import textwrap
@@ -17,6 +18,7 @@ from bench.analysis.summary import Analysis
 from bench.output.plot_style import (
     CEILING_STYLE,
     FIT_STYLE,
+    MODEL_STYLE,
     NOTE_BOX,
     OVERHEAD_STYLE,
     POOL_LINEWIDTH,
@@ -41,7 +43,9 @@ def _ceiling_curve(curve, cores):
     workload = point_workload(first)
     grid = curve_grid(curve.c)
     hosts = first.on_hosts or 1
-    bounds = [ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers).per_s for n in grid]
+    bounds = [
+        ceiling(workload, curve.pool, n, first.task_ms, cores, first.workers, first.cpu_limit).per_s for n in grid
+    ]
     values = [None if per_s is None else hosts * per_s for per_s in bounds]  # a sized workload: never None
     return grid, values
 
@@ -118,6 +122,9 @@ def throughput_axes(
             grid = curve_grid(measured)
             fit_line = ax.plot(grid, [fit.predict(n) for n in grid], color=style["color"], **FIT_STYLE)[0]
             fit_line.set_gid(f"fit:{pool}")
+        predicted = _model_line(ax, pool, curve, style)
+        highs_all += predicted
+        lows_all += [v for v in predicted if v > 0]
     top = max(highs_all, default=0.0)
     if prediction is not None:
         top = max(top, mark_prediction(ax, prediction, curves, STYLE))
@@ -152,6 +159,9 @@ def throughput_axes(
     if any(str(line.get_gid()).startswith("fit:") for line in ax.get_lines()):
         handles.append(Line2D([], [], **grey, **FIT_STYLE))
         labels.append("USL fit, measured range only")
+    if any(str(line.get_gid()).startswith("model:") for line in ax.get_lines()):
+        handles.append(Line2D([], [], **grey, **MODEL_STYLE))
+        labels.append("model (exact MVA), at the -c measured")
     legend = _legend(ax, handles, labels)
     notes += [f"{_and(group)} coincide (within {COINCIDE:.0%} at every -c)" for group in coinciding(curves)]
     if notes:
@@ -171,6 +181,19 @@ def throughput_axes(
             fontsize=7,
             color="0.3",
         ).set_gid("notes")
+
+
+def _model_line(ax, pool, curve, style):
+    """The model's throughput at the curve's -c (its points'
+    predicted_per_s), dashed in the curve's colour, where two or more
+    points have one (a gap where one has none); returns the values drawn."""
+    predicted = [p.predicted_per_s for p in curve.points]
+    drawn = [v for v in predicted if v is not None]
+    if len(drawn) < 2:
+        return []
+    values = [math.nan if v is None else v for v in predicted]
+    ax.plot(curve.c, values, color=style["color"], **MODEL_STYLE)[0].set_gid(f"model:{pool}")
+    return drawn
 
 
 def _legend(ax, handles, labels):

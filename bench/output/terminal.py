@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from bench.analysis.deploy import SafetyRow, deploy_safety, safe_settings
 from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
+from bench.analysis.limits import UnderLimit, under_limits
 from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
-from bench.output.health import health_lines
-from bench.results.schema import LATENCY_KINDS, Resources, RunResult
+from bench.harness.sizes import size_words
+from bench.output.health import health_lines, oom_words
+from bench.results.schema import (
+    LATENCY_KINDS,
+    DeployFigures,
+    LimitFigures,
+    Resources,
+    RunResult,
+    TaskCounts,
+    WorkerLimits,
+)
 from bench.results.sweep_records import PointSummary, SweepSummary
 
 
@@ -79,6 +90,11 @@ def run_summary(result: RunResult) -> str:
         lines.append(f"  ceiling                  -  {s.ceiling_basis}")
     else:
         lines.append(f"  ceiling                  -  bounded by {s.ceiling_basis}")
+    if s.predicted_per_s is not None:
+        lines.append(
+            f"  model           {s.predicted_per_s:10.1f} tasks/s  (queueing model with Celery's per-task cost "
+            "cached here: docs/advise.md)"
+        )
     if s.above_estimated_ceiling:
         lines.append("  (above the ceiling estimated from the profile: the task ran faster here than when profiled)")
     if s.above_ceiling:
@@ -104,6 +120,8 @@ def run_summary(result: RunResult) -> str:
             f"(peak, {plural(res.worker_processes, 'process', 'processes')})"
         )
         lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
+    if cfg.limits is not None:
+        lines.append(limits_line(cfg.limits, s.limits))
     load = s.load_average_before
     assert load is not None  # read before every measured run
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -111,9 +129,92 @@ def run_summary(result: RunResult) -> str:
         f"  tasks: {tasks.published} published = {tasks.succeeded} succeeded + "
         f"{tasks.failed} failed + {tasks.missing} missing" + _ran_again(tasks, s.health)
     )
-    lines += [f"  {line}" for line in health_lines(s.health, tasks.published)]
+    if s.deploy is not None:
+        lines += deploy_lines(s.deploy, tasks)
+    struck = s.deploy is not None and bool(s.deploy.events)
+    lines += [f"  {line}" for line in health_lines(s.health, tasks.published, struck)]
     lines += _worker_log_lines(result.worker_log)
     return "\n".join(lines)
+
+
+_STRUCK = {
+    "stop": "SIGTERM to worker {node} (pid {pid})",
+    "kill": "SIGKILL to worker {node} (pid {pid}) and its pool",
+    "kill_child": "SIGKILL to pool process {pid} of worker {node}",
+}
+
+
+def deploy_lines(deploy: DeployFigures, tasks: TaskCounts) -> list[str]:
+    """A run's deploy event: what was done when, what it cost in tasks, and
+    how long the worker took to drain and the throughput to come back."""
+    if not deploy.events:
+        return [f"  deploy event    {deploy.asked}: not done, the batch ended first"]
+    lines = []
+    rolling = (deploy.asked or "").startswith("--rolling-restart")
+    for event in deploy.events:
+        done = _STRUCK[event.kind].format(node=event.node, pid=event.pid)
+        running = f", running task {event.task_id}" if event.task_id else ""
+        lines.append(f"  deploy event    {deploy.asked}: {done} at {event.at_s:.2f} s{running}")
+        after = []
+        if event.kind == "stop":
+            if event.drain_s is None:
+                after.append("the worker had not exited when the run ended")
+            elif event.forced:
+                after.append(
+                    f"killed after the {deploy.stop_grace_s:g} s grace, {event.drain_s:.2f} s after the SIGTERM"
+                )
+            else:
+                after.append(f"the worker drained and exited in {event.drain_s:.2f} s")
+        if rolling:
+            after.append("its fresh worker was ready before it")
+        elif event.replacement_ready_s is not None:
+            after.append(f"a fresh worker was ready {event.replacement_ready_s:.2f} s after")
+        if event.recovered:
+            after.append(
+                f"throughput back at 90% of its {event.throughput_before_per_s:.1f} tasks/s after "
+                f"{event.recovery_s:.2f} s"
+            )
+        elif event.recovered is False:
+            after.append(f"throughput not back at 90% of its {event.throughput_before_per_s:.1f} tasks/s by the end")
+        if after:
+            lines.append(f"                  {'; '.join(after)}")
+    lines.append(
+        f"  cost            lost {tasks.lost}, interrupted {tasks.interrupted}, redelivered {tasks.redelivered}, "
+        f"ran twice {tasks.duplicates} (of {tasks.published})"
+    )
+    return lines
+
+
+def limits_line(limits: WorkerLimits, figures: LimitFigures | None) -> str:
+    """One line of a run under --cpu-limit/--memory-limit: each worker's
+    limits, then what its cgroup counted (the throttling in the window, the
+    memory high-water mark, OOM kills) and the -c Celery would pick."""
+    said = []
+    if limits.cpu_limit_cores is not None:
+        said.append(f"CPU {limits.cpu_limit_cores:g} core{'s' if limits.cpu_limit_cores != 1 else ''}")
+    if limits.memory_limit_bytes is not None:
+        swap = {0: " (swap off)", None: " (swappiness 0)"}.get(limits.swap_limit_bytes, "")
+        said.append(f"memory {size_words(limits.memory_limit_bytes)}{swap}")
+    text = f"  limits          {', '.join(said)} per worker, cgroup v{limits.cgroup_version}"
+    figures = figures or LimitFigures()
+    counted = []
+    if figures.throttled_s is not None:
+        # the kernel sums the throttled time over the CPUs: the share of periods says how often instead
+        throttled, periods = figures.throttled_periods, figures.periods
+        share = f" in {throttled / periods:.0%} of periods" if throttled is not None and periods else ""
+        counted.append(f"throttled {figures.throttled_s:.2f} s{share}")
+    if figures.memory_peak_bytes is not None:
+        counted.append(f"memory high-water {_mib(figures.memory_peak_bytes)}")
+    if figures.oom_kills:
+        counted.append(oom_words(figures, limits.memory_limit_bytes) or "")
+    if counted:
+        text += ": " + ", ".join(counted)
+    if limits.quota_concurrency is not None and limits.celery_default_concurrency is not None:
+        text += (
+            f"; Celery's default -c would be {limits.celery_default_concurrency}, "
+            f"the quota gives {limits.quota_concurrency}"
+        )
+    return text
 
 
 WORKER_LOG_LINES_SHOWN = 6  # the document keeps up to 12
@@ -264,6 +365,50 @@ def verdict_rows(summary: SweepSummary, analysis: Analysis) -> list[list[str]]:
     return rows
 
 
+def limits_words(cpu_limit: float | None, memory_limit: int | None) -> str:
+    """Each worker's limits in words: "CPU 0.5 core, memory 256 MiB"."""
+    said = []
+    if cpu_limit is not None:
+        said.append(f"CPU {cpu_limit:g} core{'s' if cpu_limit != 1 else ''}")
+    if memory_limit is not None:
+        said.append(f"memory {size_words(memory_limit)}")
+    return ", ".join(said)
+
+
+def under_limit_rows(limited: Sequence[UnderLimit]) -> list[list[str]]:
+    """The table of curves under limits (header first): the limits, the
+    best -c, and whether Celery's default -c would have been it."""
+    rows = [["workload", "pool", "limits", "best -c", "Celery's default -c"]]
+    for u in limited:
+        best = u.best.words + (f": {_num(u.best.per_s)}/s" if u.best.c is not None else "")
+        rows.append([u.workload, u.curve, limits_words(u.cpu_limit, u.memory_limit), best, u.words])
+    return rows
+
+
+def deploy_safety_rows(rows: Sequence[SafetyRow]) -> list[list[str]]:
+    """The deploy-safety table (header first): per point, its event and what
+    it cost over the repeats, summed."""
+    table = [["point", "event", "repeats", "lost", "ran twice", "redelivered", "interrupted", "back to 90%", "drain"]]
+    for row in rows:
+        d = row.deploy
+        back = "-" if d.recovery_s is None else f"{d.recovery_s:.2f} s"
+        if d.not_recovered:
+            back += f" ({d.not_recovered} never)"
+        drain = "-" if d.drain_s is None else f"{d.drain_s:.2f} s" + (f" ({d.forced} killed)" if d.forced else "")
+        counts = [str(n) for n in (d.repeats, d.lost, d.ran_twice, d.redelivered, d.interrupted)]
+        table.append([row.label, d.asked or "-", *counts, back, drain])
+    return table
+
+
+def safe_lines(rows: Sequence[SafetyRow]) -> list[str]:
+    """Which points lost nothing, and which ran nothing twice, in words."""
+    lose_nothing, twice_nothing = safe_settings(rows)
+    return [
+        "lost nothing: " + ("; ".join(lose_nothing) or "none"),
+        "ran nothing twice: " + ("; ".join(twice_nothing) or "none"),
+    ]
+
+
 def verdict_keys(summary: SweepSummary) -> list[tuple[str, str]]:
     """(figure key, curve name) of each verdict row, in order."""
     seen = []
@@ -278,6 +423,18 @@ def report_end(summary: SweepSummary, analysis: Analysis) -> str:
     table, the verdict table, and every warning (or that there is none)."""
     lines = [sweep_table(summary, analysis), "", f"Verdict on the tutorial's {HEADLINE}:"]
     lines += aligned(verdict_rows(summary, analysis), right=set())
+    limited = under_limits(summary, analysis)
+    if limited:
+        lines += [
+            "",
+            "Under limits: the best -c, and would Celery's default (os.cpu_count()) have been it?",
+        ]
+        lines += aligned(under_limit_rows(limited), right=set())
+    safety = deploy_safety(summary)
+    if safety:
+        lines += ["", "Deploy safety: what the deploy event cost, summed over each point's repeats"]
+        lines += aligned(deploy_safety_rows(safety), right={2, 3, 4, 5, 6})
+        lines += [f"  {line}" for line in safe_lines(safety)]
     if analysis.overheads:
         rates = ", ".join(f"{pool} {rate:,.0f}/s" for (pool, _), (rate, _) in analysis.overheads.items())
         lines += ["", f"No-op rate, Celery's own per-task cost (a second ceiling): {rates}"]

@@ -16,11 +16,14 @@ from bench.results.records import (
     SWEEP,
     SWEEP_SUMMARY,
     BrokerInfo,
+    DeployEvent,
+    DeployFigures,
     Distribution,
     Finding,
     Health,
     HostClock,
     Latency,
+    LimitFigures,
     Metadata,
     Placement,
     Resources,
@@ -32,9 +35,17 @@ from bench.results.records import (
     TaskCounts,
     TaskCPU,
     TaskError,
+    WorkerLimits,
     WorkerShare,
 )
-from bench.results.sweep_records import PointSummary, SweepManifest, SweepSettings, SweepSummary, ThroughputEstimate
+from bench.results.sweep_records import (
+    DeploySummary,
+    PointSummary,
+    SweepManifest,
+    SweepSettings,
+    SweepSummary,
+    ThroughputEstimate,
+)
 from bench.results.versions import SCHEMA_VERSION, added_in, holds
 
 WORKERS = added_in("run:samples.node")  # worker nodes: before them, one worker ran every task
@@ -82,7 +93,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources", "task_cpu", "health"):
+        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
@@ -95,11 +106,22 @@ def health_from_json(data: Mapping[str, Any] | None) -> Health | None:
     return Health(tuple(_pick(Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ()))
 
 
+def _limit_figures(data: Mapping[str, Any]) -> LimitFigures:
+    return _pick(LimitFigures, data, oom_lost_by_process=_tuple(data.get("oom_lost_by_process")))
+
+
+def _deploy_figures(data: Mapping[str, Any]) -> DeployFigures:
+    return _pick(DeployFigures, data, events=tuple(_pick(DeployEvent, e) for e in data.get("events") or ()))
+
+
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
-    resources, task_cpu = data.get("resources"), data.get("task_cpu")
+    resources, task_cpu, limits = data.get("resources"), data.get("task_cpu"), data.get("limits")
+    deploy = data.get("deploy")
     return _pick(
         RunSummary,
         data,
+        deploy=None if deploy is None else _deploy_figures(deploy),
+        limits=None if limits is None else _limit_figures(limits),
         task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
         health=health_from_json(data.get("health")),
         tasks=_pick(TaskCounts, data.get("tasks") or {}),
@@ -121,10 +143,11 @@ def host_clock_from_json(data: Mapping[str, Any]) -> HostClock:
 
 
 def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
-    placement, broker = data.get("placement"), data.get("broker")
+    placement, broker, limits = data.get("placement"), data.get("broker"), data.get("limits")
     return _pick(
         RunSettings,
         data,
+        limits=None if limits is None else _pick(WorkerLimits, limits),
         placement=None if placement is None else Placement(*(_tuple(placement.get(f.name)) for f in fields(Placement))),
         broker=None if broker is None else _pick(BrokerInfo, broker),
     )
@@ -255,6 +278,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         throughput=None
         if throughput is None
         else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),
+        deploy=None if data.get("deploy") is None else _pick(DeploySummary, data["deploy"]),
     )
 
 

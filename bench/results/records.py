@@ -63,6 +63,10 @@ class TaskCounts:
     failed: int | None = None  # reported finished in another state
     missing: int | None = None  # published but never reported finished
     duplicates: int | None = None  # reported finished more than once (redelivered)
+    # Under a deploy event (--stop-at, --kill-at, --kill-child-at), from the workers' records; None otherwise
+    lost: int | None = None  # published, never finished by the end of the run (the `missing` of such a run)
+    redelivered: int | None = None  # tasks a worker received with the broker's redelivered flag
+    interrupted: int | None = None  # tasks started by a worker process that died or stopped before finishing them
 
     @property
     def complete(self) -> bool:
@@ -111,6 +115,9 @@ class Resources:
     worker_cpu_s: float | None = None  # user + system CPU seconds of the worker tree in the window
     worker_cpu_cores: float | None = None  # worker_cpu_s / window_s: cores kept busy on average
     worker_cpu_percent_of_usable: float | None = None  # worker_cpu_cores / usable cores * 100, percent
+    # Of worker_cpu_s, the main processes' (prefork's parent, which consumes and hands out every task;
+    # all of it for the one-process pools), CPU seconds
+    worker_main_cpu_s: float | None = None
     worker_uss_peak_bytes: int | None = None  # USS summed over the tree: memory unique to it, bytes
     worker_pss_peak_bytes: int | None = None  # PSS summed over the tree: shared pages split fairly, bytes
     worker_rss_peak_bytes: int | None = None  # RSS summed: double-counts prefork's shared pages; bytes
@@ -180,6 +187,60 @@ class Health:
 
 
 @dataclass(frozen=True)
+class DeployEvent:
+    """One deploy event of a run, and what it cost. Times in s from the
+    release of the measured batch."""
+
+    kind: str  # stop (SIGTERM, then SIGKILL after the grace) | kill (SIGKILL of the worker) | kill_child
+    at_s: float  # when it was done
+    node: int  # the worker node it struck
+    pid: int  # the process it signalled
+    task_id: str | None = None  # kill_child: the task that process was running
+    drain_s: float | None = None  # stop: SIGTERM to the worker's exit; None: another event
+    forced: bool | None = None  # stop: killed after the grace, still running; None: another event
+    replacement_ready_s: float | None = None  # the fresh worker ready, after the event; None: none started
+    throughput_before_per_s: float | None = None  # tasks/s over the 2 s (at most) before the event
+    # s from the event until a window of that length after it completes 90% of the tasks it did before;
+    # None: not back before the batch ended (recovered is False), or too little before the event to say
+    recovery_s: float | None = None
+    recovered: bool | None = None
+
+
+@dataclass(frozen=True)
+class DeployFigures:
+    """A run's deploy events (--stop-at, --kill-at, --kill-child-at)."""
+
+    asked: str | None = None  # the event as the command line asked it, e.g. "--kill-child-at 1.5s"
+    events: tuple[DeployEvent, ...] = ()  # () when the batch ended before it was due
+    stop_grace_s: float | None = None  # the orchestrator's grace between SIGTERM and SIGKILL (--stop-grace)
+
+
+@dataclass(frozen=True)
+class LimitFigures:
+    """What the workers' cgroups counted under --cpu-limit/--memory-limit:
+    summed over the workers, but the peak, which is the highest of any."""
+
+    # s the CPU quota held the workers back in the measured window, summed over the CPUs their tasks were
+    # queued on (the kernel's cpu.stat), so it may pass the window's length
+    throttled_s: float | None = None
+    throttled_periods: int | None = None  # CFS periods in which they were throttled, in the window
+    periods: int | None = None  # CFS periods in which they ran, in the window
+    # The memory high-water mark of a worker's cgroup (v1 max_usage_in_bytes, v2 memory.peak), from its
+    # start to the window's end, bytes; None: not counted (no memory limit, or a kernel without memory.peak)
+    memory_peak_bytes: int | None = None
+    oom_kills: int | None = None  # processes the OOM killer killed in them, from their start to the window's end
+    # Tasks of the measured batch lost to those kills: started by a worker process that died before it
+    # finished them (the process the OOM killer took, or a pool child that went with its killed worker);
+    # 0 without kills; None: not counted (no memory limit, or a document before format 19)
+    oom_lost_tasks: int | None = None
+    # The tasks each such process lost, one number per process, in the order of their first lost task
+    oom_lost_by_process: tuple[int, ...] | None = None
+    # Worker main processes that died of SIGKILL while their cgroup counted OOM kills: the OOM killer took
+    # the worker itself (its pool children die with it); None: not counted
+    oom_killed_main: int | None = None
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
 
@@ -202,6 +263,12 @@ class RunSummary:
     ceiling_estimated: bool | None = None  # the ceiling comes from a user task's profile
     above_estimated_ceiling: bool | None = None  # above an estimated ceiling: a warning, not a bug
     health: Health | None = None  # what Celery did wrong (tasks run twice, lost, gaps...); None: not diagnosed
+    # The worker model's throughput for this point (analysis/mva.py), from Celery's per-task
+    # cost cached for this machine and broker (advise measures it) and the task's sizes or
+    # profile; None: no cached cost, or a point the model has no term for (on agents, open loop)
+    predicted_per_s: float | None = None  # tasks/s
+    limits: LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
+    deploy: DeployFigures | None = None  # the deploy events and what they cost; None: no event asked
 
 
 @dataclass(frozen=True)
@@ -217,6 +284,26 @@ class Placement:
     worker_cpus: tuple[int, ...] | None = None  # CPU ids the worker could run on
     harness_cpus: tuple[int, ...] | None = None  # CPU ids the harness could run on
     broker_cpus: tuple[int, ...] | None = None  # CPU ids of the embedded broker; None: not ours
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """Each worker's limits (--cpu-limit, --memory-limit: a cgroup of its
+    own, like a pod's container), as read back from its cgroup."""
+
+    cgroup_version: int | None = None  # 1 or 2
+    cpu_limit_cores: float | None = None  # cores: the CPU quota over its period; None: no CPU limit
+    cpu_quota_us: int | None = None  # µs of CPU per period
+    cpu_period_us: int | None = None  # µs
+    memory_limit_bytes: int | None = None  # bytes; None: no memory limit
+    # bytes of swap it may use: 0 is swap off; None: no swap control in the kernel (v1 without
+    # memory.memsw: its memory.swappiness is 0 instead)
+    swap_limit_bytes: int | None = None
+    # The -c Celery's default picks inside it: billiard's cpu_count(), os.cpu_count(), which ignores the quota
+    celery_default_concurrency: int | None = None
+    # The -c the quota gives: its cores rounded up, 1 to the CPUs it may run on (Celery 5.7's `-c auto`);
+    # None: no CPU limit
+    quota_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +337,12 @@ class RunSettings:
     # What each worker node reported of its settings (bench/harness/readback.py),
     # {node name: {setting: value}}, read before the measured window; None: not read (older files)
     worker_reported: dict | None = None
+    limits: WorkerLimits | None = None  # each worker's cgroup limits; None: none set
+    # What happens to tasks in flight when a worker stops or dies (issue 26), as the workers read them back:
+    reject_on_worker_lost: bool | None = None  # task_reject_on_worker_lost: a task whose process died is requeued
+    soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout (0: none); None: not known
+    visibility_timeout: float | None = None  # s: the Redis transport's; None: not set (kombu's 3600 s, or AMQP)
+    remap_sigterm: str | None = None  # REMAP_SIGTERM in the workers' environment ("SIGQUIT"); None: not set
 
 
 @dataclass(frozen=True)

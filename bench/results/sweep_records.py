@@ -22,6 +22,23 @@ class ThroughputEstimate:
 
 
 @dataclass(frozen=True)
+class DeploySummary:
+    """What a point's deploy event cost over its repeats (failed ones
+    included): task counts summed, times the median of the repeats'."""
+
+    asked: str | None = None  # the event, e.g. "--kill-child-at 1.5s"
+    repeats: int = 0  # repeats in which it was done
+    lost: int = 0  # tasks published and never finished
+    ran_twice: int = 0  # tasks finished more than once
+    redelivered: int = 0  # tasks delivered again by the broker
+    interrupted: int = 0  # tasks started by a process that died or stopped before finishing them
+    recovery_s: float | None = None  # s until the throughput was back at 90%, median of the repeats that got there
+    not_recovered: int = 0  # repeats whose throughput was not back by the batch's end
+    drain_s: float | None = None  # a stop: SIGTERM to the worker's exit, median
+    forced: int = 0  # a stop: repeats in which the worker was killed after the grace
+
+
+@dataclass(frozen=True)
 class PointSummary:
     """One point of a sweep: as planned, and the medians over its repeats."""
 
@@ -40,7 +57,7 @@ class PointSummary:
     throughput: ThroughputEstimate | None = None  # None: no successful repeat
     ceiling_per_s: float | None = None  # tasks/s
     ceiling_basis: str | None = None  # what bounds it, in words
-    efficiency: float | None = None  # median throughput / ceiling, fraction
+    efficiency: float | None = None  # median throughput / achievable_per_s where known, else / ceiling, fraction
     steady_throughput_per_s: float | None = None  # tasks/s, median over repeats
     wait_p50_s: float | None = None  # s, median over repeats of each repeat's p50
     wait_p99_s: float | None = None  # s
@@ -51,6 +68,7 @@ class PointSummary:
     mean_concurrency: float | None = None  # tasks in flight, median over repeats
     max_concurrency: float | None = None  # tasks at once, median over repeats
     worker_cpu_cores: float | None = None  # cores busy, median over repeats
+    worker_main_cpu_cores: float | None = None  # of them, the main processes' (prefork's parent), median
     worker_uss_peak_bytes: float | None = None  # bytes, median over repeats
     worker_pss_peak_bytes: float | None = None  # bytes
     worker_rss_peak_bytes: float | None = None  # bytes
@@ -72,6 +90,19 @@ class PointSummary:
     lost: int | None = None  # tasks published and never reported
     repeats_with_findings: int | None = None  # repeats whose health was not ok
     findings: tuple[tuple[str, int], ...] = ()  # (kind, summed count), in HEALTH_KINDS order
+    # The worker model's throughput here (analysis/mva.py), from the sweep's own
+    # no-op points and its task measured alone; None where it has nothing to say.
+    predicted_per_s: float | None = None  # tasks/s
+    # The overhead-aware ceiling: the lower of the physical ceiling and the model's
+    # bound with Celery's per-task cost in it; `efficiency` is against it where known.
+    achievable_per_s: float | None = None  # tasks/s
+    # Each worker's CPU quota, as its repeats read it back from their cgroups (--cpu-limit, or a varied
+    # cpu_limit); None: no CPU limit
+    cpu_limit: float | None = None  # cores
+    deploy: DeploySummary | None = None  # its deploy event and what it cost; None: none asked
+    # Each worker's memory limit, as its repeats (failed ones too: OOM-killed) read it back from their
+    # cgroups (--memory-limit, or a varied memory_limit); None: no memory limit
+    memory_limit: int | None = None  # bytes
 
     @property
     def variant(self) -> str:
@@ -130,6 +161,19 @@ class SweepSettings:
     listen: str | None = None  # --listen: an address of this host the embedded broker bound too
     listen_port: int | None = None  # --listen ADDRESS:PORT: the port it listened on; None: any free one
     check: bool | None = None  # --check: each point measured once more by a plain worker (check.json)
+    cpu_limit: float | None = None  # cores: each worker's CPU quota (--cpu-limit); None: none (or varied)
+    memory_limit: int | None = None  # bytes: each worker's memory limit, swap off (--memory-limit); None: none
+    # Every repeat's deploy event, s after the batch's release (--stop-at, --kill-at, --kill-child-at: one),
+    # and a stop's grace (--stop-grace); None: not given
+    stop_at: float | None = None
+    kill_at: float | None = None
+    kill_child_at: float | None = None
+    stop_grace: float | None = None
+    rolling_restart: float | None = None
+    acks_late: bool | None = None  # --acks-late: task_acks_late on
+    reject_on_worker_lost: bool | None = None  # --reject-on-worker-lost: task_reject_on_worker_lost on
+    soft_shutdown_timeout: float | None = None  # s: --soft-shutdown-timeout; None: Celery's 0 (or varied)
+    visibility_timeout: float | None = None  # s: --visibility-timeout (Redis); None: kombu's 3600 (or varied)
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,105 @@ HISTORY = (
         ("run:config.user_task.git_commit",),
         ("run:config.user_task.git_commit",),
     ),
+    Version(
+        17,
+        "2026-12-05",
+        "advise, on a queueing model of the worker; the main process's CPU; each point's predicted throughput",
+        "A run records its worker's main process CPU apart (`summary.resources.worker_main_cpu_s`: prefork's "
+        "parent, which hands out every task). A sweep's point records its median (`worker_main_cpu_cores`) and "
+        "the worker model's throughput there (`predicted_per_s`, analysis/mva.py: from the sweep's own no-op "
+        "points and its task measured alone; null where the model has nothing to say), and the overhead-aware "
+        "ceiling (`achievable_per_s`: the lower of the physical ceiling and the model's bound with Celery's "
+        "per-task cost in it), which `efficiency` is measured against where it is known. A drained run records the "
+        "model's throughput for its point (`summary.predicted_per_s`) where Celery's per-task cost is cached for "
+        "the machine and broker.",
+        (
+            "run:summary.resources.worker_main_cpu_s",
+            "point:worker_main_cpu_cores",
+            "point:predicted_per_s",
+            "point:achievable_per_s",
+            "run:summary.predicted_per_s",
+        ),
+        ("point:predicted_per_s", "point:achievable_per_s", "run:summary.predicted_per_s"),
+    ),
+    Version(
+        18,
+        "2026-12-05",
+        "Limits like a pod's: --cpu-limit and --memory-limit put each worker in a cgroup of its own",
+        "A run's `config.limits` (each worker's cgroup limits read back: cgroup version, CPU quota in cores "
+        "and as quota/period, memory and swap limits, the -c Celery's default picks inside them and the -c the "
+        "quota gives) and `summary.limits` (what the cgroups counted: throttled time and periods in the "
+        "measured window, the memory high-water mark, OOM kills), both null without limits; a sweep's "
+        "`config.cpu_limit` and `config.memory_limit`; a point's `cpu_limit` (as its repeats read it back), "
+        "which its ceiling in the figures uses.",
+        (
+            "run:config.limits",
+            "run:summary.limits",
+            "sweep:config.cpu_limit",
+            "sweep:config.memory_limit",
+            "point:cpu_limit",
+        ),
+    ),
+    Version(
+        19,
+        "2026-12-05",
+        "OOM kills under --memory-limit: the tasks each kill lost",
+        "A run's `summary.limits` counts what its OOM kills cost: `oom_lost_tasks` (tasks of the batch that a "
+        "worker process had started when it died, never finished), `oom_lost_by_process` (those tasks, per "
+        "killed process) and `oom_killed_main` (worker main processes killed outright), under a memory limit "
+        "(null otherwise); a health finding's cause may be `oom_kill`.",
+        (
+            "run:summary.limits.oom_lost_tasks",
+            "run:summary.limits.oom_lost_by_process",
+            "run:summary.limits.oom_killed_main",
+        ),
+    ),
+    Version(
+        20,
+        "2026-12-05",
+        "Tasks in flight at a stop: reject_on_worker_lost, the soft shutdown timeout and the visibility timeout",
+        "A run's `config.reject_on_worker_lost` (task_reject_on_worker_lost), `config.soft_shutdown_timeout` "
+        "(worker_soft_shutdown_timeout, s), `config.visibility_timeout` (the Redis transport's, s; null: not "
+        "set) and `config.remap_sigterm` (REMAP_SIGTERM in the workers' environment, SIGQUIT with a soft "
+        "shutdown timeout; null: not set), as the workers read them back; a sweep's "
+        "`config.reject_on_worker_lost`, `config.soft_shutdown_timeout` and `config.visibility_timeout`.",
+        (
+            "run:config.reject_on_worker_lost",
+            "run:config.soft_shutdown_timeout",
+            "run:config.visibility_timeout",
+            "run:config.remap_sigterm",
+            "sweep:config.reject_on_worker_lost",
+            "sweep:config.soft_shutdown_timeout",
+            "sweep:config.visibility_timeout",
+        ),
+    ),
+    Version(
+        21,
+        "2026-12-05",
+        "Deploy events: --stop-at, --kill-at, --kill-child-at and --rolling-restart, and what they cost",
+        "A run's `summary.deploy` (the event asked, as `asked`; each event done: its kind, time after the "
+        "batch's release, node, pid, the task a killed pool process ran, a stop's drain time and whether the "
+        "grace ran out, when the fresh worker was ready, the throughput before and the time until it was back at "
+        "90%), null without an event; `summary.tasks.lost`, `redelivered` and `interrupted` under an event (null "
+        "otherwise); a sweep's `config.acks_late` (--acks-late), `stop_at`, `kill_at`, `kill_child_at`, "
+        "`stop_grace` and `rolling_restart`; a point's `deploy` "
+        "(the counts summed over its repeats, the median recovery and drain) and `memory_limit` (as its repeats, "
+        "failed ones too, read it back; the report's best -c under each limit uses it).",
+        (
+            "run:summary.deploy",
+            "run:summary.tasks.lost",
+            "run:summary.tasks.redelivered",
+            "run:summary.tasks.interrupted",
+            "sweep:config.acks_late",
+            "sweep:config.stop_at",
+            "sweep:config.kill_at",
+            "sweep:config.kill_child_at",
+            "sweep:config.stop_grace",
+            "sweep:config.rolling_restart",
+            "point:deploy",
+            "point:memory_limit",
+        ),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

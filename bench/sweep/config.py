@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from bench.errors import UsageError
 from bench.harness.urls import redact
-from bench.measure.config import DEFAULT_PREFETCH_MULTIPLIER, DEFAULT_RESULT_BACKEND, USER_TASK_WORKLOAD, check_listen
+from bench.measure.config import (
+    DEFAULT_PREFETCH_MULTIPLIER,
+    DEFAULT_RESULT_BACKEND,
+    USER_TASK_WORKLOAD,
+    check_listen,
+    check_shutdown_settings,
+    check_visibility_broker,
+    deploy_plan,
+)
 from bench.measure.settings import parse_value
 from bench.workloads import POOLS
 
@@ -73,6 +81,19 @@ class SweepConfig:
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
     listen_port: int | None = None  # --listen ADDRESS:PORT: the embedded broker's port; None: any free one
     check: bool = False  # --check: each point measured once more by a plain `celery worker` (sweep/check.py)
+    cpu_limit: float | None = None  # cores: each worker's CPU quota (--cpu-limit); None: none, or varied
+    memory_limit: int | None = None  # bytes: each worker's memory limit, swap off (--memory-limit); None: none
+    # Every repeat's deploy event (--stop-at, --kill-at, --kill-child-at: s after the release; one), and the
+    # grace of a stop (--stop-grace, s); None: not given
+    stop_at: float | None = None
+    kill_at: float | None = None
+    kill_child_at: float | None = None
+    stop_grace: float | None = None
+    rolling_restart: float | None = None
+    acks_late: bool = False  # task_acks_late (--acks-late); False: Celery's off, or varied
+    reject_on_worker_lost: bool = False  # task_reject_on_worker_lost (--reject-on-worker-lost); False: off, or varied
+    soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0, or varied
+    visibility_timeout: float | None = None  # s: the Redis transport's visibility timeout; None: kombu's, or varied
 
     def to_json(self) -> dict[str, Any]:
         """The config as stored in the sweep's files: the broker's password
@@ -129,6 +150,17 @@ def build_sweep_config(
     listen: str | None = None,
     listen_port: int | None = None,
     check: bool = False,
+    cpu_limit: float | None = None,
+    memory_limit: int | None = None,
+    stop_at: float | None = None,
+    kill_at: float | None = None,
+    kill_child_at: float | None = None,
+    stop_grace: float | None = None,
+    rolling_restart: float | None = None,
+    acks_late: bool = False,
+    reject_on_worker_lost: bool = False,
+    soft_shutdown_timeout: float | None = None,
+    visibility_timeout: float | None = None,
 ) -> SweepConfig:
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -157,6 +189,13 @@ def build_sweep_config(
     check_listen(listen, broker)
     if check and hosts:
         raise UsageError("--check: the plain worker it compares with runs here; leave out --hosts")
+    _check_limits(cpu_limit, memory_limit, vary, rates, hosts, check)
+    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+    if deploy is not None and rates is not None:
+        raise UsageError(f"{deploy.option}: drained runs only for now; leave out --rates")
+    if deploy is not None and check:
+        raise UsageError(f"--check: its plain worker runs without deploy events; leave out {deploy.option}")
+    _check_shutdown_settings(acks_late, reject_on_worker_lost, soft_shutdown_timeout, visibility_timeout, vary, broker)
     if prefetch_multiplier is None and user_task is None:
         # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
@@ -186,7 +225,59 @@ def build_sweep_config(
         listen=listen,
         listen_port=listen_port,
         check=bool(check),
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
+        stop_at=stop_at,
+        kill_at=kill_at,
+        kill_child_at=kill_child_at,
+        stop_grace=stop_grace,
+        rolling_restart=rolling_restart,
+        acks_late=bool(acks_late),
+        reject_on_worker_lost=bool(reject_on_worker_lost),
+        soft_shutdown_timeout=soft_shutdown_timeout,
+        visibility_timeout=visibility_timeout,
     )
+
+
+def _check_limits(cpu_limit, memory_limit, vary, rates, hosts, check):
+    """Limits as an option or an axis, not both; not with what does not
+    run the limited workers here yet (the cgroups themselves are checked
+    with each point's run config)."""
+    varied = {name for name, _ in vary}
+    for name, given in (("cpu_limit", cpu_limit), ("memory_limit", memory_limit)):
+        if name in varied and given is not None:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag}: {name} is also varied (--vary {name}=...); give one of them")
+    if cpu_limit is None and memory_limit is None and not varied & {"cpu_limit", "memory_limit"}:
+        return
+    for shown, flag in ((rates is not None, "--rates"), (hosts, "--hosts"), (check, "--check")):
+        if shown:
+            raise UsageError(
+                f"--cpu-limit/--memory-limit: limited workers run drained batches here only; leave out {flag}"
+            )
+
+
+def _check_shutdown_settings(acks_late, reject_on_worker_lost, soft_shutdown_timeout, visibility_timeout, vary, broker):
+    """Each as an option or an axis, not both; a visibility timeout, given
+    or varied, only where every broker of the sweep (given or varied) is
+    Redis: refused here, not at the first AMQP point."""
+    axes = dict(vary)
+    given = {
+        "acks_late": acks_late or None,
+        "reject_on_worker_lost": reject_on_worker_lost or None,
+        "soft_shutdown_timeout": soft_shutdown_timeout,
+        "visibility_timeout": visibility_timeout,
+    }
+    for name, value in given.items():
+        if name in axes and value is not None:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag}: {name} is also varied (--vary {name}=...); give one of them")
+    check_shutdown_settings(soft_shutdown_timeout, visibility_timeout)
+    if visibility_timeout is None and "visibility_timeout" not in axes:
+        return
+    option = "--visibility-timeout" if visibility_timeout is not None else "--vary visibility_timeout"
+    brokers = [parse_value("broker", text) for text in axes["broker"]] if "broker" in axes else [broker]
+    check_visibility_broker([url if isinstance(url, str) else None for url in brokers], option)
 
 
 def check_host_counts(counts: Sequence[int] | None, hosts: Sequence[str] | None) -> tuple[int, ...] | None:

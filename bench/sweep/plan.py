@@ -7,7 +7,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from bench.harness.urls import redact
 from bench.measure.config import (
     DEFAULT_WORKLOAD,
     USER_TASK_WORKLOAD,
+    DeployPlan,
     RunConfig,
     build_run_config,
     check_pools,
@@ -25,6 +26,8 @@ from bench.measure.config import (
     check_workloads,
     default_tasks,
     default_warmup,
+    deploy_plan,
+    deploy_window_s,
     run_workload,
 )
 from bench.measure.settings import label, parse_value
@@ -172,6 +175,8 @@ def build_plan(
     overhead: bool = False,
     vary: Iterable[tuple[str, Iterable[str]]] = (),
     host_counts: Iterable[int] | None = None,
+    cpu_limit: float | None = None,
+    min_window_s: Callable[[int], float] = lambda _workers: 0.0,
 ) -> list[Point]:
     """Every point of the sweep, in a stable order (runs are shuffled later).
     With `user_task` (its name), the one workload is that task, sized by
@@ -179,7 +184,10 @@ def build_plan(
     noop point per pool (a new sweep's default matrix). `vary`: the --vary
     axes, ((name, (value as written, ...)), ...). `host_counts`: each point
     once per count k, on the first k agents (its tasks scaled by k, so the
-    window keeps its length on k hosts)."""
+    window keeps its length on k hosts). `cpu_limit`: each worker's CPU
+    quota, cores (the sweep's --cpu-limit; a varied cpu_limit replaces it),
+    which sizes the batches. `min_window_s(workers)`: each batch is sized
+    for at least this long (a deploy event's batch outlasts it)."""
     if user_task is not None:
         return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     check_pools(pools, "--pools")
@@ -198,10 +206,13 @@ def build_plan(
                 for c in values:
                     for (workers, varied), hosts in itertools.product(variants(vary), host_counts or (None,)):
                         # Each host has cores of its own: k hosts take k times one host's batch.
-                        window = profile.window_s
-                        tasks = default_tasks(name, pool, c, size, point_cores, window_s=window, workers=workers)
+                        window = max(profile.window_s, min_window_s(workers))
+                        quota = _varied_cpu_limit(varied, cpu_limit)
+                        tasks = default_tasks(
+                            name, pool, c, size, point_cores, window_s=window, workers=workers, cpu_limit=quota
+                        )
                         tasks *= hosts or 1
-                        rate = expected_rate(workload, pool, c, size, point_cores)  # of one worker
+                        rate = expected_rate(workload, pool, c, size, point_cores, cpu_limit=quota)  # of one worker
                         warmup = default_warmup(pool, c, tasks, rate)
                         point = Point(
                             pool,
@@ -222,11 +233,24 @@ def build_plan(
             # machine, the second ceiling the report draws and divides by.
             for pool in pools:
                 c = overhead_concurrency(pool, point_cores)
-                tasks = default_tasks(OVERHEAD_WORKLOAD, pool, c, None, point_cores, window_s=profile.window_s)
-                rate = expected_rate(WORKLOADS[OVERHEAD_WORKLOAD], pool, c, None, point_cores)
+                window = max(profile.window_s, min_window_s(1))
+                tasks = default_tasks(
+                    OVERHEAD_WORKLOAD, pool, c, None, point_cores, window_s=window, cpu_limit=cpu_limit
+                )
+                rate = expected_rate(WORKLOADS[OVERHEAD_WORKLOAD], pool, c, None, point_cores, cpu_limit=cpu_limit)
                 warmup = default_warmup(pool, c, tasks, rate)
                 points.append(Point(pool, c, OVERHEAD_WORKLOAD, None, cpus, point_cores, tasks, warmup))
     return points
+
+
+def _varied_cpu_limit(varied: Iterable[tuple[str, str]], cpu_limit: float | None) -> float | None:
+    """A point's CPU quota: its varied cpu_limit, else the sweep's."""
+    for name, text in varied:
+        if name == "cpu_limit":
+            value = parse_value(name, text)
+            assert isinstance(value, float)  # a cpu_limit parses to cores
+            return value
+    return cpu_limit
 
 
 OVERHEAD_WORKLOAD = "noop"
@@ -280,7 +304,9 @@ def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = No
         cpu_counts=cfg.cpu_counts,
         vary=cfg.vary,
         host_counts=cfg.host_counts,
+        cpu_limit=cfg.cpu_limit,
         overhead=overhead,
+        min_window_s=lambda workers: deploy_window_s(sweep_deploy(cfg), workers),
         user_task=cfg.user_task.task if cfg.user_task is not None else None,
         task_profile=cfg.task_profile,
     )
@@ -304,6 +330,17 @@ def run_config_for(
         broker=cfg.broker_url,
         redis_server=cfg.redis_server,
         result_backend=cfg.result_backend,
+        cpu_limit=cfg.cpu_limit,
+        memory_limit=cfg.memory_limit,
+        stop_at=cfg.stop_at,
+        kill_at=cfg.kill_at,
+        kill_child_at=cfg.kill_child_at,
+        stop_grace=cfg.stop_grace,
+        rolling_restart=cfg.rolling_restart,
+        acks_late=cfg.acks_late,
+        reject_on_worker_lost=cfg.reject_on_worker_lost,
+        soft_shutdown_timeout=cfg.soft_shutdown_timeout,
+        visibility_timeout=cfg.visibility_timeout,
     )
     varied = point_settings(point)
     if varied.get("broker") is not None:
@@ -340,7 +377,17 @@ _RUN_OPTIONS = {
     "broker": "broker",
     "acks_late": "acks_late",
     "max_tasks_per_child": "max_tasks_per_child",
+    "cpu_limit": "cpu_limit",
+    "memory_limit": "memory_limit",
+    "reject_on_worker_lost": "reject_on_worker_lost",
+    "soft_shutdown_timeout": "soft_shutdown_timeout",
+    "visibility_timeout": "visibility_timeout",
 }
+
+
+def sweep_deploy(cfg: SweepConfig) -> DeployPlan | None:
+    """The deploy event of every repeat of the sweep; None: none."""
+    return deploy_plan(cfg.stop_at, cfg.kill_at, cfg.kill_child_at, cfg.stop_grace, cfg.rolling_restart)
 
 
 def point_broker(cfg: SweepConfig, point: Point) -> str | None:
@@ -352,7 +399,7 @@ def point_broker(cfg: SweepConfig, point: Point) -> str | None:
     return cfg.broker_url
 
 
-def point_settings(point: Point) -> dict[str, bool | int | str | None]:
+def point_settings(point: Point) -> dict[str, bool | int | float | str | None]:
     """The run options the point's varied settings set."""
     return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings}
 
@@ -364,7 +411,9 @@ def plan_sweep(cfg: SweepConfig, cores: float | None = None) -> list[Point]:
     point per pool; a hand-picked matrix measures only what it names.
     `cores`: the usable cores of the hosts the workers run on (--hosts),
     when they are not this machine's."""
-    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None, cores=cores)
+    # No noop points under a deploy event: their batch is over before anything can be struck.
+    deployed = sweep_deploy(cfg) is not None
+    plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None and not deployed, cores=cores)
     for point in plan:
         run_config_for(cfg, point)
     return plan

@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.errors import Interrupted, RunFailed
 from bench.fleet import remote
 from bench.fleet.options import secret_from_env
+from bench.harness import signals
 from bench.harness.broker import Broker
 from bench.measure import openloop, runner
 from bench.measure.config import RunConfig
@@ -44,11 +45,24 @@ def measure_repeat(
                 relay.settle()
             return openloop.measure(run_cfg, broker, stub).result
         return runner.measure(run_cfg, broker, stub, relay=relay).result
-    except RunFailed as exc:
+    except (Interrupted, KeyboardInterrupt):
+        _set_aside(path)
+        raise
+    except Exception as exc:
+        # After a stop signal any error is the stop: a library may have
+        # caught the handler's Interrupted and raised its own instead.
+        if signals.stopping():
+            _set_aside(path)
+            raise Interrupted(f"interrupted ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(exc, RunFailed):
+            raise
         if not path.exists():  # failed before anything was measured: keep the reason
             runner.write_not_measured(run_cfg, broker, path, exc)
         return read_run(path)
-    except (Interrupted, KeyboardInterrupt):
-        if path.exists():
-            path.rename(path.with_suffix(".interrupted.json"))
-        raise
+
+
+def _set_aside(path: Path) -> None:
+    """An interrupted repeat's partial document is kept under another name,
+    so a resume measures the repeat again."""
+    if path.exists():
+        path.rename(path.with_suffix(".interrupted.json"))

@@ -151,7 +151,9 @@ def run_sweep(
                 state["done"] += 1
                 report_progress(sweep, cfg, plan, point, state, doc)
             round_no += 1
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt, Exception) as exc:
+        if isinstance(exc, Exception) and not signals.stopping():
+            raise
         sweep.write_manifest(cfg, plan, status="interrupted")
         raise Interrupted(
             f"sweep interrupted; everything measured is kept in {sweep.path}; "

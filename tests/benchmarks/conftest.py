@@ -45,7 +45,7 @@ CORES = max(1, int(usable_cores()))
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """One process, whatever pyproject's addopts say (-n 2 is for the test
+    """One process, whatever pyproject's addopts say (-n 4 is for the test
     suite): benchmarks run one at a time on a quiet machine, and
     pytest-benchmark turns itself off under xdist."""
     config.option.numprocesses = 0

@@ -8,4 +8,5 @@ and never one another; fixtures live in the conftest.py of their folder.
 - hand_made_run: a run's result built from hand-made records, clock and machine fixed
 - processes: the tag every process a test starts carries, and finding them by it
 - machine: how the suite's xdist workers share the machine (tests/conftest.py uses it)
+- fleet: simulated hosts (network namespaces, a broker, agents) for the fleet's tests
 """

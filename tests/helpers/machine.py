@@ -1,4 +1,4 @@
-"""How the suite's two xdist workers share the machine: a readers-writer
+"""How the suite's xdist workers share the machine: a readers-writer
 lock held for each test (tests/conftest.py's machine_share fixture), and a
 scheduling that keeps some modules on one worker."""
 
@@ -41,9 +41,22 @@ class MachineLock:
             yield
 
 
-# Modules whose tests all go to one xdist worker, in their order: the fleet's
-# tests share one module-scoped fleet, and some start agents later ones use.
-ONE_WORKER_MODULES = ("tests/integration/test_fleet.py",)
+# Modules whose tests all go to one xdist worker, in their order: each of the
+# fleet's modules shares one module-scoped fleet among its tests, and some
+# start agents later ones use. (Three modules, three fleets: side by side.)
+ONE_WORKER_MODULES = (
+    "tests/integration/test_fleet_timing.py",  # all `exclusive`: run among the others that are
+    "tests/integration/test_fleet.py",
+    "tests/integration/test_fleet_sweeps.py",
+)
+# The shared tests that take longest (30-70 s each on this machine), started
+# first among the shared ones: started last, one of them alone is the tail
+# of the suite while the other workers have nothing left to do.
+LONGEST_FIRST = (
+    "tests/integration/test_readme_own_tasks.py",
+    "tests/integration/test_tox.py",
+    "tests/integration/test_settings_reach_the_worker.py",
+)
 
 
 class OneWorkerModules(LoadScopeScheduling):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.fleet import running_fleet
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -18,3 +20,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="module")
+def fleet(request, tmp_path_factory, machine_lock):
+    """A fleet of the module's own (tests/helpers/fleet.py): the fleet's
+    modules each have one, and run side by side; made holding the machine
+    alone for a module whose tests run alone."""
+    alone = request.node.get_closest_marker("exclusive") is not None
+    with running_fleet(tmp_path_factory.mktemp("fleet"), machine_lock, alone) as made:
+        yield made

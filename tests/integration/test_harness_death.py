@@ -168,8 +168,10 @@ def test_more_signals_during_the_shutdown_never_lose_the_partial_result(tmp_path
 
 
 def test_a_second_writer_of_a_sweep_exits_2_at_once_naming_the_first(tmp_path):
+    # Enough repeats that the first is still writing when the second starts (with the quick profile's 3, it
+    # could finish first on a busy machine, and the resume found a complete sweep: exit 0)
     first = start_bench("sweep", "--pools", "solo", "--workloads", "sleep", "--task-ms", 20, "--profile", "quick",
-                        "--output-dir", tmp_path)  # fmt: skip
+                        "--repeats", 12, "--output-dir", tmp_path)  # fmt: skip
     try:
         wait_for(lambda: list(tmp_path.glob("sweep-*/runs/*/r01.json")), 90, "a first repeat")
         sweep_dir = next(tmp_path.glob("sweep-*"))

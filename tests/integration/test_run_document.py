@@ -20,7 +20,7 @@ def test_result_document_has_the_public_fields(tmp_path):
     proc = run_bench("run", "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 60, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["schema_version"] == 16
+    assert doc["schema_version"] == 21
     cfg = doc["config"]
     for key in (
         "pool",
@@ -55,6 +55,10 @@ def test_result_document_has_the_public_fields(tmp_path):
         "health",
     ):
         assert key in summary
+    resources = summary["resources"]
+    # gevent runs in one process: the main process's CPU is all of the tree's
+    assert 0 < resources["worker_main_cpu_s"] <= resources["worker_cpu_s"]
+    assert resources["worker_main_cpu_s"] == pytest.approx(resources["worker_cpu_s"], rel=0.01)
     samples = doc["samples"]
     assert len(samples["started_s"]) == len(samples["finished_s"]) == 60
     assert all(f >= s for s, f in zip(samples["started_s"], samples["finished_s"], strict=True))
@@ -137,3 +141,41 @@ def test_failed_tasks_fail_the_run_and_keep_the_result(tmp_path, monkeypatch):
     assert doc["status"]["state"] == "failed"
     assert doc["summary"]["tasks"]["failed"] == 10
     assert doc["summary"]["throughput_per_s"] is None
+
+
+def test_prefork_records_its_parents_cpu_apart_from_its_childrens(tmp_path):
+    """The parent hands out every task; the children run them (cpu work here):
+    the main process's CPU is a part of the tree's, well under it."""
+    out = tmp_path / "r.json"
+    proc = run_bench("run", "--pool", "prefork", "-c", 2, "--workload", "cpu", "--task-ms", 5, "--tasks", 200,
+                     "--json", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    resources = json.loads(out.read_text())["summary"]["resources"]
+    assert 0 < resources["worker_main_cpu_s"] < 0.5 * resources["worker_cpu_s"]
+
+
+def test_a_run_records_the_models_prediction_when_celerys_cost_is_cached(tmp_path):
+    """The cache is seeded with a known no-op rate for this machine and broker:
+    the run's prediction is the model's for that cost, and the terminal says it."""
+    from bench.analysis import mva
+    from bench.harness import machine
+    from bench.results.overheads import Calibration, PoolOverhead, calibration_key, store
+
+    first = tmp_path / "first.json"
+    env = {"CELERY_BENCH_CACHE": str(tmp_path / "cache")}
+    args = ("run", "--pool", "gevent", "-c", 4, "--workload", "sleep", "--task-ms", 10, "--tasks", 80)
+    proc = run_bench(*args, "--json", first, env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(first.read_text())
+    assert doc["summary"]["predicted_per_s"] is None  # nothing cached yet
+    broker = doc["config"]["broker"]
+    noop = PoolOverhead("gevent", 16, 3, 1500, 1000.0, (1000.0,), 0.001, 0.001, 0.0001, 0.0001)
+    key = calibration_key(machine.describe(), broker["kind"], broker["server"])
+    store(Calibration(key, "2026-12-05T00:00:00+00:00", "seeded", (noop,)), tmp_path / "cache")
+    second = tmp_path / "second.json"
+    proc = run_bench(*args, "--json", second, env=env)
+    assert proc.returncode == 0, proc.stderr
+    expected = mva.predict("gevent", 4, machine.usable_cores(), mva.TaskDemand(0.0, 0.010),
+                           mva.Overhead(0.001, 0.001, 0.001, 0.0002)).throughput_per_s  # fmt: skip
+    assert json.loads(second.read_text())["summary"]["predicted_per_s"] == pytest.approx(expected)
+    assert f"model           {expected:10.1f} tasks/s" in proc.stdout

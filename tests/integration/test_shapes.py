@@ -97,7 +97,8 @@ def test_two_workers_share_the_batch_and_every_task_is_accounted_for(tmp_path):
     s, res = doc["summary"], doc["summary"]["resources"]
     assert doc["config"]["workers"] == 2
     assert doc["config"]["slots"] == 8
-    assert s["tasks"] == {"published": 200, "succeeded": 200, "failed": 0, "missing": 0, "duplicates": 0}
+    no_event = {"lost": None, "redelivered": None, "interrupted": None}  # counted under a deploy event only
+    assert s["tasks"] == {"published": 200, "succeeded": 200, "failed": 0, "missing": 0, "duplicates": 0, **no_event}
     # both nodes worked, and the records say which one ran each task
     assert sum(s["tasks_per_worker"]) == 200
     assert min(s["tasks_per_worker"]) > 0

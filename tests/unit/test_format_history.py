@@ -131,7 +131,7 @@ NEWEST["point"] = NEWEST["sweep"].points
 def test_the_history_numbers_every_version_once_in_order_and_the_writer_writes_the_last():
     assert [v.number for v in HISTORY] == list(range(1, len(HISTORY) + 1))
     assert [v.date for v in HISTORY] == sorted(v.date for v in HISTORY)
-    assert SCHEMA_VERSION == HISTORY[-1].number == 16
+    assert SCHEMA_VERSION == HISTORY[-1].number == 21
     assert all(v.commit and v.added for v in HISTORY)
     every = [key for v in HISTORY for key in v.keys]
     assert len(every) == len(set(every)), "a key is added once"
@@ -246,6 +246,14 @@ def test_a_version_2_run_without_worker_nodes_reads_as_one_worker(tmp_path):
 def test_version_2_sweep_files_read_and_write_back_as_they_were_but_for_their_number():
     summary = read_sweep_summary(DATA / "v2" / "summary.json")
     written = raw(DATA / "v2" / "summary.json")
+    # ... with the point fields added after the mixed versions (never written as 2), each at its default
+    later = [path for version, path, _ in keys("point") if version > NUMBERED_AFTERWARDS]
+    assert later, "the point keys added after version 12"
+    written["points"] = [{**point, **dict.fromkeys(later)} for point in written["points"]]
+    # ... and the sweep's config fields added after them (18: cpu_limit, memory_limit), each at its default
+    config = [path.removeprefix("config.") for version, path, _ in keys("sweep") if version > NUMBERED_AFTERWARDS]
+    assert config, "the sweep config keys added after version 12"
+    written["config"] = {**written["config"], **dict.fromkeys(config)}
     assert as_json(sweep_summary_to_json(summary)) == {**written, "schema_version": SCHEMA_VERSION}
     manifest = read_json(DATA / "v2" / "manifest.json", "sweep", "sweep manifest")
     assert manifest["schema_version"] == 2

@@ -17,6 +17,7 @@ from bench.output import markdown as report_markdown
 from bench.output.health import CAUSE_WORDS, HEALTHY, finding_line, health_lines
 from bench.output.terminal import sweep_table, sweep_table_rows
 from bench.results.io import read_sweep_summary
+from bench.results.records import HEALTH_KINDS
 from bench.results.schema import (
     Finding,
     Health,
@@ -524,6 +525,15 @@ def test_a_point_sums_its_repeats_health_and_warns_in_words():
     assert "celery/celery#4968" in health
     assert "celery/celery#10263" in health
     assert point_from_json(json.loads(json.dumps(point_to_json(point)))) == point
+
+
+@pytest.mark.parametrize("kind", HEALTH_KINDS)
+def test_every_kind_of_finding_has_words_in_a_sweeps_warning(kind):
+    """A sweep of the thumbnails app found failed acknowledgements, and its
+    summary stopped on a kind with no words (KeyError): every kind has them."""
+    point = summarize_point(PLANNED, [(None, run_result(9.0, Health((Finding(kind, 3),))))], 0.1)
+    (health,) = [w for w in point.warnings if w.startswith("Celery misbehaved")]
+    assert "3 " in health
 
 
 def test_tasks_left_when_the_harness_stopped_waiting_are_not_counted_as_lost_in_a_sweep():

@@ -6,7 +6,7 @@ description, as a process would. And the fleet's tests go to one worker."""
 
 import threading
 
-from tests.helpers.machine import MachineLock, OneWorkerModules
+from tests.helpers.machine import ONE_WORKER_MODULES, MachineLock, OneWorkerModules
 
 WAIT_S = 10.0  # for what must happen; what must not happen gets SETTLE_S
 SETTLE_S = 0.3
@@ -81,9 +81,9 @@ def test_tests_of_the_local_brokers_take_turns_while_sharing_the_machine(tmp_pat
             thread.join(WAIT_S)
 
 
-def test_the_fleets_tests_are_one_scope_and_every_other_test_its_own():
+def test_each_fleet_modules_tests_are_one_scope_and_every_other_test_its_own():
     scope = OneWorkerModules._split_scope
-    fleet = "tests/integration/test_fleet.py"
-    assert scope(None, f"{fleet}::test_a") == scope(None, f"{fleet}::test_b[x]") == fleet
+    for fleet in ONE_WORKER_MODULES:
+        assert scope(None, f"{fleet}::test_a") == scope(None, f"{fleet}::test_b[x]") == fleet
     assert scope(None, "tests/integration/test_sweep.py::test_a") == "tests/integration/test_sweep.py::test_a"
     assert scope(None, "tests/unit/test_plan.py::test_b[2]") == "tests/unit/test_plan.py::test_b[2]"

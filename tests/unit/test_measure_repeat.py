@@ -3,10 +3,12 @@ written repeat, with the measuring functions replaced by seams: where each
 config goes, and what is kept of a failure and of an interruption."""
 
 import json
+import signal
 
 import pytest
 
 from bench.errors import Interrupted, RunFailed
+from bench.harness import signals
 from bench.measure import runner
 from bench.measure.config import build_run_config
 from bench.results.io import write_run
@@ -117,3 +119,32 @@ def test_a_sweep_of_a_users_task_keeps_its_apps_prefetch_multiplier_unless_one_i
     assert sweep_cfg().prefetch_multiplier == 4
     assert build_sweep_config(user_task=object(), pools=("prefork",)).prefetch_multiplier is None
     assert build_sweep_config(user_task=object(), pools=("prefork",), prefetch_multiplier=3).prefetch_multiplier == 3
+
+
+@pytest.mark.parametrize("error", [RunFailed("the broker went away"), TypeError("unsupported callable")])
+def test_an_error_raised_after_a_stop_signal_is_the_interruption(tmp_path, monkeypatch, error):
+    # A library that catches the handler's Interrupted and raises its own error
+    # must not turn the user's stop into a failed attempt or a traceback.
+    installed = signals.install()
+
+    def stopped_then_failed(cfg, *_args, **_kwargs):
+        write_run(cfg.json_path, ok_result(cfg))
+        installed.first = signal.SIGTERM  # what the handler records before it raises
+        raise error
+
+    monkeypatch.setattr(repeat.runner, "measure", stopped_then_failed)
+    cfg = build_run_config(pool="solo", workload="noop", tasks=20, warmup=0)
+    try:
+        with pytest.raises(Interrupted):
+            repeat.measure_repeat(cfg, tmp_path / "r01.json", FakeBroker(), None)
+    finally:
+        installed.restore()
+    assert not (tmp_path / "r01.json").exists()
+    assert (tmp_path / "r01.interrupted.json").exists()
+
+
+def test_an_error_without_a_stop_signal_is_not_taken_for_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(repeat.runner, "measure", lambda *a, **k: (_ for _ in ()).throw(TypeError("a bug")))
+    cfg = build_run_config(pool="solo", workload="noop", tasks=20, warmup=0)
+    with pytest.raises(TypeError, match="a bug"):
+        repeat.measure_repeat(cfg, tmp_path / "r01.json", FakeBroker(), None)

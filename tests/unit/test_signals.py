@@ -1,8 +1,12 @@
 """The shutdown on SIGINT, SIGTERM and SIGHUP, on the handler itself."""
 
+import dataclasses
+import importlib
+import inspect
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +104,40 @@ def test_every_child_the_harness_starts_is_started_inside_forking():
                     f"{path.relative_to(root.parent)}:{i + 1} starts a child outside forking()"
                 )
     assert found == STARTERS  # the search saw every place that starts a child (it cannot pass on none)
+
+
+def test_a_librarys_except_exception_cannot_turn_the_stop_into_its_own_error(shutdown):
+    # What CI met: SIGTERM landed inside inspect.getfullargspec (under kombu's
+    # connect), which catches Exception and raises "TypeError: unsupported callable".
+    class LandsDuringSignature:
+        @property
+        def __signature__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs before this ends
+
+        def __call__(self):
+            pass
+
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        inspect.getfullargspec(LandsDuringSignature())
+    assert shutdown.exit_code == 143
+
+
+def test_main_says_interrupted_when_a_library_rewords_the_stop(monkeypatch, capsys):
+    import bench.commands.report as report_command
+
+    cli_main = importlib.import_module("bench.cli.main")  # `bench.cli.main` is also the function
+
+    def execute(_request):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except BaseException as exc:  # a library that catches everything
+            raise RuntimeError("connection reset") from exc
+
+    monkeypatch.setattr(report_command, "execute", execute)
+    report = cli_main.COMMANDS["report"]
+    monkeypatch.setitem(cli_main.COMMANDS, "report", dataclasses.replace(report, configure=lambda _args: None))
+    assert cli_main.main(["report", "whatever"]) == 143
+    err = capsys.readouterr().err
+    assert err == "python -m bench report: error: interrupted by SIGTERM\n"

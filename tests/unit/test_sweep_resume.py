@@ -9,6 +9,7 @@ from bench.errors import RunFailed, UsageError
 from bench.measure import runner
 from bench.results.io import write_atomic
 from bench.results.schema import sweep_summary_from_json
+from bench.results.versions import SCHEMA_VERSION
 from bench.sweep import run as run_mod
 from bench.sweep.config import PROFILES, build_sweep_config
 from bench.sweep.plan import build_plan
@@ -218,4 +219,4 @@ def test_a_repeat_that_failed_before_measuring_is_kept_as_a_failed_result(sweep,
     assert result.config.broker.kind == "redis"
     ((path, kept),) = sweep.attempts(plan[0])
     assert kept == result
-    assert json.loads(path.read_text())["schema_version"] == 16
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION

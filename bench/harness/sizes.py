@@ -1,0 +1,25 @@
+"""Memory sizes as people write them (512MiB, 2GiB, 1.5GB, 800M), for
+--memory-budget, --memory-limit and `--vary memory_limit=...`: parsed in one
+place. Decimal units unless the i says binary."""
+
+import re
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2}
+_UNITS |= {"g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size above 0; ValueError (a one-line message) otherwise."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS or float(match.group(1)) <= 0:
+        raise ValueError(f"expected a size such as 512MiB or 2GiB, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def size_words(n: int) -> str:
+    """Bytes as people read them: "512 MiB", "1.5 GiB", "300 B"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.4g} {unit}"
+    return f"{n} B"

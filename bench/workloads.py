@@ -5,10 +5,12 @@ complete; a measurement above it is a bug in the harness, not a result.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 POOLS = ("prefork", "gevent", "eventlet", "solo", "threads")
+MIX_WORKLOAD = "mix"  # the workload name of a traffic mix (measure/traffic.py)
 # Pools that run every task in one OS process: CPU work holding the GIL
 # cannot overlap. (threads can overlap CPU work that releases the GIL.)
 # KiB the leak workload keeps alive per call, in the process that ran it.
@@ -220,6 +222,8 @@ def ceiling(
     per_s, basis = min(limits)
     if workload.estimated:
         basis += ", estimated from the profile"
+    if workload.name == MIX_WORKLOAD:
+        basis = f"the mix's weighted demands: {basis} (mean)"
     return Ceiling(per_s, basis, workload.estimated)
 
 
@@ -241,3 +245,36 @@ def expected_rate(
     if cpu_limit is not None:
         overhead *= min(1.0, cpu_limit)
     return min(bound if bound is not None else math.inf, overhead)
+
+
+class Demand(Protocol):
+    """One class of a mix as its ceiling sees it: its workload, its mean
+    size and its share of the tasks."""
+
+    @property
+    def spec(self) -> Workload: ...
+    @property
+    def mean_ms(self) -> float | None: ...
+    @property
+    def share(self) -> float: ...
+
+
+def mix_workload(classes: Sequence[Demand]) -> Workload:
+    """A mix of classes as one workload with the mix's weighted demands: a
+    task of the mix takes the classes' mean busy time, of which the CPU
+    share is the classes' weighted CPU time; its work may release the GIL
+    where any class's does (the ceiling stays an upper bound). Sizeless
+    where a class is."""
+    summary = "a traffic mix: " + ", ".join(f"{c.share:.0%} {c.spec.name}" for c in classes)
+    if any(c.mean_ms is None for c in classes):
+        return Workload(MIX_WORKLOAD, MIX_WORKLOAD, summary, None, 0.0, 0.0)
+    cpu_ms = math.fsum(c.share * (c.mean_ms or 0.0) * c.spec.cpu_share for c in classes)
+    io_ms = math.fsum(c.share * (c.mean_ms or 0.0) * c.spec.io_share for c in classes)
+    busy_ms = cpu_ms + io_ms
+    if busy_ms <= 0:
+        return Workload(MIX_WORKLOAD, MIX_WORKLOAD, summary, None, 0.0, 0.0)
+    gil = [c.spec.releases_gil for c in classes if c.spec.cpu_share]
+    releases = True if any(gil) else (None if None in gil else False)
+    return Workload(
+        MIX_WORKLOAD, MIX_WORKLOAD, summary, busy_ms, cpu_ms / busy_ms, io_ms / busy_ms, releases_gil=releases
+    )

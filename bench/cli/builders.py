@@ -24,6 +24,7 @@ from bench.errors import UsageError
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret, secret_from_env, secret_text
 from bench.harness.appinfo import AppInfo
 from bench.harness.urls import check_url
+from bench.measure import traffic
 from bench.measure.apptask import (
     BROKER_FROM_APP,
     UserTask,
@@ -109,6 +110,8 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
     profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     if user is not None and args.workload is not None:
         raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
+    if "traffic" in fields:
+        fields["traffic"] = traffic.read(fields["traffic"])
     cfg = build_run_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
     if cfg.hosts:
         if user is not None:

@@ -85,7 +85,7 @@ def add_how_hard(parser: argparse.ArgumentParser, *, profile_help: str, repeats_
     how = parser.add_argument_group("how hard")
     option(how, "--profile", fills="profile", choices=list(PROFILES), help=profile_help)
     option(how, "--repeats", fills="repeats", type=option_types.whole(repeats_least), help=repeats_help)
-    option(how, "--seed", fills="seed", type=int, help="seed of the shuffled run order (default: random, recorded)")
+    add_seed(how)
     return how
 
 
@@ -299,6 +299,37 @@ def add_open_loop_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
         f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+    )
+
+
+def add_traffic_options(parser: argparse.ArgumentParser, seed: bool = True) -> None:
+    group = parser.add_argument_group(
+        "traffic (several task classes on one queue: per-class latency, and the time tasks sat reserved "
+        "in a busy worker while a slot was free)"
+    )
+    option(
+        group,
+        "--traffic",
+        fills="traffic",
+        metavar="FILE",
+        help="a mix of task classes: a TOML file of [[class]] tables (name, workload, task_ms, weight or "
+        "rate, distribution), or a pyproject.toml with [tool.celery-bench.traffic]; drained, the batch holds "
+        "each class in its share, shuffled; with --rate, each arrival is one class in its share "
+        "(default: none, one workload)",
+    )
+    if seed:
+        add_seed(group)
+
+
+def add_seed(group: Container) -> None:
+    """--seed, one option for run and sweep."""
+    option(
+        group,
+        "--seed",
+        fills="seed",
+        type=int,
+        help="seed of what is drawn at random: a sweep's shuffled run order, Poisson arrivals, a traffic mix's "
+        "order and sizes (default: random for a sweep's order, else 0; recorded)",
     )
 
 

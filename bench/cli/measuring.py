@@ -20,6 +20,7 @@ from bench.cli.groups import (
     add_shutdown_options,
     add_task_ms,
     add_task_options,
+    add_traffic_options,
     add_worker_options,
 )
 from bench.cli.parser import Subcommands, option
@@ -65,6 +66,7 @@ def add_run(sub: Subcommands) -> None:
         help="worker nodes on this host, each with this pool and -c, consuming the same queue (default: 1)",
     )
     add_open_loop_options(run)
+    add_traffic_options(run)
     add_task_options(run)
     add_worker_options(run, loglevel=True)
     add_shutdown_options(run)

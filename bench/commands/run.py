@@ -18,6 +18,7 @@ from bench.measure.config import RunConfig
 from bench.measure.reference_options import ReferenceRun
 from bench.output import reference as reference_words
 from bench.output import terminal
+from bench.output.classes import classes_summary
 from bench.output.hosts import hosts_text
 from bench.output.openloop import open_loop_summary
 
@@ -97,6 +98,9 @@ def _show(cfg, measured, on_hosts=False):
     print(terminal.run_summary(measured.result))
     if cfg.open_loop:
         print(open_loop_summary(measured.result))
+    mix = classes_summary(measured.result)
+    if mix is not None:
+        print(mix)
     if on_hosts:
         print(hosts_text(measured.result))
     print(f"\nresult: {measured.path}")

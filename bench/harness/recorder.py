@@ -20,6 +20,10 @@ is told apart from one never delivered. The prefork pool's main process adds
 a line there, marked ``worker_lost``, for each task Celery itself reports
 lost with its pool process (``task_failure`` with ``WorkerLostError``): a
 child killed after it took a task but before it started it wrote no start.
+With ``BENCH_RECORD_RECEIVED=1`` (a traffic mix) the main process appends a
+line per task as the consumer receives it (``task_received``: task id, pid,
+time) to ``received-<pid>.jsonl``: from then to its start the task sat
+reserved in this worker (head-of-line blocking, issue 24).
 
 Per-task CPU time is the CPU time of the thread that ran the task
 (``time.thread_time()``), which is the task's own under prefork (a child's
@@ -46,7 +50,8 @@ _scheduled: dict[str, float] = {}  # task id -> the open-loop producer's `bench_
 _redelivered: set[str] = set()  # ids of the running tasks whose message came with the redelivered flag
 _out: dict = {"pid": None, "fd": None}
 _starts: dict = {"pid": None, "fd": None}
-_options = {"thread_cpu": False, "memory": False, "starts": False}
+_received: dict = {"pid": None, "fd": None}
+_options = {"thread_cpu": False, "memory": False, "starts": False, "received": False}
 
 
 def _fd(out, prefix):
@@ -87,6 +92,15 @@ def _on_prerun(task_id=None, task=None, **_):
     scheduled = getattr(request, "bench_scheduled", None)
     if scheduled is not None:
         _scheduled[task_id] = scheduled
+
+
+def _on_received(request=None, **_):
+    # Sent in the worker's main process as the consumer takes the message: from here the task is
+    # reserved by this worker, whether a pool slot is free or not.
+    task_id = getattr(request, "id", None)
+    if task_id is not None:
+        line = {"id": task_id, "pid": os.getpid(), "received": time.monotonic()}
+        os.write(_fd(_received, "received"), (json.dumps(line) + "\n").encode())
 
 
 def _on_worker_lost(task_id=None, exception=None, **_):
@@ -141,10 +155,13 @@ def install(pool: str | None = None) -> bool:
     _options["thread_cpu"] = pool is not None and cpu_attribution(pool) == "thread"
     _options["memory"] = os.environ.get("BENCH_RECORD_MEMORY") == "1"
     _options["starts"] = os.environ.get("BENCH_RECORD_STARTS") == "1"
+    _options["received"] = os.environ.get("BENCH_RECORD_RECEIVED") == "1"
     signals.worker_process_init.connect(_die_with_the_worker, weak=False, dispatch_uid="celery-bench-death")
     signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="celery-bench-prerun")
     signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="celery-bench-postrun")
     signals.worker_ready.connect(_on_ready, weak=False, dispatch_uid="celery-bench-ready")
+    if _options["received"]:
+        signals.task_received.connect(_on_received, weak=False, dispatch_uid="celery-bench-received")
     if _options["starts"]:
         signals.task_failure.connect(_on_worker_lost, weak=False, dispatch_uid="celery-bench-worker-lost")
     return True

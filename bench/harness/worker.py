@@ -56,6 +56,7 @@ class WorkerSpec:
     limits: cgroups.Limits | None = None  # a cgroup of its own with a CPU quota and a memory limit; None: none
     # record each task's start too (always under a memory limit): the tasks a process took with it when it died
     record_starts: bool = False
+    record_received: bool = False  # record when the consumer received each task (a traffic mix: reservations)
     reject_on_worker_lost: bool = False  # task_reject_on_worker_lost: requeue a task whose pool process died
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0 or the app's
     visibility_timeout: float | None = None  # s: the Redis transport's, merged into the app's; None: not set
@@ -232,6 +233,7 @@ def environment(
         BENCH_RECORD_MEMORY="1" if spec.record_memory else "0",
         # each task's start too: the tasks a process lost when it was OOM-killed or struck by a deploy event
         BENCH_RECORD_STARTS="1" if spec.record_starts or _memory_limited(spec) else "0",
+        BENCH_RECORD_RECEIVED="1" if spec.record_received else "0",
         PYTHONPATH=os.pathsep.join(filter(None, [str(spec.project_root), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )

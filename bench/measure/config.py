@@ -21,11 +21,14 @@ from bench.harness.appinfo import AppInfo
 from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
+from bench.measure.traffic import Traffic
 from bench.workloads import (
+    MIX_WORKLOAD,
     POOLS,
     WORKLOADS,
     Workload,
     expected_rate,
+    mix_workload,
     profiled_workload,
     quota_cores,
     slots,
@@ -65,7 +68,7 @@ def open_files_needed(pool: str, concurrency: int, workload: str) -> int:
     need = FILES_PER_WORKER
     if pool == "prefork":
         need += FILES_PER_PREFORK_CHILD * concurrency
-    elif WORKLOADS[workload].needs_stub:
+    elif workload in WORKLOADS and WORKLOADS[workload].needs_stub:
         need += concurrency  # one socket per task in flight (the stub server holds as many)
     return need
 
@@ -212,6 +215,7 @@ class RunConfig:
     reject_on_worker_lost: bool = False  # task_reject_on_worker_lost: requeue a task whose pool process died
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0 or the app's
     visibility_timeout: float | None = None  # s: Redis redelivers unacked messages after it; None: kombu's 3600
+    traffic: Traffic | None = None  # a mix of task classes (measure/traffic.py; workload "mix"); None: one workload
 
     @property
     def open_loop(self) -> bool:
@@ -250,8 +254,9 @@ class RunConfig:
 
     @property
     def spec(self) -> Workload:
-        """The Workload measured: a built-in one, or the user's task sized by its profile."""
-        return run_workload(self.workload, self.user_task, self.task_profile)
+        """The Workload measured: a built-in one, the user's task sized by its
+        profile, or a traffic mix's weighted demands."""
+        return run_workload(self.workload, self.user_task, self.task_profile, self.traffic)
 
 
 class NamedTask(Protocol):
@@ -262,8 +267,13 @@ class NamedTask(Protocol):
 
 
 def run_workload(
-    workload: str, user_task: NamedTask | None = None, task_profile: tuple[float, float] | None = None
+    workload: str,
+    user_task: NamedTask | None = None,
+    task_profile: tuple[float, float] | None = None,
+    traffic: Traffic | None = None,
 ) -> Workload:
+    if traffic is not None:
+        return mix_workload(traffic.classes)
     if user_task is None:
         return WORKLOADS[workload]
     if task_profile is None:
@@ -280,13 +290,15 @@ def default_tasks(
     window_s: float = TARGET_WINDOW_S,
     workers: int = 1,
     cpu_limit: float | None = None,
+    spec: Workload | None = None,
 ) -> int:
     """Enough tasks for a measured window of about `window_s` seconds at the
     expected throughput (at least MIN_TASKS; under each worker's CPU quota
     `cpu_limit`); for prefork, also four per child of every worker, so every
     process works. (A greenlet only exists while its task runs, so the green
     pools need no such floor.)"""
-    rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, workers=workers, cpu_limit=cpu_limit)
+    spec = WORKLOADS[workload] if spec is None else spec
+    rate = expected_rate(spec, pool, concurrency, task_ms, cores, workers=workers, cpu_limit=cpu_limit)
     n = max(MIN_TASKS, math.ceil(window_s * rate))
     if pool == "prefork":
         n = max(n, 4 * concurrency * workers)
@@ -414,19 +426,38 @@ def _concurrency(pool, concurrency, cores, force, workers=1):
 
 
 def _batch_sizes(
-    pool, concurrency, workload, task_ms, cores, tasks, warmup, workers=1, cpu_limit=None, window_s=TARGET_WINDOW_S
+    pool,
+    concurrency,
+    workload,
+    task_ms,
+    cores,
+    tasks,
+    warmup,
+    workers=1,
+    cpu_limit=None,
+    window_s=TARGET_WINDOW_S,
+    spec=None,
 ):
     """(tasks, warmup): as given, checked, or sized from the expected rate
     for `window_s` of work (tasks for all the workers; warm-up per worker,
     at one worker's rate)."""
     if tasks is None:
         tasks = default_tasks(
-            workload, pool, concurrency, task_ms, cores, window_s=window_s, workers=workers, cpu_limit=cpu_limit
+            workload,
+            pool,
+            concurrency,
+            task_ms,
+            cores,
+            window_s=window_s,
+            workers=workers,
+            cpu_limit=cpu_limit,
+            spec=spec,
         )
     elif not 1 <= tasks <= MAX_TASKS:
         raise UsageError(f"--tasks: must be between 1 and {MAX_TASKS}, got {tasks}")
     if warmup is None:
-        rate = expected_rate(WORKLOADS[workload], pool, concurrency, task_ms, cores, cpu_limit=cpu_limit)
+        spec = WORKLOADS[workload] if spec is None else spec
+        rate = expected_rate(spec, pool, concurrency, task_ms, cores, cpu_limit=cpu_limit)
         warmup = default_warmup(pool, concurrency, tasks, rate)
     elif warmup < 0:
         raise UsageError(f"--warmup: must be 0 or more, got {warmup}")
@@ -498,6 +529,7 @@ def build_run_config(
     reject_on_worker_lost: bool = False,
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
+    traffic: Traffic | None = None,
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -511,8 +543,13 @@ def build_run_config(
     workloads, the app's own setting for a user's task. `stop_at`,
     `kill_at`, `kill_child_at` (s after the batch's release, one of them)
     `rolling_restart` and `stop_grace` (s): the run's deploy event (measure/deploy.py); a
-    default batch then lasts past it."""
+    default batch then lasts past it. `traffic` (measure/traffic.py) sends
+    a mix of classes instead of one workload: its classes give the tasks
+    and their sizes, and their own rates the --rate when they have them;
+    `seed` shuffles a drained mix and marks an open-loop one."""
     deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+    if traffic is not None:
+        rate, traffic = _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed)
     if workers != 1 and (user_task is not None or hosts):
         what = "a run of your own task" if user_task is not None else "a run on --hosts"
         raise UsageError(f"--workers: {what} drives one worker per host for now; leave --workers out")
@@ -555,25 +592,26 @@ def build_run_config(
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     cores, cpus = _cores(cores, cpus)
     check_pools([pool])
-    check_workloads([workload])
+    if traffic is None:
+        check_workloads([workload])
     check_workers(workers)
     concurrency = _concurrency(pool, concurrency, cores, force, workers)
     if not force:
         check_open_files(pool, concurrency, workload)
     check_json_path(json_path)
-    check_task_ms(task_ms, [workload])
+    spec = run_workload(workload, traffic=traffic)
+    if traffic is None:
+        check_task_ms(task_ms, [workload])
     if task_ms is None:
-        task_ms = WORKLOADS[workload].default_task_ms
+        task_ms = spec.default_task_ms
     schedule = _schedule(rate, arrival, duration, seed, tasks, warmup)
-    if schedule is not None and workers > 1:
-        raise UsageError("--workers: an open-loop run (--rate) drives one worker for now; leave --workers out")
     if schedule is not None:
         # The schedule sets the tasks; the warm-up is its first seconds.
         tasks, warmup = len(schedule.offsets()), 0
     else:
         window = max(TARGET_WINDOW_S, deploy_window_s(deploy, workers))
         tasks, warmup = _batch_sizes(
-            pool, concurrency, workload, task_ms, cores, tasks, warmup, workers, cpu_limit, window
+            pool, concurrency, workload, task_ms, cores, tasks, warmup, workers, cpu_limit, window, spec
         )
     if max_tasks_per_child < 0:
         raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
@@ -590,7 +628,7 @@ def build_run_config(
     return RunConfig(
         pool=pool,
         concurrency=concurrency,
-        workload=workload,
+        workload=MIX_WORKLOAD if traffic is not None else workload,
         task_ms=task_ms,
         tasks=tasks,
         warmup=warmup,
@@ -618,7 +656,27 @@ def build_run_config(
         reject_on_worker_lost=bool(reject_on_worker_lost),
         soft_shutdown_timeout=None if soft_shutdown_timeout is None else float(soft_shutdown_timeout),
         visibility_timeout=None if visibility_timeout is None else float(visibility_timeout),
+        traffic=traffic,
     )
+
+
+def _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed):
+    """(rate, traffic): what a traffic mix refuses, its classes' own rates
+    summed into the run's rate, and the run's seed given to it."""
+    if user_task is not None:
+        raise UsageError("--traffic: its classes are built-in workloads for now; leave out --app/--task")
+    if workload != DEFAULT_WORKLOAD or task_ms is not None:
+        raise UsageError("--traffic: its classes give the workloads and their sizes; leave out --workload/--task-ms")
+    if hosts:
+        raise UsageError("--traffic: drives the workers started here for now; leave out --hosts")
+    if deploy is not None:
+        raise UsageError(f"--traffic: with a deploy event is not supported yet; leave out {deploy.option}")
+    own = traffic.own_rate_per_s
+    if own is not None:
+        if rate is not None:
+            raise UsageError(f"--rate: the traffic's classes give their own rates ({own:g}/s in all); leave --rate out")
+        rate = own
+    return rate, dataclasses.replace(traffic, seed=seed)
 
 
 def _check_limited_run(hosts, schedule):

@@ -53,6 +53,11 @@ class RecordReader:
         started."""
         return self._whole_lines("starts-*.jsonl")
 
+    def received(self) -> list[dict[str, Any]]:
+        """Every task the worker's consumer received (BENCH_RECORD_RECEIVED:
+        a traffic mix), as dicts with id, pid and received."""
+        return self._whole_lines("received-*.jsonl")
+
     def _whole_lines(self, pattern: str) -> list[dict[str, Any]]:
         """The records of the files matching `pattern`, from the top; a line
         still being written is left out."""
@@ -94,6 +99,14 @@ class NodeReaders:
             {**raw, "node": node}
             for node, reader in zip(self.nodes, self.readers, strict=True)
             for raw in reader.starts()
+        ]
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every node's received tasks (see RecordReader.received), each with its node."""
+        return [
+            {**raw, "node": node}
+            for node, reader in zip(self.nodes, self.readers, strict=True)
+            for raw in reader.received()
         ]
 
 

@@ -20,7 +20,7 @@ from bench.errors import RunFailed
 from bench.harness import machine, scratch
 from bench.harness.broker import Broker
 from bench.harness.process import watcher
-from bench.measure import load, producer
+from bench.measure import load, mix, producer
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew
 from bench.measure.observe import ResourceSampler
@@ -38,7 +38,7 @@ from bench.measure.runner import (
 )
 from bench.measure.schedule import Schedule
 from bench.results.schema import Distribution, Latency, RunResult, RunStatus, utc_now
-from bench.workloads import WORKLOADS, ceiling
+from bench.workloads import ceiling
 
 # The producer's schedule plus this much before the harness calls it stuck.
 PRODUCER_SLACK_S = 30.0
@@ -61,12 +61,14 @@ def measure(
     `during(t0)` is called while the producer sends (tests pause things)."""
     schedule = cfg.schedule
     assert schedule is not None  # an open-loop config (build_run_config with a rate)
-    workload = WORKLOADS[cfg.workload]
+    workload = cfg.spec
     started = clock()
     run_id = new_run_id(started)
     queue = f"celery-bench.{run_id}.open"
-    spec = worker_spec(cfg, run_id, queue)
-    args = workload.args(cfg.task_ms, stub_address)
+    # every worker consumes the one queue from the start
+    specs = [worker_spec(cfg, run_id, queue, node=None if cfg.workers == 1 else i) for i in range(cfg.workers)]
+    args = workload.args(cfg.task_ms, stub_address) if cfg.traffic is None else None
+    calls = None if cfg.traffic is None else mix.schedule_calls(cfg.traffic, schedule)
     stall_s, timeout_s = time_limits(cfg)
     load_before = os.getloadavg()
     workdir = scratch.make("producer")
@@ -75,20 +77,22 @@ def measure(
     reported = None
     logs = []
     try:
-        crew = Crew([spec], broker)
+        crew = Crew(specs, broker)
         try:
-            proc, reader = crew.workers[0], crew.reader.readers[0]
+            nodes, reader = crew.nodes, crew.reader
             try:
                 crew.wait_ready()
-                reported = read_settings(cfg, broker, app, [spec.nodename])
+                reported = read_settings(cfg, broker, app, [spec.nodename for spec in specs])
             except RunFailed as exc:
                 raise NotMeasured(str(exc), crew.logs(), getattr(exc, "reported", reported)) from exc
-            sampler = ResourceSampler(proc.pid, broker.pid, cfg.cores).start()
+            sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
             alive = [
-                ("the worker exited", lambda: not proc.exited()),
+                ("the worker exited", lambda: not nodes.exited()),
                 ("broker lost: the embedded broker exited", watcher(broker.pid)),
             ]
-            with producer.running(broker.url, queue, workload.task, args, schedule, workdir) as popen:
+            task = workload.task
+            sends = None if calls is None else [(c.task, c.args) for c in calls]
+            with producer.running(broker.url, queue, task, args, schedule, workdir, calls=sends) as popen:
                 total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
                 producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)
             sent = producer.read(workdir)
@@ -96,22 +100,35 @@ def measure(
                 raise NotMeasured(f"the producer stopped: {sent.error}", crew.logs(), reported)
             batch = load.Batch(dict(zip(sent.ids, sent.scheduled, strict=True)))
             tap = _HeaderTap(reader)
-            load.watch(batch, tap, proc, watcher(broker.pid), stall_s, timeout_s, progress)
+            load.watch(batch, tap, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
             resources = sampler.stop()
-            logs = crew.logs()  # before the worker (and its log) goes
+            # a mix's reservations: read while the workers' record directories are there
+            received = mix.first_received(reader.received()) if cfg.traffic is not None else {}
+            logs = crew.logs()  # before the workers (and their logs) go
         finally:
             crew.stop()
     finally:
         # Also after a failure or a signal: the user's broker is left as it was.
         if batch is None or batch.outcome != "broker lost":
             with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
-                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename])
+                load.tidy(app, broker, f"celery-bench.{run_id}.", [spec.nodename for spec in specs])
         app.close()
         scratch.remove(workdir)
 
     observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
-    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cpu_limit=cfg.cpu_limit)
+    bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)
+
+    def extend(result: RunResult) -> RunResult:
+        result = add_open_loop(result, schedule, sent, batch.records, tap.headers)
+        if cfg.traffic is None or calls is None:
+            return result
+        window = (sent.t0 + schedule.window[0], sent.t0 + schedule.window[1])
+        # The producer sends the schedule in order, and stops only with an error (then nothing is concluded)
+        task_class = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
+        origins = dict(zip(sent.ids, sent.scheduled, strict=True))
+        return mix.add_classes(result, cfg.traffic, task_class, origins, batch.records, received, cfg.slots, window)
+
     return conclude(
         cfg,
         run_id,
@@ -122,7 +139,7 @@ def measure(
         logs,
         clock,
         describe,
-        extend=lambda result: add_open_loop(result, schedule, sent, batch.records, tap.headers),
+        extend=extend,
     )
 
 

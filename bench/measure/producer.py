@@ -58,11 +58,20 @@ class Sent:
 
 @contextlib.contextmanager
 def running(
-    broker_url: str, queue: str, task: str, args: Any, schedule: Schedule, workdir: Path, id_prefix: str = ""
+    broker_url: str,
+    queue: str,
+    task: str,
+    args: Any,
+    schedule: Schedule,
+    workdir: Path,
+    id_prefix: str = "",
+    calls: Sequence[tuple[str, Any]] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the producer for `schedule`; yield its Popen; stop it (and
     everything under it) on the way out. `id_prefix` starts every task id
-    (agents count a run's records by it)."""
+    (agents count a run's records by it). `calls` (a traffic mix): the
+    (task name, args) of each arrival of the schedule, in its order,
+    instead of `task` and `args` for all."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
         json.dumps(
@@ -73,6 +82,7 @@ def running(
                 "args": args,
                 "t0_path": str(workdir / "producer-t0"),
                 "id_prefix": id_prefix,
+                "calls": None if calls is None else [list(call) for call in calls],
                 **schedule.describe(),
             }
         )
@@ -149,17 +159,27 @@ def _on_term(_signum, _frame):
     raise _Stop
 
 
+def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any]:
+    """(task name, args) of the schedule's `index`-th arrival."""
+    calls = spec.get("calls")
+    if calls is None:
+        return spec["task"], spec["args"]
+    task, args = calls[index]
+    return task, args
+
+
 class _CelerySender:
     """Any broker: Celery's own send_task, one message at a time."""
 
     def __init__(self, app, producer, spec):
         self.app, self.producer, self.spec = app, producer, spec
 
-    def send(self, batch: Sequence[tuple[str, float]]) -> None:
-        for task_id, deadline in batch:
+    def send(self, batch: Sequence[tuple[str, float, int]]) -> None:
+        for task_id, deadline, index in batch:
+            task, args = _call(self.spec, index)
             self.app.send_task(
-                self.spec["task"],
-                args=self.spec["args"],
+                task,
+                args=args,
                 queue=self.spec["queue"],
                 task_id=task_id,
                 producer=self.producer,
@@ -176,20 +196,28 @@ class _RedisSender:
     message (kombu/transport/redis.py `_put`), which is what this saves."""
 
     def __init__(self, app, producer, spec):
-        queue = spec["queue"]
-        channel = producer.channel
-        headers, props, body, _ = app.amqp.as_task_v2("template", spec["task"], args=spec["args"], kwargs={})
-        ctype, encoding, data = serialization.dumps(body, serializer="json")
-        template = channel.prepare_message(data, 0, ctype, encoding, headers, dict(props, delivery_mode=2))
-        channel._inplace_augment_message(template, "", queue)
-        self.template, self.queue, self.client = template, queue, channel.client
+        self.app, self.spec, self.channel = app, spec, producer.channel
+        self.queue, self.client = spec["queue"], producer.channel.client
+        self.templates: dict[str, dict[str, Any]] = {}  # one per distinct (task, args): a mix has several
 
-    def send(self, batch: Sequence[tuple[str, float]]) -> None:
+    def template(self, index: int) -> dict[str, Any]:
+        task, args = _call(self.spec, index)
+        key = json_dumps([task, args])
+        if key not in self.templates:
+            headers, props, body, _ = self.app.amqp.as_task_v2("template", task, args=args, kwargs={})
+            ctype, encoding, data = serialization.dumps(body, serializer="json")
+            template = self.channel.prepare_message(data, 0, ctype, encoding, headers, dict(props, delivery_mode=2))
+            self.channel._inplace_augment_message(template, "", self.queue)
+            self.templates[key] = template
+        return self.templates[key]
+
+    def send(self, batch: Sequence[tuple[str, float, int]]) -> None:
         with self.client.pipeline(transaction=False) as pipe:
-            for task_id, deadline in batch:
-                msg = dict(self.template)
-                msg["headers"] = {**self.template["headers"], "id": task_id, "root_id": task_id, HEADER: deadline}
-                msg["properties"] = {**self.template["properties"], "correlation_id": task_id, "delivery_tag": uuid()}
+            for task_id, deadline, index in batch:
+                template = self.template(index)
+                msg = dict(template)
+                msg["headers"] = {**template["headers"], "id": task_id, "root_id": task_id, HEADER: deadline}
+                msg["properties"] = {**template["properties"], "correlation_id": task_id, "delivery_tag": uuid()}
                 pipe.lpush(self.queue, json_dumps(msg))
             pipe.execute()
 
@@ -226,13 +254,13 @@ def produce(
                 # Every task already due goes now: a late producer catches up
                 # without skipping any, and each keeps its own deadline.
                 now = clock()
-                batch: list[tuple[str, float]] = []  # (task id, its deadline)
+                batch: list[tuple[str, float, int]] = []  # (task id, its deadline, its index in the schedule)
                 while i < len(offsets) and t0 + offsets[i] <= now and len(batch) < MAX_BATCH:
-                    batch.append((spec.get("id_prefix", "") + uuid(), t0 + offsets[i]))
+                    batch.append((spec.get("id_prefix", "") + uuid(), t0 + offsets[i], i))
                     i += 1
                 sender.send(batch)
                 done = clock()  # the tasks of one round trip share its end as their send time
-                for task_id, deadline in batch:
+                for task_id, deadline, _index in batch:
                     ids.append(task_id)
                     scheduled.append(deadline)
                     sent.append(done)

@@ -36,7 +36,7 @@ from bench.harness import broker as broker_mod
 from bench.harness import cgroups, machine, netstub, readback, worker
 from bench.harness.process import watcher
 from bench.harness.urls import derived_password, redact
-from bench.measure import deploy, load
+from bench.measure import deploy, load, mix
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew, Nodes, Relay, keep_logs
 from bench.measure.limits import celery_default_concurrency, oom_losses, window_figures, worker_limits
@@ -160,6 +160,7 @@ def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None
         record_memory=cfg.record_memory,
         limits=cfg.limits,
         record_starts=cfg.deploy is not None,
+        record_received=cfg.traffic is not None,
         reject_on_worker_lost=cfg.reject_on_worker_lost,
         soft_shutdown_timeout=cfg.soft_shutdown_timeout,
         visibility_timeout=cfg.visibility_timeout,
@@ -258,9 +259,13 @@ def launch(
             # every worker warms on its own queue, as one worker alone would
             args, calls = call_args(cfg, stub_address)
             published = {}
-            for spec in specs:
+            for node, spec in enumerate(specs):
                 load.declare(app, spec.queue)  # kept until the worker consumes it
-                published.update(load.publish(app, spec.queue, cfg.spec.task, args, cfg.warmup, calls))
+                if cfg.traffic is not None:  # the mix, each worker its own draw
+                    warm_calls = mix.batch_calls(cfg.traffic, cfg.warmup, f"warmup-{node}")
+                    published.update(mix.publish(app, spec.queue, warm_calls))
+                else:
+                    published.update(load.publish(app, spec.queue, cfg.spec.task, args, cfg.warmup, calls))
             launched.warm = load.Batch(published)
     except BaseException:
         launched.finish(broker)
@@ -325,7 +330,12 @@ def measure(
         if relay is not None:
             relay.settle()  # the workers of the runs before are gone: the window is ours
         load.declare(app, main_queue)
-        batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
+        if cfg.traffic is not None:
+            mix_calls = mix.batch_calls(cfg.traffic, cfg.tasks)
+            batch = load.Batch(mix.publish(app, main_queue, mix_calls))
+            task_class = mix.class_of(cfg.traffic, batch.published, mix_calls)
+        else:
+            batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
         sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.quota_cores).start()
         groups = launched.crew.cgroups()
         counted = [g.figures() for g in groups]
@@ -340,6 +350,8 @@ def measure(
         tick = None if event is None else event.tick
         load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress, lost, tick)
         resources = sampler.stop()
+        # a mix's reservations: read while the workers' record directories are there
+        received = mix.first_received(reader.received()) if cfg.traffic is not None else {}
         deployed: tuple[DeployFigures | None, tuple[int, int, int] | None] = (None, None)
         if event is not None:
             deployed = deploy_outcome(event, batch, reader, max(stall_s, event.plan.stop_grace_s + 5))
@@ -366,7 +378,16 @@ def measure(
     if applied is not None:
         cpus = len(cfg.cpus) if cfg.cpus else len(os.sched_getaffinity(0))
         settings = dataclasses.replace(settings, limits=worker_limits(applied, cpus, celery_default_concurrency()))
-    return conclude(cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe)
+    extend = None
+    if cfg.traffic is not None:
+        traffic = cfg.traffic
+
+        def extend(result: RunResult) -> RunResult:
+            return mix.add_classes(result, traffic, task_class, batch.published, batch.records, received, cfg.slots)
+
+    return conclude(
+        cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe, extend=extend
+    )
 
 
 def deploy_outcome(

@@ -168,6 +168,7 @@ def _samples_from_json(data: Mapping[str, Any], version: int) -> Samples:
         cpu_s=tuple(data.get("cpu_s", ())),
         rss_bytes=_tuple(data.get("rss_bytes")),
         host=_tuple(data.get("host")),
+        task_class=_tuple(data.get("task_class")),
     )
 
 
@@ -191,8 +192,9 @@ def run_to_json(result: RunResult) -> dict:
     """The run's document, as written (always the current SCHEMA_VERSION).
     `hosts` and the samples' `host` only for a run on agents."""
     samples = None if result.samples is None else _plain(result.samples)
-    if samples is not None and samples.get("host") is None:
-        del samples["host"]
+    for only_where_set in ("host", "task_class"):
+        if samples is not None and samples.get(only_where_set) is None:
+            del samples[only_where_set]
     extra: dict[str, Any] = {} if result.hosts is None else {"hosts": [_plain(h) for h in result.hosts]}
     if result.worker_log is not None:
         extra["worker_log"] = dict(result.worker_log)
@@ -210,6 +212,8 @@ def run_to_json(result: RunResult) -> dict:
         "metadata": metadata_to_json(result.metadata),
         **({"schedule": dict(result.schedule)} if result.schedule is not None else {}),
         **({"open_loop": dict(result.open_loop)} if result.open_loop is not None else {}),
+        **({"traffic": dict(result.traffic)} if result.traffic is not None else {}),
+        **({"classes": dict(result.classes)} if result.classes is not None else {}),
         **extra,
     }
 
@@ -234,6 +238,8 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
         open_loop=data.get("open_loop"),
         hosts=None if data.get("hosts") is None else tuple(host_clock_from_json(h) for h in data["hosts"]),
         worker_log=data.get("worker_log"),
+        traffic=data.get("traffic"),
+        classes=data.get("classes"),
     )
 
 

@@ -374,6 +374,7 @@ class Samples:
     cpu_s: tuple[float | None, ...] = ()  # CPU s of each task's own thread; None where not attributable
     rss_bytes: tuple[int | None, ...] | None = None  # the process's RSS after each task, bytes (profile only)
     host: tuple[str, ...] | None = None  # the agent of each task (run --hosts); None: all local
+    task_class: tuple[str, ...] | None = None  # the traffic class of each task (run --traffic); None: one workload
 
 
 @dataclass(frozen=True)
@@ -435,6 +436,12 @@ class RunResult:
     # file's name, relative to the document, "lines": up to 12 notable lines
     # (warnings, errors, redelivered messages)}; None: not kept
     worker_log: Mapping[str, Any] | None = None
+    # A traffic mix only (run --traffic; None otherwise): its classes as run
+    # (source, seed, each class's workload, size and share), and the
+    # drained batch's results per class name (an open-loop run's are its
+    # open_loop's `classes`), as plain JSON-ready mappings.
+    traffic: Mapping[str, Any] | None = None
+    classes: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -149,9 +149,11 @@ def test_a_file_from_before_workers_reads_as_one_worker_that_ran_every_task():
     assert old.samples.node == (0, 0, 0, 0, 0)
 
 
-def test_an_open_loop_run_with_several_workers_is_refused():
-    with pytest.raises(UsageError, match="--workers: an open-loop run"):
-        build_run_config(pool="gevent", concurrency=4, workload="sleep", cores=2.0, workers=2, rate=10.0)
+def test_an_open_loop_run_drives_several_workers_on_its_one_queue():
+    cfg = build_run_config(pool="gevent", concurrency=4, workload="sleep", cores=2.0, workers=2, rate=10.0)
+    assert cfg.workers == 2
+    assert cfg.open_loop
+    assert cfg.slots == 8
 
 
 def test_compare_matches_a_two_worker_run_by_each_worker_s_c_and_the_worker_count(tmp_path):

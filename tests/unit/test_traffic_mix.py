@@ -1,0 +1,208 @@
+"""A traffic mix (issue 24): the file, the classes of a batch and of a
+schedule, the sizes, the mix's ceiling; bad input in one line."""
+
+import itertools
+import math
+from collections import Counter
+
+import pytest
+
+from bench.errors import UsageError
+from bench.measure import traffic
+from bench.measure.config import build_run_config
+from bench.workloads import WORKLOADS, ceiling, mix_workload
+
+HOL = """
+[[class]]
+name = "short"
+workload = "sleep"
+task_ms = 10
+weight = 99
+
+[[class]]
+name = "long"
+workload = "sleep"
+task_ms = 2000
+weight = 1
+"""
+
+
+def write(tmp_path, text, name="traffic.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_the_issues_form_reads_as_two_classes_in_their_shares(tmp_path):
+    mix = traffic.read(write(tmp_path, HOL))
+    assert mix.names == ("short", "long")
+    assert [c.share for c in mix.classes] == [0.99, 0.01]
+    assert [c.task_ms for c in mix.classes] == [10, 2000]
+    assert mix.own_rate_per_s is None
+
+
+def test_the_same_table_under_tool_celery_bench_traffic_in_a_pyproject(tmp_path):
+    nested = HOL.replace("[[class]]", "[[tool.celery-bench.traffic.class]]")
+    mix = traffic.read(write(tmp_path, '[project]\nname = "x"\n' + nested, "pyproject.toml"))
+    assert mix.names == ("short", "long")
+
+
+def test_a_drained_batch_holds_each_class_in_its_exact_share_shuffled(tmp_path):
+    mix = traffic.read(write(tmp_path, HOL))
+    order = mix.drained(300)
+    assert Counter(order) == {0: 297, 1: 3}
+    assert order != sorted(order)  # shuffled
+    assert order == mix.drained(300)  # seeded: the same every time
+    assert order != traffic.Traffic(mix.classes, "", seed=1).drained(300)
+
+
+def test_uniform_arrivals_interleave_each_class_evenly():
+    mix = traffic.parse({"class": [{"name": "a", "weight": 3}, {"name": "b", "weight": 1}]}, "t")
+    marks = mix.marked(400, "uniform")
+    assert Counter(marks) == {0: 300, 1: 100}
+    positions = [k for k, m in enumerate(marks) if m == 1]
+    assert {b - a for a, b in itertools.pairwise(positions)} == {4}
+
+
+def test_poisson_arrivals_are_marked_at_random_in_the_shares():
+    mix = traffic.parse({"class": [{"name": "a", "weight": 9}, {"name": "b", "weight": 1}]}, "t")
+    marks = mix.marked(20_000, "poisson")
+    share = marks.count(1) / len(marks)
+    assert abs(share - 0.1) < 0.01  # binomial sd 0.002
+    assert marks == mix.marked(20_000, "poisson")
+
+
+def test_own_rates_give_the_shares_and_the_runs_rate():
+    mix = traffic.parse({"class": [{"name": "a", "rate": 6}, {"name": "b", "rate": 2}]}, "t")
+    assert [c.share for c in mix.classes] == [0.75, 0.25]
+    assert mix.own_rate_per_s == 8
+    cfg = build_run_config(traffic=mix, arrival="poisson", duration=2)
+    assert cfg.schedule is not None
+    assert cfg.schedule.rate_per_s == 8
+
+
+@pytest.mark.parametrize(
+    ("entry", "mean"),
+    [
+        ({"distribution": "exponential", "task_ms": 20}, 20),
+        ({"distribution": "two-point", "task_ms": 10, "long_ms": 1000, "long_share": 0.05}, 0.95 * 10 + 50),
+        ({"distribution": "lognormal", "p50_ms": 10, "p99_ms": 100}, None),
+    ],
+)
+def test_sizes_drawn_from_each_distribution_have_its_mean(entry, mean):
+    mix = traffic.parse({"class": [{"name": "a", "weight": 1, **entry}]}, "t")
+    klass = mix.classes[0]
+    sizes = [call.args[0] for call in mix.calls([0] * 20_000)]
+    expected = klass.mean_ms if mean is None else mean
+    assert klass.mean_ms == pytest.approx(expected)
+    assert math.fsum(sizes) / len(sizes) == pytest.approx(expected, rel=0.05)
+    if entry["distribution"] == "lognormal":
+        ordered = sorted(sizes)
+        assert ordered[len(ordered) // 2] == pytest.approx(10, rel=0.05)
+        assert ordered[int(0.99 * len(ordered))] == pytest.approx(100, rel=0.1)
+
+
+def test_each_call_is_its_classs_task_with_its_size():
+    mix = traffic.parse(
+        {
+            "class": [
+                {"name": "io", "workload": "sleep", "task_ms": 5, "weight": 1},
+                {"name": "c", "workload": "cpu", "task_ms": 7, "weight": 1},
+            ]
+        },
+        "t",
+    )
+    calls = mix.calls([0, 1])
+    assert [(c.task, c.args) for c in calls] == [("proj.tasks.sleep", [5]), ("proj.tasks.cpu", [7])]
+
+
+def test_the_mixs_ceiling_is_the_slots_over_its_mean_task():
+    mix = traffic.parse(
+        {"class": [{"name": "s", "task_ms": 10, "weight": 99}, {"name": "l", "task_ms": 2000, "weight": 1}]}, "t"
+    )
+    spec = mix_workload(mix.classes)
+    mean_ms = 0.99 * 10 + 0.01 * 2000  # 29.9
+    bound = ceiling(spec, "prefork", 1, spec.default_task_ms, 2.0, workers=2)
+    assert bound.per_s == pytest.approx(2 / (mean_ms / 1000))
+    assert "the mix's weighted demands" in bound.basis
+
+
+def test_a_mix_of_cpu_and_sleep_is_bounded_by_its_weighted_cpu_on_the_cores():
+    mix = traffic.parse(
+        {
+            "class": [
+                {"name": "c", "workload": "cpu", "task_ms": 20, "weight": 1},
+                {"name": "s", "task_ms": 20, "weight": 1},
+            ]
+        },
+        "t",
+    )
+    spec = mix_workload(mix.classes)
+    bound = ceiling(spec, "prefork", 8, spec.default_task_ms, 2.0)
+    # 8 slots x 20 ms -> 400/s; 2 cores x 10 ms CPU per task of the mix -> 200/s
+    assert bound.per_s == pytest.approx(200)
+    assert WORKLOADS["cpu"].cpu_share == 1.0
+
+
+def test_a_drained_run_config_of_a_mix_records_the_mix():
+    mix = traffic.parse(
+        {"class": [{"name": "s", "task_ms": 10, "weight": 99}, {"name": "l", "task_ms": 2000, "weight": 1}]}, "t"
+    )
+    cfg = build_run_config(traffic=mix, pool="prefork", concurrency=1, workers=2, seed=7)
+    assert cfg.workload == "mix"
+    assert cfg.traffic is not None
+    assert cfg.traffic.seed == 7
+    assert cfg.task_ms == pytest.approx(29.9)
+
+
+BAD = [
+    ("", "lists no [[class]] tables"),
+    ("[[class]]\nname = 'a'\n", "needs a weight"),
+    ("[[class]]\nname = 'a'\nweight = 0\n", "weight must be above 0"),
+    ("[[class]]\nname = 'a'\nweight = -1\n", "weight must be above 0"),
+    ("[[class]]\nname = 'a'\nweight = 1\nworkload = 'nope'\n", "unknown workload 'nope'"),
+    ("[[class]]\nname = 'a'\nweight = 1\ncolour = 'red'\n", "unknown key 'colour'"),
+    ("[[class]]\nname = 'a'\nweight = 1\n[[class]]\nname = 'a'\nweight = 1\n", "given twice"),
+    ("[[class]]\nname = 'a'\nweight = 1\n[[class]]\nname = 'b'\nrate = 1\n", "not some of each"),
+    ("[[class]]\nname = 'a'\nweight = 1\ndistribution = 'lognormal'\np50_ms = 10\n", "needs p99_ms"),
+    ("[[class]]\nname = 'a'\nweight = 1\ntask_ms = 'x'\n", "task_ms must be a number"),
+    ("[[class]]\nname = 'a'\nweight = 1\nworkload = 'noop'\ntask_ms = 5\n", "has no size"),
+    ("[[class]]\nname = 'a'\nweight = 1\nworkload = 'net'\n", "not supported in a mix yet"),
+    ("[[class]]\nname = 'a'\nweight = 1\ntask = 'myapp.work'\n", "a user's task as a class is not supported yet"),
+    ("not toml [", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), BAD)
+def test_bad_traffic_files_are_refused_in_one_line(tmp_path, text, said):
+    with pytest.raises(UsageError) as caught:
+        traffic.read(write(tmp_path, text))
+    message = str(caught.value)
+    assert said in message
+    assert "\n" not in message
+    assert message.startswith("--traffic: ")
+
+
+def test_a_missing_file_is_refused_in_one_line(tmp_path):
+    with pytest.raises(UsageError, match=r"--traffic: cannot read .*nope.toml"):
+        traffic.read(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"workload": "cpu"}, "leave out --workload/--task-ms"),
+        ({"task_ms": 5}, "leave out --workload/--task-ms"),
+        ({"stop_at": 1.0}, "leave out --stop-at"),
+    ],
+)
+def test_a_mix_refuses_what_its_classes_give(options, said):
+    mix = traffic.parse({"class": [{"name": "a", "weight": 1}]}, "t")
+    with pytest.raises(UsageError, match=said):
+        build_run_config(traffic=mix, **options)
+
+
+def test_own_rates_refuse_a_rate_of_the_run():
+    mix = traffic.parse({"class": [{"name": "a", "rate": 1}]}, "t")
+    with pytest.raises(UsageError, match="give their own rates"):
+        build_run_config(traffic=mix, rate=5)

@@ -24,6 +24,7 @@ from bench.measure.config import (
     RESULT_BACKENDS,
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
+from bench.measure.settings import OPTIMIZATIONS
 from bench.sweep.config import PROFILES
 from bench.workloads import POOLS, WORKLOADS
 
@@ -193,6 +194,41 @@ def add_shutdown_options(parser: argparse.ArgumentParser) -> None:
         help="Redis brokers only: a message taken and not acknowledged is delivered again once older than this, "
         "when kombu sweeps for such messages (seen at a worker's start only: docs/deploys.md) "
         "(broker_transport_options; default: kombu's 3600)",
+    )
+
+
+def add_prefetch_options(parser: argparse.ArgumentParser) -> None:
+    """Who waits (run; each is also a --vary axis of a sweep): how a worker
+    takes messages from the broker and hands them to its pool."""
+    group = parser.add_argument_group("who waits: prefetching and handing tasks to the pool")
+    option(
+        group,
+        "--optimization",
+        fills="optimization",
+        choices=OPTIMIZATIONS,
+        help="the worker's -O: how the prefork pool hands tasks to its processes; fair writes a task only to an "
+        "idle process, so a short task never waits behind a long one (Celery 5.7 runs fair for both; the other "
+        "pools ignore it) (default: not passed, the worker's own)",
+    )
+    option(
+        group,
+        "--disable-prefetch",
+        fills="disable_prefetch",
+        action="store_true",
+        default=None,
+        help="worker_disable_prefetch, Redis brokers only: the worker takes a message only when a pool slot is "
+        "free, so tasks wait in the broker where any worker can take them, not reserved by a busy one "
+        "(default: off)",
+    )
+    option(
+        group,
+        "--eta-task-limit",
+        fills="eta_task_limit",
+        type=option_types.whole(1),
+        metavar="N",
+        help="worker_eta_task_limit: the prefetch count a worker raises for each ETA or countdown task it holds "
+        "(it takes them early and waits) stops at N, so one worker cannot hoard scheduled tasks "
+        "(default: no limit)",
     )
 
 

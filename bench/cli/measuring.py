@@ -17,6 +17,7 @@ from bench.cli.groups import (
     add_point_options,
     add_points,
     add_pools,
+    add_prefetch_options,
     add_shutdown_options,
     add_task_ms,
     add_task_options,
@@ -70,6 +71,7 @@ def add_run(sub: Subcommands) -> None:
     add_task_options(run)
     add_worker_options(run, loglevel=True)
     add_shutdown_options(run)
+    add_prefetch_options(run)
     add_limit_options(run)
     add_deploy_options(run)
     add_broker_options(run, listen=True)

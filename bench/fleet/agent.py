@@ -39,6 +39,7 @@ from bench.harness.machine import usable_cores
 from bench.harness.urls import redact
 from bench.measure.config import LOGLEVELS, REMAP_SIGTERM, RESULT_BACKENDS
 from bench.measure.observe import RecordReader, ResourceSampler
+from bench.measure.settings import OPTIMIZATIONS
 from bench.workloads import POOLS
 
 DRAIN_S = 0.25  # how often the loop looks at the lease, s
@@ -164,6 +165,14 @@ class Agent:
         reject = spec.get("reject_on_worker_lost", False)
         if not isinstance(reject, bool):
             raise Refused(f"bad reject_on_worker_lost {reject!r}")
+        optimization, no_prefetch = spec.get("optimization"), spec.get("disable_prefetch", False)
+        if optimization is not None and optimization not in OPTIMIZATIONS:
+            raise Refused(f"bad optimization {optimization!r}")
+        if not isinstance(no_prefetch, bool):
+            raise Refused(f"bad disable_prefetch {no_prefetch!r}")
+        eta = spec.get("eta_task_limit")
+        if eta is not None and (not isinstance(eta, int) or isinstance(eta, bool) or eta < 1):
+            raise Refused(f"bad eta_task_limit {eta!r}")
         soft = _seconds(spec, "soft_shutdown_timeout", zero_allowed=True)
         visibility = _seconds(spec, "visibility_timeout", zero_allowed=False)
         extra = {"app": app} if "app" in {f.name for f in dataclasses.fields(worker.WorkerSpec)} else {}
@@ -182,6 +191,9 @@ class Agent:
             soft_shutdown_timeout=soft,
             visibility_timeout=visibility,
             remap_sigterm=REMAP_SIGTERM if soft else None,  # as the harness's own workers (RunConfig.remap_sigterm)
+            optimization=optimization,
+            disable_prefetch=no_prefetch,
+            eta_task_limit=eta,
             **extra,
         )
 

@@ -193,6 +193,9 @@ def _worker_spec(cfg, nodenames, queue):
         "reject_on_worker_lost": cfg.reject_on_worker_lost,
         "soft_shutdown_timeout": cfg.soft_shutdown_timeout,
         "visibility_timeout": cfg.visibility_timeout,
+        "optimization": cfg.optimization,
+        "disable_prefetch": cfg.disable_prefetch,
+        "eta_task_limit": cfg.eta_task_limit,
     }
 
 

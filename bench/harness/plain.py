@@ -9,8 +9,9 @@ either), and once with Celery's task events (-E), which count every task.
 
     python -m celery -b BROKER [--result-backend URL] -A APP worker
         [-E] -P POOL -c N -Q QUEUE -n NODE [--prefetch-multiplier N] --without-gossip
-        --without-mingle -l LEVEL [--max-tasks-per-child N] [task.acks_late=true]
-        [task.reject_on_worker_lost=true] [worker.soft_shutdown_timeout=S]
+        --without-mingle -l LEVEL [--max-tasks-per-child N] [-O {default,fair}]
+        [--disable-prefetch] [task.acks_late=true] [task.reject_on_worker_lost=true]
+        [worker.soft_shutdown_timeout=S] [worker.eta_task_limit=N]
         [broker.transport_options=(json){"visibility_timeout": S}]
 
 with REMAP_SIGTERM=SIGQUIT in its environment when the soft shutdown
@@ -67,6 +68,9 @@ class PlainSpec:
     soft_shutdown_timeout: float | None = None  # s: worker.soft_shutdown_timeout=S on the command line; None: not
     visibility_timeout: float | None = None  # s: broker.transport_options on the command line; None: not passed
     remap_sigterm: str | None = None  # REMAP_SIGTERM in its environment; None: the user's own environment's
+    optimization: str | None = None  # -O on the command line; None: not passed
+    disable_prefetch: bool = False  # --disable-prefetch on the command line
+    eta_task_limit: int | None = None  # worker.eta_task_limit=N on the command line; None: not passed
 
     def argv(self) -> list[str]:
         head = [self.python, "-m", "celery"]

@@ -6,13 +6,15 @@ node is asked by Celery's remote control (through the broker, so workers on
 agents answer too):
 
     stats()            the pool (implementation, max-concurrency, for
-                       prefork max-tasks-per-child), prefetch_count, the
+                       prefork max-tasks-per-child and the scheduling
+                       strategy its -O gave it), prefetch_count, the
                        broker's transport and the transport options its
                        connection was made with (the visibility timeout
                        kombu's Redis channel uses)
     conf()             task_acks_late, task_reject_on_worker_lost,
                        worker_prefetch_multiplier,
                        worker_soft_shutdown_timeout,
+                       worker_disable_prefetch, worker_eta_task_limit,
                        broker_transport_options, result_backend,
                        task_serializer (the settings changed from Celery's
                        defaults; a key absent is its default: asking for
@@ -26,6 +28,11 @@ agents answer too):
 The prefetch multiplier is derived from prefetch_count, which is what the
 consumer asks of the broker: Celery sets it to -c x multiplier (its
 Consumer bootstep), and `--prefetch-multiplier` need not reach app.conf.
+The -O a worker was given is not kept where remote control reaches it,
+but what it decides is: the prefork pool's scheduling strategy, which its
+write statistics name ("fair" or "fcfs"; Celery 5.7 gives "fair" to both
+`-O default` and `-O fair`); the other pools take no strategy, and report
+none.
 
 `check` compares the harness's intent with the reports: a disagreement is a
 harness bug, and the run fails with one line naming the setting, the value
@@ -58,6 +65,8 @@ CONF_KEYS = (
     "task_reject_on_worker_lost",
     "worker_prefetch_multiplier",
     "worker_soft_shutdown_timeout",
+    "worker_disable_prefetch",
+    "worker_eta_task_limit",
     "broker_transport_options",
     "result_backend",
     "task_serializer",
@@ -131,6 +140,14 @@ def _visibility_timeout(transport_options):
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
+def _sched_strategy(pool):
+    """The prefork pool's scheduling strategy from its stats ("fair",
+    "fcfs"); None for a pool that has none (or an answer without it)."""
+    writes = pool.get("writes")
+    strategy = writes.get("strategy") if isinstance(writes, dict) else None
+    return strategy if isinstance(strategy, str) else None
+
+
 def report_of(
     stats: dict[str, Any],
     conf: dict[str, Any],
@@ -174,6 +191,10 @@ def report_of(
         "conf_task_reject_on_worker_lost": conf.get("task_reject_on_worker_lost"),
         "task_reject_on_worker_lost": _task_flag(registered, task, "reject_on_worker_lost"),
         "soft_shutdown_timeout": conf.get("worker_soft_shutdown_timeout"),
+        # prefork only: the strategy -O gave its pool (the other pools report None)
+        "sched_strategy": _sched_strategy(pool),
+        "disable_prefetch": conf.get("worker_disable_prefetch"),
+        "eta_task_limit": conf.get("worker_eta_task_limit"),
         # the app's setting, and what the worker's broker connection was made with (what kombu uses)
         "conf_visibility_timeout": _visibility_timeout(conf.get("broker_transport_options")),
         "visibility_timeout": _visibility_timeout(broker.get("transport_options")),
@@ -228,6 +249,9 @@ CHECKED = (
     ("reject_on_worker_lost", "task_reject_on_worker_lost"),
     ("soft_shutdown_timeout", "soft_shutdown_timeout"),
     ("visibility_timeout", "visibility_timeout"),
+    ("sched_strategy", "sched_strategy"),
+    ("disable_prefetch", "disable_prefetch"),
+    ("eta_task_limit", "eta_task_limit"),
     ("max_tasks_per_child", "max_tasks_per_child"),
     ("result_backend", "result_backend"),
     ("result_backend_kind", "result_backend_kind"),

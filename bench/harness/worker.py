@@ -61,6 +61,9 @@ class WorkerSpec:
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0 or the app's
     visibility_timeout: float | None = None  # s: the Redis transport's, merged into the app's; None: not set
     remap_sigterm: str | None = None  # REMAP_SIGTERM in its environment ("SIGQUIT"); None: not set
+    optimization: str | None = None  # its -O (default or fair); None: not passed, the worker's own
+    disable_prefetch: bool = False  # worker_disable_prefetch (--disable-prefetch): a message only for a free slot
+    eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks it holds; None: no limit
 
     def argv(self) -> list[str]:
         """The worker's command line, through the harness's entry point (see
@@ -101,6 +104,12 @@ class WorkerOptions(Protocol):
     def reject_on_worker_lost(self) -> bool: ...
     @property
     def soft_shutdown_timeout(self) -> float | None: ...
+    @property
+    def optimization(self) -> str | None: ...
+    @property
+    def disable_prefetch(self) -> bool: ...
+    @property
+    def eta_task_limit(self) -> int | None: ...
 
 
 def worker_options(spec: WorkerOptions) -> list[str]:
@@ -109,10 +118,11 @@ def worker_options(spec: WorkerOptions) -> list[str]:
     pool, -c, the queue consumed from the start, node name, the prefetch
     multiplier (only when given: None is the app's own), no gossip and no
     mingle (chatter between workers only; the heartbeat stays on, as in a
-    plain worker), log level, tasks per child, and acks_late,
-    reject_on_worker_lost and the soft shutdown timeout as app settings
-    (extra arguments are Celery's config_from_cmdline)."""
-    prefetch, soft = spec.prefetch_multiplier, spec.soft_shutdown_timeout
+    plain worker), log level, tasks per child, -O and --disable-prefetch
+    (only when given), and acks_late, reject_on_worker_lost, the soft
+    shutdown timeout and the ETA task limit as app settings (extra arguments
+    are Celery's config_from_cmdline)."""
+    prefetch, soft, eta = spec.prefetch_multiplier, spec.soft_shutdown_timeout, spec.eta_task_limit
     return [
         "-P",
         spec.pool,
@@ -128,9 +138,12 @@ def worker_options(spec: WorkerOptions) -> list[str]:
         "-l",
         spec.loglevel,
         *(["--max-tasks-per-child", str(spec.max_tasks_per_child)] if spec.max_tasks_per_child else []),
+        *([] if spec.optimization is None else ["-O", spec.optimization]),
+        *(["--disable-prefetch"] if spec.disable_prefetch else []),
         *(["task.acks_late=true"] if spec.acks_late else []),
         *(["task.reject_on_worker_lost=true"] if spec.reject_on_worker_lost else []),
         *([] if soft is None else [f"worker.soft_shutdown_timeout={soft!r}"]),
+        *([] if eta is None else [f"worker.eta_task_limit={eta}"]),
     ]
 
 
@@ -310,7 +323,9 @@ def setting_overrides(spec: WorkerSpec) -> dict[str, Any]:
     a plain `celery worker` applies in time), and the prefetch multiplier,
     which `--prefetch-multiplier 0` alone does not set (Celery's option falls
     back to the app's setting on 0). reject_on_worker_lost too, which a task
-    takes when it is bound as it does acks_late; and the visibility timeout
+    takes when it is bound as it does acks_late; worker_disable_prefetch
+    and worker_eta_task_limit, as the soft shutdown timeout (the consumer
+    reads them when it starts); and the visibility timeout
     as a transport option, merged into the app's own by the entry point
     (the command line would replace them all), before the worker's
     connection reads it."""
@@ -321,6 +336,10 @@ def setting_overrides(spec: WorkerSpec) -> dict[str, Any]:
         out["task_reject_on_worker_lost"] = True
     if spec.soft_shutdown_timeout is not None:
         out["worker_soft_shutdown_timeout"] = spec.soft_shutdown_timeout
+    if spec.disable_prefetch:
+        out["worker_disable_prefetch"] = True
+    if spec.eta_task_limit is not None:
+        out["worker_eta_task_limit"] = spec.eta_task_limit
     if spec.visibility_timeout is not None:
         out["broker_transport_options"] = {"visibility_timeout": spec.visibility_timeout}
     if spec.prefetch_multiplier is not None:

@@ -13,8 +13,9 @@ needs, without a line of the user's code changing:
 4. apply the harness's overrides, given as JSON in BENCH_CONF_OVERRIDES
    (the broker and result backend, unless the user asked for the app's own;
    task_acks_late, task_reject_on_worker_lost, worker_prefetch_multiplier,
-   worker_soft_shutdown_timeout and a visibility timeout when the harness
-   sets them), before the app's tasks are bound: a task takes
+   worker_soft_shutdown_timeout, worker_disable_prefetch,
+   worker_eta_task_limit and a visibility timeout when the harness sets
+   them), before the app's tasks are bound: a task takes
    task_acks_late when it is bound, so a setting given later (Celery's
    `task.acks_late=true` on the command line) reaches the configuration but
    not the tasks. broker_transport_options are merged into the app's own
@@ -57,6 +58,8 @@ RECORDED_SETTINGS = (
     "task_acks_late",
     "task_reject_on_worker_lost",
     "worker_prefetch_multiplier",
+    "worker_disable_prefetch",
+    "worker_eta_task_limit",
     "task_default_queue",
     "task_always_eager",
     "broker_url",

@@ -21,6 +21,7 @@ from bench.harness.appinfo import AppInfo
 from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
+from bench.measure.settings import OPTIMIZATIONS
 from bench.measure.traffic import Traffic
 from bench.workloads import (
     MIX_WORKLOAD,
@@ -216,6 +217,10 @@ class RunConfig:
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0 or the app's
     visibility_timeout: float | None = None  # s: Redis redelivers unacked messages after it; None: kombu's 3600
     traffic: Traffic | None = None  # a mix of task classes (measure/traffic.py; workload "mix"); None: one workload
+    # Who waits: the prefetch settings (issue 24):
+    optimization: str | None = None  # the worker's -O (default or fair); None: not given, the worker's own
+    disable_prefetch: bool = False  # worker_disable_prefetch: take a message only for a free slot (Redis only)
+    eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks held at once; None: no limit
 
     @property
     def open_loop(self) -> bool:
@@ -392,6 +397,32 @@ def check_visibility_broker(brokers: Iterable[str | None], option: str = "--visi
             )
 
 
+def check_prefetch_settings(optimization: str | None, eta_task_limit: int | None) -> None:
+    """-O and the ETA task limit in range (the CLI's types check them too;
+    this is for the config builders' other callers). A limit of 0 is
+    refused: kombu's QoS would cap the prefetch count at 0, which a broker
+    takes as no limit at all, the opposite of what was asked."""
+    if optimization is not None and optimization not in OPTIMIZATIONS:
+        raise UsageError(f"--optimization: unknown {optimization!r}; choose from {', '.join(OPTIMIZATIONS)}")
+    if eta_task_limit is not None and (
+        not isinstance(eta_task_limit, int) or isinstance(eta_task_limit, bool) or eta_task_limit < 1
+    ):
+        raise UsageError(f"--eta-task-limit: must be a whole number, 1 or more, got {eta_task_limit!r}")
+
+
+def check_disable_prefetch_broker(brokers: Iterable[str | None], option: str = "--disable-prefetch") -> None:
+    """worker_disable_prefetch acts on Redis brokers only (Celery's task
+    consumer checks the transport and, on any other, logs a warning and
+    ignores it): refused when a broker of `brokers` (None: the embedded
+    one, Redis) is AMQP."""
+    for broker in brokers:
+        if broker is not None and urls.broker_kind(broker) == "amqp":
+            raise UsageError(
+                f"{option}: Celery applies worker_disable_prefetch to Redis brokers only, and the broker "
+                f"{urls.redact(broker)} is AMQP (the worker would ignore it); leave it out"
+            )
+
+
 def _cores(cores: float | None, cpus: Sequence[int] | None) -> tuple[float, tuple[int, ...] | None]:
     """(cores, cpus): a pinned worker's ceilings use its CPU count."""
     if cpus is not None:
@@ -530,6 +561,9 @@ def build_run_config(
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
     traffic: Traffic | None = None,
+    optimization: str | None = None,
+    disable_prefetch: bool = False,
+    eta_task_limit: int | None = None,
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -586,6 +620,9 @@ def build_run_config(
             reject_on_worker_lost=reject_on_worker_lost,
             soft_shutdown_timeout=soft_shutdown_timeout,
             visibility_timeout=visibility_timeout,
+            optimization=optimization,
+            disable_prefetch=disable_prefetch,
+            eta_task_limit=eta_task_limit,
         )
         return dataclasses.replace(user_cfg, deploy=deploy)
     if prefetch_multiplier is None:
@@ -620,6 +657,9 @@ def build_run_config(
     check_shutdown_settings(soft_shutdown_timeout, visibility_timeout)
     if visibility_timeout is not None:
         check_visibility_broker([broker])
+    check_prefetch_settings(optimization, eta_task_limit)
+    if disable_prefetch:
+        check_disable_prefetch_broker([broker])
     check_listen(listen, broker)
     if cpu_limit is not None or memory_limit is not None:
         _check_limited_run(hosts, schedule)
@@ -657,6 +697,9 @@ def build_run_config(
         soft_shutdown_timeout=None if soft_shutdown_timeout is None else float(soft_shutdown_timeout),
         visibility_timeout=None if visibility_timeout is None else float(visibility_timeout),
         traffic=traffic,
+        optimization=optimization,
+        disable_prefetch=bool(disable_prefetch),
+        eta_task_limit=eta_task_limit,
     )
 
 

@@ -163,7 +163,8 @@ def plain_spec(cfg: RunConfig, broker: Broker, run_id: str, queue: str, events: 
     """The plain worker of `cfg`: the same app, pool, -c, prefetch,
     acks_late, tasks per child, pinning, broker and settings of tasks in
     flight at a stop (reject_on_worker_lost, soft shutdown, visibility
-    timeout) as the harness's;
+    timeout) and prefetch settings (-O, disable_prefetch, the ETA task
+    limit) as the harness's;
     `events`: with -E (else none, and `-depth` in its node name)."""
     user = cfg.user_task
     backend = None if cfg.broker_from_app else broker.result_backend(cfg.result_backend)
@@ -186,6 +187,9 @@ def plain_spec(cfg: RunConfig, broker: Broker, run_id: str, queue: str, events: 
         soft_shutdown_timeout=cfg.soft_shutdown_timeout,
         visibility_timeout=cfg.visibility_timeout,
         remap_sigterm=cfg.remap_sigterm,
+        optimization=cfg.optimization,
+        disable_prefetch=cfg.disable_prefetch,
+        eta_task_limit=cfg.eta_task_limit,
     )
 
 

@@ -245,8 +245,17 @@ def run_settings(
         soft_shutdown_timeout=_soft_shutdown_timeout(cfg),
         visibility_timeout=cfg.visibility_timeout,
         remap_sigterm=cfg.remap_sigterm,
+        optimization=cfg.optimization,
+        # as reject_on_worker_lost: the harness's when it sets it, else the app's own or Celery's
+        disable_prefetch=app.pop("disable_prefetch", False) or cfg.disable_prefetch,
+        eta_task_limit=_either(cfg.eta_task_limit, app.pop("eta_task_limit", None)),
         **app,
     )
+
+
+def _either(given, own):
+    """The harness's setting where it gives one, else the app's own."""
+    return given if given is not None else own
 
 
 def _soft_shutdown_timeout(cfg: RunConfig) -> float | None:
@@ -279,6 +288,8 @@ def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
         "prefetch_multiplier": prefetch,
         "acks_late": bool(settings.get("task_acks_late")),
         "reject_on_worker_lost": bool(settings.get("task_reject_on_worker_lost")),
+        "disable_prefetch": bool(settings.get("worker_disable_prefetch")),
+        "eta_task_limit": settings.get("worker_eta_task_limit"),
         "serializer": settings.get("task_serializer"),
         "user_task": cfg.user_task.to_json(),
         "app_settings": settings,

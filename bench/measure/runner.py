@@ -165,6 +165,9 @@ def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None
         soft_shutdown_timeout=cfg.soft_shutdown_timeout,
         visibility_timeout=cfg.visibility_timeout,
         remap_sigterm=cfg.remap_sigterm,
+        optimization=cfg.optimization,
+        disable_prefetch=cfg.disable_prefetch,
+        eta_task_limit=cfg.eta_task_limit,
         **_side_of(cfg),
     )
 
@@ -553,6 +556,10 @@ def intended_settings(cfg: RunConfig, broker: broker_mod.Broker) -> dict[str, An
         "soft_shutdown_timeout": cfg.soft_shutdown_timeout if cfg.soft_shutdown_timeout is not None or user else 0.0,
         "visibility_timeout": cfg.visibility_timeout,  # None: kombu's default or the app's, not the harness's
         "remap_sigterm": cfg.remap_sigterm,
+        # -O fair is fair in every Celery; -O default (or none) is whatever the worker's Celery makes of it
+        "sched_strategy": "fair" if cfg.optimization == "fair" and cfg.pool == "prefork" else None,
+        "disable_prefetch": True if cfg.disable_prefetch else (None if user else False),
+        "eta_task_limit": cfg.eta_task_limit,  # None: no limit, or a user's app's own
         "max_tasks_per_child": cfg.max_tasks_per_child if cfg.pool == "prefork" else None,
         "result_backend": backend,
         "serializer": None if user else "json",
@@ -595,8 +602,9 @@ def with_report(
     """The recorded settings made the workers' own: pool, -c (but solo's,
     which reports 1 whatever -c says), prefetch multiplier, acks_late,
     max_tasks_per_child, result backend, reject_on_worker_lost, soft
-    shutdown timeout, visibility timeout and REMAP_SIGTERM as the workers
-    reported them,
+    shutdown timeout, visibility timeout, REMAP_SIGTERM, the prefork pool's
+    scheduling strategy, worker_disable_prefetch and worker_eta_task_limit
+    as the workers reported them,
     with the report itself. `check=False`: a report that disagreed (a
     not-measured run) is kept beside the intent, which is left as it was.
     `ignore`: settings the nodes report apart (see _per_host), kept as meant."""
@@ -610,7 +618,15 @@ def with_report(
         own["acks_late"] = agreed["acks_late"]
     if agreed["max_tasks_per_child"] is not None:
         own["max_tasks_per_child"] = agreed["max_tasks_per_child"]
-    for name in ("reject_on_worker_lost", "soft_shutdown_timeout", "visibility_timeout", "remap_sigterm"):
+    for name in (
+        "reject_on_worker_lost",
+        "soft_shutdown_timeout",
+        "visibility_timeout",
+        "remap_sigterm",
+        "sched_strategy",
+        "disable_prefetch",
+        "eta_task_limit",
+    ):
         if agreed[name] is not None:
             own[name] = agreed[name]
     if agreed["concurrency"] is not None and settings.pool != "solo":

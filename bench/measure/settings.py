@@ -12,7 +12,11 @@ from bench.harness.cgroups import check_cpu_limit, check_memory_limit
 from bench.harness.sizes import parse_size
 from bench.harness.urls import check_url, redact
 
-EMBEDDED = "embedded"  # the `broker` value for the harness's private server
+EMBEDDED = "embedded"
+# The worker's -O, as Celery's `worker` command takes it. In Celery 5.7 both give the
+# prefork pool the fair strategy (asynpool.SCHED_STRATEGIES maps "default" and "fair" to
+# SCHED_STRATEGY_FAIR); the other pools take no strategy.
+OPTIMIZATIONS = ("default", "fair")  # the `broker` value for the harness's private server
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ SETTINGS = {
             "worker_soft_shutdown_timeout in seconds, e.g. 0 or 10s; above 0 with REMAP_SIGTERM=SIGQUIT",
         ),
         Setting("visibility_timeout", "Redis only: seconds before an unacknowledged message is delivered again"),
+        Setting("optimization", "the worker's -O: default or fair (how prefork hands tasks to its processes)"),
+        Setting(
+            "disable_prefetch",
+            "Redis only: worker_disable_prefetch, take a message only for a free slot (true/false)",
+        ),
+        Setting("eta_task_limit", "worker_eta_task_limit: the most ETA/countdown tasks a worker holds (1 or more)"),
     )
 }
 
@@ -92,7 +102,13 @@ def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | fl
         return _whole(where, text, 0)
     if name == "workers":
         return _whole(where, text, 1)
-    if name in ("acks_late", "reject_on_worker_lost"):
+    if name == "eta_task_limit":
+        return _whole(where, text, 1)
+    if name == "optimization":
+        if text not in OPTIMIZATIONS:
+            raise UsageError(f"{where}: expected {' or '.join(OPTIMIZATIONS)}, got {text!r}")
+        return text
+    if name in ("acks_late", "reject_on_worker_lost", "disable_prefetch"):
         if text.lower() in _TRUE:
             return True
         if text.lower() in _FALSE:

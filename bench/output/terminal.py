@@ -18,6 +18,7 @@ from bench.results.schema import (
     LimitFigures,
     Resources,
     RunResult,
+    RunSettings,
     TaskCounts,
     WorkerLimits,
 )
@@ -122,6 +123,7 @@ def run_summary(result: RunResult) -> str:
         lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
     if cfg.limits is not None:
         lines.append(limits_line(cfg.limits, s.limits))
+    lines += prefetch_lines(cfg)
     load = s.load_average_before
     assert load is not None  # read before every measured run
     lines.append(f"  load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -183,6 +185,22 @@ def deploy_lines(deploy: DeployFigures, tasks: TaskCounts) -> list[str]:
         f"ran twice {tasks.duplicates} (of {tasks.published})"
     )
     return lines
+
+
+def prefetch_lines(cfg: RunSettings) -> list[str]:
+    """The prefetch settings of a run where any was given, as the workers
+    read them back: -O and the prefork pool's strategy, worker_disable_prefetch,
+    worker_eta_task_limit (none: nothing to say)."""
+    if cfg.optimization is None and not cfg.disable_prefetch and cfg.eta_task_limit is None:
+        return []
+    said = []
+    if cfg.optimization is not None:
+        pool = f" (the pool schedules {cfg.sched_strategy})" if cfg.sched_strategy else " (no strategy in this pool)"
+        said.append(f"-O {cfg.optimization}{pool}")
+    said.append("prefetch disabled" if cfg.disable_prefetch else "prefetch on")
+    if cfg.eta_task_limit is not None:
+        said.append(f"ETA task limit {cfg.eta_task_limit}")
+    return [f"  prefetch        {', '.join(said)}"]
 
 
 def limits_line(limits: WorkerLimits, figures: LimitFigures | None) -> str:

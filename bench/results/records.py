@@ -343,6 +343,11 @@ class RunSettings:
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout (0: none); None: not known
     visibility_timeout: float | None = None  # s: the Redis transport's; None: not set (kombu's 3600 s, or AMQP)
     remap_sigterm: str | None = None  # REMAP_SIGTERM in the workers' environment ("SIGQUIT"); None: not set
+    # Who waits: the prefetch settings (issue 24), as the workers read them back (but -O, as given):
+    optimization: str | None = None  # the workers' -O (default, fair); None: not given, the worker's own
+    sched_strategy: str | None = None  # the prefork pool's scheduling strategy (fair, fcfs); None: another pool
+    disable_prefetch: bool | None = None  # worker_disable_prefetch: a message taken only for a free slot
+    eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks a worker holds; None: no limit
 
 
 @dataclass(frozen=True)

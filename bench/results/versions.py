@@ -330,6 +330,21 @@ HISTORY = (
             "point:memory_limit",
         ),
     ),
+    Version(
+        22,
+        "2026-12-05",
+        "Who waits: -O, worker_disable_prefetch and worker_eta_task_limit",
+        "A run's `config.optimization` (the workers' -O as given, default or fair; null: not given, the worker's "
+        "own), `config.sched_strategy` (the prefork pool's scheduling strategy as the workers read it back, fair "
+        "or fcfs; null for the other pools), `config.disable_prefetch` (worker_disable_prefetch) and "
+        "`config.eta_task_limit` (worker_eta_task_limit; null: no limit), as the workers read them back.",
+        (
+            "run:config.optimization",
+            "run:config.sched_strategy",
+            "run:config.disable_prefetch",
+            "run:config.eta_task_limit",
+        ),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

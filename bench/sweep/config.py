@@ -14,6 +14,7 @@ from bench.measure.config import (
     DEFAULT_PREFETCH_MULTIPLIER,
     DEFAULT_RESULT_BACKEND,
     USER_TASK_WORKLOAD,
+    check_disable_prefetch_broker,
     check_listen,
     check_shutdown_settings,
     check_visibility_broker,
@@ -196,6 +197,7 @@ def build_sweep_config(
     if deploy is not None and check:
         raise UsageError(f"--check: its plain worker runs without deploy events; leave out {deploy.option}")
     _check_shutdown_settings(acks_late, reject_on_worker_lost, soft_shutdown_timeout, visibility_timeout, vary, broker)
+    _check_disable_prefetch_axis(vary, broker)
     if prefetch_multiplier is None and user_task is None:
         # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
@@ -278,6 +280,16 @@ def _check_shutdown_settings(acks_late, reject_on_worker_lost, soft_shutdown_tim
     option = "--visibility-timeout" if visibility_timeout is not None else "--vary visibility_timeout"
     brokers = [parse_value("broker", text) for text in axes["broker"]] if "broker" in axes else [broker]
     check_visibility_broker([url if isinstance(url, str) else None for url in brokers], option)
+
+
+def _check_disable_prefetch_axis(vary, broker):
+    """--vary disable_prefetch=true only where every broker of the sweep
+    (given or varied) is Redis: refused here, not at the first AMQP point."""
+    axes = dict(vary)
+    if not any(parse_value("disable_prefetch", text) for text in axes.get("disable_prefetch", ())):
+        return
+    brokers = [parse_value("broker", text) for text in axes["broker"]] if "broker" in axes else [broker]
+    check_disable_prefetch_broker([url if isinstance(url, str) else None for url in brokers], "--vary disable_prefetch")
 
 
 def check_host_counts(counts: Sequence[int] | None, hosts: Sequence[str] | None) -> tuple[int, ...] | None:

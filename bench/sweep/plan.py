@@ -382,6 +382,9 @@ _RUN_OPTIONS = {
     "reject_on_worker_lost": "reject_on_worker_lost",
     "soft_shutdown_timeout": "soft_shutdown_timeout",
     "visibility_timeout": "visibility_timeout",
+    "optimization": "optimization",
+    "disable_prefetch": "disable_prefetch",
+    "eta_task_limit": "eta_task_limit",
 }
 
 

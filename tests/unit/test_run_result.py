@@ -61,12 +61,14 @@ def test_a_version_1_document_reads_as_the_same_result():
     assert old.schema_version == 1
     # Every field version 1 had reads the same; the fields added since
     # (per-task CPU, estimated ceilings, health, the settings of tasks in
-    # flight at a stop) read as absent, and the failure's reason did not
+    # flight at a stop, disable_prefetch) read as absent, and the failure's reason did not
     # name the task that ran twice yet.
     now = golden_result()
     absent = dataclasses.replace(
         now,
-        config=dataclasses.replace(now.config, reject_on_worker_lost=None, soft_shutdown_timeout=None),
+        config=dataclasses.replace(
+            now.config, reject_on_worker_lost=None, soft_shutdown_timeout=None, disable_prefetch=None
+        ),
         status=dataclasses.replace(now.status, reason=now.status.reason.removesuffix("; 1 ran twice")),
         summary=dataclasses.replace(
             now.summary, task_cpu=None, ceiling_estimated=None, above_estimated_ceiling=None, health=None

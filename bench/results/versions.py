@@ -345,6 +345,18 @@ HISTORY = (
             "run:config.eta_task_limit",
         ),
     ),
+    Version(
+        23,
+        "2026-12-05",
+        "Traffic mixes: run --traffic, per-class results and the time tasks sat reserved while a slot was free",
+        "A run of a traffic mix (run --traffic) has `traffic` (its source, seed, each class's name, workload, "
+        "share, size and distribution, and the least wait counted as waiting while a slot was free), "
+        "`samples.task_class` (each sample's class) and its results per class name: a drained batch's as "
+        "`classes`, an open-loop run's as `open_loop.classes` (counts, throughput, wait, service, sojourn and "
+        "reserved percentiles, and the time reserved while a slot was free); its `config.workload` is mix.",
+        ("run:traffic", "run:samples.task_class", "run:classes", "run:open_loop.classes"),
+        ("run:traffic", "run:samples.task_class", "run:classes", "run:open_loop.classes"),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

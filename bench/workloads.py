@@ -267,7 +267,9 @@ def mix_workload(classes: Sequence[Demand]) -> Workload:
     where a class is."""
     summary = "a traffic mix: " + ", ".join(f"{c.share:.0%} {c.spec.name}" for c in classes)
     if any(c.mean_ms is None for c in classes):
-        return Workload(MIX_WORKLOAD, MIX_WORKLOAD, summary, None, 0.0, 0.0)
+        # a user's task has no size until profiled: only Celery's overhead bounds the mix, as it would the task
+        users = any(c.spec.estimated for c in classes)
+        return Workload(MIX_WORKLOAD, MIX_WORKLOAD, summary, None, 0.0, 0.0, estimated=users)
     cpu_ms = math.fsum(c.share * (c.mean_ms or 0.0) * c.spec.cpu_share for c in classes)
     io_ms = math.fsum(c.share * (c.mean_ms or 0.0) * c.spec.io_share for c in classes)
     busy_ms = cpu_ms + io_ms

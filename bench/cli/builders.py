@@ -104,15 +104,27 @@ def _check_task_options(args: argparse.Namespace, workloads: str | None, whom: s
 
 def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
     fields = given(args)
+    if "traffic" in fields:
+        if args.app or args.task or args.from_profile:
+            raise UsageError(
+                "--traffic: its classes name their tasks; leave out --app/--task/--from-profile (a class takes "
+                "app and task)"
+            )
+        # its classes' own tasks, resolved in the app (from --workdir) once
+        fields["traffic"], info = traffic.resolve_users(traffic.read(fields["traffic"]), args.workdir)
+        return _checked_run(args, build_run_config(app_info=info, **fields), None)
     user, info = _user_task(args)
     if args.from_profile and user is None:
         raise UsageError("--from-profile: only with --app and --task")
     profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     if user is not None and args.workload is not None:
         raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
-    if "traffic" in fields:
-        fields["traffic"] = traffic.read(fields["traffic"])
     cfg = build_run_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
+    return _checked_run(args, cfg, user)
+
+
+def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None) -> RunConfig | ReferenceRun:
+    """What a run's config must also pass: hosts, a writable output, a reference."""
     if cfg.hosts:
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
@@ -140,6 +152,8 @@ def _check_reference(cfg):
         )
     if cfg.deploy is not None:
         raise UsageError(f"--reference: its plain worker runs without deploy events; leave out {cfg.deploy.option}")
+    if cfg.traffic is not None:
+        raise UsageError("--reference: its plain worker runs one task for now; leave out --traffic")
 
 
 def configure_sweep(args: argparse.Namespace) -> SweepRequest:

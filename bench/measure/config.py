@@ -625,6 +625,7 @@ def build_run_config(
             eta_task_limit=eta_task_limit,
         )
         return dataclasses.replace(user_cfg, deploy=deploy)
+    app_prefetch = traffic is not None and traffic.app is not None and prefetch_multiplier is None
     if prefetch_multiplier is None:
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     cores, cpus = _cores(cores, cpus)
@@ -647,6 +648,8 @@ def build_run_config(
         tasks, warmup = len(schedule.offsets()), 0
     else:
         window = max(TARGET_WINDOW_S, deploy_window_s(deploy, workers))
+        if traffic is not None and not spec.sized:
+            tasks, warmup = _unsized_mix_batch(traffic, pool, concurrency, workers, tasks, warmup)
         tasks, warmup = _batch_sizes(
             pool, concurrency, workload, task_ms, cores, tasks, warmup, workers, cpu_limit, window, spec
         )
@@ -665,7 +668,7 @@ def build_run_config(
         _check_limited_run(hosts, schedule)
         check_limits(cpu_limit, memory_limit)
     check_deploy(deploy, pool, hosts, schedule, workers)
-    return RunConfig(
+    cfg = RunConfig(
         pool=pool,
         concurrency=concurrency,
         workload=MIX_WORKLOAD if traffic is not None else workload,
@@ -701,6 +704,27 @@ def build_run_config(
         disable_prefetch=bool(disable_prefetch),
         eta_task_limit=eta_task_limit,
     )
+    if traffic is not None and traffic.first_user is not None:
+        # a mix of the user's tasks runs in its app's workers, with its app's prefetch unless given
+        cfg = dataclasses.replace(
+            cfg,
+            user_task=traffic.first_user,
+            app_info=app_info,
+            prefetch_multiplier=None if app_prefetch else cfg.prefetch_multiplier,
+        )
+    return cfg
+
+
+def _unsized_mix_batch(traffic, pool, concurrency, workers, tasks, warmup):
+    """(tasks, warmup) of a drained mix whose sizes are unknown (a user's
+    task): enough tasks to fill every slot four times and to give every
+    class two, and a warm-up as a user's task's."""
+    if tasks is None:
+        least = min(c.share for c in traffic.classes)
+        tasks = min(MAX_TASKS, max(MIN_TASKS, 4 * slots(pool, concurrency) * workers, math.ceil(2 / least)))
+    if warmup is None:
+        warmup = max(5, 2 * concurrency) if pool == "prefork" else 5
+    return tasks, warmup
 
 
 def _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed):

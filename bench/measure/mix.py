@@ -33,7 +33,13 @@ def schedule_calls(traffic: Traffic, schedule: Schedule) -> list[Call]:
 def publish(app: Celery, queue: str, calls: Sequence[Call]) -> dict[str, float]:
     """Send `calls` in order; {task id: publish time}, in that order."""
     return load.publish(
-        app, queue, "", None, len(calls), calls=lambda i: (calls[i].args, None), names=[c.task for c in calls]
+        app,
+        queue,
+        "",
+        None,
+        len(calls),
+        calls=lambda i: (calls[i].args, calls[i].kwargs),
+        names=[c.task for c in calls],
     )
 
 

@@ -91,7 +91,7 @@ def measure(
                 ("broker lost: the embedded broker exited", watcher(broker.pid)),
             ]
             task = workload.task
-            sends = None if calls is None else [(c.task, c.args) for c in calls]
+            sends = None if calls is None else [(c.task, c.args, c.kwargs) for c in calls]
             with producer.running(broker.url, queue, task, args, schedule, workdir, calls=sends) as popen:
                 total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
                 producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)

@@ -65,12 +65,12 @@ def running(
     schedule: Schedule,
     workdir: Path,
     id_prefix: str = "",
-    calls: Sequence[tuple[str, Any]] | None = None,
+    calls: Sequence[tuple[str, Any, Any]] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the producer for `schedule`; yield its Popen; stop it (and
     everything under it) on the way out. `id_prefix` starts every task id
     (agents count a run's records by it). `calls` (a traffic mix): the
-    (task name, args) of each arrival of the schedule, in its order,
+    (task name, args, kwargs) of each arrival of the schedule, in its order,
     instead of `task` and `args` for all."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
@@ -159,13 +159,13 @@ def _on_term(_signum, _frame):
     raise _Stop
 
 
-def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any]:
-    """(task name, args) of the schedule's `index`-th arrival."""
+def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any, dict[str, Any]]:
+    """(task name, args, kwargs) of the schedule's `index`-th arrival."""
     calls = spec.get("calls")
     if calls is None:
-        return spec["task"], spec["args"]
-    task, args = calls[index]
-    return task, args
+        return spec["task"], spec["args"], {}
+    task, args, kwargs = calls[index]
+    return task, args, kwargs or {}
 
 
 class _CelerySender:
@@ -176,10 +176,11 @@ class _CelerySender:
 
     def send(self, batch: Sequence[tuple[str, float, int]]) -> None:
         for task_id, deadline, index in batch:
-            task, args = _call(self.spec, index)
+            task, args, kwargs = _call(self.spec, index)
             self.app.send_task(
                 task,
                 args=args,
+                kwargs=kwargs,
                 queue=self.spec["queue"],
                 task_id=task_id,
                 producer=self.producer,
@@ -201,10 +202,10 @@ class _RedisSender:
         self.templates: dict[str, dict[str, Any]] = {}  # one per distinct (task, args): a mix has several
 
     def template(self, index: int) -> dict[str, Any]:
-        task, args = _call(self.spec, index)
-        key = json_dumps([task, args])
+        task, args, kwargs = _call(self.spec, index)
+        key = json_dumps([task, args, kwargs])
         if key not in self.templates:
-            headers, props, body, _ = self.app.amqp.as_task_v2("template", task, args=args, kwargs={})
+            headers, props, body, _ = self.app.amqp.as_task_v2("template", task, args=args, kwargs=kwargs)
             ctype, encoding, data = serialization.dumps(body, serializer="json")
             template = self.channel.prepare_message(data, 0, ctype, encoding, headers, dict(props, delivery_mode=2))
             self.channel._inplace_augment_message(template, "", self.queue)

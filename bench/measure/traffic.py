@@ -14,6 +14,15 @@ same file and seed always give the same tasks in the same order.
     task_ms = 2000
     weight = 5
 
+A class may be a task of your own app instead of a built-in workload:
+
+    [[class]]
+    name = "report"
+    app = "thumbs"              # what `celery -A` takes; every such class names the same app
+    task = "thumbs.report"
+    args = [2000]               # or kwargs = {...}, or args_file = "calls.jsonl" (one call per line)
+    weight = 2
+
 A class's share is its `weight`, or its own `rate` (tasks/s: then every
 class gives one, and the run's rate is their sum). Its size is fixed
 (`task_ms`), or drawn per task: `distribution = "exponential"` (mean
@@ -28,6 +37,8 @@ marked so), evenly interleaved for uniform ones (smooth weighted
 round-robin: each class evenly spaced at its share).
 """
 
+import dataclasses
+import json
 import math
 import random
 import tomllib
@@ -37,15 +48,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.workloads import WORKLOADS, Workload
+from bench.harness.appinfo import AppInfo
+from bench.measure.apptask import UserTask, build_user_task, check_task, resolve_user_task
+from bench.workloads import WORKLOADS, Workload, unprofiled_workload
 
 DISTRIBUTIONS = ("fixed", "exponential", "lognormal", "two-point")
 Z99 = 2.3263478740408408  # the standard normal's 99th percentile: lognormal sigma from p50 and p99
 MAX_TASK_MS = 60_000.0  # as a run's --task-ms
 MAX_CLASSES = 16
-CLASS_KEYS = frozenset(
-    {"name", "workload", "task_ms", "weight", "rate", "distribution", "p50_ms", "p99_ms", "long_ms", "long_share"}
-)
+SIZE_KEYS = ("task_ms", "p50_ms", "p99_ms", "long_ms", "long_share")
+USER_KEYS = ("app", "task", "args", "kwargs", "args_file")
+CLASS_KEYS = frozenset({"name", "workload", "weight", "rate", "distribution", *SIZE_KEYS, *USER_KEYS})
+USER_WORKLOAD = "task"  # a user's task's workload name (config.USER_TASK_WORKLOAD)
 
 
 def _set(value: float | None) -> float:
@@ -66,14 +80,26 @@ class TrafficClass:
     p99_ms: float | None = None  # lognormal
     long_ms: float | None = None  # two-point: the long size
     long_share: float | None = None  # two-point: of this class's tasks, the long ones
+    # A task of the user's app instead of a built-in workload (workload "task"): as written in the file, and
+    # once resolved (the app imported, the task checked, the calls read), its UserTask
+    app: str | None = None
+    task: str | None = None
+    args: tuple[Any, ...] | None = None
+    kwargs: tuple[tuple[str, Any], ...] | None = None
+    args_file: str | None = None  # absolute
+    user: UserTask | None = None
 
     @property
     def spec(self) -> Workload:
+        if self.task is not None:
+            return unprofiled_workload(self.task)
         return WORKLOADS[self.workload]
 
     @property
     def mean_ms(self) -> float | None:
-        """The mean size of a task of this class, ms (None: sizeless)."""
+        """The mean size of a task of this class, ms (None: sizeless, or a user's task)."""
+        if self.task is not None:
+            return None
         if self.distribution == "lognormal":
             sigma = math.log(_set(self.p99_ms) / _set(self.p50_ms)) / Z99
             return _set(self.p50_ms) * math.exp(sigma * sigma / 2)
@@ -97,6 +123,8 @@ class TrafficClass:
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "workload": self.workload, "share": self.share}
+        if self.user is not None:
+            out["user_task"] = self.user.to_json()
         for key in ("task_ms", "rate_per_s", "p50_ms", "p99_ms", "long_ms", "long_share"):
             value = getattr(self, key)
             if value is not None:
@@ -113,6 +141,7 @@ class Call:
     klass: int
     task: str
     args: list[Any]
+    kwargs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,10 +193,27 @@ class Traffic:
         """The task of each entry of `classes`, its size drawn (seeded per `stream`)."""
         rng = random.Random(f"sizes-{stream}-{self.seed}")
         out = []
+        made = [0] * len(self.classes)  # a user's class cycles through its calls
         for i in classes:
             klass = self.classes[i]
-            out.append(Call(i, klass.spec.task, klass.spec.args(klass.size_ms(rng), stub_address)))
+            if klass.user is not None:
+                call = klass.user.call(made[i])
+                out.append(Call(i, klass.user.task, list(call.args), dict(call.kwargs)))
+            else:
+                assert klass.task is None, "a user's class is resolved (resolve_users) before it is called"
+                out.append(Call(i, klass.spec.task, klass.spec.args(klass.size_ms(rng), stub_address)))
+            made[i] += 1
         return out
+
+    @property
+    def app(self) -> str | None:
+        """The app of its user's classes (one for all); None: built-in workloads only."""
+        return next((c.app for c in self.classes if c.app is not None), None)
+
+    @property
+    def first_user(self) -> UserTask | None:
+        """The first resolved user's class's task: the workers run its app."""
+        return next((c.user for c in self.classes if c.user is not None), None)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "seed": self.seed, "classes": [c.describe() for c in self.classes]}
@@ -189,10 +235,10 @@ def read(path: str | Path, option: str = "--traffic") -> Traffic:
         table = data["traffic"]
     if not isinstance(table, Mapping):
         raise UsageError(f"{option}: {path} has no traffic: [[class]] tables, or [tool.celery-bench.traffic]")
-    return parse(table, str(path), option)
+    return parse(table, str(path), option, base=path.parent)
 
 
-def parse(table: Mapping[str, Any], source: str, option: str = "--traffic") -> Traffic:
+def parse(table: Mapping[str, Any], source: str, option: str = "--traffic", base: Path | None = None) -> Traffic:
     """The traffic of a TOML table holding [[class]] entries, checked."""
     unknown = sorted(set(table) - {"class"})
     if unknown:
@@ -202,7 +248,7 @@ def parse(table: Mapping[str, Any], source: str, option: str = "--traffic") -> T
         raise UsageError(f"{option}: {source} lists no [[class]] tables")
     if len(raw) > MAX_CLASSES:
         raise UsageError(f"{option}: {len(raw)} classes in {source}; at most {MAX_CLASSES}")
-    checked = [_one_class(c, i, option) for i, c in enumerate(raw)]
+    checked = [_one_class(c, i, option, base or Path.cwd()) for i, c in enumerate(raw)]
     names = [c["name"] for c in checked]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -210,6 +256,14 @@ def parse(table: Mapping[str, Any], source: str, option: str = "--traffic") -> T
     has_rate = [c["rate"] is not None for c in checked]
     if any(has_rate) and not all(has_rate):
         raise UsageError(f"{option}: give every class a weight, or every class a rate, not some of each")
+    apps = {c["app"] for c in checked}
+    if len(apps) > 1:
+        named = sorted(a for a in apps if a is not None)
+        what = f"the apps {', '.join(named)}" if None not in apps else f"built-in workloads and the app {named[0]}"
+        raise UsageError(
+            f"{option}: a mix runs in one app's workers, and {source} names {what}; give every class a "
+            "workload, or every class a task of one app"
+        )
     amounts = [c["rate"] if c["rate"] is not None else c["weight"] for c in checked]
     total = math.fsum(amounts)
     return Traffic(
@@ -225,6 +279,11 @@ def parse(table: Mapping[str, Any], source: str, option: str = "--traffic") -> T
                 p99_ms=c["p99_ms"],
                 long_ms=c["long_ms"],
                 long_share=c["long_share"],
+                app=c["app"],
+                task=c["task"],
+                args=c["args"],
+                kwargs=c["kwargs"],
+                args_file=c["args_file"],
             )
             for c, amount in zip(checked, amounts, strict=True)
         ),
@@ -245,17 +304,18 @@ def _number(entry, key, where, option, *, positive=True, at_most=None):
     return float(value)
 
 
-def _one_class(entry: Mapping[str, Any], index: int, option: str) -> dict[str, Any]:
+def _one_class(entry: Mapping[str, Any], index: int, option: str, base: Path) -> dict[str, Any]:
     name = entry.get("name")
     where = f"class {name!r}" if isinstance(name, str) and name else f"class {index + 1}"
     if not isinstance(name, str) or not name.strip() or not name.replace("-", "_").replace(".", "_").isidentifier():
         raise UsageError(f'{option}: {where} needs a name: letters, digits, -, _ or . (e.g. name = "short")')
     unknown = sorted(set(entry) - CLASS_KEYS)
     if unknown:
-        hint = "; a user's task as a class is not supported yet" if unknown[0] in ("app", "task", "args") else ""
-        raise UsageError(
-            f"{option}: {where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CLASS_KEYS))}){hint}"
-        )
+        raise UsageError(f"{option}: {where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CLASS_KEYS))})")
+    user = {key: entry.get(key) for key in USER_KEYS}
+    user_given = [key for key in USER_KEYS if user[key] is not None]
+    if user_given:
+        return _user_class(entry, name, where, option, base, user)
     workload = entry.get("workload", "sleep")
     if workload not in WORKLOADS:
         raise UsageError(f"{option}: {where}: unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
@@ -267,6 +327,7 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str) -> dict[str, A
             f"{option}: {where}: unknown distribution {distribution!r}; choose from {', '.join(DISTRIBUTIONS)}"
         )
     out = {
+        **dict.fromkeys(USER_KEYS),
         "name": name,
         "workload": workload,
         "distribution": distribution,
@@ -308,3 +369,73 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str) -> dict[str, A
     if distribution == "lognormal" and out["p99_ms"] <= out["p50_ms"]:
         raise UsageError(f"{option}: {where}: p99_ms must be above p50_ms")
     return out
+
+
+def _user_class(
+    entry: Mapping[str, Any], name: str, where: str, option: str, base: Path, user: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A class that is a task of the user's app: checked as written (the app is imported later)."""
+    built_in = [key for key in ("workload", "distribution", *SIZE_KEYS) if key in entry]
+    if built_in:
+        raise UsageError(f"{option}: {where}: {built_in[0]} is for a built-in workload; a task of your app has none")
+    if not isinstance(user["app"], str) or not isinstance(user["task"], str):
+        raise UsageError(f'{option}: {where}: a task of your app needs app = "MODULE" and task = "NAME"')
+    if user["args"] is not None and not isinstance(user["args"], list):
+        raise UsageError(f"{option}: {where}: args must be a list, got {user['args']!r}")
+    if user["kwargs"] is not None and not isinstance(user["kwargs"], Mapping):
+        raise UsageError(f"{option}: {where}: kwargs must be a table, got {user['kwargs']!r}")
+    if user["args_file"] is not None and not isinstance(user["args_file"], str):
+        raise UsageError(f"{option}: {where}: args_file must be a path, got {user['args_file']!r}")
+    if user["args_file"] is not None and (user["args"] is not None or user["kwargs"] is not None):
+        raise UsageError(f"{option}: {where}: args_file gives every call's arguments; leave out args and kwargs")
+    weight = _number(entry, "weight", where, option)
+    rate = _number(entry, "rate", where, option, at_most=100_000.0)
+    if (weight is None) == (rate is None):
+        raise UsageError(f"{option}: {where} needs a weight (its share of the arrivals) or a rate, one of them")
+    return {
+        **dict.fromkeys(SIZE_KEYS),
+        "name": name,
+        "workload": USER_WORKLOAD,
+        "distribution": "fixed",
+        "weight": weight,
+        "rate": rate,
+        "app": user["app"],
+        "task": user["task"],
+        "args": None if user["args"] is None else tuple(user["args"]),
+        "kwargs": None if user["kwargs"] is None else tuple(sorted(user["kwargs"].items())),
+        "args_file": None if user["args_file"] is None else str((base / user["args_file"]).resolve()),
+    }
+
+
+def resolve_users(mix: Traffic, workdir: str | None = None) -> tuple[Traffic, AppInfo | None]:
+    """The mix with each user's class resolved: its app imported (once, in
+    a subprocess, from `workdir` or the current directory), its task
+    checked against the app's, its calls read; and the app's AppInfo
+    (None: built-in workloads only). UsageError names the class."""
+    if mix.app is None:
+        return mix, None
+    info = None
+    classes = []
+    for klass in mix.classes:
+        if klass.task is None:
+            classes.append(klass)
+            continue
+        options = {
+            "app": klass.app,
+            "task": klass.task,
+            "args": None if klass.args is None else json.dumps(list(klass.args)),
+            "kwargs": None if klass.kwargs is None else json.dumps(dict(klass.kwargs)),
+            "args_file": klass.args_file,
+            "workdir": workdir,
+        }
+        try:
+            if info is None:
+                user, info = resolve_user_task(**options)
+            else:
+                user = build_user_task(**options)
+                if user is not None:
+                    check_task(user.task, list(info.tasks), user.app)
+        except UsageError as exc:
+            raise UsageError(f"--traffic: class {klass.name!r}: {exc}") from None
+        classes.append(dataclasses.replace(klass, user=user))
+    return dataclasses.replace(mix, classes=tuple(classes)), info

@@ -69,6 +69,9 @@ def run_summary(result: RunResult) -> str:
     res = s.resources
     user = cfg.user_task
     what = f"{cfg.workload}{size}" if not user else f"{user['task']} (app {user['app']}, {user['calls']} call(s))"
+    if result.traffic is not None:
+        names = ", ".join(c["name"] for c in result.traffic["classes"])
+        what = f"a mix of {len(result.traffic['classes'])} classes ({names}){size and ', mean' + size}"
     lines = [
         f"{_shape(cfg.workers)}{cfg.pool} -c {cfg.concurrency}  {what}  "
         f"{tasks.published} tasks (+{cfg.warmup} warm-up)  "

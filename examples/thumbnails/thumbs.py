@@ -1,7 +1,9 @@
 """A small, realistic Celery app to benchmark: make a thumbnail of an image
 fetched over HTTP. Each call waits (the download) and computes (decoding
 and resizing with Pillow), in proportions nobody knows in advance: which is
-what `python -m bench profile` measures.
+what `python -m bench profile` measures. Beside it, a slow report that a few
+callers ask for on the same queue: the mix in traffic.toml, where short
+thumbnails can wait behind a long report (`python -m bench run --traffic`).
 
 Run it as you would any Celery app (`celery -A thumbs worker`); the
 benchmark imports it the same way and changes nothing in it.
@@ -9,6 +11,7 @@ benchmark imports it the same way and changes nothing in it.
 
 import io
 import os
+import time
 import urllib.request
 
 from celery import Celery
@@ -32,3 +35,11 @@ def thumbnail(url, size=128):
         out = io.BytesIO()
         image.save(out, "JPEG", quality=85)
     return out.tell()
+
+
+@app.task(name="thumbs.report")
+def report(query_ms=2000):
+    """A slow report: wait `query_ms` on a long database query, then add up
+    what it returned."""
+    time.sleep(query_ms / 1000)
+    return sum(range(100_000))

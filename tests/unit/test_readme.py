@@ -69,6 +69,8 @@ def test_every_bench_command_in_the_readme_and_docs_parses_into_a_valid_config(m
     for command in commands:
         argv = shlex.split(command)
         os.chdir(_example_dir(tmp_path) if "--app" in argv else tmp_path)
+        if "--traffic" in argv and not (tmp_path / "examples").exists():  # its paths are the project root's
+            shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("results", "*.pid"))
         args = parser.parse_args(argv)
         assert args.command == argv[0]
         if args.command == "ab":  # its revisions are this checkout's

@@ -11,6 +11,7 @@ from bench.errors import UsageError
 from bench.measure import traffic
 from bench.measure.config import build_run_config
 from bench.workloads import WORKLOADS, ceiling, mix_workload
+from tests.helpers.paths import ROOT
 
 HOL = """
 [[class]]
@@ -168,7 +169,18 @@ BAD = [
     ("[[class]]\nname = 'a'\nweight = 1\ntask_ms = 'x'\n", "task_ms must be a number"),
     ("[[class]]\nname = 'a'\nweight = 1\nworkload = 'noop'\ntask_ms = 5\n", "has no size"),
     ("[[class]]\nname = 'a'\nweight = 1\nworkload = 'net'\n", "not supported in a mix yet"),
-    ("[[class]]\nname = 'a'\nweight = 1\ntask = 'myapp.work'\n", "a user's task as a class is not supported yet"),
+    ("[[class]]\nname = 'a'\nweight = 1\ntask = 'myapp.work'\n", 'needs app = "MODULE" and task = "NAME"'),
+    ("[[class]]\nname = 'a'\nweight = 1\napp = 'm'\ntask = 'm.t'\ntask_ms = 5\n", "task_ms is for a built-in"),
+    ("[[class]]\nname = 'a'\nweight = 1\napp = 'm'\ntask = 'm.t'\nargs = 5\n", "args must be a list"),
+    (
+        "[[class]]\nname = 'a'\nweight = 1\napp = 'm'\ntask = 'm.t'\n[[class]]\nname = 'b'\nweight = 1\n",
+        "names built-in workloads and the app m",
+    ),
+    (
+        "[[class]]\nname = 'a'\nweight = 1\napp = 'm'\ntask = 'm.t'\n[[class]]\nname = 'b'\nweight = 1\n"
+        "app = 'n'\ntask = 'n.t'\n",
+        "names the apps m, n",
+    ),
     ("not toml [", "not valid TOML"),
 ]
 
@@ -206,3 +218,38 @@ def test_own_rates_refuse_a_rate_of_the_run():
     mix = traffic.parse({"class": [{"name": "a", "rate": 1}]}, "t")
     with pytest.raises(UsageError, match="give their own rates"):
         build_run_config(traffic=mix, rate=5)
+
+
+def test_a_class_of_an_apps_own_task_is_resolved_in_the_app_and_cycles_its_calls(tmp_path):
+    (tmp_path / "calls.jsonl").write_text('{"args": [1]}\n{"args": [2]}\n')
+    mix = traffic.read(
+        write(
+            tmp_path,
+            '[[class]]\nname = "s"\napp = "proj"\ntask = "proj.tasks.sleep"\nargs_file = "calls.jsonl"\nweight = 1\n'
+            '[[class]]\nname = "n"\napp = "proj"\ntask = "proj.tasks.noop"\nweight = 1\n',
+        )
+    )
+    resolved, info = traffic.resolve_users(mix, workdir=str(ROOT))
+    assert info is not None
+    assert "proj.tasks.sleep" in info.tasks
+    calls = resolved.calls([0, 0, 1, 0])
+    assert [(c.task, c.args) for c in calls] == [
+        ("proj.tasks.sleep", [1]),
+        ("proj.tasks.sleep", [2]),
+        ("proj.tasks.noop", []),
+        ("proj.tasks.sleep", [1]),
+    ]
+    cfg = build_run_config(traffic=resolved, app_info=info, pool="threads", concurrency=2)
+    assert cfg.user_task is not None
+    assert cfg.user_task.app == "proj"
+    assert cfg.prefetch_multiplier is None  # the app's own, as for a user's task
+    assert cfg.spec.estimated  # no profile: no physical ceiling claimed
+    assert cfg.tasks >= 20
+
+
+def test_an_unknown_task_of_the_app_names_its_class(tmp_path):
+    mix = traffic.read(write(tmp_path, '[[class]]\nname = "x"\napp = "proj"\ntask = "proj.tasks.nope"\nweight = 1\n'))
+    with pytest.raises(
+        UsageError, match=r"--traffic: class 'x': --task: the app proj has no task named 'proj.tasks.nope'"
+    ):
+        traffic.resolve_users(mix, workdir=str(ROOT))

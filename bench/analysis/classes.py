@@ -5,7 +5,9 @@ A task is *reserved* from the moment a worker's consumer received it
 (Celery's task_received, in the worker's main process) until a pool
 process started it. While it waits there, another slot of the run (of this
 worker or another) may be idle: that is the time prefetching costs it, the
-time it "waited while a slot was free". The slots' occupancy comes from
+time it "waited while a slot was free". The slots are those that could
+have run it: every worker's, or under dedicated routing those of the
+workers consuming its queue (its lane). Their occupancy comes from
 every task's start and end; a pool process hands over between two tasks in
 a few milliseconds, so a task counts as having waited while a slot was free
 only above FREE_WAIT_MIN_S of it.
@@ -32,6 +34,7 @@ class ClassTask:
     finished: float | None
     state: str | None  # Celery state of its first report; None: never reported
     received: float | None = None  # s, monotonic: its worker's consumer received it; None: not recorded
+    lane: int = 0  # the queue it was sent to, of the workers that could run it (dedicated routing)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def reserved(tasks: Sequence[ClassTask], slots_busy: Occupancy) -> Reserved:
 def class_fields(
     tasks: Sequence[ClassTask],
     names: Sequence[str],
-    slots: int,
+    slots: int | Sequence[int],
     window: tuple[float, float] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per class name, its counts, throughput, wait, service and sojourn
@@ -104,9 +107,21 @@ def class_fields(
     `window` (open loop: [start, end) of the measured window, monotonic):
     only the tasks scheduled in it count, and throughput is its
     completions in it over its length; a drained batch's throughput is a
-    class's completions over the batch's span (first start to last end)."""
+    class's completions over the batch's span (first start to last end).
+    `slots`: of the run, or of each lane (the workers of each queue)."""
     ran = [(t.started, t.finished) for t in tasks if t.started is not None and t.finished is not None]
-    slots_busy = occupancy(ran, slots)
+    lane_slots = [slots] if isinstance(slots, int) else list(slots)
+    busy = [
+        occupancy(
+            [
+                (t.started, t.finished)
+                for t in tasks
+                if t.lane == lane and t.started is not None and t.finished is not None
+            ],
+            count,
+        )
+        for lane, count in enumerate(lane_slots)
+    ]
     if window is not None:
         span = window[1] - window[0]
     else:
@@ -120,7 +135,7 @@ def class_fields(
             completions = sum(1 for t in mine if t.state == "SUCCESS")
         else:
             completions = sum(1 for t in mine if t.finished is not None and window[0] <= t.finished < window[1])
-        held = reserved(counted, slots_busy)
+        held = _reserved_by_lane(counted, busy)
         out[name] = {
             "tasks": {
                 "counted": len(counted),
@@ -140,6 +155,21 @@ def class_fields(
     return out
 
 
+def _reserved_by_lane(tasks: Sequence[ClassTask], busy: Sequence[Occupancy]) -> Reserved:
+    """`reserved` of tasks that may lie in several lanes, each against its own slots."""
+    parts = [reserved([t for t in tasks if t.lane == lane], occ) for lane, occ in enumerate(busy)]
+    if len(parts) == 1:
+        return parts[0]
+    waits = [(t.received, t.started) for t in tasks if t.received is not None and t.started is not None]
+    longest = [p.longest_while_free_s for p in parts if p.longest_while_free_s is not None]
+    return Reserved(
+        reserved_s=tail([max(0.0, started - received) for received, started in waits]),
+        while_free_s=math.fsum(p.while_free_s for p in parts),
+        waited_while_free=sum(p.waited_while_free for p in parts),
+        longest_while_free_s=max(longest) if longest else None,
+    )
+
+
 def _set(value: float | None) -> float:
     assert value is not None  # a task that succeeded has its start and end
     return value
@@ -150,10 +180,12 @@ def class_tasks(
     origins: Mapping[str, float],
     reports: Mapping[str, tuple[float, float, str]],
     received: Mapping[str, float],
+    lane_of: Mapping[str, int] | None = None,
 ) -> list[ClassTask]:
     """One ClassTask per task of `class_of` (id -> class name), from its
-    origin, its first report (id -> (started, finished, state)) and when
-    its worker received it (the first time)."""
+    origin, its first report (id -> (started, finished, state)), when
+    its worker received it (the first time) and its lane (class name ->
+    the queue's index; None: one queue)."""
     out = []
     for task_id, name in class_of.items():
         report = reports.get(task_id)
@@ -165,6 +197,7 @@ def class_tasks(
                 finished=report[1] if report else None,
                 state=report[2] if report else None,
                 received=received.get(task_id),
+                lane=0 if lane_of is None else lane_of[name],
             )
         )
     return out

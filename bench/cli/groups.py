@@ -25,6 +25,7 @@ from bench.measure.config import (
 )
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
 from bench.measure.settings import OPTIMIZATIONS
+from bench.measure.traffic import ROUTINGS
 from bench.sweep.config import PROFILES
 from bench.workloads import POOLS, WORKLOADS
 
@@ -352,6 +353,15 @@ def add_traffic_options(parser: argparse.ArgumentParser, seed: bool = True) -> N
         "rate, distribution), or a pyproject.toml with [tool.celery-bench.traffic]; drained, the batch holds "
         "each class in its share, shuffled; with --rate, each arrival is one class in its share "
         "(default: none, one workload)",
+    )
+    option(
+        group,
+        "--routing",
+        fills="routing",
+        choices=ROUTINGS,
+        help='shared: every class on the one queue; dedicated: each class that names a queue (queue = "NAME") '
+        "sent there, and --workers split across the queues (worker i takes queue i mod their number), as you "
+        "would deploy long tasks apart (default: shared)",
     )
     if seed:
         add_seed(group)

@@ -22,7 +22,7 @@ from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
 from bench.measure.settings import OPTIMIZATIONS
-from bench.measure.traffic import Traffic
+from bench.measure.traffic import ROUTINGS, Traffic
 from bench.workloads import (
     MIX_WORKLOAD,
     POOLS,
@@ -561,6 +561,7 @@ def build_run_config(
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
     traffic: Traffic | None = None,
+    routing: str | None = None,
     optimization: str | None = None,
     disable_prefetch: bool = False,
     eta_task_limit: int | None = None,
@@ -584,6 +585,9 @@ def build_run_config(
     deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
     if traffic is not None:
         rate, traffic = _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed)
+        traffic = _routed(traffic, routing, workers)
+    elif routing is not None:
+        raise UsageError("--routing: routes a traffic mix's classes; give --traffic too")
     if workers != 1 and (user_task is not None or hosts):
         what = "a run of your own task" if user_task is not None else "a run on --hosts"
         raise UsageError(f"--workers: {what} drives one worker per host for now; leave --workers out")
@@ -725,6 +729,25 @@ def _unsized_mix_batch(traffic, pool, concurrency, workers, tasks, warmup):
     if warmup is None:
         warmup = max(5, 2 * concurrency) if pool == "prefork" else 5
     return tasks, warmup
+
+
+def _routed(traffic: Traffic, routing: str | None, workers: int) -> Traffic:
+    """The mix with its routing, checked: dedicated routing gives each of
+    its queues a worker of its own, so it needs --workers for every one."""
+    if routing is None:
+        return traffic
+    if routing not in ROUTINGS:
+        raise UsageError(f"--routing: unknown {routing!r}; choose from {', '.join(ROUTINGS)}")
+    routed = dataclasses.replace(traffic, routing=routing)
+    lanes = routed.lanes
+    if routing == "dedicated" and len(lanes) < 2:
+        raise UsageError('--routing dedicated: no class of the mix names a queue of its own (queue = "NAME")')
+    if len(lanes) > workers:
+        raise UsageError(
+            f"--routing {routing}: the queues {', '.join(lanes)} need a worker each, and --workers is {workers}; "
+            f"give --workers {len(lanes)} or more"
+        )
+    return routed
 
 
 def _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed):

@@ -142,12 +142,13 @@ def publish(
     count: int,
     calls: Calls | None = None,
     names: Sequence[str] | None = None,
+    queues: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Send `count` tasks; returns {task id: publish time (monotonic s)}, in
     the order sent. `calls` (a user's task, a traffic mix): a function of
     the task's index giving its (args, kwargs), used instead of `args`;
-    `names` (a traffic mix): each task's name, instead of `task_name`. The
-    queue is explicit, so the app's task_routes do not move the measured
+    `names` and `queues` (a traffic mix): each task's name, instead of
+    `task_name`, and queue, instead of `queue`. The queue is explicit, so the app's task_routes do not move the measured
     tasks elsewhere."""
     published = {}
     with app.producer_or_acquire() as producer:
@@ -159,7 +160,7 @@ def publish(
                 task_name if names is None else names[i],
                 args=call_args,
                 kwargs=call_kwargs,
-                queue=queue,
+                queue=queue if queues is None else queues[i],
                 task_id=task_id,
                 producer=producer,
             )

@@ -30,17 +30,34 @@ def schedule_calls(traffic: Traffic, schedule: Schedule) -> list[Call]:
     return traffic.calls(traffic.marked(len(schedule.offsets()), schedule.arrival), "open")
 
 
-def publish(app: Celery, queue: str, calls: Sequence[Call]) -> dict[str, float]:
-    """Send `calls` in order; {task id: publish time}, in that order."""
+def lane_queues(traffic: Traffic, queue: str) -> list[str]:
+    """The queue of each of the mix's lanes: `queue` for the first (the
+    default, or the one shared queue), `queue`.NAME for each named one."""
+    return [queue if i == 0 else f"{queue}.{lane}" for i, lane in enumerate(traffic.lanes)]
+
+
+def publish(app: Celery, queues: Sequence[str], traffic: Traffic, calls: Sequence[Call]) -> dict[str, float]:
+    """Send `calls` in order, each to its lane's queue of `queues`; {task
+    id: publish time}, in that order."""
     return load.publish(
         app,
-        queue,
+        queues[0],
         "",
         None,
         len(calls),
         calls=lambda i: (calls[i].args, calls[i].kwargs),
         names=[c.task for c in calls],
+        queues=[queues[traffic.lane_of(c.klass)] for c in calls],
     )
+
+
+def release(
+    app: Celery, queues: Sequence[str], traffic: Traffic, nodenames: Sequence[str], idle: Sequence[str]
+) -> None:
+    """Release each lane's queue to its workers (node i consumes lane i
+    mod the lanes); the one queue to every worker under shared routing."""
+    for lane, nodes in enumerate(traffic.lane_nodes(len(nodenames))):
+        load.release(app, queues[lane], [nodenames[n] for n in nodes], [idle[n] for n in nodes])
 
 
 def class_of(traffic: Traffic, ids: Iterable[str], calls: Sequence[Call]) -> dict[str, str]:
@@ -63,17 +80,22 @@ def add_classes(
     origins: Mapping[str, float],
     records: Sequence[TaskRecord],
     received: Mapping[str, float],
-    slots: int,
+    slots_per_worker: int,
+    workers: int,
     window: tuple[float, float] | None = None,
 ) -> RunResult:
     """The result with the mix (`traffic`), each sample's class, and the
     figures per class: a drained batch's as `classes`, an open-loop run's
-    (`window`: its measured window, monotonic) in its `open_loop` block."""
+    (`window`: its measured window, monotonic) in its `open_loop` block. A
+    task waited while a slot was free only where a worker of its own
+    queue had one (`slots_per_worker` x the workers of each lane)."""
+    lane_slots = [slots_per_worker * len(nodes) for nodes in traffic.lane_nodes(workers)]
     reports: dict[str, tuple[float, float, str]] = {}
     for rec in records:
         reports.setdefault(rec.id, (rec.started, rec.finished, rec.state))
-    tasks = classes.class_tasks(task_class, origins, reports, received)
-    fields = classes.class_fields(tasks, traffic.names, slots, window)
+    lane_of = {c.name: traffic.lane_of(i) for i, c in enumerate(traffic.classes)}
+    tasks = classes.class_tasks(task_class, origins, reports, received, lane_of)
+    fields = classes.class_fields(tasks, traffic.names, lane_slots, window)
     samples = result.samples
     if samples is not None:
         samples = dataclasses.replace(samples, task_class=tuple(task_class.get(r.id, "") for r in records))

@@ -65,8 +65,12 @@ def measure(
     started = clock()
     run_id = new_run_id(started)
     queue = f"celery-bench.{run_id}.open"
-    # every worker consumes the one queue from the start
-    specs = [worker_spec(cfg, run_id, queue, node=None if cfg.workers == 1 else i) for i in range(cfg.workers)]
+    # every worker consumes its queue from the start: the one queue, or its lane's under dedicated routing
+    lanes = [queue] if cfg.traffic is None else mix.lane_queues(cfg.traffic, queue)
+    specs = [
+        worker_spec(cfg, run_id, lanes[i % len(lanes)], node=None if cfg.workers == 1 else i)
+        for i in range(cfg.workers)
+    ]
     args = workload.args(cfg.task_ms, stub_address) if cfg.traffic is None else None
     calls = None if cfg.traffic is None else mix.schedule_calls(cfg.traffic, schedule)
     stall_s, timeout_s = time_limits(cfg)
@@ -91,7 +95,9 @@ def measure(
                 ("broker lost: the embedded broker exited", watcher(broker.pid)),
             ]
             task = workload.task
-            sends = None if calls is None else [(c.task, c.args, c.kwargs) for c in calls]
+            sends = None
+            if calls is not None and cfg.traffic is not None:
+                sends = [(c.task, c.args, c.kwargs, lanes[cfg.traffic.lane_of(c.klass)]) for c in calls]
             with producer.running(broker.url, queue, task, args, schedule, workdir, calls=sends) as popen:
                 total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
                 producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)
@@ -127,7 +133,10 @@ def measure(
         # The producer sends the schedule in order, and stops only with an error (then nothing is concluded)
         task_class = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
         origins = dict(zip(sent.ids, sent.scheduled, strict=True))
-        return mix.add_classes(result, cfg.traffic, task_class, origins, batch.records, received, cfg.slots, window)
+        slots_each = cfg.slots // cfg.workers
+        return mix.add_classes(
+            result, cfg.traffic, task_class, origins, batch.records, received, slots_each, cfg.workers, window
+        )
 
     return conclude(
         cfg,

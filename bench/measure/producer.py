@@ -65,12 +65,12 @@ def running(
     schedule: Schedule,
     workdir: Path,
     id_prefix: str = "",
-    calls: Sequence[tuple[str, Any, Any]] | None = None,
+    calls: Sequence[tuple[str, Any, Any, str]] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the producer for `schedule`; yield its Popen; stop it (and
     everything under it) on the way out. `id_prefix` starts every task id
     (agents count a run's records by it). `calls` (a traffic mix): the
-    (task name, args, kwargs) of each arrival of the schedule, in its order,
+    (task name, args, kwargs, queue) of each arrival of the schedule, in its order,
     instead of `task` and `args` for all."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
@@ -159,13 +159,13 @@ def _on_term(_signum, _frame):
     raise _Stop
 
 
-def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any, dict[str, Any]]:
-    """(task name, args, kwargs) of the schedule's `index`-th arrival."""
+def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any, dict[str, Any], str]:
+    """(task name, args, kwargs, queue) of the schedule's `index`-th arrival."""
     calls = spec.get("calls")
     if calls is None:
-        return spec["task"], spec["args"], {}
-    task, args, kwargs = calls[index]
-    return task, args, kwargs or {}
+        return spec["task"], spec["args"], {}, spec["queue"]
+    task, args, kwargs, queue = calls[index]
+    return task, args, kwargs or {}, queue
 
 
 class _CelerySender:
@@ -176,12 +176,12 @@ class _CelerySender:
 
     def send(self, batch: Sequence[tuple[str, float, int]]) -> None:
         for task_id, deadline, index in batch:
-            task, args, kwargs = _call(self.spec, index)
+            task, args, kwargs, queue = _call(self.spec, index)
             self.app.send_task(
                 task,
                 args=args,
                 kwargs=kwargs,
-                queue=self.spec["queue"],
+                queue=queue,
                 task_id=task_id,
                 producer=self.producer,
                 headers={HEADER: deadline},
@@ -198,28 +198,30 @@ class _RedisSender:
 
     def __init__(self, app, producer, spec):
         self.app, self.spec, self.channel = app, spec, producer.channel
-        self.queue, self.client = spec["queue"], producer.channel.client
-        self.templates: dict[str, dict[str, Any]] = {}  # one per distinct (task, args): a mix has several
+        self.client = producer.channel.client
+        # one per distinct (task, args, kwargs, queue): a mix has several
+        self.templates: dict[str, tuple[dict[str, Any], str]] = {}
 
-    def template(self, index: int) -> dict[str, Any]:
-        task, args, kwargs = _call(self.spec, index)
-        key = json_dumps([task, args, kwargs])
+    def template(self, index: int) -> tuple[dict[str, Any], str]:
+        """(the message, its queue) of the `index`-th arrival, but for its id."""
+        task, args, kwargs, queue = _call(self.spec, index)
+        key = json_dumps([task, args, kwargs, queue])
         if key not in self.templates:
             headers, props, body, _ = self.app.amqp.as_task_v2("template", task, args=args, kwargs=kwargs)
             ctype, encoding, data = serialization.dumps(body, serializer="json")
             template = self.channel.prepare_message(data, 0, ctype, encoding, headers, dict(props, delivery_mode=2))
-            self.channel._inplace_augment_message(template, "", self.queue)
-            self.templates[key] = template
+            self.channel._inplace_augment_message(template, "", queue)
+            self.templates[key] = (template, queue)
         return self.templates[key]
 
     def send(self, batch: Sequence[tuple[str, float, int]]) -> None:
         with self.client.pipeline(transaction=False) as pipe:
             for task_id, deadline, index in batch:
-                template = self.template(index)
+                template, queue = self.template(index)
                 msg = dict(template)
                 msg["headers"] = {**template["headers"], "id": task_id, "root_id": task_id, HEADER: deadline}
                 msg["properties"] = {**template["properties"], "correlation_id": task_id, "delivery_tag": uuid()}
-                pipe.lpush(self.queue, json_dumps(msg))
+                pipe.lpush(queue, json_dumps(msg))
             pipe.execute()
 
 
@@ -241,7 +243,8 @@ def produce(
     try:
         with app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=2)
-            app.amqp.queues[spec["queue"]].bind(producer.channel).declare()
+            for queue in dict.fromkeys([spec["queue"], *(call[3] for call in spec.get("calls") or ())]):
+                app.amqp.queues[queue].bind(producer.channel).declare()
             fast = producer.connection.transport.driver_type == "redis"
             sender = (_RedisSender if fast else _CelerySender)(app, producer, spec)
             t0 = clock() + START_DELAY_S

@@ -266,7 +266,8 @@ def launch(
                 load.declare(app, spec.queue)  # kept until the worker consumes it
                 if cfg.traffic is not None:  # the mix, each worker its own draw
                     warm_calls = mix.batch_calls(cfg.traffic, cfg.warmup, f"warmup-{node}")
-                    published.update(mix.publish(app, spec.queue, warm_calls))
+                    every_lane = [spec.queue] * len(cfg.traffic.lanes)  # all of it to this worker
+                    published.update(mix.publish(app, every_lane, cfg.traffic, warm_calls))
                 else:
                     published.update(load.publish(app, spec.queue, cfg.spec.task, args, cfg.warmup, calls))
             launched.warm = load.Batch(published)
@@ -332,17 +333,23 @@ def measure(
             raise NotMeasured(reason, launched.crew.logs(), getattr(exc, "reported", reported)) from exc
         if relay is not None:
             relay.settle()  # the workers of the runs before are gone: the window is ours
-        load.declare(app, main_queue)
+        lanes = [main_queue] if cfg.traffic is None else mix.lane_queues(cfg.traffic, main_queue)
+        for lane in lanes:
+            load.declare(app, lane)
         if cfg.traffic is not None:
             mix_calls = mix.batch_calls(cfg.traffic, cfg.tasks)
-            batch = load.Batch(mix.publish(app, main_queue, mix_calls))
+            batch = load.Batch(mix.publish(app, lanes, cfg.traffic, mix_calls))
             task_class = mix.class_of(cfg.traffic, batch.published, mix_calls)
         else:
             batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
         sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.quota_cores).start()
         groups = launched.crew.cgroups()
         counted = [g.figures() for g in groups]
-        load.release(app, main_queue, [s.nodename for s in launched.specs], [s.queue for s in launched.specs])
+        nodenames, idle = [s.nodename for s in launched.specs], [s.queue for s in launched.specs]
+        if cfg.traffic is not None:
+            mix.release(app, lanes, cfg.traffic, nodenames, idle)
+        else:
+            load.release(app, main_queue, nodenames, idle)
         # Under a memory limit or a deploy event, tasks started by a process that died never finish: the batch
         # ends once only they are left.
         killing = cfg.memory_limit is not None or cfg.deploy is not None
@@ -386,7 +393,10 @@ def measure(
         traffic = cfg.traffic
 
         def extend(result: RunResult) -> RunResult:
-            return mix.add_classes(result, traffic, task_class, batch.published, batch.records, received, cfg.slots)
+            slots_each = cfg.slots // cfg.workers
+            return mix.add_classes(
+                result, traffic, task_class, batch.published, batch.records, received, slots_each, cfg.workers
+            )
 
     return conclude(
         cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe, extend=extend

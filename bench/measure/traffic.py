@@ -23,6 +23,11 @@ A class may be a task of your own app instead of a built-in workload:
     args = [2000]               # or kwargs = {...}, or args_file = "calls.jsonl" (one call per line)
     weight = 2
 
+A class may name a `queue`: with `routing = "dedicated"` (run --routing)
+its tasks go to that queue, consumed by workers of their own, as a user
+would deploy long tasks apart; with "shared" (the default) every class is
+on the one queue whatever it names.
+
 A class's share is its `weight`, or its own `rate` (tasks/s: then every
 class gives one, and the run's rate is their sum). Its size is fixed
 (`task_ms`), or drawn per task: `distribution = "exponential"` (mean
@@ -58,7 +63,9 @@ MAX_TASK_MS = 60_000.0  # as a run's --task-ms
 MAX_CLASSES = 16
 SIZE_KEYS = ("task_ms", "p50_ms", "p99_ms", "long_ms", "long_share")
 USER_KEYS = ("app", "task", "args", "kwargs", "args_file")
-CLASS_KEYS = frozenset({"name", "workload", "weight", "rate", "distribution", *SIZE_KEYS, *USER_KEYS})
+CLASS_KEYS = frozenset({"name", "workload", "weight", "rate", "distribution", "queue", *SIZE_KEYS, *USER_KEYS})
+ROUTINGS = ("shared", "dedicated")
+DEFAULT_QUEUE = "default"  # the lane of the classes that name no queue, under dedicated routing
 USER_WORKLOAD = "task"  # a user's task's workload name (config.USER_TASK_WORKLOAD)
 
 
@@ -88,6 +95,7 @@ class TrafficClass:
     kwargs: tuple[tuple[str, Any], ...] | None = None
     args_file: str | None = None  # absolute
     user: UserTask | None = None
+    queue: str | None = None  # its own queue under dedicated routing; None: the default one
 
     @property
     def spec(self) -> Workload:
@@ -131,6 +139,8 @@ class TrafficClass:
                 out[key] = value
         out["distribution"] = self.distribution
         out["mean_ms"] = self.mean_ms
+        if self.queue is not None:
+            out["queue"] = self.queue
         return out
 
 
@@ -149,6 +159,28 @@ class Traffic:
     classes: tuple[TrafficClass, ...]
     source: str  # where it was read from, for the record
     seed: int = 0  # the run's --seed: shuffles a drained mix, marks open-loop arrivals, draws sizes
+    routing: str = "shared"  # shared: every class on one queue; dedicated: each class's queue its own workers
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        """The queues the mix is sent to, each with workers of its own: one
+        under shared routing; under dedicated, the default queue (for the
+        classes that name none) and each queue the classes name, in order."""
+        if self.routing == "shared":
+            return (DEFAULT_QUEUE,)
+        named = [c.queue or DEFAULT_QUEUE for c in self.classes]
+        return tuple(dict.fromkeys(named))
+
+    def lane_of(self, klass: int) -> int:
+        """The index in `lanes` of the queue class `klass` is sent to."""
+        if self.routing == "shared":
+            return 0
+        return self.lanes.index(self.classes[klass].queue or DEFAULT_QUEUE)
+
+    def lane_nodes(self, workers: int) -> list[list[int]]:
+        """The worker nodes of each lane: node i consumes lane i mod the lanes."""
+        lanes = len(self.lanes)
+        return [[node for node in range(workers) if node % lanes == lane] for lane in range(lanes)]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -216,7 +248,13 @@ class Traffic:
         return next((c.user for c in self.classes if c.user is not None), None)
 
     def describe(self) -> dict[str, Any]:
-        return {"source": self.source, "seed": self.seed, "classes": [c.describe() for c in self.classes]}
+        return {
+            "source": self.source,
+            "seed": self.seed,
+            "routing": self.routing,
+            "lanes": list(self.lanes),
+            "classes": [c.describe() for c in self.classes],
+        }
 
 
 def read(path: str | Path, option: str = "--traffic") -> Traffic:
@@ -284,6 +322,7 @@ def parse(table: Mapping[str, Any], source: str, option: str = "--traffic", base
                 args=c["args"],
                 kwargs=c["kwargs"],
                 args_file=c["args_file"],
+                queue=c["queue"],
             )
             for c, amount in zip(checked, amounts, strict=True)
         ),
@@ -313,9 +352,12 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str, base: Path) ->
     if unknown:
         raise UsageError(f"{option}: {where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CLASS_KEYS))})")
     user = {key: entry.get(key) for key in USER_KEYS}
+    queue = entry.get("queue")
+    if queue is not None and (not isinstance(queue, str) or not queue.replace("-", "_").isidentifier()):
+        raise UsageError(f"{option}: {where}: queue must be a name of letters, digits, - and _, got {queue!r}")
     user_given = [key for key in USER_KEYS if user[key] is not None]
     if user_given:
-        return _user_class(entry, name, where, option, base, user)
+        return {**_user_class(entry, name, where, option, base, user), "queue": queue}
     workload = entry.get("workload", "sleep")
     if workload not in WORKLOADS:
         raise UsageError(f"{option}: {where}: unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
@@ -328,6 +370,7 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str, base: Path) ->
         )
     out = {
         **dict.fromkeys(USER_KEYS),
+        "queue": queue,
         "name": name,
         "workload": workload,
         "distribution": distribution,

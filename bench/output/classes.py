@@ -49,10 +49,17 @@ def class_rows(traffic: Mapping[str, Any], per_class: Mapping[str, Mapping[str, 
                 _ms(fields["sojourn_p99_s"]),
                 _ms(fields["sojourn_max_s"]),
                 _ms(fields["reserved_p99_s"]),
-                f"{waited} tasks, {free:.2f} s in all" if waited else "none",
+                f"{waited} task{'s' if waited != 1 else ''}, {free:.2f} s in all" if waited else "none",
             ]
         )
     return rows
+
+
+def _routing(traffic: Mapping[str, Any]) -> str:
+    """", dedicated queues: default, slow" under dedicated routing; "" otherwise (older documents too)."""
+    if traffic.get("routing") != "dedicated":
+        return ""
+    return f", dedicated queues: {', '.join(traffic['lanes'])}, worker i on queue i mod {len(traffic['lanes'])}"
 
 
 def classes_summary(result: RunResult) -> str | None:
@@ -64,12 +71,13 @@ def classes_summary(result: RunResult) -> str | None:
     origin = "its publish" if result.open_loop is None else "its scheduled send time"
     lines = [
         "",
-        f"  traffic: {len(traffic['classes'])} classes from {traffic['source']} (seed {traffic['seed']}); "
-        f"latency from {origin}, ms",
+        f"  traffic: {len(traffic['classes'])} classes from {traffic['source']} (seed {traffic['seed']}"
+        f"{_routing(traffic)}); latency from {origin}, ms",
     ]
     lines += [f"    {line}" for line in aligned(class_rows(traffic, per_class), right=range(1, 9))]
     lines.append(
         "  reserved: from the worker's consumer receiving a task to its start; waited while a slot was free: "
-        f"over {1000 * traffic['free_wait_min_s']:g} ms of it with a slot of the run idle (prefetch held it)"
+        f"over {1000 * traffic['free_wait_min_s']:g} ms of it with an idle slot that could have run it "
+        "(prefetch held it)"
     )
     return "\n".join(lines)

@@ -349,8 +349,9 @@ HISTORY = (
         23,
         "2026-12-05",
         "Traffic mixes: run --traffic, per-class results and the time tasks sat reserved while a slot was free",
-        "A run of a traffic mix (run --traffic) has `traffic` (its source, seed, each class's name, workload, "
-        "share, size and distribution, and the least wait counted as waiting while a slot was free), "
+        "A run of a traffic mix (run --traffic) has `traffic` (its source, seed, routing and queues, each class's "
+        "name, workload, share, size, distribution and queue, and the least wait counted as waiting while a slot "
+        "was free), "
         "`samples.task_class` (each sample's class) and its results per class name: a drained batch's as "
         "`classes`, an open-loop run's as `open_loop.classes` (counts, throughput, wait, service, sojourn and "
         "reserved percentiles, and the time reserved while a slot was free); its `config.workload` is mix.",

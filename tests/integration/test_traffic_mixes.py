@@ -147,3 +147,35 @@ def test_bad_traffic_is_one_line_and_exit_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "python -m bench run: error: --traffic: class 'a': weight must be above 0, got 0"
     ]
+
+
+def test_dedicated_routing_gives_the_long_tasks_a_worker_of_their_own(tmp_path):
+    path = tmp_path / "routed.toml"
+    path.write_text(HOL.replace('name = "long"', 'name = "long"\nqueue = "slow"'))
+    out = tmp_path / "routed.json"
+    proc = run_bench(
+        "run", "--traffic", path, "--routing", "dedicated", "--workers", 2, "-P", "prefork", "-c", 1,
+        "--rate", RATE, "--arrival", "poisson", "--duration", DURATION_S, "--seed", SEED, "--json", out, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["traffic"]["routing"] == "dedicated"
+    assert doc["traffic"]["lanes"] == ["default", "slow"]
+    samples = doc["samples"]
+    nodes = {klass: {n for n, c in zip(samples["node"], samples["task_class"], strict=True) if c == klass}
+             for klass in ("short", "long")}  # fmt: skip
+    assert nodes == {"short": {0}, "long": {1}}  # worker 0 takes the default queue, worker 1 the slow one
+    short = doc["open_loop"]["classes"]["short"]
+    assert short["sojourn_p99_s"] < 0.5  # nothing long ahead of them: the known case's 1.7 s is gone
+    assert short["waited_while_free"] == 0  # only worker 0 could take them: no slot of theirs was free
+
+
+def test_dedicated_routing_needs_a_worker_per_queue(tmp_path):
+    path = tmp_path / "routed.toml"
+    path.write_text(HOL.replace('name = "long"', 'name = "long"\nqueue = "slow"'))
+    proc = run_bench("run", "--traffic", path, "--routing", "dedicated")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "python -m bench run: error: --routing dedicated: the queues default, slow need a worker each, and "
+        "--workers is 1; give --workers 2 or more"
+    ]

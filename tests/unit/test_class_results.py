@@ -91,3 +91,38 @@ def test_a_drained_class_throughput_is_over_the_batchs_span():
     fields = class_fields(tasks, ["a", "b"], slots=1)
     assert fields["a"]["throughput_per_s"] == pytest.approx(1 / 4.0)
     assert fields["b"]["throughput_per_s"] == pytest.approx(1 / 4.0)
+
+
+def test_under_dedicated_routing_only_the_slots_of_a_tasks_own_queue_count():
+    # lane 0 (one slot) runs short tasks back to back; lane 1's slot idles: a short task that waits
+    # behind another short one waited for its own queue's slot, not while one that could take it was free
+    tasks = [
+        ClassTask("short", 0.0, 0.0, 0.5, "SUCCESS", received=0.0, lane=0),
+        ClassTask("short", 0.1, 0.5, 1.0, "SUCCESS", received=0.1, lane=0),
+        ClassTask("long", 2.0, 2.0, 4.0, "SUCCESS", received=2.0, lane=1),
+    ]
+    by_lane = class_fields(tasks, ["short", "long"], slots=[1, 1])["short"]
+    assert by_lane["waited_while_free"] == 0
+    assert by_lane["reserved_while_free_s"] == 0.0
+    assert by_lane["reserved_max_s"] == pytest.approx(0.4)
+    # one shared queue over the same two slots: the second slot was free while it waited
+    shared = class_fields([ClassTask(**{**vars(t), "lane": 0}) for t in tasks], ["short"], slots=2)["short"]
+    assert shared["waited_while_free"] == 1
+    assert shared["reserved_while_free_s"] == pytest.approx(0.4)
+
+
+def test_the_terminal_shows_a_row_per_class_and_the_waits_while_a_slot_was_free():
+    from bench.output.classes import classes_summary
+    from bench.results.io import read_run
+    from tests.helpers.paths import ROOT
+
+    result = read_run(ROOT / "tests" / "data" / "v23" / "run.json")
+    text = classes_summary(result)
+    assert text is not None
+    lines = text.splitlines()
+    assert "traffic: 2 classes from hol.toml (seed 28); latency from its scheduled send time, ms" in lines[1]
+    short = next(line for line in lines if line.strip().startswith("short"))
+    assert "1210.0" in short  # its sojourn p99, ms
+    assert "1 task, 1.18 s in all" in short
+    long = next(line for line in lines if line.strip().startswith("long"))
+    assert long.rstrip().endswith("none")

@@ -2,7 +2,8 @@
 in a worker while a slot was free: head-of-line blocking (issue 24). Pure.
 
 A task is *reserved* from the moment a worker's consumer received it
-(Celery's task_received, in the worker's main process) until a pool
+(Celery's task_received, in the worker's main process), or from its ETA
+when it came with a countdown and was held for it by design, until a pool
 process started it. While it waits there, another slot of the run (of this
 worker or another) may be idle: that is the time prefetching costs it, the
 time it "waited while a slot was free". The slots are those that could
@@ -85,8 +86,17 @@ class Reserved:
     longest_while_free_s: float | None  # the longest such wait of one task; None: no task recorded
 
 
+def _held(t: ClassTask) -> tuple[float, float] | None:
+    """(from, to) of the time `t` sat reserved while it was due: from its
+    receipt, or its ETA when it came with a countdown (held until then by
+    design), to its start; None when either end is unknown."""
+    if t.received is None or t.started is None:
+        return None
+    return max(t.received, t.origin), t.started
+
+
 def reserved(tasks: Sequence[ClassTask], slots_busy: Occupancy) -> Reserved:
-    waits = [(t.received, t.started) for t in tasks if t.received is not None and t.started is not None]
+    waits = [held for t in tasks if (held := _held(t)) is not None]
     free = [slots_busy.free_s(received, max(received, started)) for received, started in waits]
     return Reserved(
         reserved_s=tail([max(0.0, started - received) for received, started in waits]),
@@ -160,7 +170,7 @@ def _reserved_by_lane(tasks: Sequence[ClassTask], busy: Sequence[Occupancy]) -> 
     parts = [reserved([t for t in tasks if t.lane == lane], occ) for lane, occ in enumerate(busy)]
     if len(parts) == 1:
         return parts[0]
-    waits = [(t.received, t.started) for t in tasks if t.received is not None and t.started is not None]
+    waits = [held for t in tasks if (held := _held(t)) is not None]
     longest = [p.longest_while_free_s for p in parts if p.longest_while_free_s is not None]
     return Reserved(
         reserved_s=tail([max(0.0, started - received) for received, started in waits]),

@@ -4,7 +4,7 @@ until it is all there, release it to the worker, and watch it complete."""
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -135,21 +135,12 @@ Calls = Callable[[int], tuple[Any, Mapping[str, Any] | None]]
 
 
 def publish(
-    app: Celery,
-    queue: str,
-    task_name: str,
-    args: Any,
-    count: int,
-    calls: Calls | None = None,
-    names: Sequence[str] | None = None,
-    queues: Sequence[str] | None = None,
+    app: Celery, queue: str, task_name: str, args: Any, count: int, calls: Calls | None = None
 ) -> dict[str, float]:
-    """Send `count` tasks; returns {task id: publish time (monotonic s)}, in
-    the order sent. `calls` (a user's task, a traffic mix): a function of
-    the task's index giving its (args, kwargs), used instead of `args`;
-    `names` and `queues` (a traffic mix): each task's name, instead of
-    `task_name`, and queue, instead of `queue`. The queue is explicit, so the app's task_routes do not move the measured
-    tasks elsewhere."""
+    """Send `count` tasks; returns {task id: publish time (monotonic s)}.
+    `calls` (a user's task): a function of the task's index giving its
+    (args, kwargs), used instead of `args`. The queue is explicit, so the
+    app's task_routes do not move the measured tasks elsewhere."""
     published = {}
     with app.producer_or_acquire() as producer:
         for i in range(count):
@@ -157,12 +148,7 @@ def publish(
             task_id = uuid()
             published[task_id] = time.monotonic()
             app.send_task(
-                task_name if names is None else names[i],
-                args=call_args,
-                kwargs=call_kwargs,
-                queue=queue if queues is None else queues[i],
-                task_id=task_id,
-                producer=producer,
+                task_name, args=call_args, kwargs=call_kwargs, queue=queue, task_id=task_id, producer=producer
             )
     return published
 

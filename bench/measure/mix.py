@@ -7,10 +7,12 @@ record nothing of classes: only, for a mix, when their consumer received
 each task (bench/harness/recorder.py, BENCH_RECORD_RECEIVED)."""
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from celery import Celery
+from kombu.utils.uuid import uuid
 
 from bench.analysis import classes
 from bench.analysis.stats import TaskRecord
@@ -37,18 +39,29 @@ def lane_queues(traffic: Traffic, queue: str) -> list[str]:
 
 
 def publish(app: Celery, queues: Sequence[str], traffic: Traffic, calls: Sequence[Call]) -> dict[str, float]:
-    """Send `calls` in order, each to its lane's queue of `queues`; {task
-    id: publish time}, in that order."""
-    return load.publish(
-        app,
-        queues[0],
-        "",
-        None,
-        len(calls),
-        calls=lambda i: (calls[i].args, calls[i].kwargs),
-        names=[c.task for c in calls],
-        queues=[queues[traffic.lane_of(c.klass)] for c in calls],
-    )
+    """Send `calls` in order, each to its lane's queue of `queues` (with
+    its countdown, if it has one); {task id: publish time}, in that order."""
+    published = {}
+    with app.producer_or_acquire() as producer:
+        for call in calls:
+            task_id = uuid()
+            published[task_id] = time.monotonic()
+            app.send_task(
+                call.task,
+                args=call.args,
+                kwargs=call.kwargs,
+                countdown=call.countdown_s,
+                queue=queues[traffic.lane_of(call.klass)],
+                task_id=task_id,
+                producer=producer,
+            )
+    return published
+
+
+def due(ids: Iterable[str], calls: Sequence[Call], origins: Mapping[str, float]) -> dict[str, float]:
+    """{task id: when it was meant to start}: its origin (publish, or the
+    scheduled send), plus its countdown if it was sent with one."""
+    return {task_id: origins[task_id] + (call.countdown_s or 0.0) for task_id, call in zip(ids, calls, strict=True)}
 
 
 def release(

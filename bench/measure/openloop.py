@@ -97,7 +97,7 @@ def measure(
             task = workload.task
             sends = None
             if calls is not None and cfg.traffic is not None:
-                sends = [(c.task, c.args, c.kwargs, lanes[cfg.traffic.lane_of(c.klass)]) for c in calls]
+                sends = [(c.task, c.args, c.kwargs, lanes[cfg.traffic.lane_of(c.klass)], c.countdown_s) for c in calls]
             with producer.running(broker.url, queue, task, args, schedule, workdir, calls=sends) as popen:
                 total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
                 producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)
@@ -132,7 +132,8 @@ def measure(
         window = (sent.t0 + schedule.window[0], sent.t0 + schedule.window[1])
         # The producer sends the schedule in order, and stops only with an error (then nothing is concluded)
         task_class = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
-        origins = dict(zip(sent.ids, sent.scheduled, strict=True))
+        # a countdown's wait counts from its ETA
+        origins = mix.due(sent.ids, calls[: len(sent.ids)], dict(zip(sent.ids, sent.scheduled, strict=True)))
         slots_each = cfg.slots // cfg.workers
         return mix.add_classes(
             result, cfg.traffic, task_class, origins, batch.records, received, slots_each, cfg.workers, window

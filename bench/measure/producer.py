@@ -65,12 +65,12 @@ def running(
     schedule: Schedule,
     workdir: Path,
     id_prefix: str = "",
-    calls: Sequence[tuple[str, Any, Any, str]] | None = None,
+    calls: Sequence[tuple[str, Any, Any, str, float | None]] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the producer for `schedule`; yield its Popen; stop it (and
     everything under it) on the way out. `id_prefix` starts every task id
     (agents count a run's records by it). `calls` (a traffic mix): the
-    (task name, args, kwargs, queue) of each arrival of the schedule, in its order,
+    (task name, args, kwargs, queue, countdown s or None) of each arrival of the schedule, in its order,
     instead of `task` and `args` for all."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
@@ -159,13 +159,13 @@ def _on_term(_signum, _frame):
     raise _Stop
 
 
-def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any, dict[str, Any], str]:
-    """(task name, args, kwargs, queue) of the schedule's `index`-th arrival."""
+def _call(spec: Mapping[str, Any], index: int) -> tuple[str, Any, dict[str, Any], str, float | None]:
+    """(task name, args, kwargs, queue, countdown) of the schedule's `index`-th arrival."""
     calls = spec.get("calls")
     if calls is None:
-        return spec["task"], spec["args"], {}, spec["queue"]
-    task, args, kwargs, queue = calls[index]
-    return task, args, kwargs or {}, queue
+        return spec["task"], spec["args"], {}, spec["queue"], None
+    task, args, kwargs, queue, countdown = calls[index]
+    return task, args, kwargs or {}, queue, countdown
 
 
 class _CelerySender:
@@ -176,11 +176,12 @@ class _CelerySender:
 
     def send(self, batch: Sequence[tuple[str, float, int]]) -> None:
         for task_id, deadline, index in batch:
-            task, args, kwargs, queue = _call(self.spec, index)
+            task, args, kwargs, queue, countdown = _call(self.spec, index)
             self.app.send_task(
                 task,
                 args=args,
                 kwargs=kwargs,
+                countdown=countdown,
                 queue=queue,
                 task_id=task_id,
                 producer=self.producer,
@@ -204,7 +205,7 @@ class _RedisSender:
 
     def template(self, index: int) -> tuple[dict[str, Any], str]:
         """(the message, its queue) of the `index`-th arrival, but for its id."""
-        task, args, kwargs, queue = _call(self.spec, index)
+        task, args, kwargs, queue, _ = _call(self.spec, index)
         key = json_dumps([task, args, kwargs, queue])
         if key not in self.templates:
             headers, props, body, _ = self.app.amqp.as_task_v2("template", task, args=args, kwargs=kwargs)
@@ -245,7 +246,9 @@ def produce(
             producer.connection.ensure_connection(max_retries=2)
             for queue in dict.fromkeys([spec["queue"], *(call[3] for call in spec.get("calls") or ())]):
                 app.amqp.queues[queue].bind(producer.channel).declare()
-            fast = producer.connection.transport.driver_type == "redis"
+            # a countdown makes each message's ETA its own: Celery builds those
+            countdowns = any(call[4] is not None for call in spec.get("calls") or ())
+            fast = producer.connection.transport.driver_type == "redis" and not countdowns
             sender = (_RedisSender if fast else _CelerySender)(app, producer, spec)
             t0 = clock() + START_DELAY_S
             if spec.get("t0_path"):  # the harness learns t0 before the first send

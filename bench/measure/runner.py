@@ -394,9 +394,8 @@ def measure(
 
         def extend(result: RunResult) -> RunResult:
             slots_each = cfg.slots // cfg.workers
-            return mix.add_classes(
-                result, traffic, task_class, batch.published, batch.records, received, slots_each, cfg.workers
-            )
+            meant = mix.due(batch.published, mix_calls, batch.published)  # a countdown's wait counts from its ETA
+            return mix.add_classes(result, traffic, task_class, meant, batch.records, received, slots_each, cfg.workers)
 
     return conclude(
         cfg, launched.run_id, launched.started, settings, bound, observed, logs, clock, describe, extend=extend

@@ -28,6 +28,11 @@ its tasks go to that queue, consumed by workers of their own, as a user
 would deploy long tasks apart; with "shared" (the default) every class is
 on the one queue whatever it names.
 
+A class may send a share of its tasks with a countdown (an ETA), as
+`apply_async(countdown=...)` does: `countdown_ms`, and `eta_share` of its
+tasks (all of them when left out). A worker holds such a task reserved
+until its time; its wait counts from then.
+
 A class's share is its `weight`, or its own `rate` (tasks/s: then every
 class gives one, and the run's rate is their sum). Its size is fixed
 (`task_ms`), or drawn per task: `distribution = "exponential"` (mean
@@ -63,7 +68,11 @@ MAX_TASK_MS = 60_000.0  # as a run's --task-ms
 MAX_CLASSES = 16
 SIZE_KEYS = ("task_ms", "p50_ms", "p99_ms", "long_ms", "long_share")
 USER_KEYS = ("app", "task", "args", "kwargs", "args_file")
-CLASS_KEYS = frozenset({"name", "workload", "weight", "rate", "distribution", "queue", *SIZE_KEYS, *USER_KEYS})
+ETA_KEYS = ("countdown_ms", "eta_share")
+CLASS_KEYS = frozenset(
+    {"name", "workload", "weight", "rate", "distribution", "queue", *SIZE_KEYS, *USER_KEYS, *ETA_KEYS}
+)
+MAX_COUNTDOWN_MS = 3_600_000.0
 ROUTINGS = ("shared", "dedicated")
 DEFAULT_QUEUE = "default"  # the lane of the classes that name no queue, under dedicated routing
 USER_WORKLOAD = "task"  # a user's task's workload name (config.USER_TASK_WORKLOAD)
@@ -96,6 +105,8 @@ class TrafficClass:
     args_file: str | None = None  # absolute
     user: UserTask | None = None
     queue: str | None = None  # its own queue under dedicated routing; None: the default one
+    countdown_ms: float | None = None  # sent with this countdown (an ETA); None: at once
+    eta_share: float | None = None  # of its tasks, those sent with the countdown; None: all (with a countdown)
 
     @property
     def spec(self) -> Workload:
@@ -141,6 +152,9 @@ class TrafficClass:
         out["mean_ms"] = self.mean_ms
         if self.queue is not None:
             out["queue"] = self.queue
+        if self.countdown_ms is not None:
+            out["countdown_ms"] = self.countdown_ms
+            out["eta_share"] = 1.0 if self.eta_share is None else self.eta_share
         return out
 
 
@@ -152,6 +166,7 @@ class Call:
     task: str
     args: list[Any]
     kwargs: dict[str, Any] | None = None
+    countdown_s: float | None = None  # sent with this countdown (an ETA); None: to run at once
 
 
 @dataclass(frozen=True)
@@ -224,16 +239,21 @@ class Traffic:
     def calls(self, classes: Sequence[int], stream: str = "batch", stub_address: str | None = None) -> list[Call]:
         """The task of each entry of `classes`, its size drawn (seeded per `stream`)."""
         rng = random.Random(f"sizes-{stream}-{self.seed}")
+        etas = random.Random(f"eta-{stream}-{self.seed}")
         out = []
         made = [0] * len(self.classes)  # a user's class cycles through its calls
         for i in classes:
             klass = self.classes[i]
+            countdown = None
+            if klass.countdown_ms is not None and etas.random() < (klass.eta_share or 1.0):
+                countdown = klass.countdown_ms / 1000
             if klass.user is not None:
                 call = klass.user.call(made[i])
-                out.append(Call(i, klass.user.task, list(call.args), dict(call.kwargs)))
+                out.append(Call(i, klass.user.task, list(call.args), dict(call.kwargs), countdown))
             else:
                 assert klass.task is None, "a user's class is resolved (resolve_users) before it is called"
-                out.append(Call(i, klass.spec.task, klass.spec.args(klass.size_ms(rng), stub_address)))
+                args = klass.spec.args(klass.size_ms(rng), stub_address)
+                out.append(Call(i, klass.spec.task, args, None, countdown))
             made[i] += 1
         return out
 
@@ -323,6 +343,8 @@ def parse(table: Mapping[str, Any], source: str, option: str = "--traffic", base
                 kwargs=c["kwargs"],
                 args_file=c["args_file"],
                 queue=c["queue"],
+                countdown_ms=c["countdown_ms"],
+                eta_share=c["eta_share"],
             )
             for c, amount in zip(checked, amounts, strict=True)
         ),
@@ -355,9 +377,10 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str, base: Path) ->
     queue = entry.get("queue")
     if queue is not None and (not isinstance(queue, str) or not queue.replace("-", "_").isidentifier()):
         raise UsageError(f"{option}: {where}: queue must be a name of letters, digits, - and _, got {queue!r}")
+    eta = _eta(entry, where, option)
     user_given = [key for key in USER_KEYS if user[key] is not None]
     if user_given:
-        return {**_user_class(entry, name, where, option, base, user), "queue": queue}
+        return {**_user_class(entry, name, where, option, base, user), "queue": queue, **eta}
     workload = entry.get("workload", "sleep")
     if workload not in WORKLOADS:
         raise UsageError(f"{option}: {where}: unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
@@ -370,6 +393,7 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str, base: Path) ->
         )
     out = {
         **dict.fromkeys(USER_KEYS),
+        **eta,
         "queue": queue,
         "name": name,
         "workload": workload,
@@ -412,6 +436,15 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str, base: Path) ->
     if distribution == "lognormal" and out["p99_ms"] <= out["p50_ms"]:
         raise UsageError(f"{option}: {where}: p99_ms must be above p50_ms")
     return out
+
+
+def _eta(entry: Mapping[str, Any], where: str, option: str) -> dict[str, float | None]:
+    """A class's countdown and the share of its tasks sent with it, checked."""
+    countdown = _number(entry, "countdown_ms", where, option, at_most=MAX_COUNTDOWN_MS)
+    share = _number(entry, "eta_share", where, option, at_most=1.0)
+    if share is not None and countdown is None:
+        raise UsageError(f"{option}: {where}: eta_share is the share sent with a countdown; give countdown_ms too")
+    return {"countdown_ms": countdown, "eta_share": share}
 
 
 def _user_class(

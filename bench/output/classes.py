@@ -56,7 +56,7 @@ def class_rows(traffic: Mapping[str, Any], per_class: Mapping[str, Mapping[str, 
 
 
 def _routing(traffic: Mapping[str, Any]) -> str:
-    """", dedicated queues: default, slow" under dedicated routing; "" otherwise (older documents too)."""
+    """ ", dedicated queues: default, slow" under dedicated routing; "" otherwise (older documents too)."""
     if traffic.get("routing") != "dedicated":
         return ""
     return f", dedicated queues: {', '.join(traffic['lanes'])}, worker i on queue i mod {len(traffic['lanes'])}"

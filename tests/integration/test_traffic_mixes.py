@@ -179,3 +179,27 @@ def test_dedicated_routing_needs_a_worker_per_queue(tmp_path):
         "python -m bench run: error: --routing dedicated: the queues default, slow need a worker each, and "
         "--workers is 1; give --workers 2 or more"
     ]
+
+
+def test_a_class_sent_with_a_countdown_is_held_until_its_eta_and_waits_from_there(tmp_path):
+    path = tmp_path / "eta.toml"
+    path.write_text(
+        '[[class]]\nname = "now"\nworkload = "sleep"\ntask_ms = 5\nweight = 3\n'
+        '[[class]]\nname = "later"\nworkload = "sleep"\ntask_ms = 5\nweight = 1\ncountdown_ms = 800\n'
+    )
+    out = tmp_path / "eta.json"
+    proc = run_bench("run", "--traffic", path, "-P", "threads", "-c", 4, "--tasks", 40, "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    later = doc["classes"]["later"]
+    assert later["tasks"]["succeeded"] == 10
+    samples = doc["samples"]
+    held = [
+        start - sent
+        for start, sent, klass in zip(samples["started_s"], samples["published_s"], samples["task_class"], strict=True)
+        if klass == "later"
+    ]
+    assert min(held) >= 0.8  # the worker ran none before its ETA
+    assert later["wait_p90_s"] < 0.5  # its wait counts from the ETA, not from the publish
+    assert later["waited_while_free"] == 0  # held for its ETA by design, not behind another task
+    assert doc["traffic"]["classes"][1]["countdown_ms"] == 800

@@ -126,3 +126,12 @@ def test_the_terminal_shows_a_row_per_class_and_the_waits_while_a_slot_was_free(
     assert "1 task, 1.18 s in all" in short
     long = next(line for line in lines if line.strip().startswith("long"))
     assert long.rstrip().endswith("none")
+
+
+def test_a_task_held_for_its_eta_is_reserved_only_from_its_eta():
+    # received at 0.2 s with a countdown to 1.0 s, started at 1.005 s; the other slot idle all along
+    tasks = [ClassTask("later", 1.0, 1.005, 1.01, "SUCCESS", received=0.2), ClassTask("now", 0.0, 0.0, 0.01, "SUCCESS")]
+    later = class_fields(tasks, ["later"], slots=2)["later"]
+    assert later["reserved_max_s"] == pytest.approx(0.005)
+    assert later["waited_while_free"] == 0
+    assert later["wait_max_s"] == pytest.approx(0.005)

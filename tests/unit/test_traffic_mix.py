@@ -253,3 +253,28 @@ def test_an_unknown_task_of_the_app_names_its_class(tmp_path):
         UsageError, match=r"--traffic: class 'x': --task: the app proj has no task named 'proj.tasks.nope'"
     ):
         traffic.resolve_users(mix, workdir=str(ROOT))
+
+
+def test_a_share_of_a_class_is_sent_with_its_countdown():
+    mix = traffic.parse(
+        {"class": [{"name": "later", "task_ms": 5, "weight": 1, "countdown_ms": 500, "eta_share": 0.25}]}, "t"
+    )
+    calls = mix.calls([0] * 4000)
+    delayed = [c.countdown_s for c in calls if c.countdown_s is not None]
+    assert set(delayed) == {0.5}
+    assert abs(len(delayed) / len(calls) - 0.25) < 0.03
+    assert mix.classes[0].describe()["eta_share"] == 0.25
+    every = traffic.parse({"class": [{"name": "later", "weight": 1, "countdown_ms": 100}]}, "t")
+    assert {c.countdown_s for c in every.calls([0] * 50)} == {0.1}
+
+
+def test_a_countdowns_wait_counts_from_its_eta():
+    from bench.measure.mix import due
+
+    calls = [traffic.Call(0, "t", [], None, 0.5), traffic.Call(0, "t", [], None, None)]
+    assert due(["a", "b"], calls, {"a": 10.0, "b": 11.0}) == {"a": 10.5, "b": 11.0}
+
+
+def test_an_eta_share_without_a_countdown_is_refused():
+    with pytest.raises(UsageError, match="eta_share is the share sent with a countdown; give countdown_ms too"):
+        traffic.parse({"class": [{"name": "a", "weight": 1, "eta_share": 0.5}]}, "t")

@@ -34,7 +34,6 @@ from bench.fleet.hosts import choose_hosts, discover
 from bench.fleet.lease import Fleet, said_goodbye
 from bench.harness import machine, scratch
 from bench.harness.broker import Broker
-from bench.harness.process import watcher
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S
 from bench.measure import load, producer
@@ -258,7 +257,7 @@ def _send_schedule(cfg, broker, fleet, queue, task, args, tag):
     workdir = scratch.make("producer")
     try:
         alive = [
-            ("broker lost: the embedded broker exited", watcher(broker.pid)),
+            ("broker lost: the embedded broker exited", broker.watch()),
             ("the agents' leases", lambda: fleet.renew() or True),  # renewed while the producer sends
         ]
         with producer.running(broker.url, queue, task, args, schedule, workdir, id_prefix=tag) as popen:

@@ -18,15 +18,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from kombu import Connection
 
 from bench.errors import RunFailed, UsageError
 from bench.harness import signals
-from bench.harness.process import stop_tree, tied_to_us
+from bench.harness.process import stop_tree, tied_to_us, watcher
 from bench.harness.urls import SCHEMES, check_url, redact, url_host
 
 START_TIMEOUT_S = 10.0
@@ -39,11 +39,21 @@ class Broker:
     kind: str  # "redis" or "amqp"
     server: str  # server software and version, e.g. "valkey 9.1.2"
     embedded: bool  # True: the harness's private server
-    pid: int | None = None  # the private server's pid, to sample and watch
+    pid: int | None = None  # the private server's pid, to sample and watch (its first: a restart changes it)
+    # The private server's process, which a broker restart (--broker-restart-at) replaces; None: not ours
+    process: EmbeddedServer | None = field(default=None, compare=False, repr=False)
 
     @property
     def redacted_url(self) -> str:
         return redact(self.url)
+
+    def watch(self) -> Callable[[], bool]:
+        """A callable telling whether the broker still runs: the private
+        server's current process (it follows a restart); always True for
+        a broker that is not ours to watch."""
+        if self.process is not None:
+            return self.process.alive
+        return watcher(self.pid)
 
     def result_backend(self, mode: str) -> str:
         """The worker's result backend URL: "none" is Celery's default (no
@@ -145,6 +155,46 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class EmbeddedServer:
+    """The private server's running process, restartable in place: the
+    same port, password and configuration, and nothing kept (it writes
+    nothing to disk), as a broker restarted without persistence."""
+
+    def __init__(self, binary: str, port: int, password: str, log, listen: str | None, url: str):
+        self.binary, self.port, self.password, self.log, self.listen, self.url = (
+            binary,
+            port,
+            password,
+            log,
+            listen,
+            url,
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str | None:
+        """Start the server; its version once it answers, None if it exited (the port was taken)."""
+        self.proc = _start_server(self.binary, self.port, self.password, self.log, self.listen)
+        return _wait_ready(self.proc, self.url, self.log)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace_s: float = 5) -> None:
+        if self.proc is not None:
+            stop_tree(self.proc, grace_s=grace_s)
+
+    def restart(self) -> tuple[int | None, float]:
+        """Stop the server (SIGTERM, as an orchestrator does; everything it
+        held is gone) and start it again on its port: (the old pid, the
+        seconds it was down). RunFailed if it does not come back."""
+        old = self.proc.pid if self.proc is not None else None
+        down = time.monotonic()
+        self.stop(grace_s=2)
+        if self.start() is None:
+            raise RunFailed(f"the embedded broker did not come back on port {self.port}: {_tail(self.log)}")
+        return old, time.monotonic() - down
+
+
 @contextlib.contextmanager
 def embedded(
     server_binary: str | None = None, listen: str | None = None, port: int | None = None, password: str | None = None
@@ -165,27 +215,29 @@ def embedded(
         check_listen(listen)
     fixed = port
     password = password or secrets.token_urlsafe(24)
-    proc = None
+    running = None
     with tempfile.TemporaryFile() as log:
         try:
             for _attempt in range(1 if fixed else 3):  # a free port can be taken between probe and bind
                 port = fixed or _free_port()
-                proc = _start_server(binary, port, password, log, listen)
                 url = f"redis://:{password}@{url_host(listen or '127.0.0.1')}:{port}/0"
-                server = _wait_ready(proc, url, log)
+                running = EmbeddedServer(binary, port, password, log, listen, url)
+                server = running.start()
                 if server is not None:
                     break
+                assert running.proc is not None  # started
                 if "Address already in use" not in _tail(log, last_only=False):
-                    raise RunFailed(_exited_message(binary, proc.returncode, log))
+                    raise RunFailed(_exited_message(binary, running.proc.returncode, log))
                 if fixed:
                     raise RunFailed(f"--listen: port {fixed} on {listen} is already in use")
-                stop_tree(proc, grace_s=2)
+                running.stop(grace_s=2)
             else:
                 raise RunFailed(f"the embedded broker ({binary}) found no free port: {_tail(log)}")
-            yield Broker(url=url, kind="redis", server=server, embedded=True, pid=proc.pid)
+            assert running.proc is not None  # started
+            yield Broker(url=url, kind="redis", server=server, embedded=True, pid=running.proc.pid, process=running)
         finally:
-            if proc is not None:
-                stop_tree(proc, grace_s=5)
+            if running is not None:
+                running.stop()
 
 
 def listening_words(broker: Broker, listen: str) -> str:

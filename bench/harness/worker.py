@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.errors import RunFailed
 from bench.harness import cgroups, signals
-from bench.harness.process import stop_tree, tied_to_us, watcher
+from bench.harness.process import stop_tree, tied_to_us
 
 if TYPE_CHECKING:  # broker.py loads kombu, which the read-only paths never do
     from bench.harness.broker import Broker
@@ -284,7 +284,7 @@ def _in_child(group: cgroups.Cgroup | None, cpus: tuple[int, ...] | None) -> Cal
 def wait_ready(worker: Worker, record_dir: str | Path, broker: Broker, timeout_s: float = READY_TIMEOUT_S) -> None:
     """Return once the worker said it is ready; RunFailed when it exits,
     the broker goes, or `timeout_s` passes first."""
-    _wait_ready(worker, Path(record_dir) / "ready", timeout_s, watcher(broker.pid))
+    _wait_ready(worker, Path(record_dir) / "ready", timeout_s, broker.watch())
 
 
 def stop(worker: Worker) -> None:

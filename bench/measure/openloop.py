@@ -19,7 +19,6 @@ from bench.analysis.stats import TaskRecord
 from bench.errors import RunFailed
 from bench.harness import machine, scratch
 from bench.harness.broker import Broker
-from bench.harness.process import watcher
 from bench.measure import load, mix, producer
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew
@@ -92,7 +91,7 @@ def measure(
             sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
             alive = [
                 ("the worker exited", lambda: not nodes.exited()),
-                ("broker lost: the embedded broker exited", watcher(broker.pid)),
+                ("broker lost: the embedded broker exited", broker.watch()),
             ]
             task = workload.task
             sends = None
@@ -106,7 +105,7 @@ def measure(
                 raise NotMeasured(f"the producer stopped: {sent.error}", crew.logs(), reported)
             batch = load.Batch(dict(zip(sent.ids, sent.scheduled, strict=True)))
             tap = _HeaderTap(reader)
-            load.watch(batch, tap, nodes, watcher(broker.pid), stall_s, timeout_s, progress)
+            load.watch(batch, tap, nodes, broker.watch(), stall_s, timeout_s, progress)
             resources = sampler.stop()
             # a mix's reservations: read while the workers' record directories are there
             received = mix.first_received(reader.received()) if cfg.traffic is not None else {}

@@ -320,7 +320,7 @@ def depth_pass(
         load.publish(app, spec.queue, cfg.spec.task, args, cfg.tasks, calls)
         depth.start()
         worker = plain.start(spec, work / "depth.log", work / "tmp")
-        alive = watcher(broker.pid)
+        alive = broker.watch()
         outcome, detail = _watch_depth(depth, cfg.tasks, worker, alive, stall_s, timeout_s, progress=progress)
     finally:
         try:

@@ -45,7 +45,7 @@ from bench.analysis.health import LogEvidence, diagnose, log_evidence
 from bench.errors import Interrupted
 from bench.harness import machine, plain, scratch, signals
 from bench.harness.broker import Broker
-from bench.harness.process import tree, watcher
+from bench.harness.process import tree
 from bench.harness.urls import redact
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
@@ -237,7 +237,7 @@ def measure(
             events.start()
             worker = plain.start(spec, work / "worker.log", work / "tmp")
             stall_s, timeout_s = limits
-            watched = _watch(events, published, worker, watcher(broker.pid), stall_s, timeout_s, progress=progress)
+            watched = _watch(events, published, worker, broker.watch(), stall_s, timeout_s, progress=progress)
     finally:
         try:
             if worker is not None:
@@ -247,7 +247,7 @@ def measure(
             log_tail = last_error_line(work / "worker.log") if watched.outcome not in ("complete",) else ""
             log = log_evidence([read_log(work / "worker.log")]) if worker is not None else None
             logs = [(name, read_log(work / f)) for name, f in PLAIN_LOGS if (work / f).exists()]
-            if broker.pid is None or watcher(broker.pid)():
+            if broker.pid is None or broker.watch()():
                 with contextlib.suppress(Exception):  # tidy-up only; the broker may be gone
                     load.tidy(app, broker, prefix, [spec.nodename, depth_spec.nodename])
         finally:

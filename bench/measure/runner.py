@@ -34,7 +34,6 @@ from bench.analysis.health import log_evidence
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import cgroups, machine, netstub, readback, worker
-from bench.harness.process import watcher
 from bench.harness.urls import derived_password, redact
 from bench.measure import deploy, load, mix
 from bench.measure.config import RunConfig
@@ -319,7 +318,7 @@ def measure(
             launched.crew.wait_ready()
             if launched.warm is not None:
                 warm = launched.warm
-                load.watch(warm, reader, nodes, watcher(broker.pid), stall_s, timeout_s)
+                load.watch(warm, reader, nodes, broker.watch(), stall_s, timeout_s)
                 if warm.outcome == "interrupted":
                     raise Interrupted("interrupted during the warm-up; nothing was measured")
                 if warm.outcome != "complete":
@@ -358,7 +357,7 @@ def measure(
         if cfg.deploy is not None:
             event = deploy.Deploy(cfg.deploy, launched.crew, main_queue, time.monotonic(), batch.records)
         tick = None if event is None else event.tick
-        load.watch(batch, reader, nodes, watcher(broker.pid), stall_s, timeout_s, progress, lost, tick)
+        load.watch(batch, reader, nodes, broker.watch(), stall_s, timeout_s, progress, lost, tick)
         resources = sampler.stop()
         # a mix's reservations: read while the workers' record directories are there
         received = mix.first_received(reader.received()) if cfg.traffic is not None else {}

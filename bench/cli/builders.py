@@ -77,6 +77,7 @@ SWEEP_OPTIONS = (
     "reject_on_worker_lost",
     "soft_shutdown_timeout",
     "visibility_timeout",
+    "traffic",
 )
 
 
@@ -102,6 +103,11 @@ def _check_task_options(args: argparse.Namespace, workloads: str | None, whom: s
         raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give {whom} the broker's URL")
 
 
+def _traffic(given: str | traffic.Traffic) -> traffic.Traffic:
+    """--traffic FILE read, or the scenario file's traffic table (read with it)."""
+    return given if isinstance(given, traffic.Traffic) else traffic.read(given)
+
+
 def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
     fields = given(args)
     user, info = _user_task(args)
@@ -111,7 +117,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
     if user is not None and args.workload is not None:
         raise UsageError("--workload picks a built-in workload; leave it out with --app/--task")
     if "traffic" in fields:
-        fields["traffic"] = traffic.read(fields["traffic"])
+        fields["traffic"] = _traffic(fields["traffic"])
     cfg = build_run_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
     if cfg.hosts:
         if user is not None:
@@ -157,6 +163,8 @@ def configure_sweep(args: argparse.Namespace) -> SweepRequest:
     user, info = _user_task(args)
     profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     fields = given(args)
+    if "traffic" in fields:
+        fields["traffic"] = _traffic(fields["traffic"])
     cfg = build_sweep_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
     if cfg.hosts:
         if cfg.cpu_counts:

@@ -308,3 +308,14 @@ def _one_class(entry: Mapping[str, Any], index: int, option: str) -> dict[str, A
     if distribution == "lognormal" and out["p99_ms"] <= out["p50_ms"]:
         raise UsageError(f"{option}: {where}: p99_ms must be above p50_ms")
     return out
+
+
+def from_description(described: Mapping[str, Any]) -> Traffic:
+    """The Traffic that Traffic.describe() wrote (a sweep's manifest keeps
+    its mix so, for --resume): its classes as parsed, shares and all."""
+    kept = set(TrafficClass.__dataclass_fields__)
+    return Traffic(
+        tuple(TrafficClass(**{k: v for k, v in c.items() if k in kept}) for c in described["classes"]),
+        described["source"],
+        described.get("seed", 0),
+    )

@@ -7,6 +7,7 @@ open_loop/<point>/, so a resumed sweep redoes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import statistics
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.analysis.latency_verdict import decide
+from bench.analysis.mix import class_estimates
 from bench.harness.broker import Broker
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
@@ -87,6 +89,17 @@ def run_rates(
         say(f"[rates {n}/{len(todo)}] {point.key} at {rate:g}/s #{i}: {line}")
 
 
+def _classes(docs: list[dict[str, Any]], mixes: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """A traffic mix's rate cell: its classes over the runs the producer
+    kept up with (as their p99s); nothing for one workload."""
+    kept = [d for d, m in zip(docs, mixes, strict=True) if m is not None and not d["producer_limited"]]
+    described = next((m for m in mixes if m is not None), None)
+    if described is None:
+        return {}
+    estimates = class_estimates(described["classes"], [d.get("classes") or {} for d in kept])
+    return {"classes": [dataclasses.asdict(e) for e in estimates]}
+
+
 def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_cores: float) -> dict[str, Any]:
     """open_loop.json: per point and rate, the per-repeat p50/p99 sojourn and
     achieved rates; and the latency verdict per pool x workload."""
@@ -95,12 +108,14 @@ def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_core
         cells = []
         for rate in rates_of(cfg, sweep, point):
             docs = []
+            mixes = []  # a traffic mix's description, once per run that has it
             for i in range(1, cfg.min_repeats + 1):
                 path = sweep.open_loop_path(point, rate, i)
                 if path.exists():
                     doc = json.loads(path.read_text())
                     if doc.get("open_loop") and doc["status"]["state"] in ("ok", "producer-limited"):
                         docs.append(doc["open_loop"])
+                        mixes.append(doc.get("traffic"))
             cells.append(
                 {
                     "rate": rate,
@@ -110,6 +125,7 @@ def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_core
                     "backlog": [d["backlog_at_end"] for d in docs],
                     "producer_limited": sum(1 for d in docs if d["producer_limited"]),
                     "runs": len(docs),
+                    **_classes(docs, mixes),
                 }
             )
         entry = point.to_json()

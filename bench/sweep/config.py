@@ -180,6 +180,10 @@ def build_sweep_config(
     with the sweep's seed."""
     if traffic is not None:
         _check_traffic(workloads, task_ms, user_task, hosts, stop_at, kill_at, kill_child_at, rolling_restart)
+        if traffic.own_rate_per_s is not None:
+            raise UsageError(
+                "--traffic: a sweep drains the mix and runs it at --rates: give its classes weights, not rates"
+            )
     workloads = DEFAULT_WORKLOADS if workloads is None else workloads
     if user_task is not None and rates is not None:
         raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")

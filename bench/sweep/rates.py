@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import statistics
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from bench.harness.broker import Broker
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
 from bench.sweep.config import PROFILES, SweepConfig
-from bench.sweep.plan import Point, run_config_for
+from bench.sweep.plan import MIX_TASKS_PER_CLASS, Point, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.run import throughputs
 from bench.sweep.store import SweepDir
@@ -42,9 +43,19 @@ def drain_rate(sweep: SweepDir, point: Point) -> float | None:
     return statistics.median(values) if values else None
 
 
-def duration_of(cfg: SweepConfig) -> float:
-    """How long each open-loop run of `cfg` offers its rate, s: the profile's window."""
-    return max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+MIX_MAX_DURATION_S = 60.0  # the longest a mix's run is stretched to hold its rarest class
+
+
+def duration_of(cfg: SweepConfig, rate: float | None = None) -> float:
+    """How long each open-loop run of `cfg` offers its rate, s: the
+    profile's window; a traffic mix's at `rate` (tasks/s) long enough to
+    send a few of its rarest class (plan.MIX_TASKS_PER_CLASS), up to
+    MIX_MAX_DURATION_S."""
+    window = max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+    if cfg.traffic is None or not rate:
+        return window
+    rarest = min(c.share for c in cfg.traffic.classes)
+    return max(window, min(MIX_MAX_DURATION_S, float(math.ceil(MIX_TASKS_PER_CLASS / (rate * rarest)))))
 
 
 def rates_of(cfg: SweepConfig, sweep: SweepDir, point: Point) -> tuple[float, ...]:
@@ -66,7 +77,6 @@ def run_rates(
     say: Callable[[str], None] = print,
 ) -> None:
     """Measure every point at every rate, `cfg.min_repeats` times each."""
-    duration = duration_of(cfg)
     todo = [
         (point, rate, i)
         for point in plan
@@ -77,7 +87,7 @@ def run_rates(
     random.Random(f"{cfg.seed}-rates").shuffle(todo)
     for n, (point, rate, i) in enumerate(todo, 1):
         # The point's own config (its varied settings too), at the rate.
-        run_cfg = run_config_for(cfg, point, rate=rate, duration=duration, seed=i)
+        run_cfg = run_config_for(cfg, point, rate=rate, duration=duration_of(cfg, rate), seed=i)
         doc = measure_repeat(run_cfg, sweep.open_loop_path(point, rate, i), broker, stub)
         ol = doc.open_loop
         if ol is not None and doc.status.state in ("ok", "producer-limited"):

@@ -10,6 +10,7 @@ import pytest
 from bench.cli import main, scenario
 from bench.errors import UsageError
 from bench.measure import traffic
+from bench.sweep import rates
 from bench.sweep.config import SweepConfig, build_sweep_config
 from bench.sweep.plan import Point, make_plan, run_config_for
 from bench.workloads import MIX_WORKLOAD, mix_workload
@@ -96,6 +97,19 @@ def test_each_repeat_runs_the_mix_with_the_sweeps_seed_in_both_modes(mix):
 def test_what_a_mix_sweep_refuses(mix, options, said):
     with pytest.raises(UsageError, match=said):
         build_sweep_config(traffic=mix, **options)
+
+
+def test_a_mix_whose_classes_give_their_own_rates_is_refused_in_a_sweep():
+    own = traffic.parse({"class": [{"name": "a", "rate": 5}, {"name": "b", "rate": 1}]}, "t")
+    with pytest.raises(UsageError, match="give its classes weights, not rates"):
+        build_sweep_config(traffic=own)
+
+
+def test_an_open_loop_run_of_a_mix_lasts_long_enough_for_a_few_of_its_rarest_class(mix):
+    cfg = build_sweep_config(traffic=mix, profile="quick", rates=[6, 400])
+    assert rates.duration_of(cfg, 6.0) == 34.0  # 2 long tasks at 1% of 6/s
+    assert rates.duration_of(cfg, 400.0) == rates.duration_of(cfg)  # the profile's window holds them
+    assert rates.duration_of(cfg, 0.5) == rates.MIX_MAX_DURATION_S
 
 
 @pytest.mark.usefixtures("nothing_is_started")

@@ -19,7 +19,8 @@ from typing import Any
 
 from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import MIN_EFFECT
-from bench.results.sweep_records import ClassEstimate, PointSummary, SweepSummary
+from bench.results.codec import class_estimate_from_json
+from bench.results.sweep_records import ClassEstimate, PointSummary, SweepSettings, SweepSummary
 
 
 def class_estimates(
@@ -199,3 +200,36 @@ def recommend(rows: Sequence[SettingRow], short: str, long: str) -> Recommendati
 
 def _figures(best: SettingRow, reference: SettingRow, short: str, long: str) -> Iterable[ClassEstimate | None]:
     return (best.of(short), reference.of(short), best.of(long), reference.of(long))
+
+
+def open_loop_tables(document: Mapping[str, Any]) -> list[tuple[float, SettingTable]]:
+    """(rate, table) per offered rate and shape of a sweep's open_loop.json
+    whose rate cells hold a mix's classes (sweep/rates.py): the same table
+    per setting as the drained points', from the open-loop runs."""
+    by_rate: dict[float, list[PointSummary]] = {}
+    for entry in document.get("points") or ():
+        for cell in entry.get("rates") or ():
+            if not cell.get("classes"):
+                continue
+            by_rate.setdefault(cell["rate"], []).append(
+                PointSummary(
+                    pool=entry["pool"],
+                    concurrency=entry["concurrency"],
+                    workload=entry["workload"],
+                    task_ms=entry["task_ms"],
+                    cpus=tuple(entry["cpus"]) if entry.get("cpus") else None,
+                    cores=entry["cores"],
+                    tasks=entry["tasks"],
+                    warmup=entry["warmup"],
+                    key=entry["key"],
+                    workers=entry.get("workers", 1),
+                    settings=tuple((name, text) for name, text in entry.get("settings") or ()),
+                    host_count=entry.get("host_count"),
+                    classes=tuple(class_estimate_from_json(c) for c in cell["classes"]),
+                )
+            )
+    return [
+        (rate, table)
+        for rate, points in sorted(by_rate.items())
+        for table in setting_tables(SweepSummary(SweepSettings(), None, None, tuple(points)))
+    ]

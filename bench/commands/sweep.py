@@ -19,7 +19,7 @@ from bench.harness.broker import listening_words
 from bench.measure import runner
 from bench.measure.apptask import profile_times
 from bench.measure.profile import profile_task, write_profile
-from bench.output import openloop_plot
+from bench.output import mix, openloop_plot
 from bench.output.check import comparison
 from bench.output.plan import describe
 from bench.output.profile import profile_table
@@ -98,9 +98,12 @@ def _report_rates(target, cfg, plan):
     report = target.path / "report.md"
     with report.open("a") as fh:
         fh.write(openloop_plot.verdict_markdown(summary))
+        fh.write(mix.open_loop_section(summary))
     for key, pools in summary["verdicts"].items():
         for pool, v in pools.items():
             print(f"open loop, {key} {pool}: {v['word']}: {v['reason']}")
+    for line in mix.open_loop_terminal(summary):
+        print(line)
 
 
 class _SweepProgress:

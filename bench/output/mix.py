@@ -7,7 +7,7 @@ recommendation whose every number comes from the measurements
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.analysis.mix import Recommendation, SettingRow, SettingTable, setting_tables
+from bench.analysis.mix import Recommendation, SettingRow, SettingTable, open_loop_tables, setting_tables
 from bench.analysis.verdict import MIN_EFFECT
 from bench.results.sweep_records import ClassEstimate, SweepSummary
 
@@ -145,6 +145,36 @@ def mix_section(summary: SweepSummary) -> list[str]:
             lines += [f"**Recommendation:** {recommendation_line(table.recommendation)}", ""]
     lines += [f"![per-class p99 per setting]({FIGURE}.png)", ""]
     return lines
+
+
+def open_loop_section(document: Mapping[str, Any]) -> str:
+    """report.md's section on a mix sweep's open-loop rates (open_loop.json);
+    "" when its cells hold no classes."""
+    tables = open_loop_tables(document)
+    if not tables:
+        return ""
+    lines = [
+        "",
+        "## Traffic mix in open loop: who waits, per setting and rate",
+        "",
+        "As for the drained points, from each open-loop run's classes: latency from each task's scheduled send "
+        "time, throughput in the measured window; runs whose producer fell behind are left out.",
+        "",
+    ]
+    for rate, table in tables:
+        lines += [f"### {table.shape}, at {rate:g} tasks/s", "", *_md_table(table_rows(table)), ""]
+        if table.recommendation is not None:
+            lines += [f"**Recommendation at {rate:g} tasks/s:** {recommendation_line(table.recommendation)}", ""]
+    return "\n".join(lines)
+
+
+def open_loop_terminal(document: Mapping[str, Any]) -> list[str]:
+    """The terminal's lines for a mix sweep's rates: each recommendation."""
+    return [
+        f"Traffic mix in open loop, {table.shape} at {rate:g}/s: {recommendation_line(table.recommendation)}"
+        for rate, table in open_loop_tables(document)
+        if table.recommendation is not None
+    ]
 
 
 def mix_terminal(summary: SweepSummary) -> list[str]:

@@ -3,10 +3,20 @@ plot_mix.py): every number in the recommendation is a measured one, a
 difference inside the noise is said as such, and the report holds the
 table per setting and the figure."""
 
+import dataclasses
+
 from bench.analysis.mix import Recommendation, setting_tables
 from bench.analysis.summary import analyze
 from bench.output import export
-from bench.output.mix import FIGURE, duration, mix_section, recommendation_line, table_rows
+from bench.output.mix import (
+    FIGURE,
+    duration,
+    mix_section,
+    open_loop_section,
+    open_loop_terminal,
+    recommendation_line,
+    table_rows,
+)
 from bench.output.plot import figures
 from bench.output.plot_mix import mix_figure
 from bench.results.records import Metadata
@@ -133,3 +143,29 @@ def test_the_figure_draws_a_bar_per_class_and_setting_with_whiskers_and_the_repo
     assert "**Recommendation:**" in files["report.md"]
     assert "Recommendation:</strong>" in files["report.html"]
     assert 'alt="per-class p99 per setting" src="data:image/png;base64,' in files["report.html"]
+
+
+def open_loop_document():
+    """open_loop.json of a mix sweep at one rate, as sweep/rates.py writes it."""
+    points = []
+    for p in mix_summary().points:
+        entry = {
+            "pool": p.pool, "concurrency": p.concurrency, "workload": p.workload, "task_ms": p.task_ms,
+            "cpus": None, "cores": p.cores, "tasks": p.tasks, "warmup": p.warmup, "key": p.key,
+            "workers": p.workers, "settings": [list(s) for s in p.settings], "host_count": None,
+        }  # fmt: skip
+        cell = {"rate": 6.0, "runs": 2, "classes": [dataclasses.asdict(k) for k in p.classes or ()]}
+        points.append({**entry, "rates": [cell, {"rate": 3.0, "runs": 0}]})
+    return {"kind": "sweep-open-loop", "points": points}
+
+
+def test_the_open_loop_section_has_a_table_per_rate_from_the_rate_cells_classes():
+    text = open_loop_section(open_loop_document())
+    assert "## Traffic mix in open loop: who waits, per setting and rate" in text
+    assert "### prefork -c 1, 2 workers, at 6 tasks/s" in text
+    assert "at 3 tasks/s" not in text  # a rate cell without classes (no run) has no table
+    assert "| prefetch_multiplier=4 | 3.74 s (3.37 s to 4.11 s) | 0.538 | 5.9 s (8 tasks) |" in text
+    assert "**Recommendation at 6 tasks/s:** prefetch_multiplier=1 cuts the short tasks' p99" in text
+    (line,) = open_loop_terminal(open_loop_document())
+    assert line.startswith("Traffic mix in open loop, prefork -c 1, 2 workers at 6/s: prefetch_multiplier=1 cuts")
+    assert open_loop_section({"points": []}) == ""

@@ -39,6 +39,9 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert install_and_run.endswith("python -m bench run --pool gevent -c 16")
 
 
+TRAFFIC = '[[class]]\nname = "short"\ntask_ms = 10\nweight = 99\n[[class]]\nname = "long"\ntask_ms = 2000\nweight = 1\n'
+
+
 def _example_dir(tmp_path):
     """A copy of examples/thumbnails, where the README's own-task commands
     run, holding the profile that its `profile` command writes for `run`."""
@@ -69,6 +72,8 @@ def test_every_bench_command_in_the_readme_and_docs_parses_into_a_valid_config(m
     for command in commands:
         argv = shlex.split(command)
         os.chdir(_example_dir(tmp_path) if "--app" in argv else tmp_path)
+        if "--traffic" in argv:  # the docs' mix, beside the command
+            Path(argv[argv.index("--traffic") + 1]).write_text(TRAFFIC)
         args = parser.parse_args(argv)
         assert args.command == argv[0]
         if args.command == "ab":  # its revisions are this checkout's

@@ -179,7 +179,8 @@ def build_sweep_config(
     `traffic`: a mix run at every point instead of the workloads, seeded
     with the sweep's seed."""
     if traffic is not None:
-        _check_traffic(workloads, task_ms, user_task, hosts, stop_at, kill_at, kill_child_at, rolling_restart)
+        deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+        _check_traffic(workloads, task_ms, user_task, hosts, deploy.option if deploy is not None else None)
         if traffic.own_rate_per_s is not None:
             raise UsageError(
                 "--traffic: a sweep drains the mix and runs it at --rates: give its classes weights, not rates"
@@ -261,7 +262,7 @@ def build_sweep_config(
     )
 
 
-def _check_traffic(workloads, task_ms, user_task, hosts, *deploy_events):
+def _check_traffic(workloads, task_ms, user_task, hosts, deploy_option):
     """What a sweep of a traffic mix refuses, in one line each."""
     if workloads is not None or task_ms is not None:
         raise UsageError("--traffic: its classes give the workloads and their sizes; leave out --workloads/--task-ms")
@@ -269,8 +270,8 @@ def _check_traffic(workloads, task_ms, user_task, hosts, *deploy_events):
         raise UsageError("--traffic: its classes are built-in workloads for now; leave out --app/--task")
     if hosts:
         raise UsageError("--traffic: drives the workers started here for now; leave out --hosts")
-    if any(event is not None for event in deploy_events):
-        raise UsageError("--traffic: with a deploy event is not supported yet; leave out the deploy option")
+    if deploy_option is not None:
+        raise UsageError(f"--traffic: with a deploy event is not supported yet; leave out {deploy_option}")
 
 
 def _check_limits(cpu_limit, memory_limit, vary, rates, hosts, check):

@@ -5,12 +5,14 @@
   the short class's p99 and every class's throughput with a bootstrap 95% CI.
 - setting_tables: per shape (pool, -c, pinning), a row per varied setting.
 - recommend: which setting gives the *short* class (the smallest mean
-  size) the lowest sojourn p99, against the first setting (the first
-  value of each --vary axis as given; when that is the best, against the
-  worst), and what it does to the *long* class's (the largest mean size)
-  throughput. A difference counts only when the two 95% CIs do not overlap
-  and the medians differ by at least MIN_EFFECT; otherwise it is "no
-  significant difference", never a win.
+  size) the lowest sojourn p99, against Celery's default (the one row
+  whose every varied setting has Celery's default value, CELERY_DEFAULTS),
+  else the first setting (the first value of each --vary axis as given);
+  when that is the best itself, against the worst; and what it does to the
+  *long* class's (the largest mean size) throughput. A difference counts
+  only when the two 95% CIs do not overlap and the medians differ by at
+  least MIN_EFFECT; otherwise it is "no significant difference", never a
+  win. The settings the best cannot be told from are named with it.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +70,26 @@ def short_and_long(classes: Sequence[ClassEstimate]) -> tuple[str, str]:
     return short.name, long.name
 
 
+# Celery's own value of the settings that decide who waits (celery/app/defaults.py,
+# the worker's -O), as a varied value is written once normalized (_normal).
+CELERY_DEFAULTS = {
+    "prefetch_multiplier": "4",
+    "acks_late": "false",
+    "optimization": "default",
+    "disable_prefetch": "false",
+    "reject_on_worker_lost": "false",
+}
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def _normal(name: str, text: str) -> str:
+    """A varied value as CELERY_DEFAULTS writes it: booleans as true/false, numbers plain."""
+    text = text.strip().lower()
+    if CELERY_DEFAULTS.get(name) in ("true", "false"):
+        return "true" if text in _TRUE else "false" if text in _FALSE else text
+    return (text.lstrip("0") or "0") if text.isdigit() else text
+
+
 @dataclass(frozen=True)
 class SettingRow:
     """One setting of a shape: its point and its classes."""
@@ -75,6 +97,14 @@ class SettingRow:
     setting: str  # what tells this row from the others of its table ("prefetch_multiplier=1"); "" if alone
     key: str  # its point's key
     classes: Mapping[str, ClassEstimate]  # by class name
+    settings: tuple[tuple[str, str], ...] = ()  # its point's varied settings, (name, value as written)
+
+    @property
+    def celery_default(self) -> bool:
+        """Every varied setting at Celery's own value (none unknown to CELERY_DEFAULTS)."""
+        return bool(self.settings) and all(
+            name in CELERY_DEFAULTS and _normal(name, text) == CELERY_DEFAULTS[name] for name, text in self.settings
+        )
 
     def of(self, name: str) -> ClassEstimate | None:
         return self.classes.get(name)
@@ -87,7 +117,8 @@ class Recommendation:
     short: str  # the class with the smallest mean size
     long: str  # ... and the largest
     best: str  # the setting with the lowest short-class p99
-    reference: str  # what it is compared with: the first setting, or the worst when the first is the best
+    reference: str  # what it is compared with: Celery's default, else the first setting; the worst if that is the best
+    reference_is_default: bool  # the reference is Celery's default
     best_p99_s: float
     reference_p99_s: float
     significant: bool  # the two p99 CIs do not overlap and differ by MIN_EFFECT or more
@@ -95,6 +126,7 @@ class Recommendation:
     long_change: float | None
     long_significant: bool  # that change's CIs do not overlap and it is MIN_EFFECT or more
     one_repeat: bool  # some figure has one repeat: no CI, so nothing is significant
+    ties: tuple[tuple[str, float], ...] = ()  # other settings not told apart from the best: (setting, short p99 s)
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,7 @@ def setting_tables(summary: SweepSummary) -> list[SettingTable]:
                 ", ".join(part for part in mine if part not in common),
                 point.key,
                 {k.name: k for k in point.classes or ()},
+                tuple(point.settings),
             )
             for point, mine in zip(points, parts, strict=True)
         )
@@ -151,9 +184,9 @@ def _apart(low_a, high_a, low_b, high_b) -> bool:
 
 
 def recommend(rows: Sequence[SettingRow], short: str, long: str) -> Recommendation | None:
-    """The setting with the lowest short-class p99 against the first (or,
-    when the first is the best, the worst); None with fewer than two
-    settings that measured it."""
+    """The setting with the lowest short-class p99 against Celery's default
+    (else the first setting; the worst when that is the best); None with
+    fewer than two settings that measured it."""
     measured = [(r, k) for r in rows if (k := r.of(short)) is not None and k.sojourn_p99_s is not None]
     if len(measured) < 2:
         return None
@@ -162,13 +195,12 @@ def recommend(rows: Sequence[SettingRow], short: str, long: str) -> Recommendati
         return pair[1].sojourn_p99_s or 0.0  # (measured: never None)
 
     best_pair = min(measured, key=p99)
-    reference_pair = measured[0] if best_pair is not measured[0] else max(measured, key=p99)
+    defaults = [pair for pair in measured if pair[0].celery_default]
+    reference_pair = defaults[0] if len(defaults) == 1 else measured[0]
+    if reference_pair is best_pair:
+        reference_pair = max(measured, key=p99)
     (best, a), (reference, b) = best_pair, reference_pair
-    effect = 1 - p99(best_pair) / p99(reference_pair) if p99(reference_pair) else 0.0
-    significant = (
-        _apart(a.sojourn_p99_ci95_low_s, a.sojourn_p99_ci95_high_s, b.sojourn_p99_ci95_low_s, b.sojourn_p99_ci95_high_s)
-        and effect >= MIN_EFFECT
-    )
+    significant = _differ(a, b)
     la, lb = best.of(long), reference.of(long)
     long_change = None
     long_significant = False
@@ -184,17 +216,34 @@ def recommend(rows: Sequence[SettingRow], short: str, long: str) -> Recommendati
             and abs(long_change) >= MIN_EFFECT
         )
     one = any(k is not None and k.repeats < 2 for k in _figures(best, reference, short, long))
+    ties = tuple(
+        (row.setting, p99((row, k)))
+        for row, k in measured
+        if row is not best and row is not reference and not _differ(k, a)
+    )
     return Recommendation(
         short=short,
         long=long,
         best=best.setting,
         reference=reference.setting,
+        reference_is_default=reference.celery_default,
         best_p99_s=p99(best_pair),
         reference_p99_s=p99(reference_pair),
         significant=significant,
         long_change=long_change,
         long_significant=long_significant,
         one_repeat=one,
+        ties=ties if significant else (),
+    )
+
+
+def _differ(a: ClassEstimate, b: ClassEstimate) -> bool:
+    """Two p99s told apart: their 95% CIs do not overlap and they differ by MIN_EFFECT or more."""
+    low, high = sorted((a.sojourn_p99_s or 0.0, b.sojourn_p99_s or 0.0))
+    effect = 1 - low / high if high else 0.0
+    return (
+        _apart(a.sojourn_p99_ci95_low_s, a.sojourn_p99_ci95_high_s, b.sojourn_p99_ci95_low_s, b.sojourn_p99_ci95_high_s)
+        and effect >= MIN_EFFECT
     )
 
 

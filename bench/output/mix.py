@@ -12,6 +12,7 @@ from bench.analysis.verdict import MIN_EFFECT
 from bench.results.sweep_records import ClassEstimate, SweepSummary
 
 FIGURE = "mix-p99"  # the per-class p99 figure's name (PNG and SVG)
+AS_CELERY = " (Celery's default)"
 
 
 def duration(seconds: float | None) -> str:
@@ -73,9 +74,10 @@ def _change(change: float) -> str:
 
 def recommendation_line(rec: Recommendation) -> str:
     """The one line of recommendation, e.g. "prefetch_multiplier=1 cuts the
-    short tasks' p99 from 2.1 s (prefetch_multiplier=4) to 60 ms and costs
-    3% of long-task throughput"; "no significant difference" where the
-    measurements do not tell the settings apart."""
+    short tasks' p99 from 2.1 s (prefetch_multiplier=4: Celery's default) to
+    60 ms and costs 3% of long-task throughput", naming the settings the
+    best cannot be told from; "no significant difference" where the
+    measurements do not tell the best from the reference."""
     best, reference = rec.best or "as given", rec.reference or "as given"
     if not rec.significant:
         why = (
@@ -85,22 +87,28 @@ def recommendation_line(rec: Recommendation) -> str:
         )
         return (
             f"No significant difference in the {rec.short} tasks' p99 between the settings: "
-            f"{duration(rec.best_p99_s)} with {best} against {duration(rec.reference_p99_s)} with {reference} "
-            f"({why})."
+            f"{duration(rec.best_p99_s)} with {best} against {duration(rec.reference_p99_s)} with {reference}"
+            f"{AS_CELERY if rec.reference_is_default else ''} ({why})."
         )
+    default = ": Celery's default" if rec.reference_is_default else ""
     ratio = rec.reference_p99_s / rec.best_p99_s if rec.best_p99_s else None
-    times = f" ({ratio:.3g}x lower)" if ratio is not None else ""
+    times = "" if ratio is None else f" ({ratio:.3g}x lower)" if ratio < 10 else f" ({ratio:.0f}x lower)"
     line = (
-        f"{best} cuts the {rec.short} tasks' p99 from {duration(rec.reference_p99_s)} ({reference}) "
+        f"{best} cuts the {rec.short} tasks' p99 from {duration(rec.reference_p99_s)} ({reference}{default}) "
         f"to {duration(rec.best_p99_s)}{times}"
     )
     if rec.long_change is None:
-        return line + f"; the {rec.long} tasks' throughput was not measured in both."
-    if not rec.long_significant:
-        return line + f", with no significant change in {rec.long}-task throughput ({rec.long_change:+.1%})."
-    if rec.long_change < 0:
-        return line + f" and costs {_change(rec.long_change)} of {rec.long}-task throughput."
-    return line + f" and raises {rec.long}-task throughput by {_change(rec.long_change)}."
+        line += f"; the {rec.long} tasks' throughput was not measured in both"
+    elif not rec.long_significant:
+        line += f", with no significant change in {rec.long}-task throughput ({rec.long_change:+.1%})"
+    elif rec.long_change < 0:
+        line += f" and costs {_change(rec.long_change)} of {rec.long}-task throughput"
+    else:
+        line += f" and raises {rec.long}-task throughput by {_change(rec.long_change)}"
+    if rec.ties:
+        same = "; ".join(f"{setting or 'as given'} ({duration(p99)})" for setting, p99 in rec.ties)
+        line += f"; not told apart from it: {same}"
+    return line + "."
 
 
 def _md_table(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -63,7 +63,7 @@ def point(setting, classes, pool="prefork", c=1, workers=2):
         warmup=5,
         key=f"mix-29.9ms-{pool}-c{c}-{setting}",
         workers=workers,
-        settings=(tuple(setting.split("=")),),
+        settings=tuple(tuple(part.split("=")) for part in setting.split(", ")),
         classes=tuple(classes),
     )
 
@@ -115,6 +115,31 @@ def test_the_lowest_short_p99_against_the_first_setting_with_cis_apart_is_signif
     assert rec.long_change == pytest.approx(-0.03)
     assert not rec.long_significant  # 3% is under the 5% minimum effect
     assert not rec.one_repeat
+
+
+def test_celerys_default_is_the_reference_wherever_it_stands_and_ties_with_the_best_are_kept():
+    rows = [
+        point("prefetch_multiplier=1, acks_late=false", two(0.0176, 0.0174, 0.0178)),
+        point("prefetch_multiplier=1, acks_late=true", two(0.0168, 0.0167, 0.0169)),
+        point("prefetch_multiplier=4, acks_late=false", two(1.36, 1.35, 1.37)),
+        point("prefetch_multiplier=4, acks_late=true", two(1.36, 1.35, 1.37)),
+    ]
+    rec = setting_tables(summary(*rows))[0].recommendation
+    assert (rec.best, rec.reference) == (
+        "prefetch_multiplier=1, acks_late=true",
+        "prefetch_multiplier=4, acks_late=false",
+    )
+    assert rec.reference_is_default
+    assert rec.significant
+    assert rec.ties == (("prefetch_multiplier=1, acks_late=false", 0.0176),)  # 5% apart at most: not told apart
+
+
+def test_defaults_are_read_as_written_in_any_spelling():
+    assert point("acks_late=no", two(1, 1, 1)).settings == (("acks_late", "no"),)
+    default = setting_tables(summary(point("acks_late=no", two(1, 1, 1)), point("acks_late=yes", two(0.1, 0.1, 0.1))))
+    assert default[0].rows[0].celery_default
+    assert not default[0].rows[1].celery_default
+    assert default[0].recommendation.reference_is_default
 
 
 def test_overlapping_cis_are_no_significant_difference():

@@ -39,6 +39,7 @@ def rec(**changes):
         "long": "long",
         "best": "prefetch_multiplier=1, acks_late=true",
         "reference": "prefetch_multiplier=4, acks_late=false",
+        "reference_is_default": False,
         "best_p99_s": 0.06,
         "reference_p99_s": 2.1,
         "significant": True,
@@ -58,6 +59,14 @@ def test_the_recommendation_says_the_measured_cut_and_cost():
         "prefetch_multiplier=1, acks_late=true cuts the short tasks' p99 from 2.1 s (prefetch_multiplier=4, "
         "acks_late=false) to 60 ms (35x lower) and costs 3% of long-task throughput."
     )
+
+
+def test_celerys_default_as_the_reference_and_the_settings_not_told_apart_are_named():
+    line = recommendation_line(rec(reference_is_default=True, ties=(("prefetch_multiplier=1", 0.0176),)))
+    assert "from 2.1 s (prefetch_multiplier=4, acks_late=false: Celery's default) to 60 ms" in line
+    assert line.endswith("; not told apart from it: prefetch_multiplier=1 (17.6 ms).")
+    plain = recommendation_line(rec(reference_is_default=True, significant=False))
+    assert "with prefetch_multiplier=4, acks_late=false (Celery's default) (their 95% CIs" in plain
 
 
 def test_a_gain_in_long_throughput_and_a_change_inside_the_noise_are_said_as_they_are():
@@ -123,8 +132,8 @@ def test_the_report_section_holds_the_table_the_recommendation_and_the_figure():
     assert "99% short (sleep 10 ms), 1% long (sleep 2000 ms) from `hol.toml`, seed 28" in text
     assert "| prefetch_multiplier=1 | 2.43 s (2.19 s to 2.67 s) | 0.536 | 1.52 s (2 tasks) |" in text
     assert (
-        "**Recommendation:** prefetch_multiplier=1 cuts the short tasks' p99 from 3.74 s (prefetch_multiplier=4) "
-        "to 2.43 s (1.54x lower)" in text
+        "**Recommendation:** prefetch_multiplier=1 cuts the short tasks' p99 from 3.74 s "
+        "(prefetch_multiplier=4: Celery's default) to 2.43 s (1.54x lower)" in text
     )
     assert f"![per-class p99 per setting]({FIGURE}.png)" in text
     assert mix_section(SweepSummary(SweepSettings(), None, "complete", ())) == []

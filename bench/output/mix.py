@@ -12,6 +12,7 @@ from bench.analysis.verdict import MIN_EFFECT
 from bench.results.sweep_records import ClassEstimate, SweepSummary
 
 FIGURE = "mix-p99"  # the per-class p99 figure's name (PNG and SVG)
+OPEN_LOOP_FIGURE = "mix-p99-open-loop"  # ... of the open-loop rates
 AS_CELERY = " (Celery's default)"
 
 
@@ -173,6 +174,7 @@ def open_loop_section(document: Mapping[str, Any]) -> str:
         lines += [f"### {table.shape}, at {rate:g} tasks/s", "", *_md_table(table_rows(table)), ""]
         if table.recommendation is not None:
             lines += [f"**Recommendation at {rate:g} tasks/s:** {recommendation_line(table.recommendation)}", ""]
+    lines += [f"![per-class p99 per setting, open loop]({OPEN_LOOP_FIGURE}.png)", ""]
     return "\n".join(lines)
 
 

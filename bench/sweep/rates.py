@@ -20,6 +20,7 @@ from bench.analysis.mix import class_estimates
 from bench.harness.broker import Broker
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
+from bench.results.sweepdir import OPEN_LOOP_SUMMARY
 from bench.sweep.config import PROFILES, SweepConfig
 from bench.sweep.plan import MIX_TASKS_PER_CLASS, Point, run_config_for
 from bench.sweep.repeat import measure_repeat
@@ -33,7 +34,6 @@ def group_key(point: dict[str, Any]) -> str:
 
 
 AUTO_FRACTIONS = (0.25, 0.5, 0.7, 0.85, 0.95, 1.1)
-OPEN_LOOP_SUMMARY = "open_loop.json"
 MIN_DURATION_S = 1.0
 
 

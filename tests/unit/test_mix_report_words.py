@@ -10,6 +10,7 @@ from bench.analysis.summary import analyze
 from bench.output import export
 from bench.output.mix import (
     FIGURE,
+    OPEN_LOOP_FIGURE,
     duration,
     mix_section,
     open_loop_section,
@@ -18,7 +19,7 @@ from bench.output.mix import (
     table_rows,
 )
 from bench.output.plot import figures
-from bench.output.plot_mix import mix_figure
+from bench.output.plot_mix import mix_figure, open_loop_mix_figure
 from bench.results.records import Metadata
 from bench.results.sweep_records import ClassEstimate, PointSummary, SweepSettings, SweepSummary
 
@@ -165,7 +166,7 @@ def open_loop_document():
         }  # fmt: skip
         cell = {"rate": 6.0, "runs": 2, "classes": [dataclasses.asdict(k) for k in p.classes or ()]}
         points.append({**entry, "rates": [cell, {"rate": 3.0, "runs": 0}]})
-    return {"kind": "sweep-open-loop", "points": points}
+    return {"kind": "sweep-open-loop", "points": points, "verdicts": {}}
 
 
 def test_the_open_loop_section_has_a_table_per_rate_from_the_rate_cells_classes():
@@ -178,3 +179,17 @@ def test_the_open_loop_section_has_a_table_per_rate_from_the_rate_cells_classes(
     (line,) = open_loop_terminal(open_loop_document())
     assert line.startswith("Traffic mix in open loop, prefork -c 1, 2 workers at 6/s: prefetch_multiplier=1 cuts")
     assert open_loop_section({"points": []}) == ""
+
+
+def test_the_report_of_a_mix_sweep_with_rates_ends_with_its_open_loop_tables_and_figure(tmp_path):
+    summary, document = mix_summary(), open_loop_document()
+    (fig,) = open_loop_mix_figure(document, TRAFFIC).values()
+    (ax,) = fig.axes
+    assert ax.get_title() == "prefork -c 1, 2 workers, open loop at 6 tasks/s"
+    assert len(ax.patches) == 4
+    files = export.report_files(summary, "complete", analyze(summary), tmp_path, open_loop=document)
+    markdown = files["report.md"]
+    assert markdown.index("## Open loop: does -c beyond 2x cores") < markdown.index("## Traffic mix in open loop")
+    assert f"![per-class p99 per setting, open loop]({OPEN_LOOP_FIGURE}.png)" in markdown
+    end = export.terminal_end(summary, analyze(summary), open_loop=document)
+    assert "Traffic mix in open loop, prefork -c 1, 2 workers at 6/s: prefetch_multiplier=1 cuts" in end

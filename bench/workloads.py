@@ -139,6 +139,8 @@ def point_workload(point: Named) -> Workload:
     user's task ("task") sized by the profile stored with the point."""
     if point.workload in WORKLOADS:
         return WORKLOADS[point.workload]
+    if point.workload == MIX_WORKLOAD:  # its classes are not in the summary: no ceiling drawn from them
+        return Workload(MIX_WORKLOAD, MIX_WORKLOAD, "a traffic mix (size: its classes' mean)", None, 0.0, 0.0)
     name, profile = getattr(point, "task", None) or point.workload, getattr(point, "profile", None)
     return profiled_workload(name, *profile) if profile else unprofiled_workload(name)
 

@@ -19,6 +19,7 @@ from bench.analysis.groups import (
     plural,
 )
 from bench.analysis.health import KINDS, KNOWN_CAUSES
+from bench.analysis.mix import class_estimates
 from bench.analysis.model import USLFit, extrapolated, fit_usl, peak_words
 from bench.analysis.stats import bootstrap_median, median
 from bench.analysis.verdict import Best, Verdict, best_of, verdicts
@@ -287,7 +288,16 @@ def summarize_point(point: PlannedPoint, attempts: Sequence[tuple[Path, RunResul
         worker_pss_peak_bytes=median(r.worker_pss_peak_bytes for r in resources),
         worker_rss_peak_bytes=median(r.worker_rss_peak_bytes for r in resources),
         load_average_1m_before=median(s.load_average_before[0] for s in runs if s.load_average_before),
+        classes=_mix_classes(ok),
     )
+
+
+def _mix_classes(ok):
+    """A traffic mix's classes over the point's ok drained repeats; None: no mix."""
+    mixed = [r for r in ok if r.traffic is not None and r.classes is not None]
+    if not mixed:
+        return None
+    return class_estimates(mixed[0].traffic["classes"], [r.classes for r in mixed])
 
 
 def deploy_summary(results: Sequence[RunResult]) -> DeploySummary | None:

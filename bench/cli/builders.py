@@ -77,6 +77,7 @@ SWEEP_OPTIONS = (
     "reject_on_worker_lost",
     "soft_shutdown_timeout",
     "visibility_timeout",
+    "traffic",
 )
 
 
@@ -102,6 +103,11 @@ def _check_task_options(args: argparse.Namespace, workloads: str | None, whom: s
         raise UsageError(f"--broker {BROKER_FROM_APP}: only for run and profile; give {whom} the broker's URL")
 
 
+def _traffic(given: str | traffic.Traffic) -> traffic.Traffic:
+    """--traffic FILE read, or the scenario file's traffic table (read with it)."""
+    return given if isinstance(given, traffic.Traffic) else traffic.read(given)
+
+
 def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
     fields = given(args)
     if "traffic" in fields:
@@ -111,7 +117,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
                 "app and task)"
             )
         # its classes' own tasks, resolved in the app (from --workdir) once
-        fields["traffic"], info = traffic.resolve_users(traffic.read(fields["traffic"]), args.workdir)
+        fields["traffic"], info = traffic.resolve_users(_traffic(fields["traffic"]), args.workdir)
         return _checked_run(args, build_run_config(app_info=info, **fields), None)
     user, info = _user_task(args)
     if args.from_profile and user is None:
@@ -171,6 +177,13 @@ def configure_sweep(args: argparse.Namespace) -> SweepRequest:
     user, info = _user_task(args)
     profile = read_profile(args.from_profile, user.task) if args.from_profile and user is not None else None
     fields = given(args)
+    if "traffic" in fields:
+        fields["traffic"] = _traffic(fields["traffic"])
+        if fields["traffic"].app is not None:
+            raise UsageError(
+                "--traffic: a sweep runs mixes of built-in workloads for now; a mix of your app's tasks runs with "
+                "`run --traffic`"
+            )
     cfg = build_sweep_config(user_task=user, app_info=info, task_profile=profile_times(profile), **fields)
     if cfg.hosts:
         if cfg.cpu_counts:

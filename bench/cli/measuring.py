@@ -213,6 +213,7 @@ def add_sweep(sub: Subcommands) -> None:
         help="after the repeats, measure every point once more with a plain `celery -A APP worker` (as run "
         "--reference does) and compare: check.json and a section of report.md (default: off)",
     )
+    add_traffic_options(swp, seed=False)
     add_task_options(swp)
     add_worker_options(swp)
     add_shutdown_options(swp)

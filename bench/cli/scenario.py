@@ -10,6 +10,11 @@ arguments, pools, -c lists and profile. Command-line options override it.
     concurrency = [2, 8]           # sweep; run takes c = 8 and pool = "threads"
     profile = "quick"              # sweep (and ab: it takes what sweep takes)
 
+    [[tool.celery-bench.traffic.class]]   # run and sweep: a traffic mix, as --traffic FILE holds it
+    name = "short"
+    task_ms = 10
+    weight = 99
+
 Paths (workdir, args-file, output-dir) are relative to the file's directory.
 find, read and options are pure: they return option values; `apply` sets
 them on the parsed options, before the request is built (so they count as
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
+from bench.measure import traffic
 
 FILE_NAMES = ("celery-bench.toml", "pyproject.toml")
 PATH_KEYS = ("workdir", "args-file", "output-dir")
@@ -48,6 +54,7 @@ KEYS = {
     "repeats": ("repeats", ("--repeats",), ("sweep", "ab"), int),
     "seed": ("seed", ("--seed",), ("sweep", "ab"), int),
     "calls": ("calls", ("--calls",), ("profile",), int),
+    "traffic": ("traffic", ("--traffic",), ("run", "sweep"), dict),
 }
 
 
@@ -96,6 +103,8 @@ def read(path: str | Path) -> dict[str, Any]:
     for key in PATH_KEYS:
         if key in out:
             out[key] = str((path.parent / out[key]).resolve())
+    if "traffic" in out:  # checked here, as --traffic FILE is: one line for what it cannot take
+        out["traffic"] = traffic.parse(out["traffic"], f"{path}'s traffic table", option=str(path))
     return out
 
 
@@ -133,7 +142,9 @@ def apply(args: argparse.Namespace, argv: Sequence[str]) -> None:
     if path is None:
         return
     values = options(read(path), args.command, argv)
-    if {"--workload", "-w", "--workloads"} & set(argv):  # a built-in workload asked for by name wins
+    if {"--workload", "-w", "--workloads", "--traffic"} & set(argv):  # workloads asked for by name win
         values = {k: v for k, v in values.items() if k not in ("app", "task", "args", "kwargs", "args_file")}
+    if {"--workload", "-w", "--workloads", "--task-ms", "--app", "--task"} & set(argv):
+        values.pop("traffic", None)  # ... and so does a workload or task asked for instead of the file's mix
     for dest, value in values.items():
         setattr(args, dest, value)

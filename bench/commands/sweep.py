@@ -70,10 +70,13 @@ def execute(request: SweepRequest) -> int:
         if cfg.check:
             check.run_checks(target, cfg, plan, broker, stub, comparison, say=lambda line: print(line, flush=True))
     store.summarize(target, cfg, plan)
+    open_loop = _summarize_rates(target, cfg, plan) if cfg.rates is not None else None
     print()
-    print(write_report(target.path).text)
-    if cfg.rates is not None:
-        _report_rates(target, cfg, plan)
+    print(write_report(target.path).text)  # with open_loop.json's sections, when there is one
+    if open_loop is not None:
+        for key, pools in open_loop["verdicts"].items():
+            for pool, v in pools.items():
+                print(f"open loop, {key} {pool}: {v['word']}: {v['reason']}")
     files = "report.md, report.html, overview.png, points.csv, summary.json" + (", check.json" if cfg.check else "")
     print(f"\nsweep files: {target.path}: {files}, runs/")
     return 0
@@ -90,17 +93,12 @@ def _plan_for_the_hosts(cfg, plan, broker):
     return plan_sweep(cfg, cores=cores)
 
 
-def _report_rates(target, cfg, plan):
-    """open_loop.json, the latency-against-rate figures and the report's
-    open-loop verdict section."""
+def _summarize_rates(target, cfg, plan):
+    """open_loop.json and the latency-against-rate figures, before the
+    report that ends with their sections."""
     summary = rates.summarize(target, cfg, plan, machine.usable_cores())
     openloop_plot.figures(summary, target.path)
-    report = target.path / "report.md"
-    with report.open("a") as fh:
-        fh.write(openloop_plot.verdict_markdown(summary))
-    for key, pools in summary["verdicts"].items():
-        for pool, v in pools.items():
-            print(f"open loop, {key} {pool}: {v['word']}: {v['reason']}")
+    return summary
 
 
 class _SweepProgress:

@@ -40,7 +40,6 @@ from bench.analysis.health import Context, LogEvidence, log_evidence
 from bench.errors import Interrupted
 from bench.harness import plain, signals
 from bench.harness.broker import Broker
-from bench.harness.process import watcher
 from bench.harness.worker import READY_TIMEOUT_S, last_error_line
 from bench.harness.worker import stop as stop_worker
 from bench.measure import load

@@ -515,3 +515,15 @@ def resolve_users(mix: Traffic, workdir: str | None = None) -> tuple[Traffic, Ap
             raise UsageError(f"--traffic: class {klass.name!r}: {exc}") from None
         classes.append(dataclasses.replace(klass, user=user))
     return dataclasses.replace(mix, classes=tuple(classes)), info
+
+
+def from_description(described: Mapping[str, Any]) -> Traffic:
+    """The Traffic that Traffic.describe() wrote (a sweep's manifest keeps
+    its mix so, for --resume): its classes as parsed, shares and all."""
+    kept = set(TrafficClass.__dataclass_fields__)
+    return Traffic(
+        tuple(TrafficClass(**{k: v for k, v in c.items() if k in kept}) for c in described["classes"]),
+        described["source"],
+        described.get("seed", 0),
+        described.get("routing", "shared"),
+    )

@@ -12,7 +12,9 @@ from bench.analysis.summary import Analysis
 from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
+from bench.output import mix
 from bench.output.check import check_markdown, check_text
+from bench.output.openloop_plot import verdict_markdown
 from bench.output.prediction import prediction_section
 from bench.output.terminal import report_end
 from bench.results.sweep_records import SweepManifest, SweepSummary
@@ -39,17 +41,21 @@ def report_files(
     measured: str | None = None,
     profile: Mapping[str, Any] | None = None,
     checked: Mapping[str, Any] | None = None,
+    open_loop: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """{file name: text} of report.md, report.html and points.csv. The
     figures must be in `directory` already: report.html embeds them.
     `profile`: the swept task's profile document; `checked`: the fidelity
-    check's document."""
+    check's document; `open_loop`: open_loop.json (sweep --rates), whose
+    verdicts and a traffic mix's tables per rate end the report."""
     directory = Path(directory)
     markdown = report_markdown.render(summary, status, analysis, directory.name, measured=measured)
     if profile is not None:
         markdown = markdown.rstrip("\n") + "\n\n" + prediction_section(summary, profile)
     if checked is not None:
         markdown = markdown.rstrip("\n") + "\n" + check_markdown(checked)
+    if open_loop is not None:
+        markdown += verdict_markdown(dict(open_loop)) + mix.open_loop_section(open_loop)
     return {
         "report.md": markdown,
         "report.html": report_html.render(markdown, directory),
@@ -57,12 +63,21 @@ def report_files(
     }
 
 
-def terminal_end(summary: SweepSummary, analysis: Analysis, checked: Mapping[str, Any] | None = None) -> str:
+def terminal_end(
+    summary: SweepSummary,
+    analysis: Analysis,
+    checked: Mapping[str, Any] | None = None,
+    open_loop: Mapping[str, Any] | None = None,
+) -> str:
     """The terminal's end of the report: throughput and verdict tables,
-    warnings, and the fidelity check's table."""
+    warnings, the fidelity check's table, and a traffic mix's
+    recommendations at each open-loop rate."""
     end = report_end(summary, analysis)
     if checked is not None:
         end = end.rstrip("\n") + "\n\n" + check_text(checked)
+    mixed = mix.open_loop_terminal(open_loop) if open_loop is not None else []
+    if mixed:
+        end = end.rstrip("\n") + "\n\n" + "\n".join(mixed)
     return end
 
 

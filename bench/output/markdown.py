@@ -11,6 +11,7 @@ from bench.analysis.model import peak_words
 from bench.analysis.summary import Analysis, Note
 from bench.analysis.verdict import FLAT_RULE, MIN_EFFECT, RULE
 from bench.output.accuracy import model_section
+from bench.output.mix import mix_section, mix_words
 from bench.output.terminal import (
     HEADLINE,
     RAN_TWICE_OR_LOST,
@@ -179,6 +180,13 @@ def _varied_line(cfg):
     return [f"- varied (each combination is its own curve and verdict): {axes}"]
 
 
+def _traffic_line(cfg):
+    if not cfg.traffic:
+        return []
+    mix = cfg.traffic
+    return [f"- traffic mix at every point: {mix_words(mix)} (`{mix['source']}`, seed {mix['seed']})"]
+
+
 def _workloads(cfg):
     """What the sweep ran: its workloads, or a user's task by its name."""
     user = cfg.user_task or {}
@@ -286,6 +294,7 @@ def render(
         f"{broker}; result backend {cfg.result_backend}; "
         "prefetch multiplier " + ("the app's own" if cfg.prefetch_multiplier is None else str(cfg.prefetch_multiplier)),
         *_varied_line(cfg),
+        *_traffic_line(cfg),
         *_shutdown_line(cfg),
         *_hosts_line(cfg),
         *_overhead_lines(analysis),
@@ -301,6 +310,7 @@ def render(
         "",
         *_limits_section(summary, analysis),
         *_deploy_section(summary),
+        *mix_section(summary),
         "![overview](overview.png)",
         "",
         "## Throughput (median tasks/s)",

@@ -24,6 +24,7 @@ from bench.analysis.groups import Curve, groups, plural
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales
 from bench.analysis.summary import Analysis, binding_ceiling
 from bench.output.plot_hosts import hosts_figure
+from bench.output.plot_mix import mix_figure
 from bench.output.plot_style import (
     cores_of,
     legend_columns,
@@ -183,6 +184,7 @@ def draw(
     lines = host_lines(summary)
     if scales(lines):
         out[HOSTS_FIGURE] = hosts_figure(lines)
+    out.update(mix_figure(summary))  # a traffic mix's per-class p99 per setting
     return out
 
 

@@ -12,6 +12,7 @@ from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
 from bench.harness.sizes import size_words
 from bench.output.health import health_lines, oom_words
+from bench.output.mix import mix_terminal
 from bench.results.schema import (
     LATENCY_KINDS,
     DeployFigures,
@@ -463,6 +464,9 @@ def report_end(summary: SweepSummary, analysis: Analysis) -> str:
     if scales(hosts):
         lines += ["", f"Throughput against hosts (figure {HOSTS_FIGURE}.png):"]
         lines += [f"  {scaling_words(line)}" for line in hosts]
+    mix = mix_terminal(summary)
+    if mix:
+        lines += ["", *mix]
     lines += ["", "Warnings:"]
     lines += [f"  - {w}" for w in analysis.warnings] or ["  none: every point complete, stable and under its ceiling"]
     return "\n".join(lines)

@@ -39,6 +39,7 @@ from bench.results.records import (
     WorkerShare,
 )
 from bench.results.sweep_records import (
+    ClassEstimate,
     DeploySummary,
     PointSummary,
     SweepManifest,
@@ -285,7 +286,13 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         if throughput is None
         else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),
         deploy=None if data.get("deploy") is None else _pick(DeploySummary, data["deploy"]),
+        classes=None if data.get("classes") is None else tuple(class_estimate_from_json(c) for c in data["classes"]),
     )
+
+
+def class_estimate_from_json(data: Mapping[str, Any]) -> ClassEstimate:
+    """One class of a mix at a point (a sweep summary's, or open_loop.json's at a rate)."""
+    return _pick(ClassEstimate, data, sojourn_p99_values_s=tuple(data.get("sojourn_p99_values_s") or ()))
 
 
 def sweep_settings_from_json(data: Mapping[str, Any]) -> SweepSettings:

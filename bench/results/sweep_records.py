@@ -39,6 +39,27 @@ class DeploySummary:
 
 
 @dataclass(frozen=True)
+class ClassEstimate:
+    """One class of a traffic mix at a point (or at one open-loop rate of
+    it), over the repeats that measured it: each figure the median of the
+    repeats' own (bench/analysis/classes.py makes a repeat's)."""
+
+    name: str  # the class's name in the traffic file
+    share: float  # of the mix's tasks, fraction
+    mean_ms: float | None  # ms: a task's mean size; None: a sizeless workload
+    repeats: int  # repeats with this class's figures
+    sojourn_p99_s: float | None  # s, from publish (drained) or the scheduled send (open loop); None: none finished
+    sojourn_p99_ci95_low_s: float | None  # s, bootstrap 95% CI of that median; None with one repeat
+    sojourn_p99_ci95_high_s: float | None  # s
+    sojourn_p99_values_s: tuple[float, ...]  # s, each repeat's p99, in run order
+    throughput_per_s: float | None  # tasks/s of this class
+    throughput_ci95_low_per_s: float | None  # tasks/s, bootstrap 95% CI of that median; None with one repeat
+    throughput_ci95_high_per_s: float | None  # tasks/s
+    reserved_while_free_s: float | None  # s, summed over its tasks: reserved in a worker while a slot was free
+    waited_while_free: float | None  # tasks that waited so, more than the run's free_wait_min_s
+
+
+@dataclass(frozen=True)
 class PointSummary:
     """One point of a sweep: as planned, and the medians over its repeats."""
 
@@ -103,6 +124,8 @@ class PointSummary:
     # Each worker's memory limit, as its repeats (failed ones too: OOM-killed) read it back from their
     # cgroups (--memory-limit, or a varied memory_limit); None: no memory limit
     memory_limit: int | None = None  # bytes
+    # A traffic mix (workload "mix"): each class over the repeats, in the traffic file's order; None: no mix
+    classes: tuple[ClassEstimate, ...] | None = None
 
     @property
     def variant(self) -> str:
@@ -174,6 +197,7 @@ class SweepSettings:
     reject_on_worker_lost: bool | None = None  # --reject-on-worker-lost: task_reject_on_worker_lost on
     soft_shutdown_timeout: float | None = None  # s: --soft-shutdown-timeout; None: Celery's 0 (or varied)
     visibility_timeout: float | None = None  # s: --visibility-timeout (Redis); None: kombu's 3600 (or varied)
+    traffic: dict | None = None  # --traffic: the mix run at every point, as parsed (Traffic.describe); None: none
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from bench.results.schema import (
 )
 
 PROFILE = "profile.json"
+OPEN_LOOP_SUMMARY = "open_loop.json"  # sweep --rates: per point and rate (bench/sweep/rates.py writes it)
 OPEN_LOOP = "open_loop"
 
 __all__ = ["CHECK_SUMMARY", "MANIFEST", "PROFILE", "RUNS", "SUMMARY", "Found", "SweepDirFiles", "find_sweep"]
@@ -168,6 +169,11 @@ class SweepDirFiles:
         """The profile of the swept user's task (profile.json), or None."""
         path = self.path / PROFILE
         return read_json(path, "profile", "task profile") if path.exists() else None
+
+    def read_open_loop(self) -> dict | None:
+        """The sweep's open-loop summary (open_loop.json, `sweep --rates`), or None."""
+        path = self.path / OPEN_LOOP_SUMMARY
+        return read_json(path, "sweep-open-loop", "open-loop summary") if path.exists() else None
 
     def read_check(self) -> dict | None:
         """The sweep's fidelity check (check.json, `sweep --check`), or None."""

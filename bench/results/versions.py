@@ -358,6 +358,17 @@ HISTORY = (
         ("run:traffic", "run:samples.task_class", "run:classes", "run:open_loop.classes"),
         ("run:traffic", "run:samples.task_class", "run:classes", "run:open_loop.classes"),
     ),
+    Version(
+        24,
+        "2026-12-05",
+        "sweep --traffic: a traffic mix at every point, summarized per class",
+        "A sweep of a traffic mix (sweep --traffic) has `config.traffic` (the mix as parsed, as a run's "
+        "`traffic`; null: none) and per point `classes` (null: no mix): per class its name, share and mean size, "
+        "and over the repeats the median of their sojourn p99 with its bootstrap 95% CI and the values, the "
+        "median throughput, and the median time its tasks sat reserved while a slot was free (and how many "
+        "waited so). open_loop.json's rate cells have the same `classes`, from each repeat's `open_loop.classes`.",
+        ("sweep:config.traffic", "point:classes"),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

@@ -3,6 +3,7 @@ are validated into once (build_sweep_config), as stored in its manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from bench.measure.config import (
     deploy_plan,
 )
 from bench.measure.settings import parse_value
-from bench.workloads import POOLS
+from bench.measure.traffic import Traffic, from_description
+from bench.workloads import MIX_WORKLOAD, POOLS
 
 if TYPE_CHECKING:
     from bench.harness.appinfo import AppInfo
@@ -95,6 +97,8 @@ class SweepConfig:
     reject_on_worker_lost: bool = False  # task_reject_on_worker_lost (--reject-on-worker-lost); False: off, or varied
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0, or varied
     visibility_timeout: float | None = None  # s: the Redis transport's visibility timeout; None: kombu's, or varied
+    # A mix of task classes run at every point (--traffic; workloads ("mix",)), its seed the sweep's; None: none
+    traffic: Traffic | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The config as stored in the sweep's files: the broker's password
@@ -103,12 +107,14 @@ class SweepConfig:
         out = {
             k: list(v) if isinstance(v, tuple) else v
             for k, v in vars(self).items()
-            if k not in ("user_task", "app_info")
+            if k not in ("user_task", "app_info", "traffic")
         }
         out["broker_url"] = redact(self.broker_url)
         out["vary"] = [[name, [redact(v) for v in values]] for name, values in self.vary]
         if self.user_task is not None:
             out["user_task"] = self.user_task.to_json()
+        # The parsed classes, not only the file's name: a resume runs the same mix, whatever the file holds now.
+        out["traffic"] = None if self.traffic is None else self.traffic.describe()
         return out
 
     @classmethod
@@ -119,16 +125,18 @@ class SweepConfig:
                 "start it again"
             )
         fields: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "user_task"
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k not in ("user_task", "traffic")
         }
         fields["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
+        if data.get("traffic") is not None:
+            fields["traffic"] = from_description(data["traffic"])
         return cls(**fields)
 
 
 def build_sweep_config(
     *,
     pools: Iterable[str] = DEFAULT_POOLS,
-    workloads: Iterable[str] = DEFAULT_WORKLOADS,
+    workloads: Iterable[str] | None = None,
     concurrency: Iterable[int] | None = None,
     task_ms: float | None = None,
     cpu_counts: Iterable[int] | None = None,
@@ -162,11 +170,22 @@ def build_sweep_config(
     reject_on_worker_lost: bool = False,
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
+    traffic: Traffic | None = None,
 ) -> SweepConfig:
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
     `vary`: ((setting, (value as written, ...)), ...) from --vary;
-    `workers`: the --workers list, the same as --vary workers=..."""
+    `workers`: the --workers list, the same as --vary workers=...;
+    `traffic`: a mix run at every point instead of the workloads, seeded
+    with the sweep's seed."""
+    if traffic is not None:
+        deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+        _check_traffic(workloads, task_ms, user_task, hosts, deploy.option if deploy is not None else None)
+        if traffic.own_rate_per_s is not None:
+            raise UsageError(
+                "--traffic: a sweep drains the mix and runs it at --rates: give its classes weights, not rates"
+            )
+    workloads = DEFAULT_WORKLOADS if workloads is None else workloads
     if user_task is not None and rates is not None:
         raise UsageError("--rates: open-loop sweeps of your own task are not supported yet; leave --rates out")
     if profile not in PROFILES:
@@ -184,7 +203,7 @@ def build_sweep_config(
     vary = check_vary(vary, workers)
     if user_task is not None and vary:
         raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
-    if rates is not None and any(name == "workers" and values != ("1",) for name, values in vary):
+    if rates is not None and traffic is None and any(name == "workers" and values != ("1",) for name, values in vary):
         raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
     host_counts = check_host_counts(host_counts, hosts)
     check_listen(listen, broker)
@@ -198,12 +217,13 @@ def build_sweep_config(
         raise UsageError(f"--check: its plain worker runs without deploy events; leave out {deploy.option}")
     _check_shutdown_settings(acks_late, reject_on_worker_lost, soft_shutdown_timeout, visibility_timeout, vary, broker)
     _check_disable_prefetch_axis(vary, broker)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     if prefetch_multiplier is None and user_task is None:
         # A user's app keeps its own setting unless --prefetch-multiplier is given, as in `run`.
         prefetch_multiplier = DEFAULT_PREFETCH_MULTIPLIER
     return SweepConfig(
         pools=tuple(pools),
-        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else tuple(workloads),
+        workloads=(USER_TASK_WORKLOAD,) if user_task is not None else (MIX_WORKLOAD,) if traffic else tuple(workloads),
         concurrency=tuple(sorted(set(concurrency))) if concurrency else None,
         task_ms=task_ms,
         cpu_counts=tuple(cpu_counts) if cpu_counts else None,
@@ -215,7 +235,7 @@ def build_sweep_config(
         redis_server=redis_server,
         prefetch_multiplier=prefetch_multiplier,
         result_backend=result_backend,
-        seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
+        seed=seed,
         force=force,
         vary=vary,
         user_task=user_task,
@@ -238,7 +258,20 @@ def build_sweep_config(
         reject_on_worker_lost=bool(reject_on_worker_lost),
         soft_shutdown_timeout=soft_shutdown_timeout,
         visibility_timeout=visibility_timeout,
+        traffic=None if traffic is None else dataclasses.replace(traffic, seed=seed),
     )
+
+
+def _check_traffic(workloads, task_ms, user_task, hosts, deploy_option):
+    """What a sweep of a traffic mix refuses, in one line each."""
+    if workloads is not None or task_ms is not None:
+        raise UsageError("--traffic: its classes give the workloads and their sizes; leave out --workloads/--task-ms")
+    if user_task is not None:
+        raise UsageError("--traffic: its classes are built-in workloads for now; leave out --app/--task")
+    if hosts:
+        raise UsageError("--traffic: drives the workers started here for now; leave out --hosts")
+    if deploy_option is not None:
+        raise UsageError(f"--traffic: with a deploy event is not supported yet; leave out {deploy_option}")
 
 
 def _check_limits(cpu_limit, memory_limit, vary, rates, hosts, check):

@@ -17,6 +17,7 @@ from bench.harness import machine
 from bench.harness.urls import redact
 from bench.measure.config import (
     DEFAULT_WORKLOAD,
+    MAX_TASKS,
     USER_TASK_WORKLOAD,
     DeployPlan,
     RunConfig,
@@ -31,10 +32,11 @@ from bench.measure.config import (
     run_workload,
 )
 from bench.measure.settings import label, parse_value
+from bench.measure.traffic import Traffic
 from bench.results.schema import point_name
 from bench.results.words import host_words
 from bench.sweep.config import PROFILES, Profile, SweepConfig
-from bench.workloads import WORKLOADS, Workload, expected_rate
+from bench.workloads import MIX_WORKLOAD, WORKLOADS, Workload, expected_rate, mix_workload
 
 
 def default_concurrency(pool: str, cores: float, step: int = 2) -> list[int]:
@@ -73,10 +75,17 @@ class Point:
     # written), in the order the axes were given; () when nothing varies.
     settings: tuple[tuple[str, str], ...] = ()
     host_count: int | None = None  # --host-counts: runs on the first this many of --hosts; None: on all (or here)
+    # A traffic mix (workload "mix", task_ms its classes' mean): each class's (workload, mean ms or None, share),
+    # what its ceiling and batch size come from; None: one workload
+    mix: tuple[tuple[str, float | None, float], ...] | None = None
 
     @property
     def spec(self) -> Workload:
-        """The point's Workload (a user's task sized by its profile)."""
+        """The point's Workload (a user's task sized by its profile, a mix
+        by its classes' weighted demands)."""
+        if self.workload == MIX_WORKLOAD:
+            assert self.mix is not None  # a mix's point is planned with its classes
+            return mix_workload([_Demand(WORKLOADS[name], mean_ms, share) for name, mean_ms, share in self.mix])
         if self.workload != USER_TASK_WORKLOAD:
             return WORKLOADS[self.workload]
         assert self.task is not None  # a user's task point is planned with its name
@@ -127,6 +136,8 @@ class Point:
         fields["settings"] = tuple(tuple(pair) for pair in fields.get("settings") or ())
         if fields.get("profile") is not None:
             fields["profile"] = tuple(fields["profile"])
+        if fields.get("mix") is not None:
+            fields["mix"] = tuple(tuple(c) for c in fields["mix"])
         return cls(**fields)
 
 
@@ -139,6 +150,23 @@ def _slug(text):
 @dataclass(frozen=True)
 class _Named:
     task: str  # what run_workload needs of a user's task: its name
+
+
+@dataclass(frozen=True)
+class _Demand:
+    """One class of a mix as its ceiling sees it (bench.workloads.Demand)."""
+
+    spec: Workload
+    mean_ms: float | None
+    share: float
+
+
+MIX_TASKS_PER_CLASS = 2  # a mix's drained batch holds at least this many tasks of its rarest class
+
+
+def mix_of(traffic: Traffic) -> tuple[tuple[str, float | None, float], ...]:
+    """A mix's classes as a point holds them: (workload, mean ms, share)."""
+    return tuple((c.workload, c.mean_ms, c.share) for c in traffic.classes)
 
 
 def pinned_cpus(count: int, available: Iterable[int]) -> tuple[int, ...]:
@@ -177,6 +205,7 @@ def build_plan(
     host_counts: Iterable[int] | None = None,
     cpu_limit: float | None = None,
     min_window_s: Callable[[int], float] = lambda _workers: 0.0,
+    traffic: Traffic | None = None,
 ) -> list[Point]:
     """Every point of the sweep, in a stable order (runs are shuffled later).
     With `user_task` (its name), the one workload is that task, sized by
@@ -187,7 +216,12 @@ def build_plan(
     window keeps its length on k hosts). `cpu_limit`: each worker's CPU
     quota, cores (the sweep's --cpu-limit; a varied cpu_limit replaces it),
     which sizes the batches. `min_window_s(workers)`: each batch is sized
-    for at least this long (a deploy event's batch outlasts it)."""
+    for at least this long (a deploy event's batch outlasts it).
+    `traffic`: the one workload is that mix (workload "mix"), its batch
+    sized by the classes' weighted demands and holding a few of its
+    rarest class."""
+    if traffic is not None:
+        return _mix_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, vary, cpu_limit, traffic)
     if user_task is not None:
         return _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, user_task, task_profile)
     check_pools(pools, "--pools")
@@ -289,6 +323,34 @@ def _user_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, t
     return points
 
 
+def _mix_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, vary, cpu_limit, traffic):
+    check_pools(pools, "--pools")
+    mix = mix_of(traffic)
+    spec = mix_workload(traffic.classes)
+    size = spec.default_task_ms
+    rarest = min(c.share for c in traffic.classes)
+    placements = [(None, cores)] if not cpu_counts else [(pinned_cpus(n, available_cpus), float(n)) for n in cpu_counts]
+    points = []
+    for cpus, point_cores in placements:
+        for pool in pools:
+            values = [1] if pool == "solo" else (concurrency or default_concurrency(pool, point_cores, profile.stride))
+            for c in values:
+                for workers, varied in variants(vary):
+                    quota = _varied_cpu_limit(varied, cpu_limit)
+                    tasks = default_tasks(
+                        MIX_WORKLOAD, pool, c, size, point_cores, profile.window_s, workers, quota, spec=spec
+                    )
+                    tasks = max(tasks, min(MAX_TASKS, math.ceil(MIX_TASKS_PER_CLASS / rarest)))
+                    rate = expected_rate(spec, pool, c, size, point_cores, cpu_limit=quota)
+                    warmup = default_warmup(pool, c, tasks, rate)
+                    point = Point(
+                        pool, c, MIX_WORKLOAD, size, cpus, point_cores, tasks, warmup,
+                        workers=workers, settings=varied, mix=mix,
+                    )  # fmt: skip
+                    points.append(point)
+    return points
+
+
 def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = None) -> list[Point]:
     """The points of the sweep `cfg` on this machine (`cores`: on hosts
     with these usable cores instead); `overhead`: with one noop point per
@@ -309,6 +371,7 @@ def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = No
         min_window_s=lambda workers: deploy_window_s(sweep_deploy(cfg), workers),
         user_task=cfg.user_task.task if cfg.user_task is not None else None,
         task_profile=cfg.task_profile,
+        traffic=cfg.traffic,
     )
 
 
@@ -346,11 +409,12 @@ def run_config_for(
     if varied.get("broker") is not None:
         options["redis_server"] = None  # the point's own broker, not the embedded one
     options.update(varied)
-    return build_run_config(
+    mix = cfg.traffic
+    run_cfg = build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
-        workload=DEFAULT_WORKLOAD if user else point.workload,
-        task_ms=None if user else point.task_ms,
+        workload=DEFAULT_WORKLOAD if user or mix else point.workload,
+        task_ms=None if user or mix else point.task_ms,
         user_task=cfg.user_task,
         app_info=cfg.app_info,
         task_profile=cfg.task_profile,
@@ -367,7 +431,11 @@ def run_config_for(
         **options,
         hosts=cfg.hosts,
         host_count=point.host_count,
+        traffic=mix,
     )
+    if run_cfg.traffic is not None:  # the mix is drawn with the sweep's seed, whatever seeds the schedule
+        run_cfg = replace(run_cfg, traffic=replace(run_cfg.traffic, seed=cfg.seed))
+    return run_cfg
 
 
 # The run options a varied setting replaces (workers is the point's own field).

@@ -7,18 +7,22 @@ open_loop/<point>/, so a resumed sweep redoes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import random
 import statistics
 from collections.abc import Callable
 from typing import Any
 
 from bench.analysis.latency_verdict import decide
+from bench.analysis.mix import class_estimates
 from bench.harness.broker import Broker
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
+from bench.results.sweepdir import OPEN_LOOP_SUMMARY
 from bench.sweep.config import PROFILES, SweepConfig
-from bench.sweep.plan import Point, run_config_for
+from bench.sweep.plan import MIX_TASKS_PER_CLASS, Point, run_config_for
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.run import throughputs
 from bench.sweep.store import SweepDir
@@ -30,7 +34,6 @@ def group_key(point: dict[str, Any]) -> str:
 
 
 AUTO_FRACTIONS = (0.25, 0.5, 0.7, 0.85, 0.95, 1.1)
-OPEN_LOOP_SUMMARY = "open_loop.json"
 MIN_DURATION_S = 1.0
 
 
@@ -40,9 +43,19 @@ def drain_rate(sweep: SweepDir, point: Point) -> float | None:
     return statistics.median(values) if values else None
 
 
-def duration_of(cfg: SweepConfig) -> float:
-    """How long each open-loop run of `cfg` offers its rate, s: the profile's window."""
-    return max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+MIX_MAX_DURATION_S = 60.0  # the longest a mix's run is stretched to hold its rarest class
+
+
+def duration_of(cfg: SweepConfig, rate: float | None = None) -> float:
+    """How long each open-loop run of `cfg` offers its rate, s: the
+    profile's window; a traffic mix's at `rate` (tasks/s) long enough to
+    send a few of its rarest class (plan.MIX_TASKS_PER_CLASS), up to
+    MIX_MAX_DURATION_S."""
+    window = max(MIN_DURATION_S, PROFILES[cfg.profile].window_s)
+    if cfg.traffic is None or not rate:
+        return window
+    rarest = min(c.share for c in cfg.traffic.classes)
+    return max(window, min(MIX_MAX_DURATION_S, float(math.ceil(MIX_TASKS_PER_CLASS / (rate * rarest)))))
 
 
 def rates_of(cfg: SweepConfig, sweep: SweepDir, point: Point) -> tuple[float, ...]:
@@ -64,7 +77,6 @@ def run_rates(
     say: Callable[[str], None] = print,
 ) -> None:
     """Measure every point at every rate, `cfg.min_repeats` times each."""
-    duration = duration_of(cfg)
     todo = [
         (point, rate, i)
         for point in plan
@@ -75,7 +87,7 @@ def run_rates(
     random.Random(f"{cfg.seed}-rates").shuffle(todo)
     for n, (point, rate, i) in enumerate(todo, 1):
         # The point's own config (its varied settings too), at the rate.
-        run_cfg = run_config_for(cfg, point, rate=rate, duration=duration, seed=i)
+        run_cfg = run_config_for(cfg, point, rate=rate, duration=duration_of(cfg, rate), seed=i)
         doc = measure_repeat(run_cfg, sweep.open_loop_path(point, rate, i), broker, stub)
         ol = doc.open_loop
         if ol is not None and doc.status.state in ("ok", "producer-limited"):
@@ -87,6 +99,17 @@ def run_rates(
         say(f"[rates {n}/{len(todo)}] {point.key} at {rate:g}/s #{i}: {line}")
 
 
+def _classes(docs: list[dict[str, Any]], mixes: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """A traffic mix's rate cell: its classes over the runs the producer
+    kept up with (as their p99s); nothing for one workload."""
+    kept = [d for d, m in zip(docs, mixes, strict=True) if m is not None and not d["producer_limited"]]
+    described = next((m for m in mixes if m is not None), None)
+    if described is None:
+        return {}
+    estimates = class_estimates(described["classes"], [d.get("classes") or {} for d in kept])
+    return {"classes": [dataclasses.asdict(e) for e in estimates]}
+
+
 def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_cores: float) -> dict[str, Any]:
     """open_loop.json: per point and rate, the per-repeat p50/p99 sojourn and
     achieved rates; and the latency verdict per pool x workload."""
@@ -95,12 +118,14 @@ def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_core
         cells = []
         for rate in rates_of(cfg, sweep, point):
             docs = []
+            mixes = []  # a traffic mix's description, once per run that has it
             for i in range(1, cfg.min_repeats + 1):
                 path = sweep.open_loop_path(point, rate, i)
                 if path.exists():
                     doc = json.loads(path.read_text())
                     if doc.get("open_loop") and doc["status"]["state"] in ("ok", "producer-limited"):
                         docs.append(doc["open_loop"])
+                        mixes.append(doc.get("traffic"))
             cells.append(
                 {
                     "rate": rate,
@@ -110,6 +135,7 @@ def summarize(sweep: SweepDir, cfg: SweepConfig, plan: list[Point], machine_core
                     "backlog": [d["backlog_at_end"] for d in docs],
                     "producer_limited": sum(1 for d in docs if d["producer_limited"]),
                     "runs": len(docs),
+                    **_classes(docs, mixes),
                 }
             )
         entry = point.to_json()

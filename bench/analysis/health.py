@@ -106,6 +106,11 @@ KNOWN_CAUSES = {
         "the broker redelivered unacknowledged messages (a lost connection or consumer)",
         ("duplicates",),
     ),
+    "broker_restart": Cause(
+        "the broker restarted without persistence (--broker-restart-at): the messages it held were gone, and "
+        "the workers dropped the tasks they had reserved, whose acknowledgements belonged to the lost connection",
+        ("lost",),
+    ),
     "reconnect_redelivery": Cause(
         "the worker lost its broker connection (its log says so) and the broker delivered the messages it "
         "held unacknowledged again",
@@ -204,6 +209,7 @@ class Context:
     outcome: str | None = None  # how watching the batch ended: complete, timed out, interrupted, ...; None: unknown
     log: LogEvidence | None = None  # what the workers' log said; None: not read
     oom_kills: int = 0  # processes the OOM killer killed in the workers' cgroups (--memory-limit)
+    broker_restarted: bool = False  # the embedded broker was restarted mid-batch (--broker-restart-at)
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -302,6 +308,8 @@ def _lost(published, firsts, context, restarts):
         return None
     if context.outcome in STOPPED_WAITING:
         cause = CUT_SHORT
+    elif context.broker_restarted:
+        cause = "broker_restart"
     elif context.log is not None and context.log.reconnects:
         cause = "reconnect_redelivery"
     elif context.broker_kind == "redis" and context.acks_late:

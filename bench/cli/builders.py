@@ -73,6 +73,7 @@ SWEEP_OPTIONS = (
     "kill_child_at",
     "stop_grace",
     "rolling_restart",
+    "broker_restart_at",
     "acks_late",
     "reject_on_worker_lost",
     "soft_shutdown_timeout",

@@ -307,6 +307,16 @@ def add_deploy_options(parser: argparse.ArgumentParser) -> None:
         help="from TIME, restart the --workers one at a time as a rolling update does: a fresh worker, and once "
         "it is ready, the old one stopped as --stop-at stops it (default: none)",
     )
+    option(
+        group,
+        "--broker-restart-at",
+        fills="broker_restart_at",
+        type=option_types.duration,
+        metavar="TIME",
+        help="restart the embedded broker, e.g. 3s: SIGTERM, then the same server on its port again; it keeps "
+        "nothing on disk, so what it held is lost, as with any broker restarted without persistence; the "
+        "workers reconnect (default: none)",
+    )
 
 
 def add_open_loop_options(parser: argparse.ArgumentParser) -> None:

@@ -104,6 +104,7 @@ DEPLOY_OPTIONS = {
     "kill": "--kill-at",
     "kill_child": "--kill-child-at",
     "rolling": "--rolling-restart",
+    "broker_restart": "--broker-restart-at",
 }
 
 
@@ -112,7 +113,7 @@ class DeployPlan:
     """The one deploy event of a run (done by measure/deploy.py)."""
 
     # stop (SIGTERM, SIGKILL after the grace) | kill (SIGKILL, a crash) | kill_child (a prefork child) | rolling
-    # (every node stopped in turn, each once a fresh one is ready)
+    # (every node stopped in turn, each once a fresh one is ready) | broker_restart (the embedded broker's)
     kind: str
     at_s: float  # s after the measured batch's release
     stop_grace_s: float = DEFAULT_STOP_GRACE_S  # stop: SIGTERM to SIGKILL, as Kubernetes' terminationGracePeriodSeconds
@@ -128,9 +129,16 @@ def deploy_plan(
     kill_child_at: float | None = None,
     stop_grace: float | None = None,
     rolling_restart: float | None = None,
+    broker_restart_at: float | None = None,
 ) -> DeployPlan | None:
     """The run's deploy event from its options (s); None: none. One event a run."""
-    asked = (("stop", stop_at), ("kill", kill_at), ("kill_child", kill_child_at), ("rolling", rolling_restart))
+    asked = (
+        ("stop", stop_at),
+        ("kill", kill_at),
+        ("kill_child", kill_child_at),
+        ("rolling", rolling_restart),
+        ("broker_restart", broker_restart_at),
+    )
     given = {k: v for k, v in asked if v is not None}
     if len(given) > 1:
         raise UsageError(f"{'/'.join(DEPLOY_OPTIONS[k] for k in given)}: one deploy event a run; give one of them")
@@ -159,11 +167,17 @@ def deploy_window_s(deploy: DeployPlan | None, workers: int = 1) -> float:
 
 
 def check_deploy(
-    deploy: DeployPlan | None, pool: str, hosts: Sequence[str] | None, schedule: object, workers: int = 1
+    deploy: DeployPlan | None,
+    pool: str,
+    hosts: Sequence[str] | None,
+    schedule: object,
+    workers: int = 1,
+    broker: str | None = None,
 ) -> None:
     """What a deploy event needs: workers started here, a drained batch,
     pool processes to kill for --kill-child-at, workers to roll over for
-    --rolling-restart."""
+    --rolling-restart, the embedded broker to restart for
+    --broker-restart-at (`broker`: the user's URL; None: the embedded one)."""
     if deploy is None:
         return
     flag = deploy.option
@@ -173,6 +187,10 @@ def check_deploy(
         raise UsageError(f"{flag}: drained runs only for now; leave out --rate")
     if deploy.kind == "rolling" and workers < 2:
         raise UsageError(f"{flag}: restarts --workers N one at a time; give --workers 2 or more (or use --stop-at)")
+    if deploy.kind == "broker_restart" and broker is not None:
+        raise UsageError(
+            f"{flag}: restarts the embedded broker, not one of yours (left as it was found); leave out --broker"
+        )
     if deploy.kind == "kill_child" and pool != "prefork":
         raise UsageError(f"{flag}: kills a pool process, and only prefork has them; use --pool prefork or --kill-at")
 
@@ -557,6 +575,7 @@ def build_run_config(
     kill_child_at: float | None = None,
     stop_grace: float | None = None,
     rolling_restart: float | None = None,
+    broker_restart_at: float | None = None,
     reject_on_worker_lost: bool = False,
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
@@ -582,7 +601,7 @@ def build_run_config(
     a mix of classes instead of one workload: its classes give the tasks
     and their sizes, and their own rates the --rate when they have them;
     `seed` shuffles a drained mix and marks an open-loop one."""
-    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
     if traffic is not None:
         rate, traffic = _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed)
         traffic = _routed(traffic, routing, workers)
@@ -594,7 +613,7 @@ def build_run_config(
     if user_task is not None:
         if rate is not None:
             raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
-        check_deploy(deploy, pool, hosts, None)
+        check_deploy(deploy, pool, hosts, None, broker=broker)
         user_cfg = _build_user_run_config(
             pool=pool,
             concurrency=concurrency,
@@ -671,7 +690,7 @@ def build_run_config(
     if cpu_limit is not None or memory_limit is not None:
         _check_limited_run(hosts, schedule)
         check_limits(cpu_limit, memory_limit)
-    check_deploy(deploy, pool, hosts, schedule, workers)
+    check_deploy(deploy, pool, hosts, schedule, workers, broker=broker)
     cfg = RunConfig(
         pool=pool,
         concurrency=concurrency,

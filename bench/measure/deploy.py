@@ -16,6 +16,10 @@ what it cost.
                         and once it is ready, the stop of the old one
                         (SIGTERM, SIGKILL after --stop-grace); the next node
                         once that one has exited
+    --broker-restart-at 3s  SIGTERM to the embedded broker, then the same
+                        server started again on its port (it writes nothing
+                        to disk: what it held is gone, as with any broker
+                        restarted without persistence); the workers reconnect
 
 The fresh worker is worker 0's spec under a new node name, consuming the
 measured queue from its start; its tasks count as node 0's. Every task's
@@ -38,6 +42,7 @@ from dataclasses import dataclass
 import psutil
 
 from bench.analysis.stats import TaskRecord
+from bench.harness.broker import EmbeddedServer
 from bench.harness.worker import Worker
 from bench.measure.config import DeployPlan
 from bench.measure.crew import Crew
@@ -54,7 +59,7 @@ class _Struck:
     """One strike as it was done, filled in as it unfolds (monotonic s)."""
 
     at: float
-    node: int
+    node: int | None  # None: the broker
     pid: int
     task_id: str | None = None
     target: Worker | None = None  # a stop: the worker signalled, followed until it exits
@@ -62,6 +67,7 @@ class _Struck:
     forced: bool = False  # a stop: SIGKILL after the grace
     fresh: Worker | None = None  # the worker started in its place; None: none (a killed pool process)
     replacement_ready: float | None = None
+    down_s: float | None = None  # a broker restart: how long the broker was down
 
 
 class Deploy:
@@ -72,8 +78,17 @@ class Deploy:
     of surge: a fresh worker for the node, and once it is ready, the stop
     of the old one; the next node once that one has exited."""
 
-    def __init__(self, plan: DeployPlan, crew: Crew, queue: str, released: float, finished: list[TaskRecord]):
+    def __init__(
+        self,
+        plan: DeployPlan,
+        crew: Crew,
+        queue: str,
+        released: float,
+        finished: list[TaskRecord],
+        broker: EmbeddedServer | None = None,
+    ):
         self.plan, self.crew, self.queue, self.released, self.finished = plan, crew, queue, released, finished
+        self.broker = broker  # the embedded broker's process, for a broker restart
         self.strikes: list[_Struck] = []
         self._nodes = len(crew.specs)  # the nodes before any replacement
         self._rolling: tuple[int, Worker, Worker] | None = None  # (node, old, fresh) while a fresh one boots
@@ -111,6 +126,11 @@ class Deploy:
             time.sleep(0.02)
 
     def _strike(self, now: float) -> None:
+        if self.plan.kind == "broker_restart":
+            assert self.broker is not None  # config.check_deploy: the embedded broker only
+            old, down = self.broker.restart()  # the watch waits the blip out: it is short
+            self.strikes.append(_Struck(now, None, old or 0, down_s=down))
+            return
         target = self.crew.nodes.live(0)
         if self.plan.kind == "kill_child":
             victim = self._busy_child(target)
@@ -202,6 +222,7 @@ class Deploy:
                     throughput_before_per_s=before,
                     recovery_s=recovery,
                     recovered=None if before is None else recovery is not None,
+                    down_s=None if struck.down_s is None else round(struck.down_s, 6),
                 )
             )
         return DeployFigures(asked=asked, events=tuple(events), stop_grace_s=grace)

@@ -63,14 +63,18 @@ def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]
 
 
 def health_context(
-    settings: RunSettings, outcome: str | None = None, log: LogEvidence | None = None, oom_kills: int = 0
+    settings: RunSettings,
+    outcome: str | None = None,
+    log: LogEvidence | None = None,
+    oom_kills: int = 0,
+    broker_restarted: bool = False,
 ) -> Context:
     """What the health check must know of the run: its pool, slots, acks
     and prefetch, broker, the pool processes it expects (prefork: -c per
     worker; the other pools run their tasks in the worker's own process),
     how watching the batch ended (`outcome`, Observed's), what the
     workers' log said (`log`; None: not read), and the OOM kills their
-    cgroups counted (`oom_kills`)."""
+    cgroups counted (`oom_kills`), and whether the broker was restarted."""
     # A run document always records its pool, -c and slots (older ones: None, read as prefork -c 1)
     concurrency = settings.concurrency or 1
     per_worker = concurrency if settings.pool == "prefork" else 1
@@ -86,6 +90,7 @@ def health_context(
         outcome=outcome,
         log=log,
         oom_kills=oom_kills,
+        broker_restarted=broker_restarted,
     )
 
 
@@ -316,7 +321,8 @@ def build_result(
     """The whole result document of a measured run (`log`: what the
     workers' log said, for its health)."""
     kills = (observed.limits.oom_kills or 0) if observed.limits is not None else 0
-    context = health_context(settings, observed.outcome, log, kills)
+    restarted = observed.deploy is not None and any(e.kind == "broker_restart" for e in observed.deploy.events)
+    context = health_context(settings, observed.outcome, log, kills, restarted)
     summary = summarize_run(observed, bound, settings.pool, settings.workers, context)
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     memory_limit = settings.limits.memory_limit_bytes if settings.limits is not None else None

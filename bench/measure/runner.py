@@ -355,7 +355,10 @@ def measure(
         lost = lost_for_good(reader, cfg.acks_late) if killing else None
         event = None
         if cfg.deploy is not None:
-            event = deploy.Deploy(cfg.deploy, launched.crew, main_queue, time.monotonic(), batch.records)
+            released = time.monotonic()
+            event = deploy.Deploy(cfg.deploy, launched.crew, main_queue, released, batch.records, broker.process)
+            if cfg.deploy.kind == "broker_restart":
+                lost = lost_with_the_broker(reader, event)
         tick = None if event is None else event.tick
         load.watch(batch, reader, nodes, broker.watch(), stall_s, timeout_s, progress, lost, tick)
         resources = sampler.stop()
@@ -447,6 +450,28 @@ def lost_for_good(reader: NodeReaders, acks_late: bool = False) -> Callable[[set
         latest = {s["id"]: s for s in sorted(reader.starts(), key=lambda s: s["started"]) if s["id"] in pending}
         gone = [s.get("worker_lost") or (not acks_late and _gone(s["pid"])) for s in latest.values()]
         return len(latest) == len(pending) and all(gone)
+
+    return check
+
+
+# After a broker restart, the workers reconnect within this (kombu retries at once, then every second or so)
+RECONNECT_S = 5.0
+
+
+def lost_with_the_broker(reader: NodeReaders, event: deploy.Deploy) -> Callable[[set[str]], bool]:
+    """Whether a set of tasks went with a restarted broker (it keeps
+    nothing): the restart was RECONNECT_S ago or more, so the workers are
+    back, and none of the tasks is running (started and not finished). A
+    task a worker had reserved but not started is dropped on a lost
+    connection (Celery's consumer clears them: their delivery tags belong
+    to the dead channel); one it had started finishes and reports."""
+
+    def check(pending: set[str]) -> bool:
+        if not event.strikes or time.monotonic() - event.strikes[0].at < RECONNECT_S:
+            return False
+        finished = {r["id"] for r in reader.finished()}
+        running = {s["id"] for s in reader.starts()} - finished
+        return not running & pending
 
     return check
 

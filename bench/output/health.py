@@ -16,6 +16,8 @@ CAUSE_WORDS = {
     "drain_events(timeout=2.0) once its prefetch window is full, and asks for more tasks only when that wait "
     "ends, up to 2 s later; Celery 5.6.3 and earlier also held the acks back until then (fixed in 5.7.0, "
     "which still waits on Redis)",
+    "broker_restart": "the broker restarted and kept nothing (no persistence): the messages it held were gone, "
+    "and the workers dropped the tasks they had reserved, whose acknowledgements belonged to the lost connection",
     "reconnect_redelivery": "the worker lost its connection to the broker (see its log), and the broker delivered "
     "the messages it held unacknowledged again",
     "redis_pool_exhausted": "kombu's Redis transport ran out of connections (max_connections, 10 by default) "

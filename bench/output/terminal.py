@@ -147,6 +147,7 @@ _STRUCK = {
     "stop": "SIGTERM to worker {node} (pid {pid})",
     "kill": "SIGKILL to worker {node} (pid {pid}) and its pool",
     "kill_child": "SIGKILL to pool process {pid} of worker {node}",
+    "broker_restart": "SIGTERM to the embedded broker (pid {pid}), then the same server again",
 }
 
 
@@ -171,6 +172,8 @@ def deploy_lines(deploy: DeployFigures, tasks: TaskCounts) -> list[str]:
                 )
             else:
                 after.append(f"the worker drained and exited in {event.drain_s:.2f} s")
+        if event.down_s is not None:
+            after.append(f"the broker answered again {event.down_s:.2f} s after")
         if rolling:
             after.append("its fresh worker was ready before it")
         elif event.replacement_ready_s is not None:

@@ -191,9 +191,11 @@ class DeployEvent:
     """One deploy event of a run, and what it cost. Times in s from the
     release of the measured batch."""
 
-    kind: str  # stop (SIGTERM, then SIGKILL after the grace) | kill (SIGKILL of the worker) | kill_child
+    kind: (
+        str  # stop (SIGTERM, then SIGKILL after the grace) | kill (SIGKILL of the worker) | kill_child | broker_restart
+    )
     at_s: float  # when it was done
-    node: int  # the worker node it struck
+    node: int | None  # the worker node it struck; None: the broker
     pid: int  # the process it signalled
     task_id: str | None = None  # kill_child: the task that process was running
     drain_s: float | None = None  # stop: SIGTERM to the worker's exit; None: another event
@@ -204,6 +206,7 @@ class DeployEvent:
     # None: not back before the batch ended (recovered is False), or too little before the event to say
     recovery_s: float | None = None
     recovered: bool | None = None
+    down_s: float | None = None  # broker_restart: the broker's SIGTERM to its answering again; None: another event
 
 
 @dataclass(frozen=True)

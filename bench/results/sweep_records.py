@@ -193,6 +193,7 @@ class SweepSettings:
     kill_child_at: float | None = None
     stop_grace: float | None = None
     rolling_restart: float | None = None
+    broker_restart_at: float | None = None  # s: --broker-restart-at (the embedded broker restarted)
     acks_late: bool | None = None  # --acks-late: task_acks_late on
     reject_on_worker_lost: bool | None = None  # --reject-on-worker-lost: task_reject_on_worker_lost on
     soft_shutdown_timeout: float | None = None  # s: --soft-shutdown-timeout; None: Celery's 0 (or varied)

@@ -369,6 +369,15 @@ HISTORY = (
         "waited so). open_loop.json's rate cells have the same `classes`, from each repeat's `open_loop.classes`.",
         ("sweep:config.traffic", "point:classes"),
     ),
+    Version(
+        25,
+        "2026-12-05",
+        "A broker restart as a deploy event: --broker-restart-at",
+        "A run's deploy event may be `broker_restart` (the embedded broker stopped and started again on its port): "
+        "its `node` is null (no worker was struck) and its `down_s` how long the broker was down (null for the "
+        "other events); a sweep's `config.broker_restart_at`.",
+        ("sweep:config.broker_restart_at",),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

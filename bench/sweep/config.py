@@ -93,6 +93,7 @@ class SweepConfig:
     kill_child_at: float | None = None
     stop_grace: float | None = None
     rolling_restart: float | None = None
+    broker_restart_at: float | None = None  # s: --broker-restart-at, the embedded broker's restart
     acks_late: bool = False  # task_acks_late (--acks-late); False: Celery's off, or varied
     reject_on_worker_lost: bool = False  # task_reject_on_worker_lost (--reject-on-worker-lost); False: off, or varied
     soft_shutdown_timeout: float | None = None  # s: worker_soft_shutdown_timeout; None: Celery's 0, or varied
@@ -166,6 +167,7 @@ def build_sweep_config(
     kill_child_at: float | None = None,
     stop_grace: float | None = None,
     rolling_restart: float | None = None,
+    broker_restart_at: float | None = None,
     acks_late: bool = False,
     reject_on_worker_lost: bool = False,
     soft_shutdown_timeout: float | None = None,
@@ -179,7 +181,7 @@ def build_sweep_config(
     `traffic`: a mix run at every point instead of the workloads, seeded
     with the sweep's seed."""
     if traffic is not None:
-        deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+        deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
         _check_traffic(workloads, task_ms, user_task, hosts, deploy.option if deploy is not None else None)
         if traffic.own_rate_per_s is not None:
             raise UsageError(
@@ -210,9 +212,11 @@ def build_sweep_config(
     if check and hosts:
         raise UsageError("--check: the plain worker it compares with runs here; leave out --hosts")
     _check_limits(cpu_limit, memory_limit, vary, rates, hosts, check)
-    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart)
+    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
     if deploy is not None and rates is not None:
         raise UsageError(f"{deploy.option}: drained runs only for now; leave out --rates")
+    if deploy is not None and deploy.kind == "broker_restart" and (broker is not None or "broker" in dict(vary)):
+        raise UsageError(f"{deploy.option}: restarts the embedded broker, not one of yours; leave out --broker")
     if deploy is not None and check:
         raise UsageError(f"--check: its plain worker runs without deploy events; leave out {deploy.option}")
     _check_shutdown_settings(acks_late, reject_on_worker_lost, soft_shutdown_timeout, visibility_timeout, vary, broker)
@@ -254,6 +258,7 @@ def build_sweep_config(
         kill_child_at=kill_child_at,
         stop_grace=stop_grace,
         rolling_restart=rolling_restart,
+        broker_restart_at=broker_restart_at,
         acks_late=bool(acks_late),
         reject_on_worker_lost=bool(reject_on_worker_lost),
         soft_shutdown_timeout=soft_shutdown_timeout,

@@ -186,3 +186,31 @@ def test_a_live_workers_task_held_past_the_visibility_timeout_is_not_delivered_a
     assert (doc["config"]["visibility_timeout"], doc["config"]["acks_late"]) == (5.0, True)
     assert doc["summary"]["tasks"]["duplicates"] == 0
     assert doc["samples"]["state"] == ["SUCCESS"]
+
+
+def test_a_broker_restart_loses_what_the_broker_and_the_workers_held_and_the_workers_reconnect(tmp_path):
+    doc, shown = measured(tmp_path, "--broker-restart-at", "1.25s")
+    tasks, (event,) = doc["summary"]["tasks"], doc["summary"]["deploy"]["events"]
+    assert event["kind"] == "broker_restart"
+    assert event["node"] is None
+    assert 0 < event["down_s"] < 5
+    # By construction: waves of 4 x 500 ms start at 0, 0.5 and 1.0 s. At 1.25 s, what the broker held (it
+    # keeps nothing on disk) and what the workers had reserved (dropped with the lost connection) never runs;
+    # what was running finishes.
+    assert 4 <= tasks["succeeded"] <= 12
+    assert tasks["lost"] == tasks["missing"] == tasks["published"] - tasks["succeeded"]
+    assert (tasks["duplicates"], tasks["redelivered"]) == (0, 0)
+    findings = {f["kind"]: f for f in doc["summary"]["health"]["findings"]}
+    assert findings["lost"]["cause"] == "broker_restart"
+    assert findings["reconnects"]["count"] >= 1  # the worker's log: it lost the broker and came back
+    assert "SIGTERM to the embedded broker" in shown
+    assert "the broker answered again" in shown
+
+
+def test_a_broker_restart_is_the_embedded_brokers_only(tmp_path):
+    done = run_bench("run", *POINT, "--broker", "redis://127.0.0.1:6379/0", "--broker-restart-at", "1s")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "python -m bench run: error: --broker-restart-at: restarts the embedded broker, not one of yours (left "
+        "as it was found); leave out --broker"
+    ]

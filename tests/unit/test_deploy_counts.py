@@ -196,3 +196,33 @@ def test_what_a_deploy_event_caused_is_not_called_celerys_misbehaviour():
     assert health_lines(health, 40)[0] == "health: 1 finding (Celery misbehaved)"
     assert health_lines(health, 40, struck=True)[0] == "health: 1 finding (under the deploy event: its cost is above)"
     assert warning_about("under its deploy event (--kill-at 1.75s), in 3 of 3 repeats: 12 tasks lost") == "deploy event"
+
+
+def test_a_broker_restart_is_one_deploy_event_of_the_embedded_broker_only():
+    from bench.errors import UsageError
+    from bench.measure.config import build_run_config, deploy_plan
+
+    plan = deploy_plan(broker_restart_at=2.0)
+    assert plan is not None
+    assert (plan.kind, plan.at_s, plan.option) == ("broker_restart", 2.0, "--broker-restart-at")
+    with pytest.raises(UsageError, match="one deploy event a run"):
+        deploy_plan(kill_at=1.0, broker_restart_at=2.0)
+    cfg = build_run_config(pool="solo", workload="sleep", broker_restart_at=1.0)
+    assert cfg.deploy is not None
+    assert cfg.deploy.kind == "broker_restart"
+    with pytest.raises(UsageError, match="restarts the embedded broker, not one of yours"):
+        build_run_config(pool="solo", workload="sleep", broker="redis://127.0.0.1:6379/0", broker_restart_at=1.0)
+
+
+def test_a_sweep_restarts_the_embedded_broker_in_every_repeat_and_refuses_a_broker_of_yours():
+    from bench.errors import UsageError
+    from bench.sweep.config import build_sweep_config
+    from bench.sweep.plan import plan_sweep, run_config_for
+
+    cfg = build_sweep_config(pools=["prefork"], concurrency=[2], workloads=["sleep"], broker_restart_at=1.5)
+    point = plan_sweep(cfg, cores=2.0)[0]
+    deploy = run_config_for(cfg, point).deploy
+    assert deploy is not None
+    assert (deploy.kind, deploy.at_s) == ("broker_restart", 1.5)
+    with pytest.raises(UsageError, match="--broker-restart-at: restarts the embedded broker"):
+        build_sweep_config(pools=["prefork"], broker="redis://127.0.0.1:6379/0", broker_restart_at=1.5)

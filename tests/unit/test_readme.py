@@ -39,8 +39,6 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert install_and_run.endswith("python -m bench run --pool gevent -c 16")
 
 
-
-
 def _example_dir(tmp_path):
     """A copy of examples/thumbnails, where the README's own-task commands
     run, holding the profile that its `profile` command writes for `run`."""

@@ -78,6 +78,7 @@ CELERY_DEFAULTS = {
     "optimization": "default",
     "disable_prefetch": "false",
     "reject_on_worker_lost": "false",
+    "routing": "shared",
 }
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 

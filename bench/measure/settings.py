@@ -11,6 +11,7 @@ from bench.errors import UsageError
 from bench.harness.cgroups import check_cpu_limit, check_memory_limit
 from bench.harness.sizes import parse_size
 from bench.harness.urls import check_url, redact
+from bench.measure.traffic import ROUTINGS
 
 EMBEDDED = "embedded"
 # The worker's -O, as Celery's `worker` command takes it. In Celery 5.7 both give the
@@ -51,6 +52,10 @@ SETTINGS = {
             "Redis only: worker_disable_prefetch, take a message only for a free slot (true/false)",
         ),
         Setting("eta_task_limit", "worker_eta_task_limit: the most ETA/countdown tasks a worker holds (1 or more)"),
+        Setting(
+            "routing",
+            "a traffic mix's queues: shared (every class on one) or dedicated (each class's queue its own workers)",
+        ),
     )
 }
 
@@ -104,6 +109,10 @@ def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | fl
         return _whole(where, text, 1)
     if name == "eta_task_limit":
         return _whole(where, text, 1)
+    if name == "routing":
+        if text not in ROUTINGS:
+            raise UsageError(f"{where}: expected {' or '.join(ROUTINGS)}, got {text!r}")
+        return text
     if name == "optimization":
         if text not in OPTIMIZATIONS:
             raise UsageError(f"{where}: expected {' or '.join(OPTIMIZATIONS)}, got {text!r}")

@@ -203,6 +203,8 @@ def build_sweep_config(
         min_repeats = repeats
         max_repeats = repeats if repeats < prof.min_repeats else max(repeats, prof.max_repeats)
     vary = check_vary(vary, workers)
+    if traffic is None and "routing" in dict(vary):
+        raise UsageError("--vary routing: routes a traffic mix's classes; give --traffic too")
     if user_task is not None and vary:
         raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
     if rates is not None and traffic is None and any(name == "workers" and values != ("1",) for name, values in vary):

@@ -454,6 +454,7 @@ _RUN_OPTIONS = {
     "optimization": "optimization",
     "disable_prefetch": "disable_prefetch",
     "eta_task_limit": "eta_task_limit",
+    "routing": "routing",
 }
 
 

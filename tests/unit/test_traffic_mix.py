@@ -1,6 +1,7 @@
 """A traffic mix (issue 24): the file, the classes of a batch and of a
 schedule, the sizes, the mix's ceiling; bad input in one line."""
 
+import dataclasses
 import itertools
 import math
 from collections import Counter
@@ -278,3 +279,48 @@ def test_a_countdowns_wait_counts_from_its_eta():
 def test_an_eta_share_without_a_countdown_is_refused():
     with pytest.raises(UsageError, match="eta_share is the share sent with a countdown; give countdown_ms too"):
         traffic.parse({"class": [{"name": "a", "weight": 1, "eta_share": 0.5}]}, "t")
+
+
+def test_routing_is_a_sweep_axis_of_a_mix_and_each_point_routes_its_classes():
+    from bench.sweep.config import build_sweep_config
+    from bench.sweep.plan import plan_sweep, run_config_for
+
+    mix = traffic.parse(
+        {
+            "class": [
+                {"name": "short", "task_ms": 10, "weight": 99},
+                {"name": "long", "task_ms": 2000, "weight": 1, "queue": "slow"},
+            ]
+        },
+        "t",
+    )
+    cfg = build_sweep_config(
+        pools=["prefork"], concurrency=[1], traffic=mix, vary=[("routing", ("shared", "dedicated"))], workers=[2]
+    )
+    routed = {
+        run_config_for(cfg, p).traffic.routing: run_config_for(cfg, p).traffic.lanes for p in plan_sweep(cfg, cores=2.0)
+    }
+    assert routed == {"shared": ("default",), "dedicated": ("default", "slow")}
+    with pytest.raises(UsageError, match="--vary routing: routes a traffic mix's classes; give --traffic too"):
+        build_sweep_config(pools=["prefork"], vary=[("routing", ("shared",))])
+    with pytest.raises(UsageError, match="--vary routing: expected shared or dedicated, got 'both'"):
+        build_sweep_config(pools=["prefork"], traffic=mix, vary=[("routing", ("both",))])
+
+
+def test_the_lanes_of_dedicated_routing_and_their_workers():
+    mix = traffic.parse(
+        {
+            "class": [
+                {"name": "a", "weight": 1},
+                {"name": "b", "weight": 1, "queue": "slow"},
+                {"name": "c", "weight": 1, "queue": "slow"},
+            ]
+        },
+        "t",
+    )
+    routed = dataclasses.replace(mix, routing="dedicated")
+    assert routed.lanes == ("default", "slow")
+    assert [routed.lane_of(i) for i in range(3)] == [0, 1, 1]
+    assert routed.lane_nodes(3) == [[0, 2], [1]]
+    assert mix.lanes == ("default",)
+    assert [mix.lane_of(i) for i in range(3)] == [0, 0, 0]

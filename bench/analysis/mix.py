@@ -16,7 +16,7 @@
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.analysis.stats import bootstrap_median, median
@@ -99,6 +99,8 @@ class SettingRow:
     key: str  # its point's key
     classes: Mapping[str, ClassEstimate]  # by class name
     settings: tuple[tuple[str, str], ...] = ()  # its point's varied settings, (name, value as written)
+    # each class measured alone (--vary alone=NAME) with this row's other settings: the baseline of its p99
+    alone: Mapping[str, ClassEstimate] = field(default_factory=dict)
 
     @property
     def celery_default(self) -> bool:
@@ -145,7 +147,12 @@ class SettingTable:
 
 def _parts(point: PointSummary) -> list[str]:
     parts = [f"{point.workers} workers"] if point.workers != 1 else []
-    return parts + [f"{name}={text}" for name, text in point.settings]
+    return parts + [f"{name}={text}" for name, text in point.settings if name != "alone"]
+
+
+def _alone(point: PointSummary) -> str:
+    """The class a point ran alone (--vary alone=NAME); "none": the whole mix."""
+    return dict(point.settings).get("alone", "none")
 
 
 def setting_tables(summary: SweepSummary) -> list[SettingTable]:
@@ -155,7 +162,11 @@ def setting_tables(summary: SweepSummary) -> list[SettingTable]:
         if point.classes:
             shapes.setdefault((point.pool, point.concurrency, point.cpus, point.host_count), []).append(point)
     tables = []
-    for (pool, c, cpus, _hosts), points in shapes.items():
+    for (pool, c, cpus, _hosts), shape_points in shapes.items():
+        points = [p for p in shape_points if _alone(p) == "none"]
+        baselines = [p for p in shape_points if _alone(p) != "none"]
+        if not points:
+            continue
         parts = [_parts(p) for p in points]
         common = [part for part in parts[0] if all(part in other for other in parts)]
         rows = tuple(
@@ -164,6 +175,7 @@ def setting_tables(summary: SweepSummary) -> list[SettingTable]:
                 point.key,
                 {k.name: k for k in point.classes or ()},
                 tuple(point.settings),
+                _baselines(point, baselines),
             )
             for point, mine in zip(points, parts, strict=True)
         )
@@ -175,6 +187,18 @@ def setting_tables(summary: SweepSummary) -> list[SettingTable]:
             SettingTable(shape, tuple(k.name for k in first), short, long, rows, recommend(rows, short, long))
         )
     return tables
+
+
+def _baselines(point: PointSummary, baselines: Sequence[PointSummary]) -> dict[str, ClassEstimate]:
+    """The classes measured alone with `point`'s other settings (and workers), by name."""
+    mine = (point.workers, _parts(point))
+    out = {}
+    for other in baselines:
+        name = _alone(other)
+        found = {k.name: k for k in other.classes or ()}
+        if (other.workers, _parts(other)) == mine and name in found:
+            out[name] = found[name]
+    return out
 
 
 def _apart(low_a, high_a, low_b, high_b) -> bool:

@@ -607,13 +607,10 @@ def build_run_config(
         traffic = _routed(traffic, routing, workers)
     elif routing is not None:
         raise UsageError("--routing: routes a traffic mix's classes; give --traffic too")
-    if workers != 1 and (user_task is not None or hosts):
-        what = "a run of your own task" if user_task is not None else "a run on --hosts"
-        raise UsageError(f"--workers: {what} drives one worker per host for now; leave --workers out")
+    if workers != 1 and hosts:
+        raise UsageError("--workers: a run on --hosts drives one worker per host for now; leave --workers out")
     if user_task is not None:
-        if rate is not None:
-            raise UsageError("--rate: open-loop runs of your own task are not supported yet; leave --rate out")
-        check_deploy(deploy, pool, hosts, None, broker=broker)
+        check_deploy(deploy, pool, hosts, rate, broker=broker)
         user_cfg = _build_user_run_config(
             pool=pool,
             concurrency=concurrency,
@@ -637,6 +634,7 @@ def build_run_config(
             workload=workload,
             listen=listen,
             listen_port=listen_port,
+            workers=workers,
             cpu_limit=cpu_limit,
             memory_limit=memory_limit,
             acks_late=acks_late,
@@ -646,6 +644,10 @@ def build_run_config(
             optimization=optimization,
             disable_prefetch=disable_prefetch,
             eta_task_limit=eta_task_limit,
+            rate=rate,
+            arrival=arrival,
+            duration=duration,
+            seed=seed,
         )
         return dataclasses.replace(user_cfg, deploy=deploy)
     app_prefetch = traffic is not None and traffic.app is not None and prefetch_multiplier is None
@@ -845,13 +847,25 @@ def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker
     pool = options["pool"]
     cores, _cpus = _cores(options["cores"], options["cpus"])
     check_pools([pool])
-    concurrency = options["concurrency"] = _concurrency(pool, options["concurrency"], cores, options["force"])
+    workers = options["workers"]
+    if options["rate"] is not None:  # open loop: the schedule sets the tasks (build_run_config checks it)
+        return _user_config(
+            build_run_config(workload="noop", tasks=tasks, warmup=warmup, broker=broker, **options),
+            spec,
+            options,
+            user_task,
+            app_info,
+            from_app,
+            task_profile,
+        )
+    concurrency = options["concurrency"] = _concurrency(pool, options["concurrency"], cores, options["force"], workers)
+    every_slot = 4 * slots(pool, concurrency) * workers
     if tasks is None:
         if spec.sized:
-            rate = expected_rate(spec, pool, concurrency, spec.default_task_ms, cores)
-            tasks = min(MAX_TASKS, max(MIN_TASKS, math.ceil(TARGET_WINDOW_S * rate), 4 * slots(pool, concurrency)))
+            rate = expected_rate(spec, pool, concurrency, spec.default_task_ms, cores, workers=workers)
+            tasks = min(MAX_TASKS, max(MIN_TASKS, math.ceil(TARGET_WINDOW_S * rate), every_slot))
         else:  # nothing says how long a call takes: a small batch that still fills every slot
-            tasks = max(MIN_TASKS, 4 * slots(pool, concurrency))
+            tasks = max(MIN_TASKS, every_slot)
     if warmup is None:
         warmup = max(5, 2 * concurrency) if pool == "prefork" else 5
     base = build_run_config(
@@ -861,6 +875,11 @@ def _build_user_run_config(*, user_task, app_info, task_profile, task_ms, broker
         broker=broker,
         **options,
     )
+    return _user_config(base, spec, options, user_task, app_info, from_app, task_profile)
+
+
+def _user_config(base, spec, options, user_task, app_info, from_app, task_profile):
+    """`base` (checked as a noop run) made the run of the user's task."""
     return dataclasses.replace(
         base,
         workload=USER_TASK_WORKLOAD,

@@ -97,6 +97,10 @@ def measure(
             sends = None
             if calls is not None and cfg.traffic is not None:
                 sends = [(c.task, c.args, c.kwargs, lanes[cfg.traffic.lane_of(c.klass)], c.countdown_s) for c in calls]
+            elif cfg.user_task is not None:  # a user's task: its calls in turn, cycled
+                user = cfg.user_task
+                made = (user.call(i) for i in range(len(schedule.offsets())))
+                sends = [(user.task, list(call.args), dict(call.kwargs), queue, None) for call in made]
             with producer.running(broker.url, queue, task, args, schedule, workdir, calls=sends) as popen:
                 total_s = schedule.warmup_s + schedule.duration_s + producer.START_DELAY_S
                 producer.wait(popen, workdir, total_s + PRODUCER_SLACK_S, alive, during)

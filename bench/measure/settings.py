@@ -53,6 +53,11 @@ SETTINGS = {
         ),
         Setting("eta_task_limit", "worker_eta_task_limit: the most ETA/countdown tasks a worker holds (1 or more)"),
         Setting(
+            "alone",
+            "none (a traffic mix, whole) or the name of one of its classes, run alone at its share of the rate: "
+            "the baseline of its p99 without the others",
+        ),
+        Setting(
             "routing",
             "a traffic mix's queues: shared (every class on one) or dedicated (each class's queue its own workers)",
         ),
@@ -109,6 +114,10 @@ def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | fl
         return _whole(where, text, 1)
     if name == "eta_task_limit":
         return _whole(where, text, 1)
+    if name == "alone":
+        if not text.replace("-", "_").replace(".", "_").isidentifier():
+            raise UsageError(f"{where}: expected none or a class name of the traffic, got {text!r}")
+        return text
     if name == "routing":
         if text not in ROUTINGS:
             raise UsageError(f"{where}: expected {' or '.join(ROUTINGS)}, got {text!r}")

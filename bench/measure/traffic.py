@@ -207,16 +207,21 @@ class Traffic:
         rates = [c.rate_per_s for c in self.classes]
         return math.fsum(r for r in rates if r is not None) if all(r is not None for r in rates) else None
 
-    def drained(self, n: int, stream: str = "batch") -> list[int]:
-        """The class of each of `n` tasks of a drained batch: every class in
-        its exact share (largest remainders), shuffled (seeded per `stream`:
-        the batch, each worker's warm-up)."""
+    def counts(self, n: int) -> list[int]:
+        """How many of `n` tasks of a drained batch each class has: its exact
+        share, the remainders given to the largest fractions."""
         exact = [c.share * n for c in self.classes]
         counts = [math.floor(x) for x in exact]
         by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - counts[i], reverse=True)
         for i in by_remainder[: n - sum(counts)]:
             counts[i] += 1
-        order = [i for i, count in enumerate(counts) for _ in range(count)]
+        return counts
+
+    def drained(self, n: int, stream: str = "batch") -> list[int]:
+        """The class of each of `n` tasks of a drained batch: every class in
+        its exact share (`counts`), shuffled (seeded per `stream`: the
+        batch, each worker's warm-up)."""
+        order = [i for i, count in enumerate(self.counts(n)) for _ in range(count)]
         random.Random(f"{stream}-{self.seed}").shuffle(order)
         return order
 
@@ -256,6 +261,15 @@ class Traffic:
                 out.append(Call(i, klass.spec.task, args, None, countdown))
             made[i] += 1
         return out
+
+    def alone(self, name: str) -> "Traffic":
+        """The mix reduced to its class `name`, the whole of it (its tasks
+        sent as in the mix, without the others)."""
+        (klass,) = [c for c in self.classes if c.name == name]
+        return dataclasses.replace(self, classes=(dataclasses.replace(klass, share=1.0, rate_per_s=None),))
+
+    def share_of(self, name: str) -> float:
+        return next(c.share for c in self.classes if c.name == name)
 
     @property
     def app(self) -> str | None:

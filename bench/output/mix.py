@@ -60,11 +60,14 @@ def table_rows(table: SettingTable) -> list[list[str]]:
     the short class's tasks sat reserved while a slot was free."""
     every = len(table.names) > 2
     p99_names = table.names if every else (table.short,)
+    alone = [name for name in p99_names if any(name in row.alone for row in table.rows)]
     header = ["setting", *(f"{name} p99 (95% CI)" for name in p99_names)]
+    header += [f"{name} alone p99" for name in alone]
     header += [f"{table.long} tasks/s", f"{table.short} reserved while a slot was free"]
     rows = [header]
     for row in table.rows:
         cells = [_label(row), *(_p99(row.of(name)) for name in p99_names)]
+        cells += [_p99(row.alone.get(name)) for name in alone]
         rows.append([*cells, _rate(row.of(table.long)), _held(row.of(table.short))])
     return rows
 

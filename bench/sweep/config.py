@@ -203,8 +203,14 @@ def build_sweep_config(
         min_repeats = repeats
         max_repeats = repeats if repeats < prof.min_repeats else max(repeats, prof.max_repeats)
     vary = check_vary(vary, workers)
-    if traffic is None and "routing" in dict(vary):
-        raise UsageError("--vary routing: routes a traffic mix's classes; give --traffic too")
+    for axis in ("routing", "alone"):
+        if traffic is None and axis in dict(vary):
+            raise UsageError(f"--vary {axis}: an axis of a traffic mix; give --traffic too")
+    unknown = [v for v in dict(vary).get("alone", ()) if v != "none" and traffic and v not in traffic.names]
+    if unknown and traffic is not None:
+        raise UsageError(
+            f"--vary alone: {unknown[0]!r} is no class of the traffic; give none or one of {', '.join(traffic.names)}"
+        )
     if user_task is not None and vary:
         raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
     if rates is not None and traffic is None and any(name == "workers" and values != ("1",) for name, values in vary):

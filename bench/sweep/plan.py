@@ -411,6 +411,14 @@ def run_config_for(
         options["redis_server"] = None  # the point's own broker, not the embedded one
     options.update(varied)
     mix = cfg.traffic
+    tasks = point.tasks
+    alone = dict(point.settings).get("alone", "none")
+    if mix is not None and alone != "none":
+        # the baseline: one class without the others, at its share of the rate (drained: its count in the batch)
+        share = mix.share_of(alone)
+        tasks = max(1, mix.counts(point.tasks)[mix.names.index(alone)])
+        mix = mix.alone(alone)
+        rate = None if rate is None else rate * share
     run_cfg = build_run_config(
         pool=point.pool,
         concurrency=point.concurrency,
@@ -419,7 +427,7 @@ def run_config_for(
         user_task=cfg.user_task,
         app_info=cfg.app_info,
         task_profile=cfg.task_profile,
-        tasks=point.tasks if rate is None else None,
+        tasks=tasks if rate is None else None,
         warmup=point.warmup if rate is None else None,
         rate=rate,
         duration=duration,
@@ -476,7 +484,7 @@ def point_broker(cfg: SweepConfig, point: Point) -> str | None:
 
 def point_settings(point: Point) -> dict[str, bool | int | float | str | None]:
     """The run options the point's varied settings set."""
-    return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings}
+    return {_RUN_OPTIONS[name]: parse_value(name, text) for name, text in point.settings if name != "alone"}
 
 
 def plan_sweep(cfg: SweepConfig, cores: float | None = None) -> list[Point]:

@@ -83,3 +83,23 @@ def test_a_mix_sweep_reports_per_setting_and_resumes_with_its_own_mix(tmp_path):
     assert again["traffic"]["classes"] == first["traffic"]["classes"]
     assert again["traffic"]["seed"] == SEED
     assert set(again["classes"]) == {"short", "long"}
+
+
+def test_a_class_alone_is_measured_beside_the_mix_as_its_baseline(tmp_path):
+    path = tmp_path / "hol.toml"
+    path.write_text(HOL)
+    proc = run_bench(
+        "sweep", "--traffic", path, "--pools", "prefork", "--concurrency", 1, "--workers", 2,
+        "--vary", "alone=none,short", "--profile", "quick", "--repeats", 1, "--seed", SEED,
+        "--output-dir", tmp_path, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    sweep_dir = Path(re.search(r"^sweep (\S+) \(quick", proc.stdout, re.MULTILINE).group(1))
+    alone = json.loads(next((sweep_dir / "runs").glob("*alone=short/r01.json")).read_text())
+    whole = json.loads(next((sweep_dir / "runs").glob("*alone=none/r01.json")).read_text())
+    assert [c["name"] for c in alone["traffic"]["classes"]] == ["short"]
+    assert set(alone["samples"]["task_class"]) == {"short"}
+    # its count in the mix's batch, without the long ones
+    assert alone["summary"]["tasks"]["published"] == whole["classes"]["short"]["tasks"]["counted"]
+    report = (sweep_dir / "report.md").read_text()
+    assert "| setting | short p99 (95% CI) | short alone p99 | long tasks/s |" in report

@@ -65,3 +65,20 @@ def test_a_mix_of_the_apps_own_tasks_runs_drained_and_at_a_rate(thumbnails):
     assert classes["thumbnail"]["tasks"]["succeeded"] == classes["thumbnail"]["tasks"]["counted"] > 0
     assert doc["summary"]["tasks"]["missing"] == 0
     assert set(doc["samples"]["node"]) == {0, 1}  # both workers took tasks from the one queue
+
+
+def test_a_users_own_task_runs_on_several_workers_drained_and_at_a_rate(thumbnails):
+    drained, open_loop = thumbnails / "drained.json", thumbnails / "open.json"
+    task = ["--app", "thumbs", "--task", "thumbs.report", "--args", "[20]", "--workers", 2, "-P", "threads", "-c", 2]
+    proc = run_bench("run", *task, "--tasks", 24, "--json", drained, cwd=thumbnails)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(drained.read_text())
+    assert doc["summary"]["tasks"]["succeeded"] == 24
+    assert set(doc["samples"]["node"]) == {0, 1}
+    proc = run_bench("run", *task, "--rate", 20, "--duration", 2, "--json", open_loop, cwd=thumbnails)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(open_loop.read_text())
+    counted = doc["open_loop"]["tasks"]
+    assert counted["counted"] == counted["scheduled"] == 40
+    assert doc["open_loop"]["service_p50_s"] >= 0.02  # thumbs.report(20): 20 ms of its query
+    assert set(doc["samples"]["node"]) == {0, 1}

@@ -6,7 +6,8 @@ whether the difference is more than the noise)."""
 import pytest
 
 from bench.analysis.mix import class_estimates, recommend, setting_tables, short_and_long
-from bench.results.sweep_records import ClassEstimate, PointSummary, SweepSettings, SweepSummary
+from bench.results.sweep_records import PointSummary
+from tests.helpers.mix import estimate, point, summary, two
 
 DESCRIBED = [
     {"name": "short", "share": 0.99, "mean_ms": 10.0},
@@ -25,51 +26,6 @@ def repeat(short_p99, long_rate, free=0.0, waited=0):
         },
         "long": {"sojourn_p99_s": 2.5, "throughput_per_s": long_rate, "reserved_while_free_s": 0.0},
     }
-
-
-def estimate(name, p99, low, high, rate=1.0, rate_low=None, rate_high=None, mean_ms=10.0, repeats=3):
-    return ClassEstimate(
-        name=name,
-        share=0.5,
-        mean_ms=mean_ms,
-        repeats=repeats,
-        sojourn_p99_s=p99,
-        sojourn_p99_ci95_low_s=low,
-        sojourn_p99_ci95_high_s=high,
-        sojourn_p99_values_s=(p99,),
-        throughput_per_s=rate,
-        throughput_ci95_low_per_s=rate_low if rate_low is not None else rate,
-        throughput_ci95_high_per_s=rate_high if rate_high is not None else rate,
-        reserved_while_free_s=0.0,
-        waited_while_free=0.0,
-    )
-
-
-def two(p99, low, high, rate=1.0, rate_low=None, rate_high=None, repeats=3):
-    """A short class with this p99 and its CI beside a long one with this throughput."""
-    short = estimate("short", p99, low, high, repeats=repeats)
-    return [short, estimate("long", 2.5, 2.4, 2.6, rate, rate_low, rate_high, mean_ms=2000.0, repeats=repeats)]
-
-
-def point(setting, classes, pool="prefork", c=1, workers=2):
-    return PointSummary(
-        pool=pool,
-        concurrency=c,
-        workload="mix",
-        task_ms=29.9,
-        cpus=None,
-        cores=2.0,
-        tasks=200,
-        warmup=5,
-        key=f"mix-29.9ms-{pool}-c{c}-{setting}",
-        workers=workers,
-        settings=tuple(tuple(part.split("=")) for part in setting.split(", ")),
-        classes=tuple(classes),
-    )
-
-
-def summary(*points):
-    return SweepSummary(SweepSettings(), None, "complete", tuple(points))
 
 
 def test_a_points_classes_are_the_medians_of_its_repeats_with_a_ci_of_the_p99():

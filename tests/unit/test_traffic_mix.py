@@ -301,7 +301,7 @@ def test_routing_is_a_sweep_axis_of_a_mix_and_each_point_routes_its_classes():
         run_config_for(cfg, p).traffic.routing: run_config_for(cfg, p).traffic.lanes for p in plan_sweep(cfg, cores=2.0)
     }
     assert routed == {"shared": ("default",), "dedicated": ("default", "slow")}
-    with pytest.raises(UsageError, match="--vary routing: routes a traffic mix's classes; give --traffic too"):
+    with pytest.raises(UsageError, match="--vary routing: an axis of a traffic mix; give --traffic too"):
         build_sweep_config(pools=["prefork"], vary=[("routing", ("shared",))])
     with pytest.raises(UsageError, match="--vary routing: expected shared or dedicated, got 'both'"):
         build_sweep_config(pools=["prefork"], traffic=mix, vary=[("routing", ("both",))])

@@ -57,6 +57,7 @@ SWEEP_OPTIONS = (
     "workers",
     "vary",
     "rates",
+    "arrival",
     "app",
     "task",
     "args",

@@ -331,13 +331,7 @@ def add_open_loop_options(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="send R tasks per second (default: none, a pre-filled batch drained at once)",
     )
-    option(
-        group,
-        "--arrival",
-        fills="arrival",
-        choices=ARRIVALS,
-        help=f"uniform: evenly spaced; poisson: random gaps, as independent callers make (default: {DEFAULT_ARRIVAL})",
-    )
+    add_arrival(group)
     option(
         group,
         "--duration",
@@ -346,6 +340,17 @@ def add_open_loop_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
         f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+    )
+
+
+def add_arrival(group: Container) -> None:
+    """--arrival, one option for run and sweep (its --rates)."""
+    option(
+        group,
+        "--arrival",
+        fills="arrival",
+        choices=ARRIVALS,
+        help=f"uniform: evenly spaced; poisson: random gaps, as independent callers make (default: {DEFAULT_ARRIVAL})",
     )
 
 

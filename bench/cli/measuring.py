@@ -6,6 +6,7 @@ from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS
 from bench.analysis import capacity
 from bench.cli import option_types
 from bench.cli.groups import (
+    add_arrival,
     add_broker_options,
     add_decision,
     add_deploy_options,
@@ -204,6 +205,7 @@ def add_sweep(sub: Subcommands) -> None:
         "0.25, 0.5, 0.7, 0.85, 0.95 and 1.1 of each point's drain throughput; latency against offered load "
         "(default: none)",
     )
+    add_arrival(how)
     option(
         how,
         "--check",

@@ -194,6 +194,7 @@ class SweepSettings:
     stop_grace: float | None = None
     rolling_restart: float | None = None
     broker_restart_at: float | None = None  # s: --broker-restart-at (the embedded broker restarted)
+    arrival: str | None = None  # the open-loop runs' arrivals (--arrival with --rates): uniform or poisson
     acks_late: bool | None = None  # --acks-late: task_acks_late on
     reject_on_worker_lost: bool | None = None  # --reject-on-worker-lost: task_reject_on_worker_lost on
     soft_shutdown_timeout: float | None = None  # s: --soft-shutdown-timeout; None: Celery's 0 (or varied)

@@ -375,8 +375,9 @@ HISTORY = (
         "A broker restart as a deploy event: --broker-restart-at",
         "A run's deploy event may be `broker_restart` (the embedded broker stopped and started again on its port): "
         "its `node` is null (no worker was struck) and its `down_s` how long the broker was down (null for the "
-        "other events); a sweep's `config.broker_restart_at`.",
-        ("sweep:config.broker_restart_at",),
+        "other events); a sweep's `config.broker_restart_at`, and its `config.arrival` (the open-loop runs' "
+        "arrivals, --arrival with --rates: uniform or poisson).",
+        ("sweep:config.broker_restart_at", "sweep:config.arrival"),
     ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written

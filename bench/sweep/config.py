@@ -21,6 +21,7 @@ from bench.measure.config import (
     check_visibility_broker,
     deploy_plan,
 )
+from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL
 from bench.measure.settings import parse_value
 from bench.measure.traffic import Traffic, from_description
 from bench.workloads import MIX_WORKLOAD, POOLS
@@ -79,6 +80,7 @@ class SweepConfig:
     app_info: AppInfo | None = None  # of its app (not stored: learned again from the app)
     task_profile: tuple[float, float] | None = None  # (CPU s, waiting s) per call, from its profile
     rates: tuple[float, ...] | str | None = None  # open-loop rates after the drain repeats; "auto"; None: none
+    arrival: str = DEFAULT_ARRIVAL  # the open-loop runs' arrivals: uniform or poisson (--arrival)
     hosts: tuple[str, ...] | None = None  # agents the workers run on (run --hosts); None: here
     host_counts: tuple[int, ...] | None = None  # each point on the first k of `hosts`, per k; None: on all
     listen: str | None = None  # an address of this host the embedded broker binds too (--listen)
@@ -153,6 +155,7 @@ def build_sweep_config(
     app_info: AppInfo | None = None,
     task_profile: tuple[float, float] | None = None,
     rates: Iterable[float] | str | None = None,
+    arrival: str | None = None,
     vary: Iterable[tuple[str, Iterable[str]]] = (),
     workers: Sequence[int] | None = None,
     hosts: Sequence[str] | None = None,
@@ -213,8 +216,10 @@ def build_sweep_config(
         )
     if user_task is not None and vary:
         raise UsageError("--vary/--workers: not supported with a sweep of your own task yet; leave them out")
-    if rates is not None and traffic is None and any(name == "workers" and values != ("1",) for name, values in vary):
-        raise UsageError("--rates: open-loop runs drive one worker for now; leave out --workers (or --vary workers)")
+    if arrival is not None and rates is None:
+        raise UsageError("--arrival: the open-loop runs' arrivals; give --rates too")
+    if arrival is not None and arrival not in ARRIVALS:
+        raise UsageError(f"--arrival: unknown {arrival!r}; choose from {', '.join(ARRIVALS)}")
     host_counts = check_host_counts(host_counts, hosts)
     check_listen(listen, broker)
     if check and hosts:
@@ -254,6 +259,7 @@ def build_sweep_config(
         app_info=app_info,
         task_profile=(*task_profile,) if task_profile is not None else None,  # a tuple, whatever was given
         rates=rates if rates in (None, "auto") else tuple(float(r) for r in rates),
+        arrival=DEFAULT_ARRIVAL if arrival is None else arrival,
         hosts=tuple(hosts) if hosts else None,
         host_counts=host_counts,
         listen=listen,

@@ -430,6 +430,7 @@ def run_config_for(
         tasks=tasks if rate is None else None,
         warmup=point.warmup if rate is None else None,
         rate=rate,
+        arrival=cfg.arrival,
         duration=duration,
         seed=seed,
         json_path=json_path,

@@ -102,6 +102,14 @@ def test_bad_axes_are_refused(vary, workers, message):
         build_sweep_config(pools=["gevent"], workloads=["sleep"], vary=vary, workers=workers)
 
 
-def test_open_loop_rates_with_a_workers_axis_are_refused():
-    with pytest.raises(UsageError, match="--rates: open-loop runs drive one worker"):
-        build_sweep_config(pools=["gevent"], workloads=["sleep"], workers=[1, 2], rates=[10.0])
+def test_open_loop_rates_drive_every_worker_of_a_workers_axis_with_the_arrivals_asked():
+    from bench.sweep.plan import plan_sweep, run_config_for
+
+    cfg = build_sweep_config(
+        pools=["gevent"], concurrency=[4], workloads=["sleep"], workers=[1, 2], rates=[10.0], arrival="poisson"
+    )
+    configs = [run_config_for(cfg, p, rate=10.0, duration=2.0, seed=3) for p in plan_sweep(cfg, cores=2.0)]
+    assert sorted(c.workers for c in configs) == [1, 2]
+    assert {(c.schedule.arrival, c.schedule.seed) for c in configs if c.schedule is not None} == {("poisson", 3)}
+    with pytest.raises(UsageError, match="--arrival: the open-loop runs' arrivals; give --rates too"):
+        build_sweep_config(pools=["gevent"], workloads=["sleep"], arrival="poisson")

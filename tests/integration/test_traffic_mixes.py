@@ -33,10 +33,10 @@ workload = "sleep"
 task_ms = 2000
 weight = 1
 """
-RATE, DURATION_S = 6, 10
-# The seed's schedule holds two long tasks in the window, 3.6 s apart (checked below): each
+RATE, DURATION_S = 6, 6
+# The seed's schedule holds two long tasks in the window, 2.7 s apart (checked below): each
 # blocks the worker that takes it for 2 s, never both workers at once.
-SEED = 33
+SEED = 1529
 
 
 def hol_run(tmp_path, name, *settings):
@@ -88,8 +88,8 @@ def test_the_seeded_schedule_holds_long_tasks_apart_in_the_window(tmp_path):
     offsets = cfg.schedule.offsets()
     longs = [t for t, m in zip(offsets, cfg.traffic.marked(len(offsets), "poisson"), strict=True) if m == 1]
     start, end = cfg.schedule.window
-    assert len([t for t in longs if start <= t < end - 3]) >= 2
-    assert min(b - a for a, b in itertools.pairwise(longs)) > 3
+    assert len([t for t in longs if start <= t < end - 2.5]) >= 2
+    assert min(b - a for a, b in itertools.pairwise(longs)) > 2.5
 
 
 def test_prefetch_holds_short_tasks_behind_long_ones_and_prefetch_1_with_acks_late_does_not(tmp_path):

@@ -210,6 +210,7 @@ class Context:
     log: LogEvidence | None = None  # what the workers' log said; None: not read
     oom_kills: int = 0  # processes the OOM killer killed in the workers' cgroups (--memory-limit)
     broker_restarted: bool = False  # the embedded broker was restarted mid-batch (--broker-restart-at)
+    disable_prefetch: bool = False  # worker_disable_prefetch: a worker takes a message only for a free slot
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -549,7 +550,7 @@ def _late_starts(timeline, published, firsts, services, context):
     cause = None
     if context.pool in GREEN_POOLS and (context.processes or 1) <= 1:
         cause = "blocked_loop"
-    elif context.prefetch_multiplier is None or context.prefetch_multiplier != 1:
+    elif not context.disable_prefetch and (context.prefetch_multiplier is None or context.prefetch_multiplier != 1):
         cause = "prefetch"
     return Finding(
         "late_starts",

@@ -91,6 +91,7 @@ def health_context(
         log=log,
         oom_kills=oom_kills,
         broker_restarted=broker_restarted,
+        disable_prefetch=bool(settings.disable_prefetch),
     )
 
 

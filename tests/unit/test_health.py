@@ -376,6 +376,9 @@ def test_tasks_reserved_by_a_busy_slot_start_late():
     # nothing finished for almost 4 s while three tasks were queued: a stall too
     assert health.of("stalls").count == 1
     assert health.of("idle_gaps") is None
+    # with worker_disable_prefetch the worker takes a message only for a free slot: prefetch is not the cause
+    unprefetched = diagnose(published, records, context("prefork", 2, prefetch=4, disable_prefetch=True))
+    assert unprefetched.of("late_starts").cause is None
 
 
 def test_the_ordinary_prefetch_tail_of_two_workers_is_not_late():

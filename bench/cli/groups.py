@@ -365,7 +365,9 @@ def add_traffic_options(parser: argparse.ArgumentParser, seed: bool = True) -> N
         fills="traffic",
         metavar="FILE",
         help="a mix of task classes: a TOML file of [[class]] tables (name, workload, task_ms, weight or "
-        "rate, distribution), or a pyproject.toml with [tool.celery-bench.traffic]; drained, the batch holds "
+        "rate, distribution, queue, countdown_ms, or app and task for your own; e.g. "
+        "examples/mixes/short-and-long.toml, every key in docs/traffic.md), or a pyproject.toml with "
+        "[tool.celery-bench.traffic]; drained, the batch holds "
         "each class in its share, shuffled; with --rate, each arrival is one class in its share "
         "(default: none, one workload)",
     )

@@ -11,22 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import run_bench
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.integration
 
-HOL = """
-[[class]]
-name = "short"
-workload = "sleep"
-task_ms = 10
-weight = 99
-
-[[class]]
-name = "long"
-workload = "sleep"
-task_ms = 2000
-weight = 1
-"""
+# the issue's mix: 99% 10 ms and 1% 2 s sleeps
+HOL = (ROOT / "examples" / "mixes" / "short-and-long.toml").read_text()
 SEED = 3
 SETTINGS = ("prefetch_multiplier=1", "prefetch_multiplier=4")
 

@@ -17,22 +17,12 @@ import pytest
 from bench.measure import traffic
 from bench.measure.config import build_run_config
 from tests.helpers.cli import run_bench
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.integration
 
-HOL = """
-[[class]]
-name = "short"
-workload = "sleep"
-task_ms = 10
-weight = 99
-
-[[class]]
-name = "long"
-workload = "sleep"
-task_ms = 2000
-weight = 1
-"""
+# the issue's mix: 99% 10 ms and 1% 2 s sleeps
+HOL = (ROOT / "examples" / "mixes" / "short-and-long.toml").read_text()
 RATE, DURATION_S = 6, 6
 # The seed's schedule holds two long tasks in the window, 2.7 s apart (checked below): each
 # blocks the worker that takes it for 2 s, never both workers at once.

@@ -14,19 +14,8 @@ from bench.measure.config import build_run_config
 from bench.workloads import WORKLOADS, ceiling, mix_workload
 from tests.helpers.paths import ROOT
 
-HOL = """
-[[class]]
-name = "short"
-workload = "sleep"
-task_ms = 10
-weight = 99
-
-[[class]]
-name = "long"
-workload = "sleep"
-task_ms = 2000
-weight = 1
-"""
+# the issue's mix: 99% 10 ms and 1% 2 s sleeps
+HOL = (ROOT / "examples" / "mixes" / "short-and-long.toml").read_text()
 
 
 def write(tmp_path, text, name="traffic.toml"):

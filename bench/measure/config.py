@@ -13,7 +13,7 @@ import resource
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from bench.errors import UsageError
 from bench.harness import cgroups, urls
@@ -123,21 +123,30 @@ class DeployPlan:
         return DEPLOY_OPTIONS[self.kind]
 
 
-def deploy_plan(
-    stop_at: float | None = None,
-    kill_at: float | None = None,
-    kill_child_at: float | None = None,
-    stop_grace: float | None = None,
-    rolling_restart: float | None = None,
-    broker_restart_at: float | None = None,
-) -> DeployPlan | None:
+class DeployOptions(TypedDict, total=False):
+    """The options of a run's deploy event, as keywords of deploy_plan,
+    build_run_config and build_sweep_config (s; None or left out: not given)."""
+
+    stop_at: float | None  # --stop-at: SIGTERM, s after the batch's release
+    kill_at: float | None  # --kill-at: SIGKILL, s after the release
+    kill_child_at: float | None  # --kill-child-at: SIGKILL to a prefork child, s after the release
+    stop_grace: float | None  # --stop-grace: s from a stop's SIGTERM to its SIGKILL
+    rolling_restart: float | None  # --rolling-restart: s after the release
+    broker_restart_at: float | None  # --broker-restart-at: the embedded broker's, s after the release
+
+
+def deploy_plan(**options: Unpack[DeployOptions]) -> DeployPlan | None:
     """The run's deploy event from its options (s); None: none. One event a run."""
+    unknown = options.keys() - DeployOptions.__annotations__.keys()
+    if unknown:  # what a keyword parameter would refuse: the builders pass every other keyword on
+        raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
+    stop_grace = options.get("stop_grace")
     asked = (
-        ("stop", stop_at),
-        ("kill", kill_at),
-        ("kill_child", kill_child_at),
-        ("rolling", rolling_restart),
-        ("broker_restart", broker_restart_at),
+        ("stop", options.get("stop_at")),
+        ("kill", options.get("kill_at")),
+        ("kill_child", options.get("kill_child_at")),
+        ("rolling", options.get("rolling_restart")),
+        ("broker_restart", options.get("broker_restart_at")),
     )
     given = {k: v for k, v in asked if v is not None}
     if len(given) > 1:
@@ -570,12 +579,6 @@ def build_run_config(
     listen_port: int | None = None,
     cpu_limit: float | None = None,
     memory_limit: int | None = None,
-    stop_at: float | None = None,
-    kill_at: float | None = None,
-    kill_child_at: float | None = None,
-    stop_grace: float | None = None,
-    rolling_restart: float | None = None,
-    broker_restart_at: float | None = None,
     reject_on_worker_lost: bool = False,
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
@@ -584,6 +587,7 @@ def build_run_config(
     optimization: str | None = None,
     disable_prefetch: bool = False,
     eta_task_limit: int | None = None,
+    **deploy_options: Unpack[DeployOptions],
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -601,7 +605,7 @@ def build_run_config(
     a mix of classes instead of one workload: its classes give the tasks
     and their sizes, and their own rates the --rate when they have them;
     `seed` shuffles a drained mix and marks an open-loop one."""
-    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
+    deploy = deploy_plan(**deploy_options)
     if traffic is not None:
         rate, traffic = _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed)
         traffic = _routed(traffic, routing, workers)

@@ -7,7 +7,7 @@ import dataclasses
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from bench.errors import UsageError
 from bench.harness.urls import redact
@@ -15,6 +15,7 @@ from bench.measure.config import (
     DEFAULT_PREFETCH_MULTIPLIER,
     DEFAULT_RESULT_BACKEND,
     USER_TASK_WORKLOAD,
+    DeployOptions,
     check_disable_prefetch_broker,
     check_listen,
     check_shutdown_settings,
@@ -120,6 +121,11 @@ class SweepConfig:
         out["traffic"] = None if self.traffic is None else self.traffic.describe()
         return out
 
+    @property
+    def deploy_options(self) -> DeployOptions:
+        """Every repeat's deploy event, as the keywords of build_run_config and deploy_plan."""
+        return cast(DeployOptions, {name: getattr(self, name) for name in DeployOptions.__annotations__})
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SweepConfig:
         if data.get("user_task") is not None:
@@ -165,17 +171,12 @@ def build_sweep_config(
     check: bool = False,
     cpu_limit: float | None = None,
     memory_limit: int | None = None,
-    stop_at: float | None = None,
-    kill_at: float | None = None,
-    kill_child_at: float | None = None,
-    stop_grace: float | None = None,
-    rolling_restart: float | None = None,
-    broker_restart_at: float | None = None,
     acks_late: bool = False,
     reject_on_worker_lost: bool = False,
     soft_shutdown_timeout: float | None = None,
     visibility_timeout: float | None = None,
     traffic: Traffic | None = None,
+    **deploy_options: Unpack[DeployOptions],
 ) -> SweepConfig:
     """Validate a sweep's options and fill in the defaults (the only place
     they are written); the per-point checks run on each point (plan_sweep).
@@ -184,7 +185,7 @@ def build_sweep_config(
     `traffic`: a mix run at every point instead of the workloads, seeded
     with the sweep's seed."""
     if traffic is not None:
-        deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
+        deploy = deploy_plan(**deploy_options)
         _check_traffic(workloads, task_ms, user_task, hosts, deploy.option if deploy is not None else None)
         if traffic.own_rate_per_s is not None:
             raise UsageError(
@@ -225,7 +226,7 @@ def build_sweep_config(
     if check and hosts:
         raise UsageError("--check: the plain worker it compares with runs here; leave out --hosts")
     _check_limits(cpu_limit, memory_limit, vary, rates, hosts, check)
-    deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
+    deploy = deploy_plan(**deploy_options)
     if deploy is not None and rates is not None:
         raise UsageError(f"{deploy.option}: drained runs only for now; leave out --rates")
     if deploy is not None and deploy.kind == "broker_restart" and (broker is not None or "broker" in dict(vary)):
@@ -267,12 +268,7 @@ def build_sweep_config(
         check=bool(check),
         cpu_limit=cpu_limit,
         memory_limit=memory_limit,
-        stop_at=stop_at,
-        kill_at=kill_at,
-        kill_child_at=kill_child_at,
-        stop_grace=stop_grace,
-        rolling_restart=rolling_restart,
-        broker_restart_at=broker_restart_at,
+        **deploy_options,
         acks_late=bool(acks_late),
         reject_on_worker_lost=bool(reject_on_worker_lost),
         soft_shutdown_timeout=soft_shutdown_timeout,

@@ -395,12 +395,7 @@ def run_config_for(
         result_backend=cfg.result_backend,
         cpu_limit=cfg.cpu_limit,
         memory_limit=cfg.memory_limit,
-        stop_at=cfg.stop_at,
-        kill_at=cfg.kill_at,
-        kill_child_at=cfg.kill_child_at,
-        stop_grace=cfg.stop_grace,
-        rolling_restart=cfg.rolling_restart,
-        broker_restart_at=cfg.broker_restart_at,
+        **cfg.deploy_options,
         acks_late=cfg.acks_late,
         reject_on_worker_lost=cfg.reject_on_worker_lost,
         soft_shutdown_timeout=cfg.soft_shutdown_timeout,
@@ -469,9 +464,7 @@ _RUN_OPTIONS = {
 
 def sweep_deploy(cfg: SweepConfig) -> DeployPlan | None:
     """The deploy event of every repeat of the sweep; None: none."""
-    return deploy_plan(
-        cfg.stop_at, cfg.kill_at, cfg.kill_child_at, cfg.stop_grace, cfg.rolling_restart, cfg.broker_restart_at
-    )
+    return deploy_plan(**cfg.deploy_options)
 
 
 def point_broker(cfg: SweepConfig, point: Point) -> str | None:

@@ -13,23 +13,7 @@ from bench.analysis import stats
 from bench.analysis.health import Context, LogEvidence, diagnose
 from bench.measure.config import RunConfig
 from bench.output.health import oom_words
-from bench.results.schema import (
-    BrokerInfo,
-    DeployFigures,
-    LimitFigures,
-    Metadata,
-    Placement,
-    Resources,
-    RunResult,
-    RunSettings,
-    RunStatus,
-    RunSummary,
-    Samples,
-    TaskCounts,
-    TaskCPU,
-    TaskError,
-    utc_text,
-)
+from bench.results import schema
 from bench.workloads import CPU_ATTRIBUTION, Ceiling, cpu_attribution
 
 # Above the ceiling by more than this is a harness bug (the slack covers the
@@ -47,10 +31,10 @@ class Observed:
     records: list[stats.TaskRecord]  # as the workers reported them (repeats included)
     outcome: str  # complete | interrupted | stalled | worker exited | broker lost | timeout
     detail: str | None  # more words on the outcome
-    resources: Resources | None  # None: not sampled
+    resources: schema.Resources | None  # None: not sampled
     load_before: tuple[float, ...]  # 1, 5, 15-minute load average before the run
-    limits: LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
-    deploy: DeployFigures | None = None  # the run's deploy event and what it cost; None: none asked
+    limits: schema.LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
+    deploy: schema.DeployFigures | None = None  # the run's deploy event and what it cost; None: none asked
     deploy_counts: tuple[int, int, int] | None = None  # (lost, redelivered, interrupted) under a deploy event
 
 
@@ -63,7 +47,7 @@ def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]
 
 
 def health_context(
-    settings: RunSettings,
+    settings: schema.RunSettings,
     outcome: str | None = None,
     log: LogEvidence | None = None,
     oom_kills: int = 0,
@@ -97,7 +81,7 @@ def health_context(
 
 def summarize_run(
     observed: Observed, bound: Ceiling, pool: str | None = None, workers: int = 1, context: Context | None = None
-) -> RunSummary:
+) -> schema.RunSummary:
     """The run's numbers, over the first report of each successful task
     (`workers`: the worker nodes, whose tasks are counted apart), and its
     health over every report (`context`: the run's, see health_context;
@@ -116,8 +100,8 @@ def summarize_run(
     if attribution is not None:
         worker_cpu_s = observed.resources.worker_cpu_s if observed.resources else None
         found = stats.task_cpu(done, attribution, worker_cpu_s)
-        task_cpu = TaskCPU(**vars(found), basis=CPU_ATTRIBUTION[attribution])
-    return RunSummary(
+        task_cpu = schema.TaskCPU(**vars(found), basis=CPU_ATTRIBUTION[attribution])
+    return schema.RunSummary(
         throughput_per_s=rate,
         steady_throughput_per_s=stats.steady_throughput(done),
         ceiling_per_s=bound.per_s,
@@ -142,7 +126,7 @@ def summarize_run(
     )
 
 
-def _with_losses(tally: TaskCounts, lost: int, redelivered: int, interrupted: int) -> TaskCounts:
+def _with_losses(tally: schema.TaskCounts, lost: int, redelivered: int, interrupted: int) -> schema.TaskCounts:
     return dataclasses.replace(tally, lost=lost, redelivered=redelivered, interrupted=interrupted)
 
 
@@ -152,8 +136,8 @@ DEPLOY_RESULTS = ("complete", "lost", "stalled")
 
 
 def decide_status(
-    outcome: str, detail: str | None, summary: RunSummary, first_error: str | None = None, oom: str | None = None
-) -> RunStatus:
+    outcome: str, detail: str | None, summary: schema.RunSummary, first_error: str | None = None, oom: str | None = None
+) -> schema.RunStatus:
     """ok, or why not: interrupted; failed when a task failed or went
     missing or the batch did not complete; failed when the throughput is
     above the physical ceiling (a harness bug, never a result). `oom`: the
@@ -162,10 +146,10 @@ def decide_status(
     a batch that ended before its event is."""
     tasks = summary.tasks
     if outcome == "interrupted":
-        return RunStatus("interrupted", "interrupted by a signal", outcome)
+        return schema.RunStatus("interrupted", "interrupted by a signal", outcome)
     deploy = summary.deploy
     if deploy is not None and not deploy.events:
-        return RunStatus(
+        return schema.RunStatus(
             "failed",
             f"the batch ended ({outcome}) before {deploy.asked}: nothing was struck; give more --tasks",
             outcome,
@@ -183,17 +167,17 @@ def decide_status(
             reason += f"; {twice.count} ran twice"
         if oom:
             reason += f"; {oom}"
-        return RunStatus("failed", reason, outcome)
+        return schema.RunStatus("failed", reason, outcome)
     if summary.above_ceiling:
         reason = (
             f"measured {summary.throughput_per_s:.1f} tasks/s is above the physical ceiling of "
             f"{summary.ceiling_per_s:.1f} tasks/s: a harness bug, please report it"
         )
-        return RunStatus("failed", reason, outcome)
-    return RunStatus("ok", None, outcome)
+        return schema.RunStatus("failed", reason, outcome)
+    return schema.RunStatus("ok", None, outcome)
 
 
-def compact_samples(published: Mapping[str, float], records: Sequence[stats.TaskRecord]) -> Samples:
+def compact_samples(published: Mapping[str, float], records: Sequence[stats.TaskRecord]) -> schema.Samples:
     """The raw per-task records as columns, times in seconds from the first
     publish of the batch; tasks that never reported are listed by id."""
     t0 = min(published.values()) if published else 0.0
@@ -202,7 +186,7 @@ def compact_samples(published: Mapping[str, float], records: Sequence[stats.Task
     def rel(t: float) -> float:
         return round(t - t0, SAMPLE_DIGITS)
 
-    return Samples(
+    return schema.Samples(
         time_origin="first publish of the measured batch",
         published_s=tuple(rel(r.published) for r in records),
         started_s=tuple(rel(r.started) for r in records),
@@ -210,7 +194,7 @@ def compact_samples(published: Mapping[str, float], records: Sequence[stats.Task
         pid=tuple(r.pid for r in records),
         node=tuple(r.node for r in records),
         state=tuple(r.state for r in records),
-        errors=tuple(TaskError(r.id, r.error) for r in records if r.error)[:100],
+        errors=tuple(schema.TaskError(r.id, r.error) for r in records if r.error)[:100],
         missing_ids=tuple(sorted(set(published) - seen))[:100],
         cpu_s=tuple(None if r.cpu_s is None else round(r.cpu_s, SAMPLE_DIGITS) for r in records),
         # recorded by `profile` only
@@ -219,12 +203,12 @@ def compact_samples(published: Mapping[str, float], records: Sequence[stats.Task
 
 
 def run_settings(
-    cfg: RunConfig, broker: BrokerInfo, result_backend: str | None, placement: Placement | None
-) -> RunSettings:
+    cfg: RunConfig, broker: schema.BrokerInfo, result_backend: str | None, placement: schema.Placement | None
+) -> schema.RunSettings:
     """The run's `config`: its RunConfig, the broker and where it ran.
     `result_backend`: the backend URL, redacted, or "none"."""
     app = _user_task_settings(cfg, broker, result_backend)
-    return RunSettings(
+    return schema.RunSettings(
         pool=cfg.pool,
         concurrency=cfg.concurrency,
         workers=cfg.workers,
@@ -270,7 +254,7 @@ def _soft_shutdown_timeout(cfg: RunConfig) -> float | None:
     return None if cfg.user_task is not None else 0.0
 
 
-def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
+def _user_task_settings(cfg, broker: schema.BrokerInfo, result_backend):
     """For a user's app: its own settings, what the harness overrode, and
     the task's description (secrets redacted); {} for the built-in workloads."""
     if cfg.user_task is None:
@@ -305,20 +289,20 @@ def _user_task_settings(cfg, broker: BrokerInfo, result_backend):
     }
 
 
-def run_metadata(machine_facts: Mapping[str, Any], started: dt.datetime, ended: dt.datetime) -> Metadata:
+def run_metadata(machine_facts: Mapping[str, Any], started: dt.datetime, ended: dt.datetime) -> schema.Metadata:
     """The run's metadata: the machine (machine.describe()) and its UTC start
     and end (datetimes, from the runner's clock)."""
-    return Metadata(**machine_facts, started_utc=utc_text(started), ended_utc=utc_text(ended))
+    return schema.Metadata(**machine_facts, started_utc=schema.utc_text(started), ended_utc=schema.utc_text(ended))
 
 
 def build_result(
-    settings: RunSettings,
+    settings: schema.RunSettings,
     bound: Ceiling,
     observed: Observed,
     run_id: str,
-    metadata: Metadata,
+    metadata: schema.Metadata,
     log: LogEvidence | None = None,
-) -> RunResult:
+) -> schema.RunResult:
     """The whole result document of a measured run (`log`: what the
     workers' log said, for its health)."""
     kills = (observed.limits.oom_kills or 0) if observed.limits is not None else 0
@@ -327,7 +311,7 @@ def build_result(
     summary = summarize_run(observed, bound, settings.pool, settings.workers, context)
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     memory_limit = settings.limits.memory_limit_bytes if settings.limits is not None else None
-    return RunResult(
+    return schema.RunResult(
         status=decide_status(
             observed.outcome, observed.detail, summary, first_error, oom_words(summary.limits, memory_limit)
         ),
@@ -339,6 +323,6 @@ def build_result(
     )
 
 
-def not_measured(settings: RunSettings, reason: str, metadata: Metadata) -> RunResult:
+def not_measured(settings: schema.RunSettings, reason: str, metadata: schema.Metadata) -> schema.RunResult:
     """The result of a run that failed before anything was measured."""
-    return RunResult(RunStatus("failed", reason, "not measured"), settings, metadata)
+    return schema.RunResult(schema.RunStatus("failed", reason, "not measured"), settings, metadata)

@@ -10,43 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
 from typing import Any
 
-from bench.results.records import (
-    LATENCY_KINDS,
-    RUN,
-    SWEEP,
-    SWEEP_SUMMARY,
-    BrokerInfo,
-    DeployEvent,
-    DeployFigures,
-    Distribution,
-    Finding,
-    Health,
-    HostClock,
-    Latency,
-    LimitFigures,
-    Metadata,
-    Placement,
-    Resources,
-    RunResult,
-    RunSettings,
-    RunStatus,
-    RunSummary,
-    Samples,
-    TaskCounts,
-    TaskCPU,
-    TaskError,
-    WorkerLimits,
-    WorkerShare,
-)
-from bench.results.sweep_records import (
-    ClassEstimate,
-    DeploySummary,
-    PointSummary,
-    SweepManifest,
-    SweepSettings,
-    SweepSummary,
-    ThroughputEstimate,
-)
+from bench.results import records, sweep_records
 from bench.results.versions import SCHEMA_VERSION, added_in, holds
 
 WORKERS = added_in("run:samples.node")  # worker nodes: before them, one worker ran every task
@@ -69,26 +33,26 @@ def _plain(record) -> dict:
     return asdict(record)
 
 
-def latency_fields(latency: Latency) -> dict:
+def latency_fields(latency: records.Latency) -> dict:
     """Flat keys with their unit: wait_p50_s, service_p99_s, sojourn_max_s..."""
     out = {}
-    for kind, name in LATENCY_KINDS:
+    for kind, name in records.LATENCY_KINDS:
         for stat, value in asdict(getattr(latency, name)).items():
             out[f"{kind}_{stat}_s"] = value
     return out
 
 
-def _latency_from_json(data: Mapping[str, Any]) -> Latency:
+def _latency_from_json(data: Mapping[str, Any]) -> records.Latency:
     parts = {}
-    for kind, name in LATENCY_KINDS:
-        stats = {f.name: data.get(f"{kind}_{f.name}_s") for f in fields(Distribution)}
-        parts[name] = Distribution(**stats)
-    return Latency(**parts)
+    for kind, name in records.LATENCY_KINDS:
+        stats = {f.name: data.get(f"{kind}_{f.name}_s") for f in fields(records.Distribution)}
+        parts[name] = records.Distribution(**stats)
+    return records.Latency(**parts)
 
 
-def run_summary_to_json(summary: RunSummary) -> dict:
+def run_summary_to_json(summary: records.RunSummary) -> dict:
     out: dict[str, Any] = {}
-    for f in fields(RunSummary):
+    for f in fields(records.RunSummary):
         value = getattr(summary, f.name)
         if f.name == "latency":
             out.update(latency_fields(value))
@@ -101,31 +65,35 @@ def run_summary_to_json(summary: RunSummary) -> dict:
     return out
 
 
-def health_from_json(data: Mapping[str, Any] | None) -> Health | None:
+def health_from_json(data: Mapping[str, Any] | None) -> records.Health | None:
     if data is None:
         return None
-    return Health(tuple(_pick(Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ()))
+    return records.Health(
+        tuple(_pick(records.Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ())
+    )
 
 
-def _limit_figures(data: Mapping[str, Any]) -> LimitFigures:
-    return _pick(LimitFigures, data, oom_lost_by_process=_tuple(data.get("oom_lost_by_process")))
+def _limit_figures(data: Mapping[str, Any]) -> records.LimitFigures:
+    return _pick(records.LimitFigures, data, oom_lost_by_process=_tuple(data.get("oom_lost_by_process")))
 
 
-def _deploy_figures(data: Mapping[str, Any]) -> DeployFigures:
-    return _pick(DeployFigures, data, events=tuple(_pick(DeployEvent, e) for e in data.get("events") or ()))
+def _deploy_figures(data: Mapping[str, Any]) -> records.DeployFigures:
+    return _pick(
+        records.DeployFigures, data, events=tuple(_pick(records.DeployEvent, e) for e in data.get("events") or ())
+    )
 
 
-def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
+def run_summary_from_json(data: Mapping[str, Any]) -> records.RunSummary:
     resources, task_cpu, limits = data.get("resources"), data.get("task_cpu"), data.get("limits")
     deploy = data.get("deploy")
     return _pick(
-        RunSummary,
+        records.RunSummary,
         data,
         deploy=None if deploy is None else _deploy_figures(deploy),
         limits=None if limits is None else _limit_figures(limits),
-        task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
+        task_cpu=None if task_cpu is None else _pick(records.TaskCPU, task_cpu),
         health=health_from_json(data.get("health")),
-        tasks=_pick(TaskCounts, data.get("tasks") or {}),
+        tasks=_pick(records.TaskCounts, data.get("tasks") or {}),
         latency=_latency_from_json(data),
         load_average_before=_tuple(data.get("load_average_before")),
         tasks_per_worker=_tuple(data.get("tasks_per_worker")),
@@ -133,30 +101,32 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
     )
 
 
-def resources_from_json(data: Mapping[str, Any]) -> Resources:
-    shares = tuple(_pick(WorkerShare, share) for share in data.get("per_worker") or ())
-    return _pick(Resources, data, per_worker=shares)
+def resources_from_json(data: Mapping[str, Any]) -> records.Resources:
+    shares = tuple(_pick(records.WorkerShare, share) for share in data.get("per_worker") or ())
+    return _pick(records.Resources, data, per_worker=shares)
 
 
-def host_clock_from_json(data: Mapping[str, Any]) -> HostClock:
+def host_clock_from_json(data: Mapping[str, Any]) -> records.HostClock:
     resources = data.get("resources")
-    return _pick(HostClock, data, resources=None if resources is None else resources_from_json(resources))
+    return _pick(records.HostClock, data, resources=None if resources is None else resources_from_json(resources))
 
 
-def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
+def _settings_from_json(data: Mapping[str, Any]) -> records.RunSettings:
     placement, broker, limits = data.get("placement"), data.get("broker"), data.get("limits")
     return _pick(
-        RunSettings,
+        records.RunSettings,
         data,
-        limits=None if limits is None else _pick(WorkerLimits, limits),
-        placement=None if placement is None else Placement(*(_tuple(placement.get(f.name)) for f in fields(Placement))),
-        broker=None if broker is None else _pick(BrokerInfo, broker),
+        limits=None if limits is None else _pick(records.WorkerLimits, limits),
+        placement=None
+        if placement is None
+        else records.Placement(*(_tuple(placement.get(f.name)) for f in fields(records.Placement))),
+        broker=None if broker is None else _pick(records.BrokerInfo, broker),
     )
 
 
-def _samples_from_json(data: Mapping[str, Any], version: int) -> Samples:
+def _samples_from_json(data: Mapping[str, Any], version: int) -> records.Samples:
     pids = data.get("pid", ())
-    return Samples(
+    return records.Samples(
         time_origin=data.get("time_origin"),
         published_s=tuple(data.get("published_s", ())),
         started_s=tuple(data.get("started_s", ())),
@@ -164,7 +134,7 @@ def _samples_from_json(data: Mapping[str, Any], version: int) -> Samples:
         pid=tuple(data.get("pid", ())),
         node=tuple(data["node"]) if holds(version, WORKERS) else _one_worker_nodes(data, pids),
         state=tuple(data.get("state", ())),
-        errors=tuple(TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
+        errors=tuple(records.TaskError(e["id"], e["error"]) for e in data.get("errors", ())),
         missing_ids=tuple(data.get("missing_ids", ())),
         cpu_s=tuple(data.get("cpu_s", ())),
         rss_bytes=_tuple(data.get("rss_bytes")),
@@ -179,17 +149,17 @@ def _one_worker_nodes(data: Mapping[str, Any], pids) -> tuple[int, ...]:
     return tuple(data["node"]) if "node" in data else (0,) * len(pids)
 
 
-def metadata_to_json(metadata: Metadata) -> dict:
+def metadata_to_json(metadata: records.Metadata) -> dict:
     """Only what is known: a sweep's machine has no start and end times, a
     run that was never measured only its end."""
     return {k: v for k, v in _plain(metadata).items() if v is not None}
 
 
-def metadata_from_json(data: Mapping[str, Any] | None) -> Metadata | None:
-    return None if data is None else _pick(Metadata, data)
+def metadata_from_json(data: Mapping[str, Any] | None) -> records.Metadata | None:
+    return None if data is None else _pick(records.Metadata, data)
 
 
-def run_to_json(result: RunResult) -> dict:
+def run_to_json(result: records.RunResult) -> dict:
     """The run's document, as written (always the current SCHEMA_VERSION).
     `hosts` and the samples' `host` only for a run on agents."""
     samples = None if result.samples is None else _plain(result.samples)
@@ -204,7 +174,7 @@ def run_to_json(result: RunResult) -> dict:
         config.pop("worker_reported", None)
     return {
         "schema_version": SCHEMA_VERSION,
-        "kind": RUN,
+        "kind": records.RUN,
         "run_id": result.run_id,
         "status": _plain(result.status),
         "config": config,
@@ -219,7 +189,7 @@ def run_to_json(result: RunResult) -> dict:
     }
 
 
-def run_from_json(data: Mapping[str, Any]) -> RunResult:
+def run_from_json(data: Mapping[str, Any]) -> records.RunResult:
     """A run's document of any version this harness wrote. KeyError,
     TypeError or ValueError when it is malformed."""
     version, samples = data["schema_version"], data.get("samples")
@@ -227,10 +197,10 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
     summary = None if data.get("summary") is None else run_summary_from_json(data["summary"])
     if summary is not None and not holds(version, WORKERS):
         summary = _one_worker_default(summary, config)
-    return RunResult(
-        status=_pick(RunStatus, data["status"]),
+    return records.RunResult(
+        status=_pick(records.RunStatus, data["status"]),
         config=config,
-        metadata=_pick(Metadata, data.get("metadata") or {}),
+        metadata=_pick(records.Metadata, data.get("metadata") or {}),
         summary=summary,
         samples=None if samples is None else _samples_from_json(samples, version),
         run_id=data.get("run_id"),
@@ -244,7 +214,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunResult:
     )
 
 
-def _one_worker_default(summary: RunSummary, config: RunSettings) -> RunSummary:
+def _one_worker_default(summary: records.RunSummary, config: records.RunSettings) -> records.RunSummary:
     """A file from before --workers ran one worker: it ran every task (a
     mixed version-2 document may have its count already)."""
     if summary.tasks_per_worker is None and config.workers == 1 and summary.tasks.succeeded is not None:
@@ -252,11 +222,11 @@ def _one_worker_default(summary: RunSummary, config: RunSettings) -> RunSummary:
     return summary
 
 
-def point_to_json(point: PointSummary) -> dict:
+def point_to_json(point: sweep_records.PointSummary) -> dict:
     return _plain(point)
 
 
-def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> PointSummary:
+def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> sweep_records.PointSummary:
     data = dict(data)
     if not holds(version, 2):  # throughput_per_s was the estimate; load_average_before its 1-minute figure
         old = data.pop("throughput_per_s", None)
@@ -275,7 +245,7 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         data["load_average_1m_before"] = data.pop("load_average_before", None)
     throughput = data.get("throughput")
     return _pick(
-        PointSummary,
+        sweep_records.PointSummary,
         data,
         cpus=_tuple(data.get("cpus")) or None,
         profile=_tuple(data.get("profile")),
@@ -284,27 +254,27 @@ def point_from_json(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> P
         findings=tuple((kind, count) for kind, count in data.get("findings") or ()),
         throughput=None
         if throughput is None
-        else _pick(ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),
-        deploy=None if data.get("deploy") is None else _pick(DeploySummary, data["deploy"]),
+        else _pick(sweep_records.ThroughputEstimate, throughput, values_per_s=tuple(throughput["values_per_s"])),
+        deploy=None if data.get("deploy") is None else _pick(sweep_records.DeploySummary, data["deploy"]),
         classes=None if data.get("classes") is None else tuple(class_estimate_from_json(c) for c in data["classes"]),
     )
 
 
-def class_estimate_from_json(data: Mapping[str, Any]) -> ClassEstimate:
+def class_estimate_from_json(data: Mapping[str, Any]) -> sweep_records.ClassEstimate:
     """One class of a mix at a point (a sweep summary's, or open_loop.json's at a rate)."""
-    return _pick(ClassEstimate, data, sojourn_p99_values_s=tuple(data.get("sojourn_p99_values_s") or ()))
+    return _pick(sweep_records.ClassEstimate, data, sojourn_p99_values_s=tuple(data.get("sojourn_p99_values_s") or ()))
 
 
-def sweep_settings_from_json(data: Mapping[str, Any]) -> SweepSettings:
+def sweep_settings_from_json(data: Mapping[str, Any]) -> sweep_records.SweepSettings:
     lists = {k: _tuple(v) for k, v in data.items() if isinstance(v, list)}
     lists["vary"] = tuple((name, tuple(values)) for name, values in data.get("vary") or ())
-    return _pick(SweepSettings, data, **lists)
+    return _pick(sweep_records.SweepSettings, data, **lists)
 
 
-def sweep_summary_to_json(summary: SweepSummary) -> dict:
+def sweep_summary_to_json(summary: sweep_records.SweepSummary) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
-        "kind": SWEEP_SUMMARY,
+        "kind": records.SWEEP_SUMMARY,
         "config": _plain(summary.config),
         "metadata": None if summary.metadata is None else metadata_to_json(summary.metadata),
         "status": summary.status,
@@ -312,9 +282,9 @@ def sweep_summary_to_json(summary: SweepSummary) -> dict:
     }
 
 
-def sweep_summary_from_json(data: Mapping[str, Any]) -> SweepSummary:
+def sweep_summary_from_json(data: Mapping[str, Any]) -> sweep_records.SweepSummary:
     version = data["schema_version"]
-    return SweepSummary(
+    return sweep_records.SweepSummary(
         config=sweep_settings_from_json(data["config"]),
         metadata=metadata_from_json(data.get("metadata")),
         status=data.get("status"),
@@ -322,10 +292,10 @@ def sweep_summary_from_json(data: Mapping[str, Any]) -> SweepSummary:
     )
 
 
-def manifest_to_json(manifest: SweepManifest) -> dict:
+def manifest_to_json(manifest: sweep_records.SweepManifest) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
-        "kind": SWEEP,
+        "kind": records.SWEEP,
         "status": manifest.status,
         "config": manifest.config,
         "plan": list(manifest.plan),
@@ -335,8 +305,8 @@ def manifest_to_json(manifest: SweepManifest) -> dict:
     }
 
 
-def manifest_from_json(data: Mapping[str, Any]) -> SweepManifest:
-    return SweepManifest(
+def manifest_from_json(data: Mapping[str, Any]) -> sweep_records.SweepManifest:
+    return sweep_records.SweepManifest(
         status=data["status"],
         config=dict(data["config"]),
         plan=tuple(data["plan"]),

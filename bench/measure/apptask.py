@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from bench.errors import UsageError
 from bench.harness import appinfo
@@ -196,21 +196,26 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def resolve_user_task(
-    *,
-    app: str | None,
-    task: str | None,
-    args: str | None = None,
-    kwargs: str | None = None,
-    args_file: str | Path | None = None,
-    workdir: str | Path | None = None,
-) -> tuple[UserTask, appinfo.AppInfo] | tuple[None, None]:
+class TaskOptions(TypedDict, total=False):
+    """The options that name a user's task, as texts (--app, --task,
+    --args, --kwargs, --args-file, --workdir): build_user_task's keywords."""
+
+    app: Required[str | None]
+    task: Required[str | None]
+    args: str | None
+    kwargs: str | None
+    args_file: str | Path | None
+    workdir: str | Path | None
+
+
+def resolve_user_task(**options: Unpack[TaskOptions]) -> tuple[UserTask, appinfo.AppInfo] | tuple[None, None]:
     """(UserTask, AppInfo) from the options, the app imported in a subprocess
     and the task checked against it; (None, None) when no user's task is
     named. `--task proj.tasks.X` alone means the tutorial's app."""
-    if app is None and task is not None and task.startswith("proj."):
-        app, workdir = "proj", str(PROJECT_ROOT)
-    user = build_user_task(app=app, task=task, args=args, kwargs=kwargs, args_file=args_file, workdir=workdir)
+    task = options["task"]
+    if options["app"] is None and task is not None and task.startswith("proj."):
+        options["app"], options["workdir"] = "proj", str(PROJECT_ROOT)
+    user = build_user_task(**options)
     if user is None:
         return None, None
     info = appinfo.inspect_app(user.app, user.workdir)

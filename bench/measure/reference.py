@@ -54,7 +54,14 @@ from bench.measure.config import RunConfig
 from bench.measure.crew import keep_logs, read_log
 from bench.measure.queue_depth import DepthPass, depth_json, depth_pass, prefetch_count
 from bench.measure.result import health_context
-from bench.measure.runner import call_args, new_run_id, result_path, settings_of, time_limits
+from bench.measure.runner import (
+    call_args,
+    new_run_id,
+    result_path,
+    settings_of,
+    stop_and_prefetch_settings,
+    time_limits,
+)
 from bench.measure.task_events import TERMINAL, EventWatch, ReferenceSummary, executions, summarize
 from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, Health, utc_now
@@ -183,13 +190,7 @@ def plain_spec(cfg: RunConfig, broker: Broker, run_id: str, queue: str, events: 
         workdir=user.workdir if user else None,
         cpus=cfg.cpus,
         events=events,
-        reject_on_worker_lost=cfg.reject_on_worker_lost,
-        soft_shutdown_timeout=cfg.soft_shutdown_timeout,
-        visibility_timeout=cfg.visibility_timeout,
-        remap_sigterm=cfg.remap_sigterm,
-        optimization=cfg.optimization,
-        disable_prefetch=cfg.disable_prefetch,
-        eta_task_limit=cfg.eta_task_limit,
+        **stop_and_prefetch_settings(cfg),
     )
 
 

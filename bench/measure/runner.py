@@ -160,6 +160,15 @@ def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None
         limits=cfg.limits,
         record_starts=cfg.deploy is not None,
         record_received=cfg.traffic is not None,
+        **stop_and_prefetch_settings(cfg),
+        **_side_of(cfg),
+    )
+
+
+def stop_and_prefetch_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings of tasks in flight at a stop and of prefetching, as the
+    keywords of WorkerSpec and of the plain worker's PlainSpec (reference.py)."""
+    return dict(
         reject_on_worker_lost=cfg.reject_on_worker_lost,
         soft_shutdown_timeout=cfg.soft_shutdown_timeout,
         visibility_timeout=cfg.visibility_timeout,
@@ -167,7 +176,6 @@ def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None
         optimization=cfg.optimization,
         disable_prefetch=cfg.disable_prefetch,
         eta_task_limit=cfg.eta_task_limit,
-        **_side_of(cfg),
     )
 
 

@@ -186,13 +186,12 @@ class SweepSettings:
     check: bool | None = None  # --check: each point measured once more by a plain worker (check.json)
     cpu_limit: float | None = None  # cores: each worker's CPU quota (--cpu-limit); None: none (or varied)
     memory_limit: int | None = None  # bytes: each worker's memory limit, swap off (--memory-limit); None: none
-    # Every repeat's deploy event, s after the batch's release (--stop-at, --kill-at, --kill-child-at: one),
-    # and a stop's grace (--stop-grace); None: not given
-    stop_at: float | None = None
-    kill_at: float | None = None
-    kill_child_at: float | None = None
-    stop_grace: float | None = None
-    rolling_restart: float | None = None
+    # Every repeat's deploy event (one of them); None: not given
+    stop_at: float | None = None  # s after the batch's release: --stop-at (SIGTERM, SIGKILL after the grace)
+    kill_at: float | None = None  # s after the release: --kill-at (SIGKILL)
+    kill_child_at: float | None = None  # s after the release: --kill-child-at (SIGKILL to a prefork child)
+    stop_grace: float | None = None  # s from a stop's SIGTERM to its SIGKILL: --stop-grace
+    rolling_restart: float | None = None  # s after the release: --rolling-restart
     broker_restart_at: float | None = None  # s: --broker-restart-at (the embedded broker restarted)
     arrival: str | None = None  # the open-loop runs' arrivals (--arrival with --rates): uniform or poisson
     acks_late: bool | None = None  # --acks-late: task_acks_late on

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from statistics import median
 
 from bench.analysis.accuracy import GOOD, PointError
-from bench.output.terminal import _rate
+from bench.output.sweep_terminal import _rate
 from bench.results.sweep_records import PointSummary, SweepSummary
 
 

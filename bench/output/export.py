@@ -16,7 +16,7 @@ from bench.output import mix
 from bench.output.check import check_markdown, check_text
 from bench.output.openloop_plot import verdict_markdown
 from bench.output.prediction import prediction_section
-from bench.output.terminal import report_end
+from bench.output.sweep_terminal import report_end
 from bench.results.sweep_records import SweepManifest, SweepSummary
 
 

@@ -12,7 +12,7 @@ from bench.analysis.summary import Analysis, Note
 from bench.analysis.verdict import FLAT_RULE, MIN_EFFECT, RULE
 from bench.output.accuracy import model_section
 from bench.output.mix import mix_section, mix_words
-from bench.output.terminal import (
+from bench.output.sweep_terminal import (
     HEADLINE,
     RAN_TWICE_OR_LOST,
     RAN_TWICE_OR_LOST_KEY,

@@ -17,7 +17,7 @@ from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import plot
 from bench.output.plan import describe
-from bench.output.terminal import report_end
+from bench.output.sweep_terminal import report_end
 from bench.results.schema import (
     Metadata,
     PointSummary,

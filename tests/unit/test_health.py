@@ -15,7 +15,7 @@ from bench.analysis.stats import TaskRecord
 from bench.analysis.summary import analyze, summarize_point
 from bench.output import markdown as report_markdown
 from bench.output.health import CAUSE_WORDS, HEALTHY, finding_line, health_lines
-from bench.output.terminal import sweep_table, sweep_table_rows
+from bench.output.sweep_terminal import sweep_table, sweep_table_rows
 from bench.results.io import read_sweep_summary
 from bench.results.records import HEALTH_KINDS
 from bench.results.schema import (

@@ -18,7 +18,8 @@ from bench.harness import cgroups
 from bench.harness.cgroups import Applied, Figures
 from bench.measure.config import build_run_config
 from bench.measure.limits import window_figures, worker_limits
-from bench.output.terminal import limits_line, report_end, run_summary
+from bench.output.sweep_terminal import report_end
+from bench.output.terminal import limits_line, run_summary
 from bench.results.codec import run_from_json, run_to_json
 from bench.results.schema import (
     LimitFigures,

@@ -10,7 +10,7 @@ import pytest
 
 from bench.analysis.groups import group_key, group_label, groups
 from bench.analysis.summary import analyze
-from bench.output import markdown, terminal
+from bench.output import markdown, sweep_terminal
 from bench.output.openloop_plot import verdict_markdown
 from bench.output.plan import describe
 from bench.output.plot_style import title
@@ -55,10 +55,10 @@ def test_the_keys_on_disk_keep_the_size_and_the_words_name_the_task(swept):
 
 def test_the_terminal_tables_and_warnings_name_the_task(swept):
     summary, analysis = swept
-    text = terminal.report_end(summary, analysis)
+    text = sweep_terminal.report_end(summary, analysis)
     assert "task 25" not in text
     assert SIZED not in text
-    assert [row[0] for row in terminal.verdict_rows(summary, analysis)[1:]] == [TASK] * 4
+    assert [row[0] for row in sweep_terminal.verdict_rows(summary, analysis)[1:]] == [TASK] * 4
     assert f"  - {TASK}-prefork: best at the largest -c tried (16)" in text
     assert f"  - {TASK}-gevent-c256: unstable" in text
 

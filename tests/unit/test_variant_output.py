@@ -11,7 +11,7 @@ from bench.analysis.summary import analyze
 from bench.output import csv as report_csv
 from bench.output import markdown as report_markdown
 from bench.output import plot, plot_style
-from bench.output.terminal import shapes_table_rows, sweep_table
+from bench.output.sweep_terminal import shapes_table_rows, sweep_table
 from bench.results.io import read_sweep_summary
 from tests.helpers.paths import DATA
 

@@ -16,7 +16,7 @@ from bench.analysis.verdict import (
     decide,
     ratio_ci,
 )
-from bench.output import markdown, plot, terminal
+from bench.output import markdown, plot, sweep_terminal
 from bench.sweep.store import load_summary
 from tests.helpers.paths import REFERENCE
 
@@ -121,7 +121,7 @@ def test_a_degrading_row_says_so_in_the_tables_the_report_and_the_overview_legen
     analysis = analyze(summary)
     assert analysis.verdicts["cpu-20ms"]["prefork"].word == DEGRADES
     assert analysis.verdicts["sleep-50ms"]["prefork"].word == DOES_NOT_HOLD
-    rows = terminal.verdict_rows(summary, analysis)
+    rows = sweep_terminal.verdict_rows(summary, analysis)
     assert ["cpu 20 ms", "prefork"] == rows[1][:2]
     assert rows[1][-1] == DEGRADES
     text = markdown.render(summary, "complete", analysis, "reference")

@@ -16,7 +16,7 @@ from bench.analysis.summary import Note, analyze, warning_about
 from bench.analysis.verdict import best_of
 from bench.cli import main
 from bench.output import markdown as report_markdown
-from bench.output import plot, plot_style, terminal
+from bench.output import plot, plot_style, sweep_terminal
 from bench.results.schema import ThroughputEstimate
 from bench.sweep.config import PROFILES
 from bench.sweep.plan import build_plan
@@ -98,9 +98,9 @@ def test_the_report_command_ends_with_the_verdict_table_and_the_warnings(referen
 def test_the_key_under_the_throughput_table_explains_only_the_marks_it_shows():
     header = ["workload", "pool", "c=1", "c=2", "best"]
     steep = [header, ["sleep 10 ms", "prefork", "95.6", "191*", "-c 2 (largest tried)"]]
-    assert terminal.table_key(steep) == "median tasks/s over repeats; * best -c of the row"
+    assert sweep_terminal.table_key(steep) == "median tasks/s over repeats; * best -c of the row"
     mixed = [*steep, ["cpu 20 ms", "gevent", "45.2~", "45.4", "flat"]]
-    first, second = terminal.table_key(mixed).splitlines()
+    first, second = sweep_terminal.table_key(mixed).splitlines()
     assert first == "median tasks/s over repeats; * best -c of the row; ~ unstable (CV > 10%)"
     assert second.startswith("flat: every -c's median is within 5% of the highest")
 

@@ -24,7 +24,7 @@ from bench.errors import UsageError
 from bench.fleet.options import AgentConfig, agent_config, hosts_secret, secret_from_env, secret_text
 from bench.harness.appinfo import AppInfo
 from bench.harness.urls import check_url
-from bench.measure import traffic
+from bench.measure import traffic, traffic_file
 from bench.measure.apptask import (
     BROKER_FROM_APP,
     UserTask,
@@ -107,7 +107,7 @@ def _check_task_options(args: argparse.Namespace, workloads: str | None, whom: s
 
 def _traffic(given: str | traffic.Traffic) -> traffic.Traffic:
     """--traffic FILE read, or the scenario file's traffic table (read with it)."""
-    return given if isinstance(given, traffic.Traffic) else traffic.read(given)
+    return given if isinstance(given, traffic.Traffic) else traffic_file.read(given)
 
 
 def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
@@ -119,7 +119,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
                 "app and task)"
             )
         # its classes' own tasks, resolved in the app (from --workdir) once
-        fields["traffic"], info = traffic.resolve_users(_traffic(fields["traffic"]), args.workdir)
+        fields["traffic"], info = traffic_file.resolve_users(_traffic(fields["traffic"]), args.workdir)
         return _checked_run(args, build_run_config(app_info=info, **fields), None)
     user, info = _user_task(args)
     if args.from_profile and user is None:

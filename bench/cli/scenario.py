@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.measure import traffic
+from bench.measure import traffic_file
 
 FILE_NAMES = ("celery-bench.toml", "pyproject.toml")
 PATH_KEYS = ("workdir", "args-file", "output-dir")
@@ -104,7 +104,7 @@ def read(path: str | Path) -> dict[str, Any]:
         if key in out:
             out[key] = str((path.parent / out[key]).resolve())
     if "traffic" in out:  # checked here, as --traffic FILE is: one line for what it cannot take
-        out["traffic"] = traffic.parse(out["traffic"], f"{path}'s traffic table", option=str(path))
+        out["traffic"] = traffic_file.parse(out["traffic"], f"{path}'s traffic table", option=str(path))
     return out
 
 

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from bench.measure import traffic
+from bench.measure import traffic_file
 from bench.measure.config import build_run_config
 from tests.helpers.cli import run_bench
 from tests.helpers.paths import ROOT
@@ -62,7 +62,7 @@ def hol_run(tmp_path, name, *settings):
 
 def test_the_seeded_schedule_holds_long_tasks_apart_in_the_window(tmp_path):
     (tmp_path / "hol.toml").write_text(HOL)
-    mix = traffic.read(tmp_path / "hol.toml")
+    mix = traffic_file.read(tmp_path / "hol.toml")
     cfg = build_run_config(
         traffic=mix,
         pool="prefork",

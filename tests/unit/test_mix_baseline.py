@@ -6,13 +6,13 @@ import pytest
 
 from bench.analysis.mix import setting_tables
 from bench.errors import UsageError
-from bench.measure import traffic
+from bench.measure import traffic_file
 from bench.output.mix import table_rows
 from bench.sweep.config import build_sweep_config
 from bench.sweep.plan import plan_sweep, run_config_for
 from tests.helpers.mix import estimate, point, summary, two
 
-MIX = traffic.parse(
+MIX = traffic_file.parse(
     {"class": [{"name": "short", "task_ms": 10, "weight": 99}, {"name": "long", "task_ms": 2000, "weight": 1}]}, "t"
 )
 

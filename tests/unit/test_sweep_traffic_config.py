@@ -9,7 +9,7 @@ import pytest
 
 from bench.cli import main, scenario
 from bench.errors import UsageError
-from bench.measure import traffic
+from bench.measure import traffic_file
 from bench.sweep import rates
 from bench.sweep.config import SweepConfig, build_sweep_config
 from bench.sweep.plan import Point, make_plan, run_config_for
@@ -32,7 +32,7 @@ weight = 1
 def mix(tmp_path):
     path = tmp_path / "hol.toml"
     path.write_text(HOL)
-    return traffic.read(path)
+    return traffic_file.read(path)
 
 
 def test_the_config_keeps_the_parsed_classes_and_reads_them_back(mix, tmp_path):
@@ -100,7 +100,7 @@ def test_what_a_mix_sweep_refuses(mix, options, said):
 
 
 def test_a_mix_whose_classes_give_their_own_rates_is_refused_in_a_sweep():
-    own = traffic.parse({"class": [{"name": "a", "rate": 5}, {"name": "b", "rate": 1}]}, "t")
+    own = traffic_file.parse({"class": [{"name": "a", "rate": 5}, {"name": "b", "rate": 1}]}, "t")
     with pytest.raises(UsageError, match="give its classes weights, not rates"):
         build_sweep_config(traffic=own)
 

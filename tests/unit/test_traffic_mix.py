@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from bench.errors import UsageError
-from bench.measure import traffic
+from bench.measure import traffic, traffic_file
 from bench.measure.config import build_run_config
 from bench.workloads import WORKLOADS, ceiling, mix_workload
 from tests.helpers.paths import ROOT
@@ -25,7 +25,7 @@ def write(tmp_path, text, name="traffic.toml"):
 
 
 def test_the_issues_form_reads_as_two_classes_in_their_shares(tmp_path):
-    mix = traffic.read(write(tmp_path, HOL))
+    mix = traffic_file.read(write(tmp_path, HOL))
     assert mix.names == ("short", "long")
     assert [c.share for c in mix.classes] == [0.99, 0.01]
     assert [c.task_ms for c in mix.classes] == [10, 2000]
@@ -34,12 +34,12 @@ def test_the_issues_form_reads_as_two_classes_in_their_shares(tmp_path):
 
 def test_the_same_table_under_tool_celery_bench_traffic_in_a_pyproject(tmp_path):
     nested = HOL.replace("[[class]]", "[[tool.celery-bench.traffic.class]]")
-    mix = traffic.read(write(tmp_path, '[project]\nname = "x"\n' + nested, "pyproject.toml"))
+    mix = traffic_file.read(write(tmp_path, '[project]\nname = "x"\n' + nested, "pyproject.toml"))
     assert mix.names == ("short", "long")
 
 
 def test_a_drained_batch_holds_each_class_in_its_exact_share_shuffled(tmp_path):
-    mix = traffic.read(write(tmp_path, HOL))
+    mix = traffic_file.read(write(tmp_path, HOL))
     order = mix.drained(300)
     assert Counter(order) == {0: 297, 1: 3}
     assert order != sorted(order)  # shuffled
@@ -48,7 +48,7 @@ def test_a_drained_batch_holds_each_class_in_its_exact_share_shuffled(tmp_path):
 
 
 def test_uniform_arrivals_interleave_each_class_evenly():
-    mix = traffic.parse({"class": [{"name": "a", "weight": 3}, {"name": "b", "weight": 1}]}, "t")
+    mix = traffic_file.parse({"class": [{"name": "a", "weight": 3}, {"name": "b", "weight": 1}]}, "t")
     marks = mix.marked(400, "uniform")
     assert Counter(marks) == {0: 300, 1: 100}
     positions = [k for k, m in enumerate(marks) if m == 1]
@@ -56,7 +56,7 @@ def test_uniform_arrivals_interleave_each_class_evenly():
 
 
 def test_poisson_arrivals_are_marked_at_random_in_the_shares():
-    mix = traffic.parse({"class": [{"name": "a", "weight": 9}, {"name": "b", "weight": 1}]}, "t")
+    mix = traffic_file.parse({"class": [{"name": "a", "weight": 9}, {"name": "b", "weight": 1}]}, "t")
     marks = mix.marked(20_000, "poisson")
     share = marks.count(1) / len(marks)
     assert abs(share - 0.1) < 0.01  # binomial sd 0.002
@@ -64,7 +64,7 @@ def test_poisson_arrivals_are_marked_at_random_in_the_shares():
 
 
 def test_own_rates_give_the_shares_and_the_runs_rate():
-    mix = traffic.parse({"class": [{"name": "a", "rate": 6}, {"name": "b", "rate": 2}]}, "t")
+    mix = traffic_file.parse({"class": [{"name": "a", "rate": 6}, {"name": "b", "rate": 2}]}, "t")
     assert [c.share for c in mix.classes] == [0.75, 0.25]
     assert mix.own_rate_per_s == 8
     cfg = build_run_config(traffic=mix, arrival="poisson", duration=2)
@@ -81,7 +81,7 @@ def test_own_rates_give_the_shares_and_the_runs_rate():
     ],
 )
 def test_sizes_drawn_from_each_distribution_have_its_mean(entry, mean):
-    mix = traffic.parse({"class": [{"name": "a", "weight": 1, **entry}]}, "t")
+    mix = traffic_file.parse({"class": [{"name": "a", "weight": 1, **entry}]}, "t")
     klass = mix.classes[0]
     sizes = [call.args[0] for call in mix.calls([0] * 20_000)]
     expected = klass.mean_ms if mean is None else mean
@@ -94,7 +94,7 @@ def test_sizes_drawn_from_each_distribution_have_its_mean(entry, mean):
 
 
 def test_each_call_is_its_classs_task_with_its_size():
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {
             "class": [
                 {"name": "io", "workload": "sleep", "task_ms": 5, "weight": 1},
@@ -108,7 +108,7 @@ def test_each_call_is_its_classs_task_with_its_size():
 
 
 def test_the_mixs_ceiling_is_the_slots_over_its_mean_task():
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {"class": [{"name": "s", "task_ms": 10, "weight": 99}, {"name": "l", "task_ms": 2000, "weight": 1}]}, "t"
     )
     spec = mix_workload(mix.classes)
@@ -119,7 +119,7 @@ def test_the_mixs_ceiling_is_the_slots_over_its_mean_task():
 
 
 def test_a_mix_of_cpu_and_sleep_is_bounded_by_its_weighted_cpu_on_the_cores():
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {
             "class": [
                 {"name": "c", "workload": "cpu", "task_ms": 20, "weight": 1},
@@ -136,7 +136,7 @@ def test_a_mix_of_cpu_and_sleep_is_bounded_by_its_weighted_cpu_on_the_cores():
 
 
 def test_a_drained_run_config_of_a_mix_records_the_mix():
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {"class": [{"name": "s", "task_ms": 10, "weight": 99}, {"name": "l", "task_ms": 2000, "weight": 1}]}, "t"
     )
     cfg = build_run_config(traffic=mix, pool="prefork", concurrency=1, workers=2, seed=7)
@@ -178,7 +178,7 @@ BAD = [
 @pytest.mark.parametrize(("text", "said"), BAD)
 def test_bad_traffic_files_are_refused_in_one_line(tmp_path, text, said):
     with pytest.raises(UsageError) as caught:
-        traffic.read(write(tmp_path, text))
+        traffic_file.read(write(tmp_path, text))
     message = str(caught.value)
     assert said in message
     assert "\n" not in message
@@ -187,7 +187,7 @@ def test_bad_traffic_files_are_refused_in_one_line(tmp_path, text, said):
 
 def test_a_missing_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(UsageError, match=r"--traffic: cannot read .*nope.toml"):
-        traffic.read(tmp_path / "nope.toml")
+        traffic_file.read(tmp_path / "nope.toml")
 
 
 @pytest.mark.parametrize(
@@ -199,27 +199,27 @@ def test_a_missing_file_is_refused_in_one_line(tmp_path):
     ],
 )
 def test_a_mix_refuses_what_its_classes_give(options, said):
-    mix = traffic.parse({"class": [{"name": "a", "weight": 1}]}, "t")
+    mix = traffic_file.parse({"class": [{"name": "a", "weight": 1}]}, "t")
     with pytest.raises(UsageError, match=said):
         build_run_config(traffic=mix, **options)
 
 
 def test_own_rates_refuse_a_rate_of_the_run():
-    mix = traffic.parse({"class": [{"name": "a", "rate": 1}]}, "t")
+    mix = traffic_file.parse({"class": [{"name": "a", "rate": 1}]}, "t")
     with pytest.raises(UsageError, match="give their own rates"):
         build_run_config(traffic=mix, rate=5)
 
 
 def test_a_class_of_an_apps_own_task_is_resolved_in_the_app_and_cycles_its_calls(tmp_path):
     (tmp_path / "calls.jsonl").write_text('{"args": [1]}\n{"args": [2]}\n')
-    mix = traffic.read(
+    mix = traffic_file.read(
         write(
             tmp_path,
             '[[class]]\nname = "s"\napp = "proj"\ntask = "proj.tasks.sleep"\nargs_file = "calls.jsonl"\nweight = 1\n'
             '[[class]]\nname = "n"\napp = "proj"\ntask = "proj.tasks.noop"\nweight = 1\n',
         )
     )
-    resolved, info = traffic.resolve_users(mix, workdir=str(ROOT))
+    resolved, info = traffic_file.resolve_users(mix, workdir=str(ROOT))
     assert info is not None
     assert "proj.tasks.sleep" in info.tasks
     calls = resolved.calls([0, 0, 1, 0])
@@ -238,15 +238,17 @@ def test_a_class_of_an_apps_own_task_is_resolved_in_the_app_and_cycles_its_calls
 
 
 def test_an_unknown_task_of_the_app_names_its_class(tmp_path):
-    mix = traffic.read(write(tmp_path, '[[class]]\nname = "x"\napp = "proj"\ntask = "proj.tasks.nope"\nweight = 1\n'))
+    mix = traffic_file.read(
+        write(tmp_path, '[[class]]\nname = "x"\napp = "proj"\ntask = "proj.tasks.nope"\nweight = 1\n')
+    )
     with pytest.raises(
         UsageError, match=r"--traffic: class 'x': --task: the app proj has no task named 'proj.tasks.nope'"
     ):
-        traffic.resolve_users(mix, workdir=str(ROOT))
+        traffic_file.resolve_users(mix, workdir=str(ROOT))
 
 
 def test_a_share_of_a_class_is_sent_with_its_countdown():
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {"class": [{"name": "later", "task_ms": 5, "weight": 1, "countdown_ms": 500, "eta_share": 0.25}]}, "t"
     )
     calls = mix.calls([0] * 4000)
@@ -254,7 +256,7 @@ def test_a_share_of_a_class_is_sent_with_its_countdown():
     assert set(delayed) == {0.5}
     assert abs(len(delayed) / len(calls) - 0.25) < 0.03
     assert mix.classes[0].describe()["eta_share"] == 0.25
-    every = traffic.parse({"class": [{"name": "later", "weight": 1, "countdown_ms": 100}]}, "t")
+    every = traffic_file.parse({"class": [{"name": "later", "weight": 1, "countdown_ms": 100}]}, "t")
     assert {c.countdown_s for c in every.calls([0] * 50)} == {0.1}
 
 
@@ -267,14 +269,14 @@ def test_a_countdowns_wait_counts_from_its_eta():
 
 def test_an_eta_share_without_a_countdown_is_refused():
     with pytest.raises(UsageError, match="eta_share is the share sent with a countdown; give countdown_ms too"):
-        traffic.parse({"class": [{"name": "a", "weight": 1, "eta_share": 0.5}]}, "t")
+        traffic_file.parse({"class": [{"name": "a", "weight": 1, "eta_share": 0.5}]}, "t")
 
 
 def test_routing_is_a_sweep_axis_of_a_mix_and_each_point_routes_its_classes():
     from bench.sweep.config import build_sweep_config
     from bench.sweep.plan import plan_sweep, run_config_for
 
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {
             "class": [
                 {"name": "short", "task_ms": 10, "weight": 99},
@@ -297,7 +299,7 @@ def test_routing_is_a_sweep_axis_of_a_mix_and_each_point_routes_its_classes():
 
 
 def test_the_lanes_of_dedicated_routing_and_their_workers():
-    mix = traffic.parse(
+    mix = traffic_file.parse(
         {
             "class": [
                 {"name": "a", "weight": 1},

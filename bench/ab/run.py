@@ -39,7 +39,8 @@ from bench.results.io import SCHEMA_VERSION, write_atomic
 from bench.results.schema import RunResult
 from bench.sweep import rates, store
 from bench.sweep.config import SweepConfig
-from bench.sweep.plan import Point, make_plan, run_config_for
+from bench.sweep.plan import make_plan, run_config_for
+from bench.sweep.point import Point
 from bench.sweep.repeat import measure_repeat
 
 T = TypeVar("T")

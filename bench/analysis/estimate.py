@@ -17,7 +17,7 @@ PUBLISH_S_PER_TASK = 0.0006
 
 
 class Sized(Protocol):
-    """A planned point, as far as its time goes (bench.sweep.plan.Point)."""
+    """A planned point, as far as its time goes (bench.sweep.point.Point)."""
 
     @property
     def spec(self) -> Workload: ...

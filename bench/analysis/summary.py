@@ -176,7 +176,7 @@ def binding_ceiling(
 
 
 class PlannedPoint(Protocol):
-    """A point of a sweep's plan as its files hold it (bench.sweep.plan.Point.stored())."""
+    """A point of a sweep's plan as its files hold it (bench.sweep.point.Point.stored())."""
 
     @property
     def pool(self) -> str: ...

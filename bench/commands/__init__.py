@@ -21,7 +21,7 @@ from bench.measure.config import RunConfig
 from bench.output.compare import FORMATS
 from bench.results.sweepdir import find_sweep
 from bench.sweep.config import SweepConfig
-from bench.sweep.plan import Point
+from bench.sweep.point import Point
 
 __all__ = ["DEFAULT_THRESHOLD", "FORMATS"]  # beside the requests: what the CLI's compare options name
 

@@ -27,7 +27,8 @@ from bench.results.overheads import Calibration, cache_dir
 from bench.results.schema import utc_now
 from bench.sweep import store
 from bench.sweep.config import PROFILES, SweepConfig
-from bench.sweep.plan import Point, build_plan, default_concurrency, run_config_for
+from bench.sweep.plan import build_plan, default_concurrency, run_config_for
+from bench.sweep.point import Point
 from bench.sweep.repeat import measure_repeat
 from bench.workloads import WORKLOADS
 

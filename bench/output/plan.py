@@ -10,7 +10,7 @@ from bench.results.words import host_words, point_label
 
 
 class PlannedPoint(Sized, Protocol):
-    """A point of the plan as its words need it (bench.sweep.plan.Point, a layer above)."""
+    """A point of the plan as its words need it (bench.sweep.point.Point, a layer above)."""
 
     @property
     def workload(self) -> str: ...

@@ -26,7 +26,8 @@ from bench.measure.reference import ReferenceResult
 from bench.results.io import read_run, write_atomic
 from bench.results.schema import CHECK_DIR, CHECK_SUMMARY, SCHEMA_VERSION, RunResult
 from bench.sweep.config import SweepConfig
-from bench.sweep.plan import Point, point_broker, run_config_for
+from bench.sweep.plan import point_broker, run_config_for
+from bench.sweep.point import Point
 from bench.sweep.store import SweepDir
 
 

@@ -22,7 +22,8 @@ from bench.results.io import write_atomic
 from bench.results.schema import SCHEMA_VERSION, point_name
 from bench.results.sweepdir import OPEN_LOOP_SUMMARY
 from bench.sweep.config import PROFILES, SweepConfig
-from bench.sweep.plan import MIX_TASKS_PER_CLASS, Point, run_config_for
+from bench.sweep.plan import MIX_TASKS_PER_CLASS, run_config_for
+from bench.sweep.point import Point
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.run import throughputs
 from bench.sweep.store import SweepDir

@@ -23,7 +23,8 @@ from bench.measure.crew import Relay
 from bench.results import sweeplock
 from bench.results.schema import RunResult
 from bench.sweep.config import SweepConfig
-from bench.sweep.plan import Point, point_broker, run_config_for
+from bench.sweep.plan import point_broker, run_config_for
+from bench.sweep.point import Point
 from bench.sweep.repeat import measure_repeat
 from bench.sweep.store import SweepDir
 

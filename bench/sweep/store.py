@@ -16,7 +16,7 @@ from bench.results.schema import SUMMARY, sweep_summary_to_json, utc_now
 from bench.results.sweep_records import SweepSummary
 from bench.results.sweepdir import SweepDirFiles
 from bench.sweep.config import SweepConfig
-from bench.sweep.plan import Point
+from bench.sweep.point import Point
 
 __all__ = ["SweepDir", "load_summary", "resume", "summarize", "summary_of"]
 

@@ -13,7 +13,7 @@ from bench.ab.run import balanced_order
 from bench.ab.sides import celery_version, parse_side, resolve_python
 from bench.errors import UsageError
 from bench.sweep.config import build_sweep_config
-from bench.sweep.plan import Point
+from bench.sweep.point import Point
 from tests.helpers.cli import run_bench
 from tests.helpers.paths import ROOT
 

@@ -31,7 +31,8 @@ from bench.results.schema import (
 )
 from bench.sweep import store
 from bench.sweep.config import PROFILES, build_sweep_config
-from bench.sweep.plan import Point, build_plan, plan_sweep, run_config_for
+from bench.sweep.plan import build_plan, plan_sweep, run_config_for
+from bench.sweep.point import Point
 
 QUICK = PROFILES["quick"]
 

@@ -95,7 +95,7 @@ def test_bad_plan_options_name_the_option(kwargs, option):
 
 
 def test_points_round_trip_through_json():
-    from bench.sweep.plan import Point
+    from bench.sweep.point import Point
 
     for point in build_plan(["prefork"], ["sleep"], STANDARD, 2.0, [0, 1], cpu_counts=[1]):
         assert Point.from_json(point.to_json()) == point

@@ -12,7 +12,8 @@ from bench.errors import UsageError
 from bench.measure import traffic_file
 from bench.sweep import rates
 from bench.sweep.config import SweepConfig, build_sweep_config
-from bench.sweep.plan import Point, make_plan, run_config_for
+from bench.sweep.plan import make_plan, run_config_for
+from bench.sweep.point import Point
 from bench.workloads import MIX_WORKLOAD, mix_workload
 
 HOL = """

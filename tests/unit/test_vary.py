@@ -9,7 +9,8 @@ import pytest
 from bench.errors import UsageError
 from bench.output.plan import describe
 from bench.sweep.config import PROFILES, build_sweep_config
-from bench.sweep.plan import Point, build_plan
+from bench.sweep.plan import build_plan
+from bench.sweep.point import Point
 from bench.sweep.run import point_broker, run_config_for
 
 QUICK = PROFILES["quick"]

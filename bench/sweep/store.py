@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bench.analysis.summary import summarize_point, summarize_sweep
+from bench.analysis.summarize import summarize_point, summarize_sweep
 from bench.errors import UsageError
 from bench.harness import machine
 from bench.harness.urls import redact

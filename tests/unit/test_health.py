@@ -12,7 +12,8 @@ import pytest
 
 from bench.analysis.health import KINDS, KNOWN_CAUSES, Context, LogEvidence, diagnose, log_evidence
 from bench.analysis.stats import TaskRecord
-from bench.analysis.summary import analyze, summarize_point
+from bench.analysis.summarize import summarize_point
+from bench.analysis.summary import analyze
 from bench.output import markdown as report_markdown
 from bench.output.health import CAUSE_WORDS, HEALTHY, finding_line, health_lines
 from bench.output.sweep_terminal import sweep_table, sweep_table_rows

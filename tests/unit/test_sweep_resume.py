@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bench.analysis.summary import summarize_point
+from bench.analysis.summarize import summarize_point
 from bench.errors import RunFailed, UsageError
 from bench.measure import runner
 from bench.results.io import write_atomic

@@ -5,6 +5,7 @@ printed once, as one line (main.py).
     parser.py        the parsers' rules (one-line errors, no abbreviations), and `given`:
                      each option that fills a request field declares it (`fills=`)
     groups.py        option groups shared by subcommands, each option declared once
+    worker_groups.py the shared option groups of a worker's settings (stops, prefetch, limits, deploys)
     measuring.py     the parsers of run, capacity, sweep, profile, ab
     reading.py       the parsers of plot, report, compare
     serving.py       the parsers of broker, agent, agents

@@ -1,7 +1,9 @@
 """Option groups shared by subcommands, each option declared once (pyperf's
 create_parser; pytest-benchmark's add_display_options), with the request
 field it fills (parser.option). The help texts show the configs' own
-default constants, so every default is written once."""
+default constants, so every default is written once. The worker's own
+settings (its options, tasks in flight at a stop, prefetching, limits,
+deploy events) are in worker_groups.py."""
 
 import argparse
 from pathlib import Path
@@ -10,21 +12,8 @@ from bench import commands as compare  # its compare request: CompareConfig, par
 from bench.cli import option_types
 from bench.cli.parser import Container, Group, option
 from bench.measure.apptask import BROKER_FROM_APP
-from bench.measure.config import (
-    DEFAULT_LOGLEVEL,
-    DEFAULT_OUTPUT_DIR,
-    DEFAULT_POOL,
-    DEFAULT_PREFETCH_MULTIPLIER,
-    DEFAULT_RESULT_BACKEND,
-    DEFAULT_STOP_GRACE_S,
-    DEFAULT_WORKLOAD,
-    LOGLEVELS,
-    MAX_GREEN_CONCURRENCY,
-    MAX_THREADS,
-    RESULT_BACKENDS,
-)
+from bench.measure.config import DEFAULT_OUTPUT_DIR, DEFAULT_POOL, DEFAULT_WORKLOAD
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
-from bench.measure.settings import OPTIMIZATIONS
 from bench.measure.traffic import ROUTINGS
 from bench.sweep.config import PROFILES
 from bench.workloads import POOLS, WORKLOADS
@@ -113,210 +102,6 @@ def add_point_options(parser: argparse.ArgumentParser) -> Group:
     )
     add_task_ms(what)
     return what
-
-
-def add_worker_options(parser: argparse.ArgumentParser, loglevel: bool = False) -> None:
-    """The worker's settings, the same for one run and for every run of a sweep."""
-    group = parser.add_argument_group("the worker")
-    option(
-        group,
-        "--prefetch-multiplier",
-        fills="prefetch_multiplier",
-        type=option_types.whole(0),
-        metavar="N",
-        help=f"the worker's --prefetch-multiplier; 0: no limit (default: {DEFAULT_PREFETCH_MULTIPLIER})",
-    )
-    if loglevel:
-        option(
-            group,
-            "--loglevel",
-            fills="loglevel",
-            choices=LOGLEVELS,
-            help="the worker's log level; info writes two log lines per task, which costs time "
-            f"(default: {DEFAULT_LOGLEVEL})",
-        )
-    option(
-        group,
-        "--result-backend",
-        fills="result_backend",
-        choices=RESULT_BACKENDS,
-        help="none: keep no results (Celery's default); broker: store every result in the broker's "
-        f"Redis, or send it back over RPC with AMQP, as the tutorial does (default: {DEFAULT_RESULT_BACKEND})",
-    )
-    option(
-        group,
-        "--force",
-        fills="force",
-        action="store_true",
-        default=None,
-        help="allow a -c above the safe limit (prefork: 32 processes per core, at least 64; "
-        f"gevent/eventlet: {MAX_GREEN_CONCURRENCY} greenlets; threads: {MAX_THREADS})",
-    )
-
-
-def add_shutdown_options(parser: argparse.ArgumentParser) -> None:
-    """What happens to tasks in flight when a worker stops or dies (run and
-    sweep; each is also a --vary axis)."""
-    group = parser.add_argument_group("tasks in flight when a worker stops or dies")
-    option(
-        group,
-        "--acks-late",
-        fills="acks_late",
-        action="store_true",
-        default=None,
-        help="task_acks_late: a task's message is acknowledged after it ran, not when it started, so a task "
-        "whose worker dies is delivered again (default: Celery's off, or your app's)",
-    )
-    option(
-        group,
-        "--reject-on-worker-lost",
-        fills="reject_on_worker_lost",
-        action="store_true",
-        default=None,
-        help="task_reject_on_worker_lost: with acks_late (--acks-late, --vary acks_late=true, or your app's), a task "
-        "whose pool process died is requeued, not failed (default: off)",
-    )
-    option(
-        group,
-        "--soft-shutdown-timeout",
-        fills="soft_shutdown_timeout",
-        type=option_types.seconds(zero_allowed=True),
-        metavar="SECONDS",
-        help="worker_soft_shutdown_timeout: on a cold shutdown, running tasks get this long to finish, e.g. 10s; "
-        "above 0 the worker also gets REMAP_SIGTERM=SIGQUIT, so SIGTERM is that shutdown, as under "
-        "Kubernetes (default: Celery's 0)",
-    )
-    option(
-        group,
-        "--visibility-timeout",
-        fills="visibility_timeout",
-        type=option_types.seconds(zero_allowed=False),
-        metavar="SECONDS",
-        help="Redis brokers only: a message taken and not acknowledged is delivered again once older than this, "
-        "when kombu sweeps for such messages (seen at a worker's start only: docs/deploys.md) "
-        "(broker_transport_options; default: kombu's 3600)",
-    )
-
-
-def add_prefetch_options(parser: argparse.ArgumentParser) -> None:
-    """Who waits (run; each is also a --vary axis of a sweep): how a worker
-    takes messages from the broker and hands them to its pool."""
-    group = parser.add_argument_group("who waits: prefetching and handing tasks to the pool")
-    option(
-        group,
-        "--optimization",
-        fills="optimization",
-        choices=OPTIMIZATIONS,
-        help="the worker's -O: how the prefork pool hands tasks to its processes; fair writes a task only to an "
-        "idle process, so a short task never waits behind a long one (Celery 5.7 runs fair for both; the other "
-        "pools ignore it) (default: not passed, the worker's own)",
-    )
-    option(
-        group,
-        "--disable-prefetch",
-        fills="disable_prefetch",
-        action="store_true",
-        default=None,
-        help="worker_disable_prefetch, Redis brokers only: the worker takes a message only when a pool slot is "
-        "free, so tasks wait in the broker where any worker can take them, not reserved by a busy one "
-        "(default: off)",
-    )
-    option(
-        group,
-        "--eta-task-limit",
-        fills="eta_task_limit",
-        type=option_types.whole(1),
-        metavar="N",
-        help="worker_eta_task_limit: the prefetch count a worker raises for each ETA or countdown task it holds "
-        "(it takes them early and waits) stops at N, so one worker cannot hoard scheduled tasks "
-        "(default: no limit)",
-    )
-
-
-def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    """Limits like a pod's (run and sweep): each worker in a cgroup of its own."""
-    group = parser.add_argument_group("limits like a pod's (each worker in a cgroup of its own: needs root)")
-    option(
-        group,
-        "--cpu-limit",
-        fills="cpu_limit",
-        type=option_types.cpu_limit,
-        metavar="CORES",
-        help="each worker's CPU quota in cores, as a container's CPU limit, e.g. 0.5 or 1.5; the ceiling uses it "
-        "(default: none)",
-    )
-    option(
-        group,
-        "--memory-limit",
-        fills="memory_limit",
-        type=option_types.size_bytes,
-        metavar="SIZE",
-        help="each worker's memory limit (its main process and pool children together), swap off, e.g. 512MiB "
-        "(default: none)",
-    )
-
-
-def add_deploy_options(parser: argparse.ArgumentParser) -> None:
-    """Deploy events (run and sweep): one a run, a time after the measured batch's release."""
-    group = parser.add_argument_group(
-        "deploy events (one a run, timed from the measured batch's release; counts the tasks lost, redelivered, "
-        "interrupted and run twice)"
-    )
-    option(
-        group,
-        "--stop-at",
-        fills="stop_at",
-        type=option_types.duration,
-        metavar="TIME",
-        help="stop worker 0 as an orchestrator does, e.g. 3s: SIGTERM (Celery's warm shutdown), a fresh worker "
-        "started at once, SIGKILL after --stop-grace (default: none)",
-    )
-    option(
-        group,
-        "--stop-grace",
-        fills="stop_grace",
-        type=option_types.duration,
-        metavar="TIME",
-        help="the orchestrator's grace between a stop's SIGTERM and its SIGKILL (--stop-at, --rolling-restart) "
-        f"(default: {DEFAULT_STOP_GRACE_S:g}s, Kubernetes' terminationGracePeriodSeconds)",
-    )
-    option(
-        group,
-        "--kill-at",
-        fills="kill_at",
-        type=option_types.duration,
-        metavar="TIME",
-        help="crash worker 0 (SIGKILL to it and its pool processes), e.g. 3s; a fresh worker is started at once "
-        "(default: none)",
-    )
-    option(
-        group,
-        "--kill-child-at",
-        fills="kill_child_at",
-        type=option_types.duration,
-        metavar="TIME",
-        help="SIGKILL one prefork pool process of worker 0 in the middle of a task (what the OOM killer picks), "
-        "e.g. 3s (default: none)",
-    )
-    option(
-        group,
-        "--rolling-restart",
-        fills="rolling_restart",
-        type=option_types.duration,
-        metavar="TIME",
-        help="from TIME, restart the --workers one at a time as a rolling update does: a fresh worker, and once "
-        "it is ready, the old one stopped as --stop-at stops it (default: none)",
-    )
-    option(
-        group,
-        "--broker-restart-at",
-        fills="broker_restart_at",
-        type=option_types.duration,
-        metavar="TIME",
-        help="restart the embedded broker, e.g. 3s: SIGTERM, then the same server on its port again; it keeps "
-        "nothing on disk, so what it held is lost, as with any broker restarted without persistence; the "
-        "workers reconnect (default: none)",
-    )
 
 
 def add_open_loop_options(parser: argparse.ArgumentParser) -> None:

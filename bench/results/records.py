@@ -1,6 +1,11 @@
 """A run's result document as typed, frozen records (its JSON is in
 codec.py, the format's history in versions.py), with the names and times
-every document uses."""
+every document uses.
+
+Longer than the ~400 lines a module aims for, on purpose: one record per
+part of the run's document, each field with its unit, so the document
+reads top to bottom in one place (a sweep's records are in
+sweep_records.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """The result format's history: one version per group of fields added, the
 newest written, every one read.
 
+Longer than the ~400 lines a module aims for, on purpose: it is a history,
+one entry per version, and it grows by one with every field added;
+splitting it would cut the one table a reader follows in order.
+
 Documents (a run, a sweep's summary and manifest, and the documents that
 share the number: a run's reference, a sweep's check, rates and capacity,
 an A/B comparison) carry `schema_version`. HISTORY below says what each

@@ -113,8 +113,8 @@ def predict_curves(
     grids: Mapping[str, Sequence[int]], cores: float, demand: mva.TaskDemand, calibration: Calibration | None
 ) -> dict[str, dict[int, float]]:
     """The model's throughput of every pool at every -c of its grid. A task
-    whose CPU may release the GIL or not (a user's: its profile cannot tell)
-    is predicted under threads as if it releases it: the higher bound, so
+    whose CPU may release the GIL or not (a user's whose GIL probe could not
+    tell: bench.analysis.profile.gil_verdict) is predicted under threads as if it releases it: the higher bound, so
     that threads is measured whenever it could win, and the measurement
     decides (Pillow, numpy and most C extensions release it; pure Python
     does not)."""

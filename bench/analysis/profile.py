@@ -126,9 +126,92 @@ def _c(value):
     return max(1, math.ceil(value - 1e-9))
 
 
-def predict(cpu_s: float, wait_s: float, cores: float) -> Prediction:
+# Whether a task's CPU releases the GIL, measured: the task run under threads
+# with enough threads to keep every core busy if its CPU runs side by side,
+# and the task threads' CPU time summed over the window, in cores. Holding
+# the GIL, only one thread computes at a time: at most one core. Told only
+# where the cores, not Celery's own per-task cost, would bind a task
+# releasing it (GIL_PROBE_MAX_RATE), and its threads offer the cores enough CPU.
+GIL_PROBE_MAX_RATE = 250.0  # calls/s: releasing the GIL, the cores must bind well before Celery's own cost
+GIL_RELEASED_ABOVE = 1.3  # cores of task CPU at once: only threads computing side by side reach this
+GIL_HELD_BELOW = 1.05  # and at most this (a little C code runs outside the GIL in any task)
+GIL_PROBE_MAX_THREADS = 64
+GIL_PROBE_WINDOW_S = 2.0  # the probe's calls: about this long if the CPU runs side by side
+
+
+@dataclass(frozen=True)
+class GilProbe:
+    releases_gil: bool | None  # None: the probe could not tell (or was not run)
+    basis: str  # how it was told, with the numbers
+    threads: int | None = None  # the threads pool's -c in the probe
+    calls: int | None = None  # calls measured
+    task_cpu_cores: float | None = None  # the task threads' CPU time summed over the window's wall time
+
+
+def _probe_threads(cpu_s: float, wait_s: float, cores: float) -> int:
+    """2 x cores x (1 + W/C): threads that offer the cores twice the CPU
+    they have, so that a task releasing the GIL keeps every core busy even
+    beside Celery's own work and the broker's (at cores x (1 + W/C), the
+    thumbnails example used 1.32 cores; at twice that, 1.42)."""
+    return min(GIL_PROBE_MAX_THREADS, _c(2 * cores * (1 + wait_s / cpu_s)))
+
+
+def gil_not_probed(cpu_s: float, wait_s: float, cores: float) -> GilProbe | None:
+    """Why the probe cannot tell here, as a verdict of None; None: it can."""
+    if cores < 2:
+        why = f"{cores:g} usable core: threads cannot compute side by side here to show it"
+    elif cpu_s <= 0 or cores / cpu_s > GIL_PROBE_MAX_RATE:
+        why = f"C = {cpu_s * 1000:.3g} ms a call: too little CPU to tell (Celery's own cost would bind first)"
+    elif (threads := _probe_threads(cpu_s, wait_s, cores)) * cpu_s / (cpu_s + wait_s) < GIL_RELEASED_ABOVE + 0.2:
+        why = f"its calls wait too long ({wait_s * 1000:.3g} ms a call) for {threads} threads to keep the cores busy"
+    else:
+        return None
+    return GilProbe(None, why)
+
+
+def gil_probe_size(cpu_s: float, wait_s: float, cores: float) -> tuple[int, int]:
+    """(threads, calls) of the probe where gil_not_probed says it can tell:
+    _probe_threads, and calls for about GIL_PROBE_WINDOW_S at the rate of a
+    task releasing the GIL, at least four a thread."""
+    threads = _probe_threads(cpu_s, wait_s, cores)
+    rate = min(threads / (cpu_s + wait_s), cores / cpu_s)
+    return threads, min(2000, max(4 * threads, math.ceil(GIL_PROBE_WINDOW_S * rate)))
+
+
+def gil_verdict(task_cpu_s: Sequence[float], window_s: float, threads: int) -> GilProbe:
+    """The probe's verdict from its calls' task-thread CPU times and the
+    window (first start to last end) they ran in."""
+    cores_used = sum(task_cpu_s) / window_s if window_s > 0 else 0.0
+    said = f"{len(task_cpu_s)} calls under threads -c {threads}: the task threads used {cores_used:.2f} cores of CPU"
+    if cores_used >= GIL_RELEASED_ABOVE:
+        verdict: bool | None = True
+        said += " at once: its CPU releases the GIL"
+    elif cores_used <= GIL_HELD_BELOW:
+        verdict = False
+        said += ", never more than one: its CPU holds the GIL"
+    else:
+        verdict = None
+        said += f": between {GIL_HELD_BELOW:g} and {GIL_RELEASED_ABOVE:g}, too close to one to tell"
+    return GilProbe(verdict, said, threads, len(task_cpu_s), cores_used)
+
+
+def _threads(cpu_s: float, ratio: float, cores: float, releases_gil: bool | None) -> PoolPrediction:
+    holding = f"1 / C = {1 / cpu_s:.1f}/s at c = {ratio:.1f}"
+    releasing = f"cores / C = {cores / cpu_s:.1f}/s at c = {cores * ratio:.1f}"
+    if releases_gil:
+        basis = f"its CPU releases the GIL (measured): {releasing}"
+        return PoolPrediction("threads", _c(cores * ratio), cores / cpu_s, basis)
+    if releases_gil is False:
+        return PoolPrediction("threads", _c(ratio), 1 / cpu_s, f"its CPU holds the GIL (measured): {holding}")
+    basis = f"CPU holding the GIL: {holding}; releasing it: {releasing}"
+    return PoolPrediction("threads", _c(ratio), 1 / cpu_s, basis, _c(cores * ratio), cores / cpu_s)
+
+
+def predict(cpu_s: float, wait_s: float, cores: float, releases_gil: bool | None = None) -> Prediction:
     """Per pool, the -c where throughput stops growing and the throughput
-    there (see the module's docstring), and the favoured pool."""
+    there (see the module's docstring), and the favoured pool. Threads take
+    the bound of `releases_gil` (the GIL probe's verdict); unknown (None),
+    the one of a task holding it, as pure Python does, with the other beside it."""
     total = cpu_s + wait_s
     if total <= 0:
         raise ValueError("a prediction needs a positive service time")
@@ -153,15 +236,7 @@ def predict(cpu_s: float, wait_s: float, cores: float) -> Prediction:
         ),
         one("gevent", _c(ratio), 1 / cpu_s, f"GIL: 1 / C = {1 / cpu_s:.1f}/s, reached at c = 1 + W/C = {ratio:.1f}"),
         one("eventlet", _c(ratio), 1 / cpu_s, f"GIL: 1 / C = {1 / cpu_s:.1f}/s, reached at c = 1 + W/C = {ratio:.1f}"),
-        one(
-            "threads",
-            _c(ratio),
-            1 / cpu_s,
-            f"CPU holding the GIL: 1 / C = {1 / cpu_s:.1f}/s at c = {ratio:.1f}; releasing it: "
-            f"cores / C = {cores / cpu_s:.1f}/s at c = {cores * ratio:.1f}",
-            _c(cores * ratio),
-            cores / cpu_s,
-        ),
+        _threads(cpu_s, ratio, cores, releases_gil),
         solo,
     )
     per_s = {p.pool: p.per_s for p in pools if p.per_s is not None}  # all of them: each has a CPU bound here

@@ -261,9 +261,11 @@ def add_profile(sub: Subcommands) -> None:
         help="what your task is made of (CPU, waiting, memory), and the pool and -c it predicts",
         description=(
             "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
-            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. From "
-            "that, predict per pool the -c where throughput stops growing on this machine and the throughput "
-            "there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: both), and the favoured "
+            "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. Then "
+            "run it under threads, with enough threads to use every core, to tell whether its CPU releases "
+            "the GIL. From that, predict per pool the -c where throughput stops growing on this machine and "
+            "the throughput there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: cores/C "
+            "if it releases the GIL, 1/C if it holds it, both if the probe cannot tell), and the favoured "
             "pool. Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
             "ceiling. Exit 0: profiled; 1: the task failed or went missing; 2: bad input."
         ),

@@ -19,7 +19,7 @@ from bench.harness import machine
 from bench.measure import openloop, overheads, runner
 from bench.measure.apptask import profile_times
 from bench.measure.config import DEFAULT_PREFETCH_MULTIPLIER
-from bench.measure.profile import call_profile, profile_document, write_profile
+from bench.measure.profile import call_profile, probe_gil, profile_document, write_profile
 from bench.output.advise import advise_figure, advise_html, advise_markdown, advise_terminal
 from bench.output.overheads import overheads_table
 from bench.results.io import write_atomic
@@ -44,6 +44,7 @@ def execute(request: AdviseRequest) -> int:
     with runner.services(cfg.broker_url, cfg.redis_server, needs_stub) as (broker, stub):
         # 1. What a call is made of.
         profile_doc = None
+        releases_gil = _releases_gil(cfg)
         if cfg.task_profile is not None:
             cpu_s, wait_s = cfg.task_profile
             say(f"the task, from its profile: {cpu_s * 1e3:.3g} ms CPU + {wait_s * 1e3:.3g} ms waiting per call")
@@ -54,16 +55,20 @@ def execute(request: AdviseRequest) -> int:
                 result = runner.measure(run_cfg, broker, stub).result
             calls = call_profile(result)
             cpu_s, wait_s = calls.cpu_p50_s, calls.wait_p50_s
-            if cfg.user_task is not None:
-                profile_doc = profile_document(request.profile_run, result)
-                cfg = dataclasses.replace(cfg, task_profile=profile_times(profile_doc))
             say(f"  {cpu_s * 1e3:.3g} ms CPU + {wait_s * 1e3:.3g} ms waiting per call (medians of {calls.calls})")
+            if cfg.user_task is not None:
+                say("whether its CPU releases the GIL (under threads, enough threads to use every core)")
+                gil = probe_gil(request.profile_run, calls, broker, stub)
+                say(f"  {gil.basis}")
+                releases_gil = gil.releases_gil
+                profile_doc = profile_document(request.profile_run, result, gil)
+                cfg = dataclasses.replace(cfg, task_profile=profile_times(profile_doc))
 
         # 2. Celery's own per-task cost here (solo's too: its tracer is in the profile's CPU).
         pools = list(dict.fromkeys([*cfg.pools, "solo"]))
         calibration = overheads.calibrate(pools, broker, refresh=request.refresh_overheads, say=say)
         say(overheads_table(calibration, str(cache_dir())))
-        demand = task_demand(cpu_s, wait_s, _releases_gil(cfg), calibration)
+        demand = task_demand(cpu_s, wait_s, releases_gil, calibration)
         say(f"the task's own CPU, less Celery's tracer: {demand.cpu_s * 1e3:.3g} ms per call")
 
         # 3. Every pool's curve.
@@ -260,7 +265,7 @@ def advise_document(request, cfg, advice, demand, predicted, calibration, latenc
         "ok": ok,
         "task": _task_words(cfg),
         "machine": {"usable_cores": machine.usable_cores(), "cpu_model": machine.cpu_model()},
-        "demand": {"cpu_s": demand.cpu_s, "wait_s": demand.wait_s},
+        "demand": {"cpu_s": demand.cpu_s, "wait_s": demand.wait_s, "releases_gil": demand.releases_gil},
         "overheads": {
             "measured_utc": calibration.measured_utc,
             "broker": calibration.broker,

@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.profile import CallProfile, predict, profile_calls
+from bench.analysis.profile import (
+    CallProfile,
+    GilProbe,
+    gil_not_probed,
+    gil_probe_size,
+    gil_verdict,
+    predict,
+    profile_calls,
+)
 from bench.harness import machine
 from bench.harness.broker import Broker
 from bench.measure import runner
@@ -18,17 +26,41 @@ from bench.measure.load import Progress
 from bench.results.io import write_atomic
 from bench.results.schema import RunResult
 
-PROFILE_SCHEMA_VERSION = 1  # 1 - first version: per_call, memory, prediction
+# 1 - first version: per_call, memory, prediction
+# 2 - gil: whether the task's CPU releases the GIL, measured under threads; the prediction uses it
+PROFILE_SCHEMA_VERSION = 2
 
 
 def profile_task(cfg: RunConfig, broker: Broker, progress: Progress | None = None) -> dict[str, Any]:
     """Measure the profile of `cfg.user_task` (a solo, -c 1 run config that
-    records memory); returns the profile document (not written: see
-    write_profile). RunFailed as for a run."""
+    records memory), then whether its CPU releases the GIL; returns the
+    profile document (not written: see write_profile). RunFailed as for a run."""
     with tempfile.TemporaryDirectory(prefix="celery-bench-profile-") as tmp:
-        cfg = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
-        measured = runner.measure(cfg, broker, None, progress)
-    return profile_document(cfg, measured.result)
+        solo = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
+        measured = runner.measure(solo, broker, None, progress)
+    gil = probe_gil(cfg, call_profile(measured.result), broker)
+    return profile_document(solo, measured.result, gil)
+
+
+def probe_gil(cfg: RunConfig, calls: CallProfile, broker: Broker, stub: Any = None) -> GilProbe:
+    """Run the task under threads with enough threads to keep every core
+    busy if its CPU releases the GIL (analysis.profile.gil_probe_size), and
+    tell from the task threads' CPU time whether it did. A second run of a
+    few seconds, in a fresh worker."""
+    cannot = gil_not_probed(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
+    if cannot is not None:
+        return cannot
+    threads, tasks = gil_probe_size(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
+    with tempfile.TemporaryDirectory(prefix="celery-bench-gil-") as tmp:
+        probe = dataclasses.replace(
+            cfg, pool="threads", concurrency=threads, tasks=tasks, record_memory=False, json_path=Path(tmp) / "gil.json"
+        )
+        samples = runner.measure(probe, broker, stub).result.samples
+    assert samples is not None, "a measured run has its samples"
+    ok = [i for i, state in enumerate(samples.state) if state == "SUCCESS"]
+    cpu = [c for i in ok if (c := samples.cpu_s[i]) is not None]
+    window = max(samples.finished_s[i] for i in ok) - min(samples.started_s[i] for i in ok)
+    return gil_verdict(cpu, window, threads)
 
 
 def call_profile(result: RunResult) -> CallProfile:
@@ -44,15 +76,16 @@ def call_profile(result: RunResult) -> CallProfile:
     return profile_calls(wall, cpu, rss)
 
 
-def profile_document(cfg: RunConfig, result: RunResult) -> dict[str, Any]:
-    """The profile document from the run's result (a RunResult; pure but
-    for the machine's description)."""
+def profile_document(cfg: RunConfig, result: RunResult, gil: GilProbe | None = None) -> dict[str, Any]:
+    """The profile document from the run's result (a RunResult) and the GIL
+    probe's verdict (None: not probed); pure but for the machine's description."""
+    gil = gil if gil is not None else GilProbe(None, "not probed")
     user, broker = cfg.user_task, result.config.broker
     # A profile measures a user's task, and its run measured it (runner.measure raises otherwise).
     assert user is not None
     assert broker is not None
     calls = call_profile(result)
-    prediction = predict(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores)
+    prediction = predict(calls.cpu_p50_s, calls.wait_p50_s, cfg.cores, gil.releases_gil)
     return {
         "schema_version": PROFILE_SCHEMA_VERSION,
         "kind": "profile",
@@ -84,6 +117,7 @@ def profile_document(cfg: RunConfig, result: RunResult) -> dict[str, Any]:
             "rss_growth_bytes": calls.rss_growth_bytes,
             "rss_growth_per_call_bytes": calls.rss_growth_per_call_bytes,
         },
+        "gil": dataclasses.asdict(gil),
         "prediction": {
             "cores": prediction.cores,
             "favoured": prediction.favoured,

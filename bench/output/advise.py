@@ -147,7 +147,8 @@ def advise_markdown(doc: Doc) -> str:
         "## The model",
         "",
         f"The task: {demand['cpu_s'] * 1e3:.3g} ms CPU + {demand['wait_s'] * 1e3:.3g} ms waiting per call "
-        "(medians, run alone). Each pool is a closed queueing network solved by exact Mean Value Analysis: "
+        f"(medians, run alone); {_gil_words(demand.get('releases_gil'))}. "
+        "Each pool is a closed queueing network solved by exact Mean Value Analysis: "
         "the task's waiting as a delay, its CPU on the cores (prefork) or behind the one interpreter lock "
         "(the other pools), and Celery's own per-task cost, measured here by no-op tasks:",
         "",
@@ -236,3 +237,10 @@ def advise_figure(doc: Doc, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
+
+
+def _gil_words(releases_gil: bool | None) -> str:
+    """What the model took of the task's GIL (advise documents before the probe have no key: unknown)."""
+    if releases_gil is None:
+        return "whether its CPU releases the GIL is unknown, so threads are predicted as if it does (the higher bound)"
+    return "its CPU releases the GIL, so threads compute on every core" if releases_gil else "its CPU holds the GIL"

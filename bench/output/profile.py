@@ -30,6 +30,10 @@ def profile_table(doc: Mapping[str, Any]) -> str:
             f"  memory growth       {mem['rss_growth_bytes'] / 2**20:+.2f} MiB RSS over the calls "
             f"({mem['rss_growth_per_call_bytes'] / 1024:+.2f} KiB per call)"
         )
+    gil = doc.get("gil")  # profile documents of version 2 on
+    if gil is not None:
+        verdict = {True: "releases it", False: "holds it", None: "unknown"}[gil["releases_gil"]]
+        lines.append(f"  GIL                 {verdict}: {gil['basis']}")
     if not call["stable"]:
         lines.append("  ! unstable: the median's 95% CI is wide; profile more calls (--calls)")
     lines += ["", f"predicted on {pred['cores']:g} cores (C = CPU, W = waiting per call):", ""]
@@ -44,9 +48,7 @@ def profile_table(doc: Mapping[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         lines.append("  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
-    lines += [
-        "  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)",
-        "",
-        f"favoured: {pred['favoured']}: {pred['reason']}",
-    ]
+    if any(p.get("best_c_if_gil_released") is not None for p in pred["pools"]):
+        lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
+    lines += ["", f"favoured: {pred['favoured']}: {pred['reason']}"]
     return "\n".join(lines)

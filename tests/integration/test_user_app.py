@@ -3,6 +3,7 @@
 workers, the bad inputs, and the broker the app configures never touched."""
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -180,3 +181,56 @@ def test_a_scenario_file_makes_the_command_one_line(app_dir):
     doc = json.loads(out.read_text())
     assert doc["task"] == "myapp.work"
     assert doc["per_call"]["calls"] == 20
+
+
+GIL_APP = """
+import hashlib
+import time
+
+from celery import Celery
+
+app = Celery("gilapp")
+CHUNK = b"x" * (1 << 20)  # hashlib releases the GIL for buffers over 2 KiB
+
+
+@app.task(name="gilapp.python")
+def python(ms):  # pure Python: holds the GIL
+    deadline = time.thread_time() + ms / 1000.0
+    x = 0
+    while time.thread_time() < deadline:
+        for i in range(2000):
+            x += i * i
+
+
+@app.task(name="gilapp.hashing")
+def hashing(ms):  # sha256 over a large buffer: releases it
+    deadline = time.thread_time() + ms / 1000.0
+    digest = hashlib.sha256()
+    while time.thread_time() < deadline:
+        digest.update(CHUNK)
+"""
+
+
+@pytest.mark.exclusive  # threads computing side by side, or not: nothing else may use the cores
+@pytest.mark.parametrize(("task", "releases"), [("gilapp.hashing", True), ("gilapp.python", False)])
+def test_the_profile_tells_a_task_that_releases_the_gil_from_one_that_holds_it(tmp_path, task, releases):
+    """Known by construction: proj.tasks' sha256 loop and pure-Python loop, 20 ms of CPU a call."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: threads cannot compute side by side")
+    (tmp_path / "gilapp.py").write_text(GIL_APP)
+    out = tmp_path / "profile.json"
+    proc = run_bench("profile", "--app", "gilapp", "--task", task, "--args", "[20]", "--calls", 20, "--json", out,
+                     cwd=tmp_path, timeout=240)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    gil = doc["gil"]
+    assert doc["schema_version"] == 2
+    assert gil["releases_gil"] is releases, gil
+    assert gil["threads"] >= 4
+    if releases:
+        assert gil["task_cpu_cores"] >= 1.3, gil
+        threads = {p["pool"]: p for p in doc["prediction"]["pools"]}["threads"]
+        assert threads["per_s"] == pytest.approx(doc["prediction"]["cores"] / doc["per_call"]["cpu_s"])
+    else:
+        assert gil["task_cpu_cores"] <= 1.05, gil
+    assert ("releases it" if releases else "holds it") in proc.stdout

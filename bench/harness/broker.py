@@ -55,6 +55,12 @@ class Broker:
             return self.process.alive
         return watcher(self.pid)
 
+    def current_pid(self) -> int | None:
+        """The private server's pid now: after a restart, its new process's."""
+        if self.process is not None and self.process.proc is not None:
+            return self.process.proc.pid
+        return self.pid
+
     def result_backend(self, mode: str) -> str:
         """The worker's result backend URL: "none" is Celery's default (no
         results kept); "broker" stores them in the broker's own Redis, or as

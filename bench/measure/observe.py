@@ -117,8 +117,12 @@ class ResourceSampler:
     trees at each sample, and per tree)."""
 
     def __init__(self, worker_pids, broker_pid=None, cores=1.0, interval_s=0.25):
+        """`broker_pid`: the embedded broker's pid, or a callable giving its
+        current one (a broker restart replaces its process: each process's
+        CPU counts, from the window's start or its birth to its last sample)."""
         self.worker_pids = [worker_pids] if isinstance(worker_pids, int) else list(worker_pids)
-        self.broker_pid = broker_pid
+        self.broker_pid = broker_pid if callable(broker_pid) else (lambda: broker_pid)
+        self._broker_cpu: dict[int, list[float]] = {}  # pid -> [CPU s at its first sample, at its last]
         self.cores = cores
         self.interval_s = interval_s
         self._procs = {}  # pid -> psutil.Process, kept so dead children keep their last figures
@@ -168,6 +172,19 @@ class ResourceSampler:
     def _loop(self):
         while not self._stop.wait(self.interval_s):
             self._cpu_snapshot(with_memory=True)
+            self._sample_broker(born_in_window=True)
+
+    def _sample_broker(self, born_in_window):
+        pid = self.broker_pid()
+        cpu = self._cpu_of(pid)
+        if pid is None or cpu is None:
+            return
+        if pid not in self._broker_cpu:
+            if born_in_window and pid == self._broker_first_pid:
+                return  # there at the start but not read then: its CPU before the window is not known
+            # a process first seen after the start was born in the window: all its CPU counts
+            self._broker_cpu[pid] = [0.0 if born_in_window else cpu, cpu]
+        self._broker_cpu[pid][1] = cpu
 
     @staticmethod
     def _cpu_of(pid):
@@ -183,7 +200,8 @@ class ResourceSampler:
         self._cpu_snapshot(with_memory=True)
         self._first = dict(self._last)
         self._harness0 = self._cpu_of(os.getpid())
-        self._broker0 = self._cpu_of(self.broker_pid)
+        self._broker_first_pid = self.broker_pid()
+        self._sample_broker(born_in_window=False)
         self._thread.start()
         return self
 
@@ -206,7 +224,8 @@ class ResourceSampler:
             ctx_v += v - v0
             ctx_i += i - i0
         harness1 = self._cpu_of(os.getpid())
-        broker1 = self._cpu_of(self.broker_pid)
+        self._sample_broker(born_in_window=True)
+        broker = sum(last - first for first, last in self._broker_cpu.values()) if self._broker_cpu else None
         cores_busy = cpu / window if window > 0 else 0.0
         return Resources(
             window_s=window,
@@ -221,7 +240,7 @@ class ResourceSampler:
             worker_ctx_switches_voluntary=int(ctx_v),
             worker_ctx_switches_involuntary=int(ctx_i),
             harness_cpu_s=harness1 - self._harness0,
-            broker_cpu_s=(broker1 - self._broker0) if self._broker0 is not None and broker1 is not None else None,
+            broker_cpu_s=broker,
             samples=self._samples,
             per_worker=tuple(
                 WorkerShare(

@@ -88,7 +88,7 @@ def measure(
                 reported = read_settings(cfg, broker, app, [spec.nodename for spec in specs])
             except RunFailed as exc:
                 raise NotMeasured(str(exc), crew.logs(), getattr(exc, "reported", reported)) from exc
-            sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.cores).start()
+            sampler = ResourceSampler([p.pid for p in nodes.procs], broker.current_pid, cfg.cores).start()
             alive = [
                 ("the worker exited", lambda: not nodes.exited()),
                 ("broker lost: the embedded broker exited", broker.watch()),

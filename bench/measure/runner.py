@@ -349,7 +349,7 @@ def measure(
             task_class = mix.class_of(cfg.traffic, batch.published, mix_calls)
         else:
             batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
-        sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.quota_cores).start()
+        sampler = ResourceSampler([p.pid for p in nodes.procs], broker.current_pid, cfg.quota_cores).start()
         groups = launched.crew.cgroups()
         counted = [g.figures() for g in groups]
         nodenames, idle = [s.nodename for s in launched.specs], [s.queue for s in launched.specs]

@@ -70,8 +70,11 @@ PERIOD_TOLERANCE = 0.1
 # loop) take as long as the stall, and with -c 32 of 400 tasks they are 8% of
 # them, enough to lift the p99 to the stall's length and hide it. The
 # multiple keeps a point whose tasks are long by design (-c 1, 2 s tasks)
-# from stalling; a mix of short and long tasks whose slots all run long ones
-# at once is reported as a stall, with no cause.
+# from stalling. A stretch is a stall only if a task that ran in it took
+# longer than that limit taken on its own class's median service time (one
+# class without a mix): in a real stall the tasks caught in it last as long
+# as it, whereas a mix's slots all running long tasks at once, each as long
+# as its class's tasks are, is no stall.
 STALL_S = 1.0
 STALL_SERVICE_MULTIPLE = 10.0
 # A slot stayed free, some task ran, none started, and tasks waited, for
@@ -211,6 +214,9 @@ class Context:
     oom_kills: int = 0  # processes the OOM killer killed in the workers' cgroups (--memory-limit)
     broker_restarted: bool = False  # the embedded broker was restarted mid-batch (--broker-restart-at)
     disable_prefetch: bool = False  # worker_disable_prefetch: a worker takes a message only for a free slot
+    # A traffic mix: each task's class (id -> its name), whose own median service time is what a stall's
+    # tasks are held against; None: one kind of task
+    task_class: Mapping[str, str] | None = None
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -264,7 +270,7 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
         services = [r.finished - r.started for r in runs]
         findings += [
             _idle_gaps(timeline, context, restarts),
-            _stalls(timeline, services, context),
+            _stalls(timeline, runs, context),
             _late_starts(timeline, published, firsts, services, context),
         ]
     present = {f.kind: f for f in findings if f is not None}
@@ -496,19 +502,37 @@ def _idle_gaps(timeline, context, restarts):
     return Finding(**{**vars(found), "cause": cause})
 
 
-def _stalls(timeline, services, context):
-    limit = max(STALL_S, STALL_SERVICE_MULTIPLE * statistics.median(services))
-    stalls = []
+def _stall_limits(runs, context):
+    """Each run's stall limit: max(STALL_S, STALL_SERVICE_MULTIPLE x the
+    median service time of its class), and the least of them."""
+    kind = (lambda r: context.task_class.get(r.id)) if context.task_class else (lambda r: None)
+    services: dict[str | None, list[float]] = {}
+    for r in runs:
+        services.setdefault(kind(r), []).append(r.finished - r.started)
+    per_class = {k: max(STALL_S, STALL_SERVICE_MULTIPLE * statistics.median(v)) for k, v in services.items()}
+    return [per_class[kind(r)] for r in runs], min(per_class.values())
+
+
+def _stalls(timeline, runs, context):
+    limits, limit = _stall_limits(runs, context)
+    stretches = []
     busy = 0.0
     begin = None
     for s in timeline.stretches:
         if s.finished:
             if busy > limit and begin is not None:  # busy time always has a begin
-                stalls.append((begin, busy))
+                stretches.append((begin, s.begin, busy))
             busy, begin = 0.0, None
         if s.running > 0 and s.pending > 0 and s.length > 0:
             begin = s.begin if begin is None else begin
             busy += s.length
+    # held against its own tasks: one of them ran far longer than its class's tasks do
+    held = list(zip(runs, limits, strict=True))
+    stalls = [
+        (a, busy)
+        for a, b, busy in stretches
+        if any(r.started < b and r.finished > a and r.finished - r.started > cap for r, cap in held)
+    ]
     if not stalls:
         return None
     lengths = [b for _, b in stalls]

@@ -124,17 +124,22 @@ def measure(
         app.close()
         scratch.remove(workdir)
 
-    observed = Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before)
+    # A mix's class of each task sent (the producer sends the schedule in order, and stops only with an error)
+    classes = None
+    if cfg.traffic is not None and calls is not None:
+        classes = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
+    observed = Observed(
+        batch.published, batch.records, batch.outcome, batch.detail, resources, load_before, task_class=classes
+    )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)
 
     def extend(result: RunResult) -> RunResult:
         result = add_open_loop(result, schedule, sent, batch.records, tap.headers)
-        if cfg.traffic is None or calls is None:
+        if cfg.traffic is None or calls is None or classes is None:
             return result
         window = (sent.t0 + schedule.window[0], sent.t0 + schedule.window[1])
-        # The producer sends the schedule in order, and stops only with an error (then nothing is concluded)
-        task_class = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
+        task_class = classes
         # a countdown's wait counts from its ETA
         origins = mix.due(sent.ids, calls[: len(sent.ids)], dict(zip(sent.ids, sent.scheduled, strict=True)))
         slots_each = cfg.slots // cfg.workers

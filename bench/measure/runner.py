@@ -391,7 +391,16 @@ def measure(
 
     struck, cost = deployed
     observed = Observed(
-        batch.published, batch.records, batch.outcome, batch.detail, resources, load_before, figures, struck, cost
+        batch.published,
+        batch.records,
+        batch.outcome,
+        batch.detail,
+        resources,
+        load_before,
+        figures,
+        struck,
+        cost,
+        task_class=task_class if cfg.traffic is not None else None,
     )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.peak_workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)

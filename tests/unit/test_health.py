@@ -427,6 +427,39 @@ def test_a_task_that_blocks_the_event_loop_stalls_the_pool():
     assert KNOWN_CAUSES["blocked_loop"].kinds == ("stalls", "late_starts")
 
 
+def long_tasks_fill_every_slot():
+    """gevent -c 4 draining a mix of 10 ms sleeps and 2 s sleeps, four of
+    the long ones in a row: for 2 s every slot sleeps through a long task
+    while short ones wait, and nothing finishes. Each task's class too."""
+    services = [0.01] * 100 + [2.0] * 4 + [0.01] * 100
+    published, records = drain(4, services, pids=[3] * 4)
+    classes = {r.id: "long" if r.finished - r.started > 1 else "short" for r in records}
+    return published, records, classes
+
+
+def test_a_mix_whose_slots_all_run_long_tasks_at_once_is_no_stall():
+    published, records, classes = long_tasks_fill_every_slot()
+    # Held against the one median of every task (10 ms), it looked like a blocked loop ...
+    assert diagnose(published, records, context("gevent", 4)).of("stalls").cause == "blocked_loop"
+    # ... but each long task took as long as its class's tasks do: the slots were busy, nothing stalled.
+    assert diagnose(published, records, context("gevent", 4, task_class=classes)).of("stalls") is None
+
+
+def test_a_long_task_that_blocks_the_loop_in_a_mix_is_still_a_stall():
+    # As above, but the first long task computes for 3 s without yielding: the short tasks
+    # that had started before it cannot finish until it does, far longer than a short task takes.
+    published, records, classes = long_tasks_fill_every_slot()
+    blocker = next(r for r in records if classes[r.id] == "long")
+    at = blocker.started
+    stuck = [
+        r if r.finished <= at or r.started >= at or r is blocker else replace(r, finished=at + 3.0) for r in records
+    ]
+    stuck = [replace(r, finished=at + 3.0) if r is blocker else r for r in stuck]
+    stalls = diagnose(published, stuck, context("gevent", 4, task_class=classes)).of("stalls")
+    assert stalls is not None
+    assert stalls.cause == "blocked_loop"
+
+
 def test_findings_come_in_their_fixed_order():
     published, records = bursts()
     records = [*records[1:], records[5], replace(records[6], pid=1)]

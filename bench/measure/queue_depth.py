@@ -252,7 +252,11 @@ class DepthPass:
 def prefetch_count(context: Context) -> int:
     """The worker's prefetch window, messages: slots x multiplier (Celery's
     default multiplier, 4, when none was set); per child for prefork, whose
-    slots are its children, so this is the worker's total."""
+    slots are its children, so this is the worker's total. Under
+    worker_disable_prefetch a worker takes a message only for a free slot:
+    its slots."""
+    if context.disable_prefetch:
+        return context.slots
     multiplier = context.prefetch_multiplier if context.prefetch_multiplier is not None else 4
     return context.slots * max(multiplier, 1)
 

@@ -4,7 +4,8 @@ series sampled every 5 ms as the poller samples them."""
 
 import pytest
 
-from bench.measure.queue_depth import DepthMoves, moves, steady_rate, thinned
+from bench.analysis.health import Context
+from bench.measure.queue_depth import DepthMoves, moves, prefetch_count, steady_rate, thinned
 
 POLL = 0.005
 
@@ -144,3 +145,15 @@ def test_a_small_window_taken_in_bursts_every_two_seconds_pauses_every_time():
     found = moves(samples)
     assert len(found.pauses_s) >= 8
     assert found.pauses_s == pytest.approx((2.0,) * len(found.pauses_s), abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("multiplier", "disable_prefetch", "window"),
+    [(None, False, 32), (1, False, 8), (4, True, 8), (None, True, 8)],
+)
+def test_the_prefetch_window_is_the_slots_times_the_multiplier_or_the_slots_without_prefetching(
+    multiplier, disable_prefetch, window
+):
+    # gevent -c 8: Celery's default multiplier is 4; worker_disable_prefetch takes a message per free slot
+    context = Context("gevent", 8, 8, False, multiplier, "redis", disable_prefetch=disable_prefetch)
+    assert prefetch_count(context) == window

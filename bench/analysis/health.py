@@ -32,7 +32,7 @@ import math
 import re
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -217,6 +217,10 @@ class Context:
     # A traffic mix: each task's class (id -> its name), whose own median service time is what a stall's
     # tasks are held against; None: one kind of task
     task_class: Mapping[str, str] | None = None
+    # Dedicated routing: each task's lane (the index of its queue) and each lane's slots (its workers'); a
+    # task starts late only while a slot of its own lane's workers is free. None: every slot takes every task
+    task_lane: Mapping[str, int] | None = None
+    lane_slots: tuple[int, ...] = ()
 
 
 def diagnose(published: Mapping[str, float], records: Sequence, context: Context) -> Health:
@@ -271,7 +275,9 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
         findings += [
             _idle_gaps(timeline, context, restarts),
             _stalls(timeline, runs, context),
-            _late_starts(timeline, published, firsts, services, context),
+            _late_starts_by_lane(published, runs, firsts, services, context)
+            if context.task_lane
+            else _late_starts(timeline, published, firsts, services, context),
         ]
     present = {f.kind: f for f in findings if f is not None}
     return Health(tuple(present[k] for k in KINDS if k in present))
@@ -544,6 +550,34 @@ def _stalls(timeline, runs, context):
         longest_s=max(lengths),
         period_s=_period([a + b for a, b in stalls]),
         cause=cause,
+    )
+
+
+def _late_starts_by_lane(published, runs, firsts, services, context):
+    """Late starts under dedicated routing: each lane's tasks on its own
+    workers' slots (a slot of another queue's workers never takes them),
+    held to the run's one threshold; the lanes' findings as one."""
+    lane = context.task_lane
+    found = []
+    for index, slots in enumerate(context.lane_slots):
+        mine = {t: at for t, at in published.items() if lane.get(t) == index}
+        its_runs = [r for r in runs if r.id in mine]
+        if not its_runs:
+            continue
+        its_firsts = {t: firsts[t] for t in mine if t in firsts}
+        timeline = _Timeline(mine, its_runs, its_firsts)
+        own = replace(context, slots=slots, task_lane=None, lane_slots=())
+        if (one := _late_starts(timeline, mine, its_firsts, services, own)) is not None:
+            found.append(one)
+    if not found:
+        return None
+    return Finding(
+        "late_starts",
+        sum(f.count for f in found),
+        total_s=math.fsum(f.total_s or 0.0 for f in found),
+        longest_s=max(f.longest_s or 0.0 for f in found),
+        cause=next((f.cause for f in found if f.cause is not None), None),
+        examples=tuple(t for f in found for t in f.examples)[:EXAMPLES],
     )
 
 

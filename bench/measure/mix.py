@@ -78,6 +78,18 @@ def class_of(traffic: Traffic, ids: Iterable[str], calls: Sequence[Call]) -> dic
     return {task_id: traffic.classes[call.klass].name for task_id, call in zip(ids, calls, strict=True)}
 
 
+def task_lanes(
+    traffic: Traffic, task_class: Mapping[str, str], slots_per_worker: int, workers: int
+) -> tuple[dict[str, int], tuple[int, ...]] | None:
+    """Under dedicated routing, ({task id: its lane}, each lane's slots: its
+    workers'), for the health check's late starts; None under shared routing."""
+    if traffic.routing == "shared":
+        return None
+    lane_of = {c.name: traffic.lane_of(i) for i, c in enumerate(traffic.classes)}
+    slots = tuple(slots_per_worker * len(nodes) for nodes in traffic.lane_nodes(workers))
+    return {task_id: lane_of[name] for task_id, name in task_class.items()}, slots
+
+
 def first_received(raws: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     """{task id: when a worker's consumer first received it}."""
     out: dict[str, float] = {}

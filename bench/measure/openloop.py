@@ -125,11 +125,19 @@ def measure(
         scratch.remove(workdir)
 
     # A mix's class of each task sent (the producer sends the schedule in order, and stops only with an error)
-    classes = None
+    classes, task_lanes = None, None
     if cfg.traffic is not None and calls is not None:
         classes = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
+        task_lanes = mix.task_lanes(cfg.traffic, classes, cfg.slots // cfg.workers, cfg.workers)
     observed = Observed(
-        batch.published, batch.records, batch.outcome, batch.detail, resources, load_before, task_class=classes
+        batch.published,
+        batch.records,
+        batch.outcome,
+        batch.detail,
+        resources,
+        load_before,
+        task_class=classes,
+        lanes=task_lanes,
     )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)

@@ -37,6 +37,8 @@ class Observed:
     deploy: schema.DeployFigures | None = None  # the run's deploy event and what it cost; None: none asked
     deploy_counts: tuple[int, int, int] | None = None  # (lost, redelivered, interrupted) under a deploy event
     task_class: Mapping[str, str] | None = None  # a traffic mix: each task's class (id -> name); None: no mix
+    # dedicated routing: ({task id: its lane}, each lane's slots) (mix.task_lanes); None: one queue for all
+    lanes: tuple[Mapping[str, int], tuple[int, ...]] | None = None
 
 
 def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]:
@@ -54,6 +56,7 @@ def health_context(
     oom_kills: int = 0,
     broker_restarted: bool = False,
     task_class: Mapping[str, str] | None = None,
+    lanes: tuple[Mapping[str, int], tuple[int, ...]] | None = None,
 ) -> Context:
     """What the health check must know of the run: its pool, slots, acks
     and prefetch, broker, the pool processes it expects (prefork: -c per
@@ -61,7 +64,8 @@ def health_context(
     how watching the batch ended (`outcome`, Observed's), what the
     workers' log said (`log`; None: not read), and the OOM kills their
     cgroups counted (`oom_kills`), whether the broker was restarted, and a
-    traffic mix's class of each task (`task_class`)."""
+    traffic mix's class of each task (`task_class`) and, under dedicated
+    routing, its lane and each lane's slots (`lanes`)."""
     # A run document always records its pool, -c and slots (older ones: None, read as prefork -c 1)
     concurrency = settings.concurrency or 1
     per_worker = concurrency if settings.pool == "prefork" else 1
@@ -80,6 +84,8 @@ def health_context(
         broker_restarted=broker_restarted,
         disable_prefetch=bool(settings.disable_prefetch),
         task_class=task_class,
+        task_lane=lanes[0] if lanes is not None else None,
+        lane_slots=lanes[1] if lanes is not None else (),
     )
 
 
@@ -311,7 +317,7 @@ def build_result(
     workers' log said, for its health)."""
     kills = (observed.limits.oom_kills or 0) if observed.limits is not None else 0
     restarted = observed.deploy is not None and any(e.kind == "broker_restart" for e in observed.deploy.events)
-    context = health_context(settings, observed.outcome, log, kills, restarted, observed.task_class)
+    context = health_context(settings, observed.outcome, log, kills, restarted, observed.task_class, observed.lanes)
     summary = summarize_run(observed, bound, settings.pool, settings.workers, context)
     first_error = next((r.error for r in first_reports(observed.records) if r.error), None)
     memory_limit = settings.limits.memory_limit_bytes if settings.limits is not None else None

@@ -401,6 +401,9 @@ def measure(
         struck,
         cost,
         task_class=task_class if cfg.traffic is not None else None,
+        lanes=mix.task_lanes(cfg.traffic, task_class, cfg.slots // cfg.workers, cfg.workers)
+        if cfg.traffic is not None
+        else None,
     )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.peak_workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)

@@ -460,6 +460,43 @@ def test_a_long_task_that_blocks_the_loop_in_a_mix_is_still_a_stall():
     assert stalls.cause == "blocked_loop"
 
 
+def two_lanes():
+    """Dedicated routing, two workers of -c 2: lane 0's worker runs six 2 s
+    tasks two at a time (the other four wait their turn, as they must);
+    lane 1's runs twenty 10 ms tasks at the start, then has nothing to do."""
+    published, records = {}, []
+    for i in range(6):
+        task = f"long{i}"
+        published[task] = 0.0
+        start = 0.05 + 2.0 * (i // 2)
+        records.append(TaskRecord(task, 0.0, start, start + 2.0, "SUCCESS", 100 + i % 2, node=0))
+    for i in range(20):
+        task = f"short{i:02d}"
+        published[task] = 0.0
+        start = 0.05 + 0.01 * (i // 2)
+        records.append(TaskRecord(task, 0.0, start, start + 0.01, "SUCCESS", 200 + i % 2, node=1))
+    lanes = {t: 0 if t.startswith("long") else 1 for t in published}
+    return published, records, lanes
+
+
+def test_under_dedicated_routing_a_free_slot_of_another_queue_starts_nothing_late():
+    published, records, lanes = two_lanes()
+    shared = context("prefork", 2, slots=4)
+    # Counted over all four slots, lane 1's idle worker made lane 0's queued tasks look late ...
+    assert diagnose(published, records, shared).of("late_starts").count == 4
+    # ... but only lane 0's two slots could take them, and both were busy.
+    own = replace(shared, task_lane=lanes, lane_slots=(2, 2))
+    assert diagnose(published, records, own).of("late_starts") is None
+    # One process of lane 0 held all six (prefetched) while its other slot stayed free: late, in its own lane.
+    held = [
+        replace(r, started=0.05 + 2.0 * i, finished=2.05 + 2.0 * i, pid=100)
+        for i, r in enumerate(r for r in records if r.id.startswith("long"))
+    ]
+    late = diagnose(published, held + [r for r in records if r.node == 1], own).of("late_starts")
+    assert late.count == 5
+    assert late.cause == "prefetch"
+
+
 def test_findings_come_in_their_fixed_order():
     published, records = bursts()
     records = [*records[1:], records[5], replace(records[6], pid=1)]

@@ -33,7 +33,14 @@ from bench.measure.apptask import (
     read_profile,
     resolve_user_task,
 )
-from bench.measure.config import DEFAULT_OUTPUT_DIR, RunConfig, build_run_config, check_json_path, profile_config
+from bench.measure.config import (
+    DEFAULT_OUTPUT_DIR,
+    RunConfig,
+    build_run_config,
+    check_json_path,
+    check_max_tasks_per_child,
+    profile_config,
+)
 from bench.measure.reference_options import ReferenceRun
 from bench.results.io import check_writable
 from bench.sweep import store
@@ -133,6 +140,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
 
 def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None) -> RunConfig | ReferenceRun:
     """What a run's config must also pass: hosts, a writable output, a reference."""
+    check_max_tasks_per_child(cfg)
     if cfg.hosts:
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")

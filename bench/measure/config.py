@@ -24,8 +24,11 @@ from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import OPTIMIZATIONS
 from bench.measure.traffic import ROUTINGS, Traffic
 from bench.workloads import (
+    DEFAULT_STUCK_P,
+    LEAK_KIB,
     MIX_WORKLOAD,
     POOLS,
+    STUCK_MULTIPLE,
     WORKLOADS,
     Workload,
     expected_rate,
@@ -33,6 +36,7 @@ from bench.workloads import (
     profiled_workload,
     quota_cores,
     slots,
+    stuck_draw,
     unprofiled_workload,
 )
 
@@ -239,6 +243,22 @@ class RunConfig:
     optimization: str | None = None  # the worker's -O (default or fair); None: not given, the worker's own
     disable_prefetch: bool = False  # worker_disable_prefetch: take a message only for a free slot (Redis only)
     eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks held at once; None: no limit
+    # Workloads that test memory and stalls by construction (issue 25):
+    leak_kib: int | None = None  # the leak workload: KiB each call keeps alive (--leak-kib); None: another workload
+    stuck_p: float | None = None  # the stuck workload: each task's chance to block (--stuck-p); None: another one
+    stuck_seed: int = 0  # the seed of the stuck workload's draw (--seed)
+
+    @property
+    def stuck_tasks(self) -> list[bool] | None:
+        """Which tasks of the measured batch the stuck workload blocks (seeded); None: another workload."""
+        return None if self.stuck_p is None else stuck_draw(self.stuck_p, self.stuck_seed, self.tasks)
+
+    @property
+    def longest_task_ms(self) -> float | None:
+        """The longest a task is meant to take, ms: a stuck task's block, else task_ms."""
+        if self.stuck_p and self.task_ms is not None:
+            return self.task_ms * STUCK_MULTIPLE
+        return self.task_ms
 
     @property
     def open_loop(self) -> bool:
@@ -279,7 +299,7 @@ class RunConfig:
     def spec(self) -> Workload:
         """The Workload measured: a built-in one, the user's task sized by its
         profile, or a traffic mix's weighted demands."""
-        return run_workload(self.workload, self.user_task, self.task_profile, self.traffic)
+        return run_workload(self.workload, self.user_task, self.task_profile, self.traffic, self.leak_kib)
 
 
 class NamedTask(Protocol):
@@ -294,11 +314,13 @@ def run_workload(
     user_task: NamedTask | None = None,
     task_profile: tuple[float, float] | None = None,
     traffic: Traffic | None = None,
+    leak_kib: int | None = None,
 ) -> Workload:
     if traffic is not None:
         return mix_workload(traffic.classes)
     if user_task is None:
-        return WORKLOADS[workload]
+        spec = WORKLOADS[workload]
+        return spec if leak_kib is None else dataclasses.replace(spec, leak_kib=leak_kib)
     if task_profile is None:
         return unprofiled_workload(user_task.task)
     return profiled_workload(user_task.task, *task_profile)
@@ -584,6 +606,8 @@ def build_run_config(
     optimization: str | None = None,
     disable_prefetch: bool = False,
     eta_task_limit: int | None = None,
+    leak_kib: int | None = None,
+    stuck_p: float | None = None,
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
     place they are written). With `cpus` the worker is pinned to those CPU
@@ -600,8 +624,11 @@ def build_run_config(
     default batch then lasts past it. `traffic` (measure/traffic.py) sends
     a mix of classes instead of one workload: its classes give the tasks
     and their sizes, and their own rates the --rate when they have them;
-    `seed` shuffles a drained mix and marks an open-loop one."""
+    `seed` shuffles a drained mix and marks an open-loop one, and draws
+    the stuck workload's blocked tasks. `leak_kib` (KiB a call keeps) and
+    `stuck_p` (a task's chance to block) size the leak and stuck workloads."""
     deploy = deploy_plan(stop_at, kill_at, kill_child_at, stop_grace, rolling_restart, broker_restart_at)
+    leak_kib, stuck_p = check_test_workloads(workload, leak_kib, stuck_p, rate, hosts)
     if traffic is not None:
         rate, traffic = _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed)
         traffic = _routed(traffic, routing, workers)
@@ -728,6 +755,9 @@ def build_run_config(
         optimization=optimization,
         disable_prefetch=bool(disable_prefetch),
         eta_task_limit=eta_task_limit,
+        leak_kib=leak_kib,
+        stuck_p=stuck_p,
+        stuck_seed=seed,
     )
     if traffic is not None and traffic.first_user is not None:
         # a mix of the user's tasks runs in its app's workers, with its app's prefetch unless given
@@ -738,6 +768,47 @@ def build_run_config(
             prefetch_multiplier=None if app_prefetch else cfg.prefetch_multiplier,
         )
     return cfg
+
+
+def check_max_tasks_per_child(cfg: RunConfig) -> None:
+    """run --max-tasks-per-child: only prefork replaces its pool processes;
+    the other pools run every task in the worker's own process, which
+    Celery never replaces (celery/celery#6312), so the setting would do
+    nothing there. (A sweep's --vary max_tasks_per_child still passes it
+    to every pool of the sweep, as before.)"""
+    pool = cfg.pool
+    if cfg.max_tasks_per_child and pool != "prefork":
+        raise UsageError(
+            f"--max-tasks-per-child: only prefork replaces its pool processes; {pool} runs every task in the "
+            "worker's own process, which is never replaced (celery/celery#6312); use --pool prefork or leave it out"
+        )
+
+
+MAX_LEAK_KIB = 1024 * 1024  # 1 GiB a call: more is an OOM kill, not a leak to measure
+
+
+def check_test_workloads(
+    workload: str, leak_kib: int | None, stuck_p: float | None, rate: float | None = None, hosts: object = None
+) -> tuple[int | None, float | None]:
+    """(leak_kib, stuck_p) of the leak and stuck workloads, checked and
+    defaulted; (None, None) for the others (which refuse them)."""
+    if leak_kib is not None and workload != "leak":
+        raise UsageError("--leak-kib: sizes the leak workload's blocks; give --workload leak too")
+    if stuck_p is not None and workload != "stuck":
+        raise UsageError("--stuck-p: the chance a task of the stuck workload blocks; give --workload stuck too")
+    if leak_kib is not None and hosts:
+        raise UsageError("--leak-kib: sizes the leak of the workers started here for now; leave out --hosts")
+    if workload == "leak":
+        leak_kib = LEAK_KIB if leak_kib is None else leak_kib
+        if not 1 <= leak_kib <= MAX_LEAK_KIB:
+            raise UsageError(f"--leak-kib: must be between 1 and {MAX_LEAK_KIB} KiB, got {leak_kib}")
+    if workload == "stuck":
+        stuck_p = DEFAULT_STUCK_P if stuck_p is None else stuck_p
+        if not 0 <= stuck_p <= 1:
+            raise UsageError(f"--stuck-p: must be a probability, between 0 and 1, got {stuck_p:g}")
+        if rate is not None or hosts:
+            raise UsageError("--workload stuck: drained runs here only for now; leave out --rate and --hosts")
+    return leak_kib, stuck_p
 
 
 def _unsized_mix_batch(traffic, pool, concurrency, workers, tasks, warmup):

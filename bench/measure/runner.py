@@ -39,6 +39,7 @@ from bench.measure import deploy, load, mix
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew, Nodes, Relay, keep_logs
 from bench.measure.limits import celery_default_concurrency, oom_losses, window_figures, worker_limits
+from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
 from bench.measure.result import Observed, build_result, first_reports, not_measured, run_metadata, run_settings
 from bench.output.health import oom_words
@@ -120,7 +121,7 @@ def time_limits(cfg: RunConfig) -> tuple[float, float]:
     """(stall, timeout) seconds for watching a batch: a slot that is busy
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
-    task_s = (cfg.task_ms or 1.0) / 1000.0
+    task_s = (cfg.longest_task_ms or 1.0) / 1000.0  # a stuck task's block is a task's time too
     # A user's task of unknown length may take long: a minute of silence.
     stall_s = max(60.0 if cfg.user_task is not None and cfg.task_ms is None else 10.0, 5 * task_s + 5)
     rate = expected_rate(
@@ -285,6 +286,15 @@ def call_args(cfg: RunConfig, stub_address: str | None) -> tuple[Any, load.Calls
     return cfg.spec.args(cfg.task_ms, stub_address), None
 
 
+def measured_call_args(cfg: RunConfig, stub_address: str | None) -> tuple[Any, load.Calls | None]:
+    """call_args of the measured batch: the stuck workload's drawn tasks block
+    (its warm-up does not)."""
+    blocked, blocked_ms = cfg.stuck_tasks, cfg.longest_task_ms
+    if blocked is None:
+        return call_args(cfg, stub_address)
+    return None, lambda i: ([cfg.task_ms, blocked_ms if blocked[i] else 0], None)
+
+
 def measure(
     cfg: RunConfig,
     broker: broker_mod.Broker,
@@ -307,7 +317,7 @@ def measure(
     launched = launch(cfg, broker, stub_address, clock)
     nodes, reader, app = launched.crew.nodes, launched.crew.reader, launched.app
     main_queue = f"{launched.prefix}measured"
-    args, calls = call_args(cfg, stub_address)
+    args, calls = measured_call_args(cfg, stub_address)
     stall_s, timeout_s = time_limits(cfg)
     batch = None
     retired = False
@@ -342,6 +352,7 @@ def measure(
         else:
             batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
         sampler = ResourceSampler([p.pid for p in nodes.procs], broker.pid, cfg.quota_cores).start()
+        memory = ProcessSampler([p.pid for p in nodes.procs], interval_for(cfg)).start()
         groups = launched.crew.cgroups()
         counted = [g.figures() for g in groups]
         nodenames, idle = [s.nodename for s in launched.specs], [s.queue for s in launched.specs]
@@ -362,6 +373,7 @@ def measure(
         tick = None if event is None else event.tick
         load.watch(batch, reader, nodes, broker.watch(), stall_s, timeout_s, progress, lost, tick)
         resources = sampler.stop()
+        series = memory.stop()
         # a mix's reservations: read while the workers' record directories are there
         received = mix.first_received(reader.received()) if cfg.traffic is not None else {}
         deployed: tuple[DeployFigures | None, tuple[int, int, int] | None] = (None, None)
@@ -383,7 +395,16 @@ def measure(
 
     struck, cost = deployed
     observed = Observed(
-        batch.published, batch.records, batch.outcome, batch.detail, resources, load_before, figures, struck, cost
+        batch.published,
+        batch.records,
+        batch.outcome,
+        batch.detail,
+        resources,
+        load_before,
+        figures,
+        struck,
+        cost,
+        memory=series,
     )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.peak_workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)

@@ -24,14 +24,17 @@ from bench.results.records import (
     HostClock,
     Latency,
     LimitFigures,
+    MemoryGrowth,
     Metadata,
     Placement,
+    ProcessMemory,
     Resources,
     RunResult,
     RunSettings,
     RunStatus,
     RunSummary,
     Samples,
+    StuckTasks,
     TaskCounts,
     TaskCPU,
     TaskError,
@@ -94,7 +97,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy"):
+        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy", "memory_growth"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
@@ -115,12 +118,27 @@ def _deploy_figures(data: Mapping[str, Any]) -> DeployFigures:
     return _pick(DeployFigures, data, events=tuple(_pick(DeployEvent, e) for e in data.get("events") or ()))
 
 
+_PAIRS = ("ci95", "kib_per_hour_ci95", "pss_ci95")  # a ProcessMemory's CIs: (low, high)
+
+
+def _process_memory(data: Mapping[str, Any]) -> ProcessMemory:
+    return _pick(ProcessMemory, data, **{name: _tuple(data.get(name)) for name in _PAIRS})
+
+
+def memory_growth_from_json(data: Mapping[str, Any] | None) -> MemoryGrowth | None:
+    if data is None:
+        return None
+    processes = tuple(_process_memory(p) for p in data.get("processes") or ())
+    return _pick(MemoryGrowth, data, tree=_process_memory(data.get("tree") or {}), processes=processes)
+
+
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
     resources, task_cpu, limits = data.get("resources"), data.get("task_cpu"), data.get("limits")
     deploy = data.get("deploy")
     return _pick(
         RunSummary,
         data,
+        memory_growth=memory_growth_from_json(data.get("memory_growth")),
         deploy=None if deploy is None else _deploy_figures(deploy),
         limits=None if limits is None else _limit_figures(limits),
         task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),
@@ -145,9 +163,11 @@ def host_clock_from_json(data: Mapping[str, Any]) -> HostClock:
 
 def _settings_from_json(data: Mapping[str, Any]) -> RunSettings:
     placement, broker, limits = data.get("placement"), data.get("broker"), data.get("limits")
+    stuck = data.get("stuck")
     return _pick(
         RunSettings,
         data,
+        stuck=None if stuck is None else _pick(StuckTasks, stuck),
         limits=None if limits is None else _pick(WorkerLimits, limits),
         placement=None if placement is None else Placement(*(_tuple(placement.get(f.name)) for f in fields(Placement))),
         broker=None if broker is None else _pick(BrokerInfo, broker),

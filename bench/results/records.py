@@ -244,6 +244,51 @@ class LimitFigures:
 
 
 @dataclass(frozen=True)
+class ProcessMemory:
+    """How one worker process's memory (or the whole worker tree's) grew over
+    the measured window, from samples taken about once a second. The slopes
+    are Theil-Sen fits (the median of the pairwise slopes, robust to a few
+    odd samples; scipy.stats.theilslopes) with their 95% CI; None where the
+    process was sampled fewer than 3 times or its x did not change."""
+
+    pid: int | None = None  # None: the worker tree, every process of every worker summed
+    node: int | None = None  # the worker node it belongs to; None: the tree
+    main: bool | None = None  # the worker's main process; None: the tree
+    born_s: float | None = None  # s from the window's start it was first seen; 0.0: there at the start
+    died_s: float | None = None  # s from the window's start it was last seen, gone by the next sample; None: alive
+    samples: int = 0  # samples of it the fits use
+    # Tasks completed in the window by it (a process that runs none itself, prefork's main: by its
+    # worker, which is then its x), or by the tree
+    tasks: int = 0
+    cpu_s: float | None = None  # user + system CPU seconds between its first and last sample
+    uss_first_bytes: int | None = None  # USS at its first sample, bytes (the tree: summed)
+    uss_last_bytes: int | None = None  # USS at its last sample, bytes
+    uss_peak_bytes: int | None = None  # the highest USS sampled, bytes
+    pss_last_bytes: int | None = None  # PSS at its last sample (shared pages split fairly), bytes
+    rss_last_bytes: int | None = None  # RSS at its last sample, bytes
+    kib_per_task: float | None = None  # slope of USS against the tasks completed, KiB per task
+    ci95: tuple[float, float] | None = None  # its 95% CI, KiB per task
+    kib_per_1000_tasks: float | None = None  # kib_per_task x 1,000
+    kib_per_hour: float | None = None  # slope of USS against time, KiB per hour
+    kib_per_hour_ci95: tuple[float, float] | None = None  # its 95% CI, KiB per hour
+    pss_kib_per_task: float | None = None  # slope of PSS against the tasks completed, KiB per task
+    pss_ci95: tuple[float, float] | None = None  # its 95% CI, KiB per task
+
+
+@dataclass(frozen=True)
+class MemoryGrowth:
+    """The worker processes' memory over the measured window: each one's
+    growth and the tree's, and the pool processes replaced (recycled)."""
+
+    interval_s: float  # s between samples
+    snapshots: int  # samples of the trees the fits use (a long run's are thinned to every 2nd, 4th...)
+    recycles: int  # pool processes that appeared in the window, each replacing one (max_tasks_per_child)
+    tree: ProcessMemory  # every process of every worker summed, against every task completed
+    processes: tuple[ProcessMemory, ...] = ()  # each process sampled at least 3 times, by node and first sight
+    unfitted: int = 0  # processes sampled fewer than 3 times (short-lived children), not listed
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
 
@@ -272,6 +317,7 @@ class RunSummary:
     predicted_per_s: float | None = None  # tasks/s
     limits: LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
     deploy: DeployFigures | None = None  # the deploy events and what they cost; None: no event asked
+    memory_growth: MemoryGrowth | None = None  # the worker processes' memory over the window; None: not sampled
 
 
 @dataclass(frozen=True)
@@ -307,6 +353,16 @@ class WorkerLimits:
     # The -c the quota gives: its cores rounded up, 1 to the CPUs it may run on (Celery 5.7's `-c auto`);
     # None: no CPU limit
     quota_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class StuckTasks:
+    """The stuck workload's draw: which tasks of the measured batch block."""
+
+    p: float  # each task's chance to block (--stuck-p)
+    blocked_ms: float  # ms a blocked task waits instead of task_ms
+    seed: int  # the draw's seed (--seed): the same seed blocks the same tasks
+    tasks: int  # tasks of the measured batch drawn to block
 
 
 @dataclass(frozen=True)
@@ -351,6 +407,8 @@ class RunSettings:
     sched_strategy: str | None = None  # the prefork pool's scheduling strategy (fair, fcfs); None: another pool
     disable_prefetch: bool | None = None  # worker_disable_prefetch: a message taken only for a free slot
     eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks a worker holds; None: no limit
+    leak_kib: int | None = None  # the leak workload: KiB each call keeps alive in its process; None: another one
+    stuck: StuckTasks | None = None  # the stuck workload's draw; None: another workload
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""A run's memory growth and its test workloads' draw, in words for the
+terminal (the numbers are in summary.memory_growth and config.stuck)."""
+
+from __future__ import annotations
+
+from bench.analysis.memory import includes_zero
+from bench.results.schema import MemoryGrowth, ProcessMemory, RunSettings
+
+LISTED = 6  # processes shown one by one; the rest are in the document
+
+
+def _slope(kib: float | None, ci: tuple[float, float] | None, unit: str = "task") -> str:
+    if kib is None or ci is None:
+        return "-"
+    none = " (no growth told apart from none)" if includes_zero(ci) else ""
+    return f"{kib:+.3g} KiB/{unit} (95% CI {ci[0]:+.3g} to {ci[1]:+.3g}){none}"
+
+
+def _per_hour(p: ProcessMemory) -> str:
+    return "" if p.kib_per_hour is None else f", {p.kib_per_hour / 1024:+,.1f} MiB/hour"
+
+
+def _who(p: ProcessMemory) -> str:
+    role = "main" if p.main else "child"
+    life = ""
+    if p.born_s:
+        life += f", born at {p.born_s:.1f} s"
+    if p.died_s is not None:
+        life += f", gone at {p.died_s:.1f} s"
+    return f"{role} {p.pid} (worker {p.node}, {p.tasks} tasks{life})"
+
+
+def memory_lines(growth: MemoryGrowth | None, max_tasks_per_child: int = 0) -> list[str]:
+    """The tree's USS growth per task (and PSS, per 1,000 tasks, per hour),
+    each process's, and the pool processes recycled."""
+    if growth is None:
+        return []
+    tree = growth.tree
+    lines = [
+        f"  memory growth   tree USS {_slope(tree.kib_per_task, tree.ci95)}{_per_hour(tree)}; "
+        f"PSS {_slope(tree.pss_kib_per_task, tree.pss_ci95)} "
+        f"(Theil-Sen over {growth.snapshots} samples, every {growth.interval_s:.2g} s)"
+    ]
+    for p in growth.processes[:LISTED]:
+        lines.append(f"    {_who(p)}: USS {_slope(p.kib_per_task, p.ci95)}{_per_hour(p)}")
+    more = len(growth.processes) - LISTED
+    if more > 0:
+        lines.append(f"    ... {more} more processes in the run's document (summary.memory_growth)")
+    if growth.unfitted:
+        lines.append(f"    {growth.unfitted} short-lived processes sampled fewer than 3 times: not fitted")
+    if growth.recycles or max_tasks_per_child:
+        setting = f" (--max-tasks-per-child {max_tasks_per_child})" if max_tasks_per_child else ""
+        lines.append(f"  recycled        {growth.recycles} pool processes replaced in the window{setting}")
+    return lines
+
+
+def stuck_line(cfg: RunSettings, published: int | None) -> list[str]:
+    """The stuck workload's draw: how many tasks were made to block."""
+    stuck = cfg.stuck
+    if stuck is None:
+        return []
+    return [
+        f"  stuck tasks     {stuck.tasks} of {published} drawn to wait {stuck.blocked_ms:g} ms "
+        f"(--stuck-p {stuck.p:g}, --seed {stuck.seed}): each one whose slots all wait is a stall"
+    ]

@@ -31,6 +31,7 @@ from celery import Celery
 
 from bench.analysis.accuracy import predict_run
 from bench.analysis.health import log_evidence
+from bench.analysis.series import per_second, series_figures
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import cgroups, machine, netstub, readback, worker
@@ -43,7 +44,7 @@ from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
 from bench.measure.result import Observed, build_result, first_reports, not_measured, run_metadata, run_settings
 from bench.output.health import oom_words
-from bench.results.io import write_run
+from bench.results.io import write_lines_atomic, write_run
 from bench.results.overheads import cached, calibration_key
 from bench.results.schema import (
     BrokerInfo,
@@ -533,12 +534,25 @@ def conclude(
     path = result_path(cfg, run_id)
     if _odd(result):
         result = dataclasses.replace(result, worker_log=keep_logs(path, logs))
+    result = with_series(result, observed, path)
     path = write_run(path, result)
     if observed.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
     if result.status.state == "failed":
         raise FailedRun(f"{result.status.reason} (result kept in {path})", Measured(result, path))
     return Measured(result, path)
+
+
+def with_series(result: RunResult, observed: Observed, path: Path) -> RunResult:
+    """The result with its per-second series, written beside its document at
+    `path` (docs/soak.md)."""
+    if result.summary is None:
+        return result
+    snapshots = observed.memory.snapshots if observed.memory is not None else ()
+    rows = per_second(observed.published, observed.records, snapshots)
+    series = write_lines_atomic(path.with_name(f"{path.stem}.series.jsonl"), rows)
+    figures = series_figures(rows, series.name)
+    return dataclasses.replace(result, summary=dataclasses.replace(result.summary, series=figures))
 
 
 def with_prediction(result: RunResult, cfg: RunConfig, settings: RunSettings, description: dict[str, Any]) -> RunResult:

@@ -4,7 +4,7 @@ terminal (the numbers are in summary.memory_growth and config.stuck)."""
 from __future__ import annotations
 
 from bench.analysis.memory import includes_zero
-from bench.results.schema import MemoryGrowth, ProcessMemory, RunSettings
+from bench.results.schema import MemoryGrowth, ProcessMemory, RunSettings, SeriesFigures
 
 LISTED = 6  # processes shown one by one; the rest are in the document
 
@@ -63,3 +63,15 @@ def stuck_line(cfg: RunSettings, published: int | None) -> list[str]:
         f"  stuck tasks     {stuck.tasks} of {published} drawn to wait {stuck.blocked_ms:g} ms "
         f"(--stuck-p {stuck.p:g}, --seed {stuck.seed}): each one whose slots all wait is a stall"
     ]
+
+
+def series_line(series: SeriesFigures | None) -> list[str]:
+    """Where the per-second series is, and its stall seconds."""
+    if series is None:
+        return []
+    stalls = (
+        f"{series.stall_seconds} with nothing completed while tasks were in flight (longest {series.longest_stall_s} s)"
+        if series.stall_seconds
+        else "none without a completion while tasks were in flight"
+    )
+    return [f"  per second      {series.seconds} s in {series.file}; {stalls}"]

@@ -12,7 +12,7 @@ from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
 from bench.harness.sizes import size_words
 from bench.output.health import health_lines, oom_words
-from bench.output.memory import memory_lines, stuck_line
+from bench.output.memory import memory_lines, series_line, stuck_line
 from bench.output.mix import mix_terminal
 from bench.results.schema import (
     LATENCY_KINDS,
@@ -128,6 +128,7 @@ def run_summary(result: RunResult) -> str:
         lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
     lines += memory_lines(s.memory_growth, cfg.max_tasks_per_child)
     lines += stuck_line(cfg, tasks.published)
+    lines += series_line(s.series)
     if cfg.limits is not None:
         lines.append(limits_line(cfg.limits, s.limits))
     lines += prefetch_lines(cfg)

@@ -34,6 +34,7 @@ from bench.results.records import (
     RunStatus,
     RunSummary,
     Samples,
+    SeriesFigures,
     StuckTasks,
     TaskCounts,
     TaskCPU,
@@ -97,7 +98,7 @@ def run_summary_to_json(summary: RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy", "memory_growth"):
+        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy", "memory_growth", "series"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
@@ -139,6 +140,7 @@ def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:
         RunSummary,
         data,
         memory_growth=memory_growth_from_json(data.get("memory_growth")),
+        series=None if data.get("series") is None else _pick(SeriesFigures, data["series"]),
         deploy=None if deploy is None else _deploy_figures(deploy),
         limits=None if limits is None else _limit_figures(limits),
         task_cpu=None if task_cpu is None else _pick(TaskCPU, task_cpu),

@@ -289,6 +289,17 @@ class MemoryGrowth:
 
 
 @dataclass(frozen=True)
+class SeriesFigures:
+    """The run second by second, in a JSON Lines file beside the run document
+    (one row a second: analysis/series.py), and its stalls."""
+
+    file: str  # the series file's name, in the run document's directory
+    seconds: int  # rows: seconds from the first publish to the last finish
+    stall_seconds: int  # seconds in which nothing completed while tasks were in flight
+    longest_stall_s: int  # the most such seconds in a row, s
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
 
@@ -318,6 +329,7 @@ class RunSummary:
     limits: LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
     deploy: DeployFigures | None = None  # the deploy events and what they cost; None: no event asked
     memory_growth: MemoryGrowth | None = None  # the worker processes' memory over the window; None: not sampled
+    series: SeriesFigures | None = None  # the per-second series written beside the document; None: none
 
 
 @dataclass(frozen=True)

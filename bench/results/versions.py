@@ -382,7 +382,7 @@ HISTORY = (
     Version(
         26,
         "2026-12-05",
-        "Memory growth: each worker process's and the tree's KiB per task (Theil-Sen), recycles; --leak-kib, stuck",
+        "Memory growth per task (Theil-Sen), recycles, a per-second series beside the run; --leak-kib, stuck",
         "A run's `summary.memory_growth` (null: not sampled): the sample interval, the samples the fits use, the "
         "pool processes recycled in the window, and for the worker tree (`tree`) and each process sampled at least "
         "3 times (`processes`: pid, node, main, born_s, died_s, tasks, CPU, first, last and peak USS) the "
@@ -390,8 +390,9 @@ HISTORY = (
         "against time (`kib_per_hour`, `kib_per_hour_ci95`) and of PSS (`pss_kib_per_task`, `pss_ci95`), and "
         "the processes sampled fewer times (`unfitted`); `config.leak_kib` (the leak workload's KiB per call; "
         "null: another workload) and `config.stuck` (the stuck workload's draw: p, blocked_ms, seed and the "
-        "tasks drawn to block; null: another workload).",
-        ("run:summary.memory_growth", "run:config.leak_kib", "run:config.stuck"),
+        "tasks drawn to block; null: another workload); `summary.series` (the per-second series written beside "
+        "the document: its file's name, its seconds, the stall seconds and the longest run of them; null: none).",
+        ("run:summary.memory_growth", "run:summary.series", "run:config.leak_kib", "run:config.stuck"),
     ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written

@@ -62,15 +62,21 @@ def test_a_leak_is_measured_per_child_under_prefork_and_recycling_bounds_the_tre
 
 @pytest.mark.exclusive  # stalls are timed: nothing may run beside it
 def test_each_task_the_stuck_workload_blocks_is_a_stall_under_solo(tmp_path):
-    seed, tasks, p = 5, 60, 0.03
+    seed, tasks, p = 9, 40, 0.03
     drawn = sum(stuck_draw(p, seed, tasks))
-    assert drawn == 2  # known by construction: tasks 34 and 59 (the last) block (bench.workloads.stuck_draw)
+    assert drawn == 2  # known by construction: tasks 9 and 30 block (bench.workloads.stuck_draw)
     doc, shown = run(
-        tmp_path, "stuck", "-P", "solo", "--workload", "stuck", "--task-ms", 30, "--stuck-p", p, "--seed", seed,
+        tmp_path, "stuck", "-P", "solo", "--workload", "stuck", "--stuck-p", p, "--seed", seed,
         "--tasks", tasks, "--warmup", 5,
     )  # fmt: skip
-    assert doc["config"]["stuck"] == {"p": p, "blocked_ms": 1500.0, "seed": seed, "tasks": drawn}
+    assert doc["config"]["stuck"] == {"p": p, "blocked_ms": 2500.0, "seed": seed, "tasks": drawn}
     (stalls,) = [f for f in doc["summary"]["health"]["findings"] if f["kind"] == "stalls"]
     assert stalls["count"] == drawn
-    assert stalls["longest_s"] == pytest.approx(1.5, abs=0.3)
+    assert stalls["longest_s"] == pytest.approx(2.5, abs=0.3)
     assert "stalls: 2" in shown
+    # In the series, each 2.5 s block holds one or two whole seconds without a completion, apart
+    series = doc["summary"]["series"]
+    rows = [json.loads(line) for line in (tmp_path / series["file"]).read_text().splitlines()]
+    assert len(rows) == series["seconds"]
+    assert drawn <= series["stall_seconds"] <= 2 * drawn
+    assert series["longest_stall_s"] <= 2

@@ -49,10 +49,12 @@ class Reading(NamedTuple):
 
 
 class Snapshot(NamedTuple):
-    """Every worker process at one instant (s, on the records' monotonic clock)."""
+    """Every worker process at one instant (s, on the records' monotonic clock),
+    and the harness's own process (its node and main mean nothing)."""
 
     t: float
     readings: tuple[Reading, ...]
+    harness: Reading | None = None  # None: not read
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,10 @@ def memory_growth(series: MemorySeries, executions: Iterable[Finished]) -> Memor
         processes.append(_process(series, life, points, finishes or []))
     tree_points = [(s.t, _summed(s.readings)) for s in series.snapshots]
     tree = _growth(series, tree_points, every, tasks=len(every))
+    mine = [(s.t, s.harness) for s in series.snapshots if s.harness is not None]
+    harness = None
+    if mine:  # the harness's own memory, against the tasks done and the time: flat, or the harness leaks
+        harness = dataclasses.replace(_growth(series, mine, every, tasks=len(every)), pid=mine[0][1].pid)
     return MemoryGrowth(
         interval_s=series.interval_s,
         snapshots=len(series.snapshots),
@@ -157,6 +163,7 @@ def memory_growth(series: MemorySeries, executions: Iterable[Finished]) -> Memor
         tree=tree,
         processes=tuple(processes),
         unfitted=unfitted,
+        harness=harness,
     )
 
 

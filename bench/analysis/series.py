@@ -46,7 +46,8 @@ def per_second(
     - stall: nothing completed in it while tasks were in flight at its start
       and at its end;
     - memory: each worker process at the last sample in it (pid, node, main,
-      bytes of RSS, USS, PSS, CPU s); absent when no sample fell in it.
+      bytes of RSS, USS, PSS, CPU s), and harness_rss_bytes, harness_uss_bytes:
+      the harness's own; absent when no sample fell in it.
     """
     if not published:
         return []
@@ -109,6 +110,9 @@ def per_second(
                 }
                 for r in samples[i].readings
             ]
+            own = samples[i].harness
+            if own is not None:
+                row["harness_rss_bytes"], row["harness_uss_bytes"] = own.rss, own.uss
         rows.append(row)
     return rows
 

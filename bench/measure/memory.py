@@ -50,15 +50,21 @@ def read_trees(roots: list[int]) -> tuple[Reading, ...]:
     readings = []
     for node, root in enumerate(roots):
         for proc in tree(root):
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess), proc.oneshot():
-                cpu = proc.cpu_times()
-                try:
-                    full = proc.memory_full_info()
-                    rss, uss, pss = full.rss, full.uss, getattr(full, "pss", None)
-                except psutil.AccessDenied:
-                    rss, uss, pss = proc.memory_info().rss, None, None
-                readings.append(Reading(proc.pid, node, proc.pid == root, rss, uss, pss, cpu.user + cpu.system))
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                readings.append(read_process(proc, node, proc.pid == root))
     return tuple(readings)
+
+
+def read_process(proc: psutil.Process, node: int = 0, main: bool = False) -> Reading:
+    """One process's memory and CPU now (psutil.NoSuchProcess if it is gone)."""
+    with proc.oneshot():
+        cpu = proc.cpu_times()
+        try:
+            full = proc.memory_full_info()
+            rss, uss, pss = full.rss, full.uss, getattr(full, "pss", None)
+        except psutil.AccessDenied:
+            rss, uss, pss = proc.memory_info().rss, None, None
+    return Reading(proc.pid, node, main, rss, uss, pss, cpu.user + cpu.system)
 
 
 class ProcessSampler:
@@ -73,11 +79,12 @@ class ProcessSampler:
         self._book: Book = {}
         self._stride = 1  # keep every stride-th sample
         self._taken = 0
+        self._harness = psutil.Process()  # this process: its memory must not grow with the run
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
 
     def _sample(self, keep: bool = False) -> float:
-        snap = Snapshot(time.monotonic(), read_trees(self.roots))
+        snap = Snapshot(time.monotonic(), read_trees(self.roots), read_process(self._harness))
         note(self._book, snap)
         if keep or self._taken % self._stride == 0:
             self._snapshots.append(snap)

@@ -130,7 +130,14 @@ def memory_growth_from_json(data: Mapping[str, Any] | None) -> MemoryGrowth | No
     if data is None:
         return None
     processes = tuple(_process_memory(p) for p in data.get("processes") or ())
-    return _pick(MemoryGrowth, data, tree=_process_memory(data.get("tree") or {}), processes=processes)
+    harness = data.get("harness")
+    return _pick(
+        MemoryGrowth,
+        data,
+        tree=_process_memory(data.get("tree") or {}),
+        processes=processes,
+        harness=None if harness is None else _process_memory(harness),
+    )
 
 
 def run_summary_from_json(data: Mapping[str, Any]) -> RunSummary:

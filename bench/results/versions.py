@@ -388,7 +388,8 @@ HISTORY = (
         "3 times (`processes`: pid, node, main, born_s, died_s, tasks, CPU, first, last and peak USS) the "
         "Theil-Sen slope of USS against the tasks completed (`kib_per_task`, its `ci95`, `kib_per_1000_tasks`), "
         "against time (`kib_per_hour`, `kib_per_hour_ci95`) and of PSS (`pss_kib_per_task`, `pss_ci95`), and "
-        "the processes sampled fewer times (`unfitted`); `config.leak_kib` (the leak workload's KiB per call; "
+        "the processes sampled fewer times (`unfitted`), and the harness's own process fitted the same way "
+        "(`harness`); `config.leak_kib` (the leak workload's KiB per call; "
         "null: another workload) and `config.stuck` (the stuck workload's draw: p, blocked_ms, seed and the "
         "tasks drawn to block; null: another workload); `summary.series` (the per-second series written beside "
         "the document: its file's name, its seconds, the stall seconds and the longest run of them; null: none).",

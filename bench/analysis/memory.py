@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -55,6 +55,8 @@ class Snapshot(NamedTuple):
     t: float
     readings: tuple[Reading, ...]
     harness: Reading | None = None  # None: not read
+    # (node, pid) -> tasks that process had completed by t: a soak's, which keeps no executions; None: not counted
+    done: Mapping[tuple[int, int], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,40 +124,72 @@ def completed_by(finishes: Sequence[float], t: float) -> int:
     return bisect.bisect_right(finishes, t)
 
 
-def memory_growth(series: MemorySeries, executions: Iterable[Finished]) -> MemoryGrowth:
+class _Finishes:
+    """The tasks each process, each worker node and the tree had completed
+    by a time: from every execution (a run), or from the counts each
+    snapshot carries (a soak, which keeps no executions)."""
+
+    def __init__(self, executions: Iterable[Finished]):
+        self.by_pid: dict[int, list[float]] = {}
+        self.by_node: dict[int, list[float]] = {}
+        for run in executions:
+            self.by_pid.setdefault(run.pid, []).append(run.finished)
+            self.by_node.setdefault(run.node, []).append(run.finished)
+        self.every = sorted(t for times in self.by_node.values() for t in times)
+        for times in (*self.by_pid.values(), *self.by_node.values()):
+            times.sort()
+
+    def ran(self, series: MemorySeries) -> set[int]:
+        if series.snapshots and series.snapshots[-1].done is not None:
+            return {pid for _node, pid in series.snapshots[-1].done}
+        return set(self.by_pid)
+
+    def process(self, snap: Snapshot, life: Life) -> int:
+        """By `snap`, the tasks `life`'s process completed (a main process
+        that runs none itself, prefork's: its node's)."""
+        if snap.done is not None:
+            own = snap.done.get((life.node, life.pid))
+            if own is None and life.main:
+                return sum(n for (node, _pid), n in snap.done.items() if node == life.node)
+            return own or 0
+        finishes = self.by_pid.get(life.pid)
+        if finishes is None and life.main:
+            finishes = self.by_node.get(life.node)
+        return completed_by(finishes or [], snap.t)
+
+    def tree(self, snap: Snapshot) -> int:
+        return sum(snap.done.values()) if snap.done is not None else completed_by(self.every, snap.t)
+
+
+def memory_growth(series: MemorySeries, executions: Iterable[Finished] = ()) -> MemoryGrowth:
     """The growth of every process sampled at least MIN_FIT_SAMPLES times,
     and the tree's, from `series` and every task execution of the window
-    (a task run twice leaked twice). Recycles are the pool processes (not
-    a worker's main one) that ran a task or were sampled, less the ones
+    (a task run twice leaked twice), or the counts of completed tasks its
+    snapshots carry (a soak's). Recycles are the pool processes (not a
+    worker's main one) that ran a task or were sampled, less the ones
     there at the first sample."""
-    by_pid: dict[int, list[float]] = {}
-    by_node: dict[int, list[float]] = {}
-    for run in executions:
-        by_pid.setdefault(run.pid, []).append(run.finished)
-        by_node.setdefault(run.node, []).append(run.finished)
-    every = sorted(t for times in by_node.values() for t in times)
-    for times in (*by_pid.values(), *by_node.values()):
-        times.sort()
+    counts = _Finishes(executions)
     mains = {life.pid for life in series.lives if life.main}
-    pool_pids = ({life.pid for life in series.lives} | set(by_pid)) - mains
+    pool_pids = ({life.pid for life in series.lives} | counts.ran(series)) - mains
     first = {r.pid for r in series.snapshots[0].readings} if series.snapshots else set()
     recycles = len(pool_pids - first) if series.snapshots else 0
 
     processes, unfitted = [], 0
     for life in sorted(series.lives, key=lambda life: (life.node, life.first_t, life.pid)):
-        own = by_pid.get(life.pid)
-        finishes = own if own is not None or not life.main else by_node.get(life.node, [])
-        points = [(s.t, r) for s in series.snapshots for r in s.readings if r.pid == life.pid]
+        points = [(s, r) for s in series.snapshots for r in s.readings if r.pid == life.pid]
         if len(points) < MIN_FIT_SAMPLES:
             unfitted += 1
             continue
-        processes.append(_process(series, life, points, finishes or []))
-    tree_points = [(s.t, _summed(s.readings)) for s in series.snapshots]
-    tree = _growth(series, tree_points, every, tasks=len(every))
-    mine = [(s.t, s.harness) for s in series.snapshots if s.harness is not None]
+        xs = [counts.process(snap, life) for snap, _ in points]
+        processes.append(_process(series, life, points, xs))
+    tree_xs = [counts.tree(snap) for snap in series.snapshots]
+    tree_points = [(s, _summed(s.readings)) for s in series.snapshots]
+    tree = _growth(series, tree_points, tree_xs)
+    mine = [(s, s.harness) for s in series.snapshots if s.harness is not None]
     harness = None
     if mine:  # the harness's own memory, against the tasks done and the time: flat, or the harness leaks
-        harness = dataclasses.replace(_growth(series, mine, every, tasks=len(every)), pid=mine[0][1].pid)
+        growth = _growth(series, mine, [counts.tree(snap) for snap, _ in mine])
+        harness = dataclasses.replace(growth, pid=mine[0][1].pid)
     return MemoryGrowth(
         interval_s=series.interval_s,
         snapshots=len(series.snapshots),
@@ -167,9 +201,8 @@ def memory_growth(series: MemorySeries, executions: Iterable[Finished]) -> Memor
     )
 
 
-def _process(series: MemorySeries, life: Life, points: list[tuple[float, Reading]], finishes: Sequence[float]):
-    inside = [t for t in finishes if series.start_t <= t <= series.end_t] if finishes else []
-    growth = _growth(series, points, finishes, tasks=len(inside))
+def _process(series: MemorySeries, life: Life, points: list[tuple[Snapshot, Reading]], xs: Sequence[int]):
+    growth = _growth(series, points, xs)
     born = 0.0 if life.first_t <= series.start_t else round(life.first_t - series.start_t, DIGITS)
     died = round(life.last_t - series.start_t, DIGITS) if life.gone else None
     cpu = points[-1][1].cpu_s - points[0][1].cpu_s
@@ -186,15 +219,14 @@ def _summed(readings: Sequence[Reading]) -> Reading:
     return Reading(0, 0, False, sum(r.rss for r in readings), uss, pss, cpu)
 
 
-def _growth(
-    series: MemorySeries, points: Sequence[tuple[float, Reading]], finishes: Sequence[float], tasks: int
-) -> ProcessMemory:
-    """The fits of one process (or the tree) over its `points` (t, reading),
-    x being the `finishes` (sorted) completed by each t."""
+def _growth(series: MemorySeries, points: Sequence[tuple[Snapshot, Reading]], done: Sequence[int]) -> ProcessMemory:
+    """The fits of one process (or the tree) over its `points` (snapshot,
+    reading), x being `done`: the tasks it had completed by each; its
+    `tasks` are those it completed from its first point to its last."""
     if not points:
-        return ProcessMemory(tasks=tasks)
-    xs = [float(completed_by(finishes, t)) for t, _ in points]
-    hours = [(t - series.start_t) / 3600.0 for t, _ in points]
+        return ProcessMemory()
+    xs = [float(n) for n in done]
+    hours = [(snap.t - series.start_t) / 3600.0 for snap, _ in points]
     readings = [r for _, r in points]
     uss = [r.uss / KIB for r in readings if r.uss is not None]
     pss = [r.pss / KIB for r in readings if r.pss is not None]
@@ -203,7 +235,7 @@ def _growth(
     pss_fit = theil_sen(xs, pss) if len(pss) == len(xs) else None
     return ProcessMemory(
         samples=len(points),
-        tasks=tasks,
+        tasks=done[-1] - done[0] if len(points) > 1 else 0,
         uss_first_bytes=readings[0].uss,
         uss_last_bytes=readings[-1].uss,
         uss_peak_bytes=max((r.uss for r in readings if r.uss is not None), default=None),

@@ -159,7 +159,13 @@ def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None
 
 def _check_reference(cfg):
     """--reference compares one worker here with a plain one: not the other shapes of a run."""
-    for shown, flag in ((cfg.hosts, "--hosts"), (cfg.open_loop, "--rate"), (cfg.workers > 1, "--workers")):
+    shapes = (
+        (cfg.hosts, "--hosts"),
+        (cfg.open_loop, "--rate"),
+        (cfg.workers > 1, "--workers"),
+        (cfg.soak_s, "--duration"),
+    )
+    for shown, flag in shapes:
         if shown:
             raise UsageError(f"--reference: compares one worker here, draining a batch; leave out {flag}")
     if cfg.limits is not None:

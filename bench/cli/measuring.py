@@ -27,6 +27,7 @@ from bench.cli.groups import (
 )
 from bench.cli.parser import Subcommands, option
 from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
+from bench.measure.config import BACKLOG_PER_SLOT, MIN_BACKLOG
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
@@ -83,6 +84,15 @@ def add_run(sub: Subcommands) -> None:
         metavar="P",
         help=f"the stuck workload: each task's chance to wait {STUCK_MULTIPLE}x its --task-ms, drawn from --seed "
         f"(default: {DEFAULT_STUCK_P:g})",
+    )
+    option(
+        what,
+        "--backlog",
+        fills="backlog",
+        type=option_types.whole(1),
+        metavar="N",
+        help="a soak (--duration without --rate) keeps N tasks published and not finished, topped up as they "
+        f"finish (default: {BACKLOG_PER_SLOT} per slot, at least {MIN_BACKLOG})",
     )
     option(
         what,

@@ -12,6 +12,8 @@ kept whatever is dropped (a few numbers a process)."""
 import contextlib
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Mapping
 
 import psutil
 
@@ -24,6 +26,7 @@ MAX_SNAPSHOTS = 1024  # samples kept: 17 minutes at 1 s, then thinned (the fits'
 INTERVAL_S = 1.0  # s between samples in a long window
 MIN_INTERVAL_S = 0.2  # s: the shortest, in a window of a few seconds (psutil reads /proc/PID/smaps_rollup)
 SAMPLES_PER_WINDOW = 25  # a short window is sampled about this many times
+RECENT = 16  # the last samples kept whatever the thinning: a soak writes each second's last one in its row
 
 
 def sample_interval(expected_window_s: float) -> float:
@@ -35,9 +38,11 @@ def sample_interval(expected_window_s: float) -> float:
 
 def interval_for(cfg: RunConfig) -> float:
     """The sample interval of a run of `cfg`: from its schedule's length
-    (open loop), or its batch's at the expected rate."""
+    (open loop), a soak's, or its batch's at the expected rate."""
     if cfg.schedule is not None:
         return sample_interval(cfg.schedule.warmup_s + cfg.schedule.duration_s)
+    if cfg.soak_s is not None:
+        return sample_interval(cfg.soak_s)
     rate = expected_rate(
         cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, workers=cfg.workers, cpu_limit=cfg.cpu_limit
     )
@@ -71,8 +76,16 @@ class ProcessSampler:
     """Samples every process of the worker trees every `interval_s` between
     `start()` and `stop()`, on a thread; `stop()` returns the series."""
 
-    def __init__(self, worker_pids: list[int], interval_s: float = INTERVAL_S, max_snapshots: int = MAX_SNAPSHOTS):
+    def __init__(
+        self,
+        worker_pids: list[int],
+        interval_s: float = INTERVAL_S,
+        max_snapshots: int = MAX_SNAPSHOTS,
+        counts: Callable[[], Mapping[tuple[int, int], int]] | None = None,
+    ):
         self.roots = list(worker_pids)
+        self.counts = counts  # a soak's tasks completed per (node, pid) so far, kept with each sample
+        self.recent: deque[Snapshot] = deque(maxlen=RECENT)  # the last samples, kept or thinned (a soak's rows)
         self.interval_s = interval_s
         self.max_snapshots = max_snapshots
         self._snapshots: list[Snapshot] = []
@@ -84,8 +97,10 @@ class ProcessSampler:
         self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
 
     def _sample(self, keep: bool = False) -> float:
-        snap = Snapshot(time.monotonic(), read_trees(self.roots), read_process(self._harness))
+        done = None if self.counts is None else dict(self.counts())
+        snap = Snapshot(time.monotonic(), read_trees(self.roots), read_process(self._harness), done)
         note(self._book, snap)
+        self.recent.append(snap)
         if keep or self._taken % self._stride == 0:
             self._snapshots.append(snap)
             if len(self._snapshots) > self.max_snapshots:

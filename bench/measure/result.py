@@ -26,6 +26,7 @@ from bench.results.schema import (
     RunStatus,
     RunSummary,
     Samples,
+    SoakSettings,
     StuckTasks,
     TaskCounts,
     TaskCPU,
@@ -262,6 +263,7 @@ def run_settings(
         eta_task_limit=_either(cfg.eta_task_limit, app.pop("eta_task_limit", None)),
         leak_kib=cfg.leak_kib,
         stuck=_stuck(cfg),
+        soak=None if cfg.soak_s is None else SoakSettings(duration_s=cfg.soak_s, backlog=cfg.tasks),
         **app,
     )
 

@@ -78,3 +78,13 @@ def series_line(series: SeriesFigures | None) -> list[str]:
         else "none without a completion while tasks were in flight"
     )
     return [f"  per second      {series.seconds} s in {series.file}; {stalls}"]
+
+
+def soak_lines(cfg: RunSettings) -> list[str]:
+    """A soak's shape: how long, how many tasks kept in flight."""
+    if cfg.soak is None:
+        return []
+    return [
+        f"  soak            {cfg.soak.duration_s:g} s keeping {cfg.soak.backlog} tasks in flight, then drained "
+        "(latency percentiles within 1%, from histograms)"
+    ]

@@ -12,7 +12,7 @@ from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
 from bench.harness.sizes import size_words
 from bench.output.health import health_lines, oom_words
-from bench.output.memory import memory_lines, series_line, stuck_line
+from bench.output.memory import memory_lines, series_line, soak_lines, stuck_line
 from bench.output.mix import mix_terminal
 from bench.results.schema import (
     LATENCY_KINDS,
@@ -105,11 +105,13 @@ def run_summary(result: RunResult) -> str:
         lines.append("  (above the ceiling estimated from the profile: the task ran faster here than when profiled)")
     if s.above_ceiling:
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
-    lines += [
-        f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
-        f"(-c {cfg.concurrency}{_times_workers(cfg.workers)}, {plural(s.processes_used, 'process', 'processes')})",
-        "  latency (ms)        p50      p90      p99      max",
-    ]
+    if s.max_concurrency is not None and s.mean_concurrency is not None:  # a soak keeps no per-task samples
+        lines.append(
+            f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
+            f"(-c {cfg.concurrency}{_times_workers(cfg.workers)}, {plural(s.processes_used, 'process', 'processes')})"
+        )
+    lines += soak_lines(cfg)
+    lines.append("  latency (ms)        p50      p90      p99      max")
     for kind, name in LATENCY_KINDS:
         dist = getattr(s.latency, name)
         vals = "".join(f"{_ms(v):>9}" for v in (dist.p50, dist.p90, dist.p99, dist.max))

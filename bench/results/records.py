@@ -379,6 +379,15 @@ class StuckTasks:
 
 
 @dataclass(frozen=True)
+class SoakSettings:
+    """A soak (run --duration without --rate): a closed loop that keeps a
+    backlog of tasks in flight for its duration, then drains."""
+
+    duration_s: float  # s of topping up, from the release of the first tasks
+    backlog: int  # tasks kept published and not finished (--backlog)
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """The full configuration of one run (its `config`)."""
 
@@ -422,6 +431,7 @@ class RunSettings:
     eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks a worker holds; None: no limit
     leak_kib: int | None = None  # the leak workload: KiB each call keeps alive in its process; None: another one
     stuck: StuckTasks | None = None  # the stuck workload's draw; None: another workload
+    soak: SoakSettings | None = None  # a soak's duration and backlog; None: a drained batch or an open loop
 
 
 @dataclass(frozen=True)

@@ -392,8 +392,16 @@ HISTORY = (
         "(`harness`); `config.leak_kib` (the leak workload's KiB per call; "
         "null: another workload) and `config.stuck` (the stuck workload's draw: p, blocked_ms, seed and the "
         "tasks drawn to block; null: another workload); `summary.series` (the per-second series written beside "
-        "the document: its file's name, its seconds, the stall seconds and the longest run of them; null: none).",
-        ("run:summary.memory_growth", "run:summary.series", "run:config.leak_kib", "run:config.stuck"),
+        "the document: its file's name, its seconds, the stall seconds and the longest run of them; null: none); "
+        "`config.soak` (a soak, run --duration "
+        "without --rate: its duration_s and backlog; null: another run).",
+        (
+            "run:summary.memory_growth",
+            "run:summary.series",
+            "run:config.leak_kib",
+            "run:config.stuck",
+            "run:config.soak",
+        ),
     ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written

@@ -12,7 +12,7 @@ from bench.measure.config import build_run_config
     [
         (["run", "--rate", "0"], "--rate: must be tasks per second above 0"),
         (["run", "--rate", "abc"], "--rate: expected tasks per second"),
-        (["run", "--duration", "3"], "--duration: sets how long tasks arrive at --rate; give --rate too"),
+        (["run", "--duration", "3", "--tasks", "50"], "--duration without --rate: a soak"),
         (["run", "--rate", "10", "--tasks", "5"], "--tasks: sizes the drain batch"),
         (["run", "--rate", "10", "--warmup", "5"], "--warmup: sizes the drain batch"),
         (["run", "--rate", "10", "--arrival", "bursty"], "invalid choice: 'bursty'"),

@@ -50,7 +50,7 @@ def memory_lines(growth: MemoryGrowth | None, max_tasks_per_child: int = 0) -> l
         lines.append(f"    {growth.unfitted} short-lived processes sampled fewer than 3 times: not fitted")
     own = growth.harness
     if own is not None:
-        lines.append(f"    the harness {own.pid}: USS {_slope(own.kib_per_task, own.ci95)}{_per_hour(own)}")
+        lines.append(f"    the harness {own.pid}: RSS {_slope(own.kib_per_task, own.ci95)}{_per_hour(own)}")
     if growth.recycles or max_tasks_per_child:
         setting = f" (--max-tasks-per-child {max_tasks_per_child})" if max_tasks_per_child else ""
         lines.append(f"  recycled        {growth.recycles} pool processes replaced in the window{setting}")

@@ -286,7 +286,9 @@ class MemoryGrowth:
     tree: ProcessMemory  # every process of every worker summed, against every task completed
     processes: tuple[ProcessMemory, ...] = ()  # each process sampled at least 3 times, by node and first sight
     unfitted: int = 0  # processes sampled fewer than 3 times (short-lived children), not listed
-    harness: ProcessMemory | None = None  # the harness's own process, fitted as a worker's; None: not read
+    # The harness's own process, fitted as a worker's but on its RSS (in the uss fields: its USS jumps when a
+    # process it started lets go of shared pages); None: not read
+    harness: ProcessMemory | None = None
 
 
 @dataclass(frozen=True)

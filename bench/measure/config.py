@@ -637,7 +637,8 @@ def build_run_config(
         traffic = _routed(traffic, routing, workers)
     elif routing is not None:
         raise UsageError("--routing: routes a traffic mix's classes; give --traffic too")
-    soak_s = soak_duration(rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p)
+    limited = cpu_limit is not None or memory_limit is not None
+    soak_s = soak_duration(rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited)
     if soak_s is not None:
         duration = None  # the soak's, not a schedule's
     if workers != 1 and hosts:
@@ -987,7 +988,9 @@ def default_backlog(pool: str, concurrency: int, workers: int = 1) -> int:
     return max(MIN_BACKLOG, BACKLOG_PER_SLOT * slots(pool, concurrency) * workers)
 
 
-def soak_duration(rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p) -> float | None:
+def soak_duration(
+    rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited=False
+) -> float | None:
     """A soak's length (--duration without --rate: a closed loop that keeps
     --backlog tasks in flight), checked; None: not a soak."""
     if rate is not None or duration is None:
@@ -1001,6 +1004,7 @@ def soak_duration(rate, duration, backlog, tasks, user_task, traffic, hosts, dep
         ("--hosts", bool(hosts)),
         ("a deploy event", deploy is not None),
         ("--workload stuck", stuck_p is not None),
+        ("--cpu-limit/--memory-limit", limited),
     ]
     for what, given in refused:
         if given:

@@ -119,6 +119,7 @@ def test_a_soak_keeps_a_backlog_and_refuses_what_it_cannot_do():
         ({"duration": 60.0, "tasks": 100}, "a soak of the built-in workloads here; leave out --tasks"),
         ({"duration": 60.0, "workload": "stuck"}, "leave out --workload stuck"),
         ({"duration": 60.0, "stop_at": 3.0}, "leave out a deploy event"),
+        ({"duration": 60.0, "memory_limit": 2**28}, "leave out --cpu-limit/--memory-limit"),
         ({"duration": 25 * 3600.0}, "a soak lasts above 0 and at most 24 h"),
         ({"backlog": 50}, "--backlog: the tasks a soak keeps in flight"),
         ({"duration": 60.0, "backlog": 5}, "--backlog: must be between"),

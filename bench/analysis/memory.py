@@ -28,6 +28,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from scipy.stats import theilslopes
 
+from bench.analysis.stats import percentile
 from bench.results.schema import MemoryGrowth, ProcessMemory
 
 MIN_FIT_SAMPLES = 3  # fewer samples than this: no slope (two points have no spread to give a CI)
@@ -93,6 +94,42 @@ class Finished(Protocol):
     def node(self) -> int: ...
     @property
     def finished(self) -> float: ...
+
+
+class Ran(Finished, Protocol):
+    """A task execution with its start too."""
+
+    @property
+    def started(self) -> float: ...
+
+
+def replacement_gaps(executions: Iterable[Ran], there: Iterable[int], mains: Iterable[int] = ()) -> list[float]:
+    """What recycling costs a slot, s: for each pool process that appeared
+    in the window (not in `there`, the processes at its start, nor a
+    worker's main process), the time from the last task of a process it
+    replaced to its own first task, on the same worker node: each newcomer,
+    in the order of its first task, is paired with the latest process of
+    its node that had run its last task by then and is not yet paired
+    (prefork replaces a process once it exits)."""
+    spans: dict[tuple[int, int], list[float]] = {}  # (node, pid) -> [first start, last finish]
+    for run in executions:
+        span = spans.setdefault((run.node, run.pid), [run.started, run.finished])
+        span[0], span[1] = min(span[0], run.started), max(span[1], run.finished)
+    skip = set(mains)
+    newcomers = sorted((span[0], key) for key, span in spans.items() if key[1] not in set(there) | skip)
+    paired: set[tuple[int, int]] = set()
+    gaps = []
+    for first_start, (node, pid) in newcomers:
+        ended = [
+            (span[1], key)
+            for key, span in spans.items()
+            if key[0] == node and key not in paired and key[1] != pid and key[1] not in skip and span[1] <= first_start
+        ]
+        if ended:
+            last_finish, key = max(ended)
+            paired.add(key)
+            gaps.append(first_start - last_finish)
+    return gaps
 
 
 @dataclass(frozen=True)
@@ -161,18 +198,20 @@ class _Finishes:
         return sum(snap.done.values()) if snap.done is not None else completed_by(self.every, snap.t)
 
 
-def memory_growth(series: MemorySeries, executions: Iterable[Finished] = ()) -> MemoryGrowth:
+def memory_growth(series: MemorySeries, executions: Iterable[Ran] = ()) -> MemoryGrowth:
     """The growth of every process sampled at least MIN_FIT_SAMPLES times,
     and the tree's, from `series` and every task execution of the window
     (a task run twice leaked twice), or the counts of completed tasks its
     snapshots carry (a soak's). Recycles are the pool processes (not a
     worker's main one) that ran a task or were sampled, less the ones
-    there at the first sample."""
+    there at the first sample; their cost, the replacement_gaps."""
+    executions = list(executions)
     counts = _Finishes(executions)
     mains = {life.pid for life in series.lives if life.main}
     pool_pids = ({life.pid for life in series.lives} | counts.ran(series)) - mains
     first = {r.pid for r in series.snapshots[0].readings} if series.snapshots else set()
     recycles = len(pool_pids - first) if series.snapshots else 0
+    gaps = sorted(replacement_gaps(executions, first, mains))
 
     processes, unfitted = [], 0
     for life in sorted(series.lives, key=lambda life: (life.node, life.first_t, life.pid)):
@@ -201,6 +240,8 @@ def memory_growth(series: MemorySeries, executions: Iterable[Finished] = ()) -> 
         processes=tuple(processes),
         unfitted=unfitted,
         harness=harness,
+        replacement_first_task_p50_s=_round_s(percentile(gaps, 50)),
+        replacement_first_task_max_s=_round_s(gaps[-1] if gaps else None),
     )
 
 
@@ -252,6 +293,10 @@ def _growth(series: MemorySeries, points: Sequence[tuple[Snapshot, Reading]], do
         pss_kib_per_task=_round(pss_fit.slope) if pss_fit else None,
         pss_ci95=_ci(pss_fit),
     )
+
+
+def _round_s(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def _round(value: float) -> float:

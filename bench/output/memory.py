@@ -53,7 +53,14 @@ def memory_lines(growth: MemoryGrowth | None, max_tasks_per_child: int = 0) -> l
         lines.append(f"    the harness {own.pid}: RSS {_slope(own.kib_per_task, own.ci95)}{_per_hour(own)}")
     if growth.recycles or max_tasks_per_child:
         setting = f" (--max-tasks-per-child {max_tasks_per_child})" if max_tasks_per_child else ""
-        lines.append(f"  recycled        {growth.recycles} pool processes replaced in the window{setting}")
+        cost = ""
+        if growth.replacement_first_task_p50_s is not None and growth.replacement_first_task_max_s is not None:
+            cost = (
+                f"; a slot waited {growth.replacement_first_task_p50_s * 1000:.0f} ms (median, longest "
+                f"{growth.replacement_first_task_max_s * 1000:.0f} ms) from a replaced process's last task "
+                "to its replacement's first"
+            )
+        lines.append(f"  recycled        {growth.recycles} pool processes replaced in the window{setting}{cost}")
     return lines
 
 

@@ -289,6 +289,10 @@ class MemoryGrowth:
     # The harness's own process, fitted as a worker's but on its RSS (in the uss fields: its USS jumps when a
     # process it started lets go of shared pages); None: not read
     harness: ProcessMemory | None = None
+    # What recycling costs a slot: from a replaced pool process's last task's end to its replacement's first
+    # task's start, s, median and longest; None: no replacement (or a soak, which keeps no task records)
+    replacement_first_task_p50_s: float | None = None
+    replacement_first_task_max_s: float | None = None
 
 
 @dataclass(frozen=True)

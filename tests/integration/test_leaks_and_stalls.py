@@ -57,6 +57,8 @@ def test_a_leak_is_measured_per_child_under_prefork_and_recycling_bounds_the_tre
     tree = growth["tree"]
     assert tree["uss_peak_bytes"] - tree["uss_first_bytes"] < 600 * LEAK_KIB * 1024 / 2
     assert abs(tree["kib_per_task"]) < LEAK_KIB / 2
+    # and what each replacement cost its slot: from a replaced child's last task to its replacement's first
+    assert 0 < growth["replacement_first_task_p50_s"] <= growth["replacement_first_task_max_s"] < 10
     assert "recycled" in shown
 
 

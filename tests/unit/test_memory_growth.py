@@ -15,6 +15,7 @@ from bench.analysis.memory import (
     Snapshot,
     includes_zero,
     memory_growth,
+    replacement_gaps,
     series_of,
     theil_sen,
 )
@@ -141,6 +142,20 @@ def test_recycled_children_are_counted_and_bound_the_tree():
     gone = [p for p in growth.processes if p.died_s is not None]
     assert gone
     assert all(p.born_s is not None for p in gone)
+
+
+def test_a_replacement_costs_its_slot_the_time_to_its_first_task():
+    """Children 11 and 12 run to 1.0 s and 2.0 s; 13 and 14 replace them and
+    start their first tasks 50 ms and 200 ms after."""
+    runs = [
+        TaskRecord("a", 0, 0.5, 1.0, "SUCCESS", 11),
+        TaskRecord("b", 0, 1.5, 2.0, "SUCCESS", 12),
+        TaskRecord("c", 0, 1.05, 1.5, "SUCCESS", 13),
+        TaskRecord("d", 0, 2.2, 2.5, "SUCCESS", 14),
+        TaskRecord("e", 0, 2.6, 2.7, "SUCCESS", 13),
+    ]
+    assert replacement_gaps(runs, there={11, 12}, mains={10}) == pytest.approx([0.05, 0.2])
+    assert replacement_gaps(runs, there={11, 12, 13, 14}) == []
 
 
 def test_the_sampler_keeps_a_bounded_evenly_thinned_series(monkeypatch):

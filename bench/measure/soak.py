@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import IO, Any
 
+from kombu.exceptions import OperationalError
+
 from bench.analysis.memory import Snapshot, memory_growth
 from bench.analysis.soak import SoakTally
 from bench.errors import Interrupted, RunFailed
@@ -117,7 +119,8 @@ def measure(
     settings = with_report(settings_of(cfg, broker), reported)
     bound = ceiling(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
     missing = len(outstanding)
-    window = (tally.last_finish - tally.first_start) if tally.first_start and tally.last_finish else None
+    first, last = tally.first_start, tally.last_finish
+    window = last - first if first is not None and last is not None else None
     rate = tally.succeeded / window if window else None
     efficiency = rate / bound.per_s if rate is not None and bound.per_s else None
     summary = RunSummary(
@@ -160,6 +163,7 @@ def _loop(cfg, tally, outstanding, reader, nodes, broker, memory, out, progress,
     watching = load.Watch(SOAK_WORDS, stall_s, cfg.soak_s + 10 * stall_s)
     alive = broker.watch()
     published = len(outstanding)
+    outcome, detail = "running", ""  # until the loop ends
     try:
         while True:
             fresh = 0
@@ -173,7 +177,11 @@ def _loop(cfg, tally, outstanding, reader, nodes, broker, memory, out, progress,
             if fresh:
                 watching.news(now)
             if now < end_at and len(outstanding) < cfg.tasks:
-                more = load.publish(app, queue, cfg.spec.task, args, cfg.tasks - len(outstanding))
+                try:
+                    more = load.publish(app, queue, cfg.spec.task, args, cfg.tasks - len(outstanding))
+                except (OSError, OperationalError) as exc:  # the broker went
+                    outcome, detail = "broker lost", f"a task could not be sent: {exc}"
+                    break
                 outstanding.update(more)
                 published += len(more)
             tally.in_flight(now, len(outstanding))
@@ -181,7 +189,7 @@ def _loop(cfg, tally, outstanding, reader, nodes, broker, memory, out, progress,
             if progress is not None and fresh:
                 progress(min(int(now - tally.t0), int(cfg.soak_s)), int(cfg.soak_s))
             if now >= end_at and not outstanding:
-                outcome, detail = "complete", None
+                outcome, detail = "complete", ""
                 break
             ended = watching.ended(nodes, alive, now)
             if ended:

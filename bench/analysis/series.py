@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from bench.analysis.memory import Snapshot
@@ -128,9 +128,31 @@ def series_figures(rows: Sequence[Mapping[str, Any]], file: str) -> SeriesFigure
     for row in rows:
         run = run + 1 if row["stall"] else 0
         longest = max(longest, run)
+    first, last = drift((row["completions"] for row in rows), len(rows))
     return SeriesFigures(
         file=file,
         seconds=len(rows),
         stall_seconds=sum(1 for row in rows if row["stall"]),
         longest_stall_s=longest,
+        first_tenth_per_s=first,
+        last_tenth_per_s=last,
     )
+
+
+def drift(completions: Iterable[int], seconds: int) -> tuple[float | None, float | None]:
+    """(first, last): the mean completions a second over the first and the
+    last tenth of a run's whole seconds (its first and last rows, partial
+    seconds of ramp and drain, left out), from its rows' `completions` in
+    order (`seconds` of them: read once, so a soak's file streams through);
+    (None, None) under 4 rows."""
+    whole = seconds - 2
+    if whole < 2:
+        return None, None
+    tenth = max(1, whole // 10)
+    first = last = 0
+    for k, done in enumerate(completions):
+        if 1 <= k <= tenth:
+            first += done
+        if whole - tenth < k <= whole:
+            last += done
+    return first / tenth, last / tenth

@@ -19,11 +19,13 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from kombu.exceptions import OperationalError
 
 from bench.analysis.memory import Snapshot, memory_growth
+from bench.analysis.series import drift
 from bench.analysis.soak import SoakTally
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
@@ -135,7 +137,9 @@ def measure(
         load_average_before=tuple(load_before),
         resources=resources,
         memory_growth=memory_growth(series),
-        series=SeriesFigures(series_path.name, tally.seconds, tally.stall_seconds, tally.longest_stall_s),
+        series=SeriesFigures(
+            series_path.name, tally.seconds, tally.stall_seconds, tally.longest_stall_s, *_drift(series_path, tally)
+        ),
     )
     result = RunResult(
         status=_status(outcome, detail, summary, tally.first_error),
@@ -221,6 +225,12 @@ def _write(out: IO[str], rows: list[dict[str, Any]], recent: Iterable[Snapshot],
         out.write(json.dumps(row, allow_nan=False) + "\n")
     if rows:
         out.flush()
+
+
+def _drift(path: Path, tally: SoakTally) -> tuple[float | None, float | None]:
+    """The series' throughput drift, its file read a line at a time."""
+    with path.open() as rows:
+        return drift((json.loads(line)["completions"] for line in rows if line.strip()), tally.seconds)
 
 
 def _status(outcome: str, detail: str | None, summary: RunSummary, first_error: str | None) -> RunStatus:

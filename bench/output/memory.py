@@ -84,7 +84,13 @@ def series_line(series: SeriesFigures | None) -> list[str]:
         if series.stall_seconds
         else "none without a completion while tasks were in flight"
     )
-    return [f"  per second      {series.seconds} s in {series.file}; {stalls}"]
+    lines = [f"  per second      {series.seconds} s in {series.file}; {stalls}"]
+    if series.first_tenth_per_s is not None and series.last_tenth_per_s is not None:
+        lines.append(
+            f"  drift           {series.first_tenth_per_s:.1f} tasks/s over the first tenth of the seconds, "
+            f"{series.last_tenth_per_s:.1f} over the last"
+        )
+    return lines
 
 
 def soak_lines(cfg: RunSettings) -> list[str]:

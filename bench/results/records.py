@@ -304,6 +304,10 @@ class SeriesFigures:
     seconds: int  # rows: seconds from the first publish to the last finish
     stall_seconds: int  # seconds in which nothing completed while tasks were in flight
     longest_stall_s: int  # the most such seconds in a row, s
+    # Throughput drift: mean completions a second over the first and the last tenth of the whole seconds (the
+    # first and last rows, partial, left out), tasks/s; None: under 4 rows
+    first_tenth_per_s: float | None = None
+    last_tenth_per_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -393,7 +393,8 @@ HISTORY = (
         "`replacement_first_task_max_s`); `config.leak_kib` (the leak workload's KiB per call; "
         "null: another workload) and `config.stuck` (the stuck workload's draw: p, blocked_ms, seed and the "
         "tasks drawn to block; null: another workload); `summary.series` (the per-second series written beside "
-        "the document: its file's name, its seconds, the stall seconds and the longest run of them; null: none); "
+        "the document: its file's name, its seconds, the stall seconds and the longest run of them, the throughput "
+        "over the first and the last tenth of the seconds; null: none); "
         "`config.soak` (a soak, run --duration "
         "without --rate: its duration_s and backlog; null: another run).",
         (

@@ -5,7 +5,7 @@ each process's memory at the second's last sample; written as JSON Lines."""
 import json
 
 from bench.analysis.memory import Reading, Snapshot
-from bench.analysis.series import per_second, series_figures
+from bench.analysis.series import drift, per_second, series_figures
 from bench.analysis.stats import TaskRecord
 from bench.output.memory import series_line
 from bench.results.io import write_lines_atomic
@@ -58,3 +58,10 @@ def test_the_series_is_written_one_json_object_a_line(tmp_path):
     path = write_lines_atomic(tmp_path / "run.series.jsonl", per_second(published, records))
     lines = path.read_text().splitlines()
     assert [json.loads(line)["t_s"] for line in lines] == [0, 1, 2]
+
+
+def test_drift_compares_the_first_and_last_tenth_of_the_whole_seconds():
+    # 22 rows: the first and last (partial) left out, 20 whole seconds, tenths of 2
+    completions = [3] + [100, 100] + [90] * 16 + [80, 80] + [7]
+    assert drift(iter(completions), len(completions)) == (100.0, 80.0)
+    assert drift([5, 5, 5], 3) == (None, None)

@@ -38,10 +38,10 @@ from bench.measure.config import (
     RunConfig,
     build_run_config,
     check_json_path,
-    check_max_tasks_per_child,
     profile_config,
 )
 from bench.measure.reference_options import ReferenceRun
+from bench.measure.soak_options import check_max_tasks_per_child
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.config import build_sweep_config
@@ -140,7 +140,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
 
 def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None) -> RunConfig | ReferenceRun:
     """What a run's config must also pass: hosts, a writable output, a reference."""
-    check_max_tasks_per_child(cfg)
+    check_max_tasks_per_child(cfg.pool, cfg.max_tasks_per_child)
     if cfg.hosts:
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")

@@ -27,9 +27,9 @@ from bench.cli.groups import (
 )
 from bench.cli.parser import Subcommands, option
 from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
-from bench.measure.config import BACKLOG_PER_SLOT, MIN_BACKLOG
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
+from bench.measure.soak_options import BACKLOG_PER_SLOT, MIN_BACKLOG
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
 from bench.workloads import DEFAULT_STUCK_P, LEAK_KIB, STUCK_MULTIPLE, WORKLOADS
 

@@ -11,7 +11,8 @@ from bench.analysis.memory import Reading, Snapshot, memory_growth, series_of
 from bench.analysis.soak import HISTOGRAM_RATIO, LogHistogram, SoakTally
 from bench.analysis.stats import distribution
 from bench.errors import UsageError
-from bench.measure.config import build_run_config, default_backlog
+from bench.measure.config import build_run_config
+from bench.measure.soak_options import default_backlog
 
 T0 = 500.0
 

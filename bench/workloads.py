@@ -5,6 +5,7 @@ complete; a measurement above it is a bug in the harness, not a result.
 """
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -13,8 +14,11 @@ POOLS = ("prefork", "gevent", "eventlet", "solo", "threads")
 MIX_WORKLOAD = "mix"  # the workload name of a traffic mix (measure/traffic.py)
 # Pools that run every task in one OS process: CPU work holding the GIL
 # cannot overlap. (threads can overlap CPU work that releases the GIL.)
-# KiB the leak workload keeps alive per call, in the process that ran it.
+# KiB the leak workload keeps alive per call, in the process that ran it (--leak-kib sets it).
 LEAK_KIB = 1024
+# The stuck workload: each task, with probability --stuck-p (seeded), waits this many times its task_ms.
+STUCK_MULTIPLE = 50
+DEFAULT_STUCK_P = 0.01
 SINGLE_PROCESS_POOLS = frozenset({"gevent", "eventlet", "solo", "threads"})
 
 # Pools whose tasks each run on one OS thread of their own from start to end,
@@ -45,6 +49,7 @@ class Workload:
     # None: unknown (a user's task), so the ceiling takes the higher bound.
     releases_gil: bool | None = False
     estimated: bool = False  # its sizes come from a measured profile, not from the harness
+    leak_kib: int | None = None  # the leak workload: KiB each call keeps alive; None: another workload
 
     @property
     def sized(self) -> bool:
@@ -58,7 +63,7 @@ class Workload:
         if self.name == "net":
             return [task_ms, stub_address]
         if self.name == "leak":
-            return [task_ms, LEAK_KIB]
+            return [task_ms, self.leak_kib]
         if self.name == "add":
             return [2, 2]
         if self.name == "mul":
@@ -81,8 +86,17 @@ WORKLOADS = {
         Workload(
             "leak",
             "proj.tasks.leak",
-            f"keeps {LEAK_KIB // 1024} MiB per call alive in its process, then sleeps",
+            f"keeps --leak-kib KiB ({LEAK_KIB} by default) per call alive in its process, then sleeps",
             10.0,
+            0.0,
+            1.0,
+            leak_kib=LEAK_KIB,
+        ),
+        Workload(
+            "stuck",
+            "proj.tasks.stuck",
+            f"sleeps; with probability --stuck-p ({DEFAULT_STUCK_P:g} by default, seeded) {STUCK_MULTIPLE}x as long",
+            50.0,
             0.0,
             1.0,
         ),
@@ -92,6 +106,14 @@ WORKLOADS = {
         Workload("xsum", "proj.tasks.xsum", "the tutorial's xsum(range(100))", None, 0.0, 0.0),
     )
 }
+
+
+def stuck_draw(p: float, seed: int, count: int) -> list[bool]:
+    """Which of `count` tasks of the stuck workload block (each with
+    probability `p`), drawn from `seed`: the same for the same seed, so
+    the stalls a run shows are known by construction."""
+    rng = random.Random(f"stuck-{seed}")
+    return [rng.random() < p for _ in range(count)]
 
 
 _C = TypeVar("_C", int, float)  # -c: a whole number, or a point of a plotted curve

@@ -97,6 +97,14 @@ def leak(ms, kib=1024):
 
 
 @app.task
+def stuck(ms, blocked_ms=0):
+    """Wait `ms` milliseconds, or `blocked_ms` when the harness made this
+    call one of the stuck ones (the stuck workload: a task that blocks far
+    longer than usual)."""
+    time.sleep((blocked_ms or ms) / 1000.0)
+
+
+@app.task
 def mixed(cpu_ms, io_ms):
     """`cpu_ms` of CPU holding the GIL, then `io_ms` of waiting."""
     burn_cpu(cpu_ms)

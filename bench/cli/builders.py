@@ -33,8 +33,15 @@ from bench.measure.apptask import (
     read_profile,
     resolve_user_task,
 )
-from bench.measure.config import DEFAULT_OUTPUT_DIR, RunConfig, build_run_config, check_json_path, profile_config
+from bench.measure.config import (
+    DEFAULT_OUTPUT_DIR,
+    RunConfig,
+    build_run_config,
+    check_json_path,
+    profile_config,
+)
 from bench.measure.reference_options import ReferenceRun
+from bench.measure.soak_options import check_max_tasks_per_child
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.config import build_sweep_config
@@ -133,6 +140,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
 
 def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None) -> RunConfig | ReferenceRun:
     """What a run's config must also pass: hosts, a writable output, a reference."""
+    check_max_tasks_per_child(cfg.pool, cfg.max_tasks_per_child)
     if cfg.hosts:
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")
@@ -151,7 +159,13 @@ def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None
 
 def _check_reference(cfg):
     """--reference compares one worker here with a plain one: not the other shapes of a run."""
-    for shown, flag in ((cfg.hosts, "--hosts"), (cfg.open_loop, "--rate"), (cfg.workers > 1, "--workers")):
+    shapes = (
+        (cfg.hosts, "--hosts"),
+        (cfg.open_loop, "--rate"),
+        (cfg.workers > 1, "--workers"),
+        (cfg.soak_s, "--duration"),
+    )
+    for shown, flag in shapes:
         if shown:
             raise UsageError(f"--reference: compares one worker here, draining a batch; leave out {flag}")
     if cfg.limits is not None:

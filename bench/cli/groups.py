@@ -121,10 +121,11 @@ def add_open_loop_options(parser: argparse.ArgumentParser) -> None:
         group,
         "--duration",
         fills="duration",
-        type=option_types.positive_number("seconds"),
-        metavar="SECONDS",
-        help=f"the measured window, after a warm-up at the same rate of a fifth of it, at least "
-        f"{MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g})",
+        type=option_types.duration,
+        metavar="TIME",
+        help="the measured window, e.g. 30, 90s, 10m or 1h, after a warm-up at the same rate of a fifth of it, "
+        f"at least {MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g} s); without --rate, a soak: a closed loop "
+        "keeping --backlog tasks in flight that long (up to 24h), a row a second streamed beside the result",
     )
 
 

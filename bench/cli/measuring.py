@@ -35,8 +35,9 @@ from bench.cli.worker_groups import (
 from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
+from bench.measure.soak_options import BACKLOG_PER_SLOT, MIN_BACKLOG
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
-from bench.workloads import WORKLOADS
+from bench.workloads import DEFAULT_STUCK_P, LEAK_KIB, STUCK_MULTIPLE, WORKLOADS
 
 
 def add_run(sub: Subcommands) -> None:
@@ -72,6 +73,41 @@ def add_run(sub: Subcommands) -> None:
         fills="workers",
         type=option_types.whole(1),
         help="worker nodes on this host, each with this pool and -c, consuming the same queue (default: 1)",
+    )
+    option(
+        what,
+        "--leak-kib",
+        fills="leak_kib",
+        type=option_types.whole(1),
+        metavar="K",
+        help=f"the leak workload: KiB each call keeps alive in its process (default: {LEAK_KIB})",
+    )
+    option(
+        what,
+        "--stuck-p",
+        fills="stuck_p",
+        type=option_types.probability,
+        metavar="P",
+        help=f"the stuck workload: each task's chance to wait {STUCK_MULTIPLE}x its --task-ms, drawn from --seed "
+        f"(default: {DEFAULT_STUCK_P:g})",
+    )
+    option(
+        what,
+        "--backlog",
+        fills="backlog",
+        type=option_types.whole(1),
+        metavar="N",
+        help="a soak (--duration without --rate) keeps N tasks published and not finished, topped up as they "
+        f"finish (default: {BACKLOG_PER_SLOT} per slot, at least {MIN_BACKLOG})",
+    )
+    option(
+        what,
+        "--max-tasks-per-child",
+        fills="max_tasks_per_child",
+        type=option_types.whole(0),
+        metavar="N",
+        help="prefork only: replace each pool process after N tasks, as the worker's --max-tasks-per-child; "
+        "the run counts the processes replaced and their memory (default: 0, never)",
     )
     add_open_loop_options(run)
     add_traffic_options(run)

@@ -111,6 +111,17 @@ def positive_number(what: str) -> Callable[[str], float]:
     return parse
 
 
+def probability(text: str) -> float:
+    """A probability, 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability, between 0 and 1, got {text!r}")
+    return value
+
+
 def listen(text: str) -> tuple[str, int | None]:
     """ADDRESS[:PORT] -> (address, port or None)."""
     try:

@@ -13,7 +13,7 @@ from bench.errors import RunFailed
 from bench.fleet import remote
 from bench.fleet.options import secret_from_env
 from bench.harness.broker import listening_words
-from bench.measure import openloop, reference, runner
+from bench.measure import openloop, reference, runner, soak
 from bench.measure.config import RunConfig
 from bench.measure.reference_options import ReferenceRun
 from bench.output import reference as reference_words
@@ -28,7 +28,7 @@ def execute(cfg: RunConfig | ReferenceRun) -> int:
         return _with_reference(cfg.run)
     if cfg.hosts:
         return _on_hosts(cfg)
-    measure = openloop.measure if cfg.open_loop else runner.measure
+    measure = openloop.measure if cfg.open_loop else soak.measure if cfg.soak_s is not None else runner.measure
     with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)

@@ -22,10 +22,12 @@ from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
 from bench.measure.settings import OPTIMIZATIONS
+from bench.measure.soak_options import check_test_workloads, default_backlog, soak_duration
 from bench.measure.traffic import ROUTINGS, Traffic
 from bench.workloads import (
     MIX_WORKLOAD,
     POOLS,
+    STUCK_MULTIPLE,
     WORKLOADS,
     Workload,
     expected_rate,
@@ -33,6 +35,7 @@ from bench.workloads import (
     profiled_workload,
     quota_cores,
     slots,
+    stuck_draw,
     unprofiled_workload,
 )
 
@@ -248,6 +251,24 @@ class RunConfig:
     optimization: str | None = None  # the worker's -O (default or fair); None: not given, the worker's own
     disable_prefetch: bool = False  # worker_disable_prefetch: take a message only for a free slot (Redis only)
     eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks held at once; None: no limit
+    # Workloads that test memory and stalls by construction (issue 25):
+    leak_kib: int | None = None  # the leak workload: KiB each call keeps alive (--leak-kib); None: another workload
+    stuck_p: float | None = None  # the stuck workload: each task's chance to block (--stuck-p); None: another one
+    stuck_seed: int = 0  # the seed of the stuck workload's draw (--seed)
+    # A soak (--duration without --rate): this long, `tasks` (--backlog) kept in flight; None: not a soak
+    soak_s: float | None = None
+
+    @property
+    def stuck_tasks(self) -> list[bool] | None:
+        """Which tasks of the measured batch the stuck workload blocks (seeded); None: another workload."""
+        return None if self.stuck_p is None else stuck_draw(self.stuck_p, self.stuck_seed, self.tasks)
+
+    @property
+    def longest_task_ms(self) -> float | None:
+        """The longest a task is meant to take, ms: a stuck task's block, else task_ms."""
+        if self.stuck_p and self.task_ms is not None:
+            return self.task_ms * STUCK_MULTIPLE
+        return self.task_ms
 
     @property
     def open_loop(self) -> bool:
@@ -288,7 +309,7 @@ class RunConfig:
     def spec(self) -> Workload:
         """The Workload measured: a built-in one, the user's task sized by its
         profile, or a traffic mix's weighted demands."""
-        return run_workload(self.workload, self.user_task, self.task_profile, self.traffic)
+        return run_workload(self.workload, self.user_task, self.task_profile, self.traffic, self.leak_kib)
 
 
 class NamedTask(Protocol):
@@ -303,11 +324,13 @@ def run_workload(
     user_task: NamedTask | None = None,
     task_profile: tuple[float, float] | None = None,
     traffic: Traffic | None = None,
+    leak_kib: int | None = None,
 ) -> Workload:
     if traffic is not None:
         return mix_workload(traffic.classes)
     if user_task is None:
-        return WORKLOADS[workload]
+        spec = WORKLOADS[workload]
+        return spec if leak_kib is None else dataclasses.replace(spec, leak_kib=leak_kib)
     if task_profile is None:
         return unprofiled_workload(user_task.task)
     return profiled_workload(user_task.task, *task_profile)
@@ -587,6 +610,9 @@ def build_run_config(
     optimization: str | None = None,
     disable_prefetch: bool = False,
     eta_task_limit: int | None = None,
+    leak_kib: int | None = None,
+    stuck_p: float | None = None,
+    backlog: int | None = None,
     **deploy_options: Unpack[DeployOptions],
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
@@ -604,13 +630,20 @@ def build_run_config(
     default batch then lasts past it. `traffic` (measure/traffic.py) sends
     a mix of classes instead of one workload: its classes give the tasks
     and their sizes, and their own rates the --rate when they have them;
-    `seed` shuffles a drained mix and marks an open-loop one."""
+    `seed` shuffles a drained mix and marks an open-loop one, and draws
+    the stuck workload's blocked tasks. `leak_kib` (KiB a call keeps) and
+    `stuck_p` (a task's chance to block) size the leak and stuck workloads."""
     deploy = deploy_plan(**deploy_options)
+    leak_kib, stuck_p = check_test_workloads(workload, leak_kib, stuck_p, rate, hosts)
     if traffic is not None:
         rate, traffic = _check_traffic(traffic, workload, task_ms, user_task, hosts, deploy, rate, seed)
         traffic = _routed(traffic, routing, workers)
     elif routing is not None:
         raise UsageError("--routing: routes a traffic mix's classes; give --traffic too")
+    limited = cpu_limit is not None or memory_limit is not None
+    soak_s = soak_duration(rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited)
+    if soak_s is not None:
+        duration = None  # the soak's, not a schedule's
     if workers != 1 and hosts:
         raise UsageError("--workers: a run on --hosts drives one worker per host for now; leave --workers out")
     if user_task is not None:
@@ -677,6 +710,10 @@ def build_run_config(
         tasks, warmup = len(schedule.offsets()), 0
     else:
         window = max(TARGET_WINDOW_S, deploy_window_s(deploy, workers))
+        if soak_s is not None:  # the batch is the backlog kept topped up
+            if backlog is not None and not MIN_TASKS <= backlog <= MAX_TASKS:
+                raise UsageError(f"--backlog: must be between {MIN_TASKS} and {MAX_TASKS}, got {backlog}")
+            tasks = backlog if backlog is not None else default_backlog(pool, concurrency, workers)
         if traffic is not None and not spec.sized:
             tasks, warmup = _unsized_mix_batch(traffic, pool, concurrency, workers, tasks, warmup)
         tasks, warmup = _batch_sizes(
@@ -732,6 +769,10 @@ def build_run_config(
         optimization=optimization,
         disable_prefetch=bool(disable_prefetch),
         eta_task_limit=eta_task_limit,
+        leak_kib=leak_kib,
+        stuck_p=stuck_p,
+        stuck_seed=seed,
+        soak_s=soak_s,
     )
     if traffic is not None and traffic.first_user is not None:
         # a mix of the user's tasks runs in its app's workers, with its app's prefetch unless given
@@ -901,10 +942,9 @@ MAX_DURATION_S = 3600.0
 
 
 def _schedule(rate, arrival, duration, seed, tasks, warmup):
-    """The open-loop schedule of --rate, checked; None without --rate."""
+    """The open-loop schedule of --rate, checked; None without --rate (a
+    --duration without it is a soak's: soak_duration)."""
     if rate is None:
-        if duration is not None:
-            raise UsageError("--duration: sets how long tasks arrive at --rate; give --rate too")
         return None
     if not 0 < rate <= MAX_RATE_PER_S:
         raise UsageError(f"--rate: must be above 0 and at most {MAX_RATE_PER_S:g} tasks/s, got {rate:g}")

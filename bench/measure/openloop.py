@@ -22,6 +22,7 @@ from bench.harness.broker import Broker
 from bench.measure import load, mix, producer
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew
+from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import ResourceSampler
 from bench.measure.result import SAMPLE_DIGITS, Observed
 from bench.measure.runner import (
@@ -89,6 +90,7 @@ def measure(
             except RunFailed as exc:
                 raise NotMeasured(str(exc), crew.logs(), getattr(exc, "reported", reported)) from exc
             sampler = ResourceSampler([p.pid for p in nodes.procs], broker.current_pid, cfg.cores).start()
+            memory = ProcessSampler([p.pid for p in nodes.procs], interval_for(cfg)).start()
             alive = [
                 ("the worker exited", lambda: not nodes.exited()),
                 ("broker lost: the embedded broker exited", broker.watch()),
@@ -111,6 +113,7 @@ def measure(
             tap = _HeaderTap(reader)
             load.watch(batch, tap, nodes, broker.watch(), stall_s, timeout_s, progress)
             resources = sampler.stop()
+            series = memory.stop()
             # a mix's reservations: read while the workers' record directories are there
             received = mix.first_received(reader.received()) if cfg.traffic is not None else {}
             logs = crew.logs()  # before the workers (and their logs) go
@@ -138,6 +141,7 @@ def measure(
         load_before,
         task_class=classes,
         lanes=task_lanes,
+        memory=series,
     )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)

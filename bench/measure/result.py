@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.analysis import stats
 from bench.analysis.health import Context, LogEvidence, diagnose
+from bench.analysis.memory import MemorySeries, memory_growth
 from bench.measure.config import RunConfig
 from bench.output.health import oom_words
 from bench.results import schema
@@ -39,6 +40,7 @@ class Observed:
     task_class: Mapping[str, str] | None = None  # a traffic mix: each task's class (id -> name); None: no mix
     # dedicated routing: ({task id: its lane}, each lane's slots) (mix.task_lanes); None: one queue for all
     lanes: tuple[Mapping[str, int], tuple[int, ...]] | None = None
+    memory: MemorySeries | None = None  # every worker process's memory over the window; None: not sampled
 
 
 def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]:
@@ -133,6 +135,8 @@ def summarize_run(
         limits=observed.limits,
         deploy=observed.deploy,
         health=None if context is None else diagnose(observed.published, observed.records, context),
+        # every execution kept what it leaked, a repeat's too
+        memory_growth=None if observed.memory is None else memory_growth(observed.memory, observed.records),
     )
 
 
@@ -249,8 +253,19 @@ def run_settings(
         # as reject_on_worker_lost: the harness's when it sets it, else the app's own or Celery's
         disable_prefetch=app.pop("disable_prefetch", False) or cfg.disable_prefetch,
         eta_task_limit=_either(cfg.eta_task_limit, app.pop("eta_task_limit", None)),
+        leak_kib=cfg.leak_kib,
+        stuck=_stuck(cfg),
+        soak=None if cfg.soak_s is None else schema.SoakSettings(duration_s=cfg.soak_s, backlog=cfg.tasks),
         **app,
     )
+
+
+def _stuck(cfg: RunConfig) -> schema.StuckTasks | None:
+    """The stuck workload's draw over the measured batch; None: another workload."""
+    drawn, blocked_ms = cfg.stuck_tasks, cfg.longest_task_ms
+    if cfg.stuck_p is None or drawn is None or blocked_ms is None:
+        return None
+    return schema.StuckTasks(p=cfg.stuck_p, blocked_ms=blocked_ms, seed=cfg.stuck_seed, tasks=sum(drawn))
 
 
 def _either(given, own):

@@ -31,6 +31,7 @@ from celery import Celery
 
 from bench.analysis.accuracy import predict_run
 from bench.analysis.health import log_evidence
+from bench.analysis.series import per_second, series_figures
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import cgroups, machine, netstub, readback, worker
@@ -39,10 +40,11 @@ from bench.measure import deploy, load, mix
 from bench.measure.config import RunConfig
 from bench.measure.crew import Crew, Nodes, Relay, keep_logs
 from bench.measure.limits import celery_default_concurrency, oom_losses, window_figures, worker_limits
+from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
 from bench.measure.result import Observed, build_result, first_reports, not_measured, run_metadata, run_settings
 from bench.output.health import oom_words
-from bench.results.io import write_run
+from bench.results.io import write_lines_atomic, write_run
 from bench.results.overheads import cached, calibration_key
 from bench.results.schema import (
     BrokerInfo,
@@ -120,7 +122,7 @@ def time_limits(cfg: RunConfig) -> tuple[float, float]:
     """(stall, timeout) seconds for watching a batch: a slot that is busy
     reports at least once per task duration, so a long silence means lost
     tasks; the whole batch gets ten times its expected length."""
-    task_s = (cfg.task_ms or 1.0) / 1000.0
+    task_s = (cfg.longest_task_ms or 1.0) / 1000.0  # a stuck task's block is a task's time too
     # A user's task of unknown length may take long: a minute of silence.
     stall_s = max(60.0 if cfg.user_task is not None and cfg.task_ms is None else 10.0, 5 * task_s + 5)
     rate = expected_rate(
@@ -293,6 +295,15 @@ def call_args(cfg: RunConfig, stub_address: str | None) -> tuple[Any, load.Calls
     return cfg.spec.args(cfg.task_ms, stub_address), None
 
 
+def measured_call_args(cfg: RunConfig, stub_address: str | None) -> tuple[Any, load.Calls | None]:
+    """call_args of the measured batch: the stuck workload's drawn tasks block
+    (its warm-up does not)."""
+    blocked, blocked_ms = cfg.stuck_tasks, cfg.longest_task_ms
+    if blocked is None:
+        return call_args(cfg, stub_address)
+    return None, lambda i: ([cfg.task_ms, blocked_ms if blocked[i] else 0], None)
+
+
 def measure(
     cfg: RunConfig,
     broker: broker_mod.Broker,
@@ -315,7 +326,7 @@ def measure(
     launched = launch(cfg, broker, stub_address, clock)
     nodes, reader, app = launched.crew.nodes, launched.crew.reader, launched.app
     main_queue = f"{launched.prefix}measured"
-    args, calls = call_args(cfg, stub_address)
+    args, calls = measured_call_args(cfg, stub_address)
     stall_s, timeout_s = time_limits(cfg)
     batch = None
     retired = False
@@ -350,6 +361,7 @@ def measure(
         else:
             batch = load.Batch(load.publish(app, main_queue, workload.task, args, cfg.tasks, calls))
         sampler = ResourceSampler([p.pid for p in nodes.procs], broker.current_pid, cfg.quota_cores).start()
+        memory = ProcessSampler([p.pid for p in nodes.procs], interval_for(cfg)).start()
         groups = launched.crew.cgroups()
         counted = [g.figures() for g in groups]
         nodenames, idle = [s.nodename for s in launched.specs], [s.queue for s in launched.specs]
@@ -370,6 +382,7 @@ def measure(
         tick = None if event is None else event.tick
         load.watch(batch, reader, nodes, broker.watch(), stall_s, timeout_s, progress, lost, tick)
         resources = sampler.stop()
+        series = memory.stop()
         # a mix's reservations: read while the workers' record directories are there
         received = mix.first_received(reader.received()) if cfg.traffic is not None else {}
         deployed: tuple[DeployFigures | None, tuple[int, int, int] | None] = (None, None)
@@ -404,6 +417,7 @@ def measure(
         lanes=mix.task_lanes(cfg.traffic, task_class, cfg.slots // cfg.workers, cfg.workers)
         if cfg.traffic is not None
         else None,
+        memory=series,
     )
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.peak_workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)
@@ -532,12 +546,25 @@ def conclude(
     path = result_path(cfg, run_id)
     if _odd(result):
         result = dataclasses.replace(result, worker_log=keep_logs(path, logs))
+    result = with_series(result, observed, path)
     path = write_run(path, result)
     if observed.outcome == "interrupted":
         raise Interrupted(f"interrupted; the partial result is in {path}")
     if result.status.state == "failed":
         raise FailedRun(f"{result.status.reason} (result kept in {path})", Measured(result, path))
     return Measured(result, path)
+
+
+def with_series(result: RunResult, observed: Observed, path: Path) -> RunResult:
+    """The result with its per-second series, written beside its document at
+    `path` (docs/soak.md)."""
+    if result.summary is None:
+        return result
+    snapshots = observed.memory.snapshots if observed.memory is not None else ()
+    rows = per_second(observed.published, observed.records, snapshots)
+    series = write_lines_atomic(path.with_name(f"{path.stem}.series.jsonl"), rows)
+    figures = series_figures(rows, series.name)
+    return dataclasses.replace(result, summary=dataclasses.replace(result.summary, series=figures))
 
 
 def with_prediction(result: RunResult, cfg: RunConfig, settings: RunSettings, description: dict[str, Any]) -> RunResult:

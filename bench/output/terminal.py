@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from bench.analysis.groups import plural
 from bench.harness.sizes import size_words
 from bench.output.health import health_lines, oom_words
+from bench.output.memory import memory_lines, series_line, soak_lines, stuck_line
 from bench.results.schema import (
     LATENCY_KINDS,
     DeployFigures,
@@ -99,11 +100,13 @@ def run_summary(result: RunResult) -> str:
         lines.append("  (above the ceiling estimated from the profile: the task ran faster here than when profiled)")
     if s.above_ceiling:
         lines.append("  !!! ABOVE THE PHYSICAL CEILING: this number cannot be true; the harness has a bug !!!")
-    lines += [
-        f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
-        f"(-c {cfg.concurrency}{_times_workers(cfg.workers)}, {plural(s.processes_used, 'process', 'processes')})",
-        "  latency (ms)        p50      p90      p99      max",
-    ]
+    if s.max_concurrency is not None and s.mean_concurrency is not None:  # a soak keeps no per-task samples
+        lines.append(
+            f"  concurrency     max {s.max_concurrency} running at once, mean {s.mean_concurrency:.1f} "
+            f"(-c {cfg.concurrency}{_times_workers(cfg.workers)}, {plural(s.processes_used, 'process', 'processes')})"
+        )
+    lines += soak_lines(cfg)
+    lines.append("  latency (ms)        p50      p90      p99      max")
     for kind, name in LATENCY_KINDS:
         dist = getattr(s.latency, name)
         vals = "".join(f"{_ms(v):>9}" for v in (dist.p50, dist.p90, dist.p99, dist.max))
@@ -120,6 +123,9 @@ def run_summary(result: RunResult) -> str:
             f"(peak, {plural(res.worker_processes, 'process', 'processes')})"
         )
         lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
+    lines += memory_lines(s.memory_growth, cfg.max_tasks_per_child)
+    lines += stuck_line(cfg, tasks.published)
+    lines += series_line(s.series)
     if cfg.limits is not None:
         lines.append(limits_line(cfg.limits, s.limits))
     lines += prefetch_lines(cfg)

@@ -58,7 +58,7 @@ def run_summary_to_json(summary: records.RunSummary) -> dict:
             out.update(latency_fields(value))
         elif f.name in ("load_average_before", "tasks_per_worker"):
             out[f.name] = None if value is None else list(value)
-        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy"):
+        elif f.name in ("tasks", "resources", "task_cpu", "health", "limits", "deploy", "memory_growth", "series"):
             out[f.name] = None if value is None else _plain(value)
         else:
             out[f.name] = value
@@ -83,12 +83,35 @@ def _deploy_figures(data: Mapping[str, Any]) -> records.DeployFigures:
     )
 
 
+_PAIRS = ("ci95", "kib_per_hour_ci95", "pss_ci95")  # a ProcessMemory's CIs: (low, high)
+
+
+def _process_memory(data: Mapping[str, Any]) -> records.ProcessMemory:
+    return _pick(records.ProcessMemory, data, **{name: _tuple(data.get(name)) for name in _PAIRS})
+
+
+def memory_growth_from_json(data: Mapping[str, Any] | None) -> records.MemoryGrowth | None:
+    if data is None:
+        return None
+    processes = tuple(_process_memory(p) for p in data.get("processes") or ())
+    harness = data.get("harness")
+    return _pick(
+        records.MemoryGrowth,
+        data,
+        tree=_process_memory(data.get("tree") or {}),
+        processes=processes,
+        harness=None if harness is None else _process_memory(harness),
+    )
+
+
 def run_summary_from_json(data: Mapping[str, Any]) -> records.RunSummary:
     resources, task_cpu, limits = data.get("resources"), data.get("task_cpu"), data.get("limits")
     deploy = data.get("deploy")
     return _pick(
         records.RunSummary,
         data,
+        memory_growth=memory_growth_from_json(data.get("memory_growth")),
+        series=None if data.get("series") is None else _pick(records.SeriesFigures, data["series"]),
         deploy=None if deploy is None else _deploy_figures(deploy),
         limits=None if limits is None else _limit_figures(limits),
         task_cpu=None if task_cpu is None else _pick(records.TaskCPU, task_cpu),
@@ -113,9 +136,12 @@ def host_clock_from_json(data: Mapping[str, Any]) -> records.HostClock:
 
 def _settings_from_json(data: Mapping[str, Any]) -> records.RunSettings:
     placement, broker, limits = data.get("placement"), data.get("broker"), data.get("limits")
+    stuck = data.get("stuck")
     return _pick(
         records.RunSettings,
         data,
+        stuck=None if stuck is None else _pick(records.StuckTasks, stuck),
+        soak=None if data.get("soak") is None else _pick(records.SoakSettings, data["soak"]),
         limits=None if limits is None else _pick(records.WorkerLimits, limits),
         placement=None
         if placement is None

@@ -4,9 +4,9 @@ typed (the format is in schema.py, its history in versions.py)."""
 import json
 import os
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from bench.errors import RunFailed, UsageError
 from bench.results.schema import (
@@ -29,6 +29,25 @@ T = TypeVar("T")
 def write_atomic(path: str | Path, document: Any) -> Path:
     """Write JSON to a temporary file beside `path`, then rename it into
     place: a reader never sees half a file, an interruption leaves none."""
+
+    def write(fh: TextIO) -> None:
+        json.dump(document, fh, indent=1, allow_nan=False)
+        fh.write("\n")
+
+    return _atomic(path, write)
+
+
+def write_lines_atomic(path: str | Path, rows: Iterable[Any]) -> Path:
+    """Write JSON Lines (one object a line) as write_atomic writes JSON."""
+
+    def write(fh: TextIO) -> None:
+        for row in rows:
+            fh.write(json.dumps(row, allow_nan=False) + "\n")
+
+    return _atomic(path, write)
+
+
+def _atomic(path: str | Path, write: Callable[[TextIO], None]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,8 +56,7 @@ def write_atomic(path: str | Path, document: Any) -> Path:
         raise UsageError(f"cannot write results to {path.parent}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(document, fh, indent=1, allow_nan=False)
-            fh.write("\n")
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)

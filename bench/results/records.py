@@ -249,6 +249,73 @@ class LimitFigures:
 
 
 @dataclass(frozen=True)
+class ProcessMemory:
+    """How one worker process's memory (or the whole worker tree's) grew over
+    the measured window, from samples taken about once a second. The slopes
+    are Theil-Sen fits (the median of the pairwise slopes, robust to a few
+    odd samples; scipy.stats.theilslopes) with their 95% CI; None where the
+    process was sampled fewer than 3 times or its x did not change."""
+
+    pid: int | None = None  # None: the worker tree, every process of every worker summed
+    node: int | None = None  # the worker node it belongs to; None: the tree
+    main: bool | None = None  # the worker's main process; None: the tree
+    born_s: float | None = None  # s from the window's start it was first seen; 0.0: there at the start
+    died_s: float | None = None  # s from the window's start it was last seen, gone by the next sample; None: alive
+    samples: int = 0  # samples of it the fits use
+    # Tasks completed in the window by it (a process that runs none itself, prefork's main: by its
+    # worker, which is then its x), or by the tree
+    tasks: int = 0
+    cpu_s: float | None = None  # user + system CPU seconds between its first and last sample
+    uss_first_bytes: int | None = None  # USS at its first sample, bytes (the tree: summed)
+    uss_last_bytes: int | None = None  # USS at its last sample, bytes
+    uss_peak_bytes: int | None = None  # the highest USS sampled, bytes
+    pss_last_bytes: int | None = None  # PSS at its last sample (shared pages split fairly), bytes
+    rss_last_bytes: int | None = None  # RSS at its last sample, bytes
+    kib_per_task: float | None = None  # slope of USS against the tasks completed, KiB per task
+    ci95: tuple[float, float] | None = None  # its 95% CI, KiB per task
+    kib_per_1000_tasks: float | None = None  # kib_per_task x 1,000
+    kib_per_hour: float | None = None  # slope of USS against time, KiB per hour
+    kib_per_hour_ci95: tuple[float, float] | None = None  # its 95% CI, KiB per hour
+    pss_kib_per_task: float | None = None  # slope of PSS against the tasks completed, KiB per task
+    pss_ci95: tuple[float, float] | None = None  # its 95% CI, KiB per task
+
+
+@dataclass(frozen=True)
+class MemoryGrowth:
+    """The worker processes' memory over the measured window: each one's
+    growth and the tree's, and the pool processes replaced (recycled)."""
+
+    interval_s: float  # s between samples
+    snapshots: int  # samples of the trees the fits use (a long run's are thinned to every 2nd, 4th...)
+    recycles: int  # pool processes that appeared in the window, each replacing one (max_tasks_per_child)
+    tree: ProcessMemory  # every process of every worker summed, against every task completed
+    processes: tuple[ProcessMemory, ...] = ()  # each process sampled at least 3 times, by node and first sight
+    unfitted: int = 0  # processes sampled fewer than 3 times (short-lived children), not listed
+    # The harness's own process, fitted as a worker's but on its RSS (in the uss fields: its USS jumps when a
+    # process it started lets go of shared pages); None: not read
+    harness: ProcessMemory | None = None
+    # What recycling costs a slot: from a replaced pool process's last task's end to its replacement's first
+    # task's start, s, median and longest; None: no replacement (or a soak, which keeps no task records)
+    replacement_first_task_p50_s: float | None = None
+    replacement_first_task_max_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SeriesFigures:
+    """The run second by second, in a JSON Lines file beside the run document
+    (one row a second: analysis/series.py), and its stalls."""
+
+    file: str  # the series file's name, in the run document's directory
+    seconds: int  # rows: seconds from the first publish to the last finish
+    stall_seconds: int  # seconds in which nothing completed while tasks were in flight
+    longest_stall_s: int  # the most such seconds in a row, s
+    # Throughput drift: mean completions a second over the first and the last tenth of the whole seconds (the
+    # first and last rows, partial, left out), tasks/s; None: under 4 rows
+    first_tenth_per_s: float | None = None
+    last_tenth_per_s: float | None = None
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one run measured."""
 
@@ -277,6 +344,8 @@ class RunSummary:
     predicted_per_s: float | None = None  # tasks/s
     limits: LimitFigures | None = None  # what the workers' cgroups counted; None: no limits set
     deploy: DeployFigures | None = None  # the deploy events and what they cost; None: no event asked
+    memory_growth: MemoryGrowth | None = None  # the worker processes' memory over the window; None: not sampled
+    series: SeriesFigures | None = None  # the per-second series written beside the document; None: none
 
 
 @dataclass(frozen=True)
@@ -312,6 +381,25 @@ class WorkerLimits:
     # The -c the quota gives: its cores rounded up, 1 to the CPUs it may run on (Celery 5.7's `-c auto`);
     # None: no CPU limit
     quota_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class StuckTasks:
+    """The stuck workload's draw: which tasks of the measured batch block."""
+
+    p: float  # each task's chance to block (--stuck-p)
+    blocked_ms: float  # ms a blocked task waits instead of task_ms
+    seed: int  # the draw's seed (--seed): the same seed blocks the same tasks
+    tasks: int  # tasks of the measured batch drawn to block
+
+
+@dataclass(frozen=True)
+class SoakSettings:
+    """A soak (run --duration without --rate): a closed loop that keeps a
+    backlog of tasks in flight for its duration, then drains."""
+
+    duration_s: float  # s of topping up, from the release of the first tasks
+    backlog: int  # tasks kept published and not finished (--backlog)
 
 
 @dataclass(frozen=True)
@@ -356,6 +444,9 @@ class RunSettings:
     sched_strategy: str | None = None  # the prefork pool's scheduling strategy (fair, fcfs); None: another pool
     disable_prefetch: bool | None = None  # worker_disable_prefetch: a message taken only for a free slot
     eta_task_limit: int | None = None  # worker_eta_task_limit: the most ETA tasks a worker holds; None: no limit
+    leak_kib: int | None = None  # the leak workload: KiB each call keeps alive in its process; None: another one
+    stuck: StuckTasks | None = None  # the stuck workload's draw; None: another workload
+    soak: SoakSettings | None = None  # a soak's duration and backlog; None: a drained batch or an open loop
 
 
 @dataclass(frozen=True)

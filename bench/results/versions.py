@@ -383,6 +383,32 @@ HISTORY = (
         "arrivals, --arrival with --rates: uniform or poisson).",
         ("sweep:config.broker_restart_at", "sweep:config.arrival"),
     ),
+    Version(
+        26,
+        "2026-12-05",
+        "Memory growth per task (Theil-Sen), recycles, a per-second series beside the run; --leak-kib, stuck",
+        "A run's `summary.memory_growth` (null: not sampled): the sample interval, the samples the fits use, the "
+        "pool processes recycled in the window, and for the worker tree (`tree`) and each process sampled at least "
+        "3 times (`processes`: pid, node, main, born_s, died_s, tasks, CPU, first, last and peak USS) the "
+        "Theil-Sen slope of USS against the tasks completed (`kib_per_task`, its `ci95`, `kib_per_1000_tasks`), "
+        "against time (`kib_per_hour`, `kib_per_hour_ci95`) and of PSS (`pss_kib_per_task`, `pss_ci95`), and "
+        "the processes sampled fewer times (`unfitted`), and the harness's own process fitted the same way "
+        "(`harness`, on its RSS), and what a replacement cost its slot (`replacement_first_task_p50_s`, "
+        "`replacement_first_task_max_s`); `config.leak_kib` (the leak workload's KiB per call; "
+        "null: another workload) and `config.stuck` (the stuck workload's draw: p, blocked_ms, seed and the "
+        "tasks drawn to block; null: another workload); `summary.series` (the per-second series written beside "
+        "the document: its file's name, its seconds, the stall seconds and the longest run of them, the throughput "
+        "over the first and the last tenth of the seconds; null: none); "
+        "`config.soak` (a soak, run --duration "
+        "without --rate: its duration_s and backlog; null: another run).",
+        (
+            "run:summary.memory_growth",
+            "run:summary.series",
+            "run:config.leak_kib",
+            "run:config.stuck",
+            "run:config.soak",
+        ),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

@@ -3,6 +3,7 @@
 import pytest
 
 from bench import cli
+from bench.cli.main import create_parser
 from bench.measure.config import build_run_config
 
 
@@ -11,11 +12,13 @@ from bench.measure.config import build_run_config
     [
         (["run", "--rate", "0"], "--rate: must be tasks per second above 0"),
         (["run", "--rate", "abc"], "--rate: expected tasks per second"),
-        (["run", "--duration", "3"], "--duration: sets how long tasks arrive at --rate; give --rate too"),
+        (["run", "--duration", "3", "--tasks", "50"], "--duration without --rate: a soak"),
         (["run", "--rate", "10", "--tasks", "5"], "--tasks: sizes the drain batch"),
         (["run", "--rate", "10", "--warmup", "5"], "--warmup: sizes the drain batch"),
         (["run", "--rate", "10", "--arrival", "bursty"], "invalid choice: 'bursty'"),
         (["run", "--rate", "100000", "--duration", "3600"], "--rate x --duration: above"),
+        (["run", "--rate", "10", "--duration", "2h"], "--duration: must be above 0 and at most 3600 s, got 7200"),
+        (["run", "--rate", "10", "--duration", "10x"], "expected seconds, such as 10, 10s, 500ms or 2m"),
         (["capacity", "--slo", "p98=10ms"], "expected pNN=LIMIT"),
         (["capacity"], "the following arguments are required: --slo"),
         (["sweep", "--rates", "10,-1"], "--rates: expected auto or comma-separated rates above 0"),
@@ -41,3 +44,7 @@ def test_without_a_rate_the_run_is_the_drain_batch_of_today():
     cfg = build_run_config(pool="gevent", concurrency=8, cores=2.0)
     assert not cfg.open_loop
     assert cfg.schedule is None
+
+
+def test_duration_takes_units():
+    assert create_parser().parse_args(["run", "--rate", "10", "--duration", "10m"]).duration == 600.0

@@ -1,0 +1,145 @@
+"""A soak's state, bounded whatever its length: the seconds not yet
+written, each process's count of completed tasks, and the whole run's
+latency in log-bucketed histograms. Pure: the measuring loop
+(bench/measure/soak.py) feeds it what the workers report and takes its
+rows, one a second, to stream to disk.
+
+A second's latency percentiles are exact (nearest rank over the tasks
+that finished in it, which the tally holds only until the second is
+written); the whole run's come from histograms whose buckets are
+HISTOGRAM_RATIO wide, so a percentile is the upper edge of its bucket,
+within 1% above the true value (capped by the exact maximum, so p99 never
+exceeds max); the maximum and the mean are exact."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from bench.analysis.stats import PERCENTILES, percentile
+from bench.results.schema import Distribution
+
+HISTOGRAM_RATIO = 1.01  # a bucket's upper edge over its lower one
+SMALLEST_S = 1e-6  # s: a latency below it is counted in the lowest bucket
+DIGITS = 6
+
+
+class LogHistogram:
+    """Counts of values (s) in buckets HISTOGRAM_RATIO wide."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.n = 0
+        self.total = 0.0
+        self.max: float | None = None
+
+    def add(self, value: float) -> None:
+        k = math.floor(math.log(max(value, SMALLEST_S)) / math.log(HISTOGRAM_RATIO))
+        self.counts[k] = self.counts.get(k, 0) + 1
+        self.n += 1
+        self.total += value
+        self.max = value if self.max is None else max(self.max, value)
+
+    def percentile(self, p: float) -> float | None:
+        """Nearest rank: the upper edge of the bucket holding the value of
+        rank ceil(p% of n), at most the maximum."""
+        if not self.n or self.max is None:
+            return None
+        rank, seen = max(1, math.ceil(p / 100.0 * self.n)), 0
+        for k in sorted(self.counts):
+            seen += self.counts[k]
+            if seen >= rank:
+                return min(HISTOGRAM_RATIO ** (k + 1), self.max)
+        return self.max
+
+    def distribution(self) -> Distribution:
+        if not self.n:
+            return Distribution(None, None, None, None, None)
+        p50, p90, p99 = (self.percentile(p) for p in PERCENTILES)
+        return Distribution(p50, p90, p99, self.max, self.total / self.n)
+
+
+class SoakTally:
+    """What a soak keeps: seconds count from `t0` (s, monotonic, the
+    release of its first tasks)."""
+
+    def __init__(self, t0: float):
+        self.t0 = t0
+        self.wait, self.service, self.sojourn = LogHistogram(), LogHistogram(), LogHistogram()
+        self.succeeded = self.failed = 0
+        self.first_error: str | None = None
+        self.first_start: float | None = None
+        self.last_finish: float | None = None
+        self.done: dict[tuple[int, int], int] = {}  # (node, pid) -> tasks completed
+        self._seconds: dict[int, dict[str, Any]] = {}  # second -> its completions, latencies, last in-flight count
+        self._written = 0  # seconds written so far
+        self._in_flight = 0  # at the end of the last second written
+        self.stall_seconds = 0  # seconds written in which nothing completed while tasks were in flight
+        self.longest_stall_s = 0  # the most of them in a row
+        self._stalled = 0  # the current run of them
+
+    def finished(self, published: float, record: Mapping[str, Any]) -> None:
+        """A task the workers reported (a raw record: started, finished,
+        state, pid, node, error), published at `published`."""
+        started, finished = record["started"], record["finished"]
+        if record.get("state") == "SUCCESS":
+            self.succeeded += 1
+        else:
+            self.failed += 1
+            self.first_error = self.first_error or record.get("error")
+        key = (record.get("node", 0), record["pid"])
+        self.done[key] = self.done.get(key, 0) + 1
+        self.wait.add(started - published)
+        self.service.add(finished - started)
+        self.sojourn.add(finished - published)
+        self.first_start = started if self.first_start is None else min(self.first_start, started)
+        self.last_finish = finished if self.last_finish is None else max(self.last_finish, finished)
+        second = self._second(finished)
+        second["completions"] += 1
+        second["wait"].append(started - published)
+        second["sojourn"].append(finished - published)
+
+    def in_flight(self, t: float, n: int) -> None:
+        """`n` tasks were published and not finished at `t` (the last count
+        of a second is its end's)."""
+        self._second(t)["in_flight"] = n
+
+    def _second(self, t: float) -> dict[str, Any]:
+        k = max(self._written, int(t - self.t0))  # a late report goes to the first second not yet written
+        return self._seconds.setdefault(k, {"completions": 0, "wait": [], "sojourn": [], "in_flight": None})
+
+    def rows_before(self, t: float) -> list[dict[str, Any]]:
+        """The rows of every second that ended before `t`, in order, each
+        written once (the caller leaves a lag for reports still coming)."""
+        rows = []
+        while self.t0 + self._written + 1 <= t:
+            rows.append(self._row(self._seconds.pop(self._written, None)))
+            self._written += 1
+        return rows
+
+    def _row(self, second: dict[str, Any] | None) -> dict[str, Any]:
+        second = second or {"completions": 0, "wait": [], "sojourn": [], "in_flight": None}
+        before = self._in_flight
+        after = second["in_flight"] if second["in_flight"] is not None else before
+        self._in_flight = after
+        row: dict[str, Any] = {"t_s": self._written, "completions": second["completions"], "in_flight": after}
+        for name in ("wait", "sojourn"):
+            ordered = sorted(second[name])
+            row[f"{name}_p50_s"] = _round(percentile(ordered, 50))
+            row[f"{name}_p99_s"] = _round(percentile(ordered, 99))
+            row[f"{name}_max_s"] = _round(ordered[-1]) if ordered else None
+        row["stall"] = second["completions"] == 0 and before > 0 and after > 0
+        self._stalled = self._stalled + 1 if row["stall"] else 0
+        self.stall_seconds += row["stall"]
+        self.longest_stall_s = max(self.longest_stall_s, self._stalled)
+        return row
+
+    @property
+    def seconds(self) -> int:
+        """Rows written so far."""
+        return self._written
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, DIGITS)

@@ -1,0 +1,103 @@
+"""A run's memory growth and its test workloads' draw, in words for the
+terminal (the numbers are in summary.memory_growth and config.stuck)."""
+
+from __future__ import annotations
+
+from bench.analysis.memory import includes_zero
+from bench.results.schema import MemoryGrowth, ProcessMemory, RunSettings, SeriesFigures
+
+LISTED = 6  # processes shown one by one; the rest are in the document
+
+
+def _slope(kib: float | None, ci: tuple[float, float] | None, unit: str = "task") -> str:
+    if kib is None or ci is None:
+        return "-"
+    none = " (no growth told apart from none)" if includes_zero(ci) else ""
+    return f"{kib:+.3g} KiB/{unit} (95% CI {ci[0]:+.3g} to {ci[1]:+.3g}){none}"
+
+
+def _per_hour(p: ProcessMemory) -> str:
+    return "" if p.kib_per_hour is None else f", {p.kib_per_hour / 1024:+,.1f} MiB/hour"
+
+
+def _who(p: ProcessMemory) -> str:
+    role = "main" if p.main else "child"
+    life = ""
+    if p.born_s:
+        life += f", born at {p.born_s:.1f} s"
+    if p.died_s is not None:
+        life += f", gone at {p.died_s:.1f} s"
+    return f"{role} {p.pid} (worker {p.node}, {p.tasks} tasks{life})"
+
+
+def memory_lines(growth: MemoryGrowth | None, max_tasks_per_child: int = 0) -> list[str]:
+    """The tree's USS growth per task (and PSS, per 1,000 tasks, per hour),
+    each process's, and the pool processes recycled."""
+    if growth is None:
+        return []
+    tree = growth.tree
+    lines = [
+        f"  memory growth   tree USS {_slope(tree.kib_per_task, tree.ci95)}{_per_hour(tree)}; "
+        f"PSS {_slope(tree.pss_kib_per_task, tree.pss_ci95)} "
+        f"(Theil-Sen over {growth.snapshots} samples, every {growth.interval_s:.2g} s)"
+    ]
+    for p in growth.processes[:LISTED]:
+        lines.append(f"    {_who(p)}: USS {_slope(p.kib_per_task, p.ci95)}{_per_hour(p)}")
+    more = len(growth.processes) - LISTED
+    if more > 0:
+        lines.append(f"    ... {more} more processes in the run's document (summary.memory_growth)")
+    if growth.unfitted:
+        lines.append(f"    {growth.unfitted} short-lived processes sampled fewer than 3 times: not fitted")
+    own = growth.harness
+    if own is not None:
+        lines.append(f"    the harness {own.pid}: RSS {_slope(own.kib_per_task, own.ci95)}{_per_hour(own)}")
+    if growth.recycles or max_tasks_per_child:
+        setting = f" (--max-tasks-per-child {max_tasks_per_child})" if max_tasks_per_child else ""
+        cost = ""
+        if growth.replacement_first_task_p50_s is not None and growth.replacement_first_task_max_s is not None:
+            cost = (
+                f"; a slot waited {growth.replacement_first_task_p50_s * 1000:.0f} ms (median, longest "
+                f"{growth.replacement_first_task_max_s * 1000:.0f} ms) from a replaced process's last task "
+                "to its replacement's first"
+            )
+        lines.append(f"  recycled        {growth.recycles} pool processes replaced in the window{setting}{cost}")
+    return lines
+
+
+def stuck_line(cfg: RunSettings, published: int | None) -> list[str]:
+    """The stuck workload's draw: how many tasks were made to block."""
+    stuck = cfg.stuck
+    if stuck is None:
+        return []
+    return [
+        f"  stuck tasks     {stuck.tasks} of {published} drawn to wait {stuck.blocked_ms:g} ms "
+        f"(--stuck-p {stuck.p:g}, --seed {stuck.seed}): each one whose slots all wait is a stall"
+    ]
+
+
+def series_line(series: SeriesFigures | None) -> list[str]:
+    """Where the per-second series is, and its stall seconds."""
+    if series is None:
+        return []
+    stalls = (
+        f"{series.stall_seconds} with nothing completed while tasks were in flight (longest {series.longest_stall_s} s)"
+        if series.stall_seconds
+        else "none without a completion while tasks were in flight"
+    )
+    lines = [f"  per second      {series.seconds} s in {series.file}; {stalls}"]
+    if series.first_tenth_per_s is not None and series.last_tenth_per_s is not None:
+        lines.append(
+            f"  drift           {series.first_tenth_per_s:.1f} tasks/s over the first tenth of the seconds, "
+            f"{series.last_tenth_per_s:.1f} over the last"
+        )
+    return lines
+
+
+def soak_lines(cfg: RunSettings) -> list[str]:
+    """A soak's shape: how long, how many tasks kept in flight."""
+    if cfg.soak is None:
+        return []
+    return [
+        f"  soak            {cfg.soak.duration_s:g} s keeping {cfg.soak.backlog} tasks in flight, then drained "
+        "(latency percentiles within 1%, from histograms)"
+    ]

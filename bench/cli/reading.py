@@ -1,6 +1,8 @@
 """The parsers of the subcommands that read what was measured: plot,
 report, compare, export, history. They fill no config: their requests are their arguments."""
 
+from pathlib import Path
+
 from bench.analysis.history import ALPHA as HISTORY_ALPHA
 from bench.cli.groups import add_decision, add_sweep_dir
 from bench.cli.parser import Subcommands
@@ -8,12 +10,20 @@ from bench.output.exports import FORMATS
 
 
 def add_plot(sub: Subcommands) -> None:
-    _add_sweep_reader(
-        sub,
+    parser = sub.add_parser(
         "plot",
-        "draw a sweep's figures (PNG and SVG) into its directory",
-        "Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
-        "and one overview with the verdicts, as PNG and SVG in the sweep's directory.",
+        help="draw a sweep's figures (PNG and SVG) into its directory, or a run's over time",
+        description="Throughput against the ceiling, efficiency, service time, memory and CPU per workload, "
+        "and one overview with the verdicts, as PNG and SVG in the sweep's directory. Given a run's "
+        "result (RUN.json) instead: the run second by second from its series (completions and stall "
+        "seconds, the latency of what finished, each worker process's memory with recycled processes "
+        "marked), as NAME.series.png and .svg beside it (a soak draws it at its end).",
+    )
+    parser.add_argument(
+        "sweep_dir",
+        metavar="SWEEP_DIR|RUN.json",
+        type=Path,
+        help="a sweep's directory (results/sweep-...), or a folder of sweeps: its latest; or a run's result file",
     )
 
 

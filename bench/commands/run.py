@@ -21,6 +21,7 @@ from bench.output import terminal
 from bench.output.classes import classes_summary
 from bench.output.hosts import hosts_text
 from bench.output.openloop import open_loop_summary
+from bench.output.plot_series import save_series_figure, series_title
 
 
 def execute(cfg: RunConfig | ReferenceRun) -> int:
@@ -104,6 +105,11 @@ def _show(cfg, measured, on_hosts=False):
     if on_hosts:
         print(hosts_text(measured.result))
     print(f"\nresult: {measured.path}")
+    series = measured.result.summary.series if measured.result.summary is not None else None
+    if cfg.soak_s is not None and series is not None:  # a soak's story is over time (any run's: `bench plot RUN.json`)
+        title = series_title(measured.result.config, series.seconds)
+        written = save_series_figure(measured.path.with_name(series.file), title)
+        print(f"over time: {', '.join(str(p) for p in written)}")
 
 
 @contextlib.contextmanager

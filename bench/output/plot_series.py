@@ -1,0 +1,116 @@
+"""A run over time, from its per-second series (bench/analysis/series.py):
+throughput with its stall seconds, the latency of what finished each
+second, and each worker process's memory with its births and deaths
+(prefork recycling), the harness's own beside it. Drawn for a soak at its
+end, and for any run by `python -m bench plot RUN.json`."""
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from bench.output.plot import DPI, FORMATS, METADATA
+from bench.output.plot_style import subplots
+
+MIB = 2**20
+MINUTES_PAST_S = 600  # a run longer than this is drawn in minutes
+
+
+def series_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
+    """Three panels sharing the time axis: completions a second (stall
+    seconds shaded), sojourn p50 and p99 of what finished each second, and
+    USS per worker process (a process born or gone in the window marked
+    where it was) with the harness's RSS."""
+    minutes = len(rows) > MINUTES_PAST_S
+    scale, unit = (60.0, "min") if minutes else (1.0, "s")
+    t = [row["t_s"] / scale for row in rows]
+    fig, axes = subplots(10, 9, rows=3, layout="constrained")
+    rate, latency, memory = axes[:, 0]
+    latency.sharex(rate)
+    memory.sharex(rate)
+    fig.suptitle(title)
+
+    rate.plot(t, [row["completions"] for row in rows], color="tab:blue", linewidth=1, label="completions a second")
+    stalls = [x for x, row in zip(t, rows, strict=True) if row["stall"]]
+    for x in stalls:
+        rate.axvspan(x, x + 1 / scale, color="tab:red", alpha=0.25, linewidth=0)
+    if stalls:
+        rate.plot([], [], color="tab:red", alpha=0.4, linewidth=6, label=f"stall seconds ({len(stalls)})")
+    rate.set_ylabel("tasks / s")
+    rate.set_ylim(bottom=0)
+    rate.legend(loc="lower right", fontsize="small")
+    rate.grid(alpha=0.3)
+
+    for key, style, name in (("sojourn_p50_s", "-", "sojourn p50"), ("sojourn_p99_s", "--", "sojourn p99")):
+        points = [(x, row[key] * 1000) for x, row in zip(t, rows, strict=True) if row.get(key)]
+        if points:
+            latency.plot(*zip(*points, strict=True), style, color="tab:purple", linewidth=1, label=name)
+    latency.set_ylabel("ms, of what finished")
+    if latency.has_data():
+        latency.set_yscale("log")
+        latency.margins(y=0.25)  # room for the legend over a flat line
+        latency.legend(loc="upper right", fontsize="small")
+    latency.grid(alpha=0.3, which="both")
+
+    _memory(memory, t, rows)
+    memory.set_xlabel(f"{unit} since the first task was sent")
+    return fig
+
+
+def _memory(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> None:
+    lines: dict[int, tuple[list[float], list[float], bool]] = {}
+    harness = [
+        (x, row["harness_rss_bytes"] / MIB) for x, row in zip(t, rows, strict=True) if row.get("harness_rss_bytes")
+    ]
+    for x, row in zip(t, rows, strict=True):
+        for proc in row.get("memory") or ():
+            if proc.get("uss_bytes") is None:
+                continue
+            xs, ys, _main = lines.setdefault(proc["pid"], ([], [], bool(proc.get("main"))))
+            xs.append(x)
+            ys.append(proc["uss_bytes"] / MIB)
+    first, last = (t[0], t[-1]) if t else (0.0, 0.0)
+    children = 0
+    for xs, ys, main in lines.values():
+        if main:
+            ax.plot(xs, ys, color="tab:green", linewidth=1.2, label="worker main process")
+            continue
+        ax.plot(xs, ys, color="tab:orange", linewidth=0.8, alpha=0.8, label="pool process" if not children else None)
+        children += 1
+        # recycling: a pool process born after the first second, or gone before the last
+        if xs[0] > first:
+            ax.plot(xs[0], ys[0], "^", color="tab:orange", markersize=4)
+        if xs[-1] < last:
+            ax.plot(xs[-1], ys[-1], "v", color="tab:orange", markersize=4)
+    if harness:
+        ax.plot(*zip(*harness, strict=True), ":", color="gray", linewidth=1, label="harness (RSS)")
+    ax.set_ylabel("MiB (USS)")
+    if ax.has_data():
+        ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+
+
+def series_title(config: Any, seconds: int) -> str:
+    """`prefork -c 2, sleep 10 ms: 1,800 s, second by second` from a run's config (RunSettings)."""
+    size = f" {config.task_ms:g} ms" if config.task_ms is not None else ""
+    what = config.user_task["task"] if config.user_task else f"{config.workload}{size}"
+    soak = " soak" if config.soak is not None else ""
+    return f"{config.pool} -c {config.concurrency}, {what}: {seconds:,} s{soak}, second by second"
+
+
+def read_series(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_series_figure(series_path: Path, title: str) -> list[Path]:
+    """Draw the series at `series_path` (JSON Lines) beside it, as
+    NAME.png and NAME.svg (NAME: the series file's name less .jsonl)."""
+    fig = series_figure(read_series(series_path), title)
+    written = []
+    for fmt in FORMATS:
+        out = series_path.with_suffix(f".{fmt}")
+        fig.savefig(out, dpi=DPI, metadata=METADATA[fmt])
+        written.append(out)
+    return written

@@ -24,7 +24,7 @@ from bench.measure.config import RunConfig
 from bench.measure.crew import Crew
 from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import ResourceSampler
-from bench.measure.result import SAMPLE_DIGITS, Observed
+from bench.measure.result import SAMPLE_DIGITS, observed_batch
 from bench.measure.runner import (
     Measured,
     NotMeasured,
@@ -132,17 +132,7 @@ def measure(
     if cfg.traffic is not None and calls is not None:
         classes = mix.class_of(cfg.traffic, sent.ids, calls[: len(sent.ids)])
         task_lanes = mix.task_lanes(cfg.traffic, classes, cfg.slots // cfg.workers, cfg.workers)
-    observed = Observed(
-        batch.published,
-        batch.records,
-        batch.outcome,
-        batch.detail,
-        resources,
-        load_before,
-        task_class=classes,
-        lanes=task_lanes,
-        memory=series,
-    )
+    observed = observed_batch(batch, resources, load_before, task_class=classes, lanes=task_lanes, memory=series)
     bound = ceiling(workload, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
     settings = with_report(settings_of(cfg, broker), reported)
 

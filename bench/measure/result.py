@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bench.analysis import stats
 from bench.analysis.health import Context, LogEvidence, diagnose
@@ -41,6 +41,27 @@ class Observed:
     # dedicated routing: ({task id: its lane}, each lane's slots) (mix.task_lanes); None: one queue for all
     lanes: tuple[Mapping[str, int], tuple[int, ...]] | None = None
     memory: MemorySeries | None = None  # every worker process's memory over the window; None: not sampled
+
+
+class Watched(Protocol):
+    """A batch watched to its end (load.Batch): what Observed takes of it."""
+
+    @property
+    def published(self) -> dict[str, float]: ...
+    @property
+    def records(self) -> list[stats.TaskRecord]: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def detail(self) -> str | None: ...
+
+
+def observed_batch(
+    batch: Watched, resources: schema.Resources | None, load_before: tuple[float, ...], **more: Any
+) -> Observed:
+    """What watching `batch` gave, with the resources sampled over it and
+    the load before it; `more`: Observed's other fields."""
+    return Observed(batch.published, batch.records, batch.outcome, batch.detail, resources, load_before, **more)
 
 
 def first_reports(records: Iterable[stats.TaskRecord]) -> list[stats.TaskRecord]:

@@ -42,7 +42,15 @@ from bench.measure.crew import Crew, Nodes, Relay, keep_logs
 from bench.measure.limits import celery_default_concurrency, oom_losses, window_figures, worker_limits
 from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import NodeReaders, RecordReader, ResourceSampler
-from bench.measure.result import Observed, build_result, first_reports, not_measured, run_metadata, run_settings
+from bench.measure.result import (
+    Observed,
+    build_result,
+    first_reports,
+    not_measured,
+    observed_batch,
+    run_metadata,
+    run_settings,
+)
 from bench.output.health import oom_words
 from bench.results.io import write_lines_atomic, write_run
 from bench.results.overheads import cached, calibration_key
@@ -403,16 +411,13 @@ def measure(
             launched.finish(broker, tidy=batch is None or batch.outcome != "broker lost")
 
     struck, cost = deployed
-    observed = Observed(
-        batch.published,
-        batch.records,
-        batch.outcome,
-        batch.detail,
+    observed = observed_batch(
+        batch,
         resources,
         load_before,
-        figures,
-        struck,
-        cost,
+        limits=figures,
+        deploy=struck,
+        deploy_counts=cost,
         task_class=task_class if cfg.traffic is not None else None,
         lanes=mix.task_lanes(cfg.traffic, task_class, cfg.slots // cfg.workers, cfg.workers)
         if cfg.traffic is not None

@@ -88,7 +88,7 @@ def _memory(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> N
         ax.plot(*zip(*harness, strict=True), ":", color="gray", linewidth=1, label="harness (RSS)")
     ax.set_ylabel("MiB (USS)")
     if ax.has_data():
-        ax.legend(loc="upper left", fontsize="small")
+        ax.legend(loc="best", fontsize="small")  # the harness line runs along the top
     ax.grid(alpha=0.3)
 
 

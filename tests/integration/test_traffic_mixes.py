@@ -82,6 +82,9 @@ def test_the_seeded_schedule_holds_long_tasks_apart_in_the_window(tmp_path):
     assert min(b - a for a, b in itertools.pairwise(longs)) > 2.5
 
 
+# exclusive: an open loop's latency from the schedule; beside the suite's other live tests its producer lagged
+# 21 ms at 6 tasks/s (CI emulation 2026-12-05), and the harness rightly refuses such a run as producer-limited
+@pytest.mark.exclusive
 def test_prefetch_holds_short_tasks_behind_long_ones_and_prefetch_1_with_acks_late_does_not(tmp_path):
     held, shown = hol_run(tmp_path, "prefetch4", "--prefetch-multiplier", 4)
     free, _ = hol_run(tmp_path, "prefetch1-late", "--prefetch-multiplier", 1, "--acks-late")
@@ -139,6 +142,7 @@ def test_bad_traffic_is_one_line_and_exit_2(tmp_path):
     ]
 
 
+@pytest.mark.exclusive  # an open loop's latency, as above
 def test_dedicated_routing_gives_the_long_tasks_a_worker_of_their_own(tmp_path):
     path = tmp_path / "routed.toml"
     path.write_text(HOL.replace('name = "long"', 'name = "long"\nqueue = "slow"'))

@@ -205,8 +205,9 @@ def test_a_broker_restart_loses_what_the_broker_and_the_workers_held_and_the_wor
     assert findings["reconnects"]["count"] >= 1  # the worker's log: it lost the broker and came back
     assert "SIGTERM to the embedded broker" in shown
     assert "the broker answered again" in shown
-    # the broker's CPU over the window: its first process's and the restarted one's
-    assert doc["summary"]["resources"]["broker_cpu_s"] > 0
+    # the broker's CPU over the window, its first process's and the restarted one's, is counted (it was None: the
+    # first process was gone at the end); a light batch's may round to 0.0 (the kernel counts it in 10 ms ticks)
+    assert doc["summary"]["resources"]["broker_cpu_s"] is not None
 
 
 def test_a_broker_restart_is_the_embedded_brokers_only(tmp_path):

@@ -22,7 +22,10 @@ from bench.harness.process import tree
 from bench.measure.config import RunConfig
 from bench.workloads import expected_rate
 
-MAX_SNAPSHOTS = 1024  # samples kept: 17 minutes at 1 s, then thinned (the fits' cost grows as its square)
+# Samples kept: 4 minutes at 1 s, then thinned. Few enough that the harness's own memory holding them
+# levels off within a soak's first minutes (at 1,024 it rose for 17 minutes, +1.7 MiB over a 30-minute
+# soak), and plenty for a slope (the fits' cost grows as its square)
+MAX_SNAPSHOTS = 256
 INTERVAL_S = 1.0  # s between samples in a long window
 MIN_INTERVAL_S = 0.2  # s: the shortest, in a window of a few seconds (psutil reads /proc/PID/smaps_rollup)
 SAMPLES_PER_WINDOW = 25  # a short window is sampled about this many times

@@ -64,10 +64,15 @@ class SoakTally:
     """What a soak keeps: seconds count from `t0` (s, monotonic, the
     release of its first tasks)."""
 
-    def __init__(self, t0: float):
+    def __init__(self, t0: float, window: tuple[float, float] | None = None):
         self.t0 = t0
+        # an open loop's measured window (monotonic s): the completions in it, and what was in flight at its end
+        self.window = window
+        self.window_completions = 0
+        self.in_flight_at_window_end: int | None = None
         self.wait, self.service, self.sojourn = LogHistogram(), LogHistogram(), LogHistogram()
         self.succeeded = self.failed = 0
+        self.counted_succeeded = self.counted_failed = 0  # of the tasks in the whole run's latency
         self.first_error: str | None = None
         self.first_start: float | None = None
         self.last_finish: float | None = None
@@ -79,22 +84,30 @@ class SoakTally:
         self.longest_stall_s = 0  # the most of them in a row
         self._stalled = 0  # the current run of them
 
-    def finished(self, published: float, record: Mapping[str, Any]) -> None:
+    def finished(self, published: float, record: Mapping[str, Any], counted: bool = True) -> None:
         """A task the workers reported (a raw record: started, finished,
-        state, pid, node, error), published at `published`."""
+        state, pid, node, error), published at `published` (an open loop's:
+        scheduled); `counted`: in the whole run's latency (an open loop's
+        warm-up is not)."""
         started, finished = record["started"], record["finished"]
-        if record.get("state") == "SUCCESS":
+        ok = record.get("state") == "SUCCESS"
+        if ok:
             self.succeeded += 1
         else:
             self.failed += 1
             self.first_error = self.first_error or record.get("error")
         key = (record.get("node", 0), record["pid"])
         self.done[key] = self.done.get(key, 0) + 1
-        self.wait.add(started - published)
-        self.service.add(finished - started)
-        self.sojourn.add(finished - published)
+        if counted:
+            self.counted_succeeded += ok
+            self.counted_failed += not ok
+            self.wait.add(started - published)
+            self.service.add(finished - started)
+            self.sojourn.add(finished - published)
         self.first_start = started if self.first_start is None else min(self.first_start, started)
         self.last_finish = finished if self.last_finish is None else max(self.last_finish, finished)
+        if self.window is not None and self.window[0] <= finished < self.window[1]:
+            self.window_completions += 1
         second = self._second(finished)
         second["completions"] += 1
         second["wait"].append(started - published)
@@ -104,10 +117,17 @@ class SoakTally:
         """`n` tasks were published and not finished at `t` (the last count
         of a second is its end's)."""
         self._second(t)["in_flight"] = n
+        if self.window is not None and t >= self.window[1] and self.in_flight_at_window_end is None:
+            self.in_flight_at_window_end = n
+
+    def queue_depth(self, t: float, n: int | None) -> None:
+        """The broker held `n` ready messages of the run's queue at `t` (the
+        last answer of a second is its end's; None: it did not answer)."""
+        self._second(t)["queue_depth"] = n
 
     def _second(self, t: float) -> dict[str, Any]:
         k = max(self._written, int(t - self.t0))  # a late report goes to the first second not yet written
-        return self._seconds.setdefault(k, {"completions": 0, "wait": [], "sojourn": [], "in_flight": None})
+        return self._seconds.setdefault(k, _empty())
 
     def rows_before(self, t: float) -> list[dict[str, Any]]:
         """The rows of every second that ended before `t`, in order, each
@@ -119,11 +139,13 @@ class SoakTally:
         return rows
 
     def _row(self, second: dict[str, Any] | None) -> dict[str, Any]:
-        second = second or {"completions": 0, "wait": [], "sojourn": [], "in_flight": None}
+        second = second or _empty()
         before = self._in_flight
         after = second["in_flight"] if second["in_flight"] is not None else before
         self._in_flight = after
         row: dict[str, Any] = {"t_s": self._written, "completions": second["completions"], "in_flight": after}
+        if second["queue_depth"] is not None:
+            row["queue_depth"] = second["queue_depth"]
         for name in ("wait", "sojourn"):
             ordered = sorted(second[name])
             row[f"{name}_p50_s"] = _round(percentile(ordered, 50))
@@ -139,6 +161,10 @@ class SoakTally:
     def seconds(self) -> int:
         """Rows written so far."""
         return self._written
+
+
+def _empty() -> dict[str, Any]:
+    return {"completions": 0, "wait": [], "sojourn": [], "in_flight": None, "queue_depth": None}
 
 
 def _round(value: float | None) -> float | None:

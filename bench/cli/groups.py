@@ -14,6 +14,7 @@ from bench.cli.parser import Container, Group, option
 from bench.measure.apptask import BROKER_FROM_APP
 from bench.measure.config import DEFAULT_OUTPUT_DIR, DEFAULT_POOL, DEFAULT_WORKLOAD
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, MIN_WARMUP_S
+from bench.measure.soak_options import OPEN_SOAK_FROM_S, OPEN_SOAK_MAX_WARMUP_S
 from bench.measure.traffic import ROUTINGS
 from bench.sweep.config import PROFILES
 from bench.workloads import POOLS, WORKLOADS
@@ -124,8 +125,10 @@ def add_open_loop_options(parser: argparse.ArgumentParser) -> None:
         type=option_types.duration,
         metavar="TIME",
         help="the measured window, e.g. 30, 90s, 10m or 1h, after a warm-up at the same rate of a fifth of it, "
-        f"at least {MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g} s); without --rate, a soak: a closed loop "
-        "keeping --backlog tasks in flight that long (up to 24h), a row a second streamed beside the result",
+        f"at least {MIN_WARMUP_S:g} s (default: {DEFAULT_DURATION_S:g} s). A soak, up to 24h, keeps no task "
+        "record and streams a row a second beside the result: without --rate, a closed loop keeping --backlog "
+        f"tasks in flight that long; with --rate, from {OPEN_SOAK_FROM_S / 60:g}m (a warm-up of a fifth, at most "
+        f"{OPEN_SOAK_MAX_WARMUP_S:g} s)",
     )
 
 

@@ -35,7 +35,7 @@ from bench.cli.worker_groups import (
 from bench.measure.apptask import DEFAULT_CALLS, DEFAULT_WARMUP
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S
 from bench.measure.settings import SETTINGS
-from bench.measure.soak_options import BACKLOG_PER_SLOT, MIN_BACKLOG
+from bench.measure.soak_options import BACKLOG_PER_SLOT, MIN_BACKLOG, OPEN_SOAK_FROM_S
 from bench.sweep.config import DEFAULT_POOLS, DEFAULT_PROFILE, DEFAULT_WORKLOADS, PROFILES
 from bench.workloads import DEFAULT_STUCK_P, LEAK_KIB, STUCK_MULTIPLE, WORKLOADS
 
@@ -99,6 +99,15 @@ def add_run(sub: Subcommands) -> None:
         metavar="N",
         help="a soak (--duration without --rate) keeps N tasks published and not finished, topped up as they "
         f"finish (default: {BACKLOG_PER_SLOT} per slot, at least {MIN_BACKLOG})",
+    )
+    option(
+        what,
+        "--soak",
+        fills="soak",
+        action="store_true",
+        default=None,
+        help="with --rate and --duration: count the tasks instead of recording each, and stream a row a second, "
+        f"as a soak (default: off, but on from a --duration of {OPEN_SOAK_FROM_S / 60:g}m)",
     )
     option(
         what,

@@ -9,7 +9,7 @@ from bench.analysis.summary import analyze
 from bench.commands import sweep_dir
 from bench.errors import UsageError
 from bench.output import plot
-from bench.output.plot_series import save_series_figure, series_title
+from bench.output.plot_series import run_series_figure
 from bench.results.io import read_run
 from bench.results.sweepdir import SweepDirFiles
 from bench.sweep import store
@@ -36,6 +36,6 @@ def run_over_time(path: Path) -> int:
     series_path = path.with_name(series.file)
     if not series_path.is_file():
         raise UsageError(f"{path}: its series {series.file} is not beside it")
-    written = save_series_figure(series_path, series_title(result.config, series.seconds))
+    written = run_series_figure(result, path)
     print(f"over time: {', '.join(str(p) for p in written)}")
     return 0

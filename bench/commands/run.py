@@ -4,10 +4,14 @@ with --reference, then measured again by a plain `celery worker`, side by side."
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from typing import Any
 
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.text import Text
 
 from bench.errors import RunFailed
 from bench.fleet import remote
@@ -20,8 +24,9 @@ from bench.output import reference as reference_words
 from bench.output import terminal
 from bench.output.classes import classes_summary
 from bench.output.hosts import hosts_text
+from bench.output.memory import live_line
 from bench.output.openloop import open_loop_summary
-from bench.output.plot_series import save_series_figure, series_title
+from bench.output.plot_series import run_series_figure
 
 
 def execute(cfg: RunConfig | ReferenceRun) -> int:
@@ -29,8 +34,8 @@ def execute(cfg: RunConfig | ReferenceRun) -> int:
         return _with_reference(cfg.run)
     if cfg.hosts:
         return _on_hosts(cfg)
-    measure = openloop.measure if cfg.open_loop else soak.measure if cfg.soak_s is not None else runner.measure
-    with runner.services_for(cfg) as (broker, stub), progress_bar() as progress:
+    measure = soak.measure if cfg.soak_s is not None else openloop.measure if cfg.open_loop else runner.measure
+    with runner.services_for(cfg) as (broker, stub), progress_bar(soak=cfg.soak_s is not None) as progress:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), file=sys.stderr, flush=True)
         with _shown_if_failed(cfg):
@@ -105,11 +110,34 @@ def _show(cfg, measured, on_hosts=False):
     if on_hosts:
         print(hosts_text(measured.result))
     print(f"\nresult: {measured.path}")
-    series = measured.result.summary.series if measured.result.summary is not None else None
-    if cfg.soak_s is not None and series is not None:  # a soak's story is over time (any run's: `bench plot RUN.json`)
-        title = series_title(measured.result.config, series.seconds)
-        written = save_series_figure(measured.path.with_name(series.file), title)
-        print(f"over time: {', '.join(str(p) for p in written)}")
+    if cfg.soak_s is not None:  # a soak's story is over time (any run's: `bench plot RUN.json`)
+        written = run_series_figure(measured.result, measured.path)
+        if written:
+            print(f"over time: {', '.join(str(p) for p in written)}")
+
+
+class _SoakView:
+    """A soak's progress bar (seconds), and under it its last second (live_line)."""
+
+    def __init__(self, progress: Progress, line: Text):
+        self.progress, self.line = progress, line
+        self.bar = progress.add_task("soaking", total=None)
+        self.total: int | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        self.total = total
+        self.progress.update(self.bar, completed=done, total=total)
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        self.line.plain = live_line(row, self.total)
+
+
+@contextlib.contextmanager
+def soak_view() -> Iterator[_SoakView]:
+    progress = Progress("soaking", BarColumn(), MofNCompleteColumn(), "s", TimeRemainingColumn())
+    line = Text()
+    with Live(Group(progress, line), transient=True, refresh_per_second=2, console=Console(stderr=True)):
+        yield _SoakView(progress, line)
 
 
 @contextlib.contextmanager
@@ -123,11 +151,14 @@ def _shown_if_failed(cfg, on_hosts=False):
         raise
 
 
-def progress_bar() -> AbstractContextManager[Callable[[int, int], None] | None]:
+def progress_bar(soak: bool = False) -> AbstractContextManager[Callable[[int, int], None] | None]:
     """A progress callback for the terminal; None where nobody watches (no
-    TTY, or CI), so logs are not filled with redraws."""
+    TTY, or CI), so logs are not filled with redraws. A soak's also shows
+    its last second (a `row` method)."""
     if not sys.stderr.isatty() or os.environ.get("CI"):
         return contextlib.nullcontext(None)
+    if soak:
+        return soak_view()
 
     @contextlib.contextmanager
     def bar() -> Iterator[Callable[[int, int], None]]:

@@ -22,7 +22,7 @@ from bench.harness.machine import usable_cores
 from bench.measure.apptask import BROKER_FROM_APP, DEFAULT_CALLS, DEFAULT_WARMUP, UserTask
 from bench.measure.schedule import ARRIVALS, DEFAULT_ARRIVAL, DEFAULT_DURATION_S, Schedule, default_warmup_s
 from bench.measure.settings import OPTIMIZATIONS
-from bench.measure.soak_options import check_test_workloads, default_backlog, soak_duration
+from bench.measure.soak_options import OPEN_SOAK_MAX_WARMUP_S, check_test_workloads, default_backlog, soak_duration
 from bench.measure.traffic import ROUTINGS, Traffic
 from bench.workloads import (
     MIX_WORKLOAD,
@@ -613,6 +613,7 @@ def build_run_config(
     leak_kib: int | None = None,
     stuck_p: float | None = None,
     backlog: int | None = None,
+    soak: bool | None = None,
     **deploy_options: Unpack[DeployOptions],
 ) -> RunConfig:
     """Validate the options of one run and fill in the defaults (the only
@@ -641,9 +642,11 @@ def build_run_config(
     elif routing is not None:
         raise UsageError("--routing: routes a traffic mix's classes; give --traffic too")
     limited = cpu_limit is not None or memory_limit is not None
-    soak_s = soak_duration(rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited)
-    if soak_s is not None:
-        duration = None  # the soak's, not a schedule's
+    soak_s = soak_duration(
+        rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited, bool(soak)
+    )
+    if soak_s is not None and rate is None:
+        duration = None  # the closed-loop soak's, not a schedule's
     if workers != 1 and hosts:
         raise UsageError("--workers: a run on --hosts drives one worker per host for now; leave --workers out")
     if user_task is not None:
@@ -704,10 +707,10 @@ def build_run_config(
         check_task_ms(task_ms, [workload])
     if task_ms is None:
         task_ms = spec.default_task_ms
-    schedule = _schedule(rate, arrival, duration, seed, tasks, warmup)
+    schedule = _schedule(rate, arrival, duration, seed, tasks, warmup, soak=soak_s is not None)
     if schedule is not None:
         # The schedule sets the tasks; the warm-up is its first seconds.
-        tasks, warmup = len(schedule.offsets()), 0
+        tasks, warmup = schedule.expected_tasks() if soak_s is not None else len(schedule.offsets()), 0
     else:
         window = max(TARGET_WINDOW_S, deploy_window_s(deploy, workers))
         if soak_s is not None:  # the batch is the backlog kept topped up
@@ -941,9 +944,10 @@ MAX_RATE_PER_S = 100_000.0
 MAX_DURATION_S = 3600.0
 
 
-def _schedule(rate, arrival, duration, seed, tasks, warmup):
+def _schedule(rate, arrival, duration, seed, tasks, warmup, soak=False):
     """The open-loop schedule of --rate, checked; None without --rate (a
-    --duration without it is a soak's: soak_duration)."""
+    --duration without it is a soak's: soak_duration). A `soak`'s was
+    checked by soak_duration, and its warm-up is shorter."""
     if rate is None:
         return None
     if not 0 < rate <= MAX_RATE_PER_S:
@@ -954,6 +958,9 @@ def _schedule(rate, arrival, duration, seed, tasks, warmup):
         flag = "--tasks" if tasks is not None else "--warmup"
         raise UsageError(f"{flag}: sizes the drain batch; with --rate the tasks come from --rate and --duration")
     duration = DEFAULT_DURATION_S if duration is None else duration
+    if soak:
+        warmup_s = min(OPEN_SOAK_MAX_WARMUP_S, default_warmup_s(duration))
+        return Schedule(float(rate), arrival, warmup_s, float(duration), seed)
     if not 0 < duration <= MAX_DURATION_S:
         raise UsageError(f"--duration: must be above 0 and at most {MAX_DURATION_S:g} s, got {duration:g}")
     schedule = Schedule(float(rate), arrival, default_warmup_s(duration), float(duration), seed)

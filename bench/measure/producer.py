@@ -17,6 +17,7 @@ task was meant to go, however late it went (no coordinated omission).
 
 import contextlib
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from kombu import serialization
 from kombu.utils.json import dumps as json_dumps
 from kombu.utils.uuid import uuid
 
+from bench.analysis.soak import LogHistogram
 from bench.errors import Interrupted, RunFailed
 from bench.harness import signals
 from bench.harness.process import stop_tree, tied_to_us
@@ -53,6 +55,21 @@ class Sent:
     error: str | None  # why the producer stopped early; None: it sent the whole schedule
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """What a soak's producer did, in a size that does not grow with the
+    schedule: task i's id is the spec's id_prefix followed by i."""
+
+    t0: float  # s, monotonic: the schedule's origin
+    sent: int  # tasks sent: indexes 0 .. sent - 1
+    window_scheduled: int  # of them, the tasks scheduled in the measured window (after the warm-up)
+    window_last_sent: float | None  # s, monotonic: when the window's last task went out
+    lag_p50_s: float | None  # sent - scheduled, of the window's tasks (histogram buckets 1% wide)
+    lag_p99_s: float | None
+    lag_max_s: float | None
+    error: str | None  # why the producer stopped early; None: it sent the whole schedule
+
+
 # --- Harness side -------------------------------------------------------------
 
 
@@ -66,12 +83,15 @@ def running(
     workdir: Path,
     id_prefix: str = "",
     calls: Sequence[tuple[str, Any, Any, str, float | None]] | None = None,
+    stream: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the producer for `schedule`; yield its Popen; stop it (and
     everything under it) on the way out. `id_prefix` starts every task id
     (agents count a run's records by it). `calls` (a traffic mix): the
     (task name, args, kwargs, queue, countdown s or None) of each arrival of the schedule, in its order,
-    instead of `task` and `args` for all."""
+    instead of `task` and `args` for all. `stream` (a soak): task i's id is
+    `id_prefix` + i, the producer keeps counts only (produce_stream) and
+    says how many it sent so far (sent_so_far)."""
     spec_path, out_path = workdir / "producer-spec.json", workdir / "producer-out.json"
     spec_path.write_text(
         json.dumps(
@@ -83,6 +103,7 @@ def running(
                 "t0_path": str(workdir / "producer-t0"),
                 "id_prefix": id_prefix,
                 "calls": None if calls is None else [list(call) for call in calls],
+                "progress_path": str(workdir / "producer-progress") if stream else None,
                 **schedule.describe(),
             }
         )
@@ -133,19 +154,40 @@ def wait(
         raise Interrupted("interrupted while the producer was sending") from None
 
 
-def read(workdir: Path, log_tail: bool = True) -> Sent:
+def read(workdir: Path, with_log: bool = True) -> Sent:
     """The producer's result; RunFailed (with its log's last line) when it wrote none."""
     out_path = workdir / "producer-out.json"
     try:
         raw = json.loads(out_path.read_text())
     except (OSError, ValueError):
-        last = ""
-        if log_tail:
-            with contextlib.suppress(OSError):
-                lines = (workdir / "producer.log").read_text(errors="replace").strip().splitlines()
-                last = f": {lines[-1]}" if lines else ""
-        raise RunFailed(f"the producer wrote no result{last}") from None
+        raise RunFailed(f"the producer wrote no result{log_tail(workdir) if with_log else ''}") from None
     return Sent(raw["t0"], raw["ids"], raw["scheduled"], raw["sent"], raw["error"])
+
+
+def read_streamed(workdir: Path) -> Streamed:
+    """A soak producer's result (produce_stream); RunFailed when it wrote none."""
+    try:
+        raw = json.loads((workdir / "producer-out.json").read_text())
+        return Streamed(**raw)
+    except (OSError, ValueError, TypeError):
+        raise RunFailed(f"the producer wrote no result{log_tail(workdir)}") from None
+
+
+def sent_so_far(workdir: Path) -> int:
+    """How many tasks a soak's producer has sent (at its last word, at most
+    PROGRESS_EVERY_S old); 0 before its first."""
+    try:
+        return int((workdir / "producer-progress").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+def log_tail(workdir: Path) -> str:
+    """': ' and the producer log's last line, or nothing."""
+    with contextlib.suppress(OSError):
+        lines = (workdir / "producer.log").read_text(errors="replace").strip().splitlines()
+        return f": {lines[-1]}" if lines else ""
+    return ""
 
 
 # --- Producer side (its own process) -------------------------------------------
@@ -227,6 +269,7 @@ class _RedisSender:
 
 
 MAX_BATCH = 200  # tasks due at once (a late producer catching up) sent in one round trip
+PROGRESS_EVERY_S = 0.5  # a soak's producer writes how many it sent this often
 
 
 def produce(
@@ -235,9 +278,74 @@ def produce(
     sleep: Callable[[float], object] = time.sleep,
 ) -> Sent:
     """Send every task of `spec`'s schedule at its deadline; return Sent."""
+    ids: list[str] = []
+    scheduled: list[float] = []
+    sent: list[float] = []
+
+    def record(batch: Sequence[tuple[str, float, int]], done: float) -> None:
+        for task_id, deadline, _index in batch:
+            ids.append(task_id)
+            scheduled.append(deadline)
+            sent.append(done)
+
+    t0, error = _send_schedule(spec, record, clock, sleep)
+    return Sent(t0, ids, scheduled, sent, error)
+
+
+def produce_stream(
+    spec: Mapping[str, Any],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Streamed:
+    """Send `spec`'s schedule as produce() does, keeping counts and a
+    histogram of the send lag instead of every task's times, and writing
+    how many were sent to spec["progress_path"] every PROGRESS_EVERY_S."""
+    counts = _StreamCounts(spec["warmup_s"], Path(spec["progress_path"]))
+    t0, error = _send_schedule(spec, counts.record, clock, sleep, sequential=True, started=counts.start)
+    _write_atomic(counts.progress, str(counts.sent))
+    lag = counts.lag
+    return Streamed(t0, counts.sent, counts.window, counts.last, lag.percentile(50), lag.percentile(99), lag.max, error)
+
+
+class _StreamCounts:
+    """What produce_stream keeps: counts, the window's last send, a lag histogram."""
+
+    def __init__(self, window_start_s: float, progress: Path):
+        self.window_start_s, self.progress = window_start_s, progress
+        self.lag = LogHistogram()
+        self.t0 = 0.0
+        self.sent = self.window = 0
+        self.last: float | None = None
+        self.written = -math.inf  # when the progress file was last written
+
+    def start(self, t0: float) -> None:
+        self.t0 = t0
+
+    def record(self, batch: Sequence[tuple[str, float, int]], done: float) -> None:
+        for _task_id, deadline, _index in batch:
+            if deadline - self.t0 >= self.window_start_s:
+                self.window += 1
+                self.last = done
+                self.lag.add(max(0.0, done - deadline))
+        self.sent += len(batch)
+        if done - self.written >= PROGRESS_EVERY_S:
+            _write_atomic(self.progress, str(self.sent))
+            self.written = done
+
+
+def _send_schedule(
+    spec: Mapping[str, Any],
+    record: Callable[[Sequence[tuple[str, float, int]], float], None],
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+    sequential: bool = False,
+    started: Callable[[float], None] | None = None,
+) -> tuple[float, str | None]:
+    """Send every task of `spec`'s schedule at its deadline, calling
+    `record(batch, send time)` after each round trip; (t0, error or None).
+    Task ids: id_prefix + a uuid, or + the task's index (`sequential`)."""
     schedule = Schedule(spec["rate_per_s"], spec["arrival"], spec["warmup_s"], spec["duration_s"], spec["seed"])
-    offsets = schedule.offsets()
-    ids, scheduled, sent = [], [], []
+    prefix = spec.get("id_prefix", "")
     error = None
     t0 = 0.0
     app = client_app(_Broker(spec["broker_url"]))
@@ -251,26 +359,25 @@ def produce(
             fast = producer.connection.transport.driver_type == "redis" and not countdowns
             sender = (_RedisSender if fast else _CelerySender)(app, producer, spec)
             t0 = clock() + START_DELAY_S
+            if started is not None:
+                started(t0)
             if spec.get("t0_path"):  # the harness learns t0 before the first send
                 Path(spec["t0_path"]).write_text(repr(t0))
-            i = 0
-            while i < len(offsets):
-                delay = t0 + offsets[i] - clock()
+            offsets = schedule.iter_offsets()
+            due, i = next(offsets, None), 0
+            while due is not None:
+                delay = t0 + due - clock()
                 if delay > 0:
                     sleep(delay)
                 # Every task already due goes now: a late producer catches up
                 # without skipping any, and each keeps its own deadline.
                 now = clock()
                 batch: list[tuple[str, float, int]] = []  # (task id, its deadline, its index in the schedule)
-                while i < len(offsets) and t0 + offsets[i] <= now and len(batch) < MAX_BATCH:
-                    batch.append((spec.get("id_prefix", "") + uuid(), t0 + offsets[i], i))
-                    i += 1
+                while due is not None and t0 + due <= now and len(batch) < MAX_BATCH:
+                    batch.append((f"{prefix}{i}" if sequential else prefix + uuid(), t0 + due, i))
+                    due, i = next(offsets, None), i + 1
                 sender.send(batch)
-                done = clock()  # the tasks of one round trip share its end as their send time
-                for task_id, deadline, _index in batch:
-                    ids.append(task_id)
-                    scheduled.append(deadline)
-                    sent.append(done)
+                record(batch, clock())  # the tasks of one round trip share its end as their send time
     except _Stop:
         error = "stopped by the harness"
     except Exception as exc:  # the broker went away, a publish failed
@@ -278,7 +385,13 @@ def produce(
     finally:
         with contextlib.suppress(Exception):
             app.close()
-    return Sent(t0, ids, scheduled, sent, error)
+    return t0, error
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)
@@ -289,10 +402,9 @@ class _Broker:
 def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, _on_term)
     spec_path, out_path = Path(argv[0]), Path(argv[1])
-    result = produce(json.loads(spec_path.read_text()))
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(result)))
-    tmp.replace(out_path)
+    spec = json.loads(spec_path.read_text())
+    result = produce_stream(spec) if spec.get("progress_path") else produce(spec)
+    _write_atomic(out_path, json.dumps(asdict(result)))
     return 0 if result.error is None else 1
 
 

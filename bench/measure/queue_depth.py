@@ -22,6 +22,7 @@ a rate and the depth's own moves: no per-task times, no accounting (the
 events pass of the reference does those).
 """
 
+import contextlib
 import itertools
 import math
 import statistics
@@ -167,6 +168,42 @@ def thinned(samples: Sequence[tuple[float, int]], keep: int = KEEP_SAMPLES) -> l
     return out
 
 
+def ready_count(conn, channel, queue: str) -> tuple[int, Any]:
+    """(the queue's ready messages, the channel to ask next time)."""
+    try:
+        return channel.queue_declare(queue=queue, passive=True).message_count, channel
+    except (ChannelError, AmqpChannelError):
+        # Redis: the queue's lists are all gone, it is empty. AMQP: the
+        # channel is closed after a 404; the queue exists until tidy, but
+        # take a new channel all the same.
+        return 0, conn.channel()
+
+
+class DepthProbe:
+    """The queue's ready-message count when asked (a soak's once a second),
+    on a connection of its own; None once the broker does not answer."""
+
+    def __init__(self, app: Celery, queue: str):
+        self.queue = queue
+        self.conn = app.connection_for_read()
+        self.channel: Any = None
+
+    def read(self) -> int | None:
+        try:
+            if self.channel is None:
+                self.conn.ensure_connection(max_retries=1)
+                self.channel = self.conn.channel()
+            depth, self.channel = ready_count(self.conn, self.channel, self.queue)
+            return depth
+        except Exception:  # the broker went: the soak's own watch reports that
+            self.channel = None
+            return None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.release()
+
+
 class DepthWatch:
     """The queue's ready-message count on a thread, every POLL_S, on a
     connection of its own (`app.connection_for_read()`): (monotonic s,
@@ -184,15 +221,6 @@ class DepthWatch:
         self._thread: threading.Thread | None = None
         self._first = threading.Event()
 
-    def _depth(self, conn, channel):
-        try:
-            return channel.queue_declare(queue=self.queue, passive=True).message_count, channel
-        except (ChannelError, AmqpChannelError):
-            # Redis: the queue's lists are all gone, it is empty. AMQP: the
-            # channel is closed after a 404; the queue exists until tidy, but
-            # take a new channel all the same.
-            return 0, conn.channel()
-
     def _run(self):
         try:
             with self.app.connection_for_read() as conn:
@@ -200,7 +228,7 @@ class DepthWatch:
                 channel = conn.channel()
                 try:
                     while not self._stop.is_set():
-                        depth, channel = self._depth(conn, channel)
+                        depth, channel = ready_count(conn, channel, self.queue)
                         with self.lock:
                             self.samples.append((self.clock(), depth))
                         self._first.set()

@@ -276,7 +276,7 @@ def run_settings(
         eta_task_limit=_either(cfg.eta_task_limit, app.pop("eta_task_limit", None)),
         leak_kib=cfg.leak_kib,
         stuck=_stuck(cfg),
-        soak=None if cfg.soak_s is None else schema.SoakSettings(duration_s=cfg.soak_s, backlog=cfg.tasks),
+        soak=None if cfg.soak_s is None else schema.SoakSettings(cfg.soak_s, None if cfg.open_loop else cfg.tasks),
         **app,
     )
 

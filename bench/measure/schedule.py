@@ -9,6 +9,7 @@ never shifts the tasks after it.
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +44,24 @@ class Schedule:
         [0, warmup_s + duration_s). Uniform: i / rate. Poisson: the
         cumulative sums of exponential gaps of mean 1 / rate (the first
         arrival at 0)."""
+        return list(self.iter_offsets())
+
+    def iter_offsets(self) -> Iterator[float]:
+        """offsets(), one at a time (a soak's schedule is too long to hold)."""
         end = self.warmup_s + self.duration_s
         if self.arrival == "uniform":
             n = math.ceil(end * self.rate_per_s - 1e-9)
-            return [i / self.rate_per_s for i in range(n)]
+            yield from (i / self.rate_per_s for i in range(n))
+            return
         rng = random.Random(self.seed)
-        out, t = [], 0.0
+        t = 0.0
         while t < end:
-            out.append(t)
+            yield t
             t += rng.expovariate(self.rate_per_s)
-        return out
+
+    def expected_tasks(self) -> int:
+        """About how many arrivals the schedule has (exact for uniform)."""
+        return math.ceil((self.warmup_s + self.duration_s) * self.rate_per_s - 1e-9)
 
     def counted(self, offset: float) -> bool:
         """Whether an arrival at `offset` falls in the measured window."""

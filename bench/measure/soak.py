@@ -12,6 +12,7 @@ carry each process's count of completed tasks.
     a row a second -> stop topping up at the duration -> drain -> result
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -22,8 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from kombu.exceptions import OperationalError
-
 from bench.analysis.memory import Snapshot, memory_growth
 from bench.analysis.series import drift
 from bench.analysis.soak import SoakTally
@@ -31,10 +30,12 @@ from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import machine, signals
 from bench.measure import load
+from bench.measure.arrivals import Arrivals, ClosedLoop, OpenLoop, open_soak_result
 from bench.measure.config import RunConfig
 from bench.measure.crew import keep_logs
 from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import ResourceSampler
+from bench.measure.queue_depth import DepthProbe
 from bench.measure.result import CEILING_TOLERANCE, run_metadata
 from bench.measure.runner import (
     FailedRun,
@@ -102,16 +103,26 @@ def measure(
             reason = with_oom(str(exc), launched.crew.cgroups(), cfg.memory_limit)
             raise NotMeasured(reason, launched.crew.logs(), getattr(exc, "reported", reported)) from exc
         load.declare(app, queue)
-        outstanding = load.publish(app, queue, cfg.spec.task, args, cfg.tasks)
         pids = [p.pid for p in nodes.procs]
         resources_sampler = ResourceSampler(pids, broker.current_pid, cfg.quota_cores).start()
-        tally = SoakTally(time.monotonic())
-        memory = ProcessSampler(pids, interval_for(cfg), counts=lambda: tally.done).start()
-        load.release(app, queue, [s.nodename for s in launched.specs], [s.queue for s in launched.specs])
-        with series_path.open("w") as out:
-            outcome, detail, published = _loop(
-                cfg, tally, outstanding, reader, nodes, broker, memory, out, progress, app, queue, args
-            )
+        depth = DepthProbe(app, queue)
+        nodenames, idle_queues = [s.nodename for s in launched.specs], [s.queue for s in launched.specs]
+        with contextlib.ExitStack() as stack:
+            arrivals: Arrivals
+            if cfg.schedule is None:  # the backlog waits in the queue, released at once
+                arrivals = ClosedLoop(app, queue, cfg.spec.task, args, cfg.tasks)
+                load.release(app, queue, nodenames, idle_queues)
+                tally = SoakTally(time.monotonic())
+            else:  # the workers consume the empty queue, then the producer starts the schedule
+                load.release(app, queue, nodenames, idle_queues)
+                arrivals = stack.enter_context(OpenLoop.started(broker, queue, cfg.spec.task, args, cfg.schedule))
+                start, end = cfg.schedule.window
+                tally = SoakTally(arrivals.t0, (arrivals.t0 + start, arrivals.t0 + end))
+            memory = ProcessSampler(pids, interval_for(cfg), counts=lambda: tally.done).start()
+            with series_path.open("w") as out:
+                outcome, detail = _loop(cfg, tally, arrivals, reader, nodes, broker, memory, depth, out, progress)
+            sent = arrivals.finish()
+        depth.close()
         resources = resources_sampler.stop()
         series = memory.stop()
         logs = launched.crew.logs()
@@ -120,7 +131,7 @@ def measure(
 
     settings = with_report(settings_of(cfg, broker), reported)
     bound = ceiling(cfg.spec, cfg.pool, cfg.concurrency, cfg.task_ms, cfg.cores, cfg.workers, cfg.cpu_limit)
-    missing = len(outstanding)
+    published, missing = arrivals.published, arrivals.missing
     first, last = tally.first_start, tally.last_finish
     window = last - first if first is not None and last is not None else None
     rate = tally.succeeded / window if window else None
@@ -149,6 +160,8 @@ def measure(
         samples=Samples(time_origin=TIME_ORIGIN),
         run_id=launched.run_id,
     )
+    if cfg.schedule is not None and sent is not None:
+        result = open_soak_result(result, cfg.schedule, sent, tally)
     if result.status.state != "ok" and logs:
         result = dataclasses.replace(result, worker_log=keep_logs(path, logs))
     path = write_run(path, result)
@@ -159,40 +172,45 @@ def measure(
     return Measured(result, path)
 
 
-def _loop(cfg, tally, outstanding, reader, nodes, broker, memory, out, progress, app, queue, args):
-    """Top the backlog up until the duration is over, then drain it; a row a
-    second to `out`. (outcome, detail, tasks published)."""
+def _loop(cfg, tally, arrivals, reader, nodes, broker, memory, depth, out, progress):
+    """Keep the arrivals going until the duration is over, then drain; a row
+    a second to `out`, with the broker's queue depth. (outcome, detail)."""
     end_at = tally.t0 + cfg.soak_s
+    if cfg.schedule is not None:  # an open loop's duration counts after its warm-up
+        end_at = tally.t0 + cfg.schedule.warmup_s + cfg.schedule.duration_s
     stall_s, _ = time_limits(cfg)
-    watching = load.Watch(SOAK_WORDS, stall_s, cfg.soak_s + 10 * stall_s)
+    watching = load.Watch(SOAK_WORDS, stall_s, end_at - tally.t0 + 10 * stall_s)
     alive = broker.watch()
-    published = len(outstanding)
     outcome, detail = "running", ""  # until the loop ends
+    asked = -1  # the last second the broker was asked its queue's depth
     try:
         while True:
             fresh = 0
             for raw in reader.read_new():
-                sent = outstanding.pop(raw["id"], None)
-                if sent is None or raw.get("state") is None:
+                origin = arrivals.take(raw)
+                if origin is None or raw.get("state") is None:
                     continue
-                tally.finished(sent, raw)
+                tally.finished(origin, raw, counted=arrivals.counted(origin))
                 fresh += 1
             now = time.monotonic()
-            if fresh:
+            if fresh or not arrivals.in_flight():  # an idle open loop waits for arrivals, it is not stalled
                 watching.news(now)
-            if now < end_at and len(outstanding) < cfg.tasks:
-                try:
-                    more = load.publish(app, queue, cfg.spec.task, args, cfg.tasks - len(outstanding))
-                except (OSError, OperationalError) as exc:  # the broker went
-                    outcome, detail = "broker lost", f"a task could not be sent: {exc}"
-                    break
-                outstanding.update(more)
-                published += len(more)
-            tally.in_flight(now, len(outstanding))
-            _write(out, tally.rows_before(now - ROW_LAG_S), memory.recent, tally.t0)
+            failure = arrivals.send(now, ending=now >= end_at)
+            if failure is not None:
+                outcome, detail = ("broker lost" if "could not be sent" in failure else "producer stopped"), failure
+                break
+            tally.in_flight(now, arrivals.in_flight())
+            if int(now - tally.t0) != asked:
+                asked = int(now - tally.t0)
+                tally.queue_depth(now, depth.read())
+            rows = tally.rows_before(now - ROW_LAG_S)
+            _write(out, rows, memory.recent, tally.t0)
+            show_row = getattr(progress, "row", None)  # a live view (commands/run.py soak_view) shows the last
+            if rows and show_row is not None:
+                show_row(rows[-1])
             if progress is not None and fresh:
-                progress(min(int(now - tally.t0), int(cfg.soak_s)), int(cfg.soak_s))
-            if now >= end_at and not outstanding:
+                progress(min(int(now - tally.t0), int(end_at - tally.t0)), int(end_at - tally.t0))
+            if now >= end_at and arrivals.over(now):
                 outcome, detail = "complete", ""
                 break
             ended = watching.ended(nodes, alive, now)
@@ -205,7 +223,7 @@ def _loop(cfg, tally, outstanding, reader, nodes, broker, memory, out, progress,
         outcome, detail = "interrupted", "interrupted by a signal"
     last = tally.last_finish if tally.last_finish is not None else time.monotonic()
     _write(out, tally.rows_before(math.floor(last - tally.t0) + 1 + tally.t0), memory.recent, tally.t0)
-    return outcome, detail, published
+    return outcome, detail
 
 
 def _write(out: IO[str], rows: list[dict[str, Any]], recent: Iterable[Snapshot], t0: float) -> None:

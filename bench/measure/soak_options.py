@@ -57,15 +57,34 @@ def default_backlog(pool: str, concurrency: int, workers: int = 1) -> int:
     return max(MIN_BACKLOG, BACKLOG_PER_SLOT * slots(pool, concurrency) * workers)
 
 
+# An open loop this long or longer is a soak: its tasks are counted, not recorded one by one (a 10-minute
+# run at 500 tasks/s would keep 300,000 records and write them all in its document)
+OPEN_SOAK_FROM_S = 300.0
+OPEN_SOAK_MAX_WARMUP_S = 60.0  # an open-loop soak's warm-up: a fifth of its duration, at most this
+
+
 def soak_duration(
-    rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited=False
+    rate, duration, backlog, tasks, user_task, traffic, hosts, deploy, stuck_p, limited=False, asked=False
 ) -> float | None:
-    """A soak's length (--duration without --rate: a closed loop that keeps
-    --backlog tasks in flight), checked; None: not a soak."""
-    if rate is not None or duration is None:
+    """A soak's length, checked: --duration without --rate (a closed loop
+    that keeps --backlog tasks in flight), or with --rate and at least
+    OPEN_SOAK_FROM_S or `asked` (--soak: an open loop); None: not a soak."""
+    if asked and (rate is None or duration is None):
+        raise UsageError(
+            "--soak: makes a run at --rate a soak; give --rate and --duration (without --rate, "
+            "--duration alone is a soak)"
+        )
+    if duration is None or (rate is not None and duration < OPEN_SOAK_FROM_S and not asked):
         if backlog is not None:
             raise UsageError("--backlog: the tasks a soak keeps in flight; give --duration (without --rate) too")
         return None
+    if rate is not None and backlog is not None:
+        raise UsageError("--backlog: a closed-loop soak's; with --rate the tasks arrive on the schedule")
+    soak = f"--rate with --duration of {OPEN_SOAK_FROM_S / 60:g} min or more"
+    if rate is None:
+        soak = "--duration without --rate"
+    elif duration < OPEN_SOAK_FROM_S:
+        soak = "--soak"
     refused = [
         ("--tasks", tasks is not None),
         ("--app/--task", user_task is not None),
@@ -77,7 +96,7 @@ def soak_duration(
     ]
     for what, given in refused:
         if given:
-            raise UsageError(f"--duration without --rate: a soak of the built-in workloads here; leave out {what}")
+            raise UsageError(f"{soak}: a soak of the built-in workloads here; leave out {what}")
     if not 0 < duration <= MAX_SOAK_S:
         raise UsageError(f"--duration: a soak lasts above 0 and at most {MAX_SOAK_S / 3600:g} h, got {duration:g} s")
     return float(duration)

@@ -3,6 +3,9 @@ terminal (the numbers are in summary.memory_growth and config.stuck)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from bench.analysis.memory import includes_zero
 from bench.results.schema import MemoryGrowth, ProcessMemory, RunSettings, SeriesFigures
 
@@ -97,7 +100,31 @@ def soak_lines(cfg: RunSettings) -> list[str]:
     """A soak's shape: how long, how many tasks kept in flight."""
     if cfg.soak is None:
         return []
+    if cfg.soak.backlog is None:
+        shape = "at the rate of the open loop below"
+    else:
+        shape = f"keeping {cfg.soak.backlog} tasks in flight"
     return [
-        f"  soak            {cfg.soak.duration_s:g} s keeping {cfg.soak.backlog} tasks in flight, then drained "
+        f"  soak            {cfg.soak.duration_s:g} s {shape}, then drained "
         "(latency percentiles within 1%, from histograms)"
     ]
+
+
+def live_line(row: Mapping[str, Any], seconds_total: int | None = None) -> str:
+    """A soak's last second, for the live view: `t 125/600 s  185/s  in
+    flight 100  ready 12  sojourn p50 484 ms p99 540 ms  workers 48.1 MiB
+    USS  harness 155.0 MiB`."""
+    t = f"t {row['t_s'] + 1}" + (f"/{seconds_total}" if seconds_total else "") + " s"
+    parts = [t, f"{row['completions']}/s", f"in flight {row['in_flight']}"]
+    if row.get("queue_depth") is not None:
+        parts.append(f"ready {row['queue_depth']}")
+    if row.get("sojourn_p50_s") is not None:
+        parts.append(f"sojourn p50 {row['sojourn_p50_s'] * 1000:.0f} ms p99 {row['sojourn_p99_s'] * 1000:.0f} ms")
+    uss = [proc["uss_bytes"] for proc in row.get("memory") or () if proc.get("uss_bytes") is not None]
+    if uss:
+        parts.append(f"workers {sum(uss) / 2**20:.1f} MiB USS")
+    if row.get("harness_rss_bytes"):
+        parts.append(f"harness {row['harness_rss_bytes'] / 2**20:.1f} MiB")
+    if row.get("stall"):
+        parts.append("STALL")
+    return "  ".join(parts)

@@ -30,8 +30,7 @@ def open_loop_summary(result: RunResult) -> str:
         if send_rate is not None
         else "  sent                     -  (tasks of the window were never sent)",
         f"  completed       {ol['achieved_completion_rate_per_s']:10.1f} tasks/s  (inside the window)",
-        f"  backlog         {ol['backlog_at_end']:10d} tasks sent but not started at the window's end; "
-        f"drain {_ms(ol['drain_s'])} ms",
+        _backlog_line(ol),
         f"  send lag (ms)   p50 {_ms(ol['send_lag_p50_s'])}  p99 {_ms(ol['send_lag_p99_s'])}  "
         f"max {_ms(ol['send_lag_max_s'])}  (bound on p99: {_ms(ol['send_lag_p99_bound_s'])})",
         "  latency from the scheduled send time (ms)",
@@ -49,6 +48,14 @@ def open_loop_summary(result: RunResult) -> str:
     if ol["producer_limited"]:
         lines.append(f"  !!! PRODUCER-LIMITED: {ol['producer_reason']}; not a latency result at this rate !!!")
     return "\n".join(lines)
+
+
+def _backlog_line(ol: Mapping[str, Any]) -> str:
+    if ol["backlog_at_end"] is None:  # a soak counts what was in flight, started or not
+        what, n = "tasks sent and not finished at the window's end", ol.get("in_flight_at_end")
+    else:
+        what, n = "tasks sent but not started at the window's end", ol["backlog_at_end"]
+    return f"  backlog         {'-' if n is None else n:>10} {what}; drain {_ms(ol['drain_s'])} ms"
 
 
 def capacity_summary(result: Mapping[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """A run over time, from its per-second series (bench/analysis/series.py):
-throughput with its stall seconds, the latency of what finished each
-second, and each worker process's memory with its births and deaths
-(prefork recycling), the harness's own beside it. Drawn for a soak at its
-end, and for any run by `python -m bench plot RUN.json`."""
+throughput with its stall seconds (and an open loop's offered rate), the
+tasks in flight and the broker's queue depth, the latency of what
+finished each second, and each worker process's memory with its births
+and deaths (prefork recycling), the harness's own beside it. Drawn for a
+soak at its end, and for any run by `python -m bench plot RUN.json`."""
 
 import json
 from collections.abc import Mapping, Sequence
@@ -10,29 +11,34 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from bench.output.plot import DPI, FORMATS, METADATA
 from bench.output.plot_style import subplots
+from bench.results.records import RunResult
 
 MIB = 2**20
 MINUTES_PAST_S = 600  # a run longer than this is drawn in minutes
 
 
-def series_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
-    """Three panels sharing the time axis: completions a second (stall
-    seconds shaded), sojourn p50 and p99 of what finished each second, and
-    USS per worker process (a process born or gone in the window marked
-    where it was) with the harness's RSS."""
+def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: float | None = None) -> Figure:
+    """Four panels sharing the time axis: completions a second (stall
+    seconds shaded; an open loop's offered rate dashed), the tasks in flight
+    and the broker's queue depth, sojourn p50 and p99 of what finished each
+    second, and USS per worker process (a process born or gone in the
+    window marked where it was) with the harness's RSS."""
     minutes = len(rows) > MINUTES_PAST_S
     scale, unit = (60.0, "min") if minutes else (1.0, "s")
     t = [row["t_s"] / scale for row in rows]
-    fig, axes = subplots(10, 9, rows=3, layout="constrained")
-    rate, latency, memory = axes[:, 0]
-    latency.sharex(rate)
-    memory.sharex(rate)
+    fig, axes = subplots(10, 11, rows=4, layout="constrained")
+    rate, queue, latency, memory = axes[:, 0]
+    for ax in (queue, latency, memory):
+        ax.sharex(rate)
     fig.suptitle(title)
 
     rate.plot(t, [row["completions"] for row in rows], color="tab:blue", linewidth=1, label="completions a second")
+    if offered_per_s is not None:
+        rate.axhline(offered_per_s, color="gray", linestyle="--", linewidth=1, label=f"offered ({offered_per_s:g}/s)")
     stalls = [x for x, row in zip(t, rows, strict=True) if row["stall"]]
     for x in stalls:
         rate.axvspan(x, x + 1 / scale, color="tab:red", alpha=0.25, linewidth=0)
@@ -43,6 +49,7 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
     rate.legend(loc="lower right", fontsize="small")
     rate.grid(alpha=0.3)
 
+    _queue(queue, t, rows)
     for key, style, name in (("sojourn_p50_s", "-", "sojourn p50"), ("sojourn_p99_s", "--", "sojourn p99")):
         points = [(x, row[key] * 1000) for x, row in zip(t, rows, strict=True) if row.get(key)]
         if points:
@@ -50,6 +57,7 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
     latency.set_ylabel("ms, of what finished")
     if latency.has_data():
         latency.set_yscale("log")
+        latency.yaxis.set_major_formatter(ScalarFormatter())  # 2, 5, 500 ms, not 2x10^0
         latency.margins(y=0.25)  # room for the legend over a flat line
         latency.legend(loc="upper right", fontsize="small")
     latency.grid(alpha=0.3, which="both")
@@ -57,6 +65,19 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
     _memory(memory, t, rows)
     memory.set_xlabel(f"{unit} since the first task was sent")
     return fig
+
+
+def _queue(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> None:
+    in_flight = [row["in_flight"] for row in rows]
+    ax.plot(t, in_flight, color="tab:blue", linewidth=1, label="in flight (sent, not finished)")
+    depth = [(x, row["queue_depth"]) for x, row in zip(t, rows, strict=True) if row.get("queue_depth") is not None]
+    if depth:
+        ax.plot(*zip(*depth, strict=True), color="tab:brown", linewidth=1, label="ready at the broker")
+    ax.set_ylabel("tasks")
+    ax.set_ylim(bottom=0)
+    ax.margins(y=0.25)  # room for the legend over a flat line
+    ax.legend(loc="upper right", fontsize="small")
+    ax.grid(alpha=0.3)
 
 
 def _memory(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -97,6 +118,8 @@ def series_title(config: Any, seconds: int) -> str:
     size = f" {config.task_ms:g} ms" if config.task_ms is not None else ""
     what = config.user_task["task"] if config.user_task else f"{config.workload}{size}"
     soak = " soak" if config.soak is not None else ""
+    if config.soak is not None and config.soak.backlog is None:
+        soak = " open-loop soak"
     return f"{config.pool} -c {config.concurrency}, {what}: {seconds:,} s{soak}, second by second"
 
 
@@ -104,10 +127,21 @@ def read_series(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def save_series_figure(series_path: Path, title: str) -> list[Path]:
+def run_series_figure(result: RunResult, run_path: Path) -> list[Path]:
+    """The figure of a run's series (its file beside the run document at
+    `run_path`), titled from its config; [] without a series."""
+    series = result.summary.series if result.summary is not None else None
+    if series is None:
+        return []
+    title = series_title(result.config, series.seconds)
+    offered = result.schedule["rate_per_s"] if result.schedule is not None else None
+    return save_series_figure(run_path.with_name(series.file), title, offered)
+
+
+def save_series_figure(series_path: Path, title: str, offered_per_s: float | None = None) -> list[Path]:
     """Draw the series at `series_path` (JSON Lines) beside it, as
     NAME.png and NAME.svg (NAME: the series file's name less .jsonl)."""
-    fig = series_figure(read_series(series_path), title)
+    fig = series_figure(read_series(series_path), title, offered_per_s)
     written = []
     for fmt in FORMATS:
         out = series_path.with_suffix(f".{fmt}")

@@ -395,11 +395,12 @@ class StuckTasks:
 
 @dataclass(frozen=True)
 class SoakSettings:
-    """A soak (run --duration without --rate): a closed loop that keeps a
-    backlog of tasks in flight for its duration, then drains."""
+    """A soak (run --duration): a closed loop that keeps a backlog of tasks
+    in flight for its duration, then drains; or, with --rate, an open loop
+    (its schedule in the document's `schedule`)."""
 
-    duration_s: float  # s of topping up, from the release of the first tasks
-    backlog: int  # tasks kept published and not finished (--backlog)
+    duration_s: float  # s of topping up, from the release of the first tasks (an open loop's: its window)
+    backlog: int | None  # tasks kept published and not finished (--backlog); None: an open loop (from v27)
 
 
 @dataclass(frozen=True)

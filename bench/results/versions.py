@@ -409,6 +409,17 @@ HISTORY = (
             "run:config.soak",
         ),
     ),
+    Version(
+        27,
+        "2026-12-05",
+        "Open-loop soaks: config.soak.backlog null, open_loop.in_flight_at_end",
+        "A soak at --rate (run --rate R --duration of 5 min or more, or --soak): its `config.soak.backlog` is "
+        "null (the tasks arrive on the schedule in `schedule`); its `open_loop` block has the open-loop run's keys, "
+        "from histograms, with `sojourn_from_sent_*` and `backlog_at_end` null (no task's send time or start is "
+        "kept) and `in_flight_at_end` (tasks sent and not finished at the window's end) instead.",
+        ("run:open_loop.in_flight_at_end",),
+        optional=("run:open_loop.in_flight_at_end",),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

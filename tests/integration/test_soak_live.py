@@ -1,7 +1,9 @@
 """A short soak, live: `run --duration` without `--rate` keeps its backlog
 in flight, accounts for every task, streams a row a second beside its
 document, and measures a 50 KiB leak per task from the counts its memory
-samples carry (it keeps no task records)."""
+samples carry (it keeps no task records); and an open-loop soak (`--rate
+--soak`), which counts the producer's numbered tasks and measures latency
+from each one's scheduled send time."""
 
 import json
 
@@ -10,6 +12,7 @@ import pytest
 from tests.helpers.cli import run_bench
 
 LEAK_KIB = 50
+RATE = 100
 
 
 def test_a_soak_streams_its_seconds_and_measures_a_leak(tmp_path):
@@ -35,3 +38,32 @@ def test_a_soak_streams_its_seconds_and_measures_a_leak(tmp_path):
     assert growth["tree"]["kib_per_task"] == pytest.approx(LEAK_KIB, rel=0.15)
     assert doc["samples"]["pid"] == []  # no task record kept
     assert "soak            4 s keeping 40 tasks in flight" in proc.stdout
+
+
+@pytest.mark.exclusive  # the producer keeps its schedule only on a machine not busy with other tests
+def test_an_open_loop_soak_counts_every_task_from_its_scheduled_send_time(tmp_path):
+    out = tmp_path / "open-soak.json"
+    proc = run_bench(
+        "run", "-P", "threads", "-c", 4, "--workload", "noop", "--rate", RATE, "--duration", "4s", "--soak",
+        "--json", out, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["config"]["soak"] == {"duration_s": 4.0, "backlog": None}
+    assert doc["schedule"]["rate_per_s"] == RATE
+    assert doc["schedule"]["warmup_s"] == 1.0
+    tasks = doc["summary"]["tasks"]
+    assert tasks["published"] == tasks["succeeded"] == RATE * 5  # the warm-up second and the 4 s window
+    assert tasks["missing"] == tasks["failed"] == 0
+    ol = doc["open_loop"]
+    assert ol["tasks"] == {"scheduled": RATE * 4, "counted": RATE * 4, "not_finished": 0, "failed": 0, "warmup": RATE}
+    assert ol["producer_limited"] is False
+    assert ol["achieved_completion_rate_per_s"] == pytest.approx(RATE, rel=0.05)
+    # from the scheduled send time: at least the send lag, never below it
+    assert ol["sojourn_p50_s"] >= ol["send_lag_p50_s"]
+    series = doc["summary"]["series"]
+    rows = [json.loads(line) for line in (tmp_path / series["file"]).read_text().splitlines()]
+    assert sum(r["completions"] for r in rows) == tasks["succeeded"]
+    assert any(r.get("queue_depth") is not None for r in rows)  # the broker's own count, a second
+    assert doc["samples"]["pid"] == []  # no task record kept
+    assert "open loop: uniform arrivals at 100 tasks/s" in proc.stdout

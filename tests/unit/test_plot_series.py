@@ -1,5 +1,6 @@
 """A run over time (bench/output/plot_series.py) from a hand-made series:
-three panels, the stall seconds shaded and counted, recycled pool
+four panels, the stall seconds shaded and counted, the broker's queue
+depth where it answered, recycled pool
 processes marked where they were born and where they went; and `plot
 RUN.json`, which draws it beside a run's series, or says in one line why it
 cannot."""
@@ -29,15 +30,22 @@ def rows(seconds=30):
             "t_s": t, "completions": 0 if stall else 90, "in_flight": 100, "stall": stall,
             "sojourn_p50_s": None if stall else 0.5, "sojourn_p99_s": None if stall else 0.6,
             "memory": procs, "harness_rss_bytes": 80 * MIB,
+            **({"queue_depth": 60} if t % 3 == 0 else {}),
         })  # fmt: skip
     return out
 
 
-def test_the_figure_shows_throughput_stalls_latency_and_each_processs_memory():
+def test_the_figure_shows_throughput_stalls_queues_latency_and_each_processs_memory():
     fig = series_figure(rows(), "prefork -c 2, leak 10 ms: 30 s, second by second")
-    rate, latency, memory = fig.axes
+    rate, queue, latency, memory = fig.axes
     assert [t.get_text() for t in rate.get_legend().get_texts()] == ["completions a second", "stall seconds (2)"]
     assert len(rate.patches) == 2  # one shaded span a stall second
+    assert [t.get_text() for t in queue.get_legend().get_texts()] == [
+        "in flight (sent, not finished)",
+        "ready at the broker",
+    ]
+    depth = queue.get_lines()[1]
+    assert list(depth.get_xdata()) == [t for t in range(30) if t % 3 == 0]  # the seconds the broker answered
     assert [t.get_text() for t in latency.get_legend().get_texts()] == ["sojourn p50", "sojourn p99"]
     labels = [t.get_text() for t in memory.get_legend().get_texts()]
     assert labels == ["worker main process", "pool process", "harness (RSS)"]
@@ -49,7 +57,13 @@ def test_the_figure_shows_throughput_stalls_latency_and_each_processs_memory():
 
 def test_a_soak_of_an_hour_is_drawn_in_minutes():
     fig = series_figure(rows(3600), "a soak")
-    assert fig.axes[2].get_xlabel() == "min since the first task was sent"
+    assert fig.axes[3].get_xlabel() == "min since the first task was sent"
+
+
+def test_an_open_loops_offered_rate_is_drawn_beside_its_completions():
+    fig = series_figure(rows(), "an open-loop soak", offered_per_s=95.0)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["completions a second", "offered (95/s)", "stall seconds (2)"]
 
 
 def test_the_figure_is_written_beside_the_series(tmp_path):

@@ -88,17 +88,23 @@ class ClosedLoop:
 class OpenLoop:
     """The producer process sends the schedule (task i's id: the run's
     prefix and i); a task's latency counts from its scheduled send time,
-    which its message carries. What it keeps: one bit a task sent (which
-    reported), 45 KiB an hour at 100 tasks/s."""
+    which its message carries. In flight: the tasks due by now (the same
+    seeded schedule, walked here as time passes) and not reported, so a
+    producer that falls behind shows as work waiting, as it is for a
+    caller. What it keeps: one bit a task sent (which reported), 45 KiB an
+    hour at 100 tasks/s."""
 
-    def __init__(self, workdir: Path, popen: Any, prefix: str, t0: float, window_start_s: float):
+    def __init__(self, workdir: Path, popen: Any, prefix: str, t0: float, schedule: Schedule):
         self.workdir, self.popen, self.prefix, self.t0 = workdir, popen, prefix, t0
-        self.window_start = t0 + window_start_s
+        self.window_start = t0 + schedule.warmup_s
         self.seen = bytearray()
         self.reported = 0
         self.published = 0
         self.missing = 0
         self.streamed: producer.Streamed | None = None
+        self._offsets = schedule.iter_offsets()
+        self._next_due = next(self._offsets, None)
+        self.due = 0  # tasks of the schedule due by the last send()
 
     @classmethod
     @contextlib.contextmanager
@@ -113,7 +119,7 @@ class OpenLoop:
                 broker.url, queue, task, args, schedule, workdir, id_prefix=prefix, stream=True
             ) as popen:
                 t0 = _wait_t0(workdir, popen)
-                yield cls(workdir, popen, prefix, t0, schedule.warmup_s)
+                yield cls(workdir, popen, prefix, t0, schedule)
         finally:
             scratch.remove(workdir)
 
@@ -136,15 +142,21 @@ class OpenLoop:
 
     def send(self, now: float, ending: bool) -> str | None:
         self.published = producer.sent_so_far(self.workdir)
+        while self._next_due is not None and self.t0 + self._next_due <= now:
+            self.due += 1
+            self._next_due = next(self._offsets, None)
         if self.popen.poll() not in (None, 0):
             return f"the producer stopped{producer.log_tail(self.workdir)}"
         return None
 
     def in_flight(self) -> int:
-        return max(0, self.published - self.reported)
+        return max(0, max(self.due, self.published) - self.reported)
 
     def over(self, now: float) -> bool:
-        return self.popen.poll() is not None and self.reported >= self.published
+        if self.popen.poll() is None:
+            return False
+        self.published = producer.sent_so_far(self.workdir)  # its last word, written as it ended
+        return self.reported >= self.published
 
     def finish(self) -> producer.Streamed | None:
         with contextlib.suppress(RunFailed):

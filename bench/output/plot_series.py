@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import LogFormatter
 
 from bench.output.plot import DPI, FORMATS, METADATA
 from bench.output.plot_style import subplots
@@ -57,7 +57,8 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     latency.set_ylabel("ms, of what finished")
     if latency.has_data():
         latency.set_yscale("log")
-        latency.yaxis.set_major_formatter(ScalarFormatter())  # 2, 5, 500 ms, not 2x10^0
+        latency.yaxis.set_major_formatter(_Plain())  # 0.6, 2, 500 ms, not 6x10^-1
+        latency.yaxis.set_minor_formatter(_Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
         latency.margins(y=0.25)  # room for the legend over a flat line
         latency.legend(loc="upper right", fontsize="small")
     latency.grid(alpha=0.3, which="both")
@@ -67,9 +68,16 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     return fig
 
 
+class _Plain(LogFormatter):
+    """A log axis's labels as plain numbers; minor ones where the axis spans few decades."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:g}"
+
+
 def _queue(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> None:
     in_flight = [row["in_flight"] for row in rows]
-    ax.plot(t, in_flight, color="tab:blue", linewidth=1, label="in flight (sent, not finished)")
+    ax.plot(t, in_flight, color="tab:blue", linewidth=1, label="in flight (not finished)")
     depth = [(x, row["queue_depth"]) for x, row in zip(t, rows, strict=True) if row.get("queue_depth") is not None]
     if depth:
         ax.plot(*zip(*depth, strict=True), color="tab:brown", linewidth=1, label="ready at the broker")

@@ -88,9 +88,9 @@ def test_the_open_loop_counts_each_numbered_task_once(tmp_path):
     (tmp_path / "producer-progress").write_text("5")
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait(timeout=30)
-    arrivals = OpenLoop(tmp_path, done, "q-", T0, window_start_s=1.0)
-    assert arrivals.send(T0, ending=False) is None
-    assert (arrivals.published, arrivals.in_flight()) == (5, 5)
+    arrivals = OpenLoop(tmp_path, done, "q-", T0, Schedule(2.0, "uniform", 1.0, 2.0, seed=0))
+    assert arrivals.send(T0 + 1.9, ending=False) is None
+    assert (arrivals.published, arrivals.due, arrivals.in_flight()) == (5, 4, 5)
     assert arrivals.take({"id": "q-3", "scheduled": T0 + 2.0}) == T0 + 2.0
     assert arrivals.take({"id": "q-3", "scheduled": T0 + 2.0}) is None  # run twice: its first report counted
     assert arrivals.take({"id": "other-1"}) is None
@@ -98,6 +98,8 @@ def test_the_open_loop_counts_each_numbered_task_once(tmp_path):
     assert arrivals.counted(T0 + 2.0)
     assert not arrivals.counted(T0 + 0.5)
     assert (arrivals.in_flight(), arrivals.over(T0 + 5)) == (3, False)
+    arrivals.send(T0 + 9.0, ending=True)
+    assert (arrivals.due, arrivals.in_flight()) == (6, 4)  # due, and not reported: whether sent or not
     for i in (0, 1, 2):
         arrivals.take({"id": f"q-{i}", "scheduled": T0})
     assert arrivals.over(T0 + 5)

@@ -41,7 +41,7 @@ def test_the_figure_shows_throughput_stalls_queues_latency_and_each_processs_mem
     assert [t.get_text() for t in rate.get_legend().get_texts()] == ["completions a second", "stall seconds (2)"]
     assert len(rate.patches) == 2  # one shaded span a stall second
     assert [t.get_text() for t in queue.get_legend().get_texts()] == [
-        "in flight (sent, not finished)",
+        "in flight (not finished)",
         "ready at the broker",
     ]
     depth = queue.get_lines()[1]

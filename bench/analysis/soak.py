@@ -6,52 +6,52 @@ rows, one a second, to stream to disk.
 
 A second's latency percentiles are exact (nearest rank over the tasks
 that finished in it, which the tally holds only until the second is
-written); the whole run's come from histograms whose buckets are
-HISTOGRAM_RATIO wide, so a percentile is the upper edge of its bucket,
-within 1% above the true value (capped by the exact maximum, so p99 never
-exceeds max); the maximum and the mean are exact."""
+written); the whole run's come from HDR histograms (the hdrhistogram
+package: microseconds, 2 significant digits, so buckets about 1% wide) and
+a percentile is the highest value of its bucket, within 1% above the true
+value (capped by the exact maximum, so p99 never exceeds max); the maximum
+and the mean are kept exact beside them."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from hdrh.histogram import HdrHistogram
 
 from bench.analysis.stats import PERCENTILES, percentile
 from bench.results.schema import Distribution
 
-HISTOGRAM_RATIO = 1.01  # a bucket's upper edge over its lower one
-SMALLEST_S = 1e-6  # s: a latency below it is counted in the lowest bucket
+HISTOGRAM_RATIO = 1.01  # the most a percentile reads above the true value (2 significant digits)
+SIGNIFICANT_DIGITS = 2
+UNIT_S = 1e-6  # the histograms count microseconds: a latency below 1 us counts as 1 us
+LONGEST_S = 7 * 24 * 3600.0  # the longest latency counted as itself; a longer one counts as this
+_HIGHEST = round(LONGEST_S / UNIT_S)
 DIGITS = 6
 
 
 class LogHistogram:
-    """Counts of values (s) in buckets HISTOGRAM_RATIO wide."""
+    """Latencies (s) in an HDR histogram, with their exact count, total and
+    maximum beside it."""
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self.hdr = HdrHistogram(1, _HIGHEST, SIGNIFICANT_DIGITS)
         self.n = 0
         self.total = 0.0
         self.max: float | None = None
 
     def add(self, value: float) -> None:
-        k = math.floor(math.log(max(value, SMALLEST_S)) / math.log(HISTOGRAM_RATIO))
-        self.counts[k] = self.counts.get(k, 0) + 1
+        self.hdr.record_value(min(max(1, round(value / UNIT_S)), _HIGHEST))
         self.n += 1
         self.total += value
         self.max = value if self.max is None else max(self.max, value)
 
     def percentile(self, p: float) -> float | None:
-        """Nearest rank: the upper edge of the bucket holding the value of
-        rank ceil(p% of n), at most the maximum."""
+        """The highest value of the bucket holding the value at p% (HDR's
+        own nearest rank), at most the maximum."""
         if not self.n or self.max is None:
             return None
-        rank, seen = max(1, math.ceil(p / 100.0 * self.n)), 0
-        for k in sorted(self.counts):
-            seen += self.counts[k]
-            if seen >= rank:
-                return min(HISTOGRAM_RATIO ** (k + 1), self.max)
-        return self.max
+        return min(self.hdr.get_value_at_percentile(p) * UNIT_S, self.max)
 
     def distribution(self) -> Distribution:
         if not self.n:

@@ -3,13 +3,16 @@ in flight, accounts for every task, streams a row a second beside its
 document, and measures a 50 KiB leak per task from the counts its memory
 samples carry (it keeps no task records); and an open-loop soak (`--rate
 --soak`), which counts the producer's numbered tasks and measures latency
-from each one's scheduled send time."""
+from each one's scheduled send time, and keeps what it measured on Ctrl-C."""
 
 import json
+import signal
 
+import psutil
 import pytest
 
-from tests.helpers.cli import run_bench
+from tests.helpers.cli import run_bench, start_bench
+from tests.helpers.waiting import wait_for
 
 LEAK_KIB = 50
 RATE = 100
@@ -67,3 +70,27 @@ def test_an_open_loop_soak_counts_every_task_from_its_scheduled_send_time(tmp_pa
     assert any(r.get("queue_depth") is not None for r in rows)  # the broker's own count, a second
     assert doc["samples"]["pid"] == []  # no task record kept
     assert "open loop: uniform arrivals at 100 tasks/s" in proc.stdout
+
+
+def test_ctrl_c_keeps_an_open_loop_soaks_seconds_and_leaves_nothing_running(tmp_path):
+    out = tmp_path / "stopped.json"
+    series = tmp_path / "stopped.series.jsonl"
+    proc = start_bench(
+        "run", "-P", "threads", "-c", 2, "--workload", "noop", "--rate", 50, "--duration", "60s", "--soak",
+        "--json", out,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: series.exists() and len(series.read_text().splitlines()) >= 2, 90, "two seconds written")
+        started = psutil.Process(proc.pid).children(recursive=True)
+        assert any("bench.measure.producer" in " ".join(p.cmdline()) for p in started)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert psutil.wait_procs(started, timeout=10)[1] == []  # the producer, the worker, the broker: all gone
+    doc = json.loads(out.read_text())
+    assert doc["status"]["state"] == "interrupted"
+    rows = [json.loads(line) for line in series.read_text().splitlines()]
+    assert sum(r["completions"] for r in rows) == doc["summary"]["tasks"]["succeeded"] > 0

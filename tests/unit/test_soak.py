@@ -1,6 +1,6 @@
 """A soak's bounded state, on hand-made reports: rows a second written once
 and in order, stall seconds, whole-run percentiles from log-bucketed
-histograms within 1% (p99 never above max), memory growth from the counts
+HDR histograms within 1% (p99 never above max), memory growth from the counts
 the samples carry; and what a soak's options refuse."""
 
 import random
@@ -8,7 +8,7 @@ import random
 import pytest
 
 from bench.analysis.memory import Reading, Snapshot, memory_growth, series_of
-from bench.analysis.soak import HISTOGRAM_RATIO, LogHistogram, SoakTally
+from bench.analysis.soak import HISTOGRAM_RATIO, LONGEST_S, LogHistogram, SoakTally
 from bench.analysis.stats import distribution
 from bench.errors import UsageError
 from bench.measure.config import build_run_config
@@ -72,7 +72,19 @@ def test_the_histograms_percentiles_are_within_one_percent_and_never_above_the_m
     assert found.max == exact.max
     assert found.p99 <= found.max
     assert found.mean == pytest.approx(exact.mean)
-    assert len(hist.counts) < 2000  # bounded by the range of values, not their number
+    # an HDR histogram: its size is set by the range of values, not their number
+    assert hist.hdr.counts_len == LogHistogram().hdr.counts_len
+    assert hist.hdr.get_total_count() == len(values)
+
+
+def test_a_latency_outside_the_histograms_range_is_counted_at_its_edge():
+    hist = LogHistogram()
+    for v in (0.0, 1e-9, 30 * 24 * 3600.0):
+        hist.add(v)
+    assert hist.n == hist.hdr.get_total_count() == 3
+    assert hist.percentile(1) <= 1e-6 * HISTOGRAM_RATIO
+    assert hist.percentile(100) == pytest.approx(LONGEST_S, rel=0.01)  # the week it can hold; max stays exact
+    assert hist.max == 30 * 24 * 3600.0
 
 
 def test_failures_are_counted_with_the_first_error():

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import numpy as np
-from scipy.stats import theilslopes
 
 from bench.analysis.stats import percentile
 from bench.results.schema import MemoryGrowth, ProcessMemory
@@ -150,6 +149,9 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> Fit | None:
     if len(set(ys)) == 1:  # nothing moved: every pairwise slope is 0
         return Fit(0.0, 0.0, 0.0)
     with np.errstate(invalid="ignore"):  # Sen's variance can come out negative with many tied xs: no CI
+        # Imported here: scipy.stats takes half a second to import, and every command imports this module.
+        from scipy.stats import theilslopes
+
         slope, _intercept, low, high = theilslopes(ys, xs, alpha=CONFIDENCE)
     if not all(math.isfinite(v) for v in (slope, low, high)):
         return None

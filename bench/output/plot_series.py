@@ -3,19 +3,23 @@ throughput with its stall seconds (and an open loop's offered rate), the
 tasks in flight and the broker's queue depth, the latency of what
 finished each second, and each worker process's memory with its births
 and deaths (prefork recycling), the harness's own beside it. Drawn for a
-soak at its end, and for any run by `python -m bench plot RUN.json`."""
+soak at its end, and for any run by `python -m bench plot RUN.json`.
+
+matplotlib is imported where a figure is drawn, not with the module:
+`run` imports it for a soak's end, and a run that is not a soak should
+not pay a quarter of a second of CPU for it."""
+
+from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter
-
-from bench.output.plot import DPI, FORMATS, METADATA
-from bench.output.plot_style import subplots
 from bench.results.records import RunResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MIB = 2**20
 MINUTES_PAST_S = 600  # a run longer than this is drawn in minutes
@@ -27,6 +31,8 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     and the broker's queue depth, sojourn p50 and p99 of what finished each
     second, and USS per worker process (a process born or gone in the
     window marked where it was) with the harness's RSS."""
+    from bench.output.plot_style import subplots
+
     minutes = len(rows) > MINUTES_PAST_S
     scale, unit = (60.0, "min") if minutes else (1.0, "s")
     t = [row["t_s"] / scale for row in rows]
@@ -57,8 +63,8 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     latency.set_ylabel("ms, of what finished")
     if latency.has_data():
         latency.set_yscale("log")
-        latency.yaxis.set_major_formatter(_Plain())  # 0.6, 2, 500 ms, not 6x10^-1
-        latency.yaxis.set_minor_formatter(_Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        latency.yaxis.set_major_formatter(_plain())  # 0.6, 2, 500 ms, not 6x10^-1
+        latency.yaxis.set_minor_formatter(_plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
         latency.margins(y=0.25)  # room for the legend over a flat line
         latency.legend(loc="upper right", fontsize="small")
     latency.grid(alpha=0.3, which="both")
@@ -68,11 +74,15 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     return fig
 
 
-class _Plain(LogFormatter):
+def _plain(**options: Any) -> Any:
     """A log axis's labels as plain numbers; minor ones where the axis spans few decades."""
+    from matplotlib.ticker import LogFormatter
 
-    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-        return f"{x:g}"
+    class Plain(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"
+
+    return Plain(**options)
 
 
 def _queue(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -151,6 +161,8 @@ def save_series_figure(series_path: Path, title: str, offered_per_s: float | Non
     NAME.png and NAME.svg (NAME: the series file's name less .jsonl)."""
     fig = series_figure(read_series(series_path), title, offered_per_s)
     written = []
+    from bench.output.plot import DPI, FORMATS, METADATA
+
     for fmt in FORMATS:
         out = series_path.with_suffix(f".{fmt}")
         fig.savefig(out, dpi=DPI, metadata=METADATA[fmt])

@@ -1,11 +1,15 @@
 """The reference's rate without task events: the steady slope of the
 queue's depth (bench/measure/queue_depth.py), on hand-built (t, depth)
-series sampled every 5 ms as the poller samples them."""
+series sampled every 5 ms as the poller samples them; and an empty queue
+read without a new channel a time on Redis."""
+
+import types
 
 import pytest
+from kombu.exceptions import ChannelError
 
 from bench.analysis.health import Context
-from bench.measure.queue_depth import DepthMoves, moves, prefetch_count, steady_rate, thinned
+from bench.measure.queue_depth import DepthMoves, moves, prefetch_count, ready_count, steady_rate, thinned
 
 POLL = 0.005
 
@@ -157,3 +161,33 @@ def test_the_prefetch_window_is_the_slots_times_the_multiplier_or_the_slots_with
     # gevent -c 8: Celery's default multiplier is 4; worker_disable_prefetch takes a message per free slot
     context = Context("gevent", 8, 8, False, multiplier, "redis", disable_prefetch=disable_prefetch)
     assert prefetch_count(context) == window
+
+
+class _Channel:
+    def __init__(self):
+        self.closed = False
+
+    def queue_declare(self, queue, passive):
+        raise ChannelError(f"NOT_FOUND - no queue {queue!r}")
+
+    def close(self):
+        self.closed = True
+
+
+class _Connection:
+    def __init__(self, driver):
+        self.transport = types.SimpleNamespace(driver_type=driver)
+        self.opened = []
+
+    def channel(self):
+        self.opened.append(_Channel())
+        return self.opened[-1]
+
+
+def test_an_empty_redis_queue_reads_0_on_the_same_channel_and_amqp_closes_the_one_it_replaces():
+    redis, old = _Connection("redis"), _Channel()
+    assert ready_count(redis, old, "q") == (0, old)  # a new one a second kept a client each: 30 KB/s
+    assert redis.opened == []
+    amqp, old = _Connection("amqp"), _Channel()
+    depth, channel = ready_count(amqp, old, "q")
+    assert (depth, channel, old.closed) == (0, amqp.opened[0], True)

@@ -7,7 +7,10 @@ clock.
 A process's growth is the Theil-Sen slope of its USS against the tasks it
 had completed by each sample (the median of the slopes between every two
 samples: a few odd samples, a page the allocator returned, do not move
-it), with the 95% CI scipy.stats.theilslopes gives. USS is the memory only
+it), with Sen's 95% CI: scipy.stats.theilslopes' estimator, computed here
+with numpy (tests/unit/test_memory_growth.py checks the two agree), so a
+run does not import scipy.stats for it (half a second of CPU, in every
+`python -m bench run`). USS is the memory only
 that process holds (prefork's children share their parent's pages until
 they write them: summed RSS would count those once per child); PSS splits
 the shared pages fairly and is fitted too. A process that runs no task
@@ -23,6 +26,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -148,14 +152,42 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> Fit | None:
         return None
     if len(set(ys)) == 1:  # nothing moved: every pairwise slope is 0
         return Fit(0.0, 0.0, 0.0)
-    with np.errstate(invalid="ignore"):  # Sen's variance can come out negative with many tied xs: no CI
-        # Imported here: scipy.stats takes half a second to import, and every command imports this module.
-        from scipy.stats import theilslopes
-
-        slope, _intercept, low, high = theilslopes(ys, xs, alpha=CONFIDENCE)
+    slope, low, high = _sen(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), CONFIDENCE)
     if not all(math.isfinite(v) for v in (slope, low, high)):
         return None
-    return Fit(float(slope), float(low), float(high))
+    return Fit(slope, low, high)
+
+
+_Z = {0.95: NormalDist().inv_cdf(0.025)}  # the normal quantile of Sen's CI, by confidence
+
+
+def _sen(x: np.ndarray, y: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(slope, low, high): the median of the slopes between every two
+    points with distinct x, and Sen's (1968) CI from the normal
+    approximation of Kendall's tau with ties, as scipy.stats.theilslopes
+    (method 'separate') computes them; nan bounds where the variance is
+    negative (many tied xs)."""
+    dx = x[:, np.newaxis] - x
+    dy = y[:, np.newaxis] - y
+    slopes = np.sort(dy[dx > 0] / dx[dx > 0])
+    z = _Z.get(confidence) or NormalDist().inv_cdf((1 - confidence) / 2)
+    n, nt = len(y), len(slopes)
+    sigsq = (n * (n - 1) * (2 * n + 5) - _tie_term(x) - _tie_term(y)) / 18.0
+    if sigsq < 0:
+        return float(np.median(slopes)), math.nan, math.nan
+    sigma = math.sqrt(sigsq)
+    upper = min(int(np.round((nt - z * sigma) / 2.0)), nt - 1)
+    lower = max(int(np.round((nt + z * sigma) / 2.0)) - 1, 0)
+    if lower >= nt or upper < 0:
+        return float(np.median(slopes)), math.nan, math.nan
+    return float(np.median(slopes)), float(slopes[lower]), float(slopes[upper])
+
+
+def _tie_term(values: np.ndarray) -> float:
+    """The sum of k (k - 1) (2k + 5) over each value repeated k > 1 times."""
+    _, counts = np.unique(values, return_counts=True)
+    k = counts[counts > 1].astype(float)
+    return float(np.sum(k * (k - 1) * (2 * k + 5)))
 
 
 def completed_by(finishes: Sequence[float], t: float) -> int:

@@ -5,6 +5,7 @@ bound the tree; the sampler's state stays bounded; the options of the leak
 and stuck workloads are checked and recorded."""
 
 import bisect
+import math
 import random
 
 import pytest
@@ -225,3 +226,21 @@ def test_the_stuck_draw_is_seeded_and_recorded():
     assert cfg.longest_task_ms == STUCK_MULTIPLE * WORKLOADS["stuck"].default_task_ms
     stuck = run_settings(cfg, BrokerInfo(), "none", None).stuck
     assert (stuck.p, stuck.seed, stuck.tasks, stuck.blocked_ms) == (0.1, 7, sum(drawn), cfg.longest_task_ms)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_fit_is_scipys_theil_sen_with_its_ci(seed):
+    # analysis/memory.py computes scipy.stats.theilslopes' estimator with numpy (a run need not import
+    # scipy.stats): on samples like a run's, tied tasks counts and pages included, the two agree.
+    from scipy.stats import theilslopes
+
+    rng = random.Random(seed)
+    n = rng.randint(3, 300)
+    xs = sorted(rng.choice([rng.randint(0, 50), rng.uniform(0, 5000)]) for _ in range(n))
+    ys = [4096 * round((40 * 2**20 + 51_200 * x + rng.gauss(0, 2**16)) / 4096) for x in xs]
+    fit = theil_sen(xs, ys)
+    slope, _, low, high = theilslopes(ys, xs, alpha=0.95)
+    if fit is None:
+        assert not (math.isfinite(low) and math.isfinite(high))
+    else:
+        assert (fit.slope, fit.low, fit.high) == pytest.approx((slope, low, high), rel=1e-12)

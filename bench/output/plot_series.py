@@ -93,8 +93,7 @@ def _queue(ax: Any, t: Sequence[float], rows: Sequence[Mapping[str, Any]]) -> No
         ax.plot(*zip(*depth, strict=True), color="tab:brown", linewidth=1, label="ready at the broker")
     ax.set_ylabel("tasks")
     ax.set_ylim(bottom=0)
-    ax.margins(y=0.25)  # room for the legend over a flat line
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")  # a closed loop's in flight runs along the top, an open loop's at 0
     ax.grid(alpha=0.3)
 
 

@@ -409,6 +409,16 @@ HISTORY = (
             "run:config.soak",
         ),
     ),
+    Version(
+        27,
+        "2026-12-05",
+        "Recycling by memory: --max-memory-per-child and --vary max_memory_per_child; the slot time it leaves idle",
+        "A run's `config.max_memory_per_child_kib` (a pool process is replaced once its peak RSS is above it after "
+        "a task, KiB, as the workers read it back; 0: never) and `summary.memory_growth.replacement_idle_share` "
+        "(the replacement gaps summed over the pool's slot time, the processes at the window's start x the window: "
+        "what a slot-bound workload loses of its throughput to recycling; null: no replacement).",
+        ("run:config.max_memory_per_child_kib", "run:summary.memory_growth.replacement_idle_share"),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

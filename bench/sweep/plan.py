@@ -30,6 +30,7 @@ from bench.measure.config import (
     run_workload,
 )
 from bench.measure.settings import parse_value
+from bench.measure.soak_options import recycling_refused
 from bench.measure.traffic import Traffic
 from bench.sweep.config import PROFILES, Profile, SweepConfig
 from bench.sweep.point import NamedTask, Point
@@ -245,10 +246,48 @@ def _mix_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, va
     return points
 
 
+# The settings that recycle pool processes (varied: --vary NAME=...), which only prefork has.
+RECYCLING_AXES = ("max_tasks_per_child", "max_memory_per_child")
+
+
+def recycles_nothing(pool: str, settings: Iterable[tuple[str, str]]) -> str | None:
+    """The recycling setting (NAME=VALUE) a point's `settings` give a pool
+    with no pool processes to replace (every pool but prefork); None: none."""
+    if pool == "prefork":
+        return None
+    for name, text in settings:
+        if name in RECYCLING_AXES and parse_value(name, text):
+            return f"{name}={text}"
+    return None
+
+
+def left_out(cfg: SweepConfig) -> list[str]:
+    """What the plan leaves out, in one line each: the pools a recycling
+    setting (--vary max_tasks_per_child / max_memory_per_child above 0)
+    would do nothing in, with the values left out of each."""
+    lines = []
+    for pool in cfg.pools:
+        for name, values in cfg.vary:
+            dropped = [text for text in values if recycles_nothing(pool, [(name, text)])]
+            if dropped:
+                option = "max_memory_per_child_kib" if name == "max_memory_per_child" else name
+                lines.append(
+                    f"not run: {pool} with {name}={','.join(dropped)}: "
+                    + recycling_refused(pool, option).split(": ", 1)[1]
+                )
+    return lines
+
+
 def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = None) -> list[Point]:
     """The points of the sweep `cfg` on this machine (`cores`: on hosts
     with these usable cores instead); `overhead`: with one noop point per
-    pool (a new sweep's report draws it as a second ceiling)."""
+    pool (a new sweep's report draws it as a second ceiling). Left out:
+    a recycling setting above 0 on a pool other than prefork (left_out
+    says so)."""
+    return [p for p in _all_points(cfg, overhead, cores) if recycles_nothing(p.pool, p.settings) is None]
+
+
+def _all_points(cfg: SweepConfig, overhead: bool, cores: float | None) -> list[Point]:
     return build_plan(
         cfg.pools,
         cfg.workloads,
@@ -344,6 +383,7 @@ _RUN_OPTIONS = {
     "broker": "broker",
     "acks_late": "acks_late",
     "max_tasks_per_child": "max_tasks_per_child",
+    "max_memory_per_child": "max_memory_per_child_kib",
     "cpu_limit": "cpu_limit",
     "memory_limit": "memory_limit",
     "reject_on_worker_lost": "reject_on_worker_lost",
@@ -385,6 +425,8 @@ def plan_sweep(cfg: SweepConfig, cores: float | None = None) -> list[Point]:
     # No noop points under a deploy event: their batch is over before anything can be struck.
     deployed = sweep_deploy(cfg) is not None
     plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None and not deployed, cores=cores)
+    if not plan and left_out(cfg):
+        raise UsageError(f"nothing to measure: {left_out(cfg)[0].removeprefix('not run: ')}")
     for point in plan:
         run_config_for(cfg, point)
     return plan

@@ -33,7 +33,7 @@ SETTINGS = {
         Setting("acks_late", "task_acks_late: acknowledge after the task ran (true/false)"),
         Setting("broker", "embedded (the private server) or a redis:// or amqp:// URL"),
         Setting("result_backend", "none (keep no results) or broker (keep them in the broker)"),
-        Setting("max_tasks_per_child", "replace a pool process after this many tasks (0: never)"),
+        Setting("max_tasks_per_child", "prefork only: replace a pool process after this many tasks (0: never)"),
         Setting(
             "max_memory_per_child",
             "prefork only: replace a pool process once its peak RSS passes this size after a task, e.g. 200MiB "

@@ -678,6 +678,8 @@ def build_run_config(
             cpu_limit=cpu_limit,
             memory_limit=memory_limit,
             acks_late=acks_late,
+            max_tasks_per_child=max_tasks_per_child,
+            max_memory_per_child_kib=max_memory_per_child_kib,
             reject_on_worker_lost=reject_on_worker_lost,
             soft_shutdown_timeout=soft_shutdown_timeout,
             visibility_timeout=visibility_timeout,

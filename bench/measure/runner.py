@@ -646,12 +646,22 @@ def intended_settings(cfg: RunConfig, broker: broker_mod.Broker) -> dict[str, An
         "sched_strategy": "fair" if cfg.optimization == "fair" and cfg.pool == "prefork" else None,
         "disable_prefetch": True if cfg.disable_prefetch else (None if user else False),
         "eta_task_limit": cfg.eta_task_limit,  # None: no limit, or a user's app's own
-        "max_tasks_per_child": cfg.max_tasks_per_child if cfg.pool == "prefork" else None,
-        "max_memory_per_child_kib": cfg.max_memory_per_child_kib if cfg.pool == "prefork" else None,
+        # prefork only; a user's app may set its own (worker_max_tasks_per_child, worker_max_memory_per_child)
+        "max_tasks_per_child": _recycling(cfg, cfg.max_tasks_per_child, user),
+        "max_memory_per_child_kib": _recycling(cfg, cfg.max_memory_per_child_kib, user),
         "result_backend": backend,
         "serializer": None if user else "json",
         "cpus": list(cfg.cpus) if cfg.cpus and not cfg.hosts else None,
     }
+
+
+def _recycling(cfg, value, user):
+    """A recycling setting as meant: the value given; 0 (never) for the
+    built-in workloads; None (not the harness's to set) for a user's app
+    without it, or outside prefork (the other pools report none)."""
+    if cfg.pool != "prefork":
+        return None
+    return value or (None if user else 0)
 
 
 def read_settings(

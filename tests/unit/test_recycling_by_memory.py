@@ -10,10 +10,13 @@ from bench.analysis.memory import idle_share
 from bench.analysis.stats import TaskRecord
 from bench.errors import UsageError
 from bench.harness import readback
+from bench.harness.broker import Broker
 from bench.harness.sizes import parse_kib
 from bench.harness.worker import WorkerSpec, worker_options
+from bench.measure.apptask import build_user_task
 from bench.measure.config import build_run_config
 from bench.measure.result import run_settings
+from bench.measure.runner import intended_settings
 from bench.measure.settings import parse_value
 from bench.measure.soak_options import check_recycling
 from bench.output.memory import memory_lines
@@ -21,6 +24,7 @@ from bench.results.schema import BrokerInfo, MemoryGrowth, ProcessMemory
 from bench.sweep.config import build_sweep_config
 from bench.sweep.plan import left_out, make_plan, plan_sweep, run_config_for
 
+REDIS = Broker(url="redis://127.0.0.1:6390/0", kind="redis", server="valkey 9", embedded=True)
 PREFORK = {"implementation": "celery.concurrency.prefork:TaskPool", "max-concurrency": 2, "max-tasks-per-child": "N/A"}
 THREADS = {"implementation": "celery.concurrency.thread:TaskPool", "max-concurrency": 2}
 
@@ -124,3 +128,13 @@ def test_the_run_says_the_setting_and_what_recycling_cost():
     (line,) = [line for line in memory_lines(growth, 0, 204800) if "recycled" in line]
     assert "6 pool processes replaced in the window (--max-memory-per-child 200 MiB)" in line
     assert "12.0% of the pool's slot time left idle" in line
+
+
+def test_a_users_task_keeps_the_recycling_settings_and_its_apps_own_are_not_a_mismatch(tmp_path):
+    user = build_user_task(app="myapp", task="myapp.work", cwd=tmp_path)
+    cfg = build_run_config(user_task=user, pool="prefork", concurrency=2, max_memory_per_child_kib=1000, tasks=20)
+    assert (cfg.max_memory_per_child_kib, cfg.workload) == (1000, "task")
+    plain = build_run_config(user_task=user, pool="prefork", concurrency=2, tasks=20)
+    assert intended_settings(plain, REDIS)["max_memory_per_child_kib"] is None  # the app's own
+    builtin = build_run_config(pool="prefork", concurrency=2, tasks=20)
+    assert intended_settings(builtin, REDIS)["max_tasks_per_child"] == 0

@@ -158,6 +158,18 @@ RECYCLING_KEY = (
 )
 
 
+def _kib(value):
+    """KiB per task, signed: +1,030, +51.3, -0.47."""
+    if value is None:
+        return "-"
+    return f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
+
+
+def _change(value):
+    """A relative change, signed, in whole percent; +0% for one that rounds to nothing."""
+    return "-" if value is None else f"{value:+.0%}" if round(value, 2) else "+0%"
+
+
 def recycling_table_rows(rows: Sequence[RecyclingRow]) -> list[list[str]]:
     """The recycling table (header first): per point of the recycling axes,
     its memory and recycles, its throughput and p99 against recycling off."""
@@ -165,13 +177,13 @@ def recycling_table_rows(rows: Sequence[RecyclingRow]) -> list[list[str]]:
     for row in rows:
         p = row.point
         uss = "-" if p.worker_uss_peak_bytes is None else f"{p.worker_uss_peak_bytes / 2**20:.0f} MiB"
-        slope = "-" if p.tree_kib_per_task is None else f"{p.tree_kib_per_task:+.3g}"
+        slope = _kib(p.tree_kib_per_task)
         recycles = "-" if p.recycles is None else f"{p.recycles:g}"
         p99 = "-" if p.sojourn_p99_s is None else f"{p.sojourn_p99_s * 1000:.0f} ms"
         off = "(off)" if row.off else None
         table.append([
             row.label, row.setting, uss, slope, recycles, _num(p.median_per_s),
-            off or _pct(row.throughput_change), p99, off or _pct(row.p99_change),
+            off or _change(row.throughput_change), p99, off or _change(row.p99_change),
         ])  # fmt: skip
     return table
 

@@ -215,7 +215,7 @@ def report_of(
 def _memory_per_child(conf):
     """worker_max_memory_per_child, KiB, from conf(): 0 for none (Celery's None)."""
     value = conf.get("worker_max_memory_per_child")
-    return value or 0 if isinstance(value, int) or value is None else value
+    return 0 if value is None else value
 
 
 def backend_kind(url: str | None) -> str | None:

@@ -3,18 +3,8 @@ by construction (issue 25), checked: build_run_config calls these, so each
 rule and its message is written once, apart from the record they fill."""
 
 from bench.errors import UsageError
+from bench.results.words import recycles_nothing_words
 from bench.workloads import DEFAULT_STUCK_P, LEAK_KIB, slots
-
-# The recycling settings, by the run option that sets each: only prefork replaces its pool processes.
-RECYCLING = {"max_tasks_per_child": "--max-tasks-per-child", "max_memory_per_child_kib": "--max-memory-per-child"}
-
-
-def recycling_refused(pool: str, setting: str) -> str:
-    """Why `pool` cannot take the recycling `setting` (a RECYCLING key), in words."""
-    return (
-        f"{RECYCLING[setting]}: only prefork replaces its pool processes; {pool} runs every task in the worker's "
-        "own process, which is never replaced (celery/celery#6312)"
-    )
 
 
 def check_recycling(pool: str, max_tasks_per_child: int, max_memory_per_child_kib: int = 0) -> None:
@@ -23,12 +13,12 @@ def check_recycling(pool: str, max_tasks_per_child: int, max_memory_per_child_ki
     worker's own process, which Celery never replaces (celery/celery#6312),
     so the settings would do nothing there. (A sweep leaves out its points
     that would set them there, in one line: sweep/plan.py.)"""
-    for setting, value in (
-        ("max_tasks_per_child", max_tasks_per_child),
-        ("max_memory_per_child_kib", max_memory_per_child_kib),
+    for flag, value in (
+        ("--max-tasks-per-child", max_tasks_per_child),
+        ("--max-memory-per-child", max_memory_per_child_kib),
     ):
         if value and pool != "prefork":
-            raise UsageError(f"{recycling_refused(pool, setting)}; use --pool prefork or leave it out")
+            raise UsageError(f"{flag}: {recycles_nothing_words(pool)}; use --pool prefork or leave it out")
 
 
 MAX_LEAK_KIB = 1024 * 1024  # 1 GiB a call: more is an OOM kill, not a leak to measure

@@ -30,8 +30,8 @@ from bench.measure.config import (
     run_workload,
 )
 from bench.measure.settings import parse_value
-from bench.measure.soak_options import recycling_refused
 from bench.measure.traffic import Traffic
+from bench.results.words import recycles_nothing_words
 from bench.sweep.config import PROFILES, Profile, SweepConfig
 from bench.sweep.point import NamedTask, Point
 from bench.workloads import MIX_WORKLOAD, WORKLOADS, expected_rate, mix_workload
@@ -250,32 +250,23 @@ def _mix_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, va
 RECYCLING_AXES = ("max_tasks_per_child", "max_memory_per_child")
 
 
-def recycles_nothing(pool: str, settings: Iterable[tuple[str, str]]) -> str | None:
-    """The recycling setting (NAME=VALUE) a point's `settings` give a pool
-    with no pool processes to replace (every pool but prefork); None: none."""
-    if pool == "prefork":
-        return None
-    for name, text in settings:
-        if name in RECYCLING_AXES and parse_value(name, text):
-            return f"{name}={text}"
-    return None
+def recycles_nothing(pool: str, settings: Iterable[tuple[str, str]]) -> bool:
+    """Whether a point's `settings` set recycling above 0 (--vary
+    max_tasks_per_child, max_memory_per_child) on a pool that has no pool
+    processes to replace (every pool but prefork)."""
+    return pool != "prefork" and any(name in RECYCLING_AXES and parse_value(name, text) for name, text in settings)
 
 
-def left_out(cfg: SweepConfig) -> list[str]:
-    """What the plan leaves out, in one line each: the pools a recycling
-    setting (--vary max_tasks_per_child / max_memory_per_child above 0)
-    would do nothing in, with the values left out of each."""
-    lines = []
+def left_out(cfg: SweepConfig) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What the plan leaves out (make_plan): (pool, setting, its values
+    left out) for every pool that a recycling setting above 0 does nothing in."""
+    out = []
     for pool in cfg.pools:
         for name, values in cfg.vary:
-            dropped = [text for text in values if recycles_nothing(pool, [(name, text)])]
+            dropped = tuple(text for text in values if recycles_nothing(pool, [(name, text)]))
             if dropped:
-                option = "max_memory_per_child_kib" if name == "max_memory_per_child" else name
-                lines.append(
-                    f"not run: {pool} with {name}={','.join(dropped)}: "
-                    + recycling_refused(pool, option).split(": ", 1)[1]
-                )
-    return lines
+                out.append((pool, name, dropped))
+    return out
 
 
 def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = None) -> list[Point]:
@@ -284,7 +275,7 @@ def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = No
     pool (a new sweep's report draws it as a second ceiling). Left out:
     a recycling setting above 0 on a pool other than prefork (left_out
     says so)."""
-    return [p for p in _all_points(cfg, overhead, cores) if recycles_nothing(p.pool, p.settings) is None]
+    return [p for p in _all_points(cfg, overhead, cores) if not recycles_nothing(p.pool, p.settings)]
 
 
 def _all_points(cfg: SweepConfig, overhead: bool, cores: float | None) -> list[Point]:
@@ -426,7 +417,8 @@ def plan_sweep(cfg: SweepConfig, cores: float | None = None) -> list[Point]:
     deployed = sweep_deploy(cfg) is not None
     plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None and not deployed, cores=cores)
     if not plan and left_out(cfg):
-        raise UsageError(f"nothing to measure: {left_out(cfg)[0].removeprefix('not run: ')}")
+        pool, name, values = left_out(cfg)[0]
+        raise UsageError(f"nothing to measure: {pool} with {name}={','.join(values)}: {recycles_nothing_words(pool)}")
     for point in plan:
         run_config_for(cfg, point)
     return plan

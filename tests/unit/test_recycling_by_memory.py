@@ -20,6 +20,7 @@ from bench.measure.runner import intended_settings
 from bench.measure.settings import parse_value
 from bench.measure.soak_options import check_recycling
 from bench.output.memory import memory_lines
+from bench.output.plan import left_out_lines
 from bench.results.schema import BrokerInfo, MemoryGrowth, ProcessMemory
 from bench.sweep.config import build_sweep_config
 from bench.sweep.plan import left_out, make_plan, plan_sweep, run_config_for
@@ -96,7 +97,7 @@ def test_a_sweep_runs_the_recycling_axes_on_prefork_and_says_in_one_line_what_it
         ("threads", (("max_memory_per_child", "0"), ("max_tasks_per_child", "0")))
     }
     assert len([p for p in points if p.pool == "prefork"]) == 4
-    lines = left_out(cfg)
+    lines = left_out_lines(left_out(cfg))
     assert lines == [
         "not run: threads with max_memory_per_child=200MiB: only prefork replaces its pool processes; threads runs "
         "every task in the worker's own process, which is never replaced (celery/celery#6312)",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bench.analysis.groups import group_label, measured_points
 from bench.results.sweep_records import PointSummary, SweepSummary
 
+# The settings that recycle pool processes (--vary NAME=...), which only prefork has
 RECYCLING_AXES = ("max_tasks_per_child", "max_memory_per_child")
 OFF = ("0", "off", "none")  # how a recycling setting's 0 (never) is written
 

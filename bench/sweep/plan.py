@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.recycling import RECYCLING_AXES
 from bench.errors import UsageError
 from bench.harness import machine
 from bench.measure.config import (
@@ -244,10 +245,6 @@ def _mix_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, va
                     )  # fmt: skip
                     points.append(point)
     return points
-
-
-# The settings that recycle pool processes (varied: --vary NAME=...), which only prefork has.
-RECYCLING_AXES = ("max_tasks_per_child", "max_memory_per_child")
 
 
 def recycles_nothing(pool: str, settings: Iterable[tuple[str, str]]) -> bool:

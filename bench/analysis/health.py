@@ -143,6 +143,10 @@ KNOWN_CAUSES = {
         "pool processes replaced after --max-tasks-per-child tasks",
         ("restarts", "idle_gaps"),
     ),
+    "max_memory_per_child": Cause(
+        "pool processes replaced once their peak RSS passed --max-memory-per-child",
+        ("restarts", "idle_gaps"),
+    ),
     CUT_SHORT: Cause(
         "the harness stopped waiting (the batch timed out or was interrupted) before they were reported",
         ("lost",),
@@ -208,6 +212,7 @@ class Context:
     prefetch_multiplier: int | None  # None: Celery's default (4)
     broker_kind: str | None  # "redis" | "amqp" | None
     max_tasks_per_child: int = 0  # 0: never replaced
+    max_memory_per_child_kib: int = 0  # KiB; 0: never replaced
     processes: int | None = None  # pool processes expected (prefork: -c x workers; others: workers); None: unknown
     outcome: str | None = None  # how watching the batch ended: complete, timed out, interrupted, ...; None: unknown
     log: LogEvidence | None = None  # what the workers' log said; None: not read
@@ -361,6 +366,8 @@ def _restarts(runs, context):
         return None
     if context.max_tasks_per_child > 0:
         cause = "max_tasks_per_child"
+    elif context.max_memory_per_child_kib > 0:
+        cause = "max_memory_per_child"
     else:
         cause = "oom_kill" if context.oom_kills else "worker_lost"
     return Finding("restarts", replaced, cause=cause, examples=tuple(t for _, t in newcomers[:EXAMPLES]))
@@ -503,8 +510,8 @@ def _idle_gaps(timeline, context, restarts):
         and any(abs(v - SYNLOOP_TIMEOUT_S) <= PERIOD_TOLERANCE * SYNLOOP_TIMEOUT_S for v in near)
     ):
         cause = "deferred_ack_synloop"
-    elif restarts is not None and restarts.cause == "max_tasks_per_child":
-        cause = "max_tasks_per_child"
+    elif restarts is not None and restarts.cause in ("max_tasks_per_child", "max_memory_per_child"):
+        cause = restarts.cause
     return Finding(**{**vars(found), "cause": cause})
 
 

@@ -276,7 +276,20 @@ def memory_growth(series: MemorySeries, executions: Iterable[Ran] = ()) -> Memor
         harness=harness,
         replacement_first_task_p50_s=_round_s(percentile(gaps, 50)),
         replacement_first_task_max_s=_round_s(gaps[-1] if gaps else None),
+        replacement_idle_share=idle_share(gaps, len(first - mains), executions),
     )
+
+
+def idle_share(gaps: Sequence[float], slots: int, executions: Sequence[Ran]) -> float | None:
+    """The share of the pool's slot time recycling left idle: the
+    replacement gaps summed, over `slots` (the pool processes at the
+    window's start) x the window (first task start to last task end). A
+    slot-bound workload loses that share of its throughput; one bound by
+    the cores (more slots than cores) less. None: no gap, no slot or no window."""
+    if not gaps or slots < 1 or not executions:
+        return None
+    window = max(r.finished for r in executions) - min(r.started for r in executions)
+    return round(sum(gaps) / (slots * window), 4) if window > 0 else None
 
 
 def _process(series: MemorySeries, life: Life, points: list[tuple[Snapshot, Reading]], xs: Sequence[int]):

@@ -139,6 +139,8 @@ def summarize_point(point: PlannedPoint, attempts: Sequence[tuple[Path, RunResul
         worker_rss_peak_bytes=median(r.worker_rss_peak_bytes for r in resources),
         load_average_1m_before=median(s.load_average_before[0] for s in runs if s.load_average_before),
         classes=_mix_classes(ok),
+        recycles=median(s.memory_growth.recycles for s in runs if s.memory_growth is not None),
+        tree_kib_per_task=median(s.memory_growth.tree.kib_per_task for s in runs if s.memory_growth is not None),
     )
 
 

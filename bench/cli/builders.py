@@ -41,7 +41,7 @@ from bench.measure.config import (
     profile_config,
 )
 from bench.measure.reference_options import ReferenceRun
-from bench.measure.soak_options import check_max_tasks_per_child
+from bench.measure.soak_options import check_recycling
 from bench.results.io import check_writable
 from bench.sweep import store
 from bench.sweep.config import build_sweep_config
@@ -140,7 +140,7 @@ def configure_run(args: argparse.Namespace) -> RunConfig | ReferenceRun:
 
 def _checked_run(args: argparse.Namespace, cfg: RunConfig, user: UserTask | None) -> RunConfig | ReferenceRun:
     """What a run's config must also pass: hosts, a writable output, a reference."""
-    check_max_tasks_per_child(cfg.pool, cfg.max_tasks_per_child)
+    check_recycling(cfg.pool, cfg.max_tasks_per_child, cfg.max_memory_per_child_kib)
     if cfg.hosts:
         if user is not None:
             raise UsageError("--hosts runs the built-in workloads for now; leave out --app/--task")

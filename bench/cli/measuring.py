@@ -118,6 +118,16 @@ def add_run(sub: Subcommands) -> None:
         help="prefork only: replace each pool process after N tasks, as the worker's --max-tasks-per-child; "
         "the run counts the processes replaced and their memory (default: 0, never)",
     )
+    option(
+        what,
+        "--max-memory-per-child",
+        fills="max_memory_per_child_kib",
+        type=option_types.size_kib,
+        metavar="SIZE",
+        help="prefork only: replace a pool process once its peak RSS is above SIZE (e.g. 200MiB; Celery checks "
+        "after each task, in KiB) as the worker's --max-memory-per-child; read back from the worker "
+        "(default: 0, never)",
+    )
     add_open_loop_options(run)
     add_traffic_options(run)
     add_task_options(run)

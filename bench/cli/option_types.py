@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 
 from bench.analysis import capacity
 from bench.harness.cgroups import check_cpu_limit
-from bench.harness.sizes import parse_size
+from bench.harness.sizes import parse_kib, parse_size
 from bench.harness.urls import parse_listen
 from bench.measure.settings import parse_seconds
 
@@ -165,6 +165,14 @@ def size_bytes(text: str) -> int:
     """A memory size: 512MiB, 2GiB, 1.5GB, 800M (decimal units unless the i says binary)."""
     try:
         return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def size_kib(text: str) -> int:
+    """A memory size in KiB, rounded: 200MiB, 1.5GB, 204800KiB; 0: none."""
+    try:
+        return parse_kib(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

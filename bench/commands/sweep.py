@@ -21,11 +21,11 @@ from bench.measure.apptask import profile_times
 from bench.measure.profile import profile_task, write_profile
 from bench.output import openloop_plot
 from bench.output.check import comparison
-from bench.output.plan import describe
+from bench.output.plan import describe, left_out_lines
 from bench.output.profile import profile_table
 from bench.sweep import check, rates, store
 from bench.sweep import run as sweep
-from bench.sweep.plan import plan_sweep
+from bench.sweep.plan import left_out, plan_sweep
 
 # A dry run asks no agent: the -c values it shows are this machine's.
 HOSTS_CHOOSE_C = "on agents the -c values are chosen for the hosts' cores when the sweep starts (these: this machine's)"
@@ -52,6 +52,8 @@ def execute(request: SweepRequest) -> int:
         what = f"resuming {resume.path}" if resume else f"a new sweep in {request.output_dir}"
         print(f"dry run, nothing started: {what} ({cfg.profile}, seed {cfg.seed})")
         print(describe(plan, cfg, left, cfg.hosts))
+        for line in left_out_lines(left_out(cfg)):
+            print(line)
         if on_agents and resume is None:
             print(HOSTS_CHOOSE_C)
         return 0
@@ -63,6 +65,8 @@ def execute(request: SweepRequest) -> int:
         if cfg.listen:
             print(listening_words(broker, cfg.listen), flush=True)
         print(describe(plan, cfg, left, cfg.hosts), flush=True)
+        for line in left_out_lines(left_out(cfg)):
+            print(line, flush=True)
         with _SweepProgress(plan, cfg) as progress:
             sweep.run_sweep(target, cfg, plan, progress, broker, stub)
         if cfg.rates is not None:

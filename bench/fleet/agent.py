@@ -166,6 +166,9 @@ class Agent:
             raise Refused(f"bad acks_late {acks_late!r}")
         if not isinstance(per_child, int) or isinstance(per_child, bool) or per_child < 0:
             raise Refused(f"bad max_tasks_per_child {per_child!r}")
+        per_child_kib = spec.get("max_memory_per_child_kib", 0)
+        if not isinstance(per_child_kib, int) or isinstance(per_child_kib, bool) or per_child_kib < 0:
+            raise Refused(f"bad max_memory_per_child_kib {per_child_kib!r}")
         reject = spec.get("reject_on_worker_lost", False)
         if not isinstance(reject, bool):
             raise Refused(f"bad reject_on_worker_lost {reject!r}")
@@ -191,6 +194,7 @@ class Agent:
             cpus=self.cfg.cpus,
             acks_late=acks_late,
             max_tasks_per_child=per_child,
+            max_memory_per_child_kib=per_child_kib,
             reject_on_worker_lost=reject,
             soft_shutdown_timeout=soft,
             visibility_timeout=visibility,

@@ -189,6 +189,7 @@ def _worker_spec(cfg, nodenames, queue):
         "result_backend": cfg.result_backend,
         "acks_late": cfg.acks_late,
         "max_tasks_per_child": cfg.max_tasks_per_child,
+        "max_memory_per_child_kib": cfg.max_memory_per_child_kib,
         "reject_on_worker_lost": cfg.reject_on_worker_lost,
         "soft_shutdown_timeout": cfg.soft_shutdown_timeout,
         "visibility_timeout": cfg.visibility_timeout,

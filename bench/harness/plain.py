@@ -60,6 +60,7 @@ class PlainSpec:
     prefetch_multiplier: int | None = None  # None: the app's own setting (no option passed)
     acks_late: bool = False  # task.acks_late=true on the command line
     max_tasks_per_child: int = 0  # 0: not passed
+    max_memory_per_child_kib: int = 0  # KiB: worker.max_memory_per_child=N on the command line; 0: not passed
     workdir: str | None = None  # cwd, where `-A` imports the app from; None: the project root (proj)
     cpus: tuple[int, ...] | None = None  # pinned as the harness pins its workers
     python: str = sys.executable

@@ -15,6 +15,7 @@ agents answer too):
                        worker_prefetch_multiplier,
                        worker_soft_shutdown_timeout,
                        worker_disable_prefetch, worker_eta_task_limit,
+                       worker_max_memory_per_child,
                        broker_transport_options, result_backend,
                        task_serializer (the settings changed from Celery's
                        defaults; a key absent is its default: asking for
@@ -67,6 +68,7 @@ CONF_KEYS = (
     "worker_soft_shutdown_timeout",
     "worker_disable_prefetch",
     "worker_eta_task_limit",
+    "worker_max_memory_per_child",
     "broker_transport_options",
     "result_backend",
     "task_serializer",
@@ -183,6 +185,9 @@ def report_of(
         "max_concurrency": pool.get("max-concurrency"),
         # prefork only: "N/A" when no limit; the other pools do not report it
         "max_tasks_per_child": 0 if max_per_child == "N/A" else max_per_child,
+        # prefork only, KiB (0: no limit): the worker's setting, which its pool takes when no option overrides it
+        # (the harness gives none; the pool's stats do not report it); None for the other pools, which ignore it
+        "max_memory_per_child_kib": _memory_per_child(conf) if max_per_child is not None else None,
         "prefetch_count": prefetch_count,
         "prefetch_multiplier": multiplier,
         "conf_worker_prefetch_multiplier": conf.get("worker_prefetch_multiplier"),
@@ -205,6 +210,12 @@ def report_of(
         "transport": broker.get("transport"),
         "queues": sorted(q.get("name") for q in queues or () if isinstance(q, dict)),
     }
+
+
+def _memory_per_child(conf):
+    """worker_max_memory_per_child, KiB, from conf(): 0 for none (Celery's None)."""
+    value = conf.get("worker_max_memory_per_child")
+    return 0 if value is None else value
 
 
 def backend_kind(url: str | None) -> str | None:
@@ -253,6 +264,7 @@ CHECKED = (
     ("disable_prefetch", "disable_prefetch"),
     ("eta_task_limit", "eta_task_limit"),
     ("max_tasks_per_child", "max_tasks_per_child"),
+    ("max_memory_per_child_kib", "max_memory_per_child_kib"),
     ("result_backend", "result_backend"),
     ("result_backend_kind", "result_backend_kind"),
     ("serializer", "task_serializer"),

@@ -17,6 +17,18 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
+def parse_kib(text: str) -> int:
+    """KiB of a size (Celery's unit for --max-memory-per-child), rounded to
+    the nearest, at least 1; "0", "none" and "off": 0 (no limit); ValueError
+    (a one-line message) otherwise."""
+    if text.strip().lower() in ("0", "none", "off"):
+        return 0
+    kib = (parse_size(text) + 512) // 1024  # half a KiB up
+    if kib < 1:
+        raise ValueError(f"expected a size of at least 1KiB, such as 200MiB, or 0 (no limit), got {text!r}")
+    return kib
+
+
 def size_words(n: int) -> str:
     """Bytes as people read them: "512 MiB", "1.5 GiB", "300 B"."""
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

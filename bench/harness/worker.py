@@ -49,6 +49,8 @@ class WorkerSpec:
     python: str = sys.executable  # the worker's interpreter (`ab` runs a side's virtualenv)
     acks_late: bool = False  # task_acks_late: acknowledge each message after its task ran
     max_tasks_per_child: int = 0  # replace a pool process after this many tasks; 0: never
+    # replace a pool process once its peak RSS is above this after a task, KiB; 0: never
+    max_memory_per_child_kib: int = 0
     app: str = "proj"  # what `celery -A` takes
     workdir: str | None = None  # the directory a user's app is imported from; None: project_root
     broker_from_app: bool = False  # True: the app's own broker and result backend, not overridden
@@ -99,6 +101,8 @@ class WorkerOptions(Protocol):
     @property
     def max_tasks_per_child(self) -> int: ...
     @property
+    def max_memory_per_child_kib(self) -> int: ...
+    @property
     def acks_late(self) -> bool: ...
     @property
     def reject_on_worker_lost(self) -> bool: ...
@@ -120,9 +124,15 @@ def worker_options(spec: WorkerOptions) -> list[str]:
     mingle (chatter between workers only; the heartbeat stays on, as in a
     plain worker), log level, tasks per child, -O and --disable-prefetch
     (only when given), and acks_late, reject_on_worker_lost, the soft
-    shutdown timeout and the ETA task limit as app settings (extra arguments
-    are Celery's config_from_cmdline)."""
+    shutdown timeout, the ETA task limit and the memory per child as app
+    settings (extra arguments are Celery's config_from_cmdline). The memory
+    per child goes as worker.max_memory_per_child=KIB, not as the option
+    --max-memory-per-child, which gives the pool the same value (the
+    worker takes the setting when the option is not given) but leaves it
+    where remote control cannot read it back: conf() reports the setting,
+    and the pool's stats do not report either."""
     prefetch, soft, eta = spec.prefetch_multiplier, spec.soft_shutdown_timeout, spec.eta_task_limit
+    memory = spec.max_memory_per_child_kib
     return [
         "-P",
         spec.pool,
@@ -144,6 +154,7 @@ def worker_options(spec: WorkerOptions) -> list[str]:
         *(["task.reject_on_worker_lost=true"] if spec.reject_on_worker_lost else []),
         *([] if soft is None else [f"worker.soft_shutdown_timeout={soft!r}"]),
         *([] if eta is None else [f"worker.eta_task_limit={eta}"]),
+        *([f"worker.max_memory_per_child={memory}"] if memory else []),
     ]
 
 

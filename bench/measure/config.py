@@ -226,6 +226,8 @@ class RunConfig:
     cpus: tuple[int, ...] | None = None  # CPU ids the worker is pinned to; None: not pinned
     acks_late: bool = False  # task_acks_late: acknowledge after the task ran
     max_tasks_per_child: int = 0  # replace a pool process after this many tasks; 0: never
+    # replace a pool process once its peak RSS (KiB, Celery's unit) is above this after a task; 0: never
+    max_memory_per_child_kib: int = 0
     workers: int = 1  # worker nodes, each with this pool and -c, consuming the same queue
     user_task: UserTask | None = None  # a user's own task instead of a built-in workload
     app_info: AppInfo | None = None  # the user's app: its tasks and settings
@@ -588,6 +590,7 @@ def build_run_config(
     workers: int = 1,
     acks_late: bool = False,
     max_tasks_per_child: int = 0,
+    max_memory_per_child_kib: int = 0,
     user_task: UserTask | None = None,
     app_info: AppInfo | None = None,
     task_profile: tuple[float, float] | None = None,
@@ -678,6 +681,8 @@ def build_run_config(
             cpu_limit=cpu_limit,
             memory_limit=memory_limit,
             acks_late=acks_late,
+            max_tasks_per_child=max_tasks_per_child,
+            max_memory_per_child_kib=max_memory_per_child_kib,
             reject_on_worker_lost=reject_on_worker_lost,
             soft_shutdown_timeout=soft_shutdown_timeout,
             visibility_timeout=visibility_timeout,
@@ -724,6 +729,8 @@ def build_run_config(
         )
     if max_tasks_per_child < 0:
         raise UsageError(f"max_tasks_per_child: must be 0 (never) or more, got {max_tasks_per_child}")
+    if max_memory_per_child_kib < 0:
+        raise UsageError(f"max_memory_per_child: must be 0 (never) or more KiB, got {max_memory_per_child_kib}")
     check_worker_settings(prefetch_multiplier, loglevel, result_backend)
     check_broker(broker, redis_server)
     check_shutdown_settings(soft_shutdown_timeout, visibility_timeout)
@@ -756,6 +763,7 @@ def build_run_config(
         workers=workers,
         acks_late=bool(acks_late),
         max_tasks_per_child=max_tasks_per_child,
+        max_memory_per_child_kib=max_memory_per_child_kib,
         record_memory=record_memory,
         schedule=schedule,
         hosts=tuple(hosts) if hosts else None,

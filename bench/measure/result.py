@@ -100,6 +100,7 @@ def health_context(
         prefetch_multiplier=settings.prefetch_multiplier,
         broker_kind=settings.broker.kind if settings.broker is not None else None,
         max_tasks_per_child=settings.max_tasks_per_child or 0,
+        max_memory_per_child_kib=settings.max_memory_per_child_kib or 0,
         processes=per_worker * (settings.workers or 1),
         outcome=outcome,
         log=log,
@@ -257,6 +258,7 @@ def run_settings(
         # --vary acks_late sets it on the worker's command line, which wins over the app
         acks_late=app.pop("acks_late", False) or cfg.acks_late,
         max_tasks_per_child=cfg.max_tasks_per_child,
+        max_memory_per_child_kib=cfg.max_memory_per_child_kib,
         serializer=app.pop("serializer", "json"),
         result_backend=result_backend,
         worker_loglevel=cfg.loglevel,

@@ -163,6 +163,7 @@ def worker_spec(cfg: RunConfig, run_id: str, queue: str, node: int | None = None
         cpus=cfg.cpus,
         acks_late=cfg.acks_late,
         max_tasks_per_child=cfg.max_tasks_per_child,
+        max_memory_per_child_kib=cfg.max_memory_per_child_kib,
         app=user.app if user else "proj",
         workdir=user.workdir if user else None,
         broker_from_app=cfg.broker_from_app,
@@ -645,11 +646,22 @@ def intended_settings(cfg: RunConfig, broker: broker_mod.Broker) -> dict[str, An
         "sched_strategy": "fair" if cfg.optimization == "fair" and cfg.pool == "prefork" else None,
         "disable_prefetch": True if cfg.disable_prefetch else (None if user else False),
         "eta_task_limit": cfg.eta_task_limit,  # None: no limit, or a user's app's own
-        "max_tasks_per_child": cfg.max_tasks_per_child if cfg.pool == "prefork" else None,
+        # prefork only; a user's app may set its own (worker_max_tasks_per_child, worker_max_memory_per_child)
+        "max_tasks_per_child": _recycling(cfg, cfg.max_tasks_per_child, user),
+        "max_memory_per_child_kib": _recycling(cfg, cfg.max_memory_per_child_kib, user),
         "result_backend": backend,
         "serializer": None if user else "json",
         "cpus": list(cfg.cpus) if cfg.cpus and not cfg.hosts else None,
     }
+
+
+def _recycling(cfg, value, user):
+    """A recycling setting as meant: the value given; 0 (never) for the
+    built-in workloads; None (not the harness's to set) for a user's app
+    without it, or outside prefork (the other pools report none)."""
+    if cfg.pool != "prefork":
+        return None
+    return value or (None if user else 0)
 
 
 def read_settings(
@@ -686,7 +698,7 @@ def with_report(
 ) -> RunSettings:
     """The recorded settings made the workers' own: pool, -c (but solo's,
     which reports 1 whatever -c says), prefetch multiplier, acks_late,
-    max_tasks_per_child, result backend, reject_on_worker_lost, soft
+    max_tasks_per_child, max_memory_per_child_kib, result backend, reject_on_worker_lost, soft
     shutdown timeout, visibility timeout, REMAP_SIGTERM, the prefork pool's
     scheduling strategy, worker_disable_prefetch and worker_eta_task_limit
     as the workers reported them,
@@ -701,8 +713,9 @@ def with_report(
     own = {name: agreed[name] for name in ("pool", "prefetch_multiplier", "result_backend") if agreed[name] is not None}
     if agreed["acks_late"] is not None:
         own["acks_late"] = agreed["acks_late"]
-    if agreed["max_tasks_per_child"] is not None:
-        own["max_tasks_per_child"] = agreed["max_tasks_per_child"]
+    for name in ("max_tasks_per_child", "max_memory_per_child_kib"):
+        if agreed[name] is not None:
+            own[name] = agreed[name]
     for name in (
         "reject_on_worker_lost",
         "soft_shutdown_timeout",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bench.errors import UsageError
 from bench.harness.cgroups import check_cpu_limit, check_memory_limit
-from bench.harness.sizes import parse_size
+from bench.harness.sizes import parse_kib, parse_size
 from bench.harness.urls import check_url, redact
 from bench.measure.traffic import ROUTINGS
 
@@ -33,7 +33,12 @@ SETTINGS = {
         Setting("acks_late", "task_acks_late: acknowledge after the task ran (true/false)"),
         Setting("broker", "embedded (the private server) or a redis:// or amqp:// URL"),
         Setting("result_backend", "none (keep no results) or broker (keep them in the broker)"),
-        Setting("max_tasks_per_child", "replace a pool process after this many tasks (0: never)"),
+        Setting("max_tasks_per_child", "prefork only: replace a pool process after this many tasks (0: never)"),
+        Setting(
+            "max_memory_per_child",
+            "prefork only: replace a pool process once its peak RSS passes this size after a task, e.g. 200MiB "
+            "(0: never)",
+        ),
         Setting("workers", "worker nodes on this host, each with the pool and -c"),
         Setting("cpu_limit", "each worker's CPU quota in cores, in a cgroup of its own (--cpu-limit)"),
         Setting("memory_limit", "each worker's memory limit, swap off, e.g. 512MiB (--memory-limit)"),
@@ -110,6 +115,11 @@ def parse_value(name: str, text: str, option: str = "--vary") -> bool | int | fl
         return _whole(where, text, 0)
     if name == "max_tasks_per_child":
         return _whole(where, text, 0)
+    if name == "max_memory_per_child":
+        try:
+            return parse_kib(text)  # KiB, Celery's unit
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
     if name == "workers":
         return _whole(where, text, 1)
     if name == "eta_task_limit":

@@ -3,20 +3,22 @@ by construction (issue 25), checked: build_run_config calls these, so each
 rule and its message is written once, apart from the record they fill."""
 
 from bench.errors import UsageError
+from bench.results.words import recycles_nothing_words
 from bench.workloads import DEFAULT_STUCK_P, LEAK_KIB, slots
 
 
-def check_max_tasks_per_child(pool: str, max_tasks_per_child: int) -> None:
-    """run --max-tasks-per-child: only prefork replaces its pool processes;
-    the other pools run every task in the worker's own process, which
-    Celery never replaces (celery/celery#6312), so the setting would do
-    nothing there. (A sweep's --vary max_tasks_per_child still passes it
-    to every pool of the sweep, as before.)"""
-    if max_tasks_per_child and pool != "prefork":
-        raise UsageError(
-            f"--max-tasks-per-child: only prefork replaces its pool processes; {pool} runs every task in the "
-            "worker's own process, which is never replaced (celery/celery#6312); use --pool prefork or leave it out"
-        )
+def check_recycling(pool: str, max_tasks_per_child: int, max_memory_per_child_kib: int = 0) -> None:
+    """run --max-tasks-per-child and --max-memory-per-child: only prefork
+    replaces its pool processes; the other pools run every task in the
+    worker's own process, which Celery never replaces (celery/celery#6312),
+    so the settings would do nothing there. (A sweep leaves out its points
+    that would set them there, in one line: sweep/plan.py.)"""
+    for flag, value in (
+        ("--max-tasks-per-child", max_tasks_per_child),
+        ("--max-memory-per-child", max_memory_per_child_kib),
+    ):
+        if value and pool != "prefork":
+            raise UsageError(f"{flag}: {recycles_nothing_words(pool)}; use --pool prefork or leave it out")
 
 
 MAX_LEAK_KIB = 1024 * 1024  # 1 GiB a call: more is an OOM kill, not a leak to measure

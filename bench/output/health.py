@@ -27,6 +27,8 @@ CAUSE_WORDS = {
     "were free",
     "blocked_loop": "a task that does not yield blocked the event loop, and every other greenlet with it",
     "max_tasks_per_child": "--max-tasks-per-child replaces each pool process after that many tasks",
+    "max_memory_per_child": "--max-memory-per-child replaces a pool process once its peak RSS is above that "
+    "size after a task",
     "cut_short": "the harness stopped waiting (the batch timed out or was interrupted) before they were "
     "reported: they may still have been queued, not lost",
     "worker_lost": "a pool process exited or was killed, and was replaced",

@@ -8,6 +8,7 @@ from bench.analysis.groups import curve_name, group_key, group_label, groups, pl
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.limits import under_limits
 from bench.analysis.model import peak_words
+from bench.analysis.recycling import recycling_rows
 from bench.analysis.summary import Analysis, Note
 from bench.analysis.verdict import FLAT_RULE, MIN_EFFECT, RULE
 from bench.output.accuracy import model_section
@@ -16,7 +17,10 @@ from bench.output.sweep_terminal import (
     HEADLINE,
     RAN_TWICE_OR_LOST,
     RAN_TWICE_OR_LOST_KEY,
+    RECYCLING_KEY,
+    RECYCLING_TITLE,
     deploy_safety_rows,
+    recycling_table_rows,
     safe_lines,
     shapes_table_rows,
     sweep_table_rows,
@@ -236,6 +240,14 @@ def _limits_section(summary, analysis):
     ]
 
 
+def _recycling_section(summary):
+    """The recycling axes against their cost; nothing without them."""
+    rows = recycling_rows(summary)
+    if not rows:
+        return []
+    return ["## Recycling", "", f"{RECYCLING_TITLE}. {RECYCLING_KEY}.", "", _table(recycling_table_rows(rows)), ""]
+
+
 def _deploy_section(summary):
     """The deploy-safety table and the settings that lost nothing and ran
     nothing twice; nothing without a deploy event."""
@@ -310,6 +322,7 @@ def render(
         "",
         *_limits_section(summary, analysis),
         *_deploy_section(summary),
+        *_recycling_section(summary),
         *mix_section(summary),
         "![overview](overview.png)",
         "",

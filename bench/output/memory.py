@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.analysis.memory import includes_zero
+from bench.harness.sizes import size_words
 from bench.results.schema import MemoryGrowth, ProcessMemory, RunSettings, SeriesFigures
 
 LISTED = 6  # processes shown one by one; the rest are in the document
@@ -33,9 +34,11 @@ def _who(p: ProcessMemory) -> str:
     return f"{role} {p.pid} (worker {p.node}, {p.tasks} tasks{life})"
 
 
-def memory_lines(growth: MemoryGrowth | None, max_tasks_per_child: int = 0) -> list[str]:
+def memory_lines(
+    growth: MemoryGrowth | None, max_tasks_per_child: int = 0, max_memory_per_child_kib: int = 0
+) -> list[str]:
     """The tree's USS growth per task (and PSS, per 1,000 tasks, per hour),
-    each process's, and the pool processes recycled."""
+    each process's, and the pool processes recycled and what that cost."""
     if growth is None:
         return []
     tree = growth.tree
@@ -54,14 +57,22 @@ def memory_lines(growth: MemoryGrowth | None, max_tasks_per_child: int = 0) -> l
     own = growth.harness
     if own is not None:
         lines.append(f"    the harness {own.pid}: RSS {_slope(own.kib_per_task, own.ci95)}{_per_hour(own)}")
-    if growth.recycles or max_tasks_per_child:
-        setting = f" (--max-tasks-per-child {max_tasks_per_child})" if max_tasks_per_child else ""
+    if growth.recycles or max_tasks_per_child or max_memory_per_child_kib:
+        given = [f"--max-tasks-per-child {max_tasks_per_child}"] if max_tasks_per_child else []
+        if max_memory_per_child_kib:
+            given.append(f"--max-memory-per-child {size_words(max_memory_per_child_kib * 1024)}")
+        setting = f" ({', '.join(given)})" if given else ""
         cost = ""
         if growth.replacement_first_task_p50_s is not None and growth.replacement_first_task_max_s is not None:
             cost = (
                 f"; a slot waited {growth.replacement_first_task_p50_s * 1000:.0f} ms (median, longest "
                 f"{growth.replacement_first_task_max_s * 1000:.0f} ms) from a replaced process's last task "
                 "to its replacement's first"
+            )
+        if growth.replacement_idle_share is not None:
+            cost += (
+                f"; {growth.replacement_idle_share:.1%} of the pool's slot time left idle so (a slot-bound "
+                "workload's throughput lost)"
             )
         lines.append(f"  recycled        {growth.recycles} pool processes replaced in the window{setting}{cost}")
     return lines

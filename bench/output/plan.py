@@ -6,7 +6,7 @@ from typing import Protocol
 
 from bench.analysis.estimate import Sized, estimate_s
 from bench.analysis.groups import NOOP
-from bench.results.words import host_words, point_label
+from bench.results.words import host_words, point_label, recycles_nothing_words
 
 
 class PlannedPoint(Sized, Protocol):
@@ -74,6 +74,15 @@ def describe(
         + f" repeat{'s' if profile.max_repeats != 1 else ''} in fresh workers; estimated {span}"
     )
     return "\n".join(lines)
+
+
+def left_out_lines(left_out: Sequence[tuple[str, str, Sequence[str]]]) -> list[str]:
+    """One line for each pool and recycling setting a sweep does not run
+    ((pool, setting, values), sweep.plan.left_out): why, in words."""
+    return [
+        f"not run: {pool} with {name}={','.join(values)}: {recycles_nothing_words(pool)}"
+        for pool, name, values in left_out
+    ]
 
 
 def _first_hosts(hosts, k):

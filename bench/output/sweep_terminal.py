@@ -10,6 +10,7 @@ from bench.analysis.deploy import SafetyRow, deploy_safety, safe_settings
 from bench.analysis.groups import curve_name, group_key, group_label, has_shapes, measured_points
 from bench.analysis.hosts import HOSTS_FIGURE, host_lines, scales, scaling_words
 from bench.analysis.limits import UnderLimit, under_limits
+from bench.analysis.recycling import RecyclingRow, recycling_rows
 from bench.analysis.summary import Analysis
 from bench.analysis.verdict import FLAT_RULE
 from bench.harness.sizes import size_words
@@ -150,6 +151,43 @@ def deploy_safety_rows(rows: Sequence[SafetyRow]) -> list[list[str]]:
     return table
 
 
+RECYCLING_TITLE = "Recycling: what each setting held down, against what it cost (medians over the repeats)"
+RECYCLING_KEY = (
+    "peak USS: the worker tree's, at its peak; KiB/task: its growth per task (Theil-Sen); recycles: pool processes "
+    "replaced in the window; tasks/s and the sojourn p99 against the same point with recycling off (0)"
+)
+
+
+def _kib(value):
+    """KiB per task, signed: +1,030, +51.3, -0.47."""
+    if value is None:
+        return "-"
+    return f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
+
+
+def _change(value):
+    """A relative change, signed, in whole percent; +0% for one that rounds to nothing."""
+    return "-" if value is None else f"{value:+.0%}" if round(value, 2) else "+0%"
+
+
+def recycling_table_rows(rows: Sequence[RecyclingRow]) -> list[list[str]]:
+    """The recycling table (header first): per point of the recycling axes,
+    its memory and recycles, its throughput and p99 against recycling off."""
+    table = [["point", "recycling", "peak USS", "KiB/task", "recycles", "tasks/s", "vs off", "p99", "vs off"]]
+    for row in rows:
+        p = row.point
+        uss = "-" if p.worker_uss_peak_bytes is None else f"{p.worker_uss_peak_bytes / 2**20:.0f} MiB"
+        slope = _kib(p.tree_kib_per_task)
+        recycles = "-" if p.recycles is None else f"{p.recycles:g}"
+        p99 = "-" if p.sojourn_p99_s is None else f"{p.sojourn_p99_s * 1000:.0f} ms"
+        off = "(off)" if row.off else None
+        table.append([
+            row.label, row.setting, uss, slope, recycles, _num(p.median_per_s),
+            off or _change(row.throughput_change), p99, off or _change(row.p99_change),
+        ])  # fmt: skip
+    return table
+
+
 def safe_lines(rows: Sequence[SafetyRow]) -> list[str]:
     """Which points lost nothing, and which ran nothing twice, in words."""
     lose_nothing, twice_nothing = safe_settings(rows)
@@ -192,6 +230,11 @@ def report_end(summary: SweepSummary, analysis: Analysis) -> str:
     if scales(hosts):
         lines += ["", f"Throughput against hosts (figure {HOSTS_FIGURE}.png):"]
         lines += [f"  {scaling_words(line)}" for line in hosts]
+    recycling = recycling_rows(summary)
+    if recycling:
+        lines += ["", f"{RECYCLING_TITLE}:"]
+        lines += aligned(recycling_table_rows(recycling), right={2, 3, 4, 5, 6, 7, 8})
+        lines += [f"  {RECYCLING_KEY}"]
     mix = mix_terminal(summary)
     if mix:
         lines += ["", *mix]

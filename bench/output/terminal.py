@@ -123,7 +123,7 @@ def run_summary(result: RunResult) -> str:
             f"(peak, {plural(res.worker_processes, 'process', 'processes')})"
         )
         lines += _per_worker(res.per_worker, s.tasks_per_worker or ())
-    lines += memory_lines(s.memory_growth, cfg.max_tasks_per_child)
+    lines += memory_lines(s.memory_growth, cfg.max_tasks_per_child, cfg.max_memory_per_child_kib)
     lines += stuck_line(cfg, tasks.published)
     lines += series_line(s.series)
     if cfg.limits is not None:

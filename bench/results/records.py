@@ -298,6 +298,10 @@ class MemoryGrowth:
     # task's start, s, median and longest; None: no replacement (or a soak, which keeps no task records)
     replacement_first_task_p50_s: float | None = None
     replacement_first_task_max_s: float | None = None
+    # The slot time recycling left idle (what a slot-bound workload loses of its throughput): those gaps summed,
+    # over the pool's slot time (the pool processes at the window's start x the window, first task start to last
+    # task end), fraction; None: no replacement (or a soak)
+    replacement_idle_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -419,6 +423,8 @@ class RunSettings:
     prefetch_multiplier: int | None = None  # the worker's --prefetch-multiplier
     acks_late: bool | None = None  # task_acks_late: the worker acknowledges after the task ran
     max_tasks_per_child: int = 0  # a pool process is replaced after this many tasks; 0: never
+    # a pool process is replaced once its peak RSS is above this after a task, KiB (Celery's unit); 0: never
+    max_memory_per_child_kib: int = 0
     serializer: str | None = None  # task serializer (json)
     result_backend: str | None = None  # "none" or the backend URL, password redacted
     worker_loglevel: str | None = None  # the worker's --loglevel

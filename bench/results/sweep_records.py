@@ -126,6 +126,9 @@ class PointSummary:
     memory_limit: int | None = None  # bytes
     # A traffic mix (workload "mix"): each class over the repeats, in the traffic file's order; None: no mix
     classes: tuple[ClassEstimate, ...] | None = None
+    # Memory growth over its ok repeats (run summary.memory_growth), medians; None: not sampled
+    recycles: float | None = None  # pool processes replaced in the window
+    tree_kib_per_task: float | None = None  # the worker tree's USS slope, KiB per task completed
 
     @property
     def variant(self) -> str:

@@ -420,6 +420,23 @@ HISTORY = (
         ("run:open_loop.in_flight_at_end",),
         optional=("run:open_loop.in_flight_at_end",),
     ),
+    Version(
+        28,
+        "2026-12-05",
+        "Recycling by memory: --max-memory-per-child and --vary max_memory_per_child; the slot time it leaves idle",
+        "A run's `config.max_memory_per_child_kib` (a pool process is replaced once its peak RSS is above it after "
+        "a task, KiB, as the workers read it back; 0: never) and `summary.memory_growth.replacement_idle_share` "
+        "(the replacement gaps summed over the pool's slot time, the processes at the window's start x the window: "
+        "what a slot-bound workload loses of its throughput to recycling; null: no replacement); a sweep "
+        "point's `recycles` and `tree_kib_per_task` (medians over its repeats of the runs' memory growth; null: "
+        "not sampled).",
+        (
+            "run:config.max_memory_per_child_kib",
+            "run:summary.memory_growth.replacement_idle_share",
+            "point:recycles",
+            "point:tree_kib_per_task",
+        ),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

@@ -28,3 +28,12 @@ def task_named(key: str, workload: str, task_ms: float | None, task: str | None)
     if task is None:
         return key
     return task + key.removeprefix(point_name(workload, task_ms))
+
+
+def recycles_nothing_words(pool: str) -> str:
+    """Why a recycling setting (max_tasks_per_child, max_memory_per_child)
+    does nothing in `pool`: run refuses it and a sweep leaves it out with these words."""
+    return (
+        f"only prefork replaces its pool processes; {pool} runs every task in the worker's own process, which is "
+        "never replaced (celery/celery#6312)"
+    )

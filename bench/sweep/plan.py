@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.recycling import RECYCLING_AXES
 from bench.errors import UsageError
 from bench.harness import machine
 from bench.measure.config import (
@@ -31,6 +32,7 @@ from bench.measure.config import (
 )
 from bench.measure.settings import parse_value
 from bench.measure.traffic import Traffic
+from bench.results.words import recycles_nothing_words
 from bench.sweep.config import PROFILES, Profile, SweepConfig
 from bench.sweep.point import NamedTask, Point
 from bench.workloads import MIX_WORKLOAD, WORKLOADS, expected_rate, mix_workload
@@ -245,10 +247,35 @@ def _mix_plan(pools, profile, cores, available_cpus, concurrency, cpu_counts, va
     return points
 
 
+def recycles_nothing(pool: str, settings: Iterable[tuple[str, str]]) -> bool:
+    """Whether a point's `settings` set recycling above 0 (--vary
+    max_tasks_per_child, max_memory_per_child) on a pool that has no pool
+    processes to replace (every pool but prefork)."""
+    return pool != "prefork" and any(name in RECYCLING_AXES and parse_value(name, text) for name, text in settings)
+
+
+def left_out(cfg: SweepConfig) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What the plan leaves out (make_plan): (pool, setting, its values
+    left out) for every pool that a recycling setting above 0 does nothing in."""
+    out = []
+    for pool in cfg.pools:
+        for name, values in cfg.vary:
+            dropped = tuple(text for text in values if recycles_nothing(pool, [(name, text)]))
+            if dropped:
+                out.append((pool, name, dropped))
+    return out
+
+
 def make_plan(cfg: SweepConfig, overhead: bool = False, cores: float | None = None) -> list[Point]:
     """The points of the sweep `cfg` on this machine (`cores`: on hosts
     with these usable cores instead); `overhead`: with one noop point per
-    pool (a new sweep's report draws it as a second ceiling)."""
+    pool (a new sweep's report draws it as a second ceiling). Left out:
+    a recycling setting above 0 on a pool other than prefork (left_out
+    says so)."""
+    return [p for p in _all_points(cfg, overhead, cores) if not recycles_nothing(p.pool, p.settings)]
+
+
+def _all_points(cfg: SweepConfig, overhead: bool, cores: float | None) -> list[Point]:
     return build_plan(
         cfg.pools,
         cfg.workloads,
@@ -344,6 +371,7 @@ _RUN_OPTIONS = {
     "broker": "broker",
     "acks_late": "acks_late",
     "max_tasks_per_child": "max_tasks_per_child",
+    "max_memory_per_child": "max_memory_per_child_kib",
     "cpu_limit": "cpu_limit",
     "memory_limit": "memory_limit",
     "reject_on_worker_lost": "reject_on_worker_lost",
@@ -385,6 +413,9 @@ def plan_sweep(cfg: SweepConfig, cores: float | None = None) -> list[Point]:
     # No noop points under a deploy event: their batch is over before anything can be struck.
     deployed = sweep_deploy(cfg) is not None
     plan = make_plan(cfg, overhead=cfg.concurrency is None and cfg.task_ms is None and not deployed, cores=cores)
+    if not plan and left_out(cfg):
+        pool, name, values = left_out(cfg)[0]
+        raise UsageError(f"nothing to measure: {pool} with {name}={','.join(values)}: {recycles_nothing_words(pool)}")
     for point in plan:
         run_config_for(cfg, point)
     return plan

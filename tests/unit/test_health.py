@@ -330,6 +330,14 @@ def test_children_replaced_by_max_tasks_per_child_are_restarts():
     assert restarts.examples == ("t00020", "t00030", "t00040", "t00050", "t00060")
 
 
+def test_children_replaced_under_max_memory_per_child_name_it_as_their_cause():
+    published, records = drain(2, [0.02] * 100)
+    replaced = [replace(r, pid=5000 + i // 10) for i, r in enumerate(records)]
+    health = diagnose(published, replaced, context("prefork", 2, max_memory_per_child_kib=204800))
+    assert (health.of("restarts").count, health.of("restarts").cause) == (8, "max_memory_per_child")
+    assert "--max-memory-per-child" in CAUSE_WORDS["max_memory_per_child"]
+
+
 def test_a_replaced_child_without_the_setting_is_a_lost_worker():
     published, records = drain(2, [0.02] * 100)
     crashed = [replace(r, pid=9999) if i >= 60 and r.pid == 1000 else r for i, r in enumerate(records)]

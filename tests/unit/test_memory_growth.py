@@ -25,7 +25,7 @@ from bench.errors import UsageError
 from bench.measure import memory as sampler
 from bench.measure.config import build_run_config
 from bench.measure.result import run_settings
-from bench.measure.soak_options import check_max_tasks_per_child
+from bench.measure.soak_options import check_recycling
 from bench.output.memory import memory_lines
 from bench.results.schema import BrokerInfo
 from bench.workloads import LEAK_KIB, STUCK_MULTIPLE, WORKLOADS, stuck_draw
@@ -214,8 +214,8 @@ def test_bad_test_workload_options_are_refused_in_one_line(options, message):
 @pytest.mark.parametrize("pool", ["gevent", "eventlet", "threads", "solo"])
 def test_run_refuses_max_tasks_per_child_where_the_pool_never_replaces_a_process(pool):
     with pytest.raises(UsageError, match=r"--max-tasks-per-child: only prefork .*celery/celery#6312"):
-        check_max_tasks_per_child(pool, 100)
-    check_max_tasks_per_child("prefork", 100)
+        check_recycling(pool, 100)
+    check_recycling("prefork", 100)
 
 
 def test_the_stuck_draw_is_seeded_and_recorded():

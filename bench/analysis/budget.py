@@ -1,0 +1,209 @@
+"""The -c that fits a memory budget for an uptime: a pure model over what
+was measured of a worker's memory (issue 25).
+
+The worker tree's memory (PSS summed over its processes: the pages they
+share split fairly, so summing it counts each page once) after running for
+`uptime_s` at -c c:
+
+    memory(c, uptime) = base + per_slot x slots(c) + slope x rate(c) x uptime
+
+- `base`: what the worker holds with no slot, after its warm-up: prefork's
+  main process (with what it shares with its children), the one process of
+  the other pools;
+- `per_slot`: what each slot adds: a prefork child (the difference of the
+  tree's PSS between two -c, over the difference: the pages a child writes
+  or maps alone, not its RSS, most of which it shares with its parent), a
+  thread or a greenlet (a stack, a little allocator state);
+- `slope`: bytes the tree keeps per task completed (a leak; the Theil-Sen
+  slope of the tree's PSS against the tasks it completed, taken as 0 where
+  its 95% CI includes 0: a slope told apart from none only);
+- `rate(c)`: the throughput at c, tasks/s (predicted or measured), so that
+  rate x uptime is the tasks run in the uptime.
+
+Growth is taken as linear for the whole uptime (no recycling: with
+--max-tasks-per-child a prefork child's leak is bounded instead). Solo runs
+one task at a time whatever -c: its only -c is 1.
+
+How the fixed part is measured (`fixed_bytes`): a run's tree PSS at its
+last sample, less the slope x the tasks the worker had completed by then
+(warm-up and measured batch), so a leaking task's warm-up does not count as
+a slot's memory. `fit_slots` fits base + per_slot x c over two or more -c.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+KIB = 1024
+MAX_C = 512  # the largest -c the search considers
+PER_SLOT_POOLS = ("prefork", "threads", "gevent", "eventlet")  # solo has one slot whatever -c says
+
+
+@dataclass(frozen=True)
+class RateCurve:
+    """Throughput against -c: piecewise linear through (0, 0) and `points`
+    ((c, tasks/s), c ascending); past the last point flat (the pool's bound
+    is reached there) or, with `grows_beyond`, on the last point's line
+    through the origin (no bound known: an upper bound of the tasks run)."""
+
+    points: tuple[tuple[int, float], ...]
+    grows_beyond: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.points or any(c < 1 or r < 0 for c, r in self.points):
+            raise ValueError("a rate curve needs points of -c >= 1 and a rate >= 0")
+        if [c for c, _ in self.points] != sorted({c for c, _ in self.points}):
+            raise ValueError("a rate curve's -c must ascend, each once")
+
+    def at(self, c: int) -> float:
+        """tasks/s at -c `c`."""
+        cs = [p[0] for p in self.points]
+        last_c, last_r = self.points[-1]
+        if c >= last_c:
+            return last_r * c / last_c if self.grows_beyond else last_r
+        i = bisect.bisect_left(cs, c)
+        if cs[i] == c:
+            return self.points[i][1]
+        c0, r0 = (0, 0.0) if i == 0 else self.points[i - 1]
+        c1, r1 = self.points[i]
+        return r0 + (r1 - r0) * (c - c0) / (c1 - c0)
+
+
+@dataclass(frozen=True)
+class PoolMemory:
+    """What one pool's worker holds: the model's terms, measured."""
+
+    pool: str
+    base_bytes: float  # the worker tree with no slot, after warm-up, PSS, bytes
+    per_slot_bytes: float  # what each slot adds (a prefork child's PSS it adds; a thread's, a greenlet's), bytes
+    slope_bytes_per_task: float  # bytes the tree keeps per task completed (0: no growth told apart from none)
+    rate: RateCurve  # tasks/s against -c
+    basis: str  # how the terms were measured, with the numbers
+
+    def __post_init__(self) -> None:
+        if self.base_bytes < 0 or self.per_slot_bytes < 0 or self.slope_bytes_per_task < 0:
+            raise ValueError("memory terms are >= 0")
+
+    def bytes_at(self, c: int, uptime_s: float) -> float:
+        """The worker tree's PSS after `uptime_s` at -c `c`, bytes."""
+        slots = 1 if self.pool == "solo" else c
+        return self.base_bytes + self.per_slot_bytes * slots + self.slope_bytes_per_task * self.tasks(c, uptime_s)
+
+    def tasks(self, c: int, uptime_s: float) -> float:
+        """Tasks completed in `uptime_s` at -c `c`."""
+        return self.rate.at(1 if self.pool == "solo" else c) * uptime_s
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """One pool's answer: what -c `at_c` needs after the uptime, and the
+    largest -c that fits the budget."""
+
+    pool: str
+    at_c: int  # the -c asked about (the predicted or measured best)
+    needs_bytes: float  # the tree's PSS after the uptime at at_c, bytes
+    tasks: float  # tasks completed in the uptime at at_c
+    budget_bytes: int | None  # None: no budget given (only what at_c needs)
+    fits_c: int | None  # the largest -c (up to at_c) within the budget; None: none fits, or no budget
+    fits_bytes: float | None  # what fits_c needs, bytes
+    memory: PoolMemory  # the terms the answer came from
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether at_c fits the budget; None: no budget."""
+        return None if self.budget_bytes is None else self.needs_bytes <= self.budget_bytes
+
+
+def budget_line(memory: PoolMemory, at_c: int, uptime_s: float, budget_bytes: int | None) -> BudgetLine:
+    """What -c `at_c` needs after `uptime_s`, and the largest -c up to it
+    within `budget_bytes` (memory grows with -c: the first -c over the
+    budget ends the search)."""
+    if at_c < 1 or uptime_s < 0:
+        raise ValueError("a budget line needs -c >= 1 and an uptime >= 0")
+    if memory.pool == "solo":
+        at_c = 1
+    needs = memory.bytes_at(at_c, uptime_s)
+    fits_c = None
+    if budget_bytes is not None:
+        for c in range(1, min(at_c, MAX_C) + 1):
+            if memory.bytes_at(c, uptime_s) > budget_bytes:
+                break
+            fits_c = c
+    fits_bytes = memory.bytes_at(fits_c, uptime_s) if fits_c is not None else None
+    return BudgetLine(memory.pool, at_c, needs, memory.tasks(at_c, uptime_s), budget_bytes, fits_c, fits_bytes, memory)
+
+
+def slope_used(kib_per_task: float | None, ci95: Sequence[float] | None) -> float:
+    """The growth the model takes, bytes per task: the fitted slope where
+    its 95% CI excludes 0 and it is positive; 0 otherwise (no slope, or one
+    not told apart from none; a shrinking tree does not shrink forever)."""
+    if kib_per_task is None or ci95 is None or ci95[0] <= 0 <= ci95[1] or kib_per_task <= 0:
+        return 0.0
+    return kib_per_task * KIB
+
+
+def fixed_bytes(pss_last_bytes: float, slope_bytes_per_task: float, tasks_done: int) -> float:
+    """A run's memory that is not growth: its tree PSS at the last sample
+    less the slope x the tasks its worker had completed by then."""
+    return max(0.0, pss_last_bytes - slope_bytes_per_task * tasks_done)
+
+
+def fit_slots(fixed_by_c: Sequence[tuple[int, float]]) -> tuple[float, float]:
+    """(base, per_slot), bytes, of fixed memory = base + per_slot x c: the
+    least-squares line over (c, fixed bytes) at two or more distinct -c;
+    per_slot is held at 0 or above (a thread costs a stack, never less
+    than nothing) and base then the mean of what is left."""
+    cs = {c for c, _ in fixed_by_c}
+    if len(cs) < 2:
+        raise ValueError("the memory a slot adds needs runs at two -c or more")
+    n = len(fixed_by_c)
+    mean_c = math.fsum(c for c, _ in fixed_by_c) / n
+    mean_m = math.fsum(m for _, m in fixed_by_c) / n
+    num = math.fsum((c - mean_c) * (m - mean_m) for c, m in fixed_by_c)
+    den = math.fsum((c - mean_c) ** 2 for c, _ in fixed_by_c)
+    per_slot = max(0.0, num / den)
+    base = max(0.0, mean_m - per_slot * mean_c)
+    return base, per_slot
+
+
+@dataclass(frozen=True)
+class RunMemory:
+    """What one run measured of its worker's memory (from its document)."""
+
+    concurrency: int  # -c
+    pss_last_bytes: int  # the tree's PSS at the last sample, bytes
+    tasks_done: int  # tasks its worker had completed by then: warm-up and measured batch
+    pss_kib_per_task: float | None  # the tree's PSS slope against tasks completed, KiB per task
+    pss_ci95: tuple[float, float] | None  # its 95% CI, KiB per task
+    per_s: float | None = None  # its throughput, tasks/s (None: not measured)
+
+
+def pool_memory(pool: str, runs: Sequence[RunMemory], rate: RateCurve) -> PoolMemory:
+    """A pool's terms from its runs: the slope, the median of the runs'
+    (each 0 unless its CI excludes 0); the fixed memory of each run; base
+    and per slot fitted over them (two -c or more), or, for solo or runs
+    at one -c only, base alone (per slot 0, said in the basis)."""
+    if not runs:
+        raise ValueError(f"{pool}: no run measured its memory")
+    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95) for r in runs)
+    mid = len(slopes) // 2
+    slope = slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
+    fixed = [(r.concurrency, fixed_bytes(r.pss_last_bytes, slope, r.tasks_done)) for r in runs]
+    cs = sorted({c for c, _ in fixed})
+    runs_words = f"{len(runs)} run{'s' if len(runs) > 1 else ''} at -c {', '.join(map(str, cs))}"
+    if pool == "solo" or len(cs) < 2:
+        base, per_slot = math.fsum(m for _, m in fixed) / len(fixed), 0.0
+        slots = "one slot" if pool == "solo" else "per slot not measured (runs at one -c): taken as 0"
+        basis = f"{runs_words}: tree PSS {base / 2**20:.1f} MiB after warm-up; {slots}"
+    else:
+        base, per_slot = fit_slots(fixed)
+        basis = (
+            f"{runs_words}: base {base / 2**20:.1f} MiB + {per_slot / 2**20:.2f} MiB a slot "
+            "(the tree's PSS after warm-up, fitted over -c)"
+        )
+    growth = f"{slope / KIB:.3g} KiB/task" if slope else "no growth told apart from none (95% CI includes 0)"
+    basis += f"; growth {growth}, the runs' tree PSS slope (median)"
+    return PoolMemory(pool, base, per_slot, slope, rate, basis)

@@ -1,0 +1,130 @@
+"""Unit tests for bench.analysis.budget: the -c that fits a memory budget
+for an uptime, on terms known by construction."""
+
+import pytest
+
+from bench.analysis.budget import (
+    PoolMemory,
+    RateCurve,
+    RunMemory,
+    budget_line,
+    fit_slots,
+    fixed_bytes,
+    pool_memory,
+    slope_used,
+)
+
+MIB = 2**20
+GIB = 2**30
+HOUR = 3600.0
+
+
+def test_a_rate_curve_is_linear_to_its_knee_then_flat():
+    curve = RateCurve(((4, 400.0),))
+    assert curve.at(1) == pytest.approx(100.0)
+    assert curve.at(4) == pytest.approx(400.0)
+    assert curve.at(16) == pytest.approx(400.0)
+    unbounded = RateCurve(((1, 50.0),), grows_beyond=True)
+    assert unbounded.at(8) == pytest.approx(400.0)
+
+
+def test_a_rate_curve_interpolates_between_measured_points():
+    curve = RateCurve(((2, 100.0), (6, 300.0), (10, 310.0)))
+    assert curve.at(4) == pytest.approx(200.0)
+    assert curve.at(8) == pytest.approx(305.0)
+    assert curve.at(1) == pytest.approx(50.0)  # from the origin to the first point
+
+
+def test_a_rate_curve_refuses_a_descending_c():
+    with pytest.raises(ValueError, match="ascend"):
+        RateCurve(((4, 1.0), (2, 1.0)))
+
+
+def test_memory_is_base_plus_slots_plus_growth_over_the_uptime():
+    # 100 MiB + 20 MiB a child + 1 KiB a task at 10 tasks/s per slot (flat past -c 8)
+    memory = PoolMemory("prefork", 100 * MIB, 20 * MIB, 1024.0, RateCurve(((8, 80.0),)), "by hand")
+    # -c 4: 40 tasks/s, 8 h = 1,152,000 tasks = 1,125 MiB
+    assert memory.tasks(4, 8 * HOUR) == pytest.approx(1_152_000)
+    assert memory.bytes_at(4, 8 * HOUR) == pytest.approx((100 + 80 + 1125) * MIB)
+    assert memory.bytes_at(4, 0) == pytest.approx(180 * MIB)
+
+
+def test_the_largest_c_within_the_budget_is_found_below_the_best():
+    memory = PoolMemory("prefork", 100 * MIB, 20 * MIB, 0.0, RateCurve(((16, 160.0),)), "by hand")
+    line = budget_line(memory, 16, 8 * HOUR, 300 * MIB)
+    assert line.needs_bytes == pytest.approx(420 * MIB)  # 100 + 16 x 20
+    assert line.fits is False
+    assert line.fits_c == 10  # 100 + 10 x 20 = 300: at the budget is within it
+    assert line.fits_bytes == pytest.approx(300 * MIB)
+
+
+def test_the_best_c_fits_when_it_is_within_the_budget():
+    memory = PoolMemory("threads", 60 * MIB, 0.1 * MIB, 0.0, RateCurve(((5, 200.0),)), "by hand")
+    line = budget_line(memory, 5, 8 * HOUR, GIB)
+    assert line.fits is True
+    assert line.fits_c == 5
+
+
+def test_a_leak_that_outgrows_the_budget_at_c_1_fits_nothing():
+    # 50 KiB a task at 100 tasks/s a slot: -c 1 keeps 137 GiB in 8 h
+    memory = PoolMemory("prefork", 100 * MIB, 20 * MIB, 50 * 1024.0, RateCurve(((4, 400.0),)), "by hand")
+    line = budget_line(memory, 4, 8 * HOUR, GIB)
+    assert line.fits_c is None
+    assert line.fits_bytes is None
+    assert line.needs_bytes > 500 * GIB
+
+
+def test_without_a_budget_only_what_the_c_needs_is_said():
+    memory = PoolMemory("gevent", 60 * MIB, 0.0, 0.0, RateCurve(((5, 200.0),)), "by hand")
+    line = budget_line(memory, 5, HOUR, None)
+    assert (line.fits, line.fits_c) == (None, None)
+    assert line.needs_bytes == pytest.approx(60 * MIB)
+
+
+def test_solo_has_one_slot_whatever_c_says():
+    memory = PoolMemory("solo", 60 * MIB, 5 * MIB, 1024.0, RateCurve(((1, 10.0),)), "by hand")
+    line = budget_line(memory, 8, HOUR, None)
+    assert line.at_c == 1
+    assert line.needs_bytes == pytest.approx(65 * MIB + 36_000 * 1024)
+
+
+def test_a_slope_is_used_only_where_its_ci_excludes_zero():
+    assert slope_used(50.0, (49.0, 51.0)) == pytest.approx(50 * 1024)
+    assert slope_used(0.04, (-0.01, 0.09)) == 0.0
+    assert slope_used(None, None) == 0.0
+    assert slope_used(-3.0, (-4.0, -2.0)) == 0.0  # a shrinking tree does not shrink forever
+
+
+def test_a_leaking_run_s_fixed_memory_leaves_its_tasks_out():
+    # 200 MiB at the end, after 1,024 tasks of 50 KiB = 50 MiB of growth
+    assert fixed_bytes(200 * MIB, 50 * 1024.0, 1024) == pytest.approx(150 * MIB)
+
+
+def test_base_and_per_slot_are_fitted_over_c():
+    assert fit_slots([(1, 70 * MIB), (3, 110 * MIB)]) == (pytest.approx(50 * MIB), pytest.approx(20 * MIB))
+    base, per_slot = fit_slots([(2, 60 * MIB), (8, 59 * MIB)])  # noise: a slot never costs less than nothing
+    assert per_slot == 0.0
+    assert base == pytest.approx(59.5 * MIB)
+    with pytest.raises(ValueError, match="two -c"):
+        fit_slots([(2, MIB), (2, 2 * MIB)])
+
+
+def test_a_pool_s_terms_come_from_its_runs():
+    # prefork: 50 MiB + 20 MiB a child; each run leaked 50 KiB a task over its 1,000 tasks
+    leak = 50 * 1024
+    runs = [RunMemory(c, int(50 * MIB + c * 20 * MIB + leak * 1000), 1000, 50.0, (49.5, 50.5)) for c in (1, 3)]
+    memory = pool_memory("prefork", runs, RateCurve(((2, 200.0),)))
+    assert memory.base_bytes == pytest.approx(50 * MIB)
+    assert memory.per_slot_bytes == pytest.approx(20 * MIB)
+    assert memory.slope_bytes_per_task == pytest.approx(leak)
+    assert "2 runs at -c 1, 3" in memory.basis
+    assert "50 KiB/task" in memory.basis
+
+
+def test_runs_at_one_c_give_the_base_alone():
+    runs = [RunMemory(4, 80 * MIB, 500, 0.01, (-0.02, 0.03))]
+    memory = pool_memory("threads", runs, RateCurve(((4, 100.0),)))
+    assert memory.base_bytes == pytest.approx(80 * MIB)
+    assert memory.per_slot_bytes == 0.0
+    assert "not measured" in memory.basis
+    assert "CI includes 0" in memory.basis

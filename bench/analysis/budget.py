@@ -36,10 +36,26 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from bench.analysis.profile import PoolPrediction, Prediction
+from bench.results.schema import RunResult
 
 KIB = 1024
+DEFAULT_UPTIME_S = 8 * 3600.0  # the uptime a budget line is for unless --uptime says
 MAX_C = 512  # the largest -c the search considers
 PER_SLOT_POOLS = ("prefork", "threads", "gevent", "eventlet")  # solo has one slot whatever -c says
+
+
+@dataclass(frozen=True)
+class BudgetAsk:
+    """What the budget lines are for."""
+
+    uptime_s: float = DEFAULT_UPTIME_S  # s the worker runs (--uptime)
+    budget_bytes: int | None = None  # --memory-budget, bytes; None: only what each pool's -c needs
+
+
+NO_BUDGET = BudgetAsk()  # the default: what each pool's -c needs after DEFAULT_UPTIME_S
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,7 @@ class BudgetLine:
     budget_bytes: int | None  # None: no budget given (only what at_c needs)
     fits_c: int | None  # the largest -c (up to at_c) within the budget; None: none fits, or no budget
     fits_bytes: float | None  # what fits_c needs, bytes
+    least_bytes: float  # what -c 1 needs, bytes (the least any -c needs)
     memory: PoolMemory  # the terms the answer came from
 
     @property
@@ -133,7 +150,30 @@ def budget_line(memory: PoolMemory, at_c: int, uptime_s: float, budget_bytes: in
                 break
             fits_c = c
     fits_bytes = memory.bytes_at(fits_c, uptime_s) if fits_c is not None else None
-    return BudgetLine(memory.pool, at_c, needs, memory.tasks(at_c, uptime_s), budget_bytes, fits_c, fits_bytes, memory)
+    least = memory.bytes_at(1, uptime_s)
+    return BudgetLine(
+        memory.pool, at_c, needs, memory.tasks(at_c, uptime_s), budget_bytes, fits_c, fits_bytes, least, memory
+    )
+
+
+def line_json(line: BudgetLine) -> dict[str, Any]:
+    """A budget line as the documents keep it (numbers; output/budget.py words it)."""
+    m = line.memory
+    return {
+        "pool": line.pool,
+        "at_c": line.at_c,
+        "needs_bytes": round(line.needs_bytes),
+        "tasks": round(line.tasks),
+        "fits": line.fits,
+        "fits_c": line.fits_c,
+        "fits_bytes": None if line.fits_bytes is None else round(line.fits_bytes),
+        "least_bytes": round(line.least_bytes),
+        "base_bytes": round(m.base_bytes),
+        "per_slot_bytes": round(m.per_slot_bytes),
+        "kib_per_task": m.slope_bytes_per_task / KIB,
+        "per_s_at_c": m.rate.at(line.at_c),
+        "basis": m.basis,
+    }
 
 
 def slope_used(kib_per_task: float | None, ci95: Sequence[float] | None) -> float:
@@ -181,14 +221,21 @@ class RunMemory:
     per_s: float | None = None  # its throughput, tasks/s (None: not measured)
 
 
-def pool_memory(pool: str, runs: Sequence[RunMemory], rate: RateCurve) -> PoolMemory:
+def pool_memory(
+    pool: str,
+    runs: Sequence[RunMemory],
+    rate: RateCurve,
+    slope_runs: Sequence[RunMemory] = (),
+    slope_source: str = "",
+) -> PoolMemory:
     """A pool's terms from its runs: the slope, the median of the runs'
-    (each 0 unless its CI excludes 0); the fixed memory of each run; base
-    and per slot fitted over them (two -c or more), or, for solo or runs
-    at one -c only, base alone (per slot 0, said in the basis)."""
+    (each 0 unless its CI excludes 0), or of `slope_runs` where given
+    (runs warmed up longer, named by `slope_source`); the fixed memory of
+    each run; base and per slot fitted over them (two -c or more), or, for
+    solo or runs at one -c only, base alone (per slot 0, said in the basis)."""
     if not runs:
         raise ValueError(f"{pool}: no run measured its memory")
-    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95) for r in runs)
+    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95) for r in (slope_runs or runs))
     mid = len(slopes) // 2
     slope = slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
     fixed = [(r.concurrency, fixed_bytes(r.pss_last_bytes, slope, r.tasks_done)) for r in runs]
@@ -205,5 +252,74 @@ def pool_memory(pool: str, runs: Sequence[RunMemory], rate: RateCurve) -> PoolMe
             "(the tree's PSS after warm-up, fitted over -c)"
         )
     growth = f"{slope / KIB:.3g} KiB/task" if slope else "no growth told apart from none (95% CI includes 0)"
-    basis += f"; growth {growth}, the runs' tree PSS slope (median)"
+    whose = f"the {slope_source} runs'" if slope_runs else "the runs'"
+    basis += f"; growth {growth}: {whose} tree PSS slope (median)"
     return PoolMemory(pool, base, per_slot, slope, rate, basis)
+
+
+def run_memory(result: RunResult, per_s: float | None = None) -> RunMemory | None:
+    """What a measured run says of its worker's memory; None: its memory was
+    not sampled, or PSS not readable."""
+    growth = result.summary.memory_growth if result.summary is not None else None
+    if growth is None or growth.tree.pss_last_bytes is None:
+        return None
+    tree, cfg = growth.tree, result.config
+    assert tree.pss_last_bytes is not None
+    return RunMemory(
+        cfg.concurrency or 1,
+        tree.pss_last_bytes,
+        (cfg.warmup or 0) + tree.tasks,
+        tree.pss_kib_per_task,
+        tree.pss_ci95,
+        per_s,
+    )
+
+
+# prefork's memory probe in `profile`: two runs whose difference is what a child adds
+PROBE_C = (1, 3)
+PROBE_S = 5.0  # s of calls measured in each, at the predicted rate
+PROBE_WARMUP = 1200  # calls first: past the 1,000 task ids a young worker remembers (it grows until then)
+PROBE_MIN_TASKS = 30
+PROBE_MAX_TASKS = 1000
+
+
+def probe_size(per_s: float) -> tuple[int, int]:
+    """(warm-up, tasks) of a memory probe run at `per_s` tasks/s: each about
+    PROBE_S long, the warm-up at most PROBE_WARMUP."""
+    n = math.ceil(PROBE_S * per_s)
+    return min(PROBE_WARMUP, max(PROBE_MIN_TASKS, n)), min(PROBE_MAX_TASKS, max(PROBE_MIN_TASKS, n))
+
+
+def predicted_rate(pool: PoolPrediction, service_s: float) -> RateCurve:
+    """A pool's throughput against -c from the profile's prediction: up to
+    its bound at its best -c; where only Celery's overhead bounds it (no
+    bound predicted), c / (C + W) however far (an upper bound of the
+    tasks, so of the growth)."""
+    if pool.best_c is None or pool.per_s is None:
+        return RateCurve(((1, 1 / service_s),), grows_beyond=True)
+    return RateCurve(((pool.best_c, pool.per_s),))
+
+
+def profile_budget(
+    prediction: Prediction,
+    solo: RunMemory,
+    prefork: Sequence[RunMemory],
+    uptime_s: float,
+    budget_bytes: int | None,
+) -> tuple[BudgetLine, ...]:
+    """Per pool of the prediction, its budget line at its predicted best -c
+    (the cores, rounded up, where none is predicted): prefork from its
+    probe runs; the one-process pools from the solo run's process (per
+    slot not measured); the growth from the prefork runs (warmed up past a
+    young worker's growth)."""
+    service_s = prediction.cpu_s + prediction.wait_s
+    lines = []
+    for p in prediction.pools:
+        rate = predicted_rate(p, service_s)
+        if p.pool == "prefork":
+            memory = pool_memory("prefork", prefork, rate)
+        else:
+            memory = pool_memory(p.pool, [solo], rate, slope_runs=prefork, slope_source="prefork")
+        at_c = p.best_c if p.best_c is not None else math.ceil(prediction.cores)
+        lines.append(budget_line(memory, at_c, uptime_s, budget_bytes))
+    return tuple(lines)

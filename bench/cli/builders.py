@@ -10,6 +10,7 @@ from typing import Any
 
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
+from bench.analysis.budget import BudgetAsk
 from bench.cli.parser import given
 from bench.commands import (
     AdviseRequest,
@@ -237,7 +238,7 @@ def configure_profile(args: argparse.Namespace) -> ProfileRequest:
     path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
     check_json_path(path)
     check_writable(path.parent)
-    return ProfileRequest(cfg, path)
+    return ProfileRequest(cfg, path, BudgetAsk(args.uptime, args.memory_budget))
 
 
 def configure_capacity(args: argparse.Namespace) -> CapacityRequest:

@@ -8,6 +8,7 @@ split would be by count, not by job."""
 
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS
 from bench.analysis import capacity
+from bench.analysis.budget import DEFAULT_UPTIME_S
 from bench.cli import option_types
 from bench.cli.groups import (
     add_arrival,
@@ -299,10 +300,13 @@ def add_profile(sub: Subcommands) -> None:
             "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
             "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. Then "
             "run it under threads, with enough threads to use every core, to tell whether its CPU releases "
-            "the GIL. From that, predict per pool the -c where throughput stops growing on this machine and "
+            "the GIL, and under prefork at -c 1 and 3 (a few seconds each, after 1,200 calls of warm-up) "
+            "for what a child adds to the worker's memory (PSS) and how much it keeps per call. From that, "
+            "predict per pool the -c where throughput stops growing on this machine and "
             "the throughput there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: cores/C "
-            "if it releases the GIL, 1/C if it holds it, both if the probe cannot tell), and the favoured "
-            "pool. Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
+            "if it releases the GIL, 1/C if it holds it, both if the probe cannot tell), the favoured "
+            "pool, and the memory that -c needs after --uptime with the largest -c within --memory-budget. "
+            "Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
             "ceiling. Exit 0: profiled; 1: the task failed or went missing; 2: bad input."
         ),
     )
@@ -316,6 +320,22 @@ def add_profile(sub: Subcommands) -> None:
         fills="warmup",
         type=option_types.whole(0),
         help=f"calls run and discarded first (default: {DEFAULT_WARMUP})",
+    )
+    budget = prof.add_argument_group("memory budget")
+    budget.add_argument(
+        "--memory-budget",
+        type=option_types.size_bytes,
+        metavar="SIZE",
+        help="the most memory the worker may hold, e.g. 1GiB (its process tree's PSS): per pool, the largest "
+        "-c up to the predicted one that fits it after --uptime (default: none; each pool's need is shown)",
+    )
+    budget.add_argument(
+        "--uptime",
+        type=option_types.duration,
+        default=DEFAULT_UPTIME_S,
+        metavar="TIME",
+        help=f"how long the worker runs before it is restarted, e.g. 8h, 30m (default: {DEFAULT_UPTIME_S / 3600:g}h): "
+        "a leak grows over it at the predicted throughput",
     )
     add_broker_options(prof)
     prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.analysis.budget import NO_BUDGET, BudgetAsk
 from bench.analysis.capacity import Objective
 from bench.analysis.compare import DEFAULT_THRESHOLD
 from bench.errors import UsageError
@@ -80,6 +81,7 @@ class ProfileRequest:
 
     config: RunConfig  # solo, -c 1, memory recorded
     json_path: Path  # where the profile document goes
+    budget: BudgetAsk = NO_BUDGET  # --uptime, --memory-budget: what the budget lines are for
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,21 @@ for an uptime, on terms known by construction."""
 import pytest
 
 from bench.analysis.budget import (
+    PROBE_WARMUP,
     PoolMemory,
     RateCurve,
     RunMemory,
     budget_line,
     fit_slots,
     fixed_bytes,
+    line_json,
     pool_memory,
+    probe_size,
+    profile_budget,
     slope_used,
 )
+from bench.analysis.profile import predict
+from bench.output.budget import budget_sentence
 
 MIB = 2**20
 GIB = 2**30
@@ -128,3 +134,61 @@ def test_runs_at_one_c_give_the_base_alone():
     assert memory.per_slot_bytes == 0.0
     assert "not measured" in memory.basis
     assert "CI includes 0" in memory.basis
+
+
+def probe_runs(leak_kib=50.0):
+    """A solo run and prefork at -c 1 and 3, by construction: 40 MiB a
+    process alone, prefork's base 40 MiB and 10 MiB a child, `leak_kib`
+    a task kept, after 1,200 + 1,000 tasks (solo: 5 + 100)."""
+    leak = leak_kib * 1024
+    ci = (leak_kib - 0.5, leak_kib + 0.5) if leak_kib else (-0.1, 0.1)
+    solo = RunMemory(1, int(40 * MIB + leak * 105), 105, leak_kib, ci)
+    prefork = tuple(RunMemory(c, int(40 * MIB + c * 10 * MIB + leak * 2200), 2200, leak_kib, ci) for c in (1, 3))
+    return solo, prefork
+
+
+def test_profile_budget_gives_every_pool_a_line_at_its_predicted_c():
+    # C = 5 ms, W = 20 ms on 2 cores: prefork's best -c 10 at 400/s; gevent's 5 at 200/s
+    prediction = predict(0.005, 0.020, cores=2.0)
+    solo, prefork = probe_runs(leak_kib=0.0)
+    lines = {line.pool: line for line in profile_budget(prediction, solo, prefork, 8 * HOUR, 100 * MIB)}
+    assert set(lines) == {"prefork", "gevent", "eventlet", "threads", "solo"}
+    assert lines["prefork"].at_c == 10
+    assert lines["prefork"].needs_bytes == pytest.approx(140 * MIB)  # 40 + 10 x 10, no growth
+    assert lines["prefork"].fits_c == 6  # 40 + 6 x 10 = 100
+    assert lines["gevent"].needs_bytes == pytest.approx(40 * MIB)  # the solo run's process; a greenlet not measured
+    assert lines["gevent"].fits is True
+
+
+def test_profile_budget_grows_with_the_leak_at_the_predicted_rate():
+    prediction = predict(0.005, 0.020, cores=2.0)
+    solo, prefork = probe_runs(leak_kib=50.0)
+    (line,) = [x for x in profile_budget(prediction, solo, prefork, 60.0, None) if x.pool == "prefork"]
+    # -c 10 at 400/s for 60 s: 24,000 tasks x 50 KiB
+    assert line.tasks == pytest.approx(24_000)
+    assert line.needs_bytes == pytest.approx(140 * MIB + 24_000 * 50 * 1024, rel=1e-6)
+    assert line.memory.per_slot_bytes == pytest.approx(10 * MIB, rel=1e-6)  # the warm-up's leak left out
+
+
+def test_a_profile_sizes_its_memory_probe_from_the_rate():
+    assert probe_size(200.0) == (1000, 1000)  # 5 s at 200/s
+    assert probe_size(2000.0) == (PROBE_WARMUP, 1000)
+    assert probe_size(1.0) == (30, 30)
+
+
+def test_the_budget_line_reads_as_the_issue_asks():
+    memory = PoolMemory("prefork", 200 * MIB, 75 * MIB, 0.01 * 1024, RateCurve(((16, 160.0),)), "by hand")
+    line = line_json(budget_line(memory, 16, 8 * HOUR, GIB))
+    said = budget_sentence(line, 8 * HOUR, GIB)
+    # 200 MiB + 16 x 75 MiB + 0.01 KiB x 160/s x 8 h (45 MiB); -c 10: 950 MiB + 28.1 MiB
+    assert said == "prefork -c 16 needs 1.411 GiB after 8 h at this slope; -c 10 fits 1 GiB (978.1 MiB)"
+    fits = budget_sentence(line_json(budget_line(memory, 4, 8 * HOUR, GIB)), 8 * HOUR, GIB)
+    assert fits.endswith(": fits 1 GiB")
+    unbudgeted = budget_sentence(line_json(budget_line(memory, 4, 1800.0, None)), 1800.0, None)
+    assert unbudgeted == "prefork -c 4 needs 500.7 MiB after 30 min at this slope"  # + 0.7 MiB in 72,000 tasks
+
+
+def test_a_leak_no_c_survives_is_said():
+    memory = PoolMemory("threads", 60 * MIB, 0.0, 50 * 1024.0, RateCurve(((4, 400.0),)), "by hand")
+    line = line_json(budget_line(memory, 4, 8 * HOUR, GIB))
+    assert budget_sentence(line, 8 * HOUR, GIB).endswith("; even -c 1 needs 137.4 GiB: no -c fits 1 GiB")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.analysis.profile import PoolPrediction, Prediction
-from bench.results.schema import RunResult
+from bench.results.schema import PointSummary, RunResult
 
 KIB = 1024
 DEFAULT_UPTIME_S = 8 * 3600.0  # the uptime a budget line is for unless --uptime says
@@ -323,3 +323,62 @@ def profile_budget(
         at_c = p.best_c if p.best_c is not None else math.ceil(prediction.cores)
         lines.append(budget_line(memory, at_c, uptime_s, budget_bytes))
     return tuple(lines)
+
+
+@dataclass(frozen=True)
+class MeasuredPool:
+    """One pool's curve of a sweep (or advise's points): its runs' memory and
+    the median throughput at each -c measured."""
+
+    pool: str
+    label: str  # what tells this curve from the sweep's others ("" when it is the only one of its pool)
+    runs: tuple[RunMemory, ...]  # every successful repeat whose memory was sampled
+    per_s: tuple[tuple[int, float], ...]  # (c, median tasks/s), c ascending
+
+
+def measured_budget(
+    pools: Sequence[MeasuredPool], uptime_s: float, budget_bytes: int | None
+) -> tuple[tuple[str, BudgetLine], ...]:
+    """Per measured pool, (its label, its budget line at the -c of its best
+    median throughput): base and per slot fitted over its -c, the growth
+    its runs measured, the tasks at its measured throughput (flat past the
+    largest -c measured). Pools without a run whose memory was sampled
+    have none."""
+    lines = []
+    for p in pools:
+        if not p.runs or not p.per_s:
+            continue
+        rate = RateCurve(tuple(sorted(p.per_s)))
+        best_c = max(p.per_s, key=lambda cr: (cr[1], -cr[0]))[0]
+        lines.append((p.label, budget_line(pool_memory(p.pool, p.runs, rate), best_c, uptime_s, budget_bytes)))
+    return tuple(lines)
+
+
+def budget_json(labelled: Sequence[tuple[str, BudgetLine]], ask: BudgetAsk) -> dict[str, Any]:
+    """A document's `budget` section: the ask and each line (with its label:
+    what tells its curve from the others of its pool; "" for none)."""
+    return {
+        "uptime_s": ask.uptime_s,
+        "budget_bytes": ask.budget_bytes,
+        "memory": "the worker tree's PSS (shared pages split fairly), after the uptime",
+        "pools": [{**line_json(line), "label": label} for label, line in labelled],
+    }
+
+
+def sweep_pools(measured: Sequence[tuple[PointSummary, Sequence[RunResult]]]) -> tuple[MeasuredPool, ...]:
+    """A sweep's curves, one per pool, workload and variant (what else the
+    sweep varied), from its points and each point's repeats: the memory of
+    every successful repeat that sampled it, the point's median throughput."""
+    curves: dict[tuple[str, str], tuple[list[RunMemory], list[tuple[int, float]]]] = {}
+    for point, results in measured:
+        size = f" {point.task_ms:g} ms" if point.task_ms is not None else ""
+        what = point.task or f"{point.workload}{size}"
+        label = ", ".join(filter(None, [what, point.variant]))
+        runs, per_s = curves.setdefault((point.pool, label), ([], []))
+        runs.extend(m for r in results if r.ok and (m := run_memory(r)) is not None)
+        if point.median_per_s is not None:
+            per_s.append((point.concurrency, point.median_per_s))
+    return tuple(
+        MeasuredPool(pool, label, tuple(runs), tuple(sorted(dict(per_s).items())))
+        for (pool, label), (runs, per_s) in curves.items()
+    )

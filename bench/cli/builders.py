@@ -18,6 +18,7 @@ from bench.commands import (
     ExportRequest,
     HistoryRequest,
     ProfileRequest,
+    ReportRequest,
     SweepRequest,
     sweep_dir,
 )
@@ -295,6 +296,10 @@ def _decision(args):
 def configure_sweep_dir(args: argparse.Namespace) -> str:
     """plot and report: the sweep's directory (commands/* find the latest)."""
     return args.sweep_dir
+
+
+def configure_report(args: argparse.Namespace) -> ReportRequest:
+    return ReportRequest(args.sweep_dir, BudgetAsk(args.uptime, args.memory_budget))
 
 
 def configure_export(args: argparse.Namespace) -> ExportRequest:

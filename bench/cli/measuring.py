@@ -8,7 +8,6 @@ split would be by count, not by job."""
 
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS
 from bench.analysis import capacity
-from bench.analysis.budget import DEFAULT_UPTIME_S
 from bench.cli import option_types
 from bench.cli.groups import (
     add_arrival,
@@ -16,6 +15,7 @@ from bench.cli.groups import (
     add_decision,
     add_hosts,
     add_how_hard,
+    add_memory_budget,
     add_open_loop_options,
     add_output_dir,
     add_point_options,
@@ -321,21 +321,10 @@ def add_profile(sub: Subcommands) -> None:
         type=option_types.whole(0),
         help=f"calls run and discarded first (default: {DEFAULT_WARMUP})",
     )
-    budget = prof.add_argument_group("memory budget")
-    budget.add_argument(
-        "--memory-budget",
-        type=option_types.size_bytes,
-        metavar="SIZE",
-        help="the most memory the worker may hold, e.g. 1GiB (its process tree's PSS): per pool, the largest "
-        "-c up to the predicted one that fits it after --uptime (default: none; each pool's need is shown)",
-    )
-    budget.add_argument(
-        "--uptime",
-        type=option_types.duration,
-        default=DEFAULT_UPTIME_S,
-        metavar="TIME",
-        help=f"how long the worker runs before it is restarted, e.g. 8h, 30m (default: {DEFAULT_UPTIME_S / 3600:g}h): "
-        "a leak grows over it at the predicted throughput",
+    add_memory_budget(
+        prof,
+        "the most memory the worker may hold, e.g. 1GiB (its process tree's PSS): per pool, the largest -c up "
+        "to the predicted one that fits it after --uptime (default: none; each pool's need is shown)",
     )
     add_broker_options(prof)
     prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")

@@ -76,6 +76,14 @@ class SweepRequest:
 
 
 @dataclass(frozen=True)
+class ReportRequest:
+    """A sweep's report files again."""
+
+    sweep_dir: str | Path  # a sweep's directory, or a folder of sweeps (its latest)
+    budget: BudgetAsk = NO_BUDGET  # --uptime, --memory-budget: what the budget lines are for
+
+
+@dataclass(frozen=True)
 class ProfileRequest:
     """A user's task to profile."""
 

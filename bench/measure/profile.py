@@ -14,7 +14,7 @@ from bench.analysis.budget import (
     PROBE_C,
     BudgetAsk,
     RunMemory,
-    line_json,
+    budget_json,
     probe_size,
     profile_budget,
     run_memory,
@@ -185,13 +185,8 @@ def _budget(prediction, result, prefork, ask):
     if not prefork or solo is None:
         return None
     lines = profile_budget(prediction, solo, prefork, ask.uptime_s, ask.budget_bytes)
-    return {
-        "uptime_s": ask.uptime_s,
-        "budget_bytes": ask.budget_bytes,
-        "memory": "the worker tree's PSS (shared pages split fairly), after the uptime",
-        "probe": {"solo": dataclasses.asdict(solo), "prefork": [dataclasses.asdict(r) for r in prefork]},
-        "pools": [line_json(line) for line in lines],
-    }
+    probe = {"solo": dataclasses.asdict(solo), "prefork": [dataclasses.asdict(r) for r in prefork]}
+    return {**budget_json([("", line) for line in lines], ask), "probe": probe}
 
 
 def write_profile(path: str | Path, document: Mapping[str, Any]) -> Path:

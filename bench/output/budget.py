@@ -39,9 +39,40 @@ def budget_terms(line: Mapping[str, Any]) -> str:
     return f"{size_words(line['base_bytes'])}{slot}{growth} (at {line['per_s_at_c']:,.1f} tasks/s)"
 
 
-def budget_lines(budget: Mapping[str, Any] | None) -> list[str]:
-    """The sentences of a document's `budget` section, one per pool; none
-    for a document without one."""
-    if not budget:
-        return []
-    return [budget_sentence(line, budget["uptime_s"], budget["budget_bytes"]) for line in budget["pools"]]
+def _who(line: Mapping[str, Any]) -> str:
+    return f"{line['pool']} ({line['label']})" if line.get("label") else line["pool"]
+
+
+def budget_markdown(budget: Mapping[str, Any] | None) -> str:
+    """The sweep report's (and advise's) section: each curve's line, its
+    terms, and how they were measured; "" without lines."""
+    if not budget or not budget["pools"]:
+        return ""
+    ask = f"after {uptime_words(budget['uptime_s'])}"
+    if budget["budget_bytes"] is not None:
+        ask += f", within {size_words(budget['budget_bytes'])}"
+    out = [
+        "## Memory budget",
+        "",
+        f"The worker tree's PSS {ask}, at each curve's best -c measured: what a worker holds after warm-up, "
+        "what each slot adds (fitted over the -c measured), and what it keeps per task at the throughput "
+        "measured there (a slope whose 95% CI includes 0 is taken as none).",
+        "",
+        "| curve | line | = base + slots + growth | measured |",
+        "|---|---|---|---|",
+    ]
+    for line in budget["pools"]:
+        said = budget_sentence(line, budget["uptime_s"], budget["budget_bytes"])
+        out.append(f"| {_who(line)} | {said} | {budget_terms(line)} | {line['basis']} |")
+    return "\n".join(out) + "\n"
+
+
+def budget_terminal(budget: Mapping[str, Any] | None) -> str:
+    """The sentences for the terminal, one per curve, under a heading; "" without lines."""
+    if not budget or not budget["pools"]:
+        return ""
+    said = [
+        f"  {_who(line)}: {budget_sentence(line, budget['uptime_s'], budget['budget_bytes'])}"
+        for line in budget["pools"]
+    ]
+    return "\n".join(["memory budget (the worker tree's PSS):", *said])

@@ -1,24 +1,30 @@
 """Unit tests for bench.analysis.budget: the -c that fits a memory budget
 for an uptime, on terms known by construction."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from bench.analysis.budget import (
     PROBE_WARMUP,
+    BudgetAsk,
     PoolMemory,
     RateCurve,
     RunMemory,
+    budget_json,
     budget_line,
     fit_slots,
     fixed_bytes,
     line_json,
+    measured_budget,
     pool_memory,
     probe_size,
     profile_budget,
     slope_used,
+    sweep_pools,
 )
 from bench.analysis.profile import predict
-from bench.output.budget import budget_sentence
+from bench.output.budget import budget_markdown, budget_sentence
 
 MIB = 2**20
 GIB = 2**30
@@ -192,3 +198,49 @@ def test_a_leak_no_c_survives_is_said():
     memory = PoolMemory("threads", 60 * MIB, 0.0, 50 * 1024.0, RateCurve(((4, 400.0),)), "by hand")
     line = line_json(budget_line(memory, 4, 8 * HOUR, GIB))
     assert budget_sentence(line, 8 * HOUR, GIB).endswith("; even -c 1 needs 137.4 GiB: no -c fits 1 GiB")
+
+
+def point(pool, c, per_s, workload="leak", task_ms=5.0):
+    return SimpleNamespace(
+        pool=pool, concurrency=c, median_per_s=per_s, workload=workload, task_ms=task_ms, task=None, variant=""
+    )
+
+
+def repeat(c, pss_bytes, done, warmup=100, kib=50.0, ok=True):
+    tree = SimpleNamespace(
+        pss_last_bytes=pss_bytes, tasks=done - warmup, pss_kib_per_task=kib, pss_ci95=(kib - 1, kib + 1)
+    )
+    return SimpleNamespace(
+        ok=ok,
+        config=SimpleNamespace(concurrency=c, warmup=warmup),
+        summary=SimpleNamespace(memory_growth=SimpleNamespace(tree=tree)),
+    )
+
+
+def test_a_sweep_s_curves_give_the_line_at_their_best_measured_c():
+    # prefork: 40 MiB + 10 MiB a child, 50 KiB a task; measured at -c 2 (150/s) and 4 (200/s)
+    leak = 50 * 1024
+    measured = [
+        (point("prefork", c, per_s), [repeat(c, int(40 * MIB + c * 10 * MIB + leak * 600), 600)] * 2)
+        for c, per_s in ((2, 150.0), (4, 200.0))
+    ]
+    measured.append((point("prefork", 8, 180.0), [repeat(8, 0, 600, ok=False)]))  # failed: no memory, a rate
+    pools = sweep_pools(measured)
+    (curve,) = pools
+    assert (curve.pool, curve.label) == ("prefork", "leak 5 ms")
+    assert len(curve.runs) == 4
+    ((label, line),) = measured_budget(pools, 60.0, 200 * MIB)
+    assert label == "leak 5 ms"
+    assert line.at_c == 4  # its best median
+    # 40 + 4 x 10 MiB + 200/s x 60 s x 50 KiB = 80 MiB + 585.9 MiB
+    assert line.needs_bytes == pytest.approx(80 * MIB + 12_000 * leak, rel=1e-6)
+    assert line.fits_c is None  # -c 1 at 75/s: 50 MiB + 219.7 MiB
+    section = budget_json(measured_budget(pools, 60.0, 200 * MIB), BudgetAsk(60.0, 200 * MIB))
+    assert section["pools"][0]["label"] == "leak 5 ms"
+    assert "| prefork (leak 5 ms) | prefork -c 4 needs" in budget_markdown(section)
+
+
+def test_a_sweep_without_memory_has_no_budget_section():
+    pools = sweep_pools([(point("threads", 4, 100.0), [SimpleNamespace(ok=True, config=None, summary=None)])])
+    assert measured_budget(pools, HOUR, None) == ()
+    assert budget_markdown(budget_json((), BudgetAsk())) == ""

@@ -334,13 +334,14 @@ class MeasuredPool:
     label: str  # what tells this curve from the sweep's others ("" when it is the only one of its pool)
     runs: tuple[RunMemory, ...]  # every successful repeat whose memory was sampled
     per_s: tuple[tuple[int, float], ...]  # (c, median tasks/s), c ascending
+    at_c: int | None = None  # the -c the line is for (advise's answer); None: the best median's
 
 
 def measured_budget(
     pools: Sequence[MeasuredPool], uptime_s: float, budget_bytes: int | None
 ) -> tuple[tuple[str, BudgetLine], ...]:
-    """Per measured pool, (its label, its budget line at the -c of its best
-    median throughput): base and per slot fitted over its -c, the growth
+    """Per measured pool, (its label, its budget line at its `at_c` or the
+    -c of its best median throughput): base and per slot fitted over its -c, the growth
     its runs measured, the tasks at its measured throughput (flat past the
     largest -c measured). Pools without a run whose memory was sampled
     have none."""
@@ -349,8 +350,8 @@ def measured_budget(
         if not p.runs or not p.per_s:
             continue
         rate = RateCurve(tuple(sorted(p.per_s)))
-        best_c = max(p.per_s, key=lambda cr: (cr[1], -cr[0]))[0]
-        lines.append((p.label, budget_line(pool_memory(p.pool, p.runs, rate), best_c, uptime_s, budget_bytes)))
+        at_c = p.at_c if p.at_c is not None else max(p.per_s, key=lambda cr: (cr[1], -cr[0]))[0]
+        lines.append((p.label, budget_line(pool_memory(p.pool, p.runs, rate), at_c, uptime_s, budget_bytes)))
     return tuple(lines)
 
 

@@ -370,6 +370,7 @@ def configure_advise(args: argparse.Namespace) -> AdviseRequest:
         objectives=tuple(args.slo or ()),
         rate=args.rate,
         memory_budget_bytes=args.memory_budget,
+        uptime_s=args.uptime,
         refresh_overheads=args.refresh_overheads,
         app=args.app,
     )

@@ -24,6 +24,7 @@ from bench.cli.groups import (
     add_task_ms,
     add_task_options,
     add_traffic_options,
+    add_uptime,
 )
 from bench.cli.parser import Subcommands, option
 from bench.cli.worker_groups import (
@@ -433,8 +434,10 @@ def add_advise(sub: Subcommands) -> None:
         "--memory-budget",
         type=option_types.size_bytes,
         metavar="SIZE",
-        help="the most memory the worker may use, e.g. 2GiB (its process tree's peak PSS; default: none)",
+        help="the most memory the worker may use, e.g. 2GiB (its process tree's peak PSS; default: none); "
+        "also, per pool measured, the largest -c up to its answer within it after --uptime",
     )
+    add_uptime(goal)
     how = adv.add_argument_group("how hard")
     option(
         how,

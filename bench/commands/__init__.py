@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.analysis.budget import NO_BUDGET, BudgetAsk
+from bench.analysis.budget import DEFAULT_UPTIME_S, NO_BUDGET, BudgetAsk
 from bench.analysis.capacity import Objective
 from bench.analysis.compare import DEFAULT_THRESHOLD
 from bench.errors import UsageError
@@ -102,6 +102,7 @@ class AdviseRequest:
     objectives: tuple[Objective, ...] = ()  # --slo: checked at `rate`
     rate: float | None = None  # --rate: tasks/s the winner must serve within the objectives
     memory_budget_bytes: int | None = None  # --memory-budget: the worker tree's memory must fit
+    uptime_s: float = DEFAULT_UPTIME_S  # --uptime: what each pool's budget line is for
     refresh_overheads: bool = False  # measure Celery's per-task cost again, even when cached
     app: str | None = None  # the user's app as given to -A (for the command line printed)
 

@@ -42,6 +42,12 @@ from bench.analysis.profile import PoolPrediction, Prediction
 from bench.results.schema import PointSummary, RunResult
 
 KIB = 1024
+# A young worker grows by itself (docs/soak.md): Celery remembers its last 1,000 task ids, and a prefork
+# child grows over its first hundreds of tasks. A run warmed up over fewer tasks than YOUNG_TASKS has
+# its slope taken only where even its CI's low end is above YOUNG_KIB_PER_TASK (the most a young worker
+# was measured to keep a task, 1.06 KiB: a leak, not the worker's youth).
+YOUNG_TASKS = 1000
+YOUNG_KIB_PER_TASK = 1.5
 DEFAULT_UPTIME_S = 8 * 3600.0  # the uptime a budget line is for unless --uptime says
 MAX_C = 512  # the largest -c the search considers
 PER_SLOT_POOLS = ("prefork", "threads", "gevent", "eventlet")  # solo has one slot whatever -c says
@@ -176,11 +182,15 @@ def line_json(line: BudgetLine) -> dict[str, Any]:
     }
 
 
-def slope_used(kib_per_task: float | None, ci95: Sequence[float] | None) -> float:
+def slope_used(kib_per_task: float | None, ci95: Sequence[float] | None, young: bool = False) -> float:
     """The growth the model takes, bytes per task: the fitted slope where
     its 95% CI excludes 0 and it is positive; 0 otherwise (no slope, or one
-    not told apart from none; a shrinking tree does not shrink forever)."""
+    not told apart from none; a shrinking tree does not shrink forever).
+    `young`: the run's worker was young (see YOUNG_TASKS): 0 unless the CI's
+    low end is above YOUNG_KIB_PER_TASK."""
     if kib_per_task is None or ci95 is None or ci95[0] <= 0 <= ci95[1] or kib_per_task <= 0:
+        return 0.0
+    if young and ci95[0] <= YOUNG_KIB_PER_TASK:
         return 0.0
     return kib_per_task * KIB
 
@@ -219,6 +229,12 @@ class RunMemory:
     pss_kib_per_task: float | None  # the tree's PSS slope against tasks completed, KiB per task
     pss_ci95: tuple[float, float] | None  # its 95% CI, KiB per task
     per_s: float | None = None  # its throughput, tasks/s (None: not measured)
+    warmup: int | None = None  # tasks its worker ran before the window; None: not known (taken as warm)
+
+    @property
+    def young(self) -> bool:
+        """Warmed up over fewer than YOUNG_TASKS: its slope may be the worker's youth."""
+        return self.warmup is not None and self.warmup < YOUNG_TASKS
 
 
 def pool_memory(
@@ -235,7 +251,7 @@ def pool_memory(
     solo or runs at one -c only, base alone (per slot 0, said in the basis)."""
     if not runs:
         raise ValueError(f"{pool}: no run measured its memory")
-    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95) for r in (slope_runs or runs))
+    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95, r.young) for r in (slope_runs or runs))
     mid = len(slopes) // 2
     slope = slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
     fixed = [(r.concurrency, fixed_bytes(r.pss_last_bytes, slope, r.tasks_done)) for r in runs]
@@ -251,9 +267,17 @@ def pool_memory(
             f"{runs_words}: base {base / 2**20:.1f} MiB + {per_slot / 2**20:.2f} MiB a slot "
             "(the tree's PSS after warm-up, fitted over -c)"
         )
-    growth = f"{slope / KIB:.3g} KiB/task" if slope else "no growth told apart from none (95% CI includes 0)"
+    if slope:
+        growth = f"{slope / KIB:.3g} KiB/task"
+    elif any(r.young for r in (slope_runs or runs)):
+        growth = (
+            f"none told apart from a young worker's (warm-up under {YOUNG_TASKS:,} tasks: "
+            f"a slope counts above {YOUNG_KIB_PER_TASK:g} KiB/task only)"
+        )
+    else:
+        growth = "no growth told apart from none (95% CI includes 0)"
     whose = f"the {slope_source} runs'" if slope_runs else "the runs'"
-    basis += f"; growth {growth}: {whose} tree PSS slope (median)"
+    basis += f"; growth: {growth} ({whose} tree PSS slope, median)"
     return PoolMemory(pool, base, per_slot, slope, rate, basis)
 
 
@@ -272,6 +296,7 @@ def run_memory(result: RunResult, per_s: float | None = None) -> RunMemory | Non
         tree.pss_kib_per_task,
         tree.pss_ci95,
         per_s,
+        cfg.warmup,
     )
 
 
@@ -279,15 +304,17 @@ def run_memory(result: RunResult, per_s: float | None = None) -> RunMemory | Non
 PROBE_C = (1, 3)
 PROBE_S = 5.0  # s of calls measured in each, at the predicted rate
 PROBE_WARMUP = 1200  # calls first: past the 1,000 task ids a young worker remembers (it grows until then)
+PROBE_WARMUP_S = 8.0  # s the warm-up may take at the predicted rate, at most
 PROBE_MIN_TASKS = 30
 PROBE_MAX_TASKS = 1000
 
 
 def probe_size(per_s: float) -> tuple[int, int]:
-    """(warm-up, tasks) of a memory probe run at `per_s` tasks/s: each about
-    PROBE_S long, the warm-up at most PROBE_WARMUP."""
-    n = math.ceil(PROBE_S * per_s)
-    return min(PROBE_WARMUP, max(PROBE_MIN_TASKS, n)), min(PROBE_MAX_TASKS, max(PROBE_MIN_TASKS, n))
+    """(warm-up, tasks) of a memory probe run at `per_s` tasks/s: the
+    warm-up PROBE_WARMUP calls or PROBE_WARMUP_S long, the fewer; the calls
+    measured about PROBE_S long."""
+    warmup = min(PROBE_WARMUP, max(PROBE_MIN_TASKS, math.ceil(PROBE_WARMUP_S * per_s)))
+    return warmup, min(PROBE_MAX_TASKS, max(PROBE_MIN_TASKS, math.ceil(PROBE_S * per_s)))
 
 
 def predicted_rate(pool: PoolPrediction, service_s: float) -> RateCurve:

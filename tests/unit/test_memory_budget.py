@@ -107,6 +107,15 @@ def test_a_slope_is_used_only_where_its_ci_excludes_zero():
     assert slope_used(-3.0, (-4.0, -2.0)) == 0.0  # a shrinking tree does not shrink forever
 
 
+def test_a_young_worker_s_slope_counts_only_above_its_own_growth():
+    assert slope_used(0.8, (0.5, 1.1), young=True) == 0.0  # a young worker's: Celery's remembered task ids
+    assert slope_used(50.0, (49.0, 51.0), young=True) == pytest.approx(50 * 1024)  # a leak
+    young = [RunMemory(c, 60 * MIB + c * 10 * MIB, 500, 0.8, (0.5, 1.1), warmup=20) for c in (2, 4)]
+    memory = pool_memory("prefork", young, RateCurve(((4, 100.0),)))
+    assert memory.slope_bytes_per_task == 0.0
+    assert "young worker" in memory.basis
+
+
 def test_a_leaking_run_s_fixed_memory_leaves_its_tasks_out():
     # 200 MiB at the end, after 1,024 tasks of 50 KiB = 50 MiB of growth
     assert fixed_bytes(200 * MIB, 50 * 1024.0, 1024) == pytest.approx(150 * MIB)
@@ -177,8 +186,8 @@ def test_profile_budget_grows_with_the_leak_at_the_predicted_rate():
 
 
 def test_a_profile_sizes_its_memory_probe_from_the_rate():
-    assert probe_size(200.0) == (1000, 1000)  # 5 s at 200/s
-    assert probe_size(2000.0) == (PROBE_WARMUP, 1000)
+    assert probe_size(200.0) == (PROBE_WARMUP, 1000)  # 6 s of warm-up, 5 s measured at 200/s
+    assert probe_size(100.0) == (800, 500)  # 8 s, 5 s
     assert probe_size(1.0) == (30, 30)
 
 

@@ -16,7 +16,8 @@ share split fairly, so summing it counts each page once) after running for
   thread or a greenlet (a stack, a little allocator state);
 - `slope`: bytes the tree keeps per task completed (a leak; the Theil-Sen
   slope of the tree's PSS against the tasks it completed, taken as 0 where
-  its 95% CI includes 0: a slope told apart from none only);
+  its 95% CI includes 0, a slope told apart from none only, or in a young
+  worker's run where it may be the worker's youth: YOUNG_TASKS);
 - `rate(c)`: the throughput at c, tasks/s (predicted or measured), so that
   rate x uptime is the tasks run in the uptime.
 
@@ -50,7 +51,6 @@ YOUNG_TASKS = 1000
 YOUNG_KIB_PER_TASK = 1.5
 DEFAULT_UPTIME_S = 8 * 3600.0  # the uptime a budget line is for unless --uptime says
 MAX_C = 512  # the largest -c the search considers
-PER_SLOT_POOLS = ("prefork", "threads", "gevent", "eventlet")  # solo has one slot whatever -c says
 
 
 @dataclass(frozen=True)

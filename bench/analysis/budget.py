@@ -317,14 +317,17 @@ def probe_size(per_s: float) -> tuple[int, int]:
     return warmup, min(PROBE_MAX_TASKS, max(PROBE_MIN_TASKS, math.ceil(PROBE_S * per_s)))
 
 
-def predicted_rate(pool: PoolPrediction, service_s: float) -> RateCurve:
+def predicted_rate(pool: PoolPrediction, service_s: float, measured: Sequence[tuple[int, float]] = ()) -> RateCurve:
     """A pool's throughput against -c from the profile's prediction: up to
     its bound at its best -c; where only Celery's overhead bounds it (no
     bound predicted), c / (C + W) however far (an upper bound of the
-    tasks, so of the growth)."""
+    tasks, so of the growth). `measured`: (c, tasks/s) the pool ran at
+    (prefork's memory probe): the curve goes through them below the best
+    -c, and, with no bound predicted, on the last one's line past it."""
+    below = tuple(sorted((c, r) for c, r in measured if pool.best_c is None or c < pool.best_c))
     if pool.best_c is None or pool.per_s is None:
-        return RateCurve(((1, 1 / service_s),), grows_beyond=True)
-    return RateCurve(((pool.best_c, pool.per_s),))
+        return RateCurve(below or ((1, 1 / service_s),), grows_beyond=True)
+    return RateCurve((*below, (pool.best_c, pool.per_s)))
 
 
 def profile_budget(
@@ -336,13 +339,14 @@ def profile_budget(
 ) -> tuple[BudgetLine, ...]:
     """Per pool of the prediction, its budget line at its predicted best -c
     (the cores, rounded up, where none is predicted): prefork from its
-    probe runs; the one-process pools from the solo run's process (per
+    probe runs (their throughput too, below its best -c); the one-process pools from the solo run's process (per
     slot not measured); the growth from the prefork runs (warmed up past a
     young worker's growth)."""
     service_s = prediction.cpu_s + prediction.wait_s
     lines = []
+    ran = [(r.concurrency, r.per_s) for r in prefork if r.per_s is not None]
     for p in prediction.pools:
-        rate = predicted_rate(p, service_s)
+        rate = predicted_rate(p, service_s, ran if p.pool == "prefork" else ())
         if p.pool == "prefork":
             memory = pool_memory("prefork", prefork, rate)
         else:

@@ -79,7 +79,7 @@ def probe_memory(cfg: RunConfig, calls: CallProfile, broker: Broker, stub: Any =
                 json_path=Path(tmp) / f"prefork-{c}.json",
             )
             result = runner.measure(probe, broker, stub).result
-        memory = run_memory(result)
+        memory = run_memory(result, result.measured_per_s)
         if memory is None:
             raise RunFailed("profile: the worker's PSS was not readable here (psutil memory_full_info)")
         runs.append(memory)

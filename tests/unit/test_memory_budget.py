@@ -1,6 +1,7 @@
 """Unit tests for bench.analysis.budget: the -c that fits a memory budget
 for an uptime, on terms known by construction."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -253,3 +254,17 @@ def test_a_sweep_without_memory_has_no_budget_section():
     pools = sweep_pools([(point("threads", 4, 100.0), [SimpleNamespace(ok=True, config=None, summary=None)])])
     assert measured_budget(pools, HOUR, None) == ()
     assert budget_markdown(budget_json((), BudgetAsk())) == ""
+
+
+def test_prefork_s_rate_goes_through_what_its_memory_probe_ran_at():
+    # C = 5 ms, W = 20 ms on 2 cores: prefork's bound 400/s at -c 10; the probe ran 35/s at -c 1, 100/s at -c 3
+    prediction = predict(0.005, 0.020, cores=2.0)
+    solo, prefork = probe_runs(leak_kib=0.0)
+    prefork = tuple(dataclasses.replace(r, per_s=rate) for r, rate in zip(prefork, (35.0, 100.0), strict=True))
+    lines = {line.pool: line for line in profile_budget(prediction, solo, prefork, HOUR, None)}
+    rate = lines["prefork"].memory.rate
+    assert (rate.at(1), rate.at(3), rate.at(10)) == (35.0, 100.0, pytest.approx(400.0))
+    assert lines["gevent"].memory.rate.at(1) == pytest.approx(40.0)  # the prediction alone: 200/s at -c 5
+    overhead_bound = predict(0.00001, 0.005, cores=2.0)  # no CPU bound: c / (C + W) past the probe's -c
+    (line,) = [x for x in profile_budget(overhead_bound, solo, prefork, HOUR, None) if x.pool == "prefork"]
+    assert line.memory.rate.at(6) == pytest.approx(200.0)  # on the -c 3 run's line

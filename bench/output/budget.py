@@ -56,7 +56,7 @@ def budget_markdown(budget: Mapping[str, Any] | None) -> str:
         "",
         f"The worker tree's PSS {ask}, at each curve's best -c measured: what a worker holds after warm-up, "
         "what each slot adds (fitted over the -c measured), and what it keeps per task at the throughput "
-        "measured there (a slope whose 95% CI includes 0 is taken as none).",
+        "measured there (a slope whose 95% CI includes 0, or a young worker's, is taken as none).",
         "",
         "| curve | line | = base + slots + growth | measured |",
         "|---|---|---|---|",

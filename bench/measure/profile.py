@@ -56,7 +56,10 @@ def profile_task(
         measured = runner.measure(solo, broker, None, progress)
     calls = call_profile(measured.result)
     gil = probe_gil(cfg, calls, broker)
-    prefork = probe_memory(cfg, calls, broker)
+    try:
+        prefork: tuple[RunMemory, ...] | str = probe_memory(cfg, calls, broker)
+    except RunFailed as exc:  # the task profiled under solo; under prefork it failed: no budget, said why
+        prefork = f"its runs under prefork failed: {exc}"
     return profile_document(solo, measured.result, gil, prefork, ask)
 
 
@@ -124,12 +127,13 @@ def profile_document(
     cfg: RunConfig,
     result: RunResult,
     gil: GilProbe | None = None,
-    prefork: tuple[RunMemory, ...] = (),
+    prefork: tuple[RunMemory, ...] | str = (),
     ask: BudgetAsk = NO_BUDGET,
 ) -> dict[str, Any]:
     """The profile document from the run's result (a RunResult), the GIL
     probe's verdict (None: not probed) and the prefork memory probe's runs
-    (none: no budget lines); pure but for the machine's description."""
+    (none: no budget section; a string: why they failed, the section's
+    `error`); pure but for the machine's description."""
     gil = gil if gil is not None else GilProbe(None, "not probed")
     user, broker = cfg.user_task, result.config.broker
     # A profile measures a user's task, and its run measured it (runner.measure raises otherwise).
@@ -182,6 +186,9 @@ def profile_document(
 
 def _budget(prediction, result, prefork, ask):
     solo = run_memory(result)
+    if isinstance(prefork, str) or (prefork and solo is None):
+        why = prefork if isinstance(prefork, str) else "the solo run's PSS was not readable"
+        return {"uptime_s": ask.uptime_s, "budget_bytes": ask.budget_bytes, "error": why, "pools": []}
     if not prefork or solo is None:
         return None
     lines = profile_budget(prediction, solo, prefork, ask.uptime_s, ask.budget_bytes)

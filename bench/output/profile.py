@@ -54,13 +54,15 @@ def profile_table(doc: Mapping[str, Any]) -> str:
     if any(p.get("best_c_if_gil_released") is not None for p in pred["pools"]):
         lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
     lines += ["", f"favoured: {pred['favoured']}: {pred['reason']}"]
-    lines += _budget_table(doc.get("budget"))  # profile documents of version 3 on
+    lines += budget_table(doc.get("budget"))  # profile documents of version 3 on
     return "\n".join(lines)
 
 
-def _budget_table(budget: Mapping[str, Any] | None) -> list[str]:
+def budget_table(budget: Mapping[str, Any] | None) -> list[str]:
     if not budget:
         return []
+    if budget.get("error"):
+        return ["", f"memory budget: not measured: {budget['error']}"]
     ask = f"after {uptime_words(budget['uptime_s'])}"
     if budget["budget_bytes"] is not None:
         ask += f", within {size_words(budget['budget_bytes'])}"

@@ -26,6 +26,7 @@ from bench.analysis.budget import (
 )
 from bench.analysis.profile import predict
 from bench.output.budget import budget_markdown, budget_sentence
+from bench.output.profile import budget_table
 
 MIB = 2**20
 GIB = 2**30
@@ -268,3 +269,14 @@ def test_prefork_s_rate_goes_through_what_its_memory_probe_ran_at():
     overhead_bound = predict(0.00001, 0.005, cores=2.0)  # no CPU bound: c / (C + W) past the probe's -c
     (line,) = [x for x in profile_budget(overhead_bound, solo, prefork, HOUR, None) if x.pool == "prefork"]
     assert line.memory.rate.at(6) == pytest.approx(200.0)  # on the -c 3 run's line
+
+
+def test_a_profile_whose_prefork_runs_failed_says_why_instead_of_a_budget():
+    budget = {
+        "uptime_s": HOUR,
+        "budget_bytes": None,
+        "error": "its runs under prefork failed: 3 tasks failed",
+        "pools": [],
+    }
+    assert budget_table(budget) == ["", "memory budget: not measured: its runs under prefork failed: 3 tasks failed"]
+    assert budget_table(None) == []

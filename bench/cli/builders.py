@@ -10,6 +10,7 @@ from typing import Any
 
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
+from bench.analysis.budget import BudgetAsk
 from bench.cli.parser import given
 from bench.commands import (
     AdviseRequest,
@@ -17,6 +18,7 @@ from bench.commands import (
     ExportRequest,
     HistoryRequest,
     ProfileRequest,
+    ReportRequest,
     SweepRequest,
     sweep_dir,
 )
@@ -237,7 +239,7 @@ def configure_profile(args: argparse.Namespace) -> ProfileRequest:
     path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
     check_json_path(path)
     check_writable(path.parent)
-    return ProfileRequest(cfg, path)
+    return ProfileRequest(cfg, path, BudgetAsk(args.uptime, args.memory_budget))
 
 
 def configure_capacity(args: argparse.Namespace) -> CapacityRequest:
@@ -294,6 +296,10 @@ def _decision(args):
 def configure_sweep_dir(args: argparse.Namespace) -> str:
     """plot and report: the sweep's directory (commands/* find the latest)."""
     return args.sweep_dir
+
+
+def configure_report(args: argparse.Namespace) -> ReportRequest:
+    return ReportRequest(args.sweep_dir, BudgetAsk(args.uptime, args.memory_budget))
 
 
 def configure_export(args: argparse.Namespace) -> ExportRequest:
@@ -364,6 +370,7 @@ def configure_advise(args: argparse.Namespace) -> AdviseRequest:
         objectives=tuple(args.slo or ()),
         rate=args.rate,
         memory_budget_bytes=args.memory_budget,
+        uptime_s=args.uptime,
         refresh_overheads=args.refresh_overheads,
         app=args.app,
     )

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
+from bench.analysis.budget import DEFAULT_UPTIME_S
 from bench.cli import option_types
 from bench.cli.parser import Container, Group, option
 from bench.measure.apptask import BROKER_FROM_APP
@@ -311,3 +312,21 @@ def add_decision(container: Container) -> None:
         help=f"the smallest change that counts, in percent (default: {compare.DEFAULT_THRESHOLD * 100:g})",
     )
     container.add_argument("--format", choices=compare.FORMATS, default="text", help="text (default) or markdown")
+
+
+def add_memory_budget(parser: argparse.ArgumentParser, budget_help: str) -> None:
+    """--memory-budget and --uptime (profile and report; advise has its own --memory-budget)."""
+    group = parser.add_argument_group("memory budget")
+    group.add_argument("--memory-budget", type=option_types.size_bytes, metavar="SIZE", help=budget_help)
+    add_uptime(group)
+
+
+def add_uptime(container: Container) -> None:
+    container.add_argument(
+        "--uptime",
+        type=option_types.duration,
+        default=DEFAULT_UPTIME_S,
+        metavar="TIME",
+        help=f"how long a worker runs before it is restarted, e.g. 8h, 30m (default: {DEFAULT_UPTIME_S / 3600:g}h): "
+        "what it keeps per task grows over it at the throughput of its -c",
+    )

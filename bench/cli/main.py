@@ -27,7 +27,7 @@ COMMANDS = {
     "sweep": Command(measuring.add_sweep, builders.configure_sweep),
     "profile": Command(measuring.add_profile, builders.configure_profile),
     "plot": Command(reading.add_plot, builders.configure_sweep_dir),
-    "report": Command(reading.add_report, builders.configure_sweep_dir),
+    "report": Command(reading.add_report, builders.configure_report),
     "compare": Command(reading.add_compare, builders.configure_compare),
     "export": Command(reading.add_export, builders.configure_export),
     "history": Command(reading.add_history, builders.configure_history),

@@ -15,6 +15,7 @@ from bench.cli.groups import (
     add_decision,
     add_hosts,
     add_how_hard,
+    add_memory_budget,
     add_open_loop_options,
     add_output_dir,
     add_point_options,
@@ -23,6 +24,7 @@ from bench.cli.groups import (
     add_task_ms,
     add_task_options,
     add_traffic_options,
+    add_uptime,
 )
 from bench.cli.parser import Subcommands, option
 from bench.cli.worker_groups import (
@@ -318,10 +320,13 @@ def add_profile(sub: Subcommands) -> None:
             "Run your task alone (solo pool, one call at a time) in a fresh worker and report per call: wall "
             "service time, CPU time, the waiting share (wall - CPU) and memory growth over the calls. Then "
             "run it under threads, with enough threads to use every core, to tell whether its CPU releases "
-            "the GIL. From that, predict per pool the -c where throughput stops growing on this machine and "
+            "the GIL, and under prefork at -c 1 and 3 (a few seconds each, after 1,200 calls of warm-up) "
+            "for what a child adds to the worker's memory (PSS) and how much it keeps per call. From that, "
+            "predict per pool the -c where throughput stops growing on this machine and "
             "the throughput there (processes: cores x (1 + W/C); one-process pools: 1/C; threads: cores/C "
-            "if it releases the GIL, 1/C if it holds it, both if the probe cannot tell), and the favoured "
-            "pool. Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
+            "if it releases the GIL, 1/C if it holds it, both if the probe cannot tell), the favoured "
+            "pool, and the memory that -c needs after --uptime with the largest -c within --memory-budget. "
+            "Writes the profile as JSON; `run`/`sweep --from-profile` use it for the task's estimated "
             "ceiling. Exit 0: profiled; 1: the task failed or went missing; 2: bad input."
         ),
     )
@@ -335,6 +340,11 @@ def add_profile(sub: Subcommands) -> None:
         fills="warmup",
         type=option_types.whole(0),
         help=f"calls run and discarded first (default: {DEFAULT_WARMUP})",
+    )
+    add_memory_budget(
+        prof,
+        "the most memory the worker may hold, e.g. 1GiB (its process tree's PSS): per pool, the largest -c up "
+        "to the predicted one that fits it after --uptime (default: none; each pool's need is shown)",
     )
     add_broker_options(prof)
     prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")
@@ -443,8 +453,10 @@ def add_advise(sub: Subcommands) -> None:
         "--memory-budget",
         type=option_types.size_bytes,
         metavar="SIZE",
-        help="the most memory the worker may use, e.g. 2GiB (its process tree's peak PSS; default: none)",
+        help="the most memory the worker may use, e.g. 2GiB (its process tree's peak PSS; default: none); "
+        "also, per pool measured, the largest -c up to its answer within it after --uptime",
     )
+    add_uptime(goal)
     how = adv.add_argument_group("how hard")
     option(
         how,

@@ -1,10 +1,11 @@
 """The parsers of the subcommands that read what was measured: plot,
 report, compare, export, history. They fill no config: their requests are their arguments."""
 
+import argparse
 from pathlib import Path
 
 from bench.analysis.history import ALPHA as HISTORY_ALPHA
-from bench.cli.groups import add_decision, add_sweep_dir
+from bench.cli.groups import add_decision, add_memory_budget, add_sweep_dir
 from bench.cli.parser import Subcommands
 from bench.output.exports import FORMATS
 
@@ -28,19 +29,27 @@ def add_plot(sub: Subcommands) -> None:
 
 
 def add_report(sub: Subcommands) -> None:
-    _add_sweep_reader(
+    report = _add_sweep_reader(
         sub,
         "report",
         "write a sweep's report.md, report.html, points.csv and figures",
         "The verdict on the 2x-cores guidance per pool and workload, the throughput table, the "
         "scalability model and the warnings, as Markdown (to paste into an issue), one self-contained HTML "
-        "page, and a CSV of every point.",
+        "page, and a CSV of every point; where the runs sampled memory, per pool the memory its best -c needs "
+        "after --uptime and the largest -c within --memory-budget.",
+    )
+    add_memory_budget(
+        report,
+        "the most memory a worker may hold, e.g. 1GiB (its process tree's PSS): per pool, the largest -c up to "
+        "its best measured that fits it after --uptime (default: none; each pool's need is shown)",
     )
 
 
-def _add_sweep_reader(sub: Subcommands, name: str, summary: str, description: str) -> None:
-    """plot and report: a sweep's directory is all they take."""
-    add_sweep_dir(sub.add_parser(name, help=summary, description=description))
+def _add_sweep_reader(sub: Subcommands, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    """plot and report: a sweep's directory is what they take."""
+    parser = sub.add_parser(name, help=summary, description=description)
+    add_sweep_dir(parser)
+    return parser
 
 
 def add_compare(sub: Subcommands) -> None:

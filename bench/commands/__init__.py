@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.analysis.budget import DEFAULT_UPTIME_S, NO_BUDGET, BudgetAsk
 from bench.analysis.capacity import Objective
 from bench.analysis.compare import DEFAULT_THRESHOLD
 from bench.errors import UsageError
@@ -75,11 +76,20 @@ class SweepRequest:
 
 
 @dataclass(frozen=True)
+class ReportRequest:
+    """A sweep's report files again."""
+
+    sweep_dir: str | Path  # a sweep's directory, or a folder of sweeps (its latest)
+    budget: BudgetAsk = NO_BUDGET  # --uptime, --memory-budget: what the budget lines are for
+
+
+@dataclass(frozen=True)
 class ProfileRequest:
     """A user's task to profile."""
 
     config: RunConfig  # solo, -c 1, memory recorded
     json_path: Path  # where the profile document goes
+    budget: BudgetAsk = NO_BUDGET  # --uptime, --memory-budget: what the budget lines are for
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class AdviseRequest:
     objectives: tuple[Objective, ...] = ()  # --slo: checked at `rate`
     rate: float | None = None  # --rate: tasks/s the winner must serve within the objectives
     memory_budget_bytes: int | None = None  # --memory-budget: the worker tree's memory must fit
+    uptime_s: float = DEFAULT_UPTIME_S  # --uptime: what each pool's budget line is for
     refresh_overheads: bool = False  # measure Celery's per-task cost again, even when cached
     app: str | None = None  # the user's app as given to -A (for the command line printed)
 

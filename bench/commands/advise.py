@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.analysis import mva
 from bench.analysis.advise import Advice, PointResult, Sample, Search, predict_curves
+from bench.analysis.budget import BudgetAsk, MeasuredPool, RunMemory, budget_json, measured_budget, run_memory
 from bench.commands import AdviseRequest
 from bench.errors import Interrupted, RunFailed
 from bench.harness import machine
@@ -33,6 +34,11 @@ from bench.sweep.repeat import measure_repeat
 from bench.workloads import WORKLOADS
 
 OPEN_LOOP_DURATION_S = 5.0  # the winner's run at --rate
+# advise.json's format history:
+# 1 - first version
+# 2 - budget: per pool measured, the memory its answer's -c needs after --uptime, the largest -c within
+#     --memory-budget (analysis/budget.py budget_json)
+ADVISE_VERSION = 2
 
 
 def execute(request: AdviseRequest) -> int:
@@ -83,6 +89,7 @@ def execute(request: AdviseRequest) -> int:
         if profile_doc is not None:
             write_profile(sweep.path / "profile.json", profile_doc)
         planned: list[Point] = []
+        memory_runs: dict[str, list[RunMemory]] = {}
 
         def measure(pool: str, c: int) -> Sample:
             point = points[(pool, c)]
@@ -95,6 +102,8 @@ def execute(request: AdviseRequest) -> int:
                 raise RunFailed(f"{pool} -c {c} failed ({doc.status.reason or 'see the run'}): {path}")
             res = doc.summary.resources if doc.summary else None
             memory = (res.worker_pss_peak_bytes or res.worker_uss_peak_bytes) if res else None
+            if (kept := run_memory(doc)) is not None:
+                memory_runs.setdefault(pool, []).append(kept)
             return Sample(doc.measured_per_s, memory)
 
         say("measuring what decides the answer (each point in fresh workers):")
@@ -116,6 +125,7 @@ def execute(request: AdviseRequest) -> int:
             say(f"at {request.rate:g} tasks/s: " + _latency_words(latency, request))
     memory_fit = _memory_fit(advice, request.memory_budget_bytes)
     doc = advise_document(request, cfg, advice, demand, predicted, calibration, latency, memory_fit, started)
+    doc["budget"] = advise_budget(advice, memory_runs, BudgetAsk(request.uptime_s, request.memory_budget_bytes))
     write_atomic(sweep.path / "advise.json", doc)
     (sweep.path / "advise.md").write_text(advise_markdown(doc))
     advise_figure(doc, sweep.path / "advise.png")
@@ -124,6 +134,22 @@ def execute(request: AdviseRequest) -> int:
     print(advise_terminal(doc))
     print(f"\nadvise files: {sweep.path}: advise.md, advise.html, advise.png, advise.json, summary.json, runs/")
     return 0 if doc["ok"] else 1
+
+
+def advise_budget(advice: Advice, runs: dict[str, list[RunMemory]], ask: BudgetAsk) -> dict:
+    """Per pool measured, its budget line at its answer's -c (analysis/budget.py)."""
+    answers = {choice.pool: choice.concurrency for choice in advice.per_pool}
+    pools = [
+        MeasuredPool(
+            pool,
+            "",
+            tuple(runs.get(pool, ())),
+            tuple(sorted((r.concurrency, r.median_per_s) for r in advice.points if r.pool == pool)),
+            answers.get(pool),
+        )
+        for pool in dict.fromkeys(r.pool for r in advice.points)
+    ]
+    return budget_json(measured_budget(pools, ask.uptime_s, ask.budget_bytes), ask)
 
 
 def task_demand(cpu_s: float, wait_s: float, releases_gil: bool | None, calibration: Calibration) -> mva.TaskDemand:
@@ -261,7 +287,7 @@ def advise_document(request, cfg, advice, demand, predicted, calibration, latenc
     ok = best is not None and (latency is None or latency["met"]) and (memory_fit is None or memory_fit["fits"])
     doc = {
         "kind": "advise",
-        "version": 1,
+        "version": ADVISE_VERSION,
         "ok": ok,
         "task": _task_words(cfg),
         "machine": {"usable_cores": machine.usable_cores(), "cpu_model": machine.cpu_model()},

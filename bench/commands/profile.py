@@ -10,7 +10,7 @@ from bench.output.profile import profile_table
 
 def execute(request: ProfileRequest) -> int:
     with runner.services_for(request.config) as (broker, _stub), progress_bar() as progress:
-        doc = profile_task(request.config, broker, progress)
+        doc = profile_task(request.config, broker, progress, request.budget)
     write_profile(request.json_path, doc)
     print(profile_table(doc))
     print(f"\nprofile: {request.json_path}")

@@ -5,15 +5,16 @@ it beside the sweep's data -> print its end and the files."""
 
 from pathlib import Path
 
+from bench.analysis.budget import NO_BUDGET, BudgetAsk, budget_json, measured_budget, sweep_pools
 from bench.analysis.summary import analyze
-from bench.commands import sweep_dir
+from bench.commands import ReportRequest, sweep_dir
 from bench.output import export, plot, plot_mix
 from bench.results.sweepdir import SweepDirFiles
 from bench.sweep import store
 
 
-def execute(path: str | Path) -> int:
-    made = write_report(sweep_dir(path))
+def execute(request: ReportRequest) -> int:
+    made = write_report(sweep_dir(request.sweep_dir), request.budget)
     print(made.text)
     print()
     for written in made.written:
@@ -22,9 +23,10 @@ def execute(path: str | Path) -> int:
     return 0
 
 
-def write_report(directory: str | Path) -> export.Report:
+def write_report(directory: str | Path, ask: BudgetAsk = NO_BUDGET) -> export.Report:
     """Write the figures, report.md, report.html and points.csv (with the
-    open-loop sections when the sweep has open_loop.json); returns them and
+    open-loop sections when the sweep has open_loop.json, and the memory
+    budget lines for `ask` where its runs sampled memory); returns them and
     the text the terminal ends with (an export.Report)."""
     files = SweepDirFiles(directory)
     summary, status = store.load_summary(files.path)
@@ -37,12 +39,14 @@ def write_report(directory: str | Path) -> export.Report:
         for name, fig in plot_mix.open_loop_mix_figure(open_loop, summary.config.traffic).items():
             written += plot.save(fig, files.path, name)
     measured = export.when_measured(files.read_manifest())
-    made = export.report_files(summary, status, analysis, files.path, measured, profile, checked, open_loop)
+    pools = sweep_pools([(point, files.repeats(point)) for point in summary.points])
+    budget = budget_json(measured_budget(pools, ask.uptime_s, ask.budget_bytes), ask)
+    made = export.report_files(summary, status, analysis, files.path, measured, profile, checked, open_loop, budget)
     for name, text in made.items():
         path = files.path / name
         path.write_text(text)
         written.append(path)
-    return export.Report(written, export.terminal_end(summary, analysis, checked, open_loop))
+    return export.Report(written, export.terminal_end(summary, analysis, checked, open_loop, budget))
 
 
 def measured_words(directory: str | Path) -> str | None:

@@ -9,6 +9,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.budget import (
+    NO_BUDGET,
+    PROBE_C,
+    BudgetAsk,
+    RunMemory,
+    budget_json,
+    probe_size,
+    profile_budget,
+    run_memory,
+)
 from bench.analysis.profile import (
     CallProfile,
     GilProbe,
@@ -18,6 +28,7 @@ from bench.analysis.profile import (
     predict,
     profile_calls,
 )
+from bench.errors import RunFailed
 from bench.harness import machine
 from bench.harness.broker import Broker
 from bench.measure import runner
@@ -28,18 +39,54 @@ from bench.results.schema import RunResult
 
 # 1 - first version: per_call, memory, prediction
 # 2 - gil: whether the task's CPU releases the GIL, measured under threads; the prediction uses it
-PROFILE_SCHEMA_VERSION = 2
+# 3 - budget: per pool, the worker tree's memory (PSS) after an uptime at its predicted -c and the largest
+#     -c within --memory-budget, from prefork runs at two -c (what a child adds) and the solo run
+PROFILE_SCHEMA_VERSION = 3
 
 
-def profile_task(cfg: RunConfig, broker: Broker, progress: Progress | None = None) -> dict[str, Any]:
+def profile_task(
+    cfg: RunConfig, broker: Broker, progress: Progress | None = None, ask: BudgetAsk = NO_BUDGET
+) -> dict[str, Any]:
     """Measure the profile of `cfg.user_task` (a solo, -c 1 run config that
-    records memory), then whether its CPU releases the GIL; returns the
-    profile document (not written: see write_profile). RunFailed as for a run."""
+    records memory), then whether its CPU releases the GIL, then what a
+    prefork child adds to the worker's memory; returns the profile document
+    (not written: see write_profile). RunFailed as for a run."""
     with tempfile.TemporaryDirectory(prefix="celery-bench-profile-") as tmp:
         solo = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
         measured = runner.measure(solo, broker, None, progress)
-    gil = probe_gil(cfg, call_profile(measured.result), broker)
-    return profile_document(solo, measured.result, gil)
+    calls = call_profile(measured.result)
+    gil = probe_gil(cfg, calls, broker)
+    try:
+        prefork: tuple[RunMemory, ...] | str = probe_memory(cfg, calls, broker)
+    except RunFailed as exc:  # the task profiled under solo; under prefork it failed: no budget, said why
+        prefork = f"its runs under prefork failed: {exc}"
+    return profile_document(solo, measured.result, gil, prefork, ask)
+
+
+def probe_memory(cfg: RunConfig, calls: CallProfile, broker: Broker, stub: Any = None) -> tuple[RunMemory, ...]:
+    """Run the task under prefork at the two -c of PROBE_C, each a few
+    seconds after a warm-up past a young worker's growth, recording the
+    worker tree's memory: their difference is what a child adds."""
+    service_s = calls.cpu_p50_s + calls.wait_p50_s
+    runs = []
+    for c in PROBE_C:
+        warmup, tasks = probe_size(min(c, cfg.cores) / service_s if service_s > 0 else 1000.0)
+        with tempfile.TemporaryDirectory(prefix="celery-bench-memory-") as tmp:
+            probe = dataclasses.replace(
+                cfg,
+                pool="prefork",
+                concurrency=c,
+                tasks=tasks,
+                warmup=warmup,
+                record_memory=True,
+                json_path=Path(tmp) / f"prefork-{c}.json",
+            )
+            result = runner.measure(probe, broker, stub).result
+        memory = run_memory(result, result.measured_per_s)
+        if memory is None:
+            raise RunFailed("profile: the worker's PSS was not readable here (psutil memory_full_info)")
+        runs.append(memory)
+    return tuple(runs)
 
 
 def probe_gil(cfg: RunConfig, calls: CallProfile, broker: Broker, stub: Any = None) -> GilProbe:
@@ -76,9 +123,17 @@ def call_profile(result: RunResult) -> CallProfile:
     return profile_calls(wall, cpu, rss)
 
 
-def profile_document(cfg: RunConfig, result: RunResult, gil: GilProbe | None = None) -> dict[str, Any]:
-    """The profile document from the run's result (a RunResult) and the GIL
-    probe's verdict (None: not probed); pure but for the machine's description."""
+def profile_document(
+    cfg: RunConfig,
+    result: RunResult,
+    gil: GilProbe | None = None,
+    prefork: tuple[RunMemory, ...] | str = (),
+    ask: BudgetAsk = NO_BUDGET,
+) -> dict[str, Any]:
+    """The profile document from the run's result (a RunResult), the GIL
+    probe's verdict (None: not probed) and the prefork memory probe's runs
+    (none: no budget section; a string: why they failed, the section's
+    `error`); pure but for the machine's description."""
     gil = gil if gil is not None else GilProbe(None, "not probed")
     user, broker = cfg.user_task, result.config.broker
     # A profile measures a user's task, and its run measured it (runner.measure raises otherwise).
@@ -124,8 +179,21 @@ def profile_document(cfg: RunConfig, result: RunResult, gil: GilProbe | None = N
             "reason": prediction.reason,
             "pools": [dataclasses.asdict(p) for p in prediction.pools],
         },
+        "budget": _budget(prediction, result, prefork, ask),
         "metadata": {**machine.describe(), "ended_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
     }
+
+
+def _budget(prediction, result, prefork, ask):
+    solo = run_memory(result)
+    if isinstance(prefork, str) or (prefork and solo is None):
+        why = prefork if isinstance(prefork, str) else "the solo run's PSS was not readable"
+        return {"uptime_s": ask.uptime_s, "budget_bytes": ask.budget_bytes, "error": why, "pools": []}
+    if not prefork or solo is None:
+        return None
+    lines = profile_budget(prediction, solo, prefork, ask.uptime_s, ask.budget_bytes)
+    probe = {"solo": dataclasses.asdict(solo), "prefork": [dataclasses.asdict(r) for r in prefork]}
+    return {**budget_json([("", line) for line in lines], ask), "probe": probe}
 
 
 def write_profile(path: str | Path, document: Mapping[str, Any]) -> Path:

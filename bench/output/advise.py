@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.output import html
+from bench.output.budget import budget_markdown, budget_terminal
 
 Doc = Mapping[str, Any]
 
@@ -118,6 +119,8 @@ def advise_terminal(doc: Doc) -> str:
         lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     for item in doc["left_out"]:
         lines.append(f"  not measured further: {item['pool']}: {item['why']}")
+    if said := budget_terminal(doc.get("budget")):  # advise documents from the budget line on
+        lines += ["", said]
     return "\n".join(lines)
 
 
@@ -142,6 +145,8 @@ def advise_markdown(doc: Doc) -> str:
     out.append("")
     for item in doc["left_out"]:
         out.append(f"- not measured further: {item['pool']}: {item['why']}")
+    if section := budget_markdown(doc.get("budget")):
+        out += ["", section.rstrip("\n")]
     out += [
         "",
         "## The model",

@@ -13,6 +13,7 @@ from bench.output import csv as report_csv
 from bench.output import html as report_html
 from bench.output import markdown as report_markdown
 from bench.output import mix
+from bench.output.budget import budget_markdown, budget_terminal
 from bench.output.check import check_markdown, check_text
 from bench.output.openloop_plot import verdict_markdown
 from bench.output.prediction import prediction_section
@@ -42,12 +43,14 @@ def report_files(
     profile: Mapping[str, Any] | None = None,
     checked: Mapping[str, Any] | None = None,
     open_loop: Mapping[str, Any] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """{file name: text} of report.md, report.html and points.csv. The
     figures must be in `directory` already: report.html embeds them.
     `profile`: the swept task's profile document; `checked`: the fidelity
     check's document; `open_loop`: open_loop.json (sweep --rates), whose
-    verdicts and a traffic mix's tables per rate end the report."""
+    verdicts and a traffic mix's tables per rate end the report; `budget`:
+    the memory budget section (analysis/budget.py budget_json)."""
     directory = Path(directory)
     markdown = report_markdown.render(summary, status, analysis, directory.name, measured=measured)
     if profile is not None:
@@ -56,6 +59,8 @@ def report_files(
         markdown = markdown.rstrip("\n") + "\n" + check_markdown(checked)
     if open_loop is not None:
         markdown += verdict_markdown(dict(open_loop)) + mix.open_loop_section(open_loop)
+    if section := budget_markdown(budget):
+        markdown = markdown.rstrip("\n") + "\n\n" + section
     return {
         "report.md": markdown,
         "report.html": report_html.render(markdown, directory),
@@ -68,16 +73,19 @@ def terminal_end(
     analysis: Analysis,
     checked: Mapping[str, Any] | None = None,
     open_loop: Mapping[str, Any] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> str:
     """The terminal's end of the report: throughput and verdict tables,
-    warnings, the fidelity check's table, and a traffic mix's
-    recommendations at each open-loop rate."""
+    warnings, the fidelity check's table, a traffic mix's
+    recommendations at each open-loop rate, and the memory budget lines."""
     end = report_end(summary, analysis)
     if checked is not None:
         end = end.rstrip("\n") + "\n\n" + check_text(checked)
     mixed = mix.open_loop_terminal(open_loop) if open_loop is not None else []
     if mixed:
         end = end.rstrip("\n") + "\n\n" + "\n".join(mixed)
+    if said := budget_terminal(budget):
+        end = end.rstrip("\n") + "\n\n" + said
     return end
 
 

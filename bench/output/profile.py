@@ -4,6 +4,9 @@ predicted best configuration per pool with its basis."""
 from collections.abc import Mapping
 from typing import Any
 
+from bench.harness.sizes import size_words
+from bench.output.budget import budget_sentence, budget_terms, uptime_words
+
 
 def _ms(seconds):
     return "-" if seconds is None else f"{seconds * 1000:.2f} ms"
@@ -51,4 +54,23 @@ def profile_table(doc: Mapping[str, Any]) -> str:
     if any(p.get("best_c_if_gil_released") is not None for p in pred["pools"]):
         lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
     lines += ["", f"favoured: {pred['favoured']}: {pred['reason']}"]
+    lines += budget_table(doc.get("budget"))  # profile documents of version 3 on
     return "\n".join(lines)
+
+
+def budget_table(budget: Mapping[str, Any] | None) -> list[str]:
+    if not budget:
+        return []
+    if budget.get("error"):
+        return ["", f"memory budget: not measured: {budget['error']}"]
+    ask = f"after {uptime_words(budget['uptime_s'])}"
+    if budget["budget_bytes"] is not None:
+        ask += f", within {size_words(budget['budget_bytes'])}"
+    lines = ["", f"memory {ask} (the worker tree's PSS: base + -c x a slot + growth x tasks):", ""]
+    for line in budget["pools"]:
+        lines.append(f"  {budget_sentence(line, budget['uptime_s'], budget['budget_bytes'])}")
+        lines.append(f"      = {budget_terms(line)}")
+    prefork = next((p for p in budget["pools"] if p["pool"] == "prefork"), None)
+    if prefork is not None:
+        lines.append(f"  prefork: {prefork['basis']}")
+    return lines

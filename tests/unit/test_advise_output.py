@@ -8,8 +8,9 @@ import pytest
 
 from bench.analysis import mva
 from bench.analysis.advise import Sample, Search
+from bench.analysis.budget import BudgetAsk, RunMemory
 from bench.commands import AdviseRequest
-from bench.commands.advise import advise_document, command_line
+from bench.commands.advise import advise_budget, advise_document, command_line
 from bench.measure.config import build_run_config
 from bench.output.advise import advise_figure, advise_html, advise_markdown, advise_terminal
 from bench.results.overheads import Calibration, PoolOverhead
@@ -82,3 +83,19 @@ def test_markdown_html_and_figure_show_every_point(tmp_path):
 def test_the_runner_up_loss_is_against_the_winner(tmp_path, loss):
     doc = document(tmp_path)
     assert doc["runner_up"]["loss"] == pytest.approx(loss, abs=0.01)
+
+
+def test_each_pool_measured_has_its_budget_line_at_its_answer(tmp_path):
+    values = iter([1.0, 0.99, 1.01] * 40)
+    advice = Search(TRUTH, lambda pool, c: Sample(TRUTH[pool][c] * next(values), 60 * 2**20)).run()
+    mib = 2**20
+    # gevent: 50 MiB + 0.1 MiB a greenlet, no growth, at -c 32 and 128 (after 100 tasks each)
+    runs = {"gevent": [RunMemory(c, int(50 * mib + c * 0.1 * mib), 100, 0.0, (-0.1, 0.1)) for c in (32, 128)]}
+    budget = advise_budget(advice, runs, BudgetAsk(8 * 3600.0, 55 * mib))
+    (line,) = budget["pools"]  # threads sampled no memory here: no line
+    assert line["at_c"] == 64  # gevent's answer
+    assert line["needs_bytes"] == pytest.approx(56.4 * mib)
+    assert line["fits_c"] == 50  # 50 + 50 x 0.1 = 55 MiB
+    doc = {**document(tmp_path), "budget": budget}
+    assert "gevent: gevent -c 64 needs 56.4 MiB after 8 h; -c 50 fits 55 MiB (55 MiB)" in advise_terminal(doc)
+    assert "## Memory budget" in advise_markdown(doc)

@@ -30,8 +30,9 @@ def parse_kib(text: str) -> int:
 
 
 def size_words(n: int) -> str:
-    """Bytes as people read them: "512 MiB", "1.5 GiB", "300 B"."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    """Bytes as people read them: "512 MiB", "1.5 GiB", "24.93 TiB", "300 B"."""
+    for unit, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= scale:
-            return f"{n / scale:.4g} {unit}"
+            value = n / scale
+            return f"{value:,.0f} {unit}" if value >= 1000 else f"{value:.4g} {unit}"
     return f"{n} B"

@@ -28,7 +28,10 @@ def budget_sentence(line: Mapping[str, Any], uptime_s: float, budget_bytes: int 
     if line["fits"]:
         return f"{said}: fits {budget}"
     if line["fits_c"] is None:
-        return f"{said}; even -c 1 needs {size_words(line['least_bytes'])}: no -c fits {budget}"
+        said = f"{said}; even -c 1 needs {size_words(line['least_bytes'])}: no -c fits {budget}"
+        if line["kib_per_task"] and line["pool"] == "prefork":  # the growth does not fit: a child must go
+            said += " (--max-tasks-per-child bounds a child's growth; this line does not count it)"
+        return said
     return f"{said}; -c {line['fits_c']} fits {budget} ({size_words(line['fits_bytes'])})"
 
 

@@ -25,6 +25,7 @@ from bench.analysis.budget import (
     sweep_pools,
 )
 from bench.analysis.profile import predict
+from bench.harness.sizes import size_words
 from bench.output.budget import budget_markdown, budget_sentence
 from bench.output.profile import budget_table
 
@@ -209,6 +210,15 @@ def test_a_leak_no_c_survives_is_said():
     memory = PoolMemory("threads", 60 * MIB, 0.0, 50 * 1024.0, RateCurve(((4, 400.0),)), "by hand")
     line = line_json(budget_line(memory, 4, 8 * HOUR, GIB))
     assert budget_sentence(line, 8 * HOUR, GIB).endswith("; even -c 1 needs 137.4 GiB: no -c fits 1 GiB")
+    # prefork's children can be recycled, which the line does not count; an uptime's growth in TiB reads as such
+    forked = PoolMemory("prefork", 38 * MIB, 23 * MIB, 50 * 1024.0, RateCurve(((97, 18_518.5),)), "by hand")
+    said = budget_sentence(line_json(budget_line(forked, 97, 8 * HOUR, 400 * MIB)), 8 * HOUR, 400 * MIB)
+    assert said.startswith("prefork -c 97 needs 24.84 TiB after 8 h at this slope; even -c 1 needs ")
+    assert said.endswith(
+        "no -c fits 400 MiB (--max-tasks-per-child bounds a child's growth; this line does not count it)"
+    )
+    assert size_words(30_000 * 2**40) == "29.3 PiB"
+    assert size_words(2_000 * 2**50) == "2,000 PiB"
 
 
 def point(pool, c, per_s, workload="leak", task_ms=5.0):

@@ -31,7 +31,7 @@ import itertools
 import math
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -97,6 +97,17 @@ class Cause:
     label: str
     kinds: tuple[str, ...]  # the findings it explains
     refs: tuple[str, ...] = ()  # issues and pull requests, owner/repo#number
+
+
+# Causes that are the run's own settings doing what they ask (a child replaced after its N tasks): found and
+# named, but not Celery misbehaving
+ASKED_FOR = frozenset({"max_tasks_per_child", "max_memory_per_child"})
+
+
+def as_asked(causes: Iterable[str | None]) -> bool:
+    """Whether every cause of these findings is a setting the run asked for."""
+    found = list(causes)
+    return bool(found) and all(cause in ASKED_FOR for cause in found)
 
 
 KNOWN_CAUSES = {

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from bench.analysis.accuracy import with_predictions
 from bench.analysis.groups import plural
-from bench.analysis.health import KINDS, KNOWN_CAUSES
+from bench.analysis.health import KINDS, KNOWN_CAUSES, as_asked
 from bench.analysis.mix import class_estimates
 from bench.analysis.stats import bootstrap_median, median
 from bench.results.schema import (
@@ -234,6 +234,8 @@ def health_warning(point: PointSummary, results: Sequence[RunResult]) -> str:
     counted = plural(len(healths), "repeat")
     if point.deploy is not None and point.deploy.repeats:  # the harness struck: not Celery's doing alone
         text = f"under its deploy event ({point.deploy.asked}), in {point.repeats_with_findings} of {counted}: "
+    elif as_asked(f.cause for h in healths for f in h.misbehaviour):
+        text = f"as its settings ask, in {point.repeats_with_findings} of {counted}: "
     else:
         text = f"Celery misbehaved in {point.repeats_with_findings} of {counted}: "
     text += ", ".join(found)

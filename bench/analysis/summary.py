@@ -42,6 +42,7 @@ POINT_WARNINGS = (
     (re.compile(r"\d+ repeats? failed: "), "failed repeats"),
     (re.compile(r"Celery misbehaved "), "Celery misbehaved"),
     (re.compile(r"under its deploy event "), "deploy event"),
+    (re.compile(r"as its settings ask, "), "recycled as asked"),
     (re.compile(r"its hosts differ in cores"), "hosts differ in cores"),
     (re.compile(r"planned for "), "other cores than planned"),
 )

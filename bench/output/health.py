@@ -2,7 +2,7 @@
 cause. Reporters return text; only the CLI prints."""
 
 from bench.analysis.groups import plural
-from bench.analysis.health import KNOWN_CAUSES
+from bench.analysis.health import KNOWN_CAUSES, as_asked
 from bench.harness.sizes import size_words
 from bench.results.records import Finding, Health, LimitFigures
 
@@ -109,6 +109,8 @@ def health_lines(health: Health | None, published: int | None = None, struck: bo
     misbehaved = ""
     if health.misbehaviour:
         misbehaved = " (under the deploy event: its cost is above)" if struck else " (Celery misbehaved)"
+        if not struck and as_asked(f.cause for f in health.misbehaviour):
+            misbehaved = " (as its settings ask)"
     lines = [f"health: {plural(len(health.findings), 'finding')}{misbehaved}"]
     before = None
     for finding in health.findings:

@@ -13,7 +13,7 @@ import pytest
 from bench.analysis.health import KINDS, KNOWN_CAUSES, Context, LogEvidence, diagnose, log_evidence
 from bench.analysis.stats import TaskRecord
 from bench.analysis.summarize import summarize_point
-from bench.analysis.summary import analyze
+from bench.analysis.summary import analyze, warning_about
 from bench.output import markdown as report_markdown
 from bench.output.health import CAUSE_WORDS, HEALTHY, finding_line, health_lines
 from bench.output.sweep_terminal import sweep_table, sweep_table_rows
@@ -675,3 +675,15 @@ def test_a_table_without_such_cells_has_no_such_key():
     assert "!" not in sweep_table(summary, analyze(summary))
     md = report_markdown.render(summary, "complete", analyze(summary), "sweep-x")
     assert "`!`" not in md
+
+
+def test_recycling_a_run_asked_for_is_said_as_asked_not_as_celery_misbehaving():
+    recycled = Health((Finding("restarts", 4, cause="max_tasks_per_child"),))
+    assert health_lines(recycled, 40)[0] == "health: 1 finding (as its settings ask)"
+    point = summarize_point(PLANNED, [(None, run_result(9.0, recycled))], 0.1)
+    (said,) = [w for w in point.warnings if "pool processes replaced" in w]
+    assert said.startswith("as its settings ask, in 1 of 1 repeat: 4 pool processes replaced")
+    assert warning_about(said) == "recycled as asked"
+    # a restart the settings do not explain beside it: Celery misbehaved, as before
+    mixed = Health((*recycled.findings, Finding("lost", 2, cause="worker_lost")))
+    assert health_lines(mixed, 40)[0] == "health: 2 findings (Celery misbehaved)"

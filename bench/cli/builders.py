@@ -10,7 +10,7 @@ from typing import Any
 
 from bench import commands as compare  # its compare request: CompareConfig, parse_percent, FORMATS
 from bench.ab.config import AB_POOLS, AB_PROFILE, AB_WORKLOADS, AbConfig, build_ab_config
-from bench.analysis.budget import BudgetAsk
+from bench.analysis.budget import DEFAULT_UPTIME_S, BudgetAsk
 from bench.cli.parser import given
 from bench.commands import (
     AdviseRequest,
@@ -239,7 +239,9 @@ def configure_profile(args: argparse.Namespace) -> ProfileRequest:
     path = Path(args.json or f"{DEFAULT_OUTPUT_DIR}/profile-{user.task}.json")
     check_json_path(path)
     check_writable(path.parent)
-    return ProfileRequest(cfg, path, BudgetAsk(args.uptime, args.memory_budget))
+    # The budget's probe (two prefork runs, about half a minute) runs when a budget or an uptime is asked for
+    asked = args.memory_budget is not None or args.uptime is not None
+    return ProfileRequest(cfg, path, _budget_ask(args) if asked else None)
 
 
 def configure_capacity(args: argparse.Namespace) -> CapacityRequest:
@@ -299,7 +301,7 @@ def configure_sweep_dir(args: argparse.Namespace) -> str:
 
 
 def configure_report(args: argparse.Namespace) -> ReportRequest:
-    return ReportRequest(args.sweep_dir, BudgetAsk(args.uptime, args.memory_budget))
+    return ReportRequest(args.sweep_dir, _budget_ask(args))
 
 
 def configure_export(args: argparse.Namespace) -> ExportRequest:
@@ -370,7 +372,12 @@ def configure_advise(args: argparse.Namespace) -> AdviseRequest:
         objectives=tuple(args.slo or ()),
         rate=args.rate,
         memory_budget_bytes=args.memory_budget,
-        uptime_s=args.uptime,
+        uptime_s=_budget_ask(args).uptime_s,
         refresh_overheads=args.refresh_overheads,
         app=args.app,
     )
+
+
+def _budget_ask(args: argparse.Namespace) -> BudgetAsk:
+    """--uptime (8 h when not given) and --memory-budget."""
+    return BudgetAsk(DEFAULT_UPTIME_S if args.uptime is None else args.uptime, args.memory_budget)

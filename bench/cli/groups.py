@@ -325,7 +325,7 @@ def add_uptime(container: Container) -> None:
     container.add_argument(
         "--uptime",
         type=option_types.duration,
-        default=DEFAULT_UPTIME_S,
+        default=None,
         metavar="TIME",
         help=f"how long a worker runs before it is restarted, e.g. 8h, 30m (default: {DEFAULT_UPTIME_S / 3600:g}h): "
         "what it keeps per task grows over it at the throughput of its -c",

@@ -89,7 +89,7 @@ class ProfileRequest:
 
     config: RunConfig  # solo, -c 1, memory recorded
     json_path: Path  # where the profile document goes
-    budget: BudgetAsk = NO_BUDGET  # --uptime, --memory-budget: what the budget lines are for
+    budget: BudgetAsk | None = None  # --uptime, --memory-budget: what the budget lines are for; None: none asked
 
 
 @dataclass(frozen=True)

@@ -45,17 +45,20 @@ PROFILE_SCHEMA_VERSION = 3
 
 
 def profile_task(
-    cfg: RunConfig, broker: Broker, progress: Progress | None = None, ask: BudgetAsk = NO_BUDGET
+    cfg: RunConfig, broker: Broker, progress: Progress | None = None, ask: BudgetAsk | None = None
 ) -> dict[str, Any]:
     """Measure the profile of `cfg.user_task` (a solo, -c 1 run config that
-    records memory), then whether its CPU releases the GIL, then what a
-    prefork child adds to the worker's memory; returns the profile document
-    (not written: see write_profile). RunFailed as for a run."""
+    records memory), then whether its CPU releases the GIL, then, when a
+    budget is asked for (`ask`), what a prefork child adds to the worker's
+    memory; returns the profile document (not written: see write_profile).
+    RunFailed as for a run."""
     with tempfile.TemporaryDirectory(prefix="celery-bench-profile-") as tmp:
         solo = dataclasses.replace(cfg, json_path=Path(tmp) / "run.json")
         measured = runner.measure(solo, broker, None, progress)
     calls = call_profile(measured.result)
     gil = probe_gil(cfg, calls, broker)
+    if ask is None:  # no budget asked: not the half minute of prefork runs it takes
+        return profile_document(solo, measured.result, gil)
     try:
         prefork: tuple[RunMemory, ...] | str = probe_memory(cfg, calls, broker)
     except RunFailed as exc:  # the task profiled under solo; under prefork it failed: no budget, said why

@@ -54,8 +54,18 @@ def profile_table(doc: Mapping[str, Any]) -> str:
     if any(p.get("best_c_if_gil_released") is not None for p in pred["pools"]):
         lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
     lines += ["", f"favoured: {pred['favoured']}: {pred['reason']}"]
-    lines += budget_table(doc.get("budget"))  # profile documents of version 3 on
+    lines += budget_lines(doc)
     return "\n".join(lines)
+
+
+BUDGET_VERSION = 3  # the profile document's version that has the budget
+
+
+def budget_lines(doc: Mapping[str, Any]) -> list[str]:
+    """A profile's budget section: its lines, or how to ask for one (from version 3 on)."""
+    if doc.get("budget") is None and doc.get("schema_version", 0) >= BUDGET_VERSION:
+        return ["", "memory budget: not asked; --memory-budget SIZE or --uptime TIME measures it (two prefork runs)"]
+    return budget_table(doc.get("budget"))
 
 
 def budget_table(budget: Mapping[str, Any] | None) -> list[str]:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench.analysis.budget import (
+    DEFAULT_UPTIME_S,
     PROBE_WARMUP,
     BudgetAsk,
     PoolMemory,
@@ -25,9 +26,11 @@ from bench.analysis.budget import (
     sweep_pools,
 )
 from bench.analysis.profile import predict
+from bench.cli import COMMANDS, create_parser
 from bench.harness.sizes import size_words
 from bench.output.budget import budget_markdown, budget_sentence
-from bench.output.profile import budget_table
+from bench.output.profile import budget_lines, budget_table
+from tests.helpers.paths import ROOT
 
 MIB = 2**20
 GIB = 2**30
@@ -290,3 +293,17 @@ def test_a_profile_whose_prefork_runs_failed_says_why_instead_of_a_budget():
     }
     assert budget_table(budget) == ["", "memory budget: not measured: its runs under prefork failed: 3 tasks failed"]
     assert budget_table(None) == []
+
+
+def test_profile_measures_the_budget_only_when_one_is_asked(monkeypatch):
+    # its probe is two prefork runs (about half a minute): a profile without --memory-budget or --uptime skips it
+    monkeypatch.chdir(ROOT)
+    task = ["profile", "--app", "proj", "--task", "proj.tasks.add", "--args", "[1, 2]"]
+    assert COMMANDS["profile"].configure(create_parser().parse_args(task)).budget is None
+    asked = COMMANDS["profile"].configure(create_parser().parse_args([*task, "--uptime", "2h"])).budget
+    assert asked == BudgetAsk(7200.0, None)
+    budget = COMMANDS["profile"].configure(create_parser().parse_args([*task, "--memory-budget", "1GiB"])).budget
+    assert budget == BudgetAsk(DEFAULT_UPTIME_S, 2**30)
+    (_, said) = budget_lines({"schema_version": 3, "budget": None})
+    assert said.startswith("memory budget: not asked; --memory-budget SIZE or --uptime TIME measures it")
+    assert budget_lines({"schema_version": 2}) == []  # an older profile: nothing to say

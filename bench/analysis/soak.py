@@ -19,6 +19,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from bench.analysis.openloop import Tail
 from bench.analysis.stats import PERCENTILES, percentile
 from bench.results.schema import Distribution
 
@@ -52,6 +53,13 @@ class LogHistogram:
         if not self.n or self.max is None:
             return None
         return min(self.hdr.get_value_at_percentile(p) * UNIT_S, self.max)
+
+    def tail(self) -> Tail:
+        """Its percentiles to p99.9, as an open-loop run's `Tail` (whose words say "exact": these are
+        within 1% above)."""
+        mean = self.total / self.n if self.n else None
+        p50, p90, p99, p999 = (self.percentile(p) for p in (50, 90, 99, 99.9))
+        return Tail(p50, p90, p99, p999, self.max, mean, self.n)
 
     def distribution(self) -> Distribution:
         if not self.n:

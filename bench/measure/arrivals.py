@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from kombu.exceptions import OperationalError
 
-from bench.analysis.openloop import SEND_LAG_P99_BOUND_S, producer_verdict
-from bench.analysis.soak import LogHistogram, SoakTally
+from bench.analysis.openloop import SEND_LAG_P99_BOUND_S, producer_verdict, tail_fields
+from bench.analysis.soak import SoakTally
 from bench.errors import RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import scratch, signals
@@ -207,9 +207,9 @@ def open_soak_result(result: RunResult, schedule: Schedule, sent: producer.Strea
             "warmup": max(0, sent.sent - sent.window_scheduled),
         },
         "latency_from": "scheduled send time",
-        **_tail("wait", tally.wait),
-        **_tail("service", tally.service),
-        **_tail("sojourn", tally.sojourn),
+        **tail_fields("wait", tally.wait.tail()),
+        **tail_fields("service", tally.service.tail()),
+        **tail_fields("sojourn", tally.sojourn.tail()),
         # the worker sees the scheduled time only (a soak keeps no send time per task)
         **{f"sojourn_from_sent_{p}_s": None for p in ("p50", "p90", "p99", "p999", "max", "mean")},
         "send_lag_p50_s": sent.lag_p50_s,
@@ -249,15 +249,3 @@ def open_soak_result(result: RunResult, schedule: Schedule, sent: producer.Strea
         schedule=schedule_block,
         open_loop=block,
     )
-
-
-def _tail(prefix: str, hist: LogHistogram) -> dict[str, float | None]:
-    n = hist.n
-    return {
-        f"{prefix}_p50_s": hist.percentile(50),
-        f"{prefix}_p90_s": hist.percentile(90),
-        f"{prefix}_p99_s": hist.percentile(99),
-        f"{prefix}_p999_s": hist.percentile(99.9),
-        f"{prefix}_max_s": hist.max,
-        f"{prefix}_mean_s": hist.total / n if n else None,
-    }

@@ -75,6 +75,9 @@ def test_the_histograms_percentiles_are_within_one_percent_and_never_above_the_m
     # an HDR histogram: its size is set by the range of values, not their number
     assert hist.hdr.counts_len == LogHistogram().hdr.counts_len
     assert hist.hdr.get_total_count() == len(values)
+    tail = hist.tail()  # an open-loop soak's block: the same figures, to p99.9
+    assert (tail.p50, tail.p99, tail.max, tail.n) == (found.p50, found.p99, found.max, len(values))
+    assert tail.p99 <= tail.p999 <= tail.max
 
 
 def test_a_latency_outside_the_histograms_range_is_counted_at_its_edge():

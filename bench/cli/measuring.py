@@ -344,7 +344,8 @@ def add_profile(sub: Subcommands) -> None:
     add_memory_budget(
         prof,
         "the most memory the worker may hold, e.g. 1GiB (its process tree's PSS): per pool, the largest -c up "
-        "to the predicted one that fits it after --uptime (default: none; each pool's need is shown)",
+        "to the predicted one that fits it after --uptime (default: none). With it or --uptime, profile runs "
+        "the task under prefork at -c 1 and 3 (about half a minute) to measure what each pool's -c needs",
     )
     add_broker_options(prof)
     prof.add_argument("--json", metavar="PATH", help="write the profile here (default: results/profile-TASK.json)")

@@ -12,8 +12,8 @@ COLUMNS = (
     "throughput_values_per_s", "steady_throughput_per_s", "ceiling_per_s", "efficiency",
     "service_p50_s", "service_p99_s", "wait_p50_s", "wait_p99_s", "sojourn_p50_s", "sojourn_p99_s",
     "mean_concurrency", "max_concurrency", "worker_cpu_cores", "worker_uss_peak_bytes", "worker_pss_peak_bytes",
-    "warnings", "predicted_per_s",
-)  # fmt: skip
+    "warnings", "predicted_per_s", "recycles", "tree_kib_per_task",
+)  # fmt: skip  (new columns go at the end: a spreadsheet that reads them by position keeps working)
 
 
 def _cell(value):
@@ -61,6 +61,8 @@ def _row(p):
         "worker_pss_peak_bytes": p.worker_pss_peak_bytes,
         "warnings": "; ".join(p.warnings),
         "predicted_per_s": p.predicted_per_s,
+        "recycles": p.recycles,
+        "tree_kib_per_task": p.tree_kib_per_task,
     }
 
 

@@ -2,8 +2,12 @@
 each point beside the same point with recycling off, in the terminal and in
 report.md; nothing said for a sweep that varied neither."""
 
+import csv
+import io
+
 from bench.analysis.recycling import recycling_rows
 from bench.analysis.summary import analyze
+from bench.output import csv as report_csv
 from bench.output import markdown
 from bench.output.sweep_terminal import recycling_table_rows, report_end
 from bench.results.schema import Metadata
@@ -60,3 +64,10 @@ def test_the_terminal_and_the_report_show_it_only_for_a_sweep_that_varied_recycl
     plain = sweep(point("prefetch_multiplier=1", 180.0, 0.44, 120, 50.7, 0))
     assert recycling_rows(plain) == []
     assert "## Recycling" not in markdown.render(plain, "complete", analyze(plain, "complete"), "s")
+
+
+def test_points_csv_carries_each_points_recycles_and_tree_growth():
+    rows = {row["key"]: row for row in csv.DictReader(io.StringIO(report_csv.render(RECYCLED)))}
+    hundred = rows["leak-10ms-prefork-c2-max_tasks_per_child=100"]
+    assert (hundred["recycles"], hundred["tree_kib_per_task"]) == ("14", "-5.8")
+    assert (rows["leak-10ms-prefork-c2-max_tasks_per_child=0"]["recycles"]) == "0"

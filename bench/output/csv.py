@@ -5,6 +5,7 @@ import io
 
 from bench.results.sweep_records import SweepSummary
 
+# New columns go at the end: a spreadsheet that reads them by position keeps working
 COLUMNS = (
     "key", "workload", "task_ms", "pool", "concurrency", "workers", "total_concurrency", "variant",
     "cores", "cpus", "repeats", "failed_repeats",
@@ -13,7 +14,7 @@ COLUMNS = (
     "service_p50_s", "service_p99_s", "wait_p50_s", "wait_p99_s", "sojourn_p50_s", "sojourn_p99_s",
     "mean_concurrency", "max_concurrency", "worker_cpu_cores", "worker_uss_peak_bytes", "worker_pss_peak_bytes",
     "warnings", "predicted_per_s", "recycles", "tree_kib_per_task",
-)  # fmt: skip  (new columns go at the end: a spreadsheet that reads them by position keeps working)
+)  # fmt: skip
 
 
 def _cell(value):

@@ -7,11 +7,17 @@ The state is bounded: at most MAX_SNAPSHOTS samples are kept; past that,
 every second one is dropped and only every second sample is kept from
 then on (so a long run's samples stay evenly spaced, at twice the
 interval, then four times...). Every process's first and last sight is
-kept whatever is dropped (a few numbers a process)."""
+kept whatever is dropped (a few numbers a process). A kept sample is
+packed into one array of floats: as objects (a tuple of named tuples of
+boxed ints, and a dict of counts), 256 of a prefork -c 2 soak's took
+360 KiB (tracemalloc), and the soak's RSS rose for its first 4 minutes
+as they filled; packed, 114 KiB."""
 
 import contextlib
+import math
 import threading
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Mapping
 
@@ -91,7 +97,7 @@ class ProcessSampler:
         self.recent: deque[Snapshot] = deque(maxlen=RECENT)  # the last samples, kept or thinned (a soak's rows)
         self.interval_s = interval_s
         self.max_snapshots = max_snapshots
-        self._snapshots: list[Snapshot] = []
+        self._snapshots: list[array] = []  # packed (_pack)
         self._book: Book = {}
         self._stride = 1  # keep every stride-th sample
         self._taken = 0
@@ -105,7 +111,7 @@ class ProcessSampler:
         note(self._book, snap)
         self.recent.append(snap)
         if keep or self._taken % self._stride == 0:
-            self._snapshots.append(snap)
+            self._snapshots.append(_pack(snap))
             if len(self._snapshots) > self.max_snapshots:
                 self._snapshots = self._snapshots[::2]
                 self._stride *= 2
@@ -129,4 +135,45 @@ class ProcessSampler:
         self._thread.join(timeout=10)
         end_t = self._sample(keep=True)
         interval = self.interval_s * self._stride
-        return MemorySeries(interval, self._start_t, end_t, tuple(self._snapshots), lives(self._book, end_t))
+        return MemorySeries(interval, self._start_t, end_t, self.kept(), lives(self._book, end_t))
+
+    def kept(self) -> tuple[Snapshot, ...]:
+        """The samples kept so far, unpacked."""
+        return tuple(_unpack(packed) for packed in self._snapshots)
+
+
+READING_FIELDS = len(Reading._fields)
+
+
+def _pack(snap: Snapshot) -> array:
+    """A sample as one array of floats (exact for ints below 2**53; None as
+    NaN): t, the counts of readings, of harness readings (0 or 1) and of
+    done entries, then each reading's fields, the harness's, and each done
+    entry's node, pid and count."""
+    own = () if snap.harness is None else (snap.harness,)
+    done = () if snap.done is None else tuple(snap.done.items())
+    values = [snap.t, len(snap.readings), len(own), -1 if snap.done is None else len(done)]
+    for reading in (*snap.readings, *own):
+        values.extend(math.nan if v is None else float(v) for v in reading)
+    for (node, pid), count in done:
+        values.extend((node, pid, count))
+    return array("d", values)
+
+
+def _unpack(packed: array) -> Snapshot:
+    t, readings, own, done_n = packed[0], int(packed[1]), int(packed[2]), int(packed[3])
+
+    def reading(i: int) -> Reading:
+        v = packed[4 + i * READING_FIELDS : 4 + (i + 1) * READING_FIELDS]
+        pid, node, main, rss, uss, pss, cpu = v
+        return Reading(
+            int(pid), int(node), bool(main), int(rss),
+            None if math.isnan(uss) else int(uss), None if math.isnan(pss) else int(pss), cpu,
+        )  # fmt: skip
+
+    at = 4 + (readings + own) * READING_FIELDS
+    done = None
+    if done_n >= 0:
+        triples = packed[at : at + 3 * done_n]
+        done = {(int(triples[k]), int(triples[k + 1])): int(triples[k + 2]) for k in range(0, len(triples), 3)}
+    return Snapshot(t, tuple(reading(i) for i in range(readings)), reading(readings) if own else None, done)

@@ -5,6 +5,7 @@ bound the tree; the sampler's state stays bounded; the options of the leak
 and stuck workloads are checked and recorded."""
 
 import bisect
+import itertools
 import math
 import random
 
@@ -168,9 +169,19 @@ def test_the_sampler_keeps_a_bounded_evenly_thinned_series(monkeypatch):
     s._start_t = s._sample(keep=True)
     for _ in range(200):
         s._sample()
-    assert len(s._snapshots) <= 16
-    gaps = {b.t - a.t for a, b in zip(s._snapshots, s._snapshots[1:], strict=False)}
+    kept = s.kept()
+    assert len(kept) <= 16
+    gaps = {b.t - a.t for a, b in itertools.pairwise(kept)}
     assert len(gaps) == 1  # evenly spaced
+
+
+def test_a_kept_sample_unpacks_as_it_was_taken():
+    readings = (Reading(4242, 0, True, 50_000_000, 30_000_000, None, 1.25), Reading(4243, 1, False, 7, None, 5, 0.0))
+    snap = Snapshot(12.5, readings, Reading(99, 0, False, 68 * 2**20, 60 * 2**20, 61 * 2**20, 3.5), {(0, 4243): 17})
+    assert sampler._unpack(sampler._pack(snap)) == snap
+    bare = Snapshot(1.0, readings)  # no harness read, no counts (not a soak)
+    assert sampler._unpack(sampler._pack(bare)) == bare
+    assert sampler._unpack(sampler._pack(Snapshot(2.0, (), None, {}))) == Snapshot(2.0, (), None, {})
 
 
 def test_a_short_window_is_sampled_more_often_a_long_one_once_a_second():

@@ -123,7 +123,8 @@ def _round(value: float | None) -> float | None:
 
 def series_figures(rows: Sequence[Mapping[str, Any]], file: str) -> SeriesFigures:
     """What the run document says of its series: its file, its seconds, the
-    stall seconds and the longest run of them."""
+    stall seconds and the longest run of them, the drift and what the
+    seconds with a recycle completed."""
     longest = run = 0
     for row in rows:
         run = run + 1 if row["stall"] else 0
@@ -136,6 +137,7 @@ def series_figures(rows: Sequence[Mapping[str, Any]], file: str) -> SeriesFigure
         longest_stall_s=longest,
         first_tenth_per_s=first,
         last_tenth_per_s=last,
+        **recycle_seconds(rows, len(rows)),
     )
 
 
@@ -156,3 +158,47 @@ def drift(completions: Iterable[int], seconds: int) -> tuple[float | None, float
         if whole - tenth < k <= whole:
             last += done
     return first / tenth, last / tenth
+
+
+def recycle_seconds(rows: Iterable[Mapping[str, Any]], seconds: int) -> dict[str, Any]:
+    """The throughput dip recycling costs, second by second: the whole
+    seconds in which a pool process was replaced against the others, from
+    the rows' `memory` (read once, as `drift`'s; `seconds` of them).
+
+    A replacement is a pool process (not a worker's main one) in a row's
+    memory and not in the row with memory before it; it was born between that
+    sample and the one before, a second apart, so both its second and the
+    one before count as seconds with a recycle. Rows without memory count
+    in neither. The first and last rows, partial, are left out. Returns
+    SeriesFigures' recycle_seconds (None: no row has memory),
+    recycle_second_per_s and other_second_per_s (mean completions, None
+    where there is no such second)."""
+    known: set[tuple[int, int]] | None = None
+    totals = {True: [0, 0], False: [0, 0]}  # a second with a recycle? -> [completions, seconds]
+    held: list[Any] | None = None  # the row before: [k, completions, has memory, recycle], counted once passed
+
+    def count(k: int, done: int, sampled: bool, recycle: bool) -> None:
+        if sampled and 1 <= k <= seconds - 2:
+            totals[recycle][0] += done
+            totals[recycle][1] += 1
+
+    for k, row in enumerate(rows):
+        memory = row.get("memory")
+        recycle = False
+        if memory is not None:
+            pool = {(r["node"], r["pid"]) for r in memory if not r["main"]}
+            recycle = known is not None and bool(pool - known)
+            known = pool  # the last row's only: bounded however many processes a soak replaces
+        if held is not None:
+            count(held[0], held[1], held[2], held[3] or recycle)
+        held = [k, row["completions"], memory is not None, recycle]
+    if held is not None:
+        count(*held)
+    if known is None:
+        return {"recycle_seconds": None, "recycle_second_per_s": None, "other_second_per_s": None}
+    (hit, hits), (rest, rests) = totals[True], totals[False]
+    return {
+        "recycle_seconds": hits,
+        "recycle_second_per_s": round(hit / hits, 3) if hits else None,
+        "other_second_per_s": round(rest / rests, 3) if rests else None,
+    }

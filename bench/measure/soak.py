@@ -18,13 +18,13 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from bench.analysis.memory import Snapshot, memory_growth
-from bench.analysis.series import drift
+from bench.analysis.series import drift, recycle_seconds
 from bench.analysis.soak import SoakTally
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
@@ -149,7 +149,12 @@ def measure(
         resources=resources,
         memory_growth=memory_growth(series),
         series=SeriesFigures(
-            series_path.name, tally.seconds, tally.stall_seconds, tally.longest_stall_s, *_drift(series_path, tally)
+            series_path.name,
+            tally.seconds,
+            tally.stall_seconds,
+            tally.longest_stall_s,
+            *drift(_rows(series_path, "completions"), tally.seconds),
+            **recycle_seconds(_rows(series_path), tally.seconds),
         ),
     )
     result = RunResult(
@@ -245,10 +250,13 @@ def _write(out: IO[str], rows: list[dict[str, Any]], recent: Iterable[Snapshot],
         out.flush()
 
 
-def _drift(path: Path, tally: SoakTally) -> tuple[float | None, float | None]:
-    """The series' throughput drift, its file read a line at a time."""
-    with path.open() as rows:
-        return drift((json.loads(line)["completions"] for line in rows if line.strip()), tally.seconds)
+def _rows(path: Path, key: str | None = None) -> Iterator[Any]:
+    """The series file's rows (or each row's `key`), read a line at a time."""
+    with path.open() as lines:
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                yield row if key is None else row[key]
 
 
 def _status(outcome: str, detail: str | None, summary: RunSummary, first_error: str | None) -> RunStatus:

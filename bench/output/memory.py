@@ -104,7 +104,23 @@ def series_line(series: SeriesFigures | None) -> list[str]:
             f"  drift           {series.first_tenth_per_s:.1f} tasks/s over the first tenth of the seconds, "
             f"{series.last_tenth_per_s:.1f} over the last"
         )
+    dip = recycle_dip(series)
+    if dip is not None:
+        lines.append(f"  recycle seconds {dip}")
     return lines
+
+
+def recycle_dip(series: SeriesFigures) -> str | None:
+    """What the seconds with a recycle completed against the others, in
+    words; None when no second had one."""
+    hit, rest = series.recycle_second_per_s, series.other_second_per_s
+    if not series.recycle_seconds or hit is None:
+        return None
+    seconds = f"{series.recycle_seconds} s with a pool process replaced (its second and the one before)"
+    if rest is None:
+        return f"{seconds} completed {hit:.1f} tasks/s: every second had one (a sweep against recycling off prices it)"
+    change = f" ({hit / rest - 1:+.0%})" if rest else ""
+    return f"{seconds} completed {hit:.1f} tasks/s, the others {rest:.1f}{change}"
 
 
 def soak_lines(cfg: RunSettings) -> list[str]:

@@ -317,6 +317,12 @@ class SeriesFigures:
     # first and last rows, partial, left out), tasks/s; None: under 4 rows
     first_tenth_per_s: float | None = None
     last_tenth_per_s: float | None = None
+    # What recycling costs second by second: the whole seconds in which a pool process was replaced (the
+    # second its replacement was first seen in and the one before); None: no process memory in the rows. Their
+    # mean completions, and the other whole seconds'; None: no such second
+    recycle_seconds: int | None = None
+    recycle_second_per_s: float | None = None
+    other_second_per_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -437,6 +437,20 @@ HISTORY = (
             "point:tree_kib_per_task",
         ),
     ),
+    Version(
+        29,
+        "2026-12-05",
+        "The throughput dip of recycling, second by second: summary.series.recycle_seconds and its rates",
+        "A run's `summary.series` has `recycle_seconds` (the whole seconds in which a pool process was replaced: "
+        "the second its replacement was first sampled in and the one before; null: no process memory in the "
+        "series), `recycle_second_per_s` (their mean completions; null: none) and `other_second_per_s` (the other "
+        "whole seconds'; null: none). A soak, which keeps no task records, measures recycling's cost this way.",
+        (
+            "run:summary.series.recycle_seconds",
+            "run:summary.series.recycle_second_per_s",
+            "run:summary.series.other_second_per_s",
+        ),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

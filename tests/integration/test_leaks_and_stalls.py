@@ -59,6 +59,8 @@ def test_a_leak_is_measured_per_child_under_prefork_and_recycling_bounds_the_tre
     assert tree["uss_peak_bytes"] - tree["uss_first_bytes"] < 600 * LEAK_KIB * 1024 / 2
     # and what each replacement cost its slot: from a replaced child's last task to its replacement's first
     assert 0 < growth["replacement_first_task_p50_s"] <= growth["replacement_first_task_max_s"] < 10
+    # and second by second: the seconds a replacement was first sampled in (and the one before) are counted
+    assert doc["summary"]["series"]["recycle_seconds"] >= 1
     assert "recycled" in shown
 
 

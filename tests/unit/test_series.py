@@ -5,9 +5,9 @@ each process's memory at the second's last sample; written as JSON Lines."""
 import json
 
 from bench.analysis.memory import Reading, Snapshot
-from bench.analysis.series import drift, per_second, series_figures
+from bench.analysis.series import drift, per_second, recycle_seconds, series_figures
 from bench.analysis.stats import TaskRecord
-from bench.output.memory import series_line
+from bench.output.memory import recycle_dip, series_line
 from bench.results.io import write_lines_atomic
 
 T0 = 100.0
@@ -65,3 +65,44 @@ def test_drift_compares_the_first_and_last_tenth_of_the_whole_seconds():
     completions = [3] + [100, 100] + [90] * 16 + [80, 80] + [7]
     assert drift(iter(completions), len(completions)) == (100.0, 80.0)
     assert drift([5, 5, 5], 3) == (None, None)
+
+
+def row(completions, *children, main=1):
+    """A series row whose sample saw the worker's main process and `children` (pids)."""
+    memory = [{"pid": main, "node": 0, "main": True}] + [{"pid": p, "node": 0, "main": False} for p in children]
+    return {"completions": completions, "memory": memory}
+
+
+def test_the_seconds_around_a_replacement_are_set_against_the_others():
+    # pool processes 10 and 11; 12 replaces 10, first seen in second 4: seconds 3 and 4 carry the recycle
+    rows = [row(50, 10, 11), row(100, 10, 11), row(100, 10, 11), row(80, 10, 11), row(70, 11, 12)]
+    rows += [row(100, 11, 12), row(100, 11, 12), row(30, 11, 12)]
+    dip = recycle_seconds(rows, len(rows))
+    # whole seconds 1..6 (the first and last, partial, left out): 3 and 4 against 1, 2, 5, 6
+    assert dip == {"recycle_seconds": 2, "recycle_second_per_s": 75.0, "other_second_per_s": 100.0}
+    figures = series_figures([dict(r, stall=False) for r in rows], "s.jsonl")
+    assert (figures.recycle_seconds, figures.recycle_second_per_s) == (2, 75.0)
+    assert recycle_dip(figures) == (
+        "2 s with a pool process replaced (its second and the one before) completed 75.0 tasks/s, "
+        "the others 100.0 (-25%)"
+    )
+
+
+def test_no_replacement_no_memory_and_a_worker_of_its_own_main_process_only():
+    steady = [row(100, 10, 11) for _ in range(6)]
+    none = {"recycle_seconds": 0, "recycle_second_per_s": None, "other_second_per_s": 100.0}
+    assert recycle_seconds(steady, 6) == none
+    assert recycle_dip(series_figures([dict(r, stall=False) for r in steady], "s.jsonl")) is None
+    unsampled = [{"completions": 100} for _ in range(6)]
+    assert recycle_seconds(unsampled, 6)["recycle_seconds"] is None
+    # a row with no sample counts in neither; a replacement seen after it still marks its second and the one before
+    gap = [row(100, 10), row(100, 10), {"completions": 40}, row(60, 11), row(100, 11), row(100, 11)]
+    assert recycle_seconds(gap, 6) == {"recycle_seconds": 1, "recycle_second_per_s": 60.0, "other_second_per_s": 100.0}
+
+
+def test_a_replacement_every_second_leaves_nothing_to_set_it_against():
+    rows = [row(90, 10 + k) for k in range(6)]
+    dip = recycle_seconds(rows, 6)
+    assert dip == {"recycle_seconds": 4, "recycle_second_per_s": 90.0, "other_second_per_s": None}
+    figures = series_figures([dict(r, stall=False) for r in rows], "s.jsonl")
+    assert "every second had one" in recycle_dip(figures)

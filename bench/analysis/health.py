@@ -295,8 +295,62 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
             if context.task_lane
             else _late_starts(timeline, published, firsts, services, context),
         ]
+    return _in_order(findings)
+
+
+def _in_order(findings, unchecked=()):
     present = {f.kind: f for f in findings if f is not None}
-    return Health(tuple(present[k] for k in KINDS if k in present))
+    return Health(tuple(present[k] for k in KINDS if k in present), unchecked=tuple(unchecked))
+
+
+# What a soak cannot look for: it keeps no task record, and these need the timeline of every task
+SOAK_UNCHECKED = ("idle_gaps", "late_starts")
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a soak counted as it went, instead of keeping every record
+    (bench/measure/arrivals.py, analysis/soak.py, the memory sampler)."""
+
+    repeated: int = 0  # tasks reported more than once
+    extra_runs: int = 0  # reports beyond each task's first
+    repeated_examples: tuple[str, ...] = ()  # the first of them
+    lost: int = 0  # tasks sent and never reported
+    lost_examples: tuple[str, ...] = ()
+    stall_seconds: int = 0  # whole seconds with nothing completed while tasks were in flight
+    stall_stretches: int = 0  # runs of them in a row
+    longest_stall_s: int = 0
+    recycles: int = 0  # pool processes that appeared in the window (the memory sampler's)
+
+
+def diagnose_counted(counted: Counted, context: Context) -> Health:
+    """A soak's findings, from its counts: tasks run twice and lost, its
+    stalls (whole seconds: the series' stall seconds, counted by stretch),
+    pool processes replaced (the sampler's, so no example task) and what
+    the workers' log says, each with its likely cause as `diagnose` names
+    it. Idle gaps and late starts are SOAK_UNCHECKED: the Health says so."""
+    findings: list[Finding | None] = []
+    if counted.repeated:
+        findings.append(
+            Finding(
+                "duplicates", counted.repeated, cause=_duplicate_cause(context),
+                examples=counted.repeated_examples[:EXAMPLES], extra_runs=counted.extra_runs,
+            )
+        )  # fmt: skip
+    restarts = Finding("restarts", counted.recycles, cause=_restart_cause(context)) if counted.recycles else None
+    if counted.lost:
+        cause = _lost_cause(context, restarts)
+        findings.append(Finding("lost", counted.lost, cause=cause, examples=counted.lost_examples[:EXAMPLES]))
+    findings.append(restarts)
+    findings += _from_log(context.log)
+    if counted.stall_stretches:
+        findings.append(
+            Finding(
+                "stalls", counted.stall_stretches, total_s=float(counted.stall_seconds),
+                longest_s=float(counted.longest_stall_s),
+            )
+        )  # fmt: skip
+    return _in_order(findings, SOAK_UNCHECKED)
 
 
 # --- Counting ----------------------------------------------------------------
@@ -307,13 +361,17 @@ def _duplicates(executions, context):
     if not twice:
         return None
     extra = sum(executions[t] - 1 for t in twice)
+    return Finding(
+        "duplicates", len(twice), cause=_duplicate_cause(context), examples=tuple(twice[:EXAMPLES]), extra_runs=extra
+    )
+
+
+def _duplicate_cause(context):
     if context.log is not None and context.log.reconnects:
-        cause = "reconnect_redelivery"
-    elif context.broker_kind == "redis" and context.acks_late:
-        cause = "redis_redelivery"
-    else:
-        cause = "redelivery"
-    return Finding("duplicates", len(twice), cause=cause, examples=tuple(twice[:EXAMPLES]), extra_runs=extra)
+        return "reconnect_redelivery"
+    if context.broker_kind == "redis" and context.acks_late:
+        return "redis_redelivery"
+    return "redelivery"
 
 
 def _from_log(log):
@@ -335,21 +393,23 @@ def _lost(published, firsts, context, restarts):
     lost = sorted(set(published) - set(firsts))
     if not lost:
         return None
+    return Finding("lost", len(lost), cause=_lost_cause(context, restarts), examples=tuple(lost[:EXAMPLES]))
+
+
+def _lost_cause(context, restarts):
     if context.outcome in STOPPED_WAITING:
-        cause = CUT_SHORT
-    elif context.broker_restarted:
-        cause = "broker_restart"
-    elif context.log is not None and context.log.reconnects:
-        cause = "reconnect_redelivery"
-    elif context.broker_kind == "redis" and context.acks_late:
-        cause = "redis_redelivery"
-    elif context.oom_kills:
-        cause = "oom_kill"
-    elif restarts is not None and restarts.cause == "worker_lost":
-        cause = "worker_lost"
-    else:
-        cause = None
-    return Finding("lost", len(lost), cause=cause, examples=tuple(lost[:EXAMPLES]))
+        return CUT_SHORT
+    if context.broker_restarted:
+        return "broker_restart"
+    if context.log is not None and context.log.reconnects:
+        return "reconnect_redelivery"
+    if context.broker_kind == "redis" and context.acks_late:
+        return "redis_redelivery"
+    if context.oom_kills:
+        return "oom_kill"
+    if restarts is not None and restarts.cause == "worker_lost":
+        return "worker_lost"
+    return None
 
 
 def _restarts(runs, context):
@@ -375,13 +435,16 @@ def _restarts(runs, context):
     replaced = min(len(spans) - context.processes, len(newcomers))
     if replaced <= 0:
         return None
+    examples = tuple(t for _, t in newcomers[:EXAMPLES])
+    return Finding("restarts", replaced, cause=_restart_cause(context), examples=examples)
+
+
+def _restart_cause(context):
     if context.max_tasks_per_child > 0:
-        cause = "max_tasks_per_child"
-    elif context.max_memory_per_child_kib > 0:
-        cause = "max_memory_per_child"
-    else:
-        cause = "oom_kill" if context.oom_kills else "worker_lost"
-    return Finding("restarts", replaced, cause=cause, examples=tuple(t for _, t in newcomers[:EXAMPLES]))
+        return "max_tasks_per_child"
+    if context.max_memory_per_child_kib > 0:
+        return "max_memory_per_child"
+    return "oom_kill" if context.oom_kills else "worker_lost"
 
 
 # --- The timeline ------------------------------------------------------------

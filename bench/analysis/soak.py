@@ -91,6 +91,7 @@ class SoakTally:
         self.stall_seconds = 0  # seconds written in which nothing completed while tasks were in flight
         self.longest_stall_s = 0  # the most of them in a row
         self._stalled = 0  # the current run of them
+        self.stall_stretches = 0  # runs of them in a row
 
     def finished(self, published: float, record: Mapping[str, Any], counted: bool = True) -> None:
         """A task the workers reported (a raw record: started, finished,
@@ -161,6 +162,7 @@ class SoakTally:
             row[f"{name}_max_s"] = _round(ordered[-1]) if ordered else None
         row["stall"] = second["completions"] == 0 and before > 0 and after > 0
         self._stalled = self._stalled + 1 if row["stall"] else 0
+        self.stall_stretches += self._stalled == 1
         self.stall_seconds += row["stall"]
         self.longest_stall_s = max(self.longest_stall_s, self._stalled)
         return row

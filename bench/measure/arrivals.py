@@ -8,6 +8,7 @@ histograms."""
 
 import contextlib
 import dataclasses
+import itertools
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 from kombu.exceptions import OperationalError
 
+from bench.analysis.health import EXAMPLES  # task ids kept of the tasks run twice and of the lost
 from bench.analysis.openloop import SEND_LAG_P99_BOUND_S, producer_verdict, tail_fields
 from bench.analysis.soak import SoakTally
 from bench.errors import RunFailed
@@ -25,12 +27,45 @@ from bench.measure.schedule import Schedule
 from bench.results.schema import RunResult, RunStatus
 
 
+def _test_and_set(bits: bytearray, i: int) -> bool:
+    """Whether bit `i` was set; set it (the array grows as needed)."""
+    byte, bit = divmod(i, 8)
+    if byte >= len(bits):
+        bits.extend(bytes(byte + 1 - len(bits) + 4096))
+    was = bool(bits[byte] & (1 << bit))
+    bits[byte] |= 1 << bit
+    return was
+
+
+class Repeats:
+    """The tasks reported again after their first report, by their number:
+    one bit a task (set when it first repeats), the count of reports beyond
+    each first, and the first few ids."""
+
+    def __init__(self) -> None:
+        self.bits = bytearray()
+        self.tasks = 0  # tasks reported more than once
+        self.runs = 0  # reports beyond each task's first
+        self.examples: list[str] = []
+
+    def add(self, i: int, task_id: str) -> None:
+        self.runs += 1
+        if not _test_and_set(self.bits, i):
+            self.tasks += 1
+            if len(self.examples) < EXAMPLES:
+                self.examples.append(task_id)
+
+
 class Arrivals(Protocol):
     """Where a soak's tasks come from: kept topped up (ClosedLoop) or sent on
-    a schedule by the producer (OpenLoop)."""
+    a schedule by the producer (OpenLoop). Either numbers its tasks (the
+    run's prefix and an index), so a report of a task already reported is
+    known as one, in bounded state."""
 
     published: int  # tasks sent so far
     missing: int  # tasks sent and never reported (once finished)
+    lost_examples: tuple[str, ...]  # the first of those (once finished)
+    repeats: Repeats
 
     def take(self, raw: Mapping[str, Any]) -> float | None:
         """The time a reported task's latency counts from (monotonic s); None: not one of ours, or seen."""
@@ -54,12 +89,20 @@ class ClosedLoop:
 
     def __init__(self, app: Any, queue: str, task: str, args: Any, backlog: int):
         self.app, self.queue, self.task, self.args, self.backlog = app, queue, task, args, backlog
-        self.outstanding = load.publish(app, queue, task, args, backlog)
+        self.prefix = f"{queue}-"
+        self._ids = (f"{self.prefix}{i}" for i in itertools.count())
+        self.outstanding = load.publish(app, queue, task, args, backlog, ids=self._ids)
         self.published = len(self.outstanding)
         self.missing = 0
+        self.lost_examples: tuple[str, ...] = ()
+        self.repeats = Repeats()
 
     def take(self, raw: Mapping[str, Any]) -> float | None:
-        return self.outstanding.pop(raw["id"], None)
+        task_id = raw["id"]
+        origin = self.outstanding.pop(task_id, None)
+        if origin is None and task_id.startswith(self.prefix):  # sent, and reported before: run again
+            self.repeats.add(int(task_id[len(self.prefix) :]), task_id)
+        return origin
 
     def counted(self, origin: float) -> bool:
         return True
@@ -68,7 +111,9 @@ class ClosedLoop:
         if ending or len(self.outstanding) >= self.backlog:
             return None
         try:
-            more = load.publish(self.app, self.queue, self.task, self.args, self.backlog - len(self.outstanding))
+            more = load.publish(
+                self.app, self.queue, self.task, self.args, self.backlog - len(self.outstanding), ids=self._ids
+            )
         except (OSError, OperationalError) as exc:  # the broker went
             return f"a task could not be sent: {exc}"
         self.outstanding.update(more)
@@ -83,6 +128,7 @@ class ClosedLoop:
 
     def finish(self) -> None:
         self.missing = len(self.outstanding)
+        self.lost_examples = tuple(sorted(self.outstanding, key=lambda t: int(t[len(self.prefix) :]))[:EXAMPLES])
 
 
 class OpenLoop:
@@ -101,6 +147,8 @@ class OpenLoop:
         self.reported = 0
         self.published = 0
         self.missing = 0
+        self.lost_examples: tuple[str, ...] = ()
+        self.repeats = Repeats()
         self.streamed: producer.Streamed | None = None
         self._offsets = schedule.iter_offsets()
         self._next_due = next(self._offsets, None)
@@ -128,12 +176,9 @@ class OpenLoop:
         if not task_id.startswith(self.prefix):
             return None
         i = int(task_id[len(self.prefix) :])
-        byte, bit = divmod(i, 8)
-        if byte >= len(self.seen):
-            self.seen.extend(bytes(byte + 1 - len(self.seen) + 4096))
-        if self.seen[byte] & (1 << bit):
+        if _test_and_set(self.seen, i):
+            self.repeats.add(i, task_id)
             return None  # run again: its first report counted
-        self.seen[byte] |= 1 << bit
         self.reported += 1
         return raw.get("scheduled", self.t0)
 
@@ -163,6 +208,14 @@ class OpenLoop:
             self.streamed = producer.read_streamed(self.workdir)
             self.published = self.streamed.sent
         self.missing = max(0, self.published - self.reported)
+        if self.missing:
+            seen = self.seen
+
+            def reported(i: int) -> bool:
+                return i // 8 < len(seen) and bool(seen[i // 8] & (1 << i % 8))
+
+            unseen = (i for i in range(self.published) if not reported(i))
+            self.lost_examples = tuple(f"{self.prefix}{i}" for i in itertools.islice(unseen, EXAMPLES))
         return self.streamed
 
 

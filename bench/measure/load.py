@@ -4,7 +4,7 @@ until it is all there, release it to the worker, and watch it complete."""
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -135,17 +135,25 @@ Calls = Callable[[int], tuple[Any, Mapping[str, Any] | None]]
 
 
 def publish(
-    app: Celery, queue: str, task_name: str, args: Any, count: int, calls: Calls | None = None
+    app: Celery,
+    queue: str,
+    task_name: str,
+    args: Any,
+    count: int,
+    calls: Calls | None = None,
+    ids: Iterator[str] | None = None,
 ) -> dict[str, float]:
     """Send `count` tasks; returns {task id: publish time (monotonic s)}.
     `calls` (a user's task): a function of the task's index giving its
-    (args, kwargs), used instead of `args`. The queue is explicit, so the
-    app's task_routes do not move the measured tasks elsewhere."""
+    (args, kwargs), used instead of `args`. `ids`: the task ids to give
+    them (a soak numbers its tasks); None: fresh UUIDs. The queue is
+    explicit, so the app's task_routes do not move the measured tasks
+    elsewhere."""
     published = {}
     with app.producer_or_acquire() as producer:
         for i in range(count):
             call_args, call_kwargs = calls(i) if calls is not None else (args, None)
-            task_id = uuid()
+            task_id = uuid() if ids is None else next(ids)
             published[task_id] = time.monotonic()
             app.send_task(
                 task_name, args=call_args, kwargs=call_kwargs, queue=queue, task_id=task_id, producer=producer

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from bench.analysis.health import Counted, diagnose_counted, log_evidence
 from bench.analysis.memory import Snapshot, memory_growth
 from bench.analysis.series import drift, recycle_seconds
 from bench.analysis.soak import SoakTally
@@ -36,7 +37,7 @@ from bench.measure.crew import keep_logs
 from bench.measure.memory import ProcessSampler, interval_for
 from bench.measure.observe import ResourceSampler
 from bench.measure.queue_depth import DepthProbe
-from bench.measure.result import CEILING_TOLERANCE, run_metadata
+from bench.measure.result import CEILING_TOLERANCE, health_context, run_metadata
 from bench.measure.runner import (
     FailedRun,
     Measured,
@@ -136,6 +137,19 @@ def measure(
     window = last - first if first is not None and last is not None else None
     rate = tally.succeeded / window if window else None
     efficiency = rate / bound.per_s if rate is not None and bound.per_s else None
+    growth = memory_growth(series)
+    counted = Counted(
+        repeated=arrivals.repeats.tasks,
+        extra_runs=arrivals.repeats.runs,
+        repeated_examples=tuple(arrivals.repeats.examples),
+        lost=missing,
+        lost_examples=arrivals.lost_examples,
+        stall_seconds=tally.stall_seconds,
+        stall_stretches=tally.stall_stretches,
+        longest_stall_s=tally.longest_stall_s,
+        recycles=growth.recycles,
+    )
+    log = log_evidence([text for _node, text in logs]) if logs else None
     summary = RunSummary(
         throughput_per_s=rate,
         ceiling_per_s=bound.per_s,
@@ -147,7 +161,8 @@ def measure(
         latency=Latency(tally.wait.distribution(), tally.service.distribution(), tally.sojourn.distribution()),
         load_average_before=tuple(load_before),
         resources=resources,
-        memory_growth=memory_growth(series),
+        memory_growth=growth,
+        health=diagnose_counted(counted, health_context(settings, outcome, log)),
         series=SeriesFigures(
             series_path.name,
             tally.seconds,

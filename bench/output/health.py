@@ -40,6 +40,7 @@ CAUSE_WORDS = {
 # What the task records show; the log's findings (failed acks, a lost
 # connection) are said when found, and a run on agents has no log to read.
 HEALTHY = "health: no task run twice or lost; no idle gaps, stalls, late starts or replaced processes"
+UNCHECKED_WORDS = {"idle_gaps": "idle gaps", "late_starts": "late starts"}
 
 
 def cause_words(cause: str | None) -> str:
@@ -68,10 +69,13 @@ def _times(finding, what):
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def finding_line(finding: Finding, published: int | None = None, cause_said: bool = False) -> str:
+def finding_line(
+    finding: Finding, published: int | None = None, cause_said: bool = False, by_second: bool = False
+) -> str:
     """One finding as a line: what happened, how much, and the likely cause.
     `published`: the tasks of the run, to say "210 of 400"; `cause_said`:
-    the line above gave the same cause (it is not said twice)."""
+    the line above gave the same cause (it is not said twice); `by_second`:
+    a soak's, whose stalls are whole seconds of its series."""
     of = f" of {published}" if published else ""
     kind, n = finding.kind, finding.count
     if kind == "duplicates":
@@ -82,6 +86,8 @@ def finding_line(finding: Finding, published: int | None = None, cause_said: boo
         text = f"tasks lost: {n}{of}, published and never reported"
     elif kind == "idle_gaps":
         text = f"idle gaps: {n}{_times(finding, 'longest')} with nothing running while tasks were queued"
+    elif kind == "stalls" and by_second:
+        text = f"stalls: {n}{_times(finding, 'longest')} of whole seconds with tasks in flight and none finishing"
     elif kind == "stalls":
         text = f"stalls: {n}{_times(finding, 'longest')} with tasks running and none finishing"
     elif kind == "late_starts":
@@ -104,6 +110,12 @@ def health_lines(health: Health | None, published: int | None = None, struck: bo
     `struck`: the run had a deploy event, which caused what it found."""
     if health is None:
         return []
+    unchecked = ""
+    if health.unchecked:
+        names = " or ".join(UNCHECKED_WORDS.get(kind, kind) for kind in health.unchecked)
+        unchecked = f"; not looked for: {names} (a soak keeps no task record, and they need every task's)"
+    if health.ok and unchecked:
+        return [f"health: no task run twice or lost; no stall second or replaced process{unchecked}"]
     if health.ok:
         return [HEALTHY]
     misbehaved = ""
@@ -111,10 +123,11 @@ def health_lines(health: Health | None, published: int | None = None, struck: bo
         misbehaved = " (under the deploy event: its cost is above)" if struck else " (Celery misbehaved)"
         if not struck and as_asked(f.cause for f in health.misbehaviour):
             misbehaved = " (as its settings ask)"
-    lines = [f"health: {plural(len(health.findings), 'finding')}{misbehaved}"]
+    lines = [f"health: {plural(len(health.findings), 'finding')}{misbehaved}{unchecked}"]
     before = None
     for finding in health.findings:
-        lines.append(f"  - {finding_line(finding, published, cause_said=finding.cause == before)}")
+        said = finding.cause == before
+        lines.append(f"  - {finding_line(finding, published, cause_said=said, by_second=bool(health.unchecked))}")
         before = finding.cause
     return lines
 

@@ -69,7 +69,8 @@ def health_from_json(data: Mapping[str, Any] | None) -> records.Health | None:
     if data is None:
         return None
     return records.Health(
-        tuple(_pick(records.Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ())
+        tuple(_pick(records.Finding, f, examples=tuple(f.get("examples") or ())) for f in data.get("findings") or ()),
+        unchecked=tuple(data.get("unchecked") or ()),
     )
 
 

@@ -176,6 +176,9 @@ class Health:
     """Every finding of one run, in HEALTH_KINDS order; none: healthy."""
 
     findings: tuple[Finding, ...] = ()
+    # The kinds not looked for (HEALTH_KINDS): a soak keeps no task record, and idle gaps and late starts need
+    # every task's timeline; () : every kind was
+    unchecked: tuple[str, ...] = ()
 
     def of(self, kind: str) -> Finding | None:
         return next((f for f in self.findings if f.kind == kind), None)

@@ -451,6 +451,16 @@ HISTORY = (
             "run:summary.series.other_second_per_s",
         ),
     ),
+    Version(
+        30,
+        "2026-12-05",
+        "A soak's health: summary.health.unchecked, the kinds of finding not looked for",
+        "A soak is diagnosed from what it counts (tasks run twice and lost, by their numbers; its stall seconds; "
+        "the pool processes replaced; the workers' log), not from every task's record, so it cannot look for "
+        "idle gaps and late starts: `summary.health.unchecked` lists them (empty: every kind was looked for). "
+        "A soak's `stalls` finding counts runs of whole stall seconds.",
+        ("run:summary.health.unchecked",),
+    ),
 )
 SCHEMA_VERSION = HISTORY[-1].number  # the version written
 MIXED = 2  # a document that says 2 may hold any key of versions 3 to 12 (numbered afterwards)

@@ -20,7 +20,7 @@ def test_result_document_has_the_public_fields(tmp_path):
     proc = run_bench("run", "--pool", "gevent", "-c", 4, "--task-ms", 10, "--tasks", 60, "--json", out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["schema_version"] == 29
+    assert doc["schema_version"] == 30
     cfg = doc["config"]
     for key in (
         "pool",

@@ -38,6 +38,8 @@ def test_a_soak_streams_its_seconds_and_measures_a_leak(tmp_path):
     assert all(r["in_flight"] <= 40 for r in rows)
     assert any("memory" in r for r in rows)
     assert series["recycle_seconds"] == 0  # threads replace no process: read from the streamed file
+    # diagnosed from its counts: nothing run twice or lost, and what it could not look for said
+    assert doc["summary"]["health"] == {"findings": [], "unchecked": ["idle_gaps", "late_starts"]}
     growth = doc["summary"]["memory_growth"]
     assert growth["tree"]["kib_per_task"] == pytest.approx(LEAK_KIB, rel=0.15)
     assert doc["samples"]["pid"] == []  # no task record kept

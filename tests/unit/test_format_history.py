@@ -131,7 +131,7 @@ NEWEST["point"] = NEWEST["sweep"].points
 def test_the_history_numbers_every_version_once_in_order_and_the_writer_writes_the_last():
     assert [v.number for v in HISTORY] == list(range(1, len(HISTORY) + 1))
     assert [v.date for v in HISTORY] == sorted(v.date for v in HISTORY)
-    assert SCHEMA_VERSION == HISTORY[-1].number == 29
+    assert SCHEMA_VERSION == HISTORY[-1].number == 30
     assert all(v.commit and v.added for v in HISTORY)
     every = [key for v in HISTORY for key in v.keys]
     assert len(every) == len(set(every)), "a key is added once"

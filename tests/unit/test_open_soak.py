@@ -12,7 +12,8 @@ import pytest
 
 from bench.analysis.soak import SoakTally
 from bench.errors import UsageError
-from bench.measure.arrivals import OpenLoop
+from bench.measure import arrivals as arrivals_mod
+from bench.measure.arrivals import ClosedLoop, OpenLoop
 from bench.measure.config import build_run_config
 from bench.measure.schedule import Schedule
 from bench.measure.soak_options import OPEN_SOAK_FROM_S, OPEN_SOAK_MAX_WARMUP_S
@@ -105,3 +106,40 @@ def test_the_open_loop_counts_each_numbered_task_once(tmp_path):
     assert arrivals.over(T0 + 5)
     assert arrivals.finish() is None  # no result file: the counts it has
     assert arrivals.missing == 0
+    assert (arrivals.repeats.tasks, arrivals.repeats.runs, arrivals.repeats.examples) == (1, 1, ["q-3"])
+
+
+def test_the_open_loop_names_its_first_lost_tasks(tmp_path):
+    (tmp_path / "producer-progress").write_text("12")
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait(timeout=30)
+    arrivals = OpenLoop(tmp_path, done, "q-", T0, Schedule(12.0, "uniform", 1.0, 1.0, seed=0))
+    for i in (0, 2, 3, 5, 7):
+        arrivals.take({"id": f"q-{i}", "scheduled": T0})
+    arrivals.send(T0 + 2.0, ending=True)
+    arrivals.finish()
+    assert arrivals.missing == 7
+    assert arrivals.lost_examples == ("q-1", "q-4", "q-6", "q-8", "q-9")  # the first five never reported
+
+
+def test_the_closed_loop_numbers_its_tasks_and_counts_a_task_run_again(monkeypatch):
+    sent = []
+
+    def publish(app, queue, task, args, count, calls=None, ids=None):
+        made = {next(ids): T0 + len(sent) + k for k in range(count)}
+        sent.extend(made)
+        return made
+
+    monkeypatch.setattr(arrivals_mod.load, "publish", publish)
+    loop = ClosedLoop(None, "run-q", "task", [], backlog=3)
+    assert sent == ["run-q-0", "run-q-1", "run-q-2"]
+    assert loop.take({"id": "run-q-1"}) == T0 + 1
+    assert loop.take({"id": "run-q-1"}) is None  # reported before: run twice
+    assert loop.take({"id": "run-q-1"}) is None  # and a third time
+    assert loop.take({"id": "someone-else"}) is None  # not ours: not counted
+    assert (loop.repeats.tasks, loop.repeats.runs, loop.repeats.examples) == (1, 2, ["run-q-1"])
+    assert loop.send(T0 + 5, ending=False) is None
+    assert sent[-1] == "run-q-3"  # topped up with the next number
+    loop.take({"id": "run-q-0"})
+    loop.finish()
+    assert (loop.missing, loop.lost_examples) == (2, ("run-q-2", "run-q-3"))

@@ -75,7 +75,9 @@ def sweep_over_time(summary: SweepSummary, files: SweepDirFiles) -> OverTime:
             i = median_repeat([throughput for _, throughput, _ in runs])
             if i is not None:
                 name, _, series_path = runs[i]
-                chosen[point.key] = Representative(name, len(runs), tuple(read_series(series_path)))
+                rows = tuple(read_series(series_path))
+                if rows:
+                    chosen[point.key] = Representative(name, len(runs), rows)
     return OverTime(tuple(groups), chosen)
 
 

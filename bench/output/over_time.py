@@ -8,6 +8,8 @@ from __future__ import annotations
 from bench.analysis.groups import plural
 from bench.analysis.over_time import Group, OverTime
 
+FEW_SECONDS = 5  # a repeat's series shorter than this has too few points to show a trend: said
+
 
 def figure_name(group: Group) -> str:
     """The file stem of a workload's figure over time: over-time-sleep-50ms."""
@@ -17,8 +19,9 @@ def figure_name(group: Group) -> str:
 INTRO = (
     "Each point's median repeat by throughput (of its ok repeats with a series), second by second from the first "
     "task sent: the completions a second, the tasks running and the tasks queued (sent, not started) at each "
-    "second's end, and the worker tree's USS (every process summed), with ▲ where a pool process was born and ▼ "
-    "where one was gone (recycling, or a process replaced). Sojourn is not drawn: a repeat's batch is queued "
+    "second's end, and the worker tree's USS (every process summed), with ▲ above its line where pool processes were "
+    "born and ▼ below where they were gone (recycling, or a process replaced), with how many beside a mark of more "
+    "than one. Sojourn is not drawn: a repeat's batch is queued "
     "before the worker starts, so its sojourn is the queue, which the queued axes show. A repeat's whole series "
     "is beside its document (`runs/POINT/rNN.series.jsonl`); `python -m bench plot runs/POINT/rNN.json` draws "
     "it alone, each process's memory apart."
@@ -53,6 +56,12 @@ def _drawn_words(group: Group, over_time: OverTime) -> str:
         if each:
             said.append(f"{panel.title}: {', '.join(each)}")
     text = f"{group.label}, the repeats drawn: {'; '.join(said)}."
+    seconds = max(len(rep.rows) for point in group.points if (rep := over_time.chosen.get(point.key)) is not None)
+    if seconds < FEW_SECONDS:
+        text += (
+            f" They lasted {plural(seconds, 'second')} at most (the profile's window): a few points each; "
+            "`--profile thorough` measures windows of 6 s, a soak (`run --duration`) minutes to hours."
+        )
     if missing:
         text += f" Not drawn, no ok repeat with a series: {plural(len(missing), 'point')} ({', '.join(missing)})."
     return text

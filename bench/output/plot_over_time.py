@@ -12,22 +12,27 @@ have a figure of their own: `python -m bench plot RUN.json`)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from bench.analysis.over_time import Group, OverTime, Panel, Representative, lifetimes, tree_uss
 from bench.output.over_time import figure_name
-from bench.output.plot_series import MINUTES_PAST_S
+from bench.output.plot_series import MINUTES_PAST_S, plain_log_labels
 from bench.output.plot_style import PALETTE
 
 MIB = 2**20
 PANEL_WIDTH, PANEL_HEIGHT = 11.0, 4.6  # inches of one panel: its four axes, its title and legend
 MARKERS_UNDER = 30  # rows: a shorter line shows its seconds as dots
 BORN, GONE = "^", "v"
+LOG_PAST = 8  # memory is drawn on a log scale when its highest value is this many times its lowest
+MARK_OFFSET_PT = 5  # a birth's mark this far above the line, a death's below: both show at one second
 
 
 def over_time_figures(over_time: OverTime) -> dict[str, Figure]:
@@ -44,8 +49,8 @@ def group_figure(group: Group, chosen: Mapping[str, Representative]) -> Figure:
     """One workload's panels, one below the other, each with its legend at its right."""
     panels = [(panel, _drawn(panel, chosen)) for panel in group.panels]
     panels = [(panel, lines) for panel, lines in panels if lines]
-    longest = max(len(rep.rows) for _, lines in panels for _, rep in lines)
-    scale, unit = (60.0, "min") if longest > MINUTES_PAST_S else (1.0, "s")
+    last = max((rep.rows[-1]["t_s"] for _, lines in panels for _, rep in lines if rep.rows), default=1)
+    scale, unit = (60.0, "min") if last >= MINUTES_PAST_S else (1.0, "s")
     fig = Figure(figsize=(PANEL_WIDTH, PANEL_HEIGHT * len(panels) + 0.4), layout="constrained")
     fig.suptitle(f"{group.label} over time: each point's median repeat (by throughput), second by second")
     subfigures = fig.subfigures(len(panels), 1, squeeze=False)[:, 0]
@@ -55,7 +60,10 @@ def group_figure(group: Group, chosen: Mapping[str, Representative]) -> Figure:
     first = every[0]
     for ax in every[1:]:
         ax.sharex(first)
-    first.set_xlim(0, longest / scale)
+    span = max(last, 1) / scale
+    first.set_xlim(-0.03 * span, 1.03 * span)  # room for the marks at the first and last second
+    if unit == "s":
+        first.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
@@ -66,10 +74,12 @@ def _panel(
     rate, running, queued, memory = axes.flat
     sub.suptitle(title, fontsize=11, fontweight="bold")
     marked = False
+    dots = max(len(rep.rows) for _, rep in lines) < MARKERS_UNDER
+    mib: list[float] = []
     for i, (_, rep) in enumerate(lines):
         rows = rep.rows
         style: dict[str, Any] = {"color": PALETTE[i % len(PALETTE)], "linewidth": 1.3}
-        if len(rows) < MARKERS_UNDER:
+        if dots:
             style |= {"marker": "o", "markersize": 3}
         t = [row["t_s"] / scale for row in rows]
         rate.plot(t, [row["completions"] for row in rows], **style)
@@ -77,8 +87,10 @@ def _panel(
         _plot_key(queued, t, rows, "waiting", style)
         uss = tree_uss(rows)
         if uss:
-            memory.plot([s / scale for s, _ in uss], [b / MIB for _, b in uss], **style)
+            mib += [b / MIB for _, b in uss]
+            memory.plot([s / scale for s, _ in uss], mib[-len(uss) :], **style)
         marked |= _marks(memory, rows, uss, scale, style["color"])
+    log = bool(mib) and max(mib) > LOG_PAST * min(mib)  # a leak without recycling flattens the recycled lines
     for ax, ylabel, what in (
         (rate, "tasks / s", "completions a second"),
         (running, "tasks", "running at the second's end"),
@@ -87,8 +99,15 @@ def _panel(
     ):
         ax.set_title(what, fontsize=9, loc="left")
         ax.set_ylabel(ylabel)
-        ax.set_ylim(bottom=0)
+        if not (log and ax is memory):
+            ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
+    if log:
+        memory.set_yscale("log")
+        memory.yaxis.set_major_formatter(plain_log_labels())
+        memory.yaxis.set_minor_formatter(plain_log_labels(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+        memory.set_ylabel("MiB (USS), log scale")
+        memory.grid(alpha=0.3, which="both")
     if memory.has_data():
         memory.margins(y=0.15)
     for ax in (queued, memory):
@@ -114,13 +133,19 @@ def _plot_key(ax: Axes, t: Sequence[float], rows: Sequence[Mapping[str, Any]], k
 def _marks(
     ax: Axes, rows: Sequence[Mapping[str, Any]], uss: Sequence[tuple[int, float]], scale: float, color: str
 ) -> bool:
-    """A pool process's birth and death on the tree's line, at the second
-    it was first and last seen; True when there was any."""
+    """Pool processes born (above the tree's line) and gone (below it) at
+    the second each was first and last seen, with how many where more than
+    one; True when there was any."""
     at = dict(uss)
     life = lifetimes(rows)
-    for seconds, marker in ((life.born, BORN), (life.gone, GONE)):
-        for s in seconds:
+    for seconds, marker, up in ((life.born, BORN, 1), (life.gone, GONE, -1)):
+        shift = offset_copy(ax.transData, fig=ax.get_figure(root=True), y=up * MARK_OFFSET_PT, units="points")
+        for s, n in sorted(Counter(seconds).items()):
             if s not in at:  # sampled, its USS not read
                 continue
-            ax.plot(s / scale, at[s] / MIB, marker, color=color, markersize=6, markeredgecolor="white", zorder=3)
+            x, y = s / scale, at[s] / MIB
+            ax.plot(x, y, marker, color=color, markersize=6, markeredgecolor="white", zorder=3, transform=shift)
+            if n > 1:
+                ax.annotate(f"{n}", (x, y), xytext=(5, up * MARK_OFFSET_PT), textcoords="offset points",
+                            fontsize=7, color=color, va="center")  # fmt: skip
     return bool(life.born or life.gone)

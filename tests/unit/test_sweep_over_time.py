@@ -195,3 +195,36 @@ def test_a_sweep_without_series_still_reports_without_the_section(tmp_path, refe
         assert not [path for path in written.written if path.name.startswith("over-time-")]
         assert "Over time" not in (directory / "report.md").read_text()
         assert "Over time" not in (directory / "report.html").read_text()
+
+
+def test_memory_goes_to_a_log_scale_where_a_leak_would_flatten_the_recycled_line():
+    (group,) = over_time_groups(RECYCLED)
+    leaking = [
+        {**row, "memory": [{**proc, "uss_bytes": proc["uss_bytes"] * (1 + 10 * row["t_s"])} for proc in row["memory"]]}
+        for row in rows()[:-1]
+    ]
+    off = {p.key for p in group.points if p.settings == (("max_tasks_per_child", "0"),)}
+    chosen = {p.key: Representative("r01", 1, tuple(leaking if p.key in off else rows())) for p in group.points}
+    memory = group_figure(group, chosen).subfigs[0].axes[3]
+    assert (memory.get_yscale(), memory.get_ylabel()) == ("log", "MiB (USS), log scale")
+    flat = group_figure(group, {p.key: Representative("r01", 1, tuple(rows())) for p in group.points})
+    assert flat.subfigs[0].axes[3].get_yscale() == "linear"
+
+
+def test_two_processes_replaced_in_one_second_are_counted_beside_the_mark():
+    (group,) = over_time_groups(RECYCLED)
+    both = [
+        {**row, "memory": [{**proc, "pid": proc["pid"] + 1000} if not proc["main"] and row["t_s"] >= 4 else proc
+                           for proc in row["memory"]]}
+        for row in rows()[:-1]
+    ]  # fmt: skip
+    memory = group_figure(group, {group.points[0].key: Representative("r01", 1, tuple(both))}).subfigs[0].axes[3]
+    assert sorted(text.get_text() for text in memory.texts) == ["2", "2"]  # two born at 4 s, two gone at 3 s
+
+
+def test_a_short_series_says_how_few_seconds_it_has():
+    (group,) = over_time_groups(RECYCLED)
+    short = OverTime((group,), {p.key: Representative("r01", 3, tuple(rows(seconds=3))) for p in group.points})
+    assert "They lasted 3 seconds at most (the profile's window)" in over_time_section(short)
+    long = OverTime((group,), {p.key: Representative("r01", 3, tuple(rows(seconds=10))) for p in group.points})
+    assert "They lasted" not in over_time_section(long)

@@ -32,6 +32,7 @@ PANEL_WIDTH, PANEL_HEIGHT = 11.0, 4.6  # inches of one panel: its four axes, its
 MARKERS_UNDER = 30  # rows: a shorter line shows its seconds as dots
 BORN, GONE = "^", "v"
 LOG_PAST = 8  # memory is drawn on a log scale when its highest value is this many times its lowest
+HEADROOM = 1.15  # a linear axis's top over its highest value: a flat line and its marks clear of the edge
 MARK_OFFSET_PT = 5  # a birth's mark this far above the line, a death's below: both show at one second
 
 
@@ -100,16 +101,16 @@ def _panel(
         ax.set_title(what, fontsize=9, loc="left")
         ax.set_ylabel(ylabel)
         if not (log and ax is memory):
-            ax.set_ylim(bottom=0)
+            top = max((float(y) for line in ax.get_lines() for y in line.get_ydata()), default=0.0)
+            ax.set_ylim(0, HEADROOM * (top or 1.0))
         ax.grid(alpha=0.3)
     if log:
         memory.set_yscale("log")
         memory.yaxis.set_major_formatter(plain_log_labels())
         memory.yaxis.set_minor_formatter(plain_log_labels(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
         memory.set_ylabel("MiB (USS), log scale")
+        memory.margins(y=0.12)
         memory.grid(alpha=0.3, which="both")
-    if memory.has_data():
-        memory.margins(y=0.15)
     for ax in (queued, memory):
         ax.set_xlabel(f"{unit} since the first task was sent")
     handles: list[Any] = [Line2D([], [], color=PALETTE[i % len(PALETTE)], linewidth=1.6) for i in range(len(lines))]

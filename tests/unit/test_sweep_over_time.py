@@ -117,6 +117,8 @@ def test_the_figure_draws_each_point_and_marks_the_recycles():
     legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
     assert legend == ["max_tasks_per_child=0", "max_tasks_per_child=100", "pool process born", "pool process gone"]
     assert memory.get_ylabel() == "MiB (USS)"
+    highest = max(max(line.get_ydata()) for line in memory.get_lines())
+    assert memory.get_ylim() == (0, pytest.approx(1.15 * highest))  # its marks clear of the top edge
     assert memory.get_xlabel() == "s since the first task was sent"
 
 

@@ -10,8 +10,10 @@ import json
 import shutil
 
 import pytest
+from PIL import Image
 
 from bench.analysis.over_time import OverTime, Representative, lifetimes, median_repeat, over_time_groups, tree_uss
+from bench.cli import main
 from bench.commands.report import sweep_over_time, write_report
 from bench.output.over_time import over_time_section
 from bench.output.plot_over_time import group_figure, over_time_figures
@@ -186,6 +188,15 @@ def test_the_report_embeds_the_figure_over_time_in_markdown_and_html(sweep_with_
     assert '<h2 id="over-time">Over time</h2>' in page
     assert '<img alt="cpu 20 ms over time" src="data:image/png;base64,' in page
     assert '<a href="#over-time">Over time</a>' in page  # in the contents
+
+
+def test_plot_draws_the_figures_over_time_as_report_does(sweep_with_series, capsys):
+    assert main(["plot", str(sweep_with_series)]) == 0
+    with Image.open(sweep_with_series / "over-time-cpu-20ms.png") as image:
+        image.verify()
+    assert (sweep_with_series / "over-time-cpu-20ms.svg").read_text().lstrip().startswith("<?xml")
+    assert not (sweep_with_series / "over-time-sleep-50ms.png").exists()
+    assert "figures in" in capsys.readouterr().out
 
 
 def test_a_sweep_without_series_still_reports_without_the_section(tmp_path, reference_copy):

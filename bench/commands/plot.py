@@ -1,14 +1,16 @@
 """`python -m bench plot SWEEP_DIR`: the sweep's figures, without Celery;
 `python -m bench plot RUN.json`: a run's figure over time, from its series.
 
-read the sweep -> analyze -> draw and write the figures -> say how many."""
+read the sweep -> analyze -> draw and write the figures (over time too,
+as report draws them) -> say how many."""
 
 from pathlib import Path
 
 from bench.analysis.summary import analyze
 from bench.commands import sweep_dir
+from bench.commands.report import sweep_over_time
 from bench.errors import UsageError
-from bench.output import plot
+from bench.output import plot, plot_over_time
 from bench.output.plot_series import run_series_figure
 from bench.results.io import read_run
 from bench.results.sweepdir import SweepDirFiles
@@ -23,6 +25,8 @@ def execute(path: str | Path) -> int:
     profile = SweepDirFiles(found).read_profile()
     prediction = profile["prediction"] if profile else None
     written = plot.figures(summary, found, analyze(summary, status), prediction)
+    for name, fig in plot_over_time.over_time_figures(sweep_over_time(summary, SweepDirFiles(found))).items():
+        written += plot.save(fig, found, name)
     print(f"{len(written)} figures in {found}")
     return 0
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.over_time import OverTime
 from bench.analysis.summary import Analysis
 from bench.output import csv as report_csv
 from bench.output import html as report_html
@@ -16,6 +17,7 @@ from bench.output import mix
 from bench.output.budget import budget_markdown, budget_terminal
 from bench.output.check import check_markdown, check_text
 from bench.output.openloop_plot import verdict_markdown
+from bench.output.over_time import over_time_section
 from bench.output.prediction import prediction_section
 from bench.output.sweep_terminal import report_end
 from bench.results.sweep_records import SweepManifest, SweepSummary
@@ -44,13 +46,16 @@ def report_files(
     checked: Mapping[str, Any] | None = None,
     open_loop: Mapping[str, Any] | None = None,
     budget: Mapping[str, Any] | None = None,
+    over_time: OverTime | None = None,
 ) -> dict[str, str]:
     """{file name: text} of report.md, report.html and points.csv. The
     figures must be in `directory` already: report.html embeds them.
     `profile`: the swept task's profile document; `checked`: the fidelity
     check's document; `open_loop`: open_loop.json (sweep --rates), whose
     verdicts and a traffic mix's tables per rate end the report; `budget`:
-    the memory budget section (analysis/budget.py budget_json)."""
+    the memory budget section (analysis/budget.py budget_json); `over_time`:
+    the points' repeats drawn over time, whose section ends the report (its
+    figures, plot_over_time.py, in `directory` already)."""
     directory = Path(directory)
     markdown = report_markdown.render(summary, status, analysis, directory.name, measured=measured)
     if profile is not None:
@@ -60,6 +65,8 @@ def report_files(
     if open_loop is not None:
         markdown += verdict_markdown(dict(open_loop)) + mix.open_loop_section(open_loop)
     if section := budget_markdown(budget):
+        markdown = markdown.rstrip("\n") + "\n\n" + section
+    if over_time is not None and (section := over_time_section(over_time)):
         markdown = markdown.rstrip("\n") + "\n\n" + section
     return {
         "report.md": markdown,

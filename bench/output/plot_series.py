@@ -63,8 +63,8 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     latency.set_ylabel("ms, of what finished")
     if latency.has_data():
         latency.set_yscale("log")
-        latency.yaxis.set_major_formatter(_plain())  # 0.6, 2, 500 ms, not 6x10^-1
-        latency.yaxis.set_minor_formatter(_plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        latency.yaxis.set_major_formatter(plain_log_labels())  # 0.6, 2, 500 ms, not 6x10^-1
+        latency.yaxis.set_minor_formatter(plain_log_labels(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
         latency.margins(y=0.25)  # room for the legend over a flat line
         latency.legend(loc="upper right", fontsize="small")
     latency.grid(alpha=0.3, which="both")
@@ -74,7 +74,7 @@ def series_figure(rows: Sequence[Mapping[str, Any]], title: str, offered_per_s: 
     return fig
 
 
-def _plain(**options: Any) -> Any:
+def plain_log_labels(**options: Any) -> Any:
     """A log axis's labels as plain numbers; minor ones where the axis spans few decades."""
     from matplotlib.ticker import LogFormatter
 

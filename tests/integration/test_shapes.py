@@ -68,6 +68,10 @@ def test_a_sweep_over_workers_and_a_setting_measures_every_combination(tmp_path)
     assert "By total concurrency" in report
     assert (sweep / "shapes-sleep-10ms.png").is_file()
     assert "by total concurrency" in proc.stdout
+    # each point over time, from its repeat's series: two workers' processes summed
+    assert "![sleep 10 ms over time](over-time-sleep-10ms.png)" in report
+    assert "gevent [2 workers, prefetch_multiplier=1]: -c 2 r01 of 1" in report
+    assert (sweep / "over-time-sleep-10ms.png").is_file()
 
 
 @pytest.mark.local_brokers  # test_broker_left_clean checks them as found

@@ -130,6 +130,42 @@ def predict_curves(
     return out
 
 
+def task_demand(cpu_s: float, wait_s: float, releases_gil: bool | None, calibration: Calibration) -> mva.TaskDemand:
+    """The task's own demand: its profiled CPU less what Celery's tracer
+    spends on the same thread for any task (a no-op's thread CPU under
+    solo), which the model counts in the per-task cost already."""
+    solo = calibration.of("solo")
+    tracer = solo[0].task_cpu_s if solo and solo[0].task_cpu_s is not None else 0.0
+    return mva.TaskDemand(max(0.0, cpu_s - tracer), wait_s, releases_gil)
+
+
+@dataclass(frozen=True)
+class ModelKnee:
+    """A pool's curve as the model predicts it with Celery's per-task cost:
+    its knee (the smallest -c of the grid within MIN_EFFECT of its best)
+    and the throughput there and at its best."""
+
+    pool: str
+    best_c: int
+    per_s: float  # at best_c, tasks/s
+    top_per_s: float  # the best of the grid, tasks/s
+    curve: tuple[tuple[int, float], ...]  # (-c, tasks/s) over the grid
+
+
+def model_knees(
+    grids: Mapping[str, Sequence[int]], cores: float, demand: mva.TaskDemand, calibration: Calibration
+) -> tuple[ModelKnee, ...]:
+    """Each pool's knee on its grid, from the model with Celery's per-task
+    cost (`calibration`), for a profile's prediction."""
+    curves = predict_curves(grids, cores, demand, calibration)
+    knees = []
+    for pool, grid in grids.items():
+        curve = curves[pool]
+        at = knee(grid, curve)
+        knees.append(ModelKnee(pool, at, curve[at], max(curve.values()), tuple((c, curve[c]) for c in grid)))
+    return tuple(knees)
+
+
 def knee(grid: Sequence[int], predicted: Mapping[int, float]) -> int:
     """The smallest -c of `grid` predicted within MIN_EFFECT of the pool's best."""
     top = max(predicted[c] for c in grid)

@@ -11,10 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.analysis import mva
-from bench.analysis.advise import Advice, PointResult, Sample, Search, predict_curves
+from bench.analysis.advise import Advice, PointResult, Sample, Search, predict_curves, task_demand
 from bench.analysis.budget import BudgetAsk, MeasuredPool, RunMemory, budget_json, measured_budget, run_memory
 from bench.commands import AdviseRequest
+from bench.commands.profile import with_model
 from bench.errors import Interrupted, RunFailed
 from bench.harness import machine
 from bench.measure import openloop, overheads, runner
@@ -24,7 +24,7 @@ from bench.measure.profile import call_profile, probe_gil, profile_document, wri
 from bench.output.advise import advise_figure, advise_html, advise_markdown, advise_terminal
 from bench.output.overheads import overheads_table
 from bench.results.io import write_atomic
-from bench.results.overheads import Calibration, cache_dir
+from bench.results.overheads import cache_dir
 from bench.results.schema import utc_now
 from bench.sweep import store
 from bench.sweep.config import PROFILES, SweepConfig
@@ -75,6 +75,8 @@ def execute(request: AdviseRequest) -> int:
         calibration = overheads.calibrate(pools, broker, refresh=request.refresh_overheads, say=say)
         say(overheads_table(calibration, str(cache_dir())))
         demand = task_demand(cpu_s, wait_s, releases_gil, calibration)
+        if profile_doc is not None:
+            profile_doc = with_model(profile_doc, calibration)
         say(f"the task's own CPU, less Celery's tracer: {demand.cpu_s * 1e3:.3g} ms per call")
 
         # 3. Every pool's curve.
@@ -150,15 +152,6 @@ def advise_budget(advice: Advice, runs: dict[str, list[RunMemory]], ask: BudgetA
         for pool in dict.fromkeys(r.pool for r in advice.points)
     ]
     return budget_json(measured_budget(pools, ask.uptime_s, ask.budget_bytes), ask)
-
-
-def task_demand(cpu_s: float, wait_s: float, releases_gil: bool | None, calibration: Calibration) -> mva.TaskDemand:
-    """The task's own demand: its profiled CPU less what Celery's tracer
-    spends on the same thread for any task (a no-op's thread CPU under
-    solo), which the model counts in the per-task cost already."""
-    solo = calibration.of("solo")
-    tracer = solo[0].task_cpu_s if solo and solo[0].task_cpu_s is not None else 0.0
-    return mva.TaskDemand(max(0.0, cpu_s - tracer), wait_s, releases_gil)
 
 
 def _task_words(cfg: SweepConfig) -> str:

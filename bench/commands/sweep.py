@@ -11,12 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.analysis.groups import plural
 from bench.commands import SweepRequest
+from bench.commands.profile import with_model
 from bench.commands.report import write_report
 from bench.fleet.hosts import fewest_cores
 from bench.fleet.options import secret_from_env
 from bench.harness import machine
 from bench.harness.broker import listening_words
-from bench.measure import runner
+from bench.measure import overheads, runner
 from bench.measure.apptask import profile_times
 from bench.measure.profile import profile_task, write_profile
 from bench.output import openloop_plot
@@ -37,7 +38,7 @@ def execute(request: SweepRequest) -> int:
         assert cfg.user_task is not None, "only a user's task is profiled first"
         print(f"profiling {cfg.user_task.task} first ({request.profile_first.tasks} calls, one at a time)", flush=True)
         with runner.services_for(request.profile_first) as (broker, _stub):
-            profile = profile_task(request.profile_first, broker)
+            profile = with_model(profile_task(request.profile_first, broker), overheads.lookup(broker))
         print(profile_table(profile), flush=True)
         cfg = dataclasses.replace(cfg, task_profile=profile_times(profile))
         plan = plan_sweep(cfg)

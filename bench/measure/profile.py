@@ -41,7 +41,9 @@ from bench.results.schema import RunResult
 # 2 - gil: whether the task's CPU releases the GIL, measured under threads; the prediction uses it
 # 3 - budget: per pool, the worker tree's memory (PSS) after an uptime at its predicted -c and the largest
 #     -c within --memory-budget, from prefork runs at two -c (what a child adds) and the solo run
-PROFILE_SCHEMA_VERSION = 3
+# 4 - model: each pool's knee with Celery's per-task cost, from the overheads cached for the machine and broker
+#     (`advise` measures them); null with `missing` when none are cached
+PROFILE_SCHEMA_VERSION = 4
 
 
 def profile_task(

@@ -4,6 +4,7 @@ predicted best configuration per pool with its basis."""
 from collections.abc import Mapping
 from typing import Any
 
+from bench.analysis.advise import MIN_EFFECT
 from bench.harness.sizes import size_words
 from bench.output.budget import budget_sentence, budget_terms, uptime_words
 
@@ -54,11 +55,38 @@ def profile_table(doc: Mapping[str, Any]) -> str:
     if any(p.get("best_c_if_gil_released") is not None for p in pred["pools"]):
         lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
     lines += ["", f"favoured: {pred['favoured']}: {pred['reason']}"]
+    lines += model_lines(doc.get("model"))
     lines += budget_lines(doc)
     return "\n".join(lines)
 
 
 BUDGET_VERSION = 3  # the profile document's version that has the budget
+
+
+def model_lines(model: Mapping[str, Any] | None) -> list[str]:
+    """The prediction with Celery's per-task cost (the model's knee of each
+    pool), or how to get it; nothing for a profile from before version 4."""
+    if model is None:
+        return []
+    if model.get("missing"):
+        return [
+            "",
+            f"with Celery's own per-task cost: not predicted: {model['missing']}; `python -m bench advise` "
+            "measures it once (about a minute), and profile uses it from then on",
+        ]
+    lines = [
+        "",
+        f"with Celery's own per-task cost (the model, on each pool's sweep grid; measured {model['broker']}, "
+        f"{model['overheads_measured_utc']}):",
+        "",
+    ]
+    rows = [("pool", "best -c", "throughput there")] + [
+        (p["pool"], str(p["best_c"]), _rate(p["per_s"])) for p in model["pools"]
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines += ["  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)).rstrip() for r in rows]
+    lines.append(f"  (best -c: the smallest within {MIN_EFFECT:.0%} of the pool's best; `advise` measures around it)")
+    return lines
 
 
 def budget_lines(doc: Mapping[str, Any]) -> list[str]:

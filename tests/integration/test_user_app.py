@@ -85,8 +85,9 @@ def test_a_user_task_runs_under_every_pool_with_every_task_accounted(pool, app_d
 @pytest.mark.exclusive  # the task's CPU time per call, within 20%
 def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_five(app_dir):
     out = app_dir / "profile.json"
+    cache = {"CELERY_BENCH_CACHE": str(app_dir / "cache")}  # none: Celery's per-task cost is not measured
     proc = run_bench("profile", "--app", "myapp", "--task", "myapp.work", "--args", "[5, 20]", "--json", out,
-                     cwd=app_dir, timeout=240)  # fmt: skip
+                     cwd=app_dir, env=cache, timeout=240)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     call = doc["per_call"]
@@ -102,6 +103,8 @@ def test_profile_of_5ms_cpu_and_20ms_sleep_predicts_prefork_near_cores_times_fiv
     assert doc["prediction"]["favoured"] == "prefork"
     assert doc["memory"]["rss_growth_bytes"] is not None
     assert "favoured: prefork" in proc.stdout
+    assert doc["model"] == {"missing": "Celery's per-task cost is not measured for this machine and broker"}
+    assert "`python -m bench advise` measures it once" in proc.stdout
     # The profile sizes a run's ceiling, labelled as estimated.
     run_out = app_dir / "r.json"
     proc = run_bench(
@@ -224,7 +227,7 @@ def test_the_profile_tells_a_task_that_releases_the_gil_from_one_that_holds_it(t
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     gil = doc["gil"]
-    assert doc["schema_version"] == 3  # 3: the memory budget (bench/measure/profile.py)
+    assert doc["schema_version"] == 4  # 4: the model with Celery's per-task cost (bench/measure/profile.py)
     assert gil["releases_gil"] is releases, gil
     assert gil["threads"] >= 4
     if releases:

@@ -21,7 +21,11 @@ def _slope(kib: float | None, ci: tuple[float, float] | None, unit: str = "task"
 
 
 def _per_hour(p: ProcessMemory) -> str:
-    return "" if p.kib_per_hour is None else f", {p.kib_per_hour / 1024:+,.1f} MiB/hour"
+    if p.kib_per_hour is None:
+        return ""
+    if abs(p.kib_per_hour) < 1024:  # under a MiB an hour: in KiB, not "+0.0 MiB"
+        return f", {p.kib_per_hour:+,.3g} KiB/hour"
+    return f", {p.kib_per_hour / 1024:+,.1f} MiB/hour"
 
 
 def _who(p: ProcessMemory) -> str:

@@ -16,16 +16,15 @@ import uuid
 import psutil
 import pytest
 
-from tests.helpers.machine import LONGEST_FIRST, ONE_WORKER_MODULES, MachineLock, OneWorkerModules
+from tests.helpers.machine import LONGEST_FIRST, ONE_WORKER_MODULES, MachineLock, OneWorkerModules, run_directory
 from tests.helpers.processes import TAG, tagged_processes
 
 
 @pytest.fixture(scope="session")
-def machine_lock(tmp_path_factory):
+def machine_lock(request):
     """The MachineLock of this run: in the directory all xdist workers of
     the run share (each worker's base temp is a child of it)."""
-    base = tmp_path_factory.getbasetemp()
-    return MachineLock(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    return MachineLock(run_directory(request.config))
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +52,9 @@ def pytest_collection_modifyitems(config, items):
     its last one must not come after the others that run alone. Then the
     other modules one worker runs whole; then the other tests that start
     real workers, the longest first; then the unit tests, short ones that
-    fill the gaps at the end. Collection order within each."""
+    fill the gaps at the end. Collection order within each. An xdist worker
+    writes down the tests that run alone, for the scheduler
+    (OneWorkerModules): it hands out no shared test until they are done."""
 
     def rank(item):
         module = item.nodeid.split("::", 1)[0]
@@ -67,6 +68,9 @@ def pytest_collection_modifyitems(config, items):
         return 4 if item.get_closest_marker("integration") else 5
 
     items.sort(key=rank)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        alone = [item.nodeid for item in items if item.get_closest_marker("exclusive") is not None]
+        MachineLock(run_directory(config)).write_alone(alone)
 
 
 @pytest.fixture(autouse=True)

@@ -87,3 +87,62 @@ def test_each_fleet_modules_tests_are_one_scope_and_every_other_test_its_own():
         assert scope(None, f"{fleet}::test_a") == scope(None, f"{fleet}::test_b[x]") == fleet
     assert scope(None, "tests/integration/test_sweep.py::test_a") == "tests/integration/test_sweep.py::test_a"
     assert scope(None, "tests/unit/test_plan.py::test_b[2]") == "tests/unit/test_plan.py::test_b[2]"
+
+
+class FakeNode:
+    """An xdist worker as the scheduler sees it: what it was sent, in order."""
+
+    def __init__(self, collection, name):
+        self.collection, self.sent, self.shutting_down = collection, [], False
+        self.gateway = type("Gateway", (), {"id": name})()
+
+    def send_runtest_some(self, indices):
+        self.sent.extend(self.collection[i] for i in indices)
+
+    def shutdown(self):
+        self.shutting_down = True
+
+
+class FakeConfig:
+    option = type("Option", (), {"loadscopereorder": False})()
+
+    def getvalue(self, name):
+        assert name == "tx"
+        return ["2*popen"]
+
+
+def scheduled(collection, alone):
+    sched = OneWorkerModules(FakeConfig(), alone=alone)
+    nodes = [FakeNode(collection, "gw0"), FakeNode(collection, "gw1")]
+    for node in nodes:
+        sched.add_node(node)
+        sched.add_node_collection(node, collection)
+    sched.schedule()
+    return sched, nodes
+
+
+def complete(sched, node, nodeid):
+    sched.mark_test_complete(node, node.collection.index(nodeid))
+
+
+def test_no_shared_test_is_handed_out_while_one_that_runs_alone_is_unfinished():
+    collection = ["t.py::alone_1", "t.py::alone_2", "t.py::shared_1", "t.py::shared_2", "t.py::shared_3",
+                  "t.py::shared_4"]  # fmt: skip
+    sched, (first, second) = scheduled(collection, alone={"t.py::alone_1", "t.py::alone_2"})
+    # each has one that runs alone, and a shared one behind it (a worker runs a test once it holds the next)
+    assert first.sent == ["t.py::alone_1", "t.py::shared_1"]
+    assert second.sent == ["t.py::alone_2", "t.py::shared_2"]
+    complete(sched, first, "t.py::alone_1")
+    assert first.sent == ["t.py::alone_1", "t.py::shared_1"]  # nothing more while alone_2 is unfinished
+    complete(sched, second, "t.py::alone_2")
+    assert second.sent[2:] == ["t.py::shared_3"]
+    assert first.sent[2:] == ["t.py::shared_4"]  # the waiting worker gets work once the chain is over
+
+
+def test_without_tests_that_run_alone_the_work_goes_out_in_order():
+    collection = [f"t.py::shared_{i}" for i in range(6)]
+    sched, (first, second) = scheduled(collection, alone=set())
+    assert first.sent == ["t.py::shared_0", "t.py::shared_2"]
+    assert second.sent == ["t.py::shared_1", "t.py::shared_3"]
+    complete(sched, first, "t.py::shared_0")
+    assert first.sent[2:] == ["t.py::shared_4"]

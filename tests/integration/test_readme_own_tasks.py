@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,13 +33,15 @@ def test_the_readme_commands_for_your_own_tasks_run(tmp_path):
     workdir = tmp_path / "examples" / "thumbnails"
     # The image server stops even when a command fails.
     script = f"set -e\ntrap 'python {workdir}/image_server.py stop' EXIT\n{block}\n"
+    # `python` is this venv's, as for a user who activated it (a shell without it would find another)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     proc = subprocess.run(
         ["bash", "-c", script],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "CI": "true"},
+        env={**os.environ, "CI": "true", "PATH": path},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     profile = json.loads((workdir / "results" / "profile.json").read_text())

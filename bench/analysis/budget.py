@@ -49,6 +49,14 @@ KIB = 1024
 # was measured to keep a task, 1.06 KiB: a leak, not the worker's youth).
 YOUNG_TASKS = 1000
 YOUNG_KIB_PER_TASK = 1.5
+# A prefork child is young over its first hundreds of tasks, and keeps more a task the younger it is: in
+# `advise`'s quick runs of proj.tasks.mixed (5 + 20 ms), children that ran about 26 tasks each (-c 16) kept
+# 3.4-4.8 KiB a task (CI up to 7.6), about 40 each (-c 8) 2.0-2.8 KiB (CI to 5.0). A run whose children ran
+# fewer than YOUNG_CHILD_TASKS each has its slope taken only above YOUNG_CHILD_KIB_PER_TASK (a leak of 50 KiB a
+# task still shows). profile's probe (PROBE_WARMUP over 3 children: 400 each, and more) stays past it, as its
+# slopes were taken before; between 40 and 400 tasks a child, where youth ends is not measured.
+YOUNG_CHILD_TASKS = 300
+YOUNG_CHILD_KIB_PER_TASK = 10.0
 DEFAULT_UPTIME_S = 8 * 3600.0  # the uptime a budget line is for unless --uptime says
 MAX_C = 512  # the largest -c the search considers
 
@@ -182,15 +190,15 @@ def line_json(line: BudgetLine) -> dict[str, Any]:
     }
 
 
-def slope_used(kib_per_task: float | None, ci95: Sequence[float] | None, young: bool = False) -> float:
+def slope_used(kib_per_task: float | None, ci95: Sequence[float] | None, young_above: float | None = None) -> float:
     """The growth the model takes, bytes per task: the fitted slope where
     its 95% CI excludes 0 and it is positive; 0 otherwise (no slope, or one
     not told apart from none; a shrinking tree does not shrink forever).
-    `young`: the run's worker was young (see YOUNG_TASKS): 0 unless the CI's
-    low end is above YOUNG_KIB_PER_TASK."""
+    `young_above`: the run's worker was young (RunMemory.young_above): 0
+    unless the CI's low end is above it, KiB per task."""
     if kib_per_task is None or ci95 is None or ci95[0] <= 0 <= ci95[1] or kib_per_task <= 0:
         return 0.0
-    if young and ci95[0] <= YOUNG_KIB_PER_TASK:
+    if young_above is not None and ci95[0] <= young_above:
         return 0.0
     return kib_per_task * KIB
 
@@ -230,11 +238,19 @@ class RunMemory:
     pss_ci95: tuple[float, float] | None  # its 95% CI, KiB per task
     per_s: float | None = None  # its throughput, tasks/s (None: not measured)
     warmup: int | None = None  # tasks its worker ran before the window; None: not known (taken as warm)
+    pool: str | None = None  # its pool; None: not known (taken as one process)
 
     @property
-    def young(self) -> bool:
-        """Warmed up over fewer than YOUNG_TASKS: its slope may be the worker's youth."""
-        return self.warmup is not None and self.warmup < YOUNG_TASKS
+    def young_above(self) -> float | None:
+        """The KiB a task its slope must be above to count, where the
+        worker was young: prefork children that ran fewer than
+        YOUNG_CHILD_TASKS each, YOUNG_CHILD_KIB_PER_TASK; a worker warmed up
+        over fewer than YOUNG_TASKS, YOUNG_KIB_PER_TASK; None: not young."""
+        if self.pool == "prefork" and self.tasks_done < YOUNG_CHILD_TASKS * self.concurrency:
+            return YOUNG_CHILD_KIB_PER_TASK
+        if self.warmup is not None and self.warmup < YOUNG_TASKS:
+            return YOUNG_KIB_PER_TASK
+        return None
 
 
 def pool_memory(
@@ -251,7 +267,7 @@ def pool_memory(
     solo or runs at one -c only, base alone (per slot 0, said in the basis)."""
     if not runs:
         raise ValueError(f"{pool}: no run measured its memory")
-    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95, r.young) for r in (slope_runs or runs))
+    slopes = sorted(slope_used(r.pss_kib_per_task, r.pss_ci95, r.young_above) for r in (slope_runs or runs))
     mid = len(slopes) // 2
     slope = slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
     fixed = [(r.concurrency, fixed_bytes(r.pss_last_bytes, slope, r.tasks_done)) for r in runs]
@@ -269,11 +285,14 @@ def pool_memory(
         )
     if slope:
         growth = f"{slope / KIB:.3g} KiB/task"
-    elif any(r.young for r in (slope_runs or runs)):
-        growth = (
-            f"none told apart from a young worker's (warm-up under {YOUNG_TASKS:,} tasks: "
-            f"a slope counts above {YOUNG_KIB_PER_TASK:g} KiB/task only)"
-        )
+    elif any(r.young_above is not None for r in (slope_runs or runs)):
+        bars = {r.young_above for r in (slope_runs or runs) if r.young_above is not None}
+        if YOUNG_CHILD_KIB_PER_TASK in bars:
+            why = f"prefork children under {YOUNG_CHILD_TASKS:,} tasks each: a slope counts above "
+            why += f"{YOUNG_CHILD_KIB_PER_TASK:g} KiB/task only"
+        else:
+            why = f"warm-up under {YOUNG_TASKS:,} tasks: a slope counts above {YOUNG_KIB_PER_TASK:g} KiB/task only"
+        growth = f"none told apart from a young worker's ({why})"
     else:
         growth = "no growth told apart from none (95% CI includes 0)"
     whose = f"the {slope_source} runs'" if slope_runs else "the runs'"
@@ -297,6 +316,7 @@ def run_memory(result: RunResult, per_s: float | None = None) -> RunMemory | Non
         tree.pss_ci95,
         per_s,
         cfg.warmup,
+        cfg.pool,
     )
 
 

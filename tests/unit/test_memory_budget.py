@@ -9,6 +9,9 @@ import pytest
 from bench.analysis.budget import (
     DEFAULT_UPTIME_S,
     PROBE_WARMUP,
+    YOUNG_CHILD_KIB_PER_TASK,
+    YOUNG_CHILD_TASKS,
+    YOUNG_KIB_PER_TASK,
     BudgetAsk,
     PoolMemory,
     RateCurve,
@@ -114,8 +117,8 @@ def test_a_slope_is_used_only_where_its_ci_excludes_zero():
 
 
 def test_a_young_worker_s_slope_counts_only_above_its_own_growth():
-    assert slope_used(0.8, (0.5, 1.1), young=True) == 0.0  # a young worker's: Celery's remembered task ids
-    assert slope_used(50.0, (49.0, 51.0), young=True) == pytest.approx(50 * 1024)  # a leak
+    assert slope_used(0.8, (0.5, 1.1), young_above=1.5) == 0.0  # a young worker's: Celery's remembered task ids
+    assert slope_used(50.0, (49.0, 51.0), young_above=1.5) == pytest.approx(50 * 1024)  # a leak
     young = [RunMemory(c, 60 * MIB + c * 10 * MIB, 500, 0.8, (0.5, 1.1), warmup=20) for c in (2, 4)]
     memory = pool_memory("prefork", young, RateCurve(((4, 100.0),)))
     assert memory.slope_bytes_per_task == 0.0
@@ -230,13 +233,13 @@ def point(pool, c, per_s, workload="leak", task_ms=5.0):
     )
 
 
-def repeat(c, pss_bytes, done, warmup=100, kib=50.0, ok=True):
+def repeat(c, pss_bytes, done, warmup=100, kib=50.0, ok=True, pool="prefork"):
     tree = SimpleNamespace(
         pss_last_bytes=pss_bytes, tasks=done - warmup, pss_kib_per_task=kib, pss_ci95=(kib - 1, kib + 1)
     )
     return SimpleNamespace(
         ok=ok,
-        config=SimpleNamespace(concurrency=c, warmup=warmup),
+        config=SimpleNamespace(concurrency=c, warmup=warmup, pool=pool),
         summary=SimpleNamespace(memory_growth=SimpleNamespace(tree=tree)),
     )
 
@@ -307,3 +310,23 @@ def test_profile_measures_the_budget_only_when_one_is_asked(monkeypatch):
     (_, said) = budget_lines({"schema_version": 3, "budget": None})
     assert said.startswith("memory budget: not asked; --memory-budget SIZE or --uptime TIME measures it")
     assert budget_lines({"schema_version": 2}) == []  # an older profile: nothing to say
+
+
+def test_young_prefork_children_keep_more_a_task_than_a_young_worker_and_count_only_above_it():
+    """advise's quick runs of 5 + 20 ms at -c 16: 32 warm-up + 386 tasks, 26 a
+    child, measured +4.8 KiB a task (95% CI 3.2 to 7.2): the children's youth,
+    which 8 h at 290 tasks/s made a 25 GiB budget line. A leak still counts."""
+    young = [RunMemory(16, 400 * MIB, 418, 4.81, (3.178, 7.222), warmup=32, pool="prefork")]
+    assert young[0].young_above == YOUNG_CHILD_KIB_PER_TASK
+    memory = pool_memory("prefork", young, RateCurve(((16, 290.0),)))
+    assert memory.slope_bytes_per_task == 0.0
+    assert f"prefork children under {YOUNG_CHILD_TASKS:,} tasks each" in memory.basis
+    leak = RunMemory(16, 400 * MIB, 418, 50.0, (48.0, 52.0), warmup=32, pool="prefork")
+    assert pool_memory("prefork", [leak], RateCurve(((16, 290.0),))).slope_bytes_per_task == pytest.approx(50 * 1024)
+    # past their youth (600 tasks a child), the young worker's bar only (its warm-up was short)
+    probe = RunMemory(3, 100 * MIB, PROBE_WARMUP + 30, 1.0, (0.5, 1.4), warmup=PROBE_WARMUP, pool="prefork")
+    assert probe.young_above is None  # profile's probe: past both
+    grown = RunMemory(2, 100 * MIB, 1200, 1.0, (0.5, 1.4), warmup=20, pool="prefork")
+    assert grown.young_above == YOUNG_KIB_PER_TASK
+    threads = RunMemory(16, 50 * MIB, 418, 0.4, (0.3, 0.5), warmup=100, pool="threads")
+    assert threads.young_above == YOUNG_KIB_PER_TASK  # one process: the worker's own youth

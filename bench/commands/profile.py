@@ -3,6 +3,7 @@ of, and the pool and -c it predicts: from its C and W alone, and with
 Celery's own per-task cost where `advise` has measured it for this machine
 and broker (the model, on each pool's sweep grid)."""
 
+import dataclasses
 from typing import Any
 
 from bench.analysis.advise import model_knees, task_demand
@@ -41,14 +42,22 @@ def model_block(doc: dict[str, Any], calibration: Calibration | None) -> dict[st
     if calibration is None:
         return {"missing": "Celery's per-task cost is not measured for this machine and broker"}
     call, cores = doc["per_call"], doc["prediction"]["cores"]
-    demand = task_demand(call["cpu_s"], call["wait_s"], doc["gil"]["releases_gil"], calibration)
-    grids = {pool: default_concurrency(pool, cores) for pool in MODELLED}
-    knees = model_knees(grids, cores, demand, calibration)
+    releases = doc["gil"]["releases_gil"]
+    demand = task_demand(call["cpu_s"], call["wait_s"], releases, calibration)
+    measured = [pool for pool in MODELLED if calibration.of(pool)]
+    grids = {pool: default_concurrency(pool, cores) for pool in measured}
+    # the GIL unknown: threads as holding it (pure Python), and as releasing it beside (as the C-and-W table)
+    held = dataclasses.replace(demand, releases_gil=False) if releases is None else demand
+    pools = []
+    for k in model_knees(grids, cores, held, calibration):
+        pool = {"pool": k.pool, "best_c": k.best_c, "per_s": k.per_s, "top_per_s": k.top_per_s, "curve": k.curve}
+        if k.pool == "threads" and releases is None:
+            (free,) = model_knees({"threads": grids["threads"]}, cores, demand, calibration)  # None: releasing
+            pool |= {"best_c_if_gil_released": free.best_c, "per_s_if_gil_released": free.per_s}
+        pools.append(pool)
     return {
         "overheads_measured_utc": calibration.measured_utc,
         "broker": calibration.broker,
-        "pools": [
-            {"pool": k.pool, "best_c": k.best_c, "per_s": k.per_s, "top_per_s": k.top_per_s, "curve": k.curve}
-            for k in knees
-        ],
+        "pools": pools,
+        "not_measured": [pool for pool in MODELLED if pool not in measured],  # no cost cached: not modelled
     }

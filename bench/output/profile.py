@@ -80,12 +80,23 @@ def model_lines(model: Mapping[str, Any] | None) -> list[str]:
         f"{model['overheads_measured_utc']}):",
         "",
     ]
-    rows = [("pool", "best -c", "throughput there")] + [
-        (p["pool"], str(p["best_c"]), _rate(p["per_s"])) for p in model["pools"]
-    ]
+    rows = [("pool", "best -c", "throughput there")]
+    for p in model["pools"]:
+        best, rate = str(p["best_c"]), _rate(p["per_s"])
+        if p.get("best_c_if_gil_released") is not None:
+            best += f" ({p['best_c_if_gil_released']})"
+            rate += f" ({_rate(p['per_s_if_gil_released'])})"
+        rows.append((p["pool"], best, rate))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines += ["  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)).rstrip() for r in rows]
     lines.append(f"  (best -c: the smallest within {MIN_EFFECT:.0%} of the pool's best; `advise` measures around it)")
+    if any(p.get("best_c_if_gil_released") is not None for p in model["pools"]):
+        lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
+    if model.get("not_measured"):
+        lines.append(
+            f"  not modelled: {', '.join(model['not_measured'])}: Celery's cost there is not measured "
+            "(`advise --pools` with them measures it)"
+        )
     return lines
 
 

@@ -4,6 +4,7 @@ C-and-W-only prediction; checked against a sweep measured on the CI machine
 (tests/data/model/c5w20-quick.json: proj.tasks.mixed, 5 ms CPU + 20 ms
 sleep), and said when no overheads are cached."""
 
+import dataclasses
 import json
 
 import pytest
@@ -74,3 +75,23 @@ def test_the_profile_says_the_model_and_how_to_get_it_when_none_is_cached():
     text = profile_table(doc(0.005, 0.020, model=missing))
     assert "`python -m bench advise` measures it once" in text
     assert "with Celery's own per-task cost" not in profile_table({**doc(0.005, 0.020), "model": None})  # before 4
+
+
+def test_a_pool_without_its_cost_cached_is_not_modelled_and_said():
+    """advise --pools prefork,threads caches those two (and solo) only: gevent
+    modelled without Celery's cost would read 1 / C, 20% above what it measures."""
+    only = dataclasses.replace(calibration(), pools=tuple(p for p in calibration().pools if p.pool != "gevent"))
+    block = model_block(doc(0.005, 0.020), only)
+    assert "gevent" not in pools(block)
+    assert block["not_measured"] == ["gevent"]
+    assert "not modelled: gevent: Celery's cost there is not measured" in profile_table(doc(0.005, 0.020, model=block))
+
+
+def test_threads_with_the_gil_unknown_hold_it_with_the_released_bound_beside():
+    block = model_block(doc(0.005261, 0.020095, releases_gil=None), calibration())
+    threads = pools(block)["threads"]
+    # holding it: about gevent's level (measured 152.8-159/s); releasing it: about prefork's
+    assert threads["per_s"] == pytest.approx(pools(block)["gevent"]["per_s"], rel=0.05)
+    assert threads["per_s_if_gil_released"] > 1.5 * threads["per_s"]
+    text = profile_table(doc(0.005261, 0.020095, releases_gil=None, model=block))
+    assert "(threads: if the task's CPU holds the GIL; in brackets, if it releases it)" in text

@@ -39,7 +39,22 @@ import numpy as np
 # The records live with the other result records; analysis builds them.
 from bench.results.schema import CUT_SHORT, HEALTH_KINDS, Finding, Health
 
-__all__ = ["KINDS", "KNOWN_CAUSES", "Cause", "Context", "Finding", "Health", "LogEvidence", "diagnose", "log_evidence"]
+__all__ = [
+    "KINDS",
+    "KNOWN_CAUSES",
+    "Cause",
+    "Context",
+    "Finding",
+    "Health",
+    "LogEvidence",
+    "diagnose",
+    "duplicate_cause",
+    "from_log",
+    "in_order",
+    "log_evidence",
+    "lost_cause",
+    "restart_cause",
+]  # fmt: skip
 
 KINDS = HEALTH_KINDS
 
@@ -284,7 +299,7 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
         firsts[r.id] = (min(start, r.started), min(finish, r.finished))
     restarts = _restarts(runs, context)
     findings = [_duplicates(executions, context), _lost(published, firsts, context, restarts), restarts]
-    findings += _from_log(context.log)
+    findings += from_log(context.log)
     if runs:
         timeline = _Timeline(published, runs, firsts)
         services = [r.finished - r.started for r in runs]
@@ -295,62 +310,12 @@ def diagnose(published: Mapping[str, float], records: Sequence, context: Context
             if context.task_lane
             else _late_starts(timeline, published, firsts, services, context),
         ]
-    return _in_order(findings)
+    return in_order(findings)
 
 
-def _in_order(findings, unchecked=()):
+def in_order(findings, unchecked=()):
     present = {f.kind: f for f in findings if f is not None}
     return Health(tuple(present[k] for k in KINDS if k in present), unchecked=tuple(unchecked))
-
-
-# What a soak cannot look for: it keeps no task record, and these need the timeline of every task
-SOAK_UNCHECKED = ("idle_gaps", "late_starts")
-
-
-@dataclass(frozen=True)
-class Counted:
-    """What a soak counted as it went, instead of keeping every record
-    (bench/measure/arrivals.py, analysis/soak.py, the memory sampler)."""
-
-    repeated: int = 0  # tasks reported more than once
-    extra_runs: int = 0  # reports beyond each task's first
-    repeated_examples: tuple[str, ...] = ()  # the first of them
-    lost: int = 0  # tasks sent and never reported
-    lost_examples: tuple[str, ...] = ()
-    stall_seconds: int = 0  # whole seconds with nothing completed while tasks were in flight
-    stall_stretches: int = 0  # runs of them in a row
-    longest_stall_s: int = 0
-    recycles: int = 0  # pool processes that appeared in the window (the memory sampler's)
-
-
-def diagnose_counted(counted: Counted, context: Context) -> Health:
-    """A soak's findings, from its counts: tasks run twice and lost, its
-    stalls (whole seconds: the series' stall seconds, counted by stretch),
-    pool processes replaced (the sampler's, so no example task) and what
-    the workers' log says, each with its likely cause as `diagnose` names
-    it. Idle gaps and late starts are SOAK_UNCHECKED: the Health says so."""
-    findings: list[Finding | None] = []
-    if counted.repeated:
-        findings.append(
-            Finding(
-                "duplicates", counted.repeated, cause=_duplicate_cause(context),
-                examples=counted.repeated_examples[:EXAMPLES], extra_runs=counted.extra_runs,
-            )
-        )  # fmt: skip
-    restarts = Finding("restarts", counted.recycles, cause=_restart_cause(context)) if counted.recycles else None
-    if counted.lost:
-        cause = _lost_cause(context, restarts)
-        findings.append(Finding("lost", counted.lost, cause=cause, examples=counted.lost_examples[:EXAMPLES]))
-    findings.append(restarts)
-    findings += _from_log(context.log)
-    if counted.stall_stretches:
-        findings.append(
-            Finding(
-                "stalls", counted.stall_stretches, total_s=float(counted.stall_seconds),
-                longest_s=float(counted.longest_stall_s),
-            )
-        )  # fmt: skip
-    return _in_order(findings, SOAK_UNCHECKED)
 
 
 # --- Counting ----------------------------------------------------------------
@@ -362,11 +327,11 @@ def _duplicates(executions, context):
         return None
     extra = sum(executions[t] - 1 for t in twice)
     return Finding(
-        "duplicates", len(twice), cause=_duplicate_cause(context), examples=tuple(twice[:EXAMPLES]), extra_runs=extra
+        "duplicates", len(twice), cause=duplicate_cause(context), examples=tuple(twice[:EXAMPLES]), extra_runs=extra
     )
 
 
-def _duplicate_cause(context):
+def duplicate_cause(context):
     if context.log is not None and context.log.reconnects:
         return "reconnect_redelivery"
     if context.broker_kind == "redis" and context.acks_late:
@@ -374,7 +339,7 @@ def _duplicate_cause(context):
     return "redelivery"
 
 
-def _from_log(log):
+def from_log(log):
     """The workers' acknowledgements that failed and their lost broker
     connections, as their log tells them."""
     if log is None:
@@ -393,10 +358,10 @@ def _lost(published, firsts, context, restarts):
     lost = sorted(set(published) - set(firsts))
     if not lost:
         return None
-    return Finding("lost", len(lost), cause=_lost_cause(context, restarts), examples=tuple(lost[:EXAMPLES]))
+    return Finding("lost", len(lost), cause=lost_cause(context, restarts), examples=tuple(lost[:EXAMPLES]))
 
 
-def _lost_cause(context, restarts):
+def lost_cause(context, restarts):
     if context.outcome in STOPPED_WAITING:
         return CUT_SHORT
     if context.broker_restarted:
@@ -436,10 +401,10 @@ def _restarts(runs, context):
     if replaced <= 0:
         return None
     examples = tuple(t for _, t in newcomers[:EXAMPLES])
-    return Finding("restarts", replaced, cause=_restart_cause(context), examples=examples)
+    return Finding("restarts", replaced, cause=restart_cause(context), examples=examples)
 
 
-def _restart_cause(context):
+def restart_cause(context):
     if context.max_tasks_per_child > 0:
         return "max_tasks_per_child"
     if context.max_memory_per_child_kib > 0:

@@ -23,10 +23,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bench.analysis.health import Counted, diagnose_counted, log_evidence
+from bench.analysis.health import log_evidence
 from bench.analysis.memory import Snapshot, memory_growth
 from bench.analysis.series import drift, recycle_seconds
 from bench.analysis.soak import SoakTally
+from bench.analysis.soak_health import Counted, diagnose_counted
 from bench.errors import Interrupted, RunFailed
 from bench.harness import broker as broker_mod
 from bench.harness import machine, signals

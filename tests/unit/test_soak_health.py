@@ -6,7 +6,8 @@ same finding; idle gaps and late starts are said not to be looked for."""
 import dataclasses
 import json
 
-from bench.analysis.health import SOAK_UNCHECKED, Context, Counted, LogEvidence, diagnose_counted
+from bench.analysis.health import Context, LogEvidence
+from bench.analysis.soak_health import SOAK_UNCHECKED, Counted, diagnose_counted
 from bench.output.health import health_lines
 from bench.results.codec import health_from_json
 

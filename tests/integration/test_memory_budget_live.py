@@ -36,7 +36,7 @@ def test_the_budget_line_s_c_is_checked_against_a_run_at_it(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["schema_version"] == 3
+    assert doc["schema_version"] == 4  # 3 added the budget; 4 the model (bench/measure/profile.py)
     budget = doc["budget"]
     assert (budget["uptime_s"], budget["budget_bytes"]) == (1.0, 400 * 2**20)
     (line,) = [p for p in budget["pools"] if p["pool"] == "prefork"]

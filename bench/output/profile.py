@@ -1,7 +1,7 @@
 """The profile of a user's task as text: what a call is made of, and the
 predicted best configuration per pool with its basis."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.analysis.advise import MIN_EFFECT
@@ -15,6 +15,12 @@ def _ms(seconds):
 
 def _rate(value):
     return "overhead-bound" if value is None else f"{value:.1f}/s"
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Table rows indented, each column but the last padded to its widest."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join([*(r[i].ljust(w) for i, w in enumerate(widths)), r[-1]]).rstrip() for r in rows]
 
 
 def profile_table(doc: Mapping[str, Any]) -> str:
@@ -49,9 +55,7 @@ def profile_table(doc: Mapping[str, Any]) -> str:
             best += f" ({p['best_c_if_gil_released']})"
             rate += f" ({_rate(p['per_s_if_gil_released'])})"
         rows.append((p["pool"], best, rate, p["basis"]))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        lines.append("  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
+    lines += _aligned(rows)
     if any(p.get("best_c_if_gil_released") is not None for p in pred["pools"]):
         lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
     lines += ["", f"favoured: {pred['favoured']}: {pred['reason']}"]
@@ -87,8 +91,7 @@ def model_lines(model: Mapping[str, Any] | None) -> list[str]:
             best += f" ({p['best_c_if_gil_released']})"
             rate += f" ({_rate(p['per_s_if_gil_released'])})"
         rows.append((p["pool"], best, rate))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines += ["  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)).rstrip() for r in rows]
+    lines += _aligned(rows)
     lines.append(f"  (best -c: the smallest within {MIN_EFFECT:.0%} of the pool's best; `advise` measures around it)")
     if any(p.get("best_c_if_gil_released") is not None for p in model["pools"]):
         lines.append("  (threads: if the task's CPU holds the GIL; in brackets, if it releases it)")
